@@ -1,0 +1,132 @@
+//! Stable error codes and the `application/problem+json` body (RFC 9457) every Kefu HTTP error
+//! uses. Clients switch on `code`; `detail` is for people and may change.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! error_codes {
+    ($($(#[$meta:meta])* $variant:ident = $text:literal,)*) => {
+        /// A stable, machine-readable error code. Never renamed once released.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($(#[$meta])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The snake_case wire form.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not valid JSON.
+    MalformedJson = "malformed_json",
+    /// The request is not `application/json` where JSON is required.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// One or more fields are missing, of the wrong type or out of range; see `errors`.
+    ValidationFailed = "validation_failed",
+    /// The body is larger than the documented limit.
+    PayloadTooLarge = "payload_too_large",
+    /// No route matches the path.
+    NotFound = "not_found",
+    /// The route exists but not for this method.
+    MethodNotAllowed = "method_not_allowed",
+    /// The request took longer than the server's time limit.
+    Timeout = "timeout",
+    /// Too many requests; retry after the `Retry-After` header.
+    RateLimited = "rate_limited",
+    /// No credentials were sent.
+    Unauthenticated = "unauthenticated",
+    /// The token is malformed, forged, expired or for another audience.
+    InvalidToken = "invalid_token",
+    /// Email and password do not match an account.
+    InvalidCredentials = "invalid_credentials",
+    /// The account belongs to several tenants; say which one.
+    TenantSelectionRequired = "tenant_selection_required",
+    /// The refresh token is unknown, expired or revoked.
+    InvalidRefreshToken = "invalid_refresh_token",
+    /// A refresh token was used twice; its whole session family has been revoked.
+    RefreshTokenReused = "refresh_token_reused",
+    /// The credentials are valid but the role is not enough for this action.
+    Forbidden = "forbidden",
+    /// The account's email address must be verified first.
+    EmailNotVerified = "email_not_verified",
+    /// The email address is already registered.
+    EmailTaken = "email_taken",
+    /// The person is already a member of this tenant.
+    AlreadyMember = "already_member",
+    /// A pending invitation for this email already exists.
+    InvitationExists = "invitation_exists",
+    /// The one-time token (verification, reset, invitation) is unknown, used or expired.
+    InvalidOneTimeToken = "invalid_one_time_token",
+    /// The plan's seat limit is reached.
+    SeatLimitReached = "seat_limit_reached",
+    /// The owner cannot be removed or demoted this way.
+    OwnerProtected = "owner_protected",
+    /// The resource does not exist in this tenant.
+    ResourceNotFound = "resource_not_found",
+    /// The tenant is suspended or being deleted.
+    TenantInactive = "tenant_inactive",
+    /// A dependency (database, cache) is unavailable; retry later.
+    ServiceUnavailable = "service_unavailable",
+    /// An unexpected server error; the request id identifies it in the logs.
+    Internal = "internal",
+}
+
+/// One invalid field in a `validation_failed` problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The JSON field name (dotted for nested fields).
+    pub field: String,
+    /// A short machine-readable reason, e.g. `required`, `too_long`, `invalid_email`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// An `application/problem+json` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `urn:kefu:error:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, for people.
+    pub detail: String,
+    /// The stable error code.
+    pub code: ErrorCode,
+    /// Field errors, present for `validation_failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// The `type` URI for a code.
+    pub fn type_uri(code: ErrorCode) -> String {
+        format!("urn:kefu:error:{}", code.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(code).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}

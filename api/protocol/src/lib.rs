@@ -1,0 +1,16 @@
+//! The Kefu wire contract, shared by the api, the edge (also compiled to wasm32) and the tests.
+//!
+//! It owns the shapes that cross a process boundary: prefixed identifiers, roles, access-token
+//! claims and the stable error codes of problem responses. It must stay free of tokio, sqlx and
+//! crypto crates so that every runtime can depend on it; signing and verifying live with the
+//! services that hold the keys.
+
+pub mod claims;
+pub mod error;
+pub mod id;
+pub mod role;
+
+pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER};
+pub use error::{ErrorCode, FieldError, Problem};
+pub use id::{ApiKeyId, IdParseError, InvitationId, TenantId, UserId};
+pub use role::Role;
