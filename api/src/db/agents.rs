@@ -1,0 +1,57 @@
+//! Tenant-scoped `agents`: each member's profile inside the tenant (F3).
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::TenantTx;
+
+/// A member's profile in this tenant.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentRow {
+    /// User id (same as the control-plane user).
+    pub user_id: Uuid,
+    /// Name shown to visitors and colleagues.
+    pub display_name: String,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Employee number (工号).
+    pub employee_no: Option<String>,
+    /// Capacity for routing.
+    pub max_concurrent_chats: i32,
+    /// Skills for routing.
+    pub skills: Vec<String>,
+}
+
+/// Creates the profile, or re-activates it for a returning member.
+pub async fn upsert(tx: &mut TenantTx, user_id: Uuid, display_name: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into agents (user_id, display_name) values ($1, $2)
+         on conflict (user_id) do update set active = true",
+    )
+    .bind(user_id)
+    .bind(display_name)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Active profiles of this tenant.
+pub async fn list_active(tx: &mut TenantTx) -> sqlx::Result<Vec<AgentRow>> {
+    sqlx::query_as(
+        "select user_id, display_name, avatar_url, employee_no, max_concurrent_chats, skills
+         from agents where active order by created_at",
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Marks a profile inactive (the member left); history keeps the name.
+pub async fn deactivate(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update agents set active = false where user_id = $1").bind(user_id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+/// Number of profiles (any state), used by isolation tests and export.
+pub async fn count_all(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    sqlx::query("select count(*) as n from agents").fetch_one(tx.conn()).await.and_then(|row| row.try_get("n"))
+}

@@ -1,0 +1,125 @@
+//! `control.api_keys`: tenant API keys, stored as SHA-256 of the secret.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// An API key as listed (never the secret).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    /// Key id.
+    pub id: Uuid,
+    /// Name given by the admin.
+    pub name: String,
+    /// Role the key acts with.
+    pub role: String,
+    /// First characters of the secret.
+    pub prefix: String,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last successful use (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What authenticating with a key yields.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyAuth {
+    /// Key id.
+    pub id: Uuid,
+    /// Tenant id.
+    pub tenant_id: Uuid,
+    /// Role.
+    pub role: String,
+    /// Tenant slug.
+    pub slug: String,
+    /// Tenant schema.
+    pub schema_name: String,
+    /// Tenant status.
+    pub tenant_status: String,
+}
+
+/// Most keys a tenant may have at once.
+pub const MAX_PER_TENANT: i64 = 50;
+
+/// Inserts a key.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    tenant_id: Uuid,
+    name: &str,
+    role: &str,
+    prefix: &str,
+    key_hash: &[u8],
+    created_by: Option<Uuid>,
+) -> sqlx::Result<ApiKeyRow> {
+    sqlx::query_as(
+        "insert into control.api_keys (id, tenant_id, name, role, prefix, key_hash, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         returning id, name, role, prefix, created_by, created_at, last_used_at",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(name)
+    .bind(role)
+    .bind(prefix)
+    .bind(key_hash)
+    .bind(created_by)
+    .fetch_one(conn)
+    .await
+}
+
+/// Active keys of a tenant.
+pub async fn count_active(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from control.api_keys where tenant_id = $1 and revoked_at is null")
+        .bind(tenant_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Active keys of a tenant, newest first.
+pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<ApiKeyRow>> {
+    sqlx::query_as(
+        "select id, name, role, prefix, created_by, created_at, last_used_at from control.api_keys
+         where tenant_id = $1 and revoked_at is null order by created_at desc",
+    )
+    .bind(tenant_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Revokes a key of this tenant; returns whether one was revoked.
+pub async fn revoke(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update control.api_keys set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Looks up an active key by hash and records its use (at most once a minute).
+pub async fn authenticate(conn: &mut PgConnection, key_hash: &[u8]) -> sqlx::Result<Option<ApiKeyAuth>> {
+    let found: Option<ApiKeyAuth> = sqlx::query_as(
+        "select k.id, k.tenant_id, k.role, t.slug, t.schema_name, t.status as tenant_status
+         from control.api_keys k join control.tenants t on t.id = k.tenant_id
+         where k.key_hash = $1 and k.revoked_at is null",
+    )
+    .bind(key_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(key) = &found {
+        sqlx::query(
+            "update control.api_keys set last_used_at = now()
+             where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+        )
+        .bind(key.id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(found)
+}

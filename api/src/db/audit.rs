@@ -1,0 +1,73 @@
+//! Tenant-scoped `audit_log`: who changed what (F26).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::TenantTx;
+
+/// Who did something.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor {
+    /// A signed-in member.
+    User(Uuid),
+    /// An API key.
+    ApiKey(Uuid),
+    /// The system itself (signup, migrations).
+    System,
+}
+
+/// An audit entry.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    /// Sequence id.
+    pub id: i64,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// Acting user.
+    pub actor_user_id: Option<Uuid>,
+    /// Acting API key.
+    pub actor_api_key_id: Option<Uuid>,
+    /// What happened, e.g. `member.invited`.
+    pub action: String,
+    /// What it happened to, e.g. an id.
+    pub target: Option<String>,
+    /// Extra structured data (never secrets).
+    pub details: serde_json::Value,
+}
+
+/// Appends an entry in the same transaction as the change.
+pub async fn record(
+    tx: &mut TenantTx,
+    actor: Actor,
+    action: &str,
+    target: Option<&str>,
+    details: serde_json::Value,
+) -> sqlx::Result<()> {
+    let (user, key) = match actor {
+        Actor::User(id) => (Some(id), None),
+        Actor::ApiKey(id) => (None, Some(id)),
+        Actor::System => (None, None),
+    };
+    sqlx::query(
+        "insert into audit_log (actor_user_id, actor_api_key_id, action, target, details) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(user)
+    .bind(key)
+    .bind(action)
+    .bind(target)
+    .bind(details)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The newest entries, newest first.
+pub async fn latest(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
+    sqlx::query_as(
+        "select id, occurred_at, actor_user_id, actor_api_key_id, action, target, details
+         from audit_log order by id desc limit $1",
+    )
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}

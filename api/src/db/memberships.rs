@@ -1,0 +1,174 @@
+//! `control.memberships`: who belongs to which tenant, with which role.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// What the auth extractor needs to accept a member's request.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberAuth {
+    /// The member's current role.
+    pub role: String,
+    /// The tenant's slug.
+    pub slug: String,
+    /// The tenant's schema.
+    pub schema_name: String,
+    /// The tenant's status.
+    pub tenant_status: String,
+    /// Whether the user's email is verified.
+    pub email_verified: bool,
+}
+
+/// A member as listed to colleagues.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    /// User id.
+    pub user_id: Uuid,
+    /// Email.
+    pub email: String,
+    /// Account display name.
+    pub display_name: String,
+    /// Role in this tenant.
+    pub role: String,
+    /// When they joined.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tenant a user belongs to, for login.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserTenant {
+    /// Tenant id.
+    pub tenant_id: Uuid,
+    /// Tenant slug.
+    pub slug: String,
+    /// Tenant name.
+    pub name: String,
+    /// Role there.
+    pub role: String,
+}
+
+/// Adds a member. A second membership violates the primary key `memberships_pkey`.
+pub async fn insert(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, role: &str) -> sqlx::Result<()> {
+    sqlx::query("insert into control.memberships (tenant_id, user_id, role) values ($1, $2, $3)")
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Loads a membership with its tenant, for authenticating a request.
+pub async fn find_auth(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<MemberAuth>> {
+    sqlx::query_as(
+        "select m.role, t.slug, t.schema_name, t.status as tenant_status,
+                (u.email_verified_at is not null) as email_verified
+         from control.memberships m
+         join control.tenants t on t.id = m.tenant_id
+         join control.users u on u.id = m.user_id
+         where m.tenant_id = $1 and m.user_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The tenants a user belongs to, oldest membership first.
+pub async fn tenants_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<UserTenant>> {
+    sqlx::query_as(
+        "select t.id as tenant_id, t.slug, t.name, m.role
+         from control.memberships m join control.tenants t on t.id = m.tenant_id
+         where m.user_id = $1 and t.status <> 'deleting'
+         order by m.created_at, t.slug",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Members of a tenant, owner first then by join date.
+pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {
+    sqlx::query_as(
+        "select m.user_id, u.email, u.display_name, m.role, m.created_at
+         from control.memberships m join control.users u on u.id = m.user_id
+         where m.tenant_id = $1
+         order by (m.role = 'owner') desc, m.created_at, u.email",
+    )
+    .bind(tenant_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// One member of a tenant.
+pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<MemberRow>> {
+    sqlx::query_as(
+        "select m.user_id, u.email, u.display_name, m.role, m.created_at
+         from control.memberships m join control.users u on u.id = m.user_id
+         where m.tenant_id = $1 and m.user_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Whether the email already belongs to a member of the tenant.
+pub async fn email_is_member(conn: &mut PgConnection, tenant_id: Uuid, email: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists(select 1 from control.memberships m join control.users u on u.id = m.user_id
+                       where m.tenant_id = $1 and lower(u.email) = lower($2))",
+    )
+    .bind(tenant_id)
+    .bind(email)
+    .fetch_one(conn)
+    .await
+}
+
+/// Changes a member's role; returns whether a row changed.
+pub async fn set_role(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, role: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("update control.memberships set role = $3 where tenant_id = $1 and user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes a member; returns whether a row was removed.
+pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from control.memberships where tenant_id = $1 and user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Members plus pending invitations: the seats in use.
+pub async fn seats_used(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select (select count(*) from control.memberships where tenant_id = $1)
+              + (select count(*) from control.invitations
+                 where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now())",
+    )
+    .bind(tenant_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// The tenant's plan seat limit.
+pub async fn seat_limit(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i32> {
+    sqlx::query_scalar("select p.seats from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1")
+        .bind(tenant_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Serialises seat-changing operations of one tenant for the rest of the transaction, so two
+/// concurrent invitations cannot both take the last seat.
+pub async fn lock_seats(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("select id from control.tenants where id = $1 for update").bind(tenant_id).execute(conn).await?;
+    Ok(())
+}

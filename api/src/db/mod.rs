@@ -1,0 +1,44 @@
+//! Database access: the pool, the one way into a tenant's schema ([`tenant::TenantTx`]), and query
+//! functions per entity.
+//!
+//! Architecture invariant: tenant-scoped query functions (`agents`, `audit`) take
+//! `&mut TenantTx` first and use unqualified table names; control-plane functions take
+//! `&mut PgConnection` and always use `control.`-qualified names plus an explicit tenant id.
+//! Every pooled connection's session `search_path` is empty, so an unqualified query outside a
+//! `TenantTx` fails instead of reading some schema by accident.
+
+pub mod agents;
+pub mod api_keys;
+pub mod audit;
+pub mod invitations;
+pub mod memberships;
+pub mod outbox;
+pub mod refresh_tokens;
+pub mod tenant;
+pub mod tenants;
+pub mod user_tokens;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
+
+pub use tenant::{TenantSchema, TenantTx};
+
+/// Opens the pool lazily (the first query connects). Each new connection gets an empty session
+/// `search_path` (fail-closed).
+pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sqlx::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)?.application_name("kefu");
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("set search_path to ''").await?;
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options))
+}

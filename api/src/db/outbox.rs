@@ -1,0 +1,106 @@
+//! `control.outbox_mail`: mail written in the same transaction as its cause, delivered later.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A mail as stored.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct MailRow {
+    /// Mail id.
+    pub id: Uuid,
+    /// Recipient.
+    pub to_address: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// Queued at.
+    pub created_at: DateTime<Utc>,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// Delivered at (SMTP only).
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, to_address, subject, body_text, created_at, attempts, sent_at";
+
+/// Queues a mail.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    to: &str,
+    subject: &str,
+    body_text: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into control.outbox_mail (id, tenant_id, to_address, subject, body_text) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant_id)
+    .bind(to)
+    .bind(subject)
+    .bind(body_text)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due mails, locked so other nodes skip them until this transaction ends.
+pub async fn claim_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<MailRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from control.outbox_mail
+         where sent_at is null and next_attempt_at <= now() and attempts < 10
+         order by next_attempt_at limit $1 for update skip locked"
+    )))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records a successful delivery.
+pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update control.outbox_mail set sent_at = now(), attempts = attempts + 1, last_error = null where id = $1",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt and schedules the next with exponential backoff (capped at 1 h).
+pub async fn mark_failed(conn: &mut PgConnection, id: Uuid, error: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update control.outbox_mail
+         set attempts = attempts + 1, last_error = left($2, 1000),
+             next_attempt_at = now() + least(interval '1 hour', interval '5 seconds' * power(2, attempts))
+         where id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest mails, optionally only to one address (dev mailbox).
+pub async fn latest(conn: &mut PgConnection, to: Option<&str>, limit: i64) -> sqlx::Result<Vec<MailRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from control.outbox_mail
+         where $1::text is null or lower(to_address) = lower($1)
+         order by created_at desc, id desc limit $2"
+    )))
+    .bind(to)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// One mail by id (dev mailbox).
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<MailRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.outbox_mail where id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}

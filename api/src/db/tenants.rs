@@ -1,0 +1,106 @@
+//! `control.tenants`: one row per business.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A tenant as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantRow {
+    /// Tenant id.
+    pub id: Uuid,
+    /// URL slug.
+    pub slug: String,
+    /// Company name.
+    pub name: String,
+    /// Schema name (`t_<hex>`).
+    pub schema_name: String,
+    /// Highest tenant migration applied.
+    pub schema_version: i64,
+    /// `active`, `suspended` or `deleting`.
+    pub status: String,
+    /// Plan id.
+    pub plan_id: String,
+    /// End of the trial, if on trial.
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, slug, name, schema_name, schema_version, status, plan_id, trial_ends_at, created_at";
+
+/// Inserts a tenant.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    slug: &str,
+    name: &str,
+    schema_name: &str,
+    schema_version: i64,
+    plan_id: &str,
+    trial_ends_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into control.tenants (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(slug)
+    .bind(name)
+    .bind(schema_name)
+    .bind(schema_version)
+    .bind(plan_id)
+    .bind(trial_ends_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a slug is taken.
+pub async fn slug_exists(conn: &mut PgConnection, slug: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select exists(select 1 from control.tenants where slug = $1)").bind(slug).fetch_one(conn).await
+}
+
+/// Finds a tenant by id.
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<TenantRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants where id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Finds a tenant by slug.
+pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<TenantRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants where slug = $1")))
+        .bind(slug)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Tenants whose schema is behind `latest`, oldest first: the work list of `kefu migrate`.
+pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<(Uuid, String)>> {
+    sqlx::query_as(
+        "select id, schema_name from control.tenants
+         where schema_version < $1 and status <> 'deleting'
+         order by created_at, id",
+    )
+    .bind(latest)
+    .fetch_all(conn)
+    .await
+}
+
+/// Number of tenants that are not being deleted.
+pub async fn count(conn: &mut PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from control.tenants where status <> 'deleting'").fetch_one(conn).await
+}
+
+/// Records the migration version a tenant schema reached.
+pub async fn set_schema_version(conn: &mut PgConnection, id: Uuid, version: i64) -> sqlx::Result<()> {
+    sqlx::query("update control.tenants set schema_version = greatest(schema_version, $2) where id = $1")
+        .bind(id)
+        .bind(version)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! `kefu migrate`: the control plane, then every tenant schema that is behind, with bounded
+//! concurrency. Each tenant is migrated and its `schema_version` recorded in one transaction, so
+//! an interrupted run is simply run again: finished tenants are skipped by the version column,
+//! and a tenant caught mid-way was rolled back.
+
+use futures_util::StreamExt;
+use kefu_protocol::TenantId;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{latest_tenant_version, migrate_control, migrate_tenant_schema};
+use crate::db::{self, TenantSchema};
+
+/// Progress events for a reporter (progress bar or log lines).
+pub trait Progress: Sync {
+    /// The number of tenant schemas to migrate is known.
+    fn start(&self, total: u64);
+    /// One tenant finished (successfully or not).
+    fn advance(&self);
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Tenants that were behind when the run started.
+    pub pending: u64,
+    /// Tenants brought up to date.
+    pub migrated: u64,
+    /// Tenants that failed, with the error.
+    pub failed: Vec<(TenantId, String)>,
+    /// Tenants in total (excluding those being deleted).
+    pub total_tenants: i64,
+}
+
+/// Migrates the control plane and then every tenant schema that is behind.
+pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progress) -> anyhow::Result<Summary> {
+    use anyhow::Context as _;
+    super::check_tenant_migrations().map_err(anyhow::Error::msg)?;
+    {
+        let mut conn = pool.acquire().await.context("connecting to Postgres")?;
+        migrate_control(&mut conn).await.context("migrating the control plane")?;
+    }
+    let latest = latest_tenant_version();
+    let mut conn = pool.acquire().await?;
+    let behind = db::tenants::behind(&mut conn, latest).await.context("listing tenants")?;
+    let total_tenants = db::tenants::count(&mut conn).await?;
+    drop(conn);
+
+    let mut summary = Summary { pending: behind.len() as u64, total_tenants, ..Summary::default() };
+    progress.start(summary.pending);
+    let mut results = futures_util::stream::iter(behind)
+        .map(|(id, schema_name)| async move {
+            let tenant_id = TenantId::from_uuid(id);
+            let result = migrate_one(pool, tenant_id, &schema_name, latest).await;
+            (tenant_id, result)
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some((tenant_id, result)) = results.next().await {
+        match result {
+            Ok(()) => summary.migrated += 1,
+            Err(error) => {
+                tracing::error!(tenant_id = %tenant_id, error = format!("{error:#}"), "tenant migration failed");
+                summary.failed.push((tenant_id, format!("{error:#}")));
+            }
+        }
+        progress.advance();
+    }
+    Ok(summary)
+}
+
+async fn migrate_one(pool: &PgPool, tenant_id: TenantId, schema_name: &str, latest: i64) -> anyhow::Result<()> {
+    let schema = TenantSchema::checked(tenant_id, schema_name)
+        .ok_or_else(|| anyhow::anyhow!("schema name `{schema_name}` does not match the tenant id"))?;
+    let mut tx = pool.begin().await?;
+    migrate_tenant_schema(&mut tx, &schema).await?;
+    db::tenants::set_schema_version(&mut tx, tenant_id.as_uuid(), latest).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates `count` tenants whose schemas exist but are empty and unmigrated, as a fresh
+/// deployment of an old version would leave them; used by the migration benchmark and tests.
+pub async fn create_unmigrated_tenants(pool: &PgPool, count: u64, slug_prefix: &str) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    for i in 0..count {
+        let id = Uuid::now_v7();
+        let schema = TenantSchema::of(TenantId::from_uuid(id));
+        sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", schema.name()))).execute(&mut *tx).await?;
+        let slug = format!("{slug_prefix}-{i}");
+        db::tenants::insert(&mut tx, id, &slug, &slug, schema.name(), 0, "trial", None).await?;
+        if i % 200 == 199 {
+            tx.commit().await?;
+            tx = pool.begin().await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

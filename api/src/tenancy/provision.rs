@@ -1,0 +1,69 @@
+//! Creating a tenant: control row, schema, migrations, owner membership, all in the caller's
+//! transaction so that a failure anywhere leaves nothing behind.
+
+use chrono::{Duration, Utc};
+use kefu_protocol::{Role, TenantId, UserId};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{latest_tenant_version, migrate_tenant_schema};
+use crate::db::{self, TenantSchema};
+
+/// What a new tenant starts with.
+pub struct NewTenant<'a> {
+    /// Company name (validated).
+    pub name: &'a str,
+    /// URL slug (validated and free).
+    pub slug: &'a str,
+    /// The owner's user id (already inserted in the same transaction).
+    pub owner: UserId,
+}
+
+/// Creates the tenant with a trial plan, its migrated schema, and the owner's membership, on a
+/// connection inside a transaction. Returns the schema so the caller can pin a `TenantTx` to it.
+pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyhow::Result<(TenantId, TenantSchema)> {
+    let tenant_id = TenantId::from_uuid(Uuid::now_v7());
+    let schema = TenantSchema::of(tenant_id);
+    let trial_days: i32 =
+        sqlx::query_scalar("select trial_days from control.plans where id = 'trial'").fetch_one(&mut *conn).await?;
+    let trial_ends_at = Utc::now() + Duration::days(i64::from(trial_days));
+    db::tenants::insert(
+        conn,
+        tenant_id.as_uuid(),
+        new.slug,
+        new.name,
+        schema.name(),
+        latest_tenant_version(),
+        "trial",
+        Some(trial_ends_at),
+    )
+    .await?;
+    migrate_tenant_schema(conn, &schema).await?;
+    db::memberships::insert(conn, tenant_id.as_uuid(), new.owner.as_uuid(), Role::Owner.as_str()).await?;
+    Ok((tenant_id, schema))
+}
+
+/// Picks a free slug: the wanted one if free, else the wanted one with a short random suffix.
+/// Names without ASCII letters (e.g. Chinese company names) get `team-<suffix>`.
+pub async fn free_slug(conn: &mut PgConnection, wanted: Option<String>) -> anyhow::Result<String> {
+    if let Some(slug) = &wanted
+        && !db::tenants::slug_exists(conn, slug).await?
+        && !RESERVED.contains(&slug.as_str())
+    {
+        return Ok(slug.clone());
+    }
+    let base = wanted.unwrap_or_else(|| "team".into());
+    for _ in 0..8 {
+        let mut bytes = [0u8; 3];
+        crate::domain::secret::fill_random(&mut bytes).map_err(anyhow::Error::msg)?;
+        let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let candidate = format!("{}-{suffix}", &base[..base.len().min(32)]);
+        if !db::tenants::slug_exists(conn, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    anyhow::bail!("could not find a free slug")
+}
+
+/// Slugs that would be confusing as tenant names.
+const RESERVED: &[&str] = &["api", "admin", "www", "app", "console", "edge", "static", "docs", "status", "kefu"];
