@@ -1,0 +1,9 @@
+//! Authentication: signing and verifying access tokens, and the request principals
+//! (`Member`/`ApiKey`) that handlers receive through the extractors in `http::extract`.
+
+pub mod jwt;
+pub mod principal;
+pub mod session;
+
+pub use jwt::{JwtKeys, TokenError};
+pub use principal::{Principal, TenantCtx};

@@ -1,0 +1,385 @@
+//! Typed configuration, loaded once at start and passed in; nothing else reads the environment.
+//!
+//! Layers, later ones win: built-in defaults, an optional TOML file (`--config` or `KEFU_CONFIG`),
+//! `KEFU_`-prefixed environment variables (`__` separates nesting: `KEFU_HTTP__BODY_LIMIT_BYTES`),
+//! and the conventional `DATABASE_URL` / `REDIS_URL`. `Config::validate` reports every bad value
+//! at once with the variable that sets it. docs/configuration.md lists every key.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Whether this process runs for development (dev mailbox, pretty logs) or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Local development: dev mailbox and account pages enabled, pretty logs.
+    Development,
+    /// Production: JSON logs, no dev endpoints.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Development or production.
+    pub mode: Mode,
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Public base URL of this api (used in links and for HSTS when https).
+    pub public_url: String,
+    /// Base URL of the web console, used in mailed links. Defaults to `public_url`.
+    pub app_url: Option<String>,
+    /// Log format; defaults to pretty in development and JSON in production.
+    pub log_format: Option<LogFormat>,
+    /// Postgres settings.
+    pub database: DatabaseConfig,
+    /// Redis settings.
+    pub redis: RedisConfig,
+    /// Token settings.
+    pub auth: AuthConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+    /// HTTP limits and CORS.
+    pub http: HttpConfig,
+    /// Tenant migration settings.
+    pub migrate: MigrateConfig,
+}
+
+/// Postgres settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://user:password@host:port/database`. Required.
+    pub url: Option<SecretString>,
+    /// Pool size per node.
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing with 503.
+    pub acquire_timeout_ms: u64,
+}
+
+/// Redis settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port`. Optional: without it, a single node runs with in-process state.
+    pub url: Option<SecretString>,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Signing keys as `kid:secret[,kid:secret…]`; the first signs, all verify (rotation).
+    /// Each secret must be at least 32 bytes.
+    pub signing_keys: Option<SecretString>,
+    /// Access-token lifetime in seconds.
+    pub access_ttl_secs: u64,
+    /// Refresh-token lifetime in days.
+    pub refresh_ttl_days: u64,
+    /// Requests per minute per client IP on the unauthenticated auth endpoints.
+    pub auth_rate_per_minute: u32,
+}
+
+/// Outgoing mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://…:465`. Without it, mail stays in the
+    /// outbox and, in development, shows in the dev mailbox.
+    pub smtp_url: Option<SecretString>,
+    /// The From header.
+    pub from: String,
+}
+
+/// HTTP limits and CORS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Time limit for one request, in seconds.
+    pub request_timeout_secs: u64,
+    /// Origins allowed to call the api from a browser (the console). Exact matches.
+    pub cors_origins: Vec<String>,
+}
+
+/// Tenant migration settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MigrateConfig {
+    /// Tenant schemas migrated at once by `kefu migrate`.
+    pub concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Production,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            app_url: None,
+            log_format: None,
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            auth: AuthConfig::default(),
+            mail: MailConfig::default(),
+            http: HttpConfig::default(),
+            migrate: MigrateConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 20, acquire_timeout_ms: 5_000 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { signing_keys: None, access_ttl_secs: 900, refresh_ttl_days: 30, auth_rate_per_minute: 30 }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { smtp_url: None, from: "Kefu <no-reply@kefu.localhost>".into() }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { body_limit_bytes: 64 * 1024, request_timeout_secs: 15, cors_origins: Vec::new() }
+    }
+}
+
+impl Default for MigrateConfig {
+    fn default() -> Self {
+        Self { concurrency: 8 }
+    }
+}
+
+/// A configuration that cannot be used; lists every problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be read or has the wrong type.
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// Values were read but are not usable.
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+}
+
+/// One parsed signing key.
+#[derive(Clone)]
+pub struct SigningKey {
+    /// Key id, written into each token's header.
+    pub kid: String,
+    /// The HMAC secret.
+    pub secret: SecretString,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("KEFU_").split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value and reports all problems at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        match &self.database.url {
+            None => problems.push(
+                "database.url is missing: set DATABASE_URL (or KEFU_DATABASE__URL), e.g. postgres://kefu:kefu@127.0.0.1:5432/kefu_dev".into(),
+            ),
+            Some(url) if !url.expose_secret().starts_with("postgres://") && !url.expose_secret().starts_with("postgresql://") => {
+                problems.push("database.url (DATABASE_URL) must start with postgres:// or postgresql://".into())
+            }
+            Some(_) => {}
+        }
+        if let Some(url) = &self.redis.url
+            && !url.expose_secret().starts_with("redis://")
+            && !url.expose_secret().starts_with("rediss://")
+        {
+            problems.push("redis.url (REDIS_URL) must start with redis:// or rediss://".into());
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            problems
+                .push("database.max_connections (KEFU_DATABASE__MAX_CONNECTIONS) must be between 1 and 1000".into());
+        }
+        if let Err(problem) = self.signing_keys() {
+            problems.push(problem);
+        }
+        for (key, value) in [
+            ("public_url (KEFU_PUBLIC_URL)", Some(&self.public_url)),
+            ("app_url (KEFU_APP_URL)", self.app_url.as_ref()),
+        ] {
+            if let Some(value) = value
+                && !(value.starts_with("http://") || value.starts_with("https://"))
+            {
+                problems.push(format!("{key} must be an http:// or https:// URL, got `{value}`"));
+            }
+        }
+        if !(60..=86_400).contains(&self.auth.access_ttl_secs) {
+            problems.push("auth.access_ttl_secs (KEFU_AUTH__ACCESS_TTL_SECS) must be between 60 and 86400".into());
+        }
+        if !(1..=365).contains(&self.auth.refresh_ttl_days) {
+            problems.push("auth.refresh_ttl_days (KEFU_AUTH__REFRESH_TTL_DAYS) must be between 1 and 365".into());
+        }
+        if self.auth.auth_rate_per_minute == 0 {
+            problems.push("auth.auth_rate_per_minute (KEFU_AUTH__AUTH_RATE_PER_MINUTE) must be at least 1".into());
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.http.body_limit_bytes) {
+            problems
+                .push("http.body_limit_bytes (KEFU_HTTP__BODY_LIMIT_BYTES) must be between 1024 and 16777216".into());
+        }
+        if !(1..=300).contains(&self.http.request_timeout_secs) {
+            problems
+                .push("http.request_timeout_secs (KEFU_HTTP__REQUEST_TIMEOUT_SECS) must be between 1 and 300".into());
+        }
+        for origin in &self.http.cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                problems.push(format!(
+                    "http.cors_origins entry `{origin}` must look like https://host[:port] without a trailing slash"
+                ));
+            }
+        }
+        if !(1..=64).contains(&self.migrate.concurrency) {
+            problems.push("migrate.concurrency (KEFU_MIGRATE__CONCURRENCY) must be between 1 and 64".into());
+        }
+        if let Some(smtp) = &self.mail.smtp_url
+            && !(smtp.expose_secret().starts_with("smtp://") || smtp.expose_secret().starts_with("smtps://"))
+        {
+            problems.push("mail.smtp_url (KEFU_MAIL__SMTP_URL) must start with smtp:// or smtps://".into());
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            problems.push(format!("mail.from (KEFU_MAIL__FROM) is not a valid mailbox: `{}`", self.mail.from));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+    }
+
+    /// The parsed signing keys, first one active. Errors name the problem without the secret.
+    pub fn signing_keys(&self) -> Result<Vec<SigningKey>, String> {
+        let Some(raw) = &self.auth.signing_keys else {
+            return Err("auth.signing_keys is missing: set KEFU_AUTH__SIGNING_KEYS=kid:secret (secret ≥ 32 bytes; `openssl rand -hex 32` makes one)".into());
+        };
+        let mut keys = Vec::new();
+        for entry in raw.expose_secret().split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some((kid, secret)) = entry.split_once(':') else {
+                return Err("auth.signing_keys (KEFU_AUTH__SIGNING_KEYS) entries must be kid:secret".into());
+            };
+            if kid.is_empty()
+                || kid.len() > 64
+                || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(format!("auth.signing_keys: key id `{kid}` must be 1–64 characters of [A-Za-z0-9_-]"));
+            }
+            if secret.len() < 32 {
+                return Err(format!("auth.signing_keys: the secret of key `{kid}` is shorter than 32 bytes"));
+            }
+            if keys.iter().any(|k: &SigningKey| k.kid == kid) {
+                return Err(format!("auth.signing_keys: key id `{kid}` appears twice"));
+            }
+            keys.push(SigningKey { kid: kid.to_owned(), secret: SecretString::from(secret.to_owned()) });
+        }
+        if keys.is_empty() {
+            return Err("auth.signing_keys (KEFU_AUTH__SIGNING_KEYS) holds no key".into());
+        }
+        Ok(keys)
+    }
+
+    /// The database URL (validated present).
+    pub fn database_url(&self) -> &str {
+        self.database.url.as_ref().map(|u| u.expose_secret()).unwrap_or_default()
+    }
+
+    /// The console base URL used in mailed links.
+    pub fn app_url(&self) -> &str {
+        self.app_url.as_deref().unwrap_or(&self.public_url).trim_end_matches('/')
+    }
+
+    /// The per-request time limit.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http.request_timeout_secs)
+    }
+
+    /// The effective log format.
+    pub fn effective_log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(match self.mode {
+            Mode::Development => LogFormat::Pretty,
+            Mode::Production => LogFormat::Json,
+        })
+    }
+
+    /// A development configuration for tests: the given database, fixed test keys, dev mode.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn for_tests(database_url: &str) -> Self {
+        let mut config = Config { mode: Mode::Development, ..Config::default() };
+        config.database.url = Some(SecretString::from(database_url.to_owned()));
+        config.database.max_connections = 5;
+        config.auth.signing_keys = Some(SecretString::from(
+            "test-2:a-test-signing-secret-that-is-long-enough-2,test-1:a-test-signing-secret-that-is-long-enough-1"
+                .to_owned(),
+        ));
+        config.auth.auth_rate_per_minute = 1000;
+        config.migrate.concurrency = 4;
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_database_or_keys_are_rejected_with_every_problem() {
+        let err = Config::default().validate().expect_err("must fail");
+        let text = err.to_string();
+        assert!(text.contains("DATABASE_URL"), "{text}");
+        assert!(text.contains("KEFU_AUTH__SIGNING_KEYS"), "{text}");
+    }
+
+    #[test]
+    fn test_config_is_valid() {
+        Config::for_tests("postgres://x@localhost/db").validate().expect("valid");
+    }
+
+    #[test]
+    fn short_secrets_and_bad_urls_are_named() {
+        let mut config = Config::for_tests("mysql://nope");
+        config.auth.signing_keys = Some(SecretString::from("k1:short".to_owned()));
+        config.http.cors_origins = vec!["http://ok.example/".into()];
+        let text = config.validate().expect_err("must fail").to_string();
+        assert!(text.contains("must start with postgres://"), "{text}");
+        assert!(text.contains("shorter than 32 bytes"), "{text}");
+        assert!(!text.contains("short\n"), "secret must not be echoed: {text}");
+        assert!(text.contains("trailing slash"), "{text}");
+    }
+}

@@ -1,0 +1,53 @@
+//! The demo tenant for `make dev`: slug `demo`, owner `demo@kefu.localhost`. Development only.
+
+use kefu_protocol::UserId;
+use uuid::Uuid;
+
+use crate::config::Mode;
+use crate::db::audit::Actor;
+use crate::db::{self, TenantSchema, TenantTx};
+use crate::state::AppState;
+use crate::tenancy::provision::{self, NewTenant};
+
+/// Demo owner's email.
+pub const DEMO_EMAIL: &str = "demo@kefu.localhost";
+/// Demo owner's password (development only; printed on start).
+pub const DEMO_PASSWORD: &str = "kefu-demo-password";
+
+/// Creates the demo tenant and owner if missing; returns the login text to print.
+pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
+    anyhow::ensure!(state.config.mode == Mode::Development, "seed-demo only runs with KEFU_MODE=development");
+    let mut tx = state.db.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtext('kefu-seed-demo'))").execute(&mut *tx).await?;
+    let user_id = match db::users::find_by_email(&mut tx, DEMO_EMAIL).await? {
+        Some(user) => UserId::from_uuid(user.id),
+        None => {
+            let hash = crate::domain::password::hash(DEMO_PASSWORD)?;
+            let id = UserId::from_uuid(Uuid::now_v7());
+            db::users::insert(&mut tx, id.as_uuid(), DEMO_EMAIL, &hash, "Demo Owner", true).await?;
+            id
+        }
+    };
+    if db::tenants::find_by_slug(&mut tx, "demo").await?.is_none() {
+        let (tenant_id, schema): (_, TenantSchema) =
+            provision::create_tenant(&mut tx, NewTenant { name: "Demo Shop 演示商店", slug: "demo", owner: user_id })
+                .await?;
+        let mut tenant_tx = TenantTx::pin(tx, &schema).await?;
+        db::agents::upsert(&mut tenant_tx, user_id.as_uuid(), "Demo Owner").await?;
+        db::audit::record(
+            &mut tenant_tx,
+            Actor::System,
+            "tenant.created",
+            Some(&tenant_id.to_string()),
+            serde_json::json!({ "demo": true }),
+        )
+        .await?;
+        tenant_tx.commit().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(format!(
+        "demo tenant `demo`: log in with {DEMO_EMAIL} / {DEMO_PASSWORD}\n  curl -s {url}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\"}}'",
+        url = state.config.public_url.trim_end_matches('/')
+    ))
+}

@@ -1,0 +1,531 @@
+//! Account endpoints (F1): signup, email verification, login, refresh, logout, password reset,
+//! and `me`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use kefu_protocol::{ErrorCode, Role, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::extract::{ApiJson, Auth, ClientIp};
+use super::validate::{Fields, valid};
+use super::views::{SessionResponse, TenantView, UserView};
+use crate::auth::Principal;
+use crate::auth::session::{self, REFRESH_PREFIX};
+use crate::db::audit::Actor;
+use crate::db::user_tokens::Purpose;
+use crate::db::{self, TenantTx};
+use crate::domain::email::Email;
+use crate::domain::{names, password, secret};
+use crate::error::{ApiError, Result, ResultExt};
+use crate::mail::{self, templates};
+use crate::state::AppState;
+use crate::tenancy::provision::{self, NewTenant};
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
+        .routes(routes!(get_me))
+}
+
+const VERIFY_PREFIX: &str = "kefu_ve";
+const RESET_PREFIX: &str = "kefu_pr";
+
+/// Signup body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// Company or team name, 1–120 characters.
+    pub company_name: String,
+    /// The owner's email address.
+    pub email: String,
+    /// 10–128 characters, not a common password.
+    pub password: String,
+    /// The owner's name; defaults to the part of the email before `@`.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Wanted URL slug; derived from the company name when absent.
+    #[serde(default)]
+    pub slug: Option<String>,
+}
+
+/// Creates a tenant with its own schema, a trial plan and its owner; mails a verification link.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = SessionResponse), (status = 409, description = "email_taken"),
+              (status = 422, description = "validation_failed"), (status = 429, description = "rate_limited")))]
+async fn signup(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, axum::Json<SessionResponse>)> {
+    ip.check_auth_rate(&state)?;
+    let mut fields = Fields::default();
+    let company = fields.take("company_name", "invalid", names::parse_name(&body.company_name, 120));
+    let email = fields.take("email", "invalid_email", Email::parse(&body.email));
+    let default_name = body.email.trim().split('@').next().unwrap_or_default().to_owned();
+    let display_name = fields.take(
+        "display_name",
+        "invalid",
+        names::parse_name(body.display_name.as_deref().unwrap_or(&default_name), 80),
+    );
+    let wanted_slug = match &body.slug {
+        Some(slug) => fields.take("slug", "invalid_slug", check_slug(slug)).map(Some),
+        None => Some(names::slugify(&body.company_name)),
+    };
+    let email_for_policy = email.as_ref().map_or(body.email.as_str(), |e| e.as_str());
+    fields.take("password", "weak_password", password::check_policy(&body.password, email_for_policy));
+    fields.finish()?;
+    let (company, email, display_name, wanted_slug) =
+        (valid(company)?, valid(email)?, valid(display_name)?, valid(wanted_slug)?);
+
+    let password_hash = hash_password(body.password).await?;
+    let mut tx = state.db.begin().await?;
+    if db::users::find_by_email(&mut tx, email.as_str()).await?.is_some() {
+        return Err(email_taken());
+    }
+    let user_id = UserId::from_uuid(Uuid::now_v7());
+    db::users::insert(&mut tx, user_id.as_uuid(), email.as_str(), &password_hash, &display_name, false)
+        .await
+        .on_constraint("users_email_key", email_taken)?;
+    let slug = if body.slug.is_some() {
+        let slug = wanted_slug.unwrap_or_default();
+        if db::tenants::slug_exists(&mut tx, &slug).await? {
+            return Err(ApiError::field("slug", "slug_taken", "This address is taken; choose another."));
+        }
+        slug
+    } else {
+        provision::free_slug(&mut tx, wanted_slug).await?
+    };
+    let (tenant_id, schema) =
+        provision::create_tenant(&mut tx, NewTenant { name: &company, slug: &slug, owner: user_id }).await.map_err(
+            |e| match e.downcast::<sqlx::Error>() {
+                Ok(sqlx) => ApiError::from(sqlx).pipe_constraint("tenants_slug_key", || {
+                    ApiError::field("slug", "slug_taken", "This address is taken; choose another.")
+                }),
+                Err(other) => ApiError::Internal(other),
+            },
+        )?;
+    let mut tx = TenantTx::pin(tx, &schema).await?;
+    db::agents::upsert(&mut tx, user_id.as_uuid(), &display_name).await?;
+    db::audit::record(
+        &mut tx,
+        Actor::User(user_id.as_uuid()),
+        "tenant.created",
+        Some(&tenant_id.to_string()),
+        serde_json::json!({ "slug": slug }),
+    )
+    .await?;
+    queue_verification(&state, tx.control(), Some(tenant_id), user_id, email.as_str(), &display_name).await?;
+    let tokens =
+        session::start(tx.control(), &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, Role::Owner)
+            .await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    tracing::info!(tenant_id = %tenant_id, user_id = %user_id, "tenant signed up");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(SessionResponse::new(
+            tokens,
+            UserView { id: user_id, email: email.to_string(), display_name, email_verified: false },
+            TenantView { id: tenant_id, slug, name: company },
+            Role::Owner,
+        )),
+    ))
+}
+
+trait PipeConstraint {
+    fn pipe_constraint(self, constraint: &str, map: impl FnOnce() -> ApiError) -> ApiError;
+}
+
+impl PipeConstraint for ApiError {
+    fn pipe_constraint(self, constraint: &str, map: impl FnOnce() -> ApiError) -> ApiError {
+        match &self {
+            ApiError::Database(sqlx::Error::Database(db)) if db.constraint() == Some(constraint) => map(),
+            _ => self,
+        }
+    }
+}
+
+fn email_taken() -> ApiError {
+    ApiError::client(ErrorCode::EmailTaken, "An account with this email already exists; log in instead.")
+}
+
+fn check_slug(slug: &str) -> std::result::Result<String, &'static str> {
+    let ok = (1..=40).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok { Ok(slug.to_owned()) } else { Err("Use 1–40 lowercase letters, digits and inner dashes.") }
+}
+
+/// Hashes off the async executor.
+pub(crate) async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::Internal)
+}
+
+/// Verifies off the async executor.
+pub(crate) async fn verify_password(password: String, hash: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+async fn queue_verification(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    tenant: Option<TenantId>,
+    user: UserId,
+    email: &str,
+    name: &str,
+) -> Result<()> {
+    let token = secret::generate(VERIFY_PREFIX)?;
+    db::user_tokens::insert(
+        conn,
+        &secret::digest(&token),
+        user.as_uuid(),
+        Purpose::VerifyEmail,
+        Utc::now() + Duration::hours(48),
+    )
+    .await?;
+    let link = format!("{}/verify-email?token={token}", state.config.app_url());
+    mail::enqueue(conn, tenant.map(|t| t.as_uuid()), email, &templates::verify_email(name, &link)).await?;
+    Ok(())
+}
+
+/// A one-time token from a mailed link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The `token` query parameter of the link.
+    pub token: String,
+}
+
+/// Result of verifying an email.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifiedResponse {
+    /// Always true.
+    pub email_verified: bool,
+}
+
+/// Confirms an email address with the token from the verification mail.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, body = VerifiedResponse), (status = 400, description = "invalid_one_time_token")))]
+async fn verify_email(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> Result<axum::Json<VerifiedResponse>> {
+    ip.check_auth_rate(&state)?;
+    if !secret::looks_like(&body.token, VERIFY_PREFIX) {
+        return Err(invalid_one_time());
+    }
+    let mut tx = state.db.begin().await?;
+    let user = db::user_tokens::consume(&mut tx, &secret::digest(&body.token), Purpose::VerifyEmail)
+        .await?
+        .ok_or_else(invalid_one_time)?;
+    db::users::mark_verified(&mut tx, user).await?;
+    tx.commit().await?;
+    Ok(axum::Json(VerifiedResponse { email_verified: true }))
+}
+
+fn invalid_one_time() -> ApiError {
+    ApiError::client(ErrorCode::InvalidOneTimeToken, "This link is invalid, already used or expired.")
+}
+
+/// Mails a new verification link to the signed-in member (no-op when already verified).
+#[utoipa::path(post, path = "/api/v1/auth/resend-verification", tag = "auth", security(("bearer" = [])),
+    responses((status = 202, description = "queued or already verified")))]
+async fn resend_verification(State(state): State<AppState>, ip: ClientIp, auth: Auth) -> Result<StatusCode> {
+    ip.check_auth_rate(&state)?;
+    let user_id = auth.require_user()?;
+    let mut tx = state.db.begin().await?;
+    let user = db::users::find(&mut tx, user_id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    if user.email_verified_at.is_none() {
+        queue_verification(&state, &mut tx, Some(auth.tenant.id), user_id, &user.email, &user.display_name).await?;
+    }
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Login body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Tenant slug; required when the account belongs to several tenants.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// Exchanges email and password for a session in one tenant.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = SessionResponse), (status = 401, description = "invalid_credentials"),
+              (status = 409, description = "tenant_selection_required"), (status = 429, description = "rate_limited")))]
+async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<axum::Json<SessionResponse>> {
+    ip.check_auth_rate(&state)?;
+    let invalid = || ApiError::client(ErrorCode::InvalidCredentials, "Email or password is wrong.");
+    if body.password.chars().count() > password::MAX_LEN || body.email.len() > 254 {
+        return Err(invalid());
+    }
+    let mut conn = state.db.acquire().await?;
+    let user = db::users::find_by_email(&mut conn, body.email.trim()).await?;
+    drop(conn);
+    let stored = user.as_ref().map_or_else(|| password::dummy_hash().to_owned(), |u| u.password_hash.clone());
+    let ok = verify_password(body.password, stored).await?;
+    let user = match user {
+        Some(user) if ok => user,
+        _ => return Err(invalid()),
+    };
+    let mut tx = state.db.begin().await?;
+    let tenants = db::memberships::tenants_of(&mut tx, user.id).await?;
+    let chosen = match (&body.tenant, tenants.as_slice()) {
+        (Some(slug), _) => tenants.iter().find(|t| &t.slug == slug).ok_or_else(invalid)?,
+        (None, [only]) => only,
+        (None, []) => return Err(ApiError::forbidden("This account is not a member of any team.")),
+        (None, many) => {
+            let slugs: Vec<&str> = many.iter().map(|t| t.slug.as_str()).collect();
+            return Err(ApiError::client(
+                ErrorCode::TenantSelectionRequired,
+                format!("This account belongs to several teams; send `tenant` as one of: {}.", slugs.join(", ")),
+            ));
+        }
+    };
+    let role: Role = chosen.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let (user_id, tenant_id) = (UserId::from_uuid(user.id), TenantId::from_uuid(chosen.tenant_id));
+    let tokens =
+        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
+    tx.commit().await?;
+    Ok(axum::Json(SessionResponse::new(
+        tokens,
+        UserView {
+            id: user_id,
+            email: user.email,
+            display_name: user.display_name,
+            email_verified: user.email_verified_at.is_some(),
+        },
+        TenantView { id: tenant_id, slug: chosen.slug.clone(), name: chosen.name.clone() },
+        role,
+    )))
+}
+
+/// A refresh token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used one
+/// again revokes the whole session (`refresh_token_reused`), which stops a stolen token.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = SessionResponse), (status = 401, description = "invalid_refresh_token or refresh_token_reused")))]
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<axum::Json<SessionResponse>> {
+    let invalid =
+        || ApiError::client(ErrorCode::InvalidRefreshToken, "The refresh token is invalid or expired; log in again.");
+    if !secret::looks_like(&body.refresh_token, REFRESH_PREFIX) {
+        return Err(invalid());
+    }
+    let mut tx = state.db.begin().await?;
+    let token = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(&body.refresh_token))
+        .await?
+        .ok_or_else(invalid)?;
+    if token.revoked_at.is_some() || token.expires_at <= Utc::now() {
+        return Err(invalid());
+    }
+    if token.replaced_at.is_some() {
+        db::refresh_tokens::revoke_family(&mut tx, token.family_id).await?;
+        tx.commit().await?;
+        tracing::warn!(user_id = %token.user_id, family = %token.family_id, "refresh token reused; session revoked");
+        return Err(ApiError::client(
+            ErrorCode::RefreshTokenReused,
+            "This refresh token was already used; the session has been signed out for safety.",
+        ));
+    }
+    let member = db::memberships::find_auth(&mut tx, token.tenant_id, token.user_id).await?.ok_or_else(invalid)?;
+    if member.tenant_status != "active" {
+        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
+    }
+    let role: Role = member.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid)?;
+    let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid)?;
+    db::refresh_tokens::mark_replaced(&mut tx, token.id).await?;
+    let (user_id, tenant_id) = (UserId::from_uuid(user.id), TenantId::from_uuid(tenant.id));
+    let tokens = session::continue_family(
+        &mut tx,
+        &state.jwt,
+        state.config.auth.refresh_ttl_days,
+        token.family_id,
+        user_id,
+        tenant_id,
+        role,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(SessionResponse::new(
+        tokens,
+        UserView {
+            id: user_id,
+            email: user.email,
+            display_name: user.display_name,
+            email_verified: user.email_verified_at.is_some(),
+        },
+        TenantView { id: tenant_id, slug: tenant.slug, name: tenant.name },
+        role,
+    )))
+}
+
+/// Ends the session the refresh token belongs to. Idempotent: unknown tokens also return 204.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "signed out")))]
+async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> Result<StatusCode> {
+    if secret::looks_like(&body.refresh_token, REFRESH_PREFIX) {
+        let mut tx = state.db.begin().await?;
+        if let Some(token) = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(&body.refresh_token)).await? {
+            db::refresh_tokens::revoke_family(&mut tx, token.family_id).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Password reset request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The account's email address.
+    pub email: String,
+}
+
+/// Mails a reset link if the address has an account. Always 202, so it reveals nothing.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, description = "a mail is sent if the account exists"), (status = 429, description = "rate_limited")))]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<StatusCode> {
+    ip.check_auth_rate(&state)?;
+    let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", "invalid_email", m))?;
+    let mut tx = state.db.begin().await?;
+    if let Some(user) = db::users::find_by_email(&mut tx, email.as_str()).await? {
+        let token = secret::generate(RESET_PREFIX)?;
+        db::user_tokens::insert(
+            &mut tx,
+            &secret::digest(&token),
+            user.id,
+            Purpose::ResetPassword,
+            Utc::now() + Duration::hours(1),
+        )
+        .await?;
+        let link = format!("{}/reset-password?token={token}", state.config.app_url());
+        mail::enqueue(&mut tx, None, &user.email, &templates::reset_password(&user.display_name, &link)).await?;
+    }
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// New password with the token from the reset mail.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirmRequest {
+    /// The `token` query parameter of the link.
+    pub token: String,
+    /// The new password.
+    pub password: String,
+}
+
+/// Sets a new password, signs out every session of the account and marks the email verified.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirmRequest,
+    responses((status = 204, description = "password changed"), (status = 400, description = "invalid_one_time_token"),
+              (status = 422, description = "validation_failed")))]
+async fn confirm_password_reset(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<ResetConfirmRequest>,
+) -> Result<StatusCode> {
+    ip.check_auth_rate(&state)?;
+    if !secret::looks_like(&body.token, RESET_PREFIX) {
+        return Err(invalid_one_time());
+    }
+    let mut tx = state.db.begin().await?;
+    let user_id = db::user_tokens::consume(&mut tx, &secret::digest(&body.token), Purpose::ResetPassword)
+        .await?
+        .ok_or_else(invalid_one_time)?;
+    let user = db::users::find(&mut tx, user_id).await?.ok_or_else(invalid_one_time)?;
+    // A weak password returns before commit, so the token stays usable for another try.
+    password::check_policy(&body.password, &user.email).map_err(|m| ApiError::field("password", "weak_password", m))?;
+    let hash = hash_password(body.password).await?;
+    db::users::set_password(&mut tx, user_id, &hash).await?;
+    db::users::mark_verified(&mut tx, user_id).await?;
+    db::user_tokens::invalidate_all(&mut tx, user_id, Purpose::ResetPassword).await?;
+    db::refresh_tokens::revoke_user(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the caller is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// The member, absent for API keys.
+    pub user: Option<UserView>,
+    /// The API key id, for API keys.
+    pub api_key_id: Option<String>,
+    /// The tenant.
+    pub tenant: TenantView,
+    /// Effective role.
+    #[schema(value_type = String)]
+    pub role: Role,
+}
+
+/// Returns the caller, their tenant and role.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, description = "unauthenticated or invalid_token")))]
+async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeResponse>> {
+    let mut conn = state.db.acquire().await?;
+    let tenant =
+        db::tenants::find(&mut conn, auth.tenant.id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = TenantView { id: auth.tenant.id, slug: tenant.slug, name: tenant.name };
+    let (user, api_key_id) = match &auth.principal {
+        Principal::Member { user_id, .. } => {
+            let user =
+                db::users::find(&mut conn, user_id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("user"))?;
+            let view = UserView {
+                id: *user_id,
+                email: user.email,
+                display_name: user.display_name,
+                email_verified: user.email_verified_at.is_some(),
+            };
+            (Some(view), None)
+        }
+        Principal::ApiKey { key_id, .. } => (None, Some(key_id.to_string())),
+    };
+    Ok(axum::Json(MeResponse { user, api_key_id, tenant, role: auth.principal.role() }))
+}

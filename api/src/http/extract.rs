@@ -1,0 +1,175 @@
+//! Request extractors: JSON bodies with problem-shaped rejections, the client IP, and `Auth<R>`,
+//! which authenticates the caller, resolves the tenant and enforces a minimum role. A handler
+//! that takes `Auth<Admin>` cannot run for an agent; its signature documents its permission.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use kefu_protocol::{ApiKeyId, ErrorCode, Role, TenantId, UserId};
+
+use crate::auth::{Principal, TenantCtx};
+use crate::db::{self, TenantSchema};
+use crate::domain::secret;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body whose rejections are problem responses (`malformed_json`, `validation_failed`,
+/// `unsupported_media_type`, `payload_too_large`).
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// The peer address of the connection (the edge or load balancer in production).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        Ok(ClientIp(ip))
+    }
+}
+
+impl ClientIp {
+    /// Applies the per-IP limit of unauthenticated auth endpoints.
+    pub fn check_auth_rate(self, state: &AppState) -> Result<(), ApiError> {
+        state.auth_limiter.check_key(&self.0).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+        })
+    }
+}
+
+/// The lowest role an endpoint accepts.
+pub trait MinRole: Send + Sync + 'static {
+    /// The role.
+    const ROLE: Role;
+}
+
+/// Any member (agents and up).
+pub struct AnyMember;
+/// Supervisors and up.
+pub struct SupervisorUp;
+/// Admins and the owner.
+pub struct AdminUp;
+/// Only the owner.
+pub struct OwnerOnly;
+
+impl MinRole for AnyMember {
+    const ROLE: Role = Role::Agent;
+}
+impl MinRole for SupervisorUp {
+    const ROLE: Role = Role::Supervisor;
+}
+impl MinRole for AdminUp {
+    const ROLE: Role = Role::Admin;
+}
+impl MinRole for OwnerOnly {
+    const ROLE: Role = Role::Owner;
+}
+
+/// An authenticated caller acting in one tenant with at least role `R`.
+pub struct Auth<R: MinRole = AnyMember> {
+    /// The tenant.
+    pub tenant: TenantCtx,
+    /// The caller.
+    pub principal: Principal,
+    _role: PhantomData<R>,
+}
+
+/// Prefix of tenant API keys.
+pub const API_KEY_PREFIX: &str = "kefu_sk";
+
+impl<R: MinRole> FromRequestParts<AppState> for Auth<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::client(ErrorCode::Unauthenticated, "Send `Authorization: Bearer <token>`."))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::client(ErrorCode::InvalidToken, "The Authorization header must be `Bearer <token>`.")
+            })?;
+
+        let (tenant, principal) = if token.starts_with(API_KEY_PREFIX) {
+            authenticate_api_key(state, token).await?
+        } else {
+            authenticate_member(state, token).await?
+        };
+        let span = tracing::Span::current();
+        span.record("tenant_id", tracing::field::display(tenant.id));
+        if let Some(user) = principal.user_id() {
+            span.record("user_id", tracing::field::display(user));
+        }
+        if !principal.role().includes(R::ROLE) {
+            return Err(ApiError::forbidden(format!("This action needs the {} role or higher.", R::ROLE)));
+        }
+        Ok(Auth { tenant, principal, _role: PhantomData })
+    }
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::client(ErrorCode::InvalidToken, "The token is invalid or expired.")
+}
+
+fn tenant_ctx(id: TenantId, slug: String, schema_name: &str, status: &str) -> Result<TenantCtx, ApiError> {
+    if status != "active" {
+        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
+    }
+    let schema = TenantSchema::checked(id, schema_name)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("tenant {id} has a mismatched schema name")))?;
+    Ok(TenantCtx { id, slug, schema })
+}
+
+async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx, Principal), ApiError> {
+    let claims = state.jwt.verify_access(token).map_err(|error| {
+        tracing::debug!(%error, "access token rejected");
+        invalid_token()
+    })?;
+    let mut conn = state.db.acquire().await?;
+    // The membership is re-read on every request so that removal or a role change takes effect
+    // at once; the token only proves who the caller is.
+    let member = db::memberships::find_auth(&mut conn, claims.tid.as_uuid(), claims.sub.as_uuid())
+        .await?
+        .ok_or_else(invalid_token)?;
+    let role: Role = member.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let tenant = tenant_ctx(claims.tid, member.slug, &member.schema_name, &member.tenant_status)?;
+    Ok((tenant, Principal::Member { user_id: claims.sub, role, email_verified: member.email_verified }))
+}
+
+async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCtx, Principal), ApiError> {
+    if !secret::looks_like(token, API_KEY_PREFIX) {
+        return Err(invalid_token());
+    }
+    let mut conn = state.db.acquire().await?;
+    let key = db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?.ok_or_else(invalid_token)?;
+    let role: Role = key.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let tenant_id = TenantId::from_uuid(key.tenant_id);
+    let tenant = tenant_ctx(tenant_id, key.slug, &key.schema_name, &key.tenant_status)?;
+    Ok((tenant, Principal::ApiKey { key_id: ApiKeyId::from_uuid(key.id), role }))
+}
+
+impl<R: MinRole> Auth<R> {
+    /// The acting member's user id, or `forbidden` for API keys on person-only endpoints.
+    pub fn require_user(&self) -> Result<UserId, ApiError> {
+        self.principal
+            .user_id()
+            .ok_or_else(|| ApiError::forbidden("This action needs a signed-in member, not an API key."))
+    }
+}

@@ -1,0 +1,167 @@
+//! Members of a tenant (F3): list, change role, remove.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use kefu_protocol::{ErrorCode, Role, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
+use crate::db::{self, TenantTx};
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_members)).routes(routes!(update_member, remove_member))
+}
+
+/// A member with their tenant profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    /// User id.
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    /// Email.
+    pub email: String,
+    /// Name shown to colleagues and visitors.
+    pub display_name: String,
+    /// Role in this tenant.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Employee number (工号).
+    pub employee_no: Option<String>,
+    /// Concurrent chat capacity.
+    pub max_concurrent_chats: i32,
+    /// Routing skills.
+    pub skills: Vec<String>,
+}
+
+fn parse_role(raw: &str) -> Result<Role> {
+    raw.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))
+}
+
+/// Lists the members of the caller's tenant.
+#[utoipa::path(get, path = "/api/v1/members", tag = "members", security(("bearer" = [])),
+    responses((status = 200, body = [MemberView])))]
+async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<Vec<MemberView>>> {
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let members = db::memberships::list(tx.control(), auth.tenant.id.as_uuid()).await?;
+    let profiles: HashMap<_, _> = db::agents::list_active(&mut tx).await?.into_iter().map(|a| (a.user_id, a)).collect();
+    tx.commit().await?;
+    members
+        .into_iter()
+        .map(|m| {
+            let profile = profiles.get(&m.user_id);
+            Ok(MemberView {
+                user_id: UserId::from_uuid(m.user_id),
+                email: m.email,
+                display_name: profile.map_or(m.display_name, |p| p.display_name.clone()),
+                role: parse_role(&m.role)?,
+                joined_at: m.created_at,
+                avatar_url: profile.and_then(|p| p.avatar_url.clone()),
+                employee_no: profile.and_then(|p| p.employee_no.clone()),
+                max_concurrent_chats: profile.map_or(5, |p| p.max_concurrent_chats),
+                skills: profile.map(|p| p.skills.clone()).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(axum::Json)
+}
+
+/// New role for a member.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMemberRequest {
+    /// `admin`, `supervisor` or `agent`.
+    #[schema(value_type = String)]
+    pub role: Role,
+}
+
+/// Changes a member's role. The owner's role cannot be changed here, nobody can be made owner,
+/// and an admin cannot grant more than their own role.
+#[utoipa::path(patch, path = "/api/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "usr_…")), request_body = UpdateMemberRequest,
+    responses((status = 204, description = "updated"), (status = 403, description = "forbidden or owner_protected"),
+              (status = 404, description = "resource_not_found")))]
+async fn update_member(
+    State(state): State<AppState>,
+    auth: Auth<AdminUp>,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<UpdateMemberRequest>,
+) -> Result<StatusCode> {
+    let user_id = parse_user_id(&user_id)?;
+    if body.role == Role::Owner {
+        return Err(ApiError::client(ErrorCode::OwnerProtected, "Ownership cannot be given by changing a role."));
+    }
+    if !auth.principal.role().includes(body.role) {
+        return Err(ApiError::forbidden("You cannot grant a role above your own."));
+    }
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let member = db::memberships::find(tx.control(), auth.tenant.id.as_uuid(), user_id.as_uuid())
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if member.role == Role::Owner.as_str() {
+        return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner's role cannot be changed."));
+    }
+    db::memberships::set_role(tx.control(), auth.tenant.id.as_uuid(), user_id.as_uuid(), body.role.as_str()).await?;
+    db::audit::record(
+        &mut tx,
+        auth.principal.actor(),
+        "member.role_changed",
+        Some(&user_id.to_string()),
+        serde_json::json!({ "from": member.role, "to": body.role }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a member: their membership goes, their sessions in this tenant are revoked at once,
+/// and their profile is kept inactive for history. The owner cannot be removed.
+#[utoipa::path(delete, path = "/api/v1/members/{user_id}", tag = "members", security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "usr_…")),
+    responses((status = 204, description = "removed"), (status = 403, description = "forbidden or owner_protected"),
+              (status = 404, description = "resource_not_found")))]
+async fn remove_member(
+    State(state): State<AppState>,
+    auth: Auth<AdminUp>,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode> {
+    let user_id = parse_user_id(&user_id)?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let tenant = auth.tenant.id.as_uuid();
+    let member = db::memberships::find(tx.control(), tenant, user_id.as_uuid())
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if member.role == Role::Owner.as_str() {
+        return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner cannot be removed."));
+    }
+    db::memberships::delete(tx.control(), tenant, user_id.as_uuid()).await?;
+    db::refresh_tokens::revoke_user_in_tenant(tx.control(), user_id.as_uuid(), tenant).await?;
+    db::agents::deactivate(&mut tx, user_id.as_uuid()).await?;
+    db::audit::record(
+        &mut tx,
+        auth.principal.actor(),
+        "member.removed",
+        Some(&user_id.to_string()),
+        serde_json::json!({ "email": member.email }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Parses a `usr_…` path segment; a malformed id is simply not found.
+pub(crate) fn parse_user_id(raw: &str) -> Result<UserId> {
+    raw.parse().map_err(|_| ApiError::not_found("member"))
+}

@@ -1,0 +1,68 @@
+//! Response bodies shared by several resources.
+
+use kefu_protocol::{Role, TenantId, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::session::IssuedTokens;
+
+/// A user as shown to themselves and colleagues.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    /// User id (`usr_…`).
+    #[schema(value_type = String, example = "usr_0193a1c4e5f67890abcdef0123456789")]
+    pub id: UserId,
+    /// Email address.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Whether the email address is verified.
+    pub email_verified: bool,
+}
+
+/// A tenant as shown to its members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    /// Tenant id (`tnt_…`).
+    #[schema(value_type = String, example = "tnt_0193a1c4e5f67890abcdef0123456789")]
+    pub id: TenantId,
+    /// URL slug.
+    pub slug: String,
+    /// Company name.
+    pub name: String,
+}
+
+/// Tokens of a login session plus who and where.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque, single-use refresh token; exchange it at `/api/v1/auth/refresh`.
+    pub refresh_token: String,
+    /// The signed-in user.
+    pub user: UserView,
+    /// The tenant the session acts in.
+    pub tenant: TenantView,
+    /// The member's role there.
+    #[schema(value_type = String, example = "owner")]
+    pub role: Role,
+}
+
+impl SessionResponse {
+    /// Assembles the response.
+    pub fn new(tokens: IssuedTokens, user: UserView, tenant: TenantView, role: Role) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token,
+            user,
+            tenant,
+            role,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Kefu api: the regional, stateless HTTP/WebSocket server of the Kefu live-chat SaaS.
+//!
+//! `main.rs` is a thin CLI; everything else is here so tests can start the real server on an
+//! ephemeral port with [`build_state`] and [`run`]. See docs/ARCHITECTURE.md for the map.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod mail;
+pub mod state;
+pub mod telemetry;
+pub mod tenancy;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Connects to Postgres (lazily) and Redis (eagerly, if configured) and builds the state.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let db = db::connect(
+        config.database_url(),
+        config.database.max_connections,
+        Duration::from_millis(config.database.acquire_timeout_ms),
+    )
+    .context("invalid database.url")?;
+    let redis = match &config.redis.url {
+        None => None,
+        Some(url) => Some(connect_redis(secrecy::ExposeSecret::expose_secret(url)).await?),
+    };
+    AppState::new(config, db, redis, telemetry::metrics_handle())
+}
+
+/// Connects to Redis with reconnects; fails after a bounded wait at start.
+pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url).context("invalid redis.url")?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_response_timeout(Some(Duration::from_secs(3)))
+        .set_number_of_retries(5);
+    tokio::time::timeout(Duration::from_secs(20), redis::aio::ConnectionManager::new_with_config(client, config))
+        .await
+        .context("timed out connecting to Redis")?
+        .context("connecting to Redis")
+}
+
+/// Serves the api on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let worker = mail::spawn_worker(&state.config, state.db.clone(), state.mail_wakeup.clone(), stop.clone())?;
+    let app = http::router(state);
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    stop.cancel();
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    served.context("HTTP server failed")
+}

@@ -1,0 +1,135 @@
+//! Outgoing mail: templates, queueing into `control.outbox_mail` inside the caller's
+//! transaction, and the worker that delivers queued mail over SMTP with retries.
+//!
+//! Without SMTP configured, mail stays in the outbox; in development the dev mailbox
+//! (`/dev/mailbox`) shows it so a person can click the links.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::db;
+
+/// A rendered mail.
+pub struct Mail {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+}
+
+/// The mails Kefu sends. Bodies are bilingual (English, then Simplified Chinese) because the
+/// recipient's language is not known when they are sent.
+pub mod templates {
+    use super::Mail;
+
+    /// Confirms a new account's address.
+    pub fn verify_email(name: &str, link: &str) -> Mail {
+        Mail {
+            subject: "Confirm your email for Kefu / 确认您的 Kefu 邮箱".into(),
+            body: format!(
+                "Hello {name},\n\nConfirm your email address by opening this link (valid for 48 hours):\n{link}\n\n\
+                 您好 {name}，\n\n请打开以下链接确认您的邮箱（48 小时内有效）：\n{link}\n"
+            ),
+        }
+    }
+
+    /// Lets a user set a new password.
+    pub fn reset_password(name: &str, link: &str) -> Mail {
+        Mail {
+            subject: "Reset your Kefu password / 重置您的 Kefu 密码".into(),
+            body: format!(
+                "Hello {name},\n\nSomeone asked to reset your password. If it was you, open this link (valid for 1 hour):\n{link}\n\
+                 If it was not you, ignore this mail.\n\n\
+                 您好 {name}，\n\n有人请求重置您的密码。如果是您本人，请在 1 小时内打开以下链接：\n{link}\n如果不是您，请忽略此邮件。\n"
+            ),
+        }
+    }
+
+    /// Invites someone into a tenant.
+    pub fn invitation(inviter: &str, company: &str, role: &str, link: &str) -> Mail {
+        Mail {
+            subject: format!("{inviter} invited you to {company} on Kefu / {inviter} 邀请您加入 {company}"),
+            body: format!(
+                "{inviter} invited you to answer customers for {company} on Kefu as {role}.\n\
+                 Accept the invitation (valid for 7 days):\n{link}\n\n\
+                 {inviter} 邀请您以 {role} 身份加入 {company} 的 Kefu 客服团队。\n接受邀请（7 天内有效）：\n{link}\n"
+            ),
+        }
+    }
+}
+
+/// Queues a mail in the caller's transaction; it is delivered only if that transaction commits.
+pub async fn enqueue(conn: &mut PgConnection, tenant_id: Option<Uuid>, to: &str, mail: &Mail) -> sqlx::Result<()> {
+    db::outbox::enqueue(conn, tenant_id, to, &mail.subject, &mail.body).await
+}
+
+/// Starts the delivery worker when SMTP is configured. Returns `None` otherwise.
+pub fn spawn_worker(
+    config: &Config,
+    pool: PgPool,
+    wakeup: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(url) = &config.mail.smtp_url else {
+        if config.mode == crate::config::Mode::Production {
+            tracing::warn!("mail.smtp_url is not set: mail is queued in control.outbox_mail but not delivered");
+        }
+        return Ok(None);
+    };
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())?
+        .timeout(Some(Duration::from_secs(20)))
+        .build();
+    let from: Mailbox = config.mail.from.parse()?;
+    Ok(Some(tokio::spawn(async move {
+        loop {
+            if let Err(error) = deliver_due(&pool, &transport, &from).await {
+                tracing::warn!(error = format!("{error:#}"), "mail delivery round failed");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = wakeup.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    })))
+}
+
+async fn deliver_due(
+    pool: &PgPool,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    for mail in db::outbox::claim_due(&mut tx, 20).await? {
+        let message = mail.to_address.parse::<Mailbox>().map_err(anyhow::Error::from).and_then(|to| {
+            Message::builder()
+                .from(from.clone())
+                .to(to)
+                .subject(mail.subject.clone())
+                .body(mail.body_text.clone())
+                .map_err(anyhow::Error::from)
+        });
+        let result = match message {
+            Ok(message) => transport.send(message).await.map(|_| ()).map_err(anyhow::Error::from),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) => db::outbox::mark_sent(&mut tx, mail.id).await?,
+            Err(error) => {
+                tracing::warn!(mail_id = %mail.id, error = %error, "mail delivery failed; will retry");
+                db::outbox::mark_failed(&mut tx, mail.id, &error.to_string()).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

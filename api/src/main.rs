@@ -1,0 +1,219 @@
+//! The `kefu` binary: parses the command line, loads configuration, starts logging, and calls
+//! into the library. No product logic lives here.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use kefu_api::tenancy::migrate::{self, Progress};
+use kefu_api::{Config, config::LogFormat, telemetry};
+
+#[derive(Parser)]
+#[command(name = "kefu", version, about = "Kefu live-chat api server")]
+struct Cli {
+    /// Optional TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "KEFU_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve {
+        /// Migrate the control plane and every tenant schema before serving.
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Bring the control plane and every tenant schema up to date.
+    Migrate {
+        /// Tenant schemas migrated at once (default: migrate.concurrency).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
+    /// Create the demo tenant `demo` with an owner login if it does not exist, and print the login.
+    SeedDemo,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Benchmark support: create N tenants with empty, unmigrated schemas.
+    #[command(hide = true)]
+    CreateUnmigratedTenants {
+        /// How many.
+        count: u64,
+        /// Slug prefix.
+        #[arg(long, default_value = "bench")]
+        prefix: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        return match kefu_api::http::openapi_json() {
+            Ok(json) => {
+                println!("{json}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("kefu: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("kefu: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command.unwrap_or(Command::Serve { migrate: false }), config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kefu: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
+    let log_format = match command {
+        Command::Serve { .. } => config.effective_log_format(),
+        _ => LogFormat::Pretty,
+    };
+    telemetry::init_tracing(log_format);
+    match command {
+        Command::Serve { migrate } => serve(config, migrate).await,
+        Command::Migrate { concurrency } => {
+            run_migrate(&config, concurrency.unwrap_or(config.migrate.concurrency)).await
+        }
+        Command::SeedDemo => {
+            let state = kefu_api::build_state(config).await?;
+            let login = kefu_api::demo::seed_demo(&state).await?;
+            println!("{login}");
+            Ok(())
+        }
+        Command::CreateUnmigratedTenants { count, prefix } => {
+            let pool = migration_pool(&config, 2)?;
+            migrate::create_unmigrated_tenants(&pool, count, &prefix).await
+        }
+        Command::Openapi => Ok(()),
+    }
+}
+
+fn migration_pool(config: &Config, concurrency: usize) -> anyhow::Result<sqlx::PgPool> {
+    let connections = u32::try_from(concurrency + 1)?;
+    Ok(kefu_api::db::connect(config.database_url(), connections, Duration::from_secs(30))?)
+}
+
+async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
+    if migrate_first {
+        run_migrate(&config, config.migrate.concurrency).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let state = kefu_api::build_state(config).await?;
+    tracing::info!(%address, "kefu api listening");
+    kefu_api::run(state, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: draining requests");
+}
+
+/// A progress bar on a terminal; otherwise a line every 10 % (and at the end).
+struct Reporter {
+    bar: Option<ProgressBar>,
+    total: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl Progress for Reporter {
+    fn start(&self, total: u64) {
+        self.total.store(total, std::sync::atomic::Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+        } else {
+            eprintln!("migrating {total} tenant schemas");
+        }
+    }
+
+    fn advance(&self) {
+        use std::sync::atomic::Ordering;
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            return;
+        }
+        let total = self.total.load(Ordering::Relaxed).max(1);
+        let step = (total / 10).max(1);
+        if done.is_multiple_of(step) || done == total {
+            eprintln!("progress: {done}/{total} tenant schemas");
+        }
+    }
+}
+
+async fn run_migrate(config: &Config, concurrency: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let pool = migration_pool(config, concurrency)?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        if let Ok(style) = ProgressStyle::with_template("{spinner} tenants {pos}/{len} [{bar:40}] {per_sec} eta {eta}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let reporter = Reporter { bar, total: 0.into(), done: 0.into() };
+    let summary = migrate::migrate_all(&pool, concurrency, &reporter).await?;
+    if let Some(bar) = &reporter.bar {
+        bar.finish_and_clear();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "migrate: control plane up to date; tenants: {} total, {} were behind, {} migrated, {} failed in {elapsed:.1}s (concurrency {concurrency})",
+        summary.total_tenants,
+        summary.pending,
+        summary.migrated,
+        summary.failed.len()
+    );
+    if summary.failed.is_empty() {
+        Ok(())
+    } else {
+        for (tenant, error) in summary.failed.iter().take(20) {
+            eprintln!("  {tenant}: {error}");
+        }
+        anyhow::bail!("{} tenant schemas failed to migrate; fix and run `kefu migrate` again", summary.failed.len())
+    }
+}

@@ -1,0 +1,59 @@
+//! Application state shared by every handler: cheap-to-clone handles to the pool, Redis,
+//! configuration, token keys and limiters.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+
+/// Per-IP limiter for unauthenticated auth endpoints (login, signup, reset, …).
+pub type IpLimiter = DefaultKeyedRateLimiter<IpAddr>;
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Postgres pool; sessions have an empty `search_path`.
+    pub db: PgPool,
+    /// Redis, when configured.
+    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Token keys.
+    pub jwt: Arc<JwtKeys>,
+    /// Auth endpoint limiter.
+    pub auth_limiter: Arc<IpLimiter>,
+    /// Wakes the mail worker after a mail is queued.
+    pub mail_wakeup: Arc<Notify>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Builds state from a validated configuration and open connections.
+    pub fn new(
+        config: Config,
+        db: PgPool,
+        redis: Option<redis::aio::ConnectionManager>,
+        metrics: PrometheusHandle,
+    ) -> anyhow::Result<Self> {
+        let keys = config.signing_keys().map_err(anyhow::Error::msg)?;
+        let jwt = JwtKeys::new(&keys, config.auth.access_ttl_secs)?;
+        let per_minute = std::num::NonZeroU32::new(config.auth.auth_rate_per_minute)
+            .ok_or_else(|| anyhow::anyhow!("auth_rate_per_minute must be positive"))?;
+        Ok(Self {
+            db,
+            redis,
+            jwt: Arc::new(jwt),
+            auth_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            mail_wakeup: Arc::new(Notify::new()),
+            metrics,
+            config: Arc::new(config),
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! Test support, compiled for tests and with the `testing` feature: a real server on an ephemeral
+//! port against a real Postgres database, plus typed helpers for common flows.
+//!
+//! The database is `kefu_it_<fingerprint of the migrations>` next to `DATABASE_URL`'s database,
+//! created and migrated on first use; tests isolate themselves by creating their own tenants
+//! (random slugs and emails), never by truncating.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgPool};
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// The base `DATABASE_URL` tests derive their database from.
+pub fn base_database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set: run tests through `make test`, or `eval \"$(infra/local/services.sh env)\"` first"
+        )
+    })
+}
+
+/// The URL of the shared integration-test database, created and migrated if needed.
+pub async fn test_database_url() -> String {
+    static READY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    READY.get_or_init(prepare_test_database).await.clone()
+}
+
+async fn prepare_test_database() -> String {
+    let base = base_database_url();
+    let name = format!("kefu_it_{}", crate::tenancy::migrations_fingerprint());
+    let options = PgConnectOptions::from_str(&base).expect("DATABASE_URL parses");
+    let mut admin = options.connect().await.expect("connect to DATABASE_URL");
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .expect("query pg_database");
+    if !exists {
+        let create = format!(
+            "create database {name} encoding 'UTF8' template template0 lc_collate 'C.UTF-8' lc_ctype 'C.UTF-8'"
+        );
+        if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut admin).await {
+            // Another test process may have created it at the same moment.
+            let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+            assert!(matches!(code.as_deref(), Some("42P04" | "23505")), "create test database: {error}");
+        }
+    }
+    let _ = admin.close().await;
+    let url = options.database(&name).to_url_lossy().to_string();
+    let pool = crate::db::connect(&url, 2, std::time::Duration::from_secs(30)).expect("pool");
+    let mut conn = pool.acquire().await.expect("connect to test database");
+    crate::tenancy::migrate_control(&mut conn).await.expect("migrate control plane");
+    url
+}
+
+/// A running api server for one test.
+pub struct TestApp {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its state (pool, config, keys).
+    pub state: AppState,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A signed-in member as seen by a test.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Access token.
+    pub access: String,
+    /// Refresh token.
+    pub refresh: String,
+    /// Email used.
+    pub email: String,
+    /// Password used.
+    pub password: String,
+    /// `usr_…`.
+    pub user_id: String,
+    /// `tnt_…`.
+    pub tenant_id: String,
+    /// Tenant slug.
+    pub slug: String,
+}
+
+impl Session {
+    fn from_response(body: &Value, email: &str, password: &str) -> Self {
+        Self {
+            access: body["access_token"].as_str().expect("access_token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            email: email.to_owned(),
+            password: password.to_owned(),
+            user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
+            tenant_id: body["tenant"]["id"].as_str().expect("tenant.id").to_owned(),
+            slug: body["tenant"]["slug"].as_str().expect("tenant.slug").to_owned(),
+        }
+    }
+}
+
+/// A random lowercase suffix for unique names.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::now_v7().simple().to_string().get(20..).unwrap_or_default())
+}
+
+impl TestApp {
+    /// Starts a server with the test configuration.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server after letting the test adjust the configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        init_test_tracing();
+        let mut config = Config::for_tests(&test_database_url().await);
+        adjust(&mut config);
+        config.validate().expect("test config valid");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        config.public_url = format!("http://{addr}");
+        let state = crate::build_state(config).await.expect("state");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_state = state.clone();
+        tokio::spawn(async move {
+            let _ = crate::run(server_state, listener, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self { addr, state, http: reqwest::Client::new(), shutdown: Some(tx) }
+    }
+
+    /// The pool of the test database.
+    pub fn db(&self) -> &PgPool {
+        &self.state.db
+    }
+
+    /// `http://addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns status and JSON
+    /// (`Value::Null` for empty bodies).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, token, Some(body)).await
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call("GET", path, token, None).await
+    }
+
+    /// Signs up a fresh tenant and returns its owner's session.
+    pub async fn signup(&self) -> Session {
+        let email = format!("{}@example.com", unique("owner-"));
+        let password = "correct horse battery staple";
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                json!({ "company_name": unique("Acme "), "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "signup: {body}");
+        Session::from_response(&body, &email, password)
+    }
+
+    /// Signs up and verifies the owner's email through the mailed link.
+    pub async fn verified_owner(&self) -> Session {
+        let owner = self.signup().await;
+        let token = self.mailed_token(&owner.email, "/verify-email?token=").await;
+        let (status, body) = self.post("/api/v1/auth/verify-email", None, json!({ "token": token })).await;
+        assert_eq!(status, StatusCode::OK, "verify: {body}");
+        owner
+    }
+
+    /// The newest mails to an address, from the dev mailbox JSON.
+    pub async fn mailbox(&self, to: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/dev/mailbox.json?to={to}"), None).await;
+        assert_eq!(status, StatusCode::OK, "mailbox: {body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The token of the newest mailed link to `to` containing `marker` (e.g. `/verify-email?token=`).
+    pub async fn mailed_token(&self, to: &str, marker: &str) -> String {
+        for mail in self.mailbox(to).await {
+            let body = mail["body_text"].as_str().unwrap_or_default();
+            if let Some(start) = body.find(marker) {
+                let rest = &body[start + marker.len()..];
+                return rest.split_whitespace().next().unwrap_or_default().to_owned();
+            }
+        }
+        panic!("no mail to {to} containing {marker}")
+    }
+
+    /// Invites `email` with `role` as `admin` and accepts it as a new account; returns the
+    /// invitee's session.
+    pub async fn invite_and_accept(&self, admin: &Session, role: &str) -> Session {
+        let email = format!("{}@example.com", unique("agent-"));
+        let (status, body) =
+            self.post("/api/v1/invitations", Some(&admin.access), json!({ "email": email, "role": role })).await;
+        assert_eq!(status, StatusCode::CREATED, "invite: {body}");
+        let token = self.mailed_token(&email, "/accept-invite?token=").await;
+        let password = "another good passphrase";
+        let (status, body) = self
+            .post(
+                "/api/v1/invitations/accept",
+                None,
+                json!({ "token": token, "password": password, "display_name": "Agent Li" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "accept: {body}");
+        Session::from_response(&body, &email, password)
+    }
+}
+
+/// Initialises a test-friendly tracing subscriber once per process.
+pub fn init_test_tracing() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+    });
+}

@@ -1,0 +1,284 @@
+//! Signup, verification, login, refresh rotation and reuse detection, logout, password reset.
+
+use kefu_api::testing::{TestApp, unique};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn signup_creates_tenant_schema_owner_and_trial() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+
+    let (status, me) = app.get("/api/v1/me", Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["role"], "owner");
+    assert_eq!(me["user"]["email_verified"], false);
+    assert_eq!(me["tenant"]["id"], owner.tenant_id.as_str());
+
+    let tenant_uuid = owner.tenant_id.trim_start_matches("tnt_");
+    let (plan, schema, version): (String, String, i64) =
+        sqlx::query_as("select plan_id, schema_name, schema_version from control.tenants where id = $1::uuid")
+            .bind(tenant_uuid)
+            .fetch_one(app.db())
+            .await
+            .expect("tenant row");
+    assert_eq!(plan, "trial");
+    assert_eq!(schema, format!("t_{tenant_uuid}"));
+    assert_eq!(version, kefu_api::tenancy::latest_tenant_version());
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.tables where table_schema = $1 and table_name in ('agents','teams','audit_log')",
+    )
+    .bind(&schema)
+    .fetch_one(app.db())
+    .await
+    .expect("tables");
+    assert_eq!(tables, 3);
+
+    // The owner is listed with a tenant profile.
+    let (status, members) = app.get("/api/v1/members", Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(members.as_array().map(Vec::len), Some(1));
+    assert_eq!(members[0]["role"], "owner");
+}
+
+#[tokio::test]
+async fn chinese_company_name_gets_a_generated_slug_and_duplicate_email_is_refused() {
+    let app = TestApp::spawn().await;
+    let email = format!("{}@example.com", unique("zh-"));
+    let body = json!({ "company_name": "上海客服有限公司", "email": email, "password": "a perfectly fine password" });
+    let (status, first) = app.post("/api/v1/auth/signup", None, body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(first["tenant"]["slug"].as_str().is_some_and(|s| s.starts_with("team-")), "{first}");
+    assert_eq!(first["tenant"]["name"], "上海客服有限公司");
+
+    let upper =
+        json!({ "company_name": "Other", "email": email.to_uppercase(), "password": "a perfectly fine password" });
+    let (status, dup) = app.post("/api/v1/auth/signup", None, upper).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{dup}");
+    assert_eq!(dup["code"], "email_taken");
+    // Nothing half-written: still exactly one tenant for that name prefix and one user.
+    let users: i64 = sqlx::query_scalar("select count(*) from control.users where lower(email) = lower($1)")
+        .bind(&email)
+        .fetch_one(app.db())
+        .await
+        .expect("count");
+    assert_eq!(users, 1);
+}
+
+#[tokio::test]
+async fn taken_or_invalid_slug_is_a_field_error() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let body = json!({ "company_name": "X", "email": format!("{}@example.com", unique("s-")), "password": "a perfectly fine password", "slug": owner.slug });
+    let (status, problem) = app.post("/api/v1/auth/signup", None, body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["code"], "slug_taken");
+    let body = json!({ "company_name": "X", "email": format!("{}@example.com", unique("s-")), "password": "a perfectly fine password", "slug": "Bad Slug" });
+    let (status, problem) = app.post("/api/v1/auth/signup", None, body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "slug");
+}
+
+#[tokio::test]
+async fn email_verification_link_works_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let mails = app.mailbox(&owner.email).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0]["subject"].as_str().is_some_and(|s| s.contains("确认")));
+    let token = app.mailed_token(&owner.email, "/verify-email?token=").await;
+
+    let (status, body) = app.post("/api/v1/auth/verify-email", None, json!({ "token": token })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, me) = app.get("/api/v1/me", Some(&owner.access)).await;
+    assert_eq!(me["user"]["email_verified"], true);
+
+    let (status, body) = app.post("/api/v1/auth/verify-email", None, json!({ "token": token })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_one_time_token");
+    let (status, body) = app.post("/api/v1/auth/verify-email", None, json!({ "token": "kefu_ve_nope" })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_one_time_token")));
+
+    // Resending after verification queues nothing new.
+    let (status, _) = app.post("/api/v1/auth/resend-verification", Some(&owner.access), json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(app.mailbox(&owner.email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn login_succeeds_and_wrong_password_or_unknown_email_look_the_same() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (status, body) = app
+        .post("/api/v1/auth/login", None, json!({ "email": owner.email.to_uppercase(), "password": owner.password }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tenant"]["id"], owner.tenant_id.as_str());
+    assert_eq!(body["token_type"], "Bearer");
+
+    let (status, wrong) =
+        app.post("/api/v1/auth/login", None, json!({ "email": owner.email, "password": "not the password" })).await;
+    let (status2, unknown) = app
+        .post("/api/v1/auth/login", None, json!({ "email": "nobody-here@example.com", "password": "not the password" }))
+        .await;
+    assert_eq!((status, status2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["code"], "invalid_credentials");
+}
+
+#[tokio::test]
+async fn member_of_two_tenants_must_choose() {
+    let app = TestApp::spawn().await;
+    let first = app.verified_owner().await;
+    let second = app.verified_owner().await;
+    // Invite the first owner into the second tenant; they accept with their existing password.
+    let (status, body) =
+        app.post("/api/v1/invitations", Some(&second.access), json!({ "email": first.email, "role": "agent" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = app.mailed_token(&first.email, "/accept-invite?token=").await;
+    let (status, body) = app
+        .post("/api/v1/invitations/accept", None, json!({ "token": token, "password": "wrong password here" }))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
+    let (status, body) =
+        app.post("/api/v1/invitations/accept", None, json!({ "token": token, "password": first.password })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tenant"]["id"], second.tenant_id.as_str());
+    assert_eq!(body["role"], "agent");
+
+    let (status, body) =
+        app.post("/api/v1/auth/login", None, json!({ "email": first.email, "password": first.password })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "tenant_selection_required");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains(&second.slug)));
+
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "email": first.email, "password": first.password, "tenant": second.slug }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role"], "agent");
+    let (status, _) = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "email": first.email, "password": first.password, "tenant": "no-such-team" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (status, second) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second_refresh = second["refresh_token"].as_str().expect("rt").to_owned();
+    assert_ne!(second_refresh, owner.refresh);
+    let (status, _) = app.get("/api/v1/me", second["access_token"].as_str()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The first token again: reuse detected, family revoked.
+    let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("refresh_token_reused")));
+    // The newest token of that family is dead too.
+    let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": second_refresh })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")));
+
+    // Another login session of the same user is unaffected.
+    let (_, other) =
+        app.post("/api/v1/auth/login", None, json!({ "email": owner.email, "password": owner.password })).await;
+    let (status, _) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": other["refresh_token"] })).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_yield_one_winner() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let body = json!({ "refresh_token": owner.refresh });
+    let (a, b) = tokio::join!(
+        app.post("/api/v1/auth/refresh", None, body.clone()),
+        app.post("/api/v1/auth/refresh", None, body)
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::UNAUTHORIZED], "{} / {}", a.1, b.1);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_is_idempotent() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (status, _) = app.post("/api/v1/auth/logout", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.post("/api/v1/auth/logout", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")));
+}
+
+#[tokio::test]
+async fn password_reset_changes_password_and_signs_out_everywhere() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    // Unknown addresses get the same answer and no mail.
+    let (status, _) = app.post("/api/v1/auth/password-reset", None, json!({ "email": "ghost-user@example.com" })).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(app.mailbox("ghost-user@example.com").await.is_empty());
+
+    let (status, _) = app.post("/api/v1/auth/password-reset", None, json!({ "email": owner.email })).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let token = app.mailed_token(&owner.email, "/reset-password?token=").await;
+
+    // A weak password is refused and the token stays usable.
+    let (status, body) =
+        app.post("/api/v1/auth/password-reset/confirm", None, json!({ "token": token, "password": "short" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["code"], "weak_password");
+
+    let new_password = "a brand new passphrase";
+    let (status, body) = app
+        .post("/api/v1/auth/password-reset/confirm", None, json!({ "token": token, "password": new_password }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _) = app
+        .post("/api/v1/auth/password-reset/confirm", None, json!({ "token": token, "password": new_password }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, _) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "old sessions are revoked");
+    let (status, _) =
+        app.post("/api/v1/auth/login", None, json!({ "email": owner.email, "password": owner.password })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) =
+        app.post("/api/v1/auth/login", None, json!({ "email": owner.email, "password": new_password })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["user"]["email_verified"], true, "a reset proves the mailbox");
+}
+
+#[tokio::test]
+async fn auth_endpoints_are_rate_limited_per_ip() {
+    let app = TestApp::spawn_with(|c| c.auth.auth_rate_per_minute = 3).await;
+    let body = json!({ "email": "limited@example.com", "password": "whatever whatever" });
+    for _ in 0..3 {
+        let (status, _) = app.post("/api/v1/auth/login", None, body.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let response = app.http.post(app.url("/api/v1/auth/login")).json(&body).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry));
+    let problem: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(problem["code"], "rate_limited");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real api on an ephemeral port against real Postgres.
+//! One binary, one module per area (house style). Every test makes its own tenants.
+
+mod accounts;
+mod bad_input;
+mod isolation;
+mod members;
+mod migrations;
+mod platform;

@@ -1,0 +1,145 @@
+//! The HTTP platform: health, readiness, metrics, OpenAPI, docs, headers, request ids, fallbacks.
+
+use kefu_api::testing::TestApp;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get("/healthz", None).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, body) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["postgres"], "ok");
+    assert_eq!(body["redis"], "not_configured");
+
+    app.get("/api/v1/me", None).await;
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("kefu_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/api/v1/me\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn readiness_checks_redis_when_configured() {
+    let Ok(redis_url) = std::env::var("REDIS_URL") else {
+        panic!("REDIS_URL is not set: run tests through `make test`");
+    };
+    let app = TestApp::spawn_with(|c| c.redis.url = Some(redis_url.into())).await;
+    let (status, body) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["redis"], "ok");
+}
+
+#[tokio::test]
+async fn readiness_reports_an_unreachable_database() {
+    let app = TestApp::spawn_with(|c| {
+        c.database.url = Some("postgres://kefu:kefu@127.0.0.1:1/nothing".to_owned().into());
+        c.database.acquire_timeout_ms = 500;
+    })
+    .await;
+    let (status, body) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["postgres"], "unavailable");
+    // Requests needing the database get a retryable 503, not a 500.
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": "a@example.com", "password": "whatever it is" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let problem: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(problem["code"], "service_unavailable");
+}
+
+#[tokio::test]
+async fn openapi_31_document_and_browsable_docs() {
+    let app = TestApp::spawn().await;
+    let (status, spec) = app.get("/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(spec["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/auth/signup",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/members/{user_id}",
+        "/api/v1/api-keys",
+        "/api/v1/invitations/accept",
+    ] {
+        assert!(spec["paths"].get(path).is_some(), "{path} missing from the spec");
+    }
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    let docs = app.http.get(app.url("/api/docs/")).send().await.expect("docs");
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.expect("html").contains("swagger"), "Swagger UI page");
+}
+
+#[tokio::test]
+async fn committed_openapi_document_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json"))
+        .expect("docs/openapi.json");
+    let generated = kefu_api::http::openapi_json().expect("generate");
+    assert!(
+        committed.trim() == generated.trim(),
+        "docs/openapi.json is stale: run `cargo run -p kefu-api --bin kefu -- openapi > docs/openapi.json`"
+    );
+}
+
+#[tokio::test]
+async fn security_headers_request_ids_and_problem_fallbacks() {
+    let app = TestApp::spawn().await;
+    let response = app.http.get(app.url("/healthz")).header("x-request-id", "req-123").send().await.expect("send");
+    let headers = response.headers();
+    assert_eq!(headers["x-request-id"], "req-123", "request id is propagated");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(headers["content-security-policy"].to_str().is_ok_and(|v| v.contains("default-src 'none'")));
+    assert!(!headers.contains_key("strict-transport-security"), "no HSTS on plain http");
+
+    let generated = app.http.get(app.url("/healthz")).send().await.expect("send");
+    assert!(generated.headers().get("x-request-id").is_some_and(|v| v.len() >= 32), "an id is generated");
+
+    let (status, problem) = app.get("/no/such/route", None).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let response = app.http.put(app.url("/api/v1/auth/login")).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().contains_key("allow"));
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = TestApp::spawn_with(|c| c.http.cors_origins = vec!["http://console.example".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let allowed = preflight("http://console.example").await.expect("send");
+    assert_eq!(
+        allowed.headers().get("access-control-allow-origin").map(|v| v.as_bytes()),
+        Some(&b"http://console.example"[..])
+    );
+    let denied = preflight("http://evil.example").await.expect("send");
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn dev_mailbox_and_account_pages_exist_only_in_development() {
+    let dev = TestApp::spawn().await;
+    let (status, _) = dev.get("/dev/mailbox.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = dev.http.get(dev.url("/accept-invite?token=x")).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let prod = TestApp::spawn_with(|c| c.mode = kefu_api::config::Mode::Production).await;
+    for path in ["/dev/mailbox", "/dev/mailbox.json", "/verify-email"] {
+        let (status, _) = prod.get(path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
