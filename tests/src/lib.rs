@@ -1,0 +1,139 @@
+//! Helpers for end-to-end tests: locate the `kefu` binary, give each test its own fresh
+//! database, start server processes on free ports and wait for readiness.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::ConnectOptions;
+use sqlx::postgres::PgConnectOptions;
+
+/// The `kefu` binary built in this workspace's target directory.
+pub fn kefu_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("debug/kefu");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p kefu-api --bin kefu` (make test does)", bin.display());
+    bin
+}
+
+/// A database created for one test and dropped when this value is dropped.
+pub struct FreshDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+    admin: PgConnectOptions,
+}
+
+impl FreshDatabase {
+    /// Creates `kefu_e2e_<random>` next to `DATABASE_URL`'s database.
+    pub async fn create() -> Self {
+        let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (run through `make test`)");
+        let admin = PgConnectOptions::from_str(&base).expect("DATABASE_URL parses");
+        let name = format!("kefu_e2e_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin.connect().await.expect("connect");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "create database {name} encoding 'UTF8' template template0 lc_collate 'C.UTF-8' lc_ctype 'C.UTF-8'"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+        let url = admin.clone().database(&name).to_url_lossy().to_string();
+        Self { url, name, admin }
+    }
+
+    /// A pool on it.
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&self.url).await.expect("pool")
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop from a separate thread with its own runtime: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(mut conn) = admin.connect().await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A `kefu` command with a clean, explicit environment for `database_url`.
+pub fn kefu(database_url: &str) -> Command {
+    let mut command = Command::new(kefu_bin());
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("KEFU_MODE", "development")
+        .env("KEFU_AUTH__SIGNING_KEYS", "e2e:an-end-to-end-signing-secret-of-enough-length")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A `kefu serve` process, killed when dropped.
+pub struct Server {
+    /// The child process.
+    pub child: Child,
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `kefu serve --migrate` and waits until `/readyz` answers 200 (at most 60 s).
+    pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command = kefu(database_url);
+        command
+            .args(["serve", "--migrate"])
+            .env("KEFU_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KEFU_PUBLIC_URL", &base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("spawn kefu serve");
+        let server = Self { child, base };
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(format!("{}/readyz", server.base)).send().await
+                && response.status().is_success()
+            {
+                return server;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "kefu serve did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

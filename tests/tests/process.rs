@@ -1,0 +1,125 @@
+//! The `kefu` binary as an operator runs it: configuration errors, serving, graceful shutdown,
+//! and a migration run killed half-way then resumed.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kefu_tests::{FreshDatabase, Server, kefu, kefu_bin};
+use serde_json::json;
+
+#[test]
+fn missing_and_bad_configuration_is_reported_all_at_once_with_exit_code_2() {
+    let output = std::process::Command::new(kefu_bin())
+        .env_clear()
+        .env("KEFU_AUTH__SIGNING_KEYS", "k1:tooshort")
+        .env("KEFU_HTTP__REQUEST_TIMEOUT_SECS", "0")
+        .arg("serve")
+        .output()
+        .expect("run kefu");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains("shorter than 32 bytes"), "{stderr}");
+    assert!(stderr.contains("KEFU_HTTP__REQUEST_TIMEOUT_SECS"), "{stderr}");
+    assert!(!stderr.contains("tooshort"), "secrets are not echoed: {stderr}");
+
+    let output = std::process::Command::new(kefu_bin())
+        .env_clear()
+        .env("DATABASE_URL", "postgres://x@127.0.0.1/db")
+        .env("KEFU_AUTH__SIGNING_KEYS", "k1:0123456789abcdef0123456789abcdef")
+        .env("KEFU_LISTEN", "not-an-address")
+        .output()
+        .expect("run kefu");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("LISTEN"), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test]
+async fn serve_migrates_serves_accounts_and_shuts_down_gracefully() {
+    let db = FreshDatabase::create().await;
+    let mut server = Server::start(&db.url, &[]).await;
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(format!("{}/api/v1/auth/signup", server.base))
+        .json(&json!({ "company_name": "E2E Shop", "email": "owner@e2e-shop.example", "password": "an end to end password" }))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(signup.status(), 201);
+    let login = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&json!({ "email": "owner@e2e-shop.example", "password": "an end to end password" }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let body: serde_json::Value = login.json().await.expect("json");
+    let me = client
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth(body["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 200);
+
+    server.terminate();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            assert!(status.success(), "graceful shutdown exits 0, got {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "server did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn migrate_killed_half_way_resumes_and_finishes() {
+    let db = FreshDatabase::create().await;
+    let status = kefu(&db.url).arg("migrate").status().expect("migrate control plane");
+    assert!(status.success());
+    let status = kefu(&db.url).args(["create-unmigrated-tenants", "1000"]).status().expect("create tenants");
+    assert!(status.success());
+
+    // Run with one worker, and SIGKILL it once it reports progress.
+    let mut child = kefu(&db.url)
+        .args(["migrate", "--concurrency", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn migrate");
+    let stderr = child.stderr.take().expect("stderr");
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("line");
+        if line.starts_with("progress:") {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+
+    let pool = db.pool().await;
+    let counts = |pool: sqlx::PgPool| async move {
+        let row: (i64, i64) = sqlx::query_as(
+            "select count(*) filter (where schema_version > 0), count(*) filter (where schema_version = 0) from control.tenants",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("counts");
+        row
+    };
+    let (done, behind) = counts(pool.clone()).await;
+    assert!(done >= 100 && behind > 0, "killed half-way: {done} done, {behind} behind");
+
+    let output = kefu(&db.url).args(["migrate", "--concurrency", "4"]).output().expect("resume");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains(&format!("{behind} were behind, {behind} migrated, 0 failed")), "{summary}");
+    assert_eq!(counts(pool.clone()).await, (1000, 0));
+
+    let output = kefu(&db.url).arg("migrate").output().expect("rerun");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("0 were behind"), "idempotent");
+    pool.close().await;
+}
