@@ -1,0 +1,29 @@
+# Kefu: two commands do everything.
+#   make dev   - run the product locally (api on 127.0.0.1:8080 with a demo tenant)
+#   make test  - every check and test, as CI runs them
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+.PHONY: help dev test services openapi bench-migrate
+
+help:
+	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
+	@echo "make test           fmt, clippy, all tests against real Postgres and Redis"
+	@echo "make openapi        regenerate docs/openapi.json from the code"
+	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
+
+dev:
+	@bash infra/local/dev.sh
+
+test:
+	@bash infra/local/test.sh
+
+services:
+	@infra/local/services.sh env
+
+openapi:
+	cargo run --quiet --locked -p kefu-api --bin kefu -- openapi > docs/openapi.json
+
+bench-migrate:
+	@bash infra/local/bench-migrate.sh
