@@ -55,3 +55,57 @@ pub async fn deactivate(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<()> {
 pub async fn count_all(tx: &mut TenantTx) -> sqlx::Result<i64> {
     sqlx::query("select count(*) as n from agents").fetch_one(tx.conn()).await.and_then(|row| row.try_get("n"))
 }
+
+/// Profile fields to change; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New avatar URL (`Some(None)` clears it).
+    pub avatar_url: Option<Option<String>>,
+    /// New employee number (`Some(None)` clears it).
+    pub employee_no: Option<Option<String>>,
+    /// New capacity.
+    pub max_concurrent_chats: Option<i32>,
+    /// New skills.
+    pub skills: Option<Vec<String>>,
+}
+
+/// Applies a profile change; returns the updated profile, or `None` if there is no such
+/// active profile.
+pub async fn update_profile(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    change: &ProfileChange,
+) -> sqlx::Result<Option<AgentRow>> {
+    sqlx::query_as(
+        "update agents set
+             display_name = coalesce($2, display_name),
+             avatar_url = case when $3 then $4 else avatar_url end,
+             employee_no = case when $5 then $6 else employee_no end,
+             max_concurrent_chats = coalesce($7, max_concurrent_chats),
+             skills = coalesce($8, skills)
+         where user_id = $1 and active
+         returning user_id, display_name, avatar_url, employee_no, max_concurrent_chats, skills",
+    )
+    .bind(user_id)
+    .bind(&change.display_name)
+    .bind(change.avatar_url.is_some())
+    .bind(change.avatar_url.clone().flatten())
+    .bind(change.employee_no.is_some())
+    .bind(change.employee_no.clone().flatten())
+    .bind(change.max_concurrent_chats)
+    .bind(&change.skills)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Every profile, for export.
+pub async fn list_all(tx: &mut TenantTx) -> sqlx::Result<Vec<AgentRow>> {
+    sqlx::query_as(
+        "select user_id, display_name, avatar_url, employee_no, max_concurrent_chats, skills
+         from agents order by created_at",
+    )
+    .fetch_all(tx.conn())
+    .await
+}

@@ -71,3 +71,16 @@ pub async fn latest(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<AuditRow>
     .fetch_all(tx.conn())
     .await
 }
+
+/// Records an entry in its own short transaction (for reads such as exports, which should be
+/// audited even though they change nothing).
+pub async fn record_detached(
+    pool: &sqlx::PgPool,
+    schema: &super::TenantSchema,
+    actor: Actor,
+    action: &str,
+) -> sqlx::Result<()> {
+    let mut tx = TenantTx::begin(pool, schema).await?;
+    record(&mut tx, actor, action, None, serde_json::json!({})).await?;
+    tx.commit().await
+}

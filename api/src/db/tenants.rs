@@ -104,3 +104,47 @@ pub async fn set_schema_version(conn: &mut PgConnection, id: Uuid, version: i64)
         .await?;
     Ok(())
 }
+
+/// A tenant's plan and usage, for its members.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlanUsage {
+    /// Plan id.
+    pub plan_id: String,
+    /// Plan name.
+    pub plan_name: String,
+    /// Seats in the plan.
+    pub seats: i32,
+    /// Conversations per month in the plan.
+    pub conversations_per_month: i32,
+    /// Members now.
+    pub members: i64,
+    /// Pending, unexpired invitations now.
+    pub pending_invitations: i64,
+}
+
+/// The plan and seat usage of a tenant.
+pub async fn plan_usage(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<PlanUsage> {
+    sqlx::query_as(
+        "select p.id as plan_id, p.name as plan_name, p.seats, p.conversations_per_month,
+                (select count(*) from control.memberships m where m.tenant_id = t.id) as members,
+                (select count(*) from control.invitations i
+                  where i.tenant_id = t.id and i.accepted_at is null and i.revoked_at is null and i.expires_at > now())
+                  as pending_invitations
+         from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Renames a tenant.
+pub async fn rename(conn: &mut PgConnection, id: Uuid, name: &str) -> sqlx::Result<()> {
+    sqlx::query("update control.tenants set name = $2 where id = $1").bind(id).bind(name).execute(conn).await?;
+    Ok(())
+}
+
+/// Deletes the control row; memberships, invitations, keys, tokens and queued mail cascade.
+pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("delete from control.tenants where id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}

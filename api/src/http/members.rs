@@ -18,7 +18,10 @@ use chrono::{DateTime, Utc};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_members)).routes(routes!(update_member, remove_member))
+    OpenApiRouter::new()
+        .routes(routes!(list_members))
+        .routes(routes!(update_member, remove_member))
+        .routes(routes!(update_profile))
 }
 
 /// A member with their tenant profile.
@@ -164,4 +167,147 @@ async fn remove_member(
 /// Parses a `usr_…` path segment; a malformed id is simply not found.
 pub(crate) fn parse_user_id(raw: &str) -> Result<UserId> {
     raw.parse().map_err(|_| ApiError::not_found("member"))
+}
+
+/// Profile changes; absent fields stay, `null` clears an optional field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    /// Name shown to colleagues and visitors, 1–80 characters.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `https://` (or `http://`) URL of the avatar, at most 2048 characters; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub avatar_url: Option<Option<String>>,
+    /// Employee number (工号), at most 40 characters; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub employee_no: Option<Option<String>>,
+    /// Concurrent chats the member can take, 1–100.
+    #[serde(default)]
+    pub max_concurrent_chats: Option<i32>,
+    /// Routing skills: at most 20, each 1–40 characters.
+    #[serde(default)]
+    pub skills: Option<Vec<String>>,
+}
+
+/// Distinguishes an explicit `null` (clear) from an absent field (keep).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A member's tenant profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileView {
+    /// User id.
+    #[schema(value_type = String)]
+    pub user_id: UserId,
+    /// Display name.
+    pub display_name: String,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Employee number.
+    pub employee_no: Option<String>,
+    /// Capacity.
+    pub max_concurrent_chats: i32,
+    /// Skills.
+    pub skills: Vec<String>,
+}
+
+fn validate_profile(body: UpdateProfileRequest) -> Result<db::agents::ProfileChange> {
+    use super::validate::Fields;
+    let mut fields = Fields::default();
+    let display_name = match &body.display_name {
+        Some(name) => fields.take("display_name", "invalid", crate::domain::names::parse_name(name, 80)).map(Some),
+        None => Some(None),
+    };
+    if let Some(Some(url)) = &body.avatar_url {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 2048
+            && !url.contains(char::is_whitespace);
+        fields.take(
+            "avatar_url",
+            "invalid_url",
+            if ok { Ok(()) } else { Err("Use an http(s) URL of at most 2048 characters.") },
+        );
+    }
+    if let Some(Some(no)) = &body.employee_no {
+        let ok = !no.trim().is_empty() && no.chars().count() <= 40 && !no.chars().any(char::is_control);
+        fields.take("employee_no", "invalid", if ok { Ok(()) } else { Err("Use 1–40 characters.") });
+    }
+    if let Some(n) = body.max_concurrent_chats {
+        fields.take(
+            "max_concurrent_chats",
+            "out_of_range",
+            if (1..=100).contains(&n) { Ok(()) } else { Err("Use 1–100.") },
+        );
+    }
+    let skills = match body.skills {
+        None => Some(None),
+        Some(list) => {
+            let mut clean: Vec<String> = Vec::new();
+            for skill in &list {
+                if let Some(skill) = fields.take("skills", "invalid", crate::domain::names::parse_name(skill, 40))
+                    && !clean.contains(&skill)
+                {
+                    clean.push(skill);
+                }
+            }
+            if clean.len() > 20 {
+                fields.take::<(), _>("skills", "too_many", Err("At most 20 skills."));
+            }
+            Some(Some(clean))
+        }
+    };
+    fields.finish()?;
+    Ok(db::agents::ProfileChange {
+        display_name: super::validate::valid(display_name)?,
+        avatar_url: body.avatar_url.map(|v| v.map(|s| s.trim().to_owned())),
+        employee_no: body.employee_no.map(|v| v.map(|s| s.trim().to_owned())),
+        max_concurrent_chats: body.max_concurrent_chats,
+        skills: super::validate::valid(skills)?,
+    })
+}
+
+/// Edits a member's tenant profile: admins edit anyone's, members their own.
+#[utoipa::path(patch, path = "/api/v1/members/{user_id}/profile", tag = "members", security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "usr_…")), request_body = UpdateProfileRequest,
+    responses((status = 200, body = ProfileView), (status = 403, description = "forbidden"),
+              (status = 404, description = "resource_not_found"), (status = 422, description = "validation_failed")))]
+async fn update_profile(
+    State(state): State<AppState>,
+    auth: Auth<AnyMember>,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<UpdateProfileRequest>,
+) -> Result<axum::Json<ProfileView>> {
+    let user_id = parse_user_id(&user_id)?;
+    let is_self = auth.principal.user_id() == Some(user_id);
+    if !is_self && !auth.principal.role().includes(Role::Admin) {
+        return Err(ApiError::forbidden("Only admins can edit other members' profiles."));
+    }
+    let change = validate_profile(body)?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let profile = db::agents::update_profile(&mut tx, user_id.as_uuid(), &change)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    db::audit::record(
+        &mut tx,
+        auth.principal.actor(),
+        "member.profile_changed",
+        Some(&user_id.to_string()),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(ProfileView {
+        user_id,
+        display_name: profile.display_name,
+        avatar_url: profile.avatar_url,
+        employee_no: profile.employee_no,
+        max_concurrent_chats: profile.max_concurrent_chats,
+        skills: profile.skills,
+    }))
 }

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod invitations;
 pub mod members;
+pub mod tenant;
 pub mod validate;
 pub mod views;
 
@@ -43,7 +44,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"))
 )]
 struct ApiDoc;
 
@@ -72,6 +73,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(invitations::router())
         .merge(api_keys::router())
         .merge(audit::router())
+        .merge(tenant::router())
         .split_for_parts()
 }
 

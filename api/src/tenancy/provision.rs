@@ -67,3 +67,15 @@ pub async fn free_slug(conn: &mut PgConnection, wanted: Option<String>) -> anyho
 
 /// Slugs that would be confusing as tenant names.
 const RESERVED: &[&str] = &["api", "admin", "www", "app", "console", "edge", "static", "docs", "status", "kefu"];
+
+/// Deletes a tenant for good, in the caller's transaction: its schema with every table in it,
+/// and its control row (memberships, invitations, API keys, sessions and queued mail cascade).
+/// User accounts stay: they may belong to other tenants.
+pub async fn delete_tenant(conn: &mut PgConnection, schema: &TenantSchema) -> anyhow::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtext($1))").bind(schema.name()).execute(&mut *conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema if exists {} cascade", schema.name())))
+        .execute(&mut *conn)
+        .await?;
+    db::tenants::delete(conn, schema.tenant_id().as_uuid()).await?;
+    Ok(())
+}

@@ -7,3 +7,4 @@ mod isolation;
 mod members;
 mod migrations;
 mod platform;
+mod tenant;

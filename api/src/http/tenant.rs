@@ -1,0 +1,215 @@
+//! The caller's tenant (F2): details and plan usage, rename, full export, and deletion.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use kefu_protocol::{ErrorCode, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::verify_password;
+use super::extract::{AdminUp, AnyMember, ApiJson, Auth, OwnerOnly};
+use crate::db::{self, TenantTx};
+use crate::domain::names;
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+use crate::tenancy::provision;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_tenant, update_tenant, delete_tenant)).routes(routes!(export_tenant))
+}
+
+/// Plan limits and what is used of them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanView {
+    /// Plan id (`trial`, `starter`, …).
+    pub id: String,
+    /// Plan name.
+    pub name: String,
+    /// Seats included.
+    pub seats: i32,
+    /// Seats used: members plus pending invitations.
+    pub seats_used: i64,
+    /// Conversations per month included.
+    pub conversations_per_month: i32,
+}
+
+/// A tenant as its members see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantDetails {
+    /// Tenant id.
+    #[schema(value_type = String)]
+    pub id: TenantId,
+    /// URL slug.
+    pub slug: String,
+    /// Company name.
+    pub name: String,
+    /// `active`, `suspended` or `deleting`.
+    pub status: String,
+    /// Plan and usage.
+    pub plan: PlanView,
+    /// End of the trial, if on trial.
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+async fn details(conn: &mut sqlx::PgConnection, id: TenantId) -> Result<TenantDetails> {
+    let tenant = db::tenants::find(conn, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let usage = db::tenants::plan_usage(conn, id.as_uuid()).await?;
+    Ok(TenantDetails {
+        id,
+        slug: tenant.slug,
+        name: tenant.name,
+        status: tenant.status,
+        plan: PlanView {
+            id: usage.plan_id,
+            name: usage.plan_name,
+            seats: usage.seats,
+            seats_used: usage.members + usage.pending_invitations,
+            conversations_per_month: usage.conversations_per_month,
+        },
+        trial_ends_at: tenant.trial_ends_at,
+        created_at: tenant.created_at,
+    })
+}
+
+/// Returns the caller's tenant with its plan and seat usage.
+#[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant", security(("bearer" = [])),
+    responses((status = 200, body = TenantDetails)))]
+async fn get_tenant(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<TenantDetails>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(axum::Json(details(&mut conn, auth.tenant.id).await?))
+}
+
+/// Tenant changes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    /// New company name, 1–120 characters.
+    pub name: String,
+}
+
+/// Renames the tenant (the slug stays: it is part of URLs already shared).
+#[utoipa::path(patch, path = "/api/v1/tenant", tag = "tenant", security(("bearer" = [])), request_body = UpdateTenantRequest,
+    responses((status = 200, body = TenantDetails), (status = 422, description = "validation_failed")))]
+async fn update_tenant(
+    State(state): State<AppState>,
+    auth: Auth<AdminUp>,
+    ApiJson(body): ApiJson<UpdateTenantRequest>,
+) -> Result<axum::Json<TenantDetails>> {
+    let name = names::parse_name(&body.name, 120).map_err(|m| ApiError::field("name", "invalid", m))?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    db::tenants::rename(tx.control(), auth.tenant.id.as_uuid(), &name).await?;
+    db::audit::record(&mut tx, auth.principal.actor(), "tenant.renamed", None, serde_json::json!({ "name": name }))
+        .await?;
+    let view = details(tx.control(), auth.tenant.id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(view))
+}
+
+/// Everything the tenant has, as JSON.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantExport {
+    /// Format version of this document.
+    pub format: &'static str,
+    /// When it was made.
+    pub exported_at: DateTime<Utc>,
+    /// The tenant.
+    pub tenant: TenantDetails,
+    /// Members with their roles and profiles.
+    pub members: Vec<serde_json::Value>,
+    /// Pending invitations.
+    pub invitations: Vec<serde_json::Value>,
+    /// API keys (metadata only; secrets are never stored).
+    pub api_keys: Vec<serde_json::Value>,
+    /// The audit log, newest first (up to 10,000 entries).
+    pub audit_log: Vec<serde_json::Value>,
+}
+
+/// Exports the tenant's data (owner only). Later capabilities (conversations, settings) add
+/// their sections here.
+#[utoipa::path(get, path = "/api/v1/tenant/export", tag = "tenant", security(("bearer" = [])),
+    responses((status = 200, body = TenantExport), (status = 403, description = "forbidden")))]
+async fn export_tenant(State(state): State<AppState>, auth: Auth<OwnerOnly>) -> Result<axum::Json<TenantExport>> {
+    let tenant_uuid = auth.tenant.id.as_uuid();
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let tenant = details(tx.control(), auth.tenant.id).await?;
+    let members = db::memberships::list(tx.control(), tenant_uuid).await?;
+    let profiles = db::agents::list_all(&mut tx).await?;
+    let invitations = db::invitations::list_pending(tx.control(), tenant_uuid).await?;
+    let keys = db::api_keys::list(tx.control(), tenant_uuid).await?;
+    let audit = db::audit::latest(&mut tx, 10_000).await?;
+    tx.commit().await?;
+    db::audit::record_detached(&state.db, &auth.tenant.schema, auth.principal.actor(), "tenant.exported").await?;
+    let members = members
+        .into_iter()
+        .map(|m| {
+            let profile = profiles.iter().find(|p| p.user_id == m.user_id);
+            serde_json::json!({
+                "user_id": UserId::from_uuid(m.user_id), "email": m.email, "role": m.role, "joined_at": m.created_at,
+                "display_name": profile.map_or(m.display_name.as_str(), |p| p.display_name.as_str()),
+                "avatar_url": profile.and_then(|p| p.avatar_url.clone()),
+                "employee_no": profile.and_then(|p| p.employee_no.clone()),
+                "max_concurrent_chats": profile.map(|p| p.max_concurrent_chats),
+                "skills": profile.map(|p| p.skills.clone()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(axum::Json(TenantExport {
+        format: "kefu.tenant-export.v1",
+        exported_at: Utc::now(),
+        tenant,
+        members,
+        invitations: invitations
+            .into_iter()
+            .map(|i| serde_json::json!({ "email": i.email, "role": i.role, "created_at": i.created_at, "expires_at": i.expires_at }))
+            .collect(),
+        api_keys: keys
+            .into_iter()
+            .map(|k| serde_json::json!({ "name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at, "last_used_at": k.last_used_at }))
+            .collect(),
+        audit_log: audit
+            .into_iter()
+            .map(|a| serde_json::json!({ "id": a.id, "occurred_at": a.occurred_at, "action": a.action, "target": a.target, "details": a.details }))
+            .collect(),
+    }))
+}
+
+/// Deleting the tenant needs the owner's password and the slug typed out.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteTenantRequest {
+    /// The tenant's slug, as confirmation.
+    pub confirm_slug: String,
+    /// The owner's password.
+    pub password: String,
+}
+
+/// Deletes the tenant and all its data at once (owner only): its schema is dropped and every
+/// membership, invitation, key and session goes with it. Accounts of members stay.
+#[utoipa::path(delete, path = "/api/v1/tenant", tag = "tenant", security(("bearer" = [])), request_body = DeleteTenantRequest,
+    responses((status = 204, description = "deleted"), (status = 401, description = "invalid_credentials"),
+              (status = 403, description = "forbidden"), (status = 422, description = "validation_failed")))]
+async fn delete_tenant(
+    State(state): State<AppState>,
+    auth: Auth<OwnerOnly>,
+    ApiJson(body): ApiJson<DeleteTenantRequest>,
+) -> Result<StatusCode> {
+    if body.confirm_slug != auth.tenant.slug {
+        return Err(ApiError::field("confirm_slug", "mismatch", "Type the team's address exactly to confirm."));
+    }
+    let user_id = auth.require_user()?;
+    let mut tx = state.db.begin().await?;
+    let user = db::users::find(&mut tx, user_id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    if !verify_password(body.password, user.password_hash).await? {
+        return Err(ApiError::client(ErrorCode::InvalidCredentials, "The password is wrong."));
+    }
+    provision::delete_tenant(&mut tx, &auth.tenant.schema).await?;
+    tx.commit().await?;
+    tracing::warn!(tenant_id = %auth.tenant.id, user_id = %user_id, "tenant deleted by its owner");
+    Ok(StatusCode::NO_CONTENT)
+}

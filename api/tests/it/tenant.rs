@@ -1,0 +1,157 @@
+//! The tenant itself: details and usage, rename, profiles, export and deletion.
+
+use kefu_api::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn details_show_plan_and_seat_usage_and_admins_can_rename() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let agent = app.invite_and_accept(&owner, "agent").await;
+    app.post("/api/v1/invitations", Some(&owner.access), json!({ "email": "pending-seat@example.com" })).await;
+
+    let (status, tenant) = app.get("/api/v1/tenant", Some(&agent.access)).await;
+    assert_eq!(status, StatusCode::OK, "{tenant}");
+    assert_eq!(tenant["plan"]["id"], "trial");
+    assert_eq!(tenant["plan"]["seats"], 5);
+    assert_eq!(tenant["plan"]["seats_used"], 3);
+    assert!(tenant["trial_ends_at"].is_string());
+
+    let (status, _) = app.call("PATCH", "/api/v1/tenant", Some(&agent.access), Some(json!({ "name": "Nope" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, renamed) =
+        app.call("PATCH", "/api/v1/tenant", Some(&owner.access), Some(json!({ "name": " 新名字 Shop " }))).await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["name"], "新名字 Shop");
+    assert_eq!(renamed["slug"], owner.slug.as_str(), "the slug does not change");
+}
+
+#[tokio::test]
+async fn members_edit_their_own_profile_admins_edit_anyones() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let agent = app.invite_and_accept(&owner, "agent").await;
+    let other = app.invite_and_accept(&owner, "agent").await;
+    let own = format!("/api/v1/members/{}/profile", agent.user_id);
+
+    let body = json!({ "display_name": "小李", "employee_no": "KF-007", "skills": ["退款", "billing", "退款"], "max_concurrent_chats": 8, "avatar_url": "https://cdn.example/a.png" });
+    let (status, profile) = app.call("PATCH", &own, Some(&agent.access), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["display_name"], "小李");
+    assert_eq!(profile["skills"], json!(["退款", "billing"]));
+    assert_eq!(profile["max_concurrent_chats"], 8);
+
+    // null clears, absent keeps.
+    let (status, profile) = app.call("PATCH", &own, Some(&agent.access), Some(json!({ "avatar_url": null }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(profile["avatar_url"], serde_json::Value::Null);
+    assert_eq!(profile["employee_no"], "KF-007");
+
+    let (_, members) = app.get("/api/v1/members", Some(&owner.access)).await;
+    let listed = members.as_array().into_iter().flatten().find(|m| m["user_id"] == agent.user_id.as_str()).cloned();
+    assert_eq!(listed.map(|m| m["display_name"].clone()), Some(json!("小李")));
+
+    let theirs = format!("/api/v1/members/{}/profile", other.user_id);
+    let (status, _) = app.call("PATCH", &theirs, Some(&agent.access), Some(json!({ "display_name": "hijack" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.call("PATCH", &theirs, Some(&owner.access), Some(json!({ "max_concurrent_chats": 2 }))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    for bad in [
+        json!({ "max_concurrent_chats": 0 }),
+        json!({ "avatar_url": "javascript:alert(1)" }),
+        json!({ "display_name": "" }),
+        json!({ "skills": (0..21).map(|i| format!("s{i}")).collect::<Vec<_>>() }),
+        json!({ "employee_no": "0123456789012345678901234567890123456789X" }),
+        json!({ "role": "admin" }),
+    ] {
+        let (status, problem) = app.call("PATCH", &own, Some(&agent.access), Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn owner_exports_everything_and_others_cannot() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let admin = app.invite_and_accept(&owner, "admin").await;
+    app.post("/api/v1/api-keys", Some(&owner.access), json!({ "name": "export me" })).await;
+
+    let (status, _) = app.get("/api/v1/tenant/export", Some(&admin.access)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, export) = app.get("/api/v1/tenant/export", Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(export["format"], "kefu.tenant-export.v1");
+    assert_eq!(export["tenant"]["id"], owner.tenant_id.as_str());
+    assert_eq!(export["members"].as_array().map(Vec::len), Some(2));
+    assert_eq!(export["api_keys"][0]["name"], "export me");
+    assert!(export["api_keys"][0].get("secret").is_none());
+    assert!(!export.to_string().contains("password"), "no password hashes in exports");
+    let (_, log) = app.get("/api/v1/audit-log", Some(&owner.access)).await;
+    assert_eq!(log[0]["action"], "tenant.exported", "exports are audited");
+}
+
+#[tokio::test]
+async fn owner_deletes_the_tenant_with_password_and_slug_and_everything_goes() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let agent = app.invite_and_accept(&owner, "agent").await;
+    let (_, key) = app.post("/api/v1/api-keys", Some(&owner.access), json!({ "name": "k" })).await;
+    let schema = format!("t_{}", owner.tenant_id.trim_start_matches("tnt_"));
+
+    let (status, _) = app
+        .call(
+            "DELETE",
+            "/api/v1/tenant",
+            Some(&agent.access),
+            Some(json!({ "confirm_slug": owner.slug, "password": agent.password })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, problem) = app
+        .call(
+            "DELETE",
+            "/api/v1/tenant",
+            Some(&owner.access),
+            Some(json!({ "confirm_slug": "wrong", "password": owner.password })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, problem) = app
+        .call(
+            "DELETE",
+            "/api/v1/tenant",
+            Some(&owner.access),
+            Some(json!({ "confirm_slug": owner.slug, "password": "not my password" })),
+        )
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
+
+    let (status, _) = app
+        .call(
+            "DELETE",
+            "/api/v1/tenant",
+            Some(&owner.access),
+            Some(json!({ "confirm_slug": owner.slug, "password": owner.password })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let schemas: i64 = sqlx::query_scalar("select count(*) from information_schema.schemata where schema_name = $1")
+        .bind(&schema)
+        .fetch_one(app.db())
+        .await
+        .expect("count");
+    assert_eq!(schemas, 0, "the schema is dropped");
+    for token in [owner.access.as_str(), agent.access.as_str(), key["secret"].as_str().expect("secret")] {
+        let (status, _) = app.get("/api/v1/me", Some(token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Accounts remain, with no tenant to log into.
+    let (status, body) =
+        app.post("/api/v1/auth/login", None, json!({ "email": agent.email, "password": agent.password })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+}
