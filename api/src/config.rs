@@ -101,7 +101,8 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
-    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://…:465`. Without it, mail stays in the
+    /// `smtps://user:pass@host:465`, `smtp://…:587?tls=required` (STARTTLS) or plain `smtp://` for a
+    /// local relay. Without it, mail stays in the
     /// outbox and, in development, shows in the dev mailbox.
     pub smtp_url: Option<SecretString>,
     /// The From header.

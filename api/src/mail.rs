@@ -91,8 +91,11 @@ pub fn spawn_worker(
     let from: Mailbox = config.mail.from.parse()?;
     Ok(Some(tokio::spawn(async move {
         loop {
-            if let Err(error) = deliver_due(&pool, &transport, &from).await {
-                tracing::warn!(error = format!("{error:#}"), "mail delivery round failed");
+            match deliver_due(&pool, &transport, &from).await {
+                // A full batch means more may be waiting: go again at once.
+                Ok(handled) if handled == BATCH => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "mail delivery round failed"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -103,13 +106,18 @@ pub fn spawn_worker(
     })))
 }
 
+/// Mails claimed per delivery round.
+const BATCH: usize = 20;
+
 async fn deliver_due(
     pool: &PgPool,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
     from: &Mailbox,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    for mail in db::outbox::claim_due(&mut tx, 20).await? {
+    let due = db::outbox::claim_due(&mut tx, BATCH as i64).await?;
+    let handled = due.len();
+    for mail in due {
         let message = mail.to_address.parse::<Mailbox>().map_err(anyhow::Error::from).and_then(|to| {
             Message::builder()
                 .from(from.clone())
@@ -131,5 +139,5 @@ async fn deliver_due(
         }
     }
     tx.commit().await?;
-    Ok(())
+    Ok(handled)
 }

@@ -11,6 +11,8 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "services"
 eval "$(infra/local/services.sh env)"
 export DATABASE_URL REDIS_URL
+eval "$(infra/local/test-tools.sh)"
+export KEFU_TEST_PYTHON
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

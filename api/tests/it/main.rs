@@ -4,6 +4,7 @@
 mod accounts;
 mod bad_input;
 mod isolation;
+mod mail;
 mod members;
 mod migrations;
 mod platform;

@@ -1,0 +1,85 @@
+//! Mail delivery over real SMTP: the outbox worker hands queued mail to an SMTP server
+//! (aiosmtpd, installed by `infra/local/test-tools.sh`).
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kefu_api::testing::TestApp;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+struct SmtpServer {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl SmtpServer {
+    async fn start() -> Self {
+        let python = std::env::var("KEFU_TEST_PYTHON")
+            .expect("KEFU_TEST_PYTHON is not set: run tests through `make test` (infra/local/test-tools.sh)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let child = tokio::process::Command::new(python)
+            .args([
+                "-u",
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Debugging",
+                "stdout",
+            ])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start aiosmtpd");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "aiosmtpd did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, port }
+    }
+}
+
+#[tokio::test]
+async fn queued_mail_is_delivered_over_smtp_and_marked_sent() {
+    let mut smtp = SmtpServer::start().await;
+    let port = smtp.port;
+    let app = TestApp::spawn_with(|c| c.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
+    let owner = app.signup().await;
+
+    // The SMTP server prints every message it receives.
+    let stdout = smtp.child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut received = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(received.contains(&owner.email) && received.contains("verify-email?token=")) {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                received.push_str(&line);
+                received.push('\n');
+            }
+            _ => panic!("no verification mail reached the SMTP server; got:\n{received}"),
+        }
+    }
+    assert!(received.contains("From: Kefu <no-reply@kefu.localhost>"), "{received}");
+
+    // The outbox records the delivery.
+    let started = Instant::now();
+    loop {
+        let sent: Option<bool> = sqlx::query_scalar(
+            "select sent_at is not null from control.outbox_mail where lower(to_address) = lower($1)",
+        )
+        .bind(&owner.email)
+        .fetch_optional(app.db())
+        .await
+        .expect("outbox");
+        if sent == Some(true) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "mail was not marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
