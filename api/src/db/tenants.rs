@@ -57,9 +57,14 @@ pub async fn insert(
     Ok(())
 }
 
-/// Whether a slug is taken.
-pub async fn slug_exists(conn: &mut PgConnection, slug: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists(select 1 from control.tenants where slug = $1)").bind(slug).fetch_one(conn).await
+/// Claims a slug for the rest of the transaction: takes a transaction-scoped advisory lock on
+/// it (so two signups cannot both see it free) and returns whether it is still free.
+pub async fn claim_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<bool> {
+    sqlx::query("select pg_advisory_xact_lock(hashtext('kefu:slug:' || $1))").bind(slug).execute(&mut *conn).await?;
+    sqlx::query_scalar("select not exists(select 1 from control.tenants where slug = $1)")
+        .bind(slug)
+        .fetch_one(conn)
+        .await
 }
 
 /// Finds a tenant by id.

@@ -101,7 +101,7 @@ async fn signup(
         .on_constraint("users_email_key", email_taken)?;
     let slug = if body.slug.is_some() {
         let slug = wanted_slug.unwrap_or_default();
-        if db::tenants::slug_exists(&mut tx, &slug).await? {
+        if !db::tenants::claim_slug(&mut tx, &slug).await? {
             return Err(ApiError::field("slug", "slug_taken", "This address is taken; choose another."));
         }
         slug
@@ -109,14 +109,7 @@ async fn signup(
         provision::free_slug(&mut tx, wanted_slug).await?
     };
     let (tenant_id, schema) =
-        provision::create_tenant(&mut tx, NewTenant { name: &company, slug: &slug, owner: user_id }).await.map_err(
-            |e| match e.downcast::<sqlx::Error>() {
-                Ok(sqlx) => ApiError::from(sqlx).pipe_constraint("tenants_slug_key", || {
-                    ApiError::field("slug", "slug_taken", "This address is taken; choose another.")
-                }),
-                Err(other) => ApiError::Internal(other),
-            },
-        )?;
+        provision::create_tenant(&mut tx, NewTenant { name: &company, slug: &slug, owner: user_id }).await?;
     let mut tx = TenantTx::pin(tx, &schema).await?;
     db::agents::upsert(&mut tx, user_id.as_uuid(), &display_name).await?;
     db::audit::record(
@@ -145,19 +138,6 @@ async fn signup(
     ))
 }
 
-trait PipeConstraint {
-    fn pipe_constraint(self, constraint: &str, map: impl FnOnce() -> ApiError) -> ApiError;
-}
-
-impl PipeConstraint for ApiError {
-    fn pipe_constraint(self, constraint: &str, map: impl FnOnce() -> ApiError) -> ApiError {
-        match &self {
-            ApiError::Database(sqlx::Error::Database(db)) if db.constraint() == Some(constraint) => map(),
-            _ => self,
-        }
-    }
-}
-
 fn email_taken() -> ApiError {
     ApiError::client(ErrorCode::EmailTaken, "An account with this email already exists; log in instead.")
 }
@@ -167,7 +147,13 @@ fn check_slug(slug: &str) -> std::result::Result<String, &'static str> {
         && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
-    if ok { Ok(slug.to_owned()) } else { Err("Use 1–40 lowercase letters, digits and inner dashes.") }
+    if !ok {
+        return Err("Use 1–40 lowercase letters, digits and inner dashes.");
+    }
+    if provision::RESERVED.contains(&slug) {
+        return Err("This address is reserved; choose another.");
+    }
+    Ok(slug.to_owned())
 }
 
 /// Hashes off the async executor.

@@ -43,12 +43,13 @@ pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyho
     Ok((tenant_id, schema))
 }
 
-/// Picks a free slug: the wanted one if free, else the wanted one with a short random suffix.
+/// Picks and claims a free slug: the wanted one if free, else the wanted one with a short random
+/// suffix.
 /// Names without ASCII letters (e.g. Chinese company names) get `team-<suffix>`.
 pub async fn free_slug(conn: &mut PgConnection, wanted: Option<String>) -> anyhow::Result<String> {
     if let Some(slug) = &wanted
-        && !db::tenants::slug_exists(conn, slug).await?
         && !RESERVED.contains(&slug.as_str())
+        && db::tenants::claim_slug(conn, slug).await?
     {
         return Ok(slug.clone());
     }
@@ -58,7 +59,7 @@ pub async fn free_slug(conn: &mut PgConnection, wanted: Option<String>) -> anyho
         crate::domain::secret::fill_random(&mut bytes).map_err(anyhow::Error::msg)?;
         let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let candidate = format!("{}-{suffix}", &base[..base.len().min(32)]);
-        if !db::tenants::slug_exists(conn, &candidate).await? {
+        if db::tenants::claim_slug(conn, &candidate).await? {
             return Ok(candidate);
         }
     }
@@ -66,7 +67,8 @@ pub async fn free_slug(conn: &mut PgConnection, wanted: Option<String>) -> anyho
 }
 
 /// Slugs that would be confusing as tenant names.
-const RESERVED: &[&str] = &["api", "admin", "www", "app", "console", "edge", "static", "docs", "status", "kefu"];
+pub(crate) const RESERVED: &[&str] =
+    &["api", "admin", "www", "app", "console", "edge", "static", "docs", "status", "kefu"];
 
 /// Deletes a tenant for good, in the caller's transaction: its schema with every table in it,
 /// and its control row (memberships, invitations, API keys, sessions and queued mail cascade).

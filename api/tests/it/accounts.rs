@@ -282,3 +282,26 @@ async fn auth_endpoints_are_rate_limited_per_ip() {
     let problem: serde_json::Value = response.json().await.expect("json");
     assert_eq!(problem["code"], "rate_limited");
 }
+
+#[tokio::test]
+async fn concurrent_signups_of_one_company_name_get_distinct_slugs() {
+    let app = TestApp::spawn().await;
+    let company = unique("Twin Co ");
+    let body = |i: usize| json!({ "company_name": company, "email": format!("{}-{i}@example.com", unique("twin-")), "password": "a perfectly fine password" });
+    let results = futures_util::future::join_all((0..4).map(|i| app.post("/api/v1/auth/signup", None, body(i)))).await;
+    let mut slugs: Vec<String> = results
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, StatusCode::CREATED, "{body}");
+            body["tenant"]["slug"].as_str().expect("slug").to_owned()
+        })
+        .collect();
+    slugs.sort();
+    slugs.dedup();
+    assert_eq!(slugs.len(), 4, "{slugs:?}");
+
+    let (status, problem) = app
+        .post("/api/v1/auth/signup", None, json!({ "company_name": "A", "email": format!("{}@example.com", unique("r-")), "password": "a perfectly fine password", "slug": "admin" }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}
