@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{API_KEY_PREFIX, AdminUp, ApiJson, Auth};
+use super::views::stored_role;
 use crate::db::{self, TenantTx};
 use crate::domain::{names, secret};
 use crate::error::{ApiError, Result};
@@ -73,7 +74,7 @@ impl TryFrom<db::api_keys::ApiKeyRow> for ApiKeyView {
         Ok(Self {
             id: ApiKeyId::from_uuid(row.id),
             name: row.name,
-            role: row.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?,
+            role: stored_role(&row.role)?,
             prefix: row.prefix,
             created_at: row.created_at,
             last_used_at: row.last_used_at,

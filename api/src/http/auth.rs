@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::extract::{ApiJson, Auth, ClientIp};
 use super::validate::{Fields, valid};
-use super::views::{SessionResponse, TenantView, UserView};
+use super::views::{SessionResponse, TenantView, UserView, stored_role};
 use crate::auth::Principal;
 use crate::auth::session::{self, REFRESH_PREFIX};
 use crate::db::audit::Actor;
@@ -299,19 +299,14 @@ async fn login(
             ));
         }
     };
-    let role: Role = chosen.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let role: Role = stored_role(&chosen.role)?;
     let (user_id, tenant_id) = (UserId::from_uuid(user.id), TenantId::from_uuid(chosen.tenant_id));
     let tokens =
         session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
     tx.commit().await?;
     Ok(axum::Json(SessionResponse::new(
         tokens,
-        UserView {
-            id: user_id,
-            email: user.email,
-            display_name: user.display_name,
-            email_verified: user.email_verified_at.is_some(),
-        },
+        UserView::from_row(user_id, user),
         TenantView { id: tenant_id, slug: chosen.slug.clone(), name: chosen.name.clone() },
         role,
     )))
@@ -358,7 +353,7 @@ async fn refresh(
     if member.tenant_status != "active" {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
-    let role: Role = member.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let role: Role = stored_role(&member.role)?;
     let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid)?;
     let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid)?;
     db::refresh_tokens::mark_replaced(&mut tx, token.id).await?;
@@ -376,12 +371,7 @@ async fn refresh(
     tx.commit().await?;
     Ok(axum::Json(SessionResponse::new(
         tokens,
-        UserView {
-            id: user_id,
-            email: user.email,
-            display_name: user.display_name,
-            email_verified: user.email_verified_at.is_some(),
-        },
+        UserView::from_row(user_id, user),
         TenantView { id: tenant_id, slug: tenant.slug, name: tenant.name },
         role,
     )))
@@ -503,12 +493,7 @@ async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<
         Principal::Member { user_id, .. } => {
             let user =
                 db::users::find(&mut conn, user_id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("user"))?;
-            let view = UserView {
-                id: *user_id,
-                email: user.email,
-                display_name: user.display_name,
-                email_verified: user.email_verified_at.is_some(),
-            };
+            let view = UserView::from_row(*user_id, user);
             (Some(view), None)
         }
         Principal::ApiKey { key_id, .. } => (None, Some(key_id.to_string())),

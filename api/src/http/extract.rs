@@ -10,6 +10,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use kefu_protocol::{ApiKeyId, ErrorCode, Role, TenantId, UserId};
 
+use super::views::stored_role;
 use crate::auth::{Principal, TenantCtx};
 use crate::db::{self, TenantSchema};
 use crate::domain::secret;
@@ -148,7 +149,7 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
     let member = db::memberships::find_auth(&mut conn, claims.tid.as_uuid(), claims.sub.as_uuid())
         .await?
         .ok_or_else(invalid_token)?;
-    let role: Role = member.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let role: Role = stored_role(&member.role)?;
     let tenant = tenant_ctx(claims.tid, member.slug, &member.schema_name, &member.tenant_status)?;
     Ok((tenant, Principal::Member { user_id: claims.sub, role, email_verified: member.email_verified }))
 }
@@ -159,7 +160,7 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
     }
     let mut conn = state.db.acquire().await?;
     let key = db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?.ok_or_else(invalid_token)?;
-    let role: Role = key.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let role: Role = stored_role(&key.role)?;
     let tenant_id = TenantId::from_uuid(key.tenant_id);
     let tenant = tenant_ctx(tenant_id, key.slug, &key.schema_name, &key.tenant_status)?;
     Ok((tenant, Principal::ApiKey { key_id: ApiKeyId::from_uuid(key.id), role }))

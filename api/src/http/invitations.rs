@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::auth::{hash_password, verify_password};
 use super::extract::{AdminUp, ApiJson, Auth, ClientIp};
-use super::views::{SessionResponse, TenantView, UserView};
+use super::views::{SessionResponse, TenantView, UserView, stored_role};
 use crate::auth::session;
 use crate::db::audit::Actor;
 use crate::db::{self, TenantSchema, TenantTx};
@@ -75,7 +75,7 @@ impl TryFrom<db::invitations::InvitationRow> for InvitationView {
         Ok(Self {
             id: InvitationId::from_uuid(row.id),
             email: row.email,
-            role: row.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?,
+            role: stored_role(&row.role)?,
             created_at: row.created_at,
             expired: row.expires_at <= Utc::now(),
             expires_at: row.expires_at,
@@ -245,7 +245,7 @@ async fn lookup_invitation(
     Ok(axum::Json(InvitationLookup {
         company_name: company.name,
         email: invitation.email,
-        role: invitation.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?,
+        role: stored_role(&invitation.role)?,
         account_exists,
     }))
 }
@@ -286,7 +286,7 @@ async fn accept_invitation(
     let invitation = db::invitations::find_usable_for_update(&mut tx, &secret::digest(&body.token))
         .await?
         .ok_or_else(invalid_invitation)?;
-    let role: Role = invitation.role.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let role: Role = stored_role(&invitation.role)?;
     let existing = db::users::find_by_email(&mut tx, &invitation.email).await?;
     let (user_id, email, display_name) = match existing {
         Some(user) => {

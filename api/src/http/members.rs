@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
+use super::views::stored_role;
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -49,10 +50,6 @@ pub struct MemberView {
     pub skills: Vec<String>,
 }
 
-fn parse_role(raw: &str) -> Result<Role> {
-    raw.parse().map_err(|e| ApiError::Internal(anyhow::Error::new(e)))
-}
-
 /// Lists the members of the caller's tenant.
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", security(("bearer" = [])),
     responses((status = 200, body = [MemberView])))]
@@ -69,7 +66,7 @@ async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> R
                 user_id: UserId::from_uuid(m.user_id),
                 email: m.email,
                 display_name: profile.map_or(m.display_name, |p| p.display_name.clone()),
-                role: parse_role(&m.role)?,
+                role: stored_role(&m.role)?,
                 joined_at: m.created_at,
                 avatar_url: profile.and_then(|p| p.avatar_url.clone()),
                 employee_no: profile.and_then(|p| p.employee_no.clone()),

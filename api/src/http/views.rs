@@ -20,6 +20,23 @@ pub struct UserView {
     pub email_verified: bool,
 }
 
+impl UserView {
+    /// The view of a stored user.
+    pub fn from_row(id: UserId, user: crate::db::users::UserRow) -> Self {
+        Self {
+            id,
+            email: user.email,
+            display_name: user.display_name,
+            email_verified: user.email_verified_at.is_some(),
+        }
+    }
+}
+
+/// Parses a role read from the database; an unknown value there is a bug, not a client error.
+pub fn stored_role(raw: &str) -> Result<Role, crate::error::ApiError> {
+    raw.parse().map_err(|e| crate::error::ApiError::Internal(anyhow::Error::new(e)))
+}
+
 /// A tenant as shown to its members.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
