@@ -1,6 +1,7 @@
-//! Logging and metrics setup. Logs go through `tracing` only: JSON lines in production, pretty
-//! in development; the filter defaults to `kefu_api=info,tower_http=info` and `RUST_LOG` overrides
-//! it. Metrics use the `metrics` facade with a Prometheus recorder rendered at `/metrics`.
+//! Logging and metrics setup. Logs go through `tracing` only, to stderr (stdout is kept for
+//! command output): JSON lines in production, pretty in development. The filter defaults to
+//! `kefu_api=info,kefu=info,tower_http=info,sqlx=warn`; `RUST_LOG` overrides it. Metrics use the
+//! `metrics` facade with a Prometheus recorder rendered at `/metrics`.
 
 use std::sync::OnceLock;
 
@@ -18,7 +19,13 @@ pub fn init_tracing(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init(),
     };

@@ -123,3 +123,44 @@ async fn migrate_killed_half_way_resumes_and_finishes() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("0 were behind"), "idempotent");
     pool.close().await;
 }
+
+#[tokio::test]
+async fn production_mode_logs_json_lines_with_request_ids_to_stderr() {
+    let db = FreshDatabase::create().await;
+    let status = kefu(&db.url).arg("migrate").status().expect("migrate");
+    assert!(status.success());
+    let port = kefu_tests::free_port();
+    let mut child = kefu(&db.url)
+        .arg("serve")
+        .env("KEFU_MODE", "production")
+        .env("RUST_LOG", "info")
+        .env("KEFU_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let lines = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(response) =
+            client.get(format!("http://127.0.0.1:{port}/healthz")).header("x-request-id", "e2e-req-1").send().await
+            && response.status().is_success()
+        {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    assert!(child.wait().expect("wait").success());
+    let lines = lines.join().expect("reader");
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(value["level"].is_string(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l.contains("e2e-req-1")), "request spans carry the request id: {lines:?}");
+}
