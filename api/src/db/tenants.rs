@@ -100,16 +100,6 @@ pub async fn count(conn: &mut PgConnection) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from control.tenants where status <> 'deleting'").fetch_one(conn).await
 }
 
-/// Records the migration version a tenant schema reached.
-pub async fn set_schema_version(conn: &mut PgConnection, id: Uuid, version: i64) -> sqlx::Result<()> {
-    sqlx::query("update control.tenants set schema_version = greatest(schema_version, $2) where id = $1")
-        .bind(id)
-        .bind(version)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// A tenant's plan and usage, for its members.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PlanUsage {

@@ -8,7 +8,7 @@ use kefu_protocol::TenantId;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{latest_tenant_version, migrate_control, migrate_tenant_schema};
+use super::{latest_tenant_version, migrate_control, migrate_tenant_schema, record_tenant_migration_set};
 use crate::db::{self, TenantSchema};
 
 /// Progress events for a reporter (progress bar or log lines).
@@ -39,6 +39,7 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
     {
         let mut conn = pool.acquire().await.context("connecting to Postgres")?;
         migrate_control(&mut conn).await.context("migrating the control plane")?;
+        record_tenant_migration_set(&mut conn).await.context("checking the tenant migration set")?;
     }
     let latest = latest_tenant_version();
     let mut conn = pool.acquire().await?;
@@ -51,7 +52,7 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
     let mut results = futures_util::stream::iter(behind)
         .map(|(id, schema_name)| async move {
             let tenant_id = TenantId::from_uuid(id);
-            let result = migrate_one(pool, tenant_id, &schema_name, latest).await;
+            let result = migrate_one(pool, tenant_id, &schema_name).await;
             (tenant_id, result)
         })
         .buffer_unordered(concurrency.max(1));
@@ -68,7 +69,7 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
     Ok(summary)
 }
 
-async fn migrate_one(pool: &PgPool, tenant_id: TenantId, schema_name: &str, latest: i64) -> anyhow::Result<()> {
+async fn migrate_one(pool: &PgPool, tenant_id: TenantId, schema_name: &str) -> anyhow::Result<()> {
     let schema = TenantSchema::checked(tenant_id, schema_name)
         .ok_or_else(|| anyhow::anyhow!("schema name `{schema_name}` does not match the tenant id"))?;
     let mut tx = pool.begin().await?;
@@ -76,7 +77,6 @@ async fn migrate_one(pool: &PgPool, tenant_id: TenantId, schema_name: &str, late
     // is simply redone by the next run: no need to wait for the WAL flush of each tenant.
     sqlx::query("set local synchronous_commit = off").execute(&mut *tx).await?;
     migrate_tenant_schema(&mut tx, &schema).await?;
-    db::tenants::set_schema_version(&mut tx, tenant_id.as_uuid(), latest).await?;
     tx.commit().await?;
     Ok(())
 }

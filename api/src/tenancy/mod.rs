@@ -1,6 +1,13 @@
 //! Tenant schemas: the embedded migration sets, creating a tenant's schema, and bringing every
 //! schema up to date (`kefu migrate`).
 //!
+//! The control plane is migrated by sqlx's migrator. Tenant schemas use sqlx's embedded
+//! migrations (`sqlx::migrate!`, with checksums) but a lean runner of our own: a tenant's version
+//! is `control.tenants.schema_version`, and the checksums of the applied set are recorded once in
+//! `control.tenant_migrations` instead of in a bookkeeping table inside every schema. At 10,000
+//! tenants that table and its queries were about a third of the per-tenant cost
+//! (docs/benchmarks.md).
+//!
 //! Architecture invariant: a tenant schema is only ever created or migrated inside a transaction
 //! that also records its version in `control.tenants.schema_version`, so a crash leaves either
 //! the old state or the new one, never a half-made tenant.
@@ -8,7 +15,7 @@
 pub mod migrate;
 pub mod provision;
 
-use std::borrow::Cow;
+use std::collections::HashMap;
 
 use sqlx::PgConnection;
 use sqlx::migrate::{MigrateError, Migrator};
@@ -20,9 +27,45 @@ static CONTROL_SOURCE: Migrator = sqlx::migrate!("../migrations/control");
 /// The per-tenant migrations, embedded at build time.
 static TENANT_SOURCE: Migrator = sqlx::migrate!("../migrations/tenant");
 
+/// Why a tenant schema could not be migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantMigrationError {
+    /// A statement failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The tenant row is missing.
+    #[error("tenant {0} does not exist")]
+    UnknownTenant(kefu_protocol::TenantId),
+    /// The schema is at a version this binary does not know.
+    #[error("schema {schema} is at version {found}, newer than this binary's {latest}; deploy the newer binary")]
+    NewerThanBinary {
+        /// The schema.
+        schema: String,
+        /// Its recorded version.
+        found: i64,
+        /// The newest version this binary has.
+        latest: i64,
+    },
+    /// The embedded set disagrees with the recorded one.
+    #[error("tenant migration {version} ({description}) {problem}")]
+    SetMismatch {
+        /// The version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+}
+
+/// The up-migrations of the tenant set, oldest first.
+fn tenant_migrations() -> impl Iterator<Item = &'static sqlx::migrate::Migration> {
+    TENANT_SOURCE.iter().filter(|m| !m.migration_type.is_down_migration())
+}
+
 /// The newest tenant migration version; a schema at this version is up to date.
 pub fn latest_tenant_version() -> i64 {
-    TENANT_SOURCE.iter().map(|m| m.version).max().unwrap_or(0)
+    tenant_migrations().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// A fingerprint of both migration sets (used to name test databases).
@@ -45,20 +88,84 @@ pub async fn migrate_control(conn: &mut PgConnection) -> Result<(), MigrateError
     migrator.run_direct(None, conn, false).await
 }
 
+/// Records the embedded tenant migration set in `control.tenant_migrations` and checks it
+/// against what earlier runs recorded: a migration edited after it was applied, or one the
+/// database has but this binary lacks, stops `kefu migrate` before it touches any tenant.
+pub async fn record_tenant_migration_set(conn: &mut PgConnection) -> Result<(), TenantMigrationError> {
+    for m in tenant_migrations() {
+        sqlx::query(
+            "insert into control.tenant_migrations (version, description, checksum) values ($1, $2, $3)
+             on conflict (version) do nothing",
+        )
+        .bind(m.version)
+        .bind(m.description.as_ref())
+        .bind(m.checksum.as_ref())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let recorded: Vec<(i64, String, Vec<u8>)> =
+        sqlx::query_as("select version, description, checksum from control.tenant_migrations order by version")
+            .fetch_all(&mut *conn)
+            .await?;
+    let embedded: HashMap<i64, &sqlx::migrate::Migration> = tenant_migrations().map(|m| (m.version, m)).collect();
+    for (version, description, checksum) in recorded {
+        match embedded.get(&version) {
+            None => {
+                return Err(TenantMigrationError::SetMismatch {
+                    version,
+                    description,
+                    problem: "is recorded in the database but missing from this binary",
+                });
+            }
+            Some(m) if m.checksum.as_ref() != checksum.as_slice() => {
+                return Err(TenantMigrationError::SetMismatch {
+                    version,
+                    description,
+                    problem: "was changed after it was applied; add a new migration instead",
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Creates (if needed) and migrates one tenant schema on `conn`, which must be inside a
-/// transaction: the schema's `search_path` is set transaction-locally and every migration runs in
-/// a savepoint of that transaction. Concurrent runs on the same schema serialise on an advisory
-/// lock; a schema already up to date costs a few cheap queries.
-pub async fn migrate_tenant_schema(conn: &mut PgConnection, schema: &TenantSchema) -> Result<(), MigrateError> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext($1))").bind(schema.name()).execute(&mut *conn).await?;
+/// transaction, and records the new version in `control.tenants`. The tenant row is locked first,
+/// so concurrent runs on one tenant serialise and the later one finds nothing to do. Returns the
+/// number of migrations applied.
+pub async fn migrate_tenant_schema(
+    conn: &mut PgConnection,
+    schema: &TenantSchema,
+) -> Result<usize, TenantMigrationError> {
+    let tenant_id = schema.tenant_id();
+    let current: i64 = sqlx::query_scalar("select schema_version from control.tenants where id = $1 for update")
+        .bind(tenant_id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(TenantMigrationError::UnknownTenant(tenant_id))?;
+    let latest = latest_tenant_version();
+    if current > latest {
+        return Err(TenantMigrationError::NewerThanBinary { schema: schema.name().to_owned(), found: current, latest });
+    }
+    if current == latest {
+        return Ok(0);
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!("create schema if not exists {}", schema.name())))
         .execute(&mut *conn)
         .await?;
     sqlx::query("select set_config('search_path', $1, true)").bind(schema.name()).execute(&mut *conn).await?;
-    let mut migrator = Migrator::with_migrations(TENANT_SOURCE.iter().cloned().collect());
-    migrator.set_locking(false);
-    migrator.dangerous_set_table_name(Cow::Owned(format!("{}._sqlx_migrations", schema.name())));
-    migrator.run_direct(None, conn, false).await
+    let mut applied = 0;
+    for m in tenant_migrations().filter(|m| m.version > current) {
+        sqlx::raw_sql(m.sql.clone()).execute(&mut *conn).await?;
+        applied += 1;
+    }
+    sqlx::query("update control.tenants set schema_version = $2 where id = $1")
+        .bind(tenant_id.as_uuid())
+        .bind(latest)
+        .execute(&mut *conn)
+        .await?;
+    Ok(applied)
 }
 
 /// Refuses tenant migrations that cannot run inside a transaction: they would break the

@@ -6,7 +6,7 @@ use kefu_protocol::{Role, TenantId, UserId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{latest_tenant_version, migrate_tenant_schema};
+use super::migrate_tenant_schema;
 use crate::db::{self, TenantSchema};
 
 /// What a new tenant starts with.
@@ -27,17 +27,8 @@ pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyho
     let trial_days: i32 =
         sqlx::query_scalar("select trial_days from control.plans where id = 'trial'").fetch_one(&mut *conn).await?;
     let trial_ends_at = Utc::now() + Duration::days(i64::from(trial_days));
-    db::tenants::insert(
-        conn,
-        tenant_id.as_uuid(),
-        new.slug,
-        new.name,
-        schema.name(),
-        latest_tenant_version(),
-        "trial",
-        Some(trial_ends_at),
-    )
-    .await?;
+    db::tenants::insert(conn, tenant_id.as_uuid(), new.slug, new.name, schema.name(), 0, "trial", Some(trial_ends_at))
+        .await?;
     migrate_tenant_schema(conn, &schema).await?;
     db::memberships::insert(conn, tenant_id.as_uuid(), new.owner.as_uuid(), Role::Owner.as_str()).await?;
     Ok((tenant_id, schema))

@@ -58,12 +58,14 @@ async fn unmigrated_tenants_are_brought_up_to_date_and_a_rerun_is_a_no_op() {
         .fetch_one(app.db())
         .await
         .expect("schema");
-    let applied: i64 =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {schema}._sqlx_migrations")))
-            .fetch_one(app.db())
-            .await
-            .expect("bookkeeping in the tenant schema");
-    assert!(applied >= 1);
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.tables where table_schema = $1 order by table_name",
+    )
+    .bind(&schema)
+    .fetch_all(app.db())
+    .await
+    .expect("tables");
+    assert_eq!(tables, ["agents", "audit_log", "team_members", "teams"], "no bookkeeping table inside tenant schemas");
 
     // None of ours are behind any more (other tests may add tenants concurrently).
     let again = migrate_all(app.db(), 4, &Count::default()).await.expect("rerun");
@@ -113,4 +115,50 @@ async fn a_broken_tenant_is_reported_rolled_back_and_others_still_migrate() {
         .execute(app.db())
         .await
         .expect("cleanup");
+}
+
+#[tokio::test]
+async fn an_edited_or_unknown_tenant_migration_stops_the_run_before_any_tenant() {
+    let app = TestApp::spawn().await;
+    // Tamper inside a transaction that is rolled back, so the shared database is untouched.
+    let mut tx = app.db().begin().await.expect("begin");
+    kefu_api::tenancy::record_tenant_migration_set(&mut tx).await.expect("recorded set is consistent");
+    sqlx::query("update control.tenant_migrations set checksum = '\\x00' where version = $1")
+        .bind(latest_tenant_version())
+        .execute(&mut *tx)
+        .await
+        .expect("tamper");
+    let error = kefu_api::tenancy::record_tenant_migration_set(&mut tx).await.expect_err("edited migration");
+    assert!(error.to_string().contains("was changed after it was applied"), "{error}");
+    tx.rollback().await.expect("rollback");
+
+    let mut tx = app.db().begin().await.expect("begin");
+    sqlx::query("insert into control.tenant_migrations (version, description, checksum) values (99999999999999, 'from the future', '\\x01')")
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    let error = kefu_api::tenancy::record_tenant_migration_set(&mut tx).await.expect_err("unknown migration");
+    assert!(error.to_string().contains("missing from this binary"), "{error}");
+    tx.rollback().await.expect("rollback");
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_binary_is_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let schema = kefu_api::db::TenantSchema::of(owner.tenant_id.parse().expect("id"));
+    let mut tx = app.db().begin().await.expect("begin");
+    sqlx::query("update control.tenants set schema_version = $2 where id = $1")
+        .bind(schema.tenant_id().as_uuid())
+        .bind(latest_tenant_version() + 1)
+        .execute(&mut *tx)
+        .await
+        .expect("bump");
+    let error = kefu_api::tenancy::migrate_tenant_schema(&mut tx, &schema).await.expect_err("newer");
+    assert!(error.to_string().contains("newer than this binary"), "{error}");
+    tx.rollback().await.expect("rollback");
+    // An up-to-date schema is a no-op.
+    let mut tx = app.db().begin().await.expect("begin");
+    assert_eq!(kefu_api::tenancy::migrate_tenant_schema(&mut tx, &schema).await.expect("no-op"), 0);
+    tx.rollback().await.expect("rollback");
 }
