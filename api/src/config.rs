@@ -173,7 +173,7 @@ impl Default for HttpConfig {
 
 impl Default for MigrateConfig {
     fn default() -> Self {
-        Self { concurrency: 8 }
+        Self { concurrency: 2 }
     }
 }
 
