@@ -48,6 +48,8 @@ pub struct Config {
     pub app_url: Option<String>,
     /// Log format; defaults to pretty in development and JSON in production.
     pub log_format: Option<LogFormat>,
+    /// This node's region; visitor tokens for other regions are refused.
+    pub region: String,
     /// Postgres settings.
     pub database: DatabaseConfig,
     /// Redis settings.
@@ -137,6 +139,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".into(),
             app_url: None,
             log_format: None,
+            region: "local".into(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             auth: AuthConfig::default(),
@@ -271,6 +274,12 @@ impl Config {
                     "http.cors_origins entry `{origin}` must look like https://host[:port] without a trailing slash"
                 ));
             }
+        }
+        if self.region.is_empty()
+            || self.region.len() > 32
+            || !self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            problems.push(format!("region (KEFU_REGION) must be 1–32 characters of [a-z0-9-], got `{}`", self.region));
         }
         if !(1..=64).contains(&self.migrate.concurrency) {
             problems.push("migrate.concurrency (KEFU_MIGRATE__CONCURRENCY) must be between 1 and 64".into());

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod realtime;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;
@@ -64,9 +65,15 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let worker = mail::spawn_worker(&state.config, state.db.clone(), state.mail_wakeup.clone(), stop.clone())?;
+    let sessions = state.shutdown.clone();
     let app = http::router(state);
+    // On shutdown, stop accepting, tell WebSocket clients to reconnect elsewhere (close 1001),
+    // and drain in-flight requests.
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            sessions.cancel();
+        })
         .await;
     stop.cancel();
     if let Some(worker) = worker {

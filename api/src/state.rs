@@ -32,6 +32,10 @@ pub struct AppState {
     pub mail_wakeup: Arc<Notify>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Fan-out of real-time events.
+    pub bus: crate::realtime::bus::Bus,
+    /// Cancelled when the node shuts down: WebSocket sessions close with `going_away`.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -53,6 +57,8 @@ impl AppState {
             auth_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             mail_wakeup: Arc::new(Notify::new()),
             metrics,
+            bus: crate::realtime::bus::Bus::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
             config: Arc::new(config),
         })
     }

@@ -263,3 +263,129 @@ pub fn init_test_tracing() {
             .try_init();
     });
 }
+
+/// A WebSocket test client speaking protocol v1.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+/// How a WebSocket session ended, as seen by the client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsEnd {
+    /// A close frame with this code.
+    Closed(u16),
+    /// The stream ended without a close frame.
+    Dropped,
+}
+
+impl WsClient {
+    /// Connects; the error is the HTTP status of a refused upgrade.
+    pub async fn connect(url: &str) -> Result<Self, u16> {
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => Ok(Self { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(error) => panic!("websocket connect failed: {error}"),
+        }
+    }
+
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, frame: Value) {
+        self.send_raw(tokio_tungstenite::tungstenite::Message::text(frame.to_string())).await;
+    }
+
+    /// Sends any message.
+    pub async fn send_raw(&mut self, message: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        self.socket.send(message).await.expect("ws send");
+    }
+
+    /// The next JSON frame (skipping pings), or the end of the session; panics after 10 s.
+    pub async fn next(&mut self) -> Result<Value, WsEnd> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("no frame within 10 s");
+            match next {
+                Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text).expect("server sends JSON")),
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(WsEnd::Closed(frame.map_or(1005, |f| u16::from(f.code))));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(WsEnd::Dropped),
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping others.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next().await.unwrap_or_else(|end| panic!("session ended ({end:?}) waiting for {kind}"));
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Asserts that no frame arrives within `millis`.
+    pub async fn expect_silence(&mut self, millis: u64) {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(millis);
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(other) => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+}
+
+impl TestApp {
+    /// `ws://addr{path}`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// Mints a visitor token the way the edge does, for `tenant_id` (`tnt_…`).
+    pub fn visitor_token(&self, tenant_id: &str, visitor: kefu_protocol::VisitorId, ttl_secs: i64) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = kefu_protocol::VisitorClaims {
+            iss: kefu_protocol::ISSUER.into(),
+            aud: kefu_protocol::VISITOR_AUDIENCE.into(),
+            sub: visitor,
+            tid: tenant_id.parse().expect("tenant id"),
+            region: self.state.config.region.clone(),
+            ext_user: None,
+            iat: now,
+            exp: now + ttl_secs,
+            jti: uuid::Uuid::now_v7().simple().to_string(),
+        };
+        self.state.jwt.keys().sign(&claims).expect("sign")
+    }
+
+    /// A connected visitor that said hello (and read the welcome).
+    pub async fn visitor(
+        &self,
+        tenant_id: &str,
+        visitor: kefu_protocol::VisitorId,
+        last_seq: Option<i64>,
+    ) -> (WsClient, Value) {
+        let token = self.visitor_token(tenant_id, visitor, 600);
+        let mut client = WsClient::connect(&self.ws_url(&format!("/ws/visitor?token={token}"))).await.expect("upgrade");
+        client.send(json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
+        let welcome = client.next_of("welcome").await;
+        (client, welcome)
+    }
+
+    /// A connected agent that said hello.
+    pub async fn agent(&self, session: &Session) -> WsClient {
+        let mut client =
+            WsClient::connect(&self.ws_url(&format!("/ws/agent?token={}", session.access))).await.expect("upgrade");
+        client.send(json!({ "type": "hello", "protocol": 1 })).await;
+        client.next_of("welcome").await;
+        client
+    }
+}

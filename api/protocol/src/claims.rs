@@ -3,13 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Role, TenantId, UserId};
+use crate::{Role, TenantId, UserId, VisitorId};
 
 /// The `iss` claim of every token Kefu signs.
 pub const ISSUER: &str = "kefu";
 /// The `aud` claim of agent/console access tokens. Visitor tokens use a different audience so
 /// that one can never stand in for the other.
 pub const AGENT_AUDIENCE: &str = "agent";
+/// The `aud` claim of visitor tokens minted by the edge.
+pub const VISITOR_AUDIENCE: &str = "visitor";
 
 /// Claims of an agent access token (console and REST API on behalf of a member).
 ///
@@ -32,5 +34,31 @@ pub struct AccessClaims {
     /// Expires at, seconds since the epoch.
     pub exp: i64,
     /// Token id, unique per token.
+    pub jti: String,
+}
+
+/// Claims of a visitor token, minted by the edge after checking the site key and origin, and
+/// verified by the api's visitor WebSocket endpoint. Short-lived (minutes): the widget asks the
+/// edge for a new one on every (re)connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorClaims {
+    /// Issuer, always [`ISSUER`].
+    pub iss: String,
+    /// Audience, always [`VISITOR_AUDIENCE`].
+    pub aud: String,
+    /// The visitor.
+    pub sub: VisitorId,
+    /// The tenant whose widget the visitor uses.
+    pub tid: TenantId,
+    /// The tenant's home region; a node of another region refuses the token.
+    pub region: String,
+    /// The tenant's own id for a signed-in customer, when identity verification passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext_user: Option<String>,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the epoch.
+    pub exp: i64,
+    /// Token id.
     pub jti: String,
 }

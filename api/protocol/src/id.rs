@@ -106,6 +106,22 @@ prefixed_id!(
     "key"
 );
 
+prefixed_id!(
+    /// A website visitor (anonymous or identified), stable across visits on one browser.
+    VisitorId,
+    "vis"
+);
+prefixed_id!(
+    /// A conversation between a visitor and the tenant's team.
+    ConversationId,
+    "conv"
+);
+prefixed_id!(
+    /// One stored message (or private note) of a conversation.
+    MessageId,
+    "msg"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,11 @@ pub mod claims;
 pub mod error;
 pub mod id;
 pub mod role;
+#[cfg(feature = "jwt")]
+pub mod token;
+pub mod ws;
 
-pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER};
+pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER, VISITOR_AUDIENCE, VisitorClaims};
 pub use error::{ErrorCode, FieldError, Problem};
-pub use id::{ApiKeyId, IdParseError, InvitationId, TenantId, UserId};
+pub use id::{ApiKeyId, ConversationId, IdParseError, InvitationId, MessageId, TenantId, UserId, VisitorId};
 pub use role::Role;

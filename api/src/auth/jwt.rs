@@ -1,54 +1,41 @@
-//! Access tokens: HS256 JWTs with a key id (`kid`) header. The first configured key signs; every
-//! configured key verifies, so a key can be rotated in by adding it second, promoted to first,
-//! and the old one removed after the access-token lifetime.
-
-use std::collections::HashMap;
+//! Access tokens: HS256 JWTs with a key id (`kid`) header, signed and verified with the shared
+//! `kefu_protocol::token` code. The first configured key signs; every configured key verifies, so
+//! a key can be rotated in by adding it second, promoted to first, and the old one removed after
+//! the access-token lifetime. Visitor tokens (minted by the edge with the same keys) are verified
+//! here too.
 
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
-use kefu_protocol::{AGENT_AUDIENCE, AccessClaims, ISSUER, Role, TenantId, UserId};
+use kefu_protocol::token::TokenKeys;
+use kefu_protocol::{AGENT_AUDIENCE, AccessClaims, ISSUER, Role, TenantId, UserId, VISITOR_AUDIENCE, VisitorClaims};
 use secrecy::ExposeSecret;
+
+pub use kefu_protocol::token::TokenError;
 
 use crate::config::SigningKey;
 
-/// Why a token was refused. The variants are for logs; clients get one `invalid_token` code.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    /// The header has no `kid` or names an unknown key.
-    #[error("unknown or missing key id")]
-    UnknownKey,
-    /// Signature, algorithm, expiry, audience or issuer failed.
-    #[error("token rejected: {0}")]
-    Rejected(#[from] jsonwebtoken::errors::Error),
-}
-
 /// The signing and verification keys.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct JwtKeys {
-    active_kid: String,
-    encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
+    keys: TokenKeys,
     access_ttl_secs: i64,
 }
 
 impl JwtKeys {
     /// Builds the key set; `keys` is non-empty (validated config).
     pub fn new(keys: &[SigningKey], access_ttl_secs: u64) -> anyhow::Result<Self> {
-        let active = keys.first().ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        Ok(Self {
-            active_kid: active.kid.clone(),
-            encoding: EncodingKey::from_secret(active.secret.expose_secret().as_bytes()),
-            decoding: keys
-                .iter()
-                .map(|k| (k.kid.clone(), DecodingKey::from_secret(k.secret.expose_secret().as_bytes())))
-                .collect(),
-            access_ttl_secs: i64::try_from(access_ttl_secs)?,
-        })
+        let keys = TokenKeys::new(keys.iter().map(|k| (k.kid.as_str(), k.secret.expose_secret().as_bytes())))
+            .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
+        Ok(Self { keys, access_ttl_secs: i64::try_from(access_ttl_secs)? })
     }
 
     /// Access-token lifetime in seconds.
     pub fn access_ttl_secs(&self) -> i64 {
         self.access_ttl_secs
+    }
+
+    /// The raw key set (the edge mints visitor tokens with the same keys).
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
     }
 
     /// Signs an access token for a member.
@@ -64,22 +51,17 @@ impl JwtKeys {
             exp: now + self.access_ttl_secs,
             jti: uuid::Uuid::now_v7().simple().to_string(),
         };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.active_kid.clone());
-        Ok(encode(&header, &claims, &self.encoding)?)
+        Ok(self.keys.sign(&claims)?)
     }
 
-    /// Verifies an access token: known `kid`, HS256 only (so `alg: none` and algorithm
-    /// confusion fail), signature, `exp` (30 s leeway), issuer and audience.
+    /// Verifies an agent access token (HS256 only, known `kid`, `exp`, issuer, audience `agent`).
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let header = decode_header(token)?;
-        let key = header.kid.as_deref().and_then(|kid| self.decoding.get(kid)).ok_or(TokenError::UnknownKey)?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
-        validation.set_audience(&[AGENT_AUDIENCE]);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        Ok(decode::<AccessClaims>(token, key, &validation)?.claims)
+        self.keys.verify(token, AGENT_AUDIENCE)
+    }
+
+    /// Verifies a visitor token (audience `visitor`).
+    pub fn verify_visitor(&self, token: &str) -> Result<VisitorClaims, TokenError> {
+        self.keys.verify(token, VISITOR_AUDIENCE)
     }
 }
 
@@ -137,5 +119,7 @@ mod tests {
         let other = JwtKeys::new(&[key("k1", &"z".repeat(32))], 900).expect("keys");
         assert!(keys.verify_access(&other.issue_access(user, tenant, Role::Agent).expect("issue")).is_err());
         assert!(keys.verify_access("not.a.jwt").is_err());
+        // An agent token is not a visitor token, and the other way round.
+        assert!(keys.verify_visitor(&token).is_err());
     }
 }

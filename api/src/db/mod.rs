@@ -1,7 +1,8 @@
 //! Database access: the pool, the one way into a tenant's schema ([`tenant::TenantTx`]), and query
 //! functions per entity.
 //!
-//! Architecture invariant: tenant-scoped query functions (`agents`, `audit`) take
+//! Architecture invariant: tenant-scoped query functions (`agents`, `audit`, `visitors`,
+//! `conversations`, `messages`) take
 //! `&mut TenantTx` first and use unqualified table names; control-plane functions take
 //! `&mut PgConnection` and always use `control.`-qualified names plus an explicit tenant id.
 //! Every pooled connection's session `search_path` is empty, so an unqualified query outside a
@@ -10,14 +11,17 @@
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
+pub mod conversations;
 pub mod invitations;
 pub mod memberships;
+pub mod messages;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod tenant;
 pub mod tenants;
 pub mod user_tokens;
 pub mod users;
+pub mod visitors;
 
 use std::str::FromStr;
 use std::time::Duration;

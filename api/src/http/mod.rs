@@ -94,7 +94,7 @@ pub fn router(state: AppState) -> Router {
             ),
         ),
     );
-    let mut app = Router::new().merge(api).merge(health::router()).merge(docs);
+    let mut app = Router::new().merge(api).merge(health::router()).merge(crate::realtime::router()).merge(docs);
     if config.mode == Mode::Development {
         app = app.merge(dev::router());
     }

@@ -8,4 +8,5 @@ mod mail;
 mod members;
 mod migrations;
 mod platform;
+mod realtime;
 mod tenant;

@@ -1,0 +1,564 @@
+//! WebSocket protocol v1: the JSON text frames visitors, agents and the server exchange, their
+//! limits and close codes, and the decoders that turn untrusted text into typed frames.
+//!
+//! Every frame is one JSON object with a `type` field. docs/protocol.md is the reference for
+//! people; this module is the reference for code.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{ConversationId, MessageId, UserId, VisitorId};
+
+/// The protocol version this build speaks. A client announces its version in `hello`.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Limits every endpoint enforces.
+pub mod limits {
+    /// Largest text frame accepted, in bytes.
+    pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+    /// Longest message body, in characters.
+    pub const MAX_BODY_CHARS: usize = 4000;
+    /// Longest client message id, in bytes (`[A-Za-z0-9_-]`).
+    pub const MAX_CLIENT_ID_LEN: usize = 64;
+    /// Longest page URL, title or referrer, in bytes.
+    pub const MAX_PAGE_FIELD_BYTES: usize = 2048;
+    /// Frames a client may send per second (sustained).
+    pub const FRAMES_PER_SECOND: u32 = 20;
+    /// Frames a client may send in a burst.
+    pub const FRAME_BURST: u32 = 40;
+    /// Server frames queued for one connection before it counts as a slow consumer.
+    pub const OUTBOUND_QUEUE: usize = 256;
+    /// Seconds between server pings.
+    pub const HEARTBEAT_SECS: u64 = 20;
+    /// Seconds without any frame from the client before the server closes the connection.
+    pub const IDLE_TIMEOUT_SECS: u64 = 60;
+    /// Most messages replayed on resume; a client further behind pages the REST history.
+    pub const MAX_REPLAY: i64 = 500;
+}
+
+/// WebSocket close codes the server uses.
+pub mod close {
+    /// Normal closure (the client said `leave`, or the conversation ended).
+    pub const NORMAL: u16 = 1000;
+    /// The node is shutting down: reconnect (to any node) and resume.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A binary frame or another protocol violation.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A policy violation (rate limit exceeded repeatedly).
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame larger than [`super::limits::MAX_FRAME_BYTES`].
+    pub const TOO_BIG: u16 = 1009;
+    /// The client read too slowly and its outbound queue filled: reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4000;
+    /// The token expired during the session: get a new one, reconnect and resume.
+    pub const TOKEN_EXPIRED: u16 = 4001;
+    /// No frame from the client within the idle timeout.
+    pub const IDLE_TIMEOUT: u16 = 4002;
+    /// The client's protocol version is not supported.
+    pub const UNSUPPORTED_VERSION: u16 = 4003;
+    /// The first frame was not `hello`.
+    pub const HELLO_REQUIRED: u16 = 4004;
+}
+
+/// Stable error codes of `error` frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WsErrorCode {
+    /// The frame is not valid JSON or not an object.
+    InvalidJson,
+    /// The `type` is unknown for this endpoint.
+    UnknownType,
+    /// A field is missing, has the wrong type or is out of range.
+    InvalidFrame,
+    /// The message body is empty or too long.
+    InvalidBody,
+    /// The client id is missing or malformed.
+    InvalidClientId,
+    /// The conversation does not exist for this caller.
+    ConversationNotFound,
+    /// The conversation is closed; nothing more can be sent into it.
+    ConversationClosed,
+    /// Too many frames; slow down.
+    RateLimited,
+    /// The action is not allowed for this caller (e.g. a note from a visitor).
+    Forbidden,
+    /// The database is unavailable; retry the same frame (same client id) later.
+    Unavailable,
+    /// An unexpected server error; retry may help.
+    Internal,
+}
+
+/// A client's frame that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    /// The code to send back.
+    pub code: WsErrorCode,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// Frames a visitor sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum VisitorFrame {
+    /// First frame: the protocol version and, when reconnecting, the last sequence number seen.
+    Hello {
+        /// Protocol version the client speaks.
+        protocol: u16,
+        /// Highest `seq` the client has; the server replays everything after it.
+        #[serde(default)]
+        last_seq: Option<i64>,
+    },
+    /// A message to the team.
+    Send {
+        /// The client's id for this message; retries with the same id are answered with the
+        /// original `ack` and stored once.
+        client_id: String,
+        /// Text, 1–4000 characters.
+        body: String,
+    },
+    /// The visitor is (not) typing.
+    Typing {
+        /// Typing or stopped.
+        typing: bool,
+    },
+    /// The visitor has read everything up to `seq`.
+    Read {
+        /// Highest read sequence number.
+        seq: i64,
+    },
+    /// The visitor opened a page of the tenant's site.
+    PageView {
+        /// Page URL.
+        url: String,
+        /// Page title.
+        #[serde(default)]
+        title: Option<String>,
+        /// Referrer.
+        #[serde(default)]
+        referrer: Option<String>,
+    },
+    /// The visitor ends the conversation.
+    Leave,
+    /// Application-level ping; answered with `pong`.
+    Ping,
+}
+
+/// Agent availability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    /// Takes new conversations.
+    Online,
+    /// Connected, takes no new conversations.
+    Busy,
+    /// Away from the keyboard.
+    Away,
+    /// Not connected.
+    Offline,
+}
+
+/// Frames an agent sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AgentFrame {
+    /// First frame: the protocol version.
+    Hello {
+        /// Protocol version the client speaks.
+        protocol: u16,
+    },
+    /// Receive `conversation_updated` for every conversation of the tenant.
+    SubscribeInbox,
+    /// Receive a conversation's messages, replaying those after `last_seq`.
+    Join {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Highest `seq` the agent has.
+        #[serde(default)]
+        last_seq: Option<i64>,
+    },
+    /// Assign an unassigned conversation to oneself.
+    Claim {
+        /// The conversation.
+        conversation_id: ConversationId,
+    },
+    /// A message to the visitor.
+    Send {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The client's id for this message (idempotent retries).
+        client_id: String,
+        /// Text, 1–4000 characters.
+        body: String,
+    },
+    /// A private note only agents see.
+    Note {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The client's id for this note (idempotent retries).
+        client_id: String,
+        /// Text, 1–4000 characters.
+        body: String,
+    },
+    /// The agent is (not) typing.
+    Typing {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Typing or stopped.
+        typing: bool,
+    },
+    /// The agent has read everything up to `seq`.
+    Read {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Highest read sequence number.
+        seq: i64,
+    },
+    /// Close the conversation.
+    Close {
+        /// The conversation.
+        conversation_id: ConversationId,
+    },
+    /// Set one's availability.
+    SetPresence {
+        /// New status (`offline` is not settable; disconnect instead).
+        status: AgentStatus,
+    },
+    /// Application-level ping; answered with `pong`.
+    Ping,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Sender {
+    /// The visitor.
+    Visitor {
+        /// Visitor id.
+        id: VisitorId,
+    },
+    /// A member of the team.
+    Agent {
+        /// User id.
+        id: UserId,
+        /// Display name at the time.
+        name: String,
+    },
+    /// Kefu itself (assignment notices, closing).
+    System,
+}
+
+/// A message as delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Message id.
+    pub message_id: MessageId,
+    /// Gap-free per-conversation sequence number, from 1.
+    pub seq: i64,
+    /// Author.
+    pub sender: Sender,
+    /// `true` for private notes (never sent to visitors).
+    pub private: bool,
+    /// Text.
+    pub body: String,
+    /// The author's client id.
+    pub client_id: String,
+    /// When it was committed.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A conversation's state as agents see it in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    /// Conversation id.
+    pub conversation_id: ConversationId,
+    /// The visitor.
+    pub visitor_id: VisitorId,
+    /// `open` or `closed`.
+    pub status: String,
+    /// The assigned agent, if any.
+    pub assignee: Option<UserId>,
+    /// Highest sequence number.
+    pub last_seq: i64,
+    /// Last activity.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Answer to `hello`.
+    Welcome {
+        /// The protocol version in use.
+        protocol: u16,
+        /// Seconds between server pings.
+        heartbeat_secs: u64,
+        /// For visitors: their open conversation, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<ConversationId>,
+    },
+    /// A client's message is committed (sent only after the commit).
+    Ack {
+        /// The client id of the acknowledged frame.
+        client_id: String,
+        /// The stored message.
+        message_id: MessageId,
+        /// Its conversation.
+        conversation_id: ConversationId,
+        /// Its sequence number.
+        seq: i64,
+        /// Commit time.
+        created_at: DateTime<Utc>,
+    },
+    /// A message (or, for agents, a note).
+    Message(MessageView),
+    /// Someone is (not) typing.
+    Typing {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        sender: Sender,
+        /// Typing or stopped.
+        typing: bool,
+    },
+    /// Someone read up to `seq`.
+    Read {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        reader: Sender,
+        /// Highest read sequence number.
+        seq: i64,
+    },
+    /// A conversation changed (new, claimed, closed, new message).
+    ConversationUpdated(ConversationSummary),
+    /// An agent's availability changed.
+    Presence {
+        /// The agent.
+        agent_id: UserId,
+        /// New status.
+        status: AgentStatus,
+    },
+    /// A frame was refused; nothing was stored for it.
+    Error {
+        /// Stable code.
+        code: WsErrorCode,
+        /// For people.
+        message: String,
+        /// The client id of the refused frame, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// Whether sending the same frame again may succeed.
+        retryable: bool,
+    },
+    /// Answer to `ping`.
+    Pong,
+}
+
+fn frame_error(code: WsErrorCode, message: impl Into<String>) -> FrameError {
+    FrameError { code, message: message.into() }
+}
+
+/// Decodes untrusted text into a frame of type `F`, enforcing size and field limits. Never
+/// panics.
+pub fn decode<F: for<'de> Deserialize<'de> + Validate>(text: &str) -> Result<F, FrameError> {
+    if text.len() > limits::MAX_FRAME_BYTES {
+        return Err(frame_error(WsErrorCode::InvalidFrame, "frame larger than 16 KiB"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| frame_error(WsErrorCode::InvalidJson, format!("invalid JSON: {e}")))?;
+    let Some(kind) = value.as_object().and_then(|o| o.get("type")).and_then(|t| t.as_str()) else {
+        return Err(frame_error(WsErrorCode::InvalidFrame, "a frame is a JSON object with a string `type`"));
+    };
+    if !F::TYPES.contains(&kind) {
+        return Err(frame_error(WsErrorCode::UnknownType, format!("unknown frame type `{}`", truncate(kind, 40))));
+    }
+    let frame: F = serde_json::from_value(value).map_err(|e| frame_error(WsErrorCode::InvalidFrame, e.to_string()))?;
+    frame.validate()?;
+    Ok(frame)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Field checks beyond types.
+pub trait Validate {
+    /// The `type` values this frame family accepts.
+    const TYPES: &'static [&'static str];
+    /// Checks limits and formats.
+    fn validate(&self) -> Result<(), FrameError>;
+}
+
+/// Checks a client message id: 1–64 characters of `[A-Za-z0-9_-]`.
+pub fn check_client_id(client_id: &str) -> Result<(), FrameError> {
+    let ok = !client_id.is_empty()
+        && client_id.len() <= limits::MAX_CLIENT_ID_LEN
+        && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(frame_error(WsErrorCode::InvalidClientId, "client_id must be 1–64 characters of [A-Za-z0-9_-]"))
+    }
+}
+
+/// Checks a message body: not blank, at most 4000 characters.
+pub fn check_body(body: &str) -> Result<(), FrameError> {
+    if body.trim().is_empty() {
+        return Err(frame_error(WsErrorCode::InvalidBody, "the message is empty"));
+    }
+    if body.chars().count() > limits::MAX_BODY_CHARS {
+        return Err(frame_error(WsErrorCode::InvalidBody, "the message is longer than 4000 characters"));
+    }
+    Ok(())
+}
+
+fn check_seq(seq: i64) -> Result<(), FrameError> {
+    if seq < 0 { Err(frame_error(WsErrorCode::InvalidFrame, "seq must not be negative")) } else { Ok(()) }
+}
+
+fn check_page_field(name: &str, value: &str) -> Result<(), FrameError> {
+    if value.len() > limits::MAX_PAGE_FIELD_BYTES {
+        return Err(frame_error(WsErrorCode::InvalidFrame, format!("{name} is longer than 2048 bytes")));
+    }
+    Ok(())
+}
+
+impl Validate for VisitorFrame {
+    const TYPES: &'static [&'static str] = &["hello", "send", "typing", "read", "page_view", "leave", "ping"];
+
+    fn validate(&self) -> Result<(), FrameError> {
+        match self {
+            VisitorFrame::Hello { last_seq: Some(seq), .. } | VisitorFrame::Read { seq } => check_seq(*seq),
+            VisitorFrame::Send { client_id, body } => check_client_id(client_id).and_then(|()| check_body(body)),
+            VisitorFrame::PageView { url, title, referrer } => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(frame_error(WsErrorCode::InvalidFrame, "url must be an http(s) URL"));
+                }
+                check_page_field("url", url)?;
+                check_page_field("title", title.as_deref().unwrap_or_default())?;
+                check_page_field("referrer", referrer.as_deref().unwrap_or_default())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Validate for AgentFrame {
+    const TYPES: &'static [&'static str] = &[
+        "hello",
+        "subscribe_inbox",
+        "join",
+        "claim",
+        "send",
+        "note",
+        "typing",
+        "read",
+        "close",
+        "set_presence",
+        "ping",
+    ];
+
+    fn validate(&self) -> Result<(), FrameError> {
+        match self {
+            AgentFrame::Join { last_seq: Some(seq), .. } | AgentFrame::Read { seq, .. } => check_seq(*seq),
+            AgentFrame::Send { client_id, body, .. } | AgentFrame::Note { client_id, body, .. } => {
+                check_client_id(client_id).and_then(|()| check_body(body))
+            }
+            AgentFrame::SetPresence { status: AgentStatus::Offline } => {
+                Err(frame_error(WsErrorCode::InvalidFrame, "offline is not settable; disconnect instead"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decodes_valid_frames() {
+        assert_eq!(
+            decode::<VisitorFrame>(r#"{"type":"send","client_id":"c-1","body":"你好"}"#),
+            Ok(VisitorFrame::Send { client_id: "c-1".into(), body: "你好".into() })
+        );
+        assert_eq!(
+            decode::<VisitorFrame>(r#"{"type":"hello","protocol":1}"#),
+            Ok(VisitorFrame::Hello { protocol: 1, last_seq: None })
+        );
+        assert_eq!(decode::<AgentFrame>(r#"{"type":"subscribe_inbox"}"#), Ok(AgentFrame::SubscribeInbox));
+    }
+
+    #[test]
+    fn rejects_bad_frames_with_precise_codes() {
+        let code = |text: &str| decode::<VisitorFrame>(text).err().map(|e| e.code);
+        assert_eq!(code("not json"), Some(WsErrorCode::InvalidJson));
+        assert_eq!(code("[1,2]"), Some(WsErrorCode::InvalidFrame));
+        assert_eq!(code(r#"{"type":"explode"}"#), Some(WsErrorCode::UnknownType));
+        assert_eq!(
+            code(r#"{"type":"note","conversation_id":"x","client_id":"a","body":"b"}"#),
+            Some(WsErrorCode::UnknownType)
+        );
+        assert_eq!(code(r#"{"type":"send","body":"hi"}"#), Some(WsErrorCode::InvalidFrame));
+        assert_eq!(code(r#"{"type":"send","client_id":"a b","body":"hi"}"#), Some(WsErrorCode::InvalidClientId));
+        assert_eq!(code(r#"{"type":"send","client_id":"a","body":"   "}"#), Some(WsErrorCode::InvalidBody));
+        let long = format!(r#"{{"type":"send","client_id":"a","body":"{}"}}"#, "字".repeat(4001));
+        assert_eq!(code(&long), Some(WsErrorCode::InvalidBody));
+        let huge = format!(r#"{{"type":"send","client_id":"a","body":"{}"}}"#, "x".repeat(20_000));
+        assert_eq!(code(&huge), Some(WsErrorCode::InvalidFrame));
+        assert_eq!(code(r#"{"type":"read","seq":-1}"#), Some(WsErrorCode::InvalidFrame));
+        assert_eq!(code(r#"{"type":"page_view","url":"javascript:alert(1)"}"#), Some(WsErrorCode::InvalidFrame));
+        assert_eq!(code(r#"{"type":"send","client_id":"a","body":"x","extra":1}"#), Some(WsErrorCode::InvalidFrame));
+        assert_eq!(
+            decode::<AgentFrame>(r#"{"type":"set_presence","status":"offline"}"#).err().map(|e| e.code),
+            Some(WsErrorCode::InvalidFrame)
+        );
+    }
+
+    #[test]
+    fn server_frames_have_the_documented_shape() {
+        let frame = ServerFrame::Error {
+            code: WsErrorCode::ConversationClosed,
+            message: "closed".into(),
+            client_id: Some("c".into()),
+            retryable: false,
+        };
+        let json = serde_json::to_value(&frame).expect("json");
+        assert_eq!(json["type"], "error");
+        assert_eq!(json["code"], "conversation_closed");
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_text_never_panics(text in ".{0,400}") {
+            let _ = decode::<VisitorFrame>(&text);
+            let _ = decode::<AgentFrame>(&text);
+        }
+
+        #[test]
+        fn decoding_arbitrary_json_objects_never_panics(
+            kind in prop_oneof![
+                prop::sample::select(vec!["send", "hello", "read", "page_view", "join", "note", "typing"]).prop_map(str::to_owned),
+                ".{0,12}",
+            ],
+            key in "[a-z_]{1,12}",
+            value in prop_oneof![any::<i64>().prop_map(serde_json::Value::from), ".{0,30}".prop_map(serde_json::Value::from), Just(serde_json::Value::Null)],
+        ) {
+            let text = serde_json::json!({ "type": kind, key: value }).to_string();
+            let _ = decode::<VisitorFrame>(&text);
+            let _ = decode::<AgentFrame>(&text);
+        }
+
+        #[test]
+        fn valid_send_frames_round_trip(client_id in "[A-Za-z0-9_-]{1,64}", body in "[^\\u{0}]{0,50}[a-z中]") {
+            let frame = VisitorFrame::Send { client_id, body };
+            let text = serde_json::to_string(&frame).expect("encode");
+            prop_assert_eq!(decode::<VisitorFrame>(&text), Ok(frame));
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Tenant-scoped `conversations`: one thread between a visitor and the team.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::TenantTx;
+
+/// A conversation as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConversationRow {
+    /// Id.
+    pub id: Uuid,
+    /// The visitor.
+    pub visitor_id: Uuid,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Assigned agent.
+    pub assignee: Option<Uuid>,
+    /// Highest sequence number.
+    pub last_seq: i64,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at";
+
+/// The visitor's open conversation, if any.
+pub async fn open_of_visitor(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from conversations where visitor_id = $1 and status = 'open'"
+    )))
+    .bind(visitor_id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// The visitor's open conversation, created if there is none (the partial unique index keeps it
+/// to one even under concurrent first messages).
+pub async fn open_or_create(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Result<ConversationRow> {
+    sqlx::query(
+        "insert into conversations (id, visitor_id) values ($1, $2)
+         on conflict (visitor_id) where status = 'open' do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(visitor_id)
+    .execute(tx.conn())
+    .await?;
+    open_of_visitor(tx, visitor_id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Locks a conversation for the rest of the transaction (serialises writers of one
+/// conversation: sequence numbers, status changes).
+pub async fn lock(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from conversations where id = $1 for update")))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+/// One conversation.
+pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from conversations where id = $1")))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+/// Hands out the next sequence number; call with the row locked.
+pub async fn next_seq(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<ConversationRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update conversations set last_seq = last_seq + 1, updated_at = now() where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Assigns an unassigned open conversation; `None` when it is closed or taken.
+pub async fn claim(tx: &mut TenantTx, id: Uuid, agent: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update conversations set assignee = $2, updated_at = now()
+         where id = $1 and status = 'open' and (assignee is null or assignee = $2) returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(agent)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Closes an open conversation; `None` when already closed or missing.
+pub async fn close(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update conversations set status = 'closed', closed_at = now(), updated_at = now()
+         where id = $1 and status = 'open' returning {COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Records how far a side has read (never moves backwards, never past `last_seq`).
+pub async fn mark_read(tx: &mut TenantTx, id: Uuid, by_visitor: bool, seq: i64) -> sqlx::Result<Option<i64>> {
+    let column = if by_visitor { "visitor_read_seq" } else { "agent_read_seq" };
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "update conversations set {column} = greatest({column}, least($2, last_seq)) where id = $1 returning {column}"
+    )))
+    .bind(id)
+    .bind(seq)
+    .fetch_optional(tx.conn())
+    .await
+}

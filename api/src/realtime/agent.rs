@@ -1,0 +1,264 @@
+//! An agent's connection: the inbox feed, joining conversations (with resume), claiming,
+//! replying, private notes, typing, read receipts, closing, presence.
+
+use axum::extract::ws::WebSocket;
+use futures_util::StreamExt;
+use kefu_protocol::ws::{self, AgentFrame, ServerFrame, WsErrorCode, close, limits};
+use kefu_protocol::{AccessClaims, ConversationId, MessageId};
+
+use super::bus::{BusEvent, Topic};
+use super::connection::{self, Incoming, Outbox};
+use super::service::{self, Author, OpError};
+use super::{FrameLimiter, TenantRef, close_at_expiry, error_frame};
+use crate::db;
+use crate::state::AppState;
+
+/// Serves one agent connection until it ends.
+pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: AccessClaims, name: String, id: u64) {
+    let (sink, mut stream) = socket.split();
+    let (mut out, writer) = connection::start(id, false, sink, state.shutdown.clone());
+    let expiry = close_at_expiry(claims.exp, out.kill.clone());
+    let mut session = Session { state, tenant, claims, name, limiter: FrameLimiter::new() };
+    session.serve(&mut out, &mut stream).await;
+    expiry.abort();
+    drop(out);
+    let _ = writer.await;
+}
+
+struct Session {
+    state: AppState,
+    tenant: TenantRef,
+    claims: AccessClaims,
+    name: String,
+    limiter: FrameLimiter,
+}
+
+fn not_found() -> OpError {
+    OpError::refused(WsErrorCode::ConversationNotFound, "No such conversation in this tenant.")
+}
+
+impl Session {
+    async fn serve(&mut self, out: &mut Outbox, stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+        let Incoming::Text(first) = connection::next_text(stream, &out.kill).await else { return };
+        match ws::decode::<AgentFrame>(&first) {
+            Ok(AgentFrame::Hello { protocol }) if protocol == ws::PROTOCOL_VERSION => out.send(ServerFrame::Welcome {
+                protocol: ws::PROTOCOL_VERSION,
+                heartbeat_secs: limits::HEARTBEAT_SECS,
+                conversation_id: None,
+            }),
+            Ok(AgentFrame::Hello { .. }) => {
+                out.kill.close(close::UNSUPPORTED_VERSION);
+                return;
+            }
+            _ => {
+                out.kill.close(close::HELLO_REQUIRED);
+                return;
+            }
+        }
+        loop {
+            let Incoming::Text(text) = connection::next_text(stream, &out.kill).await else { return };
+            if let Err(flooding) = self.limiter.check() {
+                if flooding {
+                    out.kill.close(close::POLICY_VIOLATION);
+                    return;
+                }
+                out.send(error_frame(OpError::refused(WsErrorCode::RateLimited, "Too many frames; slow down."), None));
+                continue;
+            }
+            match ws::decode::<AgentFrame>(&text) {
+                Ok(frame) => self.handle(out, frame).await,
+                Err(error) => out.send(ServerFrame::Error {
+                    code: error.code,
+                    message: error.message,
+                    client_id: None,
+                    retryable: false,
+                }),
+            }
+        }
+    }
+
+    async fn handle(&mut self, out: &mut Outbox, frame: AgentFrame) {
+        let (result, client_id) = match frame {
+            AgentFrame::SubscribeInbox => {
+                let topic = Topic::inbox(self.tenant.id);
+                let receiver = self.state.bus.subscribe(&topic);
+                out.follow(topic, receiver, None, Vec::new());
+                (Ok(()), None)
+            }
+            AgentFrame::Join { conversation_id, last_seq } => {
+                (self.join(out, conversation_id, last_seq.unwrap_or(0)).await, None)
+            }
+            AgentFrame::Claim { conversation_id } => (self.claim(conversation_id).await, None),
+            AgentFrame::Send { conversation_id, client_id, body } => {
+                let result = self.send(out, conversation_id, &client_id, &body, false).await;
+                (result, Some(client_id))
+            }
+            AgentFrame::Note { conversation_id, client_id, body } => {
+                let result = self.send(out, conversation_id, &client_id, &body, true).await;
+                (result, Some(client_id))
+            }
+            AgentFrame::Typing { conversation_id, typing } => {
+                self.publish(
+                    conversation_id,
+                    ServerFrame::Typing { conversation_id, sender: self.me(), typing },
+                    Some(out.id),
+                );
+                (Ok(()), None)
+            }
+            AgentFrame::Read { conversation_id, seq } => (self.read(conversation_id, seq).await, None),
+            AgentFrame::Close { conversation_id } => (self.close(conversation_id).await, None),
+            AgentFrame::SetPresence { status } => {
+                self.state.bus.publish(
+                    &Topic::inbox(self.tenant.id),
+                    BusEvent {
+                        frame: ServerFrame::Presence { agent_id: self.claims.sub, status },
+                        agents_only: true,
+                        skip_connection: None,
+                    },
+                );
+                (Ok(()), None)
+            }
+            AgentFrame::Ping => {
+                out.send(ServerFrame::Pong);
+                (Ok(()), None)
+            }
+            AgentFrame::Hello { .. } => {
+                (Err(OpError::refused(WsErrorCode::InvalidFrame, "hello was already sent")), None)
+            }
+        };
+        if let Err(error) = result {
+            out.send(error_frame(error, client_id));
+        }
+    }
+
+    fn me(&self) -> ws::Sender {
+        ws::Sender::Agent { id: self.claims.sub, name: self.name.clone() }
+    }
+
+    async fn join(&mut self, out: &mut Outbox, conversation: ConversationId, after_seq: i64) -> Result<(), OpError> {
+        let id = conversation.as_uuid();
+        let found = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move { db::conversations::find(tx, id).await })
+        })
+        .await?;
+        if found.is_none() {
+            return Err(not_found());
+        }
+        let topic = Topic::conversation(self.tenant.id, conversation);
+        if out.follows(&topic) {
+            return Ok(());
+        }
+        let receiver = self.state.bus.subscribe(&topic);
+        let replayed = service::replay(&self.state.db, &self.tenant.schema, conversation, after_seq, true).await?;
+        out.follow(topic, receiver, Some(conversation), replayed.into_iter().map(ServerFrame::Message).collect());
+        Ok(())
+    }
+
+    async fn send(
+        &mut self,
+        out: &mut Outbox,
+        conversation: ConversationId,
+        client_id: &str,
+        body: &str,
+        private: bool,
+    ) -> Result<(), OpError> {
+        let author = Author::Agent { id: self.claims.sub, name: self.name.clone(), conversation, private };
+        let stored = service::send(&self.state.db, &self.tenant.schema, &author, client_id, body).await?;
+        out.send(ServerFrame::Ack {
+            client_id: client_id.to_owned(),
+            message_id: MessageId::from_uuid(stored.message.id),
+            conversation_id: conversation,
+            seq: stored.message.seq,
+            created_at: stored.message.created_at,
+        });
+        if stored.fresh {
+            let private = stored.message.private;
+            self.state.bus.publish(
+                &Topic::conversation(self.tenant.id, conversation),
+                BusEvent {
+                    frame: ServerFrame::Message(service::message_view(stored.message)),
+                    agents_only: private,
+                    skip_connection: None,
+                },
+            );
+            self.publish_inbox(ServerFrame::ConversationUpdated(service::summary(&stored.conversation)));
+        }
+        Ok(())
+    }
+
+    async fn claim(&mut self, conversation: ConversationId) -> Result<(), OpError> {
+        let (id, agent) = (conversation.as_uuid(), self.claims.sub.as_uuid());
+        let claimed = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move {
+                if db::conversations::find(tx, id).await?.is_none() {
+                    return Ok(None);
+                }
+                db::conversations::claim(tx, id, agent).await.map(Some)
+            })
+        })
+        .await?;
+        match claimed {
+            None => Err(not_found()),
+            Some(None) => {
+                Err(OpError::refused(WsErrorCode::Forbidden, "The conversation is closed or assigned to someone else."))
+            }
+            Some(Some(row)) => {
+                let frame = ServerFrame::ConversationUpdated(service::summary(&row));
+                self.publish(conversation, frame.clone(), None);
+                self.publish_inbox(frame);
+                Ok(())
+            }
+        }
+    }
+
+    async fn read(&mut self, conversation: ConversationId, seq: i64) -> Result<(), OpError> {
+        let id = conversation.as_uuid();
+        let read = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move { db::conversations::mark_read(tx, id, false, seq).await })
+        })
+        .await?
+        .ok_or_else(not_found)?;
+        self.publish(
+            conversation,
+            ServerFrame::Read { conversation_id: conversation, reader: self.me(), seq: read },
+            None,
+        );
+        Ok(())
+    }
+
+    async fn close(&mut self, conversation: ConversationId) -> Result<(), OpError> {
+        let id = conversation.as_uuid();
+        let closed = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move {
+                if db::conversations::find(tx, id).await?.is_none() {
+                    return Ok(None);
+                }
+                db::conversations::close(tx, id).await.map(Some)
+            })
+        })
+        .await?;
+        match closed {
+            None => Err(not_found()),
+            Some(None) => Err(OpError::refused(WsErrorCode::ConversationClosed, "The conversation is already closed.")),
+            Some(Some(row)) => {
+                let frame = ServerFrame::ConversationUpdated(service::summary(&row));
+                self.publish(conversation, frame.clone(), None);
+                self.publish_inbox(frame);
+                Ok(())
+            }
+        }
+    }
+
+    fn publish(&self, conversation: ConversationId, frame: ServerFrame, skip: Option<u64>) {
+        self.state.bus.publish(
+            &Topic::conversation(self.tenant.id, conversation),
+            BusEvent { frame, agents_only: false, skip_connection: skip },
+        );
+    }
+
+    fn publish_inbox(&self, frame: ServerFrame) {
+        self.state
+            .bus
+            .publish(&Topic::inbox(self.tenant.id), BusEvent { frame, agents_only: true, skip_connection: None });
+    }
+}

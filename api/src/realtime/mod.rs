@@ -1,0 +1,177 @@
+//! The real-time gateway (F11, F12): WebSocket endpoints for visitors (`/ws/visitor`) and agents
+//! (`/ws/agent`), speaking protocol v1 (`kefu_protocol::ws`, docs/protocol.md).
+//!
+//! Architecture invariant: a message is acknowledged and published only after the transaction
+//! that stored it committed; publishing never happens inside a transaction.
+
+pub mod agent;
+pub mod bus;
+pub mod connection;
+pub mod service;
+pub mod visitor;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use kefu_protocol::ws::limits;
+use kefu_protocol::{ErrorCode, TenantId};
+use serde::Deserialize;
+
+use crate::db::{self, TenantSchema};
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+
+/// Routes of the gateway.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws/visitor", get(visitor_upgrade)).route("/ws/agent", get(agent_upgrade))
+}
+
+/// The token of a WebSocket request: browsers cannot set headers on WebSocket requests, so it
+/// comes as `?token=`; an `Authorization: Bearer` header is accepted too.
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+fn token_of(query: &TokenQuery, headers: &HeaderMap) -> Result<String> {
+    if let Some(token) = &query.token {
+        return Ok(token.clone());
+    }
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::client(ErrorCode::Unauthenticated, "Pass the token as `?token=`."))
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::client(ErrorCode::InvalidToken, "The token is invalid or expired.")
+}
+
+/// Applies the protocol's frame limits and small buffers (idle sockets stay cheap).
+fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(limits::MAX_FRAME_BYTES)
+        .max_frame_size(limits::MAX_FRAME_BYTES)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limits::MAX_FRAME_BYTES * 4)
+}
+
+/// The tenant a connection acts in, checked active and at home in this node's region.
+#[derive(Clone)]
+pub struct TenantRef {
+    /// Tenant id.
+    pub id: TenantId,
+    /// Its schema.
+    pub schema: TenantSchema,
+}
+
+async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantRef> {
+    let mut conn = state.db.acquire().await?;
+    let row = db::tenants::find(&mut conn, tenant.as_uuid()).await?.ok_or_else(invalid_token)?;
+    if row.status != "active" {
+        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
+    }
+    let schema = TenantSchema::checked(tenant, &row.schema_name).ok_or_else(invalid_token)?;
+    Ok(TenantRef { id: tenant, schema })
+}
+
+fn next_connection_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+async fn visitor_upgrade(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response> {
+    let token = token_of(&query, &headers)?;
+    let claims = state.jwt.verify_visitor(&token).map_err(|error| {
+        tracing::debug!(%error, "visitor token rejected");
+        invalid_token()
+    })?;
+    if claims.region != state.config.region {
+        tracing::debug!(region = %claims.region, "visitor token for another region");
+        return Err(invalid_token());
+    }
+    let tenant = resolve_tenant(&state, claims.tid).await?;
+    Ok(configure(ws).on_upgrade(move |socket| visitor::run(socket, state, tenant, claims, next_connection_id())))
+}
+
+async fn agent_upgrade(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response> {
+    let token = token_of(&query, &headers)?;
+    let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
+    let mut conn = state.db.acquire().await?;
+    // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
+    db::memberships::find_auth(&mut conn, claims.tid.as_uuid(), claims.sub.as_uuid())
+        .await?
+        .ok_or_else(invalid_token)?;
+    let user = db::users::find(&mut conn, claims.sub.as_uuid()).await?.ok_or_else(invalid_token)?;
+    drop(conn);
+    let tenant = resolve_tenant(&state, claims.tid).await?;
+    Ok(configure(ws)
+        .on_upgrade(move |socket| agent::run(socket, state, tenant, claims, user.display_name, next_connection_id())))
+}
+
+/// Per-connection frame limiter: 20 frames/s sustained, bursts of 40.
+pub(crate) struct FrameLimiter {
+    limiter: governor::DefaultDirectRateLimiter,
+    strikes: u32,
+}
+
+impl FrameLimiter {
+    pub(crate) fn new() -> Self {
+        let per_second = std::num::NonZeroU32::new(limits::FRAMES_PER_SECOND).unwrap_or(std::num::NonZeroU32::MIN);
+        let burst = std::num::NonZeroU32::new(limits::FRAME_BURST).unwrap_or(std::num::NonZeroU32::MIN);
+        Self {
+            limiter: governor::RateLimiter::direct(governor::Quota::per_second(per_second).allow_burst(burst)),
+            strikes: 0,
+        }
+    }
+
+    /// `Ok` when the frame may be processed; `Err(true)` when the client keeps flooding and must
+    /// be disconnected.
+    pub(crate) fn check(&mut self) -> std::result::Result<(), bool> {
+        if self.limiter.check().is_ok() {
+            return Ok(());
+        }
+        self.strikes += 1;
+        Err(self.strikes > 200)
+    }
+}
+
+/// Closes the connection with `token_expired` when the token's `exp` passes.
+pub(crate) fn close_at_expiry(exp: i64, kill: connection::Kill) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let remaining = exp.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+        tokio::select! {
+            _ = kill.closed() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(remaining).unwrap_or(0))) => {
+                kill.close(kefu_protocol::ws::close::TOKEN_EXPIRED);
+            }
+        }
+    })
+}
+
+/// An `error` frame.
+pub(crate) fn error_frame(error: service::OpError, client_id: Option<String>) -> kefu_protocol::ws::ServerFrame {
+    kefu_protocol::ws::ServerFrame::Error {
+        code: error.code,
+        message: error.message,
+        client_id,
+        retryable: error.retryable,
+    }
+}

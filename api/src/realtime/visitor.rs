@@ -1,0 +1,247 @@
+//! A visitor's connection: hello/resume, sending into their open conversation, typing, read
+//! receipts, page views, leaving.
+
+use axum::extract::ws::WebSocket;
+use futures_util::StreamExt;
+use kefu_protocol::ws::{self, ServerFrame, VisitorFrame, WsErrorCode, close, limits};
+use kefu_protocol::{ConversationId, VisitorClaims};
+
+use super::bus::{BusEvent, Topic};
+use super::connection::{self, Incoming, Outbox};
+use super::service::{self, Author, OpError};
+use super::{FrameLimiter, TenantRef, close_at_expiry, error_frame};
+use crate::db;
+use crate::state::AppState;
+
+/// Serves one visitor connection until it ends.
+pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: VisitorClaims, id: u64) {
+    let (sink, mut stream) = socket.split();
+    let (mut out, writer) = connection::start(id, true, sink, state.shutdown.clone());
+    let expiry = close_at_expiry(claims.exp, out.kill.clone());
+    let span = tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = id);
+    let _enter = span.enter();
+    drop(_enter);
+    let mut session = Session { state, tenant, claims, conversation: None, limiter: FrameLimiter::new() };
+    session.serve(&mut out, &mut stream).await;
+    expiry.abort();
+    drop(out);
+    let _ = writer.await;
+}
+
+struct Session {
+    state: AppState,
+    tenant: TenantRef,
+    claims: VisitorClaims,
+    conversation: Option<ConversationId>,
+    limiter: FrameLimiter,
+}
+
+impl Session {
+    async fn serve(&mut self, out: &mut Outbox, stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+        // The first frame must be hello.
+        let Incoming::Text(first) = connection::next_text(stream, &out.kill).await else { return };
+        match ws::decode::<VisitorFrame>(&first) {
+            Ok(VisitorFrame::Hello { protocol, last_seq }) => {
+                if protocol != ws::PROTOCOL_VERSION {
+                    out.kill.close(close::UNSUPPORTED_VERSION);
+                    return;
+                }
+                if let Err(error) = self.hello(out, last_seq.unwrap_or(0)).await {
+                    out.send(error_frame(error, None));
+                }
+            }
+            _ => {
+                out.kill.close(close::HELLO_REQUIRED);
+                return;
+            }
+        }
+        loop {
+            let Incoming::Text(text) = connection::next_text(stream, &out.kill).await else { return };
+            if let Err(flooding) = self.limiter.check() {
+                if flooding {
+                    out.kill.close(close::POLICY_VIOLATION);
+                    return;
+                }
+                out.send(error_frame(OpError::refused(WsErrorCode::RateLimited, "Too many frames; slow down."), None));
+                continue;
+            }
+            let frame = match ws::decode::<VisitorFrame>(&text) {
+                Ok(frame) => frame,
+                Err(error) => {
+                    out.send(ServerFrame::Error {
+                        code: error.code,
+                        message: error.message,
+                        client_id: None,
+                        retryable: false,
+                    });
+                    continue;
+                }
+            };
+            if matches!(frame, VisitorFrame::Leave) {
+                self.leave(out).await;
+                out.kill.close(close::NORMAL);
+                return;
+            }
+            self.handle(out, frame).await;
+        }
+    }
+
+    async fn hello(&mut self, out: &mut Outbox, last_seq: i64) -> Result<(), OpError> {
+        let (visitor, ext_user) = (self.claims.sub.as_uuid(), self.claims.ext_user.clone());
+        let conversation = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move {
+                db::visitors::touch(tx, visitor, ext_user.as_deref()).await?;
+                db::conversations::open_of_visitor(tx, visitor).await
+            })
+        })
+        .await?;
+        let conversation_id = conversation.map(|c| ConversationId::from_uuid(c.id));
+        out.send(ServerFrame::Welcome {
+            protocol: ws::PROTOCOL_VERSION,
+            heartbeat_secs: limits::HEARTBEAT_SECS,
+            conversation_id,
+        });
+        if let Some(conversation) = conversation_id {
+            self.follow(out, conversation, last_seq).await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to the conversation, replaying what the client has not seen.
+    async fn follow(&mut self, out: &mut Outbox, conversation: ConversationId, after_seq: i64) -> Result<(), OpError> {
+        self.conversation = Some(conversation);
+        let topic = Topic::conversation(self.tenant.id, conversation);
+        if out.follows(&topic) {
+            return Ok(());
+        }
+        let receiver = self.state.bus.subscribe(&topic);
+        let replayed = service::replay(&self.state.db, &self.tenant.schema, conversation, after_seq, false).await?;
+        out.follow(topic, receiver, Some(conversation), replayed.into_iter().map(ServerFrame::Message).collect());
+        Ok(())
+    }
+
+    async fn handle(&mut self, out: &mut Outbox, frame: VisitorFrame) {
+        let result = match frame {
+            VisitorFrame::Send { client_id, body } => self.send(out, client_id, body).await,
+            VisitorFrame::Typing { typing } => {
+                if let Some(conversation) = self.conversation {
+                    self.publish_conversation(
+                        conversation,
+                        ServerFrame::Typing {
+                            conversation_id: conversation,
+                            sender: ws::Sender::Visitor { id: self.claims.sub },
+                            typing,
+                        },
+                        Some(out.id),
+                    );
+                }
+                Ok(())
+            }
+            VisitorFrame::Read { seq } => self.read(seq).await,
+            VisitorFrame::PageView { url, title, referrer } => self.page_view(url, title, referrer).await,
+            VisitorFrame::Ping => {
+                out.send(ServerFrame::Pong);
+                Ok(())
+            }
+            VisitorFrame::Hello { .. } => Err(OpError::refused(WsErrorCode::InvalidFrame, "hello was already sent")),
+            VisitorFrame::Leave => Ok(()),
+        };
+        if let Err(error) = result {
+            out.send(error_frame(error, None));
+        }
+    }
+
+    async fn send(&mut self, out: &mut Outbox, client_id: String, body: String) -> Result<(), OpError> {
+        let author = Author::Visitor(self.claims.sub);
+        let stored = match service::send(&self.state.db, &self.tenant.schema, &author, &client_id, &body).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                out.send(error_frame(error, Some(client_id)));
+                return Ok(());
+            }
+        };
+        let conversation = ConversationId::from_uuid(stored.conversation.id);
+        if stored.opened || self.conversation != Some(conversation) {
+            // Follow before acknowledging so the new message itself arrives in order.
+            self.follow(out, conversation, stored.message.seq - 1).await?;
+        }
+        out.send(ServerFrame::Ack {
+            client_id,
+            message_id: kefu_protocol::MessageId::from_uuid(stored.message.id),
+            conversation_id: conversation,
+            seq: stored.message.seq,
+            created_at: stored.message.created_at,
+        });
+        if stored.fresh {
+            self.publish_conversation(conversation, ServerFrame::Message(service::message_view(stored.message)), None);
+            self.state.bus.publish(
+                &Topic::inbox(self.tenant.id),
+                BusEvent {
+                    frame: ServerFrame::ConversationUpdated(service::summary(&stored.conversation)),
+                    agents_only: true,
+                    skip_connection: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn read(&mut self, seq: i64) -> Result<(), OpError> {
+        let Some(conversation) = self.conversation else { return Ok(()) };
+        let id = conversation.as_uuid();
+        let read = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move { db::conversations::mark_read(tx, id, true, seq).await })
+        })
+        .await?;
+        if let Some(seq) = read {
+            self.publish_conversation(
+                conversation,
+                ServerFrame::Read {
+                    conversation_id: conversation,
+                    reader: ws::Sender::Visitor { id: self.claims.sub },
+                    seq,
+                },
+                None,
+            );
+        }
+        Ok(())
+    }
+
+    async fn page_view(&mut self, url: String, title: Option<String>, referrer: Option<String>) -> Result<(), OpError> {
+        let visitor = self.claims.sub.as_uuid();
+        service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move {
+                db::visitors::record_page(tx, visitor, &url, title.as_deref(), referrer.as_deref()).await
+            })
+        })
+        .await
+    }
+
+    async fn leave(&mut self, out: &mut Outbox) {
+        let Some(conversation) = self.conversation else { return };
+        let id = conversation.as_uuid();
+        match service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move { db::conversations::close(tx, id).await })
+        })
+        .await
+        {
+            Ok(Some(closed)) => {
+                let frame = ServerFrame::ConversationUpdated(service::summary(&closed));
+                self.publish_conversation(conversation, frame.clone(), None);
+                self.state.bus.publish(
+                    &Topic::inbox(self.tenant.id),
+                    BusEvent { frame, agents_only: true, skip_connection: None },
+                );
+            }
+            Ok(None) => {}
+            Err(error) => out.send(error_frame(error, None)),
+        }
+    }
+
+    fn publish_conversation(&self, conversation: ConversationId, frame: ServerFrame, skip: Option<u64>) {
+        self.state.bus.publish(
+            &Topic::conversation(self.tenant.id, conversation),
+            BusEvent { frame, agents_only: false, skip_connection: skip },
+        );
+    }
+}

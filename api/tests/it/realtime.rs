@@ -1,0 +1,325 @@
+//! The WebSocket protocol against real Postgres: acks after commit, gap-free sequences,
+//! idempotent retries, resume, notes, bad input, token expiry and shutdown.
+
+use kefu_api::testing::{TestApp, WsEnd};
+use kefu_protocol::VisitorId;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+fn new_visitor() -> VisitorId {
+    VisitorId::from_uuid(uuid::Uuid::now_v7())
+}
+
+async fn stored_messages(app: &TestApp, tenant_id: &str, conversation_id: &str) -> Vec<(i64, String, String, bool)> {
+    let schema = format!("t_{}", tenant_id.trim_start_matches("tnt_"));
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select seq, client_id, body, private from {schema}.messages where conversation_id = $1::uuid order by seq"
+    )))
+    .bind(conversation_id.trim_start_matches("conv_"))
+    .fetch_all(app.db())
+    .await
+    .expect("messages")
+}
+
+#[tokio::test]
+async fn visitor_and_agent_chat_with_acks_after_commit_and_private_notes() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "subscribe_inbox" })).await;
+    let visitor_id = new_visitor();
+    let (mut visitor, welcome) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    assert_eq!(welcome["protocol"], 1);
+    assert!(welcome.get("conversation_id").is_none(), "no conversation before the first message");
+
+    visitor.send(json!({ "type": "send", "client_id": "v-1", "body": "你好，我想退款" })).await;
+    let ack = visitor.next_of("ack").await;
+    assert_eq!((ack["client_id"].as_str(), ack["seq"].as_i64()), (Some("v-1"), Some(1)));
+    let conversation = ack["conversation_id"].as_str().expect("conversation").to_owned();
+    // Acknowledged means committed: the row is visible to any other connection now.
+    let stored = stored_messages(&app, &owner.tenant_id, &conversation).await;
+    assert_eq!(stored, vec![(1, "v-1".into(), "你好，我想退款".into(), false)]);
+
+    let update = agent.next_of("conversation_updated").await;
+    assert_eq!(update["conversation_id"], conversation.as_str());
+    assert_eq!(update["status"], "open");
+
+    agent.send(json!({ "type": "join", "conversation_id": conversation })).await;
+    let replayed = agent.next_of("message").await;
+    assert_eq!((replayed["seq"].as_i64(), replayed["body"].as_str()), (Some(1), Some("你好，我想退款")));
+    assert_eq!(replayed["sender"]["kind"], "visitor");
+
+    agent.send(json!({ "type": "claim", "conversation_id": conversation })).await;
+    let claimed = visitor.next_of("conversation_updated").await;
+    assert_eq!(claimed["assignee"], owner.user_id.as_str());
+
+    agent
+        .send(json!({ "type": "note", "conversation_id": conversation, "client_id": "n-1", "body": "VIP customer" }))
+        .await;
+    let note_ack = agent.next_of("ack").await;
+    assert_eq!(note_ack["seq"], 2);
+    agent
+        .send(
+            json!({ "type": "send", "conversation_id": conversation, "client_id": "a-1", "body": "Sure, one moment" }),
+        )
+        .await;
+    let reply = visitor.next_of("message").await;
+    assert_eq!((reply["seq"].as_i64(), reply["body"].as_str()), (Some(3), Some("Sure, one moment")));
+    assert_eq!(reply["sender"]["kind"], "agent");
+    let agent_sees_note = agent.next_of("message").await;
+    assert_eq!((agent_sees_note["private"].as_bool(), agent_sees_note["seq"].as_i64()), (Some(true), Some(2)));
+
+    // The visitor never saw seq 2; a visitor resume skips it too.
+    let (mut again, welcome) = app.visitor(&owner.tenant_id, visitor_id, Some(0)).await;
+    assert_eq!(welcome["conversation_id"], conversation.as_str());
+    let first = again.next_of("message").await;
+    let second = again.next_of("message").await;
+    assert_eq!((first["seq"].as_i64(), second["seq"].as_i64()), (Some(1), Some(3)));
+    again.expect_silence(300).await;
+}
+
+#[tokio::test]
+async fn a_retried_client_id_gets_the_original_ack_and_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let visitor_id = new_visitor();
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    visitor.send(json!({ "type": "send", "client_id": "same", "body": "once" })).await;
+    let first = visitor.next_of("ack").await;
+    visitor.send(json!({ "type": "send", "client_id": "same", "body": "once" })).await;
+    let second = visitor.next_of("ack").await;
+    assert_eq!(first, second);
+    // Even from a new connection (a retry after a reconnect).
+    drop(visitor);
+    let (mut reconnected, _) = app.visitor(&owner.tenant_id, visitor_id, Some(1)).await;
+    reconnected.send(json!({ "type": "send", "client_id": "same", "body": "once" })).await;
+    assert_eq!(reconnected.next_of("ack").await, first);
+    let conversation = first["conversation_id"].as_str().expect("conversation");
+    assert_eq!(stored_messages(&app, &owner.tenant_id, conversation).await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_senders_get_gap_free_ordered_sequences() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let visitor_id = new_visitor();
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    visitor.send(json!({ "type": "send", "client_id": "open", "body": "hi" })).await;
+    let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("id").to_owned();
+
+    let mut agents = Vec::new();
+    for _ in 0..3 {
+        let mut agent = app.agent(&owner).await;
+        agent.send(json!({ "type": "join", "conversation_id": conversation })).await;
+        agents.push(agent);
+    }
+    // Every client pipelines 15 sends; all run at once.
+    let mut tasks = Vec::new();
+    for (i, mut agent) in agents.into_iter().enumerate() {
+        let conversation = conversation.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..15 {
+                agent.send(json!({ "type": "send", "conversation_id": conversation, "client_id": format!("a{i}-{n}"), "body": format!("agent {i} #{n}") })).await;
+            }
+            let mut acks = Vec::new();
+            while acks.len() < 15 {
+                let frame = agent.next().await.expect("frame");
+                if frame["type"] == "ack" {
+                    acks.push(frame["seq"].as_i64().expect("seq"));
+                }
+            }
+            acks
+        }));
+    }
+    for n in 0..15 {
+        visitor.send(json!({ "type": "send", "client_id": format!("v-{n}"), "body": format!("visitor #{n}") })).await;
+    }
+    let mut seqs = Vec::new();
+    let mut delivered = Vec::new();
+    while seqs.len() < 15 || delivered.len() < 60 {
+        let frame = visitor.next().await.expect("frame");
+        match frame["type"].as_str() {
+            Some("ack") => seqs.push(frame["seq"].as_i64().expect("seq")),
+            Some("message") => delivered.push(frame["seq"].as_i64().expect("seq")),
+            _ => {}
+        }
+    }
+    for task in tasks {
+        seqs.extend(task.await.expect("agent task"));
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (2..=61).collect::<Vec<_>>(), "every ack has a distinct seq, no gaps");
+    // The visitor received every message (its own and the agents') once, in order.
+    let expected: Vec<i64> = (2..=61).collect();
+    assert_eq!(delivered.iter().copied().filter(|s| *s >= 2).collect::<Vec<_>>(), expected);
+    let stored: Vec<i64> =
+        stored_messages(&app, &owner.tenant_id, &conversation).await.into_iter().map(|m| m.0).collect();
+    assert_eq!(stored, (1..=61).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn resume_replays_exactly_what_was_missed_in_order() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let visitor_id = new_visitor();
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    for n in 1..=3 {
+        visitor.send(json!({ "type": "send", "client_id": format!("v{n}"), "body": format!("m{n}") })).await;
+        visitor.next_of("ack").await;
+    }
+    let conversation = {
+        let (_, welcome) = app.visitor(&owner.tenant_id, visitor_id, Some(3)).await;
+        welcome["conversation_id"].as_str().expect("id").to_owned()
+    };
+    drop(visitor);
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "join", "conversation_id": conversation, "last_seq": 3 })).await;
+    for n in 1..=4 {
+        agent.send(json!({ "type": "send", "conversation_id": conversation, "client_id": format!("a{n}"), "body": format!("r{n}") })).await;
+        agent.next_of("ack").await;
+    }
+    let (mut resumed, _) = app.visitor(&owner.tenant_id, visitor_id, Some(5)).await;
+    let got: Vec<(i64, String)> = {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let m = resumed.next_of("message").await;
+            got.push((m["seq"].as_i64().expect("seq"), m["body"].as_str().expect("body").to_owned()));
+        }
+        got
+    };
+    assert_eq!(got, vec![(6, "r3".to_owned()), (7, "r4".to_owned())]);
+    resumed.expect_silence(300).await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_typed_errors_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    let cases: Vec<(Message, &str)> = vec![
+        (Message::text("not json"), "invalid_json"),
+        (Message::text(r#"{"type":"explode"}"#), "unknown_type"),
+        (
+            Message::text(
+                r#"{"type":"note","conversation_id":"conv_00000000000000000000000000000000","client_id":"x","body":"y"}"#,
+            ),
+            "unknown_type",
+        ),
+        (Message::text(r#"{"type":"send","client_id":"bad id!","body":"x"}"#), "invalid_client_id"),
+        (Message::text(r#"{"type":"send","client_id":"ok","body":"   "}"#), "invalid_body"),
+        (
+            Message::text(json!({ "type": "send", "client_id": "ok", "body": "字".repeat(4001) }).to_string()),
+            "invalid_body",
+        ),
+        (Message::text(r#"{"type":"read","seq":"x"}"#), "invalid_frame"),
+        (Message::text(r#"{"type":"hello","protocol":1}"#), "invalid_frame"),
+    ];
+    for (message, code) in cases {
+        visitor.send_raw(message).await;
+        let error = visitor.next_of("error").await;
+        assert_eq!(error["code"], code, "{error}");
+        assert_eq!(error["retryable"], false);
+    }
+    let schema = format!("t_{}", owner.tenant_id.trim_start_matches("tnt_"));
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {schema}.messages")))
+        .fetch_one(app.db())
+        .await
+        .expect("count");
+    assert_eq!(count, 0, "nothing stored for refused frames");
+
+    // Oversized frames and binary frames end the session with documented close codes.
+    visitor.send_raw(Message::text("x".repeat(20_000))).await;
+    assert_eq!(visitor.next().await, Err(WsEnd::Closed(1009)));
+    let (mut binary, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    binary.send_raw(Message::binary(vec![1, 2, 3])).await;
+    assert_eq!(binary.next().await, Err(WsEnd::Closed(1003)));
+}
+
+#[tokio::test]
+async fn handshake_rules_hello_first_and_version() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let token = app.visitor_token(&owner.tenant_id, new_visitor(), 600);
+    let url = app.ws_url(&format!("/ws/visitor?token={token}"));
+    let mut client = kefu_api::testing::WsClient::connect(&url).await.expect("upgrade");
+    client.send(json!({ "type": "send", "client_id": "a", "body": "too early" })).await;
+    assert_eq!(client.next().await, Err(WsEnd::Closed(4004)));
+    let mut client = kefu_api::testing::WsClient::connect(&url).await.expect("upgrade");
+    client.send(json!({ "type": "hello", "protocol": 99 })).await;
+    assert_eq!(client.next().await, Err(WsEnd::Closed(4003)));
+}
+
+#[tokio::test]
+async fn tokens_are_checked_at_upgrade_and_expiry_closes_the_session() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let other = app.signup().await;
+    let visitor_url = |token: &str| app.ws_url(&format!("/ws/visitor?token={token}"));
+    // An agent token is not a visitor token; a visitor token is not an agent token.
+    assert_eq!(kefu_api::testing::WsClient::connect(&visitor_url(&owner.access)).await.err(), Some(401));
+    let visitor_token = app.visitor_token(&owner.tenant_id, new_visitor(), 600);
+    assert_eq!(
+        kefu_api::testing::WsClient::connect(&app.ws_url(&format!("/ws/agent?token={visitor_token}"))).await.err(),
+        Some(401)
+    );
+    assert_eq!(kefu_api::testing::WsClient::connect(&visitor_url("garbage")).await.err(), Some(401));
+    assert_eq!(kefu_api::testing::WsClient::connect(&app.ws_url("/ws/visitor")).await.err(), Some(401));
+    let expired = app.visitor_token(&owner.tenant_id, new_visitor(), -120);
+    assert_eq!(kefu_api::testing::WsClient::connect(&visitor_url(&expired)).await.err(), Some(401));
+
+    // An agent of another tenant cannot join this tenant's conversation.
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    visitor.send(json!({ "type": "send", "client_id": "x", "body": "hello" })).await;
+    let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("id").to_owned();
+    let mut intruder = app.agent(&other).await;
+    intruder.send(json!({ "type": "join", "conversation_id": conversation })).await;
+    assert_eq!(intruder.next_of("error").await["code"], "conversation_not_found");
+    intruder.send(json!({ "type": "send", "conversation_id": conversation, "client_id": "i", "body": "pwned" })).await;
+    assert_eq!(intruder.next_of("error").await["code"], "conversation_not_found");
+    visitor.expect_silence(300).await;
+
+    // A token that expires mid-session closes it with 4001.
+    let short = app.visitor_token(&owner.tenant_id, new_visitor(), 1);
+    let mut client = kefu_api::testing::WsClient::connect(&visitor_url(&short)).await.expect("upgrade");
+    client.send(json!({ "type": "hello", "protocol": 1 })).await;
+    client.next_of("welcome").await;
+    let end = loop {
+        match client.next().await {
+            Ok(_) => continue,
+            Err(end) => break end,
+        }
+    };
+    assert_eq!(end, WsEnd::Closed(4001));
+}
+
+#[tokio::test]
+async fn closed_conversations_refuse_messages_and_a_new_one_opens() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let visitor_id = new_visitor();
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    visitor.send(json!({ "type": "send", "client_id": "1", "body": "hi" })).await;
+    let first: Value = visitor.next_of("ack").await;
+    let conversation = first["conversation_id"].as_str().expect("id").to_owned();
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "close", "conversation_id": conversation })).await;
+    assert_eq!(visitor.next_of("conversation_updated").await["status"], "closed");
+    agent
+        .send(json!({ "type": "send", "conversation_id": conversation, "client_id": "late", "body": "too late" }))
+        .await;
+    assert_eq!(agent.next_of("error").await["code"], "conversation_closed");
+    // The visitor's next message starts a new conversation.
+    visitor.send(json!({ "type": "send", "client_id": "2", "body": "one more thing" })).await;
+    let second = visitor.next_of("ack").await;
+    assert_ne!(second["conversation_id"], first["conversation_id"]);
+    assert_eq!(second["seq"], 1);
+}
+
+#[tokio::test]
+async fn shutdown_tells_clients_to_reconnect_elsewhere() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    app.state.shutdown.cancel();
+    assert_eq!(visitor.next().await, Err(WsEnd::Closed(1001)));
+}
