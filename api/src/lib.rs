@@ -37,11 +37,18 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         Duration::from_millis(config.database.acquire_timeout_ms),
     )
     .context("invalid database.url")?;
-    let redis = match &config.redis.url {
-        None => None,
-        Some(url) => Some(connect_redis(secrecy::ExposeSecret::expose_secret(url)).await?),
+    let shutdown = CancellationToken::new();
+    let (redis, bus) = match &config.redis.url {
+        None => (None, realtime::bus::Bus::local()),
+        Some(url) => {
+            let url = secrecy::ExposeSecret::expose_secret(url);
+            let manager = connect_redis(url).await?;
+            let client = redis::Client::open(url).context("invalid redis.url")?;
+            let bus = realtime::bus::Bus::with_redis(client, manager.clone(), shutdown.clone());
+            (Some(manager), bus)
+        }
     };
-    AppState::new(config, db, redis, telemetry::metrics_handle())
+    AppState::new(config, db, redis, bus, shutdown, telemetry::metrics_handle())
 }
 
 /// Connects to Redis with reconnects; fails after a bounded wait at start.

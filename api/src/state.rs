@@ -44,6 +44,8 @@ impl AppState {
         config: Config,
         db: PgPool,
         redis: Option<redis::aio::ConnectionManager>,
+        bus: crate::realtime::bus::Bus,
+        shutdown: tokio_util::sync::CancellationToken,
         metrics: PrometheusHandle,
     ) -> anyhow::Result<Self> {
         let keys = config.signing_keys().map_err(anyhow::Error::msg)?;
@@ -57,8 +59,8 @@ impl AppState {
             auth_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             mail_wakeup: Arc::new(Notify::new()),
             metrics,
-            bus: crate::realtime::bus::Bus::default(),
-            shutdown: tokio_util::sync::CancellationToken::new(),
+            bus,
+            shutdown,
             config: Arc::new(config),
         })
     }

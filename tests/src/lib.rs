@@ -76,7 +76,7 @@ pub fn kefu(database_url: &str) -> Command {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DATABASE_URL", database_url)
         .env("KEFU_MODE", "development")
-        .env("KEFU_AUTH__SIGNING_KEYS", "e2e:an-end-to-end-signing-secret-of-enough-length")
+        .env("KEFU_AUTH__SIGNING_KEYS", SIGNING_KEYS)
         .env("RUST_LOG", "warn");
     command
 }
@@ -135,5 +135,81 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The signing key the e2e servers run with (see [`kefu`]).
+pub const SIGNING_KEYS: &str = "e2e:an-end-to-end-signing-secret-of-enough-length";
+
+/// Mints a visitor token for `tenant_id` as the edge would.
+pub fn visitor_token(tenant_id: &str, visitor: kefu_protocol::VisitorId) -> String {
+    let (kid, secret) = SIGNING_KEYS.split_once(':').expect("kid:secret");
+    let keys = kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("keys");
+    let now = chrono::Utc::now().timestamp();
+    keys.sign(&kefu_protocol::VisitorClaims {
+        iss: kefu_protocol::ISSUER.into(),
+        aud: kefu_protocol::VISITOR_AUDIENCE.into(),
+        sub: visitor,
+        tid: tenant_id.parse().expect("tenant id"),
+        region: "local".into(),
+        ext_user: None,
+        iat: now,
+        exp: now + 600,
+        jti: uuid::Uuid::new_v4().simple().to_string(),
+    })
+    .expect("sign")
+}
+
+/// A `redis-server` of the test's own on a free port (so it can be killed and restarted
+/// without disturbing anything else), stopped when dropped.
+pub struct OwnRedis {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    /// Starts one and waits until it answers.
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut redis = Self { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (SIGKILL: nothing is flushed; it keeps no data anyway).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// (Re)starts it on the same port and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (installed by infra/local/services.sh)");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

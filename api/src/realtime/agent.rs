@@ -7,7 +7,7 @@ use kefu_protocol::ws::{self, AgentFrame, ServerFrame, WsErrorCode, close, limit
 use kefu_protocol::{AccessClaims, ConversationId, MessageId};
 
 use super::bus::{BusEvent, Topic};
-use super::connection::{self, Incoming, Outbox};
+use super::connection::{self, Incoming, Outbox, Recovery};
 use super::service::{self, Author, OpError};
 use super::{FrameLimiter, TenantRef, close_at_expiry, error_frame};
 use crate::db;
@@ -150,7 +150,15 @@ impl Session {
         }
         let receiver = self.state.bus.subscribe(&topic);
         let replayed = service::replay(&self.state.db, &self.tenant.schema, conversation, after_seq, true).await?;
-        out.follow(topic, receiver, Some(conversation), replayed.into_iter().map(ServerFrame::Message).collect());
+        let recovery = Recovery {
+            conversation,
+            after_seq,
+            pool: self.state.db.clone(),
+            schema: self.tenant.schema.clone(),
+            include_private: true,
+            epoch: self.state.bus.epoch(),
+        };
+        out.follow(topic, receiver, Some(recovery), replayed.into_iter().map(ServerFrame::Message).collect());
         Ok(())
     }
 

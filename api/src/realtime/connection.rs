@@ -12,11 +12,13 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::ConversationId;
 use kefu_protocol::ws::{ServerFrame, close, limits};
-use tokio::sync::{broadcast, mpsc};
+use sqlx::PgPool;
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{BusEvent, Topic};
+use crate::db::TenantSchema;
 
 /// Ends a connection with a close code, from any task.
 #[derive(Clone, Default)]
@@ -74,55 +76,169 @@ impl Outbox {
         self.subscriptions.contains_key(topic)
     }
 
-    /// Follows a topic. `replayed` are frames to send first (a resume); live `message` frames of
-    /// `conversation` with a sequence number at or below the last replayed one are skipped, so the
-    /// client sees each message once, in order.
+    /// Follows a topic. `replayed` are frames to send first (a resume). For a conversation,
+    /// `recovery` makes delivery exactly-once and in order whatever the bus does: live messages
+    /// at or below the last delivered sequence number are skipped, a gap is filled from
+    /// Postgres before the message that revealed it, and when the cross-node bus reconnects
+    /// everything after the last delivered message is fetched again.
     pub fn follow(
         &mut self,
         topic: Topic,
         receiver: broadcast::Receiver<Arc<BusEvent>>,
-        conversation: Option<ConversationId>,
+        recovery: Option<Recovery>,
         replayed: Vec<ServerFrame>,
     ) {
         if self.follows(&topic) {
             return;
         }
-        let mut skip_up_to = 0;
+        let mut last_seq = recovery.as_ref().map_or(0, |r| r.after_seq);
         for frame in replayed {
             if let ServerFrame::Message(m) = &frame {
-                skip_up_to = skip_up_to.max(m.seq);
+                last_seq = last_seq.max(m.seq);
             }
             self.send(frame);
         }
-        let (queue, kill, me, visitor) = (self.queue.clone(), self.kill.clone(), self.id, self.visitor);
-        let mut receiver = receiver;
-        let task = tokio::spawn(async move {
-            loop {
-                match receiver.recv().await {
+        let forwarder = Forwarder {
+            queue: self.queue.clone(),
+            kill: self.kill.clone(),
+            me: self.id,
+            visitor: self.visitor,
+            recovery,
+            last_seq,
+        };
+        let task = tokio::spawn(forwarder.run(receiver));
+        self.subscriptions.insert(topic, task);
+    }
+}
+
+/// What a conversation forwarder needs to recover missed messages from Postgres.
+pub struct Recovery {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// The sequence number the client already has.
+    pub after_seq: i64,
+    /// The pool.
+    pub pool: PgPool,
+    /// The tenant schema.
+    pub schema: TenantSchema,
+    /// Agents see private notes; visitors do not.
+    pub include_private: bool,
+    /// Bus reconnections.
+    pub epoch: watch::Receiver<u64>,
+}
+
+struct Forwarder {
+    queue: mpsc::Sender<ServerFrame>,
+    kill: Kill,
+    me: u64,
+    visitor: bool,
+    recovery: Option<Recovery>,
+    last_seq: i64,
+}
+
+impl Forwarder {
+    async fn run(mut self, mut receiver: broadcast::Receiver<Arc<BusEvent>>) {
+        loop {
+            let epoch_changed = async {
+                match self.recovery.as_mut() {
+                    Some(recovery) => recovery.epoch.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = receiver.recv() => match event {
                     Ok(event) => {
-                        if event.skip_connection == Some(me) || (visitor && event.agents_only) {
-                            continue;
+                        if !self.forward(&event).await {
+                            return;
                         }
-                        if let ServerFrame::Message(m) = &event.frame
-                            && Some(m.conversation_id) == conversation
-                            && m.seq <= skip_up_to
-                        {
-                            continue;
-                        }
-                        if queue.try_send(event.frame.clone()).is_err() {
-                            kill.close(close::SLOW_CONSUMER);
-                            break;
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) if self.recovery.is_some() => {
+                        // Missed events: messages come back from Postgres; the rest is ephemeral.
+                        if !self.fill(i64::MAX).await {
+                            return;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        kill.close(close::SLOW_CONSUMER);
-                        break;
+                        self.kill.close(close::SLOW_CONSUMER);
+                        return;
                     }
-                    Err(broadcast::error::RecvError::Closed) => break,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                changed = epoch_changed => {
+                    if !changed || !self.fill(i64::MAX).await {
+                        return;
+                    }
                 }
             }
-        });
-        self.subscriptions.insert(topic, task);
+        }
+    }
+
+    fn push(&self, frame: ServerFrame) -> bool {
+        if self.queue.try_send(frame).is_err() {
+            self.kill.close(close::SLOW_CONSUMER);
+            return false;
+        }
+        true
+    }
+
+    async fn forward(&mut self, event: &BusEvent) -> bool {
+        if event.skip_connection == Some(self.me) || (self.visitor && event.agents_only) {
+            return true;
+        }
+        if let (Some(recovery), ServerFrame::Message(m)) = (&self.recovery, &event.frame)
+            && m.conversation_id == recovery.conversation
+        {
+            if m.seq <= self.last_seq {
+                return true;
+            }
+            if m.seq > self.last_seq + 1 && !self.fill(m.seq - 1).await {
+                return false;
+            }
+            self.last_seq = m.seq;
+        }
+        // A conversation update names the conversation's last sequence number: anything beyond
+        // what this client got was lost on the way (a node died before publishing it).
+        if let (Some(recovery), ServerFrame::ConversationUpdated(summary)) = (&self.recovery, &event.frame)
+            && summary.conversation_id == recovery.conversation
+            && summary.last_seq > self.last_seq
+            && !self.fill(summary.last_seq).await
+        {
+            return false;
+        }
+        self.push(event.frame.clone())
+    }
+
+    /// Sends stored messages after the last delivered one, up to `up_to`.
+    async fn fill(&mut self, up_to: i64) -> bool {
+        let Some(recovery) = &self.recovery else { return true };
+        match super::service::replay(
+            &recovery.pool,
+            &recovery.schema,
+            recovery.conversation,
+            self.last_seq,
+            recovery.include_private,
+        )
+        .await
+        {
+            Ok(messages) => {
+                for message in messages.into_iter().filter(|m| m.seq <= up_to) {
+                    self.last_seq = self.last_seq.max(message.seq);
+                    if !self.push(ServerFrame::Message(message)) {
+                        return false;
+                    }
+                }
+                if up_to != i64::MAX {
+                    // Sequence numbers up to `up_to` that are not visible here (private notes)
+                    // are not gaps.
+                    self.last_seq = self.last_seq.max(up_to);
+                }
+                true
+            }
+            Err(error) => {
+                tracing::warn!(code = ?error.code, "could not fill a message gap; the client resumes on reconnect");
+                true
+            }
+        }
     }
 }
 

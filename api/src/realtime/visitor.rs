@@ -7,7 +7,7 @@ use kefu_protocol::ws::{self, ServerFrame, VisitorFrame, WsErrorCode, close, lim
 use kefu_protocol::{ConversationId, VisitorClaims};
 
 use super::bus::{BusEvent, Topic};
-use super::connection::{self, Incoming, Outbox};
+use super::connection::{self, Incoming, Outbox, Recovery};
 use super::service::{self, Author, OpError};
 use super::{FrameLimiter, TenantRef, close_at_expiry, error_frame};
 use crate::db;
@@ -95,14 +95,22 @@ impl Session {
             })
         })
         .await?;
-        let conversation_id = conversation.map(|c| ConversationId::from_uuid(c.id));
+        let conversation_id = conversation.as_ref().map(|c| ConversationId::from_uuid(c.id));
         out.send(ServerFrame::Welcome {
             protocol: ws::PROTOCOL_VERSION,
             heartbeat_secs: limits::HEARTBEAT_SECS,
             conversation_id,
         });
-        if let Some(conversation) = conversation_id {
+        if let Some(row) = &conversation {
+            let conversation = ConversationId::from_uuid(row.id);
             self.follow(out, conversation, last_seq).await?;
+            // The visitor is back: agents learn it, and their forwarders catch up on anything a
+            // dead node committed but never published.
+            let frame = ServerFrame::ConversationUpdated(service::summary(row));
+            self.publish_conversation(conversation, frame.clone(), Some(out.id));
+            self.state
+                .bus
+                .publish(&Topic::inbox(self.tenant.id), BusEvent { frame, agents_only: true, skip_connection: None });
         }
         Ok(())
     }
@@ -116,7 +124,15 @@ impl Session {
         }
         let receiver = self.state.bus.subscribe(&topic);
         let replayed = service::replay(&self.state.db, &self.tenant.schema, conversation, after_seq, false).await?;
-        out.follow(topic, receiver, Some(conversation), replayed.into_iter().map(ServerFrame::Message).collect());
+        let recovery = Recovery {
+            conversation,
+            after_seq,
+            pool: self.state.db.clone(),
+            schema: self.tenant.schema.clone(),
+            include_private: false,
+            epoch: self.state.bus.epoch(),
+        };
+        out.follow(topic, receiver, Some(recovery), replayed.into_iter().map(ServerFrame::Message).collect());
         Ok(())
     }
 
