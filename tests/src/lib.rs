@@ -213,3 +213,95 @@ impl Drop for OwnRedis {
         self.kill();
     }
 }
+
+/// A Postgres server of the test's own (initdb into a temporary directory, run as the
+/// `postgres` user because Postgres refuses to run as root), so a test can stop and start it
+/// without disturbing the shared one. Stopped and removed when dropped.
+pub struct OwnPostgres {
+    /// Its port.
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl OwnPostgres {
+    /// Creates and starts a cluster with trust authentication on a free port.
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("Postgres is installed (infra/local/services.sh)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("a Postgres version with initdb");
+        let dir = std::env::temp_dir().join(format!("kefu-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let status = Command::new("chown").args(["postgres:postgres", dir.to_str().unwrap_or_default()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "chown the data directory to postgres");
+        let pg = Self { port: free_port(), dir, bin };
+        let output = pg
+            .as_postgres(&pg.bin.join("initdb"))
+            .args(["-D", &pg.data(), "-A", "trust", "-U", "postgres", "--locale=C.UTF-8", "-E", "UTF8"])
+            .output()
+            .expect("initdb");
+        assert!(output.status.success(), "initdb failed: {}", String::from_utf8_lossy(&output.stderr));
+        pg.start_server();
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn as_postgres(&self, program: &std::path::Path) -> Command {
+        let mut command = if nix_is_root() { Command::new("runuser") } else { Command::new("sudo") };
+        if nix_is_root() {
+            command.args(["-u", "postgres", "--"]);
+        } else {
+            command.args(["-u", "postgres"]);
+        }
+        command.arg(program).current_dir(&self.dir);
+        command
+    }
+
+    fn start_server(&self) {
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.display());
+        let log = self.dir.join("log").display().to_string();
+        let status = self
+            .as_postgres(&self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-o", &options, "-l", &log, "-w", "-t", "30", "start"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("pg_ctl start");
+        assert!(status.success(), "pg_ctl start failed");
+    }
+
+    /// Stops it (fast shutdown: connections are cut).
+    pub fn stop(&self) {
+        let _ = self
+            .as_postgres(&self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "fast", "-w", "stop"])
+            .stdout(Stdio::null())
+            .status();
+    }
+
+    /// Starts it again after [`Self::stop`].
+    pub fn restart(&self) {
+        self.start_server();
+    }
+
+    /// A database URL on it.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
