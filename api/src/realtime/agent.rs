@@ -105,7 +105,7 @@ impl Session {
                 );
                 (Ok(()), None)
             }
-            AgentFrame::Read { conversation_id, seq } => (self.read(conversation_id, seq).await, None),
+            AgentFrame::Read { conversation_id, seq } => (self.read(conversation_id, seq, out.id).await, None),
             AgentFrame::Close { conversation_id } => (self.close(conversation_id).await, None),
             AgentFrame::SetPresence { status } => {
                 self.state.bus.publish(
@@ -219,7 +219,7 @@ impl Session {
         }
     }
 
-    async fn read(&mut self, conversation: ConversationId, seq: i64) -> Result<(), OpError> {
+    async fn read(&mut self, conversation: ConversationId, seq: i64, me: u64) -> Result<(), OpError> {
         let id = conversation.as_uuid();
         let read = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move { db::conversations::mark_read(tx, id, false, seq).await })
@@ -229,7 +229,7 @@ impl Session {
         self.publish(
             conversation,
             ServerFrame::Read { conversation_id: conversation, reader: self.me(), seq: read },
-            None,
+            Some(me),
         );
         Ok(())
     }

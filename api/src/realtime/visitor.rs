@@ -153,7 +153,7 @@ impl Session {
                 }
                 Ok(())
             }
-            VisitorFrame::Read { seq } => self.read(seq).await,
+            VisitorFrame::Read { seq } => self.read(seq, out.id).await,
             VisitorFrame::PageView { url, title, referrer } => self.page_view(url, title, referrer).await,
             VisitorFrame::Ping => {
                 out.send(ServerFrame::Pong);
@@ -202,7 +202,7 @@ impl Session {
         Ok(())
     }
 
-    async fn read(&mut self, seq: i64) -> Result<(), OpError> {
+    async fn read(&mut self, seq: i64, me: u64) -> Result<(), OpError> {
         let Some(conversation) = self.conversation else { return Ok(()) };
         let id = conversation.as_uuid();
         let read = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
@@ -217,7 +217,7 @@ impl Session {
                     reader: ws::Sender::Visitor { id: self.claims.sub },
                     seq,
                 },
-                None,
+                Some(me),
             );
         }
         Ok(())

@@ -323,3 +323,48 @@ async fn shutdown_tells_clients_to_reconnect_elsewhere() {
     app.state.shutdown.cancel();
     assert_eq!(visitor.next().await, Err(WsEnd::Closed(1001)));
 }
+
+#[tokio::test]
+async fn typing_and_read_receipts_flow_both_ways() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    visitor.send(json!({ "type": "send", "client_id": "1", "body": "hi" })).await;
+    let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("id").to_owned();
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "join", "conversation_id": conversation })).await;
+    agent.next_of("message").await;
+
+    visitor.send(json!({ "type": "typing", "typing": true })).await;
+    let typing = agent.next_of("typing").await;
+    assert_eq!((typing["typing"].as_bool(), typing["sender"]["kind"].as_str()), (Some(true), Some("visitor")));
+    agent.send(json!({ "type": "typing", "conversation_id": conversation, "typing": true })).await;
+    let typing = visitor.next_of("typing").await;
+    assert_eq!(typing["sender"]["kind"], "agent");
+
+    agent.send(json!({ "type": "read", "conversation_id": conversation, "seq": 99 })).await;
+    let read = visitor.next_of("read").await;
+    assert_eq!(read["seq"], 1, "read receipts never go past the last message");
+    visitor.send(json!({ "type": "read", "seq": 1 })).await;
+    assert_eq!(agent.next_of("read").await["reader"]["kind"], "visitor");
+}
+
+#[tokio::test]
+async fn flooding_is_rate_limited_with_typed_errors() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    for _ in 0..80 {
+        visitor.send(json!({ "type": "ping" })).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    while pongs + limited < 80 {
+        let frame = visitor.next().await.expect("frame");
+        match frame["type"].as_str() {
+            Some("pong") => pongs += 1,
+            Some("error") if frame["code"] == "rate_limited" => limited += 1,
+            _ => {}
+        }
+    }
+    assert!(limited > 0 && pongs >= 40, "{pongs} pongs, {limited} limited");
+}
