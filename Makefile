@@ -5,13 +5,14 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test services openapi bench-migrate
+.PHONY: help dev test services openapi bench-migrate bench-realtime
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
 	@echo "make test           fmt, clippy, all tests against real Postgres and Redis"
 	@echo "make openapi        regenerate docs/openapi.json from the code"
 	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
+	@echo "make bench-realtime two nodes under load: latency percentiles, throughput, memory per idle socket"
 
 dev:
 	@bash infra/local/dev.sh
@@ -27,3 +28,6 @@ openapi:
 
 bench-migrate:
 	@bash infra/local/bench-migrate.sh
+
+bench-realtime:
+	@bash infra/local/bench-realtime.sh
