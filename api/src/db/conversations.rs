@@ -34,45 +34,12 @@ pub async fn open_of_visitor(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Resul
     .await
 }
 
-/// The visitor's open conversation, created if there is none (the partial unique index keeps it
-/// to one even under concurrent first messages).
-pub async fn open_or_create(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Result<ConversationRow> {
-    sqlx::query(
-        "insert into conversations (id, visitor_id) values ($1, $2)
-         on conflict (visitor_id) where status = 'open' do nothing",
-    )
-    .bind(Uuid::now_v7())
-    .bind(visitor_id)
-    .execute(tx.conn())
-    .await?;
-    open_of_visitor(tx, visitor_id).await?.ok_or(sqlx::Error::RowNotFound)
-}
-
-/// Locks a conversation for the rest of the transaction (serialises writers of one
-/// conversation: sequence numbers, status changes).
-pub async fn lock(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from conversations where id = $1 for update")))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await
-}
-
 /// One conversation.
 pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from conversations where id = $1")))
         .bind(id)
         .fetch_optional(tx.conn())
         .await
-}
-
-/// Hands out the next sequence number; call with the row locked.
-pub async fn next_seq(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<ConversationRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update conversations set last_seq = last_seq + 1, updated_at = now() where id = $1 returning {COLUMNS}"
-    )))
-    .bind(id)
-    .fetch_one(tx.conn())
-    .await
 }
 
 /// Assigns an unassigned open conversation; `None` when it is closed or taken.

@@ -34,10 +34,8 @@ pub struct MessageRow {
 const COLUMNS: &str =
     "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at";
 
-/// What to insert.
+/// What to store.
 pub struct NewMessage<'a> {
-    /// Conversation.
-    pub conversation_id: Uuid,
     /// `visitor`, `agent` or `system`.
     pub sender_kind: &'a str,
     /// Sender id.
@@ -50,42 +48,6 @@ pub struct NewMessage<'a> {
     pub private: bool,
     /// Text.
     pub body: &'a str,
-}
-
-/// The message a sender already stored under this client id, if any.
-pub async fn by_client_id(
-    tx: &mut TenantTx,
-    conversation_id: Uuid,
-    sender_id: Uuid,
-    client_id: &str,
-) -> sqlx::Result<Option<MessageRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from messages where conversation_id = $1 and sender_id = $2 and client_id = $3"
-    )))
-    .bind(conversation_id)
-    .bind(sender_id)
-    .bind(client_id)
-    .fetch_optional(tx.conn())
-    .await
-}
-
-/// Inserts a message with the given sequence number.
-pub async fn insert(tx: &mut TenantTx, new: &NewMessage<'_>, seq: i64) -> sqlx::Result<MessageRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into messages (id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(new.conversation_id)
-    .bind(seq)
-    .bind(new.sender_kind)
-    .bind(new.sender_id)
-    .bind(new.sender_name)
-    .bind(new.client_id)
-    .bind(new.private)
-    .bind(new.body)
-    .fetch_one(tx.conn())
-    .await
 }
 
 /// Messages after `after_seq`, oldest first, at most `limit`; private notes only when asked.
@@ -106,5 +68,73 @@ pub async fn after(
     .bind(include_private)
     .bind(limit)
     .fetch_all(tx.conn())
+    .await
+}
+
+/// The row `send_message` returns.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SendOutcome {
+    /// `stored`, `duplicate`, `closed` or `not_found`.
+    pub outcome: String,
+    /// Whether this call created the conversation.
+    pub opened: bool,
+    /// Message id (stored or duplicate).
+    pub message_id: Option<Uuid>,
+    /// Sequence number.
+    pub message_seq: Option<i64>,
+    /// Commit time.
+    pub message_created_at: Option<DateTime<Utc>>,
+    /// Sender kind.
+    pub message_sender_kind: Option<String>,
+    /// Sender id.
+    pub message_sender_id: Option<Uuid>,
+    /// Sender name.
+    pub message_sender_name: Option<String>,
+    /// Client id.
+    pub message_client_id: Option<String>,
+    /// Private note.
+    pub message_private: Option<bool>,
+    /// Text.
+    pub message_body: Option<String>,
+    /// Conversation id.
+    pub conversation_id: Option<Uuid>,
+    /// Conversation's visitor.
+    pub conversation_visitor: Option<Uuid>,
+    /// Conversation status.
+    pub conversation_status: Option<String>,
+    /// Assignee.
+    pub conversation_assignee: Option<Uuid>,
+    /// Highest sequence number.
+    pub conversation_last_seq: Option<i64>,
+    /// Last change.
+    pub conversation_updated_at: Option<DateTime<Utc>>,
+}
+
+/// Stores a message with the tenant's `send_message` function in a single autocommit statement
+/// (one round trip; durable when it returns). This is the one tenant-scoped call that does not go
+/// through `TenantTx`: the function's `search_path` is pinned to its own schema at creation, and
+/// the schema-qualified name is built only from a validated `TenantSchema`.
+pub async fn send_atomic(
+    pool: &sqlx::PgPool,
+    schema: &super::TenantSchema,
+    conversation: Option<Uuid>,
+    visitor: Option<Uuid>,
+    new: &NewMessage<'_>,
+) -> sqlx::Result<SendOutcome> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select * from {}.send_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        schema.name()
+    )))
+    .bind(conversation)
+    .bind(visitor)
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(new.sender_kind)
+    .bind(new.sender_id)
+    .bind(new.sender_name)
+    .bind(new.client_id)
+    .bind(new.private)
+    .bind(new.body)
+    .fetch_one(pool)
     .await
 }

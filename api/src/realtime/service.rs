@@ -76,45 +76,56 @@ pub struct Stored {
     pub opened: bool,
 }
 
-/// Stores a message durably. The conversation row is locked first, so concurrent senders get
-/// consecutive sequence numbers and a retried client id is found before anything is written.
-pub async fn send(
-    pool: &PgPool,
-    schema: &TenantSchema,
-    author: &Author,
-    client_id: &str,
-    body: &str,
-) -> Result<Stored, OpError> {
-    let mut tx = TenantTx::begin(pool, schema).await?;
-    let (conversation_id, opened) = match author {
-        Author::Visitor(visitor) => {
-            let existing = db::conversations::open_of_visitor(&mut tx, visitor.as_uuid()).await?;
-            match existing {
-                Some(c) => (c.id, false),
-                None => (db::conversations::open_or_create(&mut tx, visitor.as_uuid()).await?.id, true),
-            }
+/// Stores a message durably in one statement (`send_message` in the tenant schema): the
+/// conversation row is locked, so concurrent senders get consecutive sequence numbers, and a
+/// retried client id is answered with the original message before anything is written.
+pub async fn send(pool: &PgPool, schema: &TenantSchema, author: &Author, client_id: &str, body: &str) -> Result<Stored, OpError> {
+    let (conversation, visitor, sender_kind, sender_id, sender_name, private) = match author {
+        Author::Visitor(v) => (None, Some(v.as_uuid()), "visitor", v.as_uuid(), None, false),
+        Author::Agent { id, name, conversation, private } => {
+            (Some(conversation.as_uuid()), None, "agent", id.as_uuid(), Some(name.as_str()), *private)
         }
-        Author::Agent { conversation, .. } => (conversation.as_uuid(), false),
     };
-    let (sender_kind, sender_id, sender_name, private) = match author {
-        Author::Visitor(v) => ("visitor", v.as_uuid(), None, false),
-        Author::Agent { id, name, private, .. } => ("agent", id.as_uuid(), Some(name.as_str()), *private),
-    };
-    let conversation = db::conversations::lock(&mut tx, conversation_id)
-        .await?
-        .ok_or_else(|| OpError::refused(WsErrorCode::ConversationNotFound, "No such conversation."))?;
-    if let Some(message) = db::messages::by_client_id(&mut tx, conversation_id, sender_id, client_id).await? {
-        tx.commit().await?;
-        return Ok(Stored { message, conversation, fresh: false, opened: false });
+    let new = NewMessage { sender_kind, sender_id, sender_name, client_id, private, body };
+    let outcome = db::messages::send_atomic(pool, schema, conversation, visitor, &new).await?;
+    match outcome.outcome.as_str() {
+        "not_found" => Err(OpError::refused(WsErrorCode::ConversationNotFound, "No such conversation.")),
+        "closed" => Err(OpError::refused(WsErrorCode::ConversationClosed, "This conversation is closed.")),
+        "stored" | "duplicate" => {
+            let fresh = outcome.outcome == "stored";
+            let opened = outcome.opened;
+            let (message, conversation) = split_outcome(outcome)
+                .ok_or_else(|| OpError::from(sqlx::Error::Protocol("send_message returned an incomplete row".into())))?;
+            Ok(Stored { message, conversation, fresh, opened })
+        }
+        other => Err(OpError::from(sqlx::Error::Protocol(format!("send_message returned outcome {other}")))),
     }
-    if conversation.status != "open" {
-        return Err(OpError::refused(WsErrorCode::ConversationClosed, "This conversation is closed."));
-    }
-    let conversation = db::conversations::next_seq(&mut tx, conversation_id).await?;
-    let new = NewMessage { conversation_id, sender_kind, sender_id, sender_name, client_id, private, body };
-    let message = db::messages::insert(&mut tx, &new, conversation.last_seq).await?;
-    tx.commit().await?;
-    Ok(Stored { message, conversation, fresh: true, opened })
+}
+
+fn split_outcome(o: db::messages::SendOutcome) -> Option<(MessageRow, ConversationRow)> {
+    let conversation_id = o.conversation_id?;
+    Some((
+        MessageRow {
+            id: o.message_id?,
+            conversation_id,
+            seq: o.message_seq?,
+            sender_kind: o.message_sender_kind?,
+            sender_id: o.message_sender_id?,
+            sender_name: o.message_sender_name,
+            client_id: o.message_client_id?,
+            private: o.message_private?,
+            body: o.message_body?,
+            created_at: o.message_created_at?,
+        },
+        ConversationRow {
+            id: conversation_id,
+            visitor_id: o.conversation_visitor?,
+            status: o.conversation_status?,
+            assignee: o.conversation_assignee,
+            last_seq: o.conversation_last_seq?,
+            updated_at: o.conversation_updated_at?,
+        },
+    ))
 }
 
 /// Messages after `after_seq` for a resume, oldest first (visitors never get notes).
