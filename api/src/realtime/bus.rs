@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use kefu_protocol::ws::ServerFrame;
 use kefu_protocol::{ConversationId, TenantId};
@@ -60,6 +61,21 @@ pub struct BusEvent {
     pub skip_connection: Option<u64>,
 }
 
+/// An event as delivered to local followers: the frame (for filtering) and its JSON text,
+/// encoded once for every follower on this node.
+#[derive(Debug)]
+pub struct Delivered {
+    /// The event.
+    pub event: BusEvent,
+    /// The frame as sent on the wire.
+    pub text: Utf8Bytes,
+}
+
+/// Encodes a server frame as WebSocket text.
+pub fn encode(frame: &ServerFrame) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default())
+}
+
 /// An event as carried by Redis.
 #[derive(Serialize, Deserialize)]
 struct RemoteEvent {
@@ -69,7 +85,7 @@ struct RemoteEvent {
 }
 
 struct Inner {
-    topics: Mutex<HashMap<Topic, broadcast::Sender<Arc<BusEvent>>>>,
+    topics: Mutex<HashMap<Topic, broadcast::Sender<Arc<Delivered>>>>,
     node: Uuid,
     remote: Option<mpsc::Sender<(Topic, String)>>,
     epoch: watch::Sender<u64>,
@@ -119,7 +135,7 @@ impl Bus {
     }
 
     /// Subscribes to a topic on this node.
-    pub fn subscribe(&self, topic: &Topic) -> broadcast::Receiver<Arc<BusEvent>> {
+    pub fn subscribe(&self, topic: &Topic) -> broadcast::Receiver<Arc<Delivered>> {
         let mut topics = self.inner.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         topics.entry(topic.clone()).or_insert_with(|| broadcast::channel(TOPIC_CAPACITY).0).subscribe()
     }
@@ -149,7 +165,7 @@ impl Bus {
     fn deliver(&self, topic: &Topic, event: BusEvent) {
         let mut topics = self.inner.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sender) = topics.get(topic)
-            && sender.send(Arc::new(event)).is_err()
+            && sender.send(Arc::new(Delivered { text: encode(&event.frame), event })).is_err()
         {
             topics.remove(topic);
         }

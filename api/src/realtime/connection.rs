@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::bus::{BusEvent, Topic};
+use super::bus::{Delivered, Topic, encode};
 use crate::db::TenantSchema;
 
 /// Ends a connection with a close code, from any task.
@@ -56,7 +56,7 @@ impl Kill {
 pub struct Outbox {
     /// Connection id (unique per node), used to skip echoes.
     pub id: u64,
-    queue: mpsc::Sender<ServerFrame>,
+    queue: mpsc::Sender<Utf8Bytes>,
     /// The kill switch.
     pub kill: Kill,
     visitor: bool,
@@ -66,7 +66,7 @@ pub struct Outbox {
 impl Outbox {
     /// Queues a frame; a full queue means a slow consumer, which is disconnected.
     pub fn send(&self, frame: ServerFrame) {
-        if self.queue.try_send(frame).is_err() {
+        if self.queue.try_send(encode(&frame)).is_err() {
             self.kill.close(close::SLOW_CONSUMER);
         }
     }
@@ -84,7 +84,7 @@ impl Outbox {
     pub fn follow(
         &mut self,
         topic: Topic,
-        receiver: broadcast::Receiver<Arc<BusEvent>>,
+        receiver: broadcast::Receiver<Arc<Delivered>>,
         recovery: Option<Recovery>,
         replayed: Vec<ServerFrame>,
     ) {
@@ -128,7 +128,7 @@ pub struct Recovery {
 }
 
 struct Forwarder {
-    queue: mpsc::Sender<ServerFrame>,
+    queue: mpsc::Sender<Utf8Bytes>,
     kill: Kill,
     me: u64,
     visitor: bool,
@@ -137,7 +137,7 @@ struct Forwarder {
 }
 
 impl Forwarder {
-    async fn run(mut self, mut receiver: broadcast::Receiver<Arc<BusEvent>>) {
+    async fn run(mut self, mut receiver: broadcast::Receiver<Arc<Delivered>>) {
         loop {
             let epoch_changed = async {
                 match self.recovery.as_mut() {
@@ -173,15 +173,16 @@ impl Forwarder {
         }
     }
 
-    fn push(&self, frame: ServerFrame) -> bool {
-        if self.queue.try_send(frame).is_err() {
+    fn push(&self, text: Utf8Bytes) -> bool {
+        if self.queue.try_send(text).is_err() {
             self.kill.close(close::SLOW_CONSUMER);
             return false;
         }
         true
     }
 
-    async fn forward(&mut self, event: &BusEvent) -> bool {
+    async fn forward(&mut self, delivered: &Delivered) -> bool {
+        let event = &delivered.event;
         if event.skip_connection == Some(self.me) || (self.visitor && event.agents_only) {
             return true;
         }
@@ -205,7 +206,7 @@ impl Forwarder {
         {
             return false;
         }
-        self.push(event.frame.clone())
+        self.push(delivered.text.clone())
     }
 
     /// Sends stored messages after the last delivered one, up to `up_to`.
@@ -223,7 +224,7 @@ impl Forwarder {
             Ok(messages) => {
                 for message in messages.into_iter().filter(|m| m.seq <= up_to) {
                     self.last_seq = self.last_seq.max(message.seq);
-                    if !self.push(ServerFrame::Message(message)) {
+                    if !self.push(encode(&ServerFrame::Message(message))) {
                         return false;
                     }
                 }
@@ -265,7 +266,7 @@ pub fn start(
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut frames: mpsc::Receiver<ServerFrame>,
+    mut frames: mpsc::Receiver<Utf8Bytes>,
     kill: Kill,
     shutdown: CancellationToken,
 ) {
@@ -280,9 +281,8 @@ async fn write_loop(
                 break;
             }
             frame = frames.recv() => {
-                let Some(frame) = frame else { break };
-                let Ok(text) = serde_json::to_string(&frame) else { continue };
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                let Some(text) = frame else { break };
+                if sink.send(Message::Text(text)).await.is_err() {
                     kill.close(close::NORMAL);
                     return;
                 }
@@ -298,10 +298,8 @@ async fn write_loop(
     // Flush what is already queued unless the consumer was too slow, then close with the code.
     let code = kill.code();
     if code != close::SLOW_CONSUMER {
-        while let Ok(frame) = frames.try_recv() {
-            if let Ok(text) = serde_json::to_string(&frame)
-                && sink.send(Message::Text(text.into())).await.is_err()
-            {
+        while let Ok(text) = frames.try_recv() {
+            if sink.send(Message::Text(text)).await.is_err() {
                 return;
             }
         }
