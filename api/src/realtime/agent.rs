@@ -9,18 +9,16 @@ use kefu_protocol::{AccessClaims, ConversationId, MessageId};
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox, Recovery};
 use super::service::{self, Author, OpError};
-use super::{FrameLimiter, TenantRef, close_at_expiry, error_frame};
+use super::{FrameLimiter, TenantRef, error_frame};
 use crate::db;
 use crate::state::AppState;
 
 /// Serves one agent connection until it ends.
 pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: AccessClaims, name: String, id: u64) {
     let (sink, mut stream) = socket.split();
-    let (mut out, writer) = connection::start(id, false, sink, state.shutdown.clone());
-    let expiry = close_at_expiry(claims.exp, out.kill.clone());
+    let (mut out, writer) = connection::start(id, false, sink, state.shutdown.clone(), claims.exp);
     let mut session = Session { state, tenant, claims, name, limiter: FrameLimiter::new() };
     session.serve(&mut out, &mut stream).await;
-    expiry.abort();
     drop(out);
     let _ = writer.await;
 }

@@ -251,16 +251,20 @@ impl Drop for Outbox {
     }
 }
 
-/// Starts the writer task for `sink` and returns the outbox that feeds it.
+/// Starts the writer task for `sink` and returns the outbox that feeds it. The writer also ends
+/// the session with `token_expired` when `token_exp` (seconds since the epoch) passes.
 pub fn start(
     id: u64,
     visitor: bool,
     sink: SplitSink<WebSocket, Message>,
     shutdown: CancellationToken,
+    token_exp: i64,
 ) -> (Outbox, JoinHandle<()>) {
     let (queue, receiver) = mpsc::channel(limits::OUTBOUND_QUEUE);
     let kill = Kill::default();
-    let writer = tokio::spawn(write_loop(sink, receiver, kill.clone(), shutdown));
+    let remaining = u64::try_from(token_exp.saturating_sub(chrono::Utc::now().timestamp())).unwrap_or(0);
+    let expires = tokio::time::Instant::now() + Duration::from_secs(remaining);
+    let writer = tokio::spawn(write_loop(sink, receiver, kill.clone(), shutdown, expires));
     (Outbox { id, queue, kill, visitor, subscriptions: HashMap::new() }, writer)
 }
 
@@ -269,6 +273,7 @@ async fn write_loop(
     mut frames: mpsc::Receiver<Utf8Bytes>,
     kill: Kill,
     shutdown: CancellationToken,
+    expires: tokio::time::Instant,
 ) {
     let mut heartbeat = tokio::time::interval(Duration::from_secs(limits::HEARTBEAT_SECS));
     heartbeat.tick().await;
@@ -278,6 +283,10 @@ async fn write_loop(
             _ = kill.closed() => break,
             _ = shutdown.cancelled() => {
                 kill.close(close::GOING_AWAY);
+                break;
+            }
+            _ = tokio::time::sleep_until(expires) => {
+                kill.close(close::TOKEN_EXPIRED);
                 break;
             }
             frame = frames.recv() => {

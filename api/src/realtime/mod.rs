@@ -58,7 +58,7 @@ fn invalid_token() -> ApiError {
 fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(limits::MAX_FRAME_BYTES)
         .max_frame_size(limits::MAX_FRAME_BYTES)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(limits::MAX_FRAME_BYTES * 4)
 }
@@ -151,19 +151,6 @@ impl FrameLimiter {
         self.strikes += 1;
         Err(self.strikes > 200)
     }
-}
-
-/// Closes the connection with `token_expired` when the token's `exp` passes.
-pub(crate) fn close_at_expiry(exp: i64, kill: connection::Kill) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let remaining = exp.saturating_sub(chrono::Utc::now().timestamp()).max(0);
-        tokio::select! {
-            _ = kill.closed() => {}
-            _ = tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(remaining).unwrap_or(0))) => {
-                kill.close(kefu_protocol::ws::close::TOKEN_EXPIRED);
-            }
-        }
-    })
 }
 
 /// An `error` frame.

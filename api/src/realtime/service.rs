@@ -79,7 +79,13 @@ pub struct Stored {
 /// Stores a message durably in one statement (`send_message` in the tenant schema): the
 /// conversation row is locked, so concurrent senders get consecutive sequence numbers, and a
 /// retried client id is answered with the original message before anything is written.
-pub async fn send(pool: &PgPool, schema: &TenantSchema, author: &Author, client_id: &str, body: &str) -> Result<Stored, OpError> {
+pub async fn send(
+    pool: &PgPool,
+    schema: &TenantSchema,
+    author: &Author,
+    client_id: &str,
+    body: &str,
+) -> Result<Stored, OpError> {
     let (conversation, visitor, sender_kind, sender_id, sender_name, private) = match author {
         Author::Visitor(v) => (None, Some(v.as_uuid()), "visitor", v.as_uuid(), None, false),
         Author::Agent { id, name, conversation, private } => {
@@ -94,8 +100,9 @@ pub async fn send(pool: &PgPool, schema: &TenantSchema, author: &Author, client_
         "stored" | "duplicate" => {
             let fresh = outcome.outcome == "stored";
             let opened = outcome.opened;
-            let (message, conversation) = split_outcome(outcome)
-                .ok_or_else(|| OpError::from(sqlx::Error::Protocol("send_message returned an incomplete row".into())))?;
+            let (message, conversation) = split_outcome(outcome).ok_or_else(|| {
+                OpError::from(sqlx::Error::Protocol("send_message returned an incomplete row".into()))
+            })?;
             Ok(Stored { message, conversation, fresh, opened })
         }
         other => Err(OpError::from(sqlx::Error::Protocol(format!("send_message returned outcome {other}")))),

@@ -9,21 +9,19 @@ use kefu_protocol::{ConversationId, VisitorClaims};
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox, Recovery};
 use super::service::{self, Author, OpError};
-use super::{FrameLimiter, TenantRef, close_at_expiry, error_frame};
+use super::{FrameLimiter, TenantRef, error_frame};
 use crate::db;
 use crate::state::AppState;
 
 /// Serves one visitor connection until it ends.
 pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: VisitorClaims, id: u64) {
     let (sink, mut stream) = socket.split();
-    let (mut out, writer) = connection::start(id, true, sink, state.shutdown.clone());
-    let expiry = close_at_expiry(claims.exp, out.kill.clone());
+    let (mut out, writer) = connection::start(id, true, sink, state.shutdown.clone(), claims.exp);
     let span = tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = id);
     let _enter = span.enter();
     drop(_enter);
     let mut session = Session { state, tenant, claims, conversation: None, limiter: FrameLimiter::new() };
     session.serve(&mut out, &mut stream).await;
-    expiry.abort();
     drop(out);
     let _ = writer.await;
 }

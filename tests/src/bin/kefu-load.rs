@@ -98,7 +98,10 @@ fn rss_kib(pids: &[u32]) -> u64 {
     pids.iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
         .filter_map(|status| {
-            status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .sum()
 }
@@ -135,7 +138,9 @@ async fn main() {
         let mut socket = connect(&ws_url(node, &format!("/ws/visitor?token={token}"))).await;
         hello(&mut socket).await;
         socket
-            .send(Message::text(json!({ "type": "send", "client_id": format!("open-{i}"), "body": "hello" }).to_string()))
+            .send(Message::text(
+                json!({ "type": "send", "client_id": format!("open-{i}"), "body": "hello" }).to_string(),
+            ))
             .await
             .expect("send");
         let conversation = loop {
@@ -163,7 +168,9 @@ async fn main() {
         for (i, conversation) in conversations.iter().enumerate() {
             if i % args.agents.max(1) == a {
                 socket
-                    .send(Message::text(json!({ "type": "join", "conversation_id": conversation, "last_seq": 1 }).to_string()))
+                    .send(Message::text(
+                        json!({ "type": "join", "conversation_id": conversation, "last_seq": 1 }).to_string(),
+                    ))
                     .await
                     .expect("join");
             }
@@ -178,7 +185,11 @@ async fn main() {
                         Err(_) => continue,
                     };
                     if frame["type"] == "message"
-                        && let Some(sent) = frame["client_id"].as_str().and_then(|c| c.strip_prefix("t")).and_then(|c| c.split('-').next()).and_then(|c| c.parse::<u64>().ok())
+                        && let Some(sent) = frame["client_id"]
+                            .as_str()
+                            .and_then(|c| c.strip_prefix("t"))
+                            .and_then(|c| c.split('-').next())
+                            .and_then(|c| c.parse::<u64>().ok())
                     {
                         local.push((start.elapsed().as_micros() as u64).saturating_sub(sent));
                         delivered.fetch_add(1, Ordering::Relaxed);
@@ -213,7 +224,9 @@ async fn main() {
                         let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
                         match frame["type"].as_str() {
                             Some("ack") => {
-                                if let Some(sent) = frame["client_id"].as_str().and_then(|c| reader_pending.lock().ok()?.remove(c)) {
+                                if let Some(sent) =
+                                    frame["client_id"].as_str().and_then(|c| reader_pending.lock().ok()?.remove(c))
+                                {
                                     local.push((start.elapsed().as_micros() as u64).saturating_sub(sent));
                                 }
                             }
@@ -265,11 +278,20 @@ async fn main() {
     ack_latency.sort_unstable();
     delivery_latency.sort_unstable();
 
-    println!("## kefu-load: {} visitors, {} agents, {} node(s), {} msg/s target for {} s", args.visitors, args.agents, nodes.len(), args.rate, args.seconds);
+    println!(
+        "## kefu-load: {} visitors, {} agents, {} node(s), {} msg/s target for {} s",
+        args.visitors,
+        args.agents,
+        nodes.len(),
+        args.rate,
+        args.seconds
+    );
     println!();
     println!("| measure | count | p50 ms | p99 ms | p99.9 ms | max ms |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, data) in [("visitor send → ack (committed)", &ack_latency), ("visitor send → agent receives", &delivery_latency)] {
+    for (name, data) in
+        [("visitor send → ack (committed)", &ack_latency), ("visitor send → agent receives", &delivery_latency)]
+    {
         println!(
             "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
             data.len(),
