@@ -48,6 +48,8 @@ pub mod close {
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame larger than [`super::limits::MAX_FRAME_BYTES`].
     pub const TOO_BIG: u16 = 1009;
+    /// The session could not start (the database is unavailable): reconnect after a pause.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The client read too slowly and its outbound queue filled: reconnect and resume.
     pub const SLOW_CONSUMER: u16 = 4000;
     /// The token expired during the session: get a new one, reconnect and resume.

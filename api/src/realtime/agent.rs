@@ -5,6 +5,7 @@ use axum::extract::ws::WebSocket;
 use futures_util::StreamExt;
 use kefu_protocol::ws::{self, AgentFrame, ServerFrame, WsErrorCode, close, limits};
 use kefu_protocol::{AccessClaims, ConversationId, MessageId};
+use tracing::Instrument;
 
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox, Recovery};
@@ -17,8 +18,9 @@ use crate::state::AppState;
 pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: AccessClaims, name: String, id: u64) {
     let (sink, mut stream) = socket.split();
     let (mut out, writer) = connection::start(id, false, sink, state.shutdown.clone(), claims.exp);
+    let span = tracing::info_span!("agent_ws", tenant_id = %tenant.id, user_id = %claims.sub, connection = id);
     let mut session = Session { state, tenant, claims, name, limiter: FrameLimiter::new() };
-    session.serve(&mut out, &mut stream).await;
+    session.serve(&mut out, &mut stream).instrument(span).await;
     drop(out);
     let _ = writer.await;
 }

@@ -321,6 +321,7 @@ async fn write_loop(
         close::UNSUPPORTED_VERSION => "unsupported protocol version",
         close::HELLO_REQUIRED => "the first frame must be hello",
         close::TOO_BIG => "frame too large",
+        close::TRY_AGAIN_LATER => "temporarily unavailable; reconnect after a pause",
         close::UNSUPPORTED_DATA => "binary frames are not supported",
         close::POLICY_VIOLATION => "too many frames",
         _ => "",

@@ -5,6 +5,7 @@ use axum::extract::ws::WebSocket;
 use futures_util::StreamExt;
 use kefu_protocol::ws::{self, ServerFrame, VisitorFrame, WsErrorCode, close, limits};
 use kefu_protocol::{ConversationId, VisitorClaims};
+use tracing::Instrument;
 
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox, Recovery};
@@ -18,10 +19,8 @@ pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: 
     let (sink, mut stream) = socket.split();
     let (mut out, writer) = connection::start(id, true, sink, state.shutdown.clone(), claims.exp);
     let span = tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = id);
-    let _enter = span.enter();
-    drop(_enter);
     let mut session = Session { state, tenant, claims, conversation: None, limiter: FrameLimiter::new() };
-    session.serve(&mut out, &mut stream).await;
+    session.serve(&mut out, &mut stream).instrument(span).await;
     drop(out);
     let _ = writer.await;
 }
@@ -45,7 +44,10 @@ impl Session {
                     return;
                 }
                 if let Err(error) = self.hello(out, last_seq.unwrap_or(0)).await {
+                    // Without a welcome the client cannot proceed: tell it why and to retry.
                     out.send(error_frame(error, None));
+                    out.kill.close(close::TRY_AGAIN_LATER);
+                    return;
                 }
             }
             _ => {
