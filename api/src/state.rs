@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Fan-out of real-time events.
     pub bus: crate::realtime::bus::Bus,
+    /// Agent presence across nodes.
+    pub presence: crate::realtime::presence::Presence,
     /// Cancelled when the node shuts down: WebSocket sessions close with `going_away`.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -52,7 +54,12 @@ impl AppState {
         let jwt = JwtKeys::new(&keys, config.auth.access_ttl_secs)?;
         let per_minute = std::num::NonZeroU32::new(config.auth.auth_rate_per_minute)
             .ok_or_else(|| anyhow::anyhow!("auth_rate_per_minute must be positive"))?;
+        let presence = match &redis {
+            Some(redis) => crate::realtime::presence::Presence::Redis(redis.clone()),
+            None => crate::realtime::presence::Presence::local(),
+        };
         Ok(Self {
+            presence,
             db,
             redis,
             jwt: Arc::new(jwt),

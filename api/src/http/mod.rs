@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod invitations;
 pub mod members;
+pub mod presence;
 pub mod tenant;
 pub mod validate;
 pub mod views;
@@ -74,6 +75,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(api_keys::router())
         .merge(audit::router())
         .merge(tenant::router())
+        .merge(presence::router())
         .split_for_parts()
 }
 

@@ -3,8 +3,9 @@
 
 use axum::extract::ws::WebSocket;
 use futures_util::StreamExt;
-use kefu_protocol::ws::{self, AgentFrame, ServerFrame, WsErrorCode, close, limits};
+use kefu_protocol::ws::{self, AgentFrame, AgentStatus, ServerFrame, WsErrorCode, close, limits};
 use kefu_protocol::{AccessClaims, ConversationId, MessageId};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::bus::{BusEvent, Topic};
@@ -19,8 +20,20 @@ pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: 
     let (sink, mut stream) = socket.split();
     let (mut out, writer) = connection::start(id, false, sink, state.shutdown.clone(), claims.exp);
     let span = tracing::info_span!("agent_ws", tenant_id = %tenant.id, user_id = %claims.sub, connection = id);
-    let mut session = Session { state, tenant, claims, name, limiter: FrameLimiter::new() };
+    let (status, _) = watch::channel(None);
+    let mut session = Session {
+        state,
+        tenant,
+        claims,
+        name,
+        limiter: FrameLimiter::new(),
+        presence_id: uuid::Uuid::now_v7(),
+        status,
+    };
+    let refresher = session.start_presence_refresh();
     session.serve(&mut out, &mut stream).instrument(span).await;
+    refresher.abort();
+    session.leave_presence().await;
     drop(out);
     let _ = writer.await;
 }
@@ -31,6 +44,10 @@ struct Session {
     claims: AccessClaims,
     name: String,
     limiter: FrameLimiter,
+    /// This connection's id in the presence set.
+    presence_id: uuid::Uuid,
+    /// This connection's status once announced (`None` before `hello`).
+    status: watch::Sender<Option<AgentStatus>>,
 }
 
 fn not_found() -> OpError {
@@ -41,11 +58,14 @@ impl Session {
     async fn serve(&mut self, out: &mut Outbox, stream: &mut futures_util::stream::SplitStream<WebSocket>) {
         let Incoming::Text(first) = connection::next_text(stream, &out.kill).await else { return };
         match ws::decode::<AgentFrame>(&first) {
-            Ok(AgentFrame::Hello { protocol }) if protocol == ws::PROTOCOL_VERSION => out.send(ServerFrame::Welcome {
-                protocol: ws::PROTOCOL_VERSION,
-                heartbeat_secs: limits::HEARTBEAT_SECS,
-                conversation_id: None,
-            }),
+            Ok(AgentFrame::Hello { protocol }) if protocol == ws::PROTOCOL_VERSION => {
+                out.send(ServerFrame::Welcome {
+                    protocol: ws::PROTOCOL_VERSION,
+                    heartbeat_secs: limits::HEARTBEAT_SECS,
+                    conversation_id: None,
+                });
+                self.set_presence(AgentStatus::Online).await;
+            }
             Ok(AgentFrame::Hello { .. }) => {
                 out.kill.close(close::UNSUPPORTED_VERSION);
                 return;
@@ -108,14 +128,7 @@ impl Session {
             AgentFrame::Read { conversation_id, seq } => (self.read(conversation_id, seq, out.id).await, None),
             AgentFrame::Close { conversation_id } => (self.close(conversation_id).await, None),
             AgentFrame::SetPresence { status } => {
-                self.state.bus.publish(
-                    &Topic::inbox(self.tenant.id),
-                    BusEvent {
-                        frame: ServerFrame::Presence { agent_id: self.claims.sub, status },
-                        agents_only: true,
-                        skip_connection: None,
-                    },
-                );
+                self.set_presence(status).await;
                 (Ok(()), None)
             }
             AgentFrame::Ping => {
@@ -128,6 +141,54 @@ impl Session {
         };
         if let Err(error) = result {
             out.send(error_frame(error, client_id));
+        }
+    }
+
+    /// Records this connection's status and announces the agent's resulting status.
+    async fn set_presence(&mut self, status: AgentStatus) {
+        let previous = *self.status.borrow();
+        let result = self.state.presence.set(self.tenant.id, self.claims.sub, self.presence_id, previous, status).await;
+        if let Err(error) = result {
+            tracing::warn!(%error, "could not record presence");
+        }
+        self.status.send_replace(Some(status));
+        self.announce_presence().await;
+    }
+
+    async fn announce_presence(&self) {
+        let status = self.state.presence.status_of(self.tenant.id, self.claims.sub).await;
+        self.publish_inbox(ServerFrame::Presence { agent_id: self.claims.sub, status });
+    }
+
+    /// Keeps this connection's presence alive while it lasts.
+    fn start_presence_refresh(&self) -> tokio::task::JoinHandle<()> {
+        let (presence, tenant, user, id) =
+            (self.state.presence.clone(), self.tenant.id, self.claims.sub, self.presence_id);
+        let status = self.status.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(super::presence::REFRESH_SECS));
+            loop {
+                tick.tick().await;
+                let current = *status.borrow();
+                if let Some(current) = current
+                    && let Err(error) = presence.set(tenant, user, id, Some(current), current).await
+                {
+                    tracing::warn!(%error, "could not refresh presence");
+                }
+            }
+        })
+    }
+
+    /// Removes this connection from the presence set and announces the agent's new status.
+    async fn leave_presence(&self) {
+        let current = *self.status.borrow();
+        if let Some(current) = current {
+            if let Err(error) =
+                self.state.presence.clear(self.tenant.id, self.claims.sub, self.presence_id, current).await
+            {
+                tracing::warn!(%error, "could not clear presence");
+            }
+            self.announce_presence().await;
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod bus;
 pub mod connection;
+pub mod presence;
 pub mod service;
 pub mod visitor;
 

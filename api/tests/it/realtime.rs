@@ -368,3 +368,89 @@ async fn flooding_is_rate_limited_with_typed_errors() {
     }
     assert!(limited > 0 && pongs >= 40, "{pongs} pongs, {limited} limited");
 }
+
+async fn presence_of(app: &TestApp, token: &str) -> Value {
+    let (status, body) = app.get("/api/v1/presence/agents", Some(token)).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn agent_presence_flow(app: TestApp) {
+    let owner = app.verified_owner().await;
+    let colleague = app.invite_and_accept(&owner, "agent").await;
+    let mut watcher = app.agent(&owner).await;
+    watcher.send(json!({ "type": "subscribe_inbox" })).await;
+    assert_eq!(presence_of(&app, &owner.access).await.as_array().map(Vec::len), Some(1), "the watcher itself");
+
+    let mut tab1 = app.agent(&colleague).await;
+    let online = watcher.next_of("presence").await;
+    assert_eq!(
+        (online["agent_id"].as_str(), online["status"].as_str()),
+        (Some(colleague.user_id.as_str()), Some("online"))
+    );
+    let mut tab2 = app.agent(&colleague).await;
+    tab2.send(json!({ "type": "set_presence", "status": "away" })).await;
+    // The best status over both tabs stays online.
+    loop {
+        let frame = watcher.next_of("presence").await;
+        if frame["agent_id"] == colleague.user_id.as_str() && frame["status"] == "online" {
+            break;
+        }
+    }
+    tab1.send(json!({ "type": "set_presence", "status": "busy" })).await;
+    loop {
+        let frame = watcher.next_of("presence").await;
+        if frame["status"] == "busy" {
+            break;
+        }
+    }
+    let listed = presence_of(&app, &owner.access).await;
+    let status = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["user_id"] == colleague.user_id.as_str())
+        .map(|a| a["status"].clone());
+    assert_eq!(status, Some(json!("busy")));
+
+    // Both tabs close: the colleague goes offline and is no longer listed.
+    drop(tab1);
+    drop(tab2);
+    loop {
+        let frame = watcher.next_of("presence").await;
+        if frame["agent_id"] == colleague.user_id.as_str() && frame["status"] == "offline" {
+            break;
+        }
+    }
+    let listed = presence_of(&app, &owner.access).await;
+    assert!(listed.as_array().into_iter().flatten().all(|a| a["user_id"] != colleague.user_id.as_str()), "{listed}");
+}
+
+#[tokio::test]
+async fn agent_presence_in_process() {
+    agent_presence_flow(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn agent_presence_in_redis() {
+    let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test)");
+    agent_presence_flow(TestApp::spawn_with(|c| c.redis.url = Some(redis.into())).await).await;
+}
+
+#[tokio::test]
+async fn a_dead_nodes_presence_expires() {
+    let redis_url = std::env::var("REDIS_URL").expect("REDIS_URL (make test)");
+    let app = TestApp::spawn_with(|c| c.redis.url = Some(redis_url.clone().into())).await;
+    let owner = app.signup().await;
+    let ghost = kefu_protocol::UserId::from_uuid(uuid::Uuid::now_v7());
+    // A connection recorded by a node that died 5 s after its last refresh deadline.
+    let client = redis::Client::open(redis_url).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let key = format!("kefu:v1:{}:presence:agents", owner.tenant_id.trim_start_matches("tnt_"));
+    let member = format!("{}:{}:online", ghost.simple(), uuid::Uuid::now_v7().simple());
+    let stale = chrono::Utc::now().timestamp() - 5;
+    redis::cmd("ZADD").arg(&key).arg(stale).arg(&member).query_async::<()>(&mut conn).await.expect("zadd");
+    let listed = presence_of(&app, &owner.access).await;
+    assert!(listed.as_array().into_iter().flatten().all(|a| a["user_id"] != ghost.to_string().as_str()), "{listed}");
+    let _ = redis::cmd("DEL").arg(&key).query_async::<()>(&mut conn).await;
+}

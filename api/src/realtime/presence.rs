@@ -1,0 +1,199 @@
+//! Agent presence (F16 groundwork): which agents are connected, with which status, across all
+//! nodes of the region.
+//!
+//! Each agent connection holds a member `<user>:<connection>:<status>` in the tenant's sorted set
+//! `kefu:v1:<tenant>:presence:agents`, scored by its expiry time and refreshed every heartbeat, so
+//! the connections of a node that died vanish within [`TTL_SECS`]. An agent's status is the best
+//! one among their live connections (online > busy > away); with none they are offline. Without
+//! Redis the same set lives in this process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use kefu_protocol::ws::AgentStatus;
+use kefu_protocol::{TenantId, UserId};
+use uuid::Uuid;
+
+/// Seconds a connection's presence lives without a refresh.
+pub const TTL_SECS: i64 = 60;
+/// Seconds between refreshes.
+pub const REFRESH_SECS: u64 = 20;
+
+/// Where presence is kept.
+#[derive(Clone)]
+pub enum Presence {
+    /// In this process (single node).
+    Local(Arc<Mutex<HashMap<String, HashMap<String, i64>>>>),
+    /// In Redis (any number of nodes).
+    Redis(redis::aio::ConnectionManager),
+}
+
+fn key(tenant: TenantId) -> String {
+    format!("kefu:v1:{}:presence:agents", tenant.simple())
+}
+
+fn member(user: UserId, connection: Uuid, status: AgentStatus) -> String {
+    format!("{}:{}:{}", user.simple(), connection.simple(), status_name(status))
+}
+
+fn status_name(status: AgentStatus) -> &'static str {
+    match status {
+        AgentStatus::Online => "online",
+        AgentStatus::Busy => "busy",
+        AgentStatus::Away => "away",
+        AgentStatus::Offline => "offline",
+    }
+}
+
+fn parse_member(member: &str) -> Option<(UserId, AgentStatus)> {
+    let mut parts = member.split(':');
+    let user = Uuid::parse_str(parts.next()?).ok()?;
+    let _connection = parts.next()?;
+    let status = match parts.next()? {
+        "online" => AgentStatus::Online,
+        "busy" => AgentStatus::Busy,
+        "away" => AgentStatus::Away,
+        _ => return None,
+    };
+    Some((UserId::from_uuid(user), status))
+}
+
+fn rank(status: AgentStatus) -> u8 {
+    match status {
+        AgentStatus::Online => 3,
+        AgentStatus::Busy => 2,
+        AgentStatus::Away => 1,
+        AgentStatus::Offline => 0,
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Presence {
+    /// Presence kept in this process.
+    pub fn local() -> Self {
+        Self::Local(Arc::default())
+    }
+
+    /// Records (or refreshes) one connection's status, replacing its previous one.
+    pub async fn set(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        connection: Uuid,
+        previous: Option<AgentStatus>,
+        status: AgentStatus,
+    ) -> redis::RedisResult<()> {
+        let (key, new) = (key(tenant), member(user, connection, status));
+        let old = previous.filter(|p| *p != status).map(|p| member(user, connection, p));
+        let expires = now() + TTL_SECS;
+        match self {
+            Presence::Local(map) => {
+                let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+                let set = map.entry(key).or_default();
+                if let Some(old) = old {
+                    set.remove(&old);
+                }
+                set.insert(new, expires);
+                Ok(())
+            }
+            Presence::Redis(conn) => {
+                let mut conn = conn.clone();
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                if let Some(old) = old {
+                    pipe.zrem(&key, old).ignore();
+                }
+                pipe.zadd(&key, new, expires).ignore();
+                pipe.zrembyscore(&key, "-inf", now()).ignore();
+                pipe.expire(&key, TTL_SECS * 2).ignore();
+                pipe.query_async::<()>(&mut conn).await
+            }
+        }
+    }
+
+    /// Removes one connection.
+    pub async fn clear(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        connection: Uuid,
+        status: AgentStatus,
+    ) -> redis::RedisResult<()> {
+        let (key, old) = (key(tenant), member(user, connection, status));
+        match self {
+            Presence::Local(map) => {
+                let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(set) = map.get_mut(&key) {
+                    set.remove(&old);
+                }
+                Ok(())
+            }
+            Presence::Redis(conn) => {
+                let mut conn = conn.clone();
+                redis::cmd("ZREM").arg(&key).arg(old).query_async::<()>(&mut conn).await
+            }
+        }
+    }
+
+    /// Every agent with at least one live connection, with their best status.
+    pub async fn agents(&self, tenant: TenantId) -> redis::RedisResult<BTreeMap<UserId, AgentStatus>> {
+        let key = key(tenant);
+        let members: Vec<String> = match self {
+            Presence::Local(map) => {
+                let map = map.lock().unwrap_or_else(|p| p.into_inner());
+                let now = now();
+                map.get(&key)
+                    .map(|set| set.iter().filter(|(_, exp)| **exp > now).map(|(m, _)| m.clone()).collect())
+                    .unwrap_or_default()
+            }
+            Presence::Redis(conn) => {
+                let mut conn = conn.clone();
+                redis::cmd("ZRANGEBYSCORE").arg(&key).arg(now() + 1).arg("+inf").query_async(&mut conn).await?
+            }
+        };
+        let mut agents = BTreeMap::new();
+        for (user, status) in members.iter().filter_map(|m| parse_member(m)) {
+            let best = agents.entry(user).or_insert(status);
+            if rank(status) > rank(*best) {
+                *best = status;
+            }
+        }
+        Ok(agents)
+    }
+
+    /// One agent's effective status.
+    pub async fn status_of(&self, tenant: TenantId, user: UserId) -> AgentStatus {
+        match self.agents(tenant).await {
+            Ok(agents) => agents.get(&user).copied().unwrap_or(AgentStatus::Offline),
+            Err(error) => {
+                tracing::warn!(%error, "presence unavailable");
+                AgentStatus::Offline
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn best_status_wins_and_cleared_connections_disappear() {
+        let presence = Presence::local();
+        let tenant = TenantId::from_uuid(Uuid::now_v7());
+        let user = UserId::from_uuid(Uuid::now_v7());
+        let (tab1, tab2) = (Uuid::now_v7(), Uuid::now_v7());
+        presence.set(tenant, user, tab1, None, AgentStatus::Away).await.expect("set");
+        presence.set(tenant, user, tab2, None, AgentStatus::Online).await.expect("set");
+        assert_eq!(presence.status_of(tenant, user).await, AgentStatus::Online);
+        presence.set(tenant, user, tab2, Some(AgentStatus::Online), AgentStatus::Busy).await.expect("set");
+        assert_eq!(presence.status_of(tenant, user).await, AgentStatus::Busy);
+        presence.clear(tenant, user, tab2, AgentStatus::Busy).await.expect("clear");
+        assert_eq!(presence.status_of(tenant, user).await, AgentStatus::Away);
+        presence.clear(tenant, user, tab1, AgentStatus::Away).await.expect("clear");
+        assert_eq!(presence.status_of(tenant, user).await, AgentStatus::Offline);
+    }
+}
