@@ -281,7 +281,17 @@ pub enum WsEnd {
 impl WsClient {
     /// Connects; the error is the HTTP status of a refused upgrade.
     pub async fn connect(url: &str) -> Result<Self, u16> {
-        match tokio_tungstenite::connect_async(url).await {
+        Self::connect_with_headers(url, &[]).await
+    }
+
+    /// Connects with extra request headers (User-Agent, Accept-Language, …).
+    pub async fn connect_with_headers(url: &str, headers: &[(&'static str, &str)]) -> Result<Self, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request().expect("request");
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse().expect("header value"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
             Ok((socket, _)) => Ok(Self { socket }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(error) => panic!("websocket connect failed: {error}"),
@@ -359,6 +369,7 @@ impl TestApp {
             tid: tenant_id.parse().expect("tenant id"),
             region: self.state.config.region.clone(),
             ext_user: None,
+            country: None,
             iat: now,
             exp: now + ttl_secs,
             jti: uuid::Uuid::now_v7().simple().to_string(),

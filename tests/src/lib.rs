@@ -153,6 +153,7 @@ pub fn visitor_token(tenant_id: &str, visitor: kefu_protocol::VisitorId) -> Stri
         tid: tenant_id.parse().expect("tenant id"),
         region: "local".into(),
         ext_user: None,
+        country: None,
         iat: now,
         exp: now + 600,
         jti: uuid::Uuid::new_v4().simple().to_string(),

@@ -55,6 +55,9 @@ pub struct VisitorClaims {
     /// The tenant's own id for a signed-in customer, when identity verification passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext_user: Option<String>,
+    /// ISO 3166-1 alpha-2 country of the visitor's IP, as the edge saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
     /// Issued at, seconds since the epoch.
     pub iat: i64,
     /// Expires at, seconds since the epoch.

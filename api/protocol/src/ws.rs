@@ -337,6 +337,20 @@ pub enum ServerFrame {
     },
     /// A conversation changed (new, claimed, closed, new message).
     ConversationUpdated(ConversationSummary),
+    /// A visitor opened a page (agents only).
+    PageView {
+        /// The visitor.
+        visitor_id: VisitorId,
+        /// Their open conversation, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<ConversationId>,
+        /// Page URL.
+        url: String,
+        /// Page title.
+        title: Option<String>,
+        /// When.
+        viewed_at: DateTime<Utc>,
+    },
     /// An agent's availability changed.
     Presence {
         /// The agent.

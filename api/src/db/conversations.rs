@@ -76,3 +76,14 @@ pub async fn mark_read(tx: &mut TenantTx, id: Uuid, by_visitor: bool, seq: i64) 
     .fetch_optional(tx.conn())
     .await
 }
+
+/// A visitor's conversations, newest first (earlier conversations in the visitor panel).
+pub async fn of_visitor(tx: &mut TenantTx, visitor_id: Uuid, limit: i64) -> sqlx::Result<Vec<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from conversations where visitor_id = $1 order by created_at desc limit $2"
+    )))
+    .bind(visitor_id)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}

@@ -5,3 +5,4 @@ pub mod email;
 pub mod names;
 pub mod password;
 pub mod secret;
+pub mod tracking;

@@ -14,6 +14,7 @@ pub mod presence;
 pub mod tenant;
 pub mod validate;
 pub mod views;
+pub mod visitors;
 
 use std::time::Instant;
 
@@ -45,7 +46,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"))
 )]
 struct ApiDoc;
 
@@ -76,6 +77,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::router())
         .merge(tenant::router())
         .merge(presence::router())
+        .merge(visitors::router())
         .split_for_parts()
 }
 

@@ -104,7 +104,17 @@ async fn visitor_upgrade(
         return Err(invalid_token());
     }
     let tenant = resolve_tenant(&state, claims.tid).await?;
-    Ok(configure(ws).on_upgrade(move |socket| visitor::run(socket, state, tenant, claims, next_connection_id())))
+    let header =
+        |name: axum::http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let device = crate::domain::tracking::Device::from_user_agent(&header(axum::http::header::USER_AGENT));
+    let seen = db::visitors::Seen {
+        browser: device.browser,
+        os: device.os,
+        device: device.device,
+        language: crate::domain::tracking::preferred_language(&header(axum::http::header::ACCEPT_LANGUAGE)),
+        ..Default::default()
+    };
+    Ok(configure(ws).on_upgrade(move |socket| visitor::run(socket, state, tenant, claims, seen, next_connection_id())))
 }
 
 async fn agent_upgrade(

@@ -15,11 +15,18 @@ use crate::db;
 use crate::state::AppState;
 
 /// Serves one visitor connection until it ends.
-pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: VisitorClaims, id: u64) {
+pub async fn run(
+    socket: WebSocket,
+    state: AppState,
+    tenant: TenantRef,
+    claims: VisitorClaims,
+    seen: db::visitors::Seen,
+    id: u64,
+) {
     let (sink, mut stream) = socket.split();
     let (mut out, writer) = connection::start(id, true, sink, state.shutdown.clone(), claims.exp);
     let span = tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = id);
-    let mut session = Session { state, tenant, claims, conversation: None, limiter: FrameLimiter::new() };
+    let mut session = Session { state, tenant, claims, seen, conversation: None, limiter: FrameLimiter::new() };
     session.serve(&mut out, &mut stream).instrument(span).await;
     drop(out);
     let _ = writer.await;
@@ -29,6 +36,8 @@ struct Session {
     state: AppState,
     tenant: TenantRef,
     claims: VisitorClaims,
+    /// Device and language from the upgrade request.
+    seen: db::visitors::Seen,
     conversation: Option<ConversationId>,
     limiter: FrameLimiter,
 }
@@ -87,10 +96,15 @@ impl Session {
     }
 
     async fn hello(&mut self, out: &mut Outbox, last_seq: i64) -> Result<(), OpError> {
-        let (visitor, ext_user) = (self.claims.sub.as_uuid(), self.claims.ext_user.clone());
+        let visitor = self.claims.sub.as_uuid();
+        let seen = db::visitors::Seen {
+            ext_user: self.claims.ext_user.clone(),
+            country: self.claims.country.clone().filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())),
+            ..self.seen.clone()
+        };
         let conversation = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
-                db::visitors::touch(tx, visitor, ext_user.as_deref()).await?;
+                db::visitors::touch(tx, visitor, &seen).await?;
                 db::conversations::open_of_visitor(tx, visitor).await
             })
         })
@@ -225,12 +239,33 @@ impl Session {
 
     async fn page_view(&mut self, url: String, title: Option<String>, referrer: Option<String>) -> Result<(), OpError> {
         let visitor = self.claims.sub.as_uuid();
-        service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+        let utm = crate::domain::tracking::utm_of(&url);
+        let (page_url, page_title) = (url.clone(), title.clone());
+        let viewed_at = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
-                db::visitors::record_page(tx, visitor, &url, title.as_deref(), referrer.as_deref()).await
+                db::visitors::record_page(tx, visitor, &page_url, page_title.as_deref(), referrer.as_deref(), &utm)
+                    .await
             })
         })
-        .await
+        .await?;
+        // Agents see the visitor's current page live: in the queue and in the conversation.
+        let frame = ServerFrame::PageView {
+            visitor_id: self.claims.sub,
+            conversation_id: self.conversation,
+            url,
+            title,
+            viewed_at,
+        };
+        if let Some(conversation) = self.conversation {
+            self.state.bus.publish(
+                &Topic::conversation(self.tenant.id, conversation),
+                BusEvent { frame: frame.clone(), agents_only: true, skip_connection: None },
+            );
+        }
+        self.state
+            .bus
+            .publish(&Topic::inbox(self.tenant.id), BusEvent { frame, agents_only: true, skip_connection: None });
+        Ok(())
     }
 
     async fn leave(&mut self, out: &mut Outbox) {

@@ -454,3 +454,54 @@ async fn a_dead_nodes_presence_expires() {
     assert!(listed.as_array().into_iter().flatten().all(|a| a["user_id"] != ghost.to_string().as_str()), "{listed}");
     let _ = redis::cmd("DEL").arg(&key).query_async::<()>(&mut conn).await;
 }
+
+#[tokio::test]
+async fn visitor_tracking_device_language_pages_and_campaign_reach_agents() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let visitor_id = new_visitor();
+    let token = app.visitor_token(&owner.tenant_id, visitor_id, 600);
+    let mut visitor = kefu_api::testing::WsClient::connect_with_headers(
+        &app.ws_url(&format!("/ws/visitor?token={token}")),
+        &[
+            ("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"),
+            ("accept-language", "zh-CN,zh;q=0.9,en;q=0.8"),
+        ],
+    )
+    .await
+    .expect("upgrade");
+    visitor.send(json!({ "type": "hello", "protocol": 1 })).await;
+    visitor.next_of("welcome").await;
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "subscribe_inbox" })).await;
+
+    visitor
+        .send(json!({ "type": "page_view", "url": "https://shop.example/landing?utm_source=wechat&utm_campaign=%E5%8F%8C11", "title": "双11", "referrer": "https://weixin.qq.com/" }))
+        .await;
+    let seen = agent.next_of("page_view").await;
+    assert_eq!(seen["visitor_id"], visitor_id.to_string().as_str());
+    assert_eq!(seen["title"], "双11");
+    visitor.send(json!({ "type": "page_view", "url": "https://shop.example/cart", "title": "Cart" })).await;
+    assert_eq!(agent.next_of("page_view").await["url"], "https://shop.example/cart");
+    visitor.send(json!({ "type": "page_view", "url": "ftp://nope" })).await;
+    assert_eq!(visitor.next_of("error").await["code"], "invalid_frame");
+
+    let (status, profile) = app.get(&format!("/api/v1/visitors/{visitor_id}"), Some(&owner.access)).await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["device"], "smartphone");
+    assert_eq!(profile["language"], "zh-CN");
+    assert_eq!(profile["first_referrer"], "https://weixin.qq.com/");
+    assert_eq!(profile["first_utm"], json!({ "source": "wechat", "campaign": "双11" }));
+    assert_eq!(profile["attributes"]["current_page"]["url"], "https://shop.example/cart");
+    let urls: Vec<&str> =
+        profile["recent_pages"].as_array().into_iter().flatten().filter_map(|p| p["url"].as_str()).collect();
+    assert_eq!(
+        urls,
+        vec!["https://shop.example/cart", "https://shop.example/landing?utm_source=wechat&utm_campaign=%E5%8F%8C11"]
+    );
+
+    // Another tenant cannot read this visitor.
+    let other = app.signup().await;
+    let (status, _) = app.get(&format!("/api/v1/visitors/{visitor_id}"), Some(&other.access)).await;
+    assert_eq!(status, 404);
+}

@@ -62,6 +62,7 @@ fn mint(keys: &kefu_protocol::token::TokenKeys, tenant: &str, visitor: VisitorId
         tid: tenant.parse().expect("tenant id"),
         region: "local".into(),
         ext_user: None,
+        country: None,
         iat: now,
         exp: now + 3600,
         jti: uuid::Uuid::new_v4().simple().to_string(),

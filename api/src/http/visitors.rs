@@ -1,0 +1,116 @@
+//! Visitor profiles for agents (F13): device, language, country, campaign, current page, page
+//! history and earlier conversations.
+
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use kefu_protocol::VisitorId;
+use kefu_protocol::ws::ConversationSummary;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{AnyMember, Auth};
+use crate::db::{self, TenantTx};
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_visitor))
+}
+
+/// One page view.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageView {
+    /// URL.
+    pub url: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Referrer.
+    pub referrer: Option<String>,
+    /// `utm_*` parameters of the URL.
+    #[schema(value_type = Object)]
+    pub utm: serde_json::Value,
+    /// When.
+    pub viewed_at: DateTime<Utc>,
+}
+
+/// A visitor as agents see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitorProfile {
+    /// Visitor id.
+    #[schema(value_type = String)]
+    pub id: VisitorId,
+    /// The tenant's own id for a signed-in customer (identity verification).
+    pub ext_user: Option<String>,
+    /// Name, if known.
+    pub name: Option<String>,
+    /// Email, if known.
+    pub email: Option<String>,
+    /// Browser.
+    pub browser: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
+    /// `pc`, `smartphone`, …
+    pub device: Option<String>,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Country (ISO 3166-1 alpha-2) from the edge.
+    pub country: Option<String>,
+    /// The referrer of the first page seen.
+    pub first_referrer: Option<String>,
+    /// The campaign of the first page seen.
+    #[schema(value_type = Object)]
+    pub first_utm: serde_json::Value,
+    /// Current page and other attributes.
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    /// First seen.
+    pub first_seen_at: DateTime<Utc>,
+    /// Last seen.
+    pub last_seen_at: DateTime<Utc>,
+    /// The 50 most recent page views, newest first.
+    pub recent_pages: Vec<PageView>,
+    /// The 20 most recent conversations, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// A visitor's profile, page history and earlier conversations.
+#[utoipa::path(get, path = "/api/v1/visitors/{visitor_id}", tag = "visitors", security(("bearer" = [])),
+    params(("visitor_id" = String, Path, description = "vis_…")),
+    responses((status = 200, body = VisitorProfile), (status = 404, description = "resource_not_found")))]
+async fn get_visitor(
+    State(state): State<AppState>,
+    auth: Auth<AnyMember>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<VisitorProfile>> {
+    let id: VisitorId = id.parse().map_err(|_| ApiError::not_found("visitor"))?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let visitor = db::visitors::find(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("visitor"))?;
+    let pages = db::visitors::recent_pages(&mut tx, id.as_uuid(), 50).await?;
+    let conversations = db::conversations::of_visitor(&mut tx, id.as_uuid(), 20).await?;
+    tx.commit().await?;
+    Ok(axum::Json(VisitorProfile {
+        id,
+        ext_user: visitor.ext_user,
+        name: visitor.name,
+        email: visitor.email,
+        browser: visitor.browser,
+        os: visitor.os,
+        device: visitor.device,
+        language: visitor.language,
+        country: visitor.country,
+        first_referrer: visitor.first_referrer,
+        first_utm: visitor.first_utm,
+        attributes: visitor.attributes,
+        first_seen_at: visitor.first_seen_at,
+        last_seen_at: visitor.last_seen_at,
+        recent_pages: pages
+            .into_iter()
+            .map(|p| PageView { url: p.url, title: p.title, referrer: p.referrer, utm: p.utm, viewed_at: p.viewed_at })
+            .collect(),
+        conversations: conversations.iter().map(crate::realtime::service::summary).collect(),
+    }))
+}
