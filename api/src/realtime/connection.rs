@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 use super::bus::{Delivered, Topic, encode};
 use crate::db::TenantSchema;
 
+/// Longest time one frame may take to be written before the client counts as a slow consumer.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Ends a connection with a close code, from any task.
 #[derive(Clone, Default)]
 pub struct Kill {
@@ -291,9 +294,21 @@ async fn write_loop(
             }
             frame = frames.recv() => {
                 let Some(text) = frame else { break };
-                if sink.send(Message::Text(text)).await.is_err() {
-                    kill.close(close::NORMAL);
-                    return;
+                // A write that cannot complete (the client stopped reading) must not pin the task:
+                // it is abandoned when the connection is killed or after the write timeout.
+                tokio::select! {
+                    result = sink.send(Message::Text(text)) => {
+                        if let Err(error) = result {
+                            tracing::debug!(%error, "websocket write failed");
+                            kill.close(close::NORMAL);
+                            return;
+                        }
+                    }
+                    _ = kill.closed() => break,
+                    _ = tokio::time::sleep(WRITE_TIMEOUT) => {
+                        kill.close(close::SLOW_CONSUMER);
+                        break;
+                    }
                 }
             }
             _ = heartbeat.tick() => {
@@ -306,13 +321,7 @@ async fn write_loop(
     }
     // Flush what is already queued unless the consumer was too slow, then close with the code.
     let code = kill.code();
-    if code != close::SLOW_CONSUMER {
-        while let Ok(text) = frames.try_recv() {
-            if sink.send(Message::Text(text)).await.is_err() {
-                return;
-            }
-        }
-    }
+    tracing::debug!(code, "closing websocket");
     let reason = match code {
         close::GOING_AWAY => "server shutting down; reconnect and resume",
         close::SLOW_CONSUMER => "slow consumer; reconnect and resume",
@@ -326,8 +335,19 @@ async fn write_loop(
         close::POLICY_VIOLATION => "too many frames",
         _ => "",
     };
-    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
-    let _ = sink.close().await;
+    let closing = async {
+        if code != close::SLOW_CONSUMER {
+            while let Ok(text) = frames.try_recv() {
+                if sink.send(Message::Text(text)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+        let _ = sink.close().await;
+    };
+    // A client that does not read may never take the rest: then the socket is simply dropped.
+    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
 }
 
 /// What the reader got from the client.
