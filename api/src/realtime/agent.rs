@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox, Recovery};
 use super::service::{self, Author, OpError};
-use super::{FrameLimiter, TenantRef, error_frame};
+use super::{FrameLimiter, TenantRef, error_frame, next_frame};
 use crate::db;
 use crate::state::AppState;
 
@@ -75,25 +75,8 @@ impl Session {
                 return;
             }
         }
-        loop {
-            let Incoming::Text(text) = connection::next_text(stream, &out.kill).await else { return };
-            if let Err(flooding) = self.limiter.check() {
-                if flooding {
-                    out.kill.close(close::POLICY_VIOLATION);
-                    return;
-                }
-                out.send(error_frame(OpError::refused(WsErrorCode::RateLimited, "Too many frames; slow down."), None));
-                continue;
-            }
-            match ws::decode::<AgentFrame>(&text) {
-                Ok(frame) => self.handle(out, frame).await,
-                Err(error) => out.send(ServerFrame::Error {
-                    code: error.code,
-                    message: error.message,
-                    client_id: None,
-                    retryable: false,
-                }),
-            }
+        while let Some(frame) = next_frame::<AgentFrame>(stream, out, &mut self.limiter).await {
+            self.handle(out, frame).await;
         }
     }
 

@@ -173,3 +173,39 @@ pub(crate) fn error_frame(error: service::OpError, client_id: Option<String>) ->
         retryable: error.retryable,
     }
 }
+
+/// Reads the client's next valid frame, answering rate-limited and undecodable frames with
+/// `error` frames (and disconnecting a client that keeps flooding). `None` when the session ends.
+pub(crate) async fn next_frame<F>(
+    stream: &mut futures_util::stream::SplitStream<axum::extract::ws::WebSocket>,
+    out: &connection::Outbox,
+    limiter: &mut FrameLimiter,
+) -> Option<F>
+where
+    F: for<'de> Deserialize<'de> + kefu_protocol::ws::Validate,
+{
+    use kefu_protocol::ws::{ServerFrame, WsErrorCode, close, decode};
+    loop {
+        let connection::Incoming::Text(text) = connection::next_text(stream, &out.kill).await else { return None };
+        if let Err(flooding) = limiter.check() {
+            if flooding {
+                out.kill.close(close::POLICY_VIOLATION);
+                return None;
+            }
+            out.send(error_frame(
+                service::OpError::refused(WsErrorCode::RateLimited, "Too many frames; slow down."),
+                None,
+            ));
+            continue;
+        }
+        match decode::<F>(&text) {
+            Ok(frame) => return Some(frame),
+            Err(error) => out.send(ServerFrame::Error {
+                code: error.code,
+                message: error.message,
+                client_id: None,
+                retryable: false,
+            }),
+        }
+    }
+}

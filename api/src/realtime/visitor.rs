@@ -10,7 +10,7 @@ use tracing::Instrument;
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox, Recovery};
 use super::service::{self, Author, OpError};
-use super::{FrameLimiter, TenantRef, error_frame};
+use super::{FrameLimiter, TenantRef, error_frame, next_frame};
 use crate::db;
 use crate::state::AppState;
 
@@ -65,27 +65,7 @@ impl Session {
             }
         }
         loop {
-            let Incoming::Text(text) = connection::next_text(stream, &out.kill).await else { return };
-            if let Err(flooding) = self.limiter.check() {
-                if flooding {
-                    out.kill.close(close::POLICY_VIOLATION);
-                    return;
-                }
-                out.send(error_frame(OpError::refused(WsErrorCode::RateLimited, "Too many frames; slow down."), None));
-                continue;
-            }
-            let frame = match ws::decode::<VisitorFrame>(&text) {
-                Ok(frame) => frame,
-                Err(error) => {
-                    out.send(ServerFrame::Error {
-                        code: error.code,
-                        message: error.message,
-                        client_id: None,
-                        retryable: false,
-                    });
-                    continue;
-                }
-            };
+            let Some(frame) = next_frame::<VisitorFrame>(stream, out, &mut self.limiter).await else { return };
             if matches!(frame, VisitorFrame::Leave) {
                 self.leave(out).await;
                 out.kill.close(close::NORMAL);
