@@ -5,7 +5,6 @@
 use kefu_protocol::ws::{ConversationSummary, MessageView, Sender, WsErrorCode};
 use kefu_protocol::{ConversationId, MessageId, UserId, VisitorId};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::db::conversations::ConversationRow;
 use crate::db::messages::{MessageRow, NewMessage};
@@ -198,6 +197,3 @@ pub async fn in_tenant<T>(
     tx.commit().await?;
     Ok(value)
 }
-
-/// The nil UUID used as the sender of system messages.
-pub const SYSTEM_SENDER: Uuid = Uuid::nil();
