@@ -298,6 +298,24 @@ impl WsClient {
         }
     }
 
+    /// Connects with a small TCP receive buffer, so that a client that stops reading makes the
+    /// server's writes back up quickly (a slow consumer).
+    pub async fn connect_with_receive_buffer(url: &str, bytes: u32) -> Self {
+        let address = url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .and_then(|host| host.parse::<std::net::SocketAddr>().ok())
+            .expect("ws://ip:port/ url");
+        let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
+        tcp.set_recv_buffer_size(bytes).expect("receive buffer");
+        let stream = tcp.connect(address).await.expect("connect");
+        let (socket, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .expect("websocket handshake");
+        Self { socket }
+    }
+
     /// Sends a JSON frame.
     pub async fn send(&mut self, frame: Value) {
         self.send_raw(tokio_tungstenite::tungstenite::Message::text(frame.to_string())).await;

@@ -26,14 +26,18 @@ pub mod limits {
     pub const FRAMES_PER_SECOND: u32 = 20;
     /// Frames a client may send in a burst.
     pub const FRAME_BURST: u32 = 40;
-    /// Server frames queued for one connection before it counts as a slow consumer.
+    /// Live server frames queued for one connection before it counts as a slow consumer.
     pub const OUTBOUND_QUEUE: usize = 256;
+    /// Replayed frames (resume, gap fill) queued at once for one connection; replay waits for
+    /// the client to read instead of overflowing, so it never crowds out live frames.
+    pub const REPLAY_WINDOW: usize = 64;
     /// Seconds between server pings.
     pub const HEARTBEAT_SECS: u64 = 20;
     /// Seconds without any frame from the client before the server closes the connection.
     pub const IDLE_TIMEOUT_SECS: u64 = 60;
-    /// Most messages replayed on resume; a client further behind pages the REST history.
-    pub const MAX_REPLAY: i64 = 500;
+    /// Messages read from Postgres per replay page. A resume replays everything the client
+    /// missed, page by page, at the pace the client reads.
+    pub const REPLAY_PAGE: i64 = 500;
 }
 
 /// WebSocket close codes the server uses.

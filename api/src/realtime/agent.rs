@@ -85,7 +85,7 @@ impl Session {
             AgentFrame::SubscribeInbox => {
                 let topic = Topic::inbox(self.tenant.id);
                 let receiver = self.state.bus.subscribe(&topic);
-                out.follow(topic, receiver, None, Vec::new());
+                out.follow(topic, receiver, None).await;
                 (Ok(()), None)
             }
             AgentFrame::Join { conversation_id, last_seq } => {
@@ -193,7 +193,6 @@ impl Session {
             return Ok(());
         }
         let receiver = self.state.bus.subscribe(&topic);
-        let replayed = service::replay(&self.state.db, &self.tenant.schema, conversation, after_seq, true).await?;
         let recovery = Recovery {
             conversation,
             after_seq,
@@ -202,7 +201,7 @@ impl Session {
             include_private: true,
             epoch: self.state.bus.epoch(),
         };
-        out.follow(topic, receiver, Some(recovery), replayed.into_iter().map(ServerFrame::Message).collect());
+        out.follow(topic, receiver, Some(recovery)).await;
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::ConversationId;
 use kefu_protocol::ws::{ServerFrame, close, limits};
 use sqlx::PgPool;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -55,11 +55,51 @@ impl Kill {
     }
 }
 
+/// A frame on its way to the writer. Replayed frames carry a permit from the replay window,
+/// released when the writer takes them.
+struct Outgoing {
+    text: Utf8Bytes,
+    _replay: Option<OwnedSemaphorePermit>,
+}
+
+/// The queue into the writer: live frames are pushed without waiting (a full queue means a slow
+/// consumer); replayed frames wait for room in the replay window, so a long resume goes at the
+/// client's pace and never takes the room live frames need.
+#[derive(Clone)]
+struct Queue {
+    sender: mpsc::Sender<Outgoing>,
+    replay_window: Arc<Semaphore>,
+    kill: Kill,
+}
+
+impl Queue {
+    /// Queues a live frame, or kills the connection as a slow consumer.
+    fn push(&self, text: Utf8Bytes) -> bool {
+        if self.sender.try_send(Outgoing { text, _replay: None }).is_err() {
+            self.kill.close(close::SLOW_CONSUMER);
+            return false;
+        }
+        true
+    }
+
+    /// Queues a replayed frame once the replay window has room; false when the connection ends.
+    async fn push_replayed(&self, text: Utf8Bytes) -> bool {
+        let queued = async {
+            let Ok(permit) = self.replay_window.clone().acquire_owned().await else { return false };
+            self.sender.send(Outgoing { text, _replay: Some(permit) }).await.is_ok()
+        };
+        tokio::select! {
+            queued = queued => queued,
+            _ = self.kill.closed() => false,
+        }
+    }
+}
+
 /// The sending half of a connection.
 pub struct Outbox {
     /// Connection id (unique per node), used to skip echoes.
     pub id: u64,
-    queue: mpsc::Sender<Utf8Bytes>,
+    queue: Queue,
     /// The kill switch.
     pub kill: Kill,
     visitor: bool,
@@ -69,9 +109,7 @@ pub struct Outbox {
 impl Outbox {
     /// Queues a frame; a full queue means a slow consumer, which is disconnected.
     pub fn send(&self, frame: ServerFrame) {
-        if self.queue.try_send(encode(&frame)).is_err() {
-            self.kill.close(close::SLOW_CONSUMER);
-        }
+        self.queue.push(encode(&frame));
     }
 
     /// Whether this connection already follows `topic`.
@@ -79,36 +117,28 @@ impl Outbox {
         self.subscriptions.contains_key(topic)
     }
 
-    /// Follows a topic. `replayed` are frames to send first (a resume). For a conversation,
-    /// `recovery` makes delivery exactly-once and in order whatever the bus does: live messages
-    /// at or below the last delivered sequence number are skipped, a gap is filled from
-    /// Postgres before the message that revealed it, and when the cross-node bus reconnects
-    /// everything after the last delivered message is fetched again.
-    pub fn follow(
+    /// Follows a topic. For a conversation, `recovery` first replays everything stored after
+    /// the client's last sequence number (page by page, at the client's pace; this returns once
+    /// it is queued), and then makes delivery exactly-once and in order whatever the bus does:
+    /// live messages at or below the last delivered sequence number are skipped, a gap is filled
+    /// from Postgres before the message that revealed it, and when the cross-node bus reconnects
+    /// everything after the last delivered message is fetched again. Subscribe (`receiver`)
+    /// before calling this, so nothing published during the replay is missed.
+    pub async fn follow(
         &mut self,
         topic: Topic,
         receiver: broadcast::Receiver<Arc<Delivered>>,
         recovery: Option<Recovery>,
-        replayed: Vec<ServerFrame>,
     ) {
         if self.follows(&topic) {
             return;
         }
-        let mut last_seq = recovery.as_ref().map_or(0, |r| r.after_seq);
-        for frame in replayed {
-            if let ServerFrame::Message(m) = &frame {
-                last_seq = last_seq.max(m.seq);
-            }
-            self.send(frame);
+        let last_seq = recovery.as_ref().map_or(0, |r| r.after_seq);
+        let mut forwarder =
+            Forwarder { queue: self.queue.clone(), me: self.id, visitor: self.visitor, recovery, last_seq };
+        if !forwarder.fill(i64::MAX).await {
+            return;
         }
-        let forwarder = Forwarder {
-            queue: self.queue.clone(),
-            kill: self.kill.clone(),
-            me: self.id,
-            visitor: self.visitor,
-            recovery,
-            last_seq,
-        };
         let task = tokio::spawn(forwarder.run(receiver));
         self.subscriptions.insert(topic, task);
     }
@@ -131,8 +161,7 @@ pub struct Recovery {
 }
 
 struct Forwarder {
-    queue: mpsc::Sender<Utf8Bytes>,
-    kill: Kill,
+    queue: Queue,
     me: u64,
     visitor: bool,
     recovery: Option<Recovery>,
@@ -162,7 +191,7 @@ impl Forwarder {
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        self.kill.close(close::SLOW_CONSUMER);
+                        self.queue.kill.close(close::SLOW_CONSUMER);
                         return;
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -174,14 +203,6 @@ impl Forwarder {
                 }
             }
         }
-    }
-
-    fn push(&self, text: Utf8Bytes) -> bool {
-        if self.queue.try_send(text).is_err() {
-            self.kill.close(close::SLOW_CONSUMER);
-            return false;
-        }
-        true
     }
 
     async fn forward(&mut self, delivered: &Delivered) -> bool {
@@ -209,40 +230,50 @@ impl Forwarder {
         {
             return false;
         }
-        self.push(delivered.text.clone())
+        self.queue.push(delivered.text.clone())
     }
 
-    /// Sends stored messages after the last delivered one, up to `up_to`.
+    /// Queues every stored message after the last delivered one, up to `up_to`, page by page.
+    /// False when the connection ends; a database failure closes it with `try_again_later`, so
+    /// the client resumes rather than silently missing messages.
     async fn fill(&mut self, up_to: i64) -> bool {
         let Some(recovery) = &self.recovery else { return true };
-        match super::service::replay(
-            &recovery.pool,
-            &recovery.schema,
-            recovery.conversation,
-            self.last_seq,
-            recovery.include_private,
-        )
-        .await
-        {
-            Ok(messages) => {
-                for message in messages.into_iter().filter(|m| m.seq <= up_to) {
-                    self.last_seq = self.last_seq.max(message.seq);
-                    if !self.push(encode(&ServerFrame::Message(message))) {
-                        return false;
-                    }
+        loop {
+            let page = super::service::replay_page(
+                &recovery.pool,
+                &recovery.schema,
+                recovery.conversation,
+                self.last_seq,
+                recovery.include_private,
+            )
+            .await;
+            let messages = match page {
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(code = ?error.code, "could not replay messages; closing so the client resumes");
+                    self.queue.kill.close(close::TRY_AGAIN_LATER);
+                    return false;
                 }
-                if up_to != i64::MAX {
-                    // Sequence numbers up to `up_to` that are not visible here (private notes)
-                    // are not gaps.
-                    self.last_seq = self.last_seq.max(up_to);
+            };
+            let complete = i64::try_from(messages.len()).unwrap_or(i64::MAX) < limits::REPLAY_PAGE;
+            for message in messages {
+                if message.seq > up_to {
+                    return true;
                 }
-                true
+                self.last_seq = message.seq;
+                if !self.queue.push_replayed(encode(&ServerFrame::Message(message))).await {
+                    return false;
+                }
             }
-            Err(error) => {
-                tracing::warn!(code = ?error.code, "could not fill a message gap; the client resumes on reconnect");
-                true
+            if complete || self.last_seq >= up_to {
+                break;
             }
         }
+        if up_to != i64::MAX {
+            // Sequence numbers up to `up_to` that are not visible here (private notes) are not gaps.
+            self.last_seq = self.last_seq.max(up_to);
+        }
+        true
     }
 }
 
@@ -263,8 +294,9 @@ pub fn start(
     shutdown: CancellationToken,
     token_exp: i64,
 ) -> (Outbox, JoinHandle<()>) {
-    let (queue, receiver) = mpsc::channel(limits::OUTBOUND_QUEUE);
+    let (sender, receiver) = mpsc::channel(limits::OUTBOUND_QUEUE + limits::REPLAY_WINDOW);
     let kill = Kill::default();
+    let queue = Queue { sender, replay_window: Arc::new(Semaphore::new(limits::REPLAY_WINDOW)), kill: kill.clone() };
     let remaining = u64::try_from(token_exp.saturating_sub(chrono::Utc::now().timestamp())).unwrap_or(0);
     let expires = tokio::time::Instant::now() + Duration::from_secs(remaining);
     let writer = tokio::spawn(write_loop(sink, receiver, kill.clone(), shutdown, expires));
@@ -273,7 +305,7 @@ pub fn start(
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut frames: mpsc::Receiver<Utf8Bytes>,
+    mut frames: mpsc::Receiver<Outgoing>,
     kill: Kill,
     shutdown: CancellationToken,
     expires: tokio::time::Instant,
@@ -293,7 +325,7 @@ async fn write_loop(
                 break;
             }
             frame = frames.recv() => {
-                let Some(text) = frame else { break };
+                let Some(Outgoing { text, .. }) = frame else { break };
                 // A write that cannot complete (the client stopped reading) must not pin the task:
                 // it is abandoned when the connection is killed or after the write timeout.
                 tokio::select! {
@@ -335,19 +367,25 @@ async fn write_loop(
         close::POLICY_VIOLATION => "too many frames",
         _ => "",
     };
+    // A slow consumer's queue is dropped (it resumes from its last sequence number), but the
+    // close frame waits behind what the socket already holds for as long as one write may take,
+    // so a client that reads again learns why. Otherwise the queue is flushed first, briefly.
+    let slow = code == close::SLOW_CONSUMER;
     let closing = async {
-        if code != close::SLOW_CONSUMER {
-            while let Ok(text) = frames.try_recv() {
+        if !slow {
+            while let Ok(Outgoing { text, .. }) = frames.try_recv() {
                 if sink.send(Message::Text(text)).await.is_err() {
                     return;
                 }
             }
         }
+        frames.close();
         let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
         let _ = sink.close().await;
     };
+    let patience = if slow { WRITE_TIMEOUT } else { Duration::from_secs(2) };
     // A client that does not read may never take the rest: then the socket is simply dropped.
-    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+    let _ = tokio::time::timeout(patience, closing).await;
 }
 
 /// What the reader got from the client.

@@ -134,8 +134,8 @@ fn split_outcome(o: db::messages::SendOutcome) -> Option<(MessageRow, Conversati
     ))
 }
 
-/// Messages after `after_seq` for a resume, oldest first (visitors never get notes).
-pub async fn replay(
+/// One page of messages after `after_seq` for a resume, oldest first (visitors never get notes).
+pub async fn replay_page(
     pool: &PgPool,
     schema: &TenantSchema,
     conversation: ConversationId,
@@ -148,7 +148,7 @@ pub async fn replay(
         conversation.as_uuid(),
         after_seq,
         include_private,
-        kefu_protocol::ws::limits::MAX_REPLAY,
+        kefu_protocol::ws::limits::REPLAY_PAGE,
     )
     .await?;
     tx.commit().await?;

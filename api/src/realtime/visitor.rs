@@ -117,7 +117,6 @@ impl Session {
             return Ok(());
         }
         let receiver = self.state.bus.subscribe(&topic);
-        let replayed = service::replay(&self.state.db, &self.tenant.schema, conversation, after_seq, false).await?;
         let recovery = Recovery {
             conversation,
             after_seq,
@@ -126,7 +125,7 @@ impl Session {
             include_private: false,
             epoch: self.state.bus.epoch(),
         };
-        out.follow(topic, receiver, Some(recovery), replayed.into_iter().map(ServerFrame::Message).collect());
+        out.follow(topic, receiver, Some(recovery)).await;
         Ok(())
     }
 

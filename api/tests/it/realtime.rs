@@ -505,3 +505,84 @@ async fn visitor_tracking_device_language_pages_and_campaign_reach_agents() {
     let (status, _) = app.get(&format!("/api/v1/visitors/{visitor_id}"), Some(&other.access)).await;
     assert_eq!(status, 404);
 }
+
+/// A client that stops reading while messages pour in is closed with 4000 (its queue is dropped,
+/// the close frame waits behind what the socket already holds), and a resume from the last
+/// sequence number it saw delivers every later message exactly once, in order, well beyond one
+/// replay page.
+#[tokio::test]
+async fn a_slow_consumer_is_closed_with_4000_and_resumes_without_loss() {
+    const FLOODERS: usize = 10;
+    const EACH: usize = 100;
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    visitor.send(json!({ "type": "send", "client_id": "v-0", "body": "hello" })).await;
+    let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("conversation").to_owned();
+
+    let agent_url = app.ws_url(&format!("/ws/agent?token={}", owner.access));
+    let mut slow = kefu_api::testing::WsClient::connect_with_receive_buffer(&agent_url, 4096).await;
+    slow.send(json!({ "type": "hello", "protocol": 1 })).await;
+    slow.next_of("welcome").await;
+    slow.send(json!({ "type": "join", "conversation_id": conversation })).await;
+    assert_eq!(slow.next_of("message").await["seq"], 1);
+
+    // The slow agent stops reading; other connections send long messages (4000 CJK characters,
+    // 12 KB each) at the allowed rate.
+    let body = "慢".repeat(4000);
+    let mut flooders = Vec::new();
+    for flooder in 0..FLOODERS {
+        let mut client = app.agent(&owner).await;
+        let (conversation, body) = (conversation.clone(), body.clone());
+        flooders.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let client_id = format!("f{flooder}-{i}");
+                client.send(json!({ "type": "send", "conversation_id": conversation, "client_id": client_id, "body": body })).await;
+                if i >= 30 {
+                    tokio::time::sleep(std::time::Duration::from_millis(55)).await;
+                }
+            }
+            let mut acked = 0;
+            while acked < EACH {
+                let frame = client.next().await.expect("flooder session");
+                match frame["type"].as_str() {
+                    Some("ack") => acked += 1,
+                    Some("error") => panic!("flooder refused: {frame}"),
+                    _ => {}
+                }
+            }
+        }));
+    }
+    for flooder in flooders {
+        flooder.await.expect("flooder");
+    }
+    let last = 1 + i64::try_from(FLOODERS * EACH).expect("count");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // Reading again: what the socket held, then the close frame.
+    let mut seen = 1;
+    let end = loop {
+        match slow.next().await {
+            Ok(frame) if frame["type"] == "message" => {
+                let seq = frame["seq"].as_i64().expect("seq");
+                assert_eq!(seq, seen + 1, "in order, no gaps, before the close");
+                seen = seq;
+            }
+            Ok(_) => {}
+            Err(end) => break end,
+        }
+    };
+    assert_eq!(end, kefu_api::testing::WsEnd::Closed(4000), "slow consumer close code");
+    assert!(seen < last, "the slow consumer was cut off before the end ({seen} of {last})");
+
+    // Resume from the last sequence number seen: everything else, exactly once, in order.
+    let mut resumed = app.agent(&owner).await;
+    resumed.send(json!({ "type": "join", "conversation_id": conversation, "last_seq": seen })).await;
+    while seen < last {
+        let frame = resumed.next_of("message").await;
+        let seq = frame["seq"].as_i64().expect("seq");
+        assert_eq!(seq, seen + 1, "resume is gap-free and in order");
+        seen = seq;
+    }
+    resumed.expect_silence(300).await;
+}
