@@ -97,6 +97,9 @@ pub struct AuthConfig {
     pub refresh_ttl_days: u64,
     /// Requests per minute per client IP on the unauthenticated auth endpoints.
     pub auth_rate_per_minute: u32,
+    /// Seconds between re-checks of an open agent WebSocket's membership; a removed member's
+    /// socket is closed (4005) within this time.
+    pub session_recheck_secs: u64,
 }
 
 /// Outgoing mail.
@@ -158,7 +161,13 @@ impl Default for DatabaseConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { signing_keys: None, access_ttl_secs: 900, refresh_ttl_days: 30, auth_rate_per_minute: 30 }
+        Self {
+            signing_keys: None,
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            auth_rate_per_minute: 30,
+            session_recheck_secs: 20,
+        }
     }
 }
 
@@ -250,6 +259,10 @@ impl Config {
             {
                 problems.push(format!("{key} must be an http:// or https:// URL, got `{value}`"));
             }
+        }
+        if !(1..=300).contains(&self.auth.session_recheck_secs) {
+            problems
+                .push("auth.session_recheck_secs (KEFU_AUTH__SESSION_RECHECK_SECS) must be between 1 and 300".into());
         }
         if !(60..=86_400).contains(&self.auth.access_ttl_secs) {
             problems.push("auth.access_ttl_secs (KEFU_AUTH__ACCESS_TTL_SECS) must be between 60 and 86400".into());

@@ -64,6 +64,8 @@ pub mod close {
     pub const UNSUPPORTED_VERSION: u16 = 4003;
     /// The first frame was not `hello`.
     pub const HELLO_REQUIRED: u16 = 4004;
+    /// The agent's access was revoked mid-session (removed from the tenant, tenant suspended).
+    pub const ACCESS_REVOKED: u16 = 4005;
 }
 
 /// Stable error codes of `error` frames.

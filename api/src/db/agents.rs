@@ -35,6 +35,14 @@ pub async fn upsert(tx: &mut TenantTx, user_id: Uuid, display_name: &str) -> sql
     Ok(())
 }
 
+/// The name an active member goes by in this tenant.
+pub async fn display_name(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select display_name from agents where user_id = $1 and active")
+        .bind(user_id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
 /// Active profiles of this tenant.
 pub async fn list_active(tx: &mut TenantTx) -> sqlx::Result<Vec<AgentRow>> {
     sqlx::query_as(

@@ -31,8 +31,10 @@ pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: 
         status,
     };
     let refresher = session.start_presence_refresh();
+    let watcher = session.start_membership_watch(out.kill.clone());
     session.serve(&mut out, &mut stream).instrument(span).await;
     refresher.abort();
+    watcher.abort();
     session.leave_presence().await;
     drop(out);
     let _ = writer.await;
@@ -157,6 +159,31 @@ impl Session {
                     && let Err(error) = presence.set(tenant, user, id, Some(current), current).await
                 {
                     tracing::warn!(%error, "could not refresh presence");
+                }
+            }
+        })
+    }
+
+    /// Re-reads the membership every `auth.session_recheck_secs`: a member removed from the
+    /// tenant (or a suspended tenant) loses the open socket too, not only new requests.
+    fn start_membership_watch(&self, kill: connection::Kill) -> tokio::task::JoinHandle<()> {
+        let (db, tenant, user) = (self.state.db.clone(), self.tenant.id.as_uuid(), self.claims.sub.as_uuid());
+        let every = std::time::Duration::from_secs(self.state.config.auth.session_recheck_secs);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let found = match db.acquire().await {
+                    Ok(mut conn) => db::memberships::find_auth(&mut conn, tenant, user).await,
+                    Err(error) => Err(error),
+                };
+                match found {
+                    Ok(Some(member)) if member.tenant_status == "active" => {}
+                    Ok(_) => {
+                        kill.close(close::ACCESS_REVOKED);
+                        return;
+                    }
+                    Err(error) => tracing::debug!(%error, "membership re-check skipped; database unavailable"),
                 }
             }
         })

@@ -358,6 +358,7 @@ async fn write_loop(
         close::GOING_AWAY => "server shutting down; reconnect and resume",
         close::SLOW_CONSUMER => "slow consumer; reconnect and resume",
         close::TOKEN_EXPIRED => "token expired; get a new one and resume",
+        close::ACCESS_REVOKED => "access revoked; sign in again",
         close::IDLE_TIMEOUT => "idle timeout",
         close::UNSUPPORTED_VERSION => "unsupported protocol version",
         close::HELLO_REQUIRED => "the first frame must be hello",

@@ -133,8 +133,12 @@ async fn agent_upgrade(
     let user = db::users::find(&mut conn, claims.sub.as_uuid()).await?.ok_or_else(invalid_token)?;
     drop(conn);
     let tenant = resolve_tenant(&state, claims.tid).await?;
-    Ok(configure(ws)
-        .on_upgrade(move |socket| agent::run(socket, state, tenant, claims, user.display_name, next_connection_id())))
+    // Visitors and colleagues see the name the member goes by in this tenant.
+    let mut tx = crate::db::TenantTx::begin(&state.db, &tenant.schema).await?;
+    let profile_name = db::agents::display_name(&mut tx, claims.sub.as_uuid()).await?;
+    tx.commit().await?;
+    let name = profile_name.unwrap_or(user.display_name);
+    Ok(configure(ws).on_upgrade(move |socket| agent::run(socket, state, tenant, claims, name, next_connection_id())))
 }
 
 /// Per-connection frame limiter: 20 frames/s sustained, bursts of 40.

@@ -586,3 +586,35 @@ async fn a_slow_consumer_is_closed_with_4000_and_resumes_without_loss() {
     }
     resumed.expect_silence(300).await;
 }
+
+/// An agent's messages carry the name they go by in the tenant, and an agent removed from the
+/// tenant loses the socket that is already open (4005), not only new requests.
+#[tokio::test]
+async fn agent_messages_use_the_tenant_profile_name_and_removal_closes_the_socket() {
+    let app = TestApp::spawn_with(|c| c.auth.session_recheck_secs = 1).await;
+    let owner = app.verified_owner().await;
+    let member = app.invite_and_accept(&owner, "agent").await;
+    let profile = format!("/api/v1/members/{}/profile", member.user_id);
+    let (status, body) =
+        app.call("PATCH", &profile, Some(&owner.access), Some(json!({ "display_name": "小王 (客服)" }))).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    visitor.send(json!({ "type": "send", "client_id": "v-1", "body": "在吗？" })).await;
+    let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("conversation").to_owned();
+    let mut agent = app.agent(&member).await;
+    agent.send(json!({ "type": "send", "conversation_id": conversation, "client_id": "a-1", "body": "在的" })).await;
+    let reply = visitor.next_of("message").await;
+    assert_eq!(reply["sender"]["name"], "小王 (客服)");
+
+    let (status, _) =
+        app.call("DELETE", &format!("/api/v1/members/{}", member.user_id), Some(&owner.access), None).await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
+    let end = loop {
+        match agent.next().await {
+            Ok(_) => continue,
+            Err(end) => break end,
+        }
+    };
+    assert_eq!(end, kefu_api::testing::WsEnd::Closed(4005));
+}
