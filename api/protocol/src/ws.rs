@@ -364,6 +364,13 @@ pub enum ServerFrame {
         /// New status.
         status: AgentStatus,
     },
+    /// A visitor came online (first tab) or went offline (last tab closed) (agents only).
+    VisitorPresence {
+        /// The visitor.
+        visitor_id: VisitorId,
+        /// Online now.
+        online: bool,
+    },
     /// A frame was refused; nothing was stored for it.
     Error {
         /// Stable code.

@@ -70,6 +70,8 @@ pub struct VisitorProfile {
     pub first_seen_at: DateTime<Utc>,
     /// Last seen.
     pub last_seen_at: DateTime<Utc>,
+    /// Connected right now (any tab, any node); false when presence is unavailable.
+    pub online: bool,
     /// The 50 most recent page views, newest first.
     pub recent_pages: Vec<PageView>,
     /// The 20 most recent conversations, newest first.
@@ -92,6 +94,13 @@ async fn get_visitor(
     let pages = db::visitors::recent_pages(&mut tx, id.as_uuid(), 50).await?;
     let conversations = db::conversations::of_visitor(&mut tx, id.as_uuid(), 20).await?;
     tx.commit().await?;
+    let online = match state.presence.visitor_online(auth.tenant.id, id).await {
+        Ok(online) => online.is_some(),
+        Err(error) => {
+            tracing::warn!(%error, "presence unavailable");
+            false
+        }
+    };
     Ok(axum::Json(VisitorProfile {
         id,
         ext_user: visitor.ext_user,
@@ -107,6 +116,7 @@ async fn get_visitor(
         attributes: visitor.attributes,
         first_seen_at: visitor.first_seen_at,
         last_seen_at: visitor.last_seen_at,
+        online,
         recent_pages: pages
             .into_iter()
             .map(|p| PageView { url: p.url, title: p.title, referrer: p.referrer, utm: p.utm, viewed_at: p.viewed_at })

@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox, Recovery};
+use super::presence::visitors::CurrentPage;
 use super::service::{self, Author, OpError};
 use super::{FrameLimiter, TenantRef, error_frame, next_frame};
 use crate::db;
@@ -26,8 +27,18 @@ pub async fn run(
     let (sink, mut stream) = socket.split();
     let (mut out, writer) = connection::start(id, true, sink, state.shutdown.clone(), claims.exp);
     let span = tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = id);
-    let mut session = Session { state, tenant, claims, seen, conversation: None, limiter: FrameLimiter::new() };
-    session.serve(&mut out, &mut stream).instrument(span).await;
+    let mut session = Session {
+        state,
+        tenant,
+        claims,
+        seen,
+        conversation: None,
+        limiter: FrameLimiter::new(),
+        presence_id: uuid::Uuid::now_v7(),
+        presence_refresh: None,
+    };
+    session.serve(&mut out, &mut stream).instrument(span.clone()).await;
+    session.leave_presence().instrument(span).await;
     drop(out);
     let _ = writer.await;
 }
@@ -40,6 +51,10 @@ struct Session {
     seen: db::visitors::Seen,
     conversation: Option<ConversationId>,
     limiter: FrameLimiter,
+    /// This connection's id in the presence sets.
+    presence_id: uuid::Uuid,
+    /// Keeps the presence entry alive once the visitor said hello.
+    presence_refresh: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Session {
@@ -95,6 +110,12 @@ impl Session {
             heartbeat_secs: limits::HEARTBEAT_SECS,
             conversation_id,
         });
+        match self.state.presence.visitor_connected(self.tenant.id, self.claims.sub, self.presence_id).await {
+            Ok(true) => self.announce_presence(true),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not record visitor presence"),
+        }
+        self.presence_refresh = Some(self.start_presence_refresh());
         if let Some(row) = &conversation {
             let conversation = ConversationId::from_uuid(row.id);
             self.follow(out, conversation, last_seq).await?;
@@ -227,6 +248,10 @@ impl Session {
             })
         })
         .await?;
+        let page = CurrentPage { url: url.clone(), title: title.clone(), viewed_at };
+        if let Err(error) = self.state.presence.visitor_page(self.tenant.id, self.claims.sub, &page).await {
+            tracing::warn!(%error, "could not record the current page");
+        }
         // Agents see the visitor's current page live: in the queue and in the conversation.
         let frame = ServerFrame::PageView {
             visitor_id: self.claims.sub,
@@ -245,6 +270,44 @@ impl Session {
             .bus
             .publish(&Topic::inbox(self.tenant.id), BusEvent { frame, agents_only: true, skip_connection: None });
         Ok(())
+    }
+
+    fn announce_presence(&self, online: bool) {
+        self.state.bus.publish(
+            &Topic::inbox(self.tenant.id),
+            BusEvent {
+                frame: ServerFrame::VisitorPresence { visitor_id: self.claims.sub, online },
+                agents_only: true,
+                skip_connection: None,
+            },
+        );
+    }
+
+    /// Keeps this connection (and the visitor's current page) alive in presence while it lasts.
+    fn start_presence_refresh(&self) -> tokio::task::JoinHandle<()> {
+        let (presence, tenant, visitor, id) =
+            (self.state.presence.clone(), self.tenant.id, self.claims.sub, self.presence_id);
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(super::presence::REFRESH_SECS);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                if let Err(error) = presence.visitor_connected(tenant, visitor, id).await {
+                    tracing::warn!(%error, "could not refresh visitor presence");
+                }
+            }
+        })
+    }
+
+    /// Removes this connection from presence; the visitor's last one announces them offline.
+    async fn leave_presence(&mut self) {
+        let Some(refresh) = self.presence_refresh.take() else { return };
+        refresh.abort();
+        match self.state.presence.visitor_disconnected(self.tenant.id, self.claims.sub, self.presence_id).await {
+            Ok(true) => self.announce_presence(false),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not clear visitor presence"),
+        }
     }
 
     async fn leave(&mut self, out: &mut Outbox) {

@@ -618,3 +618,57 @@ async fn agent_messages_use_the_tenant_profile_name_and_removal_closes_the_socke
     };
     assert_eq!(end, kefu_api::testing::WsEnd::Closed(4005));
 }
+
+async fn visitor_presence_follows_tabs_and_pages(app: TestApp) {
+    let owner = app.verified_owner().await;
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "subscribe_inbox" })).await;
+    let visitor_id = new_visitor();
+    let profile = format!("/api/v1/visitors/{visitor_id}");
+
+    let (mut tab1, _) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    let online = agent.next_of("visitor_presence").await;
+    assert_eq!(
+        (online["visitor_id"].as_str(), online["online"].as_bool()),
+        (Some(visitor_id.to_string().as_str()), Some(true))
+    );
+    tab1.send(json!({ "type": "page_view", "url": "https://shop.example/cart", "title": "购物车" })).await;
+    agent.next_of("page_view").await;
+    let (status, listed) = app.get("/api/v1/presence/visitors", Some(&owner.access)).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{listed}");
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["visitors"][0]["visitor_id"], visitor_id.to_string());
+    assert_eq!(listed["visitors"][0]["current_page"]["url"], "https://shop.example/cart");
+    assert_eq!(listed["visitors"][0]["current_page"]["title"], "购物车");
+    assert_eq!(app.get(&profile, Some(&owner.access)).await.1["online"], true);
+
+    // A second tab: still one visitor; closing one tab keeps them online.
+    let (tab2, _) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    drop(tab1);
+    agent.expect_silence(300).await;
+    assert_eq!(app.get("/api/v1/presence/visitors", Some(&owner.access)).await.1["total"], 1);
+    drop(tab2);
+    let offline = agent.next_of("visitor_presence").await;
+    assert_eq!(offline["online"], false);
+    let (_, listed) = app.get("/api/v1/presence/visitors", Some(&owner.access)).await;
+    assert_eq!((listed["total"].as_u64(), listed["visitors"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    assert_eq!(app.get(&profile, Some(&owner.access)).await.1["online"], false);
+
+    // Another tenant's agents see none of it.
+    let other = app.verified_owner().await;
+    let (mut stranger, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    stranger.send(json!({ "type": "ping" })).await;
+    stranger.next_of("pong").await;
+    assert_eq!(app.get("/api/v1/presence/visitors", Some(&other.access)).await.1["total"], 0);
+}
+
+#[tokio::test]
+async fn visitor_presence_in_process() {
+    visitor_presence_follows_tabs_and_pages(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn visitor_presence_in_redis() {
+    let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test sets it)");
+    visitor_presence_follows_tabs_and_pages(TestApp::spawn_with(|c| c.redis.url = Some(redis.into())).await).await;
+}

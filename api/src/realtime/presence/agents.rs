@@ -1,32 +1,16 @@
-//! Agent presence (F16 groundwork): which agents are connected, with which status, across all
-//! nodes of the region.
+//! Agent presence (F16): which agents are connected, with which status.
 //!
 //! Each agent connection holds a member `<user>:<connection>:<status>` in the tenant's sorted set
-//! `kefu:v1:<tenant>:presence:agents`, scored by its expiry time and refreshed every heartbeat, so
-//! the connections of a node that died vanish within [`TTL_SECS`]. An agent's status is the best
-//! one among their live connections (online > busy > away); with none they are offline. Without
-//! Redis the same set lives in this process.
+//! `kefu:v1:<tenant>:presence:agents`, scored by its expiry time. An agent's status is the best
+//! one among their live connections (online > busy > away); with none they are offline.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 
 use kefu_protocol::ws::AgentStatus;
 use kefu_protocol::{TenantId, UserId};
 use uuid::Uuid;
 
-/// Seconds a connection's presence lives without a refresh.
-pub const TTL_SECS: i64 = 60;
-/// Seconds between refreshes.
-pub const REFRESH_SECS: u64 = 20;
-
-/// Where presence is kept.
-#[derive(Clone)]
-pub enum Presence {
-    /// In this process (single node).
-    Local(Arc<Mutex<HashMap<String, HashMap<String, i64>>>>),
-    /// In Redis (any number of nodes).
-    Redis(redis::aio::ConnectionManager),
-}
+use super::{Presence, TTL_SECS, lock, now};
 
 fn key(tenant: TenantId) -> String {
     format!("kefu:v1:{}:presence:agents", tenant.simple())
@@ -67,16 +51,7 @@ fn rank(status: AgentStatus) -> u8 {
     }
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 impl Presence {
-    /// Presence kept in this process.
-    pub fn local() -> Self {
-        Self::Local(Arc::default())
-    }
-
     /// Records (or refreshes) one connection's status, replacing its previous one.
     pub async fn set(
         &self,
@@ -90,9 +65,9 @@ impl Presence {
         let old = previous.filter(|p| *p != status).map(|p| member(user, connection, p));
         let expires = now() + TTL_SECS;
         match self {
-            Presence::Local(map) => {
-                let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-                let set = map.entry(key).or_default();
+            Presence::Local(store) => {
+                let mut store = lock(store);
+                let set = store.set(&key);
                 if let Some(old) = old {
                     set.remove(&old);
                 }
@@ -124,11 +99,8 @@ impl Presence {
     ) -> redis::RedisResult<()> {
         let (key, old) = (key(tenant), member(user, connection, status));
         match self {
-            Presence::Local(map) => {
-                let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(set) = map.get_mut(&key) {
-                    set.remove(&old);
-                }
+            Presence::Local(store) => {
+                lock(store).set(&key).remove(&old);
                 Ok(())
             }
             Presence::Redis(conn) => {
@@ -142,13 +114,7 @@ impl Presence {
     pub async fn agents(&self, tenant: TenantId) -> redis::RedisResult<BTreeMap<UserId, AgentStatus>> {
         let key = key(tenant);
         let members: Vec<String> = match self {
-            Presence::Local(map) => {
-                let map = map.lock().unwrap_or_else(|p| p.into_inner());
-                let now = now();
-                map.get(&key)
-                    .map(|set| set.iter().filter(|(_, exp)| **exp > now).map(|(m, _)| m.clone()).collect())
-                    .unwrap_or_default()
-            }
+            Presence::Local(store) => lock(store).live(&key),
             Presence::Redis(conn) => {
                 let mut conn = conn.clone();
                 redis::cmd("ZRANGEBYSCORE").arg(&key).arg(now() + 1).arg("+inf").query_async(&mut conn).await?
