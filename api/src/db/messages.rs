@@ -71,6 +71,31 @@ pub async fn after(
     .await
 }
 
+/// Which way a transcript page goes from a sequence number.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// Messages before this sequence number, newest first.
+    Before(i64),
+    /// Messages after this sequence number, oldest first.
+    After(i64),
+}
+
+/// One page of a conversation's messages and notes, at most `limit`, in the page's direction.
+pub async fn page(tx: &mut TenantTx, conversation_id: Uuid, page: Page, limit: i64) -> sqlx::Result<Vec<MessageRow>> {
+    let (condition, order, seq) = match page {
+        Page::Before(seq) => ("seq < $2", "seq desc", seq),
+        Page::After(seq) => ("seq > $2", "seq", seq),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from messages where conversation_id = $1 and {condition} order by {order} limit $3"
+    )))
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// The row `send_message` returns.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SendOutcome {

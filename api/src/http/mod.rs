@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod conversations;
 pub mod dev;
 pub mod extract;
 pub mod health;
@@ -46,7 +47,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"))
 )]
 struct ApiDoc;
 
@@ -78,6 +79,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tenant::router())
         .merge(presence::router())
         .merge(visitors::router())
+        .merge(conversations::router())
         .split_for_parts()
 }
 

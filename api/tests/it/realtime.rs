@@ -672,3 +672,57 @@ async fn visitor_presence_in_redis() {
     let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test sets it)");
     visitor_presence_follows_tabs_and_pages(TestApp::spawn_with(|c| c.redis.url = Some(redis.into())).await).await;
 }
+
+/// The transcript pages over REST in both directions with notes included, bad paging is a
+/// typed 400, and another tenant's conversation does not exist.
+#[tokio::test]
+async fn transcript_pages_over_rest_and_stays_in_its_tenant() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    for i in 1..=7 {
+        visitor.send(json!({ "type": "send", "client_id": format!("v-{i}"), "body": format!("第{i}条") })).await;
+        visitor.next_of("ack").await;
+    }
+    let ack = {
+        visitor.send(json!({ "type": "send", "client_id": "v-8", "body": "last" })).await;
+        visitor.next_of("ack").await
+    };
+    let conversation = ack["conversation_id"].as_str().expect("conversation").to_owned();
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "note", "conversation_id": conversation, "client_id": "n-1", "body": "note" })).await;
+    agent.next_of("ack").await;
+
+    let base = format!("/api/v1/conversations/{conversation}");
+    let seqs = |page: &Value| -> Vec<i64> {
+        page["messages"].as_array().expect("messages").iter().filter_map(|m| m["seq"].as_i64()).collect()
+    };
+    let (status, latest) = app.get(&format!("{base}/messages?limit=4"), Some(&owner.access)).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{latest}");
+    assert_eq!((seqs(&latest), latest["has_more"].as_bool()), (vec![6, 7, 8, 9], Some(true)));
+    assert_eq!(latest["messages"][3]["private"], true, "notes are part of the agents' transcript");
+    let (_, older) = app.get(&format!("{base}/messages?limit=4&before_seq=6"), Some(&owner.access)).await;
+    assert_eq!((seqs(&older), older["has_more"].as_bool()), (vec![2, 3, 4, 5], Some(true)));
+    let (_, oldest) = app.get(&format!("{base}/messages?limit=4&before_seq=2"), Some(&owner.access)).await;
+    assert_eq!((seqs(&oldest), oldest["has_more"].as_bool()), (vec![1], Some(false)));
+    let (_, newer) = app.get(&format!("{base}/messages?after_seq=6"), Some(&owner.access)).await;
+    assert_eq!((seqs(&newer), newer["has_more"].as_bool()), (vec![7, 8, 9], Some(false)));
+    let (status, summary) = app.get(&base, Some(&owner.access)).await;
+    assert_eq!((status, summary["last_seq"].as_i64()), (reqwest::StatusCode::OK, Some(9)));
+
+    for bad in ["limit=0", "limit=201", "before_seq=3&after_seq=1", "limit=abc"] {
+        let (status, problem) = app.get(&format!("{base}/messages?{bad}"), Some(&owner.access)).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (reqwest::StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")),
+            "{bad}: {problem}"
+        );
+    }
+    let other = app.verified_owner().await;
+    for path in [base.clone(), format!("{base}/messages")] {
+        let (status, problem) = app.get(&path, Some(&other.access)).await;
+        assert_eq!((status, problem["code"].as_str()), (reqwest::StatusCode::NOT_FOUND, Some("resource_not_found")));
+    }
+    let (status, _) = app.get("/api/v1/conversations/conv_nonsense/messages", Some(&owner.access)).await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+}
