@@ -34,7 +34,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Fan-out of real-time events.
     pub bus: crate::realtime::bus::Bus,
-    /// Agent presence across nodes.
+    /// Agent and visitor presence across nodes.
     pub presence: crate::realtime::presence::Presence,
     /// Cancelled when the node shuts down: WebSocket sessions close with `going_away`.
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -55,7 +55,7 @@ impl AppState {
         let per_minute = std::num::NonZeroU32::new(config.auth.auth_rate_per_minute)
             .ok_or_else(|| anyhow::anyhow!("auth_rate_per_minute must be positive"))?;
         let presence = match &redis {
-            Some(redis) => crate::realtime::presence::Presence::Redis(redis.clone()),
+            Some(redis) => crate::realtime::presence::Presence::redis(redis.clone()),
             None => crate::realtime::presence::Presence::local(),
         };
         Ok(Self {

@@ -35,7 +35,7 @@ pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: 
     session.serve(&mut out, &mut stream).instrument(span).await;
     refresher.abort();
     watcher.abort();
-    session.leave_presence().await;
+    Box::pin(session.leave_presence()).await;
     drop(out);
     let _ = writer.await;
 }
@@ -78,7 +78,8 @@ impl Session {
             }
         }
         while let Some(frame) = next_frame::<AgentFrame>(stream, out, &mut self.limiter).await {
-            self.handle(out, frame).await;
+            // Boxed: an idle connection holds only the small reading state.
+            Box::pin(self.handle(out, frame)).await;
         }
     }
 

@@ -35,10 +35,10 @@ pub async fn run(
         conversation: None,
         limiter: FrameLimiter::new(),
         presence_id: uuid::Uuid::now_v7(),
-        presence_refresh: None,
+        present: false,
     };
     session.serve(&mut out, &mut stream).instrument(span.clone()).await;
-    session.leave_presence().instrument(span).await;
+    Box::pin(session.leave_presence()).instrument(span).await;
     drop(out);
     let _ = writer.await;
 }
@@ -53,8 +53,8 @@ struct Session {
     limiter: FrameLimiter,
     /// This connection's id in the presence sets.
     presence_id: uuid::Uuid,
-    /// Keeps the presence entry alive once the visitor said hello.
-    presence_refresh: Option<tokio::task::JoinHandle<()>>,
+    /// Whether this connection was recorded in presence (after hello).
+    present: bool,
 }
 
 impl Session {
@@ -67,7 +67,7 @@ impl Session {
                     out.kill.close(close::UNSUPPORTED_VERSION);
                     return;
                 }
-                if let Err(error) = self.hello(out, last_seq.unwrap_or(0)).await {
+                if let Err(error) = Box::pin(self.hello(out, last_seq.unwrap_or(0))).await {
                     // Without a welcome the client cannot proceed: tell it why and to retry.
                     out.send(error_frame(error, None));
                     out.kill.close(close::TRY_AGAIN_LATER);
@@ -82,11 +82,13 @@ impl Session {
         loop {
             let Some(frame) = next_frame::<VisitorFrame>(stream, out, &mut self.limiter).await else { return };
             if matches!(frame, VisitorFrame::Leave) {
-                self.leave(out).await;
+                Box::pin(self.leave(out)).await;
                 out.kill.close(close::NORMAL);
                 return;
             }
-            self.handle(out, frame).await;
+            // Boxed: an idle connection holds only the small reading state, not the largest
+            // operation's (sqlx futures are kilobytes).
+            Box::pin(self.handle(out, frame)).await;
         }
     }
 
@@ -115,7 +117,7 @@ impl Session {
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "could not record visitor presence"),
         }
-        self.presence_refresh = Some(self.start_presence_refresh());
+        self.present = true;
         if let Some(row) = &conversation {
             let conversation = ConversationId::from_uuid(row.id);
             self.follow(out, conversation, last_seq).await?;
@@ -283,26 +285,11 @@ impl Session {
         );
     }
 
-    /// Keeps this connection (and the visitor's current page) alive in presence while it lasts.
-    fn start_presence_refresh(&self) -> tokio::task::JoinHandle<()> {
-        let (presence, tenant, visitor, id) =
-            (self.state.presence.clone(), self.tenant.id, self.claims.sub, self.presence_id);
-        tokio::spawn(async move {
-            let every = std::time::Duration::from_secs(super::presence::REFRESH_SECS);
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                tick.tick().await;
-                if let Err(error) = presence.visitor_connected(tenant, visitor, id).await {
-                    tracing::warn!(%error, "could not refresh visitor presence");
-                }
-            }
-        })
-    }
-
     /// Removes this connection from presence; the visitor's last one announces them offline.
     async fn leave_presence(&mut self) {
-        let Some(refresh) = self.presence_refresh.take() else { return };
-        refresh.abort();
+        if !std::mem::take(&mut self.present) {
+            return;
+        }
         match self.state.presence.visitor_disconnected(self.tenant.id, self.claims.sub, self.presence_id).await {
             Ok(true) => self.announce_presence(false),
             Ok(false) => {}

@@ -10,7 +10,7 @@ use kefu_protocol::ws::AgentStatus;
 use kefu_protocol::{TenantId, UserId};
 use uuid::Uuid;
 
-use super::{Presence, TTL_SECS, lock, now};
+use super::{Presence, Store, TTL_SECS, lock, now};
 
 fn key(tenant: TenantId) -> String {
     format!("kefu:v1:{}:presence:agents", tenant.simple())
@@ -64,8 +64,8 @@ impl Presence {
         let (key, new) = (key(tenant), member(user, connection, status));
         let old = previous.filter(|p| *p != status).map(|p| member(user, connection, p));
         let expires = now() + TTL_SECS;
-        match self {
-            Presence::Local(store) => {
+        match &self.store {
+            Store::Local(store) => {
                 let mut store = lock(store);
                 let set = store.set(&key);
                 if let Some(old) = old {
@@ -74,7 +74,7 @@ impl Presence {
                 set.insert(new, expires);
                 Ok(())
             }
-            Presence::Redis(conn) => {
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 let mut pipe = redis::pipe();
                 pipe.atomic();
@@ -98,12 +98,12 @@ impl Presence {
         status: AgentStatus,
     ) -> redis::RedisResult<()> {
         let (key, old) = (key(tenant), member(user, connection, status));
-        match self {
-            Presence::Local(store) => {
+        match &self.store {
+            Store::Local(store) => {
                 lock(store).set(&key).remove(&old);
                 Ok(())
             }
-            Presence::Redis(conn) => {
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 redis::cmd("ZREM").arg(&key).arg(old).query_async::<()>(&mut conn).await
             }
@@ -113,9 +113,9 @@ impl Presence {
     /// Every agent with at least one live connection, with their best status.
     pub async fn agents(&self, tenant: TenantId) -> redis::RedisResult<BTreeMap<UserId, AgentStatus>> {
         let key = key(tenant);
-        let members: Vec<String> = match self {
-            Presence::Local(store) => lock(store).live(&key),
-            Presence::Redis(conn) => {
+        let members: Vec<String> = match &self.store {
+            Store::Local(store) => lock(store).live(&key),
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 redis::cmd("ZRANGEBYSCORE").arg(&key).arg(now() + 1).arg("+inf").query_async(&mut conn).await?
             }

@@ -11,15 +11,27 @@ pub mod visitors;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use kefu_protocol::{TenantId, VisitorId};
+use uuid::Uuid;
 
 /// Seconds an entry lives without a refresh.
 pub const TTL_SECS: i64 = 60;
 /// Seconds between refreshes.
 pub const REFRESH_SECS: u64 = 20;
 
+/// Presence: where it is kept, and this node's visitor connections (refreshed together by one
+/// task rather than one task per connection, which matters at tens of thousands of idle sockets).
+#[derive(Clone)]
+pub struct Presence {
+    store: Store,
+    visitors_here: Arc<Mutex<HashMap<Uuid, (TenantId, VisitorId)>>>,
+}
+
 /// Where presence is kept.
 #[derive(Clone)]
-pub enum Presence {
+enum Store {
     /// In this process (single node).
     Local(Arc<Mutex<LocalStore>>),
     /// In Redis (any number of nodes).
@@ -57,12 +69,38 @@ fn now() -> i64 {
 }
 
 impl Presence {
-    /// Presence kept in this process.
+    /// Presence kept in this process (single node). Call inside the runtime.
     pub fn local() -> Self {
-        Self::Local(Arc::default())
+        Self::start(Store::Local(Arc::default()))
+    }
+
+    /// Presence kept in Redis (any number of nodes). Call inside the runtime.
+    pub fn redis(conn: redis::aio::ConnectionManager) -> Self {
+        Self::start(Store::Redis(conn))
+    }
+
+    fn start(store: Store) -> Self {
+        let presence = Self { store, visitors_here: Arc::default() };
+        let (store, registry) = (presence.store.clone(), Arc::downgrade(&presence.visitors_here));
+        tokio::spawn(async move {
+            let every = Duration::from_secs(REFRESH_SECS);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                // Ends when the last handle on this presence is dropped.
+                let Some(registry) = registry.upgrade() else { return };
+                let here: Vec<(TenantId, VisitorId, Uuid)> =
+                    lock(&registry).iter().map(|(connection, (t, v))| (*t, *v, *connection)).collect();
+                drop(registry);
+                if let Err(error) = visitors::refresh(&store, &here).await {
+                    tracing::warn!(%error, "could not refresh visitor presence");
+                }
+            }
+        });
+        presence
     }
 }
 
-fn lock(store: &Mutex<LocalStore>) -> MutexGuard<'_, LocalStore> {
-    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

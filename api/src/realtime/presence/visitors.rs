@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Presence, TTL_SECS, lock, now};
+use super::{Presence, Store, TTL_SECS, lock, now};
 
 /// Most visitors one listing returns (the most recently refreshed first is not guaranteed; the
 /// total is always exact).
@@ -63,9 +63,49 @@ end
 return 0
 ";
 
+/// Keeps this node's visitor connections (and their current pages) alive.
+pub(super) async fn refresh(store: &Store, here: &[(TenantId, VisitorId, Uuid)]) -> redis::RedisResult<()> {
+    let expires = now() + TTL_SECS;
+    match store {
+        Store::Local(store) => {
+            let mut store = lock(store);
+            for (tenant, visitor, connection) in here {
+                store.set(&connections_key(*tenant, *visitor)).insert(connection.simple().to_string(), expires);
+                store.set(&online_key(*tenant)).insert(visitor.simple().to_string(), expires);
+                if let Some(value) = store.values.get_mut(&page_key(*tenant, *visitor)) {
+                    value.1 = expires;
+                }
+            }
+            Ok(())
+        }
+        Store::Redis(conn) => {
+            let mut conn = conn.clone();
+            for chunk in here.chunks(500) {
+                let mut pipe = redis::pipe();
+                for (tenant, visitor, connection) in chunk {
+                    let connections = connections_key(*tenant, *visitor);
+                    pipe.zadd(&connections, connection.simple().to_string(), expires)
+                        .ignore()
+                        .expire(&connections, TTL_SECS * 2)
+                        .ignore()
+                        .zadd(online_key(*tenant), visitor.simple().to_string(), expires)
+                        .ignore()
+                        .expire(online_key(*tenant), TTL_SECS * 2)
+                        .ignore()
+                        .expire(page_key(*tenant, *visitor), TTL_SECS)
+                        .ignore();
+                }
+                pipe.query_async::<()>(&mut conn).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
 impl Presence {
-    /// Records (or refreshes) one visitor connection. Returns whether the visitor just came
-    /// online (no other live connection).
+    /// Records one visitor connection on this node (kept alive from then on until
+    /// [`Presence::visitor_disconnected`]). Returns whether the visitor just came online (no
+    /// other live connection).
     pub async fn visitor_connected(
         &self,
         tenant: TenantId,
@@ -74,9 +114,10 @@ impl Presence {
     ) -> redis::RedisResult<bool> {
         let (online, connections, page) =
             (online_key(tenant), connections_key(tenant, visitor), page_key(tenant, visitor));
+        lock(&self.visitors_here).insert(connection, (tenant, visitor));
         let (now, expires, member) = (now(), now() + TTL_SECS, visitor.simple().to_string());
-        match self {
-            Presence::Local(store) => {
+        match &self.store {
+            Store::Local(store) => {
                 let mut store = lock(store);
                 let first = store.live(&connections).is_empty();
                 store.set(&connections).insert(connection.simple().to_string(), expires);
@@ -86,7 +127,7 @@ impl Presence {
                 }
                 Ok(first)
             }
-            Presence::Redis(conn) => {
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 let mut pipe = redis::pipe();
                 pipe.atomic()
@@ -119,12 +160,12 @@ impl Presence {
         page: &CurrentPage,
     ) -> redis::RedisResult<()> {
         let (key, value) = (page_key(tenant, visitor), serde_json::to_string(page).unwrap_or_default());
-        match self {
-            Presence::Local(store) => {
+        match &self.store {
+            Store::Local(store) => {
                 lock(store).values.insert(key, (value, now() + TTL_SECS));
                 Ok(())
             }
-            Presence::Redis(conn) => {
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 redis::cmd("SET").arg(&key).arg(value).arg("EX").arg(TTL_SECS).query_async(&mut conn).await
             }
@@ -138,10 +179,11 @@ impl Presence {
         visitor: VisitorId,
         connection: Uuid,
     ) -> redis::RedisResult<bool> {
+        lock(&self.visitors_here).remove(&connection);
         let (online, connections, page) =
             (online_key(tenant), connections_key(tenant, visitor), page_key(tenant, visitor));
-        match self {
-            Presence::Local(store) => {
+        match &self.store {
+            Store::Local(store) => {
                 let mut store = lock(store);
                 store.set(&connections).remove(&connection.simple().to_string());
                 if !store.live(&connections).is_empty() {
@@ -152,7 +194,7 @@ impl Presence {
                 store.values.remove(&page);
                 Ok(true)
             }
-            Presence::Redis(conn) => {
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 let offline: i64 = redis::Script::new(DISCONNECT)
                     .key(&connections)
@@ -171,12 +213,12 @@ impl Presence {
     /// Online visitors (at most [`MAX_LISTED`]) with their current pages, and how many are online.
     pub async fn visitors_online(&self, tenant: TenantId) -> redis::RedisResult<(usize, Vec<OnlineVisitor>)> {
         let online = online_key(tenant);
-        let (total, members): (usize, Vec<String>) = match self {
-            Presence::Local(store) => {
+        let (total, members): (usize, Vec<String>) = match &self.store {
+            Store::Local(store) => {
                 let members = lock(store).live(&online);
                 (members.len(), members)
             }
-            Presence::Redis(conn) => {
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 let live = now() + 1;
                 redis::pipe()
@@ -210,9 +252,9 @@ impl Presence {
         visitor: VisitorId,
     ) -> redis::RedisResult<Option<OnlineVisitor>> {
         let connections = connections_key(tenant, visitor);
-        let online = match self {
-            Presence::Local(store) => !lock(store).live(&connections).is_empty(),
-            Presence::Redis(conn) => {
+        let online = match &self.store {
+            Store::Local(store) => !lock(store).live(&connections).is_empty(),
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 redis::cmd("ZCOUNT").arg(&connections).arg(now() + 1).arg("+inf").query_async::<u64>(&mut conn).await?
                     > 0
@@ -230,12 +272,12 @@ impl Presence {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = visitors.iter().map(|v| page_key(tenant, *v)).collect();
-        let raw: Vec<Option<String>> = match self {
-            Presence::Local(store) => {
+        let raw: Vec<Option<String>> = match &self.store {
+            Store::Local(store) => {
                 let store = lock(store);
                 keys.iter().map(|k| store.value(k)).collect()
             }
-            Presence::Redis(conn) => {
+            Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?
             }
