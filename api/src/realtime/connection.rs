@@ -13,11 +13,12 @@ use futures_util::{SinkExt, StreamExt};
 use kefu_protocol::ConversationId;
 use kefu_protocol::ws::{ServerFrame, close, limits};
 use sqlx::PgPool;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{Delivered, Topic, encode};
+use super::queue::Queue;
 use crate::db::TenantSchema;
 
 /// Longest time one frame may take to be written before the client counts as a slow consumer.
@@ -51,46 +52,6 @@ impl Kill {
         match self.code.load(Ordering::SeqCst) {
             0 => close::NORMAL,
             code => code,
-        }
-    }
-}
-
-/// A frame on its way to the writer. Replayed frames carry a permit from the replay window,
-/// released when the writer takes them.
-struct Outgoing {
-    text: Utf8Bytes,
-    _replay: Option<OwnedSemaphorePermit>,
-}
-
-/// The queue into the writer: live frames are pushed without waiting (a full queue means a slow
-/// consumer); replayed frames wait for room in the replay window, so a long resume goes at the
-/// client's pace and never takes the room live frames need.
-#[derive(Clone)]
-struct Queue {
-    sender: mpsc::Sender<Outgoing>,
-    replay_window: Arc<Semaphore>,
-    kill: Kill,
-}
-
-impl Queue {
-    /// Queues a live frame, or kills the connection as a slow consumer.
-    fn push(&self, text: Utf8Bytes) -> bool {
-        if self.sender.try_send(Outgoing { text, _replay: None }).is_err() {
-            self.kill.close(close::SLOW_CONSUMER);
-            return false;
-        }
-        true
-    }
-
-    /// Queues a replayed frame once the replay window has room; false when the connection ends.
-    async fn push_replayed(&self, text: Utf8Bytes) -> bool {
-        let queued = async {
-            let Ok(permit) = self.replay_window.clone().acquire_owned().await else { return false };
-            self.sender.send(Outgoing { text, _replay: Some(permit) }).await.is_ok()
-        };
-        tokio::select! {
-            queued = queued => queued,
-            _ = self.kill.closed() => false,
         }
     }
 }
@@ -279,6 +240,8 @@ impl Forwarder {
 
 impl Drop for Outbox {
     fn drop(&mut self) {
+        // The session is over: the writer sends what is queued and closes.
+        self.queue.close(false);
         for task in self.subscriptions.values() {
             task.abort();
         }
@@ -294,18 +257,17 @@ pub fn start(
     shutdown: CancellationToken,
     token_exp: i64,
 ) -> (Outbox, JoinHandle<()>) {
-    let (sender, receiver) = mpsc::channel(limits::OUTBOUND_QUEUE + limits::REPLAY_WINDOW);
     let kill = Kill::default();
-    let queue = Queue { sender, replay_window: Arc::new(Semaphore::new(limits::REPLAY_WINDOW)), kill: kill.clone() };
+    let queue = Queue::new(kill.clone());
     let remaining = u64::try_from(token_exp.saturating_sub(chrono::Utc::now().timestamp())).unwrap_or(0);
     let expires = tokio::time::Instant::now() + Duration::from_secs(remaining);
-    let writer = tokio::spawn(write_loop(sink, receiver, kill.clone(), shutdown, expires));
+    let writer = tokio::spawn(write_loop(sink, queue.clone(), kill.clone(), shutdown, expires));
     (Outbox { id, queue, kill, visitor, subscriptions: HashMap::new() }, writer)
 }
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut frames: mpsc::Receiver<Outgoing>,
+    frames: Queue,
     kill: Kill,
     shutdown: CancellationToken,
     expires: tokio::time::Instant,
@@ -324,8 +286,8 @@ async fn write_loop(
                 kill.close(close::TOKEN_EXPIRED);
                 break;
             }
-            frame = frames.recv() => {
-                let Some(Outgoing { text, .. }) = frame else { break };
+            frame = frames.next() => {
+                let Some(text) = frame else { break };
                 // A write that cannot complete (the client stopped reading) must not pin the task:
                 // it is abandoned when the connection is killed or after the write timeout.
                 tokio::select! {
@@ -372,15 +334,15 @@ async fn write_loop(
     // close frame waits behind what the socket already holds for as long as one write may take,
     // so a client that reads again learns why. Otherwise the queue is flushed first, briefly.
     let slow = code == close::SLOW_CONSUMER;
+    frames.close(slow);
     let closing = async {
         if !slow {
-            while let Ok(Outgoing { text, .. }) = frames.try_recv() {
+            while let Some(text) = frames.try_next() {
                 if sink.send(Message::Text(text)).await.is_err() {
                     return;
                 }
             }
         }
-        frames.close();
         let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
         let _ = sink.close().await;
     };

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod bus;
 pub mod connection;
 pub mod presence;
+pub mod queue;
 pub mod service;
 pub mod visitor;
 
