@@ -62,6 +62,17 @@ pub struct Config {
     pub http: HttpConfig,
     /// Tenant migration settings.
     pub migrate: MigrateConfig,
+    /// How the edge authenticates to this api.
+    pub edge: EdgeConfig,
+}
+
+/// The edge's access to the internal endpoints.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Bearer secret the edge presents on `/internal/edge/…` (at least 32 bytes). Without it
+    /// those endpoints answer 404.
+    pub secret: Option<SecretString>,
 }
 
 /// Postgres settings.
@@ -134,6 +145,10 @@ pub struct MigrateConfig {
     pub concurrency: usize,
 }
 
+/// The edge secret of [`Config::for_tests`].
+#[cfg(any(test, feature = "testing"))]
+pub const TEST_EDGE_SECRET: &str = "a-test-edge-secret-that-is-long-enough";
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -148,6 +163,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
             http: HttpConfig::default(),
+            edge: EdgeConfig::default(),
             migrate: MigrateConfig::default(),
         }
     }
@@ -260,6 +276,9 @@ impl Config {
                 problems.push(format!("{key} must be an http:// or https:// URL, got `{value}`"));
             }
         }
+        if self.edge.secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
+            problems.push("edge.secret (KEFU_EDGE__SECRET) must be at least 32 bytes".into());
+        }
         if !(1..=300).contains(&self.auth.session_recheck_secs) {
             problems
                 .push("auth.session_recheck_secs (KEFU_AUTH__SESSION_RECHECK_SECS) must be between 1 and 300".into());
@@ -362,6 +381,7 @@ impl Config {
     }
 
     /// A development configuration for tests: the given database, fixed test keys, dev mode.
+    /// The edge secret is [`TEST_EDGE_SECRET`].
     #[cfg(any(test, feature = "testing"))]
     pub fn for_tests(database_url: &str) -> Self {
         let mut config = Config { mode: Mode::Development, ..Config::default() };
@@ -373,6 +393,7 @@ impl Config {
         ));
         config.auth.auth_rate_per_minute = 1000;
         config.migrate.concurrency = 4;
+        config.edge.secret = Some(SecretString::from(TEST_EDGE_SECRET.to_owned()));
         config
     }
 }

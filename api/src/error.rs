@@ -95,9 +95,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         Forbidden | EmailNotVerified | TenantInactive | OwnerProtected => StatusCode::FORBIDDEN,
-        TenantSelectionRequired | EmailTaken | AlreadyMember | InvitationExists | SeatLimitReached => {
-            StatusCode::CONFLICT
-        }
+        TenantSelectionRequired
+        | EmailTaken
+        | AlreadyMember
+        | InvitationExists
+        | SeatLimitReached
+        | VersionConflict => StatusCode::CONFLICT,
         InvalidOneTimeToken => StatusCode::BAD_REQUEST,
         ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,

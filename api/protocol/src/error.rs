@@ -69,6 +69,8 @@ error_codes! {
     InvalidOneTimeToken = "invalid_one_time_token",
     /// The plan's seat limit is reached.
     SeatLimitReached = "seat_limit_reached",
+    /// Someone saved a newer version first; reload and apply the change again.
+    VersionConflict = "version_conflict",
     /// The owner cannot be removed or demoted this way.
     OwnerProtected = "owner_protected",
     /// The resource does not exist in this tenant.

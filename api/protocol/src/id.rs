@@ -122,6 +122,13 @@ prefixed_id!(
     "msg"
 );
 
+prefixed_id!(
+    /// A public site key: what the tenant's embed snippet names. Not a secret; the edge checks
+    /// the page's origin against the tenant's allowed origins.
+    SiteKeyId,
+    "site"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,12 +8,14 @@
 pub mod claims;
 pub mod error;
 pub mod id;
+pub mod origin;
 pub mod role;
 #[cfg(feature = "jwt")]
 pub mod token;
+pub mod widget;
 pub mod ws;
 
 pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER, VISITOR_AUDIENCE, VisitorClaims};
 pub use error::{ErrorCode, FieldError, Problem};
-pub use id::{ApiKeyId, ConversationId, IdParseError, InvitationId, MessageId, TenantId, UserId, VisitorId};
+pub use id::{ApiKeyId, ConversationId, IdParseError, InvitationId, MessageId, SiteKeyId, TenantId, UserId, VisitorId};
 pub use role::Role;

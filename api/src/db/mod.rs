@@ -17,11 +17,13 @@ pub mod memberships;
 pub mod messages;
 pub mod outbox;
 pub mod refresh_tokens;
+pub mod site_keys;
 pub mod tenant;
 pub mod tenants;
 pub mod user_tokens;
 pub mod users;
 pub mod visitors;
+pub mod widget;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -7,15 +7,18 @@ pub mod audit;
 pub mod auth;
 pub mod conversations;
 pub mod dev;
+pub mod edge;
 pub mod extract;
 pub mod health;
 pub mod invitations;
 pub mod members;
 pub mod presence;
+pub mod site_keys;
 pub mod tenant;
 pub mod validate;
 pub mod views;
 pub mod visitors;
+pub mod widget;
 
 use std::time::Instant;
 
@@ -47,7 +50,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
 )]
 struct ApiDoc;
 
@@ -80,6 +83,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(presence::router())
         .merge(visitors::router())
         .merge(conversations::router())
+        .merge(widget::router())
+        .merge(site_keys::router())
+        .merge(edge::router())
         .split_for_parts()
 }
 

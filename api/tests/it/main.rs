@@ -10,3 +10,4 @@ mod migrations;
 mod platform;
 mod realtime;
 mod tenant;
+mod widget;
