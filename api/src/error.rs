@@ -79,32 +79,10 @@ impl ApiError {
     }
 }
 
-/// The HTTP status of each code. The one place this mapping lives.
+/// The HTTP status of each code (the mapping lives with the codes, in `kefu-protocol`, so the
+/// edge answers with the same statuses).
 pub fn status_of(code: ErrorCode) -> StatusCode {
-    use ErrorCode::*;
-    match code {
-        MalformedJson => StatusCode::BAD_REQUEST,
-        UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        NotFound | ResourceNotFound => StatusCode::NOT_FOUND,
-        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        Timeout => StatusCode::REQUEST_TIMEOUT,
-        RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken | RefreshTokenReused => {
-            StatusCode::UNAUTHORIZED
-        }
-        Forbidden | EmailNotVerified | TenantInactive | OwnerProtected => StatusCode::FORBIDDEN,
-        TenantSelectionRequired
-        | EmailTaken
-        | AlreadyMember
-        | InvitationExists
-        | SeatLimitReached
-        | VersionConflict => StatusCode::CONFLICT,
-        InvalidOneTimeToken => StatusCode::BAD_REQUEST,
-        ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A short title per status, used as the problem's `title`.

@@ -71,6 +71,14 @@ error_codes! {
     SeatLimitReached = "seat_limit_reached",
     /// Someone saved a newer version first; reload and apply the change again.
     VersionConflict = "version_conflict",
+    /// (Edge) The page's `Origin` is not among the tenant's allowed origins.
+    OriginNotAllowed = "origin_not_allowed",
+    /// (Edge) The visitor's identity proof is missing or wrong where the tenant requires it.
+    InvalidIdentity = "invalid_identity",
+    /// (Edge) The tenant's region could not be reached; retry with backoff.
+    UpstreamUnavailable = "upstream_unavailable",
+    /// (Edge) `/ws` was requested without a WebSocket upgrade.
+    UpgradeRequired = "upgrade_required",
     /// The owner cannot be removed or demoted this way.
     OwnerProtected = "owner_protected",
     /// The resource does not exist in this tenant.
@@ -81,6 +89,36 @@ error_codes! {
     ServiceUnavailable = "service_unavailable",
     /// An unexpected server error; the request id identifies it in the logs.
     Internal = "internal",
+}
+
+impl ErrorCode {
+    /// The HTTP status of each code: the one place this mapping lives (api and edge).
+    pub const fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            MalformedJson => 400,
+            UnsupportedMediaType => 415,
+            ValidationFailed => 422,
+            PayloadTooLarge => 413,
+            NotFound | ResourceNotFound => 404,
+            MethodNotAllowed => 405,
+            Timeout => 408,
+            RateLimited => 429,
+            Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken | RefreshTokenReused => 401,
+            Forbidden | EmailNotVerified | TenantInactive | OwnerProtected | OriginNotAllowed | InvalidIdentity => 403,
+            UpstreamUnavailable => 502,
+            UpgradeRequired => 426,
+            TenantSelectionRequired
+            | EmailTaken
+            | AlreadyMember
+            | InvitationExists
+            | SeatLimitReached
+            | VersionConflict => 409,
+            InvalidOneTimeToken => 400,
+            ServiceUnavailable => 503,
+            Internal => 500,
+        }
+    }
 }
 
 /// One invalid field in a `validation_failed` problem.

@@ -1,0 +1,238 @@
+//! Admitting a visitor: the page's `Origin` must be allowed by the tenant, an identified visitor
+//! must prove their user id with the tenant's HMAC, and a returning visitor must present the
+//! proof the edge gave them last time. The result is a short-lived visitor token (audience
+//! `visitor`, tenant, visitor, region) and the WebSocket URL to use it on.
+
+use kefu_protocol::token::TokenKeys;
+use kefu_protocol::widget::EdgeSite;
+use kefu_protocol::{ErrorCode, ISSUER, SiteKeyId, VISITOR_AUDIENCE, VisitorClaims, VisitorId};
+use serde::{Deserialize, Serialize};
+
+use crate::config::EdgeConfig;
+use crate::crypto::{hmac_hex, same};
+use crate::error::EdgeError;
+
+/// Largest session request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 4096;
+/// Longest tenant user id accepted for identity verification.
+pub const MAX_USER_ID_LEN: usize = 128;
+
+/// What the widget asks for (`POST /v1/sessions`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The site key from the snippet.
+    pub site_key: SiteKeyId,
+    /// The visitor id this browser was given before, if any.
+    #[serde(default)]
+    pub visitor_id: Option<VisitorId>,
+    /// The proof that came with that id.
+    #[serde(default)]
+    pub visitor_proof: Option<String>,
+    /// A signed-in customer, from `Kefu('identify', …)`.
+    #[serde(default)]
+    pub user: Option<UserIdentity>,
+}
+
+/// A customer's identity as the tenant's backend vouches for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserIdentity {
+    /// The tenant's own user id.
+    pub id: String,
+    /// `hex(HMAC-SHA256(identity_secret, id))`, computed by the tenant's backend.
+    pub hash: String,
+}
+
+/// What the widget gets back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionGrant {
+    /// The visitor token, for `?token=` on the WebSocket URL.
+    pub token: String,
+    /// Where to connect.
+    pub ws_url: String,
+    /// The visitor id to keep (local storage).
+    pub visitor_id: VisitorId,
+    /// The proof to keep with it and present next time.
+    pub visitor_proof: String,
+    /// When the token expires (seconds since the epoch); get a new session before that.
+    pub expires_at: i64,
+}
+
+/// The proof that `visitor` was admitted for `site`'s tenant by this edge.
+pub fn visitor_proof(config: &EdgeConfig, site: &EdgeSite, visitor: VisitorId) -> String {
+    hmac_hex(config.visitor_secret.as_bytes(), &format!("{}:{}", site.tenant_id, visitor))
+}
+
+/// Checks the `Origin` header against the tenant's allowed origins.
+pub fn check_origin(site: &EdgeSite, origin: Option<&str>) -> Result<(), EdgeError> {
+    let Some(origin) = origin else {
+        return Err(EdgeError::new(ErrorCode::OriginNotAllowed, "The request has no Origin header."));
+    };
+    if kefu_protocol::origin::allowed(&site.settings.allowed_origins, origin) {
+        Ok(())
+    } else {
+        Err(EdgeError::new(
+            ErrorCode::OriginNotAllowed,
+            format!("{origin} is not an allowed origin for this site key; add it in the widget settings."),
+        ))
+    }
+}
+
+fn verified_user(site: &EdgeSite, user: Option<&UserIdentity>) -> Result<Option<String>, EdgeError> {
+    let Some(user) = user else {
+        if site.settings.identity_required {
+            return Err(EdgeError::new(ErrorCode::InvalidIdentity, "This site admits identified visitors only."));
+        }
+        return Ok(None);
+    };
+    let refused = || EdgeError::new(ErrorCode::InvalidIdentity, "The identity hash does not match the user id.");
+    if user.id.is_empty() || user.id.len() > MAX_USER_ID_LEN || user.id.chars().any(char::is_control) {
+        return Err(refused());
+    }
+    let Some(secret) = &site.identity_secret else {
+        return Err(EdgeError::new(ErrorCode::InvalidIdentity, "Identity verification is not set up for this site."));
+    };
+    let expected = hmac_hex(secret.as_bytes(), &user.id);
+    if same(&expected, &user.hash.to_ascii_lowercase()) { Ok(Some(user.id.clone())) } else { Err(refused()) }
+}
+
+/// Admits a visitor (origin already checked) and mints their token with the region's keys.
+pub fn grant(
+    config: &EdgeConfig,
+    keys: &TokenKeys,
+    site: &EdgeSite,
+    request: &SessionRequest,
+    country: Option<String>,
+    now: i64,
+) -> Result<SessionGrant, EdgeError> {
+    let ext_user = verified_user(site, request.user.as_ref())?;
+    // A returning visitor keeps their id only with a valid proof; otherwise they are new.
+    let returning = match (request.visitor_id, &request.visitor_proof) {
+        (Some(id), Some(proof)) if same(&visitor_proof(config, site, id), proof) => Some(id),
+        _ => None,
+    };
+    let visitor = returning.unwrap_or_else(|| VisitorId::from_uuid(uuid::Uuid::now_v7()));
+    let expires_at = now + config.token_ttl_secs;
+    let claims = VisitorClaims {
+        iss: ISSUER.into(),
+        aud: VISITOR_AUDIENCE.into(),
+        sub: visitor,
+        tid: site.tenant_id,
+        region: site.region.clone(),
+        ext_user,
+        country: country.filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())),
+        iat: now,
+        exp: expires_at,
+        jti: uuid::Uuid::now_v7().simple().to_string(),
+    };
+    let token = keys
+        .sign(&claims)
+        .map_err(|_| EdgeError::new(ErrorCode::Internal, "The visitor token could not be signed."))?;
+    let ws_base = config.public_url.trim_end_matches('/').replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+    Ok(SessionGrant {
+        ws_url: format!("{ws_base}/ws"),
+        token,
+        visitor_id: visitor,
+        visitor_proof: visitor_proof(config, site, visitor),
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RegionConfig;
+    use kefu_protocol::TenantId;
+    use kefu_protocol::widget::WidgetSettings;
+
+    const KEYS: &str = "k1:0123456789abcdef0123456789abcdef";
+
+    fn config() -> EdgeConfig {
+        EdgeConfig {
+            public_url: "https://edge.example".into(),
+            api_secret: "x".repeat(32),
+            visitor_secret: "v".repeat(32),
+            token_ttl_secs: 600,
+            cache_secs: 5,
+            regions: vec![RegionConfig { name: "cn".into(), api_url: "http://127.0.0.1:1".into(), signing_keys: KEYS.into() }],
+        }
+    }
+
+    fn site() -> EdgeSite {
+        let settings = WidgetSettings {
+            allowed_origins: vec!["https://shop.example.com".parse().expect("origin")],
+            ..WidgetSettings::default()
+        };
+        EdgeSite {
+            site_key: SiteKeyId::from_uuid(uuid::Uuid::now_v7()),
+            tenant_id: TenantId::from_uuid(uuid::Uuid::now_v7()),
+            region: "cn".into(),
+            version: 1,
+            settings,
+            identity_secret: Some("s".repeat(64)),
+        }
+    }
+
+    fn request(site: &EdgeSite) -> SessionRequest {
+        SessionRequest { site_key: site.site_key, visitor_id: None, visitor_proof: None, user: None }
+    }
+
+    #[test]
+    fn origins_are_checked_exactly() {
+        let site = site();
+        assert!(check_origin(&site, Some("https://shop.example.com")).is_ok());
+        for bad in [None, Some("https://evil.example"), Some("null"), Some("http://shop.example.com")] {
+            assert_eq!(check_origin(&site, bad).expect_err("refused").code, ErrorCode::OriginNotAllowed);
+        }
+    }
+
+    #[test]
+    fn tokens_verify_for_the_region_and_visitors_return_only_with_their_proof() {
+        let (config, site) = (config(), site());
+        let keys = crate::crypto::token_keys(KEYS).expect("keys");
+        let now = chrono::Utc::now().timestamp();
+        let first = grant(&config, &keys, &site, &request(&site), Some("CN".into()), now).expect("grant");
+        assert_eq!(first.ws_url, "wss://edge.example/ws");
+        assert_eq!(first.expires_at, now + 600);
+        let claims: VisitorClaims = keys.verify(&first.token, VISITOR_AUDIENCE).expect("a token the region accepts");
+        assert_eq!((claims.sub, claims.tid, claims.region.as_str()), (first.visitor_id, site.tenant_id, "cn"));
+        assert_eq!(claims.country.as_deref(), Some("CN"));
+
+        let back = SessionRequest {
+            visitor_id: Some(first.visitor_id),
+            visitor_proof: Some(first.visitor_proof.clone()),
+            ..request(&site)
+        };
+        assert_eq!(grant(&config, &keys, &site, &back, None, now).expect("grant").visitor_id, first.visitor_id);
+        let forged = SessionRequest { visitor_proof: Some("0".repeat(64)), ..back.clone() };
+        assert_ne!(grant(&config, &keys, &site, &forged, None, now).expect("grant").visitor_id, first.visitor_id);
+        let mut other_tenant = site.clone();
+        other_tenant.tenant_id = TenantId::from_uuid(uuid::Uuid::now_v7());
+        assert_ne!(
+            grant(&config, &keys, &other_tenant, &back, None, now).expect("grant").visitor_id,
+            first.visitor_id,
+            "a proof is only good for the tenant it was made for"
+        );
+    }
+
+    #[test]
+    fn identity_must_match_the_tenants_hmac() {
+        let (config, mut site) = (config(), site());
+        let keys = crate::crypto::token_keys(KEYS).expect("keys");
+        let secret = site.identity_secret.clone().expect("secret");
+        let hash = hmac_hex(secret.as_bytes(), "customer-42");
+        let identified = SessionRequest {
+            user: Some(UserIdentity { id: "customer-42".into(), hash: hash.to_ascii_uppercase() }),
+            ..request(&site)
+        };
+        grant(&config, &keys, &site, &identified, None, 1_000).expect("verified identity is admitted");
+        let wrong = SessionRequest { user: Some(UserIdentity { id: "customer-43".into(), hash }), ..request(&site) };
+        assert_eq!(grant(&config, &keys, &site, &wrong, None, 1_000).expect_err("forged").code, ErrorCode::InvalidIdentity);
+        site.settings.identity_required = true;
+        assert_eq!(
+            grant(&config, &keys, &site, &request(&site), None, 1_000).expect_err("required").code,
+            ErrorCode::InvalidIdentity
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! Resolved sites and their cache. A site key resolves (through the api's internal endpoint)
+//! into an [`EdgeSite`]; the edge keeps it for `cache_secs`, then revalidates it with the ETag,
+//! so an admin's save reaches visitors within seconds while a busy widget costs the api one
+//! `304` per key every few seconds. Refusals (unknown key, suspended tenant) are cached as well,
+//! so random keys cannot hammer the api.
+//!
+//! Time is passed in (milliseconds on any monotonic clock): Workers have no `Instant`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kefu_protocol::SiteKeyId;
+use kefu_protocol::widget::EdgeSite;
+
+use crate::error::EdgeError;
+
+/// Most keys kept; beyond that expired entries are dropped first, then everything.
+const MAX_ENTRIES: usize = 10_000;
+
+/// What the cache says about a key.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Fresh: use it.
+    Fresh(Arc<EdgeSite>),
+    /// Fresh refusal.
+    Refused(EdgeError),
+    /// Known but due for revalidation with this ETag.
+    Stale {
+        /// The last known site (served if the api cannot be reached).
+        site: Arc<EdgeSite>,
+        /// Its ETag.
+        etag: String,
+    },
+    /// Never seen, or a refusal that expired.
+    Missing,
+}
+
+/// What asking the api gave.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    /// A (new) site with its ETag.
+    Site(EdgeSite, String),
+    /// `304`: what we have is current.
+    NotModified,
+    /// The api refused the key (unknown, revoked, suspended tenant).
+    Refused(EdgeError),
+}
+
+#[derive(Debug, Clone)]
+enum Cached {
+    Site { site: Arc<EdgeSite>, etag: String },
+    Refused(EdgeError),
+}
+
+#[derive(Debug)]
+struct Entry {
+    cached: Cached,
+    checked_at_ms: u64,
+}
+
+/// The cache of resolved sites.
+#[derive(Debug)]
+pub struct SiteCache {
+    entries: Mutex<HashMap<SiteKeyId, Entry>>,
+    ttl_ms: u64,
+}
+
+impl SiteCache {
+    /// A cache that trusts an entry for `ttl_secs`.
+    pub fn new(ttl_secs: u64) -> Self {
+        Self { entries: Mutex::default(), ttl_ms: ttl_secs * 1000 }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<SiteKeyId, Entry>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What is known about `key` at `now_ms`.
+    pub fn lookup(&self, key: SiteKeyId, now_ms: u64) -> Lookup {
+        let entries = self.entries();
+        let Some(entry) = entries.get(&key) else { return Lookup::Missing };
+        let fresh = now_ms.saturating_sub(entry.checked_at_ms) < self.ttl_ms;
+        match (&entry.cached, fresh) {
+            (Cached::Site { site, .. }, true) => Lookup::Fresh(site.clone()),
+            (Cached::Site { site, etag }, false) => Lookup::Stale { site: site.clone(), etag: etag.clone() },
+            (Cached::Refused(error), true) => Lookup::Refused(error.clone()),
+            (Cached::Refused(_), false) => Lookup::Missing,
+        }
+    }
+
+    /// Records what the api answered and returns what to serve.
+    pub fn store(&self, key: SiteKeyId, fetched: Fetched, now_ms: u64) -> Result<Arc<EdgeSite>, EdgeError> {
+        let mut entries = self.entries();
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            let ttl = self.ttl_ms;
+            entries.retain(|_, e| now_ms.saturating_sub(e.checked_at_ms) < ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        let cached = match fetched {
+            Fetched::Site(site, etag) => Cached::Site { site: Arc::new(site), etag },
+            Fetched::Refused(error) => Cached::Refused(error),
+            Fetched::NotModified => match entries.get(&key) {
+                Some(entry) => entry.cached.clone(),
+                None => return Err(EdgeError::upstream()),
+            },
+        };
+        entries.insert(key, Entry { cached: cached.clone(), checked_at_ms: now_ms });
+        match cached {
+            Cached::Site { site, .. } => Ok(site),
+            Cached::Refused(error) => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kefu_protocol::widget::WidgetSettings;
+    use kefu_protocol::{ErrorCode, TenantId};
+
+    fn site(key: SiteKeyId, version: i64) -> EdgeSite {
+        EdgeSite {
+            site_key: key,
+            tenant_id: TenantId::from_uuid(uuid::Uuid::now_v7()),
+            region: "local".into(),
+            version,
+            settings: WidgetSettings::default(),
+            identity_secret: None,
+        }
+    }
+
+    #[test]
+    fn fresh_then_stale_then_revalidated() {
+        let cache = SiteCache::new(5);
+        let key = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
+        assert!(matches!(cache.lookup(key, 0), Lookup::Missing));
+        cache.store(key, Fetched::Site(site(key, 1), "\"v1\"".into()), 1_000).expect("site");
+        assert!(matches!(cache.lookup(key, 5_999), Lookup::Fresh(s) if s.version == 1));
+        let Lookup::Stale { etag, .. } = cache.lookup(key, 6_000) else { panic!("stale after the ttl") };
+        assert_eq!(etag, "\"v1\"");
+        let kept = cache.store(key, Fetched::NotModified, 6_000).expect("304 keeps the site");
+        assert_eq!(kept.version, 1);
+        assert!(matches!(cache.lookup(key, 6_001), Lookup::Fresh(_)));
+        cache.store(key, Fetched::Site(site(key, 2), "\"v2\"".into()), 12_000).expect("site");
+        assert!(matches!(cache.lookup(key, 12_001), Lookup::Fresh(s) if s.version == 2));
+    }
+
+    #[test]
+    fn refusals_are_cached_briefly() {
+        let cache = SiteCache::new(5);
+        let key = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
+        let refused = cache.store(key, Fetched::Refused(EdgeError::unknown_site()), 0).expect_err("refused");
+        assert_eq!(refused.code, ErrorCode::ResourceNotFound);
+        assert!(matches!(cache.lookup(key, 4_999), Lookup::Refused(_)));
+        assert!(matches!(cache.lookup(key, 5_000), Lookup::Missing));
+        assert!(cache.store(key, Fetched::NotModified, 5_000).is_err(), "a 304 for nothing known is an upstream error");
+    }
+}
