@@ -1,5 +1,6 @@
 //! The demo tenant for `make dev`: slug `demo`, owner `demo@kefu.localhost`. Development only.
 
+use anyhow::Context;
 use kefu_protocol::UserId;
 use uuid::Uuid;
 
@@ -29,9 +30,11 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
         }
     };
     if db::tenants::find_by_slug(&mut tx, "demo").await?.is_none() {
-        let (tenant_id, schema): (_, TenantSchema) =
-            provision::create_tenant(&mut tx, NewTenant { name: "Demo Shop 演示商店", slug: "demo", owner: user_id })
-                .await?;
+        let (tenant_id, schema): (_, TenantSchema) = provision::create_tenant(
+            &mut tx,
+            NewTenant { name: "Demo Shop 演示商店", slug: "demo", owner: user_id, region: &state.config.region },
+        )
+        .await?;
         let mut tenant_tx = TenantTx::pin(tx, &schema).await?;
         db::agents::upsert(&mut tenant_tx, user_id.as_uuid(), "Demo Owner").await?;
         db::audit::record(
@@ -46,8 +49,35 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
     } else {
         tx.commit().await?;
     }
+    let site_key = demo_site(state).await?;
     Ok(format!(
-        "demo tenant `demo`: log in with {DEMO_EMAIL} / {DEMO_PASSWORD}\n  curl -s {url}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\"}}'",
-        url = state.config.public_url.trim_end_matches('/')
+        "demo tenant `demo`: log in with {DEMO_EMAIL} / {DEMO_PASSWORD}\n  demo site key: {site_key} (allowed on {origins})\n  curl -s {url}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\"}}'",
+        url = state.config.public_url.trim_end_matches('/'),
+        origins = DEMO_ORIGINS.join(", "),
     ))
+}
+
+/// Origins of the demo shop page that `make dev` serves.
+pub const DEMO_ORIGINS: [&str; 2] = ["http://127.0.0.1:8788", "http://localhost:8788"];
+
+/// Gives the demo tenant a site key and lets the demo page embed the widget; returns the key.
+async fn demo_site(state: &AppState) -> anyhow::Result<kefu_protocol::SiteKeyId> {
+    let mut conn = state.db.acquire().await?;
+    let tenant = db::tenants::find_by_slug(&mut conn, "demo").await?.context("the demo tenant is missing")?;
+    drop(conn);
+    let tenant_id = kefu_protocol::TenantId::from_uuid(tenant.id);
+    let schema = TenantSchema::checked(tenant_id, &tenant.schema_name).context("demo schema name")?;
+    let mut tx = TenantTx::begin(&state.db, &schema).await?;
+    let key = match db::site_keys::list(tx.control(), tenant.id).await?.first() {
+        Some(key) => key.id,
+        None => db::site_keys::insert(tx.control(), Uuid::now_v7(), tenant.id, "Demo shop").await?.id,
+    };
+    let widget = db::widget::get(&mut tx).await?;
+    if widget.settings.0.allowed_origins.is_empty() {
+        let mut settings = widget.settings.0.clone();
+        settings.allowed_origins = DEMO_ORIGINS.iter().filter_map(|o| o.parse().ok()).collect();
+        db::widget::save(&mut tx, &settings, None).await?;
+    }
+    tx.commit().await?;
+    Ok(kefu_protocol::SiteKeyId::from_uuid(key))
 }

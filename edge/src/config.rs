@@ -32,8 +32,22 @@ pub struct EdgeConfig {
     /// Seconds a resolved site is served from cache before it is revalidated (0–60).
     #[serde(default = "default_cache_secs")]
     pub cache_secs: u64,
+    /// Session and WebSocket requests per minute per client IP.
+    #[serde(default = "default_per_ip")]
+    pub per_ip_per_minute: u32,
+    /// Session requests per minute per site key.
+    #[serde(default = "default_per_site")]
+    pub per_site_per_minute: u32,
     /// The regions; the first also answers site lookups (the control plane is global).
     pub regions: Vec<RegionConfig>,
+}
+
+fn default_per_ip() -> u32 {
+    60
+}
+
+fn default_per_site() -> u32 {
+    1200
 }
 
 fn default_token_ttl() -> i64 {
@@ -63,6 +77,9 @@ impl EdgeConfig {
         if self.cache_secs > 60 {
             problems.push("cache_secs must be at most 60".to_owned());
         }
+        if self.per_ip_per_minute == 0 || self.per_site_per_minute == 0 {
+            problems.push("per_ip_per_minute and per_site_per_minute must be at least 1".to_owned());
+        }
         if self.regions.is_empty() {
             problems.push("at least one region is needed".to_owned());
         }
@@ -71,7 +88,8 @@ impl EdgeConfig {
                 problems.push(format!("region {}: api_url must be an http(s) URL", region.name));
             }
             if crate::crypto::parse_keys(&region.signing_keys).is_none() {
-                problems.push(format!("region {}: signing_keys must be kid:secret pairs, secrets ≥ 32 bytes", region.name));
+                problems
+                    .push(format!("region {}: signing_keys must be kid:secret pairs, secrets ≥ 32 bytes", region.name));
             }
         }
         problems

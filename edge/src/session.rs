@@ -129,7 +129,8 @@ pub fn grant(
     let token = keys
         .sign(&claims)
         .map_err(|_| EdgeError::new(ErrorCode::Internal, "The visitor token could not be signed."))?;
-    let ws_base = config.public_url.trim_end_matches('/').replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+    let ws_base =
+        config.public_url.trim_end_matches('/').replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
     Ok(SessionGrant {
         ws_url: format!("{ws_base}/ws"),
         token,
@@ -155,7 +156,13 @@ mod tests {
             visitor_secret: "v".repeat(32),
             token_ttl_secs: 600,
             cache_secs: 5,
-            regions: vec![RegionConfig { name: "cn".into(), api_url: "http://127.0.0.1:1".into(), signing_keys: KEYS.into() }],
+            per_ip_per_minute: 60,
+            per_site_per_minute: 1200,
+            regions: vec![RegionConfig {
+                name: "cn".into(),
+                api_url: "http://127.0.0.1:1".into(),
+                signing_keys: KEYS.into(),
+            }],
         }
     }
 
@@ -228,7 +235,10 @@ mod tests {
         };
         grant(&config, &keys, &site, &identified, None, 1_000).expect("verified identity is admitted");
         let wrong = SessionRequest { user: Some(UserIdentity { id: "customer-43".into(), hash }), ..request(&site) };
-        assert_eq!(grant(&config, &keys, &site, &wrong, None, 1_000).expect_err("forged").code, ErrorCode::InvalidIdentity);
+        assert_eq!(
+            grant(&config, &keys, &site, &wrong, None, 1_000).expect_err("forged").code,
+            ErrorCode::InvalidIdentity
+        );
         site.settings.identity_required = true;
         assert_eq!(
             grant(&config, &keys, &site, &request(&site), None, 1_000).expect_err("required").code,

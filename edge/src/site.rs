@@ -39,7 +39,7 @@ pub enum Lookup {
 #[derive(Debug, Clone)]
 pub enum Fetched {
     /// A (new) site with its ETag.
-    Site(EdgeSite, String),
+    Site(Box<EdgeSite>, String),
     /// `304`: what we have is current.
     NotModified,
     /// The api refused the key (unknown, revoked, suspended tenant).
@@ -99,7 +99,7 @@ impl SiteCache {
             }
         }
         let cached = match fetched {
-            Fetched::Site(site, etag) => Cached::Site { site: Arc::new(site), etag },
+            Fetched::Site(site, etag) => Cached::Site { site: Arc::new(*site), etag },
             Fetched::Refused(error) => Cached::Refused(error),
             Fetched::NotModified => match entries.get(&key) {
                 Some(entry) => entry.cached.clone(),
@@ -136,14 +136,14 @@ mod tests {
         let cache = SiteCache::new(5);
         let key = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
         assert!(matches!(cache.lookup(key, 0), Lookup::Missing));
-        cache.store(key, Fetched::Site(site(key, 1), "\"v1\"".into()), 1_000).expect("site");
+        cache.store(key, Fetched::Site(Box::new(site(key, 1)), "\"v1\"".into()), 1_000).expect("site");
         assert!(matches!(cache.lookup(key, 5_999), Lookup::Fresh(s) if s.version == 1));
         let Lookup::Stale { etag, .. } = cache.lookup(key, 6_000) else { panic!("stale after the ttl") };
         assert_eq!(etag, "\"v1\"");
         let kept = cache.store(key, Fetched::NotModified, 6_000).expect("304 keeps the site");
         assert_eq!(kept.version, 1);
         assert!(matches!(cache.lookup(key, 6_001), Lookup::Fresh(_)));
-        cache.store(key, Fetched::Site(site(key, 2), "\"v2\"".into()), 12_000).expect("site");
+        cache.store(key, Fetched::Site(Box::new(site(key, 2)), "\"v2\"".into()), 12_000).expect("site");
         assert!(matches!(cache.lookup(key, 12_001), Lookup::Fresh(s) if s.version == 2));
     }
 

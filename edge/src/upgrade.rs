@@ -57,7 +57,11 @@ mod tests {
 
     fn region(name: &str, secret: &str) -> (RegionConfig, TokenKeys) {
         let raw = format!("{name}-k:{secret}");
-        let config = RegionConfig { name: name.into(), api_url: format!("https://{name}.api.example"), signing_keys: raw.clone() };
+        let config = RegionConfig {
+            name: name.into(),
+            api_url: format!("https://{name}.api.example"),
+            signing_keys: raw.clone(),
+        };
         (config, crate::crypto::token_keys(&raw).expect("keys"))
     }
 
@@ -91,7 +95,9 @@ mod tests {
         let mut expired_claims = claims("cn", VISITOR_AUDIENCE);
         expired_claims.exp = expired_claims.iat - 3600;
         let expired = regions[0].1.sign(&expired_claims).expect("sign");
-        for bad in [Some(lying.as_str()), Some(&agent), Some(&foreign), Some(&expired), Some("x.y.z"), Some("a b"), None] {
+        for bad in
+            [Some(lying.as_str()), Some(&agent), Some(&foreign), Some(&expired), Some("x.y.z"), Some("a b"), None]
+        {
             assert_eq!(admit(&regions, bad).expect_err("refused").code, ErrorCode::InvalidToken, "{bad:?}");
         }
     }

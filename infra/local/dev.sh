@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: services, build, migrate, demo tenant, then the api in the foreground.
+# `make dev`: services, build, migrate, demo tenant, then the api and the native edge (Ctrl-C
+# stops both).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/toolchain.sh
@@ -8,20 +9,37 @@ eval "$(infra/local/services.sh env)"
 
 # A stable development signing key, kept out of git under .dev/.
 mkdir -p .dev
-if [[ ! -s .dev/signing-key ]]; then
-    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .dev/signing-key
-fi
+for secret in signing-key edge-secret visitor-secret; do
+    if [[ ! -s .dev/$secret ]]; then
+        head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > ".dev/$secret"
+    fi
+done
 export KEFU_MODE=development
 export KEFU_AUTH__SIGNING_KEYS="dev-1:$(cat .dev/signing-key)"
 export KEFU_LISTEN=${KEFU_LISTEN:-127.0.0.1:8080}
 export KEFU_PUBLIC_URL=${KEFU_PUBLIC_URL:-http://$KEFU_LISTEN}
+export KEFU_EDGE__SECRET="$(cat .dev/edge-secret)"
+EDGE_LISTEN=${EDGE_LISTEN:-127.0.0.1:8787}
+EDGE_URL="http://$EDGE_LISTEN"
 export KEFU_HTTP__CORS_ORIGINS=${KEFU_HTTP__CORS_ORIGINS:-[\"http://127.0.0.1:5173\",\"http://localhost:5173\"]}
 export REDIS_URL DATABASE_URL
 
-echo "dev: building kefu" >&2
-cargo build --locked -p kefu-api --bin kefu
+echo "dev: building kefu and kefu-edge" >&2
+cargo build --locked -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge
 ./target/debug/kefu migrate
 login=$(./target/debug/kefu seed-demo)
+site_key=$(grep -o 'site_[0-9a-f]*' <<<"$login" | head -1)
+
+cat > .dev/edge.toml <<TOML
+# Written by infra/local/dev.sh; see docs/edge.md.
+public_url = "$EDGE_URL"
+api_secret = "$KEFU_EDGE__SECRET"
+visitor_secret = "$(cat .dev/visitor-secret)"
+[[regions]]
+name = "local"
+api_url = "$KEFU_PUBLIC_URL"
+signing_keys = "$KEFU_AUTH__SIGNING_KEYS"
+TOML
 
 cat <<MSG
 
@@ -32,6 +50,7 @@ cat <<MSG
   Health        $KEFU_PUBLIC_URL/readyz
   Dev mailbox   $KEFU_PUBLIC_URL/dev/mailbox   (verification and invitation links)
   Metrics       $KEFU_PUBLIC_URL/metrics
+  Edge          $EDGE_URL   (widget loader $EDGE_URL/w/$site_key.js)
   Postgres      $DATABASE_URL
   Redis         $REDIS_URL
 
@@ -40,4 +59,10 @@ cat <<MSG
   Ctrl-C stops it.
 
 MSG
-exec ./target/debug/kefu serve
+./target/debug/kefu serve &
+api_pid=$!
+./target/debug/kefu-edge --config .dev/edge.toml --listen "$EDGE_LISTEN" &
+edge_pid=$!
+trap 'kill "$api_pid" "$edge_pid" 2>/dev/null; wait' INT TERM EXIT
+# Stop everything as soon as either process ends.
+wait -n "$api_pid" "$edge_pid"

@@ -9,14 +9,113 @@ use std::time::{Duration, Instant};
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
-/// The `kefu` binary built in this workspace's target directory.
-pub fn kefu_bin() -> PathBuf {
+/// A binary built in this workspace's target directory.
+fn workspace_bin(name: &str, package: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let bin = target.join("debug/kefu");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p kefu-api --bin kefu` (make test does)", bin.display());
+    let bin = target.join("debug").join(name);
+    assert!(bin.exists(), "{} is missing: run `cargo build -p {package} --bin {name}` (make test does)", bin.display());
     bin
+}
+
+/// The `kefu` binary built in this workspace's target directory.
+pub fn kefu_bin() -> PathBuf {
+    workspace_bin("kefu", "kefu-api")
+}
+
+/// The native `kefu-edge` binary.
+pub fn edge_bin() -> PathBuf {
+    workspace_bin("kefu-edge", "kefu-edge")
+}
+
+/// The edge secret the e2e api servers accept when started with [`EDGE_ENV`].
+pub const EDGE_SECRET: &str = "an-end-to-end-edge-secret-of-enough-length";
+
+/// Environment that lets an api server accept the e2e edge.
+pub const EDGE_ENV: (&str, &str) = ("KEFU_EDGE__SECRET", EDGE_SECRET);
+
+/// A native `kefu-edge` process, killed when dropped.
+pub struct Edge {
+    /// The child process.
+    pub child: Child,
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    _config: tempfile_free::TempFile,
+}
+
+impl Edge {
+    /// Starts the edge with one region per `(name, api base URL)` (all with [`SIGNING_KEYS`]),
+    /// extra TOML lines (limits, cache time), and waits for `/healthz`.
+    pub async fn start(regions: &[(&str, &str)], extra: &str) -> Self {
+        Self::start_with_keys(&regions.iter().map(|(n, u)| (*n, *u, SIGNING_KEYS)).collect::<Vec<_>>(), extra).await
+    }
+
+    /// Like [`Edge::start`] with each region's own signing keys.
+    pub async fn start_with_keys(regions: &[(&str, &str, &str)], extra: &str) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut toml = format!(
+            "public_url = \"{base}\"\napi_secret = \"{EDGE_SECRET}\"\nvisitor_secret = \"an-end-to-end-visitor-secret-of-length\"\n{extra}\n"
+        );
+        for (name, api, keys) in regions {
+            toml.push_str(&format!("[[regions]]\nname = \"{name}\"\napi_url = \"{api}\"\nsigning_keys = \"{keys}\"\n"));
+        }
+        let config = tempfile_free::TempFile::with_contents("edge.toml", &toml);
+        let child = Command::new(edge_bin())
+            .args(["--config", &config.path.to_string_lossy(), "--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn kefu-edge");
+        let edge = Self { child, base, _config: config };
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(format!("{}/healthz", edge.base)).send().await
+                && response.status().is_success()
+            {
+                return edge;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "kefu-edge did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+mod tempfile_free {
+    //! A file under the system temp directory, removed on drop.
+    use std::path::PathBuf;
+
+    pub struct TempFile {
+        pub path: PathBuf,
+    }
+
+    impl TempFile {
+        pub fn with_contents(name: &str, contents: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("kefu-e2e-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let path = dir.join(name);
+            std::fs::write(&path, contents).expect("write temp file");
+            Self { path }
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
 }
 
 /// A database created for one test and dropped when this value is dropped.

@@ -40,10 +40,11 @@ pub async fn insert(
     schema_version: i64,
     plan_id: &str,
     trial_ends_at: Option<DateTime<Utc>>,
+    home_region: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into control.tenants (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into control.tenants (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at, home_region)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(slug)
@@ -52,6 +53,7 @@ pub async fn insert(
     .bind(schema_version)
     .bind(plan_id)
     .bind(trial_ends_at)
+    .bind(home_region)
     .execute(conn)
     .await?;
     Ok(())

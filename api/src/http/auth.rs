@@ -108,8 +108,11 @@ async fn signup(
     } else {
         provision::free_slug(&mut tx, wanted_slug).await?
     };
-    let (tenant_id, schema) =
-        provision::create_tenant(&mut tx, NewTenant { name: &company, slug: &slug, owner: user_id }).await?;
+    let (tenant_id, schema) = provision::create_tenant(
+        &mut tx,
+        NewTenant { name: &company, slug: &slug, owner: user_id, region: &state.config.region },
+    )
+    .await?;
     let mut tx = TenantTx::pin(tx, &schema).await?;
     db::agents::upsert(&mut tx, user_id.as_uuid(), &display_name).await?;
     db::audit::record(

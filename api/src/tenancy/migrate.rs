@@ -90,7 +90,7 @@ pub async fn create_unmigrated_tenants(pool: &PgPool, count: u64, slug_prefix: &
         let schema = TenantSchema::of(TenantId::from_uuid(id));
         sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", schema.name()))).execute(&mut *tx).await?;
         let slug = format!("{slug_prefix}-{i}");
-        db::tenants::insert(&mut tx, id, &slug, &slug, schema.name(), 0, "trial", None).await?;
+        db::tenants::insert(&mut tx, id, &slug, &slug, schema.name(), 0, "trial", None, "local").await?;
         if i % 200 == 199 {
             tx.commit().await?;
             tx = pool.begin().await?;

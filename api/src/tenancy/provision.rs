@@ -17,6 +17,8 @@ pub struct NewTenant<'a> {
     pub slug: &'a str,
     /// The owner's user id (already inserted in the same transaction).
     pub owner: UserId,
+    /// Its home region: this node's region (where its data lives and its visitors connect).
+    pub region: &'a str,
 }
 
 /// Creates the tenant with a trial plan, its migrated schema, and the owner's membership, on a
@@ -27,8 +29,18 @@ pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyho
     let trial_days: i32 =
         sqlx::query_scalar("select trial_days from control.plans where id = 'trial'").fetch_one(&mut *conn).await?;
     let trial_ends_at = Utc::now() + Duration::days(i64::from(trial_days));
-    db::tenants::insert(conn, tenant_id.as_uuid(), new.slug, new.name, schema.name(), 0, "trial", Some(trial_ends_at))
-        .await?;
+    db::tenants::insert(
+        conn,
+        tenant_id.as_uuid(),
+        new.slug,
+        new.name,
+        schema.name(),
+        0,
+        "trial",
+        Some(trial_ends_at),
+        new.region,
+    )
+    .await?;
     migrate_tenant_schema(conn, &schema).await?;
     db::memberships::insert(conn, tenant_id.as_uuid(), new.owner.as_uuid(), Role::Owner.as_str()).await?;
     Ok((tenant_id, schema))

@@ -1,1 +1,95 @@
-//! native
+//! The native runtime: the edge core served by axum on tokio (what `make dev` runs on
+//! 127.0.0.1:8787, and what the behavioural tests drive). Site lookups go to the api over
+//! reqwest, WebSockets are proxied with tokio-tungstenite, rate limits use governor.
+
+pub mod proxy;
+pub mod routes;
+pub mod sites;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use kefu_protocol::SiteKeyId;
+use kefu_protocol::token::TokenKeys;
+
+use crate::config::{EdgeConfig, RegionConfig};
+use crate::error::EdgeError;
+use crate::site::SiteCache;
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct EdgeState {
+    /// Configuration.
+    pub config: Arc<EdgeConfig>,
+    /// Regions with their token keys.
+    pub regions: Arc<Vec<(RegionConfig, TokenKeys)>>,
+    /// Resolved sites.
+    pub sites: Arc<SiteCache>,
+    /// Client for the api.
+    pub http: reqwest::Client,
+    /// Monotonic clock origin for the cache.
+    pub started: std::time::Instant,
+    /// Per-IP limiter.
+    pub per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Per-site-key limiter.
+    pub per_site: Arc<DefaultKeyedRateLimiter<SiteKeyId>>,
+}
+
+fn per_minute(n: u32) -> Quota {
+    let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(n).allow_burst(n)
+}
+
+impl EdgeState {
+    /// Builds the state from a configuration, or lists every problem with it.
+    pub fn new(config: EdgeConfig) -> Result<Self, Vec<String>> {
+        let (per_ip, per_site) = (config.per_ip_per_minute, config.per_site_per_minute);
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let regions = config
+            .regions
+            .iter()
+            .filter_map(|r| crate::crypto::token_keys(&r.signing_keys).map(|keys| (r.clone(), keys)))
+            .collect();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| vec![format!("http client: {e}")])?;
+        Ok(Self {
+            sites: Arc::new(SiteCache::new(config.cache_secs)),
+            config: Arc::new(config),
+            regions: Arc::new(regions),
+            http,
+            started: std::time::Instant::now(),
+            per_ip: Arc::new(RateLimiter::keyed(per_minute(per_ip))),
+            per_site: Arc::new(RateLimiter::keyed(per_minute(per_site))),
+        })
+    }
+
+    /// Milliseconds since start (the cache's clock).
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// `rate_limited` with a `Retry-After`, or nothing.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), EdgeError> {
+        limited(self.per_ip.check_key(&ip))
+    }
+
+    /// Same for a site key.
+    pub fn check_site(&self, key: SiteKeyId) -> Result<(), EdgeError> {
+        limited(self.per_site.check_key(&key))
+    }
+}
+
+fn limited(result: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>) -> Result<(), EdgeError> {
+    result.map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        EdgeError::new(kefu_protocol::ErrorCode::RateLimited, "Too many requests; slow down.")
+            .retry_after(wait.as_secs().max(1))
+    })
+}

@@ -1,0 +1,176 @@
+//! The native edge's routes: the loader, visitor sessions, the WebSocket upgrade and health.
+//! Each answer is either the success body or a problem+json from [`EdgeError`].
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kefu_protocol::{ErrorCode, SiteKeyId};
+
+use super::EdgeState;
+use crate::error::EdgeError;
+use crate::session::{self, MAX_BODY_BYTES, SessionRequest};
+
+/// The edge's router.
+pub fn router(state: EdgeState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/w/{file}", get(loader))
+        .route("/v1/sessions", post(create_session).options(preflight))
+        .route("/ws", get(upgrade))
+        .fallback(|| async { problem(&EdgeError::new(ErrorCode::NotFound, "No such route.")) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A problem response with the security headers every answer carries.
+pub fn problem(error: &EdgeError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(&error.problem()).unwrap_or_default();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+    if let Some(secs) = error.retry_after
+        && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    secure(response)
+}
+
+fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    response
+}
+
+fn respond(result: Result<Response, EdgeError>) -> Response {
+    match result {
+        Ok(response) => secure(response),
+        Err(error) => problem(&error),
+    }
+}
+
+async fn loader(State(state): State<EdgeState>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    respond(
+        async {
+            let key: SiteKeyId =
+                file.strip_suffix(".js").and_then(|k| k.parse().ok()).ok_or_else(EdgeError::unknown_site)?;
+            let site = super::sites::resolve(&state, key).await?;
+            let (etag, body) = crate::loader::render(&site, &state.config.public_url);
+            let cache = format!("public, max-age={}, must-revalidate", crate::loader::MAX_AGE_SECS);
+            let unchanged = headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
+            let etag = HeaderValue::from_str(&etag).map_err(|_| EdgeError::new(ErrorCode::Internal, "bad etag"))?;
+            let cache = HeaderValue::from_str(&cache).map_err(|_| EdgeError::new(ErrorCode::Internal, "bad header"))?;
+            if unchanged {
+                return Ok(
+                    (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)]).into_response()
+                );
+            }
+            Ok((
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8")),
+                    (header::ETAG, etag),
+                    (header::CACHE_CONTROL, cache),
+                    (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        .await,
+    )
+}
+
+/// CORS preflight for sessions: the real request is checked against the tenant's origins, so
+/// the preflight only echoes the asking origin for `POST` with a JSON body.
+async fn preflight(headers: HeaderMap) -> Response {
+    let Some(origin) = headers.get(header::ORIGIN).cloned() else {
+        return problem(&EdgeError::new(ErrorCode::OriginNotAllowed, "The request has no Origin header."));
+    };
+    secure(
+        (
+            StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+                (header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST")),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type")),
+                (header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")),
+                (header::VARY, HeaderValue::from_static("Origin")),
+            ],
+        )
+            .into_response(),
+    )
+}
+
+async fn create_session(
+    State(state): State<EdgeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let result = async {
+        state.check_ip(peer.ip())?;
+        let request: SessionRequest = serde_json::from_slice(&body)
+            .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
+        state.check_site(request.site_key)?;
+        let site = super::sites::resolve(&state, request.site_key).await?;
+        session::check_origin(&site, origin.as_deref())?;
+        let (_, keys) =
+            state.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
+                EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here.")
+            })?;
+        let country = headers.get("cf-ipcountry").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let grant = session::grant(&state.config, keys, &site, &request, country, chrono::Utc::now().timestamp())?;
+        Ok::<_, EdgeError>(axum::Json(grant).into_response())
+    }
+    .await;
+    let mut response = respond(result);
+    // Only an allowed origin may read the answer (errors included, so the widget can show them).
+    if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+async fn upgrade(
+    State(state): State<EdgeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let result = async {
+        state.check_ip(peer.ip())?;
+        let Ok(ws) = ws else {
+            return Err(EdgeError::new(ErrorCode::UpgradeRequired, format!("{method} /ws needs a WebSocket upgrade.")));
+        };
+        let upstream = crate::upgrade::admit(&state.regions, crate::upgrade::token_from_query(query.as_deref()))?;
+        let connect = tokio_tungstenite::connect_async(upstream.url.as_str());
+        let socket = match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+            Ok(Ok((socket, _))) => socket,
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) if response.status() == 401 => {
+                return Err(EdgeError::new(ErrorCode::InvalidToken, "The region refused the visitor token."));
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, region = %upstream.region, "upstream websocket failed");
+                return Err(EdgeError::upstream());
+            }
+            Err(_) => return Err(EdgeError::upstream()),
+        };
+        Ok(ws
+            .max_message_size(kefu_protocol::ws::limits::MAX_FRAME_BYTES)
+            .on_upgrade(move |client| super::proxy::pump(client, socket))
+            .into_response())
+    }
+    .await;
+    respond(result)
+}

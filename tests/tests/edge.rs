@@ -1,0 +1,267 @@
+//! The native edge in front of real api processes: the loader with its ETag, admitting visitors
+//! (origin allow-list, identity, returning visitors, rate limits), the WebSocket proxy in both
+//! directions with close codes preserved, a backend that is down, settings changes reaching the
+//! edge within seconds, and two regions that keep their tenants and tokens apart.
+
+use kefu_api::testing::{WsClient, WsEnd};
+use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, Server};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const SHOP: &str = "https://shop.example";
+
+struct Tenant {
+    access: String,
+    tenant_id: String,
+    site_key: String,
+}
+
+async fn tenant_with_site(api: &str, email: &str, origins: &[&str]) -> Tenant {
+    let http = reqwest::Client::new();
+    let signup: Value = http
+        .post(format!("{api}/api/v1/auth/signup"))
+        .json(&json!({ "company_name": "Edge Shop 边缘商店", "email": email, "password": "an edge test password" }))
+        .send()
+        .await
+        .expect("signup")
+        .json()
+        .await
+        .expect("json");
+    let access = signup["access_token"].as_str().expect("token").to_owned();
+    let tenant_id = signup["tenant"]["id"].as_str().expect("tenant").to_owned();
+    set_origins(api, &access, origins).await;
+    let created: Value = http
+        .post(format!("{api}/api/v1/site-keys"))
+        .bearer_auth(&access)
+        .json(&json!({ "label": "shop" }))
+        .send()
+        .await
+        .expect("site key")
+        .json()
+        .await
+        .expect("json");
+    Tenant { access, tenant_id, site_key: created["site_key"].as_str().expect("key").to_owned() }
+}
+
+async fn set_origins(api: &str, access: &str, origins: &[&str]) {
+    let http = reqwest::Client::new();
+    let widget: Value = http
+        .get(format!("{api}/api/v1/widget"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("widget")
+        .json()
+        .await
+        .expect("json");
+    let mut settings = widget["settings"].clone();
+    settings["allowed_origins"] = json!(origins);
+    let saved = http
+        .put(format!("{api}/api/v1/widget"))
+        .bearer_auth(access)
+        .json(&json!({ "settings": settings }))
+        .send()
+        .await
+        .expect("save");
+    assert_eq!(saved.status(), StatusCode::OK);
+}
+
+async fn session(edge: &Edge, origin: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new().post(format!("{}/v1/sessions", edge.base)).json(&body);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let response = request.send().await.expect("session");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn agent_ws(api: &str, access: &str) -> String {
+    format!("{}/ws/agent?token={access}", api.replacen("http://", "ws://", 1))
+}
+
+#[tokio::test]
+async fn visitors_chat_through_the_edge_and_everything_else_is_refused_precisely() {
+    let db = FreshDatabase::create().await;
+    let api = Server::start(&db.url, &[EDGE_ENV]).await;
+    let shop = tenant_with_site(&api.base, "owner@edge.example", &[SHOP]).await;
+    let edge = Edge::start(&[("local", &api.base)], "cache_secs = 1\nper_ip_per_minute = 1000").await;
+    let http = reqwest::Client::new();
+
+    // The loader: JavaScript with the tenant's config, revalidated by ETag.
+    let loader = http.get(format!("{}/w/{}.js", edge.base, shop.site_key)).send().await.expect("loader");
+    assert_eq!(loader.status(), StatusCode::OK);
+    assert_eq!(loader.headers()["content-type"], "application/javascript; charset=utf-8");
+    assert!(loader.headers()["cache-control"].to_str().is_ok_and(|c| c.contains("max-age=10")));
+    let etag = loader.headers()["etag"].to_str().expect("etag").to_owned();
+    let body = loader.text().await.expect("body");
+    assert!(body.contains("window.KefuConfig") && body.contains(&shop.site_key) && body.contains("在线客服"));
+    let again = http
+        .get(format!("{}/w/{}.js", edge.base, shop.site_key))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("loader");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    for bad in ["site_0190c8e5b7a87c3e9f000000000000ab.js", "nonsense.js", &shop.site_key] {
+        let response = http.get(format!("{}/w/{bad}", edge.base)).send().await.expect("loader");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+    }
+
+    // Admission.
+    let ask = json!({ "site_key": shop.site_key });
+    let (status, grant) = session(&edge, Some(SHOP), ask.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    for (origin, code) in [(Some("https://evil.example"), "origin_not_allowed"), (None, "origin_not_allowed")] {
+        let (status, problem) = session(&edge, origin, ask.clone()).await;
+        assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some(code)), "{origin:?}");
+    }
+    let (status, problem) =
+        session(&edge, Some(SHOP), json!({ "site_key": "site_0190c8e5b7a87c3e9f000000000000ab" })).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::NOT_FOUND, Some("resource_not_found")));
+    let (status, problem) = session(&edge, Some(SHOP), json!({ "site": "x" })).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
+    let huge = json!({ "site_key": shop.site_key, "user": { "id": "x".repeat(10_000), "hash": "0" } });
+    let (status, _) = session(&edge, Some(SHOP), huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let forged = json!({ "site_key": shop.site_key, "user": { "id": "customer-1", "hash": "00" } });
+    let (status, problem) = session(&edge, Some(SHOP), forged).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("invalid_identity")));
+
+    // Chat through the edge: the visitor's frames reach the api and an agent's reply comes back.
+    let url =
+        format!("{}?token={}", grant["ws_url"].as_str().expect("ws url"), grant["token"].as_str().expect("token"));
+    let mut visitor = WsClient::connect(&url).await.expect("upgrade through the edge");
+    visitor.send(json!({ "type": "hello", "protocol": 1 })).await;
+    visitor.next_of("welcome").await;
+    visitor.send(json!({ "type": "send", "client_id": "v-1", "body": "你好，经过边缘节点" })).await;
+    let ack = visitor.next_of("ack").await;
+    let conversation = ack["conversation_id"].as_str().expect("conversation").to_owned();
+    let mut agent = WsClient::connect(&agent_ws(&api.base, &shop.access)).await.expect("agent");
+    agent.send(json!({ "type": "hello", "protocol": 1 })).await;
+    agent.next_of("welcome").await;
+    agent.send(json!({ "type": "join", "conversation_id": conversation })).await;
+    assert_eq!(agent.next_of("message").await["body"], "你好，经过边缘节点");
+    agent.send(json!({ "type": "send", "conversation_id": conversation, "client_id": "a-1", "body": "您好！" })).await;
+    let reply = visitor.next_of("message").await;
+    assert_eq!((reply["body"].as_str(), reply["seq"].as_i64()), (Some("您好！"), Some(2)));
+
+    // A returning visitor keeps their id (and conversation) with the proof the edge gave them.
+    let back = json!({ "site_key": shop.site_key, "visitor_id": grant["visitor_id"], "visitor_proof": grant["visitor_proof"] });
+    let (_, regrant) = session(&edge, Some(SHOP), back).await;
+    assert_eq!(regrant["visitor_id"], grant["visitor_id"]);
+    let url2 =
+        format!("{}?token={}", regrant["ws_url"].as_str().expect("ws"), regrant["token"].as_str().expect("token"));
+    let mut resumed = WsClient::connect(&url2).await.expect("upgrade");
+    resumed.send(json!({ "type": "hello", "protocol": 1, "last_seq": 1 })).await;
+    assert_eq!(resumed.next_of("welcome").await["conversation_id"], conversation.as_str());
+    assert_eq!(resumed.next_of("message").await["seq"], 2);
+
+    // Close codes pass through unchanged: the api closes 4004 when the first frame is not hello.
+    let (_, fresh) = session(&edge, Some(SHOP), ask.clone()).await;
+    let url3 = format!("{}?token={}", fresh["ws_url"].as_str().expect("ws"), fresh["token"].as_str().expect("token"));
+    let mut rude = WsClient::connect(&url3).await.expect("upgrade");
+    rude.send(json!({ "type": "typing", "typing": true })).await;
+    assert_eq!(rude.next().await.expect_err("closed"), WsEnd::Closed(4004));
+
+    // Tokens: forged, agent tokens, and plain requests are refused before any upstream work.
+    let ws = format!("{}/ws", edge.base.replacen("http://", "ws://", 1));
+    assert_eq!(WsClient::connect(&format!("{ws}?token=abc.def.ghi")).await.err(), Some(401));
+    assert_eq!(WsClient::connect(&format!("{ws}?token={}", shop.access)).await.err(), Some(401), "agent token");
+    assert_eq!(WsClient::connect(&ws).await.err(), Some(401));
+    let plain = http.get(format!("{}/ws", edge.base)).send().await.expect("plain get");
+    assert_eq!(plain.status(), StatusCode::UPGRADE_REQUIRED);
+    let problem: Value = plain.json().await.expect("problem");
+    assert_eq!(problem["code"], "upgrade_required");
+
+    // An admin's change reaches the edge within seconds (cache_secs = 1 here).
+    set_origins(&api.base, &shop.access, &[SHOP, "https://new.example"]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let (status, _) = session(&edge, Some("https://new.example"), ask.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The backend goes away: a clear, retryable 502 for new WebSockets.
+    let (_, late) = session(&edge, Some(SHOP), ask.clone()).await;
+    drop(api);
+    let url4 = format!("{}?token={}", late["ws_url"].as_str().expect("ws"), late["token"].as_str().expect("token"));
+    assert_eq!(WsClient::connect(&url4).await.err(), Some(502));
+    let down = http
+        .get(format!("{}/ws?token={}", edge.base, late["token"].as_str().expect("token")))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("upgrade attempt");
+    assert_eq!(down.status(), StatusCode::BAD_GATEWAY);
+    assert!(down.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let db = FreshDatabase::create().await;
+    let api = Server::start(&db.url, &[EDGE_ENV]).await;
+    let shop = tenant_with_site(&api.base, "owner@limits.example", &[SHOP]).await;
+    let edge = Edge::start(&[("local", &api.base)], "per_ip_per_minute = 3").await;
+    let ask = json!({ "site_key": shop.site_key });
+    for _ in 0..3 {
+        assert_eq!(session(&edge, Some(SHOP), ask.clone()).await.0, StatusCode::OK);
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/sessions", edge.base))
+        .header("origin", SHOP)
+        .json(&ask)
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers()["retry-after"].to_str().is_ok_and(|s| s.parse::<u64>().is_ok_and(|n| n >= 1)));
+    let problem: Value = response.json().await.expect("problem");
+    assert_eq!(problem["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn each_region_serves_its_own_tenants_and_refuses_the_others_tokens() {
+    let (east_db, west_db) = (FreshDatabase::create().await, FreshDatabase::create().await);
+    let east_keys = "east:an-east-region-signing-secret-of-length";
+    let west_keys = "west:a-west-region-signing-secret-of-length!";
+    let east =
+        Server::start(&east_db.url, &[EDGE_ENV, ("KEFU_REGION", "east"), ("KEFU_AUTH__SIGNING_KEYS", east_keys)]).await;
+    let west =
+        Server::start(&west_db.url, &[EDGE_ENV, ("KEFU_REGION", "west"), ("KEFU_AUTH__SIGNING_KEYS", west_keys)]).await;
+    // Site lookups go to the first region's api (the control plane); the west tenant lives in
+    // west's database, so this edge serves the east tenant and routes its visitors to east.
+    let shop = tenant_with_site(&east.base, "owner@east.example", &[SHOP]).await;
+    let edge = Edge::start_with_keys(&[("east", &east.base, east_keys), ("west", &west.base, west_keys)], "").await;
+    let (status, grant) = session(&edge, Some(SHOP), json!({ "site_key": shop.site_key })).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let token = grant["token"].as_str().expect("token");
+    let url = format!("{}?token={token}", grant["ws_url"].as_str().expect("ws"));
+    let mut visitor = WsClient::connect(&url).await.expect("routed to east");
+    visitor.send(json!({ "type": "hello", "protocol": 1 })).await;
+    visitor.next_of("welcome").await;
+    visitor.send(json!({ "type": "send", "client_id": "e-1", "body": "east" })).await;
+    assert_eq!(visitor.next_of("ack").await["seq"], 1);
+
+    // East's visitor token is worthless in west, directly or with its region claim swapped.
+    let direct = format!("{}/ws/visitor?token={token}", west.base.replacen("http://", "ws://", 1));
+    assert_eq!(WsClient::connect(&direct).await.err(), Some(401));
+    let (kid, secret) = west_keys.split_once(':').expect("keys");
+    let west_signer = kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("keys");
+    let east_signer = {
+        let (kid, secret) = east_keys.split_once(':').expect("keys");
+        kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("keys")
+    };
+    let mut claims: kefu_protocol::VisitorClaims =
+        east_signer.verify(token, kefu_protocol::VISITOR_AUDIENCE).expect("east token");
+    assert_eq!(claims.tid.to_string(), shop.tenant_id);
+    claims.region = "west".into();
+    let relabelled = east_signer.sign(&claims).expect("sign");
+    let ws = format!("{}/ws", edge.base.replacen("http://", "ws://", 1));
+    assert_eq!(WsClient::connect(&format!("{ws}?token={relabelled}")).await.err(), Some(401));
+    // A genuine west token for an east tenant is routed to west, which does not know the tenant.
+    let west_token = west_signer.sign(&claims).expect("sign");
+    assert_eq!(WsClient::connect(&format!("{ws}?token={west_token}")).await.err(), Some(401));
+}
