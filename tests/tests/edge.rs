@@ -123,8 +123,8 @@ async fn visitors_chat_through_the_edge_and_everything_else_is_refused_precisely
     let (status, problem) = session(&edge, Some(SHOP), json!({ "site": "x" })).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
     let huge = json!({ "site_key": shop.site_key, "user": { "id": "x".repeat(10_000), "hash": "0" } });
-    let (status, _) = session(&edge, Some(SHOP), huge).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, problem) = session(&edge, Some(SHOP), huge).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
     let forged = json!({ "site_key": shop.site_key, "user": { "id": "customer-1", "hash": "00" } });
     let (status, problem) = session(&edge, Some(SHOP), forged).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("invalid_identity")));

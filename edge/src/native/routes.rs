@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,7 +25,6 @@ pub fn router(state: EdgeState) -> Router {
         .route("/v1/sessions", post(create_session).options(preflight))
         .route("/ws", get(upgrade))
         .fallback(|| async { problem(&EdgeError::new(ErrorCode::NotFound, "No such route.")) })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -113,11 +112,14 @@ async fn create_session(
     State(state): State<EdgeState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let result = async {
         state.check_ip(peer.ip())?;
+        let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+            EdgeError::new(ErrorCode::PayloadTooLarge, format!("A session request is at most {MAX_BODY_BYTES} bytes."))
+        })?;
         let request: SessionRequest = serde_json::from_slice(&body)
             .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
         state.check_site(request.site_key)?;
