@@ -5,7 +5,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test services openapi bench-migrate bench-realtime
+.PHONY: help dev test services openapi bench-migrate bench-realtime bench-edge
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
@@ -13,6 +13,7 @@ help:
 	@echo "make openapi        regenerate docs/openapi.json from the code"
 	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
 	@echo "make bench-realtime two nodes under load: latency percentiles, throughput, memory per idle socket"
+	@echo "make bench-edge     WebSocket round trips through the native edge against direct, same run"
 
 dev:
 	@bash infra/local/dev.sh
@@ -31,3 +32,6 @@ bench-migrate:
 
 bench-realtime:
 	@bash infra/local/bench-realtime.sh
+
+bench-edge:
+	@bash infra/local/bench-edge.sh

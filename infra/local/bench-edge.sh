@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Edge benchmark: a release `kefu` node and a release native `kefu-edge` in front of it, driven by
+# `kefu-edge-bench` (tests/src/bin/kefu-edge-bench.rs), which measures WebSocket round trips through
+# the edge and straight to the api in the same run. Prints a markdown report.
+# Override: PAIRS, SECONDS_, RATE.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source infra/local/toolchain.sh
+eval "$(infra/local/services.sh env)"
+PAIRS=${PAIRS:-20}
+SECONDS_=${SECONDS_:-10}
+RATE=${RATE:-10}
+keys="bench:bench-signing-secret-that-is-long-enough"
+edge_secret="bench-edge-secret-that-is-long-enough-1"
+export KEFU_AUTH__SIGNING_KEYS=$keys KEFU_EDGE__SECRET=$edge_secret KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000
+export KEFU_LOG_FORMAT=json RUST_LOG=warn REDIS_URL
+cargo build --locked --release -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge -p kefu-tests --bin kefu-edge-bench >&2
+db="kefu_edgebench_$$"
+psql "$DATABASE_URL" -qc "create database $db encoding 'UTF8' template template0 lc_collate 'C.UTF-8' lc_ctype 'C.UTF-8'" >&2
+url="${DATABASE_URL%/*}/$db"
+workdir=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    psql "$DATABASE_URL" -qc "drop database if exists $db with (force)" >&2 || true
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+DATABASE_URL=$url ./target/release/kefu migrate >/dev/null
+DATABASE_URL=$url KEFU_LISTEN=127.0.0.1:18080 ./target/release/kefu serve 2>/dev/null &
+pids+=($!)
+cat > "$workdir/edge.toml" <<TOML
+public_url = "http://127.0.0.1:18787"
+api_secret = "$edge_secret"
+visitor_secret = "bench-visitor-secret-that-is-long-enough"
+per_ip_per_minute = 100000
+per_site_per_minute = 100000
+[[regions]]
+name = "local"
+api_url = "http://127.0.0.1:18080"
+signing_keys = "$keys"
+TOML
+./target/release/kefu-edge --config "$workdir/edge.toml" --listen 127.0.0.1:18787 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do
+    curl -fs http://127.0.0.1:18080/readyz >/dev/null && curl -fs http://127.0.0.1:18787/healthz >/dev/null && break
+    sleep 0.1
+done
+./target/release/kefu-edge-bench --api http://127.0.0.1:18080 --edge http://127.0.0.1:18787 \
+    --pairs "$PAIRS" --seconds "$SECONDS_" --rate "$RATE"
