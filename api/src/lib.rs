@@ -76,6 +76,12 @@ pub async fn run(
     let app = http::router(state);
     // On shutdown, stop accepting, tell WebSocket clients to reconnect elsewhere (close 1001),
     // and drain in-flight requests.
+    // Small frames (acks, chat messages) must not wait for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;

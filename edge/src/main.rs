@@ -57,6 +57,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!(%listen, "kefu-edge listening");
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = kefu_edge::native::routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -156,7 +156,8 @@ async fn upgrade(
             return Err(EdgeError::new(ErrorCode::UpgradeRequired, format!("{method} /ws needs a WebSocket upgrade.")));
         };
         let upstream = crate::upgrade::admit(&state.regions, crate::upgrade::token_from_query(query.as_deref()))?;
-        let connect = tokio_tungstenite::connect_async(upstream.url.as_str());
+        // No Nagle delay on the hop to the region.
+        let connect = tokio_tungstenite::connect_async_with_config(upstream.url.as_str(), None, true);
         let socket = match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
             Ok(Ok((socket, _))) => socket,
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) if response.status() == 401 => {
