@@ -127,7 +127,7 @@ trap on_exit EXIT
 case $MODE in
     env) ;;
     -h | --help | help)
-        sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&3
         trap - EXIT
         exit 0
         ;;
