@@ -6,7 +6,7 @@
 #   infra/local/edge-toolchain.sh env          # the same (explicit subcommand)
 #
 # stdout carries only `export` lines. Progress goes to stderr, and build logs go to
-# target/edge-toolchain/logs/. On failure stdout is a single `false` line, so
+# <cache>/edge-toolchain/logs/ (cache: $KEFU_CACHE_DIR, else ~/.cache/kefu). On failure stdout is a single `false` line, so
 # `eval "$(...)" && worker-build --release` stops. Exports: PATH (toolchain shim and Node 22 first),
 # EDGE_TOOLCHAIN_RUSTC, EDGE_TOOLCHAIN_CARGO, WASM_BINDGEN_BIN, WASM_OPT_BIN, ESBUILD_BIN,
 # WRANGLER_SEND_METRICS=false.
@@ -34,8 +34,8 @@
 #   so the committed edge/package-lock.json cannot list them, and `npm ci` would reject the lock
 #   as out of sync.
 #
-# Everything expensive is cached under target/edge-toolchain/, so CI can cache the directory and
-# `cargo clean` removes it. The caches are keyed on versions:
+# Everything expensive is cached under ~/.cache/kefu/edge-toolchain/ (outside the clone), so CI can reuse it; delete it by hand.
+# The caches are keyed on versions:
 #   sysroot/<rustc --version>/  tools/<crate>-<version>/  node/<version>/
 # plus cargo-home/ (registry cache for the installs and the std build) and npm-cache/.
 # A run that finds everything already in place takes well under a second.
@@ -49,7 +49,8 @@ PROG=edge-toolchain.sh
 MODE=${1:-env}
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-TC_ROOT=$REPO_ROOT/target/edge-toolchain
+# Outside the clone, so CI's fresh clones on this machine reuse it (override: KEFU_CACHE_DIR).
+TC_ROOT=${KEFU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kefu}/edge-toolchain
 EDGE_DIR=$REPO_ROOT/edge
 LOG_DIR=$TC_ROOT/logs
 CARGO_INSTALL_TARGET=$TC_ROOT/work/cargo-install-target
