@@ -23,6 +23,17 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "build"
 cargo build --locked --workspace --all-targets
 
+step "edge: wasm build for workerd"
+# The toolchain (Debian rustc 1.96 + wasm32 std, worker-build, Node 22, wrangler) is cached under
+# ~/.cache/kefu; its PATH stays inside this subshell so the native build keeps rustup's toolchain.
+KEFU_TEST_NODE_BIN=$(
+    eval "$(infra/local/edge-toolchain.sh)"
+    cd edge/worker
+    CARGO_TARGET_DIR="$PWD/../../target/wasm" worker-build --release >&2
+    dirname "$(command -v node)"
+)
+export KEFU_TEST_NODE_BIN
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked --workspace --no-fail-fast

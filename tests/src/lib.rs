@@ -84,8 +84,87 @@ impl Edge {
     }
 }
 
+impl Edge {
+    /// Starts the **wasm** edge (edge/worker, built by `make test`) in workerd through
+    /// `wrangler dev --local`, with the same settings as [`Edge::start`]. Needs
+    /// `KEFU_TEST_NODE_BIN` (Node 22's bin directory) from infra/local/test.sh.
+    pub async fn start_wasm(regions: &[(&str, &str)], cache_secs: u64) -> Self {
+        let node_bin = std::env::var("KEFU_TEST_NODE_BIN").expect("KEFU_TEST_NODE_BIN (make test sets it)");
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let worker = repo.join("edge/worker/build/index.js");
+        assert!(worker.exists(), "{} is missing: make test builds it with worker-build", worker.display());
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let wrangler = format!(
+            "name = \"kefu-edge-test\"\nmain = \"{}\"\ncompatibility_date = \"2026-11-01\"\n[vars]\nPUBLIC_URL = \"{base}\"\nCACHE_SECS = \"{cache_secs}\"\n",
+            worker.display()
+        );
+        let regions: Vec<serde_json::Value> = regions
+            .iter()
+            .map(|(name, api)| serde_json::json!({ "name": name, "api_url": api, "signing_keys": SIGNING_KEYS }))
+            .collect();
+        let vars = format!(
+            "API_SECRET={EDGE_SECRET}\nVISITOR_SECRET=an-end-to-end-visitor-secret-of-length\nREGIONS='{}'\n",
+            serde_json::Value::Array(regions)
+        );
+        let config = tempfile_free::TempFile::with_contents("wrangler.toml", &wrangler);
+        let dir = config.path.parent().expect("temp dir").to_path_buf();
+        std::fs::write(dir.join(".dev.vars"), vars).expect("dev vars");
+        let path = format!("{node_bin}:{}", std::env::var("PATH").unwrap_or_default());
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(repo.join("edge/node_modules/.bin/wrangler"))
+                .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string(), "--log-level", "warn"])
+                .current_dir(&dir)
+                .env("PATH", path)
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("XDG_CONFIG_HOME", &dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .process_group(0)
+                .spawn()
+                .expect("spawn wrangler dev")
+        };
+        let edge = Self { child, base, _config: config };
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(format!("{}/healthz", edge.base)).send().await
+                && response.status().is_success()
+            {
+                return edge;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "wrangler dev did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Every process below `pid` (children first found, then theirs).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        let output = Command::new("pgrep").args(["-P", &parent.to_string()]).output();
+        for child in output.iter().flat_map(|o| {
+            String::from_utf8_lossy(&o.stdout).into_owned().lines().map(str::to_owned).collect::<Vec<_>>()
+        }) {
+            if let Ok(child) = child.trim().parse::<u32>() {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
 impl Drop for Edge {
     fn drop(&mut self) {
+        // wrangler starts workerd (which may leave the process group): kill the whole tree.
+        for pid in descendants(self.child.id()) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -81,11 +81,26 @@ fn agent_ws(api: &str, access: &str) -> String {
 }
 
 #[tokio::test]
-async fn visitors_chat_through_the_edge_and_everything_else_is_refused_precisely() {
+async fn visitors_chat_through_the_native_edge_and_everything_else_is_refused_precisely() {
     let db = FreshDatabase::create().await;
     let api = Server::start(&db.url, &[EDGE_ENV]).await;
     let shop = tenant_with_site(&api.base, "owner@edge.example", &[SHOP]).await;
     let edge = Edge::start(&[("local", &api.base)], "cache_secs = 1\nper_ip_per_minute = 1000").await;
+    behaves(api, &shop, &edge).await;
+}
+
+/// The same behaviour from the wasm build in workerd (the production runtime).
+#[tokio::test]
+async fn visitors_chat_through_the_wasm_edge_in_workerd_and_everything_else_is_refused_precisely() {
+    let db = FreshDatabase::create().await;
+    let api = Server::start(&db.url, &[EDGE_ENV]).await;
+    let shop = tenant_with_site(&api.base, "owner@wasm-edge.example", &[SHOP]).await;
+    let edge = Edge::start_wasm(&[("local", &api.base)], 1).await;
+    behaves(api, &shop, &edge).await;
+}
+
+/// Everything both runtimes must do; `api` is dropped (stopped) at the end.
+async fn behaves(api: Server, shop: &Tenant, edge: &Edge) {
     let http = reqwest::Client::new();
 
     // The loader: JavaScript with the tenant's config, revalidated by ETag.
@@ -111,22 +126,22 @@ async fn visitors_chat_through_the_edge_and_everything_else_is_refused_precisely
 
     // Admission.
     let ask = json!({ "site_key": shop.site_key });
-    let (status, grant) = session(&edge, Some(SHOP), ask.clone()).await;
+    let (status, grant) = session(edge, Some(SHOP), ask.clone()).await;
     assert_eq!(status, StatusCode::OK, "{grant}");
     for (origin, code) in [(Some("https://evil.example"), "origin_not_allowed"), (None, "origin_not_allowed")] {
-        let (status, problem) = session(&edge, origin, ask.clone()).await;
+        let (status, problem) = session(edge, origin, ask.clone()).await;
         assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some(code)), "{origin:?}");
     }
     let (status, problem) =
-        session(&edge, Some(SHOP), json!({ "site_key": "site_0190c8e5b7a87c3e9f000000000000ab" })).await;
+        session(edge, Some(SHOP), json!({ "site_key": "site_0190c8e5b7a87c3e9f000000000000ab" })).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::NOT_FOUND, Some("resource_not_found")));
-    let (status, problem) = session(&edge, Some(SHOP), json!({ "site": "x" })).await;
+    let (status, problem) = session(edge, Some(SHOP), json!({ "site": "x" })).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
     let huge = json!({ "site_key": shop.site_key, "user": { "id": "x".repeat(10_000), "hash": "0" } });
-    let (status, problem) = session(&edge, Some(SHOP), huge).await;
+    let (status, problem) = session(edge, Some(SHOP), huge).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
     let forged = json!({ "site_key": shop.site_key, "user": { "id": "customer-1", "hash": "00" } });
-    let (status, problem) = session(&edge, Some(SHOP), forged).await;
+    let (status, problem) = session(edge, Some(SHOP), forged).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("invalid_identity")));
 
     // Chat through the edge: the visitor's frames reach the api and an agent's reply comes back.
@@ -149,7 +164,7 @@ async fn visitors_chat_through_the_edge_and_everything_else_is_refused_precisely
 
     // A returning visitor keeps their id (and conversation) with the proof the edge gave them.
     let back = json!({ "site_key": shop.site_key, "visitor_id": grant["visitor_id"], "visitor_proof": grant["visitor_proof"] });
-    let (_, regrant) = session(&edge, Some(SHOP), back).await;
+    let (_, regrant) = session(edge, Some(SHOP), back).await;
     assert_eq!(regrant["visitor_id"], grant["visitor_id"]);
     let url2 =
         format!("{}?token={}", regrant["ws_url"].as_str().expect("ws"), regrant["token"].as_str().expect("token"));
@@ -159,7 +174,7 @@ async fn visitors_chat_through_the_edge_and_everything_else_is_refused_precisely
     assert_eq!(resumed.next_of("message").await["seq"], 2);
 
     // Close codes pass through unchanged: the api closes 4004 when the first frame is not hello.
-    let (_, fresh) = session(&edge, Some(SHOP), ask.clone()).await;
+    let (_, fresh) = session(edge, Some(SHOP), ask.clone()).await;
     let url3 = format!("{}?token={}", fresh["ws_url"].as_str().expect("ws"), fresh["token"].as_str().expect("token"));
     let mut rude = WsClient::connect(&url3).await.expect("upgrade");
     rude.send(json!({ "type": "typing", "typing": true })).await;
@@ -178,11 +193,11 @@ async fn visitors_chat_through_the_edge_and_everything_else_is_refused_precisely
     // An admin's change reaches the edge within seconds (cache_secs = 1 here).
     set_origins(&api.base, &shop.access, &[SHOP, "https://new.example"]).await;
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
-    let (status, _) = session(&edge, Some("https://new.example"), ask.clone()).await;
+    let (status, _) = session(edge, Some("https://new.example"), ask.clone()).await;
     assert_eq!(status, StatusCode::OK);
 
     // The backend goes away: a clear, retryable 502 for new WebSockets.
-    let (_, late) = session(&edge, Some(SHOP), ask.clone()).await;
+    let (_, late) = session(edge, Some(SHOP), ask.clone()).await;
     drop(api);
     let url4 = format!("{}?token={}", late["ws_url"].as_str().expect("ws"), late["token"].as_str().expect("token"));
     assert_eq!(WsClient::connect(&url4).await.err(), Some(502));

@@ -1,0 +1,247 @@
+//! The edge as a Cloudflare Worker: the `worker` adapter over the kefu-edge core. Everything
+//! here is plumbing between `worker` types and the core (`kefu_edge::{session, upgrade, loader,
+//! site}`); the policies and their tests live in the core.
+//!
+//! Bindings (see infra/edge/wrangler.toml): vars `PUBLIC_URL`, `CACHE_SECS`, `TOKEN_TTL_SECS`;
+//! secrets `API_SECRET`, `VISITOR_SECRET` and `REGIONS` (a JSON array of
+//! `{ name, api_url, signing_keys }`).
+
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use kefu_edge::config::{EdgeConfig, RegionConfig};
+use kefu_edge::error::EdgeError;
+use kefu_edge::protocol::token::TokenKeys;
+use kefu_edge::protocol::widget::EdgeSite;
+use kefu_edge::protocol::{ErrorCode, Problem, SiteKeyId};
+use kefu_edge::session::{self, MAX_BODY_BYTES, SessionRequest};
+use kefu_edge::site::{Fetched, Lookup, SiteCache};
+use worker::{Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, event};
+
+struct Edge {
+    config: EdgeConfig,
+    regions: Vec<(RegionConfig, TokenKeys)>,
+    sites: SiteCache,
+}
+
+thread_local! {
+    static EDGE: OnceCell<Arc<Edge>> = const { OnceCell::new() };
+}
+
+fn load(env: &Env) -> Result<Arc<Edge>, EdgeError> {
+    if let Some(edge) = EDGE.with(|cell| cell.get().cloned()) {
+        return Ok(edge);
+    }
+    let text = |name: &str| env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|v| v.to_string()));
+    let misconfigured = |what: &str| EdgeError::new(ErrorCode::Internal, format!("edge misconfigured: {what}"));
+    let regions: Vec<RegionConfig> =
+        serde_json::from_str(&text("REGIONS").map_err(|_| misconfigured("REGIONS is missing"))?)
+            .map_err(|e| misconfigured(&format!("REGIONS: {e}")))?;
+    let config = EdgeConfig {
+        public_url: text("PUBLIC_URL").map_err(|_| misconfigured("PUBLIC_URL is missing"))?,
+        api_secret: text("API_SECRET").map_err(|_| misconfigured("API_SECRET is missing"))?,
+        visitor_secret: text("VISITOR_SECRET").map_err(|_| misconfigured("VISITOR_SECRET is missing"))?,
+        token_ttl_secs: text("TOKEN_TTL_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(600),
+        cache_secs: text("CACHE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5),
+        per_ip_per_minute: 60,
+        per_site_per_minute: 1200,
+        regions,
+    };
+    let problems = config.problems();
+    if !problems.is_empty() {
+        return Err(misconfigured(&problems.join("; ")));
+    }
+    let regions = config
+        .regions
+        .iter()
+        .filter_map(|r| kefu_edge::crypto::token_keys(&r.signing_keys).map(|k| (r.clone(), k)))
+        .collect();
+    let edge = Arc::new(Edge { sites: SiteCache::new(config.cache_secs), config, regions });
+    EDGE.with(|cell| {
+        let _ = cell.set(edge.clone());
+    });
+    Ok(edge)
+}
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+fn secure(headers: &Headers) {
+    let _ = headers.set("x-content-type-options", "nosniff");
+    let _ = headers.set("referrer-policy", "strict-origin-when-cross-origin");
+    let _ = headers.set("strict-transport-security", "max-age=31536000");
+}
+
+fn problem(error: &EdgeError) -> worker::Result<Response> {
+    let body: Problem = error.problem();
+    let headers = Headers::new();
+    headers.set("content-type", "application/problem+json")?;
+    if let Some(secs) = error.retry_after {
+        headers.set("retry-after", &secs.to_string())?;
+    }
+    secure(&headers);
+    Ok(Response::from_json(&body)?.with_status(error.status()).with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let path = req.path();
+    let result = match load(&env) {
+        Err(error) => Err(error),
+        Ok(edge) => match (req.method(), path.as_str()) {
+            (Method::Get, "/healthz") => return Response::ok("ok"),
+            (Method::Get, p) if p.starts_with("/w/") => loader(&edge, &req, &p[3..]).await,
+            (Method::Post, "/v1/sessions") => create_session(&edge, req).await,
+            (Method::Options, "/v1/sessions") => preflight(&req),
+            (Method::Get, "/ws") => upgrade(&edge, req).await,
+            _ => Err(EdgeError::new(ErrorCode::NotFound, "No such route.")),
+        },
+    };
+    match result {
+        Ok(response) => Ok(response),
+        Err(error) => problem(&error),
+    }
+}
+
+async fn resolve(edge: &Edge, key: SiteKeyId) -> Result<Arc<EdgeSite>, EdgeError> {
+    let (stale, etag) = match edge.sites.lookup(key, now_ms()) {
+        Lookup::Fresh(site) => return Ok(site),
+        Lookup::Refused(error) => return Err(error),
+        Lookup::Stale { site, etag } => (Some(site), Some(etag)),
+        Lookup::Missing => (None, None),
+    };
+    match fetch_site(edge, key, etag.as_deref()).await {
+        Ok(fetched) => edge.sites.store(key, fetched, now_ms()),
+        Err(_) => stale.ok_or_else(EdgeError::upstream),
+    }
+}
+
+async fn fetch_site(edge: &Edge, key: SiteKeyId, etag: Option<&str>) -> worker::Result<Fetched> {
+    let region = edge.config.regions.first().ok_or_else(|| worker::Error::RustError("no region".into()))?;
+    let url = format!("{}/internal/edge/v1/sites/{key}", region.api_url.trim_end_matches('/'));
+    let headers = Headers::new();
+    headers.set("authorization", &format!("Bearer {}", edge.config.api_secret))?;
+    if let Some(etag) = etag {
+        headers.set("if-none-match", etag)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_headers(headers);
+    let mut response = Fetch::Request(Request::new_with_init(&url, &init)?).send().await?;
+    match response.status_code() {
+        304 => Ok(Fetched::NotModified),
+        200 => {
+            let etag = response.headers().get("etag")?.unwrap_or_default();
+            let site: EdgeSite = response.json().await?;
+            Ok(Fetched::Site(Box::new(site), etag))
+        }
+        404 => Ok(Fetched::Refused(EdgeError::unknown_site())),
+        403 => Ok(Fetched::Refused(EdgeError::new(ErrorCode::TenantInactive, "This site's account is suspended."))),
+        status => Err(worker::Error::RustError(format!("the api answered {status}"))),
+    }
+}
+
+fn internal(e: worker::Error) -> EdgeError {
+    EdgeError::new(ErrorCode::Internal, e.to_string())
+}
+
+async fn loader(edge: &Edge, req: &Request, file: &str) -> Result<Response, EdgeError> {
+    let key: SiteKeyId = file.strip_suffix(".js").and_then(|k| k.parse().ok()).ok_or_else(EdgeError::unknown_site)?;
+    let site = resolve(edge, key).await?;
+    let (etag, body) = kefu_edge::loader::render(&site, &edge.config.public_url);
+    let headers = Headers::new();
+    let cache = format!("public, max-age={}, must-revalidate", kefu_edge::loader::MAX_AGE_SECS);
+    headers.set("etag", &etag).map_err(internal)?;
+    headers.set("cache-control", &cache).map_err(internal)?;
+    secure(&headers);
+    if req.headers().get("if-none-match").ok().flatten().as_deref() == Some(etag.as_str()) {
+        return Ok(Response::empty().map_err(internal)?.with_status(304).with_headers(headers));
+    }
+    headers.set("content-type", "application/javascript; charset=utf-8").map_err(internal)?;
+    headers.set("access-control-allow-origin", "*").map_err(internal)?;
+    Ok(Response::ok(body).map_err(internal)?.with_headers(headers))
+}
+
+fn preflight(req: &Request) -> Result<Response, EdgeError> {
+    let origin = req
+        .headers()
+        .get("origin")
+        .ok()
+        .flatten()
+        .ok_or_else(|| EdgeError::new(ErrorCode::OriginNotAllowed, "The request has no Origin header."))?;
+    let headers = Headers::new();
+    for (name, value) in [
+        ("access-control-allow-origin", origin.as_str()),
+        ("access-control-allow-methods", "POST"),
+        ("access-control-allow-headers", "content-type"),
+        ("access-control-max-age", "600"),
+        ("vary", "Origin"),
+    ] {
+        headers.set(name, value).map_err(internal)?;
+    }
+    secure(&headers);
+    Ok(Response::empty().map_err(internal)?.with_status(204).with_headers(headers))
+}
+
+async fn create_session(edge: &Edge, mut req: Request) -> Result<Response, EdgeError> {
+    let origin = req.headers().get("origin").ok().flatten();
+    let result = async {
+        let body = req.bytes().await.map_err(internal)?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(EdgeError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("A session request is at most {MAX_BODY_BYTES} bytes."),
+            ));
+        }
+        let request: SessionRequest = serde_json::from_slice(&body)
+            .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
+        let site = resolve(edge, request.site_key).await?;
+        session::check_origin(&site, origin.as_deref())?;
+        let (_, keys) = edge
+            .regions
+            .iter()
+            .find(|(r, _)| r.name == site.region)
+            .ok_or_else(|| EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here."))?;
+        let country = req.headers().get("cf-ipcountry").ok().flatten();
+        let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
+        let grant = session::grant(&edge.config, keys, &site, &request, country, now)?;
+        Response::from_json(&grant).map_err(internal)
+    }
+    .await;
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => problem(&error).map_err(internal)?,
+    };
+    if let Some(origin) = origin {
+        let headers = response.headers().clone();
+        headers.set("access-control-allow-origin", &origin).map_err(internal)?;
+        headers.set("vary", "Origin").map_err(internal)?;
+        secure(&headers);
+        return Ok(response.with_headers(headers));
+    }
+    Ok(response)
+}
+
+/// Pass-through proxy: the upgrade request goes to the region with `fetch`, and the region's
+/// `101` response (with its socket) is returned untouched, so frames and close codes flow
+/// unchanged between the visitor and the region.
+async fn upgrade(edge: &Edge, req: Request) -> Result<Response, EdgeError> {
+    let is_upgrade = req.headers().get("upgrade").ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return Err(EdgeError::new(ErrorCode::UpgradeRequired, "GET /ws needs a WebSocket upgrade."));
+    }
+    let url = req.url().map_err(internal)?;
+    let upstream = kefu_edge::upgrade::admit(&edge.regions, kefu_edge::upgrade::token_from_query(url.query()))?;
+    let http_url = upstream.url.replacen("wss://", "https://", 1).replacen("ws://", "http://", 1);
+    let headers = Headers::new();
+    headers.set("upgrade", "websocket").map_err(internal)?;
+    let mut init = RequestInit::new();
+    init.with_headers(headers);
+    let request = Request::new_with_init(&http_url, &init).map_err(internal)?;
+    let response = Fetch::Request(request).send().await.map_err(|_| EdgeError::upstream())?;
+    match response.status_code() {
+        101 => Ok(response),
+        401 => Err(EdgeError::new(ErrorCode::InvalidToken, "The region refused the visitor token.")),
+        _ => Err(EdgeError::upstream()),
+    }
+}
