@@ -16,6 +16,7 @@ export KEFU_TEST_PYTHON
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+(cd edge/worker && cargo fmt -- --check)
 
 step "cargo clippy -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings

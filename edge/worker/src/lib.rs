@@ -197,11 +197,10 @@ async fn create_session(edge: &Edge, mut req: Request) -> Result<Response, EdgeE
             .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
         let site = resolve(edge, request.site_key).await?;
         session::check_origin(&site, origin.as_deref())?;
-        let (_, keys) = edge
-            .regions
-            .iter()
-            .find(|(r, _)| r.name == site.region)
-            .ok_or_else(|| EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here."))?;
+        let (_, keys) =
+            edge.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
+                EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here.")
+            })?;
         let country = req.headers().get("cf-ipcountry").ok().flatten();
         let now = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
         let grant = session::grant(&edge.config, keys, &site, &request, country, now)?;
