@@ -29,6 +29,21 @@ pub fn edge_bin() -> PathBuf {
     workspace_bin("kefu-edge", "kefu-edge")
 }
 
+/// Polls `url` until it answers 2xx; panics with `what` after `limit`.
+pub async fn wait_until_up(url: &str, limit: Duration, what: &str) {
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        assert!(started.elapsed() < limit, "{what} did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The edge secret the e2e api servers accept when started with [`EDGE_ENV`].
 pub const EDGE_SECRET: &str = "an-end-to-end-edge-secret-of-enough-length";
 
@@ -70,17 +85,8 @@ impl Edge {
             .spawn()
             .expect("spawn kefu-edge");
         let edge = Self { child, base, _config: config };
-        let started = Instant::now();
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(response) = client.get(format!("{}/healthz", edge.base)).send().await
-                && response.status().is_success()
-            {
-                return edge;
-            }
-            assert!(started.elapsed() < Duration::from_secs(30), "kefu-edge did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_up(&format!("{}/healthz", edge.base), Duration::from_secs(30), "kefu-edge").await;
+        edge
     }
 }
 
@@ -127,17 +133,8 @@ impl Edge {
                 .expect("spawn wrangler dev")
         };
         let edge = Self { child, base, _config: config };
-        let started = Instant::now();
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(response) = client.get(format!("{}/healthz", edge.base)).send().await
-                && response.status().is_success()
-            {
-                return edge;
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "wrangler dev did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_up(&format!("{}/healthz", edge.base), Duration::from_secs(60), "wrangler dev").await;
+        edge
     }
 }
 
@@ -289,17 +286,8 @@ impl Server {
         }
         let child = command.spawn().expect("spawn kefu serve");
         let server = Self { child, base };
-        let started = Instant::now();
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(response) = client.get(format!("{}/readyz", server.base)).send().await
-                && response.status().is_success()
-            {
-                return server;
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "kefu serve did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_up(&format!("{}/readyz", server.base), Duration::from_secs(60), "kefu serve").await;
+        server
     }
 
     /// Sends SIGTERM.
@@ -483,4 +471,66 @@ impl Drop for OwnPostgres {
 
 fn nix_is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A tenant made through the api for edge tests and benches: owner token, id and a site key.
+pub struct SiteTenant {
+    /// The owner's access token.
+    pub access: String,
+    /// `tnt_…`.
+    pub tenant_id: String,
+    /// `site_…`.
+    pub site_key: String,
+}
+
+/// Signs up a tenant on `api`, allows `origins` in its widget settings and creates a site key.
+pub async fn tenant_with_site(api: &str, email: &str, origins: &[&str]) -> SiteTenant {
+    let http = reqwest::Client::new();
+    let signup: serde_json::Value = http
+        .post(format!("{api}/api/v1/auth/signup"))
+        .json(&serde_json::json!({ "company_name": "Edge Shop 边缘商店", "email": email, "password": "an edge test password" }))
+        .send()
+        .await
+        .expect("signup")
+        .json()
+        .await
+        .expect("json");
+    let access = signup["access_token"].as_str().expect("token").to_owned();
+    let tenant_id = signup["tenant"]["id"].as_str().expect("tenant").to_owned();
+    set_origins(api, &access, origins).await;
+    let created: serde_json::Value = http
+        .post(format!("{api}/api/v1/site-keys"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({ "label": "shop" }))
+        .send()
+        .await
+        .expect("site key")
+        .json()
+        .await
+        .expect("json");
+    SiteTenant { access, tenant_id, site_key: created["site_key"].as_str().expect("key").to_owned() }
+}
+
+/// Replaces the widget's allowed origins.
+pub async fn set_origins(api: &str, access: &str, origins: &[&str]) {
+    let http = reqwest::Client::new();
+    let widget: serde_json::Value = http
+        .get(format!("{api}/api/v1/widget"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("widget")
+        .json()
+        .await
+        .expect("json");
+    let mut settings = widget["settings"].clone();
+    settings["allowed_origins"] = serde_json::json!(origins);
+    let saved = http
+        .put(format!("{api}/api/v1/widget"))
+        .bearer_auth(access)
+        .json(&serde_json::json!({ "settings": settings }))
+        .send()
+        .await
+        .expect("save");
+    assert!(saved.status().is_success(), "saving the widget failed: {}", saved.status());
 }

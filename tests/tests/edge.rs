@@ -4,67 +4,11 @@
 //! edge within seconds, and two regions that keep their tenants and tokens apart.
 
 use kefu_api::testing::{WsClient, WsEnd};
-use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, Server};
+use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, Server, SiteTenant as Tenant, set_origins, tenant_with_site};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const SHOP: &str = "https://shop.example";
-
-struct Tenant {
-    access: String,
-    tenant_id: String,
-    site_key: String,
-}
-
-async fn tenant_with_site(api: &str, email: &str, origins: &[&str]) -> Tenant {
-    let http = reqwest::Client::new();
-    let signup: Value = http
-        .post(format!("{api}/api/v1/auth/signup"))
-        .json(&json!({ "company_name": "Edge Shop 边缘商店", "email": email, "password": "an edge test password" }))
-        .send()
-        .await
-        .expect("signup")
-        .json()
-        .await
-        .expect("json");
-    let access = signup["access_token"].as_str().expect("token").to_owned();
-    let tenant_id = signup["tenant"]["id"].as_str().expect("tenant").to_owned();
-    set_origins(api, &access, origins).await;
-    let created: Value = http
-        .post(format!("{api}/api/v1/site-keys"))
-        .bearer_auth(&access)
-        .json(&json!({ "label": "shop" }))
-        .send()
-        .await
-        .expect("site key")
-        .json()
-        .await
-        .expect("json");
-    Tenant { access, tenant_id, site_key: created["site_key"].as_str().expect("key").to_owned() }
-}
-
-async fn set_origins(api: &str, access: &str, origins: &[&str]) {
-    let http = reqwest::Client::new();
-    let widget: Value = http
-        .get(format!("{api}/api/v1/widget"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .expect("widget")
-        .json()
-        .await
-        .expect("json");
-    let mut settings = widget["settings"].clone();
-    settings["allowed_origins"] = json!(origins);
-    let saved = http
-        .put(format!("{api}/api/v1/widget"))
-        .bearer_auth(access)
-        .json(&json!({ "settings": settings }))
-        .send()
-        .await
-        .expect("save");
-    assert_eq!(saved.status(), StatusCode::OK);
-}
 
 async fn session(edge: &Edge, origin: Option<&str>, body: Value) -> (StatusCode, Value) {
     let mut request = reqwest::Client::new().post(format!("{}/v1/sessions", edge.base)).json(&body);

@@ -38,46 +38,8 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 const ORIGIN: &str = "https://bench.example";
 
 async fn setup(api: &str) -> String {
-    let http = reqwest::Client::new();
     let email = format!("edge-bench-{}@bench.example", uuid::Uuid::new_v4().simple());
-    let signup: Value = http
-        .post(format!("{api}/api/v1/auth/signup"))
-        .json(&json!({ "company_name": "Edge Bench", "email": email, "password": "edge bench password 1" }))
-        .send()
-        .await
-        .expect("signup")
-        .json()
-        .await
-        .expect("signup json");
-    let access = signup["access_token"].as_str().expect("token").to_owned();
-    let widget: Value = http
-        .get(format!("{api}/api/v1/widget"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .expect("widget")
-        .json()
-        .await
-        .expect("json");
-    let mut settings = widget["settings"].clone();
-    settings["allowed_origins"] = json!([ORIGIN]);
-    http.put(format!("{api}/api/v1/widget"))
-        .bearer_auth(&access)
-        .json(&json!({ "settings": settings }))
-        .send()
-        .await
-        .expect("save widget");
-    let key: Value = http
-        .post(format!("{api}/api/v1/site-keys"))
-        .bearer_auth(&access)
-        .json(&json!({ "label": "bench" }))
-        .send()
-        .await
-        .expect("site key")
-        .json()
-        .await
-        .expect("json");
-    key["site_key"].as_str().expect("site key").to_owned()
+    kefu_tests::tenant_with_site(api, &email, &[ORIGIN]).await.site_key
 }
 
 async fn open(url: &str) -> Socket {
