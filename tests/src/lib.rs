@@ -94,7 +94,7 @@ impl Edge {
     /// Starts the **wasm** edge (edge/worker, built by `make test`) in workerd through
     /// `wrangler dev --local`, with the same settings as [`Edge::start`]. Needs
     /// `KEFU_TEST_NODE_BIN` (Node 22's bin directory) from infra/local/test.sh.
-    pub async fn start_wasm(regions: &[(&str, &str)], cache_secs: u64) -> Self {
+    pub async fn start_wasm(regions: &[(&str, &str)], cache_secs: u64, per_ip_per_minute: u32) -> Self {
         let node_bin = std::env::var("KEFU_TEST_NODE_BIN").expect("KEFU_TEST_NODE_BIN (make test sets it)");
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let worker = repo.join("edge/worker/build/index.js");
@@ -102,7 +102,9 @@ impl Edge {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let wrangler = format!(
-            "name = \"kefu-edge-test\"\nmain = \"{}\"\ncompatibility_date = \"2026-11-01\"\n[vars]\nPUBLIC_URL = \"{base}\"\nCACHE_SECS = \"{cache_secs}\"\n",
+            "name = \"kefu-edge-test\"\nmain = \"{}\"\ncompatibility_date = \"2026-11-01\"\n\
+             [[ratelimits]]\nname = \"RATE_LIMIT_IP\"\nnamespace_id = \"1001\"\nsimple = {{ limit = {per_ip_per_minute}, period = 60 }}\n\
+             [vars]\nPUBLIC_URL = \"{base}\"\nCACHE_SECS = \"{cache_secs}\"\n",
             worker.display()
         );
         let regions: Vec<serde_json::Value> = regions

@@ -39,7 +39,7 @@ async fn visitors_chat_through_the_wasm_edge_in_workerd_and_everything_else_is_r
     let db = FreshDatabase::create().await;
     let api = Server::start(&db.url, &[EDGE_ENV]).await;
     let shop = tenant_with_site(&api.base, "owner@wasm-edge.example", &[SHOP]).await;
-    let edge = Edge::start_wasm(&[("local", &api.base)], 1).await;
+    let edge = Edge::start_wasm(&[("local", &api.base)], 1, 1000).await;
     behaves(api, &shop, &edge).await;
 }
 
@@ -159,14 +159,27 @@ async fn behaves(api: Server, shop: &Tenant, edge: &Edge) {
 }
 
 #[tokio::test]
-async fn rate_limits_answer_429_with_retry_after() {
+async fn rate_limits_answer_429_with_retry_after_natively() {
     let db = FreshDatabase::create().await;
     let api = Server::start(&db.url, &[EDGE_ENV]).await;
     let shop = tenant_with_site(&api.base, "owner@limits.example", &[SHOP]).await;
     let edge = Edge::start(&[("local", &api.base)], "per_ip_per_minute = 3").await;
+    limited_after_three(&shop, &edge).await;
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after_in_workerd() {
+    let db = FreshDatabase::create().await;
+    let api = Server::start(&db.url, &[EDGE_ENV]).await;
+    let shop = tenant_with_site(&api.base, "owner@wasm-limits.example", &[SHOP]).await;
+    let edge = Edge::start_wasm(&[("local", &api.base)], 5, 3).await;
+    limited_after_three(&shop, &edge).await;
+}
+
+async fn limited_after_three(shop: &Tenant, edge: &Edge) {
     let ask = json!({ "site_key": shop.site_key });
     for _ in 0..3 {
-        assert_eq!(session(&edge, Some(SHOP), ask.clone()).await.0, StatusCode::OK);
+        assert_eq!(session(edge, Some(SHOP), ask.clone()).await.0, StatusCode::OK);
     }
     let response = reqwest::Client::new()
         .post(format!("{}/v1/sessions", edge.base))

@@ -4,7 +4,7 @@
 //!
 //! Bindings (see infra/edge/wrangler.toml): vars `PUBLIC_URL`, `CACHE_SECS`, `TOKEN_TTL_SECS`;
 //! secrets `API_SECRET`, `VISITOR_SECRET` and `REGIONS` (a JSON array of
-//! `{ name, api_url, signing_keys }`).
+//! `{ name, api_url, signing_keys }`); rate limiters `RATE_LIMIT_IP` and `RATE_LIMIT_SITE`.
 
 use std::cell::OnceCell;
 use std::sync::Arc;
@@ -92,15 +92,37 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Ok(edge) => match (req.method(), path.as_str()) {
             (Method::Get, "/healthz") => return Response::ok("ok"),
             (Method::Get, p) if p.starts_with("/w/") => loader(&edge, &req, &p[3..]).await,
-            (Method::Post, "/v1/sessions") => create_session(&edge, req).await,
+            (Method::Post, "/v1/sessions") => match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
+                Ok(()) => create_session(&edge, &env, req).await,
+                Err(error) => Err(error),
+            },
             (Method::Options, "/v1/sessions") => preflight(&req),
-            (Method::Get, "/ws") => upgrade(&edge, req).await,
+            (Method::Get, "/ws") => match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
+                Ok(()) => upgrade(&edge, req).await,
+                Err(error) => Err(error),
+            },
             _ => Err(EdgeError::new(ErrorCode::NotFound, "No such route.")),
         },
     };
     match result {
         Ok(response) => Ok(response),
         Err(error) => problem(&error),
+    }
+}
+
+fn client_ip(req: &Request) -> String {
+    req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into())
+}
+
+/// Cloudflare's rate-limiting binding (`[[ratelimits]]` in wrangler.toml): counted per data centre,
+/// per key. Without the binding (a misconfigured deployment) requests are not limited.
+async fn limit(env: &Env, binding: &str, key: String) -> Result<(), EdgeError> {
+    let Ok(limiter) = env.rate_limiter(binding) else { return Ok(()) };
+    match limiter.limit(key).await {
+        Ok(outcome) if !outcome.success => {
+            Err(EdgeError::new(ErrorCode::RateLimited, "Too many requests; slow down.").retry_after(10))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -183,7 +205,7 @@ fn preflight(req: &Request) -> Result<Response, EdgeError> {
     Ok(Response::empty().map_err(internal)?.with_status(204).with_headers(headers))
 }
 
-async fn create_session(edge: &Edge, mut req: Request) -> Result<Response, EdgeError> {
+async fn create_session(edge: &Edge, env: &Env, mut req: Request) -> Result<Response, EdgeError> {
     let origin = req.headers().get("origin").ok().flatten();
     let result = async {
         let body = req.bytes().await.map_err(internal)?;
@@ -195,6 +217,7 @@ async fn create_session(edge: &Edge, mut req: Request) -> Result<Response, EdgeE
         }
         let request: SessionRequest = serde_json::from_slice(&body)
             .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
+        limit(env, "RATE_LIMIT_SITE", request.site_key.to_string()).await?;
         let site = resolve(edge, request.site_key).await?;
         session::check_origin(&site, origin.as_deref())?;
         let (_, keys) =
