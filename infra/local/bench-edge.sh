@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Edge benchmark: a release `kefu` node and a release native `kefu-edge` in front of it, driven by
-# `kefu-edge-bench` (tests/src/bin/kefu-edge-bench.rs), which measures WebSocket round trips through
-# the edge and straight to the api in the same run. Prints a markdown report.
-# Override: PAIRS, SECONDS_, RATE.
+# Edge benchmark: a release `kefu` node with the release native `kefu-edge` and the wasm edge (in
+# workerd, through `wrangler dev --local`) in front of it, each driven by `kefu-edge-bench`
+# (tests/src/bin/kefu-edge-bench.rs), which measures WebSocket round trips through the edge and
+# straight to the api in the same run. Prints a markdown report per runtime.
+# Override: PAIRS, SECONDS_, RATE; WASM=0 skips the workerd run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/toolchain.sh
@@ -47,5 +48,37 @@ for _ in $(seq 100); do
     curl -fs http://127.0.0.1:18080/readyz >/dev/null && curl -fs http://127.0.0.1:18787/healthz >/dev/null && break
     sleep 0.1
 done
+echo "### native edge"
 ./target/release/kefu-edge-bench --api http://127.0.0.1:18080 --edge http://127.0.0.1:18787 \
     --pairs "$PAIRS" --seconds "$SECONDS_" --rate "$RATE"
+
+[[ ${WASM:-1} == 1 ]] || exit 0
+node_bin=$(
+    eval "$(infra/local/edge-toolchain.sh)"
+    cd edge/worker
+    CARGO_TARGET_DIR="$PWD/../../target/wasm" worker-build --release >&2
+    dirname "$(command -v node)"
+)
+mkdir -p "$workdir/wasm"
+cat > "$workdir/wasm/wrangler.toml" <<TOML
+name = "kefu-edge-bench"
+main = "$PWD/edge/worker/build/index.js"
+compatibility_date = "2026-11-01"
+[vars]
+PUBLIC_URL = "http://127.0.0.1:18797"
+TOML
+cat > "$workdir/wasm/.dev.vars" <<VARS
+API_SECRET=$edge_secret
+VISITOR_SECRET=bench-visitor-secret-that-is-long-enough
+REGIONS='[{"name":"local","api_url":"http://127.0.0.1:18080","signing_keys":"$keys"}]'
+VARS
+(cd "$workdir/wasm" && PATH="$node_bin:$PATH" XDG_CONFIG_HOME="$workdir/wasm" WRANGLER_SEND_METRICS=false \
+    setsid "$OLDPWD/edge/node_modules/.bin/wrangler" dev --local --ip 127.0.0.1 --port 18797 --log-level warn \
+    </dev/null >/dev/null 2>&1 &)
+for _ in $(seq 300); do curl -fs http://127.0.0.1:18797/healthz >/dev/null && break; sleep 0.2; done
+echo
+echo "### wasm edge in workerd (wrangler dev --local)"
+./target/release/kefu-edge-bench --api http://127.0.0.1:18080 --edge http://127.0.0.1:18797 \
+    --pairs "$PAIRS" --seconds "$SECONDS_" --rate "$RATE" --label "the wasm edge in workerd" || true
+pkill -f "wrangler dev --local --ip 127.0.0.1 --port 18797" || true
+pkill -f "entry=127.0.0.1:18797" || true

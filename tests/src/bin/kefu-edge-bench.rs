@@ -31,6 +31,9 @@ struct Args {
     /// Round trips per second per connection (the protocol allows 20 frames/s).
     #[arg(long, default_value_t = 10)]
     rate: u64,
+    /// What the edge is, for the report.
+    #[arg(long, default_value = "the native edge")]
+    label: String,
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -137,7 +140,8 @@ async fn main() {
     println!("## kefu-edge-bench: {} pairs, {} round trips/s each, {} s\n", args.pairs, args.rate, args.seconds);
     println!("| path | round trips | p50 µs | p99 µs | p99.9 µs |");
     println!("|---|---:|---:|---:|---:|");
-    for (name, samples) in [("direct to the api", &direct_all), ("through the native edge", &edge_all)] {
+    let through = format!("through {}", args.label);
+    for (name, samples) in [("direct to the api", &direct_all), (through.as_str(), &edge_all)] {
         println!(
             "| {name} | {} | {:.0} | {:.0} | {:.0} |",
             samples.len(),
