@@ -198,6 +198,13 @@ impl Check {
             } else if !keys.insert(field.key.as_str()) {
                 self.fail(format!("{at}.key"), "duplicate", "keys must be unique within a form");
             }
+            for language in field.label.keys().filter(|l| !languages.contains(l)) {
+                self.fail(
+                    format!("{at}.label.{language}"),
+                    "unsupported",
+                    "a label for a language that is not offered",
+                );
+            }
             for language in languages {
                 match field.label.get(language) {
                     Some(label) => self.text(format!("{at}.label.{language}"), label, 80),
@@ -287,6 +294,14 @@ mod tests {
         assert_eq!(settings.validate(), Vec::new());
         let json = serde_json::to_string(&settings).expect("serialize");
         assert_eq!(serde_json::from_str::<WidgetSettings>(&json).expect("deserialize"), settings);
+    }
+
+    #[test]
+    fn labels_only_for_offered_languages() {
+        let mut settings = WidgetSettings::default();
+        settings.pre_chat.fields[0].label.insert("x".repeat(10_000), "y".into());
+        let codes: Vec<String> = settings.validate().into_iter().map(|e| e.code).collect();
+        assert_eq!(codes, ["unsupported"]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::bus::{BusEvent, Topic};
-use super::connection::{self, Incoming, Outbox, Recovery};
+use super::connection::{self, Incoming, Outbox};
 use super::service::{self, Author, OpError};
 use super::{FrameLimiter, TenantRef, error_frame, next_frame};
 use crate::db;
@@ -216,20 +216,7 @@ impl Session {
         if found.is_none() {
             return Err(not_found());
         }
-        let topic = Topic::conversation(self.tenant.id, conversation);
-        if out.follows(&topic) {
-            return Ok(());
-        }
-        let receiver = self.state.bus.subscribe(&topic);
-        let recovery = Recovery {
-            conversation,
-            after_seq,
-            pool: self.state.db.clone(),
-            schema: self.tenant.schema.clone(),
-            include_private: true,
-            epoch: self.state.bus.epoch(),
-        };
-        out.follow(topic, receiver, Some(recovery)).await;
+        super::follow_conversation(&self.state, &self.tenant, out, conversation, after_seq, true).await;
         Ok(())
     }
 

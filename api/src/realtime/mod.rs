@@ -84,6 +84,32 @@ async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantRef>
     Ok(TenantRef { id: tenant, schema })
 }
 
+/// Follows a conversation on this connection (once), replaying what the client has not seen
+/// after `after_seq`; agents also get private notes.
+pub(crate) async fn follow_conversation(
+    state: &AppState,
+    tenant: &TenantRef,
+    out: &mut connection::Outbox,
+    conversation: kefu_protocol::ConversationId,
+    after_seq: i64,
+    include_private: bool,
+) {
+    let topic = bus::Topic::conversation(tenant.id, conversation);
+    if out.follows(&topic) {
+        return;
+    }
+    let receiver = state.bus.subscribe(&topic);
+    let recovery = connection::Recovery {
+        conversation,
+        after_seq,
+        pool: state.db.clone(),
+        schema: tenant.schema.clone(),
+        include_private,
+        epoch: state.bus.epoch(),
+    };
+    out.follow(topic, receiver, Some(recovery)).await;
+}
+
 fn next_connection_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)

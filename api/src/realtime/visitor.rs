@@ -8,7 +8,7 @@ use kefu_protocol::{ConversationId, VisitorClaims};
 use tracing::Instrument;
 
 use super::bus::{BusEvent, Topic};
-use super::connection::{self, Incoming, Outbox, Recovery};
+use super::connection::{self, Incoming, Outbox};
 use super::presence::visitors::CurrentPage;
 use super::service::{self, Author, OpError};
 use super::{FrameLimiter, TenantRef, error_frame, next_frame};
@@ -135,20 +135,7 @@ impl Session {
     /// Subscribes to the conversation, replaying what the client has not seen.
     async fn follow(&mut self, out: &mut Outbox, conversation: ConversationId, after_seq: i64) -> Result<(), OpError> {
         self.conversation = Some(conversation);
-        let topic = Topic::conversation(self.tenant.id, conversation);
-        if out.follows(&topic) {
-            return Ok(());
-        }
-        let receiver = self.state.bus.subscribe(&topic);
-        let recovery = Recovery {
-            conversation,
-            after_seq,
-            pool: self.state.db.clone(),
-            schema: self.tenant.schema.clone(),
-            include_private: false,
-            epoch: self.state.bus.epoch(),
-        };
-        out.follow(topic, receiver, Some(recovery)).await;
+        super::follow_conversation(&self.state, &self.tenant, out, conversation, after_seq, false).await;
         Ok(())
     }
 

@@ -208,6 +208,14 @@ fn preflight(req: &Request) -> Result<Response, EdgeError> {
 async fn create_session(edge: &Edge, env: &Env, mut req: Request) -> Result<Response, EdgeError> {
     let origin = req.headers().get("origin").ok().flatten();
     let result = async {
+        // Refuse big bodies before reading them: the declared length must be within the limit.
+        let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+        if declared.is_none_or(|n| n > MAX_BODY_BYTES) {
+            return Err(EdgeError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("A session request needs a Content-Length of at most {MAX_BODY_BYTES} bytes."),
+            ));
+        }
         let body = req.bytes().await.map_err(internal)?;
         if body.len() > MAX_BODY_BYTES {
             return Err(EdgeError::new(
