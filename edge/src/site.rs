@@ -5,12 +5,19 @@
 //! so random keys cannot hammer the api.
 //!
 //! Time is passed in (milliseconds on any monotonic clock): Workers have no `Instant`.
+//!
+//! A runtime with a cache shared between processes (Cloudflare's Cache API, per data centre)
+//! keeps [`Shared`] records there: [`SiteCache::export`] after asking the api,
+//! [`SiteCache::import`] when this process has nothing. A record keeps the time the api was
+//! asked, so adopting it never makes an answer fresh for longer than `cache_secs` in total; the
+//! shared clock is then wall-clock milliseconds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use kefu_protocol::SiteKeyId;
 use kefu_protocol::widget::EdgeSite;
+use kefu_protocol::{ErrorCode, SiteKeyId};
+use serde::{Deserialize, Serialize};
 
 use crate::error::EdgeError;
 
@@ -44,6 +51,35 @@ pub enum Fetched {
     NotModified,
     /// The api refused the key (unknown, revoked, suspended tenant).
     Refused(EdgeError),
+}
+
+/// One key's entry as kept in a cache shared between processes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shared {
+    /// When the api gave this answer.
+    pub checked_at_ms: u64,
+    /// The answer.
+    pub answer: SharedAnswer,
+}
+
+/// What the api said, in a [`Shared`] record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SharedAnswer {
+    /// The site and its ETag.
+    Site {
+        /// The resolved site.
+        site: Box<EdgeSite>,
+        /// Its ETag.
+        etag: String,
+    },
+    /// A refusal.
+    Refused {
+        /// Its code.
+        code: ErrorCode,
+        /// Its sentence.
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +122,27 @@ impl SiteCache {
             (Cached::Refused(error), true) => Lookup::Refused(error.clone()),
             (Cached::Refused(_), false) => Lookup::Missing,
         }
+    }
+
+    /// The entry for `key`, as a record for a shared cache.
+    pub fn export(&self, key: SiteKeyId) -> Option<Shared> {
+        let entries = self.entries();
+        let entry = entries.get(&key)?;
+        let answer = match &entry.cached {
+            Cached::Site { site, etag } => SharedAnswer::Site { site: Box::new((**site).clone()), etag: etag.clone() },
+            Cached::Refused(error) => SharedAnswer::Refused { code: error.code, detail: error.detail.clone() },
+        };
+        Some(Shared { checked_at_ms: entry.checked_at_ms, answer })
+    }
+
+    /// Adopts a record from a shared cache, as of the time the api gave it, and returns what to
+    /// serve.
+    pub fn import(&self, key: SiteKeyId, shared: Shared) -> Result<Arc<EdgeSite>, EdgeError> {
+        let fetched = match shared.answer {
+            SharedAnswer::Site { site, etag } => Fetched::Site(site, etag),
+            SharedAnswer::Refused { code, detail } => Fetched::Refused(EdgeError::new(code, detail)),
+        };
+        self.store(key, fetched, shared.checked_at_ms)
     }
 
     /// Records what the api answered and returns what to serve.
@@ -145,6 +202,26 @@ mod tests {
         assert!(matches!(cache.lookup(key, 6_001), Lookup::Fresh(_)));
         cache.store(key, Fetched::Site(Box::new(site(key, 2)), "\"v2\"".into()), 12_000).expect("site");
         assert!(matches!(cache.lookup(key, 12_001), Lookup::Fresh(s) if s.version == 2));
+    }
+
+    #[test]
+    fn shared_records_carry_their_age() {
+        let (one, other) = (SiteCache::new(5), SiteCache::new(5));
+        let key = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
+        assert_eq!(one.export(key), None);
+        one.store(key, Fetched::Site(Box::new(site(key, 3)), "\"v3\"".into()), 10_000).expect("site");
+        let record = one.export(key).expect("exported");
+        let text = serde_json::to_string(&record).expect("serializes");
+        let back: Shared = serde_json::from_str(&text).expect("deserializes");
+        assert_eq!(back, record);
+        assert_eq!(other.import(key, back).expect("site").version, 3);
+        assert!(matches!(other.lookup(key, 14_999), Lookup::Fresh(_)));
+        assert!(matches!(other.lookup(key, 15_000), Lookup::Stale { .. }), "adopting does not extend freshness");
+
+        let unknown = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
+        let _ = one.store(unknown, Fetched::Refused(EdgeError::unknown_site()), 20_000);
+        let refused = other.import(unknown, one.export(unknown).expect("exported")).expect_err("refused");
+        assert_eq!(refused, EdgeError::unknown_site());
     }
 
     #[test]

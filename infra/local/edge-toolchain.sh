@@ -62,7 +62,7 @@ WASM_TARGET=wasm32-unknown-unknown
 SYS_RUSTC=/usr/bin/rustc
 SYS_CARGO=/usr/bin/cargo
 SYS_RUSTDOC=/usr/bin/rustdoc
-RUST_APT_PKGS=(rustc-web cargo-web rust-web-src libstd-rust-web-dev)
+RUST_APT_PKGS=(rustc-web cargo-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 
 # ---------------------------------------------------------------- helpers ---
 
@@ -233,7 +233,7 @@ ensure_apt_packages() {
     mapfile -t missing < <(missing_pkgs "${want[@]}")
     # std source and compiler must come from the same upload, or the sysroot would not match.
     if ((${#missing[@]} == 0)) && [[ $(pkg_version rust-web-src) != "$(pkg_version rustc-web)" ]]; then
-        missing=(rustc-web rust-web-src libstd-rust-web-dev cargo-web)
+        missing=(rustc-web rust-web-src libstd-rust-web-dev cargo-web rust-web-clippy)
     fi
     ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 
@@ -334,6 +334,16 @@ ensure_shim() {
     rustc_wrapper rustdoc "$SYSROOT" | write_if_changed "$SHIM/rustdoc" 755
     link_if_changed "$SYS_CARGO" "$SHIM/cargo"
     link_if_changed "$LLD" "$SHIM/rust-lld"
+    # `cargo clippy --target wasm32-unknown-unknown` for the worker crate. cargo-clippy runs the
+    # clippy-driver that sits next to its own executable, so it is copied (not linked) into the
+    # shim, where the driver is a wrapper that appends the private sysroot. The sysroot goes last:
+    # cargo calls the driver as `clippy-driver <rustc> <args>`.
+    if [[ -x /usr/bin/clippy-driver ]]; then
+        printf '#!/bin/sh\n# Written by infra/local/edge-toolchain.sh: Debian clippy-driver, private sysroot.\n' \
+            | cat - <(printf 'exec /usr/bin/clippy-driver "$@" --sysroot %s\n' "$(shq "$SYSROOT")") \
+            | write_if_changed "$SHIM/clippy-driver" 755
+        cmp -s /usr/bin/cargo-clippy "$SHIM/cargo-clippy" || install -m 755 /usr/bin/cargo-clippy "$SHIM/cargo-clippy"
+    fi
 }
 
 # ------------------------------------------------------------ cargo installs ---
