@@ -40,6 +40,14 @@ pub struct EdgeConfig {
     pub per_site_per_minute: u32,
     /// The regions; the first also answers site lookups (the control plane is global).
     pub regions: Vec<RegionConfig>,
+    /// Native runtime only: the widget's built files (edge/widget's `dist/`, with
+    /// `widget/manifest.json`). Workers read them from the `ASSETS` binding instead.
+    #[serde(default = "default_widget_dir")]
+    pub widget_dir: String,
+}
+
+fn default_widget_dir() -> String {
+    "edge/widget/dist".into()
 }
 
 fn default_per_ip() -> u32 {

@@ -1,10 +1,12 @@
 //! The per-tenant loader script (`GET /w/{site_key}.js`): the tenant's public widget
-//! configuration inlined as JSON, versioned by the settings version so caches revalidate cheaply.
-//! The widget issue replaces the body with the real launcher; the contract (URL, caching,
-//! `window.KefuConfig`) is fixed here.
+//! configuration inlined as JSON (`window.KefuConfig`) followed by the widget's loader code
+//! (edge/widget/src/loader.ts), versioned by the settings version and the loader's hash so
+//! caches revalidate cheaply.
 
 use kefu_protocol::widget::EdgeSite;
 use serde::Serialize;
+
+use crate::assets::WidgetAssets;
 
 /// Seconds browsers and CDNs may use the loader without revalidating.
 pub const MAX_AGE_SECS: u64 = 10;
@@ -32,7 +34,7 @@ struct PublicSettings<'a> {
 }
 
 /// The loader: `(etag, body)`.
-pub fn render(site: &EdgeSite, edge_url: &str) -> (String, String) {
+pub fn render(site: &EdgeSite, edge_url: &str, assets: &WidgetAssets) -> (String, String) {
     let s = &site.settings;
     let config = PublicConfig {
         site_key: site.site_key.to_string(),
@@ -53,11 +55,12 @@ pub fn render(site: &EdgeSite, edge_url: &str) -> (String, String) {
     // JSON inside a script: escape `<` so no `</script>` or `<!--` can close or confuse it.
     let json = serde_json::to_string(&config).unwrap_or_else(|_| "{}".into()).replace('<', "\\u003c");
     let body = format!(
-        "/* Kefu widget loader v{version} */\n(function(){{var c={json};window.KefuConfig=c;\
-         var q=window.Kefu&&window.Kefu.q||[];window.Kefu=window.Kefu||function(){{q.push(arguments)}};window.Kefu.q=q;}})();\n",
-        version = site.version
+        "/* Kefu widget v{version} */\n(function(){{var c={json};window.KefuConfig=c;\
+         var q=window.Kefu&&window.Kefu.q||[];window.Kefu=window.Kefu||function(){{q.push(arguments)}};window.Kefu.q=q;}})();\n{code}",
+        version = site.version,
+        code = assets.loader,
     );
-    (format!("\"{}-{}\"", site.site_key, site.version), body)
+    (format!("\"{}-{}-{}\"", site.site_key, site.version, assets.manifest.loader_hash), body)
 }
 
 #[cfg(test)]
@@ -78,8 +81,11 @@ mod tests {
             settings,
             identity_secret: Some("top-secret-identity-key-000000000000".into()),
         };
-        let (etag, body) = render(&site, "https://edge.example/");
-        assert_eq!(etag, format!("\"{}-7\"", site.site_key));
+        let manifest = r#"{"loader":"widget/loader.js","loader_hash":"h1","ui":"widget/ui-1.js"}"#;
+        let assets = WidgetAssets::new(manifest, "/*loader code*/".into()).expect("assets");
+        let (etag, body) = render(&site, "https://edge.example/", &assets);
+        assert_eq!(etag, format!("\"{}-7-h1\"", site.site_key));
+        assert!(body.ends_with("/*loader code*/"));
         assert!(!body.contains("</script"), "{body}");
         assert!(!body.contains("top-secret"), "the identity secret never reaches the browser");
         assert!(body.contains("\"edge_url\":\"https://edge.example\""));

@@ -163,6 +163,7 @@ mod tests {
                 api_url: "http://127.0.0.1:1".into(),
                 signing_keys: KEYS.into(),
             }],
+            widget_dir: String::new(),
         }
     }
 

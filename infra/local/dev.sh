@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: services, build, migrate, demo tenant, then the api and the native edge (Ctrl-C
-# stops both).
+# `make dev`: services, build (api, edge, widget), migrate, demo tenant, then the api, the native
+# edge and the demo shop page on its own origin (Ctrl-C stops all three).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/toolchain.sh
@@ -26,6 +26,10 @@ export REDIS_URL DATABASE_URL
 
 echo "dev: building kefu and kefu-edge" >&2
 cargo build --locked -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge
+# The widget needs Node ≥ 20.19: the edge toolchain's Node 22 (cached under ~/.cache/kefu).
+NODE_PATH_DIR=$(eval "$(infra/local/edge-toolchain.sh node)" && dirname "$(command -v node)")
+PATH=$NODE_PATH_DIR:$PATH infra/local/widget.sh
+DEMO_LISTEN=${DEMO_LISTEN:-127.0.0.1:8788}
 ./target/debug/kefu migrate
 login=$(./target/debug/kefu seed-demo)
 site_key=$(grep -o 'site_[0-9a-f]*' <<<"$login" | head -1)
@@ -35,6 +39,7 @@ cat > .dev/edge.toml <<TOML
 public_url = "$EDGE_URL"
 api_secret = "$KEFU_EDGE__SECRET"
 visitor_secret = "$(cat .dev/visitor-secret)"
+widget_dir = "$PWD/edge/widget/dist"
 [[regions]]
 name = "local"
 api_url = "$KEFU_PUBLIC_URL"
@@ -51,6 +56,7 @@ cat <<MSG
   Dev mailbox   $KEFU_PUBLIC_URL/dev/mailbox   (verification and invitation links)
   Metrics       $KEFU_PUBLIC_URL/metrics
   Edge          $EDGE_URL   (widget loader $EDGE_URL/w/$site_key.js)
+  Demo shop     http://$DEMO_LISTEN/   (a tenant's page with the widget: chat as a visitor)
   Postgres      $DATABASE_URL
   Redis         $REDIS_URL
 
@@ -63,6 +69,9 @@ MSG
 api_pid=$!
 ./target/debug/kefu-edge --config .dev/edge.toml --listen "$EDGE_LISTEN" &
 edge_pid=$!
-trap 'kill "$api_pid" "$edge_pid" 2>/dev/null; wait' INT TERM EXIT
-# Stop everything as soon as either process ends.
-wait -n "$api_pid" "$edge_pid"
+"$NODE_PATH_DIR/node" edge/widget/scripts/demo-server.mjs --host "${DEMO_LISTEN%:*}" --port "${DEMO_LISTEN##*:}" \
+    --edge "$EDGE_URL" --site-key "$site_key" &
+demo_pid=$!
+trap 'kill "$api_pid" "$edge_pid" "$demo_pid" 2>/dev/null; wait' INT TERM EXIT
+# Stop everything as soon as any process ends.
+wait -n "$api_pid" "$edge_pid" "$demo_pid"

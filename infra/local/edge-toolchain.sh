@@ -4,6 +4,7 @@
 #
 #   eval "$(infra/local/edge-toolchain.sh)"    # install whatever is missing, then export the env
 #   infra/local/edge-toolchain.sh env          # the same (explicit subcommand)
+#   eval "$(infra/local/edge-toolchain.sh node)"   # only Node 22 (first on PATH): the widget build
 #
 # stdout carries only `export` lines. Progress goes to stderr, and build logs go to
 # <cache>/edge-toolchain/logs/ (cache: $KEFU_CACHE_DIR, else ~/.cache/kefu). On failure stdout is a single `false` line, so
@@ -126,7 +127,7 @@ on_exit() {
 trap on_exit EXIT
 
 case $MODE in
-    env) ;;
+    env | node) ;;
     -h | --help | help)
         sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&3
         trap - EXIT
@@ -447,6 +448,14 @@ ensure_edge_node_modules() {
 }
 
 # ---------------------------------------------------------------------- main ---
+
+if [[ $MODE == node ]]; then
+    have npm || apt_install npm
+    ensure_node
+    log "ready (node v$NODE_VERSION)"
+    printf 'export PATH=%s\n' "$(shq "$NODE_BIN:$PATH")" >&3
+    exit 0
+fi
 
 ensure_apt_packages
 setup_cargo_home

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Test-only tools that are real servers, installed into a rebuildable venv under target/:
-# aiosmtpd (a real SMTP server) for the mail delivery test. Prints `export KEFU_TEST_PYTHON=…`.
+# Test-only tools: aiosmtpd (a real SMTP server, in a rebuildable venv under target/) for the
+# mail delivery test, and Debian's chromium (with CJK fonts) for the browser tests. Prints
+# `export KEFU_TEST_PYTHON=… KEFU_TEST_CHROMIUM=…`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=target/test-tools/py
@@ -10,3 +11,13 @@ if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import aiosmtpd' >/de
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' >&2
 fi
 echo "export KEFU_TEST_PYTHON=$PWD/$venv/bin/python"
+
+# Headless Chromium for the widget and console browser tests (driven by playwright-core).
+if ! dpkg-query -W -f='${Status}\n' chromium fonts-noto-cjk 2>/dev/null | grep -c "ok installed" | grep -q 2; then
+    echo "test-tools: apt-get install chromium fonts-noto-cjk" >&2
+    as_root=()
+    [[ $(id -u) -eq 0 ]] || as_root=(sudo)
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk >&2 \
+        || { "${as_root[@]}" apt-get update -q >&2 && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk >&2; }
+fi
+echo "export KEFU_TEST_CHROMIUM=/usr/lib/chromium/chromium"

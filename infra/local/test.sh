@@ -12,7 +12,7 @@ step "services"
 eval "$(infra/local/services.sh env)"
 export DATABASE_URL REDIS_URL
 eval "$(infra/local/test-tools.sh)"
-export KEFU_TEST_PYTHON
+export KEFU_TEST_PYTHON KEFU_TEST_CHROMIUM
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,12 +24,16 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "build"
 cargo build --locked --workspace --all-targets
 
-step "edge: wasm build for workerd"
+step "widget build and size budgets; edge: wasm clippy and build for workerd"
 # The toolchain (Debian rustc 1.96 + wasm32 std, worker-build, Node 22, wrangler) is cached under
 # ~/.cache/kefu; its PATH stays inside this subshell so the native build keeps rustup's toolchain.
 KEFU_TEST_NODE_BIN=$(
     eval "$(infra/local/edge-toolchain.sh)"
+    infra/local/widget.sh >&2
     cd edge/worker
+    # Debian's clippy through the toolchain's sysroot wrapper: the worker entry is linted for
+    # wasm32 like the rest of the workspace.
+    CARGO_TARGET_DIR="$PWD/../../target/wasm" cargo clippy --locked --target wasm32-unknown-unknown -- -D warnings >&2
     CARGO_TARGET_DIR="$PWD/../../target/wasm" worker-build --release >&2
     dirname "$(command -v node)"
 )

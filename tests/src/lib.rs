@@ -59,6 +59,17 @@ pub struct Edge {
     _config: tempfile_free::TempFile,
 }
 
+/// The widget's built files (edge/widget/dist, built by `make test` with `npm run build`).
+pub fn widget_dist() -> PathBuf {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/widget/dist");
+    assert!(
+        dist.join("widget/manifest.json").exists(),
+        "{} is missing: build the widget (`npm run build` in edge/widget; make test does)",
+        dist.display()
+    );
+    dist
+}
+
 impl Edge {
     /// Starts the edge with one region per `(name, api base URL)` (all with [`SIGNING_KEYS`]),
     /// extra TOML lines (limits, cache time), and waits for `/healthz`.
@@ -68,10 +79,20 @@ impl Edge {
 
     /// Like [`Edge::start`] with each region's own signing keys.
     pub async fn start_with_keys(regions: &[(&str, &str, &str)], extra: &str) -> Self {
+        Self::start_public(regions, extra, None).await
+    }
+
+    /// Like [`Edge::start_with_keys`], telling visitors to reach the edge at `public_url` (a proxy
+    /// in front of it, for tests that cut the network).
+    pub async fn start_public(regions: &[(&str, &str, &str)], extra: &str, public_url: Option<&str>) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
+        let widget_dir = widget_dist();
+        let public_url = public_url.unwrap_or(&base);
         let mut toml = format!(
-            "public_url = \"{base}\"\napi_secret = \"{EDGE_SECRET}\"\nvisitor_secret = \"an-end-to-end-visitor-secret-of-length\"\n{extra}\n"
+            "public_url = \"{public_url}\"\napi_secret = \"{EDGE_SECRET}\"\nvisitor_secret = \"an-end-to-end-visitor-secret-of-length\"\n\
+             widget_dir = \"{}\"\n{extra}\n",
+            widget_dir.display()
         );
         for (name, api, keys) in regions {
             toml.push_str(&format!("[[regions]]\nname = \"{name}\"\napi_url = \"{api}\"\nsigning_keys = \"{keys}\"\n"));
@@ -104,8 +125,10 @@ impl Edge {
         let wrangler = format!(
             "name = \"kefu-edge-test\"\nmain = \"{}\"\ncompatibility_date = \"2026-11-01\"\n\
              [[ratelimits]]\nname = \"RATE_LIMIT_IP\"\nnamespace_id = \"1001\"\nsimple = {{ limit = {per_ip_per_minute}, period = 60 }}\n\
+             [assets]\ndirectory = \"{}\"\nbinding = \"ASSETS\"\n\
              [vars]\nPUBLIC_URL = \"{base}\"\nCACHE_SECS = \"{cache_secs}\"\n",
-            worker.display()
+            worker.display(),
+            widget_dist().display()
         );
         let regions: Vec<serde_json::Value> = regions
             .iter()

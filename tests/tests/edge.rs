@@ -62,6 +62,17 @@ async fn behaves(api: Server, shop: &Tenant, edge: &Edge) {
         .await
         .expect("loader");
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    // The loader names the chat UI bundle, served for good under its content-hashed name.
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(kefu_tests::widget_dist().join("widget/manifest.json")).expect("manifest"),
+    )
+    .expect("manifest json");
+    let ui_path = manifest["ui"].as_str().expect("ui path");
+    assert!(body.contains(ui_path), "the loader loads {ui_path}");
+    let ui = http.get(format!("{}/{ui_path}", edge.base)).send().await.expect("ui bundle");
+    assert_eq!(ui.status(), StatusCode::OK);
+    assert!(ui.headers()["content-type"].to_str().is_ok_and(|c| c.contains("javascript")), "{:?}", ui.headers());
+    assert!(ui.headers()["cache-control"].to_str().is_ok_and(|c| c.contains("immutable")), "{:?}", ui.headers());
     for bad in ["site_0190c8e5b7a87c3e9f000000000000ab.js", "nonsense.js", &shop.site_key] {
         let response = http.get(format!("{}/w/{bad}", edge.base)).send().await.expect("loader");
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{bad}");

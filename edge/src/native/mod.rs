@@ -14,6 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use kefu_protocol::SiteKeyId;
 use kefu_protocol::token::TokenKeys;
 
+use crate::assets::WidgetAssets;
 use crate::config::{EdgeConfig, RegionConfig};
 use crate::error::EdgeError;
 use crate::site::SiteCache;
@@ -35,6 +36,35 @@ pub struct EdgeState {
     pub per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Per-site-key limiter.
     pub per_site: Arc<DefaultKeyedRateLimiter<SiteKeyId>>,
+    /// The widget's loader code and UI bundle.
+    pub widget: Arc<Widget>,
+}
+
+/// The widget's built files, read once at start.
+pub struct Widget {
+    /// Loader code and manifest.
+    pub assets: WidgetAssets,
+    /// The UI bundle's bytes.
+    pub ui: axum::body::Bytes,
+}
+
+impl Widget {
+    /// Reads `dir` (edge/widget's `dist/`).
+    pub fn read(dir: &str) -> Result<Self, String> {
+        let dir = std::path::Path::new(dir);
+        let read = |path: &str| {
+            std::fs::read_to_string(dir.join(path)).map_err(|e| {
+                format!(
+                    "widget file {} cannot be read ({e}); build the widget with `npm run build` in edge/widget \
+                     (make dev and make test do) or set widget_dir",
+                    dir.join(path).display()
+                )
+            })
+        };
+        let assets = WidgetAssets::new(&read("widget/manifest.json")?, read("widget/loader.js")?)?;
+        let ui = read(&assets.manifest.ui)?.into();
+        Ok(Self { assets, ui })
+    }
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -55,6 +85,7 @@ impl EdgeState {
             .iter()
             .filter_map(|r| crate::crypto::token_keys(&r.signing_keys).map(|keys| (r.clone(), keys)))
             .collect();
+        let widget = Widget::read(&config.widget_dir).map_err(|e| vec![e])?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()
@@ -67,6 +98,7 @@ impl EdgeState {
             started: std::time::Instant::now(),
             per_ip: Arc::new(RateLimiter::keyed(per_minute(per_ip))),
             per_site: Arc::new(RateLimiter::keyed(per_minute(per_site))),
+            widget: Arc::new(widget),
         })
     }
 

@@ -1,4 +1,5 @@
-//! The native edge's routes: the loader, visitor sessions, the WebSocket upgrade and health.
+//! The native edge's routes: the loader, the chat UI bundle, visitor sessions, the WebSocket
+//! upgrade and health.
 //! Each answer is either the success body or a problem+json from [`EdgeError`].
 
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ pub fn router(state: EdgeState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/w/{file}", get(loader))
+        .route("/widget/{file}", get(widget_file))
         .route("/v1/sessions", post(create_session).options(preflight))
         .route("/ws", get(upgrade))
         .fallback(|| async { problem(&EdgeError::new(ErrorCode::NotFound, "No such route.")) })
@@ -62,7 +64,7 @@ async fn loader(State(state): State<EdgeState>, Path(file): Path<String>, header
             let key: SiteKeyId =
                 file.strip_suffix(".js").and_then(|k| k.parse().ok()).ok_or_else(EdgeError::unknown_site)?;
             let site = super::sites::resolve(&state, key).await?;
-            let (etag, body) = crate::loader::render(&site, &state.config.public_url);
+            let (etag, body) = crate::loader::render(&site, &state.config.public_url, &state.widget.assets);
             let cache = format!("public, max-age={}, must-revalidate", crate::loader::MAX_AGE_SECS);
             let unchanged = headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
             let etag = HeaderValue::from_str(&etag).map_err(|_| EdgeError::new(ErrorCode::Internal, "bad etag"))?;
@@ -84,6 +86,24 @@ async fn loader(State(state): State<EdgeState>, Path(file): Path<String>, header
                 .into_response())
         }
         .await,
+    )
+}
+
+/// The chat UI bundle, under its content-hashed name (so it is cached for good).
+async fn widget_file(State(state): State<EdgeState>, Path(file): Path<String>) -> Response {
+    if format!("/widget/{file}") != state.widget.assets.ui_route() {
+        return problem(&EdgeError::new(ErrorCode::NotFound, "No such widget file."));
+    }
+    secure(
+        (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8")),
+                (header::CACHE_CONTROL, HeaderValue::from_static(crate::assets::IMMUTABLE)),
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+            ],
+            state.widget.ui.clone(),
+        )
+            .into_response(),
     )
 }
 

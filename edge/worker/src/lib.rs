@@ -4,31 +4,37 @@
 //!
 //! Bindings (see infra/edge/wrangler.toml): vars `PUBLIC_URL`, `CACHE_SECS`, `TOKEN_TTL_SECS`;
 //! secrets `API_SECRET`, `VISITOR_SECRET` and `REGIONS` (a JSON array of
-//! `{ name, api_url, signing_keys }`); rate limiters `RATE_LIMIT_IP` and `RATE_LIMIT_SITE`.
+//! `{ name, api_url, signing_keys }`); rate limiters `RATE_LIMIT_IP` and `RATE_LIMIT_SITE`;
+//! static assets `ASSETS` (edge/widget's `dist/`: the chat UI bundle is served by the assets
+//! layer itself, the loader code is read from it here).
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 
+use kefu_edge::assets::WidgetAssets;
 use kefu_edge::config::{EdgeConfig, RegionConfig};
 use kefu_edge::error::EdgeError;
 use kefu_edge::protocol::token::TokenKeys;
 use kefu_edge::protocol::widget::EdgeSite;
 use kefu_edge::protocol::{ErrorCode, Problem, SiteKeyId};
 use kefu_edge::session::{self, MAX_BODY_BYTES, SessionRequest};
-use kefu_edge::site::{Fetched, Lookup, SiteCache};
-use worker::{Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, event};
+use kefu_edge::site::{Fetched, Lookup, Shared, SiteCache};
+use worker::{Cache, Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, event};
 
 struct Edge {
     config: EdgeConfig,
     regions: Vec<(RegionConfig, TokenKeys)>,
     sites: SiteCache,
+    /// The widget's loader code, read from `ASSETS` once per isolate (not cached on failure).
+    widget: RefCell<Option<Arc<WidgetAssets>>>,
 }
 
 thread_local! {
-    static EDGE: OnceCell<Arc<Edge>> = const { OnceCell::new() };
+    static EDGE: OnceCell<Rc<Edge>> = const { OnceCell::new() };
 }
 
-fn load(env: &Env) -> Result<Arc<Edge>, EdgeError> {
+fn load(env: &Env) -> Result<Rc<Edge>, EdgeError> {
     if let Some(edge) = EDGE.with(|cell| cell.get().cloned()) {
         return Ok(edge);
     }
@@ -46,6 +52,7 @@ fn load(env: &Env) -> Result<Arc<Edge>, EdgeError> {
         per_ip_per_minute: 60,
         per_site_per_minute: 1200,
         regions,
+        widget_dir: String::new(),
     };
     let problems = config.problems();
     if !problems.is_empty() {
@@ -56,7 +63,7 @@ fn load(env: &Env) -> Result<Arc<Edge>, EdgeError> {
         .iter()
         .filter_map(|r| kefu_edge::crypto::token_keys(&r.signing_keys).map(|k| (r.clone(), k)))
         .collect();
-    let edge = Arc::new(Edge { sites: SiteCache::new(config.cache_secs), config, regions });
+    let edge = Rc::new(Edge { sites: SiteCache::new(config.cache_secs), config, regions, widget: RefCell::default() });
     EDGE.with(|cell| {
         let _ = cell.set(edge.clone());
     });
@@ -91,7 +98,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Err(error) => Err(error),
         Ok(edge) => match (req.method(), path.as_str()) {
             (Method::Get, "/healthz") => return Response::ok("ok"),
-            (Method::Get, p) if p.starts_with("/w/") => loader(&edge, &req, &p[3..]).await,
+            (Method::Get, p) if p.starts_with("/w/") => loader(&edge, &env, &req, &p[3..]).await,
             (Method::Post, "/v1/sessions") => match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
                 Ok(()) => create_session(&edge, &env, req).await,
                 Err(error) => Err(error),
@@ -126,17 +133,51 @@ async fn limit(env: &Env, binding: &str, key: String) -> Result<(), EdgeError> {
     }
 }
 
+/// Resolves a site key: this isolate's memory first, then the data centre's Cache API (shared by
+/// every isolate there), then the api; what the api says is written back to both.
 async fn resolve(edge: &Edge, key: SiteKeyId) -> Result<Arc<EdgeSite>, EdgeError> {
     let (stale, etag) = match edge.sites.lookup(key, now_ms()) {
         Lookup::Fresh(site) => return Ok(site),
         Lookup::Refused(error) => return Err(error),
         Lookup::Stale { site, etag } => (Some(site), Some(etag)),
-        Lookup::Missing => (None, None),
+        Lookup::Missing => match shared_get(key).await {
+            Some(shared) => return edge.sites.import(key, shared),
+            None => (None, None),
+        },
     };
     match fetch_site(edge, key, etag.as_deref()).await {
-        Ok(fetched) => edge.sites.store(key, fetched, now_ms()),
+        Ok(fetched) => {
+            let served = edge.sites.store(key, fetched, now_ms());
+            if let Some(shared) = edge.sites.export(key) {
+                shared_put(key, &shared, edge.config.cache_secs).await;
+            }
+            served
+        }
         Err(_) => stale.ok_or_else(EdgeError::upstream),
     }
+}
+
+/// The Cache API key of a site: a synthetic URL that no request can reach.
+fn shared_url(key: SiteKeyId) -> String {
+    format!("https://sites.kefu-edge.invalid/v1/{key}")
+}
+
+/// The data centre's record for `key`, if it has a live one. Cache failures are misses.
+async fn shared_get(key: SiteKeyId) -> Option<Shared> {
+    let mut response = Cache::default().get(shared_url(key), false).await.ok()??;
+    response.json::<Shared>().await.ok()
+}
+
+/// Keeps `shared` in the data centre's cache for `ttl_secs` (counted from now, which is no
+/// earlier than its `checked_at_ms`, and an adopting isolate uses `checked_at_ms`). Failures are
+/// ignored: the record is only an optimisation.
+async fn shared_put(key: SiteKeyId, shared: &Shared, ttl_secs: u64) {
+    let Ok(response) = Response::from_json(shared) else { return };
+    let headers = Headers::new();
+    if headers.set("cache-control", &format!("public, max-age={ttl_secs}")).is_err() {
+        return;
+    }
+    let _ = Cache::default().put(shared_url(key), response.with_headers(headers)).await;
 }
 
 async fn fetch_site(edge: &Edge, key: SiteKeyId, etag: Option<&str>) -> worker::Result<Fetched> {
@@ -167,10 +208,32 @@ fn internal(e: worker::Error) -> EdgeError {
     EdgeError::new(ErrorCode::Internal, e.to_string())
 }
 
-async fn loader(edge: &Edge, req: &Request, file: &str) -> Result<Response, EdgeError> {
+/// The widget's manifest and loader code from the static assets.
+async fn widget(edge: &Edge, env: &Env) -> Result<Arc<WidgetAssets>, EdgeError> {
+    if let Some(assets) = edge.widget.borrow().clone() {
+        return Ok(assets);
+    }
+    let missing = |what: &str| EdgeError::new(ErrorCode::Internal, format!("edge misconfigured: {what}"));
+    let fetcher = env.assets("ASSETS").map_err(|_| missing("the ASSETS binding is missing"))?;
+    let text = async |path: &str| -> Result<String, EdgeError> {
+        let mut response = fetcher.fetch(format!("https://assets.invalid/{path}"), None).await.map_err(internal)?;
+        if response.status_code() != 200 {
+            return Err(missing(&format!("widget asset {path} answered {}", response.status_code())));
+        }
+        response.text().await.map_err(internal)
+    };
+    let assets = WidgetAssets::new(&text("widget/manifest.json").await?, text("widget/loader.js").await?)
+        .map_err(|e| missing(&e))?;
+    let assets = Arc::new(assets);
+    *edge.widget.borrow_mut() = Some(assets.clone());
+    Ok(assets)
+}
+
+async fn loader(edge: &Edge, env: &Env, req: &Request, file: &str) -> Result<Response, EdgeError> {
     let key: SiteKeyId = file.strip_suffix(".js").and_then(|k| k.parse().ok()).ok_or_else(EdgeError::unknown_site)?;
     let site = resolve(edge, key).await?;
-    let (etag, body) = kefu_edge::loader::render(&site, &edge.config.public_url);
+    let assets = widget(edge, env).await?;
+    let (etag, body) = kefu_edge::loader::render(&site, &edge.config.public_url, &assets);
     let headers = Headers::new();
     let cache = format!("public, max-age={}, must-revalidate", kefu_edge::loader::MAX_AGE_SECS);
     headers.set("etag", &etag).map_err(internal)?;

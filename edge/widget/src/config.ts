@@ -1,0 +1,80 @@
+// The tenant's public widget configuration, inlined by the edge into the loader
+// (`window.KefuConfig`, rendered by `kefu_edge::loader`), and the bridge between the loader and
+// the chat UI. Both bundles import only types from here.
+
+export type FieldKind = 'name' | 'email' | 'phone' | 'text';
+
+export interface FormField {
+  key: string;
+  kind: FieldKind;
+  required: boolean;
+  label: Record<string, string>;
+}
+
+export interface FormSettings {
+  enabled: boolean;
+  fields: FormField[];
+}
+
+export interface WidgetTexts {
+  title: string;
+  greeting: string;
+  offline_message: string;
+  input_placeholder: string;
+}
+
+export interface KefuConfig {
+  site_key: string;
+  edge_url: string;
+  version: number;
+  settings: {
+    color: string;
+    position: 'right' | 'left';
+    logo_url: string | null;
+    default_language: string;
+    languages: string[];
+    texts: Record<string, WidgetTexts>;
+    pre_chat: FormSettings;
+    offline_form: FormSettings;
+    identity_required: boolean;
+  };
+}
+
+/** `Kefu('identify', …)`: a signed-in customer of the tenant. */
+export interface Identity {
+  id: string;
+  hash: string;
+  name?: string;
+  email?: string;
+}
+
+/** Events a page can follow with `Kefu('on', event, fn)`. */
+export type KefuEvent = 'ready' | 'open' | 'close' | 'message' | 'unread' | 'agent_status';
+
+/** What the loader gives the UI when it mounts it. */
+export interface Bridge {
+  config: KefuConfig;
+  /** The shadow root the UI renders into (the launcher lives there too). */
+  root: ShadowRoot;
+  /** Identity and context set before the UI loaded. */
+  identity: Identity | null;
+  context: Record<string, unknown> | null;
+  /** Tell the page (and the launcher) something happened. */
+  emit(event: KefuEvent, data?: unknown): void;
+  /** The launcher's badge. */
+  setUnread(count: number): void;
+  /** The launcher's open/closed look. */
+  setOpen(open: boolean): void;
+}
+
+/** What the UI gives back to the loader. */
+export interface UiApi {
+  open(): void;
+  close(): void;
+  toggle(): void;
+  identify(identity: Identity): void;
+  setContext(context: Record<string, unknown>): void;
+}
+
+/** The UI bundle hands its mount function to the loader through this hook. */
+export type Mount = (bridge: Bridge) => UiApi;

@@ -1,0 +1,219 @@
+// The chat panel: header, transcript, typing and connection lines, composer with emoji.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { KefuConfig, WidgetTexts } from '../config';
+import type { MessageFrame } from '../protocol';
+import type { Chat, ChatState } from './chat';
+import type { Strings } from './i18n';
+import { Text } from './text';
+
+const EMOJI = '😀 😂 😊 😍 🤔 😅 😢 😮 👍 👎 🙏 👏 🎉 ❤️ 🔥 ✅ ❌ 👋 💯 🙂 😉 😎 🤝 💡 📦 🚚 💳 🛒 ⭐ ⏰ 📷 🙌'.split(' ');
+
+interface Props {
+  chat: Chat;
+  config: KefuConfig;
+  texts: WidgetTexts;
+  t: Strings;
+  open: boolean;
+  onClose: () => void;
+}
+
+export function App({ chat, config, texts, t, open, onClose }: Props) {
+  const [state, setState] = useState<ChatState>(chat.state);
+  const [draft, setDraft] = useState('');
+  const [notice, setNotice] = useState<string | null>(null);
+  const [emoji, setEmoji] = useState(false);
+  const list = useRef<HTMLDivElement>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => chat.subscribe(setState), [chat]);
+  useEffect(() => {
+    if (open) input.current?.focus();
+  }, [open]);
+  useEffect(() => {
+    const el = list.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [state.messages.length, state.outbox.length, open]);
+
+  if (!open) return null;
+
+  const submit = () => {
+    const refused = chat.send(draft);
+    if (refused === 'too_long') {
+      setNotice(t.tooLong);
+      return;
+    }
+    setNotice(null);
+    setDraft('');
+    chat.typing(false);
+    input.current?.focus();
+  };
+
+  const lastMine = [...state.messages].reverse().find((m) => m.sender.kind === 'visitor');
+  const status =
+    state.status === 'failed'
+      ? t.failed
+      : state.status === 'reconnecting'
+        ? t.reconnecting
+        : state.status === 'connecting' && state.outbox.length > 0
+          ? t.connecting
+          : null;
+
+  return (
+    <div
+      class="p"
+      role="dialog"
+      aria-label={texts.title}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') onClose();
+      }}
+    >
+      <div class="h">
+        {config.settings.logo_url ? (
+          <img src={config.settings.logo_url} alt="" />
+        ) : (
+          <span class="av" aria-hidden="true">
+            {[...(state.agent || texts.title)][0]}
+          </span>
+        )}
+        <div class="t">
+          <b>{texts.title}</b>
+          {state.agent && <small>{state.agent}</small>}
+        </div>
+        <button class="ib" type="button" title={t.transcript} aria-label={t.transcript} onClick={() => download(state.messages, t, texts.title)}>
+          <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">
+            <path d="M12 3v12m0 0l-5-5m5 5l5-5M4 21h16" />
+          </svg>
+        </button>
+        <button class="ib" type="button" title={t.close} aria-label={t.close} onClick={onClose}>
+          <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">
+            <path d="M6 6l12 12M18 6L6 18" />
+          </svg>
+        </button>
+      </div>
+      {status && <div class={state.status === 'failed' ? 's f' : 's'} role="status">{status}</div>}
+      <div class="l" ref={list} role="log" aria-live="polite" aria-label={t.messages}>
+        {texts.greeting && <div class="m a">{texts.greeting}</div>}
+        {state.messages.map((m, i) => (
+          <Bubble
+            key={m.seq}
+            message={m}
+            t={t}
+            named={m.sender.kind === 'agent' && !sameSender(state.messages[i - 1], m)}
+            read={m === lastMine && state.agentReadSeq >= m.seq}
+          />
+        ))}
+        {state.outbox.map((o) => (
+          <div key={o.client_id} class={o.failed ? 'm v x' : 'm v q'} data-pending="">
+            <Text body={o.body} />
+            {o.failed ? (
+              <>
+                <span class="sr">{t.failedMessage}</span>
+                <button type="button" onClick={() => chat.retry(o.client_id)}>{t.retry}</button>
+                <button type="button" onClick={() => chat.discard(o.client_id)}>{t.discard}</button>
+              </>
+            ) : (
+              <span class="sr">{t.pending}</span>
+            )}
+          </div>
+        ))}
+      </div>
+      <div class="w" aria-live="polite">{state.agentTyping ? t.typing(state.agentTyping) : notice || ''}</div>
+      <form
+        class="c"
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        {emoji && (
+          <div class="e" role="menu" aria-label={t.emoji}>
+            {EMOJI.map((e) => (
+              <button
+                type="button"
+                role="menuitem"
+                key={e}
+                onClick={() => {
+                  setDraft((d) => d + e);
+                  setEmoji(false);
+                  input.current?.focus();
+                }}
+              >
+                {e}
+              </button>
+            ))}
+          </div>
+        )}
+        <button class="ib" type="button" aria-label={t.emoji} aria-expanded={emoji} onClick={() => setEmoji(!emoji)}>
+          <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">
+            <circle cx="12" cy="12" r="9" />
+            <path d="M8 14s1.5 2 4 2 4-2 4-2M9 9h.01M15 9h.01" />
+          </svg>
+        </button>
+        <textarea
+          ref={input}
+          rows={1}
+          value={draft}
+          placeholder={texts.input_placeholder}
+          aria-label={t.composer}
+          maxLength={4000}
+          onInput={(e) => {
+            const value = (e.target as HTMLTextAreaElement).value;
+            setDraft(value);
+            chat.typing(value.length > 0);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              submit();
+            }
+          }}
+          onBlur={() => chat.typing(false)}
+        />
+        <button class="sb" type="submit" disabled={!draft.trim()}>
+          {t.send}
+        </button>
+      </form>
+    </div>
+  );
+}
+
+function sameSender(previous: MessageFrame | undefined, message: MessageFrame): boolean {
+  if (!previous || previous.sender.kind !== message.sender.kind) return false;
+  return !('id' in previous.sender) || !('id' in message.sender) || previous.sender.id === message.sender.id;
+}
+
+interface BubbleProps {
+  message: MessageFrame;
+  t: Strings;
+  /** Show the agent's name above (the first of a run of their messages). */
+  named: boolean;
+  read: boolean;
+}
+
+function Bubble({ message, t, named, read }: BubbleProps) {
+  const kind = message.sender.kind === 'visitor' ? 'v' : message.sender.kind === 'agent' ? 'a' : 'y';
+  return (
+    <>
+      {named && message.sender.kind === 'agent' && <div class="n">{message.sender.name}</div>}
+      <div class={'m ' + kind} data-seq={message.seq}>
+        <Text body={message.body} />
+      </div>
+      {read && <div class="n r">{t.read}</div>}
+    </>
+  );
+}
+
+/** The transcript as a text file. */
+function download(messages: MessageFrame[], t: Strings, title: string): void {
+  const lines = messages.map((m) => {
+    const who = m.sender.kind === 'agent' ? m.sender.name : m.sender.kind === 'visitor' ? t.you : title;
+    return `[${new Date(m.created_at).toLocaleString()}] ${who}: ${m.body}`;
+  });
+  const url = URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/plain;charset=utf-8' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = 'chat-transcript.txt';
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

@@ -1,0 +1,378 @@
+// The chat engine: one visitor session through the edge. It owns the WebSocket (hello/resume,
+// reconnect with backoff, a ping watchdog, a new token on 4001), the outbox (messages keep their
+// client id across retries, reloads and tabs, so the server stores each once), and the state the
+// UI draws. No Preact here: the UI subscribes to `state`.
+
+import type { Identity, KefuConfig } from '../config';
+import {
+  FATAL_CLOSES,
+  MAX_BODY_CHARS,
+  PROTOCOL,
+  type MessageFrame,
+  type Problem,
+  type ServerFrame,
+  type SessionGrant,
+  type VisitorFrame,
+} from '../protocol';
+import { newClientId, Storage, type Outgoing } from './storage';
+
+export type Status = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'failed';
+
+export interface ChatState {
+  status: Status;
+  /** The open conversation's public messages, in `seq` order, each once. */
+  messages: MessageFrame[];
+  /** Typed but not yet acknowledged, oldest first. */
+  outbox: Outgoing[];
+  /** The name of the agent typing right now. */
+  agentTyping: string | null;
+  /** The highest `seq` the team has read. */
+  agentReadSeq: number;
+  /** The agent who wrote last. */
+  agent: string | null;
+  /** Agent messages the visitor has not seen. */
+  unread: number;
+  /** Why the widget cannot chat (a refused site or origin), for people. */
+  problem: string | null;
+}
+
+const PING_EVERY_MS = 25_000;
+const PONG_WITHIN_MS = 10_000;
+const MAX_BACKOFF_MS = 15_000;
+const TYPING_SHOWN_MS = 8_000;
+
+export class Chat {
+  state: ChatState;
+  private readonly store: Storage;
+  private readonly listeners = new Set<(state: ChatState) => void>();
+  private ws: WebSocket | null = null;
+  private welcomed = false;
+  private grant: SessionGrant | null = null;
+  private lastSeq = 0;
+  private attempts = 0;
+  private wanted = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private sentTypingAt = 0;
+  /** The panel is open and the page visible: agent messages count as seen. */
+  private seeing = false;
+
+  constructor(
+    private readonly config: KefuConfig,
+    private readonly identity: () => Identity | null,
+    /** Called for each new agent message (sound, title blink, page event). */
+    private readonly onAgentMessage: (message: MessageFrame) => void,
+  ) {
+    this.store = new Storage('kefu:' + config.site_key);
+    const stored = this.store.get();
+    this.state = {
+      status: 'idle',
+      messages: [],
+      outbox: stored.outbox || [],
+      agentTyping: null,
+      agentReadSeq: 0,
+      agent: null,
+      unread: 0,
+      problem: null,
+    };
+    addEventListener('online', () => this.wanted && this.reconnectNow());
+    // Another tab wrote to the outbox (or acknowledged from it): follow it.
+    addEventListener('storage', (event) => {
+      if (event.key === 'kefu:' + config.site_key) this.set({ outbox: this.store.get().outbox || [] });
+    });
+  }
+
+  subscribe(fn: (state: ChatState) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** A conversation to pick up without the visitor asking: one seen before, or unsent messages. */
+  hasHistory(): boolean {
+    const stored = this.store.get();
+    return Boolean(stored.conversation_id) || (stored.outbox || []).length > 0;
+  }
+
+  /** Connects (if not already) and stays connected. */
+  connect(): void {
+    this.wanted = true;
+    if (!this.ws && this.retryTimer === undefined) void this.open();
+  }
+
+  /** A new identity: the next session carries it. */
+  reidentify(): void {
+    this.grant = null;
+    if (this.ws) this.ws.close(1000, 'identity changed');
+  }
+
+  send(text: string): string | null {
+    const body = text.trim();
+    if (!body) return null;
+    if ([...body].length > MAX_BODY_CHARS) return 'too_long';
+    const item: Outgoing = { client_id: newClientId(), body, at: new Date().toISOString() };
+    this.setOutbox([...this.store.get().outbox || [], item]);
+    this.sentTypingAt = 0;
+    if (this.welcomed) this.frame({ type: 'send', client_id: item.client_id, body });
+    this.connect();
+    return null;
+  }
+
+  /** Sends a refused message again (a new client id: the old one was refused for good). */
+  retry(clientId: string): void {
+    const outbox = this.store.get().outbox || [];
+    const item = outbox.find((o) => o.client_id === clientId);
+    if (!item) return;
+    this.setOutbox(outbox.filter((o) => o !== item));
+    this.send(item.body);
+  }
+
+  discard(clientId: string): void {
+    this.setOutbox((this.store.get().outbox || []).filter((o) => o.client_id !== clientId));
+  }
+
+  typing(active: boolean): void {
+    if (!this.welcomed) return;
+    const now = Date.now();
+    if (active && now - this.sentTypingAt < 3000) return;
+    this.sentTypingAt = active ? now : 0;
+    this.frame({ type: 'typing', typing: active });
+  }
+
+  /** The panel opened or closed, or the page's visibility changed. */
+  setSeeing(seeing: boolean): void {
+    this.seeing = seeing;
+    if (seeing) this.markRead();
+  }
+
+  private set(patch: Partial<ChatState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const fn of this.listeners) fn(this.state);
+  }
+
+  private setOutbox(outbox: Outgoing[]): void {
+    this.store.update({ outbox });
+    this.set({ outbox });
+  }
+
+  private frame(frame: VisitorFrame): void {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private async session(): Promise<SessionGrant> {
+    const stored = this.store.get();
+    const identity = this.identity();
+    const body: Record<string, unknown> = { site_key: this.config.site_key };
+    if (stored.visitor_id && stored.visitor_proof) {
+      body.visitor_id = stored.visitor_id;
+      body.visitor_proof = stored.visitor_proof;
+    }
+    if (identity) body.user = { id: String(identity.id), hash: String(identity.hash) };
+    const response = await fetch(this.config.edge_url + '/v1/sessions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      const problem = (await response.json().catch(() => null)) as Problem | null;
+      throw new SessionRefused(response.status, problem);
+    }
+    const grant = (await response.json()) as SessionGrant;
+    if (grant.visitor_id !== stored.visitor_id) this.store.update({ conversation_id: undefined, read_seq: 0 });
+    this.store.update({ visitor_id: grant.visitor_id, visitor_proof: grant.visitor_proof });
+    return grant;
+  }
+
+  private async open(): Promise<void> {
+    this.set({ status: this.attempts ? 'reconnecting' : 'connecting' });
+    try {
+      if (!this.grant || this.grant.expires_at * 1000 - Date.now() < 30_000) this.grant = await this.session();
+    } catch (error) {
+      // Refusals that retrying cannot fix: say why and stop.
+      if (error instanceof SessionRefused && error.status !== 429 && error.status < 500) {
+        this.set({ status: 'failed', problem: error.problem?.detail || 'refused' });
+        return;
+      }
+      this.scheduleRetry();
+      return;
+    }
+    const ws = new WebSocket(this.grant.ws_url + '?token=' + encodeURIComponent(this.grant.token));
+    this.ws = ws;
+    this.welcomed = false;
+    ws.onopen = () => this.frame({ type: 'hello', protocol: PROTOCOL, last_seq: this.lastSeq });
+    ws.onmessage = (event) => {
+      this.heard();
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(String(event.data)) as ServerFrame;
+      } catch {
+        return;
+      }
+      this.handle(frame);
+    };
+    ws.onclose = (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.welcomed = false;
+      clearInterval(this.pingTimer);
+      clearTimeout(this.pongTimer);
+      if (event.code === 4001) this.grant = null;
+      if (FATAL_CLOSES.includes(event.code)) {
+        this.set({ status: 'failed', problem: `closed ${event.code}` });
+        return;
+      }
+      if (this.wanted) this.scheduleRetry();
+    };
+  }
+
+  private scheduleRetry(): void {
+    this.set({ status: 'reconnecting', agentTyping: null });
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempts) * (0.5 + Math.random() / 2);
+    this.attempts += 1;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.open();
+    }, delay);
+  }
+
+  private reconnectNow(): void {
+    if (this.ws) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.open();
+  }
+
+  /** Any frame proves the socket alive; silence after a ping means it died without a close. */
+  private heard(): void {
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+  }
+
+  private startWatchdog(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      this.frame({ type: 'ping' });
+      clearTimeout(this.pongTimer);
+      const ws = this.ws;
+      this.pongTimer = setTimeout(() => ws && ws.close(3000, 'no pong'), PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  private handle(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'welcome': {
+        const stored = this.store.get();
+        const conversation = frame.conversation_id || undefined;
+        if (conversation && this.lastSeq > 0 && stored.conversation_id && conversation !== stored.conversation_id) {
+          // A different conversation than the one held: start it from the beginning.
+          this.lastSeq = 0;
+          this.store.update({ conversation_id: conversation, read_seq: 0 });
+          this.set({ messages: [], agentReadSeq: 0 });
+          this.ws?.close(1000, 'new conversation');
+          return;
+        }
+        this.store.update({ conversation_id: conversation });
+        this.welcomed = true;
+        this.attempts = 0;
+        this.set({ status: 'online', problem: null });
+        this.startWatchdog();
+        this.frame({ type: 'page_view', url: location.href.slice(0, 2048), title: document.title.slice(0, 500), referrer: document.referrer.slice(0, 2048) || undefined });
+        for (const item of stored.outbox || []) {
+          if (!item.failed) this.frame({ type: 'send', client_id: item.client_id, body: item.body });
+        }
+        if (this.seeing) this.markRead();
+        break;
+      }
+      case 'message':
+        this.receive(frame);
+        break;
+      case 'ack':
+        this.acknowledge(frame.client_id);
+        break;
+      case 'typing':
+        if (frame.sender.kind !== 'agent') break;
+        clearTimeout(this.typingTimer);
+        this.set({ agentTyping: frame.typing ? frame.sender.name : null });
+        if (frame.typing) this.typingTimer = setTimeout(() => this.set({ agentTyping: null }), TYPING_SHOWN_MS);
+        break;
+      case 'read':
+        if (frame.reader.kind === 'agent' && frame.seq > this.state.agentReadSeq) this.set({ agentReadSeq: frame.seq });
+        break;
+      case 'error':
+        if (frame.client_id && !frame.retryable) {
+          const outbox = (this.store.get().outbox || []).map((o) =>
+            o.client_id === frame.client_id ? { ...o, failed: frame.code } : o,
+          );
+          this.setOutbox(outbox);
+        } else if (frame.client_id) {
+          // Retryable (the database is briefly away): the same client id again shortly.
+          const id = frame.client_id;
+          setTimeout(() => {
+            const item = (this.store.get().outbox || []).find((o) => o.client_id === id);
+            if (item && this.welcomed) this.frame({ type: 'send', client_id: id, body: item.body });
+          }, 2000);
+        }
+        break;
+      case 'pong':
+        break;
+    }
+  }
+
+  private receive(message: MessageFrame): void {
+    if (message.private) return;
+    const messages = this.state.messages;
+    if (messages.some((m) => m.seq === message.seq && m.conversation_id === message.conversation_id)) return;
+    const stored = this.store.get();
+    if (stored.conversation_id !== message.conversation_id) this.store.update({ conversation_id: message.conversation_id });
+    const next = messages.filter((m) => m.conversation_id === message.conversation_id);
+    let i = next.length;
+    while (i > 0 && next[i - 1].seq > message.seq) i--;
+    next.splice(i, 0, message);
+    this.lastSeq = Math.max(this.lastSeq, message.seq);
+    const patch: Partial<ChatState> = { messages: next };
+    if (message.sender.kind === 'agent') {
+      patch.agent = message.sender.name;
+      patch.agentTyping = null;
+    }
+    this.set(patch);
+    if (message.client_id) this.acknowledge(message.client_id);
+    if (message.sender.kind === 'agent' && message.seq > (stored.read_seq || 0)) {
+      if (this.seeing) this.markRead();
+      else {
+        this.countUnread();
+        this.onAgentMessage(message);
+      }
+    }
+  }
+
+  private acknowledge(clientId: string): void {
+    const outbox = this.store.get().outbox || [];
+    if (outbox.some((o) => o.client_id === clientId)) this.setOutbox(outbox.filter((o) => o.client_id !== clientId));
+  }
+
+  private countUnread(): void {
+    const readSeq = this.store.get().read_seq || 0;
+    const unread = this.state.messages.filter((m) => m.sender.kind === 'agent' && m.seq > readSeq).length;
+    if (unread !== this.state.unread) this.set({ unread });
+  }
+
+  private markRead(): void {
+    const stored = this.store.get();
+    if (this.lastSeq > (stored.read_seq || 0)) {
+      this.store.update({ read_seq: this.lastSeq });
+      this.frame({ type: 'read', seq: this.lastSeq });
+    }
+    this.countUnread();
+  }
+}
+
+class SessionRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem | null,
+  ) {
+    super(problem?.detail || `session refused (${status})`);
+  }
+}

@@ -1,0 +1,133 @@
+// The chat UI bundle: loaded by the loader on first open or when the browser is idle, it mounts
+// the panel into the loader's shadow root and hands the loader its API (open/close/toggle,
+// identify, setContext). Notifications for unseen agent messages live here: the launcher's
+// badge, a blinking title and a short sound.
+
+import { render } from 'preact';
+import type { Identity, Mount, UiApi } from '../config';
+import { pickLanguage } from '../lang';
+import type { MessageFrame } from '../protocol';
+import { App } from './app';
+import { Chat } from './chat';
+import { strings } from './i18n';
+import { css } from './styles';
+
+const mount: Mount = (bridge) => {
+  const { config } = bridge;
+  const s = config.settings;
+  const language = pickLanguage(s.languages, s.default_language);
+  const texts = s.texts[language] || s.texts[s.default_language] || Object.values(s.texts)[0];
+  const t = strings(language);
+  let identity: Identity | null = bridge.identity;
+  let open = false;
+
+  const style = document.createElement('style');
+  style.textContent = css(s.color, s.position);
+  const container = document.createElement('div');
+  container.lang = language;
+  bridge.root.append(style, container);
+
+  const blink = titleBlink(t.newMessage);
+  const chat = new Chat(config, () => identity, (message: MessageFrame) => {
+    bridge.emit('message', { body: message.body, sender: message.sender, seq: message.seq });
+    if (!seeing()) {
+      blink.start();
+      beep();
+    }
+  });
+  chat.subscribe((state) => bridge.setUnread(state.unread));
+  let lastUnread = 0;
+  chat.subscribe((state) => {
+    if (state.unread !== lastUnread) bridge.emit('unread', (lastUnread = state.unread));
+  });
+
+  const seeing = () => open && document.visibilityState === 'visible';
+  const sync = () => {
+    chat.setSeeing(seeing());
+    if (seeing()) blink.stop();
+  };
+  document.addEventListener('visibilitychange', sync);
+
+  const draw = () =>
+    render(<App chat={chat} config={config} texts={texts} t={t} open={open} onClose={() => api.close()} />, container);
+
+  const setOpen = (next: boolean) => {
+    if (next === open) return;
+    open = next;
+    if (open) chat.connect();
+    bridge.setOpen(open);
+    draw();
+    sync();
+    bridge.emit(open ? 'open' : 'close');
+  };
+
+  const api: UiApi = {
+    open: () => setOpen(true),
+    close: () => setOpen(false),
+    toggle: () => setOpen(!open),
+    identify(next) {
+      const changed = !identity || identity.id !== next.id;
+      identity = next;
+      if (changed) chat.reidentify();
+    },
+    setContext() {
+      // Kept by the loader; sent with the conversation once the api accepts context (issue 5 follow-up).
+    },
+  };
+
+  draw();
+  if (chat.hasHistory()) chat.connect();
+  return api;
+};
+
+/** Alternates the page title with a notice until the visitor looks. */
+function titleBlink(notice: string) {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let original = '';
+  return {
+    start() {
+      if (timer) return;
+      original = document.title;
+      let on = false;
+      timer = setInterval(() => {
+        on = !on;
+        document.title = on ? `(${notice}) ${original}` : original;
+      }, 1000);
+    },
+    stop() {
+      if (!timer) return;
+      clearInterval(timer);
+      timer = undefined;
+      document.title = original;
+    },
+  };
+}
+
+/** A short two-tone chime (Web Audio: no sound file to download). Browsers may refuse it until the visitor interacted with the page. */
+function beep(): void {
+  try {
+    const Ctx = window.AudioContext || (window as unknown as { webkitAudioContext?: typeof AudioContext }).webkitAudioContext;
+    if (!Ctx) return;
+    const ctx = new Ctx();
+    const gain = ctx.createGain();
+    gain.connect(ctx.destination);
+    gain.gain.setValueAtTime(0.08, ctx.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + 0.35);
+    for (const [freq, at] of [
+      [880, 0],
+      [1320, 0.12],
+    ]) {
+      const osc = ctx.createOscillator();
+      osc.frequency.value = freq;
+      osc.connect(gain);
+      osc.start(ctx.currentTime + at);
+      osc.stop(ctx.currentTime + at + 0.2);
+    }
+    setTimeout(() => void ctx.close(), 600);
+  } catch {
+    // No sound: fine.
+  }
+}
+
+const hook = (window as unknown as { Kefu?: { _mount?: (m: Mount) => void } }).Kefu;
+if (hook && hook._mount) hook._mount(mount);

@@ -1,0 +1,114 @@
+// Helpers for the browser scenarios: a proxy in front of the edge whose network can be cut and
+// restored, an agent speaking the real WebSocket protocol, and polling.
+import { randomUUID } from 'node:crypto';
+import { createServer, connect } from 'node:net';
+
+/** A TCP proxy `listenPort` → `target` that can drop every connection and refuse new ones. */
+export async function cuttableProxy(listenPort, target) {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set();
+  let up = true;
+  const server = createServer((client) => {
+    if (!up) return client.destroy();
+    const upstream = connect(Number(port), hostname);
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      sockets.add(a);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+      a.pipe(b);
+    }
+  });
+  await new Promise((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${listenPort}`,
+    cut() {
+      up = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      up = true;
+    },
+    close() {
+      this.cut();
+      server.close();
+    },
+  };
+}
+
+/** Polls `check` (sync or async) until it returns a truthy value or `ms` pass. */
+export async function until(what, check, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** An agent on `/ws/agent`, keeping every frame it received. */
+export class Agent {
+  static async connect(api, token) {
+    const agent = new Agent(api, token);
+    await agent.open();
+    return agent;
+  }
+
+  constructor(api, token) {
+    this.api = api;
+    this.token = token;
+    this.frames = [];
+  }
+
+  async open() {
+    this.ws = new WebSocket(`${this.api.replace(/^http/, 'ws')}/ws/agent?token=${encodeURIComponent(this.token)}`);
+    this.ws.onmessage = (event) => this.frames.push(JSON.parse(event.data));
+    await new Promise((resolve, reject) => {
+      this.ws.onopen = resolve;
+      this.ws.onerror = () => reject(new Error('agent socket failed'));
+    });
+    this.send({ type: 'hello', protocol: 1 });
+    await this.next((f) => f.type === 'welcome');
+    this.send({ type: 'subscribe_inbox' });
+  }
+
+  send(frame) {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  /** The first frame (received so far or later) matching `pred`. */
+  next(pred, ms) {
+    return until('an agent frame', () => this.frames.find(pred), ms);
+  }
+
+  say(conversationId, body) {
+    const client_id = randomUUID();
+    this.send({ type: 'send', conversation_id: conversationId, client_id, body });
+    return this.next((f) => f.type === 'ack' && f.client_id === client_id);
+  }
+
+  /** The conversation's public messages as the api stores them, in order. */
+  async transcript(conversationId) {
+    const response = await fetch(`${this.api}/api/v1/conversations/${conversationId}/messages?after_seq=0&limit=200`, {
+      headers: { authorization: `Bearer ${this.token}` },
+    });
+    if (!response.ok) throw new Error(`transcript: ${response.status} ${await response.text()}`);
+    const page = await response.json();
+    return page.messages.filter((m) => !m.private);
+  }
+
+  close() {
+    this.ws.close();
+  }
+}

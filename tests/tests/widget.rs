@@ -1,0 +1,45 @@
+//! The visitor widget in headless Chromium (edge/widget/tests/browser.test.mjs, run by Node with
+//! playwright-core): the demo shop page on its own origin embeds the snippet, the loader and
+//! the chat UI come from the native edge, and the agent answers over the real protocol against
+//! a real api node with Postgres. This harness starts the api and the edge and hands the
+//! scenarios what they need; the scenarios themselves start the demo page and a cuttable proxy
+//! in front of the edge.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, SIGNING_KEYS, Server, free_port, tenant_with_site};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn widget_in_chromium() {
+    let Some(node_bin) = std::env::var_os("KEFU_TEST_NODE_BIN") else {
+        panic!("KEFU_TEST_NODE_BIN (Node 22's bin directory) is not set: run the tests with make test");
+    };
+    let chromium = std::env::var("KEFU_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+    assert!(PathBuf::from(&chromium).exists(), "{chromium} is missing: make test installs Debian's chromium");
+    let db = FreshDatabase::create().await;
+    let api = Server::start(&db.url, &[EDGE_ENV]).await;
+    let (demo_port, proxy_port) = (free_port(), free_port());
+    let demo_origin = format!("http://127.0.0.1:{demo_port}");
+    let hostile_origin = format!("http://localhost:{demo_port}");
+    let shop = tenant_with_site(&api.base, "owner@widget.example", &[&demo_origin, &hostile_origin]).await;
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "", Some(&proxy)).await;
+
+    let widget = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/widget");
+    let path = format!("{}:{}", PathBuf::from(node_bin).display(), std::env::var("PATH").unwrap_or_default());
+    let status = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "tests/browser.test.mjs"])
+        .current_dir(&widget)
+        .env("PATH", path)
+        .env("KEFU_API", &api.base)
+        .env("KEFU_EDGE", &edge.base)
+        .env("KEFU_PROXY_PORT", proxy_port.to_string())
+        .env("KEFU_DEMO_PORT", demo_port.to_string())
+        .env("KEFU_SITE_KEY", &shop.site_key)
+        .env("KEFU_AGENT_TOKEN", &shop.access)
+        .env("KEFU_CHROMIUM", &chromium)
+        .status()
+        .expect("run node");
+    assert!(status.success(), "the browser scenarios failed ({status}); their output is above");
+}
