@@ -395,7 +395,8 @@ impl TestApp {
         self.state.jwt.keys().sign(&claims).expect("sign")
     }
 
-    /// A connected visitor that said hello (and read the welcome).
+    /// A connected visitor that said hello and read the welcome and the `status` frame that
+    /// follows it (returned inside the welcome, under `"status"`).
     pub async fn visitor(
         &self,
         tenant_id: &str,
@@ -405,7 +406,8 @@ impl TestApp {
         let token = self.visitor_token(tenant_id, visitor, 600);
         let mut client = WsClient::connect(&self.ws_url(&format!("/ws/visitor?token={token}"))).await.expect("upgrade");
         client.send(json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
-        let welcome = client.next_of("welcome").await;
+        let mut welcome = client.next_of("welcome").await;
+        welcome["status"] = client.next_of("status").await;
         (client, welcome)
     }
 

@@ -24,7 +24,8 @@ async fn widget_in_chromium() {
     let hostile_origin = format!("http://localhost:{demo_port}");
     let shop = tenant_with_site(&api.base, "owner@widget.example", &[&demo_origin, &hostile_origin]).await;
     let proxy = format!("http://127.0.0.1:{proxy_port}");
-    let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "", Some(&proxy)).await;
+    // Settings saved by the tests reach the edge within a second.
+    let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "cache_secs = 1", Some(&proxy)).await;
 
     let widget = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/widget");
     let path = format!("{}:{}", PathBuf::from(node_bin).display(), std::env::var("PATH").unwrap_or_default());

@@ -38,6 +38,22 @@ pub mod limits {
     /// Messages read from Postgres per replay page. A resume replays everything the client
     /// missed, page by page, at the pace the client reads.
     pub const REPLAY_PAGE: i64 = 500;
+    /// A visitor's name (`profile`), in characters.
+    pub const MAX_NAME_CHARS: usize = 200;
+    /// An email address (`profile`), in bytes.
+    pub const MAX_EMAIL_BYTES: usize = 254;
+    /// A phone number (`profile`), in characters.
+    pub const MAX_PHONE_CHARS: usize = 40;
+    /// Custom form fields per `profile`.
+    pub const MAX_PROFILE_FIELDS: usize = 10;
+    /// A custom field's key (`[a-z0-9_]`) in bytes.
+    pub const MAX_FIELD_KEY_BYTES: usize = 40;
+    /// A custom field's value, in characters.
+    pub const MAX_FIELD_VALUE_CHARS: usize = 500;
+    /// The widget API's context object (`context`), serialized, in bytes.
+    pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
+    /// A rating's comment, in characters.
+    pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
 }
 
 /// WebSocket close codes the server uses.
@@ -150,6 +166,63 @@ pub enum VisitorFrame {
     Leave,
     /// Application-level ping; answered with `pong`.
     Ping,
+    /// What the visitor told about themselves (pre-chat or offline form, `Kefu('identify')`).
+    /// Given fields replace the stored ones; absent fields are kept.
+    Profile {
+        /// Name.
+        #[serde(default)]
+        name: Option<String>,
+        /// Email address.
+        #[serde(default)]
+        email: Option<String>,
+        /// Phone number.
+        #[serde(default)]
+        phone: Option<String>,
+        /// The tenant's custom form fields, by key.
+        #[serde(default)]
+        fields: std::collections::BTreeMap<String, String>,
+    },
+    /// Context from the host page (`Kefu('setContext', obj)`): a JSON object shown to agents,
+    /// replacing the previous one.
+    Context {
+        /// The object.
+        data: serde_json::Map<String, serde_json::Value>,
+    },
+    /// The visitor rates a conversation (1–5), once it is closed; a later rating replaces it.
+    Rate {
+        /// The conversation (the visitor's own).
+        conversation_id: ConversationId,
+        /// 1 (bad) to 5 (great).
+        rating: u8,
+        /// Optional words.
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// Asks for the team's availability and the queue position (answered with `status`).
+    Status,
+}
+
+/// The team's availability as a visitor sees it: `online` when an agent takes new
+/// conversations, `busy` when agents are connected but none does, else `offline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// Someone takes new conversations.
+    Online,
+    /// Agents are connected, all busy or away.
+    Busy,
+    /// Nobody is connected.
+    Offline,
+}
+
+/// A waiting visitor's place in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePlace {
+    /// 1 = next.
+    pub position: u32,
+    /// Estimated seconds until an agent answers, from recent waits; absent without history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_secs: Option<u32>,
 }
 
 /// Agent availability.
@@ -292,6 +365,9 @@ pub struct ConversationSummary {
     pub last_seq: i64,
     /// Last activity.
     pub updated_at: DateTime<Utc>,
+    /// The visitor's rating (1–5), once closed and rated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<u8>,
 }
 
 /// Frames the server sends.
@@ -385,6 +461,28 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong,
+    /// To visitors: the team's availability and, while their open conversation waits for an
+    /// agent, its place in the queue. Sent after `welcome`, after each message that leaves the
+    /// conversation waiting, and in answer to `status`.
+    Status {
+        /// Whether agents are there.
+        agents: Availability,
+        /// The visitor's place while unassigned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queue: Option<QueuePlace>,
+    },
+    /// To visitors: their rating was stored.
+    Rated {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The rating.
+        rating: u8,
+    },
+    /// To agents: a visitor's profile or context changed (re-read `GET /api/v1/visitors/{id}`).
+    VisitorUpdated {
+        /// The visitor.
+        visitor_id: VisitorId,
+    },
 }
 
 fn frame_error(code: WsErrorCode, message: impl Into<String>) -> FrameError {
@@ -456,8 +554,54 @@ fn check_page_field(name: &str, value: &str) -> Result<(), FrameError> {
     Ok(())
 }
 
+fn invalid(message: impl Into<String>) -> FrameError {
+    frame_error(WsErrorCode::InvalidFrame, message)
+}
+
+fn check_profile(
+    name: Option<&str>,
+    email: Option<&str>,
+    phone: Option<&str>,
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Result<(), FrameError> {
+    if name.is_some_and(|n| n.trim().is_empty() || n.chars().count() > limits::MAX_NAME_CHARS) {
+        return Err(invalid("name must be 1–200 characters"));
+    }
+    if let Some(email) = email {
+        let shape = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        });
+        if !shape || email.len() > limits::MAX_EMAIL_BYTES || email.chars().any(char::is_whitespace) {
+            return Err(invalid("email is not an email address"));
+        }
+    }
+    if let Some(phone) = phone {
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !allowed || !(5..=20).contains(&digits) || phone.chars().count() > limits::MAX_PHONE_CHARS {
+            return Err(invalid("phone must be 5–20 digits with optional + - ( ) . and spaces"));
+        }
+    }
+    if fields.len() > limits::MAX_PROFILE_FIELDS {
+        return Err(invalid("at most 10 custom fields"));
+    }
+    for (key, value) in fields {
+        let key_ok = !key.is_empty()
+            && key.len() <= limits::MAX_FIELD_KEY_BYTES
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !key_ok {
+            return Err(invalid("custom field keys are 1–40 characters of [a-z0-9_]"));
+        }
+        if value.chars().count() > limits::MAX_FIELD_VALUE_CHARS {
+            return Err(invalid(format!("field {key} is longer than 500 characters")));
+        }
+    }
+    Ok(())
+}
+
 impl Validate for VisitorFrame {
-    const TYPES: &'static [&'static str] = &["hello", "send", "typing", "read", "page_view", "leave", "ping"];
+    const TYPES: &'static [&'static str] =
+        &["hello", "send", "typing", "read", "page_view", "leave", "ping", "profile", "context", "rate", "status"];
 
     fn validate(&self) -> Result<(), FrameError> {
         match self {
@@ -470,6 +614,25 @@ impl Validate for VisitorFrame {
                 check_page_field("url", url)?;
                 check_page_field("title", title.as_deref().unwrap_or_default())?;
                 check_page_field("referrer", referrer.as_deref().unwrap_or_default())
+            }
+            VisitorFrame::Profile { name, email, phone, fields } => {
+                check_profile(name.as_deref(), email.as_deref(), phone.as_deref(), fields)
+            }
+            VisitorFrame::Context { data } => {
+                let size = serde_json::to_string(data).map(|t| t.len()).unwrap_or(usize::MAX);
+                if size > limits::MAX_CONTEXT_BYTES {
+                    return Err(invalid("context is larger than 8 KiB"));
+                }
+                Ok(())
+            }
+            VisitorFrame::Rate { rating, comment, .. } => {
+                if !(1..=5).contains(rating) {
+                    return Err(invalid("rating must be 1–5"));
+                }
+                if comment.as_deref().is_some_and(|c| c.chars().count() > limits::MAX_RATING_COMMENT_CHARS) {
+                    return Err(invalid("the comment is longer than 1000 characters"));
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -543,6 +706,26 @@ mod tests {
         assert_eq!(code(r#"{"type":"read","seq":-1}"#), Some(WsErrorCode::InvalidFrame));
         assert_eq!(code(r#"{"type":"page_view","url":"javascript:alert(1)"}"#), Some(WsErrorCode::InvalidFrame));
         assert_eq!(code(r#"{"type":"send","client_id":"a","body":"x","extra":1}"#), Some(WsErrorCode::InvalidFrame));
+        for bad in [
+            r#"{"type":"profile","email":"not-an-email"}"#,
+            r#"{"type":"profile","email":"a@b"}"#,
+            r#"{"type":"profile","name":"  "}"#,
+            r#"{"type":"profile","phone":"call me"}"#,
+            r#"{"type":"profile","fields":{"Bad Key":"x"}}"#,
+            r#"{"type":"context","data":[1,2]}"#,
+            r#"{"type":"rate","conversation_id":"conv_0190c8e5b7a87c3e9f000000000000ab","rating":6}"#,
+            r#"{"type":"rate","conversation_id":"conv_0190c8e5b7a87c3e9f000000000000ab","rating":0}"#,
+        ] {
+            assert_eq!(code(bad), Some(WsErrorCode::InvalidFrame), "{bad}");
+        }
+        let big = format!(r#"{{"type":"context","data":{{"log":"{}"}}}}"#, "x".repeat(9000));
+        assert_eq!(code(&big), Some(WsErrorCode::InvalidFrame));
+        assert!(
+            decode::<VisitorFrame>(
+                r#"{"type":"profile","name":"王小明","email":"xm@example.cn","phone":"+86 138-0000-0000","fields":{"order_no":"A1"}}"#
+            )
+            .is_ok()
+        );
         assert_eq!(
             decode::<AgentFrame>(r#"{"type":"set_presence","status":"offline"}"#).err().map(|e| e.code),
             Some(WsErrorCode::InvalidFrame)

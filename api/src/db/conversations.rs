@@ -20,9 +20,11 @@ pub struct ConversationRow {
     pub last_seq: i64,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The visitor's rating (1–5) once closed and rated.
+    pub rating: Option<i16>,
 }
 
-const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at";
+const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at, rating";
 
 /// The visitor's open conversation, if any.
 pub async fn open_of_visitor(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
@@ -45,7 +47,7 @@ pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<Conversati
 /// Assigns an unassigned open conversation; `None` when it is closed or taken.
 pub async fn claim(tx: &mut TenantTx, id: Uuid, agent: Uuid) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update conversations set assignee = $2, updated_at = now()
+        "update conversations set assignee = $2, assigned_at = coalesce(assigned_at, now()), updated_at = now()
          where id = $1 and status = 'open' and (assignee is null or assignee = $2) returning {COLUMNS}"
     )))
     .bind(id)
@@ -86,4 +88,60 @@ pub async fn of_visitor(tx: &mut TenantTx, visitor_id: Uuid, limit: i64) -> sqlx
     .bind(limit)
     .fetch_all(tx.conn())
     .await
+}
+
+/// Where an open, unassigned conversation stands in the tenant's queue: its position (1 =
+/// next) and the median wait of conversations first taken in the last 24 hours, in seconds.
+/// `None` when the conversation is closed, assigned or missing.
+pub async fn queue_place(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<(i64, Option<f64>)>> {
+    sqlx::query_as(
+        "select (select count(*) from conversations w
+                 where w.status = 'open' and w.assignee is null and w.created_at <= c.created_at),
+                (select percentile_cont(0.5) within group (order by extract(epoch from r.assigned_at - r.created_at))
+                 from conversations r where r.assigned_at > now() - interval '24 hours')
+         from conversations c where c.id = $1 and c.status = 'open' and c.assignee is null",
+    )
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Why a rating was not stored.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RateRefused {
+    /// No such conversation for this visitor.
+    NotFound,
+    /// Still open: ratings come after the close.
+    Open,
+}
+
+/// Stores the visitor's rating of their closed conversation (a later one replaces it) and
+/// returns the conversation.
+pub async fn rate(
+    tx: &mut TenantTx,
+    id: Uuid,
+    visitor_id: Uuid,
+    rating: i16,
+    comment: Option<&str>,
+) -> sqlx::Result<Result<ConversationRow, RateRefused>> {
+    let status: Option<String> =
+        sqlx::query_scalar("select status from conversations where id = $1 and visitor_id = $2 for update")
+            .bind(id)
+            .bind(visitor_id)
+            .fetch_optional(tx.conn())
+            .await?;
+    match status.as_deref() {
+        None => Ok(Err(RateRefused::NotFound)),
+        Some("open") => Ok(Err(RateRefused::Open)),
+        Some(_) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "update conversations set rating = $2, rating_comment = $3, rated_at = now(), updated_at = now()
+             where id = $1 returning {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(rating)
+        .bind(comment)
+        .fetch_one(tx.conn())
+        .await
+        .map(Ok),
+    }
 }

@@ -154,3 +154,49 @@ pub async fn recent_pages(tx: &mut TenantTx, id: Uuid, limit: i64) -> sqlx::Resu
     .fetch_all(tx.conn())
     .await
 }
+
+/// What a visitor told about themselves (pre-chat or offline form): given fields replace the
+/// stored ones. The phone and the tenant's custom fields live in `attributes`.
+pub async fn set_profile(
+    tx: &mut TenantTx,
+    id: Uuid,
+    name: Option<&str>,
+    email: Option<&str>,
+    phone: Option<&str>,
+    fields: &std::collections::BTreeMap<String, String>,
+) -> sqlx::Result<()> {
+    let fields = (!fields.is_empty()).then_some(sqlx::types::Json(fields));
+    sqlx::query(
+        "update visitors set name = coalesce($2, name), email = coalesce($3, email),
+                attributes = attributes
+                    || case when $4::text is null then '{}'::jsonb else jsonb_build_object('phone', $4::text) end
+                    || case when $5::jsonb is null then '{}'::jsonb else jsonb_build_object('fields', $5::jsonb) end
+         where id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(email)
+    .bind(phone)
+    .bind(fields)
+    .execute(tx.conn())
+    .await
+    .map(|_| ())
+}
+
+/// Replaces the context the host page attached (`Kefu('setContext', …)`), kept in
+/// `attributes.context` with the time it was set.
+pub async fn set_context(
+    tx: &mut TenantTx,
+    id: Uuid,
+    context: &serde_json::Map<String, serde_json::Value>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update visitors set attributes = attributes || jsonb_build_object('context', $2::jsonb, 'context_at', now())
+         where id = $1",
+    )
+    .bind(id)
+    .bind(sqlx::types::Json(context))
+    .execute(tx.conn())
+    .await
+    .map(|_| ())
+}

@@ -11,6 +11,7 @@ pub mod presence;
 pub mod queue;
 pub mod service;
 pub mod visitor;
+pub mod waiting;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -130,6 +130,8 @@ fn split_outcome(o: db::messages::SendOutcome) -> Option<(MessageRow, Conversati
             assignee: o.conversation_assignee,
             last_seq: o.conversation_last_seq?,
             updated_at: o.conversation_updated_at?,
+            // Only closed conversations are rated, and a message goes to an open one.
+            rating: None,
         },
     ))
 }
@@ -183,6 +185,7 @@ pub fn summary(row: &ConversationRow) -> ConversationSummary {
         assignee: row.assignee.map(UserId::from_uuid),
         last_seq: row.last_seq,
         updated_at: row.updated_at,
+        rating: row.rating.and_then(|r| u8::try_from(r).ok()),
     }
 }
 

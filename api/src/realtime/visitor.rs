@@ -1,5 +1,6 @@
 //! A visitor's connection: hello/resume, sending into their open conversation, typing, read
-//! receipts, page views, leaving.
+//! receipts, page views, their profile and the host page's context, ratings, the team's
+//! availability and queue place (`waiting`), leaving.
 
 use axum::extract::ws::WebSocket;
 use futures_util::StreamExt;
@@ -118,6 +119,8 @@ impl Session {
             Err(error) => tracing::warn!(%error, "could not record visitor presence"),
         }
         self.present = true;
+        let waiting = conversation.as_ref().filter(|c| c.assignee.is_none()).map(|c| ConversationId::from_uuid(c.id));
+        out.send(super::waiting::status(&self.state, &self.tenant, waiting).await?);
         if let Some(row) = &conversation {
             let conversation = ConversationId::from_uuid(row.id);
             self.follow(out, conversation, last_seq).await?;
@@ -164,6 +167,18 @@ impl Session {
             }
             VisitorFrame::Hello { .. } => Err(OpError::refused(WsErrorCode::InvalidFrame, "hello was already sent")),
             VisitorFrame::Leave => Ok(()),
+            VisitorFrame::Profile { name, email, phone, fields } => self.profile(name, email, phone, fields).await,
+            VisitorFrame::Context { data } => self.context(data).await,
+            VisitorFrame::Rate { conversation_id, rating, comment } => {
+                self.rate(out, conversation_id, rating, comment).await
+            }
+            VisitorFrame::Status => match super::waiting::status(&self.state, &self.tenant, self.conversation).await {
+                Ok(frame) => {
+                    out.send(frame);
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            },
         };
         if let Err(error) = result {
             out.send(error_frame(error, None));
@@ -191,6 +206,13 @@ impl Session {
             seq: stored.message.seq,
             created_at: stored.message.created_at,
         });
+        if stored.fresh && stored.conversation.assignee.is_none() {
+            // Still waiting for an agent: where the visitor stands now.
+            match super::waiting::status(&self.state, &self.tenant, Some(conversation)).await {
+                Ok(frame) => out.send(frame),
+                Err(error) => tracing::warn!(?error, "could not compute the queue place"),
+            }
+        }
         if stored.fresh {
             self.publish_conversation(conversation, ServerFrame::Message(service::message_view(stored.message)), None);
             self.state.bus.publish(
@@ -259,6 +281,82 @@ impl Session {
             .bus
             .publish(&Topic::inbox(self.tenant.id), BusEvent { frame, agents_only: true, skip_connection: None });
         Ok(())
+    }
+
+    async fn profile(
+        &mut self,
+        name: Option<String>,
+        email: Option<String>,
+        phone: Option<String>,
+        fields: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), OpError> {
+        let visitor = self.claims.sub.as_uuid();
+        service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move {
+                let (name, email, phone) = (name.as_deref().map(str::trim), email.as_deref(), phone.as_deref());
+                db::visitors::set_profile(tx, visitor, name, email, phone, &fields).await
+            })
+        })
+        .await?;
+        self.announce_visitor_updated();
+        Ok(())
+    }
+
+    async fn context(&mut self, data: serde_json::Map<String, serde_json::Value>) -> Result<(), OpError> {
+        let visitor = self.claims.sub.as_uuid();
+        service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move { db::visitors::set_context(tx, visitor, &data).await })
+        })
+        .await?;
+        self.announce_visitor_updated();
+        Ok(())
+    }
+
+    async fn rate(
+        &mut self,
+        out: &mut Outbox,
+        conversation: ConversationId,
+        rating: u8,
+        comment: Option<String>,
+    ) -> Result<(), OpError> {
+        let (id, visitor) = (conversation.as_uuid(), self.claims.sub.as_uuid());
+        let stored = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
+            Box::pin(async move {
+                let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
+                db::conversations::rate(tx, id, visitor, i16::from(rating), comment).await
+            })
+        })
+        .await?;
+        match stored {
+            Ok(row) => {
+                out.send(ServerFrame::Rated { conversation_id: conversation, rating });
+                let frame = ServerFrame::ConversationUpdated(service::summary(&row));
+                for topic in [Topic::conversation(self.tenant.id, conversation), Topic::inbox(self.tenant.id)] {
+                    self.state
+                        .bus
+                        .publish(&topic, BusEvent { frame: frame.clone(), agents_only: true, skip_connection: None });
+                }
+                Ok(())
+            }
+            Err(db::conversations::RateRefused::NotFound) => {
+                Err(OpError::refused(WsErrorCode::ConversationNotFound, "no such conversation"))
+            }
+            Err(db::conversations::RateRefused::Open) => {
+                Err(OpError::refused(WsErrorCode::Forbidden, "a conversation is rated after it closes"))
+            }
+        }
+    }
+
+    /// Agents re-read the visitor (profile, context, ratings).
+    fn announce_visitor_updated(&self) {
+        self.state.bus.publish(
+            &Topic::inbox(self.tenant.id),
+            BusEvent {
+                frame: ServerFrame::VisitorUpdated { visitor_id: self.claims.sub },
+                agents_only: true,
+                skip_connection: None,
+            },
+        );
     }
 
     fn announce_presence(&self, online: bool) {

@@ -271,6 +271,7 @@ async fn tokens_are_checked_at_upgrade_and_expiry_closes_the_session() {
     let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
     visitor.send(json!({ "type": "send", "client_id": "x", "body": "hello" })).await;
     let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("id").to_owned();
+    visitor.next_of("status").await;
     let mut intruder = app.agent(&other).await;
     intruder.send(json!({ "type": "join", "conversation_id": conversation })).await;
     assert_eq!(intruder.next_of("error").await["code"], "conversation_not_found");
@@ -725,4 +726,84 @@ async fn transcript_pages_over_rest_and_stays_in_its_tenant() {
     }
     let (status, _) = app.get("/api/v1/conversations/conv_nonsense/messages", Some(&owner.access)).await;
     assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn visitors_get_availability_queue_places_profiles_context_and_ratings() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let (first_id, second_id) = (new_visitor(), new_visitor());
+
+    // Nobody is connected: offline, and nothing waits yet.
+    let (mut first, welcome) = app.visitor(&owner.tenant_id, first_id, None).await;
+    let status = &welcome["status"];
+    assert_eq!(status["agents"], "offline");
+    assert!(status.get("queue").is_none(), "{status}");
+
+    // Two visitors write: the second waits behind the first.
+    first.send(json!({ "type": "send", "client_id": "f1", "body": "first in line" })).await;
+    let conversation = first.next_of("ack").await["conversation_id"].as_str().expect("id").to_owned();
+    let queued = first.next_of("status").await;
+    assert_eq!(queued["queue"]["position"], 1);
+    assert!(queued["queue"].get("estimated_wait_secs").is_none(), "no history, no estimate: {queued}");
+    let (mut second, _) = app.visitor(&owner.tenant_id, second_id, None).await;
+    second.send(json!({ "type": "send", "client_id": "s1", "body": "second" })).await;
+    assert_eq!(second.next_of("status").await["queue"]["position"], 2);
+
+    // An agent connects and takes the first conversation: the second moves up, with an estimate.
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "subscribe_inbox" })).await;
+    agent.send(json!({ "type": "claim", "conversation_id": conversation })).await;
+    first.next_of("conversation_updated").await;
+    second.send(json!({ "type": "status" })).await;
+    let moved = second.next_of("status").await;
+    assert_eq!(moved["agents"], "online");
+    assert_eq!(moved["queue"]["position"], 1);
+    assert!(moved["queue"]["estimated_wait_secs"].is_u64(), "{moved}");
+    agent.send(json!({ "type": "set_presence", "status": "busy" })).await;
+    agent.next_of("presence").await;
+    second.send(json!({ "type": "status" })).await;
+    assert_eq!(second.next_of("status").await["agents"], "busy");
+    first.send(json!({ "type": "status" })).await;
+    assert!(first.next_of("status").await.get("queue").is_none(), "an assigned conversation is not queued");
+
+    // Profile and context reach agents.
+    first
+        .send(json!({ "type": "profile", "name": "王小明", "email": "xm@example.cn", "phone": "+86 138 0000 0000",
+                       "fields": { "order_no": "A-1001" } }))
+        .await;
+    first.send(json!({ "type": "context", "data": { "error": "payment failed", "cart": [1, 2] } })).await;
+    assert_eq!(agent.next_of("visitor_updated").await["visitor_id"], first_id.to_string());
+    let (status, profile) = app.get(&format!("/api/v1/visitors/{first_id}"), Some(&owner.access)).await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!((profile["name"].as_str(), profile["email"].as_str()), (Some("王小明"), Some("xm@example.cn")));
+    assert_eq!(profile["attributes"]["phone"], "+86 138 0000 0000");
+    assert_eq!(profile["attributes"]["fields"]["order_no"], "A-1001");
+    let mut context_seen = false;
+    for _ in 0..20 {
+        let (_, profile) = app.get(&format!("/api/v1/visitors/{first_id}"), Some(&owner.access)).await;
+        if profile["attributes"]["context"]["error"] == "payment failed" {
+            context_seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(context_seen, "the context is stored");
+    first.send(json!({ "type": "profile", "email": "nope" })).await;
+    assert_eq!(first.next_of("error").await["code"], "invalid_frame");
+
+    // Ratings: not while open, not someone else's, then once closed.
+    let rate =
+        |rating: u8| json!({ "type": "rate", "conversation_id": conversation, "rating": rating, "comment": "很好" });
+    first.send(rate(5)).await;
+    assert_eq!(first.next_of("error").await["code"], "forbidden");
+    agent.send(json!({ "type": "close", "conversation_id": conversation })).await;
+    assert_eq!(first.next_of("conversation_updated").await["status"], "closed");
+    second.send(rate(1)).await;
+    assert_eq!(second.next_of("error").await["code"], "conversation_not_found");
+    first.send(rate(4)).await;
+    let rated = first.next_of("rated").await;
+    assert_eq!((rated["conversation_id"].as_str(), rated["rating"].as_u64()), (Some(conversation.as_str()), Some(4)));
+    let (_, summary) = app.get(&format!("/api/v1/conversations/{conversation}"), Some(&owner.access)).await;
+    assert_eq!(summary["rating"], 4);
 }

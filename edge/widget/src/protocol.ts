@@ -31,6 +31,13 @@ export interface MessageFrame {
   created_at: string;
 }
 
+export type Availability = 'online' | 'busy' | 'offline';
+
+export interface QueuePlace {
+  position: number;
+  estimated_wait_secs?: number;
+}
+
 export type ServerFrame =
   | { type: 'welcome'; protocol: number; heartbeat_secs: number; conversation_id?: string | null }
   | { type: 'ack'; client_id: string; message_id: string; conversation_id: string; seq: number; created_at: string }
@@ -38,7 +45,16 @@ export type ServerFrame =
   | { type: 'typing'; conversation_id: string; sender: Sender; typing: boolean }
   | { type: 'read'; conversation_id: string; reader: Sender; seq: number }
   | { type: 'error'; code: string; message: string; client_id?: string | null; retryable: boolean }
-  | { type: 'pong' };
+  | { type: 'pong' }
+  | { type: 'status'; agents: Availability; queue?: QueuePlace | null }
+  | { type: 'rated'; conversation_id: string; rating: number }
+  | {
+      type: 'conversation_updated';
+      conversation_id: string;
+      status: 'open' | 'closed';
+      assignee: string | null;
+      last_seq: number;
+    };
 
 export type VisitorFrame =
   | { type: 'hello'; protocol: number; last_seq: number }
@@ -46,7 +62,19 @@ export type VisitorFrame =
   | { type: 'typing'; typing: boolean }
   | { type: 'read'; seq: number }
   | { type: 'page_view'; url: string; title: string; referrer?: string }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'status' }
+  | { type: 'profile'; name?: string; email?: string; phone?: string; fields?: Record<string, string> }
+  | { type: 'context'; data: Record<string, unknown> }
+  | { type: 'rate'; conversation_id: string; rating: number; comment?: string };
+
+/** What a visitor tells in a form (`profile` frame). */
+export interface Profile {
+  name?: string;
+  email?: string;
+  phone?: string;
+  fields?: Record<string, string>;
+}
 
 /** Close codes after which reconnecting cannot help (a client bug or a refused version). */
 export const FATAL_CLOSES = [1003, 1009, 4003, 4004];

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startDemo } from '../scripts/demo-server.mjs';
-import { Agent, cuttableProxy, until } from './support.mjs';
+import { Agent, cuttableProxy, until, widgetStorage } from './support.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -16,6 +16,7 @@ const env = (name) => {
 };
 const API = env('KEFU_API');
 const DEMO_PORT = Number(env('KEFU_DEMO_PORT'));
+const SITE_KEY = env('KEFU_SITE_KEY');
 
 // Rules that would wreck a naive widget: every element hidden, reset, recoloured and shrunk.
 const HOSTILE = `<style>
@@ -30,8 +31,9 @@ let conversation;
 
 before(async () => {
   proxy = await cuttableProxy(Number(env('KEFU_PROXY_PORT')), env('KEFU_EDGE'));
-  demo = await startDemo({ port: DEMO_PORT, edge: proxy.url, siteKey: env('KEFU_SITE_KEY'), variants: { '/hostile': HOSTILE } });
-  agent = await Agent.connect(API, env('KEFU_AGENT_TOKEN'));
+  demo = await startDemo({ port: DEMO_PORT, edge: proxy.url, siteKey: SITE_KEY, variants: { '/hostile': HOSTILE } });
+  // REST only for now: the agent connects (and the team comes online) after the offline test.
+  agent = new Agent(API, env('KEFU_AGENT_TOKEN'));
   browser = await chromium.launch({
     executablePath: env('KEFU_CHROMIUM'),
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -67,7 +69,41 @@ async function visitorSays(text) {
   await composer().press('Enter');
 }
 
+test('with nobody online the offline form takes a message, validated, and the team gets it', async () => {
+  const offline = await browser.newContext({ locale: 'en-US' });
+  const p = await offline.newPage();
+  await p.goto(`http://127.0.0.1:${DEMO_PORT}/`);
+  await p.getByRole('button', { name: 'Chat with us' }).click();
+  await p.getByText("We're away right now").waitFor();
+  await p.getByLabel(/^Name/).fill('Ada Lovelace');
+  await p.getByLabel(/^Email/).fill('not-an-email');
+  await p.getByLabel(/^Message\b/).fill('Do you ship to Shanghai?');
+  await p.getByRole('button', { name: 'Send message' }).click();
+  await p.getByText('Enter a valid email address.').waitFor();
+  if (process.env.KEFU_SCREENSHOTS) await p.screenshot({ path: `${process.env.KEFU_SCREENSHOTS}/widget-offline-form.png` });
+  await p.getByLabel(/^Email/).fill('ada@example.com');
+  await p.getByRole('button', { name: 'Send message' }).click();
+  await p.getByText('Thanks! We got your message').waitFor();
+  await until('the message stored', async () => (await widgetStorage(p, SITE_KEY)).conversation_id && (await shown(p)).length === 1);
+  const stored = await widgetStorage(p, SITE_KEY);
+  const visitor = await agent.rest('GET', `/api/v1/visitors/${stored.visitor_id}`);
+  assert.equal(visitor.name, 'Ada Lovelace');
+  assert.equal(visitor.email, 'ada@example.com');
+  const transcript = await agent.transcript(stored.conversation_id);
+  assert.deepEqual(transcript.map((m) => m.body), ['Do you ship to Shanghai?']);
+  await offline.close();
+});
+
 test('the snippet on another origin draws the launcher; the panel opens in zh-CN', async () => {
+  await agent.open();
+  // Listeners registered through the queue stub before any widget code runs, as a host page would.
+  await page.addInitScript(() => {
+    window.kefuEvents = [];
+    window.Kefu = window.Kefu || function () { (window.Kefu.q = window.Kefu.q || []).push(arguments); };
+    for (const name of ['ready', 'open', 'close', 'agent_status']) {
+      window.Kefu('on', name, (data) => window.kefuEvents.push([name, data === undefined ? null : data]));
+    }
+  });
   await page.goto(`http://127.0.0.1:${DEMO_PORT}/`);
   await launcher().waitFor();
   const box = await launcher().boundingBox();
@@ -91,6 +127,21 @@ test('visitor and agent chat live: messages, typing both ways, read receipt', as
   agent.send({ type: 'join', conversation_id: conversation, last_seq: 0 });
   const first = await agent.next((f) => f.type === 'message' && f.conversation_id === conversation);
   assert.equal(first.body, '你好，我想退款 <b>not bold</b>');
+  // Waiting for an agent: the queue place (the offline visitor's message is ahead); the team is online.
+  await page.getByText('您前面还有 1 位。').waitFor();
+  const events = await page.evaluate(() => window.kefuEvents);
+  assert.deepEqual(events.map(([name]) => name).filter((n) => n !== 'agent_status').slice(0, 2), ['ready', 'open'], JSON.stringify(events));
+  assert.ok(events.some(([name, data]) => name === 'agent_status' && data === 'online'), JSON.stringify(events));
+  // The host page's context reaches the team.
+  await page.evaluate(() => Kefu('setContext', { order: 'A-1001', error: 'payment declined' }));
+  await agent.next((f) => f.type === 'visitor_updated');
+  const { visitor_id } = await widgetStorage(page, SITE_KEY);
+  await until('the context stored', async () => {
+    const visitor = await agent.rest('GET', `/api/v1/visitors/${visitor_id}`);
+    return visitor.attributes.context?.error === 'payment declined';
+  });
+  agent.send({ type: 'claim', conversation_id: conversation });
+  await page.getByText('您前面还有 1 位。').waitFor({ state: 'detached' });
   await until('the visitor message confirmed', async () => (await shown()).length === 1 && (await pending()) === 0);
   assert.equal(await page.locator('[role=log] b').count(), 0, 'message text never becomes HTML');
 
@@ -190,4 +241,54 @@ test('on a phone the panel fills the screen', async () => {
   assert.deepEqual([box.x, box.y, box.width, box.height], [0, 0, 375, 667], 'full screen');
   assert.ok(await p.getByRole('button', { name: 'Send' }).isVisible(), 'English strings');
   await phone.close();
+});
+
+test('when the team closes the conversation the visitor rates it', async () => {
+  agent.send({ type: 'close', conversation_id: conversation });
+  await page.getByText('对话已结束，请为本次服务评分。').waitFor();
+  await page.getByRole('radio', { name: '4 星（满分 5 星）' }).click();
+  await page.getByLabel('还有什么想说的吗？（选填）').fill('回复很快');
+  await page.getByRole('button', { name: '提交评价' }).click();
+  await page.getByText('感谢您的评价！').waitFor();
+  const summary = await agent.rest('GET', `/api/v1/conversations/${conversation}`);
+  assert.equal(summary.rating, 4);
+});
+
+test('a saved pre-chat form reaches new visitors within seconds and fills the profile', async () => {
+  await agent.editWidget((settings) => {
+    settings.pre_chat = {
+      enabled: true,
+      fields: [
+        { key: 'name', kind: 'name', required: true, label: { en: 'Name', 'zh-CN': '姓名' } },
+        { key: 'order_no', kind: 'text', required: false, label: { en: 'Order number', 'zh-CN': '订单号' } },
+      ],
+    };
+  });
+  // Each try in a new context: a browser may keep the loader for its max-age (10 s).
+  let fresh, p;
+  await until(
+    'the new settings at the edge',
+    async () => {
+      await fresh?.close();
+      fresh = await browser.newContext({ locale: 'zh-CN' });
+      p = await fresh.newPage();
+      await p.goto(`http://127.0.0.1:${DEMO_PORT}/`);
+      return p.evaluate(() => window.KefuConfig && window.KefuConfig.settings.pre_chat.enabled);
+    },
+    20_000,
+  );
+  await p.getByRole('button', { name: '在线客服' }).click();
+  await p.getByRole('button', { name: '开始对话' }).click();
+  await p.getByText('必填').waitFor();
+  await p.getByLabel('姓名').fill('李雷');
+  await p.getByLabel('订单号').fill('CN-2026-88');
+  await p.getByRole('button', { name: '开始对话' }).click();
+  await p.getByRole('textbox', { name: '输入消息' }).fill('我的订单还没到');
+  await p.getByRole('textbox', { name: '输入消息' }).press('Enter');
+  await until('the message confirmed', async () => (await shown(p)).length === 1 && (await pending(p)) === 0);
+  const { visitor_id } = await widgetStorage(p, SITE_KEY);
+  const visitor = await agent.rest('GET', `/api/v1/visitors/${visitor_id}`);
+  assert.equal(visitor.name, '李雷');
+  assert.equal(visitor.attributes.fields.order_no, 'CN-2026-88');
+  await fresh.close();
 });

@@ -111,4 +111,28 @@ export class Agent {
   close() {
     this.ws.close();
   }
+
+  async rest(method, path, body) {
+    const response = await fetch(`${this.api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** Edits the widget settings the way the console's editor does. */
+  async editWidget(change) {
+    const current = await this.rest('GET', '/api/v1/widget');
+    const settings = structuredClone(current.settings);
+    change(settings);
+    return this.rest('PUT', '/api/v1/widget', { settings, version: current.version });
+  }
+}
+
+/** What the widget keeps in the page's localStorage for a site key. */
+export async function widgetStorage(page, siteKey) {
+  return page.evaluate((key) => JSON.parse(localStorage.getItem(`kefu:${key}`) || '{}'), siteKey);
 }

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { KefuConfig, WidgetTexts } from '../config';
 import type { MessageFrame } from '../protocol';
 import type { Chat, ChatState } from './chat';
+import { Rating, VisitorForm } from './forms';
 import type { Strings } from './i18n';
 import { Text } from './text';
 
@@ -13,16 +14,18 @@ interface Props {
   chat: Chat;
   config: KefuConfig;
   texts: WidgetTexts;
+  language: string;
   t: Strings;
   open: boolean;
   onClose: () => void;
 }
 
-export function App({ chat, config, texts, t, open, onClose }: Props) {
+export function App({ chat, config, texts, language, t, open, onClose }: Props) {
   const [state, setState] = useState<ChatState>(chat.state);
   const [draft, setDraft] = useState('');
   const [notice, setNotice] = useState<string | null>(null);
   const [emoji, setEmoji] = useState(false);
+  const [offlineSent, setOfflineSent] = useState(false);
   const list = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
 
@@ -50,6 +53,15 @@ export function App({ chat, config, texts, t, open, onClose }: Props) {
   };
 
   const lastMine = [...state.messages].reverse().find((m) => m.sender.kind === 'visitor');
+  const { pre_chat: preChat, offline_form: offlineForm } = config.settings;
+  const fresh = state.messages.length === 0 && state.outbox.length === 0;
+  const showPreChat = preChat.enabled && preChat.fields.length > 0 && !state.preChatDone && fresh;
+  const showOffline = offlineForm.enabled && state.agents === 'offline' && fresh && !offlineSent;
+  const queue = state.queue;
+  const waiting = queue
+    ? (queue.position <= 1 ? t.queueNext : t.queueAhead(queue.position - 1)) +
+      (queue.estimated_wait_secs ? t.queueWait(Math.max(1, Math.round(queue.estimated_wait_secs / 60))) : '')
+    : null;
   const status =
     state.status === 'failed'
       ? t.failed
@@ -93,7 +105,8 @@ export function App({ chat, config, texts, t, open, onClose }: Props) {
       </div>
       {status && <div class={state.status === 'failed' ? 's f' : 's'} role="status">{status}</div>}
       <div class="l" ref={list} role="log" aria-live="polite" aria-label={t.messages}>
-        {texts.greeting && <div class="m a">{texts.greeting}</div>}
+        {texts.greeting && !showOffline && <div class="m a">{texts.greeting}</div>}
+        {(showOffline || (state.agents === 'offline' && fresh)) && <div class="m a">{texts.offline_message}</div>}
         {state.messages.map((m, i) => (
           <Bubble
             key={m.seq}
@@ -117,8 +130,46 @@ export function App({ chat, config, texts, t, open, onClose }: Props) {
             )}
           </div>
         ))}
+        {offlineSent && <div class="m y">{t.offlineSent}</div>}
+        {state.closed && (
+          <>
+            <div class="m y">{t.ended}</div>
+            <Rating t={t} rated={state.rated} onRate={(rating, comment) => chat.rate(rating, comment)} />
+          </>
+        )}
       </div>
+      {waiting && !state.closed && (
+        <div class="s q" role="status">
+          {waiting}
+          {state.agents === 'busy' ? ' ' + t.busy : ''}
+        </div>
+      )}
       <div class="w" aria-live="polite">{state.agentTyping ? t.typing(state.agentTyping) : notice || ''}</div>
+      {showPreChat ? (
+        <VisitorForm
+          form={preChat}
+          language={language}
+          t={t}
+          intro={t.preChatIntro}
+          submit={t.startChat}
+          withMessage={false}
+          onSubmit={(profile) => chat.setProfile(profile, true)}
+        />
+      ) : showOffline ? (
+        <VisitorForm
+          form={offlineForm}
+          language={language}
+          t={t}
+          intro=""
+          submit={t.leaveMessage}
+          withMessage={true}
+          onSubmit={(profile, message) => {
+            chat.setProfile(profile, false);
+            chat.send(message);
+            setOfflineSent(true);
+          }}
+        />
+      ) : (
       <form
         class="c"
         onSubmit={(e) => {
@@ -174,6 +225,7 @@ export function App({ chat, config, texts, t, open, onClose }: Props) {
           {t.send}
         </button>
       </form>
+      )}
     </div>
   );
 }

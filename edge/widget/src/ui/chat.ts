@@ -8,8 +8,11 @@ import {
   FATAL_CLOSES,
   MAX_BODY_CHARS,
   PROTOCOL,
+  type Availability,
   type MessageFrame,
   type Problem,
+  type Profile,
+  type QueuePlace,
   type ServerFrame,
   type SessionGrant,
   type VisitorFrame,
@@ -34,12 +37,24 @@ export interface ChatState {
   unread: number;
   /** Why the widget cannot chat (a refused site or origin), for people. */
   problem: string | null;
+  /** Whether the team is there (from the server's `status`), unknown before the first. */
+  agents: Availability | null;
+  /** The open conversation's place in the queue while no agent has it. */
+  queue: QueuePlace | null;
+  /** A conversation the team closed, waiting for the visitor's rating. */
+  closed: string | null;
+  /** The rating given to `closed`, once the server stored it. */
+  rated: number | null;
+  /** Whether the visitor filled in the pre-chat form. */
+  preChatDone: boolean;
 }
 
 const PING_EVERY_MS = 25_000;
 const PONG_WITHIN_MS = 10_000;
 const MAX_BACKOFF_MS = 15_000;
 const TYPING_SHOWN_MS = 8_000;
+/** How often an open panel asks for availability and the queue place. */
+const STATUS_EVERY_MS = 20_000;
 
 export class Chat {
   state: ChatState;
@@ -58,12 +73,19 @@ export class Chat {
   private sentTypingAt = 0;
   /** The panel is open and the page visible: agent messages count as seen. */
   private seeing = false;
+  private statusTimer: ReturnType<typeof setInterval> | undefined;
+  /** The host page's context (`Kefu('setContext')`), until a session delivered it. */
+  private context: Record<string, unknown> | null = null;
+  /** Profile or context sent and awaiting the `status` answer that proves they were handled. */
+  private delivering: { profile: boolean; context: boolean } | null = null;
 
   constructor(
     private readonly config: KefuConfig,
     private readonly identity: () => Identity | null,
     /** Called for each new agent message (sound, title blink, page event). */
     private readonly onAgentMessage: (message: MessageFrame) => void,
+    /** Called when the team's availability changes. */
+    private readonly onAvailability: (agents: Availability) => void = () => {},
   ) {
     this.store = new Storage('kefu:' + config.site_key);
     const stored = this.store.get();
@@ -76,6 +98,11 @@ export class Chat {
       agent: null,
       unread: 0,
       problem: null,
+      agents: null,
+      queue: null,
+      closed: null,
+      rated: null,
+      preChatDone: Boolean(stored.pre_chat_done),
     };
     addEventListener('online', () => this.wanted && this.reconnectNow());
     // Another tab wrote to the outbox (or acknowledged from it): follow it.
@@ -144,6 +171,53 @@ export class Chat {
   setSeeing(seeing: boolean): void {
     this.seeing = seeing;
     if (seeing) this.markRead();
+    clearInterval(this.statusTimer);
+    if (seeing) this.statusTimer = setInterval(() => this.welcomed && this.frame({ type: 'status' }), STATUS_EVERY_MS);
+  }
+
+  /**
+   * What the visitor entered in a form: kept (in storage) until a session delivered it, so it
+   * reaches the team before or with their first message.
+   */
+  setProfile(profile: Profile, preChat: boolean): void {
+    const clean: Profile = {};
+    for (const key of ['name', 'email', 'phone'] as const) {
+      const value = profile[key]?.trim();
+      if (value) clean[key] = value;
+    }
+    const fields = Object.entries(profile.fields || {}).filter(([, v]) => v.trim());
+    if (fields.length) clean.fields = Object.fromEntries(fields.map(([k, v]) => [k, v.trim()]));
+    this.store.update({ profile: clean, ...(preChat ? { pre_chat_done: true } : {}) });
+    if (preChat) this.set({ preChatDone: true });
+    this.deliver();
+    this.connect();
+  }
+
+  /** The host page's context; sent now if connected, else with the next session. */
+  setContext(context: Record<string, unknown>): void {
+    this.context = context;
+    this.deliver();
+  }
+
+  /** Rates the conversation the team closed. */
+  rate(rating: number, comment: string): void {
+    const conversation = this.state.closed;
+    if (!conversation) return;
+    const text = comment.trim();
+    this.frame({ type: 'rate', conversation_id: conversation, rating, ...(text ? { comment: text.slice(0, 1000) } : {}) });
+  }
+
+  /** Sends what is waiting to be delivered (profile, context), then asks for `status`: its
+   * answer proves the server handled them, as frames are handled in order. */
+  private deliver(): void {
+    if (!this.welcomed) return;
+    const profile = this.store.get().profile;
+    if (profile) this.frame({ type: 'profile', ...profile });
+    if (this.context) this.frame({ type: 'context', data: this.context });
+    if (profile || this.context) {
+      this.delivering = { profile: Boolean(profile), context: Boolean(this.context) };
+      this.frame({ type: 'status' });
+    }
   }
 
   private set(patch: Partial<ChatState>): void {
@@ -273,11 +347,15 @@ export class Chat {
           this.ws?.close(1000, 'new conversation');
           return;
         }
-        this.store.update({ conversation_id: conversation });
+        if (conversation !== stored.conversation_id) {
+          // Another conversation than the one remembered (or none): its reads start over.
+          this.store.update({ conversation_id: conversation, read_seq: 0 });
+        }
         this.welcomed = true;
         this.attempts = 0;
         this.set({ status: 'online', problem: null });
         this.startWatchdog();
+        this.deliver();
         this.frame({ type: 'page_view', url: location.href.slice(0, 2048), title: document.title.slice(0, 500), referrer: document.referrer.slice(0, 2048) || undefined });
         for (const item of stored.outbox || []) {
           if (!item.failed) this.frame({ type: 'send', client_id: item.client_id, body: item.body });
@@ -317,6 +395,32 @@ export class Chat {
         break;
       case 'pong':
         break;
+      case 'status': {
+        if (this.delivering) {
+          if (this.delivering.profile) this.store.update({ profile: undefined });
+          if (this.delivering.context) this.context = null;
+          this.delivering = null;
+        }
+        const changed = frame.agents !== this.state.agents;
+        this.set({ agents: frame.agents, queue: frame.queue || null });
+        if (changed) this.onAvailability(frame.agents);
+        break;
+      }
+      case 'conversation_updated':
+        if (frame.status === 'closed') {
+          if (this.store.get().conversation_id === frame.conversation_id) {
+            // Done: the visitor's next message opens a new conversation, numbered from 1.
+            this.store.update({ conversation_id: undefined, read_seq: 0 });
+            this.lastSeq = 0;
+          }
+          this.set({ closed: frame.conversation_id, rated: null, queue: null, agentTyping: null });
+        } else if (frame.assignee) {
+          this.set({ queue: null });
+        }
+        break;
+      case 'rated':
+        if (frame.conversation_id === this.state.closed) this.set({ rated: frame.rating });
+        break;
     }
   }
 
@@ -324,9 +428,13 @@ export class Chat {
     if (message.private) return;
     const messages = this.state.messages;
     if (messages.some((m) => m.seq === message.seq && m.conversation_id === message.conversation_id)) return;
-    const stored = this.store.get();
-    if (stored.conversation_id !== message.conversation_id) this.store.update({ conversation_id: message.conversation_id });
+    let stored = this.store.get();
+    if (stored.conversation_id !== message.conversation_id) {
+      stored = this.store.update({ conversation_id: message.conversation_id, read_seq: 0 });
+    }
+    if (messages.length > 0 && messages[0].conversation_id !== message.conversation_id) this.lastSeq = 0;
     const next = messages.filter((m) => m.conversation_id === message.conversation_id);
+    if (this.state.closed && this.state.closed !== message.conversation_id) this.set({ closed: null, rated: null });
     let i = next.length;
     while (i > 0 && next[i - 1].seq > message.seq) i--;
     next.splice(i, 0, message);

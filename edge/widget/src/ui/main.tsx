@@ -28,13 +28,19 @@ const mount: Mount = (bridge) => {
   bridge.root.append(style, container);
 
   const blink = titleBlink(t.newMessage);
-  const chat = new Chat(config, () => identity, (message: MessageFrame) => {
-    bridge.emit('message', { body: message.body, sender: message.sender, seq: message.seq });
-    if (!seeing()) {
-      blink.start();
-      beep();
-    }
-  });
+  const chat = new Chat(
+    config,
+    () => identity,
+    (message: MessageFrame) => {
+      bridge.emit('message', { body: message.body, sender: message.sender, seq: message.seq });
+      if (!seeing()) {
+        blink.start();
+        beep();
+      }
+    },
+    (agents) => bridge.emit('agent_status', agents),
+  );
+  if (bridge.context) chat.setContext(bridge.context);
   chat.subscribe((state) => bridge.setUnread(state.unread));
   let lastUnread = 0;
   chat.subscribe((state) => {
@@ -49,7 +55,10 @@ const mount: Mount = (bridge) => {
   document.addEventListener('visibilitychange', sync);
 
   const draw = () =>
-    render(<App chat={chat} config={config} texts={texts} t={t} open={open} onClose={() => api.close()} />, container);
+    render(
+      <App chat={chat} config={config} texts={texts} language={language} t={t} open={open} onClose={() => api.close()} />,
+      container,
+    );
 
   const setOpen = (next: boolean) => {
     if (next === open) return;
@@ -68,15 +77,17 @@ const mount: Mount = (bridge) => {
     identify(next) {
       const changed = !identity || identity.id !== next.id;
       identity = next;
+      if (next.name || next.email) chat.setProfile({ name: next.name, email: next.email }, false);
       if (changed) chat.reidentify();
     },
-    setContext() {
-      // Kept by the loader; sent with the conversation once the api accepts context (issue 5 follow-up).
+    setContext(context) {
+      chat.setContext(context);
     },
   };
 
   draw();
   if (chat.hasHistory()) chat.connect();
+  if (identity && (identity.name || identity.email)) chat.setProfile({ name: identity.name, email: identity.email }, false);
   return api;
 };
 

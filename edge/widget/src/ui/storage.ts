@@ -17,6 +17,10 @@ export interface Stored {
   conversation_id?: string;
   read_seq?: number;
   outbox?: Outgoing[];
+  /** What the visitor entered in a form, until the server has it. */
+  profile?: import('../protocol').Profile;
+  /** The pre-chat form was filled in (it is not asked again). */
+  pre_chat_done?: boolean;
 }
 
 export class Storage {

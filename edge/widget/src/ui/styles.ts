@@ -42,6 +42,18 @@ background:#fff;max-height:120px;min-height:38px;outline:none}
 background:#fff;border:1px solid #e5e7eb;border-radius:10px;box-shadow:0 6px 20px rgba(0,0,0,.12)}
 .e button{border:0;background:transparent;font-size:20px;line-height:1;padding:5px;border-radius:6px;cursor:pointer}
 .e button:hover{background:#f3f4f6}
+.s.q{background:#eff6ff;color:#1e3a8a}
+.f{display:flex;flex-direction:column;gap:10px;padding:12px 14px;border-top:1px solid #e5e7eb;background:#fff;overflow-y:auto;max-height:70%}
+.f>*,.r>*{flex-shrink:0}.f .sb,.r .sb{min-height:38px}
+.f p{margin:0;color:#374151}.fl{display:flex;flex-direction:column;gap:4px}.f label{font-size:13px;color:#374151}
+.f em{color:#dc2626;font-style:normal}.f small{color:#b91c1c;font-size:12px}
+.f input,.f textarea,.r textarea{font:inherit;color:inherit;border:1px solid #d1d5db;border-radius:8px;padding:8px 10px;background:#fff;outline:none;resize:vertical}
+.f input:focus,.f textarea:focus,.r textarea:focus{border-color:var(--k)}
+.f [aria-invalid=true]{border-color:#dc2626}
+.r{align-self:stretch;display:flex;flex-direction:column;gap:8px;background:#fff;border:1px solid #e5e7eb;border-radius:12px;padding:12px;margin-top:4px}
+.r p{margin:0}.st{display:flex;gap:4px}
+.st button{border:0;background:transparent;font-size:26px;line-height:1;color:#d1d5db;cursor:pointer;padding:2px}
+.st button.on{color:#f59e0b}.st button:focus-visible{outline:2px solid #111}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 }
