@@ -64,6 +64,55 @@ pub struct Config {
     pub migrate: MigrateConfig,
     /// How the edge authenticates to this api.
     pub edge: EdgeConfig,
+    /// Where attachments are stored.
+    pub attachments: AttachmentsConfig,
+}
+
+/// Which object store keeps attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentBackend {
+    /// A directory on this node's disk (development, single node).
+    Local,
+    /// An S3-compatible bucket (production: shared by every node).
+    S3,
+}
+
+/// Where attachments are stored (docs/configuration.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// `local` or `s3`.
+    pub backend: AttachmentBackend,
+    /// The directory of the `local` backend (created if missing).
+    pub local_dir: String,
+    /// Bucket of the `s3` backend.
+    pub s3_bucket: Option<String>,
+    /// Region of the `s3` backend.
+    pub s3_region: String,
+    /// Endpoint of an S3-compatible service (MinIO, R2, OSS…); empty for AWS.
+    pub s3_endpoint: Option<String>,
+    /// Access key id of the `s3` backend.
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key of the `s3` backend.
+    pub s3_secret_access_key: Option<SecretString>,
+    /// Allow a plain-http endpoint (local S3-compatible servers only).
+    pub s3_allow_http: bool,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            backend: AttachmentBackend::Local,
+            local_dir: "data/attachments".into(),
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_endpoint: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
+        }
+    }
 }
 
 /// The edge's access to the internal endpoints.
@@ -165,6 +214,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             edge: EdgeConfig::default(),
             migrate: MigrateConfig::default(),
+            attachments: AttachmentsConfig::default(),
         }
     }
 }
@@ -244,6 +294,22 @@ impl Config {
     /// Checks every value and reports all problems at once.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        if self.attachments.backend == AttachmentBackend::S3 {
+            let a = &self.attachments;
+            if a.s3_bucket.as_deref().is_none_or(str::is_empty) {
+                problems
+                    .push("attachments.s3_bucket (KEFU_ATTACHMENTS__S3_BUCKET) is required for the s3 backend".into());
+            }
+            if a.s3_access_key_id.is_none() || a.s3_secret_access_key.is_none() {
+                problems.push(
+                    "attachments.s3_access_key_id and s3_secret_access_key (KEFU_ATTACHMENTS__S3_ACCESS_KEY_ID, \
+                     KEFU_ATTACHMENTS__S3_SECRET_ACCESS_KEY) are required for the s3 backend"
+                        .into(),
+                );
+            }
+        } else if self.attachments.local_dir.is_empty() {
+            problems.push("attachments.local_dir (KEFU_ATTACHMENTS__LOCAL_DIR) must not be empty".into());
+        }
         match &self.database.url {
             None => problems.push(
                 "database.url is missing: set DATABASE_URL (or KEFU_DATABASE__URL), e.g. postgres://kefu:kefu@127.0.0.1:5432/kefu_dev".into(),
@@ -394,6 +460,8 @@ impl Config {
         config.auth.auth_rate_per_minute = 1000;
         config.migrate.concurrency = 4;
         config.edge.secret = Some(SecretString::from(TEST_EDGE_SECRET.to_owned()));
+        config.attachments.local_dir =
+            std::env::temp_dir().join("kefu-test-attachments").to_string_lossy().into_owned();
         config
     }
 }

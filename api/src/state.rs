@@ -38,6 +38,8 @@ pub struct AppState {
     pub presence: crate::realtime::presence::Presence,
     /// Cancelled when the node shuts down: WebSocket sessions close with `going_away`.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Where attachment bytes live.
+    pub attachments: crate::attachments::AttachmentStore,
 }
 
 impl AppState {
@@ -58,7 +60,9 @@ impl AppState {
             Some(redis) => crate::realtime::presence::Presence::redis(redis.clone()),
             None => crate::realtime::presence::Presence::local(),
         };
+        let attachments = crate::attachments::AttachmentStore::open(&config.attachments)?;
         Ok(Self {
+            attachments,
             presence,
             db,
             redis,

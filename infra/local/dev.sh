@@ -19,6 +19,7 @@ export KEFU_AUTH__SIGNING_KEYS="dev-1:$(cat .dev/signing-key)"
 export KEFU_LISTEN=${KEFU_LISTEN:-127.0.0.1:8080}
 export KEFU_PUBLIC_URL=${KEFU_PUBLIC_URL:-http://$KEFU_LISTEN}
 export KEFU_EDGE__SECRET="$(cat .dev/edge-secret)"
+export KEFU_ATTACHMENTS__LOCAL_DIR=${KEFU_ATTACHMENTS__LOCAL_DIR:-$PWD/.dev/attachments}
 EDGE_LISTEN=${EDGE_LISTEN:-127.0.0.1:8787}
 EDGE_URL="http://$EDGE_LISTEN"
 export KEFU_HTTP__CORS_ORIGINS=${KEFU_HTTP__CORS_ORIGINS:-[\"http://127.0.0.1:5173\",\"http://localhost:5173\"]}

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Test-only tools: aiosmtpd (a real SMTP server, in a rebuildable venv under target/) for the
-# mail delivery test, and Debian's chromium (with CJK fonts) for the browser tests. Prints
+# Test-only tools: aiosmtpd (a real SMTP server) for the mail delivery test and moto's S3-compatible
+# server for the S3 attachment store test, in a rebuildable venv under target/, and Debian's chromium (with CJK fonts) for the browser tests. Prints
 # `export KEFU_TEST_PYTHON=… KEFU_TEST_CHROMIUM=…`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=target/test-tools/py
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
-    echo "test-tools: installing aiosmtpd into $venv" >&2
+if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import aiosmtpd, moto.server' >/dev/null 2>&1; then
+    echo "test-tools: installing aiosmtpd and moto (an S3-compatible server) into $venv" >&2
     python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'moto[s3,server]==5.2.5' >&2
 fi
 echo "export KEFU_TEST_PYTHON=$PWD/$venv/bin/python"
 

@@ -69,6 +69,8 @@ error_codes! {
     InvalidOneTimeToken = "invalid_one_time_token",
     /// The plan's seat limit is reached.
     SeatLimitReached = "seat_limit_reached",
+    /// The plan's attachment storage is full.
+    QuotaExceeded = "quota_exceeded",
     /// Someone saved a newer version first; reload and apply the change again.
     VersionConflict = "version_conflict",
     /// (Edge) The page's `Origin` is not among the tenant's allowed origins.
@@ -105,7 +107,8 @@ impl ErrorCode {
             Timeout => 408,
             RateLimited => 429,
             Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken | RefreshTokenReused => 401,
-            Forbidden | EmailNotVerified | TenantInactive | OwnerProtected | OriginNotAllowed | InvalidIdentity => 403,
+            Forbidden | EmailNotVerified | TenantInactive | OwnerProtected | OriginNotAllowed | InvalidIdentity
+            | QuotaExceeded => 403,
             UpstreamUnavailable => 502,
             UpgradeRequired => 426,
             TenantSelectionRequired

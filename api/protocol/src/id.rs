@@ -128,6 +128,11 @@ prefixed_id!(
     SiteKeyId,
     "site"
 );
+prefixed_id!(
+    /// An uploaded file (image or document), sent in at most one message.
+    AttachmentId,
+    "att"
+);
 
 #[cfg(test)]
 mod tests {

@@ -17,5 +17,8 @@ pub mod ws;
 
 pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER, VISITOR_AUDIENCE, VisitorClaims};
 pub use error::{ErrorCode, FieldError, Problem};
-pub use id::{ApiKeyId, ConversationId, IdParseError, InvitationId, MessageId, SiteKeyId, TenantId, UserId, VisitorId};
+pub use id::{
+    ApiKeyId, AttachmentId, ConversationId, IdParseError, InvitationId, MessageId, SiteKeyId, TenantId, UserId,
+    VisitorId,
+};
 pub use role::Role;

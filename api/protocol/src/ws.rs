@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ConversationId, MessageId, UserId, VisitorId};
+use crate::{AttachmentId, ConversationId, MessageId, UserId, VisitorId};
 
 /// The protocol version this build speaks. A client announces its version in `hello`.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -138,8 +138,11 @@ pub enum VisitorFrame {
         /// The client's id for this message; retries with the same id are answered with the
         /// original `ack` and stored once.
         client_id: String,
-        /// Text, 1–4000 characters.
+        /// Text, 1–4000 characters (with an attachment: a caption, or its file name).
         body: String,
+        /// A file this visitor uploaded and has not sent yet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment_id: Option<AttachmentId>,
     },
     /// The visitor is (not) typing.
     Typing {
@@ -269,8 +272,11 @@ pub enum AgentFrame {
         conversation_id: ConversationId,
         /// The client's id for this message (idempotent retries).
         client_id: String,
-        /// Text, 1–4000 characters.
+        /// Text, 1–4000 characters (with an attachment: a caption, or its file name).
         body: String,
+        /// A file this agent uploaded and has not sent yet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment_id: Option<AttachmentId>,
     },
     /// A private note only agents see.
     Note {
@@ -348,6 +354,23 @@ pub struct MessageView {
     pub client_id: String,
     /// When it was committed.
     pub created_at: DateTime<Utc>,
+    /// The file sent with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentRef>,
+}
+
+/// A file as messages carry it. Download: agents `GET /api/v1/attachments/{id}`, visitors
+/// `GET /v1/attachments/{id}?token=` at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// Id.
+    pub id: AttachmentId,
+    /// File name as uploaded.
+    pub name: String,
+    /// Media type sniffed from the content.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
 }
 
 /// A conversation's state as agents see it in the inbox.
@@ -606,7 +629,7 @@ impl Validate for VisitorFrame {
     fn validate(&self) -> Result<(), FrameError> {
         match self {
             VisitorFrame::Hello { last_seq: Some(seq), .. } | VisitorFrame::Read { seq } => check_seq(*seq),
-            VisitorFrame::Send { client_id, body } => check_client_id(client_id).and_then(|()| check_body(body)),
+            VisitorFrame::Send { client_id, body, .. } => check_client_id(client_id).and_then(|()| check_body(body)),
             VisitorFrame::PageView { url, title, referrer } => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(frame_error(WsErrorCode::InvalidFrame, "url must be an http(s) URL"));
@@ -677,7 +700,7 @@ mod tests {
     fn decodes_valid_frames() {
         assert_eq!(
             decode::<VisitorFrame>(r#"{"type":"send","client_id":"c-1","body":"你好"}"#),
-            Ok(VisitorFrame::Send { client_id: "c-1".into(), body: "你好".into() })
+            Ok(VisitorFrame::Send { client_id: "c-1".into(), body: "你好".into(), attachment_id: None })
         );
         assert_eq!(
             decode::<VisitorFrame>(r#"{"type":"hello","protocol":1}"#),
@@ -768,7 +791,7 @@ mod tests {
 
         #[test]
         fn valid_send_frames_round_trip(client_id in "[A-Za-z0-9_-]{1,64}", body in "[^\\u{0}]{0,50}[a-z中]") {
-            let frame = VisitorFrame::Send { client_id, body };
+            let frame = VisitorFrame::Send { client_id, body, attachment_id: None };
             let text = serde_json::to_string(&frame).expect("encode");
             prop_assert_eq!(decode::<VisitorFrame>(&text), Ok(frame));
         }

@@ -29,10 +29,25 @@ pub struct MessageRow {
     pub body: String,
     /// Commit time (transaction start).
     pub created_at: DateTime<Utc>,
+    /// The attached file's metadata (`{id, name, content_type, size}`), if any.
+    pub attachment: Option<sqlx::types::Json<AttachmentMeta>>,
+}
+
+/// The snapshot of an attachment a message keeps.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AttachmentMeta {
+    /// Attachment id.
+    pub id: Uuid,
+    /// File name.
+    pub name: String,
+    /// Sniffed media type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
 }
 
 const COLUMNS: &str =
-    "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at";
+    "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment";
 
 /// What to store.
 pub struct NewMessage<'a> {
@@ -48,6 +63,8 @@ pub struct NewMessage<'a> {
     pub private: bool,
     /// Text.
     pub body: &'a str,
+    /// An uploaded, unsent attachment of this sender.
+    pub attachment: Option<Uuid>,
 }
 
 /// Messages after `after_seq`, oldest first, at most `limit`; private notes only when asked.
@@ -96,7 +113,8 @@ pub async fn page(tx: &mut TenantTx, conversation_id: Uuid, page: Page, limit: i
     .await
 }
 
-/// The row `send_message` returns.
+/// The row `send_message` returns (outcome `stored`, `duplicate`, `closed`, `not_found` or
+/// `bad_attachment`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SendOutcome {
     /// `stored`, `duplicate`, `closed` or `not_found`.
@@ -121,6 +139,8 @@ pub struct SendOutcome {
     pub message_private: Option<bool>,
     /// Text.
     pub message_body: Option<String>,
+    /// Attachment snapshot.
+    pub message_attachment: Option<sqlx::types::Json<AttachmentMeta>>,
     /// Conversation id.
     pub conversation_id: Option<Uuid>,
     /// Conversation's visitor.
@@ -147,7 +167,7 @@ pub async fn send_atomic(
     new: &NewMessage<'_>,
 ) -> sqlx::Result<SendOutcome> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select * from {}.send_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "select * from {}.send_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         schema.name()
     )))
     .bind(conversation)
@@ -160,6 +180,7 @@ pub async fn send_atomic(
     .bind(new.client_id)
     .bind(new.private)
     .bind(new.body)
+    .bind(new.attachment)
     .fetch_one(pool)
     .await
 }

@@ -10,6 +10,7 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 pub mod conversations;
 pub mod invitations;

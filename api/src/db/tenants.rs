@@ -145,3 +145,14 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
     sqlx::query("delete from control.tenants where id = $1").bind(id).execute(conn).await?;
     Ok(())
 }
+
+/// The tenant's plan limits for attachments: `(largest file in MiB, total storage in MiB)`.
+pub async fn attachment_limits(conn: &mut sqlx::PgConnection, tenant: uuid::Uuid) -> sqlx::Result<(i32, i32)> {
+    sqlx::query_as(
+        "select p.attachment_max_mb, p.attachment_storage_mb
+         from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
+    )
+    .bind(tenant)
+    .fetch_one(conn)
+    .await
+}

@@ -3,6 +3,7 @@
 //! tracing, metrics, problem-shaped errors, security headers, CORS, timeout, body limit).
 
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod conversations;
@@ -83,6 +84,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(presence::router())
         .merge(visitors::router())
         .merge(conversations::router())
+        .merge(attachments::router())
         .merge(widget::router())
         .merge(site_keys::router())
         .merge(edge::router())

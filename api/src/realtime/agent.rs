@@ -95,12 +95,12 @@ impl Session {
                 (self.join(out, conversation_id, last_seq.unwrap_or(0)).await, None)
             }
             AgentFrame::Claim { conversation_id } => (self.claim(conversation_id).await, None),
-            AgentFrame::Send { conversation_id, client_id, body } => {
-                let result = self.send(out, conversation_id, &client_id, &body, false).await;
+            AgentFrame::Send { conversation_id, client_id, body, attachment_id } => {
+                let result = self.send(out, conversation_id, &client_id, &body, false, attachment_id).await;
                 (result, Some(client_id))
             }
             AgentFrame::Note { conversation_id, client_id, body } => {
-                let result = self.send(out, conversation_id, &client_id, &body, true).await;
+                let result = self.send(out, conversation_id, &client_id, &body, true, None).await;
                 (result, Some(client_id))
             }
             AgentFrame::Typing { conversation_id, typing } => {
@@ -227,9 +227,10 @@ impl Session {
         client_id: &str,
         body: &str,
         private: bool,
+        attachment: Option<kefu_protocol::AttachmentId>,
     ) -> Result<(), OpError> {
         let author = Author::Agent { id: self.claims.sub, name: self.name.clone(), conversation, private };
-        let stored = service::send(&self.state.db, &self.tenant.schema, &author, client_id, body).await?;
+        let stored = service::send(&self.state.db, &self.tenant.schema, &author, client_id, body, attachment).await?;
         out.send(ServerFrame::Ack {
             client_id: client_id.to_owned(),
             message_id: MessageId::from_uuid(stored.message.id),

@@ -111,6 +111,24 @@ pub(crate) async fn follow_conversation(
     out.follow(topic, receiver, Some(recovery)).await;
 }
 
+/// Checks a visitor token (signature, audience, expiry, this node's region) and resolves its
+/// tenant (active, at home here). Also used by the visitor's attachment endpoints.
+pub(crate) async fn authenticate_visitor(
+    state: &AppState,
+    token: &str,
+) -> Result<(kefu_protocol::VisitorClaims, TenantRef)> {
+    let claims = state.jwt.verify_visitor(token).map_err(|error| {
+        tracing::debug!(%error, "visitor token rejected");
+        invalid_token()
+    })?;
+    if claims.region != state.config.region {
+        tracing::debug!(region = %claims.region, "visitor token for another region");
+        return Err(invalid_token());
+    }
+    let tenant = resolve_tenant(state, claims.tid).await?;
+    Ok((claims, tenant))
+}
+
 fn next_connection_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -123,15 +141,7 @@ async fn visitor_upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
     let token = token_of(&query, &headers)?;
-    let claims = state.jwt.verify_visitor(&token).map_err(|error| {
-        tracing::debug!(%error, "visitor token rejected");
-        invalid_token()
-    })?;
-    if claims.region != state.config.region {
-        tracing::debug!(region = %claims.region, "visitor token for another region");
-        return Err(invalid_token());
-    }
-    let tenant = resolve_tenant(&state, claims.tid).await?;
+    let (claims, tenant) = authenticate_visitor(&state, &token).await?;
     let header =
         |name: axum::http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let device = crate::domain::tracking::Device::from_user_agent(&header(axum::http::header::USER_AGENT));

@@ -84,6 +84,7 @@ pub async fn send(
     author: &Author,
     client_id: &str,
     body: &str,
+    attachment: Option<kefu_protocol::AttachmentId>,
 ) -> Result<Stored, OpError> {
     let (conversation, visitor, sender_kind, sender_id, sender_name, private) = match author {
         Author::Visitor(v) => (None, Some(v.as_uuid()), "visitor", v.as_uuid(), None, false),
@@ -91,11 +92,16 @@ pub async fn send(
             (Some(conversation.as_uuid()), None, "agent", id.as_uuid(), Some(name.as_str()), *private)
         }
     };
-    let new = NewMessage { sender_kind, sender_id, sender_name, client_id, private, body };
+    let attachment = attachment.map(|a| a.as_uuid());
+    let new = NewMessage { sender_kind, sender_id, sender_name, client_id, private, body, attachment };
     let outcome = db::messages::send_atomic(pool, schema, conversation, visitor, &new).await?;
     match outcome.outcome.as_str() {
         "not_found" => Err(OpError::refused(WsErrorCode::ConversationNotFound, "No such conversation.")),
         "closed" => Err(OpError::refused(WsErrorCode::ConversationClosed, "This conversation is closed.")),
+        "bad_attachment" => Err(OpError::refused(
+            WsErrorCode::InvalidFrame,
+            "No such attachment: upload it first; each upload is sent once, by its uploader.",
+        )),
         "stored" | "duplicate" => {
             let fresh = outcome.outcome == "stored";
             let opened = outcome.opened;
@@ -122,6 +128,7 @@ fn split_outcome(o: db::messages::SendOutcome) -> Option<(MessageRow, Conversati
             private: o.message_private?,
             body: o.message_body?,
             created_at: o.message_created_at?,
+            attachment: o.message_attachment,
         },
         ConversationRow {
             id: conversation_id,
@@ -173,6 +180,12 @@ pub fn message_view(row: MessageRow) -> MessageView {
         body: row.body,
         client_id: row.client_id,
         created_at: row.created_at,
+        attachment: row.attachment.map(|sqlx::types::Json(a)| kefu_protocol::ws::AttachmentRef {
+            id: kefu_protocol::AttachmentId::from_uuid(a.id),
+            name: a.name,
+            content_type: a.content_type,
+            size: a.size,
+        }),
     }
 }
 

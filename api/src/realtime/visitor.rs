@@ -144,7 +144,9 @@ impl Session {
 
     async fn handle(&mut self, out: &mut Outbox, frame: VisitorFrame) {
         let result = match frame {
-            VisitorFrame::Send { client_id, body } => self.send(out, client_id, body).await,
+            VisitorFrame::Send { client_id, body, attachment_id } => {
+                self.send(out, client_id, body, attachment_id).await
+            }
             VisitorFrame::Typing { typing } => {
                 if let Some(conversation) = self.conversation {
                     self.publish_conversation(
@@ -185,15 +187,22 @@ impl Session {
         }
     }
 
-    async fn send(&mut self, out: &mut Outbox, client_id: String, body: String) -> Result<(), OpError> {
+    async fn send(
+        &mut self,
+        out: &mut Outbox,
+        client_id: String,
+        body: String,
+        attachment: Option<kefu_protocol::AttachmentId>,
+    ) -> Result<(), OpError> {
         let author = Author::Visitor(self.claims.sub);
-        let stored = match service::send(&self.state.db, &self.tenant.schema, &author, &client_id, &body).await {
-            Ok(stored) => stored,
-            Err(error) => {
-                out.send(error_frame(error, Some(client_id)));
-                return Ok(());
-            }
-        };
+        let stored =
+            match service::send(&self.state.db, &self.tenant.schema, &author, &client_id, &body, attachment).await {
+                Ok(stored) => stored,
+                Err(error) => {
+                    out.send(error_frame(error, Some(client_id)));
+                    return Ok(());
+                }
+            };
         let conversation = ConversationId::from_uuid(stored.conversation.id);
         if stored.opened || self.conversation != Some(conversation) {
             // Follow before acknowledging so the new message itself arrives in order.

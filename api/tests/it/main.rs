@@ -2,6 +2,7 @@
 //! One binary, one module per area (house style). Every test makes its own tenants.
 
 mod accounts;
+mod attachments;
 mod bad_input;
 mod isolation;
 mod mail;

@@ -1,0 +1,279 @@
+//! Attachment uploads and downloads (F10). Agents use their access token; visitors use their
+//! visitor token (through the edge, which forwards `/v1/attachments…` to the tenant's region).
+//! An upload is the raw file as the request body, with its name in `?name=`; the content decides
+//! what it is (`attachments::sniff`), the plan decides how big it and the tenant's total may be.
+//! Sending it is a WebSocket `send` with `attachment_id`. A download is allowed to members of the
+//! tenant, and to the visitor whose conversation it was sent in (or who uploaded it).
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kefu_protocol::{AttachmentId, ErrorCode};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::extract::{AnyMember, Auth};
+use crate::attachments::{AttachmentStore, sniff};
+use crate::db::{self, TenantTx, tenant::TenantSchema};
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+
+/// The largest body an upload route reads at all; the plan's limit (10–50 MiB) is checked
+/// after.
+pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
+/// File names are kept to this many characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_as_agent))
+        .routes(routes!(download_as_agent))
+        .routes(routes!(upload_as_visitor))
+        .routes(routes!(download_as_visitor))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+}
+
+/// The file's name.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UploadQuery {
+    /// File name as the user picked it (kept for display and downloads, ≤ 255 characters).
+    pub name: Option<String>,
+}
+
+/// A visitor's token, for downloads a browser makes itself (`<img src>`).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VisitorTokenQuery {
+    /// The visitor token (else `Authorization: Bearer`).
+    pub token: Option<String>,
+}
+
+/// An uploaded file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    /// `att_…`: send it with a WebSocket `send` frame's `attachment_id`.
+    #[schema(value_type = String)]
+    pub id: AttachmentId,
+    /// File name.
+    pub name: String,
+    /// Media type, sniffed from the content.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+}
+
+/// Who uploads.
+struct Uploader {
+    kind: &'static str,
+    id: Uuid,
+}
+
+/// Uploads a file as an agent. The body is the file; its type is sniffed from the content
+/// (images, PDF, office documents, zip, UTF-8 text).
+#[utoipa::path(post, path = "/api/v1/attachments", tag = "conversations", security(("bearer" = [])),
+    params(UploadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = AttachmentView), (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type"), (status = 403, description = "quota_exceeded")))]
+async fn upload_as_agent(
+    State(state): State<AppState>,
+    auth: Auth<AnyMember>,
+    Query(query): Query<UploadQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
+    let Some(user) = auth.principal.user_id() else {
+        return Err(ApiError::client(ErrorCode::Forbidden, "Attachments are sent by members, not API keys."));
+    };
+    let uploader = Uploader { kind: "agent", id: user.as_uuid() };
+    upload(&state, auth.tenant.id.as_uuid(), &auth.tenant.schema, uploader, query.name, body).await
+}
+
+/// Downloads an attachment as a member of the tenant.
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "conversations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "att_…")),
+    responses((status = 200, description = "the file"), (status = 404, description = "resource_not_found")))]
+async fn download_as_agent(
+    State(state): State<AppState>,
+    auth: Auth<AnyMember>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let id = attachment_id(&id)?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let row = db::attachments::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("attachment"))?;
+    tx.commit().await?;
+    serve(&state.attachments, row).await
+}
+
+/// Uploads a file as a visitor (the edge forwards `POST /v1/attachments` here).
+#[utoipa::path(post, path = "/api/v1/visitor/attachments", tag = "conversations",
+    params(UploadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = AttachmentView), (status = 401, description = "invalid_token"),
+        (status = 413, description = "payload_too_large"), (status = 415, description = "unsupported_media_type")))]
+async fn upload_as_visitor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<UploadQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
+    let (claims, tenant) = crate::realtime::authenticate_visitor(&state, &bearer(&headers, None)?).await?;
+    let uploader = Uploader { kind: "visitor", id: claims.sub.as_uuid() };
+    upload(&state, tenant.id.as_uuid(), &tenant.schema, uploader, query.name, body).await
+}
+
+/// Downloads an attachment as the visitor whose conversation it is in (or who uploaded it).
+#[utoipa::path(get, path = "/api/v1/visitor/attachments/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "att_…"), VisitorTokenQuery),
+    responses((status = 200, description = "the file"), (status = 404, description = "resource_not_found")))]
+async fn download_as_visitor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<VisitorTokenQuery>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let (claims, tenant) = crate::realtime::authenticate_visitor(&state, &bearer(&headers, query.token)?).await?;
+    let id = attachment_id(&id)?;
+    let mut tx = TenantTx::begin(&state.db, &tenant.schema).await?;
+    let row = db::attachments::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("attachment"))?;
+    tx.commit().await?;
+    let visitor = claims.sub.as_uuid();
+    let own_upload = row.uploader_kind == "visitor" && row.uploader_id == visitor;
+    if !own_upload && row.conversation_visitor != Some(visitor) {
+        // Same answer as for a missing one: ids of other visitors' files reveal nothing.
+        return Err(ApiError::not_found("attachment"));
+    }
+    serve(&state.attachments, row).await
+}
+
+fn bearer(headers: &HeaderMap, query: Option<String>) -> Result<String> {
+    query
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| ApiError::client(ErrorCode::Unauthenticated, "A visitor token is required."))
+}
+
+fn attachment_id(raw: &str) -> Result<Uuid> {
+    raw.parse::<AttachmentId>().map(|id| id.as_uuid()).map_err(|_| ApiError::not_found("attachment"))
+}
+
+/// A file name safe to keep and show: no path, no control characters, at most 255 characters.
+fn clean_name(name: Option<&str>) -> String {
+    let base = name.unwrap_or_default().rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." { "file".into() } else { cleaned.to_owned() }
+}
+
+async fn upload(
+    state: &AppState,
+    tenant: Uuid,
+    schema: &TenantSchema,
+    uploader: Uploader,
+    name: Option<String>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
+    const MIB: i64 = 1024 * 1024;
+    if body.is_empty() {
+        return Err(ApiError::field("body", "empty", "The file is empty."));
+    }
+    let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
+    let (max_mb, storage_mb) = {
+        let mut conn = state.db.acquire().await?;
+        db::tenants::attachment_limits(&mut conn, tenant).await?
+    };
+    if size > i64::from(max_mb) * MIB {
+        return Err(ApiError::client(
+            ErrorCode::PayloadTooLarge,
+            format!("Files are at most {max_mb} MiB on this plan."),
+        ));
+    }
+    let Some(kind) = sniff::classify(&body) else {
+        return Err(ApiError::client(
+            ErrorCode::UnsupportedMediaType,
+            "This kind of file cannot be sent: images (PNG, JPEG, GIF, WebP), PDF, office documents, zip and plain text can.",
+        ));
+    };
+    let name = clean_name(name.as_deref());
+    let id = Uuid::now_v7();
+    let key = AttachmentStore::key_of(tenant, id);
+    let mut tx = TenantTx::begin(&state.db, schema).await?;
+    let used = db::attachments::lock_and_measure(&mut tx).await?;
+    if used + size > i64::from(storage_mb) * MIB {
+        return Err(ApiError::client(
+            ErrorCode::QuotaExceeded,
+            format!("The plan's {storage_mb} MiB of attachment storage is full."),
+        ));
+    }
+    state.attachments.put(&key, body).await.map_err(|error| {
+        tracing::error!(%error, "attachment store write failed");
+        ApiError::client(ErrorCode::ServiceUnavailable, "The file store is unavailable; retry shortly.")
+    })?;
+    let new = db::attachments::NewAttachment {
+        id,
+        uploader_kind: uploader.kind,
+        uploader_id: uploader.id,
+        name: &name,
+        content_type: kind.content_type,
+        size,
+        storage_key: &key,
+    };
+    let stored = async {
+        db::attachments::insert(&mut tx, &new).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(error) = stored {
+        // The object without a row would be unreachable: remove it.
+        let _ = state.attachments.delete(&key).await;
+        return Err(error.into());
+    }
+    let view = AttachmentView { id: AttachmentId::from_uuid(id), name, content_type: kind.content_type.into(), size };
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// The file, with headers that keep a browser from running it: the sniffed type, `nosniff`, a
+/// sandboxing CSP, and `attachment` disposition for everything but images.
+async fn serve(store: &AttachmentStore, row: db::attachments::AttachmentRow) -> Result<Response> {
+    let bytes = store.get(&row.storage_key).await.map_err(|error| {
+        tracing::error!(%error, key = %row.storage_key, "attachment store read failed");
+        ApiError::client(ErrorCode::ServiceUnavailable, "The file store is unavailable; retry shortly.")
+    })?;
+    let inline = row.content_type.starts_with("image/");
+    let encoded: String =
+        url::form_urlencoded::byte_serialize(row.name.as_bytes()).collect::<String>().replace('+', "%20");
+    let disposition = format!("{}; filename*=UTF-8''{encoded}", if inline { "inline" } else { "attachment" });
+    let value = |v: &str| HeaderValue::from_str(v).map_err(|_| ApiError::client(ErrorCode::Internal, "bad header"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, value(&row.content_type)?),
+            (header::CONTENT_DISPOSITION, value(&disposition)?),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400, immutable")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_paths_and_control_characters() {
+        assert_eq!(clean_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(clean_name(Some("C:\\\\Users\\\\发票.pdf")), "发票.pdf");
+        assert_eq!(clean_name(Some("a\u{0}b\r\n.png")), "ab.png");
+        assert_eq!(clean_name(Some("..")), "file");
+        assert_eq!(clean_name(None), "file");
+        assert_eq!(clean_name(Some(&"x".repeat(300))).chars().count(), 255);
+    }
+}

@@ -1,0 +1,158 @@
+//! Attachments against real Postgres and the local object store: content sniffing, plan limits,
+//! sending once through the WebSocket, replay, and who may download what.
+
+use kefu_api::testing::TestApp;
+use kefu_protocol::VisitorId;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\nIDATx\x9cc\0\x01\0\0\x05\0\x01\r\n-\xb4\0\0\0\0IEND\xaeB`\x82";
+
+async fn upload(app: &TestApp, path: &str, token: &str, name: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(app.url(&format!("{path}?name={}", urlencode(name))))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn download(app: &TestApp, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("download")
+}
+
+#[tokio::test]
+async fn uploads_are_sniffed_limited_sent_once_and_downloaded_only_by_their_conversation() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let visitor_id = VisitorId::from_uuid(uuid::Uuid::now_v7());
+    let visitor_token = app.visitor_token(&owner.tenant_id, visitor_id, 600);
+
+    // The content decides: a PNG named .txt is a PNG; an executable named .png is refused.
+    let (status, image) = upload(&app, "/api/v1/visitor/attachments", &visitor_token, "收据.txt", PNG.to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{image}");
+    assert_eq!((image["content_type"].as_str(), image["name"].as_str()), (Some("image/png"), Some("收据.txt")));
+    assert!(image["id"].as_str().is_some_and(|id| id.starts_with("att_")));
+    let (status, refused) = upload(
+        &app,
+        "/api/v1/visitor/attachments",
+        &visitor_token,
+        "cat.png",
+        b"MZ\x90\0\x03\0\0\0\x04\0\0\0".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type"))
+    );
+    let (status, _) = upload(&app, "/api/v1/visitor/attachments", "not-a-token", "a.txt", b"hi".to_vec()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, empty) = upload(&app, "/api/v1/visitor/attachments", &visitor_token, "a.txt", Vec::new()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{empty}");
+
+    // Sent once, by its uploader, as a message that carries it (live and on replay).
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, visitor_id, None).await;
+    let attachment = image["id"].as_str().expect("id").to_owned();
+    visitor
+        .send(json!({ "type": "send", "client_id": "img-1", "body": "收据.txt", "attachment_id": attachment }))
+        .await;
+    let message = visitor.next_of("message").await;
+    assert_eq!(message["attachment"]["id"], attachment.as_str());
+    assert_eq!(message["attachment"]["content_type"], "image/png");
+    let conversation = message["conversation_id"].as_str().expect("conversation").to_owned();
+    visitor.send(json!({ "type": "send", "client_id": "img-2", "body": "again", "attachment_id": attachment })).await;
+    assert_eq!(visitor.next_of("error").await["code"], "invalid_frame", "an attachment is sent once");
+    // A retry of the first send is the original message, not an error.
+    visitor
+        .send(json!({ "type": "send", "client_id": "img-1", "body": "收据.txt", "attachment_id": attachment }))
+        .await;
+    assert_eq!(visitor.next_of("ack").await["seq"], 1);
+    let (mut replay, _) = app.visitor(&owner.tenant_id, visitor_id, Some(0)).await;
+    assert_eq!(replay.next_of("message").await["attachment"]["name"], "收据.txt");
+
+    // Another visitor can neither send nor see it.
+    let stranger = VisitorId::from_uuid(uuid::Uuid::now_v7());
+    let stranger_token = app.visitor_token(&owner.tenant_id, stranger, 600);
+    let (mut other, _) = app.visitor(&owner.tenant_id, stranger, None).await;
+    other.send(json!({ "type": "send", "client_id": "steal", "body": "mine now", "attachment_id": attachment })).await;
+    assert_eq!(other.next_of("error").await["code"], "invalid_frame");
+    let path = format!("/api/v1/visitor/attachments/{attachment}");
+    assert_eq!(download(&app, &path, Some(&stranger_token)).await.status(), StatusCode::NOT_FOUND);
+
+    // The visitor (token in the query, as an <img src> does) and the team download the bytes.
+    let mine = download(&app, &format!("{path}?token={visitor_token}"), None).await;
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(mine.headers()["content-type"], "image/png");
+    assert_eq!(mine.headers()["x-content-type-options"], "nosniff");
+    assert!(mine.headers()["content-disposition"].to_str().is_ok_and(|d| d.starts_with("inline;")));
+    assert_eq!(mine.bytes().await.expect("bytes").as_ref(), PNG);
+    let team = download(&app, &format!("/api/v1/attachments/{attachment}"), Some(&owner.access)).await;
+    assert_eq!(team.status(), StatusCode::OK);
+    assert_eq!(team.bytes().await.expect("bytes").as_ref(), PNG);
+
+    // Agents upload and send too; a text file downloads as an attachment.
+    let (status, note) =
+        upload(&app, "/api/v1/attachments", &owner.access, "退款说明.txt", "请按以下步骤退款。".as_bytes().to_vec())
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    assert_eq!(note["content_type"], "text/plain; charset=utf-8");
+    let mut agent = app.agent(&owner).await;
+    agent
+        .send(json!({ "type": "send", "conversation_id": conversation, "client_id": "a-file", "body": "退款说明.txt",
+                       "attachment_id": note["id"] }))
+        .await;
+    assert_eq!(agent.next_of("ack").await["seq"], 2);
+    let received = visitor.next_of("message").await;
+    assert_eq!(received["attachment"]["name"], "退款说明.txt");
+    let file = download(
+        &app,
+        &format!("/api/v1/visitor/attachments/{}?token={visitor_token}", note["id"].as_str().unwrap_or_default()),
+        None,
+    )
+    .await;
+    assert!(file.headers()["content-disposition"].to_str().is_ok_and(|d| d.starts_with("attachment;")));
+
+    // Another tenant's member cannot download it.
+    let other_owner = app.verified_owner().await;
+    let foreign = download(&app, &format!("/api/v1/attachments/{attachment}"), Some(&other_owner.access)).await;
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_plan_bounds_each_file_and_the_total() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    sqlx::query(
+        "insert into control.plans (id, name, seats, conversations_per_month, attachment_storage_mb, attachment_max_mb)
+         values ('tiny-test', 'Tiny', 1, 10, 2, 1) on conflict (id) do nothing",
+    )
+    .execute(app.db())
+    .await
+    .expect("plan");
+    sqlx::query("update control.tenants set plan_id = 'tiny-test' where id = $1::uuid")
+        .bind(owner.tenant_id.trim_start_matches("tnt_"))
+        .execute(app.db())
+        .await
+        .expect("tenant plan");
+    let text = |kib: usize| "字".repeat(kib * 1024 / 3).into_bytes();
+    let (status, too_big) = upload(&app, "/api/v1/attachments", &owner.access, "big.txt", text(1100)).await;
+    assert_eq!((status, too_big["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
+    for _ in 0..2 {
+        let (status, body) = upload(&app, "/api/v1/attachments", &owner.access, "part.txt", text(900)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, full) = upload(&app, "/api/v1/attachments", &owner.access, "part.txt", text(900)).await;
+    assert_eq!((status, full["code"].as_str()), (StatusCode::FORBIDDEN, Some("quota_exceeded")));
+}
