@@ -8,6 +8,7 @@
 //! runtime modules do I/O. This crate never depends on `kefu-api`, sqlx or Redis.
 
 pub mod assets;
+pub mod attachments;
 pub mod config;
 pub mod crypto;
 pub mod error;

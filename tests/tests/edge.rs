@@ -117,6 +117,56 @@ async fn behaves(api: Server, shop: &Tenant, edge: &Edge) {
     let reply = visitor.next_of("message").await;
     assert_eq!((reply["body"].as_str(), reply["seq"].as_i64()), (Some("您好！"), Some(2)));
 
+    // Attachments through the edge: upload with the visitor token, send, download by URL.
+    let token = grant["token"].as_str().expect("token");
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/attachments", edge.base))
+        .header("origin", SHOP)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert!(preflight.headers()["access-control-allow-headers"].to_str().is_ok_and(|h| h.contains("authorization")));
+    let file = "退货地址：上海市\n".repeat(20).into_bytes();
+    let uploaded = http
+        .post(format!("{}/v1/attachments?name=%E5%9C%B0%E5%9D%80.txt", edge.base))
+        .header("origin", SHOP)
+        .bearer_auth(token)
+        .body(file.clone())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    assert_eq!(uploaded.headers()["access-control-allow-origin"], SHOP);
+    let uploaded: Value = uploaded.json().await.expect("json");
+    assert_eq!(uploaded["name"], "地址.txt");
+    let attachment = uploaded["id"].as_str().expect("id");
+    visitor
+        .send(json!({ "type": "send", "client_id": "v-file", "body": "地址.txt", "attachment_id": attachment }))
+        .await;
+    assert_eq!(visitor.next_of("message").await["attachment"]["id"], attachment);
+    let fetched =
+        http.get(format!("{}/v1/attachments/{attachment}?token={token}", edge.base)).send().await.expect("get");
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert!(fetched.headers()["content-disposition"].to_str().is_ok_and(|d| d.starts_with("attachment;")));
+    assert_eq!(fetched.bytes().await.expect("bytes").as_ref(), file.as_slice());
+    let forged = http
+        .post(format!("{}/v1/attachments?name=x.txt", edge.base))
+        .bearer_auth("abc.def.ghi")
+        .body("hi")
+        .send()
+        .await
+        .expect("forged upload");
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let unknown = http
+        .get(format!("{}/v1/attachments/att_0190c8e5b7a87c3e9f000000000000ab?token={token}", edge.base))
+        .send()
+        .await
+        .expect("unknown");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
     // A returning visitor keeps their id (and conversation) with the proof the edge gave them.
     let back = json!({ "site_key": shop.site_key, "visitor_id": grant["visitor_id"], "visitor_proof": grant["visitor_proof"] });
     let (_, regrant) = session(edge, Some(SHOP), back).await;
@@ -127,6 +177,7 @@ async fn behaves(api: Server, shop: &Tenant, edge: &Edge) {
     resumed.send(json!({ "type": "hello", "protocol": 1, "last_seq": 1 })).await;
     assert_eq!(resumed.next_of("welcome").await["conversation_id"], conversation.as_str());
     assert_eq!(resumed.next_of("message").await["seq"], 2);
+    assert_eq!(resumed.next_of("message").await["attachment"]["name"], "地址.txt");
 
     // Close codes pass through unchanged: the api closes 4004 when the first frame is not hello.
     let (_, fresh) = session(edge, Some(SHOP), ask.clone()).await;

@@ -1,5 +1,5 @@
-//! The native edge's routes: the loader, the chat UI bundle, visitor sessions, the WebSocket
-//! upgrade and health.
+//! The native edge's routes: the loader, the chat UI bundle, visitor sessions, attachment
+//! uploads and downloads, the WebSocket upgrade and health.
 //! Each answer is either the success body or a problem+json from [`EdgeError`].
 
 use std::net::SocketAddr;
@@ -25,6 +25,8 @@ pub fn router(state: EdgeState) -> Router {
         .route("/w/{file}", get(loader))
         .route("/widget/{file}", get(widget_file))
         .route("/v1/sessions", post(create_session).options(preflight))
+        .route("/v1/attachments", post(upload).options(attachment_preflight))
+        .route("/v1/attachments/{id}", get(download))
         .route("/ws", get(upgrade))
         .fallback(|| async { problem(&EdgeError::new(ErrorCode::NotFound, "No such route.")) })
         .with_state(state)
@@ -126,6 +128,109 @@ async fn preflight(headers: HeaderMap) -> Response {
         )
             .into_response(),
     )
+}
+
+/// CORS preflight for uploads: the visitor token in `Authorization` is what authorizes them.
+async fn attachment_preflight(headers: HeaderMap) -> Response {
+    let Some(origin) = headers.get(header::ORIGIN).cloned() else {
+        return problem(&EdgeError::new(ErrorCode::OriginNotAllowed, "The request has no Origin header."));
+    };
+    secure(
+        (
+            StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+                (header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST")),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type")),
+                (header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")),
+                (header::VARY, HeaderValue::from_static("Origin")),
+            ],
+        )
+            .into_response(),
+    )
+}
+
+/// Forwards a visitor's upload to the region the token names.
+async fn upload(
+    State(state): State<EdgeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).cloned();
+    let result = async {
+        state.check_ip(peer.ip())?;
+        let token = crate::attachments::bearer(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
+        let url = crate::attachments::upload_url(&state.regions, token, query.as_deref())?;
+        let limit = crate::attachments::MAX_UPLOAD_BYTES;
+        let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            EdgeError::new(ErrorCode::PayloadTooLarge, format!("Files are at most {} MiB.", limit / (1024 * 1024)))
+        })?;
+        let upstream = state
+            .http
+            .post(url)
+            .header(header::AUTHORIZATION, format!("Bearer {}", token.unwrap_or_default()))
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(std::time::Duration::from_secs(60))
+            .body(body)
+            .send()
+            .await
+            .map_err(|_| EdgeError::upstream())?;
+        relay(upstream).await
+    }
+    .await;
+    let mut response = respond(result);
+    if let Some(origin) = origin {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+/// Forwards a visitor's download (`?token=`, as an `<img src>` makes it) to the token's region.
+async fn download(
+    State(state): State<EdgeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let result = async {
+        state.check_ip(peer.ip())?;
+        let token = crate::upgrade::token_from_query(query.as_deref());
+        let url = crate::attachments::download_url(&state.regions, &id, token)?;
+        let upstream = state
+            .http
+            .get(url)
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|_| EdgeError::upstream())?;
+        relay(upstream).await
+    }
+    .await;
+    respond(result)
+}
+
+/// The region's answer as the edge's, with the headers that describe the body.
+async fn relay(upstream: reqwest::Response) -> Result<Response, EdgeError> {
+    let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut headers = HeaderMap::new();
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_DISPOSITION,
+        header::CACHE_CONTROL,
+        header::CONTENT_SECURITY_POLICY,
+        header::RETRY_AFTER,
+    ] {
+        if let Some(value) =
+            upstream.headers().get(name.as_str()).and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+        {
+            headers.insert(name, value);
+        }
+    }
+    let body = upstream.bytes().await.map_err(|_| EdgeError::upstream())?;
+    Ok((status, headers, body).into_response())
 }
 
 async fn create_session(

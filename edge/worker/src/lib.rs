@@ -103,7 +103,18 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
                 Ok(()) => create_session(&edge, &env, req).await,
                 Err(error) => Err(error),
             },
-            (Method::Options, "/v1/sessions") => preflight(&req),
+            (Method::Options, "/v1/sessions") => preflight(&req, "content-type"),
+            (Method::Post, "/v1/attachments") => match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
+                Ok(()) => upload(&edge, req).await,
+                Err(error) => Err(error),
+            },
+            (Method::Options, "/v1/attachments") => preflight(&req, "authorization, content-type"),
+            (Method::Get, p) if p.starts_with("/v1/attachments/") => {
+                match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
+                    Ok(()) => download(&edge, &req, &p["/v1/attachments/".len()..]).await,
+                    Err(error) => Err(error),
+                }
+            }
             (Method::Get, "/ws") => match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
                 Ok(()) => upgrade(&edge, req).await,
                 Err(error) => Err(error),
@@ -247,7 +258,9 @@ async fn loader(edge: &Edge, env: &Env, req: &Request, file: &str) -> Result<Res
     Ok(Response::ok(body).map_err(internal)?.with_headers(headers))
 }
 
-fn preflight(req: &Request) -> Result<Response, EdgeError> {
+/// CORS preflight: sessions are checked against the site's origins when they arrive, uploads by
+/// their visitor token, so the preflight only says which method and headers may follow.
+fn preflight(req: &Request, allow_headers: &str) -> Result<Response, EdgeError> {
     let origin = req
         .headers()
         .get("origin")
@@ -258,7 +271,7 @@ fn preflight(req: &Request) -> Result<Response, EdgeError> {
     for (name, value) in [
         ("access-control-allow-origin", origin.as_str()),
         ("access-control-allow-methods", "POST"),
-        ("access-control-allow-headers", "content-type"),
+        ("access-control-allow-headers", allow_headers),
         ("access-control-max-age", "600"),
         ("vary", "Origin"),
     ] {
@@ -313,6 +326,60 @@ async fn create_session(edge: &Edge, env: &Env, mut req: Request) -> Result<Resp
         return Ok(response.with_headers(headers));
     }
     Ok(response)
+}
+
+/// Forwards a visitor's upload to the region the token names (the body is bounded by its
+/// declared length before it is read).
+async fn upload(edge: &Edge, mut req: Request) -> Result<Response, EdgeError> {
+    let origin = req.headers().get("origin").ok().flatten();
+    let result = async {
+        let authorization = req.headers().get("authorization").ok().flatten();
+        let token = kefu_edge::attachments::bearer(authorization.as_deref()).map(str::to_owned);
+        let query = req.url().map_err(internal)?.query().map(str::to_owned);
+        let url = kefu_edge::attachments::upload_url(&edge.regions, token.as_deref(), query.as_deref())?;
+        let limit = kefu_edge::attachments::MAX_UPLOAD_BYTES;
+        let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+        if declared.is_none_or(|n| n > limit) {
+            return Err(EdgeError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("An upload needs a Content-Length of at most {} MiB.", limit / (1024 * 1024)),
+            ));
+        }
+        let body = req.bytes().await.map_err(internal)?;
+        let headers = Headers::new();
+        headers.set("authorization", &format!("Bearer {}", token.unwrap_or_default())).map_err(internal)?;
+        headers.set("content-type", "application/octet-stream").map_err(internal)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+        let request = Request::new_with_init(&url, &init).map_err(internal)?;
+        Fetch::Request(request).send().await.map_err(|_| EdgeError::upstream())
+    }
+    .await;
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => problem(&error).map_err(internal)?,
+    };
+    match origin {
+        Some(origin) => {
+            let headers = response.headers().clone();
+            headers.set("access-control-allow-origin", &origin).map_err(internal)?;
+            headers.set("vary", "Origin").map_err(internal)?;
+            Ok(response.with_headers(headers))
+        }
+        None => Ok(response),
+    }
+}
+
+/// Forwards a visitor's download (`?token=`) to the token's region; the region's response (type,
+/// disposition, sandboxing CSP) is returned as it is.
+async fn download(edge: &Edge, req: &Request, id: &str) -> Result<Response, EdgeError> {
+    let url = req.url().map_err(internal)?;
+    let token = kefu_edge::upgrade::token_from_query(url.query());
+    let upstream = kefu_edge::attachments::download_url(&edge.regions, id, token)?;
+    let request = Request::new(&upstream, Method::Get).map_err(internal)?;
+    Fetch::Request(request).send().await.map_err(|_| EdgeError::upstream())
 }
 
 /// Pass-through proxy: the upgrade request goes to the region with `fetch`, and the region's
