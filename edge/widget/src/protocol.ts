@@ -19,6 +19,15 @@ export interface Problem {
 
 export type Sender = { kind: 'visitor'; id: string } | { kind: 'agent'; id: string; name: string } | { kind: 'system' };
 
+export interface AttachmentRef {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+}
+
+export interface AttachmentUpload extends AttachmentRef {}
+
 export interface MessageFrame {
   type: 'message';
   conversation_id: string;
@@ -29,6 +38,7 @@ export interface MessageFrame {
   body: string;
   client_id: string | null;
   created_at: string;
+  attachment?: AttachmentRef | null;
 }
 
 export type Availability = 'online' | 'busy' | 'offline';
@@ -58,7 +68,7 @@ export type ServerFrame =
 
 export type VisitorFrame =
   | { type: 'hello'; protocol: number; last_seq: number }
-  | { type: 'send'; client_id: string; body: string }
+  | { type: 'send'; client_id: string; body: string; attachment_id?: string }
   | { type: 'typing'; typing: boolean }
   | { type: 'read'; seq: number }
   | { type: 'page_view'; url: string; title: string; referrer?: string }
@@ -81,3 +91,5 @@ export const FATAL_CLOSES = [1003, 1009, 4003, 4004];
 
 /** Limits from the protocol. */
 export const MAX_BODY_CHARS = 4000;
+/** The largest file the edge carries (the tenant's plan may allow less: 10–50 MiB). */
+export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;

@@ -113,7 +113,7 @@ test('the snippet on another origin draws the launcher; the panel opens in zh-CN
   const panel = page.getByRole('dialog', { name: '在线客服' });
   await panel.waitFor();
   assert.ok(await panel.getByText('您好！请问有什么可以帮您？').isVisible(), 'the tenant greeting in zh-CN');
-  assert.ok(await page.getByRole('button', { name: '发送' }).isVisible(), 'widget strings in zh-CN');
+  assert.ok(await page.getByRole('button', { name: '发送', exact: true }).isVisible(), 'widget strings in zh-CN');
   assert.equal(await launcher().getAttribute('aria-expanded'), 'true');
   const [panelBox, logBox] = [await panel.boundingBox(), await page.getByRole('log').boundingBox()];
   assert.ok(logBox.width === panelBox.width && logBox.height > 300, `the transcript fills the panel: ${JSON.stringify(logBox)}`);
@@ -239,8 +239,34 @@ test('on a phone the panel fills the screen', async () => {
   await panel.waitFor();
   const box = await panel.boundingBox();
   assert.deepEqual([box.x, box.y, box.width, box.height], [0, 0, 375, 667], 'full screen');
-  assert.ok(await p.getByRole('button', { name: 'Send' }).isVisible(), 'English strings');
+  assert.ok(await p.getByRole('button', { name: 'Send', exact: true }).isVisible(), 'English strings');
   await phone.close();
+});
+
+test('a visitor sends an image: previewed through the edge, received by the agent byte for byte', async () => {
+  // A 2×2 PNG.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAYAAABytg0kAAAAFklEQVR4nGP8z8DwnwEJMDEgAZwMABm4AgNCT7hDAAAAAElFTkSuQmCC',
+    'base64',
+  );
+  await page.locator('[data-kefu-widget] input[type=file]').setInputFiles({ name: '收据.png', mimeType: 'image/png', buffer: png });
+  const received = await agent.next((f) => f.type === 'message' && f.attachment && f.conversation_id === conversation, 20_000);
+  assert.equal(received.attachment.name, '收据.png');
+  assert.equal(received.attachment.content_type, 'image/png');
+  const preview = page.locator('[role=log] img[alt="收据.png"]');
+  await preview.waitFor();
+  await until('the preview loaded through the edge', () => preview.evaluate((img) => img.complete && img.naturalWidth === 2));
+  const response = await fetch(`${API}/api/v1/attachments/${received.attachment.id}`, {
+    headers: { authorization: `Bearer ${env('KEFU_AGENT_TOKEN')}` },
+  });
+  assert.equal(response.status, 200);
+  assert.deepEqual(Buffer.from(await response.arrayBuffer()), png);
+  // An executable dressed as an image is refused, and the widget says so.
+  await page
+    .locator('[data-kefu-widget] input[type=file]')
+    .setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: Buffer.from('4d5a90000300000004000000ffff0000', 'hex') });
+  await page.getByText('This kind of file cannot be sent').waitFor();
+  await page.getByRole('button', { name: '删除' }).click();
 });
 
 test('when the team closes the conversation the visitor rates it', async () => {

@@ -28,6 +28,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
   const [offlineSent, setOfflineSent] = useState(false);
   const list = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
 
   useEffect(() => chat.subscribe(setState), [chat]);
   useEffect(() => {
@@ -113,6 +114,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             message={m}
             t={t}
             named={m.sender.kind === 'agent' && !sameSender(state.messages[i - 1], m)}
+            url={(id) => chat.attachmentUrl(id)}
             read={m === lastMine && state.agentReadSeq >= m.seq}
           />
         ))}
@@ -122,9 +124,12 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             {o.failed ? (
               <>
                 <span class="sr">{t.failedMessage}</span>
+                {explains(o.failed) && <small> · {o.failed}</small>}
                 <button type="button" onClick={() => chat.retry(o.client_id)}>{t.retry}</button>
                 <button type="button" onClick={() => chat.discard(o.client_id)}>{t.discard}</button>
               </>
+            ) : o.uploading ? (
+              <small> · {t.uploading}</small>
             ) : (
               <span class="sr">{t.pending}</span>
             )}
@@ -195,6 +200,22 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             ))}
           </div>
         )}
+        <input
+          ref={picker}
+          type="file"
+          hidden
+          accept="image/*,.pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.zip,.txt"
+          onChange={(e) => {
+            const input = e.target as HTMLInputElement;
+            for (const file of Array.from(input.files || [])) void chat.sendFile(file, t.fileTooBig);
+            input.value = '';
+          }}
+        />
+        <button class="ib" type="button" aria-label={t.attach} title={t.attach} onClick={() => picker.current?.click()}>
+          <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">
+            <path d="M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9" />
+          </svg>
+        </button>
         <button class="ib" type="button" aria-label={t.emoji} aria-expanded={emoji} onClick={() => setEmoji(!emoji)}>
           <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">
             <circle cx="12" cy="12" r="9" />
@@ -220,6 +241,12 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             }
           }}
           onBlur={() => chat.typing(false)}
+          onPaste={(e) => {
+            const files = Array.from(e.clipboardData?.files || []);
+            if (files.length === 0) return;
+            e.preventDefault();
+            for (const file of files) void chat.sendFile(file, t.fileTooBig);
+          }}
         />
         <button class="sb" type="submit" disabled={!draft.trim()}>
           {t.send}
@@ -238,22 +265,46 @@ function sameSender(previous: MessageFrame | undefined, message: MessageFrame): 
 interface BubbleProps {
   message: MessageFrame;
   t: Strings;
+  /** The download URL of an attachment. */
+  url: (id: string) => string | null;
   /** Show the agent's name above (the first of a run of their messages). */
   named: boolean;
   read: boolean;
 }
 
-function Bubble({ message, t, named, read }: BubbleProps) {
+function Bubble({ message, t, named, read, url }: BubbleProps) {
   const kind = message.sender.kind === 'visitor' ? 'v' : message.sender.kind === 'agent' ? 'a' : 'y';
+  const file = message.attachment;
+  const href = file ? url(file.id) : null;
   return (
     <>
       {named && message.sender.kind === 'agent' && <div class="n">{message.sender.name}</div>}
       <div class={'m ' + kind} data-seq={message.seq}>
-        <Text body={message.body} />
+        {file && href ? (
+          <a class="fa" href={href} target="_blank" rel="noopener noreferrer" title={t.openFile(file.name)}>
+            {file.content_type.startsWith('image/') ? (
+              <img src={href} alt={file.name} loading="lazy" />
+            ) : (
+              <span class="fc">📄 {file.name} · {size(file.size)}</span>
+            )}
+          </a>
+        ) : (
+          <Text body={message.body} />
+        )}
       </div>
       {read && <div class="n r">{t.read}</div>}
     </>
   );
+}
+
+/** Whether a failure is a sentence for people (an upload refusal, the size limit) rather than a
+ * protocol code, which the generic "not sent" covers. */
+function explains(failed: string): boolean {
+  return failed.includes(' ');
+}
+
+function size(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
 }
 
 /** The transcript as a text file. */

@@ -7,6 +7,8 @@ import type { Identity, KefuConfig } from '../config';
 import {
   FATAL_CLOSES,
   MAX_BODY_CHARS,
+  MAX_UPLOAD_BYTES,
+  type AttachmentUpload,
   PROTOCOL,
   type Availability,
   type MessageFrame,
@@ -88,7 +90,12 @@ export class Chat {
     private readonly onAvailability: (agents: Availability) => void = () => {},
   ) {
     this.store = new Storage('kefu:' + config.site_key);
-    const stored = this.store.get();
+    let stored = this.store.get();
+    if ((stored.outbox || []).some((o) => o.uploading)) {
+      // A reload interrupted an upload: the file is gone with the page; say so.
+      const outbox = (stored.outbox || []).map((o) => (o.uploading ? { ...o, uploading: false, failed: 'interrupted' } : o));
+      stored = this.store.update({ outbox });
+    }
     this.state = {
       status: 'idle',
       messages: [],
@@ -152,7 +159,45 @@ export class Chat {
     const item = outbox.find((o) => o.client_id === clientId);
     if (!item) return;
     this.setOutbox(outbox.filter((o) => o !== item));
-    this.send(item.body);
+    if (!item.attachment_id && !item.uploading) this.send(item.body);
+  }
+
+  /**
+   * Uploads a file through the edge, then sends it as a message with its name. The message waits
+   * in the outbox (shown as uploading) meanwhile; once uploaded it is sent like any other, with
+   * the same client id on every retry. A file the server refuses is marked failed with why.
+   */
+  async sendFile(file: File, tooBig: string): Promise<void> {
+    const item: Outgoing = { client_id: newClientId(), body: (file.name || 'file').slice(0, 255), at: new Date().toISOString(), uploading: true };
+    this.setOutbox([...(this.store.get().outbox || []), item]);
+    const fail = (why: string) =>
+      this.setOutbox((this.store.get().outbox || []).map((o) => (o.client_id === item.client_id ? { ...o, uploading: false, failed: why } : o)));
+    if (file.size > MAX_UPLOAD_BYTES) return fail(tooBig);
+    this.connect();
+    try {
+      if (!this.grant || this.grant.expires_at * 1000 - Date.now() < 30_000) this.grant = await this.session();
+      const url = `${this.config.edge_url}/v1/attachments?name=${encodeURIComponent(item.body)}`;
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.grant.token}`, 'content-type': 'application/octet-stream' },
+        body: file,
+      });
+      if (!response.ok) {
+        const problem = (await response.json().catch(() => null)) as Problem | null;
+        return fail(problem?.detail || `upload failed (${response.status})`);
+      }
+      const uploaded = (await response.json()) as AttachmentUpload;
+      const sent = { ...item, uploading: false, attachment_id: uploaded.id };
+      this.setOutbox((this.store.get().outbox || []).map((o) => (o.client_id === item.client_id ? sent : o)));
+      if (this.welcomed) this.frame({ type: 'send', client_id: sent.client_id, body: sent.body, attachment_id: uploaded.id });
+    } catch {
+      fail('network');
+    }
+  }
+
+  /** Where the visitor's browser fetches an attachment (through the edge, with the token). */
+  attachmentUrl(id: string): string | null {
+    return this.grant ? `${this.config.edge_url}/v1/attachments/${id}?token=${encodeURIComponent(this.grant.token)}` : null;
   }
 
   discard(clientId: string): void {
@@ -358,7 +403,8 @@ export class Chat {
         this.deliver();
         this.frame({ type: 'page_view', url: location.href.slice(0, 2048), title: document.title.slice(0, 500), referrer: document.referrer.slice(0, 2048) || undefined });
         for (const item of stored.outbox || []) {
-          if (!item.failed) this.frame({ type: 'send', client_id: item.client_id, body: item.body });
+          if (item.failed || item.uploading) continue;
+          this.frame({ type: 'send', client_id: item.client_id, body: item.body, ...(item.attachment_id ? { attachment_id: item.attachment_id } : {}) });
         }
         if (this.seeing) this.markRead();
         break;
@@ -389,7 +435,9 @@ export class Chat {
           const id = frame.client_id;
           setTimeout(() => {
             const item = (this.store.get().outbox || []).find((o) => o.client_id === id);
-            if (item && this.welcomed) this.frame({ type: 'send', client_id: id, body: item.body });
+            if (item && this.welcomed) {
+              this.frame({ type: 'send', client_id: id, body: item.body, ...(item.attachment_id ? { attachment_id: item.attachment_id } : {}) });
+            }
           }, 2000);
         }
         break;

@@ -38,6 +38,10 @@ const en = {
   rateSend: 'Send rating',
   rated: 'Thank you for your feedback!',
   ended: 'Conversation ended',
+  attach: 'Attach a file',
+  uploading: 'Uploading…',
+  fileTooBig: 'This file is too large (50 MB at most).',
+  openFile: (name: string) => `Open ${name}`,
 };
 
 export type Strings = typeof en;
@@ -79,6 +83,10 @@ const zhCN: Strings = {
   rateSend: '提交评价',
   rated: '感谢您的评价！',
   ended: '对话已结束',
+  attach: '发送文件',
+  uploading: '上传中…',
+  fileTooBig: '文件过大（最大 50 MB）。',
+  openFile: (name: string) => `打开 ${name}`,
 };
 
 export const STRINGS: Record<string, Strings> = { en, 'zh-CN': zhCN };

@@ -9,6 +9,10 @@ export interface Outgoing {
   at: string;
   /** Set when the server refused it for good (shown, with a retry button). */
   failed?: string;
+  /** The uploaded file this message sends (`att_…`), once the upload finished. */
+  attachment_id?: string;
+  /** The file is still uploading (not persisted: a reload drops an unfinished upload). */
+  uploading?: boolean;
 }
 
 export interface Stored {

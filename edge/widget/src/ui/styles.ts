@@ -54,6 +54,8 @@ background:#fff;border:1px solid #e5e7eb;border-radius:10px;box-shadow:0 6px 20p
 .r p{margin:0}.st{display:flex;gap:4px}
 .st button{border:0;background:transparent;font-size:26px;line-height:1;color:#d1d5db;cursor:pointer;padding:2px}
 .st button.on{color:#f59e0b}.st button:focus-visible{outline:2px solid #111}
+.fa{display:block;color:inherit}.fa img{display:block;max-width:100%;max-height:220px;border-radius:8px}
+.fc{text-decoration:underline}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 }
