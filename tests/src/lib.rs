@@ -297,7 +297,11 @@ pub struct Server {
 impl Server {
     /// Starts `kefu serve --migrate` and waits until `/readyz` answers 200 (at most 60 s).
     pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(database_url, extra_env, free_port()).await
+    }
+
+    /// Like [`Server::start`] on a given port (to bring a killed node back where it was).
+    pub async fn start_on(database_url: &str, extra_env: &[(&str, &str)], port: u16) -> Self {
         let base = format!("http://127.0.0.1:{port}");
         let mut command = kefu(database_url);
         command

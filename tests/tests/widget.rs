@@ -1,9 +1,9 @@
 //! The visitor widget in headless Chromium (edge/widget/tests/browser.test.mjs, run by Node with
 //! playwright-core): the demo shop page on its own origin embeds the snippet, the loader and
 //! the chat UI come from the native edge, and the agent answers over the real protocol against
-//! a real api node with Postgres. This harness starts the api and the edge and hands the
-//! scenarios what they need; the scenarios themselves start the demo page and a cuttable proxy
-//! in front of the edge.
+//! a real api node with Postgres. This harness starts the api and the edge, hands the scenarios
+//! what they need, and kills and restarts the api when they ask (files in `KEFU_CONTROL_DIR`);
+//! the scenarios themselves start the demo page and a cuttable proxy in front of the edge.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -29,7 +29,10 @@ async fn widget_in_chromium() {
 
     let widget = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/widget");
     let path = format!("{}:{}", PathBuf::from(node_bin).display(), std::env::var("PATH").unwrap_or_default());
-    let status = Command::new("node")
+    // The scenarios ask this harness to kill and restart the api node through files here.
+    let control = std::env::temp_dir().join(format!("kefu-widget-control-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&control).expect("control dir");
+    let mut node = Command::new("node")
         .args(["--test", "--test-reporter=spec", "tests/browser.test.mjs"])
         .current_dir(&widget)
         .env("PATH", path)
@@ -40,7 +43,25 @@ async fn widget_in_chromium() {
         .env("KEFU_SITE_KEY", &shop.site_key)
         .env("KEFU_AGENT_TOKEN", &shop.access)
         .env("KEFU_CHROMIUM", &chromium)
-        .status()
+        .env("KEFU_CONTROL_DIR", &control)
+        .spawn()
         .expect("run node");
+    let api_port: u16 = api.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("api port");
+    let mut api = Some(api);
+    let status = loop {
+        if let Some(status) = node.try_wait().expect("wait for node") {
+            break status;
+        }
+        if std::fs::remove_file(control.join("kill-api")).is_ok() {
+            drop(api.take()); // SIGKILL: nothing is flushed or closed politely.
+            std::fs::write(control.join("kill-api.done"), "").expect("ack");
+        }
+        if std::fs::remove_file(control.join("start-api")).is_ok() {
+            api = Some(Server::start_on(&db.url, &[EDGE_ENV], api_port).await);
+            std::fs::write(control.join("start-api.done"), "").expect("ack");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let _ = std::fs::remove_dir_all(&control);
     assert!(status.success(), "the browser scenarios failed ({status}); their output is above");
 }

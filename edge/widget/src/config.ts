@@ -59,6 +59,8 @@ export interface Bridge {
   /** Identity and context set before the UI loaded. */
   identity: Identity | null;
   context: Record<string, unknown> | null;
+  /** Whether new agent messages chime (`Kefu('sound', false)` turns it off). */
+  sound: boolean;
   /** Tell the page (and the launcher) something happened. */
   emit(event: KefuEvent, data?: unknown): void;
   /** The launcher's badge. */
@@ -74,6 +76,7 @@ export interface UiApi {
   toggle(): void;
   identify(identity: Identity): void;
   setContext(context: Record<string, unknown>): void;
+  setSound(on: boolean): void;
 }
 
 /** The UI bundle hands its mount function to the loader through this hook. */

@@ -32,6 +32,7 @@ function start(config: KefuConfig): void {
   let loading = false;
   let identity: Identity | null = null;
   let context: Record<string, unknown> | null = null;
+  let sound = true;
 
   const s = config.settings;
   const lang = pickLanguage(s.languages, s.default_language);
@@ -70,6 +71,9 @@ function start(config: KefuConfig): void {
     },
     get context() {
       return context;
+    },
+    get sound() {
+      return sound;
     },
     emit(event, data) {
       for (const fn of listeners[event] || []) {
@@ -113,6 +117,9 @@ function start(config: KefuConfig): void {
     } else if (name === 'setContext' && arg && typeof arg === 'object') {
       context = arg as Record<string, unknown>;
       if (ui) ui.setContext(context);
+    } else if (name === 'sound') {
+      sound = arg !== false;
+      if (ui) ui.setSound(sound);
     } else if (name === 'open' || name === 'close' || name === 'toggle') {
       if (ui) ui[name]();
       else if (name !== 'close') {

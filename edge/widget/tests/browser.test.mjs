@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startDemo } from '../scripts/demo-server.mjs';
-import { Agent, cuttableProxy, until, widgetStorage } from './support.mjs';
+import { Agent, cuttableProxy, harness, until, widgetStorage } from './support.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -241,6 +241,23 @@ test('on a phone the panel fills the screen', async () => {
   assert.deepEqual([box.x, box.y, box.width, box.height], [0, 0, 375, 667], 'full screen');
   assert.ok(await p.getByRole('button', { name: 'Send', exact: true }).isVisible(), 'English strings');
   await phone.close();
+});
+
+test('an api node killed and restarted mid-conversation loses nothing', async () => {
+  const before = (await shown()).length;
+  await harness('kill-api');
+  await page.getByText('连接已断开').waitFor({ timeout: 30_000 });
+  await visitorSays('节点重启期间发的消息');
+  assert.equal(await pending(), 1);
+  await harness('start-api');
+  await agent.reconnect();
+  agent.send({ type: 'join', conversation_id: conversation, last_seq: 0 });
+  await agent.next((f) => f.type === 'message' && f.body === '节点重启期间发的消息', 30_000);
+  await agent.say(conversation, '节点重启后客服回复');
+  await until('the widget caught up', async () => (await shown()).length === before + 2 && (await pending()) === 0, 30_000);
+  const stored = await agent.transcript(conversation);
+  assert.deepEqual(await shown(), stored.map((m) => ({ seq: m.seq, body: m.body })));
+  assert.deepEqual(stored.map((m) => m.seq), stored.map((_, i) => i + 1), 'gap-free, each once');
 });
 
 test('a visitor sends an image: previewed through the edge, received by the agent byte for byte', async () => {

@@ -1,6 +1,8 @@
 // Helpers for the browser scenarios: a proxy in front of the edge whose network can be cut and
 // restored, an agent speaking the real WebSocket protocol, and polling.
 import { randomUUID } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 
 /** A TCP proxy `listenPort` → `target` that can drop every connection and refuse new ones. */
@@ -41,6 +43,17 @@ export async function cuttableProxy(listenPort, target) {
   };
 }
 
+/**
+ * Asks the Rust harness (tests/tests/widget.rs) to do something to the processes it owns
+ * (`kill-api`, `start-api`) and waits until it says it is done.
+ */
+export async function harness(command, ms = 90_000) {
+  const dir = process.env.KEFU_CONTROL_DIR;
+  if (!dir) throw new Error('KEFU_CONTROL_DIR is not set (run through make test)');
+  writeFileSync(join(dir, command), '');
+  await until(`the harness to ${command}`, () => existsSync(join(dir, `${command}.done`)), ms);
+}
+
 /** Polls `check` (sync or async) until it returns a truthy value or `ms` pass. */
 export async function until(what, check, ms = 15_000) {
   const deadline = Date.now() + ms;
@@ -69,6 +82,14 @@ export class Agent {
     this.api = api;
     this.token = token;
     this.frames = [];
+  }
+
+  /** A new connection after the old one died (frames start over). */
+  async reconnect() {
+    this.ws.onclose = null;
+    this.ws.close();
+    this.frames = [];
+    await this.open();
   }
 
   async open() {

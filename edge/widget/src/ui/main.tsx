@@ -20,6 +20,7 @@ const mount: Mount = (bridge) => {
   const t = strings(language);
   let identity: Identity | null = bridge.identity;
   let open = false;
+  let sound = bridge.sound;
 
   const style = document.createElement('style');
   style.textContent = css(s.color, s.position);
@@ -35,7 +36,7 @@ const mount: Mount = (bridge) => {
       bridge.emit('message', { body: message.body, sender: message.sender, seq: message.seq });
       if (!seeing()) {
         blink.start();
-        beep();
+        if (sound) beep();
       }
     },
     (agents) => bridge.emit('agent_status', agents),
@@ -82,6 +83,9 @@ const mount: Mount = (bridge) => {
     },
     setContext(context) {
       chat.setContext(context);
+    },
+    setSound(on) {
+      sound = on;
     },
   };
 
