@@ -112,26 +112,16 @@ async fn widget_file(State(state): State<EdgeState>, Path(file): Path<String>) -
 /// CORS preflight for sessions: the real request is checked against the tenant's origins, so
 /// the preflight only echoes the asking origin for `POST` with a JSON body.
 async fn preflight(headers: HeaderMap) -> Response {
-    let Some(origin) = headers.get(header::ORIGIN).cloned() else {
-        return problem(&EdgeError::new(ErrorCode::OriginNotAllowed, "The request has no Origin header."));
-    };
-    secure(
-        (
-            StatusCode::NO_CONTENT,
-            [
-                (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
-                (header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST")),
-                (header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type")),
-                (header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")),
-                (header::VARY, HeaderValue::from_static("Origin")),
-            ],
-        )
-            .into_response(),
-    )
+    cors_preflight(&headers, "content-type")
 }
 
 /// CORS preflight for uploads: the visitor token in `Authorization` is what authorizes them.
 async fn attachment_preflight(headers: HeaderMap) -> Response {
+    cors_preflight(&headers, "authorization, content-type")
+}
+
+/// Lets the asking origin send a `POST` with `allow_headers`.
+fn cors_preflight(headers: &HeaderMap, allow_headers: &'static str) -> Response {
     let Some(origin) = headers.get(header::ORIGIN).cloned() else {
         return problem(&EdgeError::new(ErrorCode::OriginNotAllowed, "The request has no Origin header."));
     };
@@ -141,7 +131,7 @@ async fn attachment_preflight(headers: HeaderMap) -> Response {
             [
                 (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
                 (header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST")),
-                (header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type")),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(allow_headers)),
                 (header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600")),
                 (header::VARY, HeaderValue::from_static("Origin")),
             ],
