@@ -1,6 +1,6 @@
 //! What a visitor is told while they wait: whether the team is there (`online` when an agent
 //! takes new conversations, `busy` when agents are connected but none does, `offline` when
-//! nobody is) and, while their open conversation has no agent, its place in the queue with a
+//! nobody is or it is outside the tenant's business hours) and, while their open conversation has no agent, its place in the queue with a
 //! wait estimate from the median of the last 24 hours' first waits.
 
 use kefu_protocol::ws::{AgentStatus, Availability, QueuePlace, ServerFrame};
@@ -17,7 +17,19 @@ pub async fn status(
     tenant: &TenantRef,
     conversation: Option<ConversationId>,
 ) -> Result<ServerFrame, OpError> {
-    let agents = availability(state, tenant.id).await;
+    let mut agents = availability(state, tenant.id).await;
+    if agents != Availability::Offline {
+        let hours = service::in_tenant(&state.db, &tenant.schema, |tx| {
+            Box::pin(async move { db::widget::business_hours_now(tx).await })
+        })
+        .await?;
+        if let Some((hours, day, minute)) = hours
+            && !hours.is_open(u8::try_from(day).unwrap_or(0), u16::try_from(minute).unwrap_or(0))
+        {
+            // Outside business hours the team is away, whoever is connected.
+            agents = Availability::Offline;
+        }
+    }
     let queue = match conversation {
         None => None,
         Some(conversation) => {

@@ -143,3 +143,48 @@ async fn without_an_edge_secret_the_internal_endpoint_does_not_exist() {
     let (status, _, _) = resolve(&app, key, Some(TEST_EDGE_SECRET), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn outside_business_hours_visitors_are_told_the_team_is_offline() {
+    use chrono::Datelike;
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let save = |hours: Value| {
+        let app = &app;
+        let access = owner.access.clone();
+        async move {
+            let (_, widget) = app.get("/api/v1/widget", Some(&access)).await;
+            let mut settings = widget["settings"].clone();
+            settings["business_hours"] = hours;
+            let body = json!({ "settings": settings, "version": widget["version"] });
+            app.call("PUT", "/api/v1/widget", Some(&access), Some(body)).await
+        }
+    };
+    let (status, problem) = save(json!({ "timezone": "Mars/Olympus_Mons", "open": [] })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "settings.business_hours.timezone");
+    assert_eq!(problem["errors"][0]["code"], "unknown");
+
+    // Open every day but today (in UTC): closed now, with an agent connected. (Not across midnight.)
+    use chrono::Timelike;
+    if chrono::Utc::now().num_seconds_from_midnight() > 86_400 - 10 {
+        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    }
+    let today = chrono::Utc::now().weekday().number_from_monday();
+    let days: Vec<Value> =
+        (1..=7).filter(|d| *d != today).map(|d| json!({ "day": d, "from": "00:00", "to": "24:00" })).collect();
+    let (status, saved) = save(json!({ "timezone": "UTC", "open": days })).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "subscribe_inbox" })).await;
+    let visitor = kefu_protocol::VisitorId::from_uuid(uuid::Uuid::now_v7());
+    let (_, welcome) = app.visitor(&owner.tenant_id, visitor, None).await;
+    assert_eq!(welcome["status"]["agents"], "offline", "closed today");
+
+    // Open all week, around the clock: the connected agent is online again.
+    let all: Vec<Value> = (1..=7).map(|d| json!({ "day": d, "from": "00:00", "to": "24:00" })).collect();
+    let (status, _) = save(json!({ "timezone": "Asia/Shanghai", "open": all })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, welcome) = app.visitor(&owner.tenant_id, visitor, None).await;
+    assert_eq!(welcome["status"]["agents"], "online");
+}
