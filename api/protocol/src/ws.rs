@@ -218,6 +218,16 @@ pub enum Availability {
     Offline,
 }
 
+/// What a `saved` frame confirms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Saved {
+    /// The visitor's profile.
+    Profile,
+    /// The host page's context.
+    Context,
+}
+
 /// A waiting visitor's place in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuePlace {
@@ -493,6 +503,11 @@ pub enum ServerFrame {
         /// The visitor's place while unassigned.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         queue: Option<QueuePlace>,
+    },
+    /// To visitors: their `profile` or `context` was stored.
+    Saved {
+        /// `profile` or `context`.
+        what: Saved,
     },
     /// To visitors: their rating was stored.
     Rated {

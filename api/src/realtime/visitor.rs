@@ -169,8 +169,14 @@ impl Session {
             }
             VisitorFrame::Hello { .. } => Err(OpError::refused(WsErrorCode::InvalidFrame, "hello was already sent")),
             VisitorFrame::Leave => Ok(()),
-            VisitorFrame::Profile { name, email, phone, fields } => self.profile(name, email, phone, fields).await,
-            VisitorFrame::Context { data } => self.context(data).await,
+            VisitorFrame::Profile { name, email, phone, fields } => {
+                let saved = self.profile(name, email, phone, fields).await;
+                saved.map(|()| out.send(ServerFrame::Saved { what: ws::Saved::Profile }))
+            }
+            VisitorFrame::Context { data } => {
+                let saved = self.context(data).await;
+                saved.map(|()| out.send(ServerFrame::Saved { what: ws::Saved::Context }))
+            }
             VisitorFrame::Rate { conversation_id, rating, comment } => {
                 self.rate(out, conversation_id, rating, comment).await
             }

@@ -58,6 +58,7 @@ export type ServerFrame =
   | { type: 'pong' }
   | { type: 'status'; agents: Availability; queue?: QueuePlace | null }
   | { type: 'rated'; conversation_id: string; rating: number }
+  | { type: 'saved'; what: 'profile' | 'context' }
   | {
       type: 'conversation_updated';
       conversation_id: string;

@@ -76,10 +76,10 @@ export class Chat {
   /** The panel is open and the page visible: agent messages count as seen. */
   private seeing = false;
   private statusTimer: ReturnType<typeof setInterval> | undefined;
-  /** The host page's context (`Kefu('setContext')`), until a session delivered it. */
+  /** The host page's context (`Kefu('setContext')`), until the server confirmed it (`saved`). */
   private context: Record<string, unknown> | null = null;
-  /** Profile or context sent and awaiting the `status` answer that proves they were handled. */
-  private delivering: { profile: boolean; context: boolean } | null = null;
+  /** Profile and context frames sent on this connection and not yet confirmed. */
+  private unsaved = { profile: 0, context: 0 };
 
   constructor(
     private readonly config: KefuConfig,
@@ -252,16 +252,18 @@ export class Chat {
     this.frame({ type: 'rate', conversation_id: conversation, rating, ...(text ? { comment: text.slice(0, 1000) } : {}) });
   }
 
-  /** Sends what is waiting to be delivered (profile, context), then asks for `status`: its
-   * answer proves the server handled them, as frames are handled in order. */
+  /** Sends what waits to be delivered (profile, context); each stays until its `saved` comes
+   * back, so a connection lost in between sends it again with the next session. */
   private deliver(): void {
     if (!this.welcomed) return;
     const profile = this.store.get().profile;
-    if (profile) this.frame({ type: 'profile', ...profile });
-    if (this.context) this.frame({ type: 'context', data: this.context });
-    if (profile || this.context) {
-      this.delivering = { profile: Boolean(profile), context: Boolean(this.context) };
-      this.frame({ type: 'status' });
+    if (profile) {
+      this.unsaved.profile += 1;
+      this.frame({ type: 'profile', ...profile });
+    }
+    if (this.context) {
+      this.unsaved.context += 1;
+      this.frame({ type: 'context', data: this.context });
     }
   }
 
@@ -397,6 +399,7 @@ export class Chat {
           this.store.update({ conversation_id: conversation, read_seq: 0 });
         }
         this.welcomed = true;
+        this.unsaved = { profile: 0, context: 0 };
         this.attempts = 0;
         this.set({ status: 'online', problem: null });
         this.startWatchdog();
@@ -443,12 +446,15 @@ export class Chat {
         break;
       case 'pong':
         break;
-      case 'status': {
-        if (this.delivering) {
-          if (this.delivering.profile) this.store.update({ profile: undefined });
-          if (this.delivering.context) this.context = null;
-          this.delivering = null;
+      case 'saved':
+        // Frames are handled in order: once every one sent is confirmed, the latest value is saved.
+        this.unsaved[frame.what] = Math.max(0, this.unsaved[frame.what] - 1);
+        if (this.unsaved[frame.what] === 0) {
+          if (frame.what === 'profile') this.store.update({ profile: undefined });
+          else this.context = null;
         }
+        break;
+      case 'status': {
         const changed = frame.agents !== this.state.agents;
         this.set({ agents: frame.agents, queue: frame.queue || null });
         if (changed) this.onAvailability(frame.agents);
