@@ -39,6 +39,8 @@ enum Command {
     SeedDemo,
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the TypeScript declarations of the wire types (api/protocol/ts/kefu-protocol.ts).
+    Typescript,
     /// Benchmark support: create N tenants with empty, unmigrated schemas.
     #[command(hide = true)]
     CreateUnmigratedTenants {
@@ -52,6 +54,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Typescript) = cli.command {
+        print!("{}", kefu_protocol::typescript::declarations());
+        return std::process::ExitCode::SUCCESS;
+    }
     if let Some(Command::Openapi) = cli.command {
         return match kefu_api::http::openapi_json() {
             Ok(json) => {
@@ -108,7 +114,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             let pool = migration_pool(&config, 2)?;
             migrate::create_unmigrated_tenants(&pool, count, &prefix).await
         }
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::Typescript => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ macro_rules! error_codes {
     ($($(#[$meta:meta])* $variant:ident = $text:literal,)*) => {
         /// A stable, machine-readable error code. Never renamed once released.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[serde(rename_all = "snake_case")]
         pub enum ErrorCode {
             $($(#[$meta])* $variant,)*
@@ -126,6 +127,7 @@ impl ErrorCode {
 
 /// One invalid field in a `validation_failed` problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldError {
     /// The JSON field name (dotted for nested fields).
     pub field: String,
@@ -137,6 +139,7 @@ pub struct FieldError {
 
 /// An `application/problem+json` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Problem {
     /// `urn:kefu:error:<code>`.
     #[serde(rename = "type")]

@@ -12,6 +12,8 @@ pub mod origin;
 pub mod role;
 #[cfg(feature = "jwt")]
 pub mod token;
+#[cfg(feature = "ts")]
+pub mod typescript;
 pub mod widget;
 pub mod ws;
 

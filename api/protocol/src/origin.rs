@@ -18,6 +18,7 @@ pub struct OriginError(&'static str);
 
 /// One allowed origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct OriginPattern {
     https: bool,
     host: Host,

@@ -19,6 +19,7 @@ pub const MAX_FORM_FIELDS: usize = 10;
 
 /// Which corner the launcher sits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
     /// Bottom right.
@@ -29,6 +30,7 @@ pub enum Position {
 
 /// What a form field collects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     /// The visitor's name.
@@ -43,6 +45,7 @@ pub enum FieldKind {
 
 /// One field of the pre-chat or offline form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct FormField {
     /// Key the answer is stored under: `[a-z][a-z0-9_]{0,31}`.
@@ -58,6 +61,7 @@ pub struct FormField {
 
 /// A form the widget shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct FormSettings {
     /// Shown at all.
@@ -69,6 +73,7 @@ pub struct FormSettings {
 
 /// The widget's texts in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct WidgetTexts {
     /// Header title (1–60 characters).
@@ -83,6 +88,7 @@ pub struct WidgetTexts {
 
 /// Everything an admin sets about the widget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct WidgetSettings {
     /// Brand colour, `#rrggbb`.
@@ -116,6 +122,7 @@ pub struct WidgetSettings {
 
 /// The weekly opening hours of the team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHours {
     /// IANA time zone the hours are in (`Asia/Shanghai`); the api checks it exists.
@@ -126,6 +133,7 @@ pub struct BusinessHours {
 
 /// One open span on one weekday.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct OpenSpan {
     /// ISO weekday: 1 = Monday … 7 = Sunday.
@@ -339,6 +347,7 @@ impl WidgetSettings {
 
 /// What the edge learns when it resolves a site key (`GET /internal/edge/v1/sites/{site_key}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EdgeSite {
     /// The site key.
     pub site_key: SiteKeyId,

@@ -86,6 +86,7 @@ pub mod close {
 
 /// Stable error codes of `error` frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum WsErrorCode {
     /// The frame is not valid JSON or not an object.
@@ -123,6 +124,7 @@ pub struct FrameError {
 
 /// Frames a visitor sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum VisitorFrame {
     /// First frame: the protocol version and, when reconnecting, the last sequence number seen.
@@ -131,6 +133,7 @@ pub enum VisitorFrame {
         protocol: u16,
         /// Highest `seq` the client has; the server replays everything after it.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         last_seq: Option<i64>,
     },
     /// A message to the team.
@@ -160,9 +163,11 @@ pub enum VisitorFrame {
         url: String,
         /// Page title.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         title: Option<String>,
         /// Referrer.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         referrer: Option<String>,
     },
     /// The visitor ends the conversation.
@@ -174,15 +179,19 @@ pub enum VisitorFrame {
     Profile {
         /// Name.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         name: Option<String>,
         /// Email address.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         email: Option<String>,
         /// Phone number.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         phone: Option<String>,
         /// The tenant's custom form fields, by key.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional, as = "Option<std::collections::BTreeMap<String, String>>"))]
         fields: std::collections::BTreeMap<String, String>,
     },
     /// Context from the host page (`Kefu('setContext', obj)`): a JSON object shown to agents,
@@ -199,6 +208,7 @@ pub enum VisitorFrame {
         rating: u8,
         /// Optional words.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         comment: Option<String>,
     },
     /// Asks for the team's availability and the queue position (answered with `status`).
@@ -208,6 +218,7 @@ pub enum VisitorFrame {
 /// The team's availability as a visitor sees it: `online` when an agent takes new
 /// conversations, `busy` when agents are connected but none does, else `offline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
     /// Someone takes new conversations.
@@ -220,6 +231,7 @@ pub enum Availability {
 
 /// What a `saved` frame confirms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Saved {
     /// The visitor's profile.
@@ -230,6 +242,7 @@ pub enum Saved {
 
 /// A waiting visitor's place in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QueuePlace {
     /// 1 = next.
     pub position: u32,
@@ -240,6 +253,7 @@ pub struct QueuePlace {
 
 /// Agent availability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     /// Takes new conversations.
@@ -254,6 +268,7 @@ pub enum AgentStatus {
 
 /// Frames an agent sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AgentFrame {
     /// First frame: the protocol version.
@@ -269,6 +284,7 @@ pub enum AgentFrame {
         conversation_id: ConversationId,
         /// Highest `seq` the agent has.
         #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(optional))]
         last_seq: Option<i64>,
     },
     /// Assign an unassigned conversation to oneself.
@@ -327,6 +343,7 @@ pub enum AgentFrame {
 
 /// Who wrote a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Sender {
     /// The visitor.
@@ -347,6 +364,7 @@ pub enum Sender {
 
 /// A message as delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MessageView {
     /// The conversation.
     pub conversation_id: ConversationId,
@@ -372,6 +390,7 @@ pub struct MessageView {
 /// A file as messages carry it. Download: agents `GET /api/v1/attachments/{id}`, visitors
 /// `GET /v1/attachments/{id}?token=` at the edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AttachmentRef {
     /// Id.
     pub id: AttachmentId,
@@ -385,6 +404,7 @@ pub struct AttachmentRef {
 
 /// A conversation's state as agents see it in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConversationSummary {
     /// Conversation id.
     pub conversation_id: ConversationId,
@@ -405,6 +425,7 @@ pub struct ConversationSummary {
 
 /// Frames the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Answer to `hello`.

@@ -76,6 +76,17 @@ async fn openapi_31_document_and_browsable_docs() {
     assert!(docs.text().await.expect("html").contains("swagger"), "Swagger UI page");
 }
 
+#[test]
+fn committed_typescript_declarations_match_the_code() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/protocol/ts/kefu-protocol.ts"))
+        .expect("api/protocol/ts/kefu-protocol.ts");
+    assert!(
+        committed == kefu_protocol::typescript::declarations(),
+        "api/protocol/ts/kefu-protocol.ts is stale: run \
+         `cargo run -p kefu-api --bin kefu -- typescript > api/protocol/ts/kefu-protocol.ts`"
+    );
+}
+
 #[tokio::test]
 async fn committed_openapi_document_matches_the_code() {
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json"))

@@ -22,6 +22,9 @@ export function startDemo({ port = 0, host = '127.0.0.1', edge, siteKey, variant
     if (path === '/' || path === '/index.html' || path.startsWith('/shop/') || Object.hasOwn(variants, path)) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end(page(variants[path]));
+    } else if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found');

@@ -8,7 +8,8 @@ import {
   FATAL_CLOSES,
   MAX_BODY_CHARS,
   MAX_UPLOAD_BYTES,
-  type AttachmentUpload,
+  type AttachmentRef,
+  type JsonValue,
   PROTOCOL,
   type Availability,
   type MessageFrame,
@@ -186,7 +187,7 @@ export class Chat {
         const problem = (await response.json().catch(() => null)) as Problem | null;
         return fail(problem?.detail || `upload failed (${response.status})`);
       }
-      const uploaded = (await response.json()) as AttachmentUpload;
+      const uploaded = (await response.json()) as AttachmentRef;
       const sent = { ...item, uploading: false, attachment_id: uploaded.id };
       this.setOutbox((this.store.get().outbox || []).map((o) => (o.client_id === item.client_id ? sent : o)));
       if (this.welcomed) this.frame({ type: 'send', client_id: sent.client_id, body: sent.body, attachment_id: uploaded.id });
@@ -263,7 +264,8 @@ export class Chat {
     }
     if (this.context) {
       this.unsaved.context += 1;
-      this.frame({ type: 'context', data: this.context });
+      // The page's object goes out as JSON; what JSON cannot carry is dropped by stringify.
+      this.frame({ type: 'context', data: this.context as { [key: string]: JsonValue } });
     }
   }
 
