@@ -203,14 +203,8 @@ async fn upload(
     let name = clean_name(name.as_deref());
     let id = Uuid::now_v7();
     let key = AttachmentStore::key_of(tenant, id);
-    let mut tx = TenantTx::begin(&state.db, schema).await?;
-    let used = db::attachments::lock_and_measure(&mut tx).await?;
-    if used + size > i64::from(storage_mb) * MIB {
-        return Err(ApiError::client(
-            ErrorCode::QuotaExceeded,
-            format!("The plan's {storage_mb} MiB of attachment storage is full."),
-        ));
-    }
+    // The bytes go to the store first, outside any transaction: the quota check below holds a
+    // table lock, and must not hold it for the length of an upload.
     state.attachments.put(&key, body).await.map_err(|error| {
         tracing::error!(%error, "attachment store write failed");
         ApiError::client(ErrorCode::ServiceUnavailable, "The file store is unavailable; retry shortly.")
@@ -224,15 +218,26 @@ async fn upload(
         size,
         storage_key: &key,
     };
-    let stored = async {
+    let recorded = async {
+        let mut tx = TenantTx::begin(&state.db, schema).await?;
+        let used = db::attachments::lock_and_measure(&mut tx).await?;
+        if used + size > i64::from(storage_mb) * MIB {
+            return Err(ApiError::client(
+                ErrorCode::QuotaExceeded,
+                format!("The plan's {storage_mb} MiB of attachment storage is full."),
+            ));
+        }
         db::attachments::insert(&mut tx, &new).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(())
     }
     .await;
-    if let Err(error) = stored {
-        // The object without a row would be unreachable: remove it.
-        let _ = state.attachments.delete(&key).await;
-        return Err(error.into());
+    if let Err(error) = recorded {
+        // An object without a row would be unreachable: remove it.
+        if let Err(cleanup) = state.attachments.delete(&key).await {
+            tracing::warn!(%cleanup, key, "could not remove an unrecorded attachment");
+        }
+        return Err(error);
     }
     let view = AttachmentView { id: AttachmentId::from_uuid(id), name, content_type: kind.content_type.into(), size };
     Ok((StatusCode::CREATED, axum::Json(view)))
