@@ -327,14 +327,15 @@ impl WsClient {
         self.socket.send(message).await.expect("ws send");
     }
 
-    /// The next JSON frame (skipping pings), or the end of the session; panics after 10 s.
+    /// The next JSON frame (skipping pings), or the end of the session; panics after 30 s without
+    /// one (a guard against hangs, generous because CI runs many tests at once on 2 cores).
     pub async fn next(&mut self) -> Result<Value, WsEnd> {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
-            let next = tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())
+            let next = tokio::time::timeout(std::time::Duration::from_secs(30), self.socket.next())
                 .await
-                .expect("no frame within 10 s");
+                .expect("no frame within 30 s");
             match next {
                 Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text).expect("server sends JSON")),
                 Some(Ok(Message::Close(frame))) => {
