@@ -125,7 +125,11 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
               <>
                 <span class="sr">{t.failedMessage}</span>
                 {explains(o.failed) && <small> · {o.failed}</small>}
-                <button type="button" onClick={() => chat.retry(o.client_id)}>{t.retry}</button>
+                {(!o.file || o.attachment_id) && (
+                  <button type="button" onClick={() => chat.retry(o.client_id)}>
+                    {t.retry}
+                  </button>
+                )}
                 <button type="button" onClick={() => chat.discard(o.client_id)}>{t.discard}</button>
               </>
             ) : o.uploading ? (

@@ -159,8 +159,17 @@ export class Chat {
     const outbox = this.store.get().outbox || [];
     const item = outbox.find((o) => o.client_id === clientId);
     if (!item) return;
+    if (item.file && !item.attachment_id) return; // the upload itself failed: pick the file again
     this.setOutbox(outbox.filter((o) => o !== item));
-    if (!item.attachment_id && !item.uploading) this.send(item.body);
+    if (!item.file) {
+      this.send(item.body);
+      return;
+    }
+    // A refused send of an uploaded file: the upload was not used, so send it anew.
+    const again: Outgoing = { client_id: newClientId(), body: item.body, at: new Date().toISOString(), file: true, attachment_id: item.attachment_id };
+    this.setOutbox([...(this.store.get().outbox || []), again]);
+    if (this.welcomed) this.frame({ type: 'send', client_id: again.client_id, body: again.body, attachment_id: again.attachment_id });
+    this.connect();
   }
 
   /**
@@ -169,7 +178,13 @@ export class Chat {
    * the same client id on every retry. A file the server refuses is marked failed with why.
    */
   async sendFile(file: File, tooBig: string): Promise<void> {
-    const item: Outgoing = { client_id: newClientId(), body: (file.name || 'file').slice(0, 255), at: new Date().toISOString(), uploading: true };
+    const item: Outgoing = {
+      client_id: newClientId(),
+      body: (file.name || 'file').slice(0, 255),
+      at: new Date().toISOString(),
+      uploading: true,
+      file: true,
+    };
     this.setOutbox([...(this.store.get().outbox || []), item]);
     const fail = (why: string) =>
       this.setOutbox((this.store.get().outbox || []).map((o) => (o.client_id === item.client_id ? { ...o, uploading: false, failed: why } : o)));

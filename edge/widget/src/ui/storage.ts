@@ -13,6 +13,8 @@ export interface Outgoing {
   attachment_id?: string;
   /** The file is still uploading (not persisted: a reload drops an unfinished upload). */
   uploading?: boolean;
+  /** A file message (retried only once uploaded: the browser's File is not kept). */
+  file?: boolean;
 }
 
 export interface Stored {
