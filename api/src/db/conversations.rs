@@ -145,3 +145,72 @@ pub async fn rate(
         .map(Ok),
     }
 }
+
+/// A conversation as the inbox lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedRow {
+    /// The conversation.
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
+    /// The visitor's name, if they gave one.
+    pub visitor_name: Option<String>,
+    /// The visitor's email, if they gave one.
+    pub visitor_email: Option<String>,
+    /// Visitor messages after what the team has read.
+    pub unread: i64,
+    /// The latest public message's text.
+    pub last_body: Option<String>,
+    /// Its sender kind.
+    pub last_sender_kind: Option<String>,
+    /// When it was sent.
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+/// Which conversations the inbox asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct ListFilter {
+    /// `open` or `closed`; `None` for both.
+    pub status: Option<&'static str>,
+    /// `Some(None)`: unassigned only; `Some(Some(id))`: that agent's; `None`: anyone's.
+    pub assignee: Option<Option<Uuid>>,
+    /// Only conversations older than this `(updated_at, id)` (the previous page's last).
+    pub before: Option<(DateTime<Utc>, Uuid)>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Conversations by last activity, newest first, with their visitor and latest message.
+pub async fn list(tx: &mut TenantTx, filter: ListFilter) -> sqlx::Result<Vec<ListedRow>> {
+    let (before_at, before_id) = filter.before.unzip();
+    let assignee_filter = match filter.assignee {
+        None => "any",
+        Some(None) => "none",
+        Some(Some(_)) => "user",
+    };
+    sqlx::query_as(
+        "select c.id, c.visitor_id, c.status, c.assignee, c.last_seq, c.updated_at, c.rating,
+                v.name as visitor_name, v.email as visitor_email,
+                (select count(*) from messages m
+                 where m.conversation_id = c.id and m.sender_kind = 'visitor' and m.seq > c.agent_read_seq) as unread,
+                lm.body as last_body, lm.sender_kind as last_sender_kind, lm.created_at as last_at
+         from conversations c
+         join visitors v on v.id = c.visitor_id
+         left join lateral (
+             select m.body, m.sender_kind, m.created_at from messages m
+             where m.conversation_id = c.id and not m.private order by m.seq desc limit 1
+         ) lm on true
+         where ($1::text is null or c.status = $1)
+           and case $2 when 'none' then c.assignee is null when 'user' then c.assignee = $3 else true end
+           and ($4::timestamptz is null or (c.updated_at, c.id) < ($4, $5))
+         order by c.updated_at desc, c.id desc
+         limit $6",
+    )
+    .bind(filter.status)
+    .bind(assignee_filter)
+    .bind(filter.assignee.flatten())
+    .bind(before_at)
+    .bind(before_id)
+    .bind(filter.limit)
+    .fetch_all(tx.conn())
+    .await
+}

@@ -1,5 +1,6 @@
-//! Conversations over REST (F14): one conversation's state and its transcript, paged by
-//! sequence number in either direction (history scroll-back, catching up without a socket).
+//! Conversations over REST (F14): the inbox list (by status and assignee, newest activity
+//! first, with the visitor, the latest message and the team's unread count), one conversation's
+//! state, and its transcript paged by sequence number in either direction.
 
 use axum::extract::{Path, Query, State};
 use kefu_protocol::ConversationId;
@@ -20,11 +21,130 @@ pub const MAX_PAGE: i64 = 200;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_conversation)).routes(routes!(list_messages))
+    OpenApiRouter::new()
+        .routes(routes!(list_conversations))
+        .routes(routes!(get_conversation))
+        .routes(routes!(list_messages))
 }
 
 fn conversation_id(raw: &str) -> Result<ConversationId> {
     raw.parse().map_err(|_| ApiError::not_found("conversation"))
+}
+
+/// Most conversations one inbox page returns.
+pub const MAX_LIST: i64 = 100;
+
+/// Which conversations.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// `open` (default), `closed` or `all`.
+    pub status: Option<String>,
+    /// `any` (default), `none` (the queue), `me`, or a member's `usr_…`.
+    pub assignee: Option<String>,
+    /// Conversations per page, 1–100 (default 50).
+    pub limit: Option<i64>,
+    /// The previous page's `next_before`.
+    pub before: Option<String>,
+}
+
+/// A conversation in the inbox.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedConversation {
+    /// As in the protocol's `conversation_updated`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub summary: ConversationSummary,
+    /// The visitor's name and email, when they gave them.
+    pub visitor_name: Option<String>,
+    /// Email.
+    pub visitor_email: Option<String>,
+    /// Visitor messages the team has not read.
+    pub unread: i64,
+    /// The latest public message: `{ body, sender_kind, created_at }`.
+    #[schema(value_type = Option<Object>)]
+    pub last_message: Option<serde_json::Value>,
+}
+
+/// One inbox page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    /// Newest activity first.
+    pub conversations: Vec<ListedConversation>,
+    /// Pass as `before` for the next page; absent on the last one.
+    pub next_before: Option<String>,
+}
+
+fn list_filter(query: &ListQuery, me: Option<kefu_protocol::UserId>) -> Result<db::conversations::ListFilter> {
+    let status = match query.status.as_deref() {
+        None | Some("open") => Some("open"),
+        Some("closed") => Some("closed"),
+        Some("all") => None,
+        Some(_) => return Err(ApiError::field("status", "invalid", "open, closed or all")),
+    };
+    let assignee = match query.assignee.as_deref() {
+        None | Some("any") => None,
+        Some("none") => Some(None),
+        Some("me") => Some(Some(
+            me.ok_or_else(|| ApiError::field("assignee", "invalid", "`me` needs a member, not an API key"))?.as_uuid(),
+        )),
+        Some(user) => Some(Some(
+            user.parse::<kefu_protocol::UserId>()
+                .map_err(|_| ApiError::field("assignee", "invalid", "any, none, me or a usr_… id"))?
+                .as_uuid(),
+        )),
+    };
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(ApiError::field("limit", "out_of_range", format!("1 to {MAX_LIST}")));
+    }
+    let before = match &query.before {
+        None => None,
+        Some(cursor) => {
+            Some(parse_cursor(cursor).ok_or_else(|| ApiError::field("before", "invalid", "use next_before"))?)
+        }
+    };
+    Ok(db::conversations::ListFilter { status, assignee, before, limit })
+}
+
+fn cursor_of(row: &db::conversations::ConversationRow) -> String {
+    format!("{}.{}", row.updated_at.timestamp_micros(), row.id.simple())
+}
+
+fn parse_cursor(cursor: &str) -> Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
+    let (micros, id) = cursor.split_once('.')?;
+    Some((chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+}
+
+/// The inbox: conversations by status and assignee, newest activity first.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])),
+    params(ListQuery), responses((status = 200, body = ConversationPage), (status = 422, description = "validation_failed")))]
+async fn list_conversations(
+    State(state): State<AppState>,
+    auth: Auth<AnyMember>,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<ConversationPage>> {
+    let filter = list_filter(&query, auth.principal.user_id())?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let rows = db::conversations::list(&mut tx, filter).await?;
+    tx.commit().await?;
+    let next_before = (i64::try_from(rows.len()).unwrap_or(i64::MAX) == filter.limit)
+        .then(|| rows.last().map(|r| cursor_of(&r.conversation)))
+        .flatten();
+    let conversations = rows
+        .into_iter()
+        .map(|row| {
+            ListedConversation {
+            summary: summary(&row.conversation),
+            visitor_name: row.visitor_name,
+            visitor_email: row.visitor_email,
+            unread: row.unread,
+            last_message: row.last_body.map(|body| {
+                serde_json::json!({ "body": body, "sender_kind": row.last_sender_kind, "created_at": row.last_at })
+            }),
+        }
+        })
+        .collect();
+    Ok(axum::Json(ConversationPage { conversations, next_before }))
 }
 
 /// One conversation.
