@@ -18,32 +18,30 @@ pub async fn status(
     conversation: Option<ConversationId>,
 ) -> Result<ServerFrame, OpError> {
     let mut agents = availability(state, tenant.id).await;
-    if agents != Availability::Offline {
-        let hours = service::in_tenant(&state.db, &tenant.schema, |tx| {
-            Box::pin(async move { db::widget::business_hours_now(tx).await })
+    let check_hours = agents != Availability::Offline;
+    let waiting = conversation.map(|c| c.as_uuid());
+    // One transaction for both reads: this runs after every message that leaves a visitor waiting.
+    let (hours, place) = service::in_tenant(&state.db, &tenant.schema, |tx| {
+        Box::pin(async move {
+            let hours = if check_hours { db::widget::business_hours_now(tx).await? } else { None };
+            let place = match waiting {
+                Some(id) => db::conversations::queue_place(tx, id).await?,
+                None => None,
+            };
+            Ok((hours, place))
         })
-        .await?;
-        if let Some((hours, day, minute)) = hours
-            && !hours.is_open(u8::try_from(day).unwrap_or(0), u16::try_from(minute).unwrap_or(0))
-        {
-            // Outside business hours the team is away, whoever is connected.
-            agents = Availability::Offline;
-        }
+    })
+    .await?;
+    if let Some((hours, day, minute)) = hours
+        && !hours.is_open(u8::try_from(day).unwrap_or(0), u16::try_from(minute).unwrap_or(0))
+    {
+        // Outside business hours the team is away, whoever is connected.
+        agents = Availability::Offline;
     }
-    let queue = match conversation {
-        None => None,
-        Some(conversation) => {
-            let id = conversation.as_uuid();
-            let place = service::in_tenant(&state.db, &tenant.schema, |tx| {
-                Box::pin(async move { db::conversations::queue_place(tx, id).await })
-            })
-            .await?;
-            place.map(|(position, median_wait)| QueuePlace {
-                position: u32::try_from(position).unwrap_or(u32::MAX),
-                estimated_wait_secs: median_wait.map(|secs| estimate(secs, position)),
-            })
-        }
-    };
+    let queue = place.map(|(position, median_wait)| QueuePlace {
+        position: u32::try_from(position).unwrap_or(u32::MAX),
+        estimated_wait_secs: median_wait.map(|secs| estimate(secs, position)),
+    });
     Ok(ServerFrame::Status { agents, queue })
 }
 

@@ -170,7 +170,11 @@ async fn upload(
         relay(upstream).await
     }
     .await;
-    let mut response = respond(result);
+    readable_by(respond(result), origin)
+}
+
+/// Lets `origin` (the page that asked) read the answer, errors included.
+fn readable_by(mut response: Response, origin: Option<HeaderValue>) -> Response {
     if let Some(origin) = origin {
         response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
@@ -249,13 +253,8 @@ async fn create_session(
         Ok::<_, EdgeError>(axum::Json(grant).into_response())
     }
     .await;
-    let mut response = respond(result);
-    // Only an allowed origin may read the answer (errors included, so the widget can show them).
-    if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
-        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    response
+    // Only an allowed origin gets a session; it reads refusals too, so the widget can show them.
+    readable_by(respond(result), origin.and_then(|o| HeaderValue::from_str(&o).ok()))
 }
 
 async fn upgrade(
