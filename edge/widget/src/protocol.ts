@@ -39,5 +39,7 @@ export const FATAL_CLOSES = [1003, 1009, 4003, 4004];
 
 /** Limits from the protocol. */
 export const MAX_BODY_CHARS = 4000;
+/** The largest `setContext` object, serialized (kefu_protocol::ws::limits::MAX_CONTEXT_BYTES). */
+export const MAX_CONTEXT_BYTES = 8 * 1024;
 /** The largest file the edge carries (the tenant's plan may allow less: 10–50 MiB). */
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;

@@ -7,6 +7,7 @@ import type { Identity, KefuConfig } from '../config';
 import {
   FATAL_CLOSES,
   MAX_BODY_CHARS,
+  MAX_CONTEXT_BYTES,
   MAX_UPLOAD_BYTES,
   type AttachmentRef,
   type JsonValue,
@@ -256,6 +257,17 @@ export class Chat {
 
   /** The host page's context; sent now if connected, else with the next session. */
   setContext(context: Record<string, unknown>): void {
+    // The server refuses more than 8 KiB; refuse it here, once, rather than on every reconnect.
+    let size = Infinity;
+    try {
+      size = new TextEncoder().encode(JSON.stringify(context)).length;
+    } catch {
+      // Not serializable (cycles): refused below.
+    }
+    if (size > MAX_CONTEXT_BYTES) {
+      console.warn(`Kefu: setContext takes a JSON object of at most ${MAX_CONTEXT_BYTES} bytes; ignored`);
+      return;
+    }
     this.context = context;
     this.deliver();
   }

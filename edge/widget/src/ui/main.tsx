@@ -78,7 +78,7 @@ const mount: Mount = (bridge) => {
     identify(next) {
       const changed = !identity || identity.id !== next.id;
       identity = next;
-      if (next.name || next.email) chat.setProfile({ name: next.name, email: next.email }, false);
+      if (next.name || next.email) chat.setProfile(identified(next), false);
       if (changed) chat.reidentify();
     },
     setContext(context) {
@@ -91,9 +91,16 @@ const mount: Mount = (bridge) => {
 
   draw();
   if (chat.hasHistory()) chat.connect();
-  if (identity && (identity.name || identity.email)) chat.setProfile({ name: identity.name, email: identity.email }, false);
+  if (identity && (identity.name || identity.email)) chat.setProfile(identified(identity), false);
   return api;
 };
+
+/** The profile `identify` carries; an email the server would refuse is left out (it would be
+ * resent, and refused, on every reconnect). */
+function identified(identity: Identity): { name?: string; email?: string } {
+  const email = identity.email && /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/.test(identity.email) ? identity.email : undefined;
+  return { name: identity.name ? String(identity.name).slice(0, 200) : undefined, email };
+}
 
 /** Alternates the page title with a notice until the visitor looks. */
 function titleBlink(notice: string) {
