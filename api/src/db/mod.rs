@@ -35,7 +35,9 @@ use sqlx::{Executor, PgPool};
 pub use tenant::{TenantSchema, TenantTx};
 
 /// Opens the pool lazily (the first query connects). Each new connection gets an empty session
-/// `search_path` (fail-closed).
+/// `search_path` (fail-closed), and a transaction left idle for 10 s is ended by Postgres: a
+/// transaction abandoned by a cancelled task (a forwarder aborted mid-replay) must not hold a
+/// conversation's row lock and stall its senders indefinitely.
 pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sqlx::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)?.application_name("kefu");
     Ok(PgPoolOptions::new()
@@ -43,7 +45,7 @@ pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sq
         .acquire_timeout(acquire_timeout)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                conn.execute("set search_path to ''").await?;
+                conn.execute("set search_path to ''; set idle_in_transaction_session_timeout = '10s'").await?;
                 Ok(())
             })
         })
