@@ -122,6 +122,9 @@ pub struct EdgeConfig {
     /// Bearer secret the edge presents on `/internal/edge/…` (at least 32 bytes). Without it
     /// those endpoints answer 404.
     pub secret: Option<SecretString>,
+    /// The edge's public URL (`https://edge.example.com`), shown in the console's embed snippet
+    /// and used by the widget editor's live preview. Optional.
+    pub public_url: Option<String>,
 }
 
 /// Postgres settings.
@@ -184,6 +187,9 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Origins allowed to call the api from a browser (the console). Exact matches.
     pub cors_origins: Vec<String>,
+    /// The built console (`console/dist`): when set, the api serves it at `/` (any path that is
+    /// not the api's falls back to its `index.html`).
+    pub console_dir: Option<std::path::PathBuf>,
 }
 
 /// Tenant migration settings.
@@ -245,7 +251,7 @@ impl Default for MailConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_limit_bytes: 64 * 1024, request_timeout_secs: 15, cors_origins: Vec::new() }
+        Self { body_limit_bytes: 64 * 1024, request_timeout_secs: 15, cors_origins: Vec::new(), console_dir: None }
     }
 }
 
@@ -335,12 +341,21 @@ impl Config {
         for (key, value) in [
             ("public_url (KEFU_PUBLIC_URL)", Some(&self.public_url)),
             ("app_url (KEFU_APP_URL)", self.app_url.as_ref()),
+            ("edge.public_url (KEFU_EDGE__PUBLIC_URL)", self.edge.public_url.as_ref()),
         ] {
             if let Some(value) = value
                 && !(value.starts_with("http://") || value.starts_with("https://"))
             {
                 problems.push(format!("{key} must be an http:// or https:// URL, got `{value}`"));
             }
+        }
+        if let Some(dir) = &self.http.console_dir
+            && !dir.join("index.html").is_file()
+        {
+            problems.push(format!(
+                "http.console_dir (KEFU_HTTP__CONSOLE_DIR) must hold the built console (index.html), got `{}`: build it with `npm run build` in console/",
+                dir.display()
+            ));
         }
         if self.edge.secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
             problems.push("edge.secret (KEFU_EDGE__SECRET) must be at least 32 bytes".into());

@@ -13,12 +13,16 @@ use crate::db;
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
-/// Routes of this module.
-pub fn router() -> axum::Router<AppState> {
-    axum::Router::new()
+/// Routes of this module; `account_pages` when no console is served to answer mailed links.
+pub fn router(account_pages: bool) -> axum::Router<AppState> {
+    let mailbox = axum::Router::new()
         .route("/dev/mailbox", get(mailbox_page))
         .route("/dev/mailbox.json", get(mailbox_json))
-        .route("/dev/mailbox/{id}", get(mail_page))
+        .route("/dev/mailbox/{id}", get(mail_page));
+    if !account_pages {
+        return mailbox;
+    }
+    mailbox
         .route("/verify-email", get(account_page))
         .route("/accept-invite", get(account_page))
         .route("/reset-password", get(account_page))

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod conversations;
 pub mod dev;
 pub mod edge;
@@ -110,8 +111,15 @@ pub fn router(state: AppState) -> Router {
     );
     let mut app = Router::new().merge(api).merge(health::router()).merge(crate::realtime::router()).merge(docs);
     if config.mode == Mode::Development {
-        app = app.merge(dev::router());
+        // The console's own pages answer mailed links when it is served.
+        app = app.merge(dev::router(config.http.console_dir.is_none()));
     }
+    let app = match &config.http.console_dir {
+        Some(dir) => {
+            app.fallback_service(console::fallback(dir, config.edge.public_url.as_deref()).with_state(state.clone()))
+        }
+        None => app.fallback(not_found),
+    };
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(config.http.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
@@ -122,8 +130,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let hsts = config.public_url.starts_with("https://");
 
-    app.fallback(not_found)
-        .layer(DefaultBodyLimit::max(config.http.body_limit_bytes))
+    app.layer(DefaultBodyLimit::max(config.http.body_limit_bytes))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))
         .layer(cors)

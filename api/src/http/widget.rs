@@ -34,15 +34,19 @@ pub struct WidgetView {
     pub version: i64,
     /// Last saved.
     pub updated_at: DateTime<Utc>,
+    /// The edge's public URL (`edge.public_url`), for the embed snippet
+    /// `<script async src="{edge_url}/w/{site_key}.js">`; absent when not configured.
+    pub edge_url: Option<String>,
 }
 
-impl From<db::widget::WidgetRow> for WidgetView {
-    fn from(row: db::widget::WidgetRow) -> Self {
+impl WidgetView {
+    fn new(row: db::widget::WidgetRow, state: &AppState) -> Self {
         Self {
             settings: row.settings.0,
             identity_secret: row.identity_secret,
             version: row.version,
             updated_at: row.updated_at,
+            edge_url: state.config.edge.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned()),
         }
     }
 }
@@ -65,7 +69,7 @@ async fn get_widget(State(state): State<AppState>, auth: Auth<AdminUp>) -> Resul
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = db::widget::get(&mut tx).await?;
     tx.commit().await?;
-    Ok(axum::Json(row.into()))
+    Ok(axum::Json(WidgetView::new(row, &state)))
 }
 
 /// Saves the widget settings; every invalid field is reported at once.
@@ -112,7 +116,7 @@ async fn save_widget(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(row.into()))
+    Ok(axum::Json(WidgetView::new(row, &state)))
 }
 
 /// Generates a new identity verification secret; the old one stops working within seconds.
@@ -127,5 +131,5 @@ async fn rotate_identity_secret(State(state): State<AppState>, auth: Auth<AdminU
     db::audit::record(&mut tx, auth.principal.actor(), "widget.identity_secret_rotated", None, serde_json::json!({}))
         .await?;
     tx.commit().await?;
-    Ok(axum::Json(row.into()))
+    Ok(axum::Json(WidgetView::new(row, &state)))
 }
