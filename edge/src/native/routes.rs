@@ -93,17 +93,23 @@ async fn loader(State(state): State<EdgeState>, Path(file): Path<String>, header
 
 /// The chat UI bundle, under its content-hashed name (so it is cached for good).
 async fn widget_file(State(state): State<EdgeState>, Path(file): Path<String>) -> Response {
-    if format!("/widget/{file}") != state.widget.assets.ui_route() {
+    // The bare loader (no tenant config) is what the console's widget preview runs, with the
+    // draft settings it sets itself; in Workers the static-assets layer serves the same file.
+    let (body, cache) = if format!("/widget/{file}") == state.widget.assets.ui_route() {
+        (state.widget.ui.clone(), crate::assets::IMMUTABLE)
+    } else if file == "loader.js" {
+        (state.widget.assets.loader.clone().into(), "no-cache")
+    } else {
         return problem(&EdgeError::new(ErrorCode::NotFound, "No such widget file."));
-    }
+    };
     secure(
         (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8")),
-                (header::CACHE_CONTROL, HeaderValue::from_static(crate::assets::IMMUTABLE)),
+                (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
                 (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
             ],
-            state.widget.ui.clone(),
+            body,
         )
             .into_response(),
     )

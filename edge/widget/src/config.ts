@@ -27,6 +27,9 @@ export interface KefuConfig {
   site_key: string;
   edge_url: string;
   version: number;
+  /** The console's widget editor draws the widget with unsaved settings and never connects; the
+   * team shows as this. */
+  preview?: 'online' | 'offline';
   settings: {
     color: string;
     position: 'right' | 'left';

@@ -101,7 +101,7 @@ export class Chat {
     this.state = {
       status: 'idle',
       messages: [],
-      outbox: stored.outbox || [],
+      outbox: config.preview ? [] : stored.outbox || [],
       agentTyping: null,
       agentReadSeq: 0,
       agent: null,
@@ -111,7 +111,7 @@ export class Chat {
       queue: null,
       closed: null,
       rated: null,
-      preChatDone: Boolean(stored.pre_chat_done),
+      preChatDone: !config.preview && Boolean(stored.pre_chat_done),
     };
     addEventListener('online', () => this.wanted && this.reconnectNow());
     // Another tab wrote to the outbox (or acknowledged from it): follow it.
@@ -133,6 +133,10 @@ export class Chat {
 
   /** Connects (if not already) and stays connected. */
   connect(): void {
+    if (this.config.preview) {
+      this.set({ status: 'online', agents: this.config.preview });
+      return;
+    }
     this.wanted = true;
     if (!this.ws && this.retryTimer === undefined) void this.open();
   }
