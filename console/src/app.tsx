@@ -1,0 +1,60 @@
+// Routes and providers: language, Ant Design's theme and locale, signed-out pages, and the
+// console shell for members.
+import { App as AntApp, ConfigProvider } from 'antd';
+import enUS from 'antd/locale/en_US';
+import zhCN from 'antd/locale/zh_CN';
+import { useEffect, type ReactNode } from 'react';
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
+import { useSession } from './auth/use-session';
+import { I18nProvider, useI18n } from './i18n';
+import { AcceptInvitePage } from './pages/auth/accept-invite';
+import { LoginPage } from './pages/auth/login';
+import { SignupPage } from './pages/auth/signup';
+import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from './pages/auth/tokens';
+import { Shell } from './shell';
+import { stopConsoleStore } from './state/store';
+
+function Themed({ children }: { children: ReactNode }) {
+  const { lang } = useI18n();
+  return (
+    <ConfigProvider locale={lang === 'zh-CN' ? zhCN : enUS} theme={{ token: { colorPrimary: '#2563eb', borderRadius: 8 } }}>
+      <AntApp>{children}</AntApp>
+    </ConfigProvider>
+  );
+}
+
+function Members() {
+  const current = useSession();
+  const location = useLocation();
+  // Signed out (here or in another tab): the live connection ends with the session.
+  useEffect(() => {
+    if (!current) stopConsoleStore();
+  }, [current]);
+  if (!current) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <Shell session={current} />;
+}
+
+function SignedOutOnly({ children }: { children: ReactNode }) {
+  return useSession() ? <Navigate to="/inbox" replace /> : children;
+}
+
+export function App() {
+  const current = useSession();
+  return (
+    <I18nProvider userId={current?.user.id}>
+      <Themed>
+        <BrowserRouter>
+          <Routes>
+            <Route path="/login" element={<SignedOutOnly><LoginPage /></SignedOutOnly>} />
+            <Route path="/signup" element={<SignedOutOnly><SignupPage /></SignedOutOnly>} />
+            <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+            <Route path="/reset-password" element={<ResetPasswordPage />} />
+            <Route path="/verify-email" element={<VerifyEmailPage />} />
+            <Route path="/accept-invite" element={<AcceptInvitePage />} />
+            <Route path="/*" element={<Members />} />
+          </Routes>
+        </BrowserRouter>
+      </Themed>
+    </I18nProvider>
+  );
+}

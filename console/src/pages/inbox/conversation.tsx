@@ -1,0 +1,157 @@
+// One conversation (F14/F15): the transcript with scroll-back, live messages, typing, read
+// receipts and private notes set apart; claim and close; the composer.
+import { ArrowLeftOutlined, CheckOutlined, ExclamationCircleOutlined, LockOutlined, UserOutlined } from '@ant-design/icons';
+import { Button, Space, Spin, Tag, Tooltip, Typography } from 'antd';
+import { Fragment, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
+import type { MessageView } from '../../api/protocol';
+import { useI18n } from '../../i18n';
+import { useConsole, type ConsoleStore } from '../../state/store';
+import { EMPTY } from '../../state/transcript';
+import { Attachment } from './attachment';
+import { Composer, type ComposerHandle } from './composer';
+import { timeLabel, visitorLabel } from './names';
+
+export function ConversationView({ store, id, onBack, onVisitor, composer }: {
+  store: ConsoleStore;
+  id: string;
+  onBack(): void;
+  onVisitor(): void;
+  composer: RefObject<ComposerHandle | null>;
+}) {
+  const { t, lang } = useI18n();
+  const item = useConsole(store, (s) => s.items.get(id));
+  const transcript = useConsole(store, (s) => s.transcripts.get(id)) ?? EMPTY;
+  const typing = useConsole(store, (s) => s.typing.get(id));
+  const visitorRead = useConsole(store, (s) => s.visitorRead.get(id)) ?? 0;
+  const members = useConsole(store, (s) => s.members);
+  const [loading, setLoading] = useState(true);
+  const [failed, setFailed] = useState<string>();
+  const scroller = useRef<HTMLDivElement>(null);
+  const anchor = useRef<{ height: number; top: number; first: number | undefined } | null>(null);
+  const stick = useRef(true);
+  const names = useMemo(() => new Map(members.map((m) => [m.user_id, m.display_name])), [members]);
+
+  useEffect(() => {
+    setLoading(true);
+    setFailed(undefined);
+    stick.current = true;
+    store.open(id).then(() => setLoading(false), (e: unknown) => {
+      setLoading(false);
+      setFailed(e instanceof Error ? e.message : String(e));
+    });
+    return () => store.close(id);
+  }, [store, id]);
+
+  useEffect(() => {
+    const seen = () => document.visibilityState === 'visible' && store.markSeen(id);
+    document.addEventListener('visibilitychange', seen);
+    return () => document.removeEventListener('visibilitychange', seen);
+  }, [store, id]);
+
+  // Keep the view where it was when older messages are put above it, and follow new ones at the
+  // bottom while the member is there.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const first = transcript.messages[0]?.seq;
+    if (anchor.current && anchor.current.first !== first) {
+      el.scrollTop = anchor.current.top + (el.scrollHeight - anchor.current.height);
+      anchor.current = null;
+    } else if (stick.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+  }, [transcript, typing]);
+
+  function scrolled() {
+    const el = scroller.current;
+    if (!el) return;
+    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+    if (el.scrollTop < 80 && transcript.hasOlder && !anchor.current) {
+      anchor.current = { height: el.scrollHeight, top: el.scrollTop, first: transcript.messages[0]?.seq };
+      store.loadOlder(id).catch(() => {
+        anchor.current = null;
+      });
+    }
+  }
+
+  const open = item?.status === 'open';
+  const mine = item?.assignee === store.me;
+  const lastOwn = [...transcript.messages].reverse().find((m) => m.sender.kind === 'agent' && !m.private);
+  const name = item ? visitorLabel(item, t('visitor.anonymous')) : '';
+
+  return (
+    <div className="conversation" data-testid="conversation" data-id={id}>
+      <div className="conversation-header">
+        <Space size={8} className="conversation-title">
+          <Button type="text" icon={<ArrowLeftOutlined />} onClick={onBack} className="only-phone" aria-label={t('conversation.back')} />
+          <Typography.Title level={5} style={{ margin: 0 }} ellipsis>{name}</Typography.Title>
+          {item && <Tag color={open ? 'green' : 'default'} data-testid="conversation-status">{t(`status.${open ? 'open' : 'closed'}`)}</Tag>}
+          {item?.assignee && <Tag icon={<UserOutlined />} data-testid="conversation-assignee">{names.get(item.assignee) ?? t('conversation.someone')}</Tag>}
+        </Space>
+        <Space size={4} wrap>
+          {open && !item?.assignee && (
+            <Button type="primary" size="small" onClick={() => store.claim(id)} data-testid="claim">{t('conversation.claim')}</Button>
+          )}
+          {open && <Button size="small" onClick={() => store.closeConversation(id)} data-testid="close">{t('conversation.close')}</Button>}
+          <Button size="small" onClick={onVisitor} className="hide-wide" data-testid="visitor-toggle">{t('conversation.visitor')}</Button>
+        </Space>
+      </div>
+      <div className="conversation-messages" ref={scroller} onScroll={scrolled} data-testid="messages">
+        {loading && <div className="conversation-loading"><Spin /></div>}
+        {failed && <Typography.Text type="danger">{failed}</Typography.Text>}
+        {transcript.hasOlder && !loading && <div className="conversation-older"><Spin size="small" /></div>}
+        {transcript.messages.map((m, i) => (
+          <Fragment key={m.seq}>
+            {dayChanged(transcript.messages[i - 1], m) && <div className="message-day">{new Date(m.created_at).toLocaleDateString(lang)}</div>}
+            <Message message={m} lang={lang} seen={m === lastOwn && visitorRead >= m.seq} t={t} />
+          </Fragment>
+        ))}
+        {transcript.pending.map((p) => (
+          <div key={p.client_id} className={`message message-out${p.private ? ' message-note' : ''} message-pending`} data-testid="pending">
+            <div className="message-bubble">{p.body}</div>
+            <div className="message-meta">
+              {p.state === 'failed' ? (
+                <Space size={4}>
+                  <Typography.Text type="danger"><ExclamationCircleOutlined /> {p.error ?? t('conversation.notSent')}</Typography.Text>
+                  <Button size="small" type="link" onClick={() => store.retry(id, p.client_id)}>{t('conversation.retry')}</Button>
+                  <Button size="small" type="link" onClick={() => store.discard(id, p.client_id)}>{t('conversation.discard')}</Button>
+                </Space>
+              ) : t('conversation.sending')}
+            </div>
+          </div>
+        ))}
+        {typing && typing.until > Date.now() && (
+          <div className="message message-in" data-testid="typing"><div className="message-bubble message-typing">{typing.name ? t('conversation.agentTyping', { name: typing.name }) : t('conversation.typing')}</div></div>
+        )}
+      </div>
+      {item && !open && <div className="conversation-closed">{t('conversation.closedNotice')}</div>}
+      <Composer ref={composer} store={store} conversationId={id} disabled={!open} />
+      {open && !mine && item?.assignee && <div className="conversation-hint">{t('conversation.notYours')}</div>}
+    </div>
+  );
+}
+
+function dayChanged(previous: MessageView | undefined, m: MessageView): boolean {
+  return !previous || new Date(previous.created_at).toDateString() !== new Date(m.created_at).toDateString();
+}
+
+function Message({ message: m, lang, seen, t }: { message: MessageView; lang: string; seen: boolean; t: ReturnType<typeof useI18n>['t'] }) {
+  if (m.sender.kind === 'system') {
+    return <div className="message-system" data-testid="message" data-seq={m.seq}>{m.body}</div>;
+  }
+  const out = m.sender.kind === 'agent';
+  return (
+    <div className={`message ${out ? 'message-out' : 'message-in'}${m.private ? ' message-note' : ''}`} data-testid="message" data-seq={m.seq}
+      data-private={m.private ? 'true' : 'false'}>
+      {m.private && <div className="message-note-label"><LockOutlined /> {t('conversation.noteLabel')}</div>}
+      <div className="message-bubble">
+        {m.attachment ? <Attachment file={m.attachment} /> : m.body}
+      </div>
+      <div className="message-meta">
+        {m.sender.kind === 'agent' && <span>{m.sender.name} · </span>}
+        <Tooltip title={new Date(m.created_at).toLocaleString(lang)}><span>{timeLabel(m.created_at, lang)}</span></Tooltip>
+        {seen && <span className="message-seen" data-testid="seen"> · <CheckOutlined /> {t('conversation.seen')}</span>}
+      </div>
+    </div>
+  );
+}

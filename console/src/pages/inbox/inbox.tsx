@@ -1,0 +1,84 @@
+// The inbox page: list, conversation and visitor panel side by side on a wide screen, one at a
+// time on a phone; keyboard shortcuts for the busy agent.
+import { App, Drawer, Empty, Modal, Table, Typography } from 'antd';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useNavigate, useParams } from 'react-router';
+import type { StoredSession } from '../../auth/session';
+import { useI18n } from '../../i18n';
+import { listView, neighbour, VIEWS, type Filters, type View } from '../../state/inbox';
+import { useConsole, type ConsoleStore } from '../../state/store';
+import type { ComposerHandle } from './composer';
+import { ConversationView } from './conversation';
+import { ConversationList } from './list';
+import { useShortcuts, SHORTCUTS } from './shortcuts';
+import { VisitorPanel } from './visitor';
+
+function asView(value: string | undefined): View {
+  return VIEWS.includes(value as View) ? (value as View) : 'unassigned';
+}
+
+export function InboxPage({ store }: { store: ConsoleStore; session: StoredSession }) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+  const navigate = useNavigate();
+  const params = useParams();
+  const view = asView(params.view);
+  const selected = params.conversationId;
+  const [filters, setFilters] = useState<Filters>({});
+  const [visitorOpen, setVisitorOpen] = useState(false);
+  const [help, setHelp] = useState(false);
+  const composer = useRef<ComposerHandle>(null);
+  const items = useConsole(store, (s) => s.items);
+  const closedLoaded = useConsole(store, (s) => s.closedLoaded);
+  const lastError = useConsole(store, (s) => s.lastError);
+  const list = useMemo(() => listView(items, view, store.me, filters), [items, view, store.me, filters]);
+  const item = selected ? items.get(selected) : undefined;
+
+  useEffect(() => {
+    if (view === 'closed' && !closedLoaded) void store.loadList('closed').catch(() => undefined);
+  }, [view, closedLoaded, store]);
+
+  useEffect(() => {
+    if (lastError) message.warning(lastError.message);
+  }, [lastError, message]);
+
+  const go = (id: string | undefined) => navigate(id ? `/inbox/${view}/${id}` : `/inbox/${view}`);
+
+  useShortcuts({
+    next: () => go(neighbour(list, selected, 1)),
+    previous: () => go(neighbour(list, selected, -1)),
+    reply: () => composer.current?.focus(),
+    claim: () => selected && item?.status === 'open' && !item.assignee && store.claim(selected),
+    close: () => selected && item?.status === 'open' && store.closeConversation(selected),
+    help: () => setHelp(true),
+  });
+
+  return (
+    <div className={`inbox${selected ? ' inbox-has-conversation' : ''}`}>
+      <ConversationList store={store} view={view} selected={selected} filters={filters} onFilters={setFilters}
+        onView={(v) => navigate(`/inbox/${v}`)} onOpen={(id) => go(id)} />
+      <div className="inbox-conversation">
+        {selected ? (
+          <ConversationView key={selected} store={store} id={selected} onBack={() => go(undefined)} onVisitor={() => setVisitorOpen(true)} composer={composer} />
+        ) : (
+          <div className="inbox-none"><Empty description={<span>{t('inbox.pick')} <Typography.Text keyboard>?</Typography.Text> {t('inbox.shortcutsHint')}</span>} /></div>
+        )}
+      </div>
+      {selected && item && (
+        <>
+          <div className="inbox-visitor only-wide"><VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} /></div>
+          <Drawer open={visitorOpen} onClose={() => setVisitorOpen(false)} title={t('conversation.visitor')} size="default" className="hide-wide-drawer">
+            <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} />
+          </Drawer>
+        </>
+      )}
+      <Modal open={help} onCancel={() => setHelp(false)} footer={null} title={t('shortcuts.title')}>
+        <Table size="small" pagination={false} rowKey="keys" dataSource={SHORTCUTS.map((s) => ({ keys: s.keys, what: t(s.label) }))}
+          columns={[
+            { title: t('shortcuts.key'), dataIndex: 'keys', render: (k: string) => <Typography.Text keyboard>{k}</Typography.Text> },
+            { title: t('shortcuts.action'), dataIndex: 'what' },
+          ]} />
+      </Modal>
+    </div>
+  );
+}

@@ -1,0 +1,127 @@
+// The visitor panel (F13): who they are (identified data, form answers), what the host page told
+// us (`setContext`), where they are now (live), where they have been, their device and place, and
+// their earlier conversations.
+import { Badge, Collapse, Descriptions, Empty, List, Spin, Tag, Typography } from 'antd';
+import { useEffect, useState } from 'react';
+import { Link } from 'react-router';
+import { api, call } from '../../api/client';
+import type { ConversationSummary } from '../../api/protocol';
+import { useI18n } from '../../i18n';
+import { useConsole, type ConsoleStore } from '../../state/store';
+import { timeLabel } from './names';
+
+interface Profile {
+  id: string;
+  ext_user?: string | null;
+  name?: string | null;
+  email?: string | null;
+  browser?: string | null;
+  os?: string | null;
+  device?: string | null;
+  language?: string | null;
+  country?: string | null;
+  first_referrer?: string | null;
+  first_utm: unknown;
+  attributes: Record<string, unknown>;
+  first_seen_at: string;
+  last_seen_at: string;
+  online: boolean;
+  recent_pages: Array<{ url: string; title?: string | null; viewed_at: string }>;
+  conversations: ConversationSummary[];
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
+}
+
+export function VisitorPanel({ store, visitorId, conversationId, view }: { store: ConsoleStore; visitorId: string; conversationId: string; view: string }) {
+  const { t, lang } = useI18n();
+  const version = useConsole(store, (s) => s.visitorVersions.get(visitorId)) ?? 0;
+  const livePage = useConsole(store, (s) => s.pages.get(visitorId));
+  const online = useConsole(store, (s) => s.visitorsOnline.has(visitorId));
+  const [profile, setProfile] = useState<Profile>();
+
+  useEffect(() => {
+    let current = true;
+    call(api.GET('/api/v1/visitors/{visitor_id}', { params: { path: { visitor_id: visitorId } } }))
+      .then((p) => current && setProfile(p as unknown as Profile))
+      .catch(() => undefined);
+    return () => {
+      current = false;
+    };
+  }, [visitorId, version]);
+
+  if (!profile) return <div className="visitor-panel"><Spin /></div>;
+  const attributes = profile.attributes ?? {};
+  const stored = attributes.current_page as { url?: string; title?: string; viewed_at?: string } | undefined;
+  const page = livePage ?? (stored?.url ? { url: stored.url, title: stored.title ?? null, viewed_at: stored.viewed_at ?? '' } : undefined);
+  const fields = (attributes.fields ?? {}) as Record<string, unknown>;
+  const context = attributes.context;
+  const utm = profile.first_utm && typeof profile.first_utm === 'object' ? Object.entries(profile.first_utm as Record<string, unknown>) : [];
+  const earlier = profile.conversations.filter((c) => c.conversation_id !== conversationId);
+
+  return (
+    <div className="visitor-panel" data-testid="visitor-panel">
+      <Typography.Title level={5} style={{ marginTop: 0 }}>
+        <Badge status={online || profile.online ? 'success' : 'default'} /> {profile.name || profile.email || t('visitor.anonymous')}
+      </Typography.Title>
+      <Descriptions column={1} size="small" items={[
+        ...(profile.email ? [{ key: 'email', label: t('field.email'), children: profile.email }] : []),
+        ...(attributes.phone ? [{ key: 'phone', label: t('visitor.phone'), children: text(attributes.phone) }] : []),
+        ...(profile.ext_user ? [{ key: 'ext', label: t('visitor.identified'), children: <Tag color="blue">{profile.ext_user}</Tag> }] : []),
+        ...Object.entries(fields).map(([k, v]) => ({ key: `f-${k}`, label: k, children: text(v) })),
+      ]} />
+      <Collapse size="small" ghost defaultActiveKey={['now', 'context', 'device']} items={[
+        {
+          key: 'now', label: t('visitor.currentPage'),
+          children: page ? (
+            <div data-testid="visitor-current-page">
+              <a href={page.url} target="_blank" rel="noreferrer noopener">{page.title || page.url}</a>
+              <div><Typography.Text type="secondary" ellipsis>{page.url}</Typography.Text></div>
+            </div>
+          ) : <Typography.Text type="secondary">—</Typography.Text>,
+        },
+        ...(context !== undefined ? [{
+          key: 'context', label: t('visitor.context'),
+          children: <pre className="visitor-context" data-testid="visitor-context">{JSON.stringify(context, null, 2)}</pre>,
+        }] : []),
+        {
+          key: 'device', label: t('visitor.device'),
+          children: <Descriptions column={1} size="small" items={[
+            { key: 'browser', label: t('visitor.browser'), children: [profile.browser, profile.os].filter(Boolean).join(' · ') || '—' },
+            { key: 'device', label: t('visitor.deviceType'), children: profile.device ?? '—' },
+            { key: 'language', label: t('visitor.language'), children: profile.language ?? '—' },
+            { key: 'country', label: t('visitor.country'), children: profile.country ?? '—' },
+            { key: 'referrer', label: t('visitor.referrer'), children: profile.first_referrer ?? '—' },
+            ...utm.map(([k, v]) => ({ key: k, label: k, children: text(v) })),
+            { key: 'first', label: t('visitor.firstSeen'), children: new Date(profile.first_seen_at).toLocaleString(lang) },
+          ]} />,
+        },
+        {
+          key: 'pages', label: `${t('visitor.pages')} (${profile.recent_pages.length})`,
+          children: profile.recent_pages.length === 0 ? <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} /> : (
+            <List size="small" dataSource={profile.recent_pages} rowKey={(p) => `${p.viewed_at}${p.url}`}
+              renderItem={(p) => (
+                <List.Item>
+                  <Typography.Text ellipsis style={{ maxWidth: 180 }} title={p.url}>{p.title || p.url}</Typography.Text>
+                  <Typography.Text type="secondary">{timeLabel(p.viewed_at, lang)}</Typography.Text>
+                </List.Item>
+              )} />
+          ),
+        },
+        {
+          key: 'earlier', label: `${t('visitor.earlier')} (${earlier.length})`,
+          children: earlier.length === 0 ? <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} /> : (
+            <List size="small" dataSource={earlier} rowKey={(c) => c.conversation_id}
+              renderItem={(c) => (
+                <List.Item>
+                  <Link to={`/inbox/${view}/${c.conversation_id}`}>{timeLabel(c.updated_at, lang)}</Link>
+                  <Tag>{t(`status.${c.status === 'open' ? 'open' : 'closed'}`)}</Tag>
+                </List.Item>
+              )} />
+          ),
+        },
+      ]} />
+    </div>
+  );
+}

@@ -1,0 +1,129 @@
+// The signed-in frame: navigation, the member's presence and connection, language, sign-out, and
+// the pages of the console. One live store per tab, created here for the signed-in member.
+import { MenuOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { Alert, Badge, Button, Layout, Menu, Select, Space, Tooltip, Typography } from 'antd';
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { api, call } from './api/client';
+import { session, type StoredSession } from './auth/session';
+import { LANGS, useI18n } from './i18n';
+import { ApiKeysPage } from './pages/admin/api-keys';
+import { MembersPage } from './pages/admin/members';
+import { SiteKeysPage } from './pages/admin/site-keys';
+import { WidgetPage } from './pages/admin/widget';
+import { InboxPage } from './pages/inbox/inbox';
+import { SettingsPage } from './pages/settings';
+import { notifier } from './state/notify';
+import { presenceChoice, type Choice } from './state/presence';
+import { consoleStore, stopConsoleStore, useConsole } from './state/store';
+import { atLeast } from './ui/roles';
+
+const PRESENCE_COLOURS: Record<Choice, string> = { online: '#22c55e', busy: '#f59e0b', away: '#a3a3a3', offline: '#ef4444' };
+
+function PresenceSelect() {
+  const { t } = useI18n();
+  const choice = useSyncExternalStore(
+    (l) => presenceChoice.subscribe(l),
+    () => presenceChoice.effective(),
+  );
+  return (
+    <Select<Choice> size="small" value={choice} onChange={(c) => presenceChoice.choose(c)} aria-label={t('presence.label')}
+      style={{ width: 130 }} data-testid="presence"
+      options={(['online', 'busy', 'away', 'offline'] as const).map((c) => ({
+        value: c,
+        label: <Space size={6}><Badge color={PRESENCE_COLOURS[c]} />{t(`presence.${c}`)}</Space>,
+      }))} />
+  );
+}
+
+export function Shell({ session: current }: { session: StoredSession }) {
+  const { t, lang, setLang } = useI18n();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const store = consoleStore(current.user.id);
+  const connection = useConsole(store, (s) => s.connection);
+  const [collapsed, setCollapsed] = useState(false);
+  const admin = atLeast(current.role, 'admin');
+
+  useEffect(() => {
+    notifier.texts = { newConversation: t('notify.newConversation'), newMessage: t('notify.newMessage') };
+  }, [t]);
+
+  const items = [
+    { key: '/inbox', icon: <CommentOutlined />, label: t('nav.inbox') },
+    ...(admin
+      ? [
+          { key: '/admin/members', icon: <TeamOutlined />, label: t('nav.members') },
+          { key: '/admin/widget', icon: <SkinOutlined />, label: t('nav.widget') },
+          { key: '/admin/site-keys', icon: <ApiOutlined />, label: t('nav.siteKeys') },
+          { key: '/admin/api-keys', icon: <KeyOutlined />, label: t('nav.apiKeys') },
+        ]
+      : []),
+    { key: '/settings', icon: <SettingOutlined />, label: t('nav.settings') },
+  ];
+  const selected = items.map((i) => i.key).find((k) => location.pathname.startsWith(k)) ?? '/inbox';
+
+  async function logout() {
+    const stored = session.current();
+    stopConsoleStore();
+    if (stored) await call(api.POST('/api/v1/auth/logout', { body: { refresh_token: stored.refreshToken } })).catch(() => undefined);
+    session.expire();
+  }
+
+  return (
+    <Layout className="shell">
+      <Layout.Sider breakpoint="md" collapsedWidth={0} collapsed={collapsed} onBreakpoint={setCollapsed} trigger={null} width={208} theme="light" className="shell-sider">
+        <div className="shell-brand">Kefu 客服<Typography.Text type="secondary" ellipsis className="shell-tenant">{current.tenant.name}</Typography.Text></div>
+        <Menu mode="inline" selectedKeys={[selected]} items={items}
+          onClick={({ key }) => {
+            navigate(key);
+            if (window.matchMedia('(max-width: 767px)').matches) setCollapsed(true);
+          }} />
+      </Layout.Sider>
+      {!collapsed && <div className="shell-scrim only-phone" onClick={() => setCollapsed(true)} aria-hidden="true" />}
+      <Layout>
+        <Layout.Header className="shell-header">
+          <Space size={8} wrap={false}>
+            <Button type="text" icon={<MenuOutlined />} className="only-phone" aria-label={t('nav.menu')} onClick={() => setCollapsed(!collapsed)} data-testid="menu" />
+            <Tooltip title={t(`connection.${connection}`)}>
+              <span data-testid="connection" data-state={connection}>
+                <Badge status={connection === 'online' ? 'success' : connection === 'connecting' ? 'processing' : 'error'} />
+              </span>
+            </Tooltip>
+            <PresenceSelect />
+          </Space>
+          <Space size={8}>
+            <Select size="small" value={lang} onChange={setLang} aria-label={t('settings.language')} data-testid="language"
+              options={LANGS.map((l) => ({ value: l.lang, label: l.label }))} style={{ width: 100 }} />
+            <Tooltip title={t('nav.logout')}>
+              <Button size="small" icon={<LogoutOutlined />} onClick={() => void logout()} aria-label={t('nav.logout')} />
+            </Tooltip>
+          </Space>
+        </Layout.Header>
+        {!current.user.email_verified && <VerifyBanner />}
+        <Layout.Content className="shell-content">
+          <Routes>
+            <Route path="/inbox/:view?/:conversationId?" element={<InboxPage store={store} session={current} />} />
+            <Route path="/settings" element={<SettingsPage session={current} />} />
+            {admin && <Route path="/admin/members" element={<MembersPage session={current} />} />}
+            {admin && <Route path="/admin/widget" element={<WidgetPage />} />}
+            {admin && <Route path="/admin/site-keys" element={<SiteKeysPage />} />}
+            {admin && <Route path="/admin/api-keys" element={<ApiKeysPage session={current} />} />}
+            <Route path="*" element={<Navigate to="/inbox" replace />} />
+          </Routes>
+        </Layout.Content>
+      </Layout>
+    </Layout>
+  );
+}
+
+function VerifyBanner() {
+  const { t } = useI18n();
+  const [sent, setSent] = useState(false);
+  return (
+    <Alert type="warning" banner title={t('verify.banner')} data-testid="verify-banner"
+      action={<Button size="small" disabled={sent} onClick={() => void call(api.POST('/api/v1/auth/resend-verification')).then(() => setSent(true), () => undefined)}>
+        {sent ? t('verify.resent') : t('verify.resend')}
+      </Button>} />
+  );
+}

@@ -1,0 +1,390 @@
+// The console's live state: the inbox, followed transcripts, typing, presence and the connection,
+// fed by REST reads and the agent WebSocket. Components read it with `useConsole` and act through
+// its methods; the pure rules live in inbox.ts and transcript.ts.
+import { useSyncExternalStore } from 'react';
+import type { AgentFrame, AgentStatus, ConversationSummary, MessageView, ServerFrame, Sender } from '../api/protocol';
+import { api, call } from '../api/client';
+import { session } from '../auth/session';
+import { AgentSocket, type Connection } from '../realtime/socket';
+import * as inbox from './inbox';
+import * as tx from './transcript';
+import { notifier } from './notify';
+import { presenceChoice, type Choice } from './presence';
+
+export interface Typing {
+  name: string;
+  until: number;
+}
+
+export interface Member {
+  user_id: string;
+  display_name: string;
+  email: string;
+  role: string;
+}
+
+export interface State {
+  connection: Connection;
+  items: inbox.Items;
+  /** Whether the closed conversations were read (the closed view loads on demand). */
+  closedLoaded: boolean;
+  transcripts: ReadonlyMap<string, tx.Transcript>;
+  typing: ReadonlyMap<string, Typing>;
+  /** Per conversation, the `seq` the visitor has read up to (read receipts). */
+  visitorRead: ReadonlyMap<string, number>;
+  agents: ReadonlyMap<string, AgentStatus>;
+  visitorsOnline: ReadonlySet<string>;
+  /** Live current page per visitor from `page_view` frames. */
+  pages: ReadonlyMap<string, { url: string; title: string | null; viewed_at: string }>;
+  /** Bumped when a visitor's profile changed (`visitor_updated`), so panels re-read it. */
+  visitorVersions: ReadonlyMap<string, number>;
+  members: readonly Member[];
+  /** The last refusal the server sent for something this console asked (claim, close, …). */
+  lastError: { code: string; message: string; at: number } | null;
+}
+
+const INITIAL: State = {
+  connection: 'connecting',
+  items: new Map(),
+  closedLoaded: false,
+  transcripts: new Map(),
+  typing: new Map(),
+  visitorRead: new Map(),
+  agents: new Map(),
+  visitorsOnline: new Set(),
+  pages: new Map(),
+  visitorVersions: new Map(),
+  members: [],
+  lastError: null,
+};
+
+const REFRESH_DEBOUNCE_MS = 400;
+
+function with_<K, V>(map: ReadonlyMap<K, V>, key: K, value: V): Map<K, V> {
+  const next = new Map(map);
+  next.set(key, value);
+  return next;
+}
+
+function newClientId(): string {
+  return crypto.randomUUID();
+}
+
+export class ConsoleStore {
+  private state: State = INITIAL;
+  private listeners = new Set<() => void>();
+  private socket: AgentSocket;
+  private followed = new Set<string>();
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private unsubscribePresence: (() => void) | undefined;
+  /** The conversation on screen: its visitor messages are read as they arrive. */
+  reading: string | undefined;
+
+  constructor(readonly me: string) {
+    this.socket = new AgentSocket({
+      token: () => session.accessToken(),
+      refreshToken: () => session.refresh(),
+      followed: () => [...this.followed].map((id) => [id, tx.lastSeq(this.transcript(id))]),
+      unacked: () => this.unacked(),
+      presence: () => {
+        const choice = presenceChoice.effective();
+        return choice === 'offline' ? 'away' : choice;
+      },
+      frame: (frame) => this.onFrame(frame),
+      connection: (connection) => {
+        this.set({ connection });
+        if (connection === 'online') void this.reload();
+      },
+      revoked: () => session.expire(),
+    });
+  }
+
+  start(): void {
+    this.unsubscribePresence = presenceChoice.subscribe(() => this.applyPresenceChoice());
+    this.applyPresenceChoice();
+    void this.loadMembers();
+  }
+
+  stop(): void {
+    this.socket.stop();
+    this.unsubscribePresence?.();
+    clearTimeout(this.refreshTimer);
+  }
+
+  getState = (): State => this.state;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  private set(patch: Partial<State>): void {
+    this.state = { ...this.state, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+
+  transcript(id: string): tx.Transcript {
+    return this.state.transcripts.get(id) ?? tx.EMPTY;
+  }
+
+  private setTranscript(id: string, transcript: tx.Transcript): void {
+    if (transcript !== this.state.transcripts.get(id)) this.set({ transcripts: with_(this.state.transcripts, id, transcript) });
+  }
+
+  // ---------------------------------------------------------------- presence
+
+  private applyPresenceChoice(): void {
+    const choice: Choice = presenceChoice.effective();
+    if (choice === 'offline') {
+      this.socket.stop();
+      this.set({ connection: 'offline' });
+      return;
+    }
+    // Not running (first start, or back from "offline"): connecting announces the choice.
+    if (!this.socket.running()) this.socket.start();
+    else this.socket.send({ type: 'set_presence', status: choice });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Re-reads the open inbox (and the closed one if shown), e.g. after a reconnect. */
+  async reload(): Promise<void> {
+    await Promise.all([this.loadList('open'), this.state.closedLoaded ? this.loadList('closed') : null, this.loadPresence()]);
+  }
+
+  async loadList(status: 'open' | 'closed'): Promise<void> {
+    const page = await call(api.GET('/api/v1/conversations', { params: { query: { status, limit: 100 } } }));
+    const listed = page.conversations as unknown as inbox.InboxItem[];
+    const before = this.state.items;
+    let items = inbox.mergeListed(before, listed);
+    if (status === 'open') {
+      // Open conversations the list no longer returns were closed or fell off the first page.
+      for (const [id, item] of before) {
+        if (item.status === 'open' && !listed.some((l) => l.conversation_id === id)) items.delete(id);
+      }
+    }
+    if (this.reading) items = inbox.markRead(items, this.reading);
+    notifier.compare(before, items, this.me);
+    this.set({ items, ...(status === 'closed' ? { closedLoaded: true } : {}) });
+  }
+
+  private async loadPresence(): Promise<void> {
+    const [agents, visitors] = await Promise.all([
+      call(api.GET('/api/v1/presence/agents')),
+      call(api.GET('/api/v1/presence/visitors')),
+    ]);
+    const list = agents as unknown as Array<{ user_id: string; status: AgentStatus }>;
+    this.set({
+      agents: new Map(list.map((a) => [a.user_id, a.status])),
+      visitorsOnline: new Set(visitors.visitors.map((v) => v.visitor_id)),
+    });
+  }
+
+  async loadMembers(): Promise<void> {
+    const members = await call(api.GET('/api/v1/members'));
+    this.set({ members: members.map((m) => ({ user_id: m.user_id, display_name: m.display_name, email: m.email, role: m.role })) });
+  }
+
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.loadList('open').catch(() => undefined), REFRESH_DEBOUNCE_MS);
+  }
+
+  // ---------------------------------------------------------------- conversation
+
+  /** Follows a conversation: loads its latest page over REST and joins it live. */
+  async open(id: string): Promise<void> {
+    this.reading = id;
+    if (!this.state.items.has(id)) {
+      // Opened from a link or the visitor's history: not in the loaded lists.
+      const summary = await call(api.GET('/api/v1/conversations/{conversation_id}', { params: { path: { conversation_id: id } } }));
+      this.set({ items: inbox.mergeListed(this.state.items, [{ ...(summary as unknown as ConversationSummary), unread: 0 }]) });
+    }
+    this.set({ items: inbox.markRead(this.state.items, id) });
+    if (!this.followed.has(id)) {
+      const page = await call(api.GET('/api/v1/conversations/{conversation_id}/messages', {
+        params: { path: { conversation_id: id }, query: { limit: 50 } },
+      }));
+      const messages = page.messages as unknown as MessageView[];
+      this.setTranscript(id, tx.addOlder(this.transcript(id), messages, page.has_more));
+      this.followed.add(id);
+      this.socket.send({ type: 'join', conversation_id: id, last_seq: tx.lastSeq(this.transcript(id)) });
+    }
+    this.markSeen(id);
+  }
+
+  /** Leaves the screen (the conversation stays followed, so coming back is instant). */
+  close(id: string): void {
+    if (this.reading === id) this.reading = undefined;
+  }
+
+  /** Scrolls back: the page before the oldest held message. */
+  async loadOlder(id: string): Promise<void> {
+    const t = this.transcript(id);
+    const first = t.messages[0]?.seq;
+    if (!t.hasOlder || first === undefined) return;
+    const page = await call(api.GET('/api/v1/conversations/{conversation_id}/messages', {
+      params: { path: { conversation_id: id }, query: { before_seq: first, limit: 50 } },
+    }));
+    this.setTranscript(id, tx.addOlder(this.transcript(id), page.messages as unknown as MessageView[], page.has_more));
+  }
+
+  /** Tells the team (and the visitor) that this member read up to the newest message. */
+  markSeen(id: string): void {
+    const seq = tx.lastVisitorSeq(this.transcript(id));
+    if (seq > 0) this.socket.send({ type: 'read', conversation_id: id, seq });
+    this.set({ items: inbox.markRead(this.state.items, id) });
+  }
+
+  /** Sends a reply (or a private note); shown at once as pending, resent until acknowledged. */
+  write(id: string, body: string, options: { note?: boolean; attachmentId?: string } = {}): void {
+    const pending: tx.Pending = {
+      client_id: newClientId(),
+      conversation_id: id,
+      body,
+      private: options.note ?? false,
+      attachment_id: options.attachmentId,
+      state: 'sending',
+    };
+    this.setTranscript(id, tx.addPending(this.transcript(id), pending));
+    this.socket.send(frameOf(pending));
+  }
+
+  retry(id: string, clientId: string): void {
+    const pending = this.transcript(id).pending.find((p) => p.client_id === clientId);
+    if (!pending) return;
+    this.setTranscript(id, tx.dropPending(this.transcript(id), clientId));
+    this.write(id, pending.body, { note: pending.private, ...(pending.attachment_id ? { attachmentId: pending.attachment_id } : {}) });
+  }
+
+  discard(id: string, clientId: string): void {
+    this.setTranscript(id, tx.dropPending(this.transcript(id), clientId));
+  }
+
+  typing(id: string, typing: boolean): void {
+    this.socket.send({ type: 'typing', conversation_id: id, typing });
+  }
+
+  claim(id: string): boolean {
+    return this.socket.send({ type: 'claim', conversation_id: id });
+  }
+
+  closeConversation(id: string): boolean {
+    return this.socket.send({ type: 'close', conversation_id: id });
+  }
+
+  private unacked(): AgentFrame[] {
+    const frames: AgentFrame[] = [];
+    for (const t of this.state.transcripts.values()) {
+      for (const p of t.pending) if (p.state === 'sending') frames.push(frameOf(p));
+    }
+    return frames;
+  }
+
+  // ---------------------------------------------------------------- frames
+
+  private onFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'message': {
+        const { type: _type, ...message } = frame;
+        const id = message.conversation_id;
+        this.setTranscript(id, tx.addMessages(this.transcript(id), [message]));
+        const reading = this.reading === id && document.visibilityState === 'visible';
+        this.set({ items: inbox.applyMessage(this.state.items, message, reading) });
+        if (message.sender.kind === 'visitor') this.stopTyping(id);
+        if (reading && message.sender.kind === 'visitor') this.markSeen(id);
+        break;
+      }
+      case 'ack':
+        // The message frame that follows carries the stored message; nothing to do until then.
+        break;
+      case 'conversation_updated': {
+        const { type: _type, ...summary } = frame;
+        const known = this.state.items.has(summary.conversation_id);
+        this.set({ items: inbox.applyUpdate(this.state.items, summary) });
+        if (!known && summary.status === 'open' && !summary.assignee) notifier.newConversation(summary.conversation_id);
+        this.scheduleRefresh();
+        break;
+      }
+      case 'typing':
+        if (frame.sender.kind === 'visitor' || (frame.sender.kind === 'agent' && frame.sender.id !== this.me)) {
+          const typing = new Map(this.state.typing);
+          if (frame.typing) typing.set(frame.conversation_id, { name: senderName(frame.sender), until: Date.now() + 8000 });
+          else typing.delete(frame.conversation_id);
+          this.set({ typing });
+        }
+        break;
+      case 'read':
+        if (frame.reader.kind === 'agent') this.set({ items: inbox.markRead(this.state.items, frame.conversation_id) });
+        else if (frame.seq > (this.state.visitorRead.get(frame.conversation_id) ?? 0)) {
+          this.set({ visitorRead: with_(this.state.visitorRead, frame.conversation_id, frame.seq) });
+        }
+        break;
+      case 'presence':
+        this.set({ agents: with_(this.state.agents, frame.agent_id, frame.status) });
+        break;
+      case 'visitor_presence': {
+        const online = new Set(this.state.visitorsOnline);
+        if (frame.online) online.add(frame.visitor_id);
+        else online.delete(frame.visitor_id);
+        this.set({ visitorsOnline: online });
+        break;
+      }
+      case 'page_view':
+        this.set({ pages: with_(this.state.pages, frame.visitor_id, { url: frame.url, title: frame.title, viewed_at: frame.viewed_at }) });
+        break;
+      case 'visitor_updated':
+        this.set({ visitorVersions: with_(this.state.visitorVersions, frame.visitor_id, (this.state.visitorVersions.get(frame.visitor_id) ?? 0) + 1) });
+        break;
+      case 'error':
+        if (frame.client_id && !frame.retryable) {
+          for (const [id, t] of this.state.transcripts) {
+            if (t.pending.some((p) => p.client_id === frame.client_id)) this.setTranscript(id, tx.failPending(t, frame.client_id, frame.message));
+          }
+        } else if (!frame.client_id) {
+          this.set({ lastError: { code: frame.code, message: frame.message, at: Date.now() } });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private stopTyping(id: string): void {
+    if (!this.state.typing.has(id)) return;
+    const typing = new Map(this.state.typing);
+    typing.delete(id);
+    this.set({ typing });
+  }
+}
+
+function frameOf(p: tx.Pending): AgentFrame {
+  return p.private
+    ? { type: 'note', conversation_id: p.conversation_id, client_id: p.client_id, body: p.body }
+    : { type: 'send', conversation_id: p.conversation_id, client_id: p.client_id, body: p.body, attachment_id: p.attachment_id ?? null };
+}
+
+function senderName(sender: Sender): string {
+  return sender.kind === 'agent' ? sender.name : '';
+}
+
+let current: ConsoleStore | null = null;
+
+/** The store of the signed-in member (one per tab). */
+export function consoleStore(me: string): ConsoleStore {
+  if (current?.me !== me) {
+    current?.stop();
+    current = new ConsoleStore(me);
+    current.start();
+  }
+  return current;
+}
+
+export function stopConsoleStore(): void {
+  current?.stop();
+  current = null;
+}
+
+export function useConsole<T>(store: ConsoleStore, select: (state: State) => T): T {
+  return useSyncExternalStore(store.subscribe, () => select(store.getState()));
+}

@@ -1,0 +1,288 @@
+// The console in headless Chromium, end to end against a real api (with Postgres) and the native
+// edge: signup → verify → invite → accept; the widget editor (live preview, save, the demo shop
+// showing the change); a visitor's conversation arriving live; claim, reply, private note, typing
+// and read receipt; phone layout; Chinese. Started by tests/tests/console.rs (make test), which
+// provides KEFU_API, KEFU_EDGE, KEFU_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { startDemo } from '../../edge/widget/scripts/demo-server.mjs';
+import { cuttableProxy, until } from '../../edge/widget/tests/support.mjs';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run through make test)`);
+  return value;
+};
+const API = env('KEFU_API');
+const DEMO = `http://127.0.0.1:${env('KEFU_DEMO_PORT')}`;
+const PASSWORD = 'correct horse battery 9';
+const OWNER = `owner-${randomUUID().slice(0, 8)}@acme.example`;
+const AGENT = `agent-${randomUUID().slice(0, 8)}@acme.example`;
+
+let browser, proxy, demo, owner, ownerPage, agent, agentPage, visitor, siteKey, conversationId;
+
+before(async () => {
+  proxy = await cuttableProxy(Number(env('KEFU_PROXY_PORT')), env('KEFU_EDGE'));
+  browser = await chromium.launch({
+    executablePath: env('KEFU_CHROMIUM'),
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  owner = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  ownerPage = await owner.newPage();
+  watch(ownerPage, 'owner');
+});
+
+after(async () => {
+  visitor?.close();
+  await browser?.close();
+  demo?.close();
+  proxy?.close();
+});
+
+/** Page errors fail loudly; console errors are printed. */
+function watch(page, who) {
+  page.on('pageerror', (error) => {
+    console.error(`${who}: page error:`, error);
+    throw error;
+  });
+  page.on('console', (message) => message.type() === 'error' && console.error(`${who}: console:`, message.text()));
+}
+
+/** The newest link to `path` mailed to `to`, from the dev mailbox. */
+async function mailedLink(to, path) {
+  return until(`a mail to ${to} with ${path}`, async () => {
+    const mails = await (await fetch(`${API}/dev/mailbox.json?to=${encodeURIComponent(to)}`)).json();
+    for (const mail of mails) {
+      const match = mail.body_text.match(new RegExp(`https?://\\S+${path.replace('/', '\\/')}\\?token=\\S+`));
+      if (match) return match[0];
+    }
+    return null;
+  });
+}
+
+/** A visitor on the demo shop's origin speaking the real protocol through the edge. */
+class Visitor {
+  static async start(siteKey) {
+    const response = await fetch(`${proxy.url}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: DEMO },
+      body: JSON.stringify({ site_key: siteKey }),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    const grant = await response.json();
+    const v = new Visitor();
+    v.frames = [];
+    v.ws = new WebSocket(`${grant.ws_url}?token=${encodeURIComponent(grant.token)}`);
+    v.ws.onmessage = (event) => v.frames.push(JSON.parse(event.data));
+    await new Promise((resolve, reject) => {
+      v.ws.onopen = resolve;
+      v.ws.onerror = () => reject(new Error('visitor socket failed'));
+    });
+    v.send({ type: 'hello', protocol: 1 });
+    await v.next((f) => f.type === 'welcome');
+    return v;
+  }
+  send(frame) {
+    this.ws.send(JSON.stringify(frame));
+  }
+  next(pred, ms) {
+    return until('a visitor frame', () => this.frames.find(pred), ms);
+  }
+  async say(body) {
+    const client_id = randomUUID();
+    this.send({ type: 'send', client_id, body });
+    return this.next((f) => f.type === 'ack' && f.client_id === client_id);
+  }
+  close() {
+    this.ws?.close();
+  }
+}
+
+async function noHorizontalOverflow(page, what) {
+  const widths = await page.evaluate(() => ({
+    viewport: window.innerWidth,
+    document: document.documentElement.scrollWidth,
+    body: document.body.scrollWidth,
+    widest: Math.max(...[...document.querySelectorAll('body *')].filter((e) => {
+      const style = getComputedStyle(e);
+      return style.display !== 'none' && style.visibility !== 'hidden' && !e.closest('[aria-hidden=true]');
+    }).map((e) => Math.round(e.getBoundingClientRect().right))),
+  }));
+  assert.ok(widths.document <= widths.viewport, `${what}: the page scrolls sideways (${JSON.stringify(widths)})`);
+  assert.ok(widths.body <= widths.viewport, `${what}: the body is wider than the screen (${JSON.stringify(widths)})`);
+  return widths;
+}
+
+test('sign up, verify the email, invite an agent who accepts', async () => {
+  const p = ownerPage;
+  await p.goto(`${API}/signup`);
+  await p.getByLabel('Company name').fill('Acme 商店');
+  await p.getByLabel('Your name').fill('Olivia Owner');
+  await p.getByLabel('Email').fill(OWNER);
+  await p.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await p.getByRole('button', { name: 'Create account' }).click();
+  await p.waitForURL('**/inbox**');
+  await p.getByTestId('verify-banner').waitFor();
+
+  await p.goto(await mailedLink(OWNER, '/verify-email'));
+  await p.getByText('Your email address is confirmed.').waitFor();
+  await p.getByRole('button', { name: 'Continue' }).click();
+  await p.waitForURL('**/inbox**');
+  await p.getByTestId('connection').and(p.locator('[data-state=online]')).waitFor();
+  assert.equal(await p.getByTestId('verify-banner').count(), 0, 'the banner goes once verified');
+
+  await p.getByRole('menuitem', { name: 'Members' }).click();
+  await p.getByTestId('invite-email').fill(AGENT);
+  await p.getByTestId('invite-submit').click();
+  await p.getByTestId('invitations').getByText(AGENT).waitFor();
+
+  agent = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  agentPage = await agent.newPage();
+  watch(agentPage, 'agent');
+  await agentPage.goto(await mailedLink(AGENT, '/accept-invite'));
+  await agentPage.getByText('Acme 商店').waitFor();
+  await agentPage.getByLabel('Your name').fill('Adam Agent');
+  await agentPage.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await agentPage.getByRole('button', { name: 'Join' }).click();
+  await agentPage.waitForURL('**/inbox**');
+  await agentPage.getByTestId('connection').and(agentPage.locator('[data-state=online]')).waitFor();
+
+  await p.reload();
+  await p.getByTestId('members').getByText('Adam Agent').waitFor();
+  assert.equal(await p.getByTestId('invitations').getByText(AGENT).count(), 0, 'the invitation was used');
+});
+
+test('the widget editor previews the real widget and its changes reach the demo shop', async () => {
+  const p = ownerPage;
+  await p.getByRole('menuitem', { name: 'Site keys' }).click();
+  await p.getByLabel('Site').fill('Demo shop');
+  await p.getByRole('button', { name: 'Create site key' }).click();
+  const snippet = await p.locator('.snippet').first().textContent();
+  siteKey = snippet.match(/site_[0-9a-z]+/)?.[0];
+  assert.ok(siteKey, `a site key in the snippet: ${snippet}`);
+  assert.ok(snippet.includes(proxy.url), `the snippet names the edge: ${snippet}`);
+
+  await p.getByRole('menuitem', { name: 'Widget' }).click();
+  await p.getByRole('tab', { name: 'Security' }).click();
+  await p.getByLabel('Allowed origins').fill(DEMO);
+  await p.keyboard.press('Enter');
+  await p.getByRole('tab', { name: 'Look' }).click();
+  await p.getByTestId('widget-color').fill('#16a34a');
+  await p.getByRole('tab', { name: 'Texts' }).click();
+  await p.getByTestId('widget-title-en').fill('Acme Help');
+
+  // The preview is the real widget, drawn with the unsaved settings.
+  const preview = p.frameLocator('[data-testid=widget-preview]');
+  await preview.getByText('Acme Help').first().waitFor({ timeout: 15_000 });
+  // The launcher (hidden while the panel is open in a narrow frame) has the new colour.
+  const launcher = preview.locator('button.kl');
+  await until('the preview in the new colour', async () =>
+    (await launcher.evaluate((b) => getComputedStyle(b).backgroundColor)) === 'rgb(22, 163, 74)');
+  await p.screenshot({ path: join(tmpdir(), 'kefu-console-widget-editor.png') });
+
+  await p.getByTestId('widget-save').click();
+  await p.getByText('Saved. Visitors see the change within seconds.').waitFor();
+
+  demo = await startDemo({ port: Number(env('KEFU_DEMO_PORT')), edge: proxy.url, siteKey });
+  const shop = await browser.newPage({ locale: 'en-US' });
+  await shop.goto(DEMO);
+  await shop.getByRole('button', { name: 'Acme Help' }).waitFor({ timeout: 15_000 });
+
+  await p.getByTestId('widget-title-en').fill('Acme Support');
+  await p.getByTestId('widget-save').click();
+  await until('the demo shop showing the new title', async () => {
+    await shop.reload();
+    return (await shop.getByRole('button', { name: 'Acme Support' }).count()) === 1;
+  }, 20_000);
+  await shop.close();
+});
+
+test('a visitor conversation appears in the queue live', async () => {
+  const p = ownerPage;
+  await p.getByRole('menuitem', { name: 'Inbox' }).click();
+  await p.getByTestId('view-unassigned').click();
+  await p.getByText('The queue is empty.').waitFor();
+
+  visitor = await Visitor.start(siteKey);
+  const ack = await visitor.say('Where is my order 8841? 我的订单在哪里？');
+  conversationId = ack.conversation_id;
+  const item = p.locator(`[data-testid=conversation-item][data-id="${conversationId}"]`);
+  await item.waitFor({ timeout: 10_000 });
+  await item.getByText('Where is my order 8841?').waitFor({ timeout: 10_000 });
+  await item.getByTestId('unread').waitFor();
+  // The agent's console shows it too, live.
+  await agentPage.getByTestId('view-unassigned').click();
+  await agentPage.locator(`[data-testid=conversation-item][data-id="${conversationId}"]`).waitFor();
+});
+
+test('claim, reply, a private note the visitor never receives, typing and read receipt', async () => {
+  const p = ownerPage;
+  await p.locator(`[data-testid=conversation-item][data-id="${conversationId}"]`).click();
+  await p.getByTestId('messages').getByText('Where is my order 8841?').waitFor();
+  await p.getByTestId('claim').click();
+  await p.getByTestId('conversation-assignee').getByText('Olivia Owner').waitFor();
+  await visitor.next((f) => f.type === 'conversation_updated' && f.assignee);
+  // Claimed: it left the queue, in both consoles.
+  await until('the queue to empty', async () => (await p.locator(`[data-testid=view-unassigned] [data-testid=count-unassigned]`).textContent()) === '0');
+  await agentPage.getByText('The queue is empty.').waitFor();
+
+  const input = p.getByTestId('composer-input');
+  await input.fill('We are on it. 马上为您查询。');
+  await input.press('Enter');
+  await visitor.next((f) => f.type === 'message' && f.body === 'We are on it. 马上为您查询。');
+  await p.locator('[data-testid=message][data-private=false]').getByText('We are on it.').waitFor();
+
+  await p.getByTestId('composer-mode').getByText('Note').click();
+  await input.fill('VIP customer, refund if late');
+  await p.getByTestId('composer-send').click();
+  const note = p.locator('[data-testid=message][data-private=true]');
+  await note.getByText('VIP customer, refund if late').waitFor();
+  assert.equal(await note.locator('.message-note-label').count(), 1, 'a note is marked as private');
+
+  await p.getByTestId('composer-mode').getByText('Reply').click();
+  await input.fill('Anything else?');
+  await input.press('Enter');
+  await visitor.next((f) => f.type === 'message' && f.body === 'Anything else?');
+  assert.ok(!visitor.frames.some((f) => JSON.stringify(f).includes('VIP customer')), 'the visitor never receives a note');
+
+  visitor.send({ type: 'typing', typing: true });
+  await p.getByTestId('typing').waitFor();
+  const last = visitor.frames.filter((f) => f.type === 'message').at(-1);
+  visitor.send({ type: 'read', seq: last.seq });
+  await p.getByTestId('seen').waitFor();
+});
+
+test('a phone-sized screen has no sideways overflow', async () => {
+  const phone = await browser.newContext({ locale: 'en-US', viewport: { width: 375, height: 740 }, storageState: await owner.storageState(), hasTouch: true, isMobile: true });
+  const p = await phone.newPage();
+  watch(p, 'phone');
+  await p.goto(`${API}/inbox/open`);
+  const item = p.locator(`[data-testid=conversation-item][data-id="${conversationId}"]`);
+  await item.waitFor();
+  await noHorizontalOverflow(p, 'inbox on a phone');
+  await p.screenshot({ path: join(tmpdir(), 'kefu-console-phone-inbox.png') });
+  await item.click();
+  await p.getByTestId('messages').getByText('Anything else?').waitFor();
+  await noHorizontalOverflow(p, 'conversation on a phone');
+  const box = await p.getByTestId('composer-input').boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= 375 && box.y + box.height <= 740, `the composer is on screen: ${JSON.stringify(box)}`);
+  await p.screenshot({ path: join(tmpdir(), 'kefu-console-phone-conversation.png') });
+  await phone.close();
+});
+
+test('Chinese renders and stays chosen for the member', async () => {
+  const p = agentPage;
+  await p.getByTestId('language').click();
+  await p.getByTitle('简体中文').click();
+  await p.getByRole('menuitem', { name: '收件箱' }).waitFor();
+  await p.getByTestId('view-unassigned').getByText('排队').waitFor();
+  await p.reload();
+  await p.getByRole('menuitem', { name: '收件箱' }).waitFor();
+  await p.getByRole('menuitem', { name: '设置' }).click();
+  await p.getByText('个人资料').waitFor();
+  assert.equal(await p.evaluate(() => document.documentElement.lang), 'zh-CN');
+});
