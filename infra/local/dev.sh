@@ -30,6 +30,10 @@ cargo build --locked -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge
 # The widget needs Node ≥ 20.19: the edge toolchain's Node 22 (cached under ~/.cache/kefu).
 NODE_PATH_DIR=$(eval "$(infra/local/edge-toolchain.sh node)" && dirname "$(command -v node)")
 PATH=$NODE_PATH_DIR:$PATH infra/local/widget.sh
+PATH=$NODE_PATH_DIR:$PATH infra/local/console.sh --no-test
+# The api serves the built console at / (one origin: no CORS, the mailed links open it).
+export KEFU_HTTP__CONSOLE_DIR=$PWD/console/dist
+export KEFU_EDGE__PUBLIC_URL=$EDGE_URL
 DEMO_LISTEN=${DEMO_LISTEN:-127.0.0.1:8788}
 ./target/debug/kefu migrate
 login=$(./target/debug/kefu seed-demo)
@@ -51,6 +55,7 @@ cat <<MSG
 
   Kefu is running (development mode)
   ----------------------------------
+  Console       $KEFU_PUBLIC_URL/   (log in with the demo login below, or sign up)
   API           $KEFU_PUBLIC_URL/api/v1
   API docs      $KEFU_PUBLIC_URL/api/docs/
   Health        $KEFU_PUBLIC_URL/readyz

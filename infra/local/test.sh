@@ -24,12 +24,13 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "build"
 cargo build --locked --workspace --all-targets
 
-step "widget build and size budgets; edge: wasm clippy and build for workerd"
+step "widget build and size budgets; console build and unit tests; edge: wasm clippy and build for workerd"
 # The toolchain (Debian rustc 1.96 + wasm32 std, worker-build, Node 22, wrangler) is cached under
 # ~/.cache/kefu; its PATH stays inside this subshell so the native build keeps rustup's toolchain.
 KEFU_TEST_NODE_BIN=$(
     eval "$(infra/local/edge-toolchain.sh)"
     infra/local/widget.sh >&2
+    infra/local/console.sh >&2
     cd edge/worker
     # Debian's clippy through the toolchain's sysroot wrapper: the worker entry is linted for
     # wasm32 like the rest of the workspace.

@@ -59,6 +59,17 @@ pub struct Edge {
     _config: tempfile_free::TempFile,
 }
 
+/// The console's built files (console/dist, built by `make test` with `npm run build`).
+pub fn console_dist() -> PathBuf {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../console/dist");
+    assert!(
+        dist.join("index.html").exists(),
+        "{} is missing: build the console (`npm run build` in console/; make test does)",
+        dist.display()
+    );
+    dist
+}
+
 /// The widget's built files (edge/widget/dist, built by `make test` with `npm run build`).
 pub fn widget_dist() -> PathBuf {
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/widget/dist");

@@ -1,0 +1,45 @@
+//! The agent console in headless Chromium (console/tests/browser.test.mjs, run by Node with
+//! playwright-core): the api serves the built console, the native edge serves the widget and its
+//! preview, and the scenarios sign up, verify, invite, chat with a visitor, edit the widget and
+//! check phone layout and Chinese. This harness starts the api and the edge and hands the
+//! scenarios their addresses; the scenarios start the demo shop page and a proxy standing for the
+//! edge's public address (which the api must know before the edge exists).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, SIGNING_KEYS, Server, console_dist, free_port};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_chromium() {
+    let Some(node_bin) = std::env::var_os("KEFU_TEST_NODE_BIN") else {
+        panic!("KEFU_TEST_NODE_BIN (Node 22's bin directory) is not set: run the tests with make test");
+    };
+    let chromium = std::env::var("KEFU_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+    assert!(PathBuf::from(&chromium).exists(), "{chromium} is missing: make test installs Debian's chromium");
+    let dist = console_dist();
+    let db = FreshDatabase::create().await;
+    let (demo_port, proxy_port) = (free_port(), free_port());
+    let public_edge = format!("http://127.0.0.1:{proxy_port}");
+    let dist = dist.display().to_string();
+    let api =
+        Server::start(&db.url, &[EDGE_ENV, ("KEFU_HTTP__CONSOLE_DIR", &dist), ("KEFU_EDGE__PUBLIC_URL", &public_edge)])
+            .await;
+    // Widget settings saved in the console reach the edge within a second.
+    let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "cache_secs = 1", Some(&public_edge)).await;
+
+    let console = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../console");
+    let path = format!("{}:{}", PathBuf::from(node_bin).display(), std::env::var("PATH").unwrap_or_default());
+    let status = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "--test-concurrency=1", "tests/browser.test.mjs"])
+        .current_dir(&console)
+        .env("PATH", path)
+        .env("KEFU_API", &api.base)
+        .env("KEFU_EDGE", &edge.base)
+        .env("KEFU_PROXY_PORT", proxy_port.to_string())
+        .env("KEFU_DEMO_PORT", demo_port.to_string())
+        .env("KEFU_CHROMIUM", &chromium)
+        .status()
+        .expect("run node");
+    assert!(status.success(), "the console's browser scenarios failed ({status}); their output is above");
+}
