@@ -73,6 +73,12 @@ async fn behaves(api: Server, shop: &Tenant, edge: &Edge) {
     assert_eq!(ui.status(), StatusCode::OK);
     assert!(ui.headers()["content-type"].to_str().is_ok_and(|c| c.contains("javascript")), "{:?}", ui.headers());
     assert!(ui.headers()["cache-control"].to_str().is_ok_and(|c| c.contains("immutable")), "{:?}", ui.headers());
+    // The bare loader (no tenant config): what the console's widget preview runs.
+    let bare = http.get(format!("{}/widget/loader.js", edge.base)).send().await.expect("bare loader");
+    assert_eq!(bare.status(), StatusCode::OK);
+    assert!(bare.headers()["content-type"].to_str().is_ok_and(|c| c.contains("javascript")), "{:?}", bare.headers());
+    let bare = bare.text().await.expect("bare loader body");
+    assert!(!bare.contains("window.KefuConfig=c") && body.contains(bare.trim()), "the loader code alone");
     for bad in ["site_0190c8e5b7a87c3e9f000000000000ab.js", "nonsense.js", &shop.site_key] {
         let response = http.get(format!("{}/w/{bad}", edge.base)).send().await.expect("loader");
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{bad}");
