@@ -59,6 +59,12 @@ const INITIAL: State = {
 };
 
 const REFRESH_DEBOUNCE_MS = 400;
+/** Open conversations the inbox holds (read in pages of 100); beyond, the oldest are not shown. */
+const MAX_OPEN = 2000;
+/** Closed conversations the closed view shows (newest first). */
+const MAX_CLOSED = 200;
+/** A typing indicator without news disappears after this long. */
+const TYPING_SHOWN_MS = 8000;
 
 function with_<K, V>(map: ReadonlyMap<K, V>, key: K, value: V): Map<K, V> {
   const next = new Map(map);
@@ -153,18 +159,24 @@ export class ConsoleStore {
   }
 
   async loadList(status: 'open' | 'closed'): Promise<void> {
-    const page = await call(api.GET('/api/v1/conversations', { params: { query: { status, limit: 100 } } }));
-    const listed = page.conversations as unknown as inbox.InboxItem[];
-    const before = this.state.items;
-    let items = inbox.mergeListed(before, listed);
-    if (status === 'open') {
-      // Open conversations the list no longer returns were closed or fell off the first page.
-      for (const [id, item] of before) {
-        if (item.status === 'open' && !listed.some((l) => l.conversation_id === id)) items.delete(id);
-      }
+    const listed: inbox.InboxItem[] = [];
+    let before: string | undefined;
+    // Every open conversation (the views count them), but only the latest closed ones.
+    const cap = status === 'open' ? MAX_OPEN : MAX_CLOSED;
+    do {
+      const page = await call(api.GET('/api/v1/conversations', { params: { query: { status, limit: 100, ...(before ? { before } : {}) } } }));
+      listed.push(...(page.conversations as unknown as inbox.InboxItem[]));
+      before = page.next_before ?? undefined;
+    } while (before && listed.length < cap);
+    const held = this.state.items;
+    let items = inbox.mergeListed(held, listed);
+    if (status === 'open' && !before) {
+      // A complete read: open conversations it no longer returns were closed meanwhile.
+      const open = new Set(listed.map((l) => l.conversation_id));
+      for (const [id, item] of held) if (item.status === 'open' && !open.has(id)) items.delete(id);
     }
     if (this.reading) items = inbox.markRead(items, this.reading);
-    notifier.compare(before, items, this.me);
+    notifier.compare(held, items, this.me);
     this.set({ items, ...(status === 'closed' ? { closedLoaded: true } : {}) });
   }
 
@@ -309,8 +321,13 @@ export class ConsoleStore {
       case 'typing':
         if (frame.sender.kind === 'visitor' || (frame.sender.kind === 'agent' && frame.sender.id !== this.me)) {
           const typing = new Map(this.state.typing);
-          if (frame.typing) typing.set(frame.conversation_id, { name: senderName(frame.sender), until: Date.now() + 8000 });
-          else typing.delete(frame.conversation_id);
+          if (frame.typing) {
+            const until = Date.now() + TYPING_SHOWN_MS;
+            typing.set(frame.conversation_id, { name: senderName(frame.sender), until });
+            setTimeout(() => {
+              if (this.state.typing.get(frame.conversation_id)?.until === until) this.stopTyping(frame.conversation_id);
+            }, TYPING_SHOWN_MS);
+          } else typing.delete(frame.conversation_id);
           this.set({ typing });
         }
         break;
