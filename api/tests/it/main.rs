@@ -4,6 +4,7 @@
 mod accounts;
 mod attachments;
 mod bad_input;
+mod console;
 mod isolation;
 mod mail;
 mod members;
