@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod canned_responses;
+pub mod conversation_actions;
 pub mod conversations;
 pub mod dev;
 pub mod edge;
@@ -86,6 +87,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(presence::router())
         .merge(visitors::router())
         .merge(conversations::router())
+        .merge(conversation_actions::router())
         .merge(teams::router())
         .merge(canned_responses::router())
         .merge(attachments::router())
