@@ -288,6 +288,9 @@ pub fn kefu(database_url: &str) -> Command {
         .env("DATABASE_URL", database_url)
         .env("KEFU_MODE", "development")
         .env("KEFU_AUTH__SIGNING_KEYS", SIGNING_KEYS)
+        // Attachments of every test node in one directory outside the repository (ids are
+        // unique, and a node restarted by a test finds its files again).
+        .env("KEFU_ATTACHMENTS__LOCAL_DIR", std::env::temp_dir().join("kefu-tests-attachments"))
         .env("RUST_LOG", "warn");
     command
 }

@@ -84,6 +84,14 @@ error_codes! {
     UpgradeRequired = "upgrade_required",
     /// The owner cannot be removed or demoted this way.
     OwnerProtected = "owner_protected",
+    /// The agent already has `max_concurrent_chats` open conversations assigned.
+    CapacityReached = "capacity_reached",
+    /// The conversation is closed; reopen it first.
+    ConversationClosed = "conversation_closed",
+    /// The conversation is already open.
+    ConversationOpen = "conversation_open",
+    /// The visitor already has a newer open conversation, so this one cannot be reopened.
+    VisitorHasOpenConversation = "visitor_has_open_conversation",
     /// The resource does not exist in this tenant.
     ResourceNotFound = "resource_not_found",
     /// The tenant is suspended or being deleted.
@@ -117,7 +125,11 @@ impl ErrorCode {
             | AlreadyMember
             | InvitationExists
             | SeatLimitReached
-            | VersionConflict => 409,
+            | VersionConflict
+            | CapacityReached
+            | ConversationClosed
+            | ConversationOpen
+            | VisitorHasOpenConversation => 409,
             InvalidOneTimeToken => 400,
             ServiceUnavailable => 503,
             Internal => 500,

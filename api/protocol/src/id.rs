@@ -134,6 +134,16 @@ prefixed_id!(
     AttachmentId,
     "att"
 );
+prefixed_id!(
+    /// A team of members (sales, support, …): a queue that conversations can be transferred to.
+    TeamId,
+    "team"
+);
+prefixed_id!(
+    /// A canned response: a reply text agents insert by its shortcut.
+    CannedResponseId,
+    "canned"
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ pub mod ws;
 pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER, VISITOR_AUDIENCE, VisitorClaims};
 pub use error::{ErrorCode, FieldError, Problem};
 pub use id::{
-    ApiKeyId, AttachmentId, ConversationId, IdParseError, InvitationId, MessageId, SiteKeyId, TenantId, UserId,
-    VisitorId,
+    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, IdParseError, InvitationId, MessageId, SiteKeyId, TeamId,
+    TenantId, UserId, VisitorId,
 };
 pub use role::Role;

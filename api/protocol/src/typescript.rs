@@ -7,15 +7,16 @@ use ts_rs::{Config, TS};
 
 use crate::error::{ErrorCode, FieldError, Problem};
 use crate::id::{
-    ApiKeyId, AttachmentId, ConversationId, InvitationId, MessageId, SiteKeyId, TenantId, UserId, VisitorId,
+    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, InvitationId, MessageId, SiteKeyId, TeamId, TenantId,
+    UserId, VisitorId,
 };
 use crate::origin::OriginPattern;
 use crate::widget::{
     BusinessHours, FieldKind, FormField, FormSettings, OpenSpan, Position, WidgetSettings, WidgetTexts,
 };
 use crate::ws::{
-    AgentFrame, AgentStatus, AttachmentRef, Availability, ConversationSummary, MessageView, QueuePlace, Saved, Sender,
-    ServerFrame, VisitorFrame, WsErrorCode,
+    AgentFrame, AgentStatus, AttachmentRef, Availability, ConversationSummary, MessageView, NoteEvent, QueuePlace,
+    Saved, Sender, ServerFrame, VisitorFrame, WsErrorCode,
 };
 
 /// Every declaration, in one module's text.
@@ -45,6 +46,8 @@ pub fn declarations() -> String {
         MessageId,
         SiteKeyId,
         AttachmentId,
+        TeamId,
+        CannedResponseId,
         OriginPattern,
         ErrorCode,
         FieldError,
@@ -56,6 +59,7 @@ pub fn declarations() -> String {
         AgentStatus,
         Sender,
         AttachmentRef,
+        NoteEvent,
         MessageView,
         ConversationSummary,
         VisitorFrame,

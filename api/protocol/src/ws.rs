@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{AttachmentId, ConversationId, MessageId, UserId, VisitorId};
+use crate::{AttachmentId, ConversationId, MessageId, TeamId, UserId, VisitorId};
 
 /// The protocol version this build speaks. A client announces its version in `hello`.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -107,6 +107,8 @@ pub enum WsErrorCode {
     RateLimited,
     /// The action is not allowed for this caller (e.g. a note from a visitor).
     Forbidden,
+    /// The agent already has `max_concurrent_chats` open conversations assigned.
+    CapacityReached,
     /// The database is unavailable; retry the same frame (same client id) later.
     Unavailable,
     /// An unexpected server error; retry may help.
@@ -385,6 +387,42 @@ pub struct MessageView {
     /// The file sent with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<AttachmentRef>,
+    /// For system notes: what happened, structured (the body says it for people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<NoteEvent>,
+}
+
+/// What a system note records. System notes are private: only agents see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NoteEvent {
+    /// The conversation was handed to an agent or to a team's queue.
+    Transferred {
+        /// Who transferred it.
+        by: UserId,
+        /// The receiving agent, for a transfer to an agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_agent: Option<UserId>,
+        /// The receiving team, for a transfer to a team.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_team: Option<TeamId>,
+        /// Why, for the receiver.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A closed conversation was opened again.
+    Reopened {
+        /// Who reopened it.
+        by: UserId,
+    },
+    /// A colleague was invited into the conversation.
+    ParticipantAdded {
+        /// Who invited them.
+        by: UserId,
+        /// The colleague.
+        user_id: UserId,
+    },
 }
 
 /// A file as messages carry it. Download: agents `GET /api/v1/attachments/{id}`, visitors
@@ -421,6 +459,28 @@ pub struct ConversationSummary {
     /// The visitor's rating (1–5), once closed and rated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
+    /// The team whose queue it is in, if any (agents only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<TeamId>,
+    /// Tags, lowercase (agents only; empty for visitors).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Colleagues invited into the conversation besides the assignee (agents only; empty for
+    /// visitors).
+    #[serde(default)]
+    pub participants: Vec<UserId>,
+}
+
+impl ConversationSummary {
+    /// The summary as a visitor may see it: without the team's internal fields.
+    pub fn for_visitor(&self) -> Self {
+        Self { team_id: None, tags: Vec::new(), participants: Vec::new(), ..self.clone() }
+    }
+
+    /// Whether [`Self::for_visitor`] would remove anything.
+    pub fn has_internal_fields(&self) -> bool {
+        self.team_id.is_some() || !self.tags.is_empty() || !self.participants.is_empty()
+    }
 }
 
 /// Frames the server sends.

@@ -20,9 +20,13 @@ export type SiteKeyId = string;
 
 export type AttachmentId = string;
 
+export type TeamId = string;
+
+export type CannedResponseId = string;
+
 export type OriginPattern = string;
 
-export type ErrorCode = "malformed_json" | "unsupported_media_type" | "validation_failed" | "payload_too_large" | "not_found" | "method_not_allowed" | "timeout" | "rate_limited" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "tenant_selection_required" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "email_not_verified" | "email_taken" | "already_member" | "invitation_exists" | "invalid_one_time_token" | "seat_limit_reached" | "quota_exceeded" | "version_conflict" | "origin_not_allowed" | "invalid_identity" | "upstream_unavailable" | "upgrade_required" | "owner_protected" | "resource_not_found" | "tenant_inactive" | "service_unavailable" | "internal";
+export type ErrorCode = "malformed_json" | "unsupported_media_type" | "validation_failed" | "payload_too_large" | "not_found" | "method_not_allowed" | "timeout" | "rate_limited" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "tenant_selection_required" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "email_not_verified" | "email_taken" | "already_member" | "invitation_exists" | "invalid_one_time_token" | "seat_limit_reached" | "quota_exceeded" | "version_conflict" | "origin_not_allowed" | "invalid_identity" | "upstream_unavailable" | "upgrade_required" | "owner_protected" | "capacity_reached" | "conversation_closed" | "conversation_open" | "visitor_has_open_conversation" | "resource_not_found" | "tenant_inactive" | "service_unavailable" | "internal";
 
 export type FieldError = { 
 /**
@@ -64,7 +68,7 @@ code: ErrorCode,
  */
 errors?: Array<FieldError>, };
 
-export type WsErrorCode = "invalid_json" | "unknown_type" | "invalid_frame" | "invalid_body" | "invalid_client_id" | "conversation_not_found" | "conversation_closed" | "rate_limited" | "forbidden" | "unavailable" | "internal";
+export type WsErrorCode = "invalid_json" | "unknown_type" | "invalid_frame" | "invalid_body" | "invalid_client_id" | "conversation_not_found" | "conversation_closed" | "rate_limited" | "forbidden" | "capacity_reached" | "unavailable" | "internal";
 
 export type Availability = "online" | "busy" | "offline";
 
@@ -114,6 +118,36 @@ content_type: string,
  */
 size: number, };
 
+export type NoteEvent = { "kind": "transferred", 
+/**
+ * Who transferred it.
+ */
+by: UserId, 
+/**
+ * The receiving agent, for a transfer to an agent.
+ */
+to_agent?: UserId | null, 
+/**
+ * The receiving team, for a transfer to a team.
+ */
+to_team?: TeamId | null, 
+/**
+ * Why, for the receiver.
+ */
+note?: string | null, } | { "kind": "reopened", 
+/**
+ * Who reopened it.
+ */
+by: UserId, } | { "kind": "participant_added", 
+/**
+ * Who invited them.
+ */
+by: UserId, 
+/**
+ * The colleague.
+ */
+user_id: UserId, };
+
 export type MessageView = { 
 /**
  * The conversation.
@@ -150,7 +184,11 @@ created_at: string,
 /**
  * The file sent with it.
  */
-attachment?: AttachmentRef | null, };
+attachment?: AttachmentRef | null, 
+/**
+ * For system notes: what happened, structured (the body says it for people).
+ */
+event?: NoteEvent | null, };
 
 export type ConversationSummary = { 
 /**
@@ -180,7 +218,20 @@ updated_at: string,
 /**
  * The visitor's rating (1–5), once closed and rated.
  */
-rating?: number | null, };
+rating?: number | null, 
+/**
+ * The team whose queue it is in, if any (agents only).
+ */
+team_id?: TeamId | null, 
+/**
+ * Tags, lowercase (agents only; empty for visitors).
+ */
+tags: Array<string>, 
+/**
+ * Colleagues invited into the conversation besides the assignee (agents only; empty for
+ * visitors).
+ */
+participants: Array<UserId>, };
 
 export type VisitorFrame = { "type": "hello", 
 /**

@@ -117,3 +117,12 @@ pub async fn list_all(tx: &mut TenantTx) -> sqlx::Result<Vec<AgentRow>> {
     .fetch_all(tx.conn())
     .await
 }
+
+/// An active member's display name and chat capacity, locking the profile so that concurrent
+/// claims and transfers to one agent are counted one at a time; `None` for anyone else.
+pub async fn capacity(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<Option<(String, i32)>> {
+    sqlx::query_as("select display_name, max_concurrent_chats from agents where user_id = $1 and active for update")
+        .bind(user_id)
+        .fetch_optional(tx.conn())
+        .await
+}

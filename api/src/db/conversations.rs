@@ -22,9 +22,17 @@ pub struct ConversationRow {
     pub updated_at: DateTime<Utc>,
     /// The visitor's rating (1–5) once closed and rated.
     pub rating: Option<i16>,
+    /// The team whose queue it is in.
+    pub team_id: Option<Uuid>,
+    /// Tags (lowercase).
+    pub tags: Vec<String>,
+    /// Colleagues invited in, in the order they were added.
+    pub participants: Vec<Uuid>,
 }
 
-const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at, rating";
+const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at, rating, team_id, tags,
+    array(select p.user_id from conversation_participants p where p.conversation_id = conversations.id
+          order by p.added_at) as participants";
 
 /// The visitor's open conversation, if any.
 pub async fn open_of_visitor(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
@@ -167,8 +175,12 @@ pub struct ListedRow {
 }
 
 /// Which conversations the inbox asks for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ListFilter {
+    /// Only this team's.
+    pub team: Option<Uuid>,
+    /// Only those with this (normalised) tag.
+    pub tag: Option<String>,
     /// `open` or `closed`; `None` for both.
     pub status: Option<&'static str>,
     /// `Some(None)`: unassigned only; `Some(Some(id))`: that agent's; `None`: anyone's.
@@ -180,7 +192,7 @@ pub struct ListFilter {
 }
 
 /// Conversations by last activity, newest first, with their visitor and latest message.
-pub async fn list(tx: &mut TenantTx, filter: ListFilter) -> sqlx::Result<Vec<ListedRow>> {
+pub async fn list(tx: &mut TenantTx, filter: &ListFilter) -> sqlx::Result<Vec<ListedRow>> {
     let (before_at, before_id) = filter.before.unzip();
     let assignee_filter = match filter.assignee {
         None => "any",
@@ -188,7 +200,9 @@ pub async fn list(tx: &mut TenantTx, filter: ListFilter) -> sqlx::Result<Vec<Lis
         Some(Some(_)) => "user",
     };
     sqlx::query_as(
-        "select c.id, c.visitor_id, c.status, c.assignee, c.last_seq, c.updated_at, c.rating,
+        "select c.id, c.visitor_id, c.status, c.assignee, c.last_seq, c.updated_at, c.rating, c.team_id, c.tags,
+                array(select p.user_id from conversation_participants p where p.conversation_id = c.id
+                      order by p.added_at) as participants,
                 v.name as visitor_name, v.email as visitor_email,
                 (select count(*) from messages m
                  where m.conversation_id = c.id and m.sender_kind = 'visitor' and m.seq > c.agent_read_seq) as unread,
@@ -202,6 +216,8 @@ pub async fn list(tx: &mut TenantTx, filter: ListFilter) -> sqlx::Result<Vec<Lis
          where ($1::text is null or c.status = $1)
            and case $2 when 'none' then c.assignee is null when 'user' then c.assignee = $3 else true end
            and ($4::timestamptz is null or (c.updated_at, c.id) < ($4, $5))
+           and ($7::uuid is null or c.team_id = $7)
+           and ($8::text is null or c.tags @> array[$8::text])
          order by c.updated_at desc, c.id desc
          limit $6",
     )
@@ -211,6 +227,99 @@ pub async fn list(tx: &mut TenantTx, filter: ListFilter) -> sqlx::Result<Vec<Lis
     .bind(before_at)
     .bind(before_id)
     .bind(filter.limit)
+    .bind(filter.team)
+    .bind(filter.tag.as_deref())
     .fetch_all(tx.conn())
     .await
+}
+
+/// One conversation, locked for the rest of the transaction (transfer, reopen, participants).
+pub async fn lock(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from conversations where id = $1 for update")))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+/// Open conversations assigned to an agent (what `max_concurrent_chats` limits).
+pub async fn open_assigned(tx: &mut TenantTx, agent: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from conversations where assignee = $1 and status = 'open'")
+        .bind(agent)
+        .fetch_one(tx.conn())
+        .await
+}
+
+/// Whether the visitor has an open conversation other than `id`.
+pub async fn visitor_has_other_open(tx: &mut TenantTx, visitor_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from conversations where visitor_id = $1 and status = 'open' and id <> $2)",
+    )
+    .bind(visitor_id)
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Opens a closed conversation again, keeping its assignee.
+pub async fn reopen(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<ConversationRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update conversations set status = 'open', closed_at = null, updated_at = now()
+         where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Hands a conversation to an agent (keeping its team) or to a team's queue (no assignee).
+pub async fn transfer(tx: &mut TenantTx, id: Uuid, to: Transfer) -> sqlx::Result<ConversationRow> {
+    let (agent, team) = match to {
+        Transfer::Agent(agent) => (Some(agent), None),
+        Transfer::Team(team) => (None, Some(team)),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update conversations set assignee = $2, team_id = coalesce($3, team_id),
+             assigned_at = case when $2::uuid is null then assigned_at else coalesce(assigned_at, now()) end,
+             updated_at = now()
+         where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(agent)
+    .bind(team)
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Where a transfer sends a conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum Transfer {
+    /// To this agent.
+    Agent(Uuid),
+    /// To this team's queue.
+    Team(Uuid),
+}
+
+/// Replaces a conversation's tags; `None` when it does not exist.
+pub async fn set_tags(tx: &mut TenantTx, id: Uuid, tags: &[String]) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update conversations set tags = $2, updated_at = now() where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(tags)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Adds a colleague to a conversation; false when they already were in it.
+pub async fn add_participant(tx: &mut TenantTx, id: Uuid, user: Uuid, by: Uuid) -> sqlx::Result<bool> {
+    let added = sqlx::query(
+        "insert into conversation_participants (conversation_id, user_id, added_by) values ($1, $2, $3)
+         on conflict do nothing",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(by)
+    .execute(tx.conn())
+    .await?;
+    Ok(added.rows_affected() == 1)
 }

@@ -31,6 +31,8 @@ pub struct MessageRow {
     pub created_at: DateTime<Utc>,
     /// The attached file's metadata (`{id, name, content_type, size}`), if any.
     pub attachment: Option<sqlx::types::Json<AttachmentMeta>>,
+    /// For system notes: the structured event (`kefu_protocol::ws::NoteEvent`).
+    pub event: Option<sqlx::types::Json<kefu_protocol::ws::NoteEvent>>,
 }
 
 /// The snapshot of an attachment a message keeps.
@@ -46,8 +48,7 @@ pub struct AttachmentMeta {
     pub size: i64,
 }
 
-const COLUMNS: &str =
-    "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment";
+const COLUMNS: &str = "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment, event";
 
 /// What to store.
 pub struct NewMessage<'a> {
@@ -153,6 +154,12 @@ pub struct SendOutcome {
     pub conversation_last_seq: Option<i64>,
     /// Last change.
     pub conversation_updated_at: Option<DateTime<Utc>>,
+    /// The conversation's team.
+    pub conversation_team: Option<Uuid>,
+    /// Its tags.
+    pub conversation_tags: Option<Vec<String>>,
+    /// Its participants.
+    pub conversation_participants: Option<Vec<Uuid>>,
 }
 
 /// Stores a message with the tenant's `send_message` function in a single autocommit statement
@@ -182,5 +189,33 @@ pub async fn send_atomic(
     .bind(new.body)
     .bind(new.attachment)
     .fetch_one(pool)
+    .await
+}
+
+/// Stores a private system note with the conversation's next sequence number. The caller holds
+/// the conversation's row lock (`conversations::lock`) in the same transaction, so the number is
+/// gap-free like those `send_message` hands out.
+pub async fn insert_system_note(
+    tx: &mut TenantTx,
+    conversation_id: Uuid,
+    body: &str,
+    event: &kefu_protocol::ws::NoteEvent,
+) -> sqlx::Result<MessageRow> {
+    let id = Uuid::now_v7();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with bumped as (
+             update conversations set last_seq = last_seq + 1, updated_at = now() where id = $1 returning last_seq
+         )
+         insert into messages (id, conversation_id, seq, sender_kind, sender_id, client_id, private, body, event)
+         select $2, $1, bumped.last_seq, 'system', '00000000-0000-0000-0000-000000000000', $3, true, $4, $5
+         from bumped
+         returning {COLUMNS}"
+    )))
+    .bind(conversation_id)
+    .bind(id)
+    .bind(id.simple().to_string())
+    .bind(body)
+    .bind(sqlx::types::Json(event))
+    .fetch_one(tx.conn())
     .await
 }

@@ -2,7 +2,7 @@
 //! functions per entity.
 //!
 //! Architecture invariant: tenant-scoped query functions (`agents`, `audit`, `visitors`,
-//! `conversations`, `messages`) take
+//! `conversations`, `messages`, `teams`, `canned_responses`) take
 //! `&mut TenantTx` first and use unqualified table names; control-plane functions take
 //! `&mut PgConnection` and always use `control.`-qualified names plus an explicit tenant id.
 //! Every pooled connection's session `search_path` is empty, so an unqualified query outside a
@@ -12,6 +12,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod attachments;
 pub mod audit;
+pub mod canned_responses;
 pub mod conversations;
 pub mod invitations;
 pub mod memberships;
@@ -19,6 +20,7 @@ pub mod messages;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod site_keys;
+pub mod teams;
 pub mod tenant;
 pub mod tenants;
 pub mod user_tokens;

@@ -1,5 +1,5 @@
-//! Conversations over REST (F14): the inbox list (by status and assignee, newest activity
-//! first, with the visitor, the latest message and the team's unread count), one conversation's
+//! Conversations over REST (F14): the inbox list (by status, assignee, team and tag, newest
+//! activity first, with the visitor, the latest message and the team's unread count), one conversation's
 //! state, and its transcript paged by sequence number in either direction.
 
 use axum::extract::{Path, Query, State};
@@ -45,6 +45,10 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     /// The previous page's `next_before`.
     pub before: Option<String>,
+    /// Only conversations in this team's queue (`team_…`).
+    pub team: Option<String>,
+    /// Only conversations with this tag (compared lowercase and trimmed).
+    pub tag: Option<String>,
 }
 
 /// A conversation in the inbox.
@@ -103,7 +107,19 @@ fn list_filter(query: &ListQuery, me: Option<kefu_protocol::UserId>) -> Result<d
             Some(parse_cursor(cursor).ok_or_else(|| ApiError::field("before", "invalid", "use next_before"))?)
         }
     };
-    Ok(db::conversations::ListFilter { status, assignee, before, limit })
+    let team = match &query.team {
+        None => None,
+        Some(team) => Some(
+            team.parse::<kefu_protocol::TeamId>()
+                .map_err(|_| ApiError::field("team", "invalid", "a team_… id"))?
+                .as_uuid(),
+        ),
+    };
+    let tag = match &query.tag {
+        None => None,
+        Some(tag) => Some(crate::domain::tags::parse_tag(tag).map_err(|m| ApiError::field("tag", "invalid", m))?),
+    };
+    Ok(db::conversations::ListFilter { team, tag, status, assignee, before, limit })
 }
 
 fn cursor_of(row: &db::conversations::ConversationRow) -> String {
@@ -125,7 +141,7 @@ async fn list_conversations(
 ) -> Result<axum::Json<ConversationPage>> {
     let filter = list_filter(&query, auth.principal.user_id())?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let rows = db::conversations::list(&mut tx, filter).await?;
+    let rows = db::conversations::list(&mut tx, &filter).await?;
     tx.commit().await?;
     let next_before = (i64::try_from(rows.len()).unwrap_or(i64::MAX) == filter.limit)
         .then(|| rows.last().map(|r| cursor_of(&r.conversation)))

@@ -149,6 +149,7 @@ async fn remove_member(
     db::memberships::delete(tx.control(), tenant, user_id.as_uuid()).await?;
     db::refresh_tokens::revoke_user_in_tenant(tx.control(), user_id.as_uuid(), tenant).await?;
     db::agents::deactivate(&mut tx, user_id.as_uuid()).await?;
+    db::teams::remove_user(&mut tx, user_id.as_uuid()).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),

@@ -6,7 +6,9 @@ pub mod api_keys;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod canned_responses;
 pub mod console;
+pub mod conversation_actions;
 pub mod conversations;
 pub mod dev;
 pub mod edge;
@@ -16,6 +18,7 @@ pub mod invitations;
 pub mod members;
 pub mod presence;
 pub mod site_keys;
+pub mod teams;
 pub mod tenant;
 pub mod validate;
 pub mod views;
@@ -52,7 +55,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "teams", description = "Teams and their members"), (name = "canned-responses", description = "Canned responses"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
 )]
 struct ApiDoc;
 
@@ -85,6 +88,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(presence::router())
         .merge(visitors::router())
         .merge(conversations::router())
+        .merge(conversation_actions::router())
+        .merge(teams::router())
+        .merge(canned_responses::router())
         .merge(attachments::router())
         .merge(widget::router())
         .merge(site_keys::router())

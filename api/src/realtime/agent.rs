@@ -52,6 +52,14 @@ struct Session {
     status: watch::Sender<Option<AgentStatus>>,
 }
 
+/// What a claim came to.
+enum Claimed {
+    NotFound,
+    Refused,
+    Full,
+    Done(db::conversations::ConversationRow),
+}
+
 fn not_found() -> OpError {
     OpError::refused(WsErrorCode::ConversationNotFound, "No such conversation in this tenant.")
 }
@@ -254,22 +262,34 @@ impl Session {
     }
 
     async fn claim(&mut self, conversation: ConversationId) -> Result<(), OpError> {
-        let (id, agent) = (conversation.as_uuid(), self.claims.sub.as_uuid());
+        let (id, agent, tenant) = (conversation.as_uuid(), self.claims.sub.as_uuid(), self.tenant.id.as_uuid());
         let claimed = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
-                if db::conversations::find(tx, id).await?.is_none() {
-                    return Ok(None);
+                // The conversation's lock first, then the agent's (the order transfers use).
+                let Some(row) = db::conversations::lock(tx, id).await? else { return Ok(Claimed::NotFound) };
+                if row.status == "open"
+                    && row.assignee.is_none()
+                    && !service::may_exceed_capacity(tx, tenant, agent).await?
+                {
+                    let capacity = db::agents::capacity(tx, agent).await?.map_or(i64::MAX, |(_, max)| i64::from(max));
+                    if db::conversations::open_assigned(tx, agent).await? >= capacity {
+                        return Ok(Claimed::Full);
+                    }
                 }
-                db::conversations::claim(tx, id, agent).await.map(Some)
+                Ok(db::conversations::claim(tx, id, agent).await?.map_or(Claimed::Refused, Claimed::Done))
             })
         })
         .await?;
         match claimed {
-            None => Err(not_found()),
-            Some(None) => {
+            Claimed::NotFound => Err(not_found()),
+            Claimed::Refused => {
                 Err(OpError::refused(WsErrorCode::Forbidden, "The conversation is closed or assigned to someone else."))
             }
-            Some(Some(row)) => {
+            Claimed::Full => Err(OpError::refused(
+                WsErrorCode::CapacityReached,
+                "You already have as many open conversations as your max_concurrent_chats allows.",
+            )),
+            Claimed::Done(row) => {
                 let frame = ServerFrame::ConversationUpdated(service::summary(&row));
                 self.publish(conversation, frame.clone(), None);
                 self.publish_inbox(frame);

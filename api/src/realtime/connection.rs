@@ -191,6 +191,14 @@ impl Forwarder {
         {
             return false;
         }
+        // Visitors never see the team's internal fields of a conversation (tags, team,
+        // participants): their copy of an update is re-encoded without them.
+        if self.visitor
+            && let ServerFrame::ConversationUpdated(summary) = &event.frame
+            && summary.has_internal_fields()
+        {
+            return self.queue.push(super::bus::encode(&ServerFrame::ConversationUpdated(summary.for_visitor())));
+        }
         self.queue.push(delivered.text.clone())
     }
 

@@ -5,6 +5,7 @@
 //! that stored it committed; publishing never happens inside a transaction.
 
 pub mod agent;
+pub mod announce;
 pub mod bus;
 pub mod connection;
 pub mod presence;

@@ -129,6 +129,7 @@ fn split_outcome(o: db::messages::SendOutcome) -> Option<(MessageRow, Conversati
             body: o.message_body?,
             created_at: o.message_created_at?,
             attachment: o.message_attachment,
+            event: None,
         },
         ConversationRow {
             id: conversation_id,
@@ -139,6 +140,9 @@ fn split_outcome(o: db::messages::SendOutcome) -> Option<(MessageRow, Conversati
             updated_at: o.conversation_updated_at?,
             // Only closed conversations are rated, and a message goes to an open one.
             rating: None,
+            team_id: o.conversation_team,
+            tags: o.conversation_tags.unwrap_or_default(),
+            participants: o.conversation_participants.unwrap_or_default(),
         },
     ))
 }
@@ -186,6 +190,7 @@ pub fn message_view(row: MessageRow) -> MessageView {
             content_type: a.content_type,
             size: a.size,
         }),
+        event: row.event.map(|sqlx::types::Json(event)| event),
     }
 }
 
@@ -199,6 +204,9 @@ pub fn summary(row: &ConversationRow) -> ConversationSummary {
         last_seq: row.last_seq,
         updated_at: row.updated_at,
         rating: row.rating.and_then(|r| u8::try_from(r).ok()),
+        team_id: row.team_id.map(kefu_protocol::TeamId::from_uuid),
+        tags: row.tags.clone(),
+        participants: row.participants.iter().copied().map(UserId::from_uuid).collect(),
     }
 }
 
@@ -212,4 +220,13 @@ pub async fn in_tenant<T>(
     let value = f(&mut tx).await?;
     tx.commit().await?;
     Ok(value)
+}
+
+/// Whether a member may take conversations beyond their `max_concurrent_chats`: supervisors and
+/// up may (they step in when the team is overloaded). Reads the membership, not the token's role.
+pub async fn may_exceed_capacity(tx: &mut TenantTx, tenant: uuid::Uuid, user: uuid::Uuid) -> sqlx::Result<bool> {
+    let member = db::memberships::find_auth(tx.control(), tenant, user).await?;
+    Ok(member
+        .and_then(|m| m.role.parse::<kefu_protocol::Role>().ok())
+        .is_some_and(|role| role.includes(kefu_protocol::Role::Supervisor)))
 }

@@ -4,6 +4,8 @@
 mod accounts;
 mod attachments;
 mod bad_input;
+mod console;
+mod handoff;
 mod isolation;
 mod mail;
 mod members;
