@@ -1,6 +1,6 @@
 // The signed-in frame: navigation, the member's presence and connection, language, sign-out, and
 // the pages of the console. One live store per tab, created here for the signed-in member.
-import { MenuOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { MenuOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Alert, Badge, Button, Layout, Menu, Select, Space, Tooltip, Typography } from 'antd';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
@@ -8,7 +8,9 @@ import { api, call } from './api/client';
 import { session, type StoredSession } from './auth/session';
 import { LANGS, useI18n } from './i18n';
 import { ApiKeysPage } from './pages/admin/api-keys';
+import { CannedPage } from './pages/admin/canned';
 import { MembersPage } from './pages/admin/members';
+import { TeamsPage } from './pages/admin/teams';
 import { SiteKeysPage } from './pages/admin/site-keys';
 import { WidgetPage } from './pages/admin/widget';
 import { InboxPage } from './pages/inbox/inbox';
@@ -44,6 +46,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
   const connection = useConsole(store, (s) => s.connection);
   const [collapsed, setCollapsed] = useState(false);
   const admin = atLeast(current.role, 'admin');
+  const supervisor = atLeast(current.role, 'supervisor');
 
   useEffect(() => {
     notifier.texts = { newConversation: t('notify.newConversation'), newMessage: t('notify.newMessage') };
@@ -51,9 +54,11 @@ export function Shell({ session: current }: { session: StoredSession }) {
 
   const items = [
     { key: '/inbox', icon: <CommentOutlined />, label: t('nav.inbox') },
+    ...(supervisor ? [{ key: '/admin/canned', icon: <ThunderboltOutlined />, label: t('nav.canned') }] : []),
     ...(admin
       ? [
-          { key: '/admin/members', icon: <TeamOutlined />, label: t('nav.members') },
+          { key: '/admin/members', icon: <UserOutlined />, label: t('nav.members') },
+          { key: '/admin/teams', icon: <TeamOutlined />, label: t('nav.teams') },
           { key: '/admin/widget', icon: <SkinOutlined />, label: t('nav.widget') },
           { key: '/admin/site-keys', icon: <ApiOutlined />, label: t('nav.siteKeys') },
           { key: '/admin/api-keys', icon: <KeyOutlined />, label: t('nav.apiKeys') },
@@ -105,7 +110,9 @@ export function Shell({ session: current }: { session: StoredSession }) {
           <Routes>
             <Route path="/inbox/:view?/:conversationId?" element={<InboxPage store={store} session={current} />} />
             <Route path="/settings" element={<SettingsPage session={current} />} />
+            {supervisor && <Route path="/admin/canned" element={<CannedPage />} />}
             {admin && <Route path="/admin/members" element={<MembersPage session={current} />} />}
+            {admin && <Route path="/admin/teams" element={<TeamsPage />} />}
             {admin && <Route path="/admin/widget" element={<WidgetPage />} />}
             {admin && <Route path="/admin/site-keys" element={<SiteKeysPage />} />}
             {admin && <Route path="/admin/api-keys" element={<ApiKeysPage session={current} />} />}

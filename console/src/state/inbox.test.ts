@@ -14,6 +14,8 @@ function item(id: string, patch: Partial<InboxItem> = {}): InboxItem {
     last_seq: 1,
     updated_at: '2026-11-22T10:00:00.000Z',
     unread: 0,
+    tags: [],
+    participants: [],
     ...patch,
   };
 }

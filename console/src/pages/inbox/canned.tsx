@@ -1,6 +1,7 @@
 // Canned responses offered while the reply starts with `/` (F15).
 import { List, Typography } from 'antd';
 import { useEffect, useState } from 'react';
+import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
 
 export interface Canned {
@@ -16,26 +17,45 @@ export function cannedQuery(text: string): string | null {
   return match ? (match[1] ?? '') : null;
 }
 
-export async function searchCanned(_query: string): Promise<Canned[]> {
-  return [];
+/** Canned responses whose shortcut starts with, or whose title or text contains, `query`. */
+export async function searchCanned(query: string): Promise<Canned[]> {
+  const found = await call(api.GET('/api/v1/canned-responses', { params: { query: query ? { q: query } : {} } }));
+  return (found as unknown as Canned[]).slice(0, 20);
 }
 
-export function CannedPicker({ query, onPick }: { query: string; onPick(body: string): void }) {
+/** The matches for `query`; arrows move `active`, Enter or Tab in the composer picks it. */
+export function CannedPicker({ query, active, onResults, onPick }: {
+  query: string;
+  active: number;
+  onResults(found: Canned[]): void;
+  onPick(canned: Canned): void;
+}) {
   const { t } = useI18n();
   const [found, setFound] = useState<Canned[]>([]);
   useEffect(() => {
     let current = true;
-    searchCanned(query).then((list) => current && setFound(list), () => current && setFound([]));
+    const timer = setTimeout(() => {
+      searchCanned(query).then(
+        (list) => {
+          if (!current) return;
+          setFound(list);
+          onResults(list);
+        },
+        () => current && setFound([]),
+      );
+    }, 120);
     return () => {
       current = false;
+      clearTimeout(timer);
     };
-  }, [query]);
+  }, [query, onResults]);
   return (
-    <div className="canned-picker" data-testid="canned-picker">
+    <div className="canned-picker" data-testid="canned-picker" role="listbox" aria-label={t('nav.canned')}>
       {found.length === 0 ? <Typography.Text type="secondary">{t('canned.none')}</Typography.Text> : (
         <List size="small" dataSource={found} rowKey={(c) => c.id}
-          renderItem={(c) => (
-            <List.Item onMouseDown={(e) => { e.preventDefault(); onPick(c.body); }} className="canned-item" data-testid="canned-item">
+          renderItem={(c, i) => (
+            <List.Item onMouseDown={(e) => { e.preventDefault(); onPick(c); }} role="option" aria-selected={i === active}
+              className={`canned-item${i === active ? ' canned-item-active' : ''}`} data-testid="canned-item">
               <Typography.Text code>/{c.shortcut}</Typography.Text> <Typography.Text ellipsis>{c.title || c.body}</Typography.Text>
             </List.Item>
           )} />

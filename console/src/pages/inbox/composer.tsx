@@ -3,11 +3,11 @@
 import { LockOutlined, PaperClipOutlined, SendOutlined, SmileOutlined } from '@ant-design/icons';
 import { App, Button, Input, Popover, Segmented, Space, Tooltip } from 'antd';
 import type { TextAreaRef } from 'antd/es/input/TextArea';
-import { forwardRef, useImperativeHandle, useRef, useState } from 'react';
+import { forwardRef, useCallback, useImperativeHandle, useRef, useState } from 'react';
 import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
 import type { ConsoleStore } from '../../state/store';
-import { CannedPicker, cannedQuery } from './canned';
+import { CannedPicker, cannedQuery, type Canned } from './canned';
 
 const EMOJI = ['😀', '😊', '😂', '🙂', '😉', '😍', '🤔', '😅', '😢', '😮', '👍', '👎', '👏', '🙏', '💪', '🎉', '❤️', '🔥', '✅', '❌', '⚠️', '📦', '💳', '📞', '📧', '⏰', '👋', '🤝', '😄', '🙌'];
 const TYPING_REPEAT_MS = 3000;
@@ -83,6 +83,18 @@ export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conver
     }
 
     const canned = cannedQuery(text);
+    const [matches, setMatches] = useState<Canned[]>([]);
+    const [active, setActive] = useState(0);
+    const onResults = useCallback((found: Canned[]) => {
+      setMatches(found);
+      setActive(0);
+    }, []);
+
+    function pick(chosen: Canned) {
+      setText(chosen.body);
+      setMatches([]);
+      input.current?.focus();
+    }
 
     return (
       <div className={`composer${mode === 'note' ? ' composer-note' : ''}`} data-testid="composer">
@@ -92,12 +104,25 @@ export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conver
             { value: 'note', label: <span><LockOutlined /> {t('composer.note')}</span> },
           ]} />
         <Popover open={canned !== null && !disabled} placement="topLeft" arrow={false}
-          content={canned !== null ? <CannedPicker query={canned} onPick={(body) => { setText(body); input.current?.focus(); }} /> : null}>
+          content={canned !== null ? <CannedPicker query={canned} active={active} onResults={onResults} onPick={pick} /> : null}>
           <Input.TextArea ref={input} value={text} disabled={disabled} autoSize={{ minRows: 2, maxRows: 8 }} maxLength={4000}
             data-testid="composer-input" aria-label={mode === 'note' ? t('composer.notePlaceholder') : t('composer.placeholder')}
             placeholder={mode === 'note' ? t('composer.notePlaceholder') : t('composer.placeholder')}
             onChange={(e) => changed(e.target.value)} onBlur={stopTyping}
             onKeyDown={(e) => {
+              if (canned !== null && matches.length > 0 && !e.nativeEvent.isComposing) {
+                if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+                  e.preventDefault();
+                  setActive((i) => (i + (e.key === 'ArrowDown' ? 1 : matches.length - 1)) % matches.length);
+                  return;
+                }
+                if (e.key === 'Enter' || e.key === 'Tab') {
+                  e.preventDefault();
+                  const chosen = matches[active];
+                  if (chosen) pick(chosen);
+                  return;
+                }
+              }
               if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing && canned === null) {
                 e.preventDefault();
                 send();
