@@ -256,6 +256,65 @@ test('claim, reply, a private note the visitor never receives, typing and read r
   await p.getByTestId('seen').waitFor();
 });
 
+test('a canned response by /shortcut, a tag, and a transfer the colleague sees live', async () => {
+  const p = ownerPage;
+  const conversationUrl = p.url();
+  await p.getByRole('menuitem', { name: 'Canned responses' }).click();
+  await p.getByTestId('canned-new').click();
+  await p.getByTestId('canned-shortcut').fill('ship');
+  await p.getByTestId('canned-title').fill('Shipping time');
+  await p.getByTestId('canned-body').fill('Your order ships within 24 hours. 订单将在 24 小时内发货。');
+  await p.locator('#canned-save').click();
+  await p.getByTestId('canned-table').getByText('/ship').waitFor();
+
+  await p.goto(conversationUrl);
+  const input = p.getByTestId('composer-input');
+  await input.fill('/shi');
+  await p.getByTestId('canned-item').getByText('/ship').waitFor();
+  await input.press('Enter'); // picks the highlighted response
+  assert.equal(await input.inputValue(), 'Your order ships within 24 hours. 订单将在 24 小时内发货。');
+  await input.press('Enter'); // sends it
+  await visitor.next((f) => f.type === 'message' && f.body.startsWith('Your order ships within 24 hours.'));
+
+  await p.getByTestId('tags').click();
+  await p.keyboard.type('vip');
+  await p.keyboard.press('Enter');
+  await p.keyboard.press('Escape');
+  await until('the tag stored', async () => {
+    const summary = await (await fetch(`${API}/api/v1/conversations/${conversationId}`, {
+      headers: { authorization: `Bearer ${await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken)}` },
+    })).json();
+    return summary.tags?.includes('vip');
+  });
+
+  // The colleague watches their own conversations while it is handed to them.
+  await agentPage.getByTestId('view-mine').click();
+  await agentPage.getByText('Nothing assigned to you.').waitFor();
+  await p.getByTestId('transfer').click();
+  await p.getByTestId('transfer-to').click();
+  await p.getByTitle(/Adam Agent/).click();
+  await p.getByTestId('transfer-note').fill('VIP, wants a refund if late');
+  await p.locator('#transfer-submit').click();
+  await p.getByTestId('conversation-assignee').getByText('Adam Agent').waitFor();
+
+  const handed = agentPage.locator(`[data-testid=conversation-item][data-id="${conversationId}"]`);
+  await handed.waitFor({ timeout: 10_000 });
+  await handed.click();
+  const note = agentPage.locator('[data-testid=system-note][data-kind=transferred]');
+  await note.getByText('Olivia Owner transferred this conversation to Adam Agent').waitFor();
+  await note.getByText('VIP, wants a refund if late').waitFor();
+  await agentPage.getByTestId('messages').getByText('VIP customer, refund if late').waitFor(); // earlier notes too
+  await agentPage.getByTestId('conversation').getByText('vip').first().waitFor();
+
+  const reply = agentPage.getByTestId('composer-input');
+  await reply.fill('Hi, Adam here: I will follow your order.');
+  await reply.press('Enter');
+  await visitor.next((f) => f.type === 'message' && f.body === 'Hi, Adam here: I will follow your order.');
+  assert.ok(!visitor.frames.some((f) => JSON.stringify(f).includes('wants a refund')), 'the visitor never receives the transfer note');
+  assert.ok(!visitor.frames.some((f) => f.type === 'conversation_updated' && f.tags?.length), 'the visitor never sees the tags');
+  await agentPage.screenshot({ path: join(tmpdir(), 'kefu-console-conversation.png') });
+});
+
 test('a phone-sized screen has no sideways overflow', async () => {
   const phone = await browser.newContext({ locale: 'en-US', viewport: { width: 375, height: 740 }, storageState: await owner.storageState(), hasTouch: true, isMobile: true });
   const p = await phone.newPage();

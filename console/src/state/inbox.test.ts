@@ -64,6 +64,13 @@ describe('views', () => {
     expect(listView(named, 'open', ME, { text: '退款' }).map((i) => i.conversation_id)).toEqual(['e']);
     expect(listView(named, 'open', ME, { text: 'nobody' })).toEqual([]);
   });
+
+  it('filter by team and by tag', () => {
+    const tagged = mergeListed(items, [item('t', { team_id: 'team_sales', tags: ['vip', '退款'] })]);
+    expect(listView(tagged, 'open', ME, { team: 'team_sales' }).map((i) => i.conversation_id)).toEqual(['t']);
+    expect(listView(tagged, 'open', ME, { tag: '退款' }).map((i) => i.conversation_id)).toEqual(['t']);
+    expect(listView(tagged, 'open', ME, { tag: 'vip', team: 'team_other' })).toEqual([]);
+  });
 });
 
 describe('live frames', () => {

@@ -22,6 +22,10 @@ export type InboxItem = ConversationSummary & {
 export interface Filters {
   /** A member's `usr_…`: only conversations assigned to them. */
   agent?: string | undefined;
+  /** A team's `team_…`: only conversations in its queue or handled for it. */
+  team?: string | undefined;
+  /** Only conversations with this tag. */
+  tag?: string | undefined;
   /** Substring of the visitor's name or email, or of the latest message. */
   text?: string | undefined;
 }
@@ -44,6 +48,8 @@ export function inView(item: InboxItem, view: View, me: string): boolean {
 
 function matches(item: InboxItem, filters: Filters): boolean {
   if (filters.agent && item.assignee !== filters.agent) return false;
+  if (filters.team && item.team_id !== filters.team) return false;
+  if (filters.tag && !item.tags.includes(filters.tag)) return false;
   const text = filters.text?.trim().toLowerCase();
   if (text) {
     const haystack = [item.visitor_name, item.visitor_email, item.last_message?.body, item.conversation_id]

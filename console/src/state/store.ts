@@ -23,6 +23,12 @@ export interface Member {
   role: string;
 }
 
+export interface Team {
+  id: string;
+  name: string;
+  user_ids: string[];
+}
+
 export interface State {
   connection: Connection;
   items: inbox.Items;
@@ -39,6 +45,7 @@ export interface State {
   /** Bumped when a visitor's profile changed (`visitor_updated`), so panels re-read it. */
   visitorVersions: ReadonlyMap<string, number>;
   members: readonly Member[];
+  teams: readonly Team[];
   /** The last refusal the server sent for something this console asked (claim, close, …). */
   lastError: { code: string; message: string; at: number } | null;
 }
@@ -55,6 +62,7 @@ const INITIAL: State = {
   pages: new Map(),
   visitorVersions: new Map(),
   members: [],
+  teams: [],
   lastError: null,
 };
 
@@ -109,6 +117,7 @@ export class ConsoleStore {
     this.unsubscribePresence = presenceChoice.subscribe(() => this.applyPresenceChoice());
     this.applyPresenceChoice();
     void this.loadMembers();
+    void this.loadTeams();
   }
 
   stop(): void {
@@ -195,6 +204,16 @@ export class ConsoleStore {
   async loadMembers(): Promise<void> {
     const members = await call(api.GET('/api/v1/members'));
     this.set({ members: members.map((m) => ({ user_id: m.user_id, display_name: m.display_name, email: m.email, role: m.role })) });
+  }
+
+  async loadTeams(): Promise<void> {
+    const teams = await call(api.GET('/api/v1/teams'));
+    this.set({ teams: teams.map((t) => ({ id: t.id, name: t.name, user_ids: t.user_ids })) });
+  }
+
+  /** A summary a REST action answered with: applied at once (the frame follows). */
+  applySummary(summary: ConversationSummary): void {
+    this.set({ items: inbox.applyUpdate(this.state.items, summary) });
   }
 
   private scheduleRefresh(): void {

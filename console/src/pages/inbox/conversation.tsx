@@ -8,6 +8,7 @@ import { useI18n } from '../../i18n';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { EMPTY } from '../../state/transcript';
 import { Attachment } from './attachment';
+import { useConversationActions, InviteButton, TagEditor, TransferButton } from './actions';
 import { Composer, type ComposerHandle } from './composer';
 import { timeLabel, visitorLabel } from './names';
 
@@ -30,6 +31,9 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
   const anchor = useRef<{ height: number; top: number; first: number | undefined } | null>(null);
   const stick = useRef(true);
   const names = useMemo(() => new Map(members.map((m) => [m.user_id, m.display_name])), [members]);
+  const teamList = useConsole(store, (s) => s.teams);
+  const teams = useMemo(() => new Map(teamList.map((team) => [team.id, team.name])), [teamList]);
+  const actions = useConversationActions(store, item);
 
   useEffect(() => {
     setLoading(true);
@@ -92,10 +96,24 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
           {open && !item?.assignee && (
             <Button type="primary" size="small" onClick={() => store.claim(id)} data-testid="claim">{t('conversation.claim')}</Button>
           )}
+          {open && item && <TransferButton store={store} item={item} />}
+          {open && item && <InviteButton store={store} item={item} />}
           {open && <Button size="small" onClick={() => store.closeConversation(id)} data-testid="close">{t('conversation.close')}</Button>}
+          {item && !open && <Button size="small" type="primary" onClick={() => void actions.reopen()} data-testid="reopen">{t('conversation.reopen')}</Button>}
           <Button size="small" onClick={onVisitor} className="hide-wide" data-testid="visitor-toggle">{t('conversation.visitor')}</Button>
         </Space>
       </div>
+      {item && (
+        <div className="conversation-subheader">
+          <TagEditor store={store} item={item} />
+          {item.team_id && <Tag color="blue" data-testid="conversation-team">{teams.get(item.team_id) ?? t('nav.teams')}</Tag>}
+          {item.participants.length > 0 && (
+            <Typography.Text type="secondary" data-testid="participants">
+              {t('conversation.with', { names: item.participants.map((p) => names.get(p) ?? '?').join(', ') })}
+            </Typography.Text>
+          )}
+        </div>
+      )}
       <div className="conversation-messages" ref={scroller} onScroll={scrolled} data-testid="messages">
         {loading && <div className="conversation-loading"><Spin /></div>}
         {failed && <Typography.Text type="danger">{failed}</Typography.Text>}
@@ -103,7 +121,7 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
         {transcript.messages.map((m, i) => (
           <Fragment key={m.seq}>
             {dayChanged(transcript.messages[i - 1], m) && <div className="message-day">{new Date(m.created_at).toLocaleDateString(lang)}</div>}
-            <Message message={m} lang={lang} seen={m === lastOwn && visitorRead >= m.seq} t={t} />
+            <Message message={m} lang={lang} seen={m === lastOwn && visitorRead >= m.seq} t={t} names={names} teams={teams} />
           </Fragment>
         ))}
         {transcript.pending.map((p) => (
@@ -135,9 +153,41 @@ function dayChanged(previous: MessageView | undefined, m: MessageView): boolean 
   return !previous || new Date(previous.created_at).toDateString() !== new Date(m.created_at).toDateString();
 }
 
-function Message({ message: m, lang, seen, t }: { message: MessageView; lang: string; seen: boolean; t: ReturnType<typeof useI18n>['t'] }) {
+type T = ReturnType<typeof useI18n>['t'];
+
+/** What a system note says, in the member's language, from its structured event. */
+function systemText(m: MessageView, t: T, names: ReadonlyMap<string, string>, teams: ReadonlyMap<string, string>): { what: string; note?: string | undefined } {
+  const e = m.event;
+  const who = (id: string) => names.get(id) ?? t('conversation.someone');
+  if (!e) return { what: m.body };
+  switch (e.kind) {
+    case 'transferred':
+      return e.to_team
+        ? { what: t('note.transferredToTeam', { by: who(e.by), to: teams.get(e.to_team) ?? t('nav.teams') }), note: e.note ?? undefined }
+        : { what: t('note.transferredToAgent', { by: who(e.by), to: e.to_agent ? who(e.to_agent) : '?' }), note: e.note ?? undefined };
+    case 'reopened':
+      return { what: t('note.reopened', { by: who(e.by) }) };
+    case 'participant_added':
+      return { what: t('note.participantAdded', { by: who(e.by), user: who(e.user_id) }) };
+  }
+}
+
+function Message({ message: m, lang, seen, t, names, teams }: {
+  message: MessageView;
+  lang: string;
+  seen: boolean;
+  t: T;
+  names: ReadonlyMap<string, string>;
+  teams: ReadonlyMap<string, string>;
+}) {
   if (m.sender.kind === 'system') {
-    return <div className="message-system" data-testid="message" data-seq={m.seq}>{m.body}</div>;
+    const { what, note } = systemText(m, t, names, teams);
+    return (
+      <div className="message-system" data-testid="system-note" data-seq={m.seq} data-kind={m.event?.kind ?? ''}>
+        <LockOutlined /> {what}
+        {note && <div className="message-system-note">“{note}”</div>}
+      </div>
+    );
   }
   const out = m.sender.kind === 'agent';
   return (

@@ -20,6 +20,8 @@ export function ConversationList({ store, view, selected, filters, onFilters, on
   const items = useConsole(store, (s) => s.items);
   const members = useConsole(store, (s) => s.members);
   const online = useConsole(store, (s) => s.visitorsOnline);
+  const teams = useConsole(store, (s) => s.teams);
+  const tags = useMemo(() => [...new Set([...items.values()].flatMap((i) => i.tags))].sort(), [items]);
   const counts = useMemo(() => countViews(items, store.me), [items, store.me]);
   const list = useMemo(() => listView(items, view, store.me, filters), [items, view, store.me, filters]);
   const names = useMemo(() => new Map(members.map((m) => [m.user_id, m.display_name])), [members]);
@@ -30,19 +32,29 @@ export function ConversationList({ store, view, selected, filters, onFilters, on
         options={VIEWS.map((v) => ({
           value: v,
           label: (
-            <span data-testid={`view-${v}`}>
-              {t(`view.${v}`)}{' '}
-              {v !== 'closed' && <Badge count={counts[v].total} showZero color={counts[v].unread > 0 ? '#ef4444' : '#94a3b8'} size="small" data-testid={`count-${v}`} />}
+            <span data-testid={`view-${v}`} className="view-label">
+              {t(`view.${v}`)}
+              {v !== 'closed' && (
+                <span className={`view-count${counts[v].unread > 0 ? ' view-count-unread' : ''}`} data-testid={`count-${v}`}>{counts[v].total}</span>
+              )}
             </span>
           ),
         }))} />
-      <Space.Compact block className="inbox-filters">
+      <div className="inbox-filters">
         <Input.Search allowClear size="small" placeholder={t('inbox.search')} value={filters.text ?? ''}
           onChange={(e) => onFilters({ ...filters, text: e.target.value })} aria-label={t('inbox.search')} />
-        <Select allowClear size="small" placeholder={t('inbox.agent')} value={filters.agent} style={{ width: 130 }} aria-label={t('inbox.agent')}
-          onChange={(agent?: string) => onFilters({ ...filters, agent })}
-          options={members.map((m) => ({ value: m.user_id, label: m.display_name }))} />
-      </Space.Compact>
+        <Space.Compact block>
+          <Select allowClear size="small" placeholder={t('inbox.agent')} value={filters.agent} style={{ width: '34%' }} aria-label={t('inbox.agent')}
+            onChange={(agent?: string) => onFilters({ ...filters, agent })} popupMatchSelectWidth={false}
+            options={members.map((m) => ({ value: m.user_id, label: m.display_name }))} />
+          <Select allowClear size="small" placeholder={t('inbox.team')} value={filters.team} style={{ width: '33%' }} aria-label={t('inbox.team')}
+            onChange={(team?: string) => onFilters({ ...filters, team })} popupMatchSelectWidth={false}
+            options={teams.map((team) => ({ value: team.id, label: team.name }))} />
+          <Select allowClear size="small" placeholder={t('inbox.tag')} value={filters.tag} style={{ width: '33%' }} aria-label={t('inbox.tag')}
+            onChange={(tag?: string) => onFilters({ ...filters, tag })} popupMatchSelectWidth={false} data-testid="filter-tag"
+            options={tags.map((tag) => ({ value: tag, label: tag }))} />
+        </Space.Compact>
+      </div>
       <div className="inbox-scroll">
         {list.length === 0 ? (
           <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t(`inbox.empty.${view}`)} />

@@ -1,0 +1,133 @@
+// Handing a conversation on (F17): transfer to a colleague or a team with a note, invite a
+// colleague in, reopen a closed one, and its tags. All through REST; the results come back to
+// every console as `conversation_updated` and, for the first three, a system note.
+import { App, Button, Form, Input, Modal, Select, Space, Tooltip } from 'antd';
+import { useState } from 'react';
+import { api, call } from '../../api/client';
+import { useI18n } from '../../i18n';
+import type { InboxItem } from '../../state/inbox';
+import { useConsole, type ConsoleStore } from '../../state/store';
+import { describe } from '../../ui/errors';
+
+export function useConversationActions(store: ConsoleStore, item: InboxItem | undefined) {
+  const { t } = useI18n();
+  const { message } = App.useApp();
+
+  async function run(work: () => Promise<unknown>) {
+    try {
+      const summary = await work();
+      if (summary && typeof summary === 'object' && 'conversation_id' in summary) store.applySummary(summary as InboxItem);
+      return true;
+    } catch (e) {
+      message.error(describe(e, t));
+      return false;
+    }
+  }
+
+  return {
+    reopen: () => item && run(() => call(api.POST('/api/v1/conversations/{conversation_id}/reopen', { params: { path: { conversation_id: item.conversation_id } } }))),
+    transfer: (to: string, note: string) => item
+      ? run(() => call(api.POST('/api/v1/conversations/{conversation_id}/transfer', {
+          params: { path: { conversation_id: item.conversation_id } },
+          body: { to, note: note.trim() || null },
+        })))
+      : Promise.resolve(false),
+    invite: (userId: string) => item
+      ? run(() => call(api.POST('/api/v1/conversations/{conversation_id}/participants', {
+          params: { path: { conversation_id: item.conversation_id } },
+          body: { user_id: userId },
+        })))
+      : Promise.resolve(false),
+    tag: (tags: string[]) => item && run(() => call(api.PUT('/api/v1/conversations/{conversation_id}/tags', {
+      params: { path: { conversation_id: item.conversation_id } },
+      body: { tags },
+    }))),
+  };
+}
+
+export function TransferButton({ store, item }: { store: ConsoleStore; item: InboxItem }) {
+  const { t } = useI18n();
+  const members = useConsole(store, (s) => s.members);
+  const teams = useConsole(store, (s) => s.teams);
+  const agents = useConsole(store, (s) => s.agents);
+  const actions = useConversationActions(store, item);
+  const [open, setOpen] = useState(false);
+  const [form] = Form.useForm<{ to: string; note?: string }>();
+
+  async function submit(values: { to: string; note?: string }) {
+    if (await actions.transfer(values.to, values.note ?? '')) {
+      setOpen(false);
+      form.resetFields();
+    }
+  }
+
+  return (
+    <>
+      <Button size="small" onClick={() => setOpen(true)} data-testid="transfer">{t('conversation.transfer')}</Button>
+      <Modal open={open} title={t('conversation.transfer')} onCancel={() => setOpen(false)} onOk={() => form.submit()}
+        okText={t('conversation.transfer')} cancelText={t('common.cancel')} okButtonProps={{ id: 'transfer-submit' }} destroyOnHidden>
+        <Form form={form} layout="vertical" onFinish={submit}>
+          <Form.Item name="to" label={t('transfer.to')} rules={[{ required: true, message: t('field.required') }]}>
+            <Select showSearch optionFilterProp="label" data-testid="transfer-to" placeholder={t('transfer.pick')}
+              options={[
+                {
+                  label: t('transfer.agents'),
+                  options: members.filter((m) => m.user_id !== item.assignee).map((m) => ({
+                    value: m.user_id,
+                    label: `${m.display_name} · ${t(`presence.${agents.get(m.user_id) ?? 'offline'}`)}`,
+                  })),
+                },
+                { label: t('nav.teams'), options: teams.map((team) => ({ value: team.id, label: team.name })) },
+              ]} />
+          </Form.Item>
+          <Form.Item name="note" label={t('transfer.note')} rules={[{ max: 4000 }]}>
+            <Input.TextArea autoSize={{ minRows: 2, maxRows: 6 }} placeholder={t('transfer.notePlaceholder')} data-testid="transfer-note" />
+          </Form.Item>
+        </Form>
+      </Modal>
+    </>
+  );
+}
+
+export function InviteButton({ store, item }: { store: ConsoleStore; item: InboxItem }) {
+  const { t } = useI18n();
+  const members = useConsole(store, (s) => s.members);
+  const actions = useConversationActions(store, item);
+  const [open, setOpen] = useState(false);
+  const [chosen, setChosen] = useState<string>();
+  const candidates = members.filter((m) => m.user_id !== item.assignee && !item.participants.includes(m.user_id));
+
+  return (
+    <>
+      <Tooltip title={t('conversation.inviteHelp')}>
+        <Button size="small" onClick={() => setOpen(true)} data-testid="invite-colleague">{t('conversation.invite')}</Button>
+      </Tooltip>
+      <Modal open={open} title={t('conversation.invite')} onCancel={() => setOpen(false)} cancelText={t('common.cancel')}
+        okText={t('conversation.invite')} okButtonProps={{ disabled: !chosen }}
+        onOk={async () => {
+          if (chosen && (await actions.invite(chosen))) {
+            setOpen(false);
+            setChosen(undefined);
+          }
+        }}>
+        <Select showSearch optionFilterProp="label" value={chosen} onChange={setChosen} style={{ width: '100%' }} placeholder={t('transfer.pick')}
+          options={candidates.map((m) => ({ value: m.user_id, label: m.display_name }))} />
+      </Modal>
+    </>
+  );
+}
+
+export function TagEditor({ store, item }: { store: ConsoleStore; item: InboxItem }) {
+  const { t } = useI18n();
+  const actions = useConversationActions(store, item);
+  const items = useConsole(store, (s) => s.items);
+  const known = [...new Set([...items.values()].flatMap((i) => i.tags))].sort();
+  return (
+    <Space.Compact className="tag-editor">
+      <Select mode="tags" size="small" value={item.tags} placeholder={t('conversation.tags')} aria-label={t('conversation.tags')}
+        style={{ minWidth: 160, maxWidth: 360 }} tokenSeparators={[',', '，']} maxCount={20} data-testid="tags"
+        options={known.map((tag) => ({ value: tag, label: tag }))}
+        onChange={(tags: string[]) => void actions.tag(tags)} />
+    </Space.Compact>
+  );
+}
