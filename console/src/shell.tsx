@@ -49,7 +49,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
   const supervisor = atLeast(current.role, 'supervisor');
 
   useEffect(() => {
-    notifier.texts = { newConversation: t('notify.newConversation'), newMessage: t('notify.newMessage') };
+    notifier.texts = { newConversation: t('notify.newConversation'), newMessage: t('notify.newMessage'), notConnected: t('notify.notConnected') };
   }, [t]);
 
   const items = [

@@ -2,7 +2,8 @@
 // edge: signup → verify → invite → accept; the widget editor (live preview, save, the demo shop
 // showing the change); a visitor's conversation arriving live; claim, reply, private note, typing
 // and read receipt; phone layout; Chinese. Started by tests/tests/console.rs (make test), which
-// provides KEFU_API, KEFU_EDGE, KEFU_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
+// provides KEFU_API, KEFU_EDGE, KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and
+// KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -313,6 +314,48 @@ test('a canned response by /shortcut, a tag, and a transfer the colleague sees l
   assert.ok(!visitor.frames.some((f) => JSON.stringify(f).includes('wants a refund')), 'the visitor never receives the transfer note');
   assert.ok(!visitor.frames.some((f) => f.type === 'conversation_updated' && f.tags?.length), 'the visitor never sees the tags');
   await agentPage.screenshot({ path: join(tmpdir(), 'kefu-console-conversation.png') });
+});
+
+test('a network cut loses nothing: messages typed offline are sent once, missed ones are replayed', async () => {
+  // Adam's console on an origin whose network this test can cut (a proxy in front of the api).
+  const apiProxy = await cuttableProxy(Number(env('KEFU_CONSOLE_PROXY_PORT')), API);
+  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  const p = await ctx.newPage();
+  watch(p, 'cut');
+  try {
+    await p.goto(`${apiProxy.url}/login`);
+    await p.getByLabel('Email').fill(AGENT);
+    await p.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.waitForURL('**/inbox**');
+    await p.goto(`${apiProxy.url}/inbox/mine/${conversationId}`);
+    await p.getByTestId('messages').getByText('Hi, Adam here').waitFor();
+    await p.getByTestId('connection').and(p.locator('[data-state=online]')).waitFor();
+
+    apiProxy.cut();
+    await p.getByTestId('connection').and(p.locator('[data-state=connecting], [data-state=offline]')).first().waitFor();
+    const input = p.getByTestId('composer-input');
+    for (const text of ['Typed while offline 1', 'Typed while offline 2']) {
+      await input.fill(text);
+      await input.press('Enter');
+    }
+    await visitor.say('Are you still there? 还在吗？');
+    assert.equal(await p.getByTestId('pending').count(), 2, 'both wait, shown as sending');
+    apiProxy.restore();
+
+    await p.getByTestId('connection').and(p.locator('[data-state=online]')).waitFor({ timeout: 40_000 });
+    await p.getByTestId('messages').getByText('Are you still there?').waitFor();
+    await until('the offline messages stored', async () => (await p.getByTestId('pending').count()) === 0, 20_000);
+    await visitor.next((f) => f.type === 'message' && f.body === 'Typed while offline 2');
+    const got = visitor.frames.filter((f) => f.type === 'message' && f.body.startsWith('Typed while offline')).map((f) => f.body);
+    assert.deepEqual(got, ['Typed while offline 1', 'Typed while offline 2'], 'each once, in order');
+    const seqs = await p.locator('[data-testid=message]').evaluateAll((nodes) => nodes.map((n) => Number(n.dataset.seq)));
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'the transcript is in order');
+    assert.equal(new Set(seqs).size, seqs.length, 'each message once');
+  } finally {
+    await ctx.close();
+    apiProxy.close();
+  }
 });
 
 test('a phone-sized screen has no sideways overflow', async () => {

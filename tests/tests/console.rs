@@ -2,8 +2,9 @@
 //! playwright-core): the api serves the built console, the native edge serves the widget and its
 //! preview, and the scenarios sign up, verify, invite, chat with a visitor, edit the widget and
 //! check phone layout and Chinese. This harness starts the api and the edge and hands the
-//! scenarios their addresses; the scenarios start the demo shop page and a proxy standing for the
-//! edge's public address (which the api must know before the edge exists).
+//! scenarios their addresses; the scenarios start the demo shop page, a proxy standing for the
+//! edge's public address (which the api must know before the edge exists), and a proxy in front
+//! of the api whose network they cut under a console.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,7 +20,7 @@ async fn console_in_chromium() {
     assert!(PathBuf::from(&chromium).exists(), "{chromium} is missing: make test installs Debian's chromium");
     let dist = console_dist();
     let db = FreshDatabase::create().await;
-    let (demo_port, proxy_port) = (free_port(), free_port());
+    let (demo_port, proxy_port, console_proxy_port) = (free_port(), free_port(), free_port());
     let public_edge = format!("http://127.0.0.1:{proxy_port}");
     let dist = dist.display().to_string();
     let api =
@@ -37,6 +38,7 @@ async fn console_in_chromium() {
         .env("KEFU_API", &api.base)
         .env("KEFU_EDGE", &edge.base)
         .env("KEFU_PROXY_PORT", proxy_port.to_string())
+        .env("KEFU_CONSOLE_PROXY_PORT", console_proxy_port.to_string())
         .env("KEFU_DEMO_PORT", demo_port.to_string())
         .env("KEFU_CHROMIUM", &chromium)
         .status()

@@ -651,10 +651,14 @@ pub fn check_client_id(client_id: &str) -> Result<(), FrameError> {
     }
 }
 
-/// Checks a message body: not blank, at most 4000 characters.
+/// Checks a message body: not blank, at most 4000 characters, no NUL (Postgres text cannot
+/// hold one).
 pub fn check_body(body: &str) -> Result<(), FrameError> {
     if body.trim().is_empty() {
         return Err(frame_error(WsErrorCode::InvalidBody, "the message is empty"));
+    }
+    if body.contains('\0') {
+        return Err(frame_error(WsErrorCode::InvalidBody, "the message contains a NUL character"));
     }
     if body.chars().count() > limits::MAX_BODY_CHARS {
         return Err(frame_error(WsErrorCode::InvalidBody, "the message is longer than 4000 characters"));

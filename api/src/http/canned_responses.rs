@@ -110,6 +110,9 @@ fn check_body(body: &str) -> Result<String, String> {
     if body.chars().count() > 4000 {
         return Err("Must be at most 4000 characters.".into());
     }
+    if body.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err("Must not contain control characters.".into());
+    }
     Ok(body.to_owned())
 }
 

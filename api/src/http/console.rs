@@ -16,14 +16,16 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::state::AppState;
 
 /// What the console's pages may load: its own files, the api on the same origin (REST and
-/// WebSocket), images from anywhere (avatars, logos), and the widget's scripts from the edge in
-/// the editor's preview frame (a page of the console itself).
+/// WebSocket: `'self'` covers `ws:`/`wss:` to the same host), images from anywhere (avatars,
+/// logos), and the widget's scripts from the edge in the editor's preview frame (a page of the
+/// console itself, sandboxed without `allow-same-origin`, so the edge's code cannot reach the
+/// console's storage).
 /// Ant Design injects its styles at run time, hence `style-src 'unsafe-inline'`.
 fn content_security_policy(edge: Option<&str>) -> String {
     let edge = edge.map(|e| format!(" {}", e.trim_end_matches('/'))).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'{edge}; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; \
-         connect-src 'self' ws: wss:; font-src 'self' data:; frame-src 'self'; worker-src 'self'; \
+         connect-src 'self'; font-src 'self' data:; frame-src 'self'; worker-src 'self'; \
          manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
     )
 }

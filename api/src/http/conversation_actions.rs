@@ -176,6 +176,9 @@ async fn transfer_conversation(
     if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
         return Err(ApiError::field("note", "too_long", format!("At most {MAX_NOTE_CHARS} characters.")));
     }
+    if note.as_ref().is_some_and(|n| n.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))) {
+        return Err(ApiError::field("note", "invalid", "Must not contain control characters."));
+    }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = locked(&mut tx, id).await?;
     require_open(&row)?;

@@ -148,6 +148,18 @@ async fn canned_responses_are_searched_by_members_and_written_by_supervisors() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, problem) = app
+        .post(
+            "/api/v1/canned-responses",
+            Some(&owner.access),
+            json!({ "shortcut": "nul", "title": "", "body": "a\u{0}b" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&problem)),
+        (StatusCode::UNPROCESSABLE_ENTITY, ("validation_failed", "invalid")),
+        "{problem}"
+    );
     assert_eq!(problem["errors"].as_array().map(Vec::len), Some(3), "{problem}");
 
     // Search: shortcut prefix, or title/body substring, Chinese included.

@@ -123,9 +123,11 @@ async fn transfers_to_agents_and_teams_leave_notes_respect_capacity_and_roles() 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Bad targets and notes.
-    for body in
-        [json!({ "to": "conv_0190c8e5b7a87c3e9f000000000000ab" }), json!({ "to": team_id, "note": "x".repeat(4001) })]
-    {
+    for body in [
+        json!({ "to": "conv_0190c8e5b7a87c3e9f000000000000ab" }),
+        json!({ "to": team_id, "note": "x".repeat(4001) }),
+        json!({ "to": team_id, "note": "nul \u{0} inside" }),
+    ] {
         let (status, problem) = app.post(&transfer(&third), Some(&owner.access), body).await;
         assert_eq!((status, problem_code(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
     }

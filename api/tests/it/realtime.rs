@@ -211,6 +211,7 @@ async fn bad_frames_get_typed_errors_and_store_nothing() {
             Message::text(json!({ "type": "send", "client_id": "ok", "body": "字".repeat(4001) }).to_string()),
             "invalid_body",
         ),
+        (Message::text(r#"{"type":"send","client_id":"nul","body":"a\u0000b"}"#), "invalid_body"),
         (Message::text(r#"{"type":"read","seq":"x"}"#), "invalid_frame"),
         (Message::text(r#"{"type":"hello","protocol":1}"#), "invalid_frame"),
     ];

@@ -114,6 +114,7 @@ export const en = {
   'nav.siteKeys': 'Site keys',
   'nav.widget': 'Widget',
   'notify.newConversation': 'New conversation',
+  'notify.notConnected': 'Not connected: try again in a moment.',
   'notify.newMessage': 'New message',
   'presence.away': 'Away',
   'presence.busy': 'Busy',

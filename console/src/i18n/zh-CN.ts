@@ -116,6 +116,7 @@ export const zhCN: Record<Key, string> = {
   'nav.siteKeys': '站点密钥',
   'nav.widget': '聊天插件',
   'notify.newConversation': '新会话',
+  'notify.notConnected': '未连接，请稍后再试。',
   'notify.newMessage': '新消息',
   'presence.away': '离开',
   'presence.busy': '忙碌',

@@ -38,12 +38,18 @@ export class AgentSocket {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private pinger: ReturnType<typeof setInterval> | undefined;
   private lastHeard = Date.now();
+  /** Bumped by start and stop: an open() that awaited a token across either gives up. */
+  private generation = 0;
+  private lastExpiredAt = 0;
+  private readonly online = () => this.nudge();
 
   constructor(private readonly hooks: SocketHooks) {}
 
   start(): void {
     this.stopped = false;
+    this.generation += 1;
     clearTimeout(this.timer);
+    window.addEventListener('online', this.online);
     void this.open();
   }
 
@@ -54,6 +60,8 @@ export class AgentSocket {
 
   stop(): void {
     this.stopped = true;
+    this.generation += 1;
+    window.removeEventListener('online', this.online);
     clearTimeout(this.timer);
     clearInterval(this.pinger);
     this.ws?.close(1000);
@@ -78,14 +86,17 @@ export class AgentSocket {
 
   private async open(fresh = false): Promise<void> {
     if (this.stopped) return;
+    const generation = this.generation;
     this.hooks.connection('connecting');
     let token: string | null;
     try {
       token = fresh ? await this.hooks.refreshToken() : await this.hooks.token();
     } catch {
-      this.retry();
+      if (generation === this.generation) this.retry();
       return;
     }
+    // Stopped or restarted while the token was fetched: that call owns the socket now.
+    if (this.stopped || generation !== this.generation || this.ws) return;
     if (!token) {
       this.hooks.revoked();
       return;
@@ -118,7 +129,11 @@ export class AgentSocket {
         return;
       }
       if (event.code === 4001) {
-        void this.open(true);
+        // Expired: refresh and come back at once, unless it just happened (a clock problem).
+        const again = Date.now() - this.lastExpiredAt < 10_000;
+        this.lastExpiredAt = Date.now();
+        if (again) this.retry();
+        else void this.open(true);
         return;
       }
       this.retry();

@@ -38,12 +38,17 @@ export function inView(item: InboxItem, view: View, me: string): boolean {
     case 'unassigned':
       return item.status === 'open' && !item.assignee;
     case 'mine':
-      return item.status === 'open' && item.assignee === me;
+      return item.status === 'open' && isMine(item, me);
     case 'open':
       return item.status === 'open';
     case 'closed':
       return item.status === 'closed';
   }
+}
+
+/** Assigned to the member, or the member was invited in. */
+export function isMine(item: InboxItem, me: string): boolean {
+  return item.assignee === me || (item.participants ?? []).includes(me);
 }
 
 function matches(item: InboxItem, filters: Filters): boolean {

@@ -1,7 +1,7 @@
 // Desktop notifications and a sound for new conversations and new visitor messages in the
 // member's own conversations (F18). One tab of the browser notifies: the leader, elected with a
 // Web Lock, so five open tabs do not chime five times.
-import type { Items } from './inbox';
+import { isMine, type Items } from './inbox';
 
 const SOUND_KEY = 'kefu.sound';
 
@@ -9,7 +9,7 @@ class Notifier {
   private leader = false;
   private audio: AudioContext | undefined;
   /** Filled by the UI with translated texts. */
-  texts = { newConversation: 'New conversation', newMessage: 'New message' };
+  texts = { newConversation: 'New conversation', newMessage: 'New message', notConnected: 'Not connected: try again in a moment.' };
 
   constructor() {
     if (typeof navigator !== 'undefined' && navigator.locks) {
@@ -44,9 +44,14 @@ class Notifier {
   compare(before: Items, after: Items, me: string): void {
     for (const [id, item] of after) {
       const held = before.get(id);
-      if (!held || item.assignee !== me || item.unread <= held.unread) continue;
+      if (!held || !isMine(item, me) || item.unread <= held.unread) continue;
       this.alert(this.texts.newMessage, item.last_message?.body ?? '', `${id}:${item.last_seq}`);
     }
+  }
+
+  /** A visitor message arrived live in a followed conversation of the member's. */
+  newMessage(id: string, seq: number, body: string): void {
+    this.alert(this.texts.newMessage, body, `${id}:${seq}`);
   }
 
   private alert(title: string, body: string, tag: string): void {

@@ -66,7 +66,11 @@ const INITIAL: State = {
   lastError: null,
 };
 
-const REFRESH_DEBOUNCE_MS = 400;
+const REFRESH_EVERY_MS = 500;
+/** Conversations the refresh after live updates reads (the newest activity). */
+const LATEST_PAGE = 50;
+/** A retryable refusal (database unavailable, rate limited) is resent after this long. */
+const RESEND_AFTER_MS = 2000;
 /** Open conversations the inbox holds (read in pages of 100); beyond, the oldest are not shown. */
 const MAX_OPEN = 2000;
 /** Closed conversations the closed view shows (newest first). */
@@ -90,6 +94,8 @@ export class ConsoleStore {
   private socket: AgentSocket;
   private followed = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Conversations touched by frames, per full read of the open inbox in progress. */
+  private touched = new Set<Set<string>>();
   private unsubscribePresence: (() => void) | undefined;
   /** The conversation on screen: its visitor messages are read as they arrive. */
   reading: string | undefined;
@@ -162,31 +168,49 @@ export class ConsoleStore {
 
   // ---------------------------------------------------------------- reads
 
-  /** Re-reads the open inbox (and the closed one if shown), e.g. after a reconnect. */
+  /** Re-reads the open inbox (and the closed one if shown), people and presence, e.g. after a reconnect. */
   async reload(): Promise<void> {
-    await Promise.all([this.loadList('open'), this.state.closedLoaded ? this.loadList('closed') : null, this.loadPresence()]);
+    await Promise.all([
+      this.loadList('open'),
+      this.state.closedLoaded ? this.loadList('closed') : null,
+      this.loadPresence(),
+      this.loadMembers(),
+      this.loadTeams(),
+    ]);
   }
 
-  async loadList(status: 'open' | 'closed'): Promise<void> {
+  /**
+   * Reads a list: `full` pages through every open conversation (up to 2,000) or the latest
+   * closed ones; `latest` reads the first page only (newest activity first: where anything that
+   * just changed is). Only a full read of the open inbox drops what it did not return, and never
+   * a conversation a frame touched while the read ran (it moved past the read's cursor).
+   */
+  async loadList(status: 'open' | 'closed', extent: 'full' | 'latest' = 'full'): Promise<void> {
     const listed: inbox.InboxItem[] = [];
     let before: string | undefined;
-    // Every open conversation (the views count them), but only the latest closed ones.
-    const cap = status === 'open' ? MAX_OPEN : MAX_CLOSED;
-    do {
-      const page = await call(api.GET('/api/v1/conversations', { params: { query: { status, limit: 100, ...(before ? { before } : {}) } } }));
-      listed.push(...(page.conversations as unknown as inbox.InboxItem[]));
-      before = page.next_before ?? undefined;
-    } while (before && listed.length < cap);
+    const cap = extent === 'latest' ? LATEST_PAGE : status === 'open' ? MAX_OPEN : MAX_CLOSED;
+    const touched = new Set<string>();
+    if (extent === 'full' && status === 'open') this.touched.add(touched);
+    try {
+      do {
+        const limit = Math.min(100, cap);
+        const page = await call(api.GET('/api/v1/conversations', { params: { query: { status, limit, ...(before ? { before } : {}) } } }));
+        listed.push(...(page.conversations as unknown as inbox.InboxItem[]));
+        before = page.next_before ?? undefined;
+      } while (before && listed.length < cap);
+    } finally {
+      this.touched.delete(touched);
+    }
     const held = this.state.items;
     let items = inbox.mergeListed(held, listed);
-    if (status === 'open' && !before) {
+    if (extent === 'full' && status === 'open' && !before) {
       // A complete read: open conversations it no longer returns were closed meanwhile.
       const open = new Set(listed.map((l) => l.conversation_id));
-      for (const [id, item] of held) if (item.status === 'open' && !open.has(id)) items.delete(id);
+      for (const [id, item] of held) if (item.status === 'open' && !open.has(id) && !touched.has(id)) items.delete(id);
     }
     if (this.reading) items = inbox.markRead(items, this.reading);
     notifier.compare(held, items, this.me);
-    this.set({ items, ...(status === 'closed' ? { closedLoaded: true } : {}) });
+    this.set({ items, ...(status === 'closed' && extent === 'full' ? { closedLoaded: true } : {}) });
   }
 
   private async loadPresence(): Promise<void> {
@@ -213,12 +237,17 @@ export class ConsoleStore {
 
   /** A summary a REST action answered with: applied at once (the frame follows). */
   applySummary(summary: ConversationSummary): void {
+    for (const set of this.touched) set.add(summary.conversation_id);
     this.set({ items: inbox.applyUpdate(this.state.items, summary) });
   }
 
+  /** After live updates: the latest page again, at most once per interval (throttled, not debounced). */
   private scheduleRefresh(): void {
-    clearTimeout(this.refreshTimer);
-    this.refreshTimer = setTimeout(() => void this.loadList('open').catch(() => undefined), REFRESH_DEBOUNCE_MS);
+    if (this.refreshTimer !== undefined) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      void this.loadList('open', 'latest').catch(() => undefined);
+    }, REFRESH_EVERY_MS);
   }
 
   // ---------------------------------------------------------------- conversation
@@ -226,10 +255,12 @@ export class ConsoleStore {
   /** Follows a conversation: loads its latest page over REST and joins it live. */
   async open(id: string): Promise<void> {
     this.reading = id;
+    const stillHere = () => this.reading === id;
     if (!this.state.items.has(id)) {
       // Opened from a link or the visitor's history: not in the loaded lists.
       const summary = await call(api.GET('/api/v1/conversations/{conversation_id}', { params: { path: { conversation_id: id } } }));
       this.set({ items: inbox.mergeListed(this.state.items, [{ ...(summary as unknown as ConversationSummary), unread: 0 }]) });
+      if (!stillHere()) return;
     }
     this.set({ items: inbox.markRead(this.state.items, id) });
     if (!this.followed.has(id)) {
@@ -241,7 +272,8 @@ export class ConsoleStore {
       this.followed.add(id);
       this.socket.send({ type: 'join', conversation_id: id, last_seq: tx.lastSeq(this.transcript(id)) });
     }
-    this.markSeen(id);
+    // Passing through conversations with j/k marks read only the one the member stays on.
+    if (stillHere()) this.markSeen(id);
   }
 
   /** Leaves the screen (the conversation stays followed, so coming back is instant). */
@@ -297,11 +329,18 @@ export class ConsoleStore {
   }
 
   claim(id: string): boolean {
-    return this.socket.send({ type: 'claim', conversation_id: id });
+    return this.sendOrSay({ type: 'claim', conversation_id: id });
   }
 
   closeConversation(id: string): boolean {
-    return this.socket.send({ type: 'close', conversation_id: id });
+    return this.sendOrSay({ type: 'close', conversation_id: id });
+  }
+
+  /** Sends, or tells the member it could not be sent because the console is not connected. */
+  private sendOrSay(frame: AgentFrame): boolean {
+    if (this.socket.send(frame)) return true;
+    this.set({ lastError: { code: 'offline', message: notifier.texts.notConnected, at: Date.now() } });
+    return false;
   }
 
   private unacked(): AgentFrame[] {
@@ -321,7 +360,11 @@ export class ConsoleStore {
         const id = message.conversation_id;
         this.setTranscript(id, tx.addMessages(this.transcript(id), [message]));
         const reading = this.reading === id && document.visibilityState === 'visible';
+        const held = this.state.items.get(id);
         this.set({ items: inbox.applyMessage(this.state.items, message, reading) });
+        if (held && message.sender.kind === 'visitor' && message.seq > held.last_seq && !reading && inbox.isMine(held, this.me)) {
+          notifier.newMessage(id, message.seq, message.body);
+        }
         if (message.sender.kind === 'visitor') this.stopTyping(id);
         if (reading && message.sender.kind === 'visitor') this.markSeen(id);
         break;
@@ -332,7 +375,7 @@ export class ConsoleStore {
       case 'conversation_updated': {
         const { type: _type, ...summary } = frame;
         const known = this.state.items.has(summary.conversation_id);
-        this.set({ items: inbox.applyUpdate(this.state.items, summary) });
+        this.applySummary(summary);
         if (!known && summary.status === 'open' && !summary.assignee) notifier.newConversation(summary.conversation_id);
         this.scheduleRefresh();
         break;
@@ -377,7 +420,16 @@ export class ConsoleStore {
           for (const [id, t] of this.state.transcripts) {
             if (t.pending.some((p) => p.client_id === frame.client_id)) this.setTranscript(id, tx.failPending(t, frame.client_id, frame.message));
           }
-        } else if (!frame.client_id) {
+        } else if (frame.client_id) {
+          // Nothing was stored: the same frame (same client id) again after a pause.
+          const clientId = frame.client_id;
+          setTimeout(() => {
+            for (const t of this.state.transcripts.values()) {
+              const pending = t.pending.find((p) => p.client_id === clientId && p.state === 'sending');
+              if (pending) this.socket.send(frameOf(pending));
+            }
+          }, RESEND_AFTER_MS);
+        } else {
           this.set({ lastError: { code: frame.code, message: frame.message, at: Date.now() } });
         }
         break;

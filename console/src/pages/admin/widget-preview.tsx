@@ -43,7 +43,7 @@ export function WidgetPreview({ settings, edge }: { settings: WidgetSettings; ed
     <div className="widget-preview">
       <Segmented size="small" value={mode} onChange={setMode}
         options={[{ value: 'online', label: t('widget.previewOnline') }, { value: 'offline', label: t('widget.previewOffline') }]} />
-      {src && <iframe key={src} src={src} title={t('widget.preview')} className="widget-preview-frame" data-testid="widget-preview" />}
+      {src && <iframe key={src} src={src} title={t('widget.preview')} sandbox="allow-scripts" className="widget-preview-frame" data-testid="widget-preview" />}
     </div>
   );
 }

@@ -183,6 +183,7 @@ export class Chat {
    * the same client id on every retry. A file the server refuses is marked failed with why.
    */
   async sendFile(file: File, tooBig: string): Promise<void> {
+    if (this.config.preview) return; // the editor's preview never talks to the edge
     const item: Outgoing = {
       client_id: newClientId(),
       body: (file.name || 'file').slice(0, 255),
@@ -315,6 +316,7 @@ export class Chat {
   }
 
   private async session(): Promise<SessionGrant> {
+    if (this.config.preview) throw new Error('preview: no session');
     const stored = this.store.get();
     const identity = this.identity();
     const body: Record<string, unknown> = { site_key: this.config.site_key };
