@@ -65,6 +65,11 @@ describe('views', () => {
     expect(listView(named, 'open', ME, { text: 'nobody' })).toEqual([]);
   });
 
+  it('count a conversation the member was invited into as theirs', () => {
+    const invited = mergeListed(items, [item('p', { assignee: OTHER, participants: [ME] })]);
+    expect(listView(invited, 'mine', ME).map((i) => i.conversation_id)).toEqual(['b', 'p']);
+  });
+
   it('filter by team and by tag', () => {
     const tagged = mergeListed(items, [item('t', { team_id: 'team_sales', tags: ['vip', '退款'] })]);
     expect(listView(tagged, 'open', ME, { team: 'team_sales' }).map((i) => i.conversation_id)).toEqual(['t']);
