@@ -358,6 +358,33 @@ test('a network cut loses nothing: messages typed offline are sent once, missed 
   }
 });
 
+test('an image sent from the console reaches the visitor and shows inline; scrolling up loads older messages', async () => {
+  const p = agentPage;
+  // A 1×1 PNG.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  await p.getByTestId('composer-file').setInputFiles({ name: 'receipt.png', mimeType: 'image/png', buffer: png });
+  const sent = await visitor.next((f) => f.type === 'message' && f.attachment?.name === 'receipt.png');
+  assert.equal(sent.attachment.content_type, 'image/png');
+  await p.locator(`[data-testid=message][data-seq="${sent.seq}"] img`).waitFor();
+
+  // Enough history that the first page does not hold it all.
+  for (let i = 1; i <= 60; i += 1) {
+    await visitor.say(`history ${i}`);
+    if (i % 15 === 0) await new Promise((r) => setTimeout(r, 1100)); // under the per-connection rate limit
+  }
+  await p.reload();
+  const messages = p.getByTestId('messages');
+  await messages.getByText('history 60', { exact: true }).waitFor();
+  assert.equal(await messages.getByText('Where is my order 8841?').count(), 0, 'the first message is on an older page');
+  await until('older pages loaded by scrolling up', async () => {
+    await messages.evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+    return (await messages.getByText('Where is my order 8841?').count()) === 1;
+  }, 20_000);
+  const seqs = await p.locator('[data-testid=message]').evaluateAll((nodes) => nodes.map((n) => Number(n.dataset.seq)));
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in order after scrolling back');
+  assert.equal(new Set(seqs).size, seqs.length, 'each message once');
+});
+
 test('a phone-sized screen has no sideways overflow', async () => {
   const phone = await browser.newContext({ locale: 'en-US', viewport: { width: 375, height: 740 }, storageState: await owner.storageState(), hasTouch: true, isMobile: true });
   const p = await phone.newPage();
@@ -368,7 +395,7 @@ test('a phone-sized screen has no sideways overflow', async () => {
   await noHorizontalOverflow(p, 'inbox on a phone');
   await p.screenshot({ path: join(tmpdir(), 'kefu-console-phone-inbox.png') });
   await item.click();
-  await p.getByTestId('messages').getByText('Anything else?').waitFor();
+  await p.getByTestId('messages').getByText('history 60', { exact: true }).waitFor();
   await noHorizontalOverflow(p, 'conversation on a phone');
   const box = await p.getByTestId('composer-input').boundingBox();
   assert.ok(box && box.x >= 0 && box.x + box.width <= 375 && box.y + box.height <= 740, `the composer is on screen: ${JSON.stringify(box)}`);
