@@ -28,7 +28,7 @@ export function ConversationList({ store, view, selected, filters, onFilters, on
 
   return (
     <div className="inbox-list" data-testid="inbox-list">
-      <Segmented<View> block size="small" value={view} onChange={onView} className="inbox-views"
+      <Segmented<View> size="small" value={view} onChange={onView} className="inbox-views"
         options={VIEWS.map((v) => ({
           value: v,
           label: (
