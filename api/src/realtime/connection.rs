@@ -65,6 +65,9 @@ pub struct Outbox {
     pub kill: Kill,
     visitor: bool,
     subscriptions: HashMap<Topic, JoinHandle<()>>,
+    /// Stops the forwarders between two steps, never inside one: a forwarder may be in the
+    /// middle of a replay transaction, which aborting would leave open on a pooled connection.
+    stop: CancellationToken,
 }
 
 impl Outbox {
@@ -95,8 +98,14 @@ impl Outbox {
             return;
         }
         let last_seq = recovery.as_ref().map_or(0, |r| r.after_seq);
-        let mut forwarder =
-            Forwarder { queue: self.queue.clone(), me: self.id, visitor: self.visitor, recovery, last_seq };
+        let mut forwarder = Forwarder {
+            queue: self.queue.clone(),
+            me: self.id,
+            visitor: self.visitor,
+            recovery,
+            last_seq,
+            stop: self.stop.clone(),
+        };
         if !forwarder.fill(i64::MAX).await {
             return;
         }
@@ -127,10 +136,12 @@ struct Forwarder {
     visitor: bool,
     recovery: Option<Recovery>,
     last_seq: i64,
+    stop: CancellationToken,
 }
 
 impl Forwarder {
     async fn run(mut self, mut receiver: broadcast::Receiver<Arc<Delivered>>) {
+        let stop = self.stop.clone();
         loop {
             let epoch_changed = async {
                 match self.recovery.as_mut() {
@@ -139,6 +150,9 @@ impl Forwarder {
                 }
             };
             tokio::select! {
+                // Checked only while waiting: a replay or gap fill in progress runs to its end
+                // (its pushes fail once the queue is closed), so its transaction is finished.
+                () = stop.cancelled() => return,
                 event = receiver.recv() => match event {
                     Ok(event) => {
                         if !self.forward(&event).await {
@@ -250,9 +264,7 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         // The session is over: the writer sends what is queued and closes.
         self.queue.close(false);
-        for task in self.subscriptions.values() {
-            task.abort();
-        }
+        self.stop.cancel();
     }
 }
 
@@ -270,7 +282,7 @@ pub fn start(
     let remaining = u64::try_from(token_exp.saturating_sub(chrono::Utc::now().timestamp())).unwrap_or(0);
     let expires = tokio::time::Instant::now() + Duration::from_secs(remaining);
     let writer = tokio::spawn(write_loop(sink, queue.clone(), kill.clone(), shutdown, expires));
-    (Outbox { id, queue, kill, visitor, subscriptions: HashMap::new() }, writer)
+    (Outbox { id, queue, kill, visitor, subscriptions: HashMap::new(), stop: CancellationToken::new() }, writer)
 }
 
 async fn write_loop(

@@ -869,3 +869,58 @@ async fn the_inbox_lists_by_status_and_assignee_with_unread_counts_and_pages() {
     let (_, theirs) = app.get("/api/v1/conversations?status=all", Some(&other.access)).await;
     assert_eq!(theirs["conversations"], json!([]));
 }
+
+/// Agents that join a long conversation and disconnect while its replay is running end their
+/// forwarders between two replay pages, never inside one: no transaction is left open on a
+/// pooled connection (which would block the conversation's senders on its row lock), and a
+/// send right after is acknowledged at once.
+#[tokio::test]
+async fn disconnecting_during_a_replay_leaves_no_transaction_open() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    visitor.send(json!({ "type": "send", "client_id": "v-0", "body": "hello" })).await;
+    let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("conversation").to_owned();
+    // Three replay pages of history, written the way the api writes them.
+    let schema = format!("t_{}", owner.tenant_id.trim_start_matches("tnt_"));
+    let conversation_uuid = conversation.trim_start_matches("conv_").parse::<uuid::Uuid>().expect("uuid");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {schema}.send_message($1, null, null, gen_random_uuid(), 'system', '00000000-0000-0000-0000-000000000000', \
+         null, 'h-' || n, false, 'history ' || n, null) from generate_series(1, 1400) n"
+    )))
+    .bind(conversation_uuid)
+    .execute(app.db())
+    .await
+    .expect("history");
+
+    let url = app.ws_url(&format!("/ws/agent?token={}", owner.access));
+    for _ in 0..15 {
+        let mut agent = kefu_api::testing::WsClient::connect_with_receive_buffer(&url, 4096).await;
+        agent.send(json!({ "type": "hello", "protocol": 1 })).await;
+        agent.next_of("welcome").await;
+        agent.send(json!({ "type": "join", "conversation_id": conversation })).await;
+        agent.next_of("message").await;
+        drop(agent); // gone mid-replay
+    }
+    // A replay transaction between its statements is idle in transaction for microseconds; an
+    // abandoned one stays so until Postgres ends it (10 s). Other tests share the database, so
+    // only replay transactions count, and the check waits for a moment with none.
+    let mut open = i64::MAX;
+    for _ in 0..30 {
+        open = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() \
+             and state like 'idle in transaction%' and query like '%seq > $2 and ($3 or not private)%'",
+        )
+        .fetch_one(app.db())
+        .await
+        .expect("pg_stat_activity");
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(open, 0, "no replay transaction is left open by a stopped forwarder");
+
+    visitor.send(json!({ "type": "send", "client_id": "v-1", "body": "still there?" })).await;
+    assert_eq!(visitor.next_of("ack").await["seq"], 1402);
+}
