@@ -385,6 +385,70 @@ test('an image sent from the console reaches the visitor and shows inline; scrol
   assert.equal(new Set(seqs).size, seqs.length, 'each message once');
 });
 
+test('presence is one choice for every tab; new conversations notify from one tab', async () => {
+  // Two tabs of Olivia's browser; desktop notifications recorded, the tabs in the background.
+  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 }, storageState: await owner.storageState() });
+  await ctx.addInitScript(() => {
+    window.__notifications = [];
+    window.Notification = class {
+      static permission = 'granted';
+      static requestPermission() {
+        return Promise.resolve('granted');
+      }
+      constructor(title, options) {
+        window.__notifications.push({ title, body: options?.body ?? '' });
+      }
+    };
+    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+  });
+  const [a, b] = [await ctx.newPage(), await ctx.newPage()];
+  for (const [page, who] of [[a, 'tab a'], [b, 'tab b']]) {
+    watch(page, who);
+    await page.goto(`${API}/inbox/unassigned`);
+    await page.getByTestId('connection').and(page.locator('[data-state=online]')).waitFor();
+  }
+  const ownerId = await a.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).user.id);
+  const token = await a.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+  const presence = async () => {
+    const agents = await (await fetch(`${API}/api/v1/presence/agents`, { headers: { authorization: `Bearer ${token}` } })).json();
+    return agents.find((x) => x.user_id === ownerId)?.status ?? 'offline';
+  };
+  // Olivia's first console (another browser profile, online) would count too: it is closed.
+  await ownerPage.close();
+  try {
+    // Busy chosen in one tab: both tabs show it and the team sees Olivia busy (not online
+    // through her other tabs).
+    await a.getByTestId('presence').click();
+    await a.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Busy').click();
+    await b.getByTestId('presence').getByText('Busy').waitFor();
+    await until('Olivia busy for the team', async () => (await presence()) === 'busy');
+
+    // A new visitor: one notification, from one of the two tabs.
+    const newcomer = await Visitor.start(siteKey);
+    await newcomer.say('New here, 你好');
+    await until('a notification', async () => {
+      const all = [...(await a.evaluate(() => window.__notifications)), ...(await b.evaluate(() => window.__notifications))];
+      return all.some((n) => n.title === 'New conversation');
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const all = [...(await a.evaluate(() => window.__notifications)), ...(await b.evaluate(() => window.__notifications))];
+    assert.equal(all.filter((n) => n.title === 'New conversation').length, 1, `one notification, not one per tab: ${JSON.stringify(all)}`);
+    newcomer.close();
+
+    // Offline in the other tab: both disconnect and the team sees Olivia offline.
+    await b.getByTestId('presence').click();
+    await b.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Offline').click();
+    await a.getByTestId('connection').and(a.locator('[data-state=offline]')).waitFor();
+    await until('Olivia offline for the team', async () => (await presence()) === 'offline');
+    await a.getByTestId('presence').click();
+    await a.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Online').click();
+    await b.getByTestId('connection').and(b.locator('[data-state=online]')).waitFor();
+    await until('Olivia online again', async () => (await presence()) === 'online');
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('a phone-sized screen has no sideways overflow', async () => {
   const phone = await browser.newContext({ locale: 'en-US', viewport: { width: 375, height: 740 }, storageState: await owner.storageState(), hasTouch: true, isMobile: true });
   const p = await phone.newPage();
