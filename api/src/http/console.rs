@@ -33,10 +33,13 @@ fn content_security_policy(edge: Option<&str>) -> String {
 /// The fallback router serving `dir`.
 pub fn fallback(dir: &Path, edge_public_url: Option<&str>) -> Router<AppState> {
     let index = ServeFile::new(dir.join("index.html"));
+    // A missing hashed asset is a 404, never the index: that answer would be cached as immutable.
+    let assets = ServeDir::new(dir.join("assets")).append_index_html_on_directories(false);
     let files = ServeDir::new(dir).append_index_html_on_directories(false).fallback(index);
     let csp = HeaderValue::from_str(&content_security_policy(edge_public_url))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     Router::new()
+        .nest_service("/assets", assets)
         .fallback_service(files)
         .layer(middleware::from_fn(cache_and_api_paths))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))

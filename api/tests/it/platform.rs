@@ -154,3 +154,50 @@ async fn dev_mailbox_and_account_pages_exist_only_in_development() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+/// The built console (`http.console_dir`): its pages answer every path that is not the api's,
+/// hashed assets are cached for good, a missing asset is a 404 (never the index, which would be
+/// cached as that asset), and the api's own paths keep their problem answers.
+#[tokio::test]
+async fn the_console_is_served_with_a_single_page_fallback_and_its_own_headers() {
+    let dir = std::env::temp_dir().join(format!("kefu-console-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(dir.join("assets")).expect("dir");
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>console</title>").expect("index");
+    std::fs::write(dir.join("assets/app-1a2b.js"), "console.log(1)").expect("asset");
+    std::fs::write(dir.join("manifest.webmanifest"), "{}").expect("manifest");
+    let console_dir = dir.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.http.console_dir = Some(console_dir);
+        c.edge.public_url = Some("https://edge.example".into());
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(app.url(path)).send();
+
+    for path in ["/", "/inbox/open/conv_0190c8e5b7a87c3e9f000000000000ab", "/verify-email?token=x"] {
+        let page = get(path).await.expect("page");
+        assert_eq!(page.status(), 200, "{path}");
+        assert_eq!(page.headers()["cache-control"], "no-cache", "{path}");
+        let csp = page.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+        assert!(
+            csp.contains("script-src 'self' https://edge.example;") && csp.contains("connect-src 'self';"),
+            "{csp}"
+        );
+        assert_eq!(page.headers()["x-frame-options"], "SAMEORIGIN");
+        assert!(page.text().await.expect("body").contains("<title>console</title>"), "{path}");
+    }
+    let asset = get("/assets/app-1a2b.js").await.expect("asset");
+    assert_eq!(asset.status(), 200);
+    assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let missing = get("/assets/app-gone.js").await.expect("missing asset");
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["cache-control"], "no-cache");
+    assert!(!missing.text().await.expect("body").contains("<title>console</title>"));
+    assert_eq!(get("/manifest.webmanifest").await.expect("manifest").status(), 200);
+    let api_missing = get("/api/v1/nothing-here").await.expect("api 404");
+    assert_eq!(api_missing.status(), 404);
+    assert_eq!(api_missing.headers()["content-type"], "application/problem+json");
+    let (status, widget) = app.get("/api/v1/widget", Some(&app.verified_owner().await.access)).await;
+    assert_eq!((status, widget["edge_url"].as_str()), (StatusCode::OK, Some("https://edge.example")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
