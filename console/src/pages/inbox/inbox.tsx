@@ -55,7 +55,7 @@ export function InboxPage({ store }: { store: ConsoleStore; session: StoredSessi
 
   return (
     <div className={`inbox${selected ? ' inbox-has-conversation' : ''}`}>
-      <ConversationList store={store} view={view} selected={selected} filters={filters} onFilters={setFilters}
+      <ConversationList store={store} view={view} list={list} selected={selected} filters={filters} onFilters={setFilters}
         onView={(v) => navigate(`/inbox/${v}`)} onOpen={(id) => go(id)} />
       <div className="inbox-conversation">
         {selected ? (

@@ -3,14 +3,16 @@
 import { Avatar, Badge, Empty, Input, List, Segmented, Select, Space, Typography } from 'antd';
 import { useMemo } from 'react';
 import { useI18n } from '../../i18n';
-import { countViews, listView, VIEWS, type Filters, type View } from '../../state/inbox';
+import { countViews, VIEWS, type Filters, type InboxItem, type View } from '../../state/inbox';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { timeLabel, visitorLabel } from './names';
 
-export function ConversationList({ store, view, selected, filters, onFilters, onView, onOpen }: {
+export function ConversationList({ store, view, list, selected, filters, onFilters, onView, onOpen }: {
   store: ConsoleStore;
   view: View;
   selected: string | undefined;
+  /** The view's conversations, filtered and ordered (computed once by the page). */
+  list: readonly InboxItem[];
   filters: Filters;
   onFilters(filters: Filters): void;
   onView(view: View): void;
@@ -23,7 +25,6 @@ export function ConversationList({ store, view, selected, filters, onFilters, on
   const teams = useConsole(store, (s) => s.teams);
   const tags = useMemo(() => [...new Set([...items.values()].flatMap((i) => i.tags))].sort(), [items]);
   const counts = useMemo(() => countViews(items, store.me), [items, store.me]);
-  const list = useMemo(() => listView(items, view, store.me, filters), [items, view, store.me, filters]);
   const names = useMemo(() => new Map(members.map((m) => [m.user_id, m.display_name])), [members]);
 
   return (
