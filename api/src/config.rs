@@ -62,6 +62,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Tenant migration settings.
     pub migrate: MigrateConfig,
+    /// The real-time message path.
+    pub realtime: RealtimeConfig,
     /// How the edge authenticates to this api.
     pub edge: EdgeConfig,
     /// Where attachments are stored.
@@ -200,6 +202,30 @@ pub struct MigrateConfig {
     pub concurrency: usize,
 }
 
+/// The real-time message path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// Most messages stored by one group-commit statement.
+    pub store_batch_max: usize,
+    /// Group-commit batches stored at once (each holds a pooled connection while it runs).
+    pub store_in_flight: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        let tuning = crate::ops::group_commit::GroupCommit::default();
+        Self { store_batch_max: tuning.max_batch, store_in_flight: tuning.in_flight }
+    }
+}
+
+impl RealtimeConfig {
+    /// The group-commit tuning.
+    pub fn group_commit(&self) -> crate::ops::group_commit::GroupCommit {
+        crate::ops::group_commit::GroupCommit { max_batch: self.store_batch_max, in_flight: self.store_in_flight }
+    }
+}
+
 /// The edge secret of [`Config::for_tests`].
 #[cfg(any(test, feature = "testing"))]
 pub const TEST_EDGE_SECRET: &str = "a-test-edge-secret-that-is-long-enough";
@@ -220,6 +246,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             edge: EdgeConfig::default(),
             migrate: MigrateConfig::default(),
+            realtime: RealtimeConfig::default(),
             attachments: AttachmentsConfig::default(),
         }
     }
@@ -393,6 +420,17 @@ impl Config {
             || !self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             problems.push(format!("region (KEFU_REGION) must be 1–32 characters of [a-z0-9-], got `{}`", self.region));
+        }
+        if !(1..=4096).contains(&self.realtime.store_batch_max) {
+            problems
+                .push("realtime.store_batch_max (KEFU_REALTIME__STORE_BATCH_MAX) must be between 1 and 4096".into());
+        }
+        if !(1..=64).contains(&self.realtime.store_in_flight)
+            || self.realtime.store_in_flight as u32 >= self.database.max_connections
+        {
+            problems.push(
+                "realtime.store_in_flight (KEFU_REALTIME__STORE_IN_FLIGHT) must be between 1 and 64 and below database.max_connections".into(),
+            );
         }
         if !(1..=64).contains(&self.migrate.concurrency) {
             problems.push("migrate.concurrency (KEFU_MIGRATE__CONCURRENCY) must be between 1 and 64".into());

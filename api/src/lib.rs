@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod ops;
 pub mod realtime;
 pub mod state;
 pub mod telemetry;

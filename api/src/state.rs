@@ -32,10 +32,18 @@ pub struct AppState {
     pub mail_wakeup: Arc<Notify>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
-    /// Fan-out of real-time events.
+    /// Fan-out of real-time events between connections and nodes.
     pub bus: crate::realtime::bus::Bus,
-    /// Agent and visitor presence across nodes.
+    /// Builds the bus events of committed changes and ephemeral signals.
+    pub fanout: crate::realtime::fanout::Fanout,
+    /// The one publish path after commit (the fan-out is its first subscriber).
+    pub events: crate::ops::events::Events,
+    /// Group commit of chat messages.
+    pub store: crate::ops::group_commit::MessageStore,
+    /// Agent and visitor presence across nodes (reads).
     pub presence: crate::realtime::presence::Presence,
+    /// Presence changes, applied off the sessions' path.
+    pub presence_writer: crate::realtime::presence::writer::PresenceWriter,
     /// Cancelled when the node shuts down: WebSocket sessions close with `going_away`.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Where attachment bytes live.
@@ -61,9 +69,18 @@ impl AppState {
             None => crate::realtime::presence::Presence::local(),
         };
         let attachments = crate::attachments::AttachmentStore::open(&config.attachments)?;
+        let fanout = crate::realtime::fanout::Fanout::new(bus.clone());
+        let events = crate::ops::events::Events::new(vec![std::sync::Arc::new(fanout.clone())]);
+        let store = crate::ops::group_commit::MessageStore::start(db.clone(), config.realtime.group_commit());
+        let presence_writer =
+            crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone());
         Ok(Self {
             attachments,
             presence,
+            presence_writer,
+            fanout,
+            events,
+            store,
             db,
             redis,
             jwt: Arc::new(jwt),

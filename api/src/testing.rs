@@ -267,6 +267,8 @@ pub fn init_test_tracing() {
 /// A WebSocket test client speaking protocol v1.
 pub struct WsClient {
     socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    /// Frames read ahead (by [`WsClient::take_of`]) and not consumed yet, oldest first.
+    pending: std::collections::VecDeque<Value>,
 }
 
 /// How a WebSocket session ended, as seen by the client.
@@ -292,7 +294,7 @@ impl WsClient {
             request.headers_mut().insert(*name, value.parse().expect("header value"));
         }
         match tokio_tungstenite::connect_async(request).await {
-            Ok((socket, _)) => Ok(Self { socket }),
+            Ok((socket, _)) => Ok(Self { socket, pending: Default::default() }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(error) => panic!("websocket connect failed: {error}"),
         }
@@ -313,7 +315,7 @@ impl WsClient {
         let (socket, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
             .await
             .expect("websocket handshake");
-        Self { socket }
+        Self { socket, pending: Default::default() }
     }
 
     /// Sends a JSON frame.
@@ -332,6 +334,9 @@ impl WsClient {
     pub async fn next(&mut self) -> Result<Value, WsEnd> {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
+        if let Some(frame) = self.pending.pop_front() {
+            return Ok(frame);
+        }
         loop {
             let next = tokio::time::timeout(std::time::Duration::from_secs(30), self.socket.next())
                 .await
@@ -357,10 +362,29 @@ impl WsClient {
         }
     }
 
+    /// The next frame of `kind`, keeping the frames before it for later `next` calls (for frames
+    /// whose order relative to others the protocol does not fix).
+    pub async fn take_of(&mut self, kind: &str) -> Value {
+        if let Some(index) = self.pending.iter().position(|frame| frame["type"] == kind) {
+            return self.pending.remove(index).unwrap_or_default();
+        }
+        let mut skipped = Vec::new();
+        let found = loop {
+            let frame = self.next().await.unwrap_or_else(|end| panic!("session ended ({end:?}) waiting for {kind}"));
+            if frame["type"] == kind {
+                break frame;
+            }
+            skipped.push(frame);
+        };
+        self.pending.extend(skipped);
+        found
+    }
+
     /// Asserts that no frame arrives within `millis`.
     pub async fn expect_silence(&mut self, millis: u64) {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
+        assert!(self.pending.is_empty(), "expected silence, but frames were read ahead: {:?}", self.pending);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(millis);
         loop {
             match tokio::time::timeout_at(deadline, self.socket.next()).await {
@@ -408,7 +432,8 @@ impl TestApp {
         let mut client = WsClient::connect(&self.ws_url(&format!("/ws/visitor?token={token}"))).await.expect("upgrade");
         client.send(json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
         let mut welcome = client.next_of("welcome").await;
-        welcome["status"] = client.next_of("status").await;
+        // The status is computed off the session's path: replayed messages may come first.
+        welcome["status"] = client.take_of("status").await;
         (client, welcome)
     }
 

@@ -54,6 +54,8 @@ pub mod limits {
     pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
     /// A rating's comment, in characters.
     pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
+    /// Conversations one `join_many` frame may name (a frame of 200 fits well within 16 KiB).
+    pub const MAX_JOIN_MANY: usize = 200;
 }
 
 /// WebSocket close codes the server uses.
@@ -289,6 +291,12 @@ pub enum AgentFrame {
         #[cfg_attr(feature = "ts", ts(optional))]
         last_seq: Option<i64>,
     },
+    /// Follow many conversations at once (resuming after a reconnect): each is answered, in
+    /// order, with `joined` after its missed messages were queued, or with an `error` naming it.
+    JoinMany {
+        /// 1–200 conversations with the highest `seq` the agent has of each.
+        conversations: Vec<JoinEntry>,
+    },
     /// Assign an unassigned conversation to oneself.
     Claim {
         /// The conversation.
@@ -341,6 +349,19 @@ pub enum AgentFrame {
     },
     /// Application-level ping; answered with `pong`.
     Ping,
+}
+
+/// One conversation of a `join_many` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct JoinEntry {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Highest `seq` the agent has (0 or absent: everything).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub last_seq: Option<i64>,
 }
 
 /// Who wrote a message.
@@ -570,8 +591,21 @@ pub enum ServerFrame {
         /// The client id of the refused frame, when it had one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The conversation the refusal is about, when the frame named one (`join`, `join_many`,
+        /// `claim`, `send`, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        conversation_id: Option<ConversationId>,
         /// Whether sending the same frame again may succeed.
         retryable: bool,
+    },
+    /// To agents: a `join` (or one entry of `join_many`) is done: the messages after the
+    /// client's `last_seq` are queued before this frame, and live ones follow it.
+    Joined {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// Its highest sequence number when it was joined.
+        last_seq: i64,
     },
     /// Answer to `ping`.
     Pong,
@@ -767,6 +801,7 @@ impl Validate for AgentFrame {
         "hello",
         "subscribe_inbox",
         "join",
+        "join_many",
         "claim",
         "send",
         "note",
@@ -780,6 +815,12 @@ impl Validate for AgentFrame {
     fn validate(&self) -> Result<(), FrameError> {
         match self {
             AgentFrame::Join { last_seq: Some(seq), .. } | AgentFrame::Read { seq, .. } => check_seq(*seq),
+            AgentFrame::JoinMany { conversations } => {
+                if conversations.is_empty() || conversations.len() > limits::MAX_JOIN_MANY {
+                    return Err(invalid("join_many names 1–200 conversations"));
+                }
+                conversations.iter().filter_map(|entry| entry.last_seq).try_for_each(check_seq)
+            }
             AgentFrame::Send { client_id, body, .. } | AgentFrame::Note { client_id, body, .. } => {
                 check_client_id(client_id).and_then(|()| check_body(body))
             }
@@ -861,11 +902,39 @@ mod tests {
             code: WsErrorCode::ConversationClosed,
             message: "closed".into(),
             client_id: Some("c".into()),
+            conversation_id: None,
             retryable: false,
         };
         let json = serde_json::to_value(&frame).expect("json");
         assert_eq!(json["type"], "error");
         assert_eq!(json["code"], "conversation_closed");
+        assert!(json.get("conversation_id").is_none(), "absent unless the frame named a conversation");
+    }
+
+    #[test]
+    fn join_many_names_one_to_two_hundred_conversations() {
+        let entry = r#"{"conversation_id":"conv_0190c8e5b7a87c3e9f000000000000ab","last_seq":7}"#;
+        let frame = |n: usize| format!(r#"{{"type":"join_many","conversations":[{}]}}"#, vec![entry; n].join(","));
+        let decoded = decode::<AgentFrame>(&frame(2)).expect("two entries");
+        let AgentFrame::JoinMany { conversations } = decoded else { panic!("join_many") };
+        assert_eq!(conversations.len(), 2);
+        assert_eq!(conversations[0].last_seq, Some(7));
+        assert!(frame(limits::MAX_JOIN_MANY).len() < limits::MAX_FRAME_BYTES, "200 entries fit in one frame");
+        assert!(decode::<AgentFrame>(&frame(limits::MAX_JOIN_MANY)).is_ok());
+        let code = |text: &str| decode::<AgentFrame>(text).err().map(|e| e.code);
+        assert_eq!(code(&frame(0)), Some(WsErrorCode::InvalidFrame));
+        assert_eq!(
+            code(
+                r#"{"type":"join_many","conversations":[{"conversation_id":"conv_0190c8e5b7a87c3e9f000000000000ab","last_seq":-1}]}"#
+            ),
+            Some(WsErrorCode::InvalidFrame)
+        );
+        assert_eq!(
+            code(
+                r#"{"type":"join_many","conversations":[{"conversation_id":"usr_0190c8e5b7a87c3e9f000000000000ab"}]}"#
+            ),
+            Some(WsErrorCode::InvalidFrame)
+        );
     }
 
     proptest! {

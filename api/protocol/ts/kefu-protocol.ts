@@ -320,7 +320,11 @@ conversation_id: ConversationId,
 /**
  * Highest `seq` the agent has.
  */
-last_seq?: number, } | { "type": "claim", 
+last_seq?: number, } | { "type": "join_many", 
+/**
+ * 1–200 conversations with the highest `seq` the agent has of each.
+ */
+conversations: Array<JoinEntry>, } | { "type": "claim", 
 /**
  * The conversation.
  */
@@ -484,9 +488,22 @@ message: string,
  */
 client_id?: string | null, 
 /**
+ * The conversation the refusal is about, when the frame named one (`join`, `join_many`,
+ * `claim`, `send`, …).
+ */
+conversation_id?: ConversationId, 
+/**
  * Whether sending the same frame again may succeed.
  */
-retryable: boolean, } | { "type": "pong" } | { "type": "status", 
+retryable: boolean, } | { "type": "joined", 
+/**
+ * The conversation.
+ */
+conversation_id: ConversationId, 
+/**
+ * Its highest sequence number when it was joined.
+ */
+last_seq: number, } | { "type": "pong" } | { "type": "status", 
 /**
  * Whether agents are there.
  */

@@ -30,6 +30,25 @@ pub struct ConversationRow {
     pub participants: Vec<Uuid>,
 }
 
+impl ConversationRow {
+    /// The wire form of the conversation (with the team's fields: `for_visitor` strips them).
+    pub fn summary(&self) -> kefu_protocol::ws::ConversationSummary {
+        use kefu_protocol::{ConversationId, TeamId, UserId, VisitorId};
+        kefu_protocol::ws::ConversationSummary {
+            conversation_id: ConversationId::from_uuid(self.id),
+            visitor_id: VisitorId::from_uuid(self.visitor_id),
+            status: self.status.clone(),
+            assignee: self.assignee.map(UserId::from_uuid),
+            last_seq: self.last_seq,
+            updated_at: self.updated_at,
+            rating: self.rating.and_then(|r| u8::try_from(r).ok()),
+            team_id: self.team_id.map(TeamId::from_uuid),
+            tags: self.tags.clone(),
+            participants: self.participants.iter().copied().map(UserId::from_uuid).collect(),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at, rating, team_id, tags,
     array(select p.user_id from conversation_participants p where p.conversation_id = conversations.id
           order by p.added_at) as participants";
@@ -322,4 +341,9 @@ pub async fn add_participant(tx: &mut TenantTx, id: Uuid, user: Uuid, by: Uuid) 
     .execute(tx.conn())
     .await?;
     Ok(added.rows_affected() == 1)
+}
+
+/// The last sequence number of each conversation of `ids` that exists.
+pub async fn last_seqs(tx: &mut TenantTx, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i64)>> {
+    sqlx::query_as("select id, last_seq from conversations where id = any($1)").bind(ids).fetch_all(tx.conn()).await
 }

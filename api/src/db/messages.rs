@@ -35,6 +35,38 @@ pub struct MessageRow {
     pub event: Option<sqlx::types::Json<kefu_protocol::ws::NoteEvent>>,
 }
 
+impl MessageRow {
+    /// The wire form of the message.
+    pub fn view(self) -> kefu_protocol::ws::MessageView {
+        use kefu_protocol::ws::Sender;
+        use kefu_protocol::{ConversationId, MessageId, UserId, VisitorId};
+        let sender = match self.sender_kind.as_str() {
+            "visitor" => Sender::Visitor { id: VisitorId::from_uuid(self.sender_id) },
+            "agent" => {
+                Sender::Agent { id: UserId::from_uuid(self.sender_id), name: self.sender_name.unwrap_or_default() }
+            }
+            _ => Sender::System,
+        };
+        kefu_protocol::ws::MessageView {
+            conversation_id: ConversationId::from_uuid(self.conversation_id),
+            message_id: MessageId::from_uuid(self.id),
+            seq: self.seq,
+            sender,
+            private: self.private,
+            body: self.body,
+            client_id: self.client_id,
+            created_at: self.created_at,
+            attachment: self.attachment.map(|sqlx::types::Json(a)| kefu_protocol::ws::AttachmentRef {
+                id: kefu_protocol::AttachmentId::from_uuid(a.id),
+                name: a.name,
+                content_type: a.content_type,
+                size: a.size,
+            }),
+            event: self.event.map(|sqlx::types::Json(event)| event),
+        }
+    }
+}
+
 /// The snapshot of an attachment a message keeps.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct AttachmentMeta {
@@ -49,24 +81,6 @@ pub struct AttachmentMeta {
 }
 
 const COLUMNS: &str = "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment, event";
-
-/// What to store.
-pub struct NewMessage<'a> {
-    /// `visitor`, `agent` or `system`.
-    pub sender_kind: &'a str,
-    /// Sender id.
-    pub sender_id: Uuid,
-    /// Agent display name.
-    pub sender_name: Option<&'a str>,
-    /// Client id.
-    pub client_id: &'a str,
-    /// Private note.
-    pub private: bool,
-    /// Text.
-    pub body: &'a str,
-    /// An uploaded, unsent attachment of this sender.
-    pub attachment: Option<Uuid>,
-}
 
 /// Messages after `after_seq`, oldest first, at most `limit`; private notes only when asked.
 pub async fn after(
@@ -114,87 +128,9 @@ pub async fn page(tx: &mut TenantTx, conversation_id: Uuid, page: Page, limit: i
     .await
 }
 
-/// The row `send_message` returns (outcome `stored`, `duplicate`, `closed`, `not_found` or
-/// `bad_attachment`).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SendOutcome {
-    /// `stored`, `duplicate`, `closed` or `not_found`.
-    pub outcome: String,
-    /// Whether this call created the conversation.
-    pub opened: bool,
-    /// Message id (stored or duplicate).
-    pub message_id: Option<Uuid>,
-    /// Sequence number.
-    pub message_seq: Option<i64>,
-    /// Commit time.
-    pub message_created_at: Option<DateTime<Utc>>,
-    /// Sender kind.
-    pub message_sender_kind: Option<String>,
-    /// Sender id.
-    pub message_sender_id: Option<Uuid>,
-    /// Sender name.
-    pub message_sender_name: Option<String>,
-    /// Client id.
-    pub message_client_id: Option<String>,
-    /// Private note.
-    pub message_private: Option<bool>,
-    /// Text.
-    pub message_body: Option<String>,
-    /// Attachment snapshot.
-    pub message_attachment: Option<sqlx::types::Json<AttachmentMeta>>,
-    /// Conversation id.
-    pub conversation_id: Option<Uuid>,
-    /// Conversation's visitor.
-    pub conversation_visitor: Option<Uuid>,
-    /// Conversation status.
-    pub conversation_status: Option<String>,
-    /// Assignee.
-    pub conversation_assignee: Option<Uuid>,
-    /// Highest sequence number.
-    pub conversation_last_seq: Option<i64>,
-    /// Last change.
-    pub conversation_updated_at: Option<DateTime<Utc>>,
-    /// The conversation's team.
-    pub conversation_team: Option<Uuid>,
-    /// Its tags.
-    pub conversation_tags: Option<Vec<String>>,
-    /// Its participants.
-    pub conversation_participants: Option<Vec<Uuid>>,
-}
-
-/// Stores a message with the tenant's `send_message` function in a single autocommit statement
-/// (one round trip; durable when it returns). This is the one tenant-scoped call that does not go
-/// through `TenantTx`: the function's `search_path` is pinned to its own schema at creation, and
-/// the schema-qualified name is built only from a validated `TenantSchema`.
-pub async fn send_atomic(
-    pool: &sqlx::PgPool,
-    schema: &super::TenantSchema,
-    conversation: Option<Uuid>,
-    visitor: Option<Uuid>,
-    new: &NewMessage<'_>,
-) -> sqlx::Result<SendOutcome> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select * from {}.send_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        schema.name()
-    )))
-    .bind(conversation)
-    .bind(visitor)
-    .bind(Uuid::now_v7())
-    .bind(Uuid::now_v7())
-    .bind(new.sender_kind)
-    .bind(new.sender_id)
-    .bind(new.sender_name)
-    .bind(new.client_id)
-    .bind(new.private)
-    .bind(new.body)
-    .bind(new.attachment)
-    .fetch_one(pool)
-    .await
-}
-
 /// Stores a private system note with the conversation's next sequence number. The caller holds
 /// the conversation's row lock (`conversations::lock`) in the same transaction, so the number is
-/// gap-free like those `send_message` hands out.
+/// gap-free like those group commit hands out (`kefu.store_messages_v1`).
 pub async fn insert_system_note(
     tx: &mut TenantTx,
     conversation_id: Uuid,

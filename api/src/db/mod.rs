@@ -16,6 +16,7 @@ pub mod canned_responses;
 pub mod conversations;
 pub mod invitations;
 pub mod memberships;
+pub mod message_batch;
 pub mod messages;
 pub mod outbox;
 pub mod refresh_tokens;

@@ -16,7 +16,7 @@ use super::extract::{AnyMember, ApiJson, Auth};
 use crate::db::conversations::{ConversationRow, Transfer};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result, ResultExt};
-use crate::realtime::{announce, service};
+use crate::ops::events::{Change, ConversationChange};
 use crate::state::AppState;
 
 /// Longest transfer note, in characters.
@@ -131,9 +131,9 @@ async fn reopen_conversation(
     )
     .await?;
     tx.commit().await?;
-    announce::system_note(&state.bus, auth.tenant.id, note);
-    announce::conversation_updated(&state.bus, auth.tenant.id, &row);
-    Ok(axum::Json(service::summary(&row)))
+    announce_note(&state, auth.tenant.id, note);
+    announce_update(&state, auth.tenant.id, &row, ConversationChange::Reopened);
+    Ok(axum::Json(row.summary()))
 }
 
 /// Where a transfer goes, resolved in the tenant.
@@ -235,9 +235,9 @@ async fn transfer_conversation(
     )
     .await?;
     tx.commit().await?;
-    announce::system_note(&state.bus, auth.tenant.id, stored);
-    announce::conversation_updated(&state.bus, auth.tenant.id, &row);
-    Ok(axum::Json(service::summary(&row)))
+    announce_note(&state, auth.tenant.id, stored);
+    announce_update(&state, auth.tenant.id, &row, ConversationChange::Transferred);
+    Ok(axum::Json(row.summary()))
 }
 
 /// Replaces a conversation's tags (any member, open or closed).
@@ -259,8 +259,8 @@ async fn set_conversation_tags(
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     tx.commit().await?;
-    announce::conversation_updated(&state.bus, auth.tenant.id, &row);
-    Ok(axum::Json(service::summary(&row)))
+    announce_update(&state, auth.tenant.id, &row, ConversationChange::Tagged);
+    Ok(axum::Json(row.summary()))
 }
 
 /// Invites a colleague into an open conversation: they are listed in its `participants` and
@@ -289,16 +289,31 @@ async fn add_participant(
     let name = db::agents::display_name(&mut tx, user.as_uuid()).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if !db::conversations::add_participant(&mut tx, row.id, user.as_uuid(), actor.as_uuid()).await? {
         tx.commit().await?;
-        return Ok(axum::Json(service::summary(&row)));
+        return Ok(axum::Json(row.summary()));
     }
     let text = format!("{} invited {name} into this conversation.", name_of(&mut tx, actor).await?);
     let event = NoteEvent::ParticipantAdded { by: actor, user_id: user };
     let note = db::messages::insert_system_note(&mut tx, row.id, &text, &event).await?;
     let row = db::conversations::find(&mut tx, row.id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     tx.commit().await?;
-    announce::system_note(&state.bus, auth.tenant.id, note);
-    announce::conversation_updated(&state.bus, auth.tenant.id, &row);
-    Ok(axum::Json(service::summary(&row)))
+    announce_note(&state, auth.tenant.id, note);
+    announce_update(&state, auth.tenant.id, &row, ConversationChange::ParticipantAdded);
+    Ok(axum::Json(row.summary()))
+}
+
+/// Announces a stored system note (after its commit): agents following the conversation get it.
+fn announce_note(state: &AppState, tenant: kefu_protocol::TenantId, note: db::messages::MessageRow) {
+    state.events.publish(Change::MessageStored { tenant, message: note, conversation: None, opened: false });
+}
+
+/// Announces a conversation's new state (after its commit).
+fn announce_update(
+    state: &AppState,
+    tenant: kefu_protocol::TenantId,
+    row: &ConversationRow,
+    cause: ConversationChange,
+) {
+    state.events.publish(Change::ConversationChanged { tenant, conversation: row.clone(), cause });
 }
 
 #[cfg(test)]

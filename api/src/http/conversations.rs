@@ -13,7 +13,6 @@ use utoipa_axum::routes;
 use super::extract::{AnyMember, Auth};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
-use crate::realtime::service::{message_view, summary};
 use crate::state::AppState;
 
 /// Most messages one page returns.
@@ -150,7 +149,7 @@ async fn list_conversations(
         .into_iter()
         .map(|row| {
             ListedConversation {
-            summary: summary(&row.conversation),
+            summary: row.conversation.summary(),
             visitor_name: row.visitor_name,
             visitor_email: row.visitor_email,
             unread: row.unread,
@@ -178,7 +177,7 @@ async fn get_conversation(
     let row =
         db::conversations::find(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     tx.commit().await?;
-    Ok(axum::Json(summary(&row)))
+    Ok(axum::Json(row.summary()))
 }
 
 /// Which page of a transcript.
@@ -241,5 +240,5 @@ async fn list_messages(
     if matches!(page, db::messages::Page::Before(_)) {
         rows.reverse();
     }
-    Ok(axum::Json(MessagePage { messages: rows.into_iter().map(message_view).collect(), has_more }))
+    Ok(axum::Json(MessagePage { messages: rows.into_iter().map(db::messages::MessageRow::view).collect(), has_more }))
 }

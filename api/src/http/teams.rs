@@ -15,7 +15,7 @@ use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
 use crate::db::teams::TeamRow;
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result, ResultExt};
-use crate::realtime::announce;
+use crate::ops::events::{Change, ConversationChange};
 use crate::state::AppState;
 
 /// Most members one `PUT …/members` names.
@@ -181,7 +181,11 @@ async fn delete_team(State(state): State<AppState>, auth: Auth<AdminUp>, Path(id
         .await?;
     tx.commit().await?;
     for row in &rows {
-        announce::conversation_updated(&state.bus, auth.tenant.id, row);
+        state.events.publish(Change::ConversationChanged {
+            tenant: auth.tenant.id,
+            conversation: row.clone(),
+            cause: ConversationChange::TeamRemoved,
+        });
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -121,6 +121,6 @@ async fn get_visitor(
             .into_iter()
             .map(|p| PageView { url: p.url, title: p.title, referrer: p.referrer, utm: p.utm, viewed_at: p.viewed_at })
             .collect(),
-        conversations: conversations.iter().map(crate::realtime::service::summary).collect(),
+        conversations: conversations.iter().map(db::conversations::ConversationRow::summary).collect(),
     }))
 }

@@ -21,6 +21,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::socket::encode;
+
 /// Events buffered per topic for a slow subscriber before it lags (and is disconnected).
 const TOPIC_CAPACITY: usize = 1024;
 /// Events waiting for the Redis publisher before new ones are dropped (and recovered from
@@ -69,11 +71,25 @@ pub struct Delivered {
     pub event: BusEvent,
     /// The frame as sent on the wire.
     pub text: Utf8Bytes,
+    /// When it was published (microseconds since the epoch, by the publishing node's clock).
+    pub published_at: i64,
+    /// Whether it came from another node.
+    pub remote: bool,
 }
 
-/// Encodes a server frame as WebSocket text.
-pub fn encode(frame: &ServerFrame) -> Utf8Bytes {
-    Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default())
+impl Delivered {
+    /// Records how long the event took from publication to a follower's queue
+    /// (`kefu_fanout_seconds`, `path` = `local` or `remote`; across nodes it relies on their
+    /// clocks agreeing).
+    pub fn observe_fanout(&self) {
+        let micros = now_micros().saturating_sub(self.published_at).max(0);
+        let path = if self.remote { "remote" } else { "local" };
+        metrics::histogram!("kefu_fanout_seconds", "path" => path).record(micros as f64 / 1e6);
+    }
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 /// An event as carried by Redis.
@@ -81,6 +97,9 @@ pub fn encode(frame: &ServerFrame) -> Utf8Bytes {
 struct RemoteEvent {
     node: Uuid,
     agents_only: bool,
+    /// Microseconds since the epoch when it was published.
+    #[serde(default)]
+    at: i64,
     frame: ServerFrame,
 }
 
@@ -147,9 +166,10 @@ impl Bus {
 
     /// Publishes to the topic's subscribers here and on every other node.
     pub fn publish(&self, topic: &Topic, event: BusEvent) {
+        let at = now_micros();
         if let Some(remote) = &self.inner.remote {
             let wire =
-                RemoteEvent { node: self.inner.node, agents_only: event.agents_only, frame: event.frame.clone() };
+                RemoteEvent { node: self.inner.node, agents_only: event.agents_only, at, frame: event.frame.clone() };
             match serde_json::to_string(&wire) {
                 Ok(payload) => {
                     if remote.try_send((topic.clone(), payload)).is_err() {
@@ -159,15 +179,16 @@ impl Bus {
                 Err(error) => tracing::error!(%error, "could not encode a bus event"),
             }
         }
-        self.deliver(topic, event);
+        self.deliver(topic, event, at, false);
     }
 
-    fn deliver(&self, topic: &Topic, event: BusEvent) {
+    fn deliver(&self, topic: &Topic, event: BusEvent, published_at: i64, remote: bool) {
         let mut topics = self.inner.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(sender) = topics.get(topic)
-            && sender.send(Arc::new(Delivered { text: encode(&event.frame), event })).is_err()
-        {
-            topics.remove(topic);
+        if let Some(sender) = topics.get(topic) {
+            let delivered = Delivered { text: encode(&event.frame), event, published_at, remote };
+            if sender.send(Arc::new(delivered)).is_err() {
+                topics.remove(topic);
+            }
         }
     }
 }
@@ -211,6 +232,7 @@ async fn listen_loop(bus: Bus, client: redis::Client, shutdown: CancellationToke
         match pubsub {
             Ok(Ok(pubsub)) => {
                 if connected_before {
+                    metrics::counter!("kefu_bus_reconnects_total").increment(1);
                     tracing::info!("Redis pub/sub reconnected; resyncing conversations from Postgres");
                     bus.inner.epoch.send_modify(|epoch| *epoch += 1);
                 }
@@ -230,6 +252,8 @@ async fn listen_loop(bus: Bus, client: redis::Client, shutdown: CancellationToke
                         Ok(event) => bus.deliver(
                             &Topic(channel),
                             BusEvent { frame: event.frame, agents_only: event.agents_only, skip_connection: None },
+                            event.at,
+                            true,
                         ),
                         Err(error) => tracing::warn!(%error, "undecodable bus event"),
                     }

@@ -5,16 +5,13 @@
 //! that stored it committed; publishing never happens inside a transaction.
 
 pub mod agent;
-pub mod announce;
 pub mod bus;
-pub mod connection;
+pub mod fanout;
 pub mod presence;
-pub mod queue;
-pub mod service;
+pub mod recovery;
+pub mod socket;
 pub mod visitor;
 pub mod waiting;
-
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -22,12 +19,15 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use futures_util::StreamExt;
 use kefu_protocol::ws::limits;
-use kefu_protocol::{ErrorCode, TenantId};
+use kefu_protocol::{ConversationId, ErrorCode, TenantId};
 use serde::Deserialize;
 
+use crate::auth::TenantCtx;
 use crate::db::{self, TenantSchema};
 use crate::error::{ApiError, Result};
+use crate::ops::OpError;
 use crate::state::AppState;
 
 /// Routes of the gateway.
@@ -67,49 +67,14 @@ fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .max_write_buffer_size(limits::MAX_FRAME_BYTES * 4)
 }
 
-/// The tenant a connection acts in, checked active and at home in this node's region.
-#[derive(Clone)]
-pub struct TenantRef {
-    /// Tenant id.
-    pub id: TenantId,
-    /// Its schema.
-    pub schema: TenantSchema,
-}
-
-async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantRef> {
+async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantCtx> {
     let mut conn = state.db.acquire().await?;
     let row = db::tenants::find(&mut conn, tenant.as_uuid()).await?.ok_or_else(invalid_token)?;
     if row.status != "active" {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
     let schema = TenantSchema::checked(tenant, &row.schema_name).ok_or_else(invalid_token)?;
-    Ok(TenantRef { id: tenant, schema })
-}
-
-/// Follows a conversation on this connection (once), replaying what the client has not seen
-/// after `after_seq`; agents also get private notes.
-pub(crate) async fn follow_conversation(
-    state: &AppState,
-    tenant: &TenantRef,
-    out: &mut connection::Outbox,
-    conversation: kefu_protocol::ConversationId,
-    after_seq: i64,
-    include_private: bool,
-) {
-    let topic = bus::Topic::conversation(tenant.id, conversation);
-    if out.follows(&topic) {
-        return;
-    }
-    let receiver = state.bus.subscribe(&topic);
-    let recovery = connection::Recovery {
-        conversation,
-        after_seq,
-        pool: state.db.clone(),
-        schema: tenant.schema.clone(),
-        include_private,
-        epoch: state.bus.epoch(),
-    };
-    out.follow(topic, receiver, Some(recovery)).await;
+    Ok(TenantCtx { id: tenant, slug: row.slug, schema })
 }
 
 /// Checks a visitor token (signature, audience, expiry, this node's region) and resolves its
@@ -117,7 +82,7 @@ pub(crate) async fn follow_conversation(
 pub(crate) async fn authenticate_visitor(
     state: &AppState,
     token: &str,
-) -> Result<(kefu_protocol::VisitorClaims, TenantRef)> {
+) -> Result<(kefu_protocol::VisitorClaims, TenantCtx)> {
     let claims = state.jwt.verify_visitor(token).map_err(|error| {
         tracing::debug!(%error, "visitor token rejected");
         invalid_token()
@@ -128,11 +93,6 @@ pub(crate) async fn authenticate_visitor(
     }
     let tenant = resolve_tenant(state, claims.tid).await?;
     Ok((claims, tenant))
-}
-
-fn next_connection_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 async fn visitor_upgrade(
@@ -153,7 +113,10 @@ async fn visitor_upgrade(
         language: crate::domain::tracking::preferred_language(&header(axum::http::header::ACCEPT_LANGUAGE)),
         ..Default::default()
     };
-    Ok(configure(ws).on_upgrade(move |socket| visitor::run(socket, state, tenant, claims, seen, next_connection_id())))
+    Ok(configure(ws).on_upgrade(move |socket| {
+        let (sink, stream) = socket.split();
+        visitor::run(sink, stream, state, tenant, claims, seen)
+    }))
 }
 
 async fn agent_upgrade(
@@ -177,78 +140,18 @@ async fn agent_upgrade(
     let profile_name = db::agents::display_name(&mut tx, claims.sub.as_uuid()).await?;
     tx.commit().await?;
     let name = profile_name.unwrap_or(user.display_name);
-    Ok(configure(ws).on_upgrade(move |socket| agent::run(socket, state, tenant, claims, name, next_connection_id())))
+    Ok(configure(ws).on_upgrade(move |socket| {
+        let (sink, stream) = socket.split();
+        agent::run(sink, stream, state, tenant, claims, name)
+    }))
 }
 
-/// Per-connection frame limiter: 20 frames/s sustained, bursts of 40.
-pub(crate) struct FrameLimiter {
-    limiter: governor::DefaultDirectRateLimiter,
-    strikes: u32,
-}
-
-impl FrameLimiter {
-    pub(crate) fn new() -> Self {
-        let per_second = std::num::NonZeroU32::new(limits::FRAMES_PER_SECOND).unwrap_or(std::num::NonZeroU32::MIN);
-        let burst = std::num::NonZeroU32::new(limits::FRAME_BURST).unwrap_or(std::num::NonZeroU32::MIN);
-        Self {
-            limiter: governor::RateLimiter::direct(governor::Quota::per_second(per_second).allow_burst(burst)),
-            strikes: 0,
-        }
-    }
-
-    /// `Ok` when the frame may be processed; `Err(true)` when the client keeps flooding and must
-    /// be disconnected.
-    pub(crate) fn check(&mut self) -> std::result::Result<(), bool> {
-        if self.limiter.check().is_ok() {
-            return Ok(());
-        }
-        self.strikes += 1;
-        Err(self.strikes > 200)
-    }
-}
-
-/// An `error` frame.
-pub(crate) fn error_frame(error: service::OpError, client_id: Option<String>) -> kefu_protocol::ws::ServerFrame {
-    kefu_protocol::ws::ServerFrame::Error {
-        code: error.code,
-        message: error.message,
-        client_id,
-        retryable: error.retryable,
-    }
-}
-
-/// Reads the client's next valid frame, answering rate-limited and undecodable frames with
-/// `error` frames (and disconnecting a client that keeps flooding). `None` when the session ends.
-pub(crate) async fn next_frame<F>(
-    stream: &mut futures_util::stream::SplitStream<axum::extract::ws::WebSocket>,
-    out: &connection::Outbox,
-    limiter: &mut FrameLimiter,
-) -> Option<F>
-where
-    F: for<'de> Deserialize<'de> + kefu_protocol::ws::Validate,
-{
-    use kefu_protocol::ws::{ServerFrame, WsErrorCode, close, decode};
-    loop {
-        let connection::Incoming::Text(text) = connection::next_text(stream, &out.kill).await else { return None };
-        if let Err(flooding) = limiter.check() {
-            if flooding {
-                out.kill.close(close::POLICY_VIOLATION);
-                return None;
-            }
-            out.send(error_frame(
-                service::OpError::refused(WsErrorCode::RateLimited, "Too many frames; slow down."),
-                None,
-            ));
-            continue;
-        }
-        match decode::<F>(&text) {
-            Ok(frame) => return Some(frame),
-            Err(error) => out.send(ServerFrame::Error {
-                code: error.code,
-                message: error.message,
-                client_id: None,
-                retryable: false,
-            }),
-        }
-    }
+/// The `error` frame's content for a refused operation, naming the frame's client id and
+/// conversation when it had them.
+pub(crate) fn refusal(
+    error: OpError,
+    client_id: Option<String>,
+    conversation_id: Option<ConversationId>,
+) -> socket::Refusal {
+    socket::Refusal { code: error.code, message: error.message, retryable: error.retryable, client_id, conversation_id }
 }

@@ -1,427 +1,329 @@
-//! A visitor's connection: hello/resume, sending into their open conversation, typing, read
+//! A visitor's session: hello and resume, sending into their open conversation, typing, read
 //! receipts, page views, their profile and the host page's context, ratings, the team's
-//! availability and queue place (`waiting`), leaving.
+//! availability and queue place, leaving.
+//!
+//! The loop is generic over the socket's `Sink`/`Stream`, so a test can drive it with channels.
+//! It waits only on Postgres (through `ops`): presence goes to the node's presence writer and the
+//! `status` frame is computed off the loop, so a Redis outage never delays an acknowledgement.
 
-use axum::extract::ws::WebSocket;
-use futures_util::StreamExt;
-use kefu_protocol::ws::{self, ServerFrame, VisitorFrame, WsErrorCode, close, limits};
+use std::fmt::Display;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::Message;
+use futures_util::{Sink, Stream};
+use kefu_protocol::ws::{self, ServerFrame, VisitorFrame, close, limits};
 use kefu_protocol::{ConversationId, VisitorClaims};
 use tracing::Instrument;
 
-use super::bus::{BusEvent, Topic};
-use super::connection::{self, Incoming, Outbox};
-use super::presence::visitors::CurrentPage;
-use super::service::{self, Author, OpError};
-use super::{FrameLimiter, TenantRef, error_frame, next_frame};
+use super::bus::Topic;
+use super::recovery::{Followers, Recovery, TenantHistory};
+use super::socket::{self, Incoming, Kind, Outbound, Reader};
+use super::{AppState, refusal};
+use crate::auth::TenantCtx;
 use crate::db;
-use crate::state::AppState;
+use crate::ops::messages::Author;
+use crate::ops::{self, OpError};
+
+/// After a visitor's message leaves them waiting, their queue place is sent again at most this
+/// often (it changes only when conversations ahead are taken).
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// Longest a `status` computation may take (presence in Redis, the queue in Postgres).
+const STATUS_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Serves one visitor connection until it ends.
-pub async fn run(
-    socket: WebSocket,
+pub async fn run<Si, St, E>(
+    sink: Si,
+    stream: St,
     state: AppState,
-    tenant: TenantRef,
+    tenant: TenantCtx,
     claims: VisitorClaims,
     seen: db::visitors::Seen,
-    id: u64,
-) {
-    let (sink, mut stream) = socket.split();
-    let (mut out, writer) = connection::start(id, true, sink, state.shutdown.clone(), claims.exp);
-    let span = tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = id);
+) where
+    Si: Sink<Message> + Send + Unpin + 'static,
+    Si::Error: Display,
+    St: Stream<Item = Result<Message, E>> + Send + Unpin,
+    E: Display,
+{
+    let (out, writer) = socket::start(Kind::Visitor, sink, state.shutdown.clone(), claims.exp);
+    let mut reader = Reader::new(Kind::Visitor, stream, out.kill().clone());
+    let span =
+        tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = %out.id);
+    let history = Arc::new(TenantHistory { pool: state.db.clone(), schema: tenant.schema.clone() });
     let mut session = Session {
+        followers: Followers::new(out.clone(), true),
+        out,
         state,
         tenant,
         claims,
         seen,
+        history,
         conversation: None,
-        limiter: FrameLimiter::new(),
         presence_id: uuid::Uuid::now_v7(),
         present: false,
+        status: StatusThrottle::default(),
     };
-    session.serve(&mut out, &mut stream).instrument(span.clone()).await;
-    Box::pin(session.leave_presence()).instrument(span).await;
-    drop(out);
+    session.serve(&mut reader).instrument(span).await;
+    session.leave_presence();
+    session.out.queue.close(false);
+    drop(session);
     let _ = writer.await;
 }
 
 struct Session {
     state: AppState,
-    tenant: TenantRef,
+    tenant: TenantCtx,
     claims: VisitorClaims,
     /// Device and language from the upgrade request.
     seen: db::visitors::Seen,
+    out: Outbound,
+    followers: Followers,
+    history: Arc<TenantHistory>,
     conversation: Option<ConversationId>,
-    limiter: FrameLimiter,
     /// This connection's id in the presence sets.
     presence_id: uuid::Uuid,
     /// Whether this connection was recorded in presence (after hello).
     present: bool,
+    status: StatusThrottle,
+}
+
+/// One `status` computation at a time, and after messages at most every [`STATUS_EVERY`].
+#[derive(Default)]
+struct StatusThrottle {
+    running: Arc<AtomicBool>,
+    last: Option<Instant>,
 }
 
 impl Session {
-    async fn serve(&mut self, out: &mut Outbox, stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+    async fn serve<St, E>(&mut self, reader: &mut Reader<St>)
+    where
+        St: Stream<Item = Result<Message, E>> + Unpin,
+        E: Display,
+    {
         // The first frame must be hello.
-        let Incoming::Text(first) = connection::next_text(stream, &out.kill).await else { return };
+        let Incoming::Text(first) = reader.next_text().await else { return };
         match ws::decode::<VisitorFrame>(&first) {
             Ok(VisitorFrame::Hello { protocol, last_seq }) => {
                 if protocol != ws::PROTOCOL_VERSION {
-                    out.kill.close(close::UNSUPPORTED_VERSION);
+                    self.out.kill().close(close::UNSUPPORTED_VERSION);
                     return;
                 }
-                if let Err(error) = Box::pin(self.hello(out, last_seq.unwrap_or(0))).await {
+                if let Err(error) = Box::pin(self.hello(last_seq.unwrap_or(0))).await {
                     // Without a welcome the client cannot proceed: tell it why and to retry.
-                    out.send(error_frame(error, None));
-                    out.kill.close(close::TRY_AGAIN_LATER);
+                    self.out.refuse(refusal(error, None, None));
+                    self.out.kill().close(close::TRY_AGAIN_LATER);
                     return;
                 }
             }
             _ => {
-                out.kill.close(close::HELLO_REQUIRED);
+                self.out.kill().close(close::HELLO_REQUIRED);
                 return;
             }
         }
-        loop {
-            let Some(frame) = next_frame::<VisitorFrame>(stream, out, &mut self.limiter).await else { return };
+        while let Some(frame) = reader.next_frame::<VisitorFrame>(&self.out).await {
             if matches!(frame, VisitorFrame::Leave) {
-                Box::pin(self.leave(out)).await;
-                out.kill.close(close::NORMAL);
+                Box::pin(self.leave()).await;
+                self.out.kill().close(close::NORMAL);
                 return;
             }
             // Boxed: an idle connection holds only the small reading state, not the largest
             // operation's (sqlx futures are kilobytes).
-            Box::pin(self.handle(out, frame)).await;
+            Box::pin(self.handle(frame)).await;
         }
     }
 
-    async fn hello(&mut self, out: &mut Outbox, last_seq: i64) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
+    async fn hello(&mut self, last_seq: i64) -> Result<(), OpError> {
         let seen = db::visitors::Seen {
             ext_user: self.claims.ext_user.clone(),
             country: self.claims.country.clone().filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())),
             ..self.seen.clone()
         };
-        let conversation = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move {
-                db::visitors::touch(tx, visitor, &seen).await?;
-                db::conversations::open_of_visitor(tx, visitor).await
-            })
-        })
-        .await?;
-        let conversation_id = conversation.as_ref().map(|c| ConversationId::from_uuid(c.id));
-        out.send(ServerFrame::Welcome {
+        let open = ops::visitors::arrive(&self.state.db, &self.tenant, self.claims.sub, seen).await?;
+        let conversation_id = open.as_ref().map(|c| ConversationId::from_uuid(c.id));
+        self.out.send(&ServerFrame::Welcome {
             protocol: ws::PROTOCOL_VERSION,
             heartbeat_secs: limits::HEARTBEAT_SECS,
             conversation_id,
         });
-        match self.state.presence.visitor_connected(self.tenant.id, self.claims.sub, self.presence_id).await {
-            Ok(true) => self.announce_presence(true),
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "could not record visitor presence"),
-        }
+        self.state.presence_writer.visitor_connected(self.tenant.id, self.claims.sub, self.presence_id);
         self.present = true;
-        let waiting = conversation.as_ref().filter(|c| c.assignee.is_none()).map(|c| ConversationId::from_uuid(c.id));
-        out.send(super::waiting::status(&self.state, &self.tenant, waiting).await?);
-        if let Some(row) = &conversation {
-            let conversation = ConversationId::from_uuid(row.id);
-            self.follow(out, conversation, last_seq).await?;
-            // The visitor is back: agents learn it, and their forwarders catch up on anything a
+        self.conversation = conversation_id;
+        self.send_status(true);
+        if let Some(row) = &open {
+            self.follow(ConversationId::from_uuid(row.id), last_seq).await;
+            // The visitor is back: agents learn it, and their followers catch up on anything a
             // dead node committed but never published.
-            let frame = ServerFrame::ConversationUpdated(service::summary(row));
-            self.publish_conversation(conversation, frame.clone(), Some(out.id));
-            self.state
-                .bus
-                .publish(&Topic::inbox(self.tenant.id), BusEvent { frame, agents_only: true, skip_connection: None });
+            self.state.fanout.visitor_returned(self.tenant.id, row, self.out.id.get());
         }
         Ok(())
     }
 
-    /// Subscribes to the conversation, replaying what the client has not seen.
-    async fn follow(&mut self, out: &mut Outbox, conversation: ConversationId, after_seq: i64) -> Result<(), OpError> {
+    /// Follows the conversation, replaying what the client has not seen.
+    async fn follow(&mut self, conversation: ConversationId, after_seq: i64) {
         self.conversation = Some(conversation);
-        super::follow_conversation(&self.state, &self.tenant, out, conversation, after_seq, false).await;
-        Ok(())
+        let topic = Topic::conversation(self.tenant.id, conversation);
+        if self.followers.follows(&topic) {
+            return;
+        }
+        let receiver = self.state.bus.subscribe(&topic);
+        let recovery = Recovery {
+            conversation,
+            after_seq,
+            replay: true,
+            history: self.history.clone(),
+            include_private: false,
+            epoch: self.state.bus.epoch(),
+        };
+        self.followers.follow(topic, receiver, Some(recovery)).await;
     }
 
-    async fn handle(&mut self, out: &mut Outbox, frame: VisitorFrame) {
+    async fn handle(&mut self, frame: VisitorFrame) {
         let result = match frame {
             VisitorFrame::Send { client_id, body, attachment_id } => {
-                self.send(out, client_id, body, attachment_id).await
+                return self.send(client_id, body, attachment_id).await;
             }
             VisitorFrame::Typing { typing } => {
                 if let Some(conversation) = self.conversation {
-                    self.publish_conversation(
-                        conversation,
-                        ServerFrame::Typing {
-                            conversation_id: conversation,
-                            sender: ws::Sender::Visitor { id: self.claims.sub },
-                            typing,
-                        },
-                        Some(out.id),
-                    );
+                    let me = ws::Sender::Visitor { id: self.claims.sub };
+                    self.state.fanout.typing(self.tenant.id, conversation, me, typing, self.out.id.get());
                 }
                 Ok(())
             }
-            VisitorFrame::Read { seq } => self.read(seq, out.id).await,
+            VisitorFrame::Read { seq } => match self.conversation {
+                Some(conversation) => {
+                    let me = ws::Sender::Visitor { id: self.claims.sub };
+                    let events = &self.state.events;
+                    ops::conversations::mark_read(
+                        &self.state.db,
+                        events,
+                        &self.tenant,
+                        me,
+                        conversation,
+                        seq,
+                        self.out.id.get(),
+                    )
+                    .await
+                }
+                None => Ok(()),
+            },
             VisitorFrame::PageView { url, title, referrer } => self.page_view(url, title, referrer).await,
             VisitorFrame::Ping => {
-                out.send(ServerFrame::Pong);
+                self.out.send(&ServerFrame::Pong);
                 Ok(())
             }
-            VisitorFrame::Hello { .. } => Err(OpError::refused(WsErrorCode::InvalidFrame, "hello was already sent")),
+            VisitorFrame::Hello { .. } => {
+                Err(OpError::refused(ws::WsErrorCode::InvalidFrame, "hello was already sent"))
+            }
             VisitorFrame::Leave => Ok(()),
             VisitorFrame::Profile { name, email, phone, fields } => {
-                let saved = self.profile(name, email, phone, fields).await;
-                saved.map(|()| out.send(ServerFrame::Saved { what: ws::Saved::Profile }))
+                let profile = ops::visitors::Profile { name, email, phone, fields };
+                let (db, events) = (&self.state.db, &self.state.events);
+                ops::visitors::set_profile(db, events, &self.tenant, self.claims.sub, profile)
+                    .await
+                    .map(|()| self.out.send(&ServerFrame::Saved { what: ws::Saved::Profile }))
             }
             VisitorFrame::Context { data } => {
-                let saved = self.context(data).await;
-                saved.map(|()| out.send(ServerFrame::Saved { what: ws::Saved::Context }))
+                let (db, events) = (&self.state.db, &self.state.events);
+                ops::visitors::set_context(db, events, &self.tenant, self.claims.sub, data)
+                    .await
+                    .map(|()| self.out.send(&ServerFrame::Saved { what: ws::Saved::Context }))
             }
             VisitorFrame::Rate { conversation_id, rating, comment } => {
-                self.rate(out, conversation_id, rating, comment).await
+                let (db, events) = (&self.state.db, &self.state.events);
+                ops::conversations::rate(db, events, &self.tenant, self.claims.sub, conversation_id, rating, comment)
+                    .await
+                    .map(|()| self.out.send(&ServerFrame::Rated { conversation_id, rating }))
             }
-            VisitorFrame::Status => match super::waiting::status(&self.state, &self.tenant, self.conversation).await {
-                Ok(frame) => {
-                    out.send(frame);
-                    Ok(())
-                }
-                Err(error) => Err(error),
-            },
+            VisitorFrame::Status => {
+                self.send_status(true);
+                Ok(())
+            }
         };
         if let Err(error) = result {
-            out.send(error_frame(error, None));
+            self.out.refuse(refusal(error, None, None));
         }
     }
 
-    async fn send(
-        &mut self,
-        out: &mut Outbox,
-        client_id: String,
-        body: String,
-        attachment: Option<kefu_protocol::AttachmentId>,
-    ) -> Result<(), OpError> {
+    async fn send(&mut self, client_id: String, body: String, attachment: Option<kefu_protocol::AttachmentId>) {
         let author = Author::Visitor(self.claims.sub);
-        let stored =
-            match service::send(&self.state.db, &self.tenant.schema, &author, &client_id, &body, attachment).await {
-                Ok(stored) => stored,
+        let (store, events) = (&self.state.store, &self.state.events);
+        let sent =
+            match ops::messages::send(store, events, &self.tenant, author, client_id.clone(), body, attachment).await {
+                Ok(sent) => sent,
                 Err(error) => {
-                    out.send(error_frame(error, Some(client_id)));
-                    return Ok(());
+                    self.out.refuse(refusal(error, Some(client_id), None));
+                    return;
                 }
             };
-        let conversation = ConversationId::from_uuid(stored.conversation.id);
-        if stored.opened || self.conversation != Some(conversation) {
-            // Follow before acknowledging so the new message itself arrives in order.
-            self.follow(out, conversation, stored.message.seq - 1).await?;
+        if self.conversation != Some(sent.conversation_id) {
+            // A new conversation: follow it before acknowledging, so this message (already
+            // announced) is replayed to this connection in order.
+            self.follow(sent.conversation_id, sent.seq - 1).await;
         }
-        out.send(ServerFrame::Ack {
+        self.out.send(&ServerFrame::Ack {
             client_id,
-            message_id: kefu_protocol::MessageId::from_uuid(stored.message.id),
-            conversation_id: conversation,
-            seq: stored.message.seq,
-            created_at: stored.message.created_at,
+            message_id: sent.message_id,
+            conversation_id: sent.conversation_id,
+            seq: sent.seq,
+            created_at: sent.created_at,
         });
-        if stored.fresh && stored.conversation.assignee.is_none() {
+        if sent.fresh && sent.waiting {
             // Still waiting for an agent: where the visitor stands now.
-            match super::waiting::status(&self.state, &self.tenant, Some(conversation)).await {
-                Ok(frame) => out.send(frame),
-                Err(error) => tracing::warn!(?error, "could not compute the queue place"),
-            }
+            self.send_status(sent.opened);
         }
-        if stored.fresh {
-            self.publish_conversation(conversation, ServerFrame::Message(service::message_view(stored.message)), None);
-            self.state.bus.publish(
-                &Topic::inbox(self.tenant.id),
-                BusEvent {
-                    frame: ServerFrame::ConversationUpdated(service::summary(&stored.conversation)),
-                    agents_only: true,
-                    skip_connection: None,
-                },
-            );
-        }
-        Ok(())
-    }
-
-    async fn read(&mut self, seq: i64, me: u64) -> Result<(), OpError> {
-        let Some(conversation) = self.conversation else { return Ok(()) };
-        let id = conversation.as_uuid();
-        let read = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move { db::conversations::mark_read(tx, id, true, seq).await })
-        })
-        .await?;
-        if let Some(seq) = read {
-            self.publish_conversation(
-                conversation,
-                ServerFrame::Read {
-                    conversation_id: conversation,
-                    reader: ws::Sender::Visitor { id: self.claims.sub },
-                    seq,
-                },
-                Some(me),
-            );
-        }
-        Ok(())
     }
 
     async fn page_view(&mut self, url: String, title: Option<String>, referrer: Option<String>) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
-        let utm = crate::domain::tracking::utm_of(&url);
-        let (page_url, page_title) = (url.clone(), title.clone());
-        let viewed_at = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move {
-                db::visitors::record_page(tx, visitor, &page_url, page_title.as_deref(), referrer.as_deref(), &utm)
-                    .await
-            })
-        })
-        .await?;
-        let page = CurrentPage { url: url.clone(), title: title.clone(), viewed_at };
-        if let Err(error) = self.state.presence.visitor_page(self.tenant.id, self.claims.sub, &page).await {
-            tracing::warn!(%error, "could not record the current page");
-        }
-        // Agents see the visitor's current page live: in the queue and in the conversation.
-        let frame = ServerFrame::PageView {
-            visitor_id: self.claims.sub,
-            conversation_id: self.conversation,
-            url,
-            title,
-            viewed_at,
-        };
-        if let Some(conversation) = self.conversation {
-            self.state.bus.publish(
-                &Topic::conversation(self.tenant.id, conversation),
-                BusEvent { frame: frame.clone(), agents_only: true, skip_connection: None },
-            );
-        }
-        self.state
-            .bus
-            .publish(&Topic::inbox(self.tenant.id), BusEvent { frame, agents_only: true, skip_connection: None });
+        let page = ops::visitors::PageView { url: url.clone(), title: title.clone(), referrer };
+        let (db, events) = (&self.state.db, &self.state.events);
+        let viewed_at =
+            ops::visitors::view_page(db, events, &self.tenant, self.claims.sub, self.conversation, page).await?;
+        let current = super::presence::visitors::CurrentPage { url, title, viewed_at };
+        self.state.presence_writer.visitor_page(self.tenant.id, self.claims.sub, current);
         Ok(())
     }
 
-    async fn profile(
-        &mut self,
-        name: Option<String>,
-        email: Option<String>,
-        phone: Option<String>,
-        fields: std::collections::BTreeMap<String, String>,
-    ) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
-        service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move {
-                let (name, email, phone) = (name.as_deref().map(str::trim), email.as_deref(), phone.as_deref());
-                db::visitors::set_profile(tx, visitor, name, email, phone, &fields).await
-            })
-        })
-        .await?;
-        self.announce_visitor_updated();
-        Ok(())
-    }
-
-    async fn context(&mut self, data: serde_json::Map<String, serde_json::Value>) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
-        service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move { db::visitors::set_context(tx, visitor, &data).await })
-        })
-        .await?;
-        self.announce_visitor_updated();
-        Ok(())
-    }
-
-    async fn rate(
-        &mut self,
-        out: &mut Outbox,
-        conversation: ConversationId,
-        rating: u8,
-        comment: Option<String>,
-    ) -> Result<(), OpError> {
-        let (id, visitor) = (conversation.as_uuid(), self.claims.sub.as_uuid());
-        let stored = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move {
-                let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
-                db::conversations::rate(tx, id, visitor, i16::from(rating), comment).await
-            })
-        })
-        .await?;
-        match stored {
-            Ok(row) => {
-                out.send(ServerFrame::Rated { conversation_id: conversation, rating });
-                let frame = ServerFrame::ConversationUpdated(service::summary(&row));
-                for topic in [Topic::conversation(self.tenant.id, conversation), Topic::inbox(self.tenant.id)] {
-                    self.state
-                        .bus
-                        .publish(&topic, BusEvent { frame: frame.clone(), agents_only: true, skip_connection: None });
-                }
-                Ok(())
-            }
-            Err(db::conversations::RateRefused::NotFound) => {
-                Err(OpError::refused(WsErrorCode::ConversationNotFound, "no such conversation"))
-            }
-            Err(db::conversations::RateRefused::Open) => {
-                Err(OpError::refused(WsErrorCode::Forbidden, "a conversation is rated after it closes"))
-            }
+    /// Sends the `status` frame (the team's availability and the queue place) without holding up
+    /// the session: computed in a task of its own, one at a time; unless `now`, at most every
+    /// [`STATUS_EVERY`].
+    fn send_status(&mut self, now: bool) {
+        if !now && self.status.last.is_some_and(|last| last.elapsed() < STATUS_EVERY) {
+            return;
         }
-    }
-
-    /// Agents re-read the visitor (profile, context, ratings).
-    fn announce_visitor_updated(&self) {
-        self.state.bus.publish(
-            &Topic::inbox(self.tenant.id),
-            BusEvent {
-                frame: ServerFrame::VisitorUpdated { visitor_id: self.claims.sub },
-                agents_only: true,
-                skip_connection: None,
-            },
-        );
-    }
-
-    fn announce_presence(&self, online: bool) {
-        self.state.bus.publish(
-            &Topic::inbox(self.tenant.id),
-            BusEvent {
-                frame: ServerFrame::VisitorPresence { visitor_id: self.claims.sub, online },
-                agents_only: true,
-                skip_connection: None,
-            },
-        );
+        if self.status.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.status.last = Some(Instant::now());
+        let (state, tenant, out, running) =
+            (self.state.clone(), self.tenant.clone(), self.out.clone(), self.status.running.clone());
+        let conversation = self.conversation;
+        tokio::spawn(async move {
+            let status = tokio::time::timeout(STATUS_PATIENCE, super::waiting::status(&state, &tenant, conversation));
+            match status.await {
+                Ok(Ok(frame)) => out.send(&frame),
+                Ok(Err(error)) => tracing::warn!(?error, "could not compute the visitor's status"),
+                Err(_) => tracing::warn!("computing the visitor's status timed out"),
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 
     /// Removes this connection from presence; the visitor's last one announces them offline.
-    async fn leave_presence(&mut self) {
-        if !std::mem::take(&mut self.present) {
-            return;
-        }
-        match self.state.presence.visitor_disconnected(self.tenant.id, self.claims.sub, self.presence_id).await {
-            Ok(true) => self.announce_presence(false),
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "could not clear visitor presence"),
+    fn leave_presence(&mut self) {
+        if std::mem::take(&mut self.present) {
+            self.state.presence_writer.visitor_disconnected(self.tenant.id, self.claims.sub, self.presence_id);
         }
     }
 
-    async fn leave(&mut self, out: &mut Outbox) {
+    async fn leave(&mut self) {
         let Some(conversation) = self.conversation else { return };
-        let id = conversation.as_uuid();
-        match service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move { db::conversations::close(tx, id).await })
-        })
-        .await
-        {
-            Ok(Some(closed)) => {
-                let frame = ServerFrame::ConversationUpdated(service::summary(&closed));
-                self.publish_conversation(conversation, frame.clone(), None);
-                self.state.bus.publish(
-                    &Topic::inbox(self.tenant.id),
-                    BusEvent { frame, agents_only: true, skip_connection: None },
-                );
-            }
-            Ok(None) => {}
-            Err(error) => out.send(error_frame(error, None)),
+        let closer = ops::conversations::Closer::Visitor(self.claims.sub);
+        match ops::conversations::close(&self.state.db, &self.state.events, &self.tenant, closer, conversation).await {
+            Ok(()) => {}
+            // Already closed (by an agent): leaving is done.
+            Err(error) if error.code == ws::WsErrorCode::ConversationClosed => {}
+            Err(error) => self.out.refuse(refusal(error, None, Some(conversation))),
         }
-    }
-
-    fn publish_conversation(&self, conversation: ConversationId, frame: ServerFrame, skip: Option<u64>) {
-        self.state.bus.publish(
-            &Topic::conversation(self.tenant.id, conversation),
-            BusEvent { frame, agents_only: false, skip_connection: skip },
-        );
     }
 }

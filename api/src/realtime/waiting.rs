@@ -6,22 +6,22 @@
 use kefu_protocol::ws::{AgentStatus, Availability, QueuePlace, ServerFrame};
 use kefu_protocol::{ConversationId, TenantId};
 
-use super::TenantRef;
-use super::service::{self, OpError};
+use crate::auth::TenantCtx;
 use crate::db;
+use crate::ops::{OpError, in_tenant};
 use crate::state::AppState;
 
 /// The `status` frame for a visitor whose open conversation is `conversation`.
 pub async fn status(
     state: &AppState,
-    tenant: &TenantRef,
+    tenant: &TenantCtx,
     conversation: Option<ConversationId>,
 ) -> Result<ServerFrame, OpError> {
     let mut agents = availability(state, tenant.id).await;
     let check_hours = agents != Availability::Offline;
     let waiting = conversation.map(|c| c.as_uuid());
     // One transaction for both reads: this runs after every message that leaves a visitor waiting.
-    let (hours, place) = service::in_tenant(&state.db, &tenant.schema, |tx| {
+    let (hours, place) = in_tenant(&state.db, &tenant.schema, |tx| {
         Box::pin(async move {
             let hours = if check_hours { db::widget::business_hours_now(tx).await? } else { None };
             let place = match waiting {

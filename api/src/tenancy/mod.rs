@@ -14,6 +14,7 @@
 
 pub mod migrate;
 pub mod provision;
+pub mod routines;
 
 use std::collections::HashMap;
 
@@ -77,15 +78,24 @@ pub fn migrations_fingerprint() -> String {
             acc = acc.wrapping_mul(0x0100_0000_01b3);
         }
     }
+    for routine in routines::ROUTINES {
+        for b in routines::checksum(routine) {
+            acc ^= u64::from(b);
+            acc = acc.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
     format!("{acc:016x}")
 }
 
-/// Applies pending control-plane migrations (serialised across processes by sqlx's lock).
+/// Applies pending control-plane migrations (serialised across processes by sqlx's lock), then
+/// installs the shared routines that changed ([`routines`]).
 pub async fn migrate_control(conn: &mut PgConnection) -> Result<(), MigrateError> {
     let mut migrator = Migrator::with_migrations(CONTROL_SOURCE.iter().cloned().collect());
     migrator.dangerous_set_table_name("control._sqlx_migrations");
     migrator.create_schema("control");
-    migrator.run_direct(None, conn, false).await
+    migrator.run_direct(None, conn, false).await?;
+    routines::install(conn).await?;
+    Ok(())
 }
 
 /// Records the embedded tenant migration set in `control.tenant_migrations` and checks it

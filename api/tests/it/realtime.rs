@@ -382,7 +382,13 @@ async fn agent_presence_flow(app: TestApp) {
     let colleague = app.invite_and_accept(&owner, "agent").await;
     let mut watcher = app.agent(&owner).await;
     watcher.send(json!({ "type": "subscribe_inbox" })).await;
-    assert_eq!(presence_of(&app, &owner.access).await.as_array().map(Vec::len), Some(1), "the watcher itself");
+    // Presence is written off the session's path: the watcher shows up moments after its welcome.
+    let mut waited = 0;
+    while presence_of(&app, &owner.access).await.as_array().map(Vec::len) != Some(1) {
+        waited += 1;
+        assert!(waited < 100, "the watcher itself is listed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     let mut tab1 = app.agent(&colleague).await;
     let online = watcher.next_of("presence").await;
@@ -586,6 +592,12 @@ async fn a_slow_consumer_is_closed_with_4000_and_resumes_without_loss() {
         assert_eq!(seq, seen + 1, "resume is gap-free and in order");
         seen = seq;
     }
+    let joined = resumed.next().await.expect("joined");
+    assert_eq!(
+        (joined["type"].as_str(), joined["last_seq"].as_i64()),
+        (Some("joined"), Some(last)),
+        "after the replay"
+    );
     resumed.expect_silence(300).await;
 }
 

@@ -8,12 +8,13 @@
 
 pub mod agents;
 pub mod visitors;
+pub mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use kefu_protocol::{TenantId, VisitorId};
+use kefu_protocol::ws::AgentStatus;
+use kefu_protocol::{TenantId, UserId, VisitorId};
 use uuid::Uuid;
 
 /// Seconds an entry lives without a refresh.
@@ -21,13 +22,18 @@ pub const TTL_SECS: i64 = 60;
 /// Seconds between refreshes.
 pub const REFRESH_SECS: u64 = 20;
 
-/// Presence: where it is kept, and this node's visitor connections (refreshed together by one
-/// task rather than one task per connection, which matters at tens of thousands of idle sockets).
+/// Presence: where it is kept, and this node's connections (refreshed together by the node's
+/// [`writer::PresenceWriter`] rather than by a task per connection, which matters at tens of
+/// thousands of idle sockets).
 #[derive(Clone)]
 pub struct Presence {
     store: Store,
     visitors_here: Arc<Mutex<HashMap<Uuid, (TenantId, VisitorId)>>>,
+    agents_here: Arc<Mutex<AgentsHere>>,
 }
+
+/// This node's agent connections: tenant, agent and the connection's status.
+type AgentsHere = HashMap<Uuid, (TenantId, UserId, AgentStatus)>;
 
 /// Where presence is kept.
 #[derive(Clone)]
@@ -69,35 +75,61 @@ fn now() -> i64 {
 }
 
 impl Presence {
-    /// Presence kept in this process (single node). Call inside the runtime.
+    /// Presence kept in this process (single node).
     pub fn local() -> Self {
-        Self::start(Store::Local(Arc::default()))
+        Self::with_store(Store::Local(Arc::default()))
     }
 
-    /// Presence kept in Redis (any number of nodes). Call inside the runtime.
+    /// Presence kept in Redis (any number of nodes).
     pub fn redis(conn: redis::aio::ConnectionManager) -> Self {
-        Self::start(Store::Redis(conn))
+        Self::with_store(Store::Redis(conn))
     }
 
-    fn start(store: Store) -> Self {
-        let presence = Self { store, visitors_here: Arc::default() };
-        let (store, registry) = (presence.store.clone(), Arc::downgrade(&presence.visitors_here));
-        tokio::spawn(async move {
-            let every = Duration::from_secs(REFRESH_SECS);
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                tick.tick().await;
-                // Ends when the last handle on this presence is dropped.
-                let Some(registry) = registry.upgrade() else { return };
-                let here: Vec<(TenantId, VisitorId, Uuid)> =
-                    lock(&registry).iter().map(|(connection, (t, v))| (*t, *v, *connection)).collect();
-                drop(registry);
-                if let Err(error) = visitors::refresh(&store, &here).await {
-                    tracing::warn!(%error, "could not refresh visitor presence");
-                }
+    fn with_store(store: Store) -> Self {
+        Self { store, visitors_here: Arc::default(), agents_here: Arc::default() }
+    }
+
+    /// Keeps every connection of this node alive in the store (called every [`REFRESH_SECS`]).
+    pub(super) async fn refresh_here(&self) {
+        let visitors: Vec<(TenantId, VisitorId, Uuid)> =
+            lock(&self.visitors_here).iter().map(|(connection, (t, v))| (*t, *v, *connection)).collect();
+        if let Err(error) = visitors::refresh(&self.store, &visitors).await {
+            tracing::warn!(%error, "could not refresh visitor presence");
+        }
+        let agents: Vec<(TenantId, UserId, Uuid, AgentStatus)> =
+            lock(&self.agents_here).iter().map(|(connection, (t, u, s))| (*t, *u, *connection, *s)).collect();
+        for (tenant, user, connection, status) in agents {
+            if let Err(error) = self.set(tenant, user, connection, Some(status), status).await {
+                tracing::warn!(%error, "could not refresh agent presence");
+                return;
             }
-        });
-        presence
+        }
+    }
+
+    /// Tracks a visitor connection of this node (refreshed until [`Presence::untrack_visitor`]).
+    pub(super) fn track_visitor(&self, connection: Uuid, tenant: TenantId, visitor: VisitorId) {
+        lock(&self.visitors_here).insert(connection, (tenant, visitor));
+    }
+
+    /// Stops refreshing a visitor connection.
+    pub(super) fn untrack_visitor(&self, connection: Uuid) {
+        lock(&self.visitors_here).remove(&connection);
+    }
+
+    /// Tracks an agent connection's status; returns its previous one.
+    pub(super) fn track_agent(
+        &self,
+        connection: Uuid,
+        tenant: TenantId,
+        user: UserId,
+        status: AgentStatus,
+    ) -> Option<AgentStatus> {
+        lock(&self.agents_here).insert(connection, (tenant, user, status)).map(|(_, _, previous)| previous)
+    }
+
+    /// Stops refreshing an agent connection; returns its last status.
+    pub(super) fn untrack_agent(&self, connection: Uuid) -> Option<AgentStatus> {
+        lock(&self.agents_here).remove(&connection).map(|(_, _, status)| status)
     }
 }
 

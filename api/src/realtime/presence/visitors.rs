@@ -103,9 +103,8 @@ pub(super) async fn refresh(store: &Store, here: &[(TenantId, VisitorId, Uuid)])
 }
 
 impl Presence {
-    /// Records one visitor connection on this node (kept alive from then on until
-    /// [`Presence::visitor_disconnected`]). Returns whether the visitor just came online (no
-    /// other live connection).
+    /// Records one visitor connection. Returns whether the visitor just came online (no other
+    /// live connection).
     pub async fn visitor_connected(
         &self,
         tenant: TenantId,
@@ -114,7 +113,6 @@ impl Presence {
     ) -> redis::RedisResult<bool> {
         let (online, connections, page) =
             (online_key(tenant), connections_key(tenant, visitor), page_key(tenant, visitor));
-        lock(&self.visitors_here).insert(connection, (tenant, visitor));
         let (now, expires, member) = (now(), now() + TTL_SECS, visitor.simple().to_string());
         match &self.store {
             Store::Local(store) => {
@@ -179,7 +177,6 @@ impl Presence {
         visitor: VisitorId,
         connection: Uuid,
     ) -> redis::RedisResult<bool> {
-        lock(&self.visitors_here).remove(&connection);
         let (online, connections, page) =
             (online_key(tenant), connections_key(tenant, visitor), page_key(tenant, visitor));
         match &self.store {

@@ -15,7 +15,7 @@ use axum::extract::ws::Utf8Bytes;
 use kefu_protocol::ws::{close, limits};
 use tokio::sync::Notify;
 
-use super::connection::Kill;
+use super::Kill;
 
 /// Capacity kept after the queue empties; more is given back.
 const KEEP_CAPACITY: usize = 16;

@@ -1,0 +1,302 @@
+//! Storing chat messages of many tenants in one statement: the typed sibling of [`TenantTx`] for
+//! batched writes (group commit).
+//!
+//! A [`MessageBatch`] only accepts messages with a validated [`TenantSchema`] (which only a
+//! resolved tenant has), and [`MessageBatch::store`] calls the shared routine
+//! `kefu.store_messages_v1` (`migrations/routines/store_messages.sql`, the contract's one current
+//! definition), which sets the transaction's `search_path` to exactly one tenant's schema at a
+//! time. The statement runs in autocommit mode: when it returns, the whole batch is committed;
+//! when it fails, none of it is.
+//!
+//! [`TenantTx`]: super::TenantTx
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool, Row};
+use uuid::Uuid;
+
+use super::TenantSchema;
+use super::conversations::ConversationRow;
+use super::messages::{AttachmentMeta, MessageRow};
+
+/// Who writes a message, and where it goes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A visitor writing into their open conversation, opened by this message if they have none.
+    Visitor {
+        /// The visitor.
+        visitor: Uuid,
+    },
+    /// An agent writing into a given conversation.
+    Agent {
+        /// The agent's user id.
+        agent: Uuid,
+        /// Their display name at the time.
+        name: String,
+        /// The conversation.
+        conversation: Uuid,
+        /// A private note, for agents only.
+        private: bool,
+    },
+}
+
+/// One message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Who and where.
+    pub destination: Destination,
+    /// The client's id for the message (idempotent retries).
+    pub client_id: String,
+    /// Text (validated: 1–4000 characters, no NUL).
+    pub body: String,
+    /// An uploaded, unsent attachment of the sender.
+    pub attachment: Option<Uuid>,
+}
+
+/// What storing one message came to.
+// Moved once, from the batch to its sender: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Stored {
+    /// Stored now.
+    New {
+        /// The message.
+        message: MessageRow,
+        /// Its conversation after the batch.
+        conversation: ConversationRow,
+        /// Whether this message opened the conversation.
+        opened: bool,
+    },
+    /// The sender already stored this client id in the conversation: the original message,
+    /// and nothing new was written.
+    Duplicate {
+        /// The original message's id.
+        message_id: Uuid,
+        /// Its conversation.
+        conversation_id: Uuid,
+        /// Its sequence number.
+        seq: i64,
+        /// When it was stored.
+        created_at: DateTime<Utc>,
+    },
+    /// The conversation is closed.
+    Closed,
+    /// No such conversation in the tenant (or none could be opened for the visitor).
+    NotFound,
+    /// The attachment is not an unsent upload of this sender.
+    BadAttachment,
+}
+
+/// Messages of any tenants of one database, stored together.
+#[derive(Default)]
+pub struct MessageBatch {
+    schema: Vec<String>,
+    conversation: Vec<Option<Uuid>>,
+    visitor: Vec<Option<Uuid>>,
+    new_conversation: Vec<Uuid>,
+    message: Vec<Uuid>,
+    sender_kind: Vec<&'static str>,
+    sender_id: Vec<Uuid>,
+    sender_name: Vec<Option<String>>,
+    client_id: Vec<String>,
+    private: Vec<bool>,
+    body: Vec<String>,
+    attachment: Vec<Option<Uuid>>,
+}
+
+impl MessageBatch {
+    /// An empty batch with room for `capacity` messages.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            schema: Vec::with_capacity(capacity),
+            conversation: Vec::with_capacity(capacity),
+            visitor: Vec::with_capacity(capacity),
+            new_conversation: Vec::with_capacity(capacity),
+            message: Vec::with_capacity(capacity),
+            sender_kind: Vec::with_capacity(capacity),
+            sender_id: Vec::with_capacity(capacity),
+            sender_name: Vec::with_capacity(capacity),
+            client_id: Vec::with_capacity(capacity),
+            private: Vec::with_capacity(capacity),
+            body: Vec::with_capacity(capacity),
+            attachment: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Messages in the batch.
+    pub fn len(&self) -> usize {
+        self.message.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.message.is_empty()
+    }
+
+    /// Adds a message of the tenant whose schema is `tenant`.
+    pub fn push(&mut self, tenant: &TenantSchema, new: NewMessage) {
+        let (conversation, visitor, kind, sender, name, private) = match new.destination {
+            Destination::Visitor { visitor } => (None, Some(visitor), "visitor", visitor, None, false),
+            Destination::Agent { agent, name, conversation, private } => {
+                (Some(conversation), None, "agent", agent, Some(name), private)
+            }
+        };
+        self.schema.push(tenant.name().to_owned());
+        self.conversation.push(conversation);
+        self.visitor.push(visitor);
+        self.new_conversation.push(Uuid::now_v7());
+        self.message.push(Uuid::now_v7());
+        self.sender_kind.push(kind);
+        self.sender_id.push(sender);
+        self.sender_name.push(name);
+        self.client_id.push(new.client_id);
+        self.private.push(private);
+        self.body.push(new.body);
+        self.attachment.push(new.attachment);
+    }
+
+    /// Stores the batch in one statement (one transaction) and returns each message's outcome,
+    /// in the order they were pushed.
+    pub async fn store(self, pool: &PgPool) -> sqlx::Result<Vec<Stored>> {
+        let n = self.len();
+        let rows: Vec<OutcomeRow> = sqlx::query_as(
+            "select idx, outcome, opened, message_id, seq, created_at, attachment, conversation_id,
+                    conversation_visitor, conversation_status, conversation_assignee, conversation_last_seq,
+                    conversation_updated_at, conversation_rating, conversation_team, conversation_tags,
+                    conversation_participants
+             from kefu.store_messages_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&self.schema)
+        .bind(&self.conversation)
+        .bind(&self.visitor)
+        .bind(&self.new_conversation)
+        .bind(&self.message)
+        .bind(&self.sender_kind)
+        .bind(&self.sender_id)
+        .bind(&self.sender_name)
+        .bind(&self.client_id)
+        .bind(&self.private)
+        .bind(&self.body)
+        .bind(&self.attachment)
+        .fetch_all(pool)
+        .await?;
+        let mut outcomes: Vec<Option<Stored>> = vec![None; n];
+        for row in rows {
+            let index =
+                usize::try_from(row.idx).ok().and_then(|i| i.checked_sub(1)).filter(|i| *i < n).ok_or_else(|| {
+                    sqlx::Error::Protocol(format!("store_messages_v1 returned index {} for {n} messages", row.idx))
+                })?;
+            outcomes[index] = Some(self.outcome(index, row.outcome));
+        }
+        outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                o.ok_or_else(|| {
+                    sqlx::Error::Protocol(format!("store_messages_v1 returned no row for message {}", i + 1))
+                })
+            })
+            .collect()
+    }
+
+    /// The full outcome of message `index`: the routine returns what only the database knows
+    /// (ids, sequence numbers, times, the conversation); the rest is what was pushed.
+    fn outcome(&self, index: usize, outcome: Outcome) -> Stored {
+        match outcome {
+            Outcome::Stored { message_id, seq, created_at, attachment, conversation, opened } => Stored::New {
+                message: MessageRow {
+                    id: message_id,
+                    conversation_id: conversation.id,
+                    seq,
+                    sender_kind: self.sender_kind[index].to_owned(),
+                    sender_id: self.sender_id[index],
+                    sender_name: self.sender_name[index].clone(),
+                    client_id: self.client_id[index].clone(),
+                    private: self.private[index],
+                    body: self.body[index].clone(),
+                    created_at,
+                    attachment,
+                    event: None,
+                },
+                conversation,
+                opened,
+            },
+            Outcome::Duplicate { message_id, conversation_id, seq, created_at } => {
+                Stored::Duplicate { message_id, conversation_id, seq, created_at }
+            }
+            Outcome::Closed => Stored::Closed,
+            Outcome::NotFound => Stored::NotFound,
+            Outcome::BadAttachment => Stored::BadAttachment,
+        }
+    }
+}
+
+/// One result row of `store_messages_v1`, decoded once into real types.
+struct OutcomeRow {
+    idx: i32,
+    outcome: Outcome,
+}
+
+/// The outcome column and the columns it brings.
+#[allow(clippy::large_enum_variant)]
+enum Outcome {
+    Stored {
+        message_id: Uuid,
+        seq: i64,
+        created_at: DateTime<Utc>,
+        attachment: Option<sqlx::types::Json<AttachmentMeta>>,
+        conversation: ConversationRow,
+        opened: bool,
+    },
+    Duplicate {
+        message_id: Uuid,
+        conversation_id: Uuid,
+        seq: i64,
+        created_at: DateTime<Utc>,
+    },
+    Closed,
+    NotFound,
+    BadAttachment,
+}
+
+impl<'r> FromRow<'r, PgRow> for OutcomeRow {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let outcome = match row.try_get::<&str, _>("outcome")? {
+            "stored" => Outcome::Stored {
+                message_id: row.try_get("message_id")?,
+                seq: row.try_get("seq")?,
+                created_at: row.try_get("created_at")?,
+                attachment: row.try_get("attachment")?,
+                opened: row.try_get("opened")?,
+                conversation: ConversationRow {
+                    id: row.try_get("conversation_id")?,
+                    visitor_id: row.try_get("conversation_visitor")?,
+                    status: row.try_get("conversation_status")?,
+                    assignee: row.try_get("conversation_assignee")?,
+                    last_seq: row.try_get("conversation_last_seq")?,
+                    updated_at: row.try_get("conversation_updated_at")?,
+                    rating: row.try_get("conversation_rating")?,
+                    team_id: row.try_get("conversation_team")?,
+                    tags: row.try_get("conversation_tags")?,
+                    participants: row.try_get("conversation_participants")?,
+                },
+            },
+            "duplicate" => Outcome::Duplicate {
+                message_id: row.try_get("message_id")?,
+                conversation_id: row.try_get("conversation_id")?,
+                seq: row.try_get("seq")?,
+                created_at: row.try_get("created_at")?,
+            },
+            "closed" => Outcome::Closed,
+            "not_found" => Outcome::NotFound,
+            "bad_attachment" => Outcome::BadAttachment,
+            other => {
+                return Err(sqlx::Error::ColumnDecode {
+                    index: "outcome".into(),
+                    source: format!("unknown outcome {other:?}").into(),
+                });
+            }
+        };
+        Ok(Self { idx: row.try_get("idx")?, outcome })
+    }
+}

@@ -1,0 +1,187 @@
+//! Conversation operations of the real-time protocol: claiming (within the agent's capacity),
+//! closing, read receipts, ratings, and the checks and positions a `join` needs.
+
+use std::collections::HashMap;
+
+use kefu_protocol::ws::{Sender, WsErrorCode};
+use kefu_protocol::{ConversationId, UserId, VisitorId};
+
+use super::events::{Change, ConversationChange, Events};
+use super::{OpError, in_tenant};
+use crate::auth::TenantCtx;
+use crate::db::{self, TenantTx};
+
+/// What a claim came to inside its transaction.
+enum Claimed {
+    NotFound,
+    Refused,
+    Full,
+    Done(db::conversations::ConversationRow),
+}
+
+/// Assigns an open, unassigned conversation to `agent`, within their `max_concurrent_chats`
+/// (supervisors and up may exceed it). Locks the conversation first, then reads the agent's
+/// load: the order transfers use too.
+pub async fn claim(
+    pool: &sqlx::PgPool,
+    events: &Events,
+    tenant: &TenantCtx,
+    agent: UserId,
+    conversation: ConversationId,
+) -> Result<(), OpError> {
+    let (id, user, tenant_id) = (conversation.as_uuid(), agent.as_uuid(), tenant.id.as_uuid());
+    let claimed = in_tenant(pool, &tenant.schema, |tx| {
+        Box::pin(async move {
+            let Some(row) = db::conversations::lock(tx, id).await? else { return Ok(Claimed::NotFound) };
+            if row.status == "open" && row.assignee.is_none() && !may_exceed_capacity(tx, tenant_id, user).await? {
+                let capacity = db::agents::capacity(tx, user).await?.map_or(i64::MAX, |(_, max)| i64::from(max));
+                if db::conversations::open_assigned(tx, user).await? >= capacity {
+                    return Ok(Claimed::Full);
+                }
+            }
+            Ok(db::conversations::claim(tx, id, user).await?.map_or(Claimed::Refused, Claimed::Done))
+        })
+    })
+    .await?;
+    match claimed {
+        Claimed::NotFound => Err(OpError::conversation_not_found()),
+        Claimed::Refused => {
+            Err(OpError::refused(WsErrorCode::Forbidden, "The conversation is closed or assigned to someone else."))
+        }
+        Claimed::Full => Err(OpError::refused(
+            WsErrorCode::CapacityReached,
+            "You already have as many open conversations as your max_concurrent_chats allows.",
+        )),
+        Claimed::Done(row) => {
+            events.publish(Change::ConversationChanged {
+                tenant: tenant.id,
+                conversation: row,
+                cause: ConversationChange::Claimed,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Whether a member may take conversations beyond their `max_concurrent_chats`: supervisors and
+/// up may (they step in when the team is overloaded). Reads the membership, not the token's role.
+pub async fn may_exceed_capacity(tx: &mut TenantTx, tenant: uuid::Uuid, user: uuid::Uuid) -> sqlx::Result<bool> {
+    let member = db::memberships::find_auth(tx.control(), tenant, user).await?;
+    Ok(member
+        .and_then(|m| m.role.parse::<kefu_protocol::Role>().ok())
+        .is_some_and(|role| role.includes(kefu_protocol::Role::Supervisor)))
+}
+
+/// Who closes a conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum Closer {
+    /// A member: any conversation of the tenant.
+    Agent,
+    /// The visitor leaving: only their own.
+    Visitor(VisitorId),
+}
+
+/// Closes an open conversation. A visitor closing one that is not theirs gets `not found`.
+pub async fn close(
+    pool: &sqlx::PgPool,
+    events: &Events,
+    tenant: &TenantCtx,
+    closer: Closer,
+    conversation: ConversationId,
+) -> Result<(), OpError> {
+    let id = conversation.as_uuid();
+    let closed = in_tenant(pool, &tenant.schema, |tx| {
+        Box::pin(async move {
+            let Some(row) = db::conversations::find(tx, id).await? else { return Ok(None) };
+            if let Closer::Visitor(visitor) = closer
+                && row.visitor_id != visitor.as_uuid()
+            {
+                return Ok(None);
+            }
+            db::conversations::close(tx, id).await.map(Some)
+        })
+    })
+    .await?;
+    match closed {
+        None => Err(OpError::conversation_not_found()),
+        Some(None) => Err(OpError::refused(WsErrorCode::ConversationClosed, "The conversation is already closed.")),
+        Some(Some(row)) => {
+            events.publish(Change::ConversationChanged {
+                tenant: tenant.id,
+                conversation: row,
+                cause: ConversationChange::Closed,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Records how far `reader` read (never backwards, never past the last message) and announces
+/// it to the conversation's other connections. A visitor may only mark their own conversation.
+pub async fn mark_read(
+    pool: &sqlx::PgPool,
+    events: &Events,
+    tenant: &TenantCtx,
+    reader: Sender,
+    conversation: ConversationId,
+    seq: i64,
+    origin: u64,
+) -> Result<(), OpError> {
+    let id = conversation.as_uuid();
+    let by_visitor = matches!(reader, Sender::Visitor { .. });
+    let read = in_tenant(pool, &tenant.schema, |tx| {
+        Box::pin(async move { db::conversations::mark_read(tx, id, by_visitor, seq).await })
+    })
+    .await?
+    .ok_or_else(OpError::conversation_not_found)?;
+    events.publish(Change::Read { tenant: tenant.id, conversation, reader, seq: read, origin: Some(origin) });
+    Ok(())
+}
+
+/// Stores a visitor's rating of their own closed conversation (a later one replaces it).
+pub async fn rate(
+    pool: &sqlx::PgPool,
+    events: &Events,
+    tenant: &TenantCtx,
+    visitor: VisitorId,
+    conversation: ConversationId,
+    rating: u8,
+    comment: Option<String>,
+) -> Result<(), OpError> {
+    let (id, visitor) = (conversation.as_uuid(), visitor.as_uuid());
+    let stored = in_tenant(pool, &tenant.schema, |tx| {
+        Box::pin(async move {
+            let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
+            db::conversations::rate(tx, id, visitor, i16::from(rating), comment).await
+        })
+    })
+    .await?;
+    match stored {
+        Ok(row) => {
+            events.publish(Change::ConversationChanged {
+                tenant: tenant.id,
+                conversation: row,
+                cause: ConversationChange::Rated,
+            });
+            Ok(())
+        }
+        Err(db::conversations::RateRefused::NotFound) => Err(OpError::conversation_not_found()),
+        Err(db::conversations::RateRefused::Open) => {
+            Err(OpError::refused(WsErrorCode::Forbidden, "A conversation is rated after it closes."))
+        }
+    }
+}
+
+/// The last sequence number of each of `conversations` that exists in the tenant (one query, for
+/// `join` and `join_many`); missing ones are absent.
+pub async fn last_seqs(
+    pool: &sqlx::PgPool,
+    tenant: &TenantCtx,
+    conversations: &[ConversationId],
+) -> Result<HashMap<ConversationId, i64>, OpError> {
+    let ids: Vec<uuid::Uuid> = conversations.iter().map(ConversationId::as_uuid).collect();
+    let rows =
+        in_tenant(pool, &tenant.schema, |tx| Box::pin(async move { db::conversations::last_seqs(tx, &ids).await }))
+            .await?;
+    Ok(rows.into_iter().map(|(id, last_seq)| (ConversationId::from_uuid(id), last_seq)).collect())
+}
