@@ -15,8 +15,8 @@ use crate::widget::{
     BusinessHours, FieldKind, FormField, FormSettings, OpenSpan, Position, WidgetSettings, WidgetTexts,
 };
 use crate::ws::{
-    AgentFrame, AgentStatus, AttachmentRef, Availability, ConversationSummary, MessageView, NoteEvent, QueuePlace,
-    Saved, Sender, ServerFrame, VisitorFrame, WsErrorCode,
+    AgentFrame, AgentStatus, AttachmentRef, Availability, ConversationSummary, JoinEntry, MessageView, NoteEvent,
+    QueuePlace, Saved, Sender, ServerFrame, VisitorFrame, WsErrorCode,
 };
 
 /// Every declaration, in one module's text.
@@ -62,6 +62,7 @@ pub fn declarations() -> String {
         NoteEvent,
         MessageView,
         ConversationSummary,
+        JoinEntry,
         VisitorFrame,
         AgentFrame,
         ServerFrame,

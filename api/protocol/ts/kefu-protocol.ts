@@ -233,6 +233,16 @@ tags: Array<string>,
  */
 participants: Array<UserId>, };
 
+export type JoinEntry = { 
+/**
+ * The conversation.
+ */
+conversation_id: ConversationId, 
+/**
+ * Highest `seq` the agent has (0 or absent: everything).
+ */
+last_seq?: number, };
+
 export type VisitorFrame = { "type": "hello", 
 /**
  * Protocol version the client speaks.

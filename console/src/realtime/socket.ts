@@ -1,6 +1,7 @@
 // The agent WebSocket (docs/protocol.md): one per tab. It says hello, subscribes to the inbox,
-// re-joins followed conversations from their last sequence number after every reconnect, resends
-// unacknowledged messages with their original client ids, and reconnects with jittered backoff.
+// re-joins followed conversations from their last sequence number after every reconnect (200 per
+// `join_many` frame), resends unacknowledged messages with their original client ids, and
+// reconnects with jittered backoff.
 import type { AgentFrame, AgentStatus, ServerFrame } from '../api/protocol';
 
 export type Connection = 'connecting' | 'online' | 'offline';
@@ -23,6 +24,20 @@ export interface SocketHooks {
 }
 
 const PING_EVERY_MS = 25_000;
+/** Conversations one `join_many` frame may name (docs/protocol.md). */
+export const JOIN_MANY_MAX = 200;
+
+/** The `join_many` frames that resume `followed` conversations. */
+export function resumeFrames(followed: Array<[string, number]>): AgentFrame[] {
+  const frames: AgentFrame[] = [];
+  for (let start = 0; start < followed.length; start += JOIN_MANY_MAX) {
+    const conversations = followed
+      .slice(start, start + JOIN_MANY_MAX)
+      .map(([conversation_id, last_seq]) => ({ conversation_id, last_seq }));
+    frames.push({ type: 'join_many', conversations });
+  }
+  return frames;
+}
 const PONG_WITHIN_MS = 10_000;
 
 export function backoffMs(attempt: number, random: () => number = Math.random): number {
@@ -147,7 +162,7 @@ export class AgentSocket {
     send({ type: 'subscribe_inbox' });
     const presence = this.hooks.presence();
     if (presence !== 'online') send({ type: 'set_presence', status: presence });
-    for (const [conversation_id, last_seq] of this.hooks.followed()) send({ type: 'join', conversation_id, last_seq });
+    for (const frame of resumeFrames(this.hooks.followed())) send(frame);
     for (const frame of this.hooks.unacked()) send(frame);
     this.hooks.connection('online');
     clearInterval(this.pinger);

@@ -4,7 +4,7 @@ import { en } from '../i18n/en';
 import { zhCN } from '../i18n/zh-CN';
 import { shortcutFor } from '../pages/inbox/shortcuts';
 import { cannedQuery } from '../pages/inbox/canned';
-import { backoffMs } from '../realtime/socket';
+import { backoffMs, JOIN_MANY_MAX, resumeFrames } from '../realtime/socket';
 import { effectiveStatus } from './presence';
 
 describe('presence', () => {
@@ -43,6 +43,18 @@ describe('reconnect backoff', () => {
     expect(backoffMs(0, () => 1)).toBe(500);
     expect(backoffMs(3, () => 1)).toBe(4000);
     expect(backoffMs(20, () => 1)).toBe(30_000);
+  });
+});
+
+describe('resume', () => {
+  it('re-joins every followed conversation in join_many frames of at most 200', () => {
+    const followed: Array<[string, number]> = Array.from({ length: 450 }, (_, i) => [`conv_${i}`, i]);
+    const frames = resumeFrames(followed);
+    expect(frames.map((f) => (f.type === 'join_many' ? f.conversations.length : 0))).toEqual([200, 200, 50]);
+    expect(frames[0]).toMatchObject({ type: 'join_many' });
+    expect(frames.flatMap((f) => (f.type === 'join_many' ? f.conversations : []))[1]).toEqual({ conversation_id: 'conv_1', last_seq: 1 });
+    expect(JOIN_MANY_MAX).toBe(200);
+    expect(resumeFrames([])).toEqual([]);
   });
 });
 
