@@ -13,7 +13,6 @@ use secrecy::ExposeSecret;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::config::Config;
 use crate::db;
@@ -68,7 +67,12 @@ pub mod templates {
 }
 
 /// Queues a mail in the caller's transaction; it is delivered only if that transaction commits.
-pub async fn enqueue(conn: &mut PgConnection, tenant_id: Option<Uuid>, to: &str, mail: &Mail) -> sqlx::Result<()> {
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    tenant_id: Option<kefu_protocol::TenantId>,
+    to: &str,
+    mail: &Mail,
+) -> sqlx::Result<()> {
     db::outbox::enqueue(conn, tenant_id, to, &mail.subject, &mail.body).await
 }
 

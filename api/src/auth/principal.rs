@@ -56,8 +56,8 @@ impl Principal {
     /// The audit actor.
     pub fn actor(&self) -> Actor {
         match self {
-            Principal::Member { user_id, .. } => Actor::User(user_id.as_uuid()),
-            Principal::ApiKey { key_id, .. } => Actor::ApiKey(key_id.as_uuid()),
+            Principal::Member { user_id, .. } => Actor::User(*user_id),
+            Principal::ApiKey { key_id, .. } => Actor::ApiKey(*key_id),
         }
     }
 }

@@ -1,14 +1,14 @@
 //! `control.api_keys`: tenant API keys, stored as SHA-256 of the secret.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{ApiKeyId, TenantId, UserId};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// An API key as listed (never the secret).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
     /// Key id.
-    pub id: Uuid,
+    pub id: ApiKeyId,
     /// Name given by the admin.
     pub name: String,
     /// Role the key acts with.
@@ -16,7 +16,7 @@ pub struct ApiKeyRow {
     /// First characters of the secret.
     pub prefix: String,
     /// Creator.
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last successful use (updated at most once a minute).
@@ -27,9 +27,9 @@ pub struct ApiKeyRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyAuth {
     /// Key id.
-    pub id: Uuid,
+    pub id: ApiKeyId,
     /// Tenant id.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Role.
     pub role: String,
     /// Tenant slug.
@@ -47,13 +47,13 @@ pub const MAX_PER_TENANT: i64 = 50;
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     conn: &mut PgConnection,
-    id: Uuid,
-    tenant_id: Uuid,
+    id: ApiKeyId,
+    tenant_id: TenantId,
     name: &str,
     role: &str,
     prefix: &str,
     key_hash: &[u8],
-    created_by: Option<Uuid>,
+    created_by: Option<UserId>,
 ) -> sqlx::Result<ApiKeyRow> {
     sqlx::query_as(
         "insert into control.api_keys (id, tenant_id, name, role, prefix, key_hash, created_by)
@@ -72,7 +72,7 @@ pub async fn insert(
 }
 
 /// Active keys of a tenant.
-pub async fn count_active(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+pub async fn count_active(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from control.api_keys where tenant_id = $1 and revoked_at is null")
         .bind(tenant_id)
         .fetch_one(conn)
@@ -80,7 +80,7 @@ pub async fn count_active(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Res
 }
 
 /// Active keys of a tenant, newest first.
-pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<ApiKeyRow>> {
+pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<Vec<ApiKeyRow>> {
     sqlx::query_as(
         "select id, name, role, prefix, created_by, created_at, last_used_at from control.api_keys
          where tenant_id = $1 and revoked_at is null order by created_at desc",
@@ -91,7 +91,7 @@ pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<
 }
 
 /// Revokes a key of this tenant; returns whether one was revoked.
-pub async fn revoke(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+pub async fn revoke(conn: &mut PgConnection, tenant_id: TenantId, id: ApiKeyId) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update control.api_keys set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null",
     )

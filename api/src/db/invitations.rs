@@ -1,22 +1,22 @@
 //! `control.invitations`: pending invitations to join a tenant, each with a mailed one-time token.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{InvitationId, TenantId, UserId};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// An invitation as stored (without its token hash).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InvitationRow {
     /// Invitation id.
-    pub id: Uuid,
+    pub id: InvitationId,
     /// Tenant id.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Invited address.
     pub email: String,
     /// Role the invitee will get.
     pub role: String,
     /// Who invited.
-    pub invited_by: Option<Uuid>,
+    pub invited_by: Option<UserId>,
     /// When.
     pub created_at: DateTime<Utc>,
     /// Until when the token works.
@@ -30,12 +30,12 @@ const COLUMNS: &str = "id, tenant_id, email, role, invited_by, created_at, expir
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     conn: &mut PgConnection,
-    id: Uuid,
-    tenant_id: Uuid,
+    id: InvitationId,
+    tenant_id: TenantId,
     email: &str,
     role: &str,
     token_hash: &[u8],
-    invited_by: Option<Uuid>,
+    invited_by: Option<UserId>,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -56,7 +56,7 @@ pub async fn insert(
 
 /// Pending (not accepted, not revoked) invitations of a tenant, newest first. Expired ones are
 /// included so admins can see and re-send them.
-pub async fn list_pending(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<InvitationRow>> {
+pub async fn list_pending(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<Vec<InvitationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from control.invitations
          where tenant_id = $1 and accepted_at is null and revoked_at is null
@@ -80,13 +80,13 @@ pub async fn find_usable_for_update(conn: &mut PgConnection, token_hash: &[u8]) 
 }
 
 /// Marks an invitation accepted.
-pub async fn mark_accepted(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn mark_accepted(conn: &mut PgConnection, id: InvitationId) -> sqlx::Result<()> {
     sqlx::query("update control.invitations set accepted_at = now() where id = $1").bind(id).execute(conn).await?;
     Ok(())
 }
 
 /// Revokes a pending invitation of this tenant; returns whether one was revoked.
-pub async fn revoke(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+pub async fn revoke(conn: &mut PgConnection, tenant_id: TenantId, id: InvitationId) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update control.invitations set revoked_at = now()
          where tenant_id = $1 and id = $2 and accepted_at is null and revoked_at is null",
@@ -99,7 +99,7 @@ pub async fn revoke(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx:
 }
 
 /// Drops expired pending invitations for an email so a fresh one can be made.
-pub async fn expire_stale(conn: &mut PgConnection, tenant_id: Uuid, email: &str) -> sqlx::Result<()> {
+pub async fn expire_stale(conn: &mut PgConnection, tenant_id: TenantId, email: &str) -> sqlx::Result<()> {
     sqlx::query(
         "update control.invitations set revoked_at = now()
          where tenant_id = $1 and lower(email) = lower($2) and accepted_at is null and revoked_at is null

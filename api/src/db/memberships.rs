@@ -1,8 +1,8 @@
 //! `control.memberships`: who belongs to which tenant, with which role.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{TenantId, UserId};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// What the auth extractor needs to accept a member's request.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -23,7 +23,7 @@ pub struct MemberAuth {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRow {
     /// User id.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Email.
     pub email: String,
     /// Account display name.
@@ -38,7 +38,7 @@ pub struct MemberRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserTenant {
     /// Tenant id.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Tenant slug.
     pub slug: String,
     /// Tenant name.
@@ -48,7 +48,7 @@ pub struct UserTenant {
 }
 
 /// Adds a member. A second membership violates the primary key `memberships_pkey`.
-pub async fn insert(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, role: &str) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: &str) -> sqlx::Result<()> {
     sqlx::query("insert into control.memberships (tenant_id, user_id, role) values ($1, $2, $3)")
         .bind(tenant_id)
         .bind(user_id)
@@ -59,7 +59,11 @@ pub async fn insert(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, rol
 }
 
 /// Loads a membership with its tenant, for authenticating a request.
-pub async fn find_auth(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<MemberAuth>> {
+pub async fn find_auth(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> sqlx::Result<Option<MemberAuth>> {
     sqlx::query_as(
         "select m.role, t.slug, t.schema_name, t.status as tenant_status,
                 (u.email_verified_at is not null) as email_verified
@@ -75,7 +79,7 @@ pub async fn find_auth(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) 
 }
 
 /// The tenants a user belongs to, oldest membership first.
-pub async fn tenants_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<UserTenant>> {
+pub async fn tenants_of(conn: &mut PgConnection, user_id: UserId) -> sqlx::Result<Vec<UserTenant>> {
     sqlx::query_as(
         "select t.id as tenant_id, t.slug, t.name, m.role
          from control.memberships m join control.tenants t on t.id = m.tenant_id
@@ -88,7 +92,7 @@ pub async fn tenants_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
 }
 
 /// Members of a tenant, owner first then by join date.
-pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {
+pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<Vec<MemberRow>> {
     sqlx::query_as(
         "select m.user_id, u.email, u.display_name, m.role, m.created_at
          from control.memberships m join control.users u on u.id = m.user_id
@@ -101,7 +105,7 @@ pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<
 }
 
 /// One member of a tenant.
-pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<MemberRow>> {
+pub async fn find(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId) -> sqlx::Result<Option<MemberRow>> {
     sqlx::query_as(
         "select m.user_id, u.email, u.display_name, m.role, m.created_at
          from control.memberships m join control.users u on u.id = m.user_id
@@ -114,7 +118,7 @@ pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sq
 }
 
 /// Whether the email already belongs to a member of the tenant.
-pub async fn email_is_member(conn: &mut PgConnection, tenant_id: Uuid, email: &str) -> sqlx::Result<bool> {
+pub async fn email_is_member(conn: &mut PgConnection, tenant_id: TenantId, email: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "select exists(select 1 from control.memberships m join control.users u on u.id = m.user_id
                        where m.tenant_id = $1 and lower(u.email) = lower($2))",
@@ -126,7 +130,7 @@ pub async fn email_is_member(conn: &mut PgConnection, tenant_id: Uuid, email: &s
 }
 
 /// Changes a member's role; returns whether a row changed.
-pub async fn set_role(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, role: &str) -> sqlx::Result<bool> {
+pub async fn set_role(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: &str) -> sqlx::Result<bool> {
     let done = sqlx::query("update control.memberships set role = $3 where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
@@ -137,7 +141,7 @@ pub async fn set_role(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, r
 }
 
 /// Removes a member; returns whether a row was removed.
-pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+pub async fn delete(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId) -> sqlx::Result<bool> {
     let done = sqlx::query("delete from control.memberships where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
@@ -147,7 +151,7 @@ pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> 
 }
 
 /// Members plus pending invitations: the seats in use.
-pub async fn seats_used(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+pub async fn seats_used(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "select (select count(*) from control.memberships where tenant_id = $1)
               + (select count(*) from control.invitations
@@ -159,7 +163,7 @@ pub async fn seats_used(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Resul
 }
 
 /// The tenant's plan seat limit.
-pub async fn seat_limit(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i32> {
+pub async fn seat_limit(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i32> {
     sqlx::query_scalar("select p.seats from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1")
         .bind(tenant_id)
         .fetch_one(conn)
@@ -168,7 +172,7 @@ pub async fn seat_limit(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Resul
 
 /// Serialises seat-changing operations of one tenant for the rest of the transaction, so two
 /// concurrent invitations cannot both take the last seat.
-pub async fn lock_seats(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
+pub async fn lock_seats(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<()> {
     sqlx::query("select id from control.tenants where id = $1 for update").bind(tenant_id).execute(conn).await?;
     Ok(())
 }

@@ -2,6 +2,9 @@
 //! numbers and idempotent client ids.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{AttachmentId, ConversationId, MessageId, TeamId, UserId, VisitorId};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::TenantTx;
@@ -10,15 +13,14 @@ use super::TenantTx;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
     /// Id.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Conversation.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// Sequence number.
     pub seq: i64,
-    /// `visitor`, `agent` or `system`.
-    pub sender_kind: String,
-    /// Sender id (nil for system).
-    pub sender_id: Uuid,
+    /// Who wrote it.
+    #[sqlx(flatten)]
+    pub sender: MessageSender,
     /// Agent display name at the time.
     pub sender_name: Option<String>,
     /// Client id.
@@ -35,11 +37,61 @@ pub struct MessageRow {
     pub event: Option<sqlx::types::Json<kefu_protocol::ws::NoteEvent>>,
 }
 
+/// Who wrote a message: the `sender_kind` and `sender_id` columns together (the id is a
+/// visitor's, a member's, or nil for Kefu's own notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageSender {
+    /// The visitor.
+    Visitor(VisitorId),
+    /// A member of the team.
+    Agent(UserId),
+    /// Kefu itself (system notes).
+    System,
+}
+
+impl MessageSender {
+    fn kind(self) -> &'static str {
+        match self {
+            MessageSender::Visitor(_) => "visitor",
+            MessageSender::Agent(_) => "agent",
+            MessageSender::System => "system",
+        }
+    }
+
+    fn id(self) -> Uuid {
+        match self {
+            MessageSender::Visitor(id) => id.as_uuid(),
+            MessageSender::Agent(id) => id.as_uuid(),
+            MessageSender::System => Uuid::nil(),
+        }
+    }
+
+    fn from_columns(kind: &str, id: Uuid) -> Option<Self> {
+        match kind {
+            "visitor" => Some(MessageSender::Visitor(VisitorId::from_uuid(id))),
+            "agent" => Some(MessageSender::Agent(UserId::from_uuid(id))),
+            "system" => Some(MessageSender::System),
+            _ => None,
+        }
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for MessageSender {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let kind: &str = row.try_get("sender_kind")?;
+        Self::from_columns(kind, row.try_get("sender_id")?).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "sender_kind".into(),
+            source: format!("unknown sender kind `{kind}`").into(),
+        })
+    }
+}
+
 /// The snapshot of an attachment a message keeps.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct AttachmentMeta {
-    /// Attachment id.
-    pub id: Uuid,
+    /// Attachment id (stored as a bare UUID in the snapshot).
+    #[serde(deserialize_with = "bare_attachment_id")]
+    pub id: AttachmentId,
     /// File name.
     pub name: String,
     /// Sniffed media type.
@@ -48,14 +100,17 @@ pub struct AttachmentMeta {
     pub size: i64,
 }
 
+/// The snapshot keeps the attachment's id as the bare UUID `send_message` wrote.
+fn bare_attachment_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<AttachmentId, D::Error> {
+    <Uuid as serde::Deserialize>::deserialize(deserializer).map(AttachmentId::from_uuid)
+}
+
 const COLUMNS: &str = "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment, event";
 
 /// What to store.
 pub struct NewMessage<'a> {
-    /// `visitor`, `agent` or `system`.
-    pub sender_kind: &'a str,
-    /// Sender id.
-    pub sender_id: Uuid,
+    /// Who writes it.
+    pub sender: MessageSender,
     /// Agent display name.
     pub sender_name: Option<&'a str>,
     /// Client id.
@@ -65,13 +120,13 @@ pub struct NewMessage<'a> {
     /// Text.
     pub body: &'a str,
     /// An uploaded, unsent attachment of this sender.
-    pub attachment: Option<Uuid>,
+    pub attachment: Option<AttachmentId>,
 }
 
 /// Messages after `after_seq`, oldest first, at most `limit`; private notes only when asked.
 pub async fn after(
     tx: &mut TenantTx,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     after_seq: i64,
     include_private: bool,
     limit: i64,
@@ -99,7 +154,12 @@ pub enum Page {
 }
 
 /// One page of a conversation's messages and notes, at most `limit`, in the page's direction.
-pub async fn page(tx: &mut TenantTx, conversation_id: Uuid, page: Page, limit: i64) -> sqlx::Result<Vec<MessageRow>> {
+pub async fn page(
+    tx: &mut TenantTx,
+    conversation_id: ConversationId,
+    page: Page,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
     let (condition, order, seq) = match page {
         Page::Before(seq) => ("seq < $2", "seq desc", seq),
         Page::After(seq) => ("seq > $2", "seq", seq),
@@ -123,7 +183,7 @@ pub struct SendOutcome {
     /// Whether this call created the conversation.
     pub opened: bool,
     /// Message id (stored or duplicate).
-    pub message_id: Option<Uuid>,
+    pub message_id: Option<MessageId>,
     /// Sequence number.
     pub message_seq: Option<i64>,
     /// Commit time.
@@ -143,23 +203,30 @@ pub struct SendOutcome {
     /// Attachment snapshot.
     pub message_attachment: Option<sqlx::types::Json<AttachmentMeta>>,
     /// Conversation id.
-    pub conversation_id: Option<Uuid>,
+    pub conversation_id: Option<ConversationId>,
     /// Conversation's visitor.
-    pub conversation_visitor: Option<Uuid>,
+    pub conversation_visitor: Option<VisitorId>,
     /// Conversation status.
     pub conversation_status: Option<String>,
     /// Assignee.
-    pub conversation_assignee: Option<Uuid>,
+    pub conversation_assignee: Option<UserId>,
     /// Highest sequence number.
     pub conversation_last_seq: Option<i64>,
     /// Last change.
     pub conversation_updated_at: Option<DateTime<Utc>>,
     /// The conversation's team.
-    pub conversation_team: Option<Uuid>,
+    pub conversation_team: Option<TeamId>,
     /// Its tags.
     pub conversation_tags: Option<Vec<String>>,
     /// Its participants.
-    pub conversation_participants: Option<Vec<Uuid>>,
+    pub conversation_participants: Option<Vec<UserId>>,
+}
+
+impl SendOutcome {
+    /// The stored message's author, when a message was stored or found.
+    pub fn message_sender(&self) -> Option<MessageSender> {
+        MessageSender::from_columns(self.message_sender_kind.as_deref()?, self.message_sender_id?)
+    }
 }
 
 /// Stores a message with the tenant's `send_message` function in a single autocommit statement
@@ -169,8 +236,8 @@ pub struct SendOutcome {
 pub async fn send_atomic(
     pool: &sqlx::PgPool,
     schema: &super::TenantSchema,
-    conversation: Option<Uuid>,
-    visitor: Option<Uuid>,
+    conversation: Option<ConversationId>,
+    visitor: Option<VisitorId>,
     new: &NewMessage<'_>,
 ) -> sqlx::Result<SendOutcome> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -181,8 +248,8 @@ pub async fn send_atomic(
     .bind(visitor)
     .bind(Uuid::now_v7())
     .bind(Uuid::now_v7())
-    .bind(new.sender_kind)
-    .bind(new.sender_id)
+    .bind(new.sender.kind())
+    .bind(new.sender.id())
     .bind(new.sender_name)
     .bind(new.client_id)
     .bind(new.private)
@@ -197,7 +264,7 @@ pub async fn send_atomic(
 /// gap-free like those `send_message` hands out.
 pub async fn insert_system_note(
     tx: &mut TenantTx,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     body: &str,
     event: &kefu_protocol::ws::NoteEvent,
 ) -> sqlx::Result<MessageRow> {

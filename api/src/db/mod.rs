@@ -36,6 +36,37 @@ use sqlx::{Executor, PgPool};
 
 pub use tenant::{TenantSchema, TenantTx};
 
+/// Fresh ids for new rows: UUIDv7, so rows sort by creation time. The one place outside query
+/// functions where an id is made from a bare UUID.
+pub trait NewId: Sized {
+    /// A new, time-ordered id.
+    fn new_v7() -> Self;
+}
+
+macro_rules! new_id {
+    ($($id:ty),* $(,)?) => {
+        $(impl NewId for $id {
+            fn new_v7() -> Self {
+                <$id>::from_uuid(uuid::Uuid::now_v7())
+            }
+        })*
+    };
+}
+
+new_id!(
+    kefu_protocol::TenantId,
+    kefu_protocol::UserId,
+    kefu_protocol::InvitationId,
+    kefu_protocol::ApiKeyId,
+    kefu_protocol::VisitorId,
+    kefu_protocol::ConversationId,
+    kefu_protocol::MessageId,
+    kefu_protocol::SiteKeyId,
+    kefu_protocol::AttachmentId,
+    kefu_protocol::TeamId,
+    kefu_protocol::CannedResponseId,
+);
+
 /// Opens the pool lazily (the first query connects). Each new connection gets an empty session
 /// `search_path` (fail-closed), and a transaction left idle for 10 s is ended by Postgres: a
 /// transaction abandoned by a cancelled task (a forwarder aborted mid-replay) must not hold a

@@ -1,6 +1,7 @@
 //! `control.outbox_mail`: mail written in the same transaction as its cause, delivered later.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::TenantId;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -28,7 +29,7 @@ const COLUMNS: &str = "id, to_address, subject, body_text, created_at, attempts,
 /// Queues a mail.
 pub async fn enqueue(
     conn: &mut PgConnection,
-    tenant_id: Option<Uuid>,
+    tenant_id: Option<TenantId>,
     to: &str,
     subject: &str,
     body_text: &str,

@@ -1,8 +1,8 @@
 //! `control.site_keys`: public site keys and the tenant each leads to.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{SiteKeyId, TenantId};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// Most active site keys a tenant may have.
 pub const MAX_PER_TENANT: i64 = 20;
@@ -11,7 +11,7 @@ pub const MAX_PER_TENANT: i64 = 20;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SiteKeyRow {
     /// The key (its id is the public key).
-    pub id: Uuid,
+    pub id: SiteKeyId,
     /// What it is for.
     pub label: String,
     /// Created.
@@ -22,7 +22,7 @@ pub struct SiteKeyRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SiteKeyTenant {
     /// Tenant id.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Tenant schema.
     pub schema_name: String,
     /// Tenant status.
@@ -32,7 +32,12 @@ pub struct SiteKeyTenant {
 }
 
 /// Creates a key.
-pub async fn insert(conn: &mut PgConnection, id: Uuid, tenant_id: Uuid, label: &str) -> sqlx::Result<SiteKeyRow> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: SiteKeyId,
+    tenant_id: TenantId,
+    label: &str,
+) -> sqlx::Result<SiteKeyRow> {
     sqlx::query_as(
         "insert into control.site_keys (id, tenant_id, label) values ($1, $2, $3)
          returning id, label, created_at",
@@ -45,7 +50,7 @@ pub async fn insert(conn: &mut PgConnection, id: Uuid, tenant_id: Uuid, label: &
 }
 
 /// Active keys of a tenant, oldest first.
-pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<SiteKeyRow>> {
+pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<Vec<SiteKeyRow>> {
     sqlx::query_as(
         "select id, label, created_at from control.site_keys
          where tenant_id = $1 and revoked_at is null order by created_at, id",
@@ -56,7 +61,7 @@ pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<
 }
 
 /// How many active keys a tenant has.
-pub async fn count_active(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+pub async fn count_active(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from control.site_keys where tenant_id = $1 and revoked_at is null")
         .bind(tenant_id)
         .fetch_one(conn)
@@ -64,7 +69,7 @@ pub async fn count_active(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Res
 }
 
 /// Revokes a key of this tenant; false when there is no such active key.
-pub async fn revoke(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+pub async fn revoke(conn: &mut PgConnection, tenant_id: TenantId, id: SiteKeyId) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update control.site_keys set revoked_at = now() where id = $1 and tenant_id = $2 and revoked_at is null",
     )
@@ -76,7 +81,7 @@ pub async fn revoke(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx:
 }
 
 /// The tenant behind an active key.
-pub async fn resolve(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SiteKeyTenant>> {
+pub async fn resolve(conn: &mut PgConnection, id: SiteKeyId) -> sqlx::Result<Option<SiteKeyTenant>> {
     sqlx::query_as(
         "select t.id as tenant_id, t.schema_name, t.status as tenant_status, t.home_region
          from control.site_keys k join control.tenants t on t.id = k.tenant_id

@@ -1,14 +1,14 @@
 //! `control.tenants`: one row per business.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::TenantId;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// A tenant as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantRow {
     /// Tenant id.
-    pub id: Uuid,
+    pub id: TenantId,
     /// URL slug.
     pub slug: String,
     /// Company name.
@@ -33,7 +33,7 @@ const COLUMNS: &str = "id, slug, name, schema_name, schema_version, status, plan
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: TenantId,
     slug: &str,
     name: &str,
     schema_name: &str,
@@ -70,7 +70,7 @@ pub async fn claim_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<boo
 }
 
 /// Finds a tenant by id.
-pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<TenantRow>> {
+pub async fn find(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Option<TenantRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants where id = $1")))
         .bind(id)
         .fetch_optional(conn)
@@ -86,7 +86,7 @@ pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<O
 }
 
 /// Tenants whose schema is behind `latest`, oldest first: the work list of `kefu migrate`.
-pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<(Uuid, String)>> {
+pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<(TenantId, String)>> {
     sqlx::query_as(
         "select id, schema_name from control.tenants
          where schema_version < $1 and status <> 'deleting'
@@ -120,7 +120,7 @@ pub struct PlanUsage {
 }
 
 /// The plan and seat usage of a tenant.
-pub async fn plan_usage(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<PlanUsage> {
+pub async fn plan_usage(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<PlanUsage> {
     sqlx::query_as(
         "select p.id as plan_id, p.name as plan_name, p.seats, p.conversations_per_month,
                 (select count(*) from control.memberships m where m.tenant_id = t.id) as members,
@@ -135,19 +135,19 @@ pub async fn plan_usage(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<PlanU
 }
 
 /// Renames a tenant.
-pub async fn rename(conn: &mut PgConnection, id: Uuid, name: &str) -> sqlx::Result<()> {
+pub async fn rename(conn: &mut PgConnection, id: TenantId, name: &str) -> sqlx::Result<()> {
     sqlx::query("update control.tenants set name = $2 where id = $1").bind(id).bind(name).execute(conn).await?;
     Ok(())
 }
 
 /// Deletes the control row; memberships, invitations, keys, tokens and queued mail cascade.
-pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn delete(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<()> {
     sqlx::query("delete from control.tenants where id = $1").bind(id).execute(conn).await?;
     Ok(())
 }
 
 /// The tenant's plan limits for attachments: `(largest file in MiB, total storage in MiB)`.
-pub async fn attachment_limits(conn: &mut sqlx::PgConnection, tenant: uuid::Uuid) -> sqlx::Result<(i32, i32)> {
+pub async fn attachment_limits(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<(i32, i32)> {
     sqlx::query_as(
         "select p.attachment_max_mb, p.attachment_storage_mb
          from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",

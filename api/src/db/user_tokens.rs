@@ -1,8 +1,8 @@
 //! `control.user_tokens`: mailed one-time tokens for email verification and password reset.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::UserId;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// What a one-time token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,7 @@ impl Purpose {
 pub async fn insert(
     conn: &mut PgConnection,
     token_hash: &[u8],
-    user_id: Uuid,
+    user_id: UserId,
     purpose: Purpose,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
@@ -42,7 +42,7 @@ pub async fn insert(
 
 /// Consumes a valid token: marks it used and returns its user. `None` when unknown, used,
 /// expired or for another purpose.
-pub async fn consume(conn: &mut PgConnection, token_hash: &[u8], purpose: Purpose) -> sqlx::Result<Option<Uuid>> {
+pub async fn consume(conn: &mut PgConnection, token_hash: &[u8], purpose: Purpose) -> sqlx::Result<Option<UserId>> {
     sqlx::query_scalar(
         "update control.user_tokens set used_at = now()
          where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
@@ -55,7 +55,7 @@ pub async fn consume(conn: &mut PgConnection, token_hash: &[u8], purpose: Purpos
 }
 
 /// Invalidates every unused token of a purpose for a user (after a successful reset).
-pub async fn invalidate_all(conn: &mut PgConnection, user_id: Uuid, purpose: Purpose) -> sqlx::Result<()> {
+pub async fn invalidate_all(conn: &mut PgConnection, user_id: UserId, purpose: Purpose) -> sqlx::Result<()> {
     sqlx::query(
         "update control.user_tokens set used_at = now() where user_id = $1 and purpose = $2 and used_at is null",
     )

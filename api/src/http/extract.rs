@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use kefu_protocol::{ApiKeyId, ErrorCode, Role, TenantId, UserId};
+use kefu_protocol::{ErrorCode, Role, TenantId, UserId};
 
 use super::views::stored_role;
 use crate::auth::{Principal, TenantCtx};
@@ -146,9 +146,7 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
     let mut conn = state.db.acquire().await?;
     // The membership is re-read on every request so that removal or a role change takes effect
     // at once; the token only proves who the caller is.
-    let member = db::memberships::find_auth(&mut conn, claims.tid.as_uuid(), claims.sub.as_uuid())
-        .await?
-        .ok_or_else(invalid_token)?;
+    let member = db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?.ok_or_else(invalid_token)?;
     let role: Role = stored_role(&member.role)?;
     let tenant = tenant_ctx(claims.tid, member.slug, &member.schema_name, &member.tenant_status)?;
     Ok((tenant, Principal::Member { user_id: claims.sub, role, email_verified: member.email_verified }))
@@ -161,9 +159,9 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
     let mut conn = state.db.acquire().await?;
     let key = db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?.ok_or_else(invalid_token)?;
     let role: Role = stored_role(&key.role)?;
-    let tenant_id = TenantId::from_uuid(key.tenant_id);
+    let tenant_id = key.tenant_id;
     let tenant = tenant_ctx(tenant_id, key.slug, &key.schema_name, &key.tenant_status)?;
-    Ok((tenant, Principal::ApiKey { key_id: ApiKeyId::from_uuid(key.id), role }))
+    Ok((tenant, Principal::ApiKey { key_id: key.id, role }))
 }
 
 impl<R: MinRole> Auth<R> {

@@ -4,17 +4,17 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use kefu_protocol::{ErrorCode, InvitationId, Role, TenantId, UserId};
+use kefu_protocol::{ErrorCode, InvitationId, Role, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::{hash_password, verify_password};
 use super::extract::{AdminUp, ApiJson, Auth, ClientIp};
 use super::views::{SessionResponse, TenantView, UserView, stored_role};
 use crate::auth::session;
+use crate::db::NewId;
 use crate::db::audit::Actor;
 use crate::db::{self, TenantSchema, TenantTx};
 use crate::domain::email::Email;
@@ -73,7 +73,7 @@ impl TryFrom<db::invitations::InvitationRow> for InvitationView {
     type Error = ApiError;
     fn try_from(row: db::invitations::InvitationRow) -> Result<Self> {
         Ok(Self {
-            id: InvitationId::from_uuid(row.id),
+            id: row.id,
             email: row.email,
             role: stored_role(&row.role)?,
             created_at: row.created_at,
@@ -104,7 +104,7 @@ async fn create_invitation(
     if let crate::auth::Principal::Member { email_verified: false, .. } = auth.principal {
         return Err(ApiError::client(ErrorCode::EmailNotVerified, "Verify your email address before inviting people."));
     }
-    let tenant = auth.tenant.id.as_uuid();
+    let tenant = auth.tenant.id;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     db::memberships::lock_seats(tx.control(), tenant).await?;
     if db::memberships::email_is_member(tx.control(), tenant, email.as_str()).await? {
@@ -122,9 +122,9 @@ async fn create_invitation(
         ));
     }
     let token = secret::generate(INVITE_PREFIX)?;
-    let id = Uuid::now_v7();
+    let id = InvitationId::new_v7();
     let inviter = match auth.principal.user_id() {
-        Some(user) => db::users::find(tx.control(), user.as_uuid()).await?.map(|u| u.display_name),
+        Some(user) => db::users::find(tx.control(), user).await?.map(|u| u.display_name),
         None => None,
     };
     let expires_at = Utc::now() + Duration::days(7);
@@ -135,7 +135,7 @@ async fn create_invitation(
         email.as_str(),
         body.role.as_str(),
         &secret::digest(&token),
-        auth.principal.user_id().map(|u| u.as_uuid()),
+        auth.principal.user_id(),
         expires_at,
     )
     .await
@@ -150,7 +150,7 @@ async fn create_invitation(
         &mut tx,
         auth.principal.actor(),
         "member.invited",
-        Some(&InvitationId::from_uuid(id).to_string()),
+        Some(&id.to_string()),
         serde_json::json!({ "email": email.as_str(), "role": body.role }),
     )
     .await?;
@@ -172,7 +172,7 @@ async fn list_invitations(
     auth: Auth<AdminUp>,
 ) -> Result<axum::Json<Vec<InvitationView>>> {
     let mut conn = state.db.acquire().await?;
-    let rows = db::invitations::list_pending(&mut conn, auth.tenant.id.as_uuid()).await?;
+    let rows = db::invitations::list_pending(&mut conn, auth.tenant.id).await?;
     rows.into_iter().map(InvitationView::try_from).collect::<Result<Vec<_>>>().map(axum::Json)
 }
 
@@ -187,7 +187,7 @@ async fn revoke_invitation(
 ) -> Result<StatusCode> {
     let id: InvitationId = id.parse().map_err(|_| ApiError::not_found("invitation"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::invitations::revoke(tx.control(), auth.tenant.id.as_uuid(), id.as_uuid()).await? {
+    if !db::invitations::revoke(tx.control(), auth.tenant.id, id).await? {
         return Err(ApiError::not_found("invitation"));
     }
     db::audit::record(
@@ -297,7 +297,7 @@ async fn accept_invitation(
                 ));
             }
             db::users::mark_verified(&mut tx, user.id).await?;
-            (UserId::from_uuid(user.id), user.email, user.display_name)
+            (user.id, user.email, user.display_name)
         }
         None => {
             let default_name = invitation.email.split('@').next().unwrap_or_default().to_owned();
@@ -306,12 +306,12 @@ async fn accept_invitation(
             password::check_policy(&body.password, &invitation.email)
                 .map_err(|m| ApiError::field("password", "weak_password", m))?;
             let hash = hash_password(body.password).await?;
-            let id = UserId::from_uuid(Uuid::now_v7());
-            db::users::insert(&mut tx, id.as_uuid(), &invitation.email, &hash, &name, true).await?;
+            let id = UserId::new_v7();
+            db::users::insert(&mut tx, id, &invitation.email, &hash, &name, true).await?;
             (id, invitation.email.clone(), name)
         }
     };
-    db::memberships::insert(&mut tx, invitation.tenant_id, user_id.as_uuid(), role.as_str())
+    db::memberships::insert(&mut tx, invitation.tenant_id, user_id, role.as_str())
         .await
         .on_constraint("memberships_pkey", || {
             ApiError::client(ErrorCode::AlreadyMember, "You are already a member.")
@@ -321,14 +321,14 @@ async fn accept_invitation(
     if tenant.status != "active" {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
-    let tenant_id = TenantId::from_uuid(tenant.id);
+    let tenant_id = tenant.id;
     let schema = TenantSchema::checked(tenant_id, &tenant.schema_name)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("schema mismatch")))?;
     let mut tx = TenantTx::pin(tx, &schema).await?;
-    db::agents::upsert(&mut tx, user_id.as_uuid(), &display_name).await?;
+    db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,
-        Actor::User(user_id.as_uuid()),
+        Actor::User(user_id),
         "member.joined",
         Some(&user_id.to_string()),
         serde_json::json!({ "role": role }),

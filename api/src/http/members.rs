@@ -55,7 +55,7 @@ pub struct MemberView {
     responses((status = 200, body = [MemberView])))]
 async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<Vec<MemberView>>> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let members = db::memberships::list(tx.control(), auth.tenant.id.as_uuid()).await?;
+    let members = db::memberships::list(tx.control(), auth.tenant.id).await?;
     let profiles: HashMap<_, _> = db::agents::list_active(&mut tx).await?.into_iter().map(|a| (a.user_id, a)).collect();
     tx.commit().await?;
     members
@@ -63,7 +63,7 @@ async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> R
         .map(|m| {
             let profile = profiles.get(&m.user_id);
             Ok(MemberView {
-                user_id: UserId::from_uuid(m.user_id),
+                user_id: m.user_id,
                 email: m.email,
                 display_name: profile.map_or(m.display_name, |p| p.display_name.clone()),
                 role: stored_role(&m.role)?,
@@ -107,13 +107,13 @@ async fn update_member(
         return Err(ApiError::forbidden("You cannot grant a role above your own."));
     }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let member = db::memberships::find(tx.control(), auth.tenant.id.as_uuid(), user_id.as_uuid())
+    let member = db::memberships::find(tx.control(), auth.tenant.id, user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
     if member.role == Role::Owner.as_str() {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner's role cannot be changed."));
     }
-    db::memberships::set_role(tx.control(), auth.tenant.id.as_uuid(), user_id.as_uuid(), body.role.as_str()).await?;
+    db::memberships::set_role(tx.control(), auth.tenant.id, user_id, body.role.as_str()).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -139,17 +139,16 @@ async fn remove_member(
 ) -> Result<StatusCode> {
     let user_id = parse_user_id(&user_id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let tenant = auth.tenant.id.as_uuid();
-    let member = db::memberships::find(tx.control(), tenant, user_id.as_uuid())
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
+    let tenant = auth.tenant.id;
+    let member =
+        db::memberships::find(tx.control(), tenant, user_id).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if member.role == Role::Owner.as_str() {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner cannot be removed."));
     }
-    db::memberships::delete(tx.control(), tenant, user_id.as_uuid()).await?;
-    db::refresh_tokens::revoke_user_in_tenant(tx.control(), user_id.as_uuid(), tenant).await?;
-    db::agents::deactivate(&mut tx, user_id.as_uuid()).await?;
-    db::teams::remove_user(&mut tx, user_id.as_uuid()).await?;
+    db::memberships::delete(tx.control(), tenant, user_id).await?;
+    db::refresh_tokens::revoke_user_in_tenant(tx.control(), user_id, tenant).await?;
+    db::agents::deactivate(&mut tx, user_id).await?;
+    db::teams::remove_user(&mut tx, user_id).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -288,9 +287,8 @@ async fn update_profile(
     }
     let change = validate_profile(body)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let profile = db::agents::update_profile(&mut tx, user_id.as_uuid(), &change)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
+    let profile =
+        db::agents::update_profile(&mut tx, user_id, &change).await?.ok_or_else(|| ApiError::not_found("member"))?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),

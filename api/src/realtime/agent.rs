@@ -4,7 +4,7 @@
 use axum::extract::ws::WebSocket;
 use futures_util::StreamExt;
 use kefu_protocol::ws::{self, AgentFrame, AgentStatus, ServerFrame, WsErrorCode, close, limits};
-use kefu_protocol::{AccessClaims, ConversationId, MessageId};
+use kefu_protocol::{AccessClaims, ConversationId};
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -176,7 +176,7 @@ impl Session {
     /// Re-reads the membership every `auth.session_recheck_secs`: a member removed from the
     /// tenant (or a suspended tenant) loses the open socket too, not only new requests.
     fn start_membership_watch(&self, kill: connection::Kill) -> tokio::task::JoinHandle<()> {
-        let (db, tenant, user) = (self.state.db.clone(), self.tenant.id.as_uuid(), self.claims.sub.as_uuid());
+        let (db, tenant, user) = (self.state.db.clone(), self.tenant.id, self.claims.sub);
         let every = std::time::Duration::from_secs(self.state.config.auth.session_recheck_secs);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -216,9 +216,8 @@ impl Session {
     }
 
     async fn join(&mut self, out: &mut Outbox, conversation: ConversationId, after_seq: i64) -> Result<(), OpError> {
-        let id = conversation.as_uuid();
         let found = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move { db::conversations::find(tx, id).await })
+            Box::pin(async move { db::conversations::find(tx, conversation).await })
         })
         .await?;
         if found.is_none() {
@@ -241,7 +240,7 @@ impl Session {
         let stored = service::send(&self.state.db, &self.tenant.schema, &author, client_id, body, attachment).await?;
         out.send(ServerFrame::Ack {
             client_id: client_id.to_owned(),
-            message_id: MessageId::from_uuid(stored.message.id),
+            message_id: stored.message.id,
             conversation_id: conversation,
             seq: stored.message.seq,
             created_at: stored.message.created_at,
@@ -262,7 +261,7 @@ impl Session {
     }
 
     async fn claim(&mut self, conversation: ConversationId) -> Result<(), OpError> {
-        let (id, agent, tenant) = (conversation.as_uuid(), self.claims.sub.as_uuid(), self.tenant.id.as_uuid());
+        let (id, agent, tenant) = (conversation, self.claims.sub, self.tenant.id);
         let claimed = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
                 // The conversation's lock first, then the agent's (the order transfers use).
@@ -299,9 +298,8 @@ impl Session {
     }
 
     async fn read(&mut self, conversation: ConversationId, seq: i64, me: u64) -> Result<(), OpError> {
-        let id = conversation.as_uuid();
         let read = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move { db::conversations::mark_read(tx, id, false, seq).await })
+            Box::pin(async move { db::conversations::mark_read(tx, conversation, false, seq).await })
         })
         .await?
         .ok_or_else(not_found)?;
@@ -314,13 +312,12 @@ impl Session {
     }
 
     async fn close(&mut self, conversation: ConversationId) -> Result<(), OpError> {
-        let id = conversation.as_uuid();
         let closed = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
-                if db::conversations::find(tx, id).await?.is_none() {
+                if db::conversations::find(tx, conversation).await?.is_none() {
                     return Ok(None);
                 }
-                db::conversations::close(tx, id).await.map(Some)
+                db::conversations::close(tx, conversation).await.map(Some)
             })
         })
         .await?;

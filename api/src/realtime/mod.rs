@@ -78,7 +78,7 @@ pub struct TenantRef {
 
 async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantRef> {
     let mut conn = state.db.acquire().await?;
-    let row = db::tenants::find(&mut conn, tenant.as_uuid()).await?.ok_or_else(invalid_token)?;
+    let row = db::tenants::find(&mut conn, tenant).await?.ok_or_else(invalid_token)?;
     if row.status != "active" {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
@@ -166,15 +166,13 @@ async fn agent_upgrade(
     let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
     let mut conn = state.db.acquire().await?;
     // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
-    db::memberships::find_auth(&mut conn, claims.tid.as_uuid(), claims.sub.as_uuid())
-        .await?
-        .ok_or_else(invalid_token)?;
-    let user = db::users::find(&mut conn, claims.sub.as_uuid()).await?.ok_or_else(invalid_token)?;
+    db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?.ok_or_else(invalid_token)?;
+    let user = db::users::find(&mut conn, claims.sub).await?.ok_or_else(invalid_token)?;
     drop(conn);
     let tenant = resolve_tenant(&state, claims.tid).await?;
     // Visitors and colleagues see the name the member goes by in this tenant.
     let mut tx = crate::db::TenantTx::begin(&state.db, &tenant.schema).await?;
-    let profile_name = db::agents::display_name(&mut tx, claims.sub.as_uuid()).await?;
+    let profile_name = db::agents::display_name(&mut tx, claims.sub).await?;
     tx.commit().await?;
     let name = profile_name.unwrap_or(user.display_name);
     Ok(configure(ws).on_upgrade(move |socket| agent::run(socket, state, tenant, claims, name, next_connection_id())))

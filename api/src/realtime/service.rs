@@ -3,11 +3,11 @@
 //! only after these return, i.e. after the commit.
 
 use kefu_protocol::ws::{ConversationSummary, MessageView, Sender, WsErrorCode};
-use kefu_protocol::{ConversationId, MessageId, UserId, VisitorId};
+use kefu_protocol::{ConversationId, UserId, VisitorId};
 use sqlx::PgPool;
 
 use crate::db::conversations::ConversationRow;
-use crate::db::messages::{MessageRow, NewMessage};
+use crate::db::messages::{MessageRow, MessageSender, NewMessage};
 use crate::db::{self, TenantSchema, TenantTx};
 
 /// A refused operation, as sent in an `error` frame.
@@ -86,14 +86,13 @@ pub async fn send(
     body: &str,
     attachment: Option<kefu_protocol::AttachmentId>,
 ) -> Result<Stored, OpError> {
-    let (conversation, visitor, sender_kind, sender_id, sender_name, private) = match author {
-        Author::Visitor(v) => (None, Some(v.as_uuid()), "visitor", v.as_uuid(), None, false),
+    let (conversation, visitor, sender, sender_name, private) = match author {
+        Author::Visitor(v) => (None, Some(*v), MessageSender::Visitor(*v), None, false),
         Author::Agent { id, name, conversation, private } => {
-            (Some(conversation.as_uuid()), None, "agent", id.as_uuid(), Some(name.as_str()), *private)
+            (Some(*conversation), None, MessageSender::Agent(*id), Some(name.as_str()), *private)
         }
     };
-    let attachment = attachment.map(|a| a.as_uuid());
-    let new = NewMessage { sender_kind, sender_id, sender_name, client_id, private, body, attachment };
+    let new = NewMessage { sender, sender_name, client_id, private, body, attachment };
     let outcome = db::messages::send_atomic(pool, schema, conversation, visitor, &new).await?;
     match outcome.outcome.as_str() {
         "not_found" => Err(OpError::refused(WsErrorCode::ConversationNotFound, "No such conversation.")),
@@ -121,8 +120,7 @@ fn split_outcome(o: db::messages::SendOutcome) -> Option<(MessageRow, Conversati
             id: o.message_id?,
             conversation_id,
             seq: o.message_seq?,
-            sender_kind: o.message_sender_kind?,
-            sender_id: o.message_sender_id?,
+            sender: o.message_sender()?,
             sender_name: o.message_sender_name,
             client_id: o.message_client_id?,
             private: o.message_private?,
@@ -156,28 +154,23 @@ pub async fn replay_page(
     include_private: bool,
 ) -> Result<Vec<MessageView>, OpError> {
     let mut tx = TenantTx::begin(pool, schema).await?;
-    let rows = db::messages::after(
-        &mut tx,
-        conversation.as_uuid(),
-        after_seq,
-        include_private,
-        kefu_protocol::ws::limits::REPLAY_PAGE,
-    )
-    .await?;
+    let rows =
+        db::messages::after(&mut tx, conversation, after_seq, include_private, kefu_protocol::ws::limits::REPLAY_PAGE)
+            .await?;
     tx.commit().await?;
     Ok(rows.into_iter().map(message_view).collect())
 }
 
 /// The wire form of a stored message.
 pub fn message_view(row: MessageRow) -> MessageView {
-    let sender = match row.sender_kind.as_str() {
-        "visitor" => Sender::Visitor { id: VisitorId::from_uuid(row.sender_id) },
-        "agent" => Sender::Agent { id: UserId::from_uuid(row.sender_id), name: row.sender_name.unwrap_or_default() },
-        _ => Sender::System,
+    let sender = match row.sender {
+        MessageSender::Visitor(id) => Sender::Visitor { id },
+        MessageSender::Agent(id) => Sender::Agent { id, name: row.sender_name.unwrap_or_default() },
+        MessageSender::System => Sender::System,
     };
     MessageView {
-        conversation_id: ConversationId::from_uuid(row.conversation_id),
-        message_id: MessageId::from_uuid(row.id),
+        conversation_id: row.conversation_id,
+        message_id: row.id,
         seq: row.seq,
         sender,
         private: row.private,
@@ -185,7 +178,7 @@ pub fn message_view(row: MessageRow) -> MessageView {
         client_id: row.client_id,
         created_at: row.created_at,
         attachment: row.attachment.map(|sqlx::types::Json(a)| kefu_protocol::ws::AttachmentRef {
-            id: kefu_protocol::AttachmentId::from_uuid(a.id),
+            id: a.id,
             name: a.name,
             content_type: a.content_type,
             size: a.size,
@@ -197,16 +190,16 @@ pub fn message_view(row: MessageRow) -> MessageView {
 /// The wire form of a conversation.
 pub fn summary(row: &ConversationRow) -> ConversationSummary {
     ConversationSummary {
-        conversation_id: ConversationId::from_uuid(row.id),
-        visitor_id: VisitorId::from_uuid(row.visitor_id),
+        conversation_id: row.id,
+        visitor_id: row.visitor_id,
         status: row.status.clone(),
-        assignee: row.assignee.map(UserId::from_uuid),
+        assignee: row.assignee,
         last_seq: row.last_seq,
         updated_at: row.updated_at,
         rating: row.rating.and_then(|r| u8::try_from(r).ok()),
-        team_id: row.team_id.map(kefu_protocol::TeamId::from_uuid),
+        team_id: row.team_id,
         tags: row.tags.clone(),
-        participants: row.participants.iter().copied().map(UserId::from_uuid).collect(),
+        participants: row.participants.clone(),
     }
 }
 
@@ -224,7 +217,11 @@ pub async fn in_tenant<T>(
 
 /// Whether a member may take conversations beyond their `max_concurrent_chats`: supervisors and
 /// up may (they step in when the team is overloaded). Reads the membership, not the token's role.
-pub async fn may_exceed_capacity(tx: &mut TenantTx, tenant: uuid::Uuid, user: uuid::Uuid) -> sqlx::Result<bool> {
+pub async fn may_exceed_capacity(
+    tx: &mut TenantTx,
+    tenant: kefu_protocol::TenantId,
+    user: UserId,
+) -> sqlx::Result<bool> {
     let member = db::memberships::find_auth(tx.control(), tenant, user).await?;
     Ok(member
         .and_then(|m| m.role.parse::<kefu_protocol::Role>().ok())

@@ -94,7 +94,7 @@ impl Session {
     }
 
     async fn hello(&mut self, out: &mut Outbox, last_seq: i64) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
+        let visitor = self.claims.sub;
         let seen = db::visitors::Seen {
             ext_user: self.claims.ext_user.clone(),
             country: self.claims.country.clone().filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())),
@@ -107,7 +107,7 @@ impl Session {
             })
         })
         .await?;
-        let conversation_id = conversation.as_ref().map(|c| ConversationId::from_uuid(c.id));
+        let conversation_id = conversation.as_ref().map(|c| c.id);
         out.send(ServerFrame::Welcome {
             protocol: ws::PROTOCOL_VERSION,
             heartbeat_secs: limits::HEARTBEAT_SECS,
@@ -119,10 +119,10 @@ impl Session {
             Err(error) => tracing::warn!(%error, "could not record visitor presence"),
         }
         self.present = true;
-        let waiting = conversation.as_ref().filter(|c| c.assignee.is_none()).map(|c| ConversationId::from_uuid(c.id));
+        let waiting = conversation.as_ref().filter(|c| c.assignee.is_none()).map(|c| c.id);
         out.send(super::waiting::status(&self.state, &self.tenant, waiting).await?);
         if let Some(row) = &conversation {
-            let conversation = ConversationId::from_uuid(row.id);
+            let conversation = row.id;
             self.follow(out, conversation, last_seq).await?;
             // The visitor is back: agents learn it, and their forwarders catch up on anything a
             // dead node committed but never published.
@@ -209,14 +209,14 @@ impl Session {
                     return Ok(());
                 }
             };
-        let conversation = ConversationId::from_uuid(stored.conversation.id);
+        let conversation = stored.conversation.id;
         if stored.opened || self.conversation != Some(conversation) {
             // Follow before acknowledging so the new message itself arrives in order.
             self.follow(out, conversation, stored.message.seq - 1).await?;
         }
         out.send(ServerFrame::Ack {
             client_id,
-            message_id: kefu_protocol::MessageId::from_uuid(stored.message.id),
+            message_id: stored.message.id,
             conversation_id: conversation,
             seq: stored.message.seq,
             created_at: stored.message.created_at,
@@ -244,9 +244,8 @@ impl Session {
 
     async fn read(&mut self, seq: i64, me: u64) -> Result<(), OpError> {
         let Some(conversation) = self.conversation else { return Ok(()) };
-        let id = conversation.as_uuid();
         let read = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move { db::conversations::mark_read(tx, id, true, seq).await })
+            Box::pin(async move { db::conversations::mark_read(tx, conversation, true, seq).await })
         })
         .await?;
         if let Some(seq) = read {
@@ -264,7 +263,7 @@ impl Session {
     }
 
     async fn page_view(&mut self, url: String, title: Option<String>, referrer: Option<String>) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
+        let visitor = self.claims.sub;
         let utm = crate::domain::tracking::utm_of(&url);
         let (page_url, page_title) = (url.clone(), title.clone());
         let viewed_at = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
@@ -305,7 +304,7 @@ impl Session {
         phone: Option<String>,
         fields: std::collections::BTreeMap<String, String>,
     ) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
+        let visitor = self.claims.sub;
         service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
                 let (name, email, phone) = (name.as_deref().map(str::trim), email.as_deref(), phone.as_deref());
@@ -318,7 +317,7 @@ impl Session {
     }
 
     async fn context(&mut self, data: serde_json::Map<String, serde_json::Value>) -> Result<(), OpError> {
-        let visitor = self.claims.sub.as_uuid();
+        let visitor = self.claims.sub;
         service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move { db::visitors::set_context(tx, visitor, &data).await })
         })
@@ -334,11 +333,11 @@ impl Session {
         rating: u8,
         comment: Option<String>,
     ) -> Result<(), OpError> {
-        let (id, visitor) = (conversation.as_uuid(), self.claims.sub.as_uuid());
+        let visitor = self.claims.sub;
         let stored = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
                 let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
-                db::conversations::rate(tx, id, visitor, i16::from(rating), comment).await
+                db::conversations::rate(tx, conversation, visitor, i16::from(rating), comment).await
             })
         })
         .await?;
@@ -399,9 +398,8 @@ impl Session {
 
     async fn leave(&mut self, out: &mut Outbox) {
         let Some(conversation) = self.conversation else { return };
-        let id = conversation.as_uuid();
         match service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
-            Box::pin(async move { db::conversations::close(tx, id).await })
+            Box::pin(async move { db::conversations::close(tx, conversation).await })
         })
         .await
         {

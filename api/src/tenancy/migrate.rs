@@ -6,10 +6,9 @@
 use futures_util::StreamExt;
 use kefu_protocol::TenantId;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::{latest_tenant_version, migrate_control, migrate_tenant_schema, record_tenant_migration_set};
-use crate::db::{self, TenantSchema};
+use crate::db::{self, NewId, TenantSchema};
 
 /// Progress events for a reporter (progress bar or log lines).
 pub trait Progress: Sync {
@@ -51,7 +50,7 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
     progress.start(summary.pending);
     let mut results = futures_util::stream::iter(behind)
         .map(|(id, schema_name)| async move {
-            let tenant_id = TenantId::from_uuid(id);
+            let tenant_id = id;
             let result = migrate_one(pool, tenant_id, &schema_name).await;
             (tenant_id, result)
         })
@@ -86,8 +85,8 @@ async fn migrate_one(pool: &PgPool, tenant_id: TenantId, schema_name: &str) -> a
 pub async fn create_unmigrated_tenants(pool: &PgPool, count: u64, slug_prefix: &str) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     for i in 0..count {
-        let id = Uuid::now_v7();
-        let schema = TenantSchema::of(TenantId::from_uuid(id));
+        let id = TenantId::new_v7();
+        let schema = TenantSchema::of(id);
         sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", schema.name()))).execute(&mut *tx).await?;
         let slug = format!("{slug_prefix}-{i}");
         db::tenants::insert(&mut tx, id, &slug, &slug, schema.name(), 0, "trial", None, "local").await?;

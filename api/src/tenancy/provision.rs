@@ -4,9 +4,9 @@
 use chrono::{Duration, Utc};
 use kefu_protocol::{Role, TenantId, UserId};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::migrate_tenant_schema;
+use crate::db::NewId;
 use crate::db::{self, TenantSchema};
 
 /// What a new tenant starts with.
@@ -24,14 +24,14 @@ pub struct NewTenant<'a> {
 /// Creates the tenant with a trial plan, its migrated schema, and the owner's membership, on a
 /// connection inside a transaction. Returns the schema so the caller can pin a `TenantTx` to it.
 pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyhow::Result<(TenantId, TenantSchema)> {
-    let tenant_id = TenantId::from_uuid(Uuid::now_v7());
+    let tenant_id = TenantId::new_v7();
     let schema = TenantSchema::of(tenant_id);
     let trial_days: i32 =
         sqlx::query_scalar("select trial_days from control.plans where id = 'trial'").fetch_one(&mut *conn).await?;
     let trial_ends_at = Utc::now() + Duration::days(i64::from(trial_days));
     db::tenants::insert(
         conn,
-        tenant_id.as_uuid(),
+        tenant_id,
         new.slug,
         new.name,
         schema.name(),
@@ -42,7 +42,7 @@ pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyho
     )
     .await?;
     migrate_tenant_schema(conn, &schema).await?;
-    db::memberships::insert(conn, tenant_id.as_uuid(), new.owner.as_uuid(), Role::Owner.as_str()).await?;
+    db::memberships::insert(conn, tenant_id, new.owner, Role::Owner.as_str()).await?;
     Ok((tenant_id, schema))
 }
 
@@ -81,6 +81,6 @@ pub async fn delete_tenant(conn: &mut PgConnection, schema: &TenantSchema) -> an
     sqlx::query(sqlx::AssertSqlSafe(format!("drop schema if exists {} cascade", schema.name())))
         .execute(&mut *conn)
         .await?;
-    db::tenants::delete(conn, schema.tenant_id().as_uuid()).await?;
+    db::tenants::delete(conn, schema.tenant_id()).await?;
     Ok(())
 }
