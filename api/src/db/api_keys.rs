@@ -1,7 +1,9 @@
 //! `control.api_keys`: tenant API keys, stored as SHA-256 of the secret.
 
 use chrono::{DateTime, Utc};
-use kefu_protocol::{ApiKeyId, TenantId, UserId};
+use kefu_protocol::{ApiKeyId, Role, TenantId, UserId};
+
+use super::tenants::TenantStatus;
 use sqlx::PgConnection;
 
 /// An API key as listed (never the secret).
@@ -12,7 +14,7 @@ pub struct ApiKeyRow {
     /// Name given by the admin.
     pub name: String,
     /// Role the key acts with.
-    pub role: String,
+    pub role: Role,
     /// First characters of the secret.
     pub prefix: String,
     /// Creator.
@@ -31,13 +33,13 @@ pub struct ApiKeyAuth {
     /// Tenant id.
     pub tenant_id: TenantId,
     /// Role.
-    pub role: String,
+    pub role: Role,
     /// Tenant slug.
     pub slug: String,
     /// Tenant schema.
     pub schema_name: String,
     /// Tenant status.
-    pub tenant_status: String,
+    pub tenant_status: TenantStatus,
 }
 
 /// Most keys a tenant may have at once.
@@ -50,7 +52,7 @@ pub async fn insert(
     id: ApiKeyId,
     tenant_id: TenantId,
     name: &str,
-    role: &str,
+    role: Role,
     prefix: &str,
     key_hash: &[u8],
     created_by: Option<UserId>,

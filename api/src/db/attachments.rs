@@ -32,6 +32,16 @@ pub struct AttachmentRow {
     pub created_at: DateTime<Utc>,
 }
 
+text_enum! {
+    /// What kind of user uploaded a file (`attachments.uploader_kind`).
+    pub enum UploaderKind {
+        /// A visitor.
+        Visitor => "visitor",
+        /// A member of the team.
+        Agent => "agent",
+    }
+}
+
 /// Who uploaded a file: the `uploader_kind` and `uploader_id` columns together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Uploader {
@@ -42,10 +52,11 @@ pub enum Uploader {
 }
 
 impl Uploader {
-    fn kind(self) -> &'static str {
+    /// Its kind.
+    pub fn kind(self) -> UploaderKind {
         match self {
-            Uploader::Visitor(_) => "visitor",
-            Uploader::Agent(_) => "agent",
+            Uploader::Visitor(_) => UploaderKind::Visitor,
+            Uploader::Agent(_) => UploaderKind::Agent,
         }
     }
 
@@ -60,14 +71,10 @@ impl Uploader {
 impl<'r> sqlx::FromRow<'r, PgRow> for Uploader {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         let id: Uuid = row.try_get("uploader_id")?;
-        match row.try_get::<&str, _>("uploader_kind")? {
-            "visitor" => Ok(Uploader::Visitor(VisitorId::from_uuid(id))),
-            "agent" => Ok(Uploader::Agent(UserId::from_uuid(id))),
-            other => Err(sqlx::Error::ColumnDecode {
-                index: "uploader_kind".into(),
-                source: format!("unknown uploader kind `{other}`").into(),
-            }),
-        }
+        Ok(match row.try_get("uploader_kind")? {
+            UploaderKind::Visitor => Uploader::Visitor(VisitorId::from_uuid(id)),
+            UploaderKind::Agent => Uploader::Agent(UserId::from_uuid(id)),
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tenant-scoped `conversations`: one thread between a visitor and the team.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::ws::ConversationStatus;
 use kefu_protocol::{ConversationId, TeamId, UserId, VisitorId};
 
 use super::TenantTx;
@@ -12,8 +13,8 @@ pub struct ConversationRow {
     pub id: ConversationId,
     /// The visitor.
     pub visitor_id: VisitorId,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Open or closed.
+    pub status: ConversationStatus,
     /// Assigned agent.
     pub assignee: Option<UserId>,
     /// Highest sequence number.
@@ -132,16 +133,16 @@ pub async fn rate(
     rating: i16,
     comment: Option<&str>,
 ) -> sqlx::Result<Result<ConversationRow, RateRefused>> {
-    let status: Option<String> =
+    let status: Option<ConversationStatus> =
         sqlx::query_scalar("select status from conversations where id = $1 and visitor_id = $2 for update")
             .bind(id)
             .bind(visitor_id)
             .fetch_optional(tx.conn())
             .await?;
-    match status.as_deref() {
+    match status {
         None => Ok(Err(RateRefused::NotFound)),
-        Some("open") => Ok(Err(RateRefused::Open)),
-        Some(_) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        Some(ConversationStatus::Open) => Ok(Err(RateRefused::Open)),
+        Some(ConversationStatus::Closed) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "update conversations set rating = $2, rating_comment = $3, rated_at = now(), updated_at = now()
              where id = $1 returning {COLUMNS}"
         )))
@@ -169,7 +170,7 @@ pub struct ListedRow {
     /// The latest public message's text.
     pub last_body: Option<String>,
     /// Its sender kind.
-    pub last_sender_kind: Option<String>,
+    pub last_sender_kind: Option<super::messages::SenderKind>,
     /// When it was sent.
     pub last_at: Option<DateTime<Utc>>,
 }
@@ -181,8 +182,8 @@ pub struct ListFilter {
     pub team: Option<TeamId>,
     /// Only those with this (normalised) tag.
     pub tag: Option<String>,
-    /// `open` or `closed`; `None` for both.
-    pub status: Option<&'static str>,
+    /// Open or closed; `None` for both.
+    pub status: Option<ConversationStatus>,
     /// `Some(None)`: unassigned only; `Some(Some(id))`: that agent's; `None`: anyone's.
     pub assignee: Option<Option<UserId>>,
     /// Only conversations older than this (the previous page's last).

@@ -1,7 +1,7 @@
 //! `control.invitations`: pending invitations to join a tenant, each with a mailed one-time token.
 
 use chrono::{DateTime, Utc};
-use kefu_protocol::{InvitationId, TenantId, UserId};
+use kefu_protocol::{InvitationId, Role, TenantId, UserId};
 use sqlx::PgConnection;
 
 /// An invitation as stored (without its token hash).
@@ -14,7 +14,7 @@ pub struct InvitationRow {
     /// Invited address.
     pub email: String,
     /// Role the invitee will get.
-    pub role: String,
+    pub role: Role,
     /// Who invited.
     pub invited_by: Option<UserId>,
     /// When.
@@ -33,7 +33,7 @@ pub async fn insert(
     id: InvitationId,
     tenant_id: TenantId,
     email: &str,
-    role: &str,
+    role: Role,
     token_hash: &[u8],
     invited_by: Option<UserId>,
     expires_at: DateTime<Utc>,

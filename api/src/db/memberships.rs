@@ -1,20 +1,22 @@
 //! `control.memberships`: who belongs to which tenant, with which role.
 
 use chrono::{DateTime, Utc};
-use kefu_protocol::{TenantId, UserId};
+use kefu_protocol::{Role, TenantId, UserId};
+
+use super::tenants::TenantStatus;
 use sqlx::PgConnection;
 
 /// What the auth extractor needs to accept a member's request.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberAuth {
     /// The member's current role.
-    pub role: String,
+    pub role: Role,
     /// The tenant's slug.
     pub slug: String,
     /// The tenant's schema.
     pub schema_name: String,
     /// The tenant's status.
-    pub tenant_status: String,
+    pub tenant_status: TenantStatus,
     /// Whether the user's email is verified.
     pub email_verified: bool,
 }
@@ -29,7 +31,7 @@ pub struct MemberRow {
     /// Account display name.
     pub display_name: String,
     /// Role in this tenant.
-    pub role: String,
+    pub role: Role,
     /// When they joined.
     pub created_at: DateTime<Utc>,
 }
@@ -44,11 +46,11 @@ pub struct UserTenant {
     /// Tenant name.
     pub name: String,
     /// Role there.
-    pub role: String,
+    pub role: Role,
 }
 
 /// Adds a member. A second membership violates the primary key `memberships_pkey`.
-pub async fn insert(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: &str) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: Role) -> sqlx::Result<()> {
     sqlx::query("insert into control.memberships (tenant_id, user_id, role) values ($1, $2, $3)")
         .bind(tenant_id)
         .bind(user_id)
@@ -130,7 +132,7 @@ pub async fn email_is_member(conn: &mut PgConnection, tenant_id: TenantId, email
 }
 
 /// Changes a member's role; returns whether a row changed.
-pub async fn set_role(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: &str) -> sqlx::Result<bool> {
+pub async fn set_role(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: Role) -> sqlx::Result<bool> {
     let done = sqlx::query("update control.memberships set role = $3 where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)

@@ -37,6 +37,20 @@ pub struct MessageRow {
     pub event: Option<sqlx::types::Json<kefu_protocol::ws::NoteEvent>>,
 }
 
+text_enum! {
+    /// What kind of author wrote a message (`messages.sender_kind`).
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum SenderKind {
+        /// The visitor.
+        Visitor => "visitor",
+        /// A member of the team.
+        Agent => "agent",
+        /// Kefu itself (system notes).
+        System => "system",
+    }
+}
+
 /// Who wrote a message: the `sender_kind` and `sender_id` columns together (the id is a
 /// visitor's, a member's, or nil for Kefu's own notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +64,12 @@ pub enum MessageSender {
 }
 
 impl MessageSender {
-    fn kind(self) -> &'static str {
+    /// Its kind.
+    pub fn kind(self) -> SenderKind {
         match self {
-            MessageSender::Visitor(_) => "visitor",
-            MessageSender::Agent(_) => "agent",
-            MessageSender::System => "system",
+            MessageSender::Visitor(_) => SenderKind::Visitor,
+            MessageSender::Agent(_) => SenderKind::Agent,
+            MessageSender::System => SenderKind::System,
         }
     }
 
@@ -66,23 +81,18 @@ impl MessageSender {
         }
     }
 
-    fn from_columns(kind: &str, id: Uuid) -> Option<Self> {
+    fn from_columns(kind: SenderKind, id: Uuid) -> Self {
         match kind {
-            "visitor" => Some(MessageSender::Visitor(VisitorId::from_uuid(id))),
-            "agent" => Some(MessageSender::Agent(UserId::from_uuid(id))),
-            "system" => Some(MessageSender::System),
-            _ => None,
+            SenderKind::Visitor => MessageSender::Visitor(VisitorId::from_uuid(id)),
+            SenderKind::Agent => MessageSender::Agent(UserId::from_uuid(id)),
+            SenderKind::System => MessageSender::System,
         }
     }
 }
 
 impl<'r> sqlx::FromRow<'r, PgRow> for MessageSender {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        let kind: &str = row.try_get("sender_kind")?;
-        Self::from_columns(kind, row.try_get("sender_id")?).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "sender_kind".into(),
-            source: format!("unknown sender kind `{kind}`").into(),
-        })
+        Ok(Self::from_columns(row.try_get("sender_kind")?, row.try_get("sender_id")?))
     }
 }
 
@@ -189,7 +199,7 @@ pub struct SendOutcome {
     /// Commit time.
     pub message_created_at: Option<DateTime<Utc>>,
     /// Sender kind.
-    pub message_sender_kind: Option<String>,
+    pub message_sender_kind: Option<SenderKind>,
     /// Sender id.
     pub message_sender_id: Option<Uuid>,
     /// Sender name.
@@ -207,7 +217,7 @@ pub struct SendOutcome {
     /// Conversation's visitor.
     pub conversation_visitor: Option<VisitorId>,
     /// Conversation status.
-    pub conversation_status: Option<String>,
+    pub conversation_status: Option<kefu_protocol::ws::ConversationStatus>,
     /// Assignee.
     pub conversation_assignee: Option<UserId>,
     /// Highest sequence number.
@@ -225,7 +235,7 @@ pub struct SendOutcome {
 impl SendOutcome {
     /// The stored message's author, when a message was stored or found.
     pub fn message_sender(&self) -> Option<MessageSender> {
-        MessageSender::from_columns(self.message_sender_kind.as_deref()?, self.message_sender_id?)
+        Some(MessageSender::from_columns(self.message_sender_kind?, self.message_sender_id?))
     }
 }
 

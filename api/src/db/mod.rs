@@ -7,6 +7,57 @@
 //! `&mut PgConnection` and always use `control.`-qualified names plus an explicit tenant id.
 //! Every pooled connection's session `search_path` is empty, so an unqualified query outside a
 //! `TenantTx` fails instead of reading some schema by accident.
+//!
+//! Query functions and rows speak typed ids (`kefu_protocol::TenantId`, …, bound as `uuid`) and
+//! enums for closed sets of names stored in `text` columns (`kefu_protocol::Role`,
+//! `kefu_protocol::ws::ConversationStatus`, and those declared next to their table with
+//! `text_enum!`), so nothing outside this module compares or builds those strings by hand.
+
+/// Declares a closed set of names stored in a `text` column: the enum, its `as_str` and
+/// `FromStr` (the stored names), `Display`, and the sqlx mapping (bound as `text`, decoded
+/// through `FromStr`; see `kefu_protocol::pg_text_enum!`).
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident => $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $name {
+            /// The name stored in the database.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::db::UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err($crate::db::UnknownName { kind: stringify!($name), name: other.to_owned() }),
+                }
+            }
+        }
+
+        kefu_protocol::pg_text_enum!($name);
+    };
+}
 
 pub mod agents;
 pub mod api_keys;
@@ -35,6 +86,16 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
 
 pub use tenant::{TenantSchema, TenantTx};
+
+/// A stored name outside its closed set (a bug or a newer schema, never a client error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{name}`")]
+pub struct UnknownName {
+    /// The enum it should have been.
+    pub kind: &'static str,
+    /// What was stored.
+    pub name: String,
+}
 
 /// Fresh ids for new rows: UUIDv7, so rows sort by creation time. The one place outside query
 /// functions where an id is made from a bare UUID.
@@ -83,4 +144,34 @@ pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sq
             })
         })
         .connect_lazy_with(options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachments::UploaderKind;
+    use super::messages::SenderKind;
+    use super::tenants::TenantStatus;
+    use super::user_tokens::Purpose;
+
+    #[test]
+    fn text_enums_are_stored_by_their_names() {
+        fn round_trip<T>(all: &[T], names: &[&str])
+        where
+            T: Copy + PartialEq + std::fmt::Debug + std::str::FromStr,
+            T: std::fmt::Display,
+        {
+            for (value, name) in all.iter().zip(names) {
+                assert_eq!(value.to_string(), *name);
+                assert!(name.parse::<T>().ok() == Some(*value), "{name} parses back");
+            }
+            assert!("unknown".parse::<T>().is_err());
+        }
+        round_trip(
+            &[TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Deleting],
+            &["active", "suspended", "deleting"],
+        );
+        round_trip(&[SenderKind::Visitor, SenderKind::Agent, SenderKind::System], &["visitor", "agent", "system"]);
+        round_trip(&[UploaderKind::Visitor, UploaderKind::Agent], &["visitor", "agent"]);
+        round_trip(&[Purpose::VerifyEmail, Purpose::ResetPassword], &["verify_email", "reset_password"]);
+    }
 }

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use kefu_protocol::{SiteKeyId, TenantId};
+
+use super::tenants::TenantStatus;
 use sqlx::PgConnection;
 
 /// Most active site keys a tenant may have.
@@ -26,7 +28,7 @@ pub struct SiteKeyTenant {
     /// Tenant schema.
     pub schema_name: String,
     /// Tenant status.
-    pub tenant_status: String,
+    pub tenant_status: TenantStatus,
     /// Tenant home region.
     pub home_region: String,
 }

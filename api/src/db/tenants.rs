@@ -4,6 +4,20 @@ use chrono::{DateTime, Utc};
 use kefu_protocol::TenantId;
 use sqlx::PgConnection;
 
+text_enum! {
+    /// Whether a tenant may be used (`control.tenants.status`).
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum TenantStatus {
+        /// In use.
+        Active => "active",
+        /// Locked by the operator; its members and visitors are refused.
+        Suspended => "suspended",
+        /// Being deleted; refused like a suspended one and skipped by migrations.
+        Deleting => "deleting",
+    }
+}
+
 /// A tenant as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantRow {
@@ -17,8 +31,8 @@ pub struct TenantRow {
     pub schema_name: String,
     /// Highest tenant migration applied.
     pub schema_version: i64,
-    /// `active`, `suspended` or `deleting`.
-    pub status: String,
+    /// Whether it may be used.
+    pub status: TenantStatus,
     /// Plan id.
     pub plan_id: String,
     /// End of the trial, if on trial.

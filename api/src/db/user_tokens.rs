@@ -4,21 +4,13 @@ use chrono::{DateTime, Utc};
 use kefu_protocol::UserId;
 use sqlx::PgConnection;
 
-/// What a one-time token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// Confirms the address.
-    VerifyEmail,
-    /// Allows setting a new password.
-    ResetPassword,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::VerifyEmail => "verify_email",
-            Purpose::ResetPassword => "reset_password",
-        }
+text_enum! {
+    /// What a one-time token is for (`control.user_tokens.purpose`).
+    pub enum Purpose {
+        /// Confirms the address.
+        VerifyEmail => "verify_email",
+        /// Allows setting a new password.
+        ResetPassword => "reset_password",
     }
 }
 
@@ -33,7 +25,7 @@ pub async fn insert(
     sqlx::query("insert into control.user_tokens (token_hash, user_id, purpose, expires_at) values ($1, $2, $3, $4)")
         .bind(token_hash)
         .bind(user_id)
-        .bind(purpose.as_str())
+        .bind(purpose)
         .bind(expires_at)
         .execute(conn)
         .await?;
@@ -49,7 +41,7 @@ pub async fn consume(conn: &mut PgConnection, token_hash: &[u8], purpose: Purpos
          returning user_id",
     )
     .bind(token_hash)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .fetch_optional(conn)
     .await
 }
@@ -60,7 +52,7 @@ pub async fn invalidate_all(conn: &mut PgConnection, user_id: UserId, purpose: P
         "update control.user_tokens set used_at = now() where user_id = $1 and purpose = $2 and used_at is null",
     )
     .bind(user_id)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .execute(conn)
     .await?;
     Ok(())

@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{API_KEY_PREFIX, AdminUp, ApiJson, Auth};
-use super::views::stored_role;
 use crate::db::NewId;
 use crate::db::{self, TenantTx};
 use crate::domain::{names, secret};
@@ -74,7 +73,7 @@ impl TryFrom<db::api_keys::ApiKeyRow> for ApiKeyView {
         Ok(Self {
             id: row.id,
             name: row.name,
-            role: stored_role(&row.role)?,
+            role: row.role,
             prefix: row.prefix,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
@@ -116,7 +115,7 @@ async fn create_api_key(
         id,
         tenant,
         &name,
-        body.role.as_str(),
+        body.role,
         &prefix,
         &secret::digest(&secret),
         auth.principal.user_id(),

@@ -12,11 +12,12 @@ use utoipa_axum::routes;
 
 use super::extract::{ApiJson, Auth, ClientIp};
 use super::validate::{Fields, valid};
-use super::views::{SessionResponse, TenantView, UserView, stored_role};
+use super::views::{SessionResponse, TenantView, UserView};
 use crate::auth::Principal;
 use crate::auth::session::{self, REFRESH_PREFIX};
 use crate::db::NewId;
 use crate::db::audit::Actor;
+use crate::db::tenants::TenantStatus;
 use crate::db::user_tokens::Purpose;
 use crate::db::{self, TenantTx};
 use crate::domain::email::Email;
@@ -302,7 +303,7 @@ async fn login(
             ));
         }
     };
-    let role: Role = stored_role(&chosen.role)?;
+    let role: Role = chosen.role;
     let (user_id, tenant_id) = (user.id, chosen.tenant_id);
     let tokens =
         session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
@@ -353,10 +354,10 @@ async fn refresh(
         ));
     }
     let member = db::memberships::find_auth(&mut tx, token.tenant_id, token.user_id).await?.ok_or_else(invalid)?;
-    if member.tenant_status != "active" {
+    if member.tenant_status != TenantStatus::Active {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
-    let role: Role = stored_role(&member.role)?;
+    let role: Role = member.role;
     let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid)?;
     let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid)?;
     db::refresh_tokens::mark_replaced(&mut tx, token.id).await?;

@@ -5,7 +5,7 @@
 //! note in the conversation's sequence.
 
 use axum::extract::{Path, State};
-use kefu_protocol::ws::{ConversationSummary, NoteEvent};
+use kefu_protocol::ws::{ConversationStatus, ConversationSummary, NoteEvent};
 use kefu_protocol::{ConversationId, ErrorCode, Role, TeamId, UserId};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -67,7 +67,7 @@ async fn locked(tx: &mut TenantTx, id: ConversationId) -> Result<ConversationRow
 }
 
 fn require_open(row: &ConversationRow) -> Result<()> {
-    if row.status == "open" {
+    if row.status == ConversationStatus::Open {
         Ok(())
     } else {
         Err(ApiError::client(ErrorCode::ConversationClosed, "The conversation is closed; reopen it first."))
@@ -104,7 +104,7 @@ async fn reopen_conversation(
     let actor = auth.require_user()?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = locked(&mut tx, id).await?;
-    if row.status == "open" {
+    if row.status == ConversationStatus::Open {
         return Err(ApiError::client(ErrorCode::ConversationOpen, "The conversation is already open."));
     }
     let newer_open = || {

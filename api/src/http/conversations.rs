@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, Query, State};
 use kefu_protocol::ConversationId;
-use kefu_protocol::ws::{ConversationSummary, MessageView};
+use kefu_protocol::ws::{ConversationStatus, ConversationSummary, MessageView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -81,8 +81,8 @@ pub struct ConversationPage {
 
 fn list_filter(query: &ListQuery, me: Option<kefu_protocol::UserId>) -> Result<db::conversations::ListFilter> {
     let status = match query.status.as_deref() {
-        None | Some("open") => Some("open"),
-        Some("closed") => Some("closed"),
+        None | Some("open") => Some(ConversationStatus::Open),
+        Some("closed") => Some(ConversationStatus::Closed),
         Some("all") => None,
         Some(_) => return Err(ApiError::field("status", "invalid", "open, closed or all")),
     };

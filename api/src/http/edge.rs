@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::db::tenants::TenantStatus;
 use crate::db::{self, TenantSchema, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -47,7 +48,7 @@ async fn resolve_site(State(state): State<AppState>, headers: HeaderMap, Path(ke
     let mut conn = state.db.acquire().await?;
     let found = db::site_keys::resolve(&mut conn, key).await?.ok_or_else(|| ApiError::not_found("site key"))?;
     drop(conn);
-    if found.tenant_status != "active" {
+    if found.tenant_status != TenantStatus::Active {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
     let tenant_id = found.tenant_id;

@@ -10,8 +10,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use kefu_protocol::{ErrorCode, Role, TenantId, UserId};
 
-use super::views::stored_role;
 use crate::auth::{Principal, TenantCtx};
+use crate::db::tenants::TenantStatus;
 use crate::db::{self, TenantSchema};
 use crate::domain::secret;
 use crate::error::ApiError;
@@ -129,8 +129,8 @@ fn invalid_token() -> ApiError {
     ApiError::client(ErrorCode::InvalidToken, "The token is invalid or expired.")
 }
 
-fn tenant_ctx(id: TenantId, slug: String, schema_name: &str, status: &str) -> Result<TenantCtx, ApiError> {
-    if status != "active" {
+fn tenant_ctx(id: TenantId, slug: String, schema_name: &str, status: TenantStatus) -> Result<TenantCtx, ApiError> {
+    if status != TenantStatus::Active {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
     let schema = TenantSchema::checked(id, schema_name)
@@ -147,8 +147,8 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
     // The membership is re-read on every request so that removal or a role change takes effect
     // at once; the token only proves who the caller is.
     let member = db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?.ok_or_else(invalid_token)?;
-    let role: Role = stored_role(&member.role)?;
-    let tenant = tenant_ctx(claims.tid, member.slug, &member.schema_name, &member.tenant_status)?;
+    let role: Role = member.role;
+    let tenant = tenant_ctx(claims.tid, member.slug, &member.schema_name, member.tenant_status)?;
     Ok((tenant, Principal::Member { user_id: claims.sub, role, email_verified: member.email_verified }))
 }
 
@@ -158,9 +158,9 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
     }
     let mut conn = state.db.acquire().await?;
     let key = db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?.ok_or_else(invalid_token)?;
-    let role: Role = stored_role(&key.role)?;
+    let role: Role = key.role;
     let tenant_id = key.tenant_id;
-    let tenant = tenant_ctx(tenant_id, key.slug, &key.schema_name, &key.tenant_status)?;
+    let tenant = tenant_ctx(tenant_id, key.slug, &key.schema_name, key.tenant_status)?;
     Ok((tenant, Principal::ApiKey { key_id: key.id, role }))
 }
 

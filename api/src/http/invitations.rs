@@ -12,10 +12,11 @@ use utoipa_axum::routes;
 
 use super::auth::{hash_password, verify_password};
 use super::extract::{AdminUp, ApiJson, Auth, ClientIp};
-use super::views::{SessionResponse, TenantView, UserView, stored_role};
+use super::views::{SessionResponse, TenantView, UserView};
 use crate::auth::session;
 use crate::db::NewId;
 use crate::db::audit::Actor;
+use crate::db::tenants::TenantStatus;
 use crate::db::{self, TenantSchema, TenantTx};
 use crate::domain::email::Email;
 use crate::domain::{names, password, secret};
@@ -75,7 +76,7 @@ impl TryFrom<db::invitations::InvitationRow> for InvitationView {
         Ok(Self {
             id: row.id,
             email: row.email,
-            role: stored_role(&row.role)?,
+            role: row.role,
             created_at: row.created_at,
             expired: row.expires_at <= Utc::now(),
             expires_at: row.expires_at,
@@ -133,7 +134,7 @@ async fn create_invitation(
         id,
         tenant,
         email.as_str(),
-        body.role.as_str(),
+        body.role,
         &secret::digest(&token),
         auth.principal.user_id(),
         expires_at,
@@ -245,7 +246,7 @@ async fn lookup_invitation(
     Ok(axum::Json(InvitationLookup {
         company_name: company.name,
         email: invitation.email,
-        role: stored_role(&invitation.role)?,
+        role: invitation.role,
         account_exists,
     }))
 }
@@ -286,7 +287,7 @@ async fn accept_invitation(
     let invitation = db::invitations::find_usable_for_update(&mut tx, &secret::digest(&body.token))
         .await?
         .ok_or_else(invalid_invitation)?;
-    let role: Role = stored_role(&invitation.role)?;
+    let role: Role = invitation.role;
     let existing = db::users::find_by_email(&mut tx, &invitation.email).await?;
     let (user_id, email, display_name) = match existing {
         Some(user) => {
@@ -311,14 +312,14 @@ async fn accept_invitation(
             (id, invitation.email.clone(), name)
         }
     };
-    db::memberships::insert(&mut tx, invitation.tenant_id, user_id, role.as_str())
+    db::memberships::insert(&mut tx, invitation.tenant_id, user_id, role)
         .await
         .on_constraint("memberships_pkey", || {
             ApiError::client(ErrorCode::AlreadyMember, "You are already a member.")
         })?;
     db::invitations::mark_accepted(&mut tx, invitation.id).await?;
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
-    if tenant.status != "active" {
+    if tenant.status != TenantStatus::Active {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
     let tenant_id = tenant.id;

@@ -11,7 +11,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
-use super::views::stored_role;
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -66,7 +65,7 @@ async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> R
                 user_id: m.user_id,
                 email: m.email,
                 display_name: profile.map_or(m.display_name, |p| p.display_name.clone()),
-                role: stored_role(&m.role)?,
+                role: m.role,
                 joined_at: m.created_at,
                 avatar_url: profile.and_then(|p| p.avatar_url.clone()),
                 employee_no: profile.and_then(|p| p.employee_no.clone()),
@@ -110,10 +109,10 @@ async fn update_member(
     let member = db::memberships::find(tx.control(), auth.tenant.id, user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))?;
-    if member.role == Role::Owner.as_str() {
+    if member.role == Role::Owner {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner's role cannot be changed."));
     }
-    db::memberships::set_role(tx.control(), auth.tenant.id, user_id, body.role.as_str()).await?;
+    db::memberships::set_role(tx.control(), auth.tenant.id, user_id, body.role).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -142,7 +141,7 @@ async fn remove_member(
     let tenant = auth.tenant.id;
     let member =
         db::memberships::find(tx.control(), tenant, user_id).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    if member.role == Role::Owner.as_str() {
+    if member.role == Role::Owner {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner cannot be removed."));
     }
     db::memberships::delete(tx.control(), tenant, user_id).await?;

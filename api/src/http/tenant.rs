@@ -48,7 +48,8 @@ pub struct TenantDetails {
     /// Company name.
     pub name: String,
     /// `active`, `suspended` or `deleting`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: db::tenants::TenantStatus,
     /// Plan and usage.
     pub plan: PlanView,
     /// End of the trial, if on trial.

@@ -3,7 +3,7 @@
 
 use axum::extract::ws::WebSocket;
 use futures_util::StreamExt;
-use kefu_protocol::ws::{self, AgentFrame, AgentStatus, ServerFrame, WsErrorCode, close, limits};
+use kefu_protocol::ws::{self, AgentFrame, AgentStatus, ConversationStatus, ServerFrame, WsErrorCode, close, limits};
 use kefu_protocol::{AccessClaims, ConversationId};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -13,6 +13,7 @@ use super::connection::{self, Incoming, Outbox};
 use super::service::{self, Author, OpError};
 use super::{FrameLimiter, TenantRef, error_frame, next_frame};
 use crate::db;
+use crate::db::tenants::TenantStatus;
 use crate::state::AppState;
 
 /// Serves one agent connection until it ends.
@@ -187,7 +188,7 @@ impl Session {
                     Err(error) => Err(error),
                 };
                 match found {
-                    Ok(Some(member)) if member.tenant_status == "active" => {}
+                    Ok(Some(member)) if member.tenant_status == TenantStatus::Active => {}
                     Ok(_) => {
                         kill.close(close::ACCESS_REVOKED);
                         return;
@@ -266,7 +267,7 @@ impl Session {
             Box::pin(async move {
                 // The conversation's lock first, then the agent's (the order transfers use).
                 let Some(row) = db::conversations::lock(tx, id).await? else { return Ok(Claimed::NotFound) };
-                if row.status == "open"
+                if row.status == ConversationStatus::Open
                     && row.assignee.is_none()
                     && !service::may_exceed_capacity(tx, tenant, agent).await?
                 {

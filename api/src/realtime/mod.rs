@@ -79,7 +79,7 @@ pub struct TenantRef {
 async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantRef> {
     let mut conn = state.db.acquire().await?;
     let row = db::tenants::find(&mut conn, tenant).await?.ok_or_else(invalid_token)?;
-    if row.status != "active" {
+    if row.status != db::tenants::TenantStatus::Active {
         return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
     }
     let schema = TenantSchema::checked(tenant, &row.schema_name).ok_or_else(invalid_token)?;

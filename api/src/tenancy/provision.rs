@@ -42,7 +42,7 @@ pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyho
     )
     .await?;
     migrate_tenant_schema(conn, &schema).await?;
-    db::memberships::insert(conn, tenant_id, new.owner, Role::Owner.as_str()).await?;
+    db::memberships::insert(conn, tenant_id, new.owner, Role::Owner).await?;
     Ok((tenant_id, schema))
 }
 
