@@ -65,12 +65,11 @@ async fn demo_site(state: &AppState) -> anyhow::Result<kefu_protocol::SiteKeyId>
     let mut conn = state.db.acquire().await?;
     let tenant = db::tenants::find_by_slug(&mut conn, "demo").await?.context("the demo tenant is missing")?;
     drop(conn);
-    let tenant_id = tenant.id;
-    let schema = TenantSchema::checked(tenant_id, &tenant.schema_name).context("demo schema name")?;
-    let mut tx = TenantTx::begin(&state.db, &schema).await?;
-    let key = match db::site_keys::list(tx.control(), tenant.id).await?.first() {
+    let tenant_id = tenant.access.id;
+    let mut tx = TenantTx::begin(&state.db, &tenant.access.schema).await?;
+    let key = match db::site_keys::list(tx.control(), tenant_id).await?.first() {
         Some(key) => key.id,
-        None => db::site_keys::insert(tx.control(), SiteKeyId::new_v7(), tenant.id, "Demo shop").await?.id,
+        None => db::site_keys::insert(tx.control(), SiteKeyId::new_v7(), tenant_id, "Demo shop").await?.id,
     };
     let widget = db::widget::get(&mut tx).await?;
     if widget.settings.0.allowed_origins.is_empty() {

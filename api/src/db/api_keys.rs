@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use kefu_protocol::{ApiKeyId, Role, TenantId, UserId};
 
-use super::tenants::TenantStatus;
+use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
 
 /// An API key as listed (never the secret).
@@ -30,16 +30,17 @@ pub struct ApiKeyRow {
 pub struct ApiKeyAuth {
     /// Key id.
     pub id: ApiKeyId,
-    /// Tenant id.
-    pub tenant_id: TenantId,
     /// Role.
     pub role: Role,
-    /// Tenant slug.
-    pub slug: String,
-    /// Tenant schema.
-    pub schema_name: String,
-    /// Tenant status.
-    pub tenant_status: TenantStatus,
+    /// The key's tenant.
+    #[sqlx(flatten)]
+    pub tenant: TenantAccess,
+}
+
+impl AsRef<TenantAccess> for ApiKeyAuth {
+    fn as_ref(&self) -> &TenantAccess {
+        &self.tenant
+    }
 }
 
 /// Most keys a tenant may have at once.
@@ -106,11 +107,11 @@ pub async fn revoke(conn: &mut PgConnection, tenant_id: TenantId, id: ApiKeyId) 
 
 /// Looks up an active key by hash and records its use (at most once a minute).
 pub async fn authenticate(conn: &mut PgConnection, key_hash: &[u8]) -> sqlx::Result<Option<ApiKeyAuth>> {
-    let found: Option<ApiKeyAuth> = sqlx::query_as(
-        "select k.id, k.tenant_id, k.role, t.slug, t.schema_name, t.status as tenant_status
+    let found: Option<ApiKeyAuth> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select k.id, k.role, {ACCESS_COLUMNS}
          from control.api_keys k join control.tenants t on t.id = k.tenant_id
-         where k.key_hash = $1 and k.revoked_at is null",
-    )
+         where k.key_hash = $1 and k.revoked_at is null"
+    )))
     .bind(key_hash)
     .fetch_optional(&mut *conn)
     .await?;

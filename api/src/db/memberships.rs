@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use kefu_protocol::{Role, TenantId, UserId};
 
-use super::tenants::TenantStatus;
+use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
 
 /// What the auth extractor needs to accept a member's request.
@@ -11,14 +11,17 @@ use sqlx::PgConnection;
 pub struct MemberAuth {
     /// The member's current role.
     pub role: Role,
-    /// The tenant's slug.
-    pub slug: String,
-    /// The tenant's schema.
-    pub schema_name: String,
-    /// The tenant's status.
-    pub tenant_status: TenantStatus,
     /// Whether the user's email is verified.
     pub email_verified: bool,
+    /// The tenant.
+    #[sqlx(flatten)]
+    pub tenant: TenantAccess,
+}
+
+impl AsRef<TenantAccess> for MemberAuth {
+    fn as_ref(&self) -> &TenantAccess {
+        &self.tenant
+    }
 }
 
 /// A member as listed to colleagues.
@@ -66,14 +69,13 @@ pub async fn find_auth(
     tenant_id: TenantId,
     user_id: UserId,
 ) -> sqlx::Result<Option<MemberAuth>> {
-    sqlx::query_as(
-        "select m.role, t.slug, t.schema_name, t.status as tenant_status,
-                (u.email_verified_at is not null) as email_verified
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select m.role, (u.email_verified_at is not null) as email_verified, {ACCESS_COLUMNS}
          from control.memberships m
          join control.tenants t on t.id = m.tenant_id
          join control.users u on u.id = m.user_id
-         where m.tenant_id = $1 and m.user_id = $2",
-    )
+         where m.tenant_id = $1 and m.user_id = $2"
+    )))
     .bind(tenant_id)
     .bind(user_id)
     .fetch_optional(conn)

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use kefu_protocol::{SiteKeyId, TenantId};
 
-use super::tenants::TenantStatus;
+use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
 
 /// Most active site keys a tenant may have.
@@ -23,14 +23,17 @@ pub struct SiteKeyRow {
 /// What the edge needs to find a key's tenant.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SiteKeyTenant {
-    /// Tenant id.
-    pub tenant_id: TenantId,
-    /// Tenant schema.
-    pub schema_name: String,
-    /// Tenant status.
-    pub tenant_status: TenantStatus,
+    /// The key's tenant.
+    #[sqlx(flatten)]
+    pub tenant: TenantAccess,
     /// Tenant home region.
     pub home_region: String,
+}
+
+impl AsRef<TenantAccess> for SiteKeyTenant {
+    fn as_ref(&self) -> &TenantAccess {
+        &self.tenant
+    }
 }
 
 /// Creates a key.
@@ -84,11 +87,11 @@ pub async fn revoke(conn: &mut PgConnection, tenant_id: TenantId, id: SiteKeyId)
 
 /// The tenant behind an active key.
 pub async fn resolve(conn: &mut PgConnection, id: SiteKeyId) -> sqlx::Result<Option<SiteKeyTenant>> {
-    sqlx::query_as(
-        "select t.id as tenant_id, t.schema_name, t.status as tenant_status, t.home_region
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {ACCESS_COLUMNS}, t.home_region
          from control.site_keys k join control.tenants t on t.id = k.tenant_id
-         where k.id = $1 and k.revoked_at is null",
-    )
+         where k.id = $1 and k.revoked_at is null"
+    )))
     .bind(id)
     .fetch_optional(conn)
     .await

@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use kefu_protocol::TenantId;
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+use super::TenantSchema;
 
 text_enum! {
     /// Whether a tenant may be used (`control.tenants.status`).
@@ -18,21 +21,55 @@ text_enum! {
     }
 }
 
-/// A tenant as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TenantRow {
+/// What admitting a request or a connection into a tenant needs from its control row: the id,
+/// the slug, the schema (its stored name checked against the id while decoding, so a mismatch is
+/// a database error, never a usable schema) and the status. Read from the columns `tenant_id`,
+/// `tenant_slug`, `tenant_schema` and `tenant_status`, so queries that join `control.tenants`
+/// embed it with `#[sqlx(flatten)]`. `auth::TenantCtx::admit` decides from it.
+#[derive(Debug, Clone)]
+pub struct TenantAccess {
     /// Tenant id.
     pub id: TenantId,
     /// URL slug.
     pub slug: String,
-    /// Company name.
-    pub name: String,
-    /// Schema name (`t_<hex>`).
-    pub schema_name: String,
-    /// Highest tenant migration applied.
-    pub schema_version: i64,
+    /// Its schema, validated.
+    pub schema: TenantSchema,
     /// Whether it may be used.
     pub status: TenantStatus,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for TenantAccess {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let id: TenantId = row.try_get("tenant_id")?;
+        let name: &str = row.try_get("tenant_schema")?;
+        let schema = TenantSchema::checked(id, name).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "tenant_schema".into(),
+            source: format!("tenant {id} has the mismatched schema name `{name}`").into(),
+        })?;
+        Ok(Self { id, slug: row.try_get("tenant_slug")?, schema, status: row.try_get("tenant_status")? })
+    }
+}
+
+impl AsRef<TenantAccess> for TenantAccess {
+    fn as_ref(&self) -> &TenantAccess {
+        self
+    }
+}
+
+/// The columns of [`TenantAccess`] from `control.tenants` aliased `t`.
+pub(super) const ACCESS_COLUMNS: &str =
+    "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema, t.status as tenant_status";
+
+/// A tenant as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantRow {
+    /// Id, slug, schema and status.
+    #[sqlx(flatten)]
+    pub access: TenantAccess,
+    /// Company name.
+    pub name: String,
+    /// Highest tenant migration applied.
+    pub schema_version: i64,
     /// Plan id.
     pub plan_id: String,
     /// End of the trial, if on trial.
@@ -41,7 +78,15 @@ pub struct TenantRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, slug, name, schema_name, schema_version, status, plan_id, trial_ends_at, created_at";
+impl AsRef<TenantAccess> for TenantRow {
+    fn as_ref(&self) -> &TenantAccess {
+        &self.access
+    }
+}
+
+const COLUMNS: &str =
+    "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema, t.status as tenant_status,
+    t.name, t.schema_version, t.plan_id, t.trial_ends_at, t.created_at";
 
 /// Inserts a tenant.
 #[allow(clippy::too_many_arguments)]
@@ -85,7 +130,16 @@ pub async fn claim_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<boo
 
 /// Finds a tenant by id.
 pub async fn find(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Option<TenantRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants where id = $1")))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// What admitting a request into a tenant needs, by tenant id (visitor tokens name only the
+/// tenant).
+pub async fn find_access(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Option<TenantAccess>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {ACCESS_COLUMNS} from control.tenants t where t.id = $1")))
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -93,7 +147,7 @@ pub async fn find(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Option<
 
 /// Finds a tenant by slug.
 pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<TenantRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants where slug = $1")))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.slug = $1")))
         .bind(slug)
         .fetch_optional(conn)
         .await

@@ -13,11 +13,10 @@ use utoipa_axum::routes;
 use super::extract::{ApiJson, Auth, ClientIp};
 use super::validate::{Fields, valid};
 use super::views::{SessionResponse, TenantView, UserView};
-use crate::auth::Principal;
 use crate::auth::session::{self, REFRESH_PREFIX};
+use crate::auth::{Principal, TenantCtx};
 use crate::db::NewId;
 use crate::db::audit::Actor;
-use crate::db::tenants::TenantStatus;
 use crate::db::user_tokens::Purpose;
 use crate::db::{self, TenantTx};
 use crate::domain::email::Email;
@@ -354,14 +353,12 @@ async fn refresh(
         ));
     }
     let member = db::memberships::find_auth(&mut tx, token.tenant_id, token.user_id).await?.ok_or_else(invalid)?;
-    if member.tenant_status != TenantStatus::Active {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
+    let (_, member) = TenantCtx::admit(Some(member))?;
     let role: Role = member.role;
     let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid)?;
     let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid)?;
     db::refresh_tokens::mark_replaced(&mut tx, token.id).await?;
-    let (user_id, tenant_id) = (user.id, tenant.id);
+    let (user_id, tenant_id) = (user.id, tenant.access.id);
     let tokens = session::continue_family(
         &mut tx,
         &state.jwt,
@@ -376,7 +373,7 @@ async fn refresh(
     Ok(axum::Json(SessionResponse::new(
         tokens,
         UserView::from_row(user_id, user),
-        TenantView { id: tenant_id, slug: tenant.slug, name: tenant.name },
+        TenantView { id: tenant_id, slug: tenant.access.slug, name: tenant.name },
         role,
     )))
 }
@@ -491,7 +488,7 @@ pub struct MeResponse {
 async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeResponse>> {
     let mut conn = state.db.acquire().await?;
     let tenant = db::tenants::find(&mut conn, auth.tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    let tenant = TenantView { id: auth.tenant.id, slug: tenant.slug, name: tenant.name };
+    let tenant = TenantView { id: auth.tenant.id, slug: tenant.access.slug, name: tenant.name };
     let (user, api_key_id) = match &auth.principal {
         Principal::Member { user_id, .. } => {
             let user = db::users::find(&mut conn, *user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;

@@ -13,11 +13,10 @@ use utoipa_axum::routes;
 use super::auth::{hash_password, verify_password};
 use super::extract::{AdminUp, ApiJson, Auth, ClientIp};
 use super::views::{SessionResponse, TenantView, UserView};
-use crate::auth::session;
+use crate::auth::{TenantCtx, session};
 use crate::db::NewId;
 use crate::db::audit::Actor;
-use crate::db::tenants::TenantStatus;
-use crate::db::{self, TenantSchema, TenantTx};
+use crate::db::{self, TenantTx};
 use crate::domain::email::Email;
 use crate::domain::{names, password, secret};
 use crate::error::{ApiError, Result, ResultExt};
@@ -319,13 +318,9 @@ async fn accept_invitation(
         })?;
     db::invitations::mark_accepted(&mut tx, invitation.id).await?;
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
-    if tenant.status != TenantStatus::Active {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
-    let tenant_id = tenant.id;
-    let schema = TenantSchema::checked(tenant_id, &tenant.schema_name)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("schema mismatch")))?;
-    let mut tx = TenantTx::pin(tx, &schema).await?;
+    let (ctx, tenant) = TenantCtx::admit(Some(tenant))?;
+    let tenant_id = ctx.id;
+    let mut tx = TenantTx::pin(tx, &ctx.schema).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,
@@ -341,7 +336,7 @@ async fn accept_invitation(
     Ok(axum::Json(SessionResponse::new(
         tokens,
         UserView { id: user_id, email, display_name, email_verified: true },
-        TenantView { id: tenant_id, slug: tenant.slug, name: tenant.name },
+        TenantView { id: tenant_id, slug: ctx.slug, name: tenant.name },
         role,
     )))
 }

@@ -63,9 +63,9 @@ async fn details(conn: &mut sqlx::PgConnection, id: TenantId) -> Result<TenantDe
     let usage = db::tenants::plan_usage(conn, id).await?;
     Ok(TenantDetails {
         id,
-        slug: tenant.slug,
+        slug: tenant.access.slug,
         name: tenant.name,
-        status: tenant.status,
+        status: tenant.access.status,
         plan: PlanView {
             id: usage.plan_id,
             name: usage.plan_name,

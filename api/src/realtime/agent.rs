@@ -11,13 +11,13 @@ use tracing::Instrument;
 use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox};
 use super::service::{self, Author, OpError};
-use super::{FrameLimiter, TenantRef, error_frame, next_frame};
+use super::{FrameLimiter, error_frame, next_frame};
+use crate::auth::TenantCtx;
 use crate::db;
-use crate::db::tenants::TenantStatus;
 use crate::state::AppState;
 
 /// Serves one agent connection until it ends.
-pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: AccessClaims, name: String, id: u64) {
+pub async fn run(socket: WebSocket, state: AppState, tenant: TenantCtx, claims: AccessClaims, name: String, id: u64) {
     let (sink, mut stream) = socket.split();
     let (mut out, writer) = connection::start(id, false, sink, state.shutdown.clone(), claims.exp);
     let span = tracing::info_span!("agent_ws", tenant_id = %tenant.id, user_id = %claims.sub, connection = id);
@@ -43,7 +43,7 @@ pub async fn run(socket: WebSocket, state: AppState, tenant: TenantRef, claims: 
 
 struct Session {
     state: AppState,
-    tenant: TenantRef,
+    tenant: TenantCtx,
     claims: AccessClaims,
     name: String,
     limiter: FrameLimiter,
@@ -188,7 +188,8 @@ impl Session {
                     Err(error) => Err(error),
                 };
                 match found {
-                    Ok(Some(member)) if member.tenant_status == TenantStatus::Active => {}
+                    // Still a member of a tenant that may be used (the upgrade's own check).
+                    Ok(member) if TenantCtx::admit(member.as_ref()).is_ok() => {}
                     Ok(_) => {
                         kill.close(close::ACCESS_REVOKED);
                         return;

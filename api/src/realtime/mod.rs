@@ -22,11 +22,12 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use kefu_protocol::ErrorCode;
 use kefu_protocol::ws::limits;
-use kefu_protocol::{ErrorCode, TenantId};
 use serde::Deserialize;
 
-use crate::db::{self, TenantSchema};
+use crate::auth::{TenantCtx, invalid_token};
+use crate::db;
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
@@ -54,10 +55,6 @@ fn token_of(query: &TokenQuery, headers: &HeaderMap) -> Result<String> {
         .ok_or_else(|| ApiError::client(ErrorCode::Unauthenticated, "Pass the token as `?token=`."))
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::client(ErrorCode::InvalidToken, "The token is invalid or expired.")
-}
-
 /// Applies the protocol's frame limits and small buffers (idle sockets stay cheap).
 fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(limits::MAX_FRAME_BYTES)
@@ -67,30 +64,11 @@ fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .max_write_buffer_size(limits::MAX_FRAME_BYTES * 4)
 }
 
-/// The tenant a connection acts in, checked active and at home in this node's region.
-#[derive(Clone)]
-pub struct TenantRef {
-    /// Tenant id.
-    pub id: TenantId,
-    /// Its schema.
-    pub schema: TenantSchema,
-}
-
-async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantRef> {
-    let mut conn = state.db.acquire().await?;
-    let row = db::tenants::find(&mut conn, tenant).await?.ok_or_else(invalid_token)?;
-    if row.status != db::tenants::TenantStatus::Active {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
-    let schema = TenantSchema::checked(tenant, &row.schema_name).ok_or_else(invalid_token)?;
-    Ok(TenantRef { id: tenant, schema })
-}
-
 /// Follows a conversation on this connection (once), replaying what the client has not seen
 /// after `after_seq`; agents also get private notes.
 pub(crate) async fn follow_conversation(
     state: &AppState,
-    tenant: &TenantRef,
+    tenant: &TenantCtx,
     out: &mut connection::Outbox,
     conversation: kefu_protocol::ConversationId,
     after_seq: i64,
@@ -112,12 +90,12 @@ pub(crate) async fn follow_conversation(
     out.follow(topic, receiver, Some(recovery)).await;
 }
 
-/// Checks a visitor token (signature, audience, expiry, this node's region) and resolves its
-/// tenant (active, at home here). Also used by the visitor's attachment endpoints.
+/// Checks a visitor token (signature, audience, expiry, this node's region) and admits its
+/// tenant (`TenantCtx::admit`). Also used by the visitor's attachment endpoints.
 pub(crate) async fn authenticate_visitor(
     state: &AppState,
     token: &str,
-) -> Result<(kefu_protocol::VisitorClaims, TenantRef)> {
+) -> Result<(kefu_protocol::VisitorClaims, TenantCtx)> {
     let claims = state.jwt.verify_visitor(token).map_err(|error| {
         tracing::debug!(%error, "visitor token rejected");
         invalid_token()
@@ -126,7 +104,8 @@ pub(crate) async fn authenticate_visitor(
         tracing::debug!(region = %claims.region, "visitor token for another region");
         return Err(invalid_token());
     }
-    let tenant = resolve_tenant(state, claims.tid).await?;
+    let mut conn = state.db.acquire().await?;
+    let (tenant, _) = TenantCtx::admit(db::tenants::find_access(&mut conn, claims.tid).await?)?;
     Ok((claims, tenant))
 }
 
@@ -166,10 +145,9 @@ async fn agent_upgrade(
     let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
     let mut conn = state.db.acquire().await?;
     // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
-    db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?.ok_or_else(invalid_token)?;
+    let (tenant, _) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
     let user = db::users::find(&mut conn, claims.sub).await?.ok_or_else(invalid_token)?;
     drop(conn);
-    let tenant = resolve_tenant(&state, claims.tid).await?;
     // Visitors and colleagues see the name the member goes by in this tenant.
     let mut tx = crate::db::TenantTx::begin(&state.db, &tenant.schema).await?;
     let profile_name = db::agents::display_name(&mut tx, claims.sub).await?;

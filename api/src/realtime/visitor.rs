@@ -12,7 +12,8 @@ use super::bus::{BusEvent, Topic};
 use super::connection::{self, Incoming, Outbox};
 use super::presence::visitors::CurrentPage;
 use super::service::{self, Author, OpError};
-use super::{FrameLimiter, TenantRef, error_frame, next_frame};
+use super::{FrameLimiter, error_frame, next_frame};
+use crate::auth::TenantCtx;
 use crate::db;
 use crate::state::AppState;
 
@@ -20,7 +21,7 @@ use crate::state::AppState;
 pub async fn run(
     socket: WebSocket,
     state: AppState,
-    tenant: TenantRef,
+    tenant: TenantCtx,
     claims: VisitorClaims,
     seen: db::visitors::Seen,
     id: u64,
@@ -46,7 +47,7 @@ pub async fn run(
 
 struct Session {
     state: AppState,
-    tenant: TenantRef,
+    tenant: TenantCtx,
     claims: VisitorClaims,
     /// Device and language from the upgrade request.
     seen: db::visitors::Seen,

@@ -6,15 +6,15 @@
 use kefu_protocol::ws::{AgentStatus, Availability, QueuePlace, ServerFrame};
 use kefu_protocol::{ConversationId, TenantId};
 
-use super::TenantRef;
 use super::service::{self, OpError};
+use crate::auth::TenantCtx;
 use crate::db;
 use crate::state::AppState;
 
 /// The `status` frame for a visitor whose open conversation is `conversation`.
 pub async fn status(
     state: &AppState,
-    tenant: &TenantRef,
+    tenant: &TenantCtx,
     conversation: Option<ConversationId>,
 ) -> Result<ServerFrame, OpError> {
     let mut agents = availability(state, tenant.id).await;
