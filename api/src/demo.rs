@@ -6,7 +6,7 @@ use kefu_protocol::{SiteKeyId, UserId};
 use crate::config::Mode;
 use crate::db::NewId;
 use crate::db::audit::Actor;
-use crate::db::{self, TenantSchema, TenantTx};
+use crate::db::{self, TenantTx};
 use crate::state::AppState;
 use crate::tenancy::provision::{self, NewTenant};
 
@@ -30,12 +30,13 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
         }
     };
     if db::tenants::find_by_slug(&mut tx, "demo").await?.is_none() {
-        let (tenant_id, schema): (_, TenantSchema) = provision::create_tenant(
+        let tenant = provision::create_tenant(
             &mut tx,
             NewTenant { name: "Demo Shop 演示商店", slug: "demo", owner: user_id, region: &state.config.region },
         )
         .await?;
-        let mut tenant_tx = TenantTx::pin(tx, &schema).await?;
+        let tenant_id = tenant.id;
+        let mut tenant_tx = TenantTx::enter(tx, &tenant).await?;
         db::agents::upsert(&mut tenant_tx, user_id, "Demo Owner").await?;
         db::audit::record(
             &mut tenant_tx,
@@ -65,11 +66,10 @@ async fn demo_site(state: &AppState) -> anyhow::Result<kefu_protocol::SiteKeyId>
     let mut conn = state.db.acquire().await?;
     let tenant = db::tenants::find_by_slug(&mut conn, "demo").await?.context("the demo tenant is missing")?;
     drop(conn);
-    let tenant_id = tenant.access.id;
     let mut tx = TenantTx::begin(&state.db, &tenant.access.schema).await?;
-    let key = match db::site_keys::list(tx.control(), tenant_id).await?.first() {
+    let key = match db::site_keys::list(&mut tx).await?.first() {
         Some(key) => key.id,
-        None => db::site_keys::insert(tx.control(), SiteKeyId::new_v7(), tenant_id, "Demo shop").await?.id,
+        None => db::site_keys::insert(&mut tx, SiteKeyId::new_v7(), "Demo shop").await?.id,
     };
     let widget = db::widget::get(&mut tx).await?;
     if widget.settings.0.allowed_origins.is_empty() {

@@ -76,6 +76,12 @@ pub async fn enqueue(
     db::outbox::enqueue(conn, tenant_id, to, &mail.subject, &mail.body).await
 }
 
+/// Queues a mail about the transaction's tenant; it is delivered only if that transaction
+/// commits.
+pub async fn enqueue_for_tenant(tx: &mut db::TenantTx, to: &str, mail: &Mail) -> sqlx::Result<()> {
+    db::outbox::enqueue_for_tenant(tx, to, &mail.subject, &mail.body).await
+}
+
 /// Starts the delivery worker when SMTP is configured. Returns `None` otherwise.
 pub fn spawn_worker(
     config: &Config,

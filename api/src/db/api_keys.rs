@@ -1,8 +1,9 @@
 //! `control.api_keys`: tenant API keys, stored as SHA-256 of the secret.
 
 use chrono::{DateTime, Utc};
-use kefu_protocol::{ApiKeyId, Role, TenantId, UserId};
+use kefu_protocol::{ApiKeyId, Role, UserId};
 
+use super::TenantTx;
 use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
 
@@ -46,18 +47,18 @@ impl AsRef<TenantAccess> for ApiKeyAuth {
 /// Most keys a tenant may have at once.
 pub const MAX_PER_TENANT: i64 = 50;
 
-/// Inserts a key.
+/// Inserts a key of the transaction's tenant.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
-    conn: &mut PgConnection,
+    tx: &mut TenantTx,
     id: ApiKeyId,
-    tenant_id: TenantId,
     name: &str,
     role: Role,
     prefix: &str,
     key_hash: &[u8],
     created_by: Option<UserId>,
 ) -> sqlx::Result<ApiKeyRow> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "insert into control.api_keys (id, tenant_id, name, role, prefix, key_hash, created_by)
          values ($1, $2, $3, $4, $5, $6, $7)
@@ -70,37 +71,40 @@ pub async fn insert(
     .bind(prefix)
     .bind(key_hash)
     .bind(created_by)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
-/// Active keys of a tenant.
-pub async fn count_active(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i64> {
+/// Active keys of the transaction's tenant.
+pub async fn count_active(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select count(*) from control.api_keys where tenant_id = $1 and revoked_at is null")
         .bind(tenant_id)
-        .fetch_one(conn)
+        .fetch_one(tx.control())
         .await
 }
 
-/// Active keys of a tenant, newest first.
-pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<Vec<ApiKeyRow>> {
+/// Active keys of the transaction's tenant, newest first.
+pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<ApiKeyRow>> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "select id, name, role, prefix, created_by, created_at, last_used_at from control.api_keys
          where tenant_id = $1 and revoked_at is null order by created_at desc",
     )
     .bind(tenant_id)
-    .fetch_all(conn)
+    .fetch_all(tx.control())
     .await
 }
 
-/// Revokes a key of this tenant; returns whether one was revoked.
-pub async fn revoke(conn: &mut PgConnection, tenant_id: TenantId, id: ApiKeyId) -> sqlx::Result<bool> {
+/// Revokes a key of the transaction's tenant; returns whether one was revoked.
+pub async fn revoke(tx: &mut TenantTx, id: ApiKeyId) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     let done = sqlx::query(
         "update control.api_keys set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null",
     )
     .bind(tenant_id)
     .bind(id)
-    .execute(conn)
+    .execute(tx.control())
     .await?;
     Ok(done.rows_affected() == 1)
 }

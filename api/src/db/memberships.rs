@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use kefu_protocol::{Role, TenantId, UserId};
 
+use super::TenantTx;
 use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
 
@@ -95,8 +96,9 @@ pub async fn tenants_of(conn: &mut PgConnection, user_id: UserId) -> sqlx::Resul
     .await
 }
 
-/// Members of a tenant, owner first then by join date.
-pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<Vec<MemberRow>> {
+/// Members of the transaction's tenant, owner first then by join date.
+pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<MemberRow>> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "select m.user_id, u.email, u.display_name, m.role, m.created_at
          from control.memberships m join control.users u on u.id = m.user_id
@@ -104,12 +106,13 @@ pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<
          order by (m.role = 'owner') desc, m.created_at, u.email",
     )
     .bind(tenant_id)
-    .fetch_all(conn)
+    .fetch_all(tx.control())
     .await
 }
 
-/// One member of a tenant.
-pub async fn find(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId) -> sqlx::Result<Option<MemberRow>> {
+/// One member of the transaction's tenant.
+pub async fn find(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<MemberRow>> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "select m.user_id, u.email, u.display_name, m.role, m.created_at
          from control.memberships m join control.users u on u.id = m.user_id
@@ -117,66 +120,85 @@ pub async fn find(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId)
     )
     .bind(tenant_id)
     .bind(user_id)
-    .fetch_optional(conn)
+    .fetch_optional(tx.control())
     .await
 }
 
-/// Whether the email already belongs to a member of the tenant.
-pub async fn email_is_member(conn: &mut PgConnection, tenant_id: TenantId, email: &str) -> sqlx::Result<bool> {
+/// Whether the email already belongs to a member of the transaction's tenant.
+pub async fn email_is_member(tx: &mut TenantTx, email: &str) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar(
         "select exists(select 1 from control.memberships m join control.users u on u.id = m.user_id
                        where m.tenant_id = $1 and lower(u.email) = lower($2))",
     )
     .bind(tenant_id)
     .bind(email)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
+/// The current role of a member of the transaction's tenant; `None` for anyone else.
+pub async fn role(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<Role>> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_scalar("select role from control.memberships where tenant_id = $1 and user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .fetch_optional(tx.control())
+        .await
+}
+
 /// Changes a member's role; returns whether a row changed.
-pub async fn set_role(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: Role) -> sqlx::Result<bool> {
+pub async fn set_role(tx: &mut TenantTx, user_id: UserId, role: Role) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     let done = sqlx::query("update control.memberships set role = $3 where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
         .bind(role)
-        .execute(conn)
+        .execute(tx.control())
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Removes a member; returns whether a row was removed.
-pub async fn delete(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId) -> sqlx::Result<bool> {
+pub async fn delete(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     let done = sqlx::query("delete from control.memberships where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
-        .execute(conn)
+        .execute(tx.control())
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Members plus pending invitations: the seats in use.
-pub async fn seats_used(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i64> {
+/// Members plus pending invitations of the transaction's tenant: the seats in use.
+pub async fn seats_used(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar(
         "select (select count(*) from control.memberships where tenant_id = $1)
               + (select count(*) from control.invitations
                  where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now())",
     )
     .bind(tenant_id)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
-/// The tenant's plan seat limit.
-pub async fn seat_limit(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i32> {
+/// The plan seat limit of the transaction's tenant.
+pub async fn seat_limit(tx: &mut TenantTx) -> sqlx::Result<i32> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select p.seats from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1")
         .bind(tenant_id)
-        .fetch_one(conn)
+        .fetch_one(tx.control())
         .await
 }
 
-/// Serialises seat-changing operations of one tenant for the rest of the transaction, so two
-/// concurrent invitations cannot both take the last seat.
-pub async fn lock_seats(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<()> {
-    sqlx::query("select id from control.tenants where id = $1 for update").bind(tenant_id).execute(conn).await?;
+/// Serialises seat-changing operations of the transaction's tenant for the rest of the
+/// transaction, so two concurrent invitations cannot both take the last seat.
+pub async fn lock_seats(tx: &mut TenantTx) -> sqlx::Result<()> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query("select id from control.tenants where id = $1 for update")
+        .bind(tenant_id)
+        .execute(tx.control())
+        .await?;
     Ok(())
 }

@@ -2,11 +2,16 @@
 //! functions per entity.
 //!
 //! Architecture invariant: tenant-scoped query functions (`agents`, `audit`, `visitors`,
-//! `conversations`, `messages`, `teams`, `canned_responses`) take
-//! `&mut TenantTx` first and use unqualified table names; control-plane functions take
-//! `&mut PgConnection` and always use `control.`-qualified names plus an explicit tenant id.
+//! `conversations`, `messages`, `teams`, `canned_responses`, `attachments`, `widget`) take
+//! `&mut TenantTx` first and use unqualified table names. Control-plane functions always use
+//! `control.`-qualified names: those about a tenant's own control rows that run inside its
+//! transaction (members, invitations, API keys, site keys, its plan and name, its mail) take
+//! `&mut TenantTx` and use the transaction's tenant id, so they commit with its tenant writes and
+//! cannot name another tenant; the others take `&mut PgConnection` and an explicit id.
 //! Every pooled connection's session `search_path` is empty, so an unqualified query outside a
-//! `TenantTx` fails instead of reading some schema by accident.
+//! `TenantTx` fails instead of reading some schema by accident. Only this module reaches a
+//! `TenantTx`'s connection (`TenantTx::control`), derives a schema from a bare id
+//! (`TenantSchema::of`) or pins a transaction to a schema (`TenantTx::pin`).
 //!
 //! Query functions and rows speak typed ids (`kefu_protocol::TenantId`, …, bound as `uuid`) and
 //! enums for closed sets of names stored in `text` columns (`kefu_protocol::Role`,

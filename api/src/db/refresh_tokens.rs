@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use kefu_protocol::{TenantId, UserId};
+
+use super::TenantTx;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -85,15 +87,16 @@ pub async fn revoke_user(conn: &mut PgConnection, user_id: UserId) -> sqlx::Resu
     Ok(())
 }
 
-/// Revokes a user's sessions in one tenant, e.g. when their membership is removed.
-pub async fn revoke_user_in_tenant(conn: &mut PgConnection, user_id: UserId, tenant_id: TenantId) -> sqlx::Result<()> {
+/// Revokes a user's sessions in the transaction's tenant, e.g. when their membership is removed.
+pub async fn revoke_user_in_tenant(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<()> {
+    let tenant_id = tx.tenant_id();
     sqlx::query(
         "update control.refresh_tokens set revoked_at = now()
          where user_id = $1 and tenant_id = $2 and revoked_at is null",
     )
     .bind(user_id)
     .bind(tenant_id)
-    .execute(conn)
+    .execute(tx.control())
     .await?;
     Ok(())
 }

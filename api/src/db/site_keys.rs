@@ -1,8 +1,9 @@
 //! `control.site_keys`: public site keys and the tenant each leads to.
 
 use chrono::{DateTime, Utc};
-use kefu_protocol::{SiteKeyId, TenantId};
+use kefu_protocol::SiteKeyId;
 
+use super::TenantTx;
 use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
 
@@ -36,13 +37,9 @@ impl AsRef<TenantAccess> for SiteKeyTenant {
     }
 }
 
-/// Creates a key.
-pub async fn insert(
-    conn: &mut PgConnection,
-    id: SiteKeyId,
-    tenant_id: TenantId,
-    label: &str,
-) -> sqlx::Result<SiteKeyRow> {
+/// Creates a key for the transaction's tenant.
+pub async fn insert(tx: &mut TenantTx, id: SiteKeyId, label: &str) -> sqlx::Result<SiteKeyRow> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "insert into control.site_keys (id, tenant_id, label) values ($1, $2, $3)
          returning id, label, created_at",
@@ -50,37 +47,40 @@ pub async fn insert(
     .bind(id)
     .bind(tenant_id)
     .bind(label)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
-/// Active keys of a tenant, oldest first.
-pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<Vec<SiteKeyRow>> {
+/// Active keys of the transaction's tenant, oldest first.
+pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<SiteKeyRow>> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "select id, label, created_at from control.site_keys
          where tenant_id = $1 and revoked_at is null order by created_at, id",
     )
     .bind(tenant_id)
-    .fetch_all(conn)
+    .fetch_all(tx.control())
     .await
 }
 
-/// How many active keys a tenant has.
-pub async fn count_active(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<i64> {
+/// How many active keys the transaction's tenant has.
+pub async fn count_active(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select count(*) from control.site_keys where tenant_id = $1 and revoked_at is null")
         .bind(tenant_id)
-        .fetch_one(conn)
+        .fetch_one(tx.control())
         .await
 }
 
-/// Revokes a key of this tenant; false when there is no such active key.
-pub async fn revoke(conn: &mut PgConnection, tenant_id: TenantId, id: SiteKeyId) -> sqlx::Result<bool> {
+/// Revokes a key of the transaction's tenant; false when there is no such active key.
+pub async fn revoke(tx: &mut TenantTx, id: SiteKeyId) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     let done = sqlx::query(
         "update control.site_keys set revoked_at = now() where id = $1 and tenant_id = $2 and revoked_at is null",
     )
     .bind(id)
     .bind(tenant_id)
-    .execute(conn)
+    .execute(tx.control())
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -5,7 +5,7 @@ use kefu_protocol::TenantId;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use super::TenantSchema;
+use super::{TenantSchema, TenantTx};
 
 text_enum! {
     /// Whether a tenant may be used (`control.tenants.status`).
@@ -88,34 +88,33 @@ const COLUMNS: &str =
     "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema, t.status as tenant_status,
     t.name, t.schema_version, t.plan_id, t.trial_ends_at, t.created_at";
 
-/// Inserts a tenant.
-#[allow(clippy::too_many_arguments)]
+/// Inserts a new tenant's control row (schema version 0, its schema not yet created) and returns
+/// it: its schema name is derived here from the id, the one place a schema is made for a tenant
+/// that has no row yet.
 pub async fn insert(
     conn: &mut PgConnection,
     id: TenantId,
     slug: &str,
     name: &str,
-    schema_name: &str,
-    schema_version: i64,
     plan_id: &str,
     trial_ends_at: Option<DateTime<Utc>>,
     home_region: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into control.tenants (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at, home_region)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
+) -> sqlx::Result<TenantAccess> {
+    let schema = TenantSchema::of(id);
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into control.tenants as t (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at, home_region)
+         values ($1, $2, $3, $4, 0, $5, $6, $7)
+         returning {ACCESS_COLUMNS}"
+    )))
     .bind(id)
     .bind(slug)
     .bind(name)
-    .bind(schema_name)
-    .bind(schema_version)
+    .bind(schema.name())
     .bind(plan_id)
     .bind(trial_ends_at)
     .bind(home_region)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 /// Claims a slug for the rest of the transaction: takes a transaction-scoped advisory lock on
@@ -145,6 +144,15 @@ pub async fn find_access(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<
         .await
 }
 
+/// The transaction's own tenant (`None` only if it was deleted meanwhile).
+pub async fn current(tx: &mut TenantTx) -> sqlx::Result<Option<TenantRow>> {
+    let id = tx.tenant_id();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.id = $1")))
+        .bind(id)
+        .fetch_optional(tx.control())
+        .await
+}
+
 /// Finds a tenant by slug.
 pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<TenantRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.slug = $1")))
@@ -153,16 +161,27 @@ pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<O
         .await
 }
 
+/// A tenant whose schema is behind.
+#[derive(Debug, Clone)]
+pub struct Behind {
+    /// Tenant id.
+    pub id: TenantId,
+    /// Its schema, or the stored name when that does not match the id (then this tenant fails
+    /// and the others go on).
+    pub schema: Result<TenantSchema, String>,
+}
+
 /// Tenants whose schema is behind `latest`, oldest first: the work list of `kefu migrate`.
-pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<(TenantId, String)>> {
-    sqlx::query_as(
+pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<Behind>> {
+    let rows: Vec<(TenantId, String)> = sqlx::query_as(
         "select id, schema_name from control.tenants
          where schema_version < $1 and status <> 'deleting'
          order by created_at, id",
     )
     .bind(latest)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(id, name)| Behind { id, schema: TenantSchema::checked(id, &name).ok_or(name) }).collect())
 }
 
 /// Number of tenants that are not being deleted.
@@ -187,8 +206,9 @@ pub struct PlanUsage {
     pub pending_invitations: i64,
 }
 
-/// The plan and seat usage of a tenant.
-pub async fn plan_usage(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<PlanUsage> {
+/// The plan and seat usage of the transaction's tenant.
+pub async fn plan_usage(tx: &mut TenantTx) -> sqlx::Result<PlanUsage> {
+    let id = tx.tenant_id();
     sqlx::query_as(
         "select p.id as plan_id, p.name as plan_name, p.seats, p.conversations_per_month,
                 (select count(*) from control.memberships m where m.tenant_id = t.id) as members,
@@ -198,13 +218,14 @@ pub async fn plan_usage(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<P
          from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
     )
     .bind(id)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
-/// Renames a tenant.
-pub async fn rename(conn: &mut PgConnection, id: TenantId, name: &str) -> sqlx::Result<()> {
-    sqlx::query("update control.tenants set name = $2 where id = $1").bind(id).bind(name).execute(conn).await?;
+/// Renames the transaction's tenant.
+pub async fn rename(tx: &mut TenantTx, name: &str) -> sqlx::Result<()> {
+    let id = tx.tenant_id();
+    sqlx::query("update control.tenants set name = $2 where id = $1").bind(id).bind(name).execute(tx.control()).await?;
     Ok(())
 }
 

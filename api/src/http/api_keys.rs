@@ -97,10 +97,9 @@ async fn create_api_key(
     if !auth.principal.role().includes(body.role) {
         return Err(ApiError::forbidden("You cannot create a key with a role above your own."));
     }
-    let tenant = auth.tenant.id;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::memberships::lock_seats(tx.control(), tenant).await?;
-    if db::api_keys::count_active(tx.control(), tenant).await? >= db::api_keys::MAX_PER_TENANT {
+    db::memberships::lock_seats(&mut tx).await?;
+    if db::api_keys::count_active(&mut tx).await? >= db::api_keys::MAX_PER_TENANT {
         return Err(ApiError::field(
             "name",
             "too_many_keys",
@@ -111,9 +110,8 @@ async fn create_api_key(
     let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 7).collect();
     let id = ApiKeyId::new_v7();
     let row = db::api_keys::insert(
-        tx.control(),
+        &mut tx,
         id,
-        tenant,
         &name,
         body.role,
         &prefix,
@@ -137,8 +135,9 @@ async fn create_api_key(
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", security(("bearer" = [])),
     responses((status = 200, body = [ApiKeyView])))]
 async fn list_api_keys(State(state): State<AppState>, auth: Auth<AdminUp>) -> Result<axum::Json<Vec<ApiKeyView>>> {
-    let mut conn = state.db.acquire().await?;
-    let rows = db::api_keys::list(&mut conn, auth.tenant.id).await?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let rows = db::api_keys::list(&mut tx).await?;
+    tx.commit().await?;
     rows.into_iter().map(ApiKeyView::try_from).collect::<Result<Vec<_>>>().map(axum::Json)
 }
 
@@ -153,7 +152,7 @@ async fn revoke_api_key(
 ) -> Result<StatusCode> {
     let id: ApiKeyId = id.parse().map_err(|_| ApiError::not_found("API key"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::api_keys::revoke(tx.control(), auth.tenant.id, id).await? {
+    if !db::api_keys::revoke(&mut tx, id).await? {
         return Err(ApiError::not_found("API key"));
     }
     db::audit::record(&mut tx, auth.principal.actor(), "api_key.revoked", Some(&id.to_string()), serde_json::json!({}))

@@ -108,12 +108,18 @@ async fn signup(
     } else {
         provision::free_slug(&mut tx, wanted_slug).await?
     };
-    let (tenant_id, schema) = provision::create_tenant(
+    let tenant = provision::create_tenant(
         &mut tx,
         NewTenant { name: &company, slug: &slug, owner: user_id, region: &state.config.region },
     )
     .await?;
-    let mut tx = TenantTx::pin(tx, &schema).await?;
+    let tenant_id = tenant.id;
+    queue_verification(&state, &mut tx, Some(tenant_id), user_id, email.as_str(), &display_name).await?;
+    let tokens =
+        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, Role::Owner)
+            .await?;
+    // The same transaction goes on in the new tenant's schema, so everything commits together.
+    let mut tx = TenantTx::enter(tx, &tenant).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,
@@ -123,10 +129,6 @@ async fn signup(
         serde_json::json!({ "slug": slug }),
     )
     .await?;
-    queue_verification(&state, tx.control(), Some(tenant_id), user_id, email.as_str(), &display_name).await?;
-    let tokens =
-        session::start(tx.control(), &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, Role::Owner)
-            .await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     tracing::info!(tenant_id = %tenant_id, user_id = %user_id, "tenant signed up");

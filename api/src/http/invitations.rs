@@ -104,17 +104,13 @@ async fn create_invitation(
     if let crate::auth::Principal::Member { email_verified: false, .. } = auth.principal {
         return Err(ApiError::client(ErrorCode::EmailNotVerified, "Verify your email address before inviting people."));
     }
-    let tenant = auth.tenant.id;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::memberships::lock_seats(tx.control(), tenant).await?;
-    if db::memberships::email_is_member(tx.control(), tenant, email.as_str()).await? {
+    db::memberships::lock_seats(&mut tx).await?;
+    if db::memberships::email_is_member(&mut tx, email.as_str()).await? {
         return Err(ApiError::client(ErrorCode::AlreadyMember, "This person is already a member."));
     }
-    db::invitations::expire_stale(tx.control(), tenant, email.as_str()).await?;
-    let (used, limit) = (
-        db::memberships::seats_used(tx.control(), tenant).await?,
-        db::memberships::seat_limit(tx.control(), tenant).await?,
-    );
+    db::invitations::expire_stale(&mut tx, email.as_str()).await?;
+    let (used, limit) = (db::memberships::seats_used(&mut tx).await?, db::memberships::seat_limit(&mut tx).await?);
     if used >= i64::from(limit) {
         return Err(ApiError::client(
             ErrorCode::SeatLimitReached,
@@ -124,14 +120,14 @@ async fn create_invitation(
     let token = secret::generate(INVITE_PREFIX)?;
     let id = InvitationId::new_v7();
     let inviter = match auth.principal.user_id() {
-        Some(user) => db::users::find(tx.control(), user).await?.map(|u| u.display_name),
+        // The inviting member's account name (the extractor has just read their membership).
+        Some(user) => db::memberships::find(&mut tx, user).await?.map(|m| m.display_name),
         None => None,
     };
     let expires_at = Utc::now() + Duration::days(7);
     db::invitations::insert(
-        tx.control(),
+        &mut tx,
         id,
-        tenant,
         email.as_str(),
         body.role,
         &secret::digest(&token),
@@ -142,10 +138,10 @@ async fn create_invitation(
     .on_constraint("invitations_pending_email_key", || {
         ApiError::client(ErrorCode::InvitationExists, "A pending invitation for this email already exists.")
     })?;
-    let company = db::tenants::find(tx.control(), tenant).await?.map(|t| t.name).unwrap_or_default();
+    let company = db::tenants::current(&mut tx).await?.map(|t| t.name).unwrap_or_default();
     let link = format!("{}/accept-invite?token={token}", state.config.app_url());
     let mail = templates::invitation(inviter.as_deref().unwrap_or(&company), &company, body.role.as_str(), &link);
-    mail::enqueue(tx.control(), Some(tenant), email.as_str(), &mail).await?;
+    mail::enqueue_for_tenant(&mut tx, email.as_str(), &mail).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -154,7 +150,7 @@ async fn create_invitation(
         serde_json::json!({ "email": email.as_str(), "role": body.role }),
     )
     .await?;
-    let row = db::invitations::list_pending(tx.control(), tenant)
+    let row = db::invitations::list_pending(&mut tx)
         .await?
         .into_iter()
         .find(|i| i.id == id)
@@ -171,8 +167,9 @@ async fn list_invitations(
     State(state): State<AppState>,
     auth: Auth<AdminUp>,
 ) -> Result<axum::Json<Vec<InvitationView>>> {
-    let mut conn = state.db.acquire().await?;
-    let rows = db::invitations::list_pending(&mut conn, auth.tenant.id).await?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let rows = db::invitations::list_pending(&mut tx).await?;
+    tx.commit().await?;
     rows.into_iter().map(InvitationView::try_from).collect::<Result<Vec<_>>>().map(axum::Json)
 }
 
@@ -187,7 +184,7 @@ async fn revoke_invitation(
 ) -> Result<StatusCode> {
     let id: InvitationId = id.parse().map_err(|_| ApiError::not_found("invitation"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::invitations::revoke(tx.control(), auth.tenant.id, id).await? {
+    if !db::invitations::revoke(&mut tx, id).await? {
         return Err(ApiError::not_found("invitation"));
     }
     db::audit::record(
@@ -320,7 +317,10 @@ async fn accept_invitation(
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
     let (ctx, tenant) = TenantCtx::admit(Some(tenant))?;
     let tenant_id = ctx.id;
-    let mut tx = TenantTx::pin(tx, &ctx.schema).await?;
+    let tokens =
+        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
+    // The same transaction goes on in the tenant's schema, so everything commits together.
+    let mut tx = TenantTx::enter(tx, &tenant.access).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,
@@ -330,8 +330,6 @@ async fn accept_invitation(
         serde_json::json!({ "role": role }),
     )
     .await?;
-    let tokens =
-        session::start(tx.control(), &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
     tx.commit().await?;
     Ok(axum::Json(SessionResponse::new(
         tokens,

@@ -54,7 +54,7 @@ pub struct MemberView {
     responses((status = 200, body = [MemberView])))]
 async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<Vec<MemberView>>> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let members = db::memberships::list(tx.control(), auth.tenant.id).await?;
+    let members = db::memberships::list(&mut tx).await?;
     let profiles: HashMap<_, _> = db::agents::list_active(&mut tx).await?.into_iter().map(|a| (a.user_id, a)).collect();
     tx.commit().await?;
     members
@@ -106,13 +106,11 @@ async fn update_member(
         return Err(ApiError::forbidden("You cannot grant a role above your own."));
     }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let member = db::memberships::find(tx.control(), auth.tenant.id, user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
+    let member = db::memberships::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if member.role == Role::Owner {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner's role cannot be changed."));
     }
-    db::memberships::set_role(tx.control(), auth.tenant.id, user_id, body.role).await?;
+    db::memberships::set_role(&mut tx, user_id, body.role).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -138,14 +136,12 @@ async fn remove_member(
 ) -> Result<StatusCode> {
     let user_id = parse_user_id(&user_id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let tenant = auth.tenant.id;
-    let member =
-        db::memberships::find(tx.control(), tenant, user_id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    let member = db::memberships::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if member.role == Role::Owner {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner cannot be removed."));
     }
-    db::memberships::delete(tx.control(), tenant, user_id).await?;
-    db::refresh_tokens::revoke_user_in_tenant(tx.control(), user_id, tenant).await?;
+    db::memberships::delete(&mut tx, user_id).await?;
+    db::refresh_tokens::revoke_user_in_tenant(&mut tx, user_id).await?;
     db::agents::deactivate(&mut tx, user_id).await?;
     db::teams::remove_user(&mut tx, user_id).await?;
     db::audit::record(

@@ -58,11 +58,11 @@ pub struct TenantDetails {
     pub created_at: DateTime<Utc>,
 }
 
-async fn details(conn: &mut sqlx::PgConnection, id: TenantId) -> Result<TenantDetails> {
-    let tenant = db::tenants::find(conn, id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    let usage = db::tenants::plan_usage(conn, id).await?;
+async fn details(tx: &mut TenantTx) -> Result<TenantDetails> {
+    let tenant = db::tenants::current(tx).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let usage = db::tenants::plan_usage(tx).await?;
     Ok(TenantDetails {
-        id,
+        id: tenant.access.id,
         slug: tenant.access.slug,
         name: tenant.name,
         status: tenant.access.status,
@@ -82,8 +82,10 @@ async fn details(conn: &mut sqlx::PgConnection, id: TenantId) -> Result<TenantDe
 #[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant", security(("bearer" = [])),
     responses((status = 200, body = TenantDetails)))]
 async fn get_tenant(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<TenantDetails>> {
-    let mut conn = state.db.acquire().await?;
-    Ok(axum::Json(details(&mut conn, auth.tenant.id).await?))
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let view = details(&mut tx).await?;
+    tx.commit().await?;
+    Ok(axum::Json(view))
 }
 
 /// Tenant changes.
@@ -104,10 +106,10 @@ async fn update_tenant(
 ) -> Result<axum::Json<TenantDetails>> {
     let name = names::parse_name(&body.name, 120).map_err(|m| ApiError::field("name", "invalid", m))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::tenants::rename(tx.control(), auth.tenant.id, &name).await?;
+    db::tenants::rename(&mut tx, &name).await?;
     db::audit::record(&mut tx, auth.principal.actor(), "tenant.renamed", None, serde_json::json!({ "name": name }))
         .await?;
-    let view = details(tx.control(), auth.tenant.id).await?;
+    let view = details(&mut tx).await?;
     tx.commit().await?;
     Ok(axum::Json(view))
 }
@@ -136,13 +138,12 @@ pub struct TenantExport {
 #[utoipa::path(get, path = "/api/v1/tenant/export", tag = "tenant", security(("bearer" = [])),
     responses((status = 200, body = TenantExport), (status = 403, description = "forbidden")))]
 async fn export_tenant(State(state): State<AppState>, auth: Auth<OwnerOnly>) -> Result<axum::Json<TenantExport>> {
-    let tenant_uuid = auth.tenant.id;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let tenant = details(tx.control(), auth.tenant.id).await?;
-    let members = db::memberships::list(tx.control(), tenant_uuid).await?;
+    let tenant = details(&mut tx).await?;
+    let members = db::memberships::list(&mut tx).await?;
     let profiles = db::agents::list_all(&mut tx).await?;
-    let invitations = db::invitations::list_pending(tx.control(), tenant_uuid).await?;
-    let keys = db::api_keys::list(tx.control(), tenant_uuid).await?;
+    let invitations = db::invitations::list_pending(&mut tx).await?;
+    let keys = db::api_keys::list(&mut tx).await?;
     let audit = db::audit::latest(&mut tx, 10_000).await?;
     tx.commit().await?;
     db::audit::record_detached(&state.db, &auth.tenant.schema, auth.principal.actor(), "tenant.exported").await?;

@@ -263,14 +263,14 @@ impl Session {
     }
 
     async fn claim(&mut self, conversation: ConversationId) -> Result<(), OpError> {
-        let (id, agent, tenant) = (conversation, self.claims.sub, self.tenant.id);
+        let (id, agent) = (conversation, self.claims.sub);
         let claimed = service::in_tenant(&self.state.db, &self.tenant.schema, |tx| {
             Box::pin(async move {
                 // The conversation's lock first, then the agent's (the order transfers use).
                 let Some(row) = db::conversations::lock(tx, id).await? else { return Ok(Claimed::NotFound) };
                 if row.status == ConversationStatus::Open
                     && row.assignee.is_none()
-                    && !service::may_exceed_capacity(tx, tenant, agent).await?
+                    && !service::may_exceed_capacity(tx, agent).await?
                 {
                     let capacity = db::agents::capacity(tx, agent).await?.map_or(i64::MAX, |(_, max)| i64::from(max));
                     if db::conversations::open_assigned(tx, agent).await? >= capacity {

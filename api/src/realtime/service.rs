@@ -217,11 +217,7 @@ pub async fn in_tenant<T>(
 
 /// Whether a member may take conversations beyond their `max_concurrent_chats`: supervisors and
 /// up may (they step in when the team is overloaded). Reads the membership, not the token's role.
-pub async fn may_exceed_capacity(
-    tx: &mut TenantTx,
-    tenant: kefu_protocol::TenantId,
-    user: UserId,
-) -> sqlx::Result<bool> {
-    let member = db::memberships::find_auth(tx.control(), tenant, user).await?;
-    Ok(member.is_some_and(|m| m.role.includes(kefu_protocol::Role::Supervisor)))
+pub async fn may_exceed_capacity(tx: &mut TenantTx, user: UserId) -> sqlx::Result<bool> {
+    let role = db::memberships::role(tx, user).await?;
+    Ok(role.is_some_and(|role| role.includes(kefu_protocol::Role::Supervisor)))
 }
