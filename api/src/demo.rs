@@ -1,12 +1,12 @@
 //! The demo tenant for `make dev`: slug `demo`, owner `demo@kefu.localhost`. Development only.
 
 use anyhow::Context;
-use kefu_protocol::UserId;
-use uuid::Uuid;
+use kefu_protocol::{SiteKeyId, UserId};
 
 use crate::config::Mode;
+use crate::db::NewId;
 use crate::db::audit::Actor;
-use crate::db::{self, TenantSchema, TenantTx};
+use crate::db::{self, TenantTx};
 use crate::state::AppState;
 use crate::tenancy::provision::{self, NewTenant};
 
@@ -21,22 +21,23 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
     let mut tx = state.db.begin().await?;
     sqlx::query("select pg_advisory_xact_lock(hashtext('kefu-seed-demo'))").execute(&mut *tx).await?;
     let user_id = match db::users::find_by_email(&mut tx, DEMO_EMAIL).await? {
-        Some(user) => UserId::from_uuid(user.id),
+        Some(user) => user.id,
         None => {
             let hash = crate::domain::password::hash(DEMO_PASSWORD)?;
-            let id = UserId::from_uuid(Uuid::now_v7());
-            db::users::insert(&mut tx, id.as_uuid(), DEMO_EMAIL, &hash, "Demo Owner", true).await?;
+            let id = UserId::new_v7();
+            db::users::insert(&mut tx, id, DEMO_EMAIL, &hash, "Demo Owner", true).await?;
             id
         }
     };
     if db::tenants::find_by_slug(&mut tx, "demo").await?.is_none() {
-        let (tenant_id, schema): (_, TenantSchema) = provision::create_tenant(
+        let tenant = provision::create_tenant(
             &mut tx,
             NewTenant { name: "Demo Shop 演示商店", slug: "demo", owner: user_id, region: &state.config.region },
         )
         .await?;
-        let mut tenant_tx = TenantTx::pin(tx, &schema).await?;
-        db::agents::upsert(&mut tenant_tx, user_id.as_uuid(), "Demo Owner").await?;
+        let tenant_id = tenant.id;
+        let mut tenant_tx = TenantTx::enter(tx, &tenant).await?;
+        db::agents::upsert(&mut tenant_tx, user_id, "Demo Owner").await?;
         db::audit::record(
             &mut tenant_tx,
             Actor::System,
@@ -65,12 +66,10 @@ async fn demo_site(state: &AppState) -> anyhow::Result<kefu_protocol::SiteKeyId>
     let mut conn = state.db.acquire().await?;
     let tenant = db::tenants::find_by_slug(&mut conn, "demo").await?.context("the demo tenant is missing")?;
     drop(conn);
-    let tenant_id = kefu_protocol::TenantId::from_uuid(tenant.id);
-    let schema = TenantSchema::checked(tenant_id, &tenant.schema_name).context("demo schema name")?;
-    let mut tx = TenantTx::begin(&state.db, &schema).await?;
-    let key = match db::site_keys::list(tx.control(), tenant.id).await?.first() {
+    let mut tx = TenantTx::begin(&state.db, &tenant.access.schema).await?;
+    let key = match db::site_keys::list(&mut tx).await?.first() {
         Some(key) => key.id,
-        None => db::site_keys::insert(tx.control(), Uuid::now_v7(), tenant.id, "Demo shop").await?.id,
+        None => db::site_keys::insert(&mut tx, SiteKeyId::new_v7(), "Demo shop").await?.id,
     };
     let widget = db::widget::get(&mut tx).await?;
     if widget.settings.0.allowed_origins.is_empty() {
@@ -79,5 +78,5 @@ async fn demo_site(state: &AppState) -> anyhow::Result<kefu_protocol::SiteKeyId>
         db::widget::save(&mut tx, &settings, None).await?;
     }
     tx.commit().await?;
-    Ok(kefu_protocol::SiteKeyId::from_uuid(key))
+    Ok(key)
 }

@@ -13,7 +13,6 @@ use secrecy::ExposeSecret;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::config::Config;
 use crate::db;
@@ -68,8 +67,19 @@ pub mod templates {
 }
 
 /// Queues a mail in the caller's transaction; it is delivered only if that transaction commits.
-pub async fn enqueue(conn: &mut PgConnection, tenant_id: Option<Uuid>, to: &str, mail: &Mail) -> sqlx::Result<()> {
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    tenant_id: Option<kefu_protocol::TenantId>,
+    to: &str,
+    mail: &Mail,
+) -> sqlx::Result<()> {
     db::outbox::enqueue(conn, tenant_id, to, &mail.subject, &mail.body).await
+}
+
+/// Queues a mail about the transaction's tenant; it is delivered only if that transaction
+/// commits.
+pub async fn enqueue_for_tenant(tx: &mut db::TenantTx, to: &str, mail: &Mail) -> sqlx::Result<()> {
+    db::outbox::enqueue_for_tenant(tx, to, &mail.subject, &mail.body).await
 }
 
 /// Starts the delivery worker when SMTP is configured. Returns `None` otherwise.

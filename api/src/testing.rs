@@ -149,6 +149,14 @@ impl TestApp {
         &self.state.db
     }
 
+    /// The schema of an existing tenant, as its control row names it (read the way the
+    /// extractors read it), for tests that open a `TenantTx` or migrate a schema themselves.
+    pub async fn tenant_schema(&self, tenant: &str) -> crate::db::TenantSchema {
+        let id: kefu_protocol::TenantId = tenant.parse().expect("tenant id");
+        let mut conn = self.state.db.acquire().await.expect("connection");
+        crate::db::tenants::find_access(&mut conn, id).await.expect("tenant row").expect("tenant exists").schema
+    }
+
     /// `http://addr{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

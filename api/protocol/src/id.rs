@@ -83,6 +83,9 @@ macro_rules! prefixed_id {
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        #[cfg(feature = "sqlx")]
+        crate::pg::uuid_newtype!($name);
     };
 }
 

@@ -1,14 +1,17 @@
 //! The Kefu wire contract, shared by the api, the edge (also compiled to wasm32) and the tests.
 //!
 //! It owns the shapes that cross a process boundary: prefixed identifiers, roles, access-token
-//! claims and the stable error codes of problem responses. It must stay free of tokio, sqlx and
-//! crypto crates so that every runtime can depend on it; signing and verifying live with the
-//! services that hold the keys.
+//! claims and the stable error codes of problem responses. It must stay free of tokio and crypto
+//! crates so that every runtime can depend on it; signing and verifying live with the services
+//! that hold the keys. sqlx comes in only with the optional `sqlx` feature (how ids and wire enums
+//! are stored, `pg`), which the api enables and the edge never does.
 
 pub mod claims;
 pub mod error;
 pub mod id;
 pub mod origin;
+#[cfg(feature = "sqlx")]
+pub mod pg;
 pub mod role;
 #[cfg(feature = "jwt")]
 pub mod token;

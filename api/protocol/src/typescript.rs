@@ -15,8 +15,8 @@ use crate::widget::{
     BusinessHours, FieldKind, FormField, FormSettings, OpenSpan, Position, WidgetSettings, WidgetTexts,
 };
 use crate::ws::{
-    AgentFrame, AgentStatus, AttachmentRef, Availability, ConversationSummary, JoinEntry, MessageView, NoteEvent,
-    QueuePlace, Saved, Sender, ServerFrame, VisitorFrame, WsErrorCode,
+    AgentFrame, AgentStatus, AttachmentRef, Availability, ConversationStatus, ConversationSummary, JoinEntry,
+    MessageView, NoteEvent, QueuePlace, Saved, Sender, ServerFrame, VisitorFrame, WsErrorCode,
 };
 
 /// Every declaration, in one module's text.
@@ -61,6 +61,7 @@ pub fn declarations() -> String {
         AttachmentRef,
         NoteEvent,
         MessageView,
+        ConversationStatus,
         ConversationSummary,
         JoinEntry,
         VisitorFrame,

@@ -461,6 +461,50 @@ pub struct AttachmentRef {
     pub size: i64,
 }
 
+/// Whether a conversation is still going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    /// Open: the visitor's messages go into it.
+    Open,
+    /// Closed by the visitor or an agent; it can be reopened.
+    Closed,
+}
+
+impl ConversationStatus {
+    /// The stable lowercase name used on the wire and in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for ConversationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The string is not `open` or `closed`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown conversation status `{0}`")]
+pub struct UnknownConversationStatus(pub String);
+
+impl std::str::FromStr for ConversationStatus {
+    type Err = UnknownConversationStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(ConversationStatus::Open),
+            "closed" => Ok(ConversationStatus::Closed),
+            other => Err(UnknownConversationStatus(other.to_owned())),
+        }
+    }
+}
+
 /// A conversation's state as agents see it in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -469,8 +513,8 @@ pub struct ConversationSummary {
     pub conversation_id: ConversationId,
     /// The visitor.
     pub visitor_id: VisitorId,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Open or closed.
+    pub status: ConversationStatus,
     /// The assigned agent, if any.
     pub assignee: Option<UserId>,
     /// Highest sequence number.
@@ -836,6 +880,16 @@ impl Validate for AgentFrame {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn conversation_status_is_its_lowercase_name() {
+        for (status, name) in [(ConversationStatus::Open, "open"), (ConversationStatus::Closed, "closed")] {
+            assert_eq!(status.as_str(), name);
+            assert_eq!(name.parse::<ConversationStatus>(), Ok(status));
+            assert_eq!(serde_json::to_string(&status).expect("serialize"), format!("\"{name}\""));
+        }
+        assert!("Open".parse::<ConversationStatus>().is_err());
+    }
 
     #[test]
     fn decodes_valid_frames() {

@@ -190,6 +190,8 @@ attachment?: AttachmentRef | null,
  */
 event?: NoteEvent | null, };
 
+export type ConversationStatus = "open" | "closed";
+
 export type ConversationSummary = { 
 /**
  * Conversation id.
@@ -200,9 +202,9 @@ conversation_id: ConversationId,
  */
 visitor_id: VisitorId, 
 /**
- * `open` or `closed`.
+ * Open or closed.
  */
-status: string, 
+status: ConversationStatus, 
 /**
  * The assigned agent, if any.
  */

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use kefu_protocol::{AttachmentId, TenantId};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use secrecy::ExposeSecret;
@@ -52,12 +53,12 @@ impl AttachmentStore {
         Ok(Self { inner })
     }
 
-    fn key(tenant: uuid::Uuid, attachment: uuid::Uuid) -> Path {
+    fn key(tenant: TenantId, attachment: AttachmentId) -> Path {
         Path::from(format!("{}/{}", tenant.simple(), attachment.simple()))
     }
 
     /// The key an attachment is kept under.
-    pub fn key_of(tenant: uuid::Uuid, attachment: uuid::Uuid) -> String {
+    pub fn key_of(tenant: TenantId, attachment: AttachmentId) -> String {
         Self::key(tenant, attachment).to_string()
     }
 

@@ -68,6 +68,7 @@ impl JwtKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::NewId;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use secrecy::SecretString;
@@ -77,7 +78,7 @@ mod tests {
     }
 
     fn ids() -> (UserId, TenantId) {
-        (UserId::from_uuid(uuid::Uuid::now_v7()), TenantId::from_uuid(uuid::Uuid::now_v7()))
+        (UserId::new_v7(), TenantId::new_v7())
     }
 
     #[test]

@@ -6,4 +6,4 @@ pub mod principal;
 pub mod session;
 
 pub use jwt::{JwtKeys, TokenError};
-pub use principal::{Principal, TenantCtx};
+pub use principal::{Principal, TenantCtx, invalid_token};

@@ -1,11 +1,16 @@
-//! Who is making a request and in which tenant: the values the auth extractors produce.
+//! Who is making a request and in which tenant: the values the auth extractors (and the
+//! WebSocket upgrades) produce. [`TenantCtx::admit`] is the one place that decides whether a
+//! tenant may be acted in.
 
-use kefu_protocol::{ApiKeyId, Role, TenantId, UserId};
+use kefu_protocol::{ApiKeyId, ErrorCode, Role, TenantId, UserId};
 
 use crate::db::TenantSchema;
 use crate::db::audit::Actor;
+use crate::db::tenants::{TenantAccess, TenantStatus};
+use crate::error::ApiError;
 
-/// The tenant a request acts in, resolved and checked active by the extractor.
+/// The tenant a request or a WebSocket connection acts in, resolved and checked active by
+/// [`TenantCtx::admit`].
 #[derive(Debug, Clone)]
 pub struct TenantCtx {
     /// Tenant id.
@@ -14,6 +19,30 @@ pub struct TenantCtx {
     pub slug: String,
     /// The tenant's schema: the only way to open a `TenantTx`.
     pub schema: TenantSchema,
+}
+
+impl TenantCtx {
+    /// Turns a tenant's control row, as the credential's lookup found it (a membership, an API
+    /// key, a site key, or the tenant a visitor token names), into the context to act in, giving
+    /// the row back. `None` (an unknown credential or tenant) is `invalid_token`; a suspended
+    /// tenant or one being deleted is `tenant_inactive`. Every extractor, WebSocket upgrade and
+    /// visitor attachment endpoint admits through here; the schema name was already checked
+    /// against the id when the row was read (`db::tenants::TenantAccess`).
+    pub fn admit<T: AsRef<TenantAccess>>(found: Option<T>) -> Result<(Self, T), ApiError> {
+        let found = found.ok_or_else(invalid_token)?;
+        let tenant = found.as_ref();
+        if tenant.status != TenantStatus::Active {
+            return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
+        }
+        let ctx = Self { id: tenant.id, slug: tenant.slug.clone(), schema: tenant.schema.clone() };
+        Ok((ctx, found))
+    }
+}
+
+/// `invalid_token`: a bearer, WebSocket or visitor token that is malformed, expired, or names a
+/// member or tenant that does not exist.
+pub fn invalid_token() -> ApiError {
+    ApiError::client(ErrorCode::InvalidToken, "The token is invalid or expired.")
 }
 
 /// The authenticated caller.
@@ -56,8 +85,8 @@ impl Principal {
     /// The audit actor.
     pub fn actor(&self) -> Actor {
         match self {
-            Principal::Member { user_id, .. } => Actor::User(user_id.as_uuid()),
-            Principal::ApiKey { key_id, .. } => Actor::ApiKey(key_id.as_uuid()),
+            Principal::Member { user_id, .. } => Actor::User(*user_id),
+            Principal::ApiKey { key_id, .. } => Actor::ApiKey(*key_id),
         }
     }
 }

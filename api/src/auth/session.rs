@@ -46,16 +46,8 @@ pub async fn continue_family(
 ) -> anyhow::Result<IssuedTokens> {
     let refresh_token = secret::generate(REFRESH_PREFIX)?;
     let expires_at = Utc::now() + Duration::days(i64::try_from(refresh_ttl_days)?);
-    db::refresh_tokens::insert(
-        conn,
-        Uuid::now_v7(),
-        family,
-        user.as_uuid(),
-        tenant.as_uuid(),
-        &secret::digest(&refresh_token),
-        expires_at,
-    )
-    .await?;
+    db::refresh_tokens::insert(conn, Uuid::now_v7(), family, user, tenant, &secret::digest(&refresh_token), expires_at)
+        .await?;
     Ok(IssuedTokens {
         access_token: jwt.issue_access(user, tenant, role)?,
         refresh_token,

@@ -1,7 +1,7 @@
 //! Tenant-scoped `agents`: each member's profile inside the tenant (F3).
 
+use kefu_protocol::UserId;
 use sqlx::Row;
-use uuid::Uuid;
 
 use super::TenantTx;
 
@@ -9,7 +9,7 @@ use super::TenantTx;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AgentRow {
     /// User id (same as the control-plane user).
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Name shown to visitors and colleagues.
     pub display_name: String,
     /// Avatar URL.
@@ -23,7 +23,7 @@ pub struct AgentRow {
 }
 
 /// Creates the profile, or re-activates it for a returning member.
-pub async fn upsert(tx: &mut TenantTx, user_id: Uuid, display_name: &str) -> sqlx::Result<()> {
+pub async fn upsert(tx: &mut TenantTx, user_id: UserId, display_name: &str) -> sqlx::Result<()> {
     sqlx::query(
         "insert into agents (user_id, display_name) values ($1, $2)
          on conflict (user_id) do update set active = true",
@@ -36,7 +36,7 @@ pub async fn upsert(tx: &mut TenantTx, user_id: Uuid, display_name: &str) -> sql
 }
 
 /// The name an active member goes by in this tenant.
-pub async fn display_name(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<Option<String>> {
+pub async fn display_name(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("select display_name from agents where user_id = $1 and active")
         .bind(user_id)
         .fetch_optional(tx.conn())
@@ -54,7 +54,7 @@ pub async fn list_active(tx: &mut TenantTx) -> sqlx::Result<Vec<AgentRow>> {
 }
 
 /// Marks a profile inactive (the member left); history keeps the name.
-pub async fn deactivate(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<()> {
+pub async fn deactivate(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<()> {
     sqlx::query("update agents set active = false where user_id = $1").bind(user_id).execute(tx.conn()).await?;
     Ok(())
 }
@@ -83,7 +83,7 @@ pub struct ProfileChange {
 /// active profile.
 pub async fn update_profile(
     tx: &mut TenantTx,
-    user_id: Uuid,
+    user_id: UserId,
     change: &ProfileChange,
 ) -> sqlx::Result<Option<AgentRow>> {
     sqlx::query_as(
@@ -120,7 +120,7 @@ pub async fn list_all(tx: &mut TenantTx) -> sqlx::Result<Vec<AgentRow>> {
 
 /// An active member's display name and chat capacity, locking the profile so that concurrent
 /// claims and transfers to one agent are counted one at a time; `None` for anyone else.
-pub async fn capacity(tx: &mut TenantTx, user_id: Uuid) -> sqlx::Result<Option<(String, i32)>> {
+pub async fn capacity(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<(String, i32)>> {
     sqlx::query_as("select display_name, max_concurrent_chats from agents where user_id = $1 and active for update")
         .bind(user_id)
         .fetch_optional(tx.conn())

@@ -1,22 +1,25 @@
 //! `control.api_keys`: tenant API keys, stored as SHA-256 of the secret.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{ApiKeyId, Role, UserId};
+
+use super::TenantTx;
+use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// An API key as listed (never the secret).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
     /// Key id.
-    pub id: Uuid,
+    pub id: ApiKeyId,
     /// Name given by the admin.
     pub name: String,
     /// Role the key acts with.
-    pub role: String,
+    pub role: Role,
     /// First characters of the secret.
     pub prefix: String,
     /// Creator.
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last successful use (updated at most once a minute).
@@ -27,34 +30,35 @@ pub struct ApiKeyRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyAuth {
     /// Key id.
-    pub id: Uuid,
-    /// Tenant id.
-    pub tenant_id: Uuid,
+    pub id: ApiKeyId,
     /// Role.
-    pub role: String,
-    /// Tenant slug.
-    pub slug: String,
-    /// Tenant schema.
-    pub schema_name: String,
-    /// Tenant status.
-    pub tenant_status: String,
+    pub role: Role,
+    /// The key's tenant.
+    #[sqlx(flatten)]
+    pub tenant: TenantAccess,
+}
+
+impl AsRef<TenantAccess> for ApiKeyAuth {
+    fn as_ref(&self) -> &TenantAccess {
+        &self.tenant
+    }
 }
 
 /// Most keys a tenant may have at once.
 pub const MAX_PER_TENANT: i64 = 50;
 
-/// Inserts a key.
+/// Inserts a key of the transaction's tenant.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
-    conn: &mut PgConnection,
-    id: Uuid,
-    tenant_id: Uuid,
+    tx: &mut TenantTx,
+    id: ApiKeyId,
     name: &str,
-    role: &str,
+    role: Role,
     prefix: &str,
     key_hash: &[u8],
-    created_by: Option<Uuid>,
+    created_by: Option<UserId>,
 ) -> sqlx::Result<ApiKeyRow> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "insert into control.api_keys (id, tenant_id, name, role, prefix, key_hash, created_by)
          values ($1, $2, $3, $4, $5, $6, $7)
@@ -67,48 +71,51 @@ pub async fn insert(
     .bind(prefix)
     .bind(key_hash)
     .bind(created_by)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
-/// Active keys of a tenant.
-pub async fn count_active(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+/// Active keys of the transaction's tenant.
+pub async fn count_active(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select count(*) from control.api_keys where tenant_id = $1 and revoked_at is null")
         .bind(tenant_id)
-        .fetch_one(conn)
+        .fetch_one(tx.control())
         .await
 }
 
-/// Active keys of a tenant, newest first.
-pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<ApiKeyRow>> {
+/// Active keys of the transaction's tenant, newest first.
+pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<ApiKeyRow>> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "select id, name, role, prefix, created_by, created_at, last_used_at from control.api_keys
          where tenant_id = $1 and revoked_at is null order by created_at desc",
     )
     .bind(tenant_id)
-    .fetch_all(conn)
+    .fetch_all(tx.control())
     .await
 }
 
-/// Revokes a key of this tenant; returns whether one was revoked.
-pub async fn revoke(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+/// Revokes a key of the transaction's tenant; returns whether one was revoked.
+pub async fn revoke(tx: &mut TenantTx, id: ApiKeyId) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     let done = sqlx::query(
         "update control.api_keys set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null",
     )
     .bind(tenant_id)
     .bind(id)
-    .execute(conn)
+    .execute(tx.control())
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Looks up an active key by hash and records its use (at most once a minute).
 pub async fn authenticate(conn: &mut PgConnection, key_hash: &[u8]) -> sqlx::Result<Option<ApiKeyAuth>> {
-    let found: Option<ApiKeyAuth> = sqlx::query_as(
-        "select k.id, k.tenant_id, k.role, t.slug, t.schema_name, t.status as tenant_status
+    let found: Option<ApiKeyAuth> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select k.id, k.role, {ACCESS_COLUMNS}
          from control.api_keys k join control.tenants t on t.id = k.tenant_id
-         where k.key_hash = $1 and k.revoked_at is null",
-    )
+         where k.key_hash = $1 and k.revoked_at is null"
+    )))
     .bind(key_hash)
     .fetch_optional(&mut *conn)
     .await?;

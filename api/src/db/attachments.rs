@@ -1,6 +1,9 @@
 //! Tenant-scoped `attachments`: uploaded files' metadata (the bytes are in the object store).
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{AttachmentId, ConversationId, UserId, VisitorId};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::TenantTx;
@@ -9,11 +12,10 @@ use super::TenantTx;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AttachmentRow {
     /// Id.
-    pub id: Uuid,
-    /// `visitor` or `agent`.
-    pub uploader_kind: String,
-    /// Visitor id or agent user id.
-    pub uploader_id: Uuid,
+    pub id: AttachmentId,
+    /// Who uploaded it.
+    #[sqlx(flatten)]
+    pub uploader: Uploader,
     /// File name.
     pub name: String,
     /// Sniffed media type.
@@ -23,21 +25,65 @@ pub struct AttachmentRow {
     /// Object store key.
     pub storage_key: String,
     /// The conversation it was sent in, once sent.
-    pub conversation_id: Option<Uuid>,
+    pub conversation_id: Option<ConversationId>,
     /// That conversation's visitor.
-    pub conversation_visitor: Option<Uuid>,
+    pub conversation_visitor: Option<VisitorId>,
     /// Uploaded.
     pub created_at: DateTime<Utc>,
+}
+
+text_enum! {
+    /// What kind of user uploaded a file (`attachments.uploader_kind`).
+    pub enum UploaderKind {
+        /// A visitor.
+        Visitor => "visitor",
+        /// A member of the team.
+        Agent => "agent",
+    }
+}
+
+/// Who uploaded a file: the `uploader_kind` and `uploader_id` columns together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploader {
+    /// A visitor, through the edge.
+    Visitor(VisitorId),
+    /// A member of the team.
+    Agent(UserId),
+}
+
+impl Uploader {
+    /// Its kind.
+    pub fn kind(self) -> UploaderKind {
+        match self {
+            Uploader::Visitor(_) => UploaderKind::Visitor,
+            Uploader::Agent(_) => UploaderKind::Agent,
+        }
+    }
+
+    fn id(self) -> Uuid {
+        match self {
+            Uploader::Visitor(id) => id.as_uuid(),
+            Uploader::Agent(id) => id.as_uuid(),
+        }
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for Uploader {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let id: Uuid = row.try_get("uploader_id")?;
+        Ok(match row.try_get("uploader_kind")? {
+            UploaderKind::Visitor => Uploader::Visitor(VisitorId::from_uuid(id)),
+            UploaderKind::Agent => Uploader::Agent(UserId::from_uuid(id)),
+        })
+    }
 }
 
 /// A new upload.
 pub struct NewAttachment<'a> {
     /// Id.
-    pub id: Uuid,
-    /// `visitor` or `agent`.
-    pub uploader_kind: &'a str,
-    /// Visitor id or agent user id.
-    pub uploader_id: Uuid,
+    pub id: AttachmentId,
+    /// Who uploads it.
+    pub uploader: Uploader,
     /// File name.
     pub name: &'a str,
     /// Sniffed media type.
@@ -55,8 +101,8 @@ pub async fn insert(tx: &mut TenantTx, new: &NewAttachment<'_>) -> sqlx::Result<
          values ($1, $2, $3, $4, $5, $6, $7) returning created_at",
     )
     .bind(new.id)
-    .bind(new.uploader_kind)
-    .bind(new.uploader_id)
+    .bind(new.uploader.kind())
+    .bind(new.uploader.id())
     .bind(new.name)
     .bind(new.content_type)
     .bind(new.size)
@@ -73,7 +119,7 @@ pub async fn lock_and_measure(tx: &mut TenantTx) -> sqlx::Result<i64> {
 }
 
 /// One attachment.
-pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<AttachmentRow>> {
+pub async fn find(tx: &mut TenantTx, id: AttachmentId) -> sqlx::Result<Option<AttachmentRow>> {
     sqlx::query_as(
         "select a.id, a.uploader_kind, a.uploader_id, a.name, a.content_type, a.size, a.storage_key,
                 a.conversation_id, c.visitor_id as conversation_visitor, a.created_at

@@ -1,7 +1,7 @@
 //! Tenant-scoped `audit_log`: who changed what (F26).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use kefu_protocol::{ApiKeyId, UserId};
 
 use super::TenantTx;
 
@@ -9,9 +9,9 @@ use super::TenantTx;
 #[derive(Debug, Clone, Copy)]
 pub enum Actor {
     /// A signed-in member.
-    User(Uuid),
+    User(UserId),
     /// An API key.
-    ApiKey(Uuid),
+    ApiKey(ApiKeyId),
     /// The system itself (signup, migrations).
     System,
 }
@@ -24,9 +24,9 @@ pub struct AuditRow {
     /// When.
     pub occurred_at: DateTime<Utc>,
     /// Acting user.
-    pub actor_user_id: Option<Uuid>,
+    pub actor_user_id: Option<UserId>,
     /// Acting API key.
-    pub actor_api_key_id: Option<Uuid>,
+    pub actor_api_key_id: Option<ApiKeyId>,
     /// What happened, e.g. `member.invited`.
     pub action: String,
     /// What it happened to, e.g. an id.

@@ -1,7 +1,9 @@
 //! Tenant-scoped `canned_responses` (F15): reply texts agents insert by shortcut.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use kefu_protocol::{CannedResponseId, UserId};
+
+use super::NewId;
 
 use super::TenantTx;
 
@@ -14,7 +16,7 @@ pub const MAX_LIST: i64 = 500;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CannedRow {
     /// Id.
-    pub id: Uuid,
+    pub id: CannedResponseId,
     /// Lowercase shortcut, unique.
     pub shortcut: String,
     /// Title.
@@ -22,7 +24,7 @@ pub struct CannedRow {
     /// Text.
     pub body: String,
     /// Who created it (gone if their profile was deleted).
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last edited.
@@ -66,12 +68,12 @@ pub struct CannedFields<'a> {
 }
 
 /// Creates one (`canned_responses_shortcut_key` on a duplicate shortcut).
-pub async fn insert(tx: &mut TenantTx, by: Option<Uuid>, fields: &CannedFields<'_>) -> sqlx::Result<CannedRow> {
+pub async fn insert(tx: &mut TenantTx, by: Option<UserId>, fields: &CannedFields<'_>) -> sqlx::Result<CannedRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into canned_responses (id, shortcut, title, body, created_by) values ($1, $2, $3, $4, $5)
          returning {COLUMNS}"
     )))
-    .bind(Uuid::now_v7())
+    .bind(CannedResponseId::new_v7())
     .bind(fields.shortcut)
     .bind(fields.title)
     .bind(fields.body)
@@ -83,7 +85,7 @@ pub async fn insert(tx: &mut TenantTx, by: Option<Uuid>, fields: &CannedFields<'
 /// Changes the given fields; `None` when there is no such row.
 pub async fn update(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: CannedResponseId,
     shortcut: Option<&str>,
     title: Option<&str>,
     body: Option<&str>,
@@ -102,7 +104,7 @@ pub async fn update(
 }
 
 /// Deletes one; false when there is no such row.
-pub async fn delete(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<bool> {
+pub async fn delete(tx: &mut TenantTx, id: CannedResponseId) -> sqlx::Result<bool> {
     let done = sqlx::query("delete from canned_responses where id = $1").bind(id).execute(tx.conn()).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,7 +1,8 @@
 //! Tenant-scoped `conversations`: one thread between a visitor and the team.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use kefu_protocol::ws::ConversationStatus;
+use kefu_protocol::{ConversationId, TeamId, UserId, VisitorId};
 
 use super::TenantTx;
 
@@ -9,13 +10,13 @@ use super::TenantTx;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConversationRow {
     /// Id.
-    pub id: Uuid,
+    pub id: ConversationId,
     /// The visitor.
-    pub visitor_id: Uuid,
-    /// `open` or `closed`.
-    pub status: String,
+    pub visitor_id: VisitorId,
+    /// Open or closed.
+    pub status: ConversationStatus,
     /// Assigned agent.
-    pub assignee: Option<Uuid>,
+    pub assignee: Option<UserId>,
     /// Highest sequence number.
     pub last_seq: i64,
     /// Last change.
@@ -23,28 +24,27 @@ pub struct ConversationRow {
     /// The visitor's rating (1–5) once closed and rated.
     pub rating: Option<i16>,
     /// The team whose queue it is in.
-    pub team_id: Option<Uuid>,
+    pub team_id: Option<TeamId>,
     /// Tags (lowercase).
     pub tags: Vec<String>,
     /// Colleagues invited in, in the order they were added.
-    pub participants: Vec<Uuid>,
+    pub participants: Vec<UserId>,
 }
 
 impl ConversationRow {
     /// The wire form of the conversation (with the team's fields: `for_visitor` strips them).
     pub fn summary(&self) -> kefu_protocol::ws::ConversationSummary {
-        use kefu_protocol::{ConversationId, TeamId, UserId, VisitorId};
         kefu_protocol::ws::ConversationSummary {
-            conversation_id: ConversationId::from_uuid(self.id),
-            visitor_id: VisitorId::from_uuid(self.visitor_id),
-            status: self.status.clone(),
-            assignee: self.assignee.map(UserId::from_uuid),
+            conversation_id: self.id,
+            visitor_id: self.visitor_id,
+            status: self.status,
+            assignee: self.assignee,
             last_seq: self.last_seq,
             updated_at: self.updated_at,
             rating: self.rating.and_then(|r| u8::try_from(r).ok()),
-            team_id: self.team_id.map(TeamId::from_uuid),
+            team_id: self.team_id,
             tags: self.tags.clone(),
-            participants: self.participants.iter().copied().map(UserId::from_uuid).collect(),
+            participants: self.participants.clone(),
         }
     }
 }
@@ -54,7 +54,7 @@ const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at, r
           order by p.added_at) as participants";
 
 /// The visitor's open conversation, if any.
-pub async fn open_of_visitor(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn open_of_visitor(tx: &mut TenantTx, visitor_id: VisitorId) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from conversations where visitor_id = $1 and status = 'open'"
     )))
@@ -64,7 +64,7 @@ pub async fn open_of_visitor(tx: &mut TenantTx, visitor_id: Uuid) -> sqlx::Resul
 }
 
 /// One conversation.
-pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn find(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from conversations where id = $1")))
         .bind(id)
         .fetch_optional(tx.conn())
@@ -72,7 +72,7 @@ pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<Conversati
 }
 
 /// Assigns an unassigned open conversation; `None` when it is closed or taken.
-pub async fn claim(tx: &mut TenantTx, id: Uuid, agent: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn claim(tx: &mut TenantTx, id: ConversationId, agent: UserId) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update conversations set assignee = $2, assigned_at = coalesce(assigned_at, now()), updated_at = now()
          where id = $1 and status = 'open' and (assignee is null or assignee = $2) returning {COLUMNS}"
@@ -84,7 +84,7 @@ pub async fn claim(tx: &mut TenantTx, id: Uuid, agent: Uuid) -> sqlx::Result<Opt
 }
 
 /// Closes an open conversation; `None` when already closed or missing.
-pub async fn close(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn close(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update conversations set status = 'closed', closed_at = now(), updated_at = now()
          where id = $1 and status = 'open' returning {COLUMNS}"
@@ -95,7 +95,7 @@ pub async fn close(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<Conversat
 }
 
 /// Records how far a side has read (never moves backwards, never past `last_seq`).
-pub async fn mark_read(tx: &mut TenantTx, id: Uuid, by_visitor: bool, seq: i64) -> sqlx::Result<Option<i64>> {
+pub async fn mark_read(tx: &mut TenantTx, id: ConversationId, by_visitor: bool, seq: i64) -> sqlx::Result<Option<i64>> {
     let column = if by_visitor { "visitor_read_seq" } else { "agent_read_seq" };
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "update conversations set {column} = greatest({column}, least($2, last_seq)) where id = $1 returning {column}"
@@ -107,7 +107,7 @@ pub async fn mark_read(tx: &mut TenantTx, id: Uuid, by_visitor: bool, seq: i64) 
 }
 
 /// A visitor's conversations, newest first (earlier conversations in the visitor panel).
-pub async fn of_visitor(tx: &mut TenantTx, visitor_id: Uuid, limit: i64) -> sqlx::Result<Vec<ConversationRow>> {
+pub async fn of_visitor(tx: &mut TenantTx, visitor_id: VisitorId, limit: i64) -> sqlx::Result<Vec<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from conversations where visitor_id = $1 order by created_at desc limit $2"
     )))
@@ -120,7 +120,7 @@ pub async fn of_visitor(tx: &mut TenantTx, visitor_id: Uuid, limit: i64) -> sqlx
 /// Where an open, unassigned conversation stands in the tenant's queue: its position (1 =
 /// next) and the median wait of conversations first taken in the last 24 hours, in seconds.
 /// `None` when the conversation is closed, assigned or missing.
-pub async fn queue_place(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<(i64, Option<f64>)>> {
+pub async fn queue_place(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<Option<(i64, Option<f64>)>> {
     sqlx::query_as(
         "select (select count(*) from conversations w
                  where w.status = 'open' and w.assignee is null and w.created_at <= c.created_at),
@@ -146,21 +146,21 @@ pub enum RateRefused {
 /// returns the conversation.
 pub async fn rate(
     tx: &mut TenantTx,
-    id: Uuid,
-    visitor_id: Uuid,
+    id: ConversationId,
+    visitor_id: VisitorId,
     rating: i16,
     comment: Option<&str>,
 ) -> sqlx::Result<Result<ConversationRow, RateRefused>> {
-    let status: Option<String> =
+    let status: Option<ConversationStatus> =
         sqlx::query_scalar("select status from conversations where id = $1 and visitor_id = $2 for update")
             .bind(id)
             .bind(visitor_id)
             .fetch_optional(tx.conn())
             .await?;
-    match status.as_deref() {
+    match status {
         None => Ok(Err(RateRefused::NotFound)),
-        Some("open") => Ok(Err(RateRefused::Open)),
-        Some(_) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        Some(ConversationStatus::Open) => Ok(Err(RateRefused::Open)),
+        Some(ConversationStatus::Closed) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "update conversations set rating = $2, rating_comment = $3, rated_at = now(), updated_at = now()
              where id = $1 returning {COLUMNS}"
         )))
@@ -188,7 +188,7 @@ pub struct ListedRow {
     /// The latest public message's text.
     pub last_body: Option<String>,
     /// Its sender kind.
-    pub last_sender_kind: Option<String>,
+    pub last_sender_kind: Option<super::messages::SenderKind>,
     /// When it was sent.
     pub last_at: Option<DateTime<Utc>>,
 }
@@ -197,22 +197,54 @@ pub struct ListedRow {
 #[derive(Debug, Clone)]
 pub struct ListFilter {
     /// Only this team's.
-    pub team: Option<Uuid>,
+    pub team: Option<TeamId>,
     /// Only those with this (normalised) tag.
     pub tag: Option<String>,
-    /// `open` or `closed`; `None` for both.
-    pub status: Option<&'static str>,
+    /// Open or closed; `None` for both.
+    pub status: Option<ConversationStatus>,
     /// `Some(None)`: unassigned only; `Some(Some(id))`: that agent's; `None`: anyone's.
-    pub assignee: Option<Option<Uuid>>,
-    /// Only conversations older than this `(updated_at, id)` (the previous page's last).
-    pub before: Option<(DateTime<Utc>, Uuid)>,
+    pub assignee: Option<Option<UserId>>,
+    /// Only conversations older than this (the previous page's last).
+    pub before: Option<ListCursor>,
     /// Page size.
     pub limit: i64,
 }
 
+/// A position in the inbox: the `(updated_at, id)` of a page's last conversation, written
+/// `<microseconds>.<32 hex digits>` for clients to pass back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    /// Its last activity.
+    pub updated_at: DateTime<Utc>,
+    /// Its id.
+    pub id: ConversationId,
+}
+
+impl ListCursor {
+    /// The cursor after `row`.
+    pub fn of(row: &ConversationRow) -> Self {
+        Self { updated_at: row.updated_at, id: row.id }
+    }
+
+    /// Reads a cursor a client passed back; `None` when it is not one.
+    pub fn parse(cursor: &str) -> Option<Self> {
+        let (micros, id) = cursor.split_once('.')?;
+        Some(Self {
+            updated_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: ConversationId::from_uuid(id.parse().ok()?),
+        })
+    }
+}
+
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.updated_at.timestamp_micros(), self.id.simple())
+    }
+}
+
 /// Conversations by last activity, newest first, with their visitor and latest message.
 pub async fn list(tx: &mut TenantTx, filter: &ListFilter) -> sqlx::Result<Vec<ListedRow>> {
-    let (before_at, before_id) = filter.before.unzip();
+    let (before_at, before_id) = filter.before.map(|c| (c.updated_at, c.id)).unzip();
     let assignee_filter = match filter.assignee {
         None => "any",
         Some(None) => "none",
@@ -253,7 +285,7 @@ pub async fn list(tx: &mut TenantTx, filter: &ListFilter) -> sqlx::Result<Vec<Li
 }
 
 /// One conversation, locked for the rest of the transaction (transfer, reopen, participants).
-pub async fn lock(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn lock(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from conversations where id = $1 for update")))
         .bind(id)
         .fetch_optional(tx.conn())
@@ -261,7 +293,7 @@ pub async fn lock(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<Conversati
 }
 
 /// Open conversations assigned to an agent (what `max_concurrent_chats` limits).
-pub async fn open_assigned(tx: &mut TenantTx, agent: Uuid) -> sqlx::Result<i64> {
+pub async fn open_assigned(tx: &mut TenantTx, agent: UserId) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from conversations where assignee = $1 and status = 'open'")
         .bind(agent)
         .fetch_one(tx.conn())
@@ -269,7 +301,11 @@ pub async fn open_assigned(tx: &mut TenantTx, agent: Uuid) -> sqlx::Result<i64> 
 }
 
 /// Whether the visitor has an open conversation other than `id`.
-pub async fn visitor_has_other_open(tx: &mut TenantTx, visitor_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+pub async fn visitor_has_other_open(
+    tx: &mut TenantTx,
+    visitor_id: VisitorId,
+    id: ConversationId,
+) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "select exists (select 1 from conversations where visitor_id = $1 and status = 'open' and id <> $2)",
     )
@@ -280,7 +316,7 @@ pub async fn visitor_has_other_open(tx: &mut TenantTx, visitor_id: Uuid, id: Uui
 }
 
 /// Opens a closed conversation again, keeping its assignee.
-pub async fn reopen(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<ConversationRow> {
+pub async fn reopen(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<ConversationRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update conversations set status = 'open', closed_at = null, updated_at = now()
          where id = $1 returning {COLUMNS}"
@@ -291,7 +327,7 @@ pub async fn reopen(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<ConversationRow
 }
 
 /// Hands a conversation to an agent (keeping its team) or to a team's queue (no assignee).
-pub async fn transfer(tx: &mut TenantTx, id: Uuid, to: Transfer) -> sqlx::Result<ConversationRow> {
+pub async fn transfer(tx: &mut TenantTx, id: ConversationId, to: Transfer) -> sqlx::Result<ConversationRow> {
     let (agent, team) = match to {
         Transfer::Agent(agent) => (Some(agent), None),
         Transfer::Team(team) => (None, Some(team)),
@@ -313,13 +349,13 @@ pub async fn transfer(tx: &mut TenantTx, id: Uuid, to: Transfer) -> sqlx::Result
 #[derive(Debug, Clone, Copy)]
 pub enum Transfer {
     /// To this agent.
-    Agent(Uuid),
+    Agent(UserId),
     /// To this team's queue.
-    Team(Uuid),
+    Team(TeamId),
 }
 
 /// Replaces a conversation's tags; `None` when it does not exist.
-pub async fn set_tags(tx: &mut TenantTx, id: Uuid, tags: &[String]) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn set_tags(tx: &mut TenantTx, id: ConversationId, tags: &[String]) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update conversations set tags = $2, updated_at = now() where id = $1 returning {COLUMNS}"
     )))
@@ -330,7 +366,7 @@ pub async fn set_tags(tx: &mut TenantTx, id: Uuid, tags: &[String]) -> sqlx::Res
 }
 
 /// Adds a colleague to a conversation; false when they already were in it.
-pub async fn add_participant(tx: &mut TenantTx, id: Uuid, user: Uuid, by: Uuid) -> sqlx::Result<bool> {
+pub async fn add_participant(tx: &mut TenantTx, id: ConversationId, user: UserId, by: UserId) -> sqlx::Result<bool> {
     let added = sqlx::query(
         "insert into conversation_participants (conversation_id, user_id, added_by) values ($1, $2, $3)
          on conflict do nothing",
@@ -344,6 +380,6 @@ pub async fn add_participant(tx: &mut TenantTx, id: Uuid, user: Uuid, by: Uuid) 
 }
 
 /// The last sequence number of each conversation of `ids` that exists.
-pub async fn last_seqs(tx: &mut TenantTx, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i64)>> {
+pub async fn last_seqs(tx: &mut TenantTx, ids: &[ConversationId]) -> sqlx::Result<Vec<(ConversationId, i64)>> {
     sqlx::query_as("select id, last_seq from conversations where id = any($1)").bind(ids).fetch_all(tx.conn()).await
 }

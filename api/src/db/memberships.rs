@@ -1,35 +1,41 @@
 //! `control.memberships`: who belongs to which tenant, with which role.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{Role, TenantId, UserId};
+
+use super::TenantTx;
+use super::tenants::{ACCESS_COLUMNS, TenantAccess};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// What the auth extractor needs to accept a member's request.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberAuth {
     /// The member's current role.
-    pub role: String,
-    /// The tenant's slug.
-    pub slug: String,
-    /// The tenant's schema.
-    pub schema_name: String,
-    /// The tenant's status.
-    pub tenant_status: String,
+    pub role: Role,
     /// Whether the user's email is verified.
     pub email_verified: bool,
+    /// The tenant.
+    #[sqlx(flatten)]
+    pub tenant: TenantAccess,
+}
+
+impl AsRef<TenantAccess> for MemberAuth {
+    fn as_ref(&self) -> &TenantAccess {
+        &self.tenant
+    }
 }
 
 /// A member as listed to colleagues.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemberRow {
     /// User id.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Email.
     pub email: String,
     /// Account display name.
     pub display_name: String,
     /// Role in this tenant.
-    pub role: String,
+    pub role: Role,
     /// When they joined.
     pub created_at: DateTime<Utc>,
 }
@@ -38,17 +44,17 @@ pub struct MemberRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserTenant {
     /// Tenant id.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Tenant slug.
     pub slug: String,
     /// Tenant name.
     pub name: String,
     /// Role there.
-    pub role: String,
+    pub role: Role,
 }
 
 /// Adds a member. A second membership violates the primary key `memberships_pkey`.
-pub async fn insert(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, role: &str) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserId, role: Role) -> sqlx::Result<()> {
     sqlx::query("insert into control.memberships (tenant_id, user_id, role) values ($1, $2, $3)")
         .bind(tenant_id)
         .bind(user_id)
@@ -59,15 +65,18 @@ pub async fn insert(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, rol
 }
 
 /// Loads a membership with its tenant, for authenticating a request.
-pub async fn find_auth(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<MemberAuth>> {
-    sqlx::query_as(
-        "select m.role, t.slug, t.schema_name, t.status as tenant_status,
-                (u.email_verified_at is not null) as email_verified
+pub async fn find_auth(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> sqlx::Result<Option<MemberAuth>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select m.role, (u.email_verified_at is not null) as email_verified, {ACCESS_COLUMNS}
          from control.memberships m
          join control.tenants t on t.id = m.tenant_id
          join control.users u on u.id = m.user_id
-         where m.tenant_id = $1 and m.user_id = $2",
-    )
+         where m.tenant_id = $1 and m.user_id = $2"
+    )))
     .bind(tenant_id)
     .bind(user_id)
     .fetch_optional(conn)
@@ -75,7 +84,7 @@ pub async fn find_auth(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) 
 }
 
 /// The tenants a user belongs to, oldest membership first.
-pub async fn tenants_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<UserTenant>> {
+pub async fn tenants_of(conn: &mut PgConnection, user_id: UserId) -> sqlx::Result<Vec<UserTenant>> {
     sqlx::query_as(
         "select t.id as tenant_id, t.slug, t.name, m.role
          from control.memberships m join control.tenants t on t.id = m.tenant_id
@@ -87,8 +96,9 @@ pub async fn tenants_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
     .await
 }
 
-/// Members of a tenant, owner first then by join date.
-pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {
+/// Members of the transaction's tenant, owner first then by join date.
+pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<MemberRow>> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "select m.user_id, u.email, u.display_name, m.role, m.created_at
          from control.memberships m join control.users u on u.id = m.user_id
@@ -96,12 +106,13 @@ pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<
          order by (m.role = 'owner') desc, m.created_at, u.email",
     )
     .bind(tenant_id)
-    .fetch_all(conn)
+    .fetch_all(tx.control())
     .await
 }
 
-/// One member of a tenant.
-pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<Option<MemberRow>> {
+/// One member of the transaction's tenant.
+pub async fn find(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<MemberRow>> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_as(
         "select m.user_id, u.email, u.display_name, m.role, m.created_at
          from control.memberships m join control.users u on u.id = m.user_id
@@ -109,66 +120,85 @@ pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sq
     )
     .bind(tenant_id)
     .bind(user_id)
-    .fetch_optional(conn)
+    .fetch_optional(tx.control())
     .await
 }
 
-/// Whether the email already belongs to a member of the tenant.
-pub async fn email_is_member(conn: &mut PgConnection, tenant_id: Uuid, email: &str) -> sqlx::Result<bool> {
+/// Whether the email already belongs to a member of the transaction's tenant.
+pub async fn email_is_member(tx: &mut TenantTx, email: &str) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar(
         "select exists(select 1 from control.memberships m join control.users u on u.id = m.user_id
                        where m.tenant_id = $1 and lower(u.email) = lower($2))",
     )
     .bind(tenant_id)
     .bind(email)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
+/// The current role of a member of the transaction's tenant; `None` for anyone else.
+pub async fn role(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<Role>> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query_scalar("select role from control.memberships where tenant_id = $1 and user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .fetch_optional(tx.control())
+        .await
+}
+
 /// Changes a member's role; returns whether a row changed.
-pub async fn set_role(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid, role: &str) -> sqlx::Result<bool> {
+pub async fn set_role(tx: &mut TenantTx, user_id: UserId, role: Role) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     let done = sqlx::query("update control.memberships set role = $3 where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
         .bind(role)
-        .execute(conn)
+        .execute(tx.control())
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Removes a member; returns whether a row was removed.
-pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+pub async fn delete(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<bool> {
+    let tenant_id = tx.tenant_id();
     let done = sqlx::query("delete from control.memberships where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
-        .execute(conn)
+        .execute(tx.control())
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Members plus pending invitations: the seats in use.
-pub async fn seats_used(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i64> {
+/// Members plus pending invitations of the transaction's tenant: the seats in use.
+pub async fn seats_used(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar(
         "select (select count(*) from control.memberships where tenant_id = $1)
               + (select count(*) from control.invitations
                  where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now())",
     )
     .bind(tenant_id)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
-/// The tenant's plan seat limit.
-pub async fn seat_limit(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<i32> {
+/// The plan seat limit of the transaction's tenant.
+pub async fn seat_limit(tx: &mut TenantTx) -> sqlx::Result<i32> {
+    let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select p.seats from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1")
         .bind(tenant_id)
-        .fetch_one(conn)
+        .fetch_one(tx.control())
         .await
 }
 
-/// Serialises seat-changing operations of one tenant for the rest of the transaction, so two
-/// concurrent invitations cannot both take the last seat.
-pub async fn lock_seats(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("select id from control.tenants where id = $1 for update").bind(tenant_id).execute(conn).await?;
+/// Serialises seat-changing operations of the transaction's tenant for the rest of the
+/// transaction, so two concurrent invitations cannot both take the last seat.
+pub async fn lock_seats(tx: &mut TenantTx) -> sqlx::Result<()> {
+    let tenant_id = tx.tenant_id();
+    sqlx::query("select id from control.tenants where id = $1 for update")
+        .bind(tenant_id)
+        .execute(tx.control())
+        .await?;
     Ok(())
 }

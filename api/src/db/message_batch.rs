@@ -11,13 +11,14 @@
 //! [`TenantTx`]: super::TenantTx
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{AttachmentId, ConversationId, MessageId, UserId, VisitorId};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
 
 use super::TenantSchema;
 use super::conversations::ConversationRow;
-use super::messages::{AttachmentMeta, MessageRow};
+use super::messages::{AttachmentMeta, MessageRow, MessageSender};
 
 /// Who writes a message, and where it goes.
 #[derive(Debug, Clone)]
@@ -25,16 +26,16 @@ pub enum Destination {
     /// A visitor writing into their open conversation, opened by this message if they have none.
     Visitor {
         /// The visitor.
-        visitor: Uuid,
+        visitor: VisitorId,
     },
     /// An agent writing into a given conversation.
     Agent {
         /// The agent's user id.
-        agent: Uuid,
+        agent: UserId,
         /// Their display name at the time.
         name: String,
         /// The conversation.
-        conversation: Uuid,
+        conversation: ConversationId,
         /// A private note, for agents only.
         private: bool,
     },
@@ -50,7 +51,7 @@ pub struct NewMessage {
     /// Text (validated: 1–4000 characters, no NUL).
     pub body: String,
     /// An uploaded, unsent attachment of the sender.
-    pub attachment: Option<Uuid>,
+    pub attachment: Option<AttachmentId>,
 }
 
 /// What storing one message came to.
@@ -71,9 +72,9 @@ pub enum Stored {
     /// and nothing new was written.
     Duplicate {
         /// The original message's id.
-        message_id: Uuid,
+        message_id: MessageId,
         /// Its conversation.
-        conversation_id: Uuid,
+        conversation_id: ConversationId,
         /// Its sequence number.
         seq: i64,
         /// When it was stored.
@@ -95,8 +96,7 @@ pub struct MessageBatch {
     visitor: Vec<Option<Uuid>>,
     new_conversation: Vec<Uuid>,
     message: Vec<Uuid>,
-    sender_kind: Vec<&'static str>,
-    sender_id: Vec<Uuid>,
+    sender: Vec<MessageSender>,
     sender_name: Vec<Option<String>>,
     client_id: Vec<String>,
     private: Vec<bool>,
@@ -113,8 +113,7 @@ impl MessageBatch {
             visitor: Vec::with_capacity(capacity),
             new_conversation: Vec::with_capacity(capacity),
             message: Vec::with_capacity(capacity),
-            sender_kind: Vec::with_capacity(capacity),
-            sender_id: Vec::with_capacity(capacity),
+            sender: Vec::with_capacity(capacity),
             sender_name: Vec::with_capacity(capacity),
             client_id: Vec::with_capacity(capacity),
             private: Vec::with_capacity(capacity),
@@ -135,30 +134,31 @@ impl MessageBatch {
 
     /// Adds a message of the tenant whose schema is `tenant`.
     pub fn push(&mut self, tenant: &TenantSchema, new: NewMessage) {
-        let (conversation, visitor, kind, sender, name, private) = match new.destination {
-            Destination::Visitor { visitor } => (None, Some(visitor), "visitor", visitor, None, false),
+        let (conversation, visitor, sender, name, private) = match new.destination {
+            Destination::Visitor { visitor } => (None, Some(visitor), MessageSender::Visitor(visitor), None, false),
             Destination::Agent { agent, name, conversation, private } => {
-                (Some(conversation), None, "agent", agent, Some(name), private)
+                (Some(conversation), None, MessageSender::Agent(agent), Some(name), private)
             }
         };
         self.schema.push(tenant.name().to_owned());
-        self.conversation.push(conversation);
-        self.visitor.push(visitor);
+        self.conversation.push(conversation.map(|c| c.as_uuid()));
+        self.visitor.push(visitor.map(|v| v.as_uuid()));
         self.new_conversation.push(Uuid::now_v7());
         self.message.push(Uuid::now_v7());
-        self.sender_kind.push(kind);
-        self.sender_id.push(sender);
+        self.sender.push(sender);
         self.sender_name.push(name);
         self.client_id.push(new.client_id);
         self.private.push(private);
         self.body.push(new.body);
-        self.attachment.push(new.attachment);
+        self.attachment.push(new.attachment.map(|a| a.as_uuid()));
     }
 
     /// Stores the batch in one statement (one transaction) and returns each message's outcome,
     /// in the order they were pushed.
     pub async fn store(self, pool: &PgPool) -> sqlx::Result<Vec<Stored>> {
         let n = self.len();
+        let kinds: Vec<&str> = self.sender.iter().map(|s| s.kind().as_str()).collect();
+        let senders: Vec<Uuid> = self.sender.iter().map(|s| s.id()).collect();
         let rows: Vec<OutcomeRow> = sqlx::query_as(
             "select idx, outcome, opened, message_id, seq, created_at, attachment, conversation_id,
                     conversation_visitor, conversation_status, conversation_assignee, conversation_last_seq,
@@ -171,8 +171,8 @@ impl MessageBatch {
         .bind(&self.visitor)
         .bind(&self.new_conversation)
         .bind(&self.message)
-        .bind(&self.sender_kind)
-        .bind(&self.sender_id)
+        .bind(&kinds)
+        .bind(&senders)
         .bind(&self.sender_name)
         .bind(&self.client_id)
         .bind(&self.private)
@@ -208,8 +208,7 @@ impl MessageBatch {
                     id: message_id,
                     conversation_id: conversation.id,
                     seq,
-                    sender_kind: self.sender_kind[index].to_owned(),
-                    sender_id: self.sender_id[index],
+                    sender: self.sender[index],
                     sender_name: self.sender_name[index].clone(),
                     client_id: self.client_id[index].clone(),
                     private: self.private[index],
@@ -241,7 +240,7 @@ struct OutcomeRow {
 #[allow(clippy::large_enum_variant)]
 enum Outcome {
     Stored {
-        message_id: Uuid,
+        message_id: MessageId,
         seq: i64,
         created_at: DateTime<Utc>,
         attachment: Option<sqlx::types::Json<AttachmentMeta>>,
@@ -249,8 +248,8 @@ enum Outcome {
         opened: bool,
     },
     Duplicate {
-        message_id: Uuid,
-        conversation_id: Uuid,
+        message_id: MessageId,
+        conversation_id: ConversationId,
         seq: i64,
         created_at: DateTime<Utc>,
     },

@@ -2,6 +2,9 @@
 //! numbers and idempotent client ids.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{AttachmentId, ConversationId, MessageId, UserId, VisitorId};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::TenantTx;
@@ -10,15 +13,14 @@ use super::TenantTx;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
     /// Id.
-    pub id: Uuid,
+    pub id: MessageId,
     /// Conversation.
-    pub conversation_id: Uuid,
+    pub conversation_id: ConversationId,
     /// Sequence number.
     pub seq: i64,
-    /// `visitor`, `agent` or `system`.
-    pub sender_kind: String,
-    /// Sender id (nil for system).
-    pub sender_id: Uuid,
+    /// Who wrote it.
+    #[sqlx(flatten)]
+    pub sender: MessageSender,
     /// Agent display name at the time.
     pub sender_name: Option<String>,
     /// Client id.
@@ -35,21 +37,77 @@ pub struct MessageRow {
     pub event: Option<sqlx::types::Json<kefu_protocol::ws::NoteEvent>>,
 }
 
+text_enum! {
+    /// What kind of author wrote a message (`messages.sender_kind`).
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum SenderKind {
+        /// The visitor.
+        Visitor => "visitor",
+        /// A member of the team.
+        Agent => "agent",
+        /// Kefu itself (system notes).
+        System => "system",
+    }
+}
+
+/// Who wrote a message: the `sender_kind` and `sender_id` columns together (the id is a
+/// visitor's, a member's, or nil for Kefu's own notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageSender {
+    /// The visitor.
+    Visitor(VisitorId),
+    /// A member of the team.
+    Agent(UserId),
+    /// Kefu itself (system notes).
+    System,
+}
+
+impl MessageSender {
+    /// Its kind.
+    pub fn kind(self) -> SenderKind {
+        match self {
+            MessageSender::Visitor(_) => SenderKind::Visitor,
+            MessageSender::Agent(_) => SenderKind::Agent,
+            MessageSender::System => SenderKind::System,
+        }
+    }
+
+    pub(super) fn id(self) -> Uuid {
+        match self {
+            MessageSender::Visitor(id) => id.as_uuid(),
+            MessageSender::Agent(id) => id.as_uuid(),
+            MessageSender::System => Uuid::nil(),
+        }
+    }
+
+    fn from_columns(kind: SenderKind, id: Uuid) -> Self {
+        match kind {
+            SenderKind::Visitor => MessageSender::Visitor(VisitorId::from_uuid(id)),
+            SenderKind::Agent => MessageSender::Agent(UserId::from_uuid(id)),
+            SenderKind::System => MessageSender::System,
+        }
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for MessageSender {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        Ok(Self::from_columns(row.try_get("sender_kind")?, row.try_get("sender_id")?))
+    }
+}
+
 impl MessageRow {
     /// The wire form of the message.
     pub fn view(self) -> kefu_protocol::ws::MessageView {
         use kefu_protocol::ws::Sender;
-        use kefu_protocol::{ConversationId, MessageId, UserId, VisitorId};
-        let sender = match self.sender_kind.as_str() {
-            "visitor" => Sender::Visitor { id: VisitorId::from_uuid(self.sender_id) },
-            "agent" => {
-                Sender::Agent { id: UserId::from_uuid(self.sender_id), name: self.sender_name.unwrap_or_default() }
-            }
-            _ => Sender::System,
+        let sender = match self.sender {
+            MessageSender::Visitor(id) => Sender::Visitor { id },
+            MessageSender::Agent(id) => Sender::Agent { id, name: self.sender_name.unwrap_or_default() },
+            MessageSender::System => Sender::System,
         };
         kefu_protocol::ws::MessageView {
-            conversation_id: ConversationId::from_uuid(self.conversation_id),
-            message_id: MessageId::from_uuid(self.id),
+            conversation_id: self.conversation_id,
+            message_id: self.id,
             seq: self.seq,
             sender,
             private: self.private,
@@ -57,7 +115,7 @@ impl MessageRow {
             client_id: self.client_id,
             created_at: self.created_at,
             attachment: self.attachment.map(|sqlx::types::Json(a)| kefu_protocol::ws::AttachmentRef {
-                id: kefu_protocol::AttachmentId::from_uuid(a.id),
+                id: a.id,
                 name: a.name,
                 content_type: a.content_type,
                 size: a.size,
@@ -70,8 +128,9 @@ impl MessageRow {
 /// The snapshot of an attachment a message keeps.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct AttachmentMeta {
-    /// Attachment id.
-    pub id: Uuid,
+    /// Attachment id (stored as a bare UUID in the snapshot).
+    #[serde(deserialize_with = "bare_attachment_id")]
+    pub id: AttachmentId,
     /// File name.
     pub name: String,
     /// Sniffed media type.
@@ -80,12 +139,17 @@ pub struct AttachmentMeta {
     pub size: i64,
 }
 
+/// The snapshot keeps the attachment's id as the bare UUID `kefu.store_messages_v1` wrote.
+fn bare_attachment_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<AttachmentId, D::Error> {
+    <Uuid as serde::Deserialize>::deserialize(deserializer).map(AttachmentId::from_uuid)
+}
+
 const COLUMNS: &str = "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment, event";
 
 /// Messages after `after_seq`, oldest first, at most `limit`; private notes only when asked.
 pub async fn after(
     tx: &mut TenantTx,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     after_seq: i64,
     include_private: bool,
     limit: i64,
@@ -113,7 +177,12 @@ pub enum Page {
 }
 
 /// One page of a conversation's messages and notes, at most `limit`, in the page's direction.
-pub async fn page(tx: &mut TenantTx, conversation_id: Uuid, page: Page, limit: i64) -> sqlx::Result<Vec<MessageRow>> {
+pub async fn page(
+    tx: &mut TenantTx,
+    conversation_id: ConversationId,
+    page: Page,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
     let (condition, order, seq) = match page {
         Page::Before(seq) => ("seq < $2", "seq desc", seq),
         Page::After(seq) => ("seq > $2", "seq", seq),
@@ -133,7 +202,7 @@ pub async fn page(tx: &mut TenantTx, conversation_id: Uuid, page: Page, limit: i
 /// gap-free like those group commit hands out (`kefu.store_messages_v1`).
 pub async fn insert_system_note(
     tx: &mut TenantTx,
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     body: &str,
     event: &kefu_protocol::ws::NoteEvent,
 ) -> sqlx::Result<MessageRow> {

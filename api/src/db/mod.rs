@@ -2,11 +2,67 @@
 //! functions per entity.
 //!
 //! Architecture invariant: tenant-scoped query functions (`agents`, `audit`, `visitors`,
-//! `conversations`, `messages`, `teams`, `canned_responses`) take
-//! `&mut TenantTx` first and use unqualified table names; control-plane functions take
-//! `&mut PgConnection` and always use `control.`-qualified names plus an explicit tenant id.
+//! `conversations`, `messages`, `teams`, `canned_responses`, `attachments`, `widget`) take
+//! `&mut TenantTx` first and use unqualified table names. Control-plane functions always use
+//! `control.`-qualified names: those about a tenant's own control rows that run inside its
+//! transaction (members, invitations, API keys, site keys, its plan and name, its mail) take
+//! `&mut TenantTx` and use the transaction's tenant id, so they commit with its tenant writes and
+//! cannot name another tenant; the others take `&mut PgConnection` and an explicit id.
 //! Every pooled connection's session `search_path` is empty, so an unqualified query outside a
-//! `TenantTx` fails instead of reading some schema by accident.
+//! `TenantTx` fails instead of reading some schema by accident. Only this module reaches a
+//! `TenantTx`'s connection (`TenantTx::control`), derives a schema from a bare id
+//! (`TenantSchema::of`) or pins a transaction to a schema (`TenantTx::pin`).
+//!
+//! Query functions and rows speak typed ids (`kefu_protocol::TenantId`, …, bound as `uuid`) and
+//! enums for closed sets of names stored in `text` columns (`kefu_protocol::Role`,
+//! `kefu_protocol::ws::ConversationStatus`, and those declared next to their table with
+//! `text_enum!`), so nothing outside this module compares or builds those strings by hand.
+
+/// Declares a closed set of names stored in a `text` column: the enum, its `as_str` and
+/// `FromStr` (the stored names), `Display`, and the sqlx mapping (bound as `text`, decoded
+/// through `FromStr`; see `kefu_protocol::pg_text_enum!`).
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident => $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $name {
+            /// The name stored in the database.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::db::UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err($crate::db::UnknownName { kind: stringify!($name), name: other.to_owned() }),
+                }
+            }
+        }
+
+        kefu_protocol::pg_text_enum!($name);
+    };
+}
 
 pub mod agents;
 pub mod api_keys;
@@ -37,6 +93,47 @@ use sqlx::{Executor, PgPool};
 
 pub use tenant::{TenantSchema, TenantTx};
 
+/// A stored name outside its closed set (a bug or a newer schema, never a client error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{name}`")]
+pub struct UnknownName {
+    /// The enum it should have been.
+    pub kind: &'static str,
+    /// What was stored.
+    pub name: String,
+}
+
+/// Fresh ids for new rows: UUIDv7, so rows sort by creation time. The one place outside query
+/// functions where an id is made from a bare UUID.
+pub trait NewId: Sized {
+    /// A new, time-ordered id.
+    fn new_v7() -> Self;
+}
+
+macro_rules! new_id {
+    ($($id:ty),* $(,)?) => {
+        $(impl NewId for $id {
+            fn new_v7() -> Self {
+                <$id>::from_uuid(uuid::Uuid::now_v7())
+            }
+        })*
+    };
+}
+
+new_id!(
+    kefu_protocol::TenantId,
+    kefu_protocol::UserId,
+    kefu_protocol::InvitationId,
+    kefu_protocol::ApiKeyId,
+    kefu_protocol::VisitorId,
+    kefu_protocol::ConversationId,
+    kefu_protocol::MessageId,
+    kefu_protocol::SiteKeyId,
+    kefu_protocol::AttachmentId,
+    kefu_protocol::TeamId,
+    kefu_protocol::CannedResponseId,
+);
+
 /// Opens the pool lazily (the first query connects). Each new connection gets an empty session
 /// `search_path` (fail-closed), and a transaction left idle for 10 s is ended by Postgres: a
 /// transaction abandoned by a cancelled task (a forwarder aborted mid-replay) must not hold a
@@ -53,4 +150,34 @@ pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sq
             })
         })
         .connect_lazy_with(options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachments::UploaderKind;
+    use super::messages::SenderKind;
+    use super::tenants::TenantStatus;
+    use super::user_tokens::Purpose;
+
+    #[test]
+    fn text_enums_are_stored_by_their_names() {
+        fn round_trip<T>(all: &[T], names: &[&str])
+        where
+            T: Copy + PartialEq + std::fmt::Debug + std::str::FromStr,
+            T: std::fmt::Display,
+        {
+            for (value, name) in all.iter().zip(names) {
+                assert_eq!(value.to_string(), *name);
+                assert!(name.parse::<T>().ok() == Some(*value), "{name} parses back");
+            }
+            assert!("unknown".parse::<T>().is_err());
+        }
+        round_trip(
+            &[TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Deleting],
+            &["active", "suspended", "deleting"],
+        );
+        round_trip(&[SenderKind::Visitor, SenderKind::Agent, SenderKind::System], &["visitor", "agent", "system"]);
+        round_trip(&[UploaderKind::Visitor, UploaderKind::Agent], &["visitor", "agent"]);
+        round_trip(&[Purpose::VerifyEmail, Purpose::ResetPassword], &["verify_email", "reset_password"]);
+    }
 }

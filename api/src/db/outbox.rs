@@ -1,8 +1,11 @@
 //! `control.outbox_mail`: mail written in the same transaction as its cause, delivered later.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::TenantId;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use super::TenantTx;
 
 /// A mail as stored.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -28,7 +31,7 @@ const COLUMNS: &str = "id, to_address, subject, body_text, created_at, attempts,
 /// Queues a mail.
 pub async fn enqueue(
     conn: &mut PgConnection,
-    tenant_id: Option<Uuid>,
+    tenant_id: Option<TenantId>,
     to: &str,
     subject: &str,
     body_text: &str,
@@ -44,6 +47,12 @@ pub async fn enqueue(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Queues a mail about the transaction's tenant, committed (and so sent) with its changes.
+pub async fn enqueue_for_tenant(tx: &mut TenantTx, to: &str, subject: &str, body_text: &str) -> sqlx::Result<()> {
+    let tenant_id = tx.tenant_id();
+    enqueue(tx.control(), Some(tenant_id), to, subject, body_text).await
 }
 
 /// Claims up to `limit` due mails, locked so other nodes skip them until this transaction ends.

@@ -1,6 +1,9 @@
 //! `control.refresh_tokens`: rotating refresh tokens grouped in families (one family = one login).
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::{TenantId, UserId};
+
+use super::TenantTx;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -12,9 +15,9 @@ pub struct RefreshTokenRow {
     /// Family (login session).
     pub family_id: Uuid,
     /// User.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Tenant the session acts in.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
     /// Set once it was exchanged for a newer token.
@@ -28,8 +31,8 @@ pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
     family_id: Uuid,
-    user_id: Uuid,
-    tenant_id: Uuid,
+    user_id: UserId,
+    tenant_id: TenantId,
     token_hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
@@ -76,7 +79,7 @@ pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> sqlx::Re
 }
 
 /// Revokes every session of a user (all tenants), e.g. after a password reset.
-pub async fn revoke_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
+pub async fn revoke_user(conn: &mut PgConnection, user_id: UserId) -> sqlx::Result<()> {
     sqlx::query("update control.refresh_tokens set revoked_at = now() where user_id = $1 and revoked_at is null")
         .bind(user_id)
         .execute(conn)
@@ -84,15 +87,16 @@ pub async fn revoke_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result
     Ok(())
 }
 
-/// Revokes a user's sessions in one tenant, e.g. when their membership is removed.
-pub async fn revoke_user_in_tenant(conn: &mut PgConnection, user_id: Uuid, tenant_id: Uuid) -> sqlx::Result<()> {
+/// Revokes a user's sessions in the transaction's tenant, e.g. when their membership is removed.
+pub async fn revoke_user_in_tenant(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<()> {
+    let tenant_id = tx.tenant_id();
     sqlx::query(
         "update control.refresh_tokens set revoked_at = now()
          where user_id = $1 and tenant_id = $2 and revoked_at is null",
     )
     .bind(user_id)
     .bind(tenant_id)
-    .execute(conn)
+    .execute(tx.control())
     .await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! can be transferred to. Members are listed only while their profile is active.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use kefu_protocol::{ConversationId, TeamId, UserId};
 
 use super::TenantTx;
 
@@ -13,11 +13,11 @@ pub const MAX_PER_TENANT: i64 = 100;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TeamRow {
     /// Id.
-    pub id: Uuid,
+    pub id: TeamId,
     /// Name, unique regardless of case.
     pub name: String,
     /// Active members' user ids.
-    pub user_ids: Vec<Uuid>,
+    pub user_ids: Vec<UserId>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last renamed or re-staffed.
@@ -35,12 +35,12 @@ pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<TeamRow>> {
 }
 
 /// One team.
-pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<TeamRow>> {
+pub async fn find(tx: &mut TenantTx, id: TeamId) -> sqlx::Result<Option<TeamRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} where t.id = $1"))).bind(id).fetch_optional(tx.conn()).await
 }
 
 /// Whether a team exists.
-pub async fn exists(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<bool> {
+pub async fn exists(tx: &mut TenantTx, id: TeamId) -> sqlx::Result<bool> {
     sqlx::query_scalar("select exists (select 1 from teams where id = $1)").bind(id).fetch_one(tx.conn()).await
 }
 
@@ -51,24 +51,24 @@ pub async fn lock_and_count(tx: &mut TenantTx) -> sqlx::Result<i64> {
 }
 
 /// Creates a team (`teams_name_lower_key` on a duplicate name).
-pub async fn insert(tx: &mut TenantTx, id: Uuid, name: &str) -> sqlx::Result<()> {
+pub async fn insert(tx: &mut TenantTx, id: TeamId, name: &str) -> sqlx::Result<()> {
     sqlx::query("insert into teams (id, name) values ($1, $2)").bind(id).bind(name).execute(tx.conn()).await?;
     Ok(())
 }
 
 /// Renames a team; false when it does not exist.
-pub async fn rename(tx: &mut TenantTx, id: Uuid, name: &str) -> sqlx::Result<bool> {
+pub async fn rename(tx: &mut TenantTx, id: TeamId, name: &str) -> sqlx::Result<bool> {
     let done = sqlx::query("update teams set name = $2 where id = $1").bind(id).bind(name).execute(tx.conn()).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Deletes a team; its conversations leave its queue. Returns the conversations that were in
 /// it (to announce), or `None` when there is no such team.
-pub async fn delete(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<Vec<Uuid>>> {
+pub async fn delete(tx: &mut TenantTx, id: TeamId) -> sqlx::Result<Option<Vec<ConversationId>>> {
     if !exists(tx, id).await? {
         return Ok(None);
     }
-    let moved: Vec<Uuid> =
+    let moved: Vec<ConversationId> =
         sqlx::query_scalar("update conversations set team_id = null, updated_at = now() where team_id = $1 and status = 'open' returning id")
             .bind(id)
             .fetch_all(tx.conn())
@@ -78,7 +78,7 @@ pub async fn delete(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<Vec<Uuid
 }
 
 /// Which of `users` have an active profile in this tenant (i.e. are members).
-pub async fn active_members(tx: &mut TenantTx, users: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
+pub async fn active_members(tx: &mut TenantTx, users: &[UserId]) -> sqlx::Result<Vec<UserId>> {
     sqlx::query_scalar("select user_id from agents where active and user_id = any($1)")
         .bind(users)
         .fetch_all(tx.conn())
@@ -86,7 +86,7 @@ pub async fn active_members(tx: &mut TenantTx, users: &[Uuid]) -> sqlx::Result<V
 }
 
 /// Replaces a team's members and marks the team changed.
-pub async fn replace_members(tx: &mut TenantTx, id: Uuid, users: &[Uuid]) -> sqlx::Result<()> {
+pub async fn replace_members(tx: &mut TenantTx, id: TeamId, users: &[UserId]) -> sqlx::Result<()> {
     sqlx::query("delete from team_members where team_id = $1").bind(id).execute(tx.conn()).await?;
     sqlx::query("insert into team_members (team_id, user_id) select $1, unnest($2::uuid[])")
         .bind(id)
@@ -98,7 +98,7 @@ pub async fn replace_members(tx: &mut TenantTx, id: Uuid, users: &[Uuid]) -> sql
 }
 
 /// Removes a member who left the tenant from every team.
-pub async fn remove_user(tx: &mut TenantTx, user: Uuid) -> sqlx::Result<()> {
+pub async fn remove_user(tx: &mut TenantTx, user: UserId) -> sqlx::Result<()> {
     sqlx::query("delete from team_members where user_id = $1").bind(user).execute(tx.conn()).await?;
     Ok(())
 }

@@ -1,24 +1,75 @@
 //! `control.tenants`: one row per business.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
-use uuid::Uuid;
+use kefu_protocol::TenantId;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+use super::{TenantSchema, TenantTx};
+
+text_enum! {
+    /// Whether a tenant may be used (`control.tenants.status`).
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum TenantStatus {
+        /// In use.
+        Active => "active",
+        /// Locked by the operator; its members and visitors are refused.
+        Suspended => "suspended",
+        /// Being deleted; refused like a suspended one and skipped by migrations.
+        Deleting => "deleting",
+    }
+}
+
+/// What admitting a request or a connection into a tenant needs from its control row: the id,
+/// the slug, the schema (its stored name checked against the id while decoding, so a mismatch is
+/// a database error, never a usable schema) and the status. Read from the columns `tenant_id`,
+/// `tenant_slug`, `tenant_schema` and `tenant_status`, so queries that join `control.tenants`
+/// embed it with `#[sqlx(flatten)]`. `auth::TenantCtx::admit` decides from it.
+#[derive(Debug, Clone)]
+pub struct TenantAccess {
+    /// Tenant id.
+    pub id: TenantId,
+    /// URL slug.
+    pub slug: String,
+    /// Its schema, validated.
+    pub schema: TenantSchema,
+    /// Whether it may be used.
+    pub status: TenantStatus,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for TenantAccess {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let id: TenantId = row.try_get("tenant_id")?;
+        let name: &str = row.try_get("tenant_schema")?;
+        let schema = TenantSchema::checked(id, name).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "tenant_schema".into(),
+            source: format!("tenant {id} has the mismatched schema name `{name}`").into(),
+        })?;
+        Ok(Self { id, slug: row.try_get("tenant_slug")?, schema, status: row.try_get("tenant_status")? })
+    }
+}
+
+impl AsRef<TenantAccess> for TenantAccess {
+    fn as_ref(&self) -> &TenantAccess {
+        self
+    }
+}
+
+/// The columns of [`TenantAccess`] from `control.tenants` aliased `t`.
+pub(super) const ACCESS_COLUMNS: &str =
+    "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema, t.status as tenant_status";
 
 /// A tenant as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantRow {
-    /// Tenant id.
-    pub id: Uuid,
-    /// URL slug.
-    pub slug: String,
+    /// Id, slug, schema and status.
+    #[sqlx(flatten)]
+    pub access: TenantAccess,
     /// Company name.
     pub name: String,
-    /// Schema name (`t_<hex>`).
-    pub schema_name: String,
     /// Highest tenant migration applied.
     pub schema_version: i64,
-    /// `active`, `suspended` or `deleting`.
-    pub status: String,
     /// Plan id.
     pub plan_id: String,
     /// End of the trial, if on trial.
@@ -27,36 +78,43 @@ pub struct TenantRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, slug, name, schema_name, schema_version, status, plan_id, trial_ends_at, created_at";
+impl AsRef<TenantAccess> for TenantRow {
+    fn as_ref(&self) -> &TenantAccess {
+        &self.access
+    }
+}
 
-/// Inserts a tenant.
-#[allow(clippy::too_many_arguments)]
+const COLUMNS: &str =
+    "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema, t.status as tenant_status,
+    t.name, t.schema_version, t.plan_id, t.trial_ends_at, t.created_at";
+
+/// Inserts a new tenant's control row (schema version 0, its schema not yet created) and returns
+/// it: its schema name is derived here from the id, the one place a schema is made for a tenant
+/// that has no row yet.
 pub async fn insert(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: TenantId,
     slug: &str,
     name: &str,
-    schema_name: &str,
-    schema_version: i64,
     plan_id: &str,
     trial_ends_at: Option<DateTime<Utc>>,
     home_region: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into control.tenants (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at, home_region)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
+) -> sqlx::Result<TenantAccess> {
+    let schema = TenantSchema::of(id);
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into control.tenants as t (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at, home_region)
+         values ($1, $2, $3, $4, 0, $5, $6, $7)
+         returning {ACCESS_COLUMNS}"
+    )))
     .bind(id)
     .bind(slug)
     .bind(name)
-    .bind(schema_name)
-    .bind(schema_version)
+    .bind(schema.name())
     .bind(plan_id)
     .bind(trial_ends_at)
     .bind(home_region)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 /// Claims a slug for the rest of the transaction: takes a transaction-scoped advisory lock on
@@ -70,31 +128,60 @@ pub async fn claim_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<boo
 }
 
 /// Finds a tenant by id.
-pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<TenantRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants where id = $1")))
+pub async fn find(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Option<TenantRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.id = $1")))
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
+/// What admitting a request into a tenant needs, by tenant id (visitor tokens name only the
+/// tenant).
+pub async fn find_access(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Option<TenantAccess>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {ACCESS_COLUMNS} from control.tenants t where t.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The transaction's own tenant (`None` only if it was deleted meanwhile).
+pub async fn current(tx: &mut TenantTx) -> sqlx::Result<Option<TenantRow>> {
+    let id = tx.tenant_id();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.id = $1")))
+        .bind(id)
+        .fetch_optional(tx.control())
+        .await
+}
+
 /// Finds a tenant by slug.
 pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<TenantRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants where slug = $1")))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.slug = $1")))
         .bind(slug)
         .fetch_optional(conn)
         .await
 }
 
+/// A tenant whose schema is behind.
+#[derive(Debug, Clone)]
+pub struct Behind {
+    /// Tenant id.
+    pub id: TenantId,
+    /// Its schema, or the stored name when that does not match the id (then this tenant fails
+    /// and the others go on).
+    pub schema: Result<TenantSchema, String>,
+}
+
 /// Tenants whose schema is behind `latest`, oldest first: the work list of `kefu migrate`.
-pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<(Uuid, String)>> {
-    sqlx::query_as(
+pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<Behind>> {
+    let rows: Vec<(TenantId, String)> = sqlx::query_as(
         "select id, schema_name from control.tenants
          where schema_version < $1 and status <> 'deleting'
          order by created_at, id",
     )
     .bind(latest)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(id, name)| Behind { id, schema: TenantSchema::checked(id, &name).ok_or(name) }).collect())
 }
 
 /// Number of tenants that are not being deleted.
@@ -119,8 +206,9 @@ pub struct PlanUsage {
     pub pending_invitations: i64,
 }
 
-/// The plan and seat usage of a tenant.
-pub async fn plan_usage(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<PlanUsage> {
+/// The plan and seat usage of the transaction's tenant.
+pub async fn plan_usage(tx: &mut TenantTx) -> sqlx::Result<PlanUsage> {
+    let id = tx.tenant_id();
     sqlx::query_as(
         "select p.id as plan_id, p.name as plan_name, p.seats, p.conversations_per_month,
                 (select count(*) from control.memberships m where m.tenant_id = t.id) as members,
@@ -130,24 +218,25 @@ pub async fn plan_usage(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<PlanU
          from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
     )
     .bind(id)
-    .fetch_one(conn)
+    .fetch_one(tx.control())
     .await
 }
 
-/// Renames a tenant.
-pub async fn rename(conn: &mut PgConnection, id: Uuid, name: &str) -> sqlx::Result<()> {
-    sqlx::query("update control.tenants set name = $2 where id = $1").bind(id).bind(name).execute(conn).await?;
+/// Renames the transaction's tenant.
+pub async fn rename(tx: &mut TenantTx, name: &str) -> sqlx::Result<()> {
+    let id = tx.tenant_id();
+    sqlx::query("update control.tenants set name = $2 where id = $1").bind(id).bind(name).execute(tx.control()).await?;
     Ok(())
 }
 
 /// Deletes the control row; memberships, invitations, keys, tokens and queued mail cascade.
-pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn delete(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<()> {
     sqlx::query("delete from control.tenants where id = $1").bind(id).execute(conn).await?;
     Ok(())
 }
 
 /// The tenant's plan limits for attachments: `(largest file in MiB, total storage in MiB)`.
-pub async fn attachment_limits(conn: &mut sqlx::PgConnection, tenant: uuid::Uuid) -> sqlx::Result<(i32, i32)> {
+pub async fn attachment_limits(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<(i32, i32)> {
     sqlx::query_as(
         "select p.attachment_max_mb, p.attachment_storage_mb
          from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",

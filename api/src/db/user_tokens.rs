@@ -1,24 +1,16 @@
 //! `control.user_tokens`: mailed one-time tokens for email verification and password reset.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::UserId;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-/// What a one-time token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// Confirms the address.
-    VerifyEmail,
-    /// Allows setting a new password.
-    ResetPassword,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::VerifyEmail => "verify_email",
-            Purpose::ResetPassword => "reset_password",
-        }
+text_enum! {
+    /// What a one-time token is for (`control.user_tokens.purpose`).
+    pub enum Purpose {
+        /// Confirms the address.
+        VerifyEmail => "verify_email",
+        /// Allows setting a new password.
+        ResetPassword => "reset_password",
     }
 }
 
@@ -26,14 +18,14 @@ impl Purpose {
 pub async fn insert(
     conn: &mut PgConnection,
     token_hash: &[u8],
-    user_id: Uuid,
+    user_id: UserId,
     purpose: Purpose,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query("insert into control.user_tokens (token_hash, user_id, purpose, expires_at) values ($1, $2, $3, $4)")
         .bind(token_hash)
         .bind(user_id)
-        .bind(purpose.as_str())
+        .bind(purpose)
         .bind(expires_at)
         .execute(conn)
         .await?;
@@ -42,25 +34,25 @@ pub async fn insert(
 
 /// Consumes a valid token: marks it used and returns its user. `None` when unknown, used,
 /// expired or for another purpose.
-pub async fn consume(conn: &mut PgConnection, token_hash: &[u8], purpose: Purpose) -> sqlx::Result<Option<Uuid>> {
+pub async fn consume(conn: &mut PgConnection, token_hash: &[u8], purpose: Purpose) -> sqlx::Result<Option<UserId>> {
     sqlx::query_scalar(
         "update control.user_tokens set used_at = now()
          where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
          returning user_id",
     )
     .bind(token_hash)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .fetch_optional(conn)
     .await
 }
 
 /// Invalidates every unused token of a purpose for a user (after a successful reset).
-pub async fn invalidate_all(conn: &mut PgConnection, user_id: Uuid, purpose: Purpose) -> sqlx::Result<()> {
+pub async fn invalidate_all(conn: &mut PgConnection, user_id: UserId, purpose: Purpose) -> sqlx::Result<()> {
     sqlx::query(
         "update control.user_tokens set used_at = now() where user_id = $1 and purpose = $2 and used_at is null",
     )
     .bind(user_id)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .execute(conn)
     .await?;
     Ok(())

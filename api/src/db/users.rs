@@ -1,14 +1,14 @@
 //! `control.users`: people's accounts, independent of tenants.
 
 use chrono::{DateTime, Utc};
+use kefu_protocol::UserId;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// A user as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
     /// User id.
-    pub id: Uuid,
+    pub id: UserId,
     /// Email as typed.
     pub email: String,
     /// argon2id PHC string.
@@ -24,7 +24,7 @@ const COLUMNS: &str = "id, email, password_hash, display_name, email_verified_at
 /// Inserts a user. A duplicate email violates `users_email_key`.
 pub async fn insert(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: UserId,
     email: &str,
     password_hash: &str,
     display_name: &str,
@@ -53,7 +53,7 @@ pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result
 }
 
 /// Finds a user by id.
-pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<UserRow>> {
+pub async fn find(conn: &mut PgConnection, id: UserId) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.users where id = $1")))
         .bind(id)
         .fetch_optional(conn)
@@ -61,7 +61,7 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<User
 }
 
 /// Marks the email verified (idempotent).
-pub async fn mark_verified(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn mark_verified(conn: &mut PgConnection, id: UserId) -> sqlx::Result<()> {
     sqlx::query("update control.users set email_verified_at = coalesce(email_verified_at, now()) where id = $1")
         .bind(id)
         .execute(conn)
@@ -70,7 +70,7 @@ pub async fn mark_verified(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()
 }
 
 /// Replaces the password hash.
-pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str) -> sqlx::Result<()> {
+pub async fn set_password(conn: &mut PgConnection, id: UserId, password_hash: &str) -> sqlx::Result<()> {
     sqlx::query("update control.users set password_hash = $2, password_changed_at = now() where id = $1")
         .bind(id)
         .bind(password_hash)

@@ -1,6 +1,6 @@
 //! Tenant-scoped `visitors`: people chatting through the widget.
 
-use uuid::Uuid;
+use kefu_protocol::VisitorId;
 
 use super::TenantTx;
 
@@ -23,7 +23,7 @@ pub struct Seen {
 
 /// Records a visitor's connection: creates the row on first sight, refreshes `last_seen_at`,
 /// device, language and country otherwise (keeping known values when a connection lacks them).
-pub async fn touch(tx: &mut TenantTx, id: Uuid, seen: &Seen) -> sqlx::Result<()> {
+pub async fn touch(tx: &mut TenantTx, id: VisitorId, seen: &Seen) -> sqlx::Result<()> {
     sqlx::query(
         "insert into visitors (id, ext_user, browser, os, device, language, country) values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (id) do update set last_seen_at = now(),
@@ -50,7 +50,7 @@ pub async fn touch(tx: &mut TenantTx, id: Uuid, seen: &Seen) -> sqlx::Result<()>
 /// keeps the first referrer and campaign seen. Returns the time it was recorded.
 pub async fn record_page(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: VisitorId,
     url: &str,
     title: Option<&str>,
     referrer: Option<&str>,
@@ -88,7 +88,7 @@ pub async fn record_page(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct VisitorRow {
     /// Id.
-    pub id: Uuid,
+    pub id: VisitorId,
     /// Tenant's own user id.
     pub ext_user: Option<String>,
     /// Name.
@@ -118,7 +118,7 @@ pub struct VisitorRow {
 }
 
 /// One visitor.
-pub async fn find(tx: &mut TenantTx, id: Uuid) -> sqlx::Result<Option<VisitorRow>> {
+pub async fn find(tx: &mut TenantTx, id: VisitorId) -> sqlx::Result<Option<VisitorRow>> {
     sqlx::query_as(
         "select id, ext_user, name, email, browser, os, device, language, country, first_referrer, first_utm,
                 attributes, first_seen_at, last_seen_at
@@ -145,7 +145,7 @@ pub struct PageViewRow {
 }
 
 /// The visitor's most recent page views, newest first.
-pub async fn recent_pages(tx: &mut TenantTx, id: Uuid, limit: i64) -> sqlx::Result<Vec<PageViewRow>> {
+pub async fn recent_pages(tx: &mut TenantTx, id: VisitorId, limit: i64) -> sqlx::Result<Vec<PageViewRow>> {
     sqlx::query_as(
         "select url, title, referrer, utm, viewed_at from page_views where visitor_id = $1 order by viewed_at desc, id desc limit $2",
     )
@@ -159,7 +159,7 @@ pub async fn recent_pages(tx: &mut TenantTx, id: Uuid, limit: i64) -> sqlx::Resu
 /// stored ones. The phone and the tenant's custom fields live in `attributes`.
 pub async fn set_profile(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: VisitorId,
     name: Option<&str>,
     email: Option<&str>,
     phone: Option<&str>,
@@ -187,7 +187,7 @@ pub async fn set_profile(
 /// `attributes.context` with the time it was set.
 pub async fn set_context(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: VisitorId,
     context: &serde_json::Map<String, serde_json::Value>,
 ) -> sqlx::Result<()> {
     sqlx::query(

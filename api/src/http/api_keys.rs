@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::extract::{API_KEY_PREFIX, AdminUp, ApiJson, Auth};
-use super::views::stored_role;
+use crate::db::NewId;
 use crate::db::{self, TenantTx};
 use crate::domain::{names, secret};
 use crate::error::{ApiError, Result};
@@ -72,9 +71,9 @@ impl TryFrom<db::api_keys::ApiKeyRow> for ApiKeyView {
     type Error = ApiError;
     fn try_from(row: db::api_keys::ApiKeyRow) -> Result<Self> {
         Ok(Self {
-            id: ApiKeyId::from_uuid(row.id),
+            id: row.id,
             name: row.name,
-            role: stored_role(&row.role)?,
+            role: row.role,
             prefix: row.prefix,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
@@ -98,10 +97,9 @@ async fn create_api_key(
     if !auth.principal.role().includes(body.role) {
         return Err(ApiError::forbidden("You cannot create a key with a role above your own."));
     }
-    let tenant = auth.tenant.id.as_uuid();
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::memberships::lock_seats(tx.control(), tenant).await?;
-    if db::api_keys::count_active(tx.control(), tenant).await? >= db::api_keys::MAX_PER_TENANT {
+    db::memberships::lock_seats(&mut tx).await?;
+    if db::api_keys::count_active(&mut tx).await? >= db::api_keys::MAX_PER_TENANT {
         return Err(ApiError::field(
             "name",
             "too_many_keys",
@@ -110,23 +108,22 @@ async fn create_api_key(
     }
     let secret = secret::generate(API_KEY_PREFIX)?;
     let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 7).collect();
-    let id = Uuid::now_v7();
+    let id = ApiKeyId::new_v7();
     let row = db::api_keys::insert(
-        tx.control(),
+        &mut tx,
         id,
-        tenant,
         &name,
-        body.role.as_str(),
+        body.role,
         &prefix,
         &secret::digest(&secret),
-        auth.principal.user_id().map(|u| u.as_uuid()),
+        auth.principal.user_id(),
     )
     .await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
         "api_key.created",
-        Some(&ApiKeyId::from_uuid(id).to_string()),
+        Some(&id.to_string()),
         serde_json::json!({ "name": name, "role": body.role }),
     )
     .await?;
@@ -138,8 +135,9 @@ async fn create_api_key(
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", security(("bearer" = [])),
     responses((status = 200, body = [ApiKeyView])))]
 async fn list_api_keys(State(state): State<AppState>, auth: Auth<AdminUp>) -> Result<axum::Json<Vec<ApiKeyView>>> {
-    let mut conn = state.db.acquire().await?;
-    let rows = db::api_keys::list(&mut conn, auth.tenant.id.as_uuid()).await?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let rows = db::api_keys::list(&mut tx).await?;
+    tx.commit().await?;
     rows.into_iter().map(ApiKeyView::try_from).collect::<Result<Vec<_>>>().map(axum::Json)
 }
 
@@ -154,7 +152,7 @@ async fn revoke_api_key(
 ) -> Result<StatusCode> {
     let id: ApiKeyId = id.parse().map_err(|_| ApiError::not_found("API key"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::api_keys::revoke(tx.control(), auth.tenant.id.as_uuid(), id.as_uuid()).await? {
+    if !db::api_keys::revoke(&mut tx, id).await? {
         return Err(ApiError::not_found("API key"));
     }
     db::audit::record(&mut tx, auth.principal.actor(), "api_key.revoked", Some(&id.to_string()), serde_json::json!({}))

@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::extract::{AnyMember, Auth};
 use crate::attachments::{AttachmentStore, sniff};
+use crate::db::NewId;
+use crate::db::attachments::Uploader;
 use crate::db::{self, TenantTx, tenant::TenantSchema};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -66,12 +67,6 @@ pub struct AttachmentView {
     pub size: i64,
 }
 
-/// Who uploads.
-struct Uploader {
-    kind: &'static str,
-    id: Uuid,
-}
-
 /// Uploads a file as an agent. The body is the file; its type is sniffed from the content
 /// (images, PDF, office documents, zip, UTF-8 text).
 #[utoipa::path(post, path = "/api/v1/attachments", tag = "conversations", security(("bearer" = [])),
@@ -87,8 +82,8 @@ async fn upload_as_agent(
     let Some(user) = auth.principal.user_id() else {
         return Err(ApiError::client(ErrorCode::Forbidden, "Attachments are sent by members, not API keys."));
     };
-    let uploader = Uploader { kind: "agent", id: user.as_uuid() };
-    upload(&state, auth.tenant.id.as_uuid(), &auth.tenant.schema, uploader, query.name, body).await
+    let uploader = Uploader::Agent(user);
+    upload(&state, auth.tenant.id, &auth.tenant.schema, uploader, query.name, body).await
 }
 
 /// Downloads an attachment as a member of the tenant.
@@ -119,8 +114,8 @@ async fn upload_as_visitor(
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
     let (claims, tenant) = crate::realtime::authenticate_visitor(&state, &bearer(&headers, None)?).await?;
-    let uploader = Uploader { kind: "visitor", id: claims.sub.as_uuid() };
-    upload(&state, tenant.id.as_uuid(), &tenant.schema, uploader, query.name, body).await
+    let uploader = Uploader::Visitor(claims.sub);
+    upload(&state, tenant.id, &tenant.schema, uploader, query.name, body).await
 }
 
 /// Downloads an attachment as the visitor whose conversation it is in (or who uploaded it).
@@ -138,8 +133,8 @@ async fn download_as_visitor(
     let mut tx = TenantTx::begin(&state.db, &tenant.schema).await?;
     let row = db::attachments::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("attachment"))?;
     tx.commit().await?;
-    let visitor = claims.sub.as_uuid();
-    let own_upload = row.uploader_kind == "visitor" && row.uploader_id == visitor;
+    let visitor = claims.sub;
+    let own_upload = row.uploader == Uploader::Visitor(visitor);
     if !own_upload && row.conversation_visitor != Some(visitor) {
         // Same answer as for a missing one: ids of other visitors' files reveal nothing.
         return Err(ApiError::not_found("attachment"));
@@ -159,8 +154,8 @@ fn bearer(headers: &HeaderMap, query: Option<String>) -> Result<String> {
         .ok_or_else(|| ApiError::client(ErrorCode::Unauthenticated, "A visitor token is required."))
 }
 
-fn attachment_id(raw: &str) -> Result<Uuid> {
-    raw.parse::<AttachmentId>().map(|id| id.as_uuid()).map_err(|_| ApiError::not_found("attachment"))
+fn attachment_id(raw: &str) -> Result<AttachmentId> {
+    raw.parse().map_err(|_| ApiError::not_found("attachment"))
 }
 
 /// A file name safe to keep and show: no path, no control characters, at most 255 characters.
@@ -173,7 +168,7 @@ fn clean_name(name: Option<&str>) -> String {
 
 async fn upload(
     state: &AppState,
-    tenant: Uuid,
+    tenant: kefu_protocol::TenantId,
     schema: &TenantSchema,
     uploader: Uploader,
     name: Option<String>,
@@ -201,7 +196,7 @@ async fn upload(
         ));
     };
     let name = clean_name(name.as_deref());
-    let id = Uuid::now_v7();
+    let id = AttachmentId::new_v7();
     let key = AttachmentStore::key_of(tenant, id);
     // The bytes go to the store first, outside any transaction: the quota check below holds a
     // table lock, and must not hold it for the length of an upload.
@@ -211,8 +206,7 @@ async fn upload(
     })?;
     let new = db::attachments::NewAttachment {
         id,
-        uploader_kind: uploader.kind,
-        uploader_id: uploader.id,
+        uploader,
         name: &name,
         content_type: kind.content_type,
         size,
@@ -239,7 +233,7 @@ async fn upload(
         }
         return Err(error);
     }
-    let view = AttachmentView { id: AttachmentId::from_uuid(id), name, content_type: kind.content_type.into(), size };
+    let view = AttachmentView { id, name, content_type: kind.content_type.into(), size };
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 

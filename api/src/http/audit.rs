@@ -60,8 +60,8 @@ async fn list_audit_log(
             .map(|r| AuditEntry {
                 id: r.id,
                 occurred_at: r.occurred_at,
-                actor_user_id: r.actor_user_id.map(|u| kefu_protocol::UserId::from_uuid(u).to_string()),
-                actor_api_key_id: r.actor_api_key_id.map(|k| kefu_protocol::ApiKeyId::from_uuid(k).to_string()),
+                actor_user_id: r.actor_user_id.map(|u| u.to_string()),
+                actor_api_key_id: r.actor_api_key_id.map(|k| k.to_string()),
                 action: r.action,
                 target: r.target,
                 details: r.details,

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::extract::{ApiJson, Auth, ClientIp};
 use super::validate::{Fields, valid};
-use super::views::{SessionResponse, TenantView, UserView, stored_role};
-use crate::auth::Principal;
+use super::views::{SessionResponse, TenantView, UserView};
 use crate::auth::session::{self, REFRESH_PREFIX};
+use crate::auth::{Principal, TenantCtx};
+use crate::db::NewId;
 use crate::db::audit::Actor;
 use crate::db::user_tokens::Purpose;
 use crate::db::{self, TenantTx};
@@ -95,8 +95,8 @@ async fn signup(
     if db::users::find_by_email(&mut tx, email.as_str()).await?.is_some() {
         return Err(email_taken());
     }
-    let user_id = UserId::from_uuid(Uuid::now_v7());
-    db::users::insert(&mut tx, user_id.as_uuid(), email.as_str(), &password_hash, &display_name, false)
+    let user_id = UserId::new_v7();
+    db::users::insert(&mut tx, user_id, email.as_str(), &password_hash, &display_name, false)
         .await
         .on_constraint("users_email_key", email_taken)?;
     let slug = if body.slug.is_some() {
@@ -108,25 +108,27 @@ async fn signup(
     } else {
         provision::free_slug(&mut tx, wanted_slug).await?
     };
-    let (tenant_id, schema) = provision::create_tenant(
+    let tenant = provision::create_tenant(
         &mut tx,
         NewTenant { name: &company, slug: &slug, owner: user_id, region: &state.config.region },
     )
     .await?;
-    let mut tx = TenantTx::pin(tx, &schema).await?;
-    db::agents::upsert(&mut tx, user_id.as_uuid(), &display_name).await?;
+    let tenant_id = tenant.id;
+    queue_verification(&state, &mut tx, Some(tenant_id), user_id, email.as_str(), &display_name).await?;
+    let tokens =
+        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, Role::Owner)
+            .await?;
+    // The same transaction goes on in the new tenant's schema, so everything commits together.
+    let mut tx = TenantTx::enter(tx, &tenant).await?;
+    db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,
-        Actor::User(user_id.as_uuid()),
+        Actor::User(user_id),
         "tenant.created",
         Some(&tenant_id.to_string()),
         serde_json::json!({ "slug": slug }),
     )
     .await?;
-    queue_verification(&state, tx.control(), Some(tenant_id), user_id, email.as_str(), &display_name).await?;
-    let tokens =
-        session::start(tx.control(), &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, Role::Owner)
-            .await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     tracing::info!(tenant_id = %tenant_id, user_id = %user_id, "tenant signed up");
@@ -186,13 +188,13 @@ async fn queue_verification(
     db::user_tokens::insert(
         conn,
         &secret::digest(&token),
-        user.as_uuid(),
+        user,
         Purpose::VerifyEmail,
         Utc::now() + Duration::hours(48),
     )
     .await?;
     let link = format!("{}/verify-email?token={token}", state.config.app_url());
-    mail::enqueue(conn, tenant.map(|t| t.as_uuid()), email, &templates::verify_email(name, &link)).await?;
+    mail::enqueue(conn, tenant, email, &templates::verify_email(name, &link)).await?;
     Ok(())
 }
 
@@ -243,7 +245,7 @@ async fn resend_verification(State(state): State<AppState>, ip: ClientIp, auth: 
     ip.check_auth_rate(&state)?;
     let user_id = auth.require_user()?;
     let mut tx = state.db.begin().await?;
-    let user = db::users::find(&mut tx, user_id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = db::users::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     if user.email_verified_at.is_none() {
         queue_verification(&state, &mut tx, Some(auth.tenant.id), user_id, &user.email, &user.display_name).await?;
     }
@@ -302,8 +304,8 @@ async fn login(
             ));
         }
     };
-    let role: Role = stored_role(&chosen.role)?;
-    let (user_id, tenant_id) = (UserId::from_uuid(user.id), TenantId::from_uuid(chosen.tenant_id));
+    let role: Role = chosen.role;
+    let (user_id, tenant_id) = (user.id, chosen.tenant_id);
     let tokens =
         session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
     tx.commit().await?;
@@ -353,14 +355,12 @@ async fn refresh(
         ));
     }
     let member = db::memberships::find_auth(&mut tx, token.tenant_id, token.user_id).await?.ok_or_else(invalid)?;
-    if member.tenant_status != "active" {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
-    let role: Role = stored_role(&member.role)?;
+    let (_, member) = TenantCtx::admit(Some(member))?;
+    let role: Role = member.role;
     let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid)?;
     let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid)?;
     db::refresh_tokens::mark_replaced(&mut tx, token.id).await?;
-    let (user_id, tenant_id) = (UserId::from_uuid(user.id), TenantId::from_uuid(tenant.id));
+    let (user_id, tenant_id) = (user.id, tenant.access.id);
     let tokens = session::continue_family(
         &mut tx,
         &state.jwt,
@@ -375,7 +375,7 @@ async fn refresh(
     Ok(axum::Json(SessionResponse::new(
         tokens,
         UserView::from_row(user_id, user),
-        TenantView { id: tenant_id, slug: tenant.slug, name: tenant.name },
+        TenantView { id: tenant_id, slug: tenant.access.slug, name: tenant.name },
         role,
     )))
 }
@@ -489,13 +489,11 @@ pub struct MeResponse {
     responses((status = 200, body = MeResponse), (status = 401, description = "unauthenticated or invalid_token")))]
 async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeResponse>> {
     let mut conn = state.db.acquire().await?;
-    let tenant =
-        db::tenants::find(&mut conn, auth.tenant.id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    let tenant = TenantView { id: auth.tenant.id, slug: tenant.slug, name: tenant.name };
+    let tenant = db::tenants::find(&mut conn, auth.tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = TenantView { id: auth.tenant.id, slug: tenant.access.slug, name: tenant.name };
     let (user, api_key_id) = match &auth.principal {
         Principal::Member { user_id, .. } => {
-            let user =
-                db::users::find(&mut conn, user_id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("user"))?;
+            let user = db::users::find(&mut conn, *user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
             let view = UserView::from_row(*user_id, user);
             (Some(view), None)
         }

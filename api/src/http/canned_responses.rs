@@ -50,11 +50,11 @@ pub struct CannedResponseView {
 impl From<CannedRow> for CannedResponseView {
     fn from(row: CannedRow) -> Self {
         Self {
-            id: CannedResponseId::from_uuid(row.id),
+            id: row.id,
             shortcut: row.shortcut,
             title: row.title,
             body: row.body,
-            created_by: row.created_by.map(UserId::from_uuid),
+            created_by: row.created_by,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -176,7 +176,7 @@ async fn create_canned_response(
             format!("A tenant can have at most {} canned responses.", db::canned_responses::MAX_PER_TENANT),
         ));
     }
-    let by = auth.principal.user_id().map(|u| u.as_uuid());
+    let by = auth.principal.user_id();
     let fields = CannedFields { shortcut: &shortcut, title: &title, body: &text };
     let row = db::canned_responses::insert(&mut tx, by, &fields)
         .await
@@ -202,7 +202,7 @@ async fn update_canned_response(
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = db::canned_responses::update(
         &mut tx,
-        id.as_uuid(),
+        id,
         checked.shortcut.as_deref(),
         checked.title.as_deref(),
         checked.body.as_deref(),
@@ -226,7 +226,7 @@ async fn delete_canned_response(
 ) -> Result<StatusCode> {
     let id = canned_id(&id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::canned_responses::delete(&mut tx, id.as_uuid()).await? {
+    if !db::canned_responses::delete(&mut tx, id).await? {
         return Err(ApiError::not_found("canned response"));
     }
     tx.commit().await?;

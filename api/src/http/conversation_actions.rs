@@ -5,7 +5,7 @@
 //! note in the conversation's sequence.
 
 use axum::extract::{Path, State};
-use kefu_protocol::ws::{ConversationSummary, NoteEvent};
+use kefu_protocol::ws::{ConversationStatus, ConversationSummary, NoteEvent};
 use kefu_protocol::{ConversationId, ErrorCode, Role, TeamId, UserId};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -63,11 +63,11 @@ fn conversation_id(raw: &str) -> Result<ConversationId> {
 }
 
 async fn locked(tx: &mut TenantTx, id: ConversationId) -> Result<ConversationRow> {
-    db::conversations::lock(tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("conversation"))
+    db::conversations::lock(tx, id).await?.ok_or_else(|| ApiError::not_found("conversation"))
 }
 
 fn require_open(row: &ConversationRow) -> Result<()> {
-    if row.status == "open" {
+    if row.status == ConversationStatus::Open {
         Ok(())
     } else {
         Err(ApiError::client(ErrorCode::ConversationClosed, "The conversation is closed; reopen it first."))
@@ -77,7 +77,7 @@ fn require_open(row: &ConversationRow) -> Result<()> {
 /// Who may hand a conversation on or invite into it: its assignee, supervisors and up, and
 /// anyone while nobody has it.
 fn may_direct(row: &ConversationRow, actor: UserId, role: Role) -> Result<()> {
-    if row.assignee.is_none() || row.assignee == Some(actor.as_uuid()) || role.includes(Role::Supervisor) {
+    if row.assignee.is_none() || row.assignee == Some(actor) || role.includes(Role::Supervisor) {
         Ok(())
     } else {
         Err(ApiError::forbidden("Only the assignee or a supervisor can do this while someone has the conversation."))
@@ -85,7 +85,7 @@ fn may_direct(row: &ConversationRow, actor: UserId, role: Role) -> Result<()> {
 }
 
 async fn name_of(tx: &mut TenantTx, user: UserId) -> Result<String> {
-    Ok(db::agents::display_name(tx, user.as_uuid()).await?.unwrap_or_else(|| "A colleague".to_owned()))
+    Ok(db::agents::display_name(tx, user).await?.unwrap_or_else(|| "A colleague".to_owned()))
 }
 
 /// Opens a closed conversation again (any member). Its assignee stays; the visitor's next
@@ -104,7 +104,7 @@ async fn reopen_conversation(
     let actor = auth.require_user()?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = locked(&mut tx, id).await?;
-    if row.status == "open" {
+    if row.status == ConversationStatus::Open {
         return Err(ApiError::client(ErrorCode::ConversationOpen, "The conversation is already open."));
     }
     let newer_open = || {
@@ -186,11 +186,11 @@ async fn transfer_conversation(
     let target = match target {
         Ok(user) => {
             let (name, max) =
-                db::agents::capacity(&mut tx, user.as_uuid()).await?.ok_or_else(|| ApiError::not_found("member"))?;
-            let already = row.assignee == Some(user.as_uuid());
+                db::agents::capacity(&mut tx, user).await?.ok_or_else(|| ApiError::not_found("member"))?;
+            let already = row.assignee == Some(user);
             if !already
                 && !role.includes(Role::Supervisor)
-                && db::conversations::open_assigned(&mut tx, user.as_uuid()).await? >= i64::from(max)
+                && db::conversations::open_assigned(&mut tx, user).await? >= i64::from(max)
             {
                 return Err(ApiError::client(
                     ErrorCode::CapacityReached,
@@ -200,19 +200,19 @@ async fn transfer_conversation(
             Target::Agent(user, name)
         }
         Err(team) => {
-            let found = db::teams::find(&mut tx, team.as_uuid()).await?.ok_or_else(|| ApiError::not_found("team"))?;
+            let found = db::teams::find(&mut tx, team).await?.ok_or_else(|| ApiError::not_found("team"))?;
             Target::Team(team, found.name)
         }
     };
     let (event, transfer, to_name) = match &target {
         Target::Agent(user, name) => (
             NoteEvent::Transferred { by: actor, to_agent: Some(*user), to_team: None, note: note.clone() },
-            Transfer::Agent(user.as_uuid()),
+            Transfer::Agent(*user),
             name.clone(),
         ),
         Target::Team(team, name) => (
             NoteEvent::Transferred { by: actor, to_agent: None, to_team: Some(*team), note: note.clone() },
-            Transfer::Team(team.as_uuid()),
+            Transfer::Team(*team),
             name.clone(),
         ),
     };
@@ -255,9 +255,8 @@ async fn set_conversation_tags(
     let id = conversation_id(&id)?;
     let tags = crate::domain::tags::parse_tags(&body.tags).map_err(|m| ApiError::field("tags", "invalid", m))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let row = db::conversations::set_tags(&mut tx, id.as_uuid(), &tags)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let row =
+        db::conversations::set_tags(&mut tx, id, &tags).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     tx.commit().await?;
     announce_update(&state, auth.tenant.id, &row, ConversationChange::Tagged);
     Ok(axum::Json(row.summary()))
@@ -286,8 +285,8 @@ async fn add_participant(
     let row = locked(&mut tx, id).await?;
     require_open(&row)?;
     may_direct(&row, actor, auth.principal.role())?;
-    let name = db::agents::display_name(&mut tx, user.as_uuid()).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    if !db::conversations::add_participant(&mut tx, row.id, user.as_uuid(), actor.as_uuid()).await? {
+    let name = db::agents::display_name(&mut tx, user).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    if !db::conversations::add_participant(&mut tx, row.id, user, actor).await? {
         tx.commit().await?;
         return Ok(axum::Json(row.summary()));
     }
@@ -319,12 +318,12 @@ fn announce_update(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
+    use crate::db::NewId;
 
     #[test]
     fn transfer_targets_are_members_or_teams() {
-        let user = UserId::from_uuid(Uuid::now_v7());
-        let team = TeamId::from_uuid(Uuid::now_v7());
+        let user = UserId::new_v7();
+        let team = TeamId::new_v7();
         assert!(matches!(parse_target(&user.to_string()), Ok(Ok(u)) if u == user));
         assert!(matches!(parse_target(&team.to_string()), Ok(Err(t)) if t == team));
         assert!(parse_target("conv_0190c8e5b7a87c3e9f000000000000ab").is_err());

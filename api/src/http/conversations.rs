@@ -4,13 +4,14 @@
 
 use axum::extract::{Path, Query, State};
 use kefu_protocol::ConversationId;
-use kefu_protocol::ws::{ConversationSummary, MessageView};
+use kefu_protocol::ws::{ConversationStatus, ConversationSummary, MessageView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AnyMember, Auth};
+use crate::db::conversations::ListCursor;
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -79,21 +80,20 @@ pub struct ConversationPage {
 
 fn list_filter(query: &ListQuery, me: Option<kefu_protocol::UserId>) -> Result<db::conversations::ListFilter> {
     let status = match query.status.as_deref() {
-        None | Some("open") => Some("open"),
-        Some("closed") => Some("closed"),
+        None | Some("open") => Some(ConversationStatus::Open),
+        Some("closed") => Some(ConversationStatus::Closed),
         Some("all") => None,
         Some(_) => return Err(ApiError::field("status", "invalid", "open, closed or all")),
     };
     let assignee = match query.assignee.as_deref() {
         None | Some("any") => None,
         Some("none") => Some(None),
-        Some("me") => Some(Some(
-            me.ok_or_else(|| ApiError::field("assignee", "invalid", "`me` needs a member, not an API key"))?.as_uuid(),
-        )),
+        Some("me") => {
+            Some(Some(me.ok_or_else(|| ApiError::field("assignee", "invalid", "`me` needs a member, not an API key"))?))
+        }
         Some(user) => Some(Some(
             user.parse::<kefu_protocol::UserId>()
-                .map_err(|_| ApiError::field("assignee", "invalid", "any, none, me or a usr_… id"))?
-                .as_uuid(),
+                .map_err(|_| ApiError::field("assignee", "invalid", "any, none, me or a usr_… id"))?,
         )),
     };
     let limit = query.limit.unwrap_or(50);
@@ -103,31 +103,20 @@ fn list_filter(query: &ListQuery, me: Option<kefu_protocol::UserId>) -> Result<d
     let before = match &query.before {
         None => None,
         Some(cursor) => {
-            Some(parse_cursor(cursor).ok_or_else(|| ApiError::field("before", "invalid", "use next_before"))?)
+            Some(ListCursor::parse(cursor).ok_or_else(|| ApiError::field("before", "invalid", "use next_before"))?)
         }
     };
     let team = match &query.team {
         None => None,
-        Some(team) => Some(
-            team.parse::<kefu_protocol::TeamId>()
-                .map_err(|_| ApiError::field("team", "invalid", "a team_… id"))?
-                .as_uuid(),
-        ),
+        Some(team) => {
+            Some(team.parse::<kefu_protocol::TeamId>().map_err(|_| ApiError::field("team", "invalid", "a team_… id"))?)
+        }
     };
     let tag = match &query.tag {
         None => None,
         Some(tag) => Some(crate::domain::tags::parse_tag(tag).map_err(|m| ApiError::field("tag", "invalid", m))?),
     };
     Ok(db::conversations::ListFilter { team, tag, status, assignee, before, limit })
-}
-
-fn cursor_of(row: &db::conversations::ConversationRow) -> String {
-    format!("{}.{}", row.updated_at.timestamp_micros(), row.id.simple())
-}
-
-fn parse_cursor(cursor: &str) -> Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
-    let (micros, id) = cursor.split_once('.')?;
-    Some((chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
 }
 
 /// The inbox: conversations by status and assignee, newest activity first.
@@ -143,7 +132,7 @@ async fn list_conversations(
     let rows = db::conversations::list(&mut tx, &filter).await?;
     tx.commit().await?;
     let next_before = (i64::try_from(rows.len()).unwrap_or(i64::MAX) == filter.limit)
-        .then(|| rows.last().map(|r| cursor_of(&r.conversation)))
+        .then(|| rows.last().map(|r| ListCursor::of(&r.conversation).to_string()))
         .flatten();
     let conversations = rows
         .into_iter()
@@ -174,8 +163,7 @@ async fn get_conversation(
 ) -> Result<axum::Json<ConversationSummary>> {
     let id = conversation_id(&id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let row =
-        db::conversations::find(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    let row = db::conversations::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     tx.commit().await?;
     Ok(axum::Json(row.summary()))
 }
@@ -227,10 +215,10 @@ async fn list_messages(
         (None, None) => db::messages::Page::Before(i64::MAX),
     };
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if db::conversations::find(&mut tx, id.as_uuid()).await?.is_none() {
+    if db::conversations::find(&mut tx, id).await?.is_none() {
         return Err(ApiError::not_found("conversation"));
     }
-    let mut rows = db::messages::page(&mut tx, id.as_uuid(), page, limit + 1).await?;
+    let mut rows = db::messages::page(&mut tx, id, page, limit + 1).await?;
     tx.commit().await?;
     let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     if has_more {

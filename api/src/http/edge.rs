@@ -7,12 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kefu_protocol::widget::EdgeSite;
-use kefu_protocol::{ErrorCode, SiteKeyId, TenantId};
+use kefu_protocol::{ErrorCode, SiteKeyId};
 use secrecy::ExposeSecret;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::{self, TenantSchema, TenantTx};
+use crate::auth::TenantCtx;
+use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
@@ -45,16 +46,11 @@ async fn resolve_site(State(state): State<AppState>, headers: HeaderMap, Path(ke
     authenticate(&state, &headers)?;
     let key: SiteKeyId = key.parse().map_err(|_| ApiError::not_found("site key"))?;
     let mut conn = state.db.acquire().await?;
-    let found =
-        db::site_keys::resolve(&mut conn, key.as_uuid()).await?.ok_or_else(|| ApiError::not_found("site key"))?;
+    let found = db::site_keys::resolve(&mut conn, key).await?.ok_or_else(|| ApiError::not_found("site key"))?;
     drop(conn);
-    if found.tenant_status != "active" {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
-    let tenant_id = TenantId::from_uuid(found.tenant_id);
-    let schema = TenantSchema::checked(tenant_id, &found.schema_name)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("tenant {tenant_id} has a mismatched schema name")))?;
-    let mut tx = TenantTx::begin(&state.db, &schema).await?;
+    let (tenant, found) = TenantCtx::admit(Some(found))?;
+    let tenant_id = tenant.id;
+    let mut tx = TenantTx::begin(&state.db, &tenant.schema).await?;
     let row = db::widget::get(&mut tx).await?;
     tx.commit().await?;
     let etag = format!("\"{}-{}\"", tenant_id.simple(), row.version);

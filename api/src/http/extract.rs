@@ -8,11 +8,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use kefu_protocol::{ApiKeyId, ErrorCode, Role, TenantId, UserId};
+use kefu_protocol::{ErrorCode, Role, UserId};
 
-use super::views::stored_role;
-use crate::auth::{Principal, TenantCtx};
-use crate::db::{self, TenantSchema};
+use crate::auth::{Principal, TenantCtx, invalid_token};
+use crate::db;
 use crate::domain::secret;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -125,19 +124,6 @@ impl<R: MinRole> FromRequestParts<AppState> for Auth<R> {
     }
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::client(ErrorCode::InvalidToken, "The token is invalid or expired.")
-}
-
-fn tenant_ctx(id: TenantId, slug: String, schema_name: &str, status: &str) -> Result<TenantCtx, ApiError> {
-    if status != "active" {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
-    let schema = TenantSchema::checked(id, schema_name)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("tenant {id} has a mismatched schema name")))?;
-    Ok(TenantCtx { id, slug, schema })
-}
-
 async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx, Principal), ApiError> {
     let claims = state.jwt.verify_access(token).map_err(|error| {
         tracing::debug!(%error, "access token rejected");
@@ -146,12 +132,8 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
     let mut conn = state.db.acquire().await?;
     // The membership is re-read on every request so that removal or a role change takes effect
     // at once; the token only proves who the caller is.
-    let member = db::memberships::find_auth(&mut conn, claims.tid.as_uuid(), claims.sub.as_uuid())
-        .await?
-        .ok_or_else(invalid_token)?;
-    let role: Role = stored_role(&member.role)?;
-    let tenant = tenant_ctx(claims.tid, member.slug, &member.schema_name, &member.tenant_status)?;
-    Ok((tenant, Principal::Member { user_id: claims.sub, role, email_verified: member.email_verified }))
+    let (tenant, member) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
+    Ok((tenant, Principal::Member { user_id: claims.sub, role: member.role, email_verified: member.email_verified }))
 }
 
 async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCtx, Principal), ApiError> {
@@ -159,11 +141,8 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
         return Err(invalid_token());
     }
     let mut conn = state.db.acquire().await?;
-    let key = db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?.ok_or_else(invalid_token)?;
-    let role: Role = stored_role(&key.role)?;
-    let tenant_id = TenantId::from_uuid(key.tenant_id);
-    let tenant = tenant_ctx(tenant_id, key.slug, &key.schema_name, &key.tenant_status)?;
-    Ok((tenant, Principal::ApiKey { key_id: ApiKeyId::from_uuid(key.id), role }))
+    let (tenant, key) = TenantCtx::admit(db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?)?;
+    Ok((tenant, Principal::ApiKey { key_id: key.id, role: key.role }))
 }
 
 impl<R: MinRole> Auth<R> {

@@ -4,19 +4,19 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use kefu_protocol::{ErrorCode, InvitationId, Role, TenantId, UserId};
+use kefu_protocol::{ErrorCode, InvitationId, Role, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::auth::{hash_password, verify_password};
 use super::extract::{AdminUp, ApiJson, Auth, ClientIp};
-use super::views::{SessionResponse, TenantView, UserView, stored_role};
-use crate::auth::session;
+use super::views::{SessionResponse, TenantView, UserView};
+use crate::auth::{TenantCtx, session};
+use crate::db::NewId;
 use crate::db::audit::Actor;
-use crate::db::{self, TenantSchema, TenantTx};
+use crate::db::{self, TenantTx};
 use crate::domain::email::Email;
 use crate::domain::{names, password, secret};
 use crate::error::{ApiError, Result, ResultExt};
@@ -73,9 +73,9 @@ impl TryFrom<db::invitations::InvitationRow> for InvitationView {
     type Error = ApiError;
     fn try_from(row: db::invitations::InvitationRow) -> Result<Self> {
         Ok(Self {
-            id: InvitationId::from_uuid(row.id),
+            id: row.id,
             email: row.email,
-            role: stored_role(&row.role)?,
+            role: row.role,
             created_at: row.created_at,
             expired: row.expires_at <= Utc::now(),
             expires_at: row.expires_at,
@@ -104,17 +104,13 @@ async fn create_invitation(
     if let crate::auth::Principal::Member { email_verified: false, .. } = auth.principal {
         return Err(ApiError::client(ErrorCode::EmailNotVerified, "Verify your email address before inviting people."));
     }
-    let tenant = auth.tenant.id.as_uuid();
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::memberships::lock_seats(tx.control(), tenant).await?;
-    if db::memberships::email_is_member(tx.control(), tenant, email.as_str()).await? {
+    db::memberships::lock_seats(&mut tx).await?;
+    if db::memberships::email_is_member(&mut tx, email.as_str()).await? {
         return Err(ApiError::client(ErrorCode::AlreadyMember, "This person is already a member."));
     }
-    db::invitations::expire_stale(tx.control(), tenant, email.as_str()).await?;
-    let (used, limit) = (
-        db::memberships::seats_used(tx.control(), tenant).await?,
-        db::memberships::seat_limit(tx.control(), tenant).await?,
-    );
+    db::invitations::expire_stale(&mut tx, email.as_str()).await?;
+    let (used, limit) = (db::memberships::seats_used(&mut tx).await?, db::memberships::seat_limit(&mut tx).await?);
     if used >= i64::from(limit) {
         return Err(ApiError::client(
             ErrorCode::SeatLimitReached,
@@ -122,39 +118,39 @@ async fn create_invitation(
         ));
     }
     let token = secret::generate(INVITE_PREFIX)?;
-    let id = Uuid::now_v7();
+    let id = InvitationId::new_v7();
     let inviter = match auth.principal.user_id() {
-        Some(user) => db::users::find(tx.control(), user.as_uuid()).await?.map(|u| u.display_name),
+        // The inviting member's account name (the extractor has just read their membership).
+        Some(user) => db::memberships::find(&mut tx, user).await?.map(|m| m.display_name),
         None => None,
     };
     let expires_at = Utc::now() + Duration::days(7);
     db::invitations::insert(
-        tx.control(),
+        &mut tx,
         id,
-        tenant,
         email.as_str(),
-        body.role.as_str(),
+        body.role,
         &secret::digest(&token),
-        auth.principal.user_id().map(|u| u.as_uuid()),
+        auth.principal.user_id(),
         expires_at,
     )
     .await
     .on_constraint("invitations_pending_email_key", || {
         ApiError::client(ErrorCode::InvitationExists, "A pending invitation for this email already exists.")
     })?;
-    let company = db::tenants::find(tx.control(), tenant).await?.map(|t| t.name).unwrap_or_default();
+    let company = db::tenants::current(&mut tx).await?.map(|t| t.name).unwrap_or_default();
     let link = format!("{}/accept-invite?token={token}", state.config.app_url());
     let mail = templates::invitation(inviter.as_deref().unwrap_or(&company), &company, body.role.as_str(), &link);
-    mail::enqueue(tx.control(), Some(tenant), email.as_str(), &mail).await?;
+    mail::enqueue_for_tenant(&mut tx, email.as_str(), &mail).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
         "member.invited",
-        Some(&InvitationId::from_uuid(id).to_string()),
+        Some(&id.to_string()),
         serde_json::json!({ "email": email.as_str(), "role": body.role }),
     )
     .await?;
-    let row = db::invitations::list_pending(tx.control(), tenant)
+    let row = db::invitations::list_pending(&mut tx)
         .await?
         .into_iter()
         .find(|i| i.id == id)
@@ -171,8 +167,9 @@ async fn list_invitations(
     State(state): State<AppState>,
     auth: Auth<AdminUp>,
 ) -> Result<axum::Json<Vec<InvitationView>>> {
-    let mut conn = state.db.acquire().await?;
-    let rows = db::invitations::list_pending(&mut conn, auth.tenant.id.as_uuid()).await?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let rows = db::invitations::list_pending(&mut tx).await?;
+    tx.commit().await?;
     rows.into_iter().map(InvitationView::try_from).collect::<Result<Vec<_>>>().map(axum::Json)
 }
 
@@ -187,7 +184,7 @@ async fn revoke_invitation(
 ) -> Result<StatusCode> {
     let id: InvitationId = id.parse().map_err(|_| ApiError::not_found("invitation"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::invitations::revoke(tx.control(), auth.tenant.id.as_uuid(), id.as_uuid()).await? {
+    if !db::invitations::revoke(&mut tx, id).await? {
         return Err(ApiError::not_found("invitation"));
     }
     db::audit::record(
@@ -245,7 +242,7 @@ async fn lookup_invitation(
     Ok(axum::Json(InvitationLookup {
         company_name: company.name,
         email: invitation.email,
-        role: stored_role(&invitation.role)?,
+        role: invitation.role,
         account_exists,
     }))
 }
@@ -286,7 +283,7 @@ async fn accept_invitation(
     let invitation = db::invitations::find_usable_for_update(&mut tx, &secret::digest(&body.token))
         .await?
         .ok_or_else(invalid_invitation)?;
-    let role: Role = stored_role(&invitation.role)?;
+    let role: Role = invitation.role;
     let existing = db::users::find_by_email(&mut tx, &invitation.email).await?;
     let (user_id, email, display_name) = match existing {
         Some(user) => {
@@ -297,7 +294,7 @@ async fn accept_invitation(
                 ));
             }
             db::users::mark_verified(&mut tx, user.id).await?;
-            (UserId::from_uuid(user.id), user.email, user.display_name)
+            (user.id, user.email, user.display_name)
         }
         None => {
             let default_name = invitation.email.split('@').next().unwrap_or_default().to_owned();
@@ -306,41 +303,38 @@ async fn accept_invitation(
             password::check_policy(&body.password, &invitation.email)
                 .map_err(|m| ApiError::field("password", "weak_password", m))?;
             let hash = hash_password(body.password).await?;
-            let id = UserId::from_uuid(Uuid::now_v7());
-            db::users::insert(&mut tx, id.as_uuid(), &invitation.email, &hash, &name, true).await?;
+            let id = UserId::new_v7();
+            db::users::insert(&mut tx, id, &invitation.email, &hash, &name, true).await?;
             (id, invitation.email.clone(), name)
         }
     };
-    db::memberships::insert(&mut tx, invitation.tenant_id, user_id.as_uuid(), role.as_str())
+    db::memberships::insert(&mut tx, invitation.tenant_id, user_id, role)
         .await
         .on_constraint("memberships_pkey", || {
             ApiError::client(ErrorCode::AlreadyMember, "You are already a member.")
         })?;
     db::invitations::mark_accepted(&mut tx, invitation.id).await?;
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
-    if tenant.status != "active" {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
-    let tenant_id = TenantId::from_uuid(tenant.id);
-    let schema = TenantSchema::checked(tenant_id, &tenant.schema_name)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("schema mismatch")))?;
-    let mut tx = TenantTx::pin(tx, &schema).await?;
-    db::agents::upsert(&mut tx, user_id.as_uuid(), &display_name).await?;
+    let (ctx, tenant) = TenantCtx::admit(Some(tenant))?;
+    let tenant_id = ctx.id;
+    let tokens =
+        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
+    // The same transaction goes on in the tenant's schema, so everything commits together.
+    let mut tx = TenantTx::enter(tx, &tenant.access).await?;
+    db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,
-        Actor::User(user_id.as_uuid()),
+        Actor::User(user_id),
         "member.joined",
         Some(&user_id.to_string()),
         serde_json::json!({ "role": role }),
     )
     .await?;
-    let tokens =
-        session::start(tx.control(), &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
     tx.commit().await?;
     Ok(axum::Json(SessionResponse::new(
         tokens,
         UserView { id: user_id, email, display_name, email_verified: true },
-        TenantView { id: tenant_id, slug: tenant.slug, name: tenant.name },
+        TenantView { id: tenant_id, slug: ctx.slug, name: tenant.name },
         role,
     )))
 }

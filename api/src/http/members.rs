@@ -11,7 +11,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
-use super::views::stored_role;
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -55,7 +54,7 @@ pub struct MemberView {
     responses((status = 200, body = [MemberView])))]
 async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<Vec<MemberView>>> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let members = db::memberships::list(tx.control(), auth.tenant.id.as_uuid()).await?;
+    let members = db::memberships::list(&mut tx).await?;
     let profiles: HashMap<_, _> = db::agents::list_active(&mut tx).await?.into_iter().map(|a| (a.user_id, a)).collect();
     tx.commit().await?;
     members
@@ -63,10 +62,10 @@ async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> R
         .map(|m| {
             let profile = profiles.get(&m.user_id);
             Ok(MemberView {
-                user_id: UserId::from_uuid(m.user_id),
+                user_id: m.user_id,
                 email: m.email,
                 display_name: profile.map_or(m.display_name, |p| p.display_name.clone()),
-                role: stored_role(&m.role)?,
+                role: m.role,
                 joined_at: m.created_at,
                 avatar_url: profile.and_then(|p| p.avatar_url.clone()),
                 employee_no: profile.and_then(|p| p.employee_no.clone()),
@@ -107,13 +106,11 @@ async fn update_member(
         return Err(ApiError::forbidden("You cannot grant a role above your own."));
     }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let member = db::memberships::find(tx.control(), auth.tenant.id.as_uuid(), user_id.as_uuid())
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
-    if member.role == Role::Owner.as_str() {
+    let member = db::memberships::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    if member.role == Role::Owner {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner's role cannot be changed."));
     }
-    db::memberships::set_role(tx.control(), auth.tenant.id.as_uuid(), user_id.as_uuid(), body.role.as_str()).await?;
+    db::memberships::set_role(&mut tx, user_id, body.role).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -139,17 +136,14 @@ async fn remove_member(
 ) -> Result<StatusCode> {
     let user_id = parse_user_id(&user_id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let tenant = auth.tenant.id.as_uuid();
-    let member = db::memberships::find(tx.control(), tenant, user_id.as_uuid())
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
-    if member.role == Role::Owner.as_str() {
+    let member = db::memberships::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    if member.role == Role::Owner {
         return Err(ApiError::client(ErrorCode::OwnerProtected, "The owner cannot be removed."));
     }
-    db::memberships::delete(tx.control(), tenant, user_id.as_uuid()).await?;
-    db::refresh_tokens::revoke_user_in_tenant(tx.control(), user_id.as_uuid(), tenant).await?;
-    db::agents::deactivate(&mut tx, user_id.as_uuid()).await?;
-    db::teams::remove_user(&mut tx, user_id.as_uuid()).await?;
+    db::memberships::delete(&mut tx, user_id).await?;
+    db::refresh_tokens::revoke_user_in_tenant(&mut tx, user_id).await?;
+    db::agents::deactivate(&mut tx, user_id).await?;
+    db::teams::remove_user(&mut tx, user_id).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -288,9 +282,8 @@ async fn update_profile(
     }
     let change = validate_profile(body)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let profile = db::agents::update_profile(&mut tx, user_id.as_uuid(), &change)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
+    let profile =
+        db::agents::update_profile(&mut tx, user_id, &change).await?.ok_or_else(|| ApiError::not_found("member"))?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),

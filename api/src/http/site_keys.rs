@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::extract::{AdminUp, ApiJson, Auth};
+use crate::db::NewId;
 use crate::db::{self, TenantTx};
 use crate::domain::names;
 use crate::error::{ApiError, Result};
@@ -44,7 +44,7 @@ pub struct SiteKeyView {
 
 impl From<db::site_keys::SiteKeyRow> for SiteKeyView {
     fn from(row: db::site_keys::SiteKeyRow) -> Self {
-        Self { site_key: SiteKeyId::from_uuid(row.id), label: row.label, created_at: row.created_at }
+        Self { site_key: row.id, label: row.label, created_at: row.created_at }
     }
 }
 
@@ -58,17 +58,16 @@ async fn create_site_key(
     ApiJson(body): ApiJson<CreateSiteKeyRequest>,
 ) -> Result<(StatusCode, axum::Json<SiteKeyView>)> {
     let label = names::parse_name(&body.label, 80).map_err(|m| ApiError::field("label", "invalid", m))?;
-    let tenant = auth.tenant.id.as_uuid();
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::memberships::lock_seats(tx.control(), tenant).await?;
-    if db::site_keys::count_active(tx.control(), tenant).await? >= db::site_keys::MAX_PER_TENANT {
+    db::memberships::lock_seats(&mut tx).await?;
+    if db::site_keys::count_active(&mut tx).await? >= db::site_keys::MAX_PER_TENANT {
         return Err(ApiError::field(
             "label",
             "too_many_keys",
             format!("A tenant can have at most {} site keys; revoke one first.", db::site_keys::MAX_PER_TENANT),
         ));
     }
-    let row = db::site_keys::insert(tx.control(), Uuid::now_v7(), tenant, &label).await?;
+    let row = db::site_keys::insert(&mut tx, SiteKeyId::new_v7(), &label).await?;
     let view = SiteKeyView::from(row);
     db::audit::record(
         &mut tx,
@@ -86,8 +85,9 @@ async fn create_site_key(
 #[utoipa::path(get, path = "/api/v1/site-keys", tag = "widget", security(("bearer" = [])),
     responses((status = 200, body = [SiteKeyView])))]
 async fn list_site_keys(State(state): State<AppState>, auth: Auth<AdminUp>) -> Result<axum::Json<Vec<SiteKeyView>>> {
-    let mut conn = state.db.acquire().await?;
-    let rows = db::site_keys::list(&mut conn, auth.tenant.id.as_uuid()).await?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let rows = db::site_keys::list(&mut tx).await?;
+    tx.commit().await?;
     Ok(axum::Json(rows.into_iter().map(SiteKeyView::from).collect()))
 }
 
@@ -102,7 +102,7 @@ async fn revoke_site_key(
 ) -> Result<StatusCode> {
     let key: SiteKeyId = key.parse().map_err(|_| ApiError::not_found("site key"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::site_keys::revoke(tx.control(), auth.tenant.id.as_uuid(), key.as_uuid()).await? {
+    if !db::site_keys::revoke(&mut tx, key).await? {
         return Err(ApiError::not_found("site key"));
     }
     db::audit::record(

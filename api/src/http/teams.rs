@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
+use crate::db::NewId;
 use crate::db::teams::TeamRow;
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result, ResultExt};
@@ -49,9 +49,9 @@ pub struct TeamView {
 impl From<TeamRow> for TeamView {
     fn from(row: TeamRow) -> Self {
         Self {
-            id: TeamId::from_uuid(row.id),
+            id: row.id,
             name: row.name,
-            user_ids: row.user_ids.into_iter().map(UserId::from_uuid).collect(),
+            user_ids: row.user_ids,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -115,10 +115,10 @@ async fn create_team(
             format!("A tenant can have at most {} teams.", db::teams::MAX_PER_TENANT),
         ));
     }
-    let id = Uuid::now_v7();
+    let id = TeamId::new_v7();
     db::teams::insert(&mut tx, id, &name).await.on_constraint("teams_name_lower_key", name_taken)?;
     let team = db::teams::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("team"))?;
-    let target = TeamId::from_uuid(id).to_string();
+    let target = id.to_string();
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -145,10 +145,10 @@ async fn rename_team(
     let id = team_id(&id)?;
     let name = team_name(&body.name)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::teams::rename(&mut tx, id.as_uuid(), &name).await.on_constraint("teams_name_lower_key", name_taken)? {
+    if !db::teams::rename(&mut tx, id, &name).await.on_constraint("teams_name_lower_key", name_taken)? {
         return Err(ApiError::not_found("team"));
     }
-    let team = db::teams::find(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let team = db::teams::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("team"))?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),
@@ -170,7 +170,7 @@ async fn rename_team(
 async fn delete_team(State(state): State<AppState>, auth: Auth<AdminUp>, Path(id): Path<String>) -> Result<StatusCode> {
     let id = team_id(&id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let moved = db::teams::delete(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    let moved = db::teams::delete(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("team"))?;
     let mut rows = Vec::with_capacity(moved.len());
     for conversation in moved {
         if let Some(row) = db::conversations::find(&mut tx, conversation).await? {
@@ -205,30 +205,25 @@ async fn replace_team_members(
     if body.user_ids.len() > MAX_MEMBERS {
         return Err(ApiError::field("user_ids", "too_many", format!("At most {MAX_MEMBERS} members.")));
     }
-    let mut users: Vec<Uuid> = Vec::with_capacity(body.user_ids.len());
+    let mut users: Vec<UserId> = Vec::with_capacity(body.user_ids.len());
     for raw in &body.user_ids {
-        let user = raw
-            .parse::<UserId>()
-            .map_err(|_| ApiError::field("user_ids", "not_a_member", format!("{raw} is not a member of this tenant.")))?
-            .as_uuid();
+        let user = raw.parse::<UserId>().map_err(|_| {
+            ApiError::field("user_ids", "not_a_member", format!("{raw} is not a member of this tenant."))
+        })?;
         if !users.contains(&user) {
             users.push(user);
         }
     }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::teams::exists(&mut tx, id.as_uuid()).await? {
+    if !db::teams::exists(&mut tx, id).await? {
         return Err(ApiError::not_found("team"));
     }
     let active = db::teams::active_members(&mut tx, &users).await?;
     if let Some(stranger) = users.iter().find(|u| !active.contains(u)) {
-        return Err(ApiError::field(
-            "user_ids",
-            "not_a_member",
-            format!("{} is not a member of this tenant.", UserId::from_uuid(*stranger)),
-        ));
+        return Err(ApiError::field("user_ids", "not_a_member", format!("{stranger} is not a member of this tenant.")));
     }
-    db::teams::replace_members(&mut tx, id.as_uuid(), &users).await?;
-    let team = db::teams::find(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("team"))?;
+    db::teams::replace_members(&mut tx, id, &users).await?;
+    let team = db::teams::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("team"))?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),

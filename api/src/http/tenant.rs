@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use kefu_protocol::{ErrorCode, TenantId, UserId};
+use kefu_protocol::{ErrorCode, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,7 +48,8 @@ pub struct TenantDetails {
     /// Company name.
     pub name: String,
     /// `active`, `suspended` or `deleting`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: db::tenants::TenantStatus,
     /// Plan and usage.
     pub plan: PlanView,
     /// End of the trial, if on trial.
@@ -57,14 +58,14 @@ pub struct TenantDetails {
     pub created_at: DateTime<Utc>,
 }
 
-async fn details(conn: &mut sqlx::PgConnection, id: TenantId) -> Result<TenantDetails> {
-    let tenant = db::tenants::find(conn, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    let usage = db::tenants::plan_usage(conn, id.as_uuid()).await?;
+async fn details(tx: &mut TenantTx) -> Result<TenantDetails> {
+    let tenant = db::tenants::current(tx).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let usage = db::tenants::plan_usage(tx).await?;
     Ok(TenantDetails {
-        id,
-        slug: tenant.slug,
+        id: tenant.access.id,
+        slug: tenant.access.slug,
         name: tenant.name,
-        status: tenant.status,
+        status: tenant.access.status,
         plan: PlanView {
             id: usage.plan_id,
             name: usage.plan_name,
@@ -81,8 +82,10 @@ async fn details(conn: &mut sqlx::PgConnection, id: TenantId) -> Result<TenantDe
 #[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant", security(("bearer" = [])),
     responses((status = 200, body = TenantDetails)))]
 async fn get_tenant(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<TenantDetails>> {
-    let mut conn = state.db.acquire().await?;
-    Ok(axum::Json(details(&mut conn, auth.tenant.id).await?))
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let view = details(&mut tx).await?;
+    tx.commit().await?;
+    Ok(axum::Json(view))
 }
 
 /// Tenant changes.
@@ -103,10 +106,10 @@ async fn update_tenant(
 ) -> Result<axum::Json<TenantDetails>> {
     let name = names::parse_name(&body.name, 120).map_err(|m| ApiError::field("name", "invalid", m))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::tenants::rename(tx.control(), auth.tenant.id.as_uuid(), &name).await?;
+    db::tenants::rename(&mut tx, &name).await?;
     db::audit::record(&mut tx, auth.principal.actor(), "tenant.renamed", None, serde_json::json!({ "name": name }))
         .await?;
-    let view = details(tx.control(), auth.tenant.id).await?;
+    let view = details(&mut tx).await?;
     tx.commit().await?;
     Ok(axum::Json(view))
 }
@@ -135,13 +138,12 @@ pub struct TenantExport {
 #[utoipa::path(get, path = "/api/v1/tenant/export", tag = "tenant", security(("bearer" = [])),
     responses((status = 200, body = TenantExport), (status = 403, description = "forbidden")))]
 async fn export_tenant(State(state): State<AppState>, auth: Auth<OwnerOnly>) -> Result<axum::Json<TenantExport>> {
-    let tenant_uuid = auth.tenant.id.as_uuid();
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let tenant = details(tx.control(), auth.tenant.id).await?;
-    let members = db::memberships::list(tx.control(), tenant_uuid).await?;
+    let tenant = details(&mut tx).await?;
+    let members = db::memberships::list(&mut tx).await?;
     let profiles = db::agents::list_all(&mut tx).await?;
-    let invitations = db::invitations::list_pending(tx.control(), tenant_uuid).await?;
-    let keys = db::api_keys::list(tx.control(), tenant_uuid).await?;
+    let invitations = db::invitations::list_pending(&mut tx).await?;
+    let keys = db::api_keys::list(&mut tx).await?;
     let audit = db::audit::latest(&mut tx, 10_000).await?;
     tx.commit().await?;
     db::audit::record_detached(&state.db, &auth.tenant.schema, auth.principal.actor(), "tenant.exported").await?;
@@ -150,7 +152,7 @@ async fn export_tenant(State(state): State<AppState>, auth: Auth<OwnerOnly>) -> 
         .map(|m| {
             let profile = profiles.iter().find(|p| p.user_id == m.user_id);
             serde_json::json!({
-                "user_id": UserId::from_uuid(m.user_id), "email": m.email, "role": m.role, "joined_at": m.created_at,
+                "user_id": m.user_id, "email": m.email, "role": m.role, "joined_at": m.created_at,
                 "display_name": profile.map_or(m.display_name.as_str(), |p| p.display_name.as_str()),
                 "avatar_url": profile.and_then(|p| p.avatar_url.clone()),
                 "employee_no": profile.and_then(|p| p.employee_no.clone()),
@@ -204,7 +206,7 @@ async fn delete_tenant(
     }
     let user_id = auth.require_user()?;
     let mut tx = state.db.begin().await?;
-    let user = db::users::find(&mut tx, user_id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = db::users::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     if !verify_password(body.password, user.password_hash).await? {
         return Err(ApiError::client(ErrorCode::InvalidCredentials, "The password is wrong."));
     }

@@ -32,11 +32,6 @@ impl UserView {
     }
 }
 
-/// Parses a role read from the database; an unknown value there is a bug, not a client error.
-pub fn stored_role(raw: &str) -> Result<Role, crate::error::ApiError> {
-    raw.parse().map_err(|e| crate::error::ApiError::Internal(anyhow::Error::new(e)))
-}
-
 /// A tenant as shown to its members.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {

@@ -90,9 +90,9 @@ async fn get_visitor(
 ) -> Result<axum::Json<VisitorProfile>> {
     let id: VisitorId = id.parse().map_err(|_| ApiError::not_found("visitor"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let visitor = db::visitors::find(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("visitor"))?;
-    let pages = db::visitors::recent_pages(&mut tx, id.as_uuid(), 50).await?;
-    let conversations = db::conversations::of_visitor(&mut tx, id.as_uuid(), 20).await?;
+    let visitor = db::visitors::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("visitor"))?;
+    let pages = db::visitors::recent_pages(&mut tx, id, 50).await?;
+    let conversations = db::conversations::of_visitor(&mut tx, id, 20).await?;
     tx.commit().await?;
     let online = match state.presence.visitor_online(auth.tenant.id, id).await {
         Ok(online) => online.is_some(),

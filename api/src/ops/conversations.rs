@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use kefu_protocol::ws::{Sender, WsErrorCode};
+use kefu_protocol::ws::{ConversationStatus, Sender, WsErrorCode};
 use kefu_protocol::{ConversationId, UserId, VisitorId};
 
 use super::events::{Change, ConversationChange, Events};
@@ -29,11 +29,14 @@ pub async fn claim(
     agent: UserId,
     conversation: ConversationId,
 ) -> Result<(), OpError> {
-    let (id, user, tenant_id) = (conversation.as_uuid(), agent.as_uuid(), tenant.id.as_uuid());
+    let (id, user) = (conversation, agent);
     let claimed = in_tenant(pool, &tenant.schema, |tx| {
         Box::pin(async move {
             let Some(row) = db::conversations::lock(tx, id).await? else { return Ok(Claimed::NotFound) };
-            if row.status == "open" && row.assignee.is_none() && !may_exceed_capacity(tx, tenant_id, user).await? {
+            if row.status == ConversationStatus::Open
+                && row.assignee.is_none()
+                && !may_exceed_capacity(tx, user).await?
+            {
                 let capacity = db::agents::capacity(tx, user).await?.map_or(i64::MAX, |(_, max)| i64::from(max));
                 if db::conversations::open_assigned(tx, user).await? >= capacity {
                     return Ok(Claimed::Full);
@@ -65,11 +68,9 @@ pub async fn claim(
 
 /// Whether a member may take conversations beyond their `max_concurrent_chats`: supervisors and
 /// up may (they step in when the team is overloaded). Reads the membership, not the token's role.
-pub async fn may_exceed_capacity(tx: &mut TenantTx, tenant: uuid::Uuid, user: uuid::Uuid) -> sqlx::Result<bool> {
-    let member = db::memberships::find_auth(tx.control(), tenant, user).await?;
-    Ok(member
-        .and_then(|m| m.role.parse::<kefu_protocol::Role>().ok())
-        .is_some_and(|role| role.includes(kefu_protocol::Role::Supervisor)))
+pub async fn may_exceed_capacity(tx: &mut TenantTx, user: UserId) -> sqlx::Result<bool> {
+    let role = db::memberships::role(tx, user).await?;
+    Ok(role.is_some_and(|role| role.includes(kefu_protocol::Role::Supervisor)))
 }
 
 /// Who closes a conversation.
@@ -89,12 +90,12 @@ pub async fn close(
     closer: Closer,
     conversation: ConversationId,
 ) -> Result<(), OpError> {
-    let id = conversation.as_uuid();
+    let id = conversation;
     let closed = in_tenant(pool, &tenant.schema, |tx| {
         Box::pin(async move {
             let Some(row) = db::conversations::find(tx, id).await? else { return Ok(None) };
             if let Closer::Visitor(visitor) = closer
-                && row.visitor_id != visitor.as_uuid()
+                && row.visitor_id != visitor
             {
                 return Ok(None);
             }
@@ -127,7 +128,7 @@ pub async fn mark_read(
     seq: i64,
     origin: u64,
 ) -> Result<(), OpError> {
-    let id = conversation.as_uuid();
+    let id = conversation;
     let by_visitor = matches!(reader, Sender::Visitor { .. });
     let read = in_tenant(pool, &tenant.schema, |tx| {
         Box::pin(async move { db::conversations::mark_read(tx, id, by_visitor, seq).await })
@@ -148,7 +149,7 @@ pub async fn rate(
     rating: u8,
     comment: Option<String>,
 ) -> Result<(), OpError> {
-    let (id, visitor) = (conversation.as_uuid(), visitor.as_uuid());
+    let id = conversation;
     let stored = in_tenant(pool, &tenant.schema, |tx| {
         Box::pin(async move {
             let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
@@ -179,9 +180,9 @@ pub async fn last_seqs(
     tenant: &TenantCtx,
     conversations: &[ConversationId],
 ) -> Result<HashMap<ConversationId, i64>, OpError> {
-    let ids: Vec<uuid::Uuid> = conversations.iter().map(ConversationId::as_uuid).collect();
+    let ids = conversations.to_vec();
     let rows =
         in_tenant(pool, &tenant.schema, |tx| Box::pin(async move { db::conversations::last_seqs(tx, &ids).await }))
             .await?;
-    Ok(rows.into_iter().map(|(id, last_seq)| (ConversationId::from_uuid(id), last_seq)).collect())
+    Ok(rows.into_iter().collect())
 }

@@ -60,17 +60,17 @@ pub async fn send(
     attachment: Option<AttachmentId>,
 ) -> Result<Sent, OpError> {
     let destination = match author {
-        Author::Visitor(visitor) => Destination::Visitor { visitor: visitor.as_uuid() },
+        Author::Visitor(visitor) => Destination::Visitor { visitor },
         Author::Agent { id, name, conversation, private } => {
-            Destination::Agent { agent: id.as_uuid(), name, conversation: conversation.as_uuid(), private }
+            Destination::Agent { agent: id, name, conversation, private }
         }
     };
-    let new = NewMessage { destination, client_id, body, attachment: attachment.map(|a| a.as_uuid()) };
+    let new = NewMessage { destination, client_id, body, attachment };
     match store.store(&tenant.schema, new).await? {
         Stored::New { message, conversation, opened } => {
             let sent = Sent {
-                message_id: MessageId::from_uuid(message.id),
-                conversation_id: ConversationId::from_uuid(conversation.id),
+                message_id: message.id,
+                conversation_id: conversation.id,
                 seq: message.seq,
                 created_at: message.created_at,
                 fresh: true,
@@ -85,15 +85,9 @@ pub async fn send(
             });
             Ok(sent)
         }
-        Stored::Duplicate { message_id, conversation_id, seq, created_at } => Ok(Sent {
-            message_id: MessageId::from_uuid(message_id),
-            conversation_id: ConversationId::from_uuid(conversation_id),
-            seq,
-            created_at,
-            fresh: false,
-            opened: false,
-            waiting: false,
-        }),
+        Stored::Duplicate { message_id, conversation_id, seq, created_at } => {
+            Ok(Sent { message_id, conversation_id, seq, created_at, fresh: false, opened: false, waiting: false })
+        }
         Stored::Closed => Err(OpError::refused(WsErrorCode::ConversationClosed, "This conversation is closed.")),
         Stored::NotFound => Err(OpError::conversation_not_found()),
         Stored::BadAttachment => Err(OpError::refused(

@@ -21,7 +21,6 @@ pub async fn arrive(
     visitor: VisitorId,
     seen: db::visitors::Seen,
 ) -> Result<Option<ConversationRow>, OpError> {
-    let visitor = visitor.as_uuid();
     in_tenant(pool, &tenant.schema, |tx| {
         Box::pin(async move {
             db::visitors::touch(tx, visitor, &seen).await?;
@@ -52,7 +51,7 @@ pub async fn view_page(
     conversation: Option<ConversationId>,
     page: PageView,
 ) -> Result<DateTime<Utc>, OpError> {
-    let id = visitor.as_uuid();
+    let id = visitor;
     let utm = crate::domain::tracking::utm_of(&page.url);
     let (url, title, referrer) = (page.url.clone(), page.title.clone(), page.referrer);
     let viewed_at = in_tenant(pool, &tenant.schema, |tx| {
@@ -93,7 +92,7 @@ pub async fn set_profile(
     visitor: VisitorId,
     profile: Profile,
 ) -> Result<(), OpError> {
-    let id = visitor.as_uuid();
+    let id = visitor;
     in_tenant(pool, &tenant.schema, |tx| {
         Box::pin(async move {
             let name = profile.name.as_deref().map(str::trim);
@@ -114,7 +113,7 @@ pub async fn set_context(
     visitor: VisitorId,
     data: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), OpError> {
-    let id = visitor.as_uuid();
+    let id = visitor;
     in_tenant(pool, &tenant.schema, |tx| Box::pin(async move { db::visitors::set_context(tx, id, &data).await }))
         .await?;
     events.publish(Change::VisitorUpdated { tenant: tenant.id, visitor });

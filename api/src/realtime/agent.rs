@@ -68,7 +68,7 @@ fn start_membership_watch(
     claims: &AccessClaims,
     kill: Kill,
 ) -> tokio::task::JoinHandle<()> {
-    let (db, tenant, user) = (state.db.clone(), tenant.id.as_uuid(), claims.sub.as_uuid());
+    let (db, tenant, user) = (state.db.clone(), tenant.id, claims.sub);
     let every = std::time::Duration::from_secs(state.config.auth.session_recheck_secs);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -79,7 +79,8 @@ fn start_membership_watch(
                 Err(error) => Err(error),
             };
             match found {
-                Ok(Some(member)) if member.tenant_status == "active" => {}
+                // Still a member of a tenant that may be used (the upgrade's own check).
+                Ok(member) if TenantCtx::admit(member.as_ref()).is_ok() => {}
                 Ok(_) => {
                     kill.close(close::ACCESS_REVOKED);
                     return;

@@ -40,7 +40,7 @@ impl Fanout {
 
     fn conversation_updated(&self, tenant: TenantId, row: &ConversationRow, audience: Audience, skip: Option<u64>) {
         let frame = ServerFrame::ConversationUpdated(row.summary());
-        let conversation = ConversationId::from_uuid(row.id);
+        let conversation = row.id;
         self.publish(&Topic::conversation(tenant, conversation), frame.clone(), audience, skip);
         self.publish(&Topic::inbox(tenant), frame, Audience::AgentsOnly, None);
     }
@@ -75,7 +75,7 @@ impl Subscriber for Fanout {
     fn committed(&self, change: &Change) {
         match change {
             Change::MessageStored { tenant, message, conversation, .. } => {
-                let id = ConversationId::from_uuid(message.conversation_id);
+                let id = message.conversation_id;
                 let audience = if message.private { Audience::AgentsOnly } else { Audience::Everyone };
                 let frame = ServerFrame::Message(message.clone().view());
                 self.publish(&Topic::conversation(*tenant, id), frame, audience, None);

@@ -21,11 +21,11 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::StreamExt;
 use kefu_protocol::ws::limits;
-use kefu_protocol::{ConversationId, ErrorCode, TenantId};
+use kefu_protocol::{ConversationId, ErrorCode};
 use serde::Deserialize;
 
-use crate::auth::TenantCtx;
-use crate::db::{self, TenantSchema};
+use crate::auth::{TenantCtx, invalid_token};
+use crate::db;
 use crate::error::{ApiError, Result};
 use crate::ops::OpError;
 use crate::state::AppState;
@@ -54,10 +54,6 @@ fn token_of(query: &TokenQuery, headers: &HeaderMap) -> Result<String> {
         .ok_or_else(|| ApiError::client(ErrorCode::Unauthenticated, "Pass the token as `?token=`."))
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::client(ErrorCode::InvalidToken, "The token is invalid or expired.")
-}
-
 /// Applies the protocol's frame limits and small buffers (idle sockets stay cheap).
 fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(limits::MAX_FRAME_BYTES)
@@ -65,16 +61,6 @@ fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(limits::MAX_FRAME_BYTES * 4)
-}
-
-async fn resolve_tenant(state: &AppState, tenant: TenantId) -> Result<TenantCtx> {
-    let mut conn = state.db.acquire().await?;
-    let row = db::tenants::find(&mut conn, tenant.as_uuid()).await?.ok_or_else(invalid_token)?;
-    if row.status != "active" {
-        return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
-    }
-    let schema = TenantSchema::checked(tenant, &row.schema_name).ok_or_else(invalid_token)?;
-    Ok(TenantCtx { id: tenant, slug: row.slug, schema })
 }
 
 /// Checks a visitor token (signature, audience, expiry, this node's region) and resolves its
@@ -91,7 +77,8 @@ pub(crate) async fn authenticate_visitor(
         tracing::debug!(region = %claims.region, "visitor token for another region");
         return Err(invalid_token());
     }
-    let tenant = resolve_tenant(state, claims.tid).await?;
+    let mut conn = state.db.acquire().await?;
+    let (tenant, _) = TenantCtx::admit(db::tenants::find_access(&mut conn, claims.tid).await?)?;
     Ok((claims, tenant))
 }
 
@@ -129,15 +116,12 @@ async fn agent_upgrade(
     let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
     let mut conn = state.db.acquire().await?;
     // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
-    db::memberships::find_auth(&mut conn, claims.tid.as_uuid(), claims.sub.as_uuid())
-        .await?
-        .ok_or_else(invalid_token)?;
-    let user = db::users::find(&mut conn, claims.sub.as_uuid()).await?.ok_or_else(invalid_token)?;
+    let (tenant, _) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
+    let user = db::users::find(&mut conn, claims.sub).await?.ok_or_else(invalid_token)?;
     drop(conn);
-    let tenant = resolve_tenant(&state, claims.tid).await?;
     // Visitors and colleagues see the name the member goes by in this tenant.
     let mut tx = crate::db::TenantTx::begin(&state.db, &tenant.schema).await?;
-    let profile_name = db::agents::display_name(&mut tx, claims.sub.as_uuid()).await?;
+    let profile_name = db::agents::display_name(&mut tx, claims.sub).await?;
     tx.commit().await?;
     let name = profile_name.unwrap_or(user.display_name);
     Ok(configure(ws).on_upgrade(move |socket| {

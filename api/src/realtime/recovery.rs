@@ -54,7 +54,7 @@ impl History for TenantHistory {
         include_private: bool,
     ) -> BoxFuture<'_, Result<Vec<MessageView>, OpError>> {
         Box::pin(async move {
-            let id = conversation.as_uuid();
+            let id = conversation;
             let rows = in_tenant(&self.pool, &self.schema, |tx| {
                 Box::pin(
                     async move { db::messages::after(tx, id, after_seq, include_private, limits::REPLAY_PAGE).await },

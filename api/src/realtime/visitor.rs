@@ -140,7 +140,7 @@ impl Session {
             ..self.seen.clone()
         };
         let open = ops::visitors::arrive(&self.state.db, &self.tenant, self.claims.sub, seen).await?;
-        let conversation_id = open.as_ref().map(|c| ConversationId::from_uuid(c.id));
+        let conversation_id = open.as_ref().map(|c| c.id);
         self.out.send(&ServerFrame::Welcome {
             protocol: ws::PROTOCOL_VERSION,
             heartbeat_secs: limits::HEARTBEAT_SECS,
@@ -151,7 +151,7 @@ impl Session {
         self.conversation = conversation_id;
         self.send_status(true);
         if let Some(row) = &open {
-            self.follow(ConversationId::from_uuid(row.id), last_seq).await;
+            self.follow(row.id, last_seq).await;
             // The visitor is back: agents learn it, and their followers catch up on anything a
             // dead node committed but never published.
             self.state.fanout.visitor_returned(self.tenant.id, row, self.out.id.get());

@@ -19,7 +19,7 @@ pub async fn status(
 ) -> Result<ServerFrame, OpError> {
     let mut agents = availability(state, tenant.id).await;
     let check_hours = agents != Availability::Offline;
-    let waiting = conversation.map(|c| c.as_uuid());
+    let waiting = conversation;
     // One transaction for both reads: this runs after every message that leaves a visitor waiting.
     let (hours, place) = in_tenant(&state.db, &tenant.schema, |tx| {
         Box::pin(async move {

@@ -6,10 +6,9 @@
 use futures_util::StreamExt;
 use kefu_protocol::TenantId;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::{latest_tenant_version, migrate_control, migrate_tenant_schema, record_tenant_migration_set};
-use crate::db::{self, TenantSchema};
+use crate::db::{self, NewId, TenantSchema};
 
 /// Progress events for a reporter (progress bar or log lines).
 pub trait Progress: Sync {
@@ -50,11 +49,7 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
     let mut summary = Summary { pending: behind.len() as u64, total_tenants, ..Summary::default() };
     progress.start(summary.pending);
     let mut results = futures_util::stream::iter(behind)
-        .map(|(id, schema_name)| async move {
-            let tenant_id = TenantId::from_uuid(id);
-            let result = migrate_one(pool, tenant_id, &schema_name).await;
-            (tenant_id, result)
-        })
+        .map(|tenant| async move { (tenant.id, migrate_one(pool, tenant.schema).await) })
         .buffer_unordered(concurrency.max(1));
     while let Some((tenant_id, result)) = results.next().await {
         match result {
@@ -69,9 +64,9 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
     Ok(summary)
 }
 
-async fn migrate_one(pool: &PgPool, tenant_id: TenantId, schema_name: &str) -> anyhow::Result<()> {
-    let schema = TenantSchema::checked(tenant_id, schema_name)
-        .ok_or_else(|| anyhow::anyhow!("schema name `{schema_name}` does not match the tenant id"))?;
+async fn migrate_one(pool: &PgPool, schema: Result<TenantSchema, String>) -> anyhow::Result<()> {
+    let schema =
+        schema.map_err(|schema_name| anyhow::anyhow!("schema name `{schema_name}` does not match the tenant id"))?;
     let mut tx = pool.begin().await?;
     // The schema change and its recorded version commit together, so a commit lost in a crash
     // is simply redone by the next run: no need to wait for the WAL flush of each tenant.
@@ -86,11 +81,9 @@ async fn migrate_one(pool: &PgPool, tenant_id: TenantId, schema_name: &str) -> a
 pub async fn create_unmigrated_tenants(pool: &PgPool, count: u64, slug_prefix: &str) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     for i in 0..count {
-        let id = Uuid::now_v7();
-        let schema = TenantSchema::of(TenantId::from_uuid(id));
-        sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", schema.name()))).execute(&mut *tx).await?;
         let slug = format!("{slug_prefix}-{i}");
-        db::tenants::insert(&mut tx, id, &slug, &slug, schema.name(), 0, "trial", None, "local").await?;
+        let tenant = db::tenants::insert(&mut tx, TenantId::new_v7(), &slug, &slug, "trial", None, "local").await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", tenant.schema.name()))).execute(&mut *tx).await?;
         if i % 200 == 199 {
             tx.commit().await?;
             tx = pool.begin().await?;

@@ -150,7 +150,7 @@ pub async fn migrate_tenant_schema(
 ) -> Result<usize, TenantMigrationError> {
     let tenant_id = schema.tenant_id();
     let current: i64 = sqlx::query_scalar("select schema_version from control.tenants where id = $1 for update")
-        .bind(tenant_id.as_uuid())
+        .bind(tenant_id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(TenantMigrationError::UnknownTenant(tenant_id))?;
@@ -171,7 +171,7 @@ pub async fn migrate_tenant_schema(
         applied += 1;
     }
     sqlx::query("update control.tenants set schema_version = $2 where id = $1")
-        .bind(tenant_id.as_uuid())
+        .bind(tenant_id)
         .bind(latest)
         .execute(&mut *conn)
         .await?;

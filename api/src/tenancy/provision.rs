@@ -4,9 +4,10 @@
 use chrono::{Duration, Utc};
 use kefu_protocol::{Role, TenantId, UserId};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use super::migrate_tenant_schema;
+use crate::db::NewId;
+use crate::db::tenants::TenantAccess;
 use crate::db::{self, TenantSchema};
 
 /// What a new tenant starts with.
@@ -22,28 +23,18 @@ pub struct NewTenant<'a> {
 }
 
 /// Creates the tenant with a trial plan, its migrated schema, and the owner's membership, on a
-/// connection inside a transaction. Returns the schema so the caller can pin a `TenantTx` to it.
-pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyhow::Result<(TenantId, TenantSchema)> {
-    let tenant_id = TenantId::from_uuid(Uuid::now_v7());
-    let schema = TenantSchema::of(tenant_id);
+/// connection inside a transaction. Returns the tenant's control row, with which the caller
+/// continues the transaction as the tenant's (`TenantTx::enter`).
+pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyhow::Result<TenantAccess> {
     let trial_days: i32 =
         sqlx::query_scalar("select trial_days from control.plans where id = 'trial'").fetch_one(&mut *conn).await?;
     let trial_ends_at = Utc::now() + Duration::days(i64::from(trial_days));
-    db::tenants::insert(
-        conn,
-        tenant_id.as_uuid(),
-        new.slug,
-        new.name,
-        schema.name(),
-        0,
-        "trial",
-        Some(trial_ends_at),
-        new.region,
-    )
-    .await?;
-    migrate_tenant_schema(conn, &schema).await?;
-    db::memberships::insert(conn, tenant_id.as_uuid(), new.owner.as_uuid(), Role::Owner.as_str()).await?;
-    Ok((tenant_id, schema))
+    let tenant =
+        db::tenants::insert(conn, TenantId::new_v7(), new.slug, new.name, "trial", Some(trial_ends_at), new.region)
+            .await?;
+    migrate_tenant_schema(conn, &tenant.schema).await?;
+    db::memberships::insert(conn, tenant.id, new.owner, Role::Owner).await?;
+    Ok(tenant)
 }
 
 /// Picks and claims a free slug: the wanted one if free, else the wanted one with a short random
@@ -81,6 +72,6 @@ pub async fn delete_tenant(conn: &mut PgConnection, schema: &TenantSchema) -> an
     sqlx::query(sqlx::AssertSqlSafe(format!("drop schema if exists {} cascade", schema.name())))
         .execute(&mut *conn)
         .await?;
-    db::tenants::delete(conn, schema.tenant_id().as_uuid()).await?;
+    db::tenants::delete(conn, schema.tenant_id()).await?;
     Ok(())
 }

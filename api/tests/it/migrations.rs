@@ -149,7 +149,7 @@ async fn an_edited_or_unknown_tenant_migration_stops_the_run_before_any_tenant()
 async fn a_schema_newer_than_the_binary_is_refused() {
     let app = TestApp::spawn().await;
     let owner = app.signup().await;
-    let schema = kefu_api::db::TenantSchema::of(owner.tenant_id.parse().expect("id"));
+    let schema = app.tenant_schema(&owner.tenant_id).await;
     let mut tx = app.db().begin().await.expect("begin");
     sqlx::query("update control.tenants set schema_version = $2 where id = $1")
         .bind(schema.tenant_id().as_uuid())

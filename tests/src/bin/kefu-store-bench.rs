@@ -23,6 +23,7 @@ use clap::Parser;
 use kefu_api::db::message_batch::{Destination, NewMessage, Stored};
 use kefu_api::db::{self, TenantSchema};
 use kefu_api::ops::group_commit::{GroupCommit, MessageStore};
+use kefu_protocol::VisitorId;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, PgPool};
 
@@ -125,7 +126,7 @@ fn pool(url: &str, commit_delay: bool) -> PgPool {
 
 struct Sender {
     schema: TenantSchema,
-    visitor: uuid::Uuid,
+    visitor: VisitorId,
 }
 
 struct Outcome {
@@ -224,17 +225,21 @@ async fn bench(args: &Args, url: &str, senders_list: &[usize], tenants_list: &[u
     let most_tenants = tenants_list.iter().copied().max().unwrap_or(1) as u64;
     kefu_api::tenancy::migrate::create_unmigrated_tenants(&setup, most_tenants, "storebench").await?;
     kefu_api::tenancy::migrate::migrate_all(&setup, 2, &Progress).await?;
-    let tenants: Vec<(uuid::Uuid, String)> =
-        sqlx::query_as("select id, schema_name from control.tenants order by id").fetch_all(&setup).await?;
-    let schemas: Vec<TenantSchema> = tenants
-        .iter()
-        .filter_map(|(id, name)| TenantSchema::checked(kefu_protocol::TenantId::from_uuid(*id), name))
-        .collect();
+    let ids: Vec<kefu_protocol::TenantId> =
+        sqlx::query_scalar("select id from control.tenants order by id").fetch_all(&setup).await?;
+    let mut schemas: Vec<TenantSchema> = Vec::new();
+    let mut conn = setup.acquire().await?;
+    for id in ids {
+        let access = db::tenants::find_access(&mut conn, id).await?;
+        let (tenant, _) = kefu_api::auth::TenantCtx::admit(access).map_err(|e| anyhow::anyhow!("{e}"))?;
+        schemas.push(tenant.schema);
+    }
+    drop(conn);
     let most_senders = senders_list.iter().copied().max().unwrap_or(1);
     // One visitor per sender per tenant, created up front.
-    let mut visitors: Vec<Vec<uuid::Uuid>> = Vec::new();
+    let mut visitors: Vec<Vec<VisitorId>> = Vec::new();
     for schema in &schemas {
-        let ids: Vec<uuid::Uuid> = (0..most_senders).map(|_| uuid::Uuid::now_v7()).collect();
+        let ids: Vec<VisitorId> = (0..most_senders).map(|_| VisitorId::from_uuid(uuid::Uuid::now_v7())).collect();
         let mut tx = db::TenantTx::begin(&setup, schema).await?;
         for id in &ids {
             db::visitors::touch(&mut tx, *id, &db::visitors::Seen::default()).await?;

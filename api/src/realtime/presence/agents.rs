@@ -39,6 +39,7 @@ fn parse_member(member: &str) -> Option<(UserId, AgentStatus)> {
         "away" => AgentStatus::Away,
         _ => return None,
     };
+    // A raw UUID is genuinely needed here: members hold the bare hex of the id (no prefix).
     Some((UserId::from_uuid(user), status))
 }
 
@@ -145,12 +146,13 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::NewId;
 
     #[tokio::test]
     async fn best_status_wins_and_cleared_connections_disappear() {
         let presence = Presence::local();
-        let tenant = TenantId::from_uuid(Uuid::now_v7());
-        let user = UserId::from_uuid(Uuid::now_v7());
+        let tenant = TenantId::new_v7();
+        let user = UserId::new_v7();
         let (tab1, tab2) = (Uuid::now_v7(), Uuid::now_v7());
         presence.set(tenant, user, tab1, None, AgentStatus::Away).await.expect("set");
         presence.set(tenant, user, tab2, None, AgentStatus::Online).await.expect("set");

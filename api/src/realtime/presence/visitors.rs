@@ -231,6 +231,7 @@ impl Presence {
                     .await?
             }
         };
+        // A raw UUID is genuinely needed here: members hold the bare hex of the id (no prefix).
         let visitors: Vec<VisitorId> =
             members.iter().take(MAX_LISTED).filter_map(|m| Uuid::parse_str(m).ok()).map(VisitorId::from_uuid).collect();
         let pages = self.pages(tenant, &visitors).await?;
@@ -286,12 +287,13 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::NewId;
 
     #[tokio::test]
     async fn a_visitor_is_online_while_any_tab_is_and_keeps_the_latest_page() {
         let presence = Presence::local();
-        let tenant = TenantId::from_uuid(Uuid::now_v7());
-        let visitor = VisitorId::from_uuid(Uuid::now_v7());
+        let tenant = TenantId::new_v7();
+        let visitor = VisitorId::new_v7();
         let (tab1, tab2) = (Uuid::now_v7(), Uuid::now_v7());
         assert!(presence.visitor_connected(tenant, visitor, tab1).await.expect("connect"));
         assert!(!presence.visitor_connected(tenant, visitor, tab2).await.expect("connect"));
