@@ -134,8 +134,9 @@ async fn store_batch(pool: &PgPool, requests: Vec<Request>) {
                 let outcome = single.store(pool).await.and_then(|mut outcomes| {
                     outcomes.pop().ok_or_else(|| sqlx::Error::Protocol("no outcome for a single message".into()))
                 });
-                if let Ok(outcome) = &outcome {
-                    count_stored(std::slice::from_ref(outcome));
+                match &outcome {
+                    Ok(outcome) => count_stored(std::slice::from_ref(outcome)),
+                    Err(_) => metrics::counter!("kefu_store_batches_failed_total").increment(1),
                 }
                 let _ = request.reply.send(outcome);
             }

@@ -258,6 +258,7 @@ impl Session {
         private: bool,
         attachment: Option<kefu_protocol::AttachmentId>,
     ) -> Result<(), OpError> {
+        let started = std::time::Instant::now();
         let author = Author::Agent { id: self.claims.sub, name: self.name.clone(), conversation, private };
         let (store, events) = (&self.state.store, &self.state.events);
         let sent =
@@ -269,6 +270,7 @@ impl Session {
             seq: sent.seq,
             created_at: sent.created_at,
         });
+        super::observe_ack(started);
         Ok(())
     }
 }

@@ -139,3 +139,9 @@ pub(crate) fn refusal(
 ) -> socket::Refusal {
     socket::Refusal { code: error.code, message: error.message, retryable: error.retryable, client_id, conversation_id }
 }
+
+/// Records how long a `send` or `note` took from its frame to its `ack` (`kefu_ws_ack_seconds`):
+/// validation, the group-commit batch and its commit.
+pub(crate) fn observe_ack(started: std::time::Instant) {
+    metrics::histogram!("kefu_ws_ack_seconds").record(started.elapsed().as_secs_f64());
+}

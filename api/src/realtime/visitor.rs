@@ -246,6 +246,7 @@ impl Session {
     }
 
     async fn send(&mut self, client_id: String, body: String, attachment: Option<kefu_protocol::AttachmentId>) {
+        let started = Instant::now();
         let author = Author::Visitor(self.claims.sub);
         let (store, events) = (&self.state.store, &self.state.events);
         let sent =
@@ -268,6 +269,7 @@ impl Session {
             seq: sent.seq,
             created_at: sent.created_at,
         });
+        super::observe_ack(started);
         if sent.fresh && sent.waiting {
             // Still waiting for an agent: where the visitor stands now.
             self.send_status(sent.opened);

@@ -9,6 +9,7 @@ mod handoff;
 mod isolation;
 mod mail;
 mod members;
+mod message_path;
 mod migrations;
 mod platform;
 mod realtime;
