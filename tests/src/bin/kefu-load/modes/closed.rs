@@ -133,12 +133,15 @@ async fn connection(
     tokio::time::sleep_until(begin.into()).await;
     let mut n = 0u64;
     'messages: while Instant::now() < window_end {
-        let sent = now_us();
-        let client_id = format!("k0_{sent}_{i}_{n}");
+        let client_id = format!("c{i}_{n}");
         n += 1;
         let frame = format!(r#"{{"type":"send","client_id":"{client_id}","body":"load test message 负载测试"}}"#);
+        // Latency counts from the first attempt (after pacing), retries included.
+        let mut first_sent = None;
+        let needle = format!("\"client_id\":\"{client_id}\"");
         loop {
             pacer.wait().await;
+            let sent = *first_sent.get_or_insert_with(now_us);
             if send(&mut ws, frame.as_str()).await.is_err() {
                 stats.disconnects.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -152,7 +155,7 @@ async fn connection(
                         return;
                     }
                 };
-                if text.contains("\"type\":\"ack\"") && text.contains(&client_id) {
+                if text.contains("\"type\":\"ack\"") && text.contains(&needle) {
                     let now = Instant::now();
                     if now >= window_start && now <= window_end {
                         stats.ack.record(now_us().saturating_sub(sent));
@@ -166,7 +169,7 @@ async fn connection(
                         break true;
                     }
                     stats.errors.fetch_add(1, Ordering::Relaxed);
-                    if text.contains(&client_id) {
+                    if text.contains(&needle) {
                         continue 'messages;
                     }
                 }
