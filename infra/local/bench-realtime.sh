@@ -65,7 +65,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The servers measured: label, binary, database.
-head_label="kefu $(git rev-parse --short HEAD)$([[ -n $(git status --porcelain --untracked-files=no) ]] && echo '+changes')"
+head_label="kefu $(git rev-parse --short HEAD)"
+if [[ -n $(git status --porcelain --untracked-files=no) ]]; then head_label+="+changes"; fi
 labels=("$head_label")
 bins=("$target_dir/release/kefu")
 if [[ -n $BASELINE_REV ]]; then
@@ -152,8 +153,9 @@ socketio_baseline() {
 }
 
 IFS=, read -ra modes <<<"$MODES"
+order=("${!bins[@]}")
 for mode in "${modes[@]}"; do
-    for i in "${!bins[@]}"; do
+    for i in "${order[@]}"; do
         echo "== $mode: ${labels[$i]}" >&2
         case $mode in
         idle)
@@ -188,6 +190,8 @@ for mode in "${modes[@]}"; do
         stop_nodes
     done
     if [[ $mode == fanout && $SOCKETIO == 1 ]]; then socketio_baseline; fi
+    # Alternate which server goes first, so neither always runs on the warmer machine.
+    mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
 done
 
 overrides=""
