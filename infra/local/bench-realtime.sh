@@ -15,7 +15,8 @@
 #   DURATION (10)            seconds measured per step (each rate, each connection count)
 #   VISITORS (1000) AGENTS (50) RATES (500,1000,2000,3000; RATE=n runs one rate)   fixed rate
 #   CLOSED_CONNS (50,200,1000)                                            closed loop
-#   ROOMS (1000) ROOM_SIZE (10) FANOUT_RATES (1000,2000,4000,6000,10000,17000 msg/s)   fan-out
+#   ROOMS (1000) ROOM_SIZE (10) ROOMS_PER_TENANT (10; 0 = one tenant)
+#   FANOUT_RATES (500,1000,2000,4000,6000,10000,17000 msg/s)              fan-out
 #   UPGRADE_WORKERS (32) UPGRADE_SECONDS (5)                              upgrades
 #   IDLE (19000) IDLE_PROCS (2)                                           idle sockets on one node
 #   RESUME_CONVERSATIONS (750)                                            resume
@@ -35,7 +36,8 @@ RATES=${RATES:-${RATE:-500,1000,2000,3000}}
 CLOSED_CONNS=${CLOSED_CONNS:-50,200,1000}
 ROOMS=${ROOMS:-1000}
 ROOM_SIZE=${ROOM_SIZE:-10}
-FANOUT_RATES=${FANOUT_RATES:-1000,2000,4000,6000,10000,17000}
+ROOMS_PER_TENANT=${ROOMS_PER_TENANT:-10}
+FANOUT_RATES=${FANOUT_RATES:-500,1000,2000,4000,6000,10000,17000}
 UPGRADE_WORKERS=${UPGRADE_WORKERS:-32}
 UPGRADE_SECONDS=${UPGRADE_SECONDS:-5}
 IDLE=${IDLE:-19000}
@@ -176,7 +178,8 @@ for mode in "${modes[@]}"; do
             ;;
         fanout)
             start_nodes "$i" "$NODES"
-            run_load "$i" fanout --rooms "$ROOMS" --room-size "$ROOM_SIZE" --rates "$FANOUT_RATES" --seconds "$DURATION"
+            run_load "$i" fanout --rooms "$ROOMS" --room-size "$ROOM_SIZE" --rooms-per-tenant "$ROOMS_PER_TENANT" \
+                --rates "$FANOUT_RATES" --seconds "$DURATION"
             ;;
         resume)
             start_nodes "$i" "$NODES"
@@ -195,7 +198,7 @@ for mode in "${modes[@]}"; do
 done
 
 overrides=""
-for var in MODES BASELINE_REV SOCKETIO NODES DURATION VISITORS AGENTS RATE RATES CLOSED_CONNS ROOMS ROOM_SIZE FANOUT_RATES \
+for var in MODES BASELINE_REV SOCKETIO NODES DURATION VISITORS AGENTS RATES CLOSED_CONNS ROOMS ROOM_SIZE ROOMS_PER_TENANT FANOUT_RATES \
     UPGRADE_WORKERS UPGRADE_SECONDS IDLE IDLE_PROCS RESUME_CONVERSATIONS SOURCE_IPS; do
     [[ -n ${!var+x} && -n ${!var} ]] && overrides+="$var=${!var} "
 done

@@ -191,6 +191,18 @@ fn verdicts(mode: &str, records: &[&Value]) -> Vec<String> {
                 (best, steps.iter().all(pass))
             };
             let at_least = |all: bool| if all { "≥ " } else { "" };
+            // When no rate passed, what the lowest one gave.
+            let lowest = |r: &Value| -> String {
+                let steps = r["summary"]["steps"].as_array().cloned().unwrap_or_default();
+                steps.first().map_or(String::new(), |s| {
+                    format!(
+                        " (no rate tried passed; the lowest, {} msg/s, gave {} deliveries/s at p99 {} ms)",
+                        thousands(f(&s["rate"])),
+                        thousands(f(&s["delivered_per_s"])),
+                        crate::hist::ms(f(&s["delivery_ms"]["p99"]))
+                    )
+                })
+            };
             let relay = records.iter().find(|r| r["summary"]["proto"] == "socketio").map(|r| best_of(r));
             for r in records {
                 let (best, all) = best_of(r);
@@ -201,9 +213,11 @@ fn verdicts(mode: &str, records: &[&Value]) -> Vec<String> {
                         at_least(all),
                         thousands(best),
                         if all {
-                            "; every rate tried passed, so its ceiling is higher (raise FANOUT_RATES)"
+                            "; every rate tried passed, so its ceiling is higher (raise FANOUT_RATES)".to_owned()
+                        } else if best == 0.0 {
+                            lowest(r)
                         } else {
-                            ""
+                            String::new()
                         }
                     ));
                     continue;
@@ -217,6 +231,7 @@ fn verdicts(mode: &str, records: &[&Value]) -> Vec<String> {
                     };
                     format!("; {bound}{:.2}× the Socket.IO relay", best / relay)
                 });
+                let ratio = if best == 0.0 { lowest(r) } else { ratio };
                 out.push(format!(
                     "{label}: {}{} persisted deliveries/s at p99 ≤ 50 ms — floor 50,000/s {}, goal 150,000/s {}{ratio}",
                     at_least(all),

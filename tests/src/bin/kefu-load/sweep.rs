@@ -136,7 +136,8 @@ pub async fn run(
     }
     let receiver_tasks: Vec<_> =
         receivers.into_iter().map(|ws| tokio::spawn(receiver_task(ws, shared.clone()))).collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the servers finish what the setup started (presence, announcements) before measuring.
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     let mut results = Vec::new();
     for (k, &rate) in plan.rates.iter().enumerate() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::hist::ms;
-use crate::kefu::{JoinStrategy, join_all, open_agent, open_visitor, send_and_ack};
+use crate::kefu::{JoinStrategy, Tenant, join_all, open_agent, open_visitor, send_and_ack};
 use crate::net::Ws;
 use crate::report::{Table, thousands};
 use crate::sweep::{self, Plan, Proto, Sender};
@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     room_size: usize,
     /// Total messages per second sent (each is delivered `room_size - 1` times): one step each.
-    #[arg(long, default_value = "1000,2000,4000,6000,10000,17000")]
+    #[arg(long, default_value = "500,1000,2000,4000,6000,10000,17000")]
     rates: String,
     /// Seconds of sending per rate.
     #[arg(long, default_value_t = 10)]
@@ -34,6 +34,11 @@ pub struct Args {
     /// The sweep stops after a rate whose delivery p99 exceeds this (saturated).
     #[arg(long, default_value_t = 1000.0)]
     stop_ms: f64,
+    /// Rooms per tenant (Kefu): each tenant has this many conversations and nine times as many
+    /// agent connections. All rooms in one tenant (0) puts thousands of agent connections in one
+    /// tenant's presence, which today's server reads whole for every waiting message.
+    #[arg(long, default_value_t = 10)]
+    rooms_per_tenant: usize,
     /// Drive the Socket.IO relay at this base URL (e.g. http://127.0.0.1:18090) instead of Kefu.
     #[arg(long)]
     socketio: Option<String>,
@@ -66,9 +71,13 @@ pub async fn run(ctx: &Ctx, args: Args) {
             .await
         }
         None => {
-            let tenant = Arc::new(ctx.tenant().await);
+            let per_tenant = if args.rooms_per_tenant == 0 { args.rooms.max(1) } else { args.rooms_per_tenant };
+            let tenants: Vec<Arc<Tenant>> = super::setup("tenants", args.rooms.div_ceil(per_tenant), 4, |_| async {
+                Ok(Arc::new(ctx.tenant().await))
+            })
+            .await;
             super::setup("rooms", args.rooms, concurrency, |r| {
-                let (tenant, net) = (tenant.clone(), ctx.net.clone());
+                let (tenant, net) = (tenants[(r / per_tenant) % tenants.len()].clone(), ctx.net.clone());
                 let (visitor_node, agent_node) = (ctx.node(r).to_owned(), ctx.node(r + 1).to_owned());
                 let (mut pacer, burst) = (ctx.pacer(), ctx.common.conn_burst);
                 async move {
@@ -93,8 +102,9 @@ pub async fn run(ctx: &Ctx, args: Args) {
     let plan =
         Plan { rates: list(&args.rates), seconds: args.seconds, drain: Duration::from_secs(5), stop_ms: args.stop_ms };
     let mut notes = vec![format!(
-        "Rooms of {} connections: one sends, {receivers_per_room} receive; Kefu rooms are conversations (a visitor sends, agents that joined receive, on the other node when there are two; every message is committed before it is delivered). The Socket.IO relay is one Node process with no persistence. Deliveries/s = receipts per second; latency from send to each receipt; {} s per rate.",
+        "Rooms of {} connections: one sends, {receivers_per_room} receive; Kefu rooms are conversations (a visitor sends, agents that joined receive, on the other node when there are two; every message is committed before it is delivered), {} per tenant. The Socket.IO relay is one Node process with no persistence. Deliveries/s = receipts per second; latency from send to each receipt; {} s per rate.",
         receivers_per_room + 1,
+        if args.rooms_per_tenant == 0 { "all".to_owned() } else { args.rooms_per_tenant.to_string() },
         args.seconds
     )];
     if proto == Proto::Kefu
