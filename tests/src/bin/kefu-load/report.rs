@@ -128,7 +128,12 @@ pub fn print(path: &Path) {
         }
         println!();
         for line in verdicts(mode, &mine) {
-            println!("- {line}");
+            // Verdict tables and their notes come ready to print.
+            if line.is_empty() || line.starts_with('|') || line.starts_with("- ") {
+                println!("{line}");
+            } else {
+                println!("- {line}");
+            }
         }
         println!();
     }
@@ -196,7 +201,7 @@ fn verdicts(mode: &str, records: &[&Value]) -> Vec<String> {
                 let steps = r["summary"]["steps"].as_array().cloned().unwrap_or_default();
                 steps.first().map_or(String::new(), |s| {
                     format!(
-                        " (no rate tried passed; the lowest, {} msg/s, gave {} deliveries/s at p99 {} ms)",
+                        "no rate tried passed; the lowest, {} msg/s, gave {} deliveries/s at p99 {} ms",
                         thousands(f(&s["rate"])),
                         thousands(f(&s["delivered_per_s"])),
                         crate::hist::ms(f(&s["delivery_ms"]["p99"]))
@@ -204,42 +209,45 @@ fn verdicts(mode: &str, records: &[&Value]) -> Vec<String> {
                 })
             };
             let relay = records.iter().find(|r| r["summary"]["proto"] == "socketio").map(|r| best_of(r));
+            // A summary table: the best figure per server and Kefu's ratio to the relay.
+            out.push("| server | deliveries/s at p99 ≤ 50 ms | floor 50,000/s | goal 150,000/s | ratio to the Socket.IO relay |".into());
+            out.push("|---|---:|---|---|---:|".into());
+            let mut notes = Vec::new();
             for r in records {
                 let (best, all) = best_of(r);
                 let label = r["label"].as_str().unwrap_or("");
-                if r["summary"]["proto"] == "socketio" {
-                    out.push(format!(
-                        "{label}: {}{} deliveries/s at p99 ≤ 50 ms (no persistence){}",
-                        at_least(all),
-                        thousands(best),
-                        if all {
-                            "; every rate tried passed, so its ceiling is higher (raise FANOUT_RATES)".to_owned()
-                        } else if best == 0.0 {
-                            lowest(r)
-                        } else {
-                            String::new()
-                        }
+                if best == 0.0 {
+                    notes.push(format!("{label}: {}", lowest(r)));
+                } else if all {
+                    notes.push(format!(
+                        "{label}: every rate tried passed, so its ceiling is higher than shown (raise FANOUT_RATES)"
                     ));
+                }
+                let figure = format!("{}{}", at_least(all), thousands(best));
+                if r["summary"]["proto"] == "socketio" {
+                    out.push(format!("| {label} (no persistence) | {figure} | | | 1 |"));
                     continue;
                 }
-                let ratio = relay.filter(|(relay, _)| *relay > 0.0).map_or(String::new(), |(relay, relay_all)| {
-                    let bound = match (all, relay_all) {
-                        (false, false) => "",
-                        (true, false) => "≥ ",
-                        (false, true) => "≤ ",
-                        (true, true) => "~ (neither saturated) ",
-                    };
-                    format!("; {bound}{:.2}× the Socket.IO relay", best / relay)
-                });
-                let ratio = if best == 0.0 { lowest(r) } else { ratio };
+                let ratio = relay.filter(|(relay, _)| *relay > 0.0 && best > 0.0).map_or(
+                    "–".to_owned(),
+                    |(relay, relay_all)| {
+                        let bound = match (all, relay_all) {
+                            (false, false) => "",
+                            (true, false) => "≥ ",
+                            (false, true) => "≤ ",
+                            (true, true) => "~ ",
+                        };
+                        format!("{bound}{:.2}×", best / relay)
+                    },
+                );
                 out.push(format!(
-                    "{label}: {}{} persisted deliveries/s at p99 ≤ 50 ms — floor 50,000/s {}, goal 150,000/s {}{ratio}",
-                    at_least(all),
-                    thousands(best),
+                    "| {label} | {figure} | {} | {} | {ratio} |",
                     mark(best >= 50_000.0),
                     mark(best >= 150_000.0)
                 ));
             }
+            out.push(String::new());
+            out.extend(notes.into_iter().map(|n| format!("- {n}")));
         }
         "upgrades" => {
             for r in records {
