@@ -204,7 +204,7 @@ for var in MODES BASELINE_REV SOCKETIO NODES DURATION VISITORS AGENTS RATES CLOS
 done
 echo "## Real-time core: $(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB"
 echo
-echo "Reproduce: \`$overrides make bench-realtime\` (commit $(git rev-parse --short HEAD))."
+echo "Reproduce: \`${overrides}make bench-realtime\` (commit $(git rev-parse --short HEAD))."
 echo "Servers: ${labels[*]}; load average when the report was printed: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "Every process (kefu nodes, Postgres, Redis, the relay, the load generator) shares the machine's cores: read the CPU column (cores used per process over the measured window; \"machine\" is the whole machine, including anything else running)."
 echo
