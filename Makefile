@@ -12,7 +12,7 @@ help:
 	@echo "make test           fmt, clippy, all tests against real Postgres and Redis"
 	@echo "make openapi        regenerate docs/openapi.json from the code"
 	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
-	@echo "make bench-realtime two nodes under load: latency percentiles, throughput, memory per idle socket"
+	@echo "make bench-realtime the real-time suite: durable msg/s, latency sweeps, fan-out vs Socket.IO, upgrades/s, idle sockets, resume"
 	@echo "make bench-edge     WebSocket round trips through the native edge against direct, same run"
 
 dev:
