@@ -5,7 +5,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test services openapi bench-migrate bench-realtime bench-edge
+.PHONY: help dev test services openapi bench-migrate bench-realtime bench-store bench-edge
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
@@ -13,6 +13,7 @@ help:
 	@echo "make openapi        regenerate docs/openapi.json from the code"
 	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
 	@echo "make bench-realtime the real-time suite: durable msg/s, latency sweeps, fan-out vs Socket.IO, upgrades/s, idle sockets, resume"
+	@echo "make bench-store    durable msg/s of the storing path: per-message, commit_delay, group commit, same run"
 	@echo "make bench-edge     WebSocket round trips through the native edge against direct, same run"
 
 dev:
@@ -32,6 +33,9 @@ bench-migrate:
 
 bench-realtime:
 	@bash infra/local/bench-realtime.sh
+
+bench-store:
+	@bash infra/local/bench-store.sh
 
 bench-edge:
 	@bash infra/local/bench-edge.sh

@@ -148,7 +148,9 @@ async fn timed_sends(visitor: &mut WsClient, prefix: &str, count: usize, acked: 
     let mut latencies = Vec::with_capacity(count);
     for n in 0..count {
         let started = std::time::Instant::now();
-        visitor.send(json!({ "type": "send", "client_id": format!("{prefix}{n}"), "body": format!("{prefix} {n}") })).await;
+        visitor
+            .send(json!({ "type": "send", "client_id": format!("{prefix}{n}"), "body": format!("{prefix} {n}") }))
+            .await;
         let ack = visitor.next_of("ack").await;
         latencies.push(started.elapsed().as_millis());
         acked.push(ack["seq"].as_i64().expect("seq"));
@@ -172,7 +174,8 @@ async fn a_redis_outage_never_delays_an_ack_nor_stops_delivery_on_the_same_node(
     let mut visitor = visitor_on(&node_a.base, &tenant, VisitorId::from_uuid(uuid::Uuid::now_v7()), 0).await;
     visitor.send(json!({ "type": "send", "client_id": "open", "body": "hello" })).await;
     let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("conversation").to_owned();
-    let mut near = WsClient::connect(&ws(&node_a.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
+    let mut near =
+        WsClient::connect(&ws(&node_a.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
     let mut far = WsClient::connect(&ws(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
     for agent in [&mut near, &mut far] {
         agent.send(json!({ "type": "hello", "protocol": 1 })).await;

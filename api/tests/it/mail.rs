@@ -44,6 +44,16 @@ impl SmtpServer {
 
 #[tokio::test]
 async fn queued_mail_is_delivered_over_smtp_and_marked_sent() {
+    // The test database is shared by every test (and kept between runs), so mail other tests
+    // queued would all go before this one's: set them aside first.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&kefu_api::testing::test_database_url().await)
+        .await
+        .expect("connect");
+    sqlx::query("update control.outbox_mail set next_attempt_at = now() + interval '1 year' where sent_at is null")
+        .execute(&mut conn)
+        .await
+        .expect("set queued mail aside");
+    drop(conn);
     let mut smtp = SmtpServer::start().await;
     let port = smtp.port;
     let app = TestApp::spawn_with(|c| c.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;

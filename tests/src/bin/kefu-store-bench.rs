@@ -42,6 +42,10 @@ struct Args {
     /// Postgres to create the scratch database next to.
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
+    /// A superuser connection to the same server, to set `commit_delay` on the scratch database
+    /// for the Postgres group-commit mode (skipped when it cannot connect).
+    #[arg(long, env = "KEFU_BENCH_ADMIN_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    admin_url: String,
 }
 
 #[derive(Clone, Copy)]
@@ -105,23 +109,44 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-fn pool(url: &str, commit_delay: bool) -> PgPool {
+fn pool(url: &str) -> PgPool {
     let options: PgConnectOptions = url.parse().expect("database url");
     PgPoolOptions::new()
         .max_connections(24)
-        .after_connect(move |conn, _| {
+        .acquire_timeout(Duration::from_secs(60))
+        .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute("set search_path to ''").await?;
-                if commit_delay {
-                    let (delay, siblings) = COMMIT_DELAY;
-                    conn.execute(sqlx::AssertSqlSafe(format!("set commit_delay = {delay}"))).await?;
-                    conn.execute(sqlx::AssertSqlSafe(format!("set commit_siblings = {siblings}"))).await?;
-                }
                 Ok(())
             })
         })
-        .acquire_timeout(Duration::from_secs(60))
         .connect_lazy_with(options)
+}
+
+/// Sets (or resets) Postgres' group commit for new sessions of the scratch database
+/// (`commit_delay` can only be set by a superuser). False when that is not possible.
+async fn set_commit_delay(admin_url: &str, database: &str, on: bool) -> bool {
+    let Ok(options) = admin_url.parse::<PgConnectOptions>() else { return false };
+    let Ok(mut admin) = options.connect().await else { return false };
+    let (delay, siblings) = COMMIT_DELAY;
+    let statements = if on {
+        [
+            format!("alter database {database} set commit_delay = {delay}"),
+            format!("alter database {database} set commit_siblings = {siblings}"),
+        ]
+    } else {
+        [
+            format!("alter database {database} reset commit_delay"),
+            format!("alter database {database} reset commit_siblings"),
+        ]
+    };
+    for statement in statements {
+        if admin.execute(sqlx::AssertSqlSafe(statement)).await.is_err() {
+            return false;
+        }
+    }
+    let _ = admin.close().await;
+    true
 }
 
 struct Sender {
@@ -138,7 +163,7 @@ struct Outcome {
 }
 
 async fn run_mode(url: &str, mode: Mode, run: usize, senders: &[Arc<Sender>], seconds: u64) -> Outcome {
-    let pool = pool(url, mode.commit_delay);
+    let pool = pool(url);
     let store = MessageStore::start(pool.clone(), mode.tuning);
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -213,13 +238,19 @@ async fn main() -> anyhow::Result<()> {
         )))
         .await?;
     let url = base.clone().database(&name).to_url_lossy().to_string();
-    let result = bench(&args, &url, &senders_list, &tenants_list).await;
+    let result = bench(&args, &url, &name, &senders_list, &tenants_list).await;
     admin.execute(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)"))).await?;
     admin.close().await?;
     result
 }
 
-async fn bench(args: &Args, url: &str, senders_list: &[usize], tenants_list: &[usize]) -> anyhow::Result<()> {
+async fn bench(
+    args: &Args,
+    url: &str,
+    database: &str,
+    senders_list: &[usize],
+    tenants_list: &[usize],
+) -> anyhow::Result<()> {
     let setup = db::connect(url, 4, Duration::from_secs(30))?;
     kefu_api::tenancy::migrate::migrate_all(&setup, 2, &Progress).await?;
     let most_tenants = tenants_list.iter().copied().max().unwrap_or(1) as u64;
@@ -269,7 +300,17 @@ async fn bench(args: &Args, url: &str, senders_list: &[usize], tenants_list: &[u
                 .collect();
             for mode in MODES {
                 run += 1;
+                if mode.commit_delay && !set_commit_delay(&args.admin_url, database, true).await {
+                    println!(
+                        "| {sender_count} | {tenant_count} | {} | skipped: no superuser connection (KEFU_BENCH_ADMIN_URL) | | | | | |",
+                        mode.name
+                    );
+                    continue;
+                }
                 let outcome = run_mode(url, mode, run, &senders, args.seconds).await;
+                if mode.commit_delay {
+                    set_commit_delay(&args.admin_url, database, false).await;
+                }
                 println!(
                     "| {sender_count} | {tenant_count} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                     mode.name,
