@@ -1,8 +1,11 @@
 //! Agent presence (F16): which agents are connected, with which status.
 //!
 //! Each agent connection holds a member `<user>:<connection>:<status>` in the tenant's sorted set
-//! `kefu:v1:<tenant>:presence:agents`, scored by its expiry time. An agent's status is the best
-//! one among their live connections (online > busy > away); with none they are offline.
+//! `kefu:v1:<tenant>:presence:agents` (who is connected, for listings and availability) and in the
+//! agent's own `kefu:v1:<tenant>:presence:agent:<user>` (so one agent's status costs a read of
+//! their connections, not of the whole team's), both scored by its expiry time. An agent's status
+//! is the best one among their live connections (online > busy > away); with none they are
+//! offline.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +17,10 @@ use super::{Presence, Store, TTL_SECS, lock, now};
 
 fn key(tenant: TenantId) -> String {
     format!("kefu:v1:{}:presence:agents", tenant.simple())
+}
+
+fn agent_key(tenant: TenantId, user: UserId) -> String {
+    format!("kefu:v1:{}:presence:agent:{}", tenant.simple(), user.simple())
 }
 
 fn member(user: UserId, connection: Uuid, status: AgentStatus) -> String {
@@ -62,29 +69,34 @@ impl Presence {
         previous: Option<AgentStatus>,
         status: AgentStatus,
     ) -> redis::RedisResult<()> {
-        let (key, new) = (key(tenant), member(user, connection, status));
+        let keys = [key(tenant), agent_key(tenant, user)];
+        let new = member(user, connection, status);
         let old = previous.filter(|p| *p != status).map(|p| member(user, connection, p));
         let expires = now() + TTL_SECS;
         match &self.store {
             Store::Local(store) => {
                 let mut store = lock(store);
-                let set = store.set(&key);
-                if let Some(old) = old {
-                    set.remove(&old);
+                for key in &keys {
+                    let set = store.set(key);
+                    if let Some(old) = &old {
+                        set.remove(old);
+                    }
+                    set.insert(new.clone(), expires);
                 }
-                set.insert(new, expires);
                 Ok(())
             }
             Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 let mut pipe = redis::pipe();
                 pipe.atomic();
-                if let Some(old) = old {
-                    pipe.zrem(&key, old).ignore();
+                for key in &keys {
+                    if let Some(old) = &old {
+                        pipe.zrem(key, old).ignore();
+                    }
+                    pipe.zadd(key, &new, expires).ignore();
+                    pipe.zrembyscore(key, "-inf", now()).ignore();
+                    pipe.expire(key, TTL_SECS * 2).ignore();
                 }
-                pipe.zadd(&key, new, expires).ignore();
-                pipe.zrembyscore(&key, "-inf", now()).ignore();
-                pipe.expire(&key, TTL_SECS * 2).ignore();
                 pipe.query_async::<()>(&mut conn).await
             }
         }
@@ -98,15 +110,24 @@ impl Presence {
         connection: Uuid,
         status: AgentStatus,
     ) -> redis::RedisResult<()> {
-        let (key, old) = (key(tenant), member(user, connection, status));
+        let keys = [key(tenant), agent_key(tenant, user)];
+        let old = member(user, connection, status);
         match &self.store {
             Store::Local(store) => {
-                lock(store).set(&key).remove(&old);
+                let mut store = lock(store);
+                for key in &keys {
+                    store.set(key).remove(&old);
+                }
                 Ok(())
             }
             Store::Redis(conn) => {
                 let mut conn = conn.clone();
-                redis::cmd("ZREM").arg(&key).arg(old).query_async::<()>(&mut conn).await
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for key in &keys {
+                    pipe.zrem(key, &old).ignore();
+                }
+                pipe.query_async::<()>(&mut conn).await
             }
         }
     }
@@ -133,8 +154,21 @@ impl Presence {
 
     /// One agent's effective status.
     pub async fn status_of(&self, tenant: TenantId, user: UserId) -> AgentStatus {
-        match self.agents(tenant).await {
-            Ok(agents) => agents.get(&user).copied().unwrap_or(AgentStatus::Offline),
+        let key = agent_key(tenant, user);
+        let members: redis::RedisResult<Vec<String>> = match &self.store {
+            Store::Local(store) => Ok(lock(store).live(&key)),
+            Store::Redis(conn) => {
+                let mut conn = conn.clone();
+                redis::cmd("ZRANGEBYSCORE").arg(&key).arg(now() + 1).arg("+inf").query_async(&mut conn).await
+            }
+        };
+        match members {
+            Ok(members) => members
+                .iter()
+                .filter_map(|m| parse_member(m))
+                .map(|(_, status)| status)
+                .max_by_key(|status| rank(*status))
+                .unwrap_or(AgentStatus::Offline),
             Err(error) => {
                 tracing::warn!(%error, "presence unavailable");
                 AgentStatus::Offline
