@@ -193,24 +193,34 @@ impl Bus {
     }
 }
 
+/// Events sent to Redis in one pipeline: under load the publisher sends what queued while the
+/// previous pipeline was in flight, one round trip for many events.
+const PUBLISH_BATCH: usize = 256;
+
 async fn publish_loop(
     mut conn: redis::aio::ConnectionManager,
     mut rx: mpsc::Receiver<(Topic, String)>,
     shutdown: CancellationToken,
 ) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     loop {
-        let next = tokio::select! {
+        let received = tokio::select! {
             _ = shutdown.cancelled() => return,
-            next = rx.recv() => next,
+            received = rx.recv_many(&mut batch, PUBLISH_BATCH) => received,
         };
-        let Some((topic, payload)) = next else { return };
-        let result: redis::RedisResult<i64> =
-            redis::cmd("PUBLISH").arg(topic.as_str()).arg(payload).query_async(&mut conn).await;
+        if received == 0 {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for (topic, payload) in batch.drain(..) {
+            pipe.cmd("PUBLISH").arg(topic.as_str()).arg(payload).ignore();
+        }
+        let result: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
         match result {
-            Ok(_) => metrics::counter!("kefu_bus_published_total").increment(1),
+            Ok(()) => metrics::counter!("kefu_bus_published_total").increment(received as u64),
             Err(error) => {
-                metrics::counter!("kefu_bus_publish_failed_total").increment(1);
-                tracing::warn!(%error, "publishing to Redis failed; receivers recover from Postgres");
+                metrics::counter!("kefu_bus_publish_failed_total").increment(received as u64);
+                tracing::warn!(%error, events = received, "publishing to Redis failed; receivers recover from Postgres");
             }
         }
     }
