@@ -113,7 +113,8 @@ export class ConsoleStore {
       frame: (frame) => this.onFrame(frame),
       connection: (connection) => {
         this.set({ connection });
-        if (connection === 'online') void this.reload();
+        // A read that fails (the network dropped again) is retried by the next reconnect.
+        if (connection === 'online') this.reload().catch((error: unknown) => console.warn('reload failed', error));
       },
       revoked: () => session.expire(),
     });
@@ -122,8 +123,9 @@ export class ConsoleStore {
   start(): void {
     this.unsubscribePresence = presenceChoice.subscribe(() => this.applyPresenceChoice());
     this.applyPresenceChoice();
-    void this.loadMembers();
-    void this.loadTeams();
+    // Read again by `reload` at every (re)connect; a failure here is not the page's error.
+    this.loadMembers().catch((error: unknown) => console.warn('loading members failed', error));
+    this.loadTeams().catch((error: unknown) => console.warn('loading teams failed', error));
   }
 
   stop(): void {
