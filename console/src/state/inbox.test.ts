@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageView } from '../api/protocol';
-import { applyMessage, applyUpdate, countViews, listView, markRead, mergeListed, neighbour, type InboxItem } from './inbox';
+import { activityAt, applyMessage, applyUpdate, countViews, listView, markRead, mergeListed, neighbour, type InboxItem } from './inbox';
 
 const ME = 'usr_me';
 const OTHER = 'usr_other';
@@ -105,6 +105,23 @@ describe('live frames', () => {
     const note = applyMessage(items, message('b', 2, { private: true, sender: { kind: 'agent', id: ME, name: 'Me' } }), false);
     expect(note.get('b')?.unread).toBe(2);
     expect(note.get('b')?.last_message).toBeUndefined();
+  });
+
+  it('order by the newest message seen live, though the server moves updated_at in steps', () => {
+    const live = applyMessage(items, message('a', 2, { created_at: '2026-11-22T10:30:00.000Z' }), false);
+    expect(listView(live, 'open', ME).map((i) => i.conversation_id)[0]).toBe('a');
+    // The list read that follows carries the same updated_at (moved less than 5 s ago) and the
+    // new unread count: it is taken, and the live activity time stays.
+    const listed = mergeListed(live, [item('a', { last_seq: 2, unread: 1, updated_at: '2026-11-22T10:00:01.000Z' })]);
+    expect(listed.get('a')?.unread).toBe(1);
+    expect(activityAt(listed.get('a') as InboxItem)).toBe('2026-11-22T10:30:00.000Z');
+    expect(listView(listed, 'open', ME).map((i) => i.conversation_id)[0]).toBe('a');
+  });
+
+  it('a listed item or summary behind on last_seq is stale', () => {
+    const live = applyMessage(items, message('a', 2), false);
+    expect(mergeListed(live, [item('a', { unread: 0, updated_at: '2026-11-22T10:00:01.000Z' })]).get('a')?.unread).toBe(1);
+    expect(applyUpdate(live, { ...item('a'), status: 'closed', updated_at: '2026-11-22T10:00:01.000Z' }).get('a')?.status).toBe('open');
   });
 
   it('clear unread when the team reads', () => {

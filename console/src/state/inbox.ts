@@ -17,7 +17,32 @@ export type InboxItem = ConversationSummary & {
   visitor_email?: string | null;
   unread: number;
   last_message?: LastMessage | null;
+  /** Client-side: the newest message time seen live (the server's `updated_at` moves in steps). */
+  active_at?: string;
 };
+
+function later(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
+}
+
+/**
+ * When the conversation last saw activity: its `updated_at`, or a later message. The server
+ * moves `updated_at` on a message only when it is more than 5 seconds old (docs/decisions.md),
+ * so live messages keep the exact time here.
+ */
+export function activityAt(item: InboxItem): string {
+  return later(later(item.updated_at, item.active_at), item.last_message?.created_at || undefined) ?? item.updated_at;
+}
+
+/**
+ * Whether `incoming` (a listed item or a `conversation_updated` summary) is not older than what
+ * is held: `updated_at` and `last_seq` each only ever grow on the server.
+ */
+function notOlder(held: InboxItem, incoming: { updated_at: string; last_seq: number }): boolean {
+  return held.updated_at <= incoming.updated_at && held.last_seq <= incoming.last_seq;
+}
 
 export interface Filters {
   /** A member's `usr_…`: only conversations assigned to them. */
@@ -68,7 +93,8 @@ function matches(item: InboxItem, filters: Filters): boolean {
 
 /** Newest activity first; ties by id so the order is stable. */
 export function compareItems(a: InboxItem, b: InboxItem): number {
-  if (a.updated_at !== b.updated_at) return a.updated_at < b.updated_at ? 1 : -1;
+  const [at, bt] = [activityAt(a), activityAt(b)];
+  if (at !== bt) return at < bt ? 1 : -1;
   return a.conversation_id < b.conversation_id ? 1 : a.conversation_id > b.conversation_id ? -1 : 0;
 }
 
@@ -97,12 +123,13 @@ export function countViews(items: Items, me: string): Record<View, ViewCount> {
   return counts;
 }
 
-/** Merges pages from the REST list (a fresher `updated_at` wins over what is held). */
+/** Merges pages from the REST list (an item not older than what is held replaces it). */
 export function mergeListed(items: Items, listed: readonly InboxItem[]): Map<string, InboxItem> {
   const next = new Map(items);
   for (const item of listed) {
     const held = next.get(item.conversation_id);
-    if (!held || held.updated_at <= item.updated_at) next.set(item.conversation_id, item);
+    if (!held) next.set(item.conversation_id, item);
+    else if (notOlder(held, item)) next.set(item.conversation_id, { ...item, active_at: later(held.active_at, item.active_at) });
   }
   return next;
 }
@@ -115,7 +142,7 @@ export function mergeListed(items: Items, listed: readonly InboxItem[]): Map<str
 export function applyUpdate(items: Items, summary: ConversationSummary): Map<string, InboxItem> {
   const next = new Map(items);
   const held = next.get(summary.conversation_id);
-  if (held && held.updated_at > summary.updated_at) return next;
+  if (held && !notOlder(held, summary)) return next;
   next.set(summary.conversation_id, { ...held, ...summary, unread: held?.unread ?? 0 });
   return next;
 }
@@ -132,7 +159,7 @@ export function applyMessage(items: Items, message: MessageView, reading: boolea
   const item: InboxItem = {
     ...held,
     last_seq: Math.max(held.last_seq, message.seq),
-    updated_at: message.created_at > held.updated_at ? message.created_at : held.updated_at,
+    active_at: later(held.active_at, message.created_at),
   };
   if (!message.private) {
     item.last_message = { body: message.body, sender_kind: message.sender.kind, created_at: message.created_at };

@@ -3,7 +3,7 @@
 import { Avatar, Badge, Empty, Input, List, Segmented, Select, Space, Typography } from 'antd';
 import { useMemo } from 'react';
 import { useI18n } from '../../i18n';
-import { countViews, VIEWS, type Filters, type InboxItem, type View } from '../../state/inbox';
+import { activityAt, countViews, VIEWS, type Filters, type InboxItem, type View } from '../../state/inbox';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { timeLabel, visitorLabel } from './names';
 
@@ -72,7 +72,7 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
                     title={
                       <div className="inbox-item-title">
                         <Typography.Text strong={item.unread > 0} ellipsis>{name}</Typography.Text>
-                        <Typography.Text type="secondary" className="inbox-item-time">{timeLabel(item.updated_at, lang)}</Typography.Text>
+                        <Typography.Text type="secondary" className="inbox-item-time">{timeLabel(activityAt(item), lang)}</Typography.Text>
                       </div>
                     }
                     description={
