@@ -7,8 +7,8 @@
 //! `status` frame is computed off the loop, so a Redis outage never delays an acknowledgement.
 
 use std::fmt::Display;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Message;
@@ -26,9 +26,6 @@ use crate::db;
 use crate::ops::messages::Author;
 use crate::ops::{self, OpError};
 
-/// After a visitor's message leaves them waiting, their queue place is sent again at most this
-/// often (it changes only when conversations ahead are taken).
-const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// Longest a `status` computation may take (presence in Redis, the queue in Postgres).
 const STATUS_PATIENCE: Duration = Duration::from_secs(5);
 
@@ -88,11 +85,26 @@ struct Session {
     status: StatusThrottle,
 }
 
-/// One `status` computation at a time, and after messages at most every [`STATUS_EVERY`].
+/// One `status` computation at a time; one asked for meanwhile runs after it.
 #[derive(Default)]
 struct StatusThrottle {
     running: Arc<AtomicBool>,
-    last: Option<Instant>,
+    /// The latest request not yet taken up: for which conversation (if any).
+    pending: Arc<Mutex<Option<Option<ConversationId>>>>,
+}
+
+impl StatusThrottle {
+    fn ask(&self, conversation: Option<ConversationId>) {
+        *self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(conversation);
+    }
+
+    fn is_pending(pending: &Mutex<Option<Option<ConversationId>>>) -> bool {
+        pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_some()
+    }
+
+    fn take(pending: &Mutex<Option<Option<ConversationId>>>) -> Option<Option<ConversationId>> {
+        pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
 }
 
 impl Session {
@@ -149,7 +161,7 @@ impl Session {
         self.state.presence_writer.visitor_connected(self.tenant.id, self.claims.sub, self.presence_id);
         self.present = true;
         self.conversation = conversation_id;
-        self.send_status(true);
+        self.send_status();
         if let Some(row) = &open {
             self.follow(row.id, last_seq).await;
             // The visitor is back: agents learn it, and their followers catch up on anything a
@@ -236,7 +248,7 @@ impl Session {
                     .map(|()| self.out.send(&ServerFrame::Rated { conversation_id, rating }))
             }
             VisitorFrame::Status => {
-                self.send_status(true);
+                self.send_status();
                 Ok(())
             }
         };
@@ -270,9 +282,10 @@ impl Session {
             created_at: sent.created_at,
         });
         super::observe_ack(started);
-        if sent.fresh && sent.waiting {
-            // Still waiting for an agent: where the visitor stands now.
-            self.send_status(sent.opened);
+        if sent.fresh && sent.opened {
+            // The visitor now waits for an agent: where they stand. Their later messages do not
+            // move them in the queue (the widget asks again while its panel is open).
+            self.send_status();
         }
     }
 
@@ -287,27 +300,33 @@ impl Session {
     }
 
     /// Sends the `status` frame (the team's availability and the queue place) without holding up
-    /// the session: computed in a task of its own, one at a time; unless `now`, at most every
-    /// [`STATUS_EVERY`].
-    fn send_status(&mut self, now: bool) {
-        if !now && self.status.last.is_some_and(|last| last.elapsed() < STATUS_EVERY) {
-            return;
-        }
+    /// the session: computed in a task of its own, one at a time; asked for while one runs, it
+    /// runs once more after it (for the conversation as it is then).
+    fn send_status(&mut self) {
+        self.status.ask(self.conversation);
         if self.status.running.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.status.last = Some(Instant::now());
-        let (state, tenant, out, running) =
-            (self.state.clone(), self.tenant.clone(), self.out.clone(), self.status.running.clone());
-        let conversation = self.conversation;
+        let (state, tenant, out) = (self.state.clone(), self.tenant.clone(), self.out.clone());
+        let (running, pending) = (self.status.running.clone(), self.status.pending.clone());
         tokio::spawn(async move {
-            let status = tokio::time::timeout(STATUS_PATIENCE, super::waiting::status(&state, &tenant, conversation));
-            match status.await {
-                Ok(Ok(frame)) => out.send(&frame),
-                Ok(Err(error)) => tracing::warn!(?error, "could not compute the visitor's status"),
-                Err(_) => tracing::warn!("computing the visitor's status timed out"),
+            loop {
+                while let Some(conversation) = StatusThrottle::take(&pending) {
+                    let status = super::waiting::status(&state, &tenant, conversation);
+                    match tokio::time::timeout(STATUS_PATIENCE, status).await {
+                        Ok(Ok(frame)) => out.send(&frame),
+                        Ok(Err(error)) => tracing::warn!(?error, "could not compute the visitor's status"),
+                        Err(_) => tracing::warn!("computing the visitor's status timed out"),
+                    }
+                }
+                running.store(false, Ordering::Release);
+                // A request may have come between the last take and the store above, and found
+                // this task still running: serve it, unless a new task already took over.
+                if StatusThrottle::is_pending(&pending) && !running.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
             }
-            running.store(false, Ordering::Release);
         });
     }
 
