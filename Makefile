@@ -5,13 +5,14 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test services openapi bench-migrate bench-realtime bench-store bench-edge
+.PHONY: help dev test services openapi bench-migrate bench-catalog bench-realtime bench-store bench-edge
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
 	@echo "make test           fmt, clippy, all tests against real Postgres and Redis"
 	@echo "make openapi        regenerate docs/openapi.json from the code"
 	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
+	@echo "make bench-catalog  tenants per database: migration speed and backend memory as schemas accumulate"
 	@echo "make bench-realtime the real-time suite: durable msg/s, latency sweeps, fan-out vs Socket.IO, upgrades/s, idle sockets, resume"
 	@echo "make bench-store    durable msg/s of the storing path: per-message, commit_delay, group commit, same run"
 	@echo "make bench-edge     WebSocket round trips through the native edge against direct, same run"
@@ -30,6 +31,9 @@ openapi:
 
 bench-migrate:
 	@bash infra/local/bench-migrate.sh
+
+bench-catalog:
+	@bash infra/local/bench-catalog.sh
 
 bench-realtime:
 	@bash infra/local/bench-realtime.sh

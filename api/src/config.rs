@@ -139,6 +139,9 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing with 503.
     pub acquire_timeout_ms: u64,
+    /// Uses after which a pooled connection is replaced, on average (0: never), so a backend's
+    /// catalog cache cannot grow with every tenant it ever served.
+    pub recycle_after_uses: u32,
 }
 
 /// Redis settings.
@@ -254,7 +257,12 @@ impl Default for Config {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 20, acquire_timeout_ms: 5_000 }
+        Self {
+            url: None,
+            max_connections: 20,
+            acquire_timeout_ms: 5_000,
+            recycle_after_uses: crate::db::RECYCLE_AFTER_USES,
+        }
     }
 }
 

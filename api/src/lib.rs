@@ -33,10 +33,11 @@ pub use state::AppState;
 
 /// Connects to Postgres (lazily) and Redis (eagerly, if configured) and builds the state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = db::connect(
+    let db = db::connect_recycling(
         config.database_url(),
         config.database.max_connections,
         Duration::from_millis(config.database.acquire_timeout_ms),
+        config.database.recycle_after_uses,
     )
     .context("invalid database.url")?;
     let shutdown = CancellationToken::new();

@@ -134,12 +134,36 @@ new_id!(
     kefu_protocol::CannedResponseId,
 );
 
+/// How many times, on average, a pooled connection is lent before it is closed and replaced
+/// (`database.recycle_after_uses`). A Postgres backend keeps the catalog entries of every
+/// relation it touched until it exits, about 0.14 MB per tenant schema the storing path touched
+/// (docs/benchmarks.md, "Tenants per database"): a connection lent forever across thousands of
+/// tenants would grow without bound.
+pub const RECYCLE_AFTER_USES: u32 = 1_000;
+
+/// Opens the pool lazily (the first query connects), recycling connections after
+/// [`RECYCLE_AFTER_USES`] uses on average. See [`connect_recycling`].
+pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sqlx::Result<PgPool> {
+    connect_recycling(url, max_connections, acquire_timeout, RECYCLE_AFTER_USES)
+}
+
 /// Opens the pool lazily (the first query connects). Each new connection gets an empty session
 /// `search_path` (fail-closed), and a transaction left idle for 10 s is ended by Postgres: a
 /// transaction abandoned by a cancelled task (a forwarder aborted mid-replay) must not hold a
 /// conversation's row lock and stall its senders indefinitely.
-pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sqlx::Result<PgPool> {
+///
+/// Each time a connection comes back, it is closed instead with probability 1/`recycle_after_uses`
+/// (0: never), so a backend serves that many uses on average and its catalog cache stays bounded.
+/// The choice hashes a pool-wide release counter: no random generator on the path, and no
+/// connection is favoured.
+pub fn connect_recycling(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    recycle_after_uses: u32,
+) -> sqlx::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)?.application_name("kefu");
+    let releases = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
@@ -149,7 +173,22 @@ pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> sq
                 Ok(())
             })
         })
+        .after_release(move |_conn, _meta| {
+            let release = releases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let keep = recycle_after_uses == 0 || !mix(release).is_multiple_of(u64::from(recycle_after_uses));
+            if !keep {
+                metrics::counter!("kefu_db_connections_recycled_total").increment(1);
+            }
+            Box::pin(async move { Ok(keep) })
+        })
         .connect_lazy_with(options))
+}
+
+/// splitmix64's finaliser: consecutive counters map to well-spread values.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! an interrupted run is simply run again: finished tenants are skipped by the version column,
 //! and a tenant caught mid-way was rolled back.
 
-use futures_util::StreamExt;
 use kefu_protocol::TenantId;
 use sqlx::PgPool;
 
@@ -48,26 +47,76 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
 
     let mut summary = Summary { pending: behind.len() as u64, total_tenants, ..Summary::default() };
     progress.start(summary.pending);
-    let mut results = futures_util::stream::iter(behind)
-        .map(|tenant| async move { (tenant.id, migrate_one(pool, tenant.schema).await) })
-        .buffer_unordered(concurrency.max(1));
-    while let Some((tenant_id, result)) = results.next().await {
-        match result {
-            Ok(()) => summary.migrated += 1,
-            Err(error) => {
-                tracing::error!(tenant_id = %tenant_id, error = format!("{error:#}"), "tenant migration failed");
-                summary.failed.push((tenant_id, format!("{error:#}")));
+    let queue = std::sync::Mutex::new(behind.into_iter());
+    let workers = (0..concurrency.max(1)).map(|_| worker(pool, &queue, progress));
+    for results in futures_util::future::join_all(workers).await {
+        for (tenant_id, result) in results {
+            match result {
+                Ok(()) => summary.migrated += 1,
+                Err(error) => {
+                    tracing::error!(tenant_id = %tenant_id, error = format!("{error:#}"), "tenant migration failed");
+                    summary.failed.push((tenant_id, format!("{error:#}")));
+                }
             }
         }
-        progress.advance();
     }
     Ok(summary)
 }
 
-async fn migrate_one(pool: &PgPool, schema: Result<TenantSchema, String>) -> anyhow::Result<()> {
+/// Tenant schemas one Postgres connection migrates before it is closed and replaced. A backend
+/// keeps the catalog entries of every relation it touched until it exits (about 0.6 MB per
+/// tenant schema: docs/benchmarks.md, "Tenants per database"), so a connection that migrated
+/// thousands of schemas would hold gigabytes.
+pub const TENANTS_PER_CONNECTION: usize = 100;
+
+type Outcome = (TenantId, anyhow::Result<()>);
+
+/// Takes tenants off the shared queue until it is empty, on a connection of its own that it
+/// replaces every [`TENANTS_PER_CONNECTION`] tenants.
+async fn worker(
+    pool: &PgPool,
+    queue: &std::sync::Mutex<std::vec::IntoIter<db::tenants::Behind>>,
+    progress: &dyn Progress,
+) -> Vec<Outcome> {
+    let mut results = Vec::new();
+    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
+    let mut served = 0;
+    loop {
+        let next = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+        let Some(tenant) = next else { break };
+        if served == TENANTS_PER_CONNECTION
+            && let Some(old) = conn.take()
+        {
+            served = 0;
+            if let Err(error) = old.close().await {
+                tracing::debug!(%error, "closing a migration connection");
+            }
+        }
+        let result = async {
+            let connection = match &mut conn {
+                Some(connection) => connection,
+                None => conn.insert(pool.acquire().await?),
+            };
+            migrate_one(connection, tenant.schema).await
+        }
+        .await;
+        served += 1;
+        if result.is_err() {
+            // The connection may be broken: start the next tenant on a fresh one.
+            conn = None;
+            served = 0;
+        }
+        results.push((tenant.id, result));
+        progress.advance();
+    }
+    results
+}
+
+async fn migrate_one(conn: &mut sqlx::PgConnection, schema: Result<TenantSchema, String>) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
     let schema =
         schema.map_err(|schema_name| anyhow::anyhow!("schema name `{schema_name}` does not match the tenant id"))?;
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     // The schema change and its recorded version commit together, so a commit lost in a crash
     // is simply redone by the next run: no need to wait for the WAL flush of each tenant.
     sqlx::query("set local synchronous_commit = off").execute(&mut *tx).await?;

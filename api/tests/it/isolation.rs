@@ -116,3 +116,35 @@ async fn tenant_transactions_see_only_their_schema_under_concurrency_on_a_tiny_p
         assert_eq!(code.as_deref(), Some("42P01"), "undefined_table expected, got {error}");
     }
 }
+
+/// A pool recycling after every use lends a new backend each time, set up fail-closed like the
+/// first (empty `search_path`); with recycling off, one backend serves every use.
+#[tokio::test]
+async fn recycled_connections_are_new_backends_and_start_fail_closed() {
+    let url = kefu_api::testing::test_database_url().await;
+    let timeout = std::time::Duration::from_secs(30);
+    let backend = |pool: sqlx::PgPool| async move {
+        let mut conn = pool.acquire().await.expect("acquire");
+        let pid: i32 = sqlx::query_scalar("select pg_backend_pid()").fetch_one(&mut *conn).await.expect("pid");
+        let path: String =
+            sqlx::query_scalar("select current_setting('search_path')").fetch_one(&mut *conn).await.expect("path");
+        assert_eq!(path, "\"\"", "every connection starts with an empty search_path");
+        pid
+    };
+
+    let always = kefu_api::db::connect_recycling(&url, 1, timeout, 1).expect("pool");
+    let mut pids = Vec::new();
+    for _ in 0..4 {
+        pids.push(backend(always.clone()).await);
+    }
+    pids.dedup();
+    assert_eq!(pids.len(), 4, "a new backend for every use: {pids:?}");
+
+    let never = kefu_api::db::connect_recycling(&url, 1, timeout, 0).expect("pool");
+    let mut pids = Vec::new();
+    for _ in 0..4 {
+        pids.push(backend(never.clone()).await);
+    }
+    pids.dedup();
+    assert_eq!(pids.len(), 1, "one backend for every use: {pids:?}");
+}
