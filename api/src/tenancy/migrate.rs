@@ -64,9 +64,9 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
 }
 
 /// Tenant schemas one Postgres connection migrates before it is closed and replaced. A backend
-/// keeps the catalog entries of every relation it touched until it exits (about 0.6 MB per
-/// tenant schema: docs/benchmarks.md, "Tenants per database"), so a connection that migrated
-/// thousands of schemas would hold gigabytes.
+/// keeps the catalog entries of every relation it touched until it exits (hundreds of kilobytes
+/// per schema it created: docs/benchmarks.md, "Tenants per database"), so a connection that
+/// migrated thousands of schemas would hold gigabytes.
 pub const TENANTS_PER_CONNECTION: usize = 100;
 
 type Outcome = (TenantId, anyhow::Result<()>);
