@@ -132,19 +132,20 @@ async fn recycled_connections_are_new_backends_and_start_fail_closed() {
         pid
     };
 
-    let always = kefu_api::db::connect_recycling(&url, 1, timeout, 1).expect("pool");
-    let mut pids = Vec::new();
-    for _ in 0..4 {
-        pids.push(backend(always.clone()).await);
-    }
-    pids.dedup();
-    assert_eq!(pids.len(), 4, "a new backend for every use: {pids:?}");
-
-    let never = kefu_api::db::connect_recycling(&url, 1, timeout, 0).expect("pool");
-    let mut pids = Vec::new();
-    for _ in 0..4 {
-        pids.push(backend(never.clone()).await);
-    }
-    pids.dedup();
-    assert_eq!(pids.len(), 1, "one backend for every use: {pids:?}");
+    // The distinct backends that served four uses of a one-connection pool.
+    let backends_over_four_uses = |recycle_after_uses: u32| {
+        let pool = kefu_api::db::connect_recycling(&url, 1, timeout, recycle_after_uses).expect("pool");
+        async move {
+            let mut pids = Vec::new();
+            for _ in 0..4 {
+                pids.push(backend(pool.clone()).await);
+            }
+            pids.dedup();
+            pids
+        }
+    };
+    let always = backends_over_four_uses(1).await;
+    assert_eq!(always.len(), 4, "a new backend for every use: {always:?}");
+    let never = backends_over_four_uses(0).await;
+    assert_eq!(never.len(), 1, "one backend for every use: {never:?}");
 }
