@@ -490,3 +490,77 @@ async fn the_message_path_is_measured() {
         assert!(metrics.contains(name), "{name} missing from /metrics:\n{metrics}");
     }
 }
+
+fn conversation_row(stored: &Stored) -> db::conversations::ConversationRow {
+    match stored {
+        Stored::New { conversation, .. } => conversation.clone(),
+        other => panic!("expected a stored message, got {other:?}"),
+    }
+}
+
+/// A message moves its conversation's activity time only when it is more than 5 s old (so most
+/// updates of a busy conversation touch no index), while `last_seq` always moves; a claim sets
+/// the time at once.
+#[tokio::test]
+async fn a_message_moves_the_activity_time_only_when_it_is_five_seconds_old() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    let [visitor]: [VisitorId; 1] = visitors(&app, &schema, 1).await.try_into().expect("one visitor");
+    let store = |client_id: &'static str| {
+        let (schema, db) = (schema.clone(), app.db().clone());
+        async move {
+            let mut batch = MessageBatch::with_capacity(1);
+            batch.push(&schema, from_visitor(visitor, client_id, "hello"));
+            conversation_row(&batch.store(&db).await.expect("stored")[0])
+        }
+    };
+    let opened = store("m-1").await;
+    let second = store("m-2").await;
+    assert_eq!(second.last_seq, 2);
+    assert_eq!(second.updated_at, opened.updated_at, "a message within 5 s leaves the activity time");
+
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "update {schema}.conversations set updated_at = updated_at - interval '6 seconds' where id = $1"
+    )))
+    .bind(opened.id)
+    .execute(app.db())
+    .await
+    .expect("age the conversation");
+    let third = store("m-3").await;
+    assert_eq!(third.last_seq, 3);
+    assert!(third.updated_at > opened.updated_at, "an older activity time moves to now: {third:?}");
+
+    let mut tx = TenantTx::begin(app.db(), &schema).await.expect("tx");
+    let agent: UserId = owner.user_id.parse().expect("user id");
+    let claimed = db::conversations::claim(&mut tx, opened.id, agent).await.expect("claim").expect("claimed");
+    tx.commit().await.expect("commit");
+    assert!(claimed.updated_at > third.updated_at, "a claim sets the activity time at once");
+}
+
+/// A visitor's `status` comes after `welcome`, after the message that opens a conversation and
+/// on request, not after later messages (they do not move the visitor in the queue).
+#[tokio::test]
+async fn a_visitor_gets_status_after_welcome_the_opening_message_and_on_request_only() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let (mut visitor, welcome) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    let first = &welcome["status"];
+    assert_eq!(first["agents"], "offline", "{first}");
+    assert!(first.get("queue").is_none(), "no conversation, no queue place: {first}");
+
+    visitor.send(json!({ "type": "send", "client_id": "c1", "body": "你好" })).await;
+    visitor.take_of("ack").await;
+    assert_eq!(visitor.next_of("status").await["queue"]["position"], 1, "the opening message queues the visitor");
+
+    visitor.send(json!({ "type": "send", "client_id": "c2", "body": "还在吗" })).await;
+    let mut after_second = Vec::new();
+    while let Ok(frame) = tokio::time::timeout(Duration::from_millis(500), visitor.next()).await {
+        after_second.push(frame.expect("session open"));
+    }
+    assert!(after_second.iter().any(|f| f["type"] == "ack"), "{after_second:?}");
+    assert!(after_second.iter().all(|f| f["type"] != "status"), "no status after a later message: {after_second:?}");
+
+    visitor.send(json!({ "type": "status" })).await;
+    assert_eq!(visitor.next_of("status").await["queue"]["position"], 1, "answered on request");
+}
