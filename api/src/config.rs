@@ -135,8 +135,10 @@ pub struct EdgeConfig {
 pub struct DatabaseConfig {
     /// `postgres://user:password@host:port/database`. Required.
     pub url: Option<SecretString>,
-    /// Pool size per node.
+    /// Pool size per node (the control database, which is also the tenant database `main`).
     pub max_connections: u32,
+    /// Pool size per node for each other tenant database (opened on first use).
+    pub tenant_max_connections: u32,
     /// How long a request waits for a pooled connection before failing with 503.
     pub acquire_timeout_ms: u64,
     /// Uses after which a pooled connection is replaced, on average (0: never), so a backend's
@@ -260,6 +262,7 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             max_connections: 20,
+            tenant_max_connections: 10,
             acquire_timeout_ms: 5_000,
             recycle_after_uses: crate::db::RECYCLE_AFTER_USES,
         }
@@ -365,6 +368,12 @@ impl Config {
             && !url.expose_secret().starts_with("rediss://")
         {
             problems.push("redis.url (REDIS_URL) must start with redis:// or rediss://".into());
+        }
+        if !(1..=1000).contains(&self.database.tenant_max_connections) {
+            problems.push(
+                "database.tenant_max_connections (KEFU_DATABASE__TENANT_MAX_CONNECTIONS) must be between 1 and 1000"
+                    .into(),
+            );
         }
         if !(1..=1000).contains(&self.database.max_connections) {
             problems

@@ -18,7 +18,7 @@ pub const DEMO_PASSWORD: &str = "kefu-demo-password";
 /// Creates the demo tenant and owner if missing; returns the login text to print.
 pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
     anyhow::ensure!(state.config.mode == Mode::Development, "seed-demo only runs with KEFU_MODE=development");
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     sqlx::query("select pg_advisory_xact_lock(hashtext('kefu-seed-demo'))").execute(&mut *tx).await?;
     let user_id = match db::users::find_by_email(&mut tx, DEMO_EMAIL).await? {
         Some(user) => user.id,
@@ -36,7 +36,7 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
         )
         .await?;
         let tenant_id = tenant.id;
-        let mut tenant_tx = TenantTx::enter(tx, &tenant).await?;
+        let mut tenant_tx = TenantTx::enter_new(&state.db, tx, &tenant).await?;
         db::agents::upsert(&mut tenant_tx, user_id, "Demo Owner").await?;
         db::audit::record(
             &mut tenant_tx,
@@ -63,7 +63,7 @@ pub const DEMO_ORIGINS: [&str; 2] = ["http://127.0.0.1:8788", "http://localhost:
 
 /// Gives the demo tenant a site key and lets the demo page embed the widget; returns the key.
 async fn demo_site(state: &AppState) -> anyhow::Result<kefu_protocol::SiteKeyId> {
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let tenant = db::tenants::find_by_slug(&mut conn, "demo").await?.context("the demo tenant is missing")?;
     drop(conn);
     let mut tx = TenantTx::begin(&state.db, &tenant.access.schema).await?;

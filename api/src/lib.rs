@@ -33,13 +33,22 @@ pub use state::AppState;
 
 /// Connects to Postgres (lazily) and Redis (eagerly, if configured) and builds the state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = db::connect_recycling(
+    let acquire_timeout = Duration::from_millis(config.database.acquire_timeout_ms);
+    let control = db::connect_recycling(
         config.database_url(),
         config.database.max_connections,
-        Duration::from_millis(config.database.acquire_timeout_ms),
+        acquire_timeout,
         config.database.recycle_after_uses,
     )
     .context("invalid database.url")?;
+    let db = db::Databases::new(
+        control,
+        db::databases::PoolSettings {
+            max_connections: config.database.tenant_max_connections,
+            acquire_timeout,
+            recycle_after_uses: config.database.recycle_after_uses,
+        },
+    );
     let shutdown = CancellationToken::new();
     let (redis, bus) = match &config.redis.url {
         None => (None, realtime::bus::Bus::local()),
@@ -74,7 +83,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
-    let worker = mail::spawn_worker(&state.config, state.db.clone(), state.mail_wakeup.clone(), stop.clone())?;
+    let worker =
+        mail::spawn_worker(&state.config, state.db.control().clone(), state.mail_wakeup.clone(), stop.clone())?;
+    let resolver = tokio::spawn(db::two_phase::run_resolver(state.db.clone(), stop.clone()));
     let sessions = state.shutdown.clone();
     let app = http::router(state);
     // On shutdown, stop accepting, tell WebSocket clients to reconnect elsewhere (close 1001),
@@ -95,5 +106,6 @@ pub async fn run(
     if let Some(worker) = worker {
         let _ = worker.await;
     }
+    let _ = resolver.await;
     served.context("HTTP server failed")
 }

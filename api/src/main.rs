@@ -35,6 +35,16 @@ enum Command {
         #[arg(long)]
         concurrency: Option<usize>,
     },
+    /// Tenant databases: where tenants are placed (docs/tenancy.md).
+    Databases {
+        #[command(subcommand)]
+        action: DatabasesAction,
+    },
+    /// Show where a tenant is placed.
+    Tenant {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+    },
     /// Create the demo tenant `demo` with an owner login if it does not exist, and print the login.
     SeedDemo,
     /// Print the OpenAPI document.
@@ -49,6 +59,37 @@ enum Command {
         /// Slug prefix.
         #[arg(long, default_value = "bench")]
         prefix: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DatabasesAction {
+    /// List the tenant databases with their tenant counts.
+    List,
+    /// Register a tenant database (after checking and preparing it) for new tenants.
+    Add {
+        /// Its id: 1-40 of a-z, 0-9, `_` and `-`.
+        id: String,
+        /// Its Postgres URL (the password may be left to ~/.pgpass).
+        #[arg(long)]
+        url: String,
+        /// The region whose nodes serve it (default: this configuration's region).
+        #[arg(long)]
+        region: Option<String>,
+        /// Most tenants the placement policy puts there.
+        #[arg(long, default_value_t = 2000)]
+        capacity: i32,
+    },
+    /// Change a tenant database's capacity or whether it takes new tenants.
+    Set {
+        /// Its id.
+        id: String,
+        /// Most tenants the placement policy puts there.
+        #[arg(long)]
+        capacity: Option<i32>,
+        /// Whether the placement policy may choose it.
+        #[arg(long)]
+        accepting: Option<bool>,
     },
 }
 
@@ -111,16 +152,89 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateUnmigratedTenants { count, prefix } => {
-            let pool = migration_pool(&config, 2)?;
-            migrate::create_unmigrated_tenants(&pool, count, &prefix).await
+            let databases = migration_databases(&config, 2)?;
+            migrate::create_unmigrated_tenants(&databases, count, &prefix).await
         }
+        Command::Databases { action } => databases_command(&config, action).await,
+        Command::Tenant { tenant } => tenant_command(&config, &tenant).await,
         Command::Openapi | Command::Typescript => Ok(()),
     }
 }
 
-fn migration_pool(config: &Config, concurrency: usize) -> anyhow::Result<sqlx::PgPool> {
+/// Pools for maintenance: `concurrency` + 1 connections per database, never recycled (the
+/// migration workers replace their own).
+fn migration_databases(config: &Config, concurrency: usize) -> anyhow::Result<kefu_api::db::Databases> {
+    use kefu_api::db::databases::PoolSettings;
     let connections = u32::try_from(concurrency + 1)?;
-    Ok(kefu_api::db::connect(config.database_url(), connections, Duration::from_secs(30))?)
+    let timeout = Duration::from_secs(30);
+    let control = kefu_api::db::connect_recycling(config.database_url(), connections, timeout, 0)?;
+    let settings = PoolSettings { max_connections: connections, acquire_timeout: timeout, recycle_after_uses: 0 };
+    Ok(kefu_api::db::Databases::new(control, settings))
+}
+
+async fn databases_command(config: &Config, action: DatabasesAction) -> anyhow::Result<()> {
+    use kefu_api::db::{self, DatabaseId};
+    let databases = migration_databases(config, 1)?;
+    match action {
+        DatabasesAction::List => {
+            let mut conn = databases.control().acquire().await?;
+            println!("{:<20} {:<12} {:>9} {:>9} {:<9} url", "id", "region", "tenants", "capacity", "accepting");
+            for d in db::databases::list(&mut conn).await? {
+                let region = d.region.clone().unwrap_or_else(|| config.region.clone());
+                println!(
+                    "{:<20} {:<12} {:>9} {:>9} {:<9} {}",
+                    d.id,
+                    region,
+                    d.tenants,
+                    d.capacity,
+                    if d.accepting { "yes" } else { "no" },
+                    d.redacted_url()
+                );
+            }
+        }
+        DatabasesAction::Add { id, url, region, capacity } => {
+            let id: DatabaseId = id.parse()?;
+            let region = region.unwrap_or_else(|| config.region.clone());
+            kefu_api::tenancy::database::register(&databases, &id, &url, &region, capacity).await?;
+            println!("tenant database `{id}` registered in region `{region}` with capacity {capacity}");
+        }
+        DatabasesAction::Set { id, capacity, accepting } => {
+            let id: DatabaseId = id.parse()?;
+            anyhow::ensure!(
+                capacity.is_some() || accepting.is_some(),
+                "nothing to change: give --capacity or --accepting"
+            );
+            anyhow::ensure!(capacity.is_none_or(|c| c >= 0), "the capacity must not be negative");
+            let mut conn = databases.control().acquire().await?;
+            anyhow::ensure!(
+                db::databases::update(&mut conn, &id, capacity, accepting).await?,
+                "no tenant database `{id}`"
+            );
+            println!("tenant database `{id}` updated");
+        }
+    }
+    Ok(())
+}
+
+async fn tenant_command(config: &Config, tenant: &str) -> anyhow::Result<()> {
+    use kefu_api::db;
+    let databases = migration_databases(config, 1)?;
+    let mut conn = databases.control().acquire().await?;
+    let found = match tenant.parse::<kefu_protocol::TenantId>() {
+        Ok(id) => db::tenants::find_by_id(&mut conn, id).await?,
+        Err(_) => db::tenants::find_by_slug(&mut conn, tenant).await?,
+    };
+    let found = found.ok_or_else(|| anyhow::anyhow!("no tenant `{tenant}`"))?;
+    println!(
+        "tenant {} (`{}`, {}): database `{}`, schema {}, status {}",
+        found.access.id,
+        found.access.slug,
+        found.name,
+        found.access.schema.database(),
+        found.access.schema.name(),
+        found.access.status
+    );
+    Ok(())
 }
 
 async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
@@ -192,7 +306,7 @@ impl Progress for Reporter {
 
 async fn run_migrate(config: &Config, concurrency: usize) -> anyhow::Result<()> {
     let started = Instant::now();
-    let pool = migration_pool(config, concurrency)?;
+    let databases = migration_databases(config, concurrency)?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
         if let Ok(style) = ProgressStyle::with_template("{spinner} tenants {pos}/{len} [{bar:40}] {per_sec} eta {eta}")
@@ -202,7 +316,7 @@ async fn run_migrate(config: &Config, concurrency: usize) -> anyhow::Result<()> 
         bar
     });
     let reporter = Reporter { bar, total: 0.into(), done: 0.into() };
-    let summary = migrate::migrate_all(&pool, concurrency, &reporter).await?;
+    let summary = migrate::migrate_all(&databases, concurrency, &reporter).await?;
     if let Some(bar) = &reporter.bar {
         bar.finish_and_clear();
     }
@@ -214,12 +328,19 @@ async fn run_migrate(config: &Config, concurrency: usize) -> anyhow::Result<()> 
         summary.migrated,
         summary.failed.len()
     );
-    if summary.failed.is_empty() {
+    for (database, error) in &summary.failed_databases {
+        eprintln!("  tenant database `{database}`: {error}");
+    }
+    if summary.failed.is_empty() && summary.failed_databases.is_empty() {
         Ok(())
     } else {
         for (tenant, error) in summary.failed.iter().take(20) {
             eprintln!("  {tenant}: {error}");
         }
-        anyhow::bail!("{} tenant schemas failed to migrate; fix and run `kefu migrate` again", summary.failed.len())
+        anyhow::bail!(
+            "{} tenant schemas and {} tenant databases failed to migrate; fix and run `kefu migrate` again",
+            summary.failed.len(),
+            summary.failed_databases.len()
+        )
     }
 }

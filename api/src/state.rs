@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::PgPool;
 use tokio::sync::Notify;
 
 use crate::auth::JwtKeys;
@@ -18,8 +17,9 @@ pub type IpLimiter = DefaultKeyedRateLimiter<IpAddr>;
 /// State shared by all handlers.
 #[derive(Clone)]
 pub struct AppState {
-    /// Postgres pool; sessions have an empty `search_path`.
-    pub db: PgPool,
+    /// Postgres: the control pool and every tenant database's; sessions have an empty
+    /// `search_path`.
+    pub db: crate::db::Databases,
     /// Redis, when configured.
     pub redis: Option<redis::aio::ConnectionManager>,
     /// Configuration.
@@ -54,7 +54,7 @@ impl AppState {
     /// Builds state from a validated configuration and open connections.
     pub fn new(
         config: Config,
-        db: PgPool,
+        db: crate::db::Databases,
         redis: Option<redis::aio::ConnectionManager>,
         bus: crate::realtime::bus::Bus,
         shutdown: tokio_util::sync::CancellationToken,

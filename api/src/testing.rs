@@ -144,16 +144,21 @@ impl TestApp {
         Self { addr, state, http: reqwest::Client::new(), shutdown: Some(tx) }
     }
 
-    /// The pool of the test database.
-    pub fn db(&self) -> &PgPool {
+    /// Every database of the test: the control database and the tenant databases.
+    pub fn databases(&self) -> &crate::db::Databases {
         &self.state.db
+    }
+
+    /// The pool of the test (control) database.
+    pub fn db(&self) -> &PgPool {
+        self.state.db.control()
     }
 
     /// The schema of an existing tenant, as its control row names it (read the way the
     /// extractors read it), for tests that open a `TenantTx` or migrate a schema themselves.
     pub async fn tenant_schema(&self, tenant: &str) -> crate::db::TenantSchema {
         let id: kefu_protocol::TenantId = tenant.parse().expect("tenant id");
-        let mut conn = self.state.db.acquire().await.expect("connection");
+        let mut conn = self.state.db.control().acquire().await.expect("connection");
         crate::db::tenants::find_access(&mut conn, id).await.expect("tenant row").expect("tenant exists").schema
     }
 

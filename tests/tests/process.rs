@@ -103,7 +103,8 @@ async fn migrate_killed_half_way_resumes_and_finishes() {
     let pool = db.pool().await;
     let counts = |pool: sqlx::PgPool| async move {
         let row: (i64, i64) = sqlx::query_as(
-            "select count(*) filter (where schema_version > 0), count(*) filter (where schema_version = 0) from control.tenants",
+            "select count(*) filter (where coalesce(s.version, 0) > 0), count(*) filter (where coalesce(s.version, 0) = 0)
+             from control.tenants t left join kefu.tenant_schemas s on s.tenant_id = t.id",
         )
         .fetch_one(&pool)
         .await

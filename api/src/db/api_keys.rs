@@ -71,7 +71,7 @@ pub async fn insert(
     .bind(prefix)
     .bind(key_hash)
     .bind(created_by)
-    .fetch_one(tx.control())
+    .fetch_one(tx.control().await?)
     .await
 }
 
@@ -80,7 +80,7 @@ pub async fn count_active(tx: &mut TenantTx) -> sqlx::Result<i64> {
     let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select count(*) from control.api_keys where tenant_id = $1 and revoked_at is null")
         .bind(tenant_id)
-        .fetch_one(tx.control())
+        .fetch_one(tx.control().await?)
         .await
 }
 
@@ -92,7 +92,7 @@ pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<ApiKeyRow>> {
          where tenant_id = $1 and revoked_at is null order by created_at desc",
     )
     .bind(tenant_id)
-    .fetch_all(tx.control())
+    .fetch_all(tx.control().await?)
     .await
 }
 
@@ -104,7 +104,7 @@ pub async fn revoke(tx: &mut TenantTx, id: ApiKeyId) -> sqlx::Result<bool> {
     )
     .bind(tenant_id)
     .bind(id)
-    .execute(tx.control())
+    .execute(tx.control().await?)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -75,12 +75,12 @@ pub async fn latest(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<AuditRow>
 /// Records an entry in its own short transaction (for reads such as exports, which should be
 /// audited even though they change nothing).
 pub async fn record_detached(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     schema: &super::TenantSchema,
     actor: Actor,
     action: &str,
 ) -> sqlx::Result<()> {
-    let mut tx = TenantTx::begin(pool, schema).await?;
+    let mut tx = TenantTx::begin(databases, schema).await?;
     record(&mut tx, actor, action, None, serde_json::json!({})).await?;
     tx.commit().await
 }

@@ -51,7 +51,7 @@ pub async fn insert(
     .bind(token_hash)
     .bind(invited_by)
     .bind(expires_at)
-    .execute(tx.control())
+    .execute(tx.control().await?)
     .await?;
     Ok(())
 }
@@ -66,7 +66,7 @@ pub async fn list_pending(tx: &mut TenantTx) -> sqlx::Result<Vec<InvitationRow>>
          order by created_at desc"
     )))
     .bind(tenant_id)
-    .fetch_all(tx.control())
+    .fetch_all(tx.control().await?)
     .await
 }
 
@@ -97,7 +97,7 @@ pub async fn revoke(tx: &mut TenantTx, id: InvitationId) -> sqlx::Result<bool> {
     )
     .bind(tenant_id)
     .bind(id)
-    .execute(tx.control())
+    .execute(tx.control().await?)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -113,7 +113,7 @@ pub async fn expire_stale(tx: &mut TenantTx, email: &str) -> sqlx::Result<()> {
     )
     .bind(tenant_id)
     .bind(email)
-    .execute(tx.control())
+    .execute(tx.control().await?)
     .await?;
     Ok(())
 }

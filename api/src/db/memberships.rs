@@ -106,7 +106,7 @@ pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<MemberRow>> {
          order by (m.role = 'owner') desc, m.created_at, u.email",
     )
     .bind(tenant_id)
-    .fetch_all(tx.control())
+    .fetch_all(tx.control().await?)
     .await
 }
 
@@ -120,7 +120,7 @@ pub async fn find(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<Mem
     )
     .bind(tenant_id)
     .bind(user_id)
-    .fetch_optional(tx.control())
+    .fetch_optional(tx.control().await?)
     .await
 }
 
@@ -133,7 +133,7 @@ pub async fn email_is_member(tx: &mut TenantTx, email: &str) -> sqlx::Result<boo
     )
     .bind(tenant_id)
     .bind(email)
-    .fetch_one(tx.control())
+    .fetch_one(tx.control().await?)
     .await
 }
 
@@ -143,7 +143,7 @@ pub async fn role(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<Rol
     sqlx::query_scalar("select role from control.memberships where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
-        .fetch_optional(tx.control())
+        .fetch_optional(tx.control().await?)
         .await
 }
 
@@ -154,7 +154,7 @@ pub async fn set_role(tx: &mut TenantTx, user_id: UserId, role: Role) -> sqlx::R
         .bind(tenant_id)
         .bind(user_id)
         .bind(role)
-        .execute(tx.control())
+        .execute(tx.control().await?)
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -165,7 +165,7 @@ pub async fn delete(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<bool> {
     let done = sqlx::query("delete from control.memberships where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
-        .execute(tx.control())
+        .execute(tx.control().await?)
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -179,7 +179,7 @@ pub async fn seats_used(tx: &mut TenantTx) -> sqlx::Result<i64> {
                  where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now())",
     )
     .bind(tenant_id)
-    .fetch_one(tx.control())
+    .fetch_one(tx.control().await?)
     .await
 }
 
@@ -188,7 +188,7 @@ pub async fn seat_limit(tx: &mut TenantTx) -> sqlx::Result<i32> {
     let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select p.seats from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1")
         .bind(tenant_id)
-        .fetch_one(tx.control())
+        .fetch_one(tx.control().await?)
         .await
 }
 
@@ -198,7 +198,7 @@ pub async fn lock_seats(tx: &mut TenantTx) -> sqlx::Result<()> {
     let tenant_id = tx.tenant_id();
     sqlx::query("select id from control.tenants where id = $1 for update")
         .bind(tenant_id)
-        .execute(tx.control())
+        .execute(tx.control().await?)
         .await?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! Storing chat messages of many tenants in one statement: the typed sibling of [`TenantTx`] for
 //! batched writes (group commit).
 //!
-//! A [`MessageBatch`] only accepts messages with a validated [`TenantSchema`] (which only a
-//! resolved tenant has), and [`MessageBatch::store`] calls the shared routine
+//! A [`MessageBatch`] holds messages of tenants of one tenant database and only accepts messages
+//! with a validated [`TenantSchema`] (which only a resolved tenant has, with its placement), and
+//! [`MessageBatch::store`] calls, in that database, the shared routine
 //! `kefu.store_messages_v1` (`migrations/routines/store_messages.sql`, the contract's one current
 //! definition), which sets the transaction's `search_path` to exactly one tenant's schema at a
 //! time. The statement runs in autocommit mode: when it returns, the whole batch is committed;
@@ -13,12 +14,12 @@
 use chrono::{DateTime, Utc};
 use kefu_protocol::{AttachmentId, ConversationId, MessageId, UserId, VisitorId};
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgPool, Row};
+use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
-use super::TenantSchema;
 use super::conversations::ConversationRow;
 use super::messages::{AttachmentMeta, MessageRow, MessageSender};
+use super::{DatabaseId, Databases, TenantSchema};
 
 /// Who writes a message, and where it goes.
 #[derive(Debug, Clone)]
@@ -89,8 +90,11 @@ pub enum Stored {
 }
 
 /// Messages of any tenants of one database, stored together.
-#[derive(Default)]
 pub struct MessageBatch {
+    database: DatabaseId,
+    /// A message of a tenant of another database was pushed (a bug of the caller): the batch
+    /// refuses to be stored.
+    mixed: bool,
     schema: Vec<String>,
     conversation: Vec<Option<Uuid>>,
     visitor: Vec<Option<Uuid>>,
@@ -105,9 +109,11 @@ pub struct MessageBatch {
 }
 
 impl MessageBatch {
-    /// An empty batch with room for `capacity` messages.
-    pub fn with_capacity(capacity: usize) -> Self {
+    /// An empty batch for the tenants of `database`, with room for `capacity` messages.
+    pub fn new(database: DatabaseId, capacity: usize) -> Self {
         Self {
+            database,
+            mixed: false,
             schema: Vec::with_capacity(capacity),
             conversation: Vec::with_capacity(capacity),
             visitor: Vec::with_capacity(capacity),
@@ -132,8 +138,15 @@ impl MessageBatch {
         self.message.is_empty()
     }
 
-    /// Adds a message of the tenant whose schema is `tenant`.
+    /// The database the batch is stored in.
+    pub fn database(&self) -> &DatabaseId {
+        &self.database
+    }
+
+    /// Adds a message of the tenant whose schema is `tenant`, which must live in the batch's
+    /// database (otherwise [`MessageBatch::store`] refuses the batch).
     pub fn push(&mut self, tenant: &TenantSchema, new: NewMessage) {
+        self.mixed |= tenant.database() != &self.database;
         let (conversation, visitor, sender, name, private) = match new.destination {
             Destination::Visitor { visitor } => (None, Some(visitor), MessageSender::Visitor(visitor), None, false),
             Destination::Agent { agent, name, conversation, private } => {
@@ -155,7 +168,14 @@ impl MessageBatch {
 
     /// Stores the batch in one statement (one transaction) and returns each message's outcome,
     /// in the order they were pushed.
-    pub async fn store(self, pool: &PgPool) -> sqlx::Result<Vec<Stored>> {
+    pub async fn store(self, databases: &Databases) -> sqlx::Result<Vec<Stored>> {
+        if self.mixed {
+            return Err(sqlx::Error::Protocol(format!(
+                "a message batch for tenant database {} holds messages of another database",
+                self.database
+            )));
+        }
+        let pool = databases.tenant_pool(&self.database).await?;
         let n = self.len();
         let kinds: Vec<&str> = self.sender.iter().map(|s| s.kind().as_str()).collect();
         let senders: Vec<Uuid> = self.sender.iter().map(|s| s.id()).collect();
@@ -178,7 +198,7 @@ impl MessageBatch {
         .bind(&self.private)
         .bind(&self.body)
         .bind(&self.attachment)
-        .fetch_all(pool)
+        .fetch_all(&pool)
         .await?;
         let mut outcomes: Vec<Option<Stored>> = vec![None; n];
         for row in rows {

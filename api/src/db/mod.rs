@@ -1,5 +1,5 @@
-//! Database access: the pool, the one way into a tenant's schema ([`tenant::TenantTx`]), and query
-//! functions per entity.
+//! Database access: the pools ([`Databases`]: the control database and every tenant database), the
+//! one way into a tenant's schema ([`tenant::TenantTx`]), and query functions per entity.
 //!
 //! Architecture invariant: tenant-scoped query functions (`agents`, `audit`, `visitors`,
 //! `conversations`, `messages`, `teams`, `canned_responses`, `attachments`, `widget`) take
@@ -7,7 +7,9 @@
 //! `control.`-qualified names: those about a tenant's own control rows that run inside its
 //! transaction (members, invitations, API keys, site keys, its plan and name, its mail) take
 //! `&mut TenantTx` and use the transaction's tenant id, so they commit with its tenant writes and
-//! cannot name another tenant; the others take `&mut PgConnection` and an explicit id.
+//! cannot name another tenant (for a tenant outside the control database they run in a second
+//! transaction, committed atomically with the first: [`two_phase`]); the others take
+//! `&mut PgConnection` and an explicit id.
 //! Every pooled connection's session `search_path` is empty, so an unqualified query outside a
 //! `TenantTx` fails instead of reading some schema by accident. Only this module reaches a
 //! `TenantTx`'s connection (`TenantTx::control`), derives a schema from a bare id
@@ -70,6 +72,7 @@ pub mod attachments;
 pub mod audit;
 pub mod canned_responses;
 pub mod conversations;
+pub mod databases;
 pub mod invitations;
 pub mod memberships;
 pub mod message_batch;
@@ -80,6 +83,7 @@ pub mod site_keys;
 pub mod teams;
 pub mod tenant;
 pub mod tenants;
+pub mod two_phase;
 pub mod user_tokens;
 pub mod users;
 pub mod visitors;
@@ -91,6 +95,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
 
+pub use databases::{DatabaseId, Databases};
 pub use tenant::{TenantSchema, TenantTx};
 
 /// A stored name outside its closed set (a bug or a newer schema, never a client error).

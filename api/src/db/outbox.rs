@@ -52,7 +52,7 @@ pub async fn enqueue(
 /// Queues a mail about the transaction's tenant, committed (and so sent) with its changes.
 pub async fn enqueue_for_tenant(tx: &mut TenantTx, to: &str, subject: &str, body_text: &str) -> sqlx::Result<()> {
     let tenant_id = tx.tenant_id();
-    enqueue(tx.control(), Some(tenant_id), to, subject, body_text).await
+    enqueue(tx.control().await?, Some(tenant_id), to, subject, body_text).await
 }
 
 /// Claims up to `limit` due mails, locked so other nodes skip them until this transaction ends.

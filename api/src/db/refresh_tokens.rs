@@ -96,7 +96,7 @@ pub async fn revoke_user_in_tenant(tx: &mut TenantTx, user_id: UserId) -> sqlx::
     )
     .bind(user_id)
     .bind(tenant_id)
-    .execute(tx.control())
+    .execute(tx.control().await?)
     .await?;
     Ok(())
 }

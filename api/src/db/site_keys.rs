@@ -47,7 +47,7 @@ pub async fn insert(tx: &mut TenantTx, id: SiteKeyId, label: &str) -> sqlx::Resu
     .bind(id)
     .bind(tenant_id)
     .bind(label)
-    .fetch_one(tx.control())
+    .fetch_one(tx.control().await?)
     .await
 }
 
@@ -59,7 +59,7 @@ pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<SiteKeyRow>> {
          where tenant_id = $1 and revoked_at is null order by created_at, id",
     )
     .bind(tenant_id)
-    .fetch_all(tx.control())
+    .fetch_all(tx.control().await?)
     .await
 }
 
@@ -68,7 +68,7 @@ pub async fn count_active(tx: &mut TenantTx) -> sqlx::Result<i64> {
     let tenant_id = tx.tenant_id();
     sqlx::query_scalar("select count(*) from control.site_keys where tenant_id = $1 and revoked_at is null")
         .bind(tenant_id)
-        .fetch_one(tx.control())
+        .fetch_one(tx.control().await?)
         .await
 }
 
@@ -80,7 +80,7 @@ pub async fn revoke(tx: &mut TenantTx, id: SiteKeyId) -> sqlx::Result<bool> {
     )
     .bind(id)
     .bind(tenant_id)
-    .execute(tx.control())
+    .execute(tx.control().await?)
     .await?;
     Ok(done.rows_affected() == 1)
 }

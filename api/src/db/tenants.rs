@@ -22,17 +22,17 @@ text_enum! {
 }
 
 /// What admitting a request or a connection into a tenant needs from its control row: the id,
-/// the slug, the schema (its stored name checked against the id while decoding, so a mismatch is
-/// a database error, never a usable schema) and the status. Read from the columns `tenant_id`,
-/// `tenant_slug`, `tenant_schema` and `tenant_status`, so queries that join `control.tenants`
-/// embed it with `#[sqlx(flatten)]`. `auth::TenantCtx::admit` decides from it.
+/// the slug, the schema and its database (the stored name checked against the id while decoding,
+/// so a mismatch is a database error, never a usable schema) and the status. Read from the
+/// columns `tenant_id`, `tenant_slug`, `tenant_schema`, `tenant_database` and `tenant_status`, so
+/// queries that join `control.tenants` embed it with `#[sqlx(flatten)]`. `auth::TenantCtx::admit` decides from it.
 #[derive(Debug, Clone)]
 pub struct TenantAccess {
     /// Tenant id.
     pub id: TenantId,
     /// URL slug.
     pub slug: String,
-    /// Its schema, validated.
+    /// Its schema, validated, and the database it lives in.
     pub schema: TenantSchema,
     /// Whether it may be used.
     pub status: TenantStatus,
@@ -42,7 +42,8 @@ impl<'r> sqlx::FromRow<'r, PgRow> for TenantAccess {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         let id: TenantId = row.try_get("tenant_id")?;
         let name: &str = row.try_get("tenant_schema")?;
-        let schema = TenantSchema::checked(id, name).ok_or_else(|| sqlx::Error::ColumnDecode {
+        let database = super::databases::decode_id("tenant_database", row.try_get("tenant_database")?)?;
+        let schema = TenantSchema::checked(id, name, database).ok_or_else(|| sqlx::Error::ColumnDecode {
             index: "tenant_schema".into(),
             source: format!("tenant {id} has the mismatched schema name `{name}`").into(),
         })?;
@@ -57,8 +58,8 @@ impl AsRef<TenantAccess> for TenantAccess {
 }
 
 /// The columns of [`TenantAccess`] from `control.tenants` aliased `t`.
-pub(super) const ACCESS_COLUMNS: &str =
-    "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema, t.status as tenant_status";
+pub(super) const ACCESS_COLUMNS: &str = "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema,
+    t.database_id as tenant_database, t.status as tenant_status";
 
 /// A tenant as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -68,8 +69,6 @@ pub struct TenantRow {
     pub access: TenantAccess,
     /// Company name.
     pub name: String,
-    /// Highest tenant migration applied.
-    pub schema_version: i64,
     /// Plan id.
     pub plan_id: String,
     /// End of the trial, if on trial.
@@ -84,26 +83,36 @@ impl AsRef<TenantAccess> for TenantRow {
     }
 }
 
-const COLUMNS: &str =
-    "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema, t.status as tenant_status,
-    t.name, t.schema_version, t.plan_id, t.trial_ends_at, t.created_at";
+const COLUMNS: &str = "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema,
+    t.database_id as tenant_database, t.status as tenant_status, t.name, t.plan_id, t.trial_ends_at, t.created_at";
 
-/// Inserts a new tenant's control row (schema version 0, its schema not yet created) and returns
-/// it: its schema name is derived here from the id, the one place a schema is made for a tenant
-/// that has no row yet.
-pub async fn insert(
-    conn: &mut PgConnection,
-    id: TenantId,
-    slug: &str,
-    name: &str,
-    plan_id: &str,
-    trial_ends_at: Option<DateTime<Utc>>,
-    home_region: &str,
-) -> sqlx::Result<TenantAccess> {
-    let schema = TenantSchema::of(id);
+/// A new tenant's control row.
+pub struct NewTenantRow<'a> {
+    /// Its id.
+    pub id: TenantId,
+    /// URL slug (claimed).
+    pub slug: &'a str,
+    /// Company name.
+    pub name: &'a str,
+    /// Plan id.
+    pub plan_id: &'a str,
+    /// End of the trial.
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    /// Home region.
+    pub home_region: &'a str,
+    /// The tenant database it is placed in.
+    pub database: &'a super::DatabaseId,
+}
+
+/// Inserts a new tenant's control row (its schema not yet created) and returns it: its schema
+/// name is derived here from the id, the one place a schema is made for a tenant that has no row
+/// yet.
+pub async fn insert(conn: &mut PgConnection, new: NewTenantRow<'_>) -> sqlx::Result<TenantAccess> {
+    let NewTenantRow { id, slug, name, plan_id, trial_ends_at, home_region, database } = new;
+    let schema = TenantSchema::of(id, database.clone());
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into control.tenants as t (id, slug, name, schema_name, schema_version, plan_id, trial_ends_at, home_region)
-         values ($1, $2, $3, $4, 0, $5, $6, $7)
+        "insert into control.tenants as t (id, slug, name, schema_name, plan_id, trial_ends_at, home_region, database_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          returning {ACCESS_COLUMNS}"
     )))
     .bind(id)
@@ -113,6 +122,7 @@ pub async fn insert(
     .bind(plan_id)
     .bind(trial_ends_at)
     .bind(home_region)
+    .bind(database.as_str())
     .fetch_one(conn)
     .await
 }
@@ -149,7 +159,15 @@ pub async fn current(tx: &mut TenantTx) -> sqlx::Result<Option<TenantRow>> {
     let id = tx.tenant_id();
     sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.id = $1")))
         .bind(id)
-        .fetch_optional(tx.control())
+        .fetch_optional(tx.control().await?)
+        .await
+}
+
+/// Finds a tenant by id.
+pub async fn find_by_id(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Option<TenantRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from control.tenants t where t.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
         .await
 }
 
@@ -161,9 +179,9 @@ pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<O
         .await
 }
 
-/// A tenant whose schema is behind.
+/// A tenant placed in a database, as `kefu migrate` lists them.
 #[derive(Debug, Clone)]
-pub struct Behind {
+pub struct Placed {
     /// Tenant id.
     pub id: TenantId,
     /// Its schema, or the stored name when that does not match the id (then this tenant fails
@@ -171,17 +189,20 @@ pub struct Behind {
     pub schema: Result<TenantSchema, String>,
 }
 
-/// Tenants whose schema is behind `latest`, oldest first: the work list of `kefu migrate`.
-pub async fn behind(conn: &mut PgConnection, latest: i64) -> sqlx::Result<Vec<Behind>> {
+/// The tenants placed in `database` (except those being deleted), oldest first.
+pub async fn placed(conn: &mut PgConnection, database: &super::DatabaseId) -> sqlx::Result<Vec<Placed>> {
     let rows: Vec<(TenantId, String)> = sqlx::query_as(
         "select id, schema_name from control.tenants
-         where schema_version < $1 and status <> 'deleting'
+         where database_id = $1 and status <> 'deleting'
          order by created_at, id",
     )
-    .bind(latest)
+    .bind(database.as_str())
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|(id, name)| Behind { id, schema: TenantSchema::checked(id, &name).ok_or(name) }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| Placed { id, schema: TenantSchema::checked(id, &name, database.clone()).ok_or(name) })
+        .collect())
 }
 
 /// Number of tenants that are not being deleted.
@@ -218,20 +239,38 @@ pub async fn plan_usage(tx: &mut TenantTx) -> sqlx::Result<PlanUsage> {
          from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
     )
     .bind(id)
-    .fetch_one(tx.control())
+    .fetch_one(tx.control().await?)
     .await
 }
 
 /// Renames the transaction's tenant.
 pub async fn rename(tx: &mut TenantTx, name: &str) -> sqlx::Result<()> {
     let id = tx.tenant_id();
-    sqlx::query("update control.tenants set name = $2 where id = $1").bind(id).bind(name).execute(tx.control()).await?;
+    sqlx::query("update control.tenants set name = $2 where id = $1")
+        .bind(id)
+        .bind(name)
+        .execute(tx.control().await?)
+        .await?;
     Ok(())
 }
 
-/// Deletes the control row; memberships, invitations, keys, tokens and queued mail cascade.
-pub async fn delete(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<()> {
-    sqlx::query("delete from control.tenants where id = $1").bind(id).execute(conn).await?;
+/// Deletes the transaction's tenant for good: its schema with every table in it and its version
+/// row (in its database), and its control row (memberships, invitations, API keys, sessions and
+/// queued mail cascade). Serialised with other work on the schema by an advisory lock.
+pub async fn delete_with_data(tx: &mut TenantTx) -> sqlx::Result<()> {
+    let schema = tx.schema().clone();
+    sqlx::query("select pg_advisory_xact_lock(hashtext($1))").bind(schema.name()).execute(tx.conn()).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema if exists {} cascade", schema.name())))
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("delete from kefu.tenant_schemas where tenant_id = $1")
+        .bind(schema.tenant_id())
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("delete from control.tenants where id = $1")
+        .bind(schema.tenant_id())
+        .execute(tx.control().await?)
+        .await?;
     Ok(())
 }
 

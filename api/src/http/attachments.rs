@@ -180,7 +180,7 @@ async fn upload(
     }
     let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
     let (max_mb, storage_mb) = {
-        let mut conn = state.db.acquire().await?;
+        let mut conn = state.db.control().acquire().await?;
         db::tenants::attachment_limits(&mut conn, tenant).await?
     };
     if size > i64::from(max_mb) * MIB {

@@ -91,7 +91,7 @@ async fn signup(
         (valid(company)?, valid(email)?, valid(display_name)?, valid(wanted_slug)?);
 
     let password_hash = hash_password(body.password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     if db::users::find_by_email(&mut tx, email.as_str()).await?.is_some() {
         return Err(email_taken());
     }
@@ -119,7 +119,7 @@ async fn signup(
         session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, Role::Owner)
             .await?;
     // The same transaction goes on in the new tenant's schema, so everything commits together.
-    let mut tx = TenantTx::enter(tx, &tenant).await?;
+    let mut tx = TenantTx::enter_new(&state.db, tx, &tenant).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,
@@ -225,7 +225,7 @@ async fn verify_email(
     if !secret::looks_like(&body.token, VERIFY_PREFIX) {
         return Err(invalid_one_time());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     let user = db::user_tokens::consume(&mut tx, &secret::digest(&body.token), Purpose::VerifyEmail)
         .await?
         .ok_or_else(invalid_one_time)?;
@@ -244,7 +244,7 @@ fn invalid_one_time() -> ApiError {
 async fn resend_verification(State(state): State<AppState>, ip: ClientIp, auth: Auth) -> Result<StatusCode> {
     ip.check_auth_rate(&state)?;
     let user_id = auth.require_user()?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     let user = db::users::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     if user.email_verified_at.is_none() {
         queue_verification(&state, &mut tx, Some(auth.tenant.id), user_id, &user.email, &user.display_name).await?;
@@ -281,7 +281,7 @@ async fn login(
     if body.password.chars().count() > password::MAX_LEN || body.email.len() > 254 {
         return Err(invalid());
     }
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let user = db::users::find_by_email(&mut conn, body.email.trim()).await?;
     drop(conn);
     let stored = user.as_ref().map_or_else(|| password::dummy_hash().to_owned(), |u| u.password_hash.clone());
@@ -290,7 +290,7 @@ async fn login(
         Some(user) if ok => user,
         _ => return Err(invalid()),
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     let tenants = db::memberships::tenants_of(&mut tx, user.id).await?;
     let chosen = match (&body.tenant, tenants.as_slice()) {
         (Some(slug), _) => tenants.iter().find(|t| &t.slug == slug).ok_or_else(invalid)?,
@@ -338,7 +338,7 @@ async fn refresh(
     if !secret::looks_like(&body.refresh_token, REFRESH_PREFIX) {
         return Err(invalid());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     let token = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(&body.refresh_token))
         .await?
         .ok_or_else(invalid)?;
@@ -385,7 +385,7 @@ async fn refresh(
     responses((status = 204, description = "signed out")))]
 async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> Result<StatusCode> {
     if secret::looks_like(&body.refresh_token, REFRESH_PREFIX) {
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.control().begin().await?;
         if let Some(token) = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(&body.refresh_token)).await? {
             db::refresh_tokens::revoke_family(&mut tx, token.family_id).await?;
         }
@@ -412,7 +412,7 @@ async fn request_password_reset(
 ) -> Result<StatusCode> {
     ip.check_auth_rate(&state)?;
     let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", "invalid_email", m))?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     if let Some(user) = db::users::find_by_email(&mut tx, email.as_str()).await? {
         let token = secret::generate(RESET_PREFIX)?;
         db::user_tokens::insert(
@@ -454,7 +454,7 @@ async fn confirm_password_reset(
     if !secret::looks_like(&body.token, RESET_PREFIX) {
         return Err(invalid_one_time());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     let user_id = db::user_tokens::consume(&mut tx, &secret::digest(&body.token), Purpose::ResetPassword)
         .await?
         .ok_or_else(invalid_one_time)?;
@@ -488,7 +488,7 @@ pub struct MeResponse {
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, description = "unauthenticated or invalid_token")))]
 async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeResponse>> {
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let tenant = db::tenants::find(&mut conn, auth.tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
     let tenant = TenantView { id: auth.tenant.id, slug: tenant.access.slug, name: tenant.name };
     let (user, api_key_id) = match &auth.principal {

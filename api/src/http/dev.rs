@@ -35,7 +35,7 @@ struct MailboxQuery {
 }
 
 async fn mailbox_json(State(state): State<AppState>, Query(query): Query<MailboxQuery>) -> Result<impl IntoResponse> {
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let mails = db::outbox::latest(&mut conn, query.to.as_deref(), 100).await?;
     Ok(axum::Json(mails))
 }
@@ -64,7 +64,7 @@ const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:760px;mar
     pre{white-space:pre-wrap;background:#f9fafb;padding:1rem;border-radius:8px}";
 
 async fn mailbox_page(State(state): State<AppState>, Query(query): Query<MailboxQuery>) -> Result<Html<String>> {
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let mails = db::outbox::latest(&mut conn, query.to.as_deref(), 100).await?;
     let rows: String = mails
         .iter()
@@ -86,7 +86,7 @@ async fn mailbox_page(State(state): State<AppState>, Query(query): Query<Mailbox
 }
 
 async fn mail_page(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Html<String>> {
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let mail = db::outbox::find(&mut conn, id).await?.ok_or_else(|| ApiError::not_found("mail"))?;
     Ok(Html(format!(
         "<!doctype html><meta charset=utf-8><title>{subject}</title><style>{STYLE}</style>\

@@ -45,7 +45,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
 async fn resolve_site(State(state): State<AppState>, headers: HeaderMap, Path(key): Path<String>) -> Result<Response> {
     authenticate(&state, &headers)?;
     let key: SiteKeyId = key.parse().map_err(|_| ApiError::not_found("site key"))?;
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let found = db::site_keys::resolve(&mut conn, key).await?.ok_or_else(|| ApiError::not_found("site key"))?;
     drop(conn);
     let (tenant, found) = TenantCtx::admit(Some(found))?;

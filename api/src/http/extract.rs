@@ -129,7 +129,7 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
         tracing::debug!(%error, "access token rejected");
         invalid_token()
     })?;
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     // The membership is re-read on every request so that removal or a role change takes effect
     // at once; the token only proves who the caller is.
     let (tenant, member) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
@@ -140,7 +140,7 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
     if !secret::looks_like(token, API_KEY_PREFIX) {
         return Err(invalid_token());
     }
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let (tenant, key) = TenantCtx::admit(db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?)?;
     Ok((tenant, Principal::ApiKey { key_id: key.id, role: key.role }))
 }

@@ -31,7 +31,7 @@ struct Readiness {
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let limit = Duration::from_secs(2);
-    let postgres = match tokio::time::timeout(limit, sqlx::query("select 1").execute(&state.db)).await {
+    let postgres = match tokio::time::timeout(limit, sqlx::query("select 1").execute(state.db.control())).await {
         Ok(Ok(_)) => "ok",
         _ => "unavailable",
     };
@@ -52,8 +52,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let pool_size = f64::from(state.db.size());
-    metrics::gauge!("kefu_db_pool_connections").set(pool_size);
-    metrics::gauge!("kefu_db_pool_idle_connections").set(state.db.num_idle() as f64);
+    let main = (crate::db::DatabaseId::main(), state.db.control().clone());
+    for (database, pool) in std::iter::once(main).chain(state.db.open_pools()) {
+        let label = database.to_string();
+        metrics::gauge!("kefu_db_pool_connections", "database" => label.clone()).set(f64::from(pool.size()));
+        metrics::gauge!("kefu_db_pool_idle_connections", "database" => label).set(pool.num_idle() as f64);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

@@ -232,7 +232,7 @@ async fn lookup_invitation(
     if !secret::looks_like(&query.token, INVITE_PREFIX) {
         return Err(invalid_invitation());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     let invitation = db::invitations::find_usable_for_update(&mut tx, &secret::digest(&query.token))
         .await?
         .ok_or_else(invalid_invitation)?;
@@ -279,7 +279,7 @@ async fn accept_invitation(
     if !secret::looks_like(&body.token, INVITE_PREFIX) {
         return Err(invalid_invitation());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.control().begin().await?;
     let invitation = db::invitations::find_usable_for_update(&mut tx, &secret::digest(&body.token))
         .await?
         .ok_or_else(invalid_invitation)?;
@@ -320,7 +320,7 @@ async fn accept_invitation(
     let tokens =
         session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
     // The same transaction goes on in the tenant's schema, so everything commits together.
-    let mut tx = TenantTx::enter(tx, &tenant.access).await?;
+    let mut tx = TenantTx::enter(&state.db, tx, &tenant.access).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
     db::audit::record(
         &mut tx,

@@ -205,12 +205,14 @@ async fn delete_tenant(
         return Err(ApiError::field("confirm_slug", "mismatch", "Type the team's address exactly to confirm."));
     }
     let user_id = auth.require_user()?;
-    let mut tx = state.db.begin().await?;
-    let user = db::users::find(&mut tx, user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let mut conn = state.db.control().acquire().await?;
+    let user = db::users::find(&mut conn, user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    drop(conn);
     if !verify_password(body.password, user.password_hash).await? {
         return Err(ApiError::client(ErrorCode::InvalidCredentials, "The password is wrong."));
     }
-    provision::delete_tenant(&mut tx, &auth.tenant.schema).await?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    provision::delete_tenant(&mut tx).await?;
     tx.commit().await?;
     tracing::warn!(tenant_id = %auth.tenant.id, user_id = %user_id, "tenant deleted by its owner");
     Ok(StatusCode::NO_CONTENT)

@@ -86,7 +86,7 @@ async fn save_widget(
     if let Some(hours) = &body.settings.business_hours
         && problems.iter().all(|p| p.field != "business_hours.timezone")
     {
-        let mut conn = state.db.acquire().await?;
+        let mut conn = state.db.control().acquire().await?;
         if !db::widget::timezone_exists(&mut conn, &hours.timezone).await? {
             problems.push(kefu_protocol::FieldError {
                 field: "business_hours.timezone".into(),

@@ -23,14 +23,14 @@ enum Claimed {
 /// (supervisors and up may exceed it). Locks the conversation first, then reads the agent's
 /// load: the order transfers use too.
 pub async fn claim(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     events: &Events,
     tenant: &TenantCtx,
     agent: UserId,
     conversation: ConversationId,
 ) -> Result<(), OpError> {
     let (id, user) = (conversation, agent);
-    let claimed = in_tenant(pool, &tenant.schema, |tx| {
+    let claimed = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
             let Some(row) = db::conversations::lock(tx, id).await? else { return Ok(Claimed::NotFound) };
             if row.status == ConversationStatus::Open
@@ -84,14 +84,14 @@ pub enum Closer {
 
 /// Closes an open conversation. A visitor closing one that is not theirs gets `not found`.
 pub async fn close(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     events: &Events,
     tenant: &TenantCtx,
     closer: Closer,
     conversation: ConversationId,
 ) -> Result<(), OpError> {
     let id = conversation;
-    let closed = in_tenant(pool, &tenant.schema, |tx| {
+    let closed = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
             let Some(row) = db::conversations::find(tx, id).await? else { return Ok(None) };
             if let Closer::Visitor(visitor) = closer
@@ -120,7 +120,7 @@ pub async fn close(
 /// Records how far `reader` read (never backwards, never past the last message) and announces
 /// it to the conversation's other connections. A visitor may only mark their own conversation.
 pub async fn mark_read(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     events: &Events,
     tenant: &TenantCtx,
     reader: Sender,
@@ -130,7 +130,7 @@ pub async fn mark_read(
 ) -> Result<(), OpError> {
     let id = conversation;
     let by_visitor = matches!(reader, Sender::Visitor { .. });
-    let read = in_tenant(pool, &tenant.schema, |tx| {
+    let read = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move { db::conversations::mark_read(tx, id, by_visitor, seq).await })
     })
     .await?
@@ -141,7 +141,7 @@ pub async fn mark_read(
 
 /// Stores a visitor's rating of their own closed conversation (a later one replaces it).
 pub async fn rate(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     events: &Events,
     tenant: &TenantCtx,
     visitor: VisitorId,
@@ -150,7 +150,7 @@ pub async fn rate(
     comment: Option<String>,
 ) -> Result<(), OpError> {
     let id = conversation;
-    let stored = in_tenant(pool, &tenant.schema, |tx| {
+    let stored = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
             let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
             db::conversations::rate(tx, id, visitor, i16::from(rating), comment).await
@@ -176,13 +176,14 @@ pub async fn rate(
 /// The last sequence number of each of `conversations` that exists in the tenant (one query, for
 /// `join` and `join_many`); missing ones are absent.
 pub async fn last_seqs(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     tenant: &TenantCtx,
     conversations: &[ConversationId],
 ) -> Result<HashMap<ConversationId, i64>, OpError> {
     let ids = conversations.to_vec();
-    let rows =
-        in_tenant(pool, &tenant.schema, |tx| Box::pin(async move { db::conversations::last_seqs(tx, &ids).await }))
-            .await?;
+    let rows = in_tenant(databases, &tenant.schema, |tx| {
+        Box::pin(async move { db::conversations::last_seqs(tx, &ids).await })
+    })
+    .await?;
     Ok(rows.into_iter().collect())
 }

@@ -8,6 +8,9 @@
 //! `max_batch`) goes as the next batch. So batches grow exactly as fast as Postgres falls behind,
 //! and shrink back to one when it catches up.
 //!
+//! A batch holds the messages of one tenant database: the sends taken together are split by their
+//! tenants' databases, and the batches of different databases are stored at once.
+//!
 //! A refused message (closed conversation, bad attachment, duplicate client id) is an outcome of
 //! its own and never affects the rest of its batch. If the statement fails for another reason
 //! (a constraint, a deadlock, anything unexpected), nothing of the batch was stored, and each of
@@ -18,11 +21,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::db::TenantSchema;
 use crate::db::message_batch::{MessageBatch, NewMessage, Stored};
+use crate::db::{DatabaseId, Databases, TenantSchema};
 
 /// Tuning of the batcher.
 #[derive(Debug, Clone, Copy)]
@@ -56,10 +58,10 @@ pub struct MessageStore {
 }
 
 impl MessageStore {
-    /// Starts the batcher for `pool`. Call inside the runtime.
-    pub fn start(pool: PgPool, tuning: GroupCommit) -> Self {
+    /// Starts the batcher over `databases`. Call inside the runtime.
+    pub fn start(databases: Databases, tuning: GroupCommit) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(batcher(pool, receiver, tuning));
+        tokio::spawn(batcher(databases, receiver, tuning));
         Self { queue }
     }
 
@@ -72,7 +74,7 @@ impl MessageStore {
     }
 }
 
-async fn batcher(pool: PgPool, mut receiver: mpsc::Receiver<Request>, tuning: GroupCommit) {
+async fn batcher(databases: Databases, mut receiver: mpsc::Receiver<Request>, tuning: GroupCommit) {
     let slots = Arc::new(Semaphore::new(tuning.in_flight.max(1)));
     let max_batch = tuning.max_batch.max(1);
     while let Some(first) = receiver.recv().await {
@@ -86,23 +88,39 @@ async fn batcher(pool: PgPool, mut receiver: mpsc::Receiver<Request>, tuning: Gr
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
+        let databases = databases.clone();
         tokio::spawn(async move {
-            store_batch(&pool, batch).await;
+            let by_database = split_by_database(batch);
+            futures_util::future::join_all(
+                by_database.into_iter().map(|(database, requests)| store_batch(&databases, database, requests)),
+            )
+            .await;
             drop(slot);
         });
     }
 }
 
-async fn store_batch(pool: &PgPool, requests: Vec<Request>) {
+/// The requests grouped by their tenants' databases (usually one group).
+fn split_by_database(requests: Vec<Request>) -> Vec<(DatabaseId, Vec<Request>)> {
+    let mut groups: Vec<(DatabaseId, Vec<Request>)> = Vec::new();
+    for request in requests {
+        match groups.iter_mut().find(|(database, _)| database == request.tenant.database()) {
+            Some((_, group)) => group.push(request),
+            None => groups.push((request.tenant.database().clone(), vec![request])),
+        }
+    }
+    groups
+}
+
+async fn store_batch(databases: &Databases, database: DatabaseId, requests: Vec<Request>) {
     let started = Instant::now();
     let size = requests.len();
     metrics::histogram!("kefu_store_batch_size").record(size as f64);
-    let mut batch = MessageBatch::with_capacity(size);
+    let mut batch = MessageBatch::new(database.clone(), size);
     for request in &requests {
         batch.push(&request.tenant, request.message.clone());
     }
-    match batch.store(pool).await {
+    match batch.store(databases).await {
         Ok(outcomes) => {
             metrics::histogram!("kefu_store_batch_duration_seconds").record(started.elapsed().as_secs_f64());
             count_stored(&outcomes);
@@ -129,9 +147,9 @@ async fn store_batch(pool: &PgPool, requests: Vec<Request>) {
             metrics::counter!("kefu_store_batches_failed_total").increment(1);
             tracing::warn!(%error, size, "a message batch failed; storing its messages one by one");
             for request in requests {
-                let mut single = MessageBatch::with_capacity(1);
+                let mut single = MessageBatch::new(database.clone(), 1);
                 single.push(&request.tenant, request.message);
-                let outcome = single.store(pool).await.and_then(|mut outcomes| {
+                let outcome = single.store(databases).await.and_then(|mut outcomes| {
                     outcomes.pop().ok_or_else(|| sqlx::Error::Protocol("no outcome for a single message".into()))
                 });
                 match &outcome {

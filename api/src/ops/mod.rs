@@ -57,11 +57,11 @@ impl From<sqlx::Error> for OpError {
 
 /// Runs `f` in a tenant transaction and commits.
 pub async fn in_tenant<T>(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     schema: &TenantSchema,
     f: impl for<'t> FnOnce(&'t mut TenantTx) -> futures_util::future::BoxFuture<'t, sqlx::Result<T>>,
 ) -> Result<T, OpError> {
-    let mut tx = TenantTx::begin(pool, schema).await?;
+    let mut tx = TenantTx::begin(databases, schema).await?;
     let value = f(&mut tx).await?;
     tx.commit().await?;
     Ok(value)

@@ -16,12 +16,12 @@ use crate::db::conversations::ConversationRow;
 /// Records the visitor as seen now (creating them on their first visit) and returns their open
 /// conversation, if any.
 pub async fn arrive(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     tenant: &TenantCtx,
     visitor: VisitorId,
     seen: db::visitors::Seen,
 ) -> Result<Option<ConversationRow>, OpError> {
-    in_tenant(pool, &tenant.schema, |tx| {
+    in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
             db::visitors::touch(tx, visitor, &seen).await?;
             db::conversations::open_of_visitor(tx, visitor).await
@@ -44,7 +44,7 @@ pub struct PageView {
 /// Appends a page to the visitor's history (with its campaign parameters) and announces it.
 /// Returns when it was viewed.
 pub async fn view_page(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     events: &Events,
     tenant: &TenantCtx,
     visitor: VisitorId,
@@ -54,7 +54,7 @@ pub async fn view_page(
     let id = visitor;
     let utm = crate::domain::tracking::utm_of(&page.url);
     let (url, title, referrer) = (page.url.clone(), page.title.clone(), page.referrer);
-    let viewed_at = in_tenant(pool, &tenant.schema, |tx| {
+    let viewed_at = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(
             async move { db::visitors::record_page(tx, id, &url, title.as_deref(), referrer.as_deref(), &utm).await },
         )
@@ -86,14 +86,14 @@ pub struct Profile {
 
 /// Stores the visitor's profile and announces that agents should re-read the visitor.
 pub async fn set_profile(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     events: &Events,
     tenant: &TenantCtx,
     visitor: VisitorId,
     profile: Profile,
 ) -> Result<(), OpError> {
     let id = visitor;
-    in_tenant(pool, &tenant.schema, |tx| {
+    in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
             let name = profile.name.as_deref().map(str::trim);
             db::visitors::set_profile(tx, id, name, profile.email.as_deref(), profile.phone.as_deref(), &profile.fields)
@@ -107,14 +107,14 @@ pub async fn set_profile(
 
 /// Stores the host page's context (replacing the previous one) and announces it.
 pub async fn set_context(
-    pool: &sqlx::PgPool,
+    databases: &crate::db::Databases,
     events: &Events,
     tenant: &TenantCtx,
     visitor: VisitorId,
     data: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), OpError> {
     let id = visitor;
-    in_tenant(pool, &tenant.schema, |tx| Box::pin(async move { db::visitors::set_context(tx, id, &data).await }))
+    in_tenant(databases, &tenant.schema, |tx| Box::pin(async move { db::visitors::set_context(tx, id, &data).await }))
         .await?;
     events.publish(Change::VisitorUpdated { tenant: tenant.id, visitor });
     Ok(())

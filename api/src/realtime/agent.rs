@@ -40,7 +40,7 @@ pub async fn run<Si, St, E>(
     let (out, writer) = socket::start(Kind::Agent, sink, state.shutdown.clone(), claims.exp);
     let mut reader = Reader::new(Kind::Agent, stream, out.kill().clone());
     let span = tracing::info_span!("agent_ws", tenant_id = %tenant.id, user_id = %claims.sub, connection = %out.id);
-    let history = Arc::new(TenantHistory { pool: state.db.clone(), schema: tenant.schema.clone() });
+    let history = Arc::new(TenantHistory { databases: state.db.clone(), schema: tenant.schema.clone() });
     let watcher = start_membership_watch(&state, &tenant, &claims, out.kill().clone());
     let mut session = Session {
         followers: Followers::new(out.clone(), false),
@@ -74,7 +74,7 @@ fn start_membership_watch(
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
-            let found = match db.acquire().await {
+            let found = match db.control().acquire().await {
                 Ok(mut conn) => db::memberships::find_auth(&mut conn, tenant, user).await,
                 Err(error) => Err(error),
             };

@@ -77,7 +77,7 @@ pub(crate) async fn authenticate_visitor(
         tracing::debug!(region = %claims.region, "visitor token for another region");
         return Err(invalid_token());
     }
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     let (tenant, _) = TenantCtx::admit(db::tenants::find_access(&mut conn, claims.tid).await?)?;
     Ok((claims, tenant))
 }
@@ -114,7 +114,7 @@ async fn agent_upgrade(
 ) -> Result<Response> {
     let token = token_of(&query, &headers)?;
     let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db.control().acquire().await?;
     // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
     let (tenant, _) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
     let user = db::users::find(&mut conn, claims.sub).await?.ok_or_else(invalid_token)?;

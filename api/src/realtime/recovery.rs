@@ -41,7 +41,7 @@ pub trait History: Send + Sync + 'static {
 /// A tenant's messages in Postgres.
 pub struct TenantHistory {
     /// The pool.
-    pub pool: sqlx::PgPool,
+    pub databases: crate::db::Databases,
     /// The tenant's schema.
     pub schema: TenantSchema,
 }
@@ -55,7 +55,7 @@ impl History for TenantHistory {
     ) -> BoxFuture<'_, Result<Vec<MessageView>, OpError>> {
         Box::pin(async move {
             let id = conversation;
-            let rows = in_tenant(&self.pool, &self.schema, |tx| {
+            let rows = in_tenant(&self.databases, &self.schema, |tx| {
                 Box::pin(
                     async move { db::messages::after(tx, id, after_seq, include_private, limits::REPLAY_PAGE).await },
                 )

@@ -47,7 +47,7 @@ pub async fn run<Si, St, E>(
     let mut reader = Reader::new(Kind::Visitor, stream, out.kill().clone());
     let span =
         tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = %out.id);
-    let history = Arc::new(TenantHistory { pool: state.db.clone(), schema: tenant.schema.clone() });
+    let history = Arc::new(TenantHistory { databases: state.db.clone(), schema: tenant.schema.clone() });
     let mut session = Session {
         followers: Followers::new(out.clone(), true),
         out,

@@ -1,17 +1,20 @@
-//! `kefu migrate`: the control plane, then every tenant schema that is behind, with bounded
-//! concurrency. Each tenant is migrated and its `schema_version` recorded in one transaction, so
-//! an interrupted run is simply run again: finished tenants are skipped by the version column,
-//! and a tenant caught mid-way was rolled back.
+//! `kefu migrate`: the control plane, then every tenant database — each prepared (its `kefu`
+//! schema and routines), its in-doubt transactions settled, and every tenant schema in it that is
+//! behind migrated — all databases at once, each with bounded concurrency. Each tenant is migrated
+//! and its version recorded in one transaction on its database, so an interrupted run is simply
+//! run again: finished tenants are skipped by their version, and a tenant caught mid-way was
+//! rolled back.
+
+use std::collections::HashMap;
 
 use kefu_protocol::TenantId;
-use sqlx::PgPool;
 
-use super::{latest_tenant_version, migrate_control, migrate_tenant_schema, record_tenant_migration_set};
-use crate::db::{self, NewId, TenantSchema};
+use super::{database, latest_tenant_version, migrate_control, migrate_tenant_schema, record_tenant_migration_set};
+use crate::db::{self, DatabaseId, Databases, NewId, TenantSchema};
 
 /// Progress events for a reporter (progress bar or log lines).
 pub trait Progress: Sync {
-    /// The number of tenant schemas to migrate is known.
+    /// The number of tenant schemas to migrate is known (over every database).
     fn start(&self, total: u64);
     /// One tenant finished (successfully or not).
     fn advance(&self);
@@ -28,28 +31,49 @@ pub struct Summary {
     pub failed: Vec<(TenantId, String)>,
     /// Tenants in total (excluding those being deleted).
     pub total_tenants: i64,
+    /// Tenant databases whose preparation failed (their tenants were not touched), with the error.
+    pub failed_databases: Vec<(DatabaseId, String)>,
 }
 
-/// Migrates the control plane and then every tenant schema that is behind.
-pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progress) -> anyhow::Result<Summary> {
+/// One database's work list.
+struct Plan {
+    database: DatabaseId,
+    behind: Vec<db::tenants::Placed>,
+}
+
+/// Migrates the control plane, then every tenant database.
+pub async fn migrate_all(
+    databases: &Databases,
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> anyhow::Result<Summary> {
     use anyhow::Context as _;
     super::check_tenant_migrations().map_err(anyhow::Error::msg)?;
-    {
-        let mut conn = pool.acquire().await.context("connecting to Postgres")?;
+    let registered = {
+        let mut conn = databases.control().acquire().await.context("connecting to Postgres")?;
         migrate_control(&mut conn).await.context("migrating the control plane")?;
         record_tenant_migration_set(&mut conn).await.context("checking the tenant migration set")?;
+        db::databases::list(&mut conn).await.context("listing tenant databases")?
+    };
+    let mut summary = Summary::default();
+    let plans = futures_util::future::join_all(registered.iter().map(|d| plan(databases, d.id.clone()))).await;
+    let mut work = Vec::new();
+    for (registered, planned) in registered.iter().zip(plans) {
+        match planned {
+            Ok(plan) => {
+                summary.total_tenants += registered.tenants;
+                work.push(plan);
+            }
+            Err(error) => {
+                tracing::error!(database = %registered.id, error = format!("{error:#}"), "preparing a tenant database failed");
+                summary.failed_databases.push((registered.id.clone(), format!("{error:#}")));
+            }
+        }
     }
-    let latest = latest_tenant_version();
-    let mut conn = pool.acquire().await?;
-    let behind = db::tenants::behind(&mut conn, latest).await.context("listing tenants")?;
-    let total_tenants = db::tenants::count(&mut conn).await?;
-    drop(conn);
-
-    let mut summary = Summary { pending: behind.len() as u64, total_tenants, ..Summary::default() };
+    summary.pending = work.iter().map(|plan| plan.behind.len() as u64).sum();
     progress.start(summary.pending);
-    let queue = std::sync::Mutex::new(behind.into_iter());
-    let workers = (0..concurrency.max(1)).map(|_| worker(pool, &queue, progress));
-    for results in futures_util::future::join_all(workers).await {
+    let runs = work.into_iter().map(|plan| migrate_database(databases, plan, concurrency, progress));
+    for results in futures_util::future::join_all(runs).await {
         for (tenant_id, result) in results {
             match result {
                 Ok(()) => summary.migrated += 1,
@@ -63,6 +87,30 @@ pub async fn migrate_all(pool: &PgPool, concurrency: usize, progress: &dyn Progr
     Ok(summary)
 }
 
+/// Prepares a tenant database and lists its tenants that are behind.
+async fn plan(databases: &Databases, database: DatabaseId) -> anyhow::Result<Plan> {
+    let pool = databases.maintenance_pool(&database).await?;
+    {
+        let mut conn = pool.acquire().await?;
+        if !database.is_main() {
+            database::prepare(&mut conn).await?;
+        }
+    }
+    // Prepared transactions in doubt hold locks the migrations would wait for.
+    db::two_phase::resolve(databases, &database, db::two_phase::RESOLVE_EVERY).await?;
+    let placed = {
+        let mut conn = databases.control().acquire().await?;
+        db::tenants::placed(&mut conn, &database).await?
+    };
+    let versions: HashMap<TenantId, i64> = {
+        let mut conn = pool.acquire().await?;
+        database::versions(&mut conn).await?
+    };
+    let latest = latest_tenant_version();
+    let behind = placed.into_iter().filter(|t| versions.get(&t.id).copied().unwrap_or(0) < latest).collect();
+    Ok(Plan { database, behind })
+}
+
 /// Tenant schemas one Postgres connection migrates before it is closed and replaced. A backend
 /// keeps the catalog entries of every relation it touched until it exits (hundreds of kilobytes
 /// per schema it created: docs/benchmarks.md, "Tenants per database"), so a connection that
@@ -71,11 +119,37 @@ pub const TENANTS_PER_CONNECTION: usize = 100;
 
 type Outcome = (TenantId, anyhow::Result<()>);
 
-/// Takes tenants off the shared queue until it is empty, on a connection of its own that it
+/// Migrates one database's work list with `concurrency` workers.
+async fn migrate_database(
+    databases: &Databases,
+    plan: Plan,
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> Vec<Outcome> {
+    let pool = match databases.maintenance_pool(&plan.database).await {
+        Ok(pool) => pool,
+        Err(error) => {
+            let message = format!("tenant database {}: {error}", plan.database);
+            return plan
+                .behind
+                .into_iter()
+                .map(|t| {
+                    progress.advance();
+                    (t.id, Err(anyhow::anyhow!(message.clone())))
+                })
+                .collect();
+        }
+    };
+    let queue = std::sync::Mutex::new(plan.behind.into_iter());
+    let workers = (0..concurrency.max(1)).map(|_| worker(&pool, &queue, progress));
+    futures_util::future::join_all(workers).await.into_iter().flatten().collect()
+}
+
+/// Takes tenants off the database's queue until it is empty, on a connection of its own that it
 /// replaces every [`TENANTS_PER_CONNECTION`] tenants.
 async fn worker(
-    pool: &PgPool,
-    queue: &std::sync::Mutex<std::vec::IntoIter<db::tenants::Behind>>,
+    pool: &sqlx::PgPool,
+    queue: &std::sync::Mutex<std::vec::IntoIter<db::tenants::Placed>>,
     progress: &dyn Progress,
 ) -> Vec<Outcome> {
     let mut results = Vec::new();
@@ -125,17 +199,27 @@ async fn migrate_one(conn: &mut sqlx::PgConnection, schema: Result<TenantSchema,
     Ok(())
 }
 
-/// Creates `count` tenants whose schemas exist but are empty and unmigrated, as a fresh
+/// Creates `count` tenants in `main` whose schemas exist but are empty and unmigrated, as a fresh
 /// deployment of an old version would leave them; used by the migration benchmark and tests.
-pub async fn create_unmigrated_tenants(pool: &PgPool, count: u64, slug_prefix: &str) -> anyhow::Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn create_unmigrated_tenants(databases: &Databases, count: u64, slug_prefix: &str) -> anyhow::Result<()> {
+    let main = DatabaseId::main();
+    let mut tx = databases.control().begin().await?;
     for i in 0..count {
         let slug = format!("{slug_prefix}-{i}");
-        let tenant = db::tenants::insert(&mut tx, TenantId::new_v7(), &slug, &slug, "trial", None, "local").await?;
+        let row = db::tenants::NewTenantRow {
+            id: TenantId::new_v7(),
+            slug: &slug,
+            name: &slug,
+            plan_id: "trial",
+            trial_ends_at: None,
+            home_region: "local",
+            database: &main,
+        };
+        let tenant = db::tenants::insert(&mut tx, row).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", tenant.schema.name()))).execute(&mut *tx).await?;
         if i % 200 == 199 {
             tx.commit().await?;
-            tx = pool.begin().await?;
+            tx = databases.control().begin().await?;
         }
     }
     tx.commit().await?;

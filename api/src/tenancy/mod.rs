@@ -3,15 +3,16 @@
 //!
 //! The control plane is migrated by sqlx's migrator. Tenant schemas use sqlx's embedded
 //! migrations (`sqlx::migrate!`, with checksums) but a lean runner of our own: a tenant's version
-//! is `control.tenants.schema_version`, and the checksums of the applied set are recorded once in
-//! `control.tenant_migrations` instead of in a bookkeeping table inside every schema. At 10,000
-//! tenants that table and its queries were about a third of the per-tenant cost
-//! (docs/benchmarks.md).
+//! is its row in its database's `kefu.tenant_schemas` ([`database`]), and the checksums of the
+//! applied set are recorded once in `control.tenant_migrations` instead of in a bookkeeping table
+//! inside every schema. At 10,000 tenants that table and its queries were about a third of the
+//! per-tenant cost (docs/benchmarks.md).
 //!
 //! Architecture invariant: a tenant schema is only ever created or migrated inside a transaction
-//! that also records its version in `control.tenants.schema_version`, so a crash leaves either
-//! the old state or the new one, never a half-made tenant.
+//! on its database that also records its version in that database's `kefu.tenant_schemas`, so a
+//! crash leaves either the old state or the new one, never a half-made tenant.
 
+pub mod database;
 pub mod migrate;
 pub mod provision;
 pub mod routines;
@@ -34,9 +35,6 @@ pub enum TenantMigrationError {
     /// A statement failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    /// The tenant row is missing.
-    #[error("tenant {0} does not exist")]
-    UnknownTenant(kefu_protocol::TenantId),
     /// The schema is at a version this binary does not know.
     #[error("schema {schema} is at version {found}, newer than this binary's {latest}; deploy the newer binary")]
     NewerThanBinary {
@@ -88,13 +86,13 @@ pub fn migrations_fingerprint() -> String {
 }
 
 /// Applies pending control-plane migrations (serialised across processes by sqlx's lock), then
-/// installs the shared routines that changed ([`routines`]).
+/// prepares the control database as the tenant database `main` ([`database::prepare`]).
 pub async fn migrate_control(conn: &mut PgConnection) -> Result<(), MigrateError> {
     let mut migrator = Migrator::with_migrations(CONTROL_SOURCE.iter().cloned().collect());
     migrator.dangerous_set_table_name("control._sqlx_migrations");
     migrator.create_schema("control");
     migrator.run_direct(None, conn, false).await?;
-    routines::install(conn).await?;
+    database::prepare(conn).await?;
     Ok(())
 }
 
@@ -140,20 +138,25 @@ pub async fn record_tenant_migration_set(conn: &mut PgConnection) -> Result<(), 
     Ok(())
 }
 
-/// Creates (if needed) and migrates one tenant schema on `conn`, which must be inside a
-/// transaction, and records the new version in `control.tenants`. The tenant row is locked first,
-/// so concurrent runs on one tenant serialise and the later one finds nothing to do. Returns the
-/// number of migrations applied.
+/// Creates (if needed) and migrates one tenant schema on `conn`, a connection to the tenant's
+/// database inside a transaction, and records the new version in that database's
+/// `kefu.tenant_schemas`. The version row is locked first, so concurrent runs on one tenant
+/// serialise and the later one finds nothing to do. Returns the number of migrations applied.
 pub async fn migrate_tenant_schema(
     conn: &mut PgConnection,
     schema: &TenantSchema,
 ) -> Result<usize, TenantMigrationError> {
     let tenant_id = schema.tenant_id();
-    let current: i64 = sqlx::query_scalar("select schema_version from control.tenants where id = $1 for update")
+    sqlx::query(
+        "insert into kefu.tenant_schemas (tenant_id, version) values ($1, 0) on conflict (tenant_id) do nothing",
+    )
+    .bind(tenant_id)
+    .execute(&mut *conn)
+    .await?;
+    let current: i64 = sqlx::query_scalar("select version from kefu.tenant_schemas where tenant_id = $1 for update")
         .bind(tenant_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(TenantMigrationError::UnknownTenant(tenant_id))?;
+        .fetch_one(&mut *conn)
+        .await?;
     let latest = latest_tenant_version();
     if current > latest {
         return Err(TenantMigrationError::NewerThanBinary { schema: schema.name().to_owned(), found: current, latest });
@@ -170,7 +173,7 @@ pub async fn migrate_tenant_schema(
         sqlx::raw_sql(m.sql.clone()).execute(&mut *conn).await?;
         applied += 1;
     }
-    sqlx::query("update control.tenants set schema_version = $2 where id = $1")
+    sqlx::query("update kefu.tenant_schemas set version = $2, migrated_at = now() where tenant_id = $1")
         .bind(tenant_id)
         .bind(latest)
         .execute(&mut *conn)

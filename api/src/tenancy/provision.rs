@@ -1,14 +1,14 @@
-//! Creating a tenant: control row, schema, migrations, owner membership, all in the caller's
-//! transaction so that a failure anywhere leaves nothing behind.
+//! Creating a tenant: its placement, control row and owner membership in the caller's control
+//! transaction; then `TenantTx::enter_new` creates its schema in its tenant database, and
+//! everything commits together, so that a failure anywhere leaves nothing behind.
 
 use chrono::{Duration, Utc};
 use kefu_protocol::{Role, TenantId, UserId};
 use sqlx::PgConnection;
 
-use super::migrate_tenant_schema;
 use crate::db::NewId;
-use crate::db::tenants::TenantAccess;
-use crate::db::{self, TenantSchema};
+use crate::db::tenants::{NewTenantRow, TenantAccess};
+use crate::db::{self, TenantTx};
 
 /// What a new tenant starts with.
 pub struct NewTenant<'a> {
@@ -22,17 +22,33 @@ pub struct NewTenant<'a> {
     pub region: &'a str,
 }
 
-/// Creates the tenant with a trial plan, its migrated schema, and the owner's membership, on a
-/// connection inside a transaction. Returns the tenant's control row, with which the caller
-/// continues the transaction as the tenant's (`TenantTx::enter`).
+/// Every tenant database of the region is full or closed to new tenants: the operator must add
+/// one (`kefu databases add`) or raise a capacity.
+#[derive(Debug, thiserror::Error)]
+#[error("no tenant database in region `{0}` has room for a new tenant")]
+pub struct NoCapacity(pub String);
+
+/// Places the tenant (the placement policy: `db::databases::choose_for_new_tenant`) and creates
+/// its control row with a trial plan and the owner's membership, on a connection inside the
+/// control transaction. Returns the tenant's control row, with which the caller continues the
+/// transaction as the tenant's (`TenantTx::enter_new`, which creates its schema).
 pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyhow::Result<TenantAccess> {
+    let database = db::databases::choose_for_new_tenant(conn, new.region)
+        .await?
+        .ok_or_else(|| NoCapacity(new.region.to_owned()))?;
     let trial_days: i32 =
         sqlx::query_scalar("select trial_days from control.plans where id = 'trial'").fetch_one(&mut *conn).await?;
     let trial_ends_at = Utc::now() + Duration::days(i64::from(trial_days));
-    let tenant =
-        db::tenants::insert(conn, TenantId::new_v7(), new.slug, new.name, "trial", Some(trial_ends_at), new.region)
-            .await?;
-    migrate_tenant_schema(conn, &tenant.schema).await?;
+    let row = NewTenantRow {
+        id: TenantId::new_v7(),
+        slug: new.slug,
+        name: new.name,
+        plan_id: "trial",
+        trial_ends_at: Some(trial_ends_at),
+        home_region: new.region,
+        database: &database,
+    };
+    let tenant = db::tenants::insert(conn, row).await?;
     db::memberships::insert(conn, tenant.id, new.owner, Role::Owner).await?;
     Ok(tenant)
 }
@@ -64,14 +80,10 @@ pub async fn free_slug(conn: &mut PgConnection, wanted: Option<String>) -> anyho
 pub(crate) const RESERVED: &[&str] =
     &["api", "admin", "www", "app", "console", "edge", "static", "docs", "status", "kefu"];
 
-/// Deletes a tenant for good, in the caller's transaction: its schema with every table in it,
-/// and its control row (memberships, invitations, API keys, sessions and queued mail cascade).
+/// Deletes a tenant for good, in its transaction: its schema with every table in it, and its
+/// control row (memberships, invitations, API keys, sessions and queued mail cascade).
 /// User accounts stay: they may belong to other tenants.
-pub async fn delete_tenant(conn: &mut PgConnection, schema: &TenantSchema) -> anyhow::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext($1))").bind(schema.name()).execute(&mut *conn).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop schema if exists {} cascade", schema.name())))
-        .execute(&mut *conn)
-        .await?;
-    db::tenants::delete(conn, schema.tenant_id()).await?;
+pub async fn delete_tenant(tx: &mut TenantTx) -> anyhow::Result<()> {
+    db::tenants::delete_with_data(tx).await?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Shared routines: SQL functions that serve every tenant schema of a database, kept in
 //! `migrations/routines/` as their one current definition (not as migrations, which are history).
 //!
-//! `kefu migrate` (through [`super::migrate_control`]) installs them into the `kefu` schema,
+//! `kefu migrate` (through [`super::database::prepare`], for every tenant database) installs them
+//! into the `kefu` schema,
 //! replacing a routine whenever its file changed, and records each one's checksum in
 //! `kefu.routines`, so an unchanged set costs one query. A routine whose arguments or result
 //! change gets a new versioned name (`…_v2`): nodes still running the previous binary keep calling
@@ -26,21 +27,12 @@ pub fn checksum(routine: &Routine) -> Vec<u8> {
     crate::domain::secret::digest(routine.sql)
 }
 
-/// Installs every routine whose recorded checksum differs from the embedded text, in one
+/// Installs every routine whose recorded checksum differs from the embedded text (the table
+/// `kefu.routines` must exist: [`super::database::prepare`]), in one
 /// transaction serialised across processes by an advisory lock. Returns how many were installed.
 pub async fn install(conn: &mut PgConnection) -> sqlx::Result<usize> {
     let mut tx = conn.begin().await?;
     sqlx::query("select pg_advisory_xact_lock(hashtext('kefu.routines'))").execute(&mut *tx).await?;
-    sqlx::raw_sql(
-        "create schema if not exists kefu;
-         create table if not exists kefu.routines (
-             name text primary key,
-             checksum bytea not null,
-             installed_at timestamptz not null default now()
-         );",
-    )
-    .execute(&mut *tx)
-    .await?;
     let mut installed = 0;
     for routine in ROUTINES {
         let sum = checksum(routine);

@@ -16,12 +16,14 @@ async fn signup_creates_tenant_schema_owner_and_trial() {
     assert_eq!(me["tenant"]["id"], owner.tenant_id.as_str());
 
     let tenant_uuid = owner.tenant_id.trim_start_matches("tnt_");
-    let (plan, schema, version): (String, String, i64) =
-        sqlx::query_as("select plan_id, schema_name, schema_version from control.tenants where id = $1::uuid")
-            .bind(tenant_uuid)
-            .fetch_one(app.db())
-            .await
-            .expect("tenant row");
+    let (plan, schema, version): (String, String, i64) = sqlx::query_as(
+        "select t.plan_id, t.schema_name, s.version from control.tenants t
+             join kefu.tenant_schemas s on s.tenant_id = t.id where t.id = $1::uuid",
+    )
+    .bind(tenant_uuid)
+    .fetch_one(app.db())
+    .await
+    .expect("tenant row");
     assert_eq!(plan, "trial");
     assert_eq!(schema, format!("t_{tenant_uuid}"));
     assert_eq!(version, kefu_api::tenancy::latest_tenant_version());

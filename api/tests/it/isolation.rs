@@ -85,9 +85,11 @@ async fn tenant_transactions_see_only_their_schema_under_concurrency_on_a_tiny_p
 
     // Two connections shared by 200 interleaved transactions of both tenants: any leak of a
     // search_path from one checkout to the next would show up as a wrong count.
-    let pool =
+    let pool = kefu_api::db::Databases::new(
         kefu_api::db::connect(&kefu_api::testing::test_database_url().await, 2, std::time::Duration::from_secs(30))
-            .expect("pool");
+            .expect("pool"),
+        Default::default(),
+    );
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200 {
         let pool = pool.clone();
@@ -111,7 +113,7 @@ async fn tenant_transactions_see_only_their_schema_under_concurrency_on_a_tiny_p
     // Outside a TenantTx, the session search_path is empty: unqualified tenant tables do not
     // resolve at all (fail closed), even on connections that served tenant transactions.
     for _ in 0..4 {
-        let error = sqlx::query("select count(*) from agents").execute(&pool).await.expect_err("must fail");
+        let error = sqlx::query("select count(*) from agents").execute(pool.control()).await.expect_err("must fail");
         let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
         assert_eq!(code.as_deref(), Some("42P01"), "undefined_table expected, got {error}");
     }

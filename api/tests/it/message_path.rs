@@ -18,7 +18,7 @@ fn new_visitor() -> VisitorId {
 
 async fn visitors(app: &TestApp, schema: &TenantSchema, count: usize) -> Vec<VisitorId> {
     let ids: Vec<VisitorId> = (0..count).map(|_| new_visitor()).collect();
-    let mut tx = TenantTx::begin(app.db(), schema).await.expect("tenant tx");
+    let mut tx = TenantTx::begin(app.databases(), schema).await.expect("tenant tx");
     for id in &ids {
         db::visitors::touch(&mut tx, *id, &db::visitors::Seen::default()).await.expect("visitor");
     }
@@ -76,12 +76,12 @@ async fn refusals_in_a_batch_stay_with_their_own_message() {
     let [d]: [VisitorId; 1] = visitors(&app, &other_schema, 1).await.try_into().expect("one visitor");
 
     // A first batch opens conversations for a and c; c's is then closed.
-    let mut first = MessageBatch::with_capacity(2);
+    let mut first = MessageBatch::new(kefu_api::db::DatabaseId::main(), 2);
     first.push(&schema, from_visitor(a, "a-1", "hello"));
     first.push(&schema, from_visitor(c, "c-1", "hi"));
-    let opened = first.store(app.db()).await.expect("first batch");
+    let opened = first.store(app.databases()).await.expect("first batch");
     let (conversation_a, conversation_c) = (conversation_of(&opened[0]), conversation_of(&opened[1]));
-    let mut tx = TenantTx::begin(app.db(), &schema).await.expect("tx");
+    let mut tx = TenantTx::begin(app.databases(), &schema).await.expect("tx");
     db::conversations::close(&mut tx, conversation_c).await.expect("close").expect("was open");
     tx.commit().await.expect("commit");
     // Visitor c uploaded a file; visitor a may not send it.
@@ -97,7 +97,7 @@ async fn refusals_in_a_batch_stay_with_their_own_message() {
     let attachment: Value = upload.json().await.expect("json");
     let attachment = attachment["id"].as_str().expect("id").parse().expect("attachment id");
 
-    let mut batch = MessageBatch::with_capacity(9);
+    let mut batch = MessageBatch::new(kefu_api::db::DatabaseId::main(), 9);
     batch.push(&schema, from_visitor(a, "a-2", "second")); // 0 stored
     batch.push(&schema, from_agent(agent, conversation_c, "x-1")); // 1 closed
     batch.push(&schema, from_agent(agent, ConversationId::from_uuid(uuid::Uuid::now_v7()), "x-2")); // 2 not found
@@ -108,7 +108,7 @@ async fn refusals_in_a_batch_stay_with_their_own_message() {
     batch.push(&schema, from_visitor(a, "a-2", "second, again")); // 7 a retry within the batch
     batch.push(&other_schema, from_visitor(d, "d-1", "other tenant")); // 8 stored, opens d's
     batch.push(&schema, from_visitor(b, "b-1", "b opens")); // 9 stored, opens b's
-    let outcomes = batch.store(app.db()).await.expect("batch");
+    let outcomes = batch.store(app.databases()).await.expect("batch");
     assert_eq!(outcomes.len(), 10);
     let Stored::New { message, conversation, opened } = &outcomes[0] else { panic!("{:?}", outcomes[0]) };
     assert_eq!((message.seq, conversation.id, *opened), (2, conversation_a, false));
@@ -171,11 +171,11 @@ async fn a_failing_message_fails_alone_and_its_batch_is_stored_without_it() {
     .expect("trigger");
     let people = visitors(&app, &schema, 13).await;
     // One batch at a time, so the sends below queue up behind a blocked one and go together.
-    let store = MessageStore::start(app.db().clone(), GroupCommit { max_batch: 256, in_flight: 1 });
+    let store = MessageStore::start(app.databases().clone(), GroupCommit { max_batch: 256, in_flight: 1 });
     let blocker = people[0];
     let opened = store.store(&schema, from_visitor(blocker, "b-0", "first")).await.expect("store");
     let blocked_conversation = conversation_of(&opened);
-    let mut lock = TenantTx::begin(app.db(), &schema).await.expect("tx");
+    let mut lock = TenantTx::begin(app.databases(), &schema).await.expect("tx");
     db::conversations::lock(&mut lock, blocked_conversation).await.expect("lock").expect("exists");
     let blocked = {
         let (store, schema) = (store.clone(), schema.clone());
@@ -207,7 +207,7 @@ async fn a_failing_message_fails_alone_and_its_batch_is_stored_without_it() {
             Err(error) => {
                 failed += 1;
                 assert!(error.to_string().contains("boom refused"), "{error}");
-                let mut tx = TenantTx::begin(app.db(), &schema).await.expect("tx");
+                let mut tx = TenantTx::begin(app.databases(), &schema).await.expect("tx");
                 let open = db::conversations::open_of_visitor(&mut tx, visitor).await.expect("read");
                 tx.commit().await.expect("commit");
                 assert!(open.is_none(), "nothing of the failed message was stored, not even its conversation");
@@ -304,12 +304,12 @@ async fn agent_with_conversations(app: &TestApp, owner: &Session, count: usize) 
     let people = visitors(app, &schema, count).await;
     let mut conversations = Vec::new();
     for chunk in people.chunks(100) {
-        let mut batch = MessageBatch::with_capacity(chunk.len() * 2);
+        let mut batch = MessageBatch::new(kefu_api::db::DatabaseId::main(), chunk.len() * 2);
         for visitor in chunk {
             batch.push(&schema, from_visitor(*visitor, "first", "first"));
             batch.push(&schema, from_visitor(*visitor, "second", "second"));
         }
-        for pair in batch.store(app.db()).await.expect("batch").chunks(2) {
+        for pair in batch.store(app.databases()).await.expect("batch").chunks(2) {
             conversations.push((conversation_of(&pair[1]), 2));
         }
     }
@@ -508,9 +508,9 @@ async fn a_message_moves_the_activity_time_only_when_it_is_five_seconds_old() {
     let schema = app.tenant_schema(&owner.tenant_id).await;
     let [visitor]: [VisitorId; 1] = visitors(&app, &schema, 1).await.try_into().expect("one visitor");
     let store = |client_id: &'static str| {
-        let (schema, db) = (schema.clone(), app.db().clone());
+        let (schema, db) = (schema.clone(), app.databases().clone());
         async move {
-            let mut batch = MessageBatch::with_capacity(1);
+            let mut batch = MessageBatch::new(kefu_api::db::DatabaseId::main(), 1);
             batch.push(&schema, from_visitor(visitor, client_id, "hello"));
             conversation_row(&batch.store(&db).await.expect("stored")[0])
         }
@@ -531,7 +531,7 @@ async fn a_message_moves_the_activity_time_only_when_it_is_five_seconds_old() {
     assert_eq!(third.last_seq, 3);
     assert!(third.updated_at > opened.updated_at, "an older activity time moves to now: {third:?}");
 
-    let mut tx = TenantTx::begin(app.db(), &schema).await.expect("tx");
+    let mut tx = TenantTx::begin(app.databases(), &schema).await.expect("tx");
     let agent: UserId = owner.user_id.parse().expect("user id");
     let claimed = db::conversations::claim(&mut tx, opened.id, agent).await.expect("claim").expect("claimed");
     tx.commit().await.expect("commit");

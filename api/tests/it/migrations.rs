@@ -23,22 +23,25 @@ impl Progress for Count {
 }
 
 async fn version_of(app: &TestApp, slug: &str) -> i64 {
-    sqlx::query_scalar("select schema_version from control.tenants where slug = $1")
-        .bind(slug)
-        .fetch_one(app.db())
-        .await
-        .expect("tenant")
+    sqlx::query_scalar(
+        "select coalesce(s.version, 0) from control.tenants t
+         left join kefu.tenant_schemas s on s.tenant_id = t.id where t.slug = $1",
+    )
+    .bind(slug)
+    .fetch_one(app.db())
+    .await
+    .expect("tenant")
 }
 
 #[tokio::test]
 async fn unmigrated_tenants_are_brought_up_to_date_and_a_rerun_is_a_no_op() {
     let app = TestApp::spawn().await;
     let prefix = unique("mig-");
-    create_unmigrated_tenants(app.db(), 12, &prefix).await.expect("create");
+    create_unmigrated_tenants(app.databases(), 12, &prefix).await.expect("create");
     assert_eq!(version_of(&app, &format!("{prefix}-0")).await, 0);
 
     let progress = Count::default();
-    let summary = migrate_all(app.db(), 4, &progress).await.expect("migrate");
+    let summary = migrate_all(app.databases(), 4, &progress).await.expect("migrate");
     // Other tests run concurrently on the same database (one sabotages a tenant of its own), so
     // only this test's tenants are asserted on.
     let ours: Vec<String> =
@@ -71,15 +74,17 @@ async fn unmigrated_tenants_are_brought_up_to_date_and_a_rerun_is_a_no_op() {
     assert!(!tables.iter().any(|t| t.contains("migrations")), "no bookkeeping table inside tenant schemas: {tables:?}");
 
     // None of ours are behind any more (other tests may add tenants concurrently).
-    let again = migrate_all(app.db(), 4, &Count::default()).await.expect("rerun");
+    let again = migrate_all(app.databases(), 4, &Count::default()).await.expect("rerun");
     assert!(!again.failed.iter().any(|(id, _)| ours.contains(&id.to_string())));
-    let ours_behind: i64 =
-        sqlx::query_scalar("select count(*) from control.tenants where slug like $1 and schema_version < $2")
-            .bind(format!("{prefix}-%"))
-            .bind(latest_tenant_version())
-            .fetch_one(app.db())
-            .await
-            .expect("count");
+    let ours_behind: i64 = sqlx::query_scalar(
+        "select count(*) from control.tenants t left join kefu.tenant_schemas s on s.tenant_id = t.id
+             where t.slug like $1 and coalesce(s.version, 0) < $2",
+    )
+    .bind(format!("{prefix}-%"))
+    .bind(latest_tenant_version())
+    .fetch_one(app.db())
+    .await
+    .expect("count");
     assert_eq!(ours_behind, 0);
 }
 
@@ -87,7 +92,7 @@ async fn unmigrated_tenants_are_brought_up_to_date_and_a_rerun_is_a_no_op() {
 async fn a_broken_tenant_is_reported_rolled_back_and_others_still_migrate() {
     let app = TestApp::spawn().await;
     let prefix = unique("brk-");
-    create_unmigrated_tenants(app.db(), 3, &prefix).await.expect("create");
+    create_unmigrated_tenants(app.databases(), 3, &prefix).await.expect("create");
     // Sabotage one schema: a table the first migration wants to create already exists.
     let broken: String = sqlx::query_scalar("select schema_name from control.tenants where slug = $1")
         .bind(format!("{prefix}-1"))
@@ -99,7 +104,7 @@ async fn a_broken_tenant_is_reported_rolled_back_and_others_still_migrate() {
         .await
         .expect("sabotage");
 
-    let summary = migrate_all(app.db(), 2, &Count::default()).await.expect("migrate");
+    let summary = migrate_all(app.databases(), 2, &Count::default()).await.expect("migrate");
     let broken_id = format!("tnt_{}", broken.trim_start_matches("t_"));
     assert!(summary.failed.iter().any(|(id, _)| id.to_string() == broken_id), "{:?}", summary.failed);
     assert_eq!(version_of(&app, &format!("{prefix}-0")).await, latest_tenant_version());
@@ -151,7 +156,7 @@ async fn a_schema_newer_than_the_binary_is_refused() {
     let owner = app.signup().await;
     let schema = app.tenant_schema(&owner.tenant_id).await;
     let mut tx = app.db().begin().await.expect("begin");
-    sqlx::query("update control.tenants set schema_version = $2 where id = $1")
+    sqlx::query("update kefu.tenant_schemas set version = $2 where tenant_id = $1")
         .bind(schema.tenant_id().as_uuid())
         .bind(latest_tenant_version() + 1)
         .execute(&mut *tx)

@@ -164,7 +164,7 @@ struct Outcome {
 
 async fn run_mode(url: &str, mode: Mode, run: usize, senders: &[Arc<Sender>], seconds: u64) -> Outcome {
     let pool = pool(url);
-    let store = MessageStore::start(pool.clone(), mode.tuning);
+    let store = MessageStore::start(db::Databases::new(pool.clone(), Default::default()), mode.tuning);
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -251,15 +251,15 @@ async fn bench(
     senders_list: &[usize],
     tenants_list: &[usize],
 ) -> anyhow::Result<()> {
-    let setup = db::connect(url, 4, Duration::from_secs(30))?;
+    let setup = db::Databases::new(db::connect(url, 4, Duration::from_secs(30))?, Default::default());
     kefu_api::tenancy::migrate::migrate_all(&setup, 2, &Progress).await?;
     let most_tenants = tenants_list.iter().copied().max().unwrap_or(1) as u64;
     kefu_api::tenancy::migrate::create_unmigrated_tenants(&setup, most_tenants, "storebench").await?;
     kefu_api::tenancy::migrate::migrate_all(&setup, 2, &Progress).await?;
     let ids: Vec<kefu_protocol::TenantId> =
-        sqlx::query_scalar("select id from control.tenants order by id").fetch_all(&setup).await?;
+        sqlx::query_scalar("select id from control.tenants order by id").fetch_all(setup.control()).await?;
     let mut schemas: Vec<TenantSchema> = Vec::new();
-    let mut conn = setup.acquire().await?;
+    let mut conn = setup.control().acquire().await?;
     for id in ids {
         let access = db::tenants::find_access(&mut conn, id).await?;
         let (tenant, _) = kefu_api::auth::TenantCtx::admit(access).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -278,7 +278,7 @@ async fn bench(
         tx.commit().await?;
         visitors.push(ids);
     }
-    setup.close().await;
+    setup.control().close().await;
 
     println!(
         "## kefu-store-bench: durable messages/s by grouping mode ({} s each, same database, same run)",
