@@ -56,6 +56,9 @@ enum Command {
     CreateUnmigratedTenants {
         /// How many.
         count: u64,
+        /// The tenant database to create them in.
+        #[arg(long, default_value = "main")]
+        database: String,
         /// Slug prefix.
         #[arg(long, default_value = "bench")]
         prefix: String,
@@ -151,9 +154,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{login}");
             Ok(())
         }
-        Command::CreateUnmigratedTenants { count, prefix } => {
+        Command::CreateUnmigratedTenants { count, database, prefix } => {
             let databases = migration_databases(&config, 2)?;
-            migrate::create_unmigrated_tenants(&databases, count, &prefix).await
+            migrate::create_unmigrated_tenants(&databases, &database.parse()?, count, &prefix).await
         }
         Command::Databases { action } => databases_command(&config, action).await,
         Command::Tenant { tenant } => tenant_command(&config, &tenant).await,

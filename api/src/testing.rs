@@ -33,12 +33,29 @@ pub async fn test_database_url() -> String {
 }
 
 async fn prepare_test_database() -> String {
-    let base = base_database_url();
     let name = format!("kefu_it_{}", crate::tenancy::migrations_fingerprint());
-    let options = PgConnectOptions::from_str(&base).expect("DATABASE_URL parses");
-    let mut admin = options.connect().await.expect("connect to DATABASE_URL");
+    let url = ensure_database(&base_database_url(), &name).await;
+    let pool = crate::db::connect(&url, 2, std::time::Duration::from_secs(30)).expect("pool");
+    let mut conn = pool.acquire().await.expect("connect to test database");
+    crate::tenancy::migrate_control(&mut conn).await.expect("migrate control plane");
+    url
+}
+
+/// The base URL of the second local Postgres cluster (`infra/local/services.sh second-pg`, which
+/// `make test` runs), for tests of tenants placed on several clusters.
+pub fn second_cluster_url() -> String {
+    std::env::var("KEFU_TEST_PG2_URL").unwrap_or_else(|_| {
+        panic!("KEFU_TEST_PG2_URL is not set: run tests through `make test`, or `eval \"$(infra/local/services.sh second-pg)\"` first")
+    })
+}
+
+/// Creates database `name` (UTF-8, C collation) on the cluster of `base_url` if it is missing,
+/// and returns its URL.
+pub async fn ensure_database(base_url: &str, name: &str) -> String {
+    let options = PgConnectOptions::from_str(base_url).expect("URL parses");
+    let mut admin = options.connect().await.expect("connect to the cluster");
     let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(&name)
+        .bind(name)
         .fetch_one(&mut admin)
         .await
         .expect("query pg_database");
@@ -49,13 +66,41 @@ async fn prepare_test_database() -> String {
         if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut admin).await {
             // Another test process may have created it at the same moment.
             let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
-            assert!(matches!(code.as_deref(), Some("42P04" | "23505")), "create test database: {error}");
+            assert!(matches!(code.as_deref(), Some("42P04" | "23505")), "create database {name}: {error}");
         }
     }
     let _ = admin.close().await;
-    let url = options.database(&name).to_url_lossy().to_string();
+    options.database(name).to_url_lossy().to_string()
+}
+
+/// The tenant databases [`TestApp::spawn_placed`] registers besides `main`: two databases on the
+/// second cluster, shared by every such test (tenant schemas are unique by id).
+pub const PLACED_DATABASES: [&str; 2] = ["pg2-b", "pg2-c"];
+
+/// A control database of its own for one test (`kefu_itp_<time>_<random>`, migrated), so that the
+/// test may steer the placement policy without touching other tests. Such databases older than
+/// an hour are dropped on the way (those still in use refuse to go).
+pub async fn private_control_database() -> String {
+    let base = base_database_url();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let options = PgConnectOptions::from_str(&base).expect("DATABASE_URL parses");
+    let mut admin = options.connect().await.expect("connect to DATABASE_URL");
+    let old: Vec<String> = sqlx::query_scalar("select datname from pg_database where datname like 'kefu\\_itp\\_%'")
+        .fetch_all(&mut admin)
+        .await
+        .expect("list private databases");
+    for name in old {
+        let created = name.split('_').nth(2).and_then(|t| t.parse::<u64>().ok()).unwrap_or(u64::MAX);
+        if created.saturating_add(3600) < now {
+            let _ =
+                sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name}"))).execute(&mut admin).await;
+        }
+    }
+    let _ = admin.close().await;
+    let name = format!("kefu_itp_{now}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let url = ensure_database(&base, &name).await;
     let pool = crate::db::connect(&url, 2, std::time::Duration::from_secs(30)).expect("pool");
-    let mut conn = pool.acquire().await.expect("connect to test database");
+    let mut conn = pool.acquire().await.expect("connect to the private database");
     crate::tenancy::migrate_control(&mut conn).await.expect("migrate control plane");
     url
 }
@@ -125,8 +170,13 @@ impl TestApp {
 
     /// Starts a server after letting the test adjust the configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(&test_database_url().await, adjust).await
+    }
+
+    /// Starts a server on the control database at `database_url`.
+    pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         init_test_tracing();
-        let mut config = Config::for_tests(&test_database_url().await);
+        let mut config = Config::for_tests(database_url);
         adjust(&mut config);
         config.validate().expect("test config valid");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -142,6 +192,35 @@ impl TestApp {
             .await;
         });
         Self { addr, state, http: reqwest::Client::new(), shutdown: Some(tx) }
+    }
+
+    /// Starts a server on a control database of its own ([`private_control_database`]) with the
+    /// tenant databases [`PLACED_DATABASES`] on the second cluster registered besides `main`.
+    /// New tenants go to `main` until the test calls [`TestApp::place_new_tenants_in`].
+    pub async fn spawn_placed() -> Self {
+        let control = private_control_database().await;
+        let app = Self::spawn_on(&control, |_| {}).await;
+        let fingerprint = crate::tenancy::migrations_fingerprint();
+        for id in PLACED_DATABASES {
+            let name = format!("kefu_it_{fingerprint}_{}", id.replace('-', "_"));
+            let url = ensure_database(&second_cluster_url(), &name).await;
+            let id: crate::db::DatabaseId = id.parse().expect("database id");
+            crate::tenancy::database::register(app.databases(), &id, &url, &app.state.config.region, 1_000_000)
+                .await
+                .expect("register the tenant database");
+        }
+        app.place_new_tenants_in("main").await;
+        app
+    }
+
+    /// Makes the placement policy choose `database` for new tenants (every other database stops
+    /// accepting them).
+    pub async fn place_new_tenants_in(&self, database: &str) {
+        sqlx::query("update control.tenant_databases set accepting = (id = $1)")
+            .bind(database)
+            .execute(self.db())
+            .await
+            .expect("steer placement");
     }
 
     /// Every database of the test: the control database and the tenant databases.

@@ -519,6 +519,60 @@ cmd_chromium() {
     printf '%s\n' /usr/bin/chromium
 }
 
+# A second local Postgres cluster (port KEFU_PG2_PORT, 5433), for tests of tenants placed in
+# several tenant databases on several clusters. It allows prepared transactions (two-phase commit
+# of tenant and control writes: docs/tenancy.md). Prints its base URL (database postgres); tests
+# create their own databases on it.
+PG2_PORT=${KEFU_PG2_PORT:-5433}
+PG2_NAME=kefu2
+pg2_ready() { pg_isready -q -h 127.0.0.1 -p "$PG2_PORT" -t 2; }
+cmd_second_pg() {
+    unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE
+    is_port "$PG2_PORT" || die "KEFU_PG2_PORT='$PG2_PORT' is not a valid port"
+    pg_installed || die "Postgres is not installed; run '$PROG env' first"
+    local ver line name status url
+    url="postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG2_PORT/postgres"
+    if ! pg2_ready; then
+        take_lock
+        line=$(pg_lsclusters -h 2>/dev/null | awk -v p="$PG2_PORT" '$3 == p { print $1, $2, $4; exit }') || line=
+        if [[ -n $line ]]; then
+            read -r ver name status <<<"$line"
+        else
+            ver=$(pg_latest_version)
+            name=$PG2_NAME
+            pick_locale
+            log "creating the second Postgres $ver cluster '$name' on port $PG2_PORT"
+            as_root pg_createcluster --locale "$PICKED_LOCALE" -p "$PG2_PORT" \
+                -o max_prepared_transactions=64 -o max_connections=200 "$ver" "$name" </dev/null >&2 9>&- ||
+                die "pg_createcluster for the second cluster failed; is port $PG2_PORT free?"
+        fi
+        pg2_ready || as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start </dev/null >&2 9>&- ||
+            die "could not start Postgres cluster $ver/$name (see /var/log/postgresql/postgresql-$ver-$name.log)"
+        wait_for "$PG_WAIT" pg2_ready || die "the second Postgres on port $PG2_PORT did not come up"
+    fi
+    local PG_PORT=$PG2_PORT
+    detect_superuser
+    local prepared
+    prepared=$(su_psql -tA -c "show max_prepared_transactions")
+    if [[ $prepared == 0 ]]; then
+        take_lock
+        log "enabling prepared transactions on the cluster at port $PG2_PORT (restart)"
+        su_psql -c "alter system set max_prepared_transactions = 64" >&2
+        line=$(pg_lsclusters -h 2>/dev/null | awk -v p="$PG2_PORT" '$3 == p { print $1, $2; exit }')
+        read -r ver name <<<"$line"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" restart </dev/null >&2 9>&-
+        wait_for "$PG_WAIT" pg2_ready || die "the second Postgres did not come back after its restart"
+    fi
+    su_psql -v role="$PG_ROLE" -v pw="$PG_PASSWORD" >/dev/null <<'SQL'
+SELECT format(CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')
+                   THEN 'ALTER ROLE %I LOGIN CREATEDB PASSWORD %L'
+                   ELSE 'CREATE ROLE %I LOGIN CREATEDB PASSWORD %L' END, :'role', :'pw')
+\gexec
+SQL
+    log "second Postgres ready: $url"
+    printf 'export KEFU_TEST_PG2_URL=%q\n' "$url"
+}
+
 usage() {
     cat >&2 <<EOF
 usage: $PROG <command>
@@ -526,6 +580,8 @@ usage: $PROG <command>
             use as: eval "\$($0 env)"
   check     exit 0 if Postgres (login works) and Redis (PING) are reachable
   chromium  install Debian chromium + fonts-noto-cjk if missing; print the binary path
+  second-pg ensure a second Postgres cluster (port KEFU_PG2_PORT, 5433) with prepared
+            transactions; print 'export KEFU_TEST_PG2_URL=...'
 env vars: DATABASE_URL, REDIS_URL (used as-is), KEFU_PG_PORT (5432), KEFU_PG_DB (kefu_dev),
           KEFU_REDIS_PORT (6379)
 EOF
@@ -537,7 +593,7 @@ REDIS_EXPORT=''
 # so that `eval "$(...)" && cargo test` (or a recipe under set -e) stops.
 on_exit() {
     local rc=$?
-    if ((rc != 0)) && [[ ${MODE:-} == env ]]; then printf 'false\n'; fi
+    if ((rc != 0)) && [[ ${MODE:-} == env || ${MODE:-} == second-pg ]]; then printf 'false\n'; fi
     return "$rc"
 }
 MODE=${1:-}
@@ -547,6 +603,7 @@ case $MODE in
     env) cmd_env ;;
     check) cmd_check ;;
     chromium) cmd_chromium ;;
+    second-pg) cmd_second_pg ;;
     -h|--help|help) usage ;;
     *) usage; exit 2 ;;
 esac

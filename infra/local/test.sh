@@ -11,6 +11,9 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "services"
 eval "$(infra/local/services.sh env)"
 export DATABASE_URL REDIS_URL
+# A second Postgres cluster: tests place tenants in tenant databases on it.
+eval "$(infra/local/services.sh second-pg)"
+export KEFU_TEST_PG2_URL
 eval "$(infra/local/test-tools.sh)"
 export KEFU_TEST_PYTHON KEFU_TEST_CHROMIUM
 

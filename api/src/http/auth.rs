@@ -112,7 +112,17 @@ async fn signup(
         &mut tx,
         NewTenant { name: &company, slug: &slug, owner: user_id, region: &state.config.region },
     )
-    .await?;
+    .await
+    .map_err(|error| match error.downcast::<provision::NoCapacity>() {
+        Ok(full) => {
+            tracing::error!(error = %full, "a signup was refused: add a tenant database (`kefu databases add`)");
+            ApiError::client(
+                ErrorCode::ServiceUnavailable,
+                "Sign-ups are paused while we add capacity; try again later.",
+            )
+        }
+        Err(other) => ApiError::Internal(other),
+    })?;
     let tenant_id = tenant.id;
     queue_verification(&state, &mut tx, Some(tenant_id), user_id, email.as_str(), &display_name).await?;
     let tokens =

@@ -199,29 +199,41 @@ async fn migrate_one(conn: &mut sqlx::PgConnection, schema: Result<TenantSchema,
     Ok(())
 }
 
-/// Creates `count` tenants in `main` whose schemas exist but are empty and unmigrated, as a fresh
-/// deployment of an old version would leave them; used by the migration benchmark and tests.
-pub async fn create_unmigrated_tenants(databases: &Databases, count: u64, slug_prefix: &str) -> anyhow::Result<()> {
-    let main = DatabaseId::main();
-    let mut tx = databases.control().begin().await?;
-    for i in 0..count {
-        let slug = format!("{slug_prefix}-{i}");
-        let row = db::tenants::NewTenantRow {
-            id: TenantId::new_v7(),
-            slug: &slug,
-            name: &slug,
-            plan_id: "trial",
-            trial_ends_at: None,
-            home_region: "local",
-            database: &main,
-        };
-        let tenant = db::tenants::insert(&mut tx, row).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", tenant.schema.name()))).execute(&mut *tx).await?;
-        if i % 200 == 199 {
-            tx.commit().await?;
-            tx = databases.control().begin().await?;
+/// Creates `count` tenants in `database` whose schemas exist but are empty and unmigrated, as a
+/// fresh deployment of an old version would leave them; used by the migration benchmark and tests.
+pub async fn create_unmigrated_tenants(
+    databases: &Databases,
+    database: &DatabaseId,
+    count: u64,
+    slug_prefix: &str,
+) -> anyhow::Result<()> {
+    let pool = databases.maintenance_pool(database).await?;
+    let mut created = 0;
+    while created < count {
+        let chunk = (count - created).min(200);
+        let mut control = databases.control().begin().await?;
+        let mut tenant = pool.begin().await?;
+        for i in created..created + chunk {
+            let slug = format!("{slug_prefix}-{i}");
+            let row = db::tenants::NewTenantRow {
+                id: TenantId::new_v7(),
+                slug: &slug,
+                name: &slug,
+                plan_id: "trial",
+                trial_ends_at: None,
+                home_region: "local",
+                database,
+            };
+            let placed = db::tenants::insert(&mut control, row).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("create schema {}", placed.schema.name())))
+                .execute(&mut *tenant)
+                .await?;
         }
+        // Benchmark set-up, not a product path: the schemas commit first, so a crash in between
+        // leaves empty schemas without tenants, never tenants without schemas.
+        tenant.commit().await?;
+        control.commit().await?;
+        created += chunk;
     }
-    tx.commit().await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ mod mail;
 mod members;
 mod message_path;
 mod migrations;
+mod placement;
 mod platform;
 mod realtime;
 mod tenant;

@@ -37,7 +37,7 @@ async fn version_of(app: &TestApp, slug: &str) -> i64 {
 async fn unmigrated_tenants_are_brought_up_to_date_and_a_rerun_is_a_no_op() {
     let app = TestApp::spawn().await;
     let prefix = unique("mig-");
-    create_unmigrated_tenants(app.databases(), 12, &prefix).await.expect("create");
+    create_unmigrated_tenants(app.databases(), &kefu_api::db::DatabaseId::main(), 12, &prefix).await.expect("create");
     assert_eq!(version_of(&app, &format!("{prefix}-0")).await, 0);
 
     let progress = Count::default();
@@ -92,7 +92,7 @@ async fn unmigrated_tenants_are_brought_up_to_date_and_a_rerun_is_a_no_op() {
 async fn a_broken_tenant_is_reported_rolled_back_and_others_still_migrate() {
     let app = TestApp::spawn().await;
     let prefix = unique("brk-");
-    create_unmigrated_tenants(app.databases(), 3, &prefix).await.expect("create");
+    create_unmigrated_tenants(app.databases(), &kefu_api::db::DatabaseId::main(), 3, &prefix).await.expect("create");
     // Sabotage one schema: a table the first migration wants to create already exists.
     let broken: String = sqlx::query_scalar("select schema_name from control.tenants where slug = $1")
         .bind(format!("{prefix}-1"))

@@ -254,7 +254,8 @@ async fn bench(
     let setup = db::Databases::new(db::connect(url, 4, Duration::from_secs(30))?, Default::default());
     kefu_api::tenancy::migrate::migrate_all(&setup, 2, &Progress).await?;
     let most_tenants = tenants_list.iter().copied().max().unwrap_or(1) as u64;
-    kefu_api::tenancy::migrate::create_unmigrated_tenants(&setup, most_tenants, "storebench").await?;
+    kefu_api::tenancy::migrate::create_unmigrated_tenants(&setup, &db::DatabaseId::main(), most_tenants, "storebench")
+        .await?;
     kefu_api::tenancy::migrate::migrate_all(&setup, 2, &Progress).await?;
     let ids: Vec<kefu_protocol::TenantId> =
         sqlx::query_scalar("select id from control.tenants order by id").fetch_all(setup.control()).await?;

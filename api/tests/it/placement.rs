@@ -1,0 +1,269 @@
+//! Placement: tenants in several tenant databases on two Postgres clusters, served by one node;
+//! the placement policy; two-phase commit of control and tenant writes and its resolver;
+//! `kefu migrate` across databases; isolation across databases.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use kefu_api::db::{self, DatabaseId};
+use kefu_api::testing::{Session, TestApp, unique};
+use kefu_protocol::VisitorId;
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::{ConnectOptions, Connection};
+
+fn new_visitor() -> VisitorId {
+    VisitorId::from_uuid(uuid::Uuid::now_v7())
+}
+
+/// The URL of a registered tenant database.
+async fn url_of(app: &TestApp, database: &str) -> String {
+    sqlx::query_scalar("select url from control.tenant_databases where id = $1")
+        .bind(database)
+        .fetch_one(app.db())
+        .await
+        .expect("registered")
+}
+
+/// Whether `schema` exists in the database at `url`.
+async fn schema_exists(url: &str, schema: &str) -> bool {
+    let mut conn = sqlx::postgres::PgConnectOptions::from_str(url).expect("url").connect().await.expect("connect");
+    let found: bool = sqlx::query_scalar("select exists(select 1 from pg_namespace where nspname = $1)")
+        .bind(schema)
+        .fetch_one(&mut conn)
+        .await
+        .expect("query");
+    let _ = conn.close().await;
+    found
+}
+
+/// The database a tenant is placed in, as its control row says.
+async fn placement_of(app: &TestApp, session: &Session) -> String {
+    app.tenant_schema(&session.tenant_id).await.database().to_string()
+}
+
+/// A visitor writes, the agent joins, claims and answers: the whole path of one tenant.
+async fn chat(app: &TestApp, owner: &Session, text: &str) -> String {
+    let mut agent = app.agent(owner).await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    visitor.send(json!({ "type": "send", "client_id": "v-1", "body": text })).await;
+    let ack = visitor.next_of("ack").await;
+    let conversation = ack["conversation_id"].as_str().expect("conversation").to_owned();
+    agent.send(json!({ "type": "join", "conversation_id": conversation })).await;
+    let replayed = agent.next_of("message").await;
+    assert_eq!(replayed["body"], text);
+    agent.send(json!({ "type": "claim", "conversation_id": conversation })).await;
+    visitor.next_of("conversation_updated").await;
+    agent.send(json!({ "type": "send", "conversation_id": conversation, "client_id": "a-1", "body": "好的" })).await;
+    let reply = visitor.next_of("message").await;
+    assert_eq!((reply["seq"].as_i64(), reply["body"].as_str()), (Some(2), Some("好的")));
+    conversation
+}
+
+#[tokio::test]
+async fn one_node_serves_tenants_on_two_clusters_at_once() {
+    let app = TestApp::spawn_placed().await;
+    let on_main = app.verified_owner().await;
+    app.place_new_tenants_in("pg2-b").await;
+    let on_b = app.verified_owner().await;
+    app.place_new_tenants_in("pg2-c").await;
+    let on_c = app.verified_owner().await;
+    assert_eq!(placement_of(&app, &on_main).await, "main");
+    assert_eq!(placement_of(&app, &on_b).await, "pg2-b");
+    assert_eq!(placement_of(&app, &on_c).await, "pg2-c");
+
+    // Each schema lives in its own database only.
+    let (url_b, url_c) = (url_of(&app, "pg2-b").await, url_of(&app, "pg2-c").await);
+    let control_url = app.state.config.database_url().to_owned();
+    for (session, home) in [(&on_main, &control_url), (&on_b, &url_b), (&on_c, &url_c)] {
+        let schema = app.tenant_schema(&session.tenant_id).await;
+        for url in [&control_url, &url_b, &url_c] {
+            assert_eq!(schema_exists(url, schema.name()).await, url == home, "{} in {url}", schema.name());
+        }
+    }
+
+    // Signup, verification, an invitation accepted (control and tenant rows across databases:
+    // two-phase commit), and chats on all three at once through one node.
+    for owner in [&on_main, &on_b, &on_c] {
+        let agent = app.invite_and_accept(owner, "agent").await;
+        let (status, members) = app.get("/api/v1/members", Some(&owner.access)).await;
+        assert_eq!(status, StatusCode::OK, "{members}");
+        assert_eq!(members.as_array().map(Vec::len), Some(2), "{members}");
+        let (status, me) = app.get("/api/v1/me", Some(&agent.access)).await;
+        assert_eq!((status, me["role"].as_str()), (StatusCode::OK, Some("agent")), "{me}");
+    }
+    let chats = futures_util::future::join_all([
+        chat(&app, &on_main, "主库的访客"),
+        chat(&app, &on_b, "b 库的访客"),
+        chat(&app, &on_c, "c 库的访客"),
+    ])
+    .await;
+    for (owner, conversation) in [(&on_main, &chats[0]), (&on_b, &chats[1]), (&on_c, &chats[2])] {
+        let (status, transcript) =
+            app.get(&format!("/api/v1/conversations/{conversation}/messages"), Some(&owner.access)).await;
+        assert_eq!(status, StatusCode::OK, "{transcript}");
+        assert_eq!(transcript["messages"].as_array().map(Vec::len), Some(2), "{transcript}");
+    }
+
+    // A token of one tenant never reaches another's data, in any database.
+    for (reader, (other, conversation)) in
+        [(&on_main, (&on_b, &chats[1])), (&on_b, (&on_c, &chats[2])), (&on_c, (&on_main, &chats[0]))]
+    {
+        let (status, body) =
+            app.get(&format!("/api/v1/conversations/{conversation}/messages"), Some(&reader.access)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{} read {}'s conversation: {body}", reader.slug, other.slug);
+    }
+
+    // An owner deletes a tenant outside the control database: schema and control row both go.
+    let schema_b = app.tenant_schema(&on_b.tenant_id).await;
+    let (status, body) = app
+        .call(
+            "DELETE",
+            "/api/v1/tenant",
+            Some(&on_b.access),
+            Some(json!({ "confirm_slug": on_b.slug, "password": on_b.password })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(!schema_exists(&url_b, schema_b.name()).await);
+    let left: i64 = sqlx::query_scalar("select count(*) from control.tenants where slug = $1")
+        .bind(&on_b.slug)
+        .fetch_one(app.db())
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    let decisions: i64 =
+        sqlx::query_scalar("select count(*) from control.two_phase_commits").fetch_one(app.db()).await.expect("count");
+    assert_eq!(decisions, 0, "settled decisions are forgotten");
+}
+
+#[tokio::test]
+async fn the_policy_fills_the_roomiest_database_and_refuses_signups_when_all_are_full() {
+    let app = TestApp::spawn_placed().await;
+    // main takes nothing; b has room for one more tenant, c for two.
+    sqlx::query(
+        "update control.tenant_databases set accepting = (id <> 'main'),
+         capacity = case id when 'pg2-b' then 1 when 'pg2-c' then 2 else capacity end",
+    )
+    .execute(app.db())
+    .await
+    .expect("capacities");
+    let mut placed = Vec::new();
+    for _ in 0..3 {
+        let owner = app.signup().await;
+        placed.push(placement_of(&app, &owner).await);
+    }
+    placed.sort();
+    assert_eq!(placed, ["pg2-b", "pg2-c", "pg2-c"]);
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            json!({ "company_name": unique("Full "), "email": format!("{}@example.com", unique("full-")), "password": "correct horse battery staple" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("service_unavailable")),
+        "{body}"
+    );
+    // Nothing of the refused signup is left behind.
+    let users: i64 = sqlx::query_scalar("select count(*) from control.users").fetch_one(app.db()).await.expect("count");
+    assert_eq!(users, 3);
+}
+
+#[tokio::test]
+async fn in_doubt_transactions_are_settled_by_the_decision_in_the_control_database() {
+    let app = TestApp::spawn_placed().await;
+    app.place_new_tenants_in("pg2-b").await;
+    let owner = app.signup().await;
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    let url_b = url_of(&app, "pg2-b").await;
+    let database: DatabaseId = "pg2-b".parse().expect("id");
+
+    // Two transactions prepared on b as a crashed node would leave them: one whose control
+    // transaction committed its decision, one that never got that far.
+    let mut conn = sqlx::postgres::PgConnectOptions::from_str(&url_b).expect("url").connect().await.expect("connect");
+    let mut gids = Vec::new();
+    for name in ["committed-team", "aborted-team"] {
+        let gid = format!("kefu:{}", uuid::Uuid::now_v7().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "begin;
+             insert into {schema}.teams (id, name) values ('{id}', '{name}');
+             prepare transaction '{gid}';",
+            schema = schema.name(),
+            id = uuid::Uuid::now_v7(),
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("prepare");
+        gids.push(gid);
+    }
+    sqlx::query("insert into control.two_phase_commits (gid, database_id, decision) values ($1, 'pg2-b', 'commit')")
+        .bind(&gids[0])
+        .execute(app.db())
+        .await
+        .expect("decision");
+
+    // Too young to touch: it may be committing right now.
+    let young = db::two_phase::resolve(app.databases(), &database, Duration::from_secs(3600)).await.expect("resolve");
+    assert_eq!(young, db::two_phase::Resolved::default());
+    let settled = db::two_phase::resolve(app.databases(), &database, Duration::ZERO).await.expect("resolve");
+    assert!(settled.committed >= 1 && settled.rolled_back >= 1, "{settled:?}");
+    let teams: Vec<String> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select name from {}.teams", schema.name())))
+            .fetch_all(&mut conn)
+            .await
+            .expect("teams");
+    assert!(teams.contains(&"committed-team".to_owned()), "{teams:?}");
+    assert!(!teams.contains(&"aborted-team".to_owned()), "{teams:?}");
+    let left: i64 = sqlx::query_scalar("select count(*) from pg_prepared_xacts where gid = any($1)")
+        .bind(&gids)
+        .fetch_one(&mut conn)
+        .await
+        .expect("prepared");
+    assert_eq!(left, 0);
+    let _ = conn.close().await;
+}
+
+#[tokio::test]
+async fn migrate_brings_every_tenant_database_up_to_date() {
+    use kefu_api::tenancy::migrate::{Progress, create_unmigrated_tenants, migrate_all};
+    struct Quiet;
+    impl Progress for Quiet {
+        fn start(&self, _: u64) {}
+        fn advance(&self) {}
+    }
+    let app = TestApp::spawn_placed().await;
+    let prefix = unique("mig-");
+    for (i, database) in ["main", "pg2-b", "pg2-c"].into_iter().enumerate() {
+        create_unmigrated_tenants(app.databases(), &database.parse().expect("id"), 4, &format!("{prefix}{i}"))
+            .await
+            .expect("create");
+    }
+    let summary = migrate_all(app.databases(), 2, &Quiet).await.expect("migrate");
+    assert!(summary.failed.is_empty() && summary.failed_databases.is_empty(), "{summary:?}");
+    assert_eq!((summary.pending, summary.migrated), (12, 12));
+    let latest = kefu_api::tenancy::latest_tenant_version();
+    for database in ["pg2-b", "pg2-c"] {
+        let url = url_of(&app, database).await;
+        let mut conn = sqlx::postgres::PgConnectOptions::from_str(&url).expect("url").connect().await.expect("connect");
+        let ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar("select id from control.tenants where database_id = $1 and slug like $2")
+                .bind(database)
+                .bind(format!("{prefix}%"))
+                .fetch_all(app.db())
+                .await
+                .expect("ids");
+        let versions: Vec<i64> =
+            sqlx::query_scalar("select version from kefu.tenant_schemas where tenant_id = any($1)")
+                .bind(&ids)
+                .fetch_all(&mut conn)
+                .await
+                .expect("versions");
+        assert_eq!(versions, vec![latest; 4], "{database}");
+        let _ = conn.close().await;
+    }
+    let again = migrate_all(app.databases(), 2, &Quiet).await.expect("rerun");
+    assert_eq!(again.pending, 0, "a rerun finds nothing to do");
+}
