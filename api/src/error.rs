@@ -149,7 +149,7 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if is_unavailable(&error) { Self::Unavailable(error) } else { Self::Database(error) }
+        if is_unavailable(&error) || is_tenant_gone(&error) { Self::Unavailable(error) } else { Self::Database(error) }
     }
 }
 
@@ -162,6 +162,18 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
             // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions.
             db.code().is_some_and(|c| c.starts_with("57P0") || c.starts_with("08"))
         }
+        _ => false,
+    }
+}
+
+/// Whether a database error means the tenant's schema is no longer in the database the caller
+/// used: it was moved to another tenant database (and dropped here) after the caller read its
+/// placement. Retrying with the placement read again succeeds. (42P01 `undefined_table`, 3F000
+/// `invalid_schema_name`: with schema names derived from ids and every table created by
+/// migrations, nothing else produces them in a tenant transaction.)
+pub fn is_tenant_gone(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "42P01" || c == "3F000"),
         _ => false,
     }
 }

@@ -40,10 +40,10 @@ enum Command {
         #[command(subcommand)]
         action: DatabasesAction,
     },
-    /// Show where a tenant is placed.
-    Tenant {
-        /// The tenant's slug or id (`tnt_…`).
-        tenant: String,
+    /// Tenants: where one lives, and moving it to another tenant database.
+    Tenants {
+        #[command(subcommand)]
+        action: TenantsAction,
     },
     /// Create the demo tenant `demo` with an owner login if it does not exist, and print the login.
     SeedDemo,
@@ -93,6 +93,23 @@ enum DatabasesAction {
         /// Whether the placement policy may choose it.
         #[arg(long)]
         accepting: Option<bool>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantsAction {
+    /// Show where a tenant lives.
+    Show {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+    },
+    /// Move a tenant to another tenant database while it is in use (docs/tenancy.md).
+    Move {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+        /// The tenant database to move it to.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -159,7 +176,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             migrate::create_unmigrated_tenants(&databases, &database.parse()?, count, &prefix).await
         }
         Command::Databases { action } => databases_command(&config, action).await,
-        Command::Tenant { tenant } => tenant_command(&config, &tenant).await,
+        Command::Tenants { action } => tenants_command(&config, action).await,
         Command::Openapi | Command::Typescript => Ok(()),
     }
 }
@@ -219,24 +236,55 @@ async fn databases_command(config: &Config, action: DatabasesAction) -> anyhow::
     Ok(())
 }
 
-async fn tenant_command(config: &Config, tenant: &str) -> anyhow::Result<()> {
+async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Result<()> {
     use kefu_api::db;
     let databases = migration_databases(config, 1)?;
-    let mut conn = databases.control().acquire().await?;
-    let found = match tenant.parse::<kefu_protocol::TenantId>() {
-        Ok(id) => db::tenants::find_by_id(&mut conn, id).await?,
-        Err(_) => db::tenants::find_by_slug(&mut conn, tenant).await?,
+    let find = |tenant: String| {
+        let databases = databases.clone();
+        async move {
+            let mut conn = databases.control().acquire().await?;
+            let found = match tenant.parse::<kefu_protocol::TenantId>() {
+                Ok(id) => db::tenants::find_by_id(&mut conn, id).await?,
+                Err(_) => db::tenants::find_by_slug(&mut conn, &tenant).await?,
+            };
+            found.ok_or_else(|| anyhow::anyhow!("no tenant `{tenant}`"))
+        }
     };
-    let found = found.ok_or_else(|| anyhow::anyhow!("no tenant `{tenant}`"))?;
-    println!(
-        "tenant {} (`{}`, {}): database `{}`, schema {}, status {}",
-        found.access.id,
-        found.access.slug,
-        found.name,
-        found.access.schema.database(),
-        found.access.schema.name(),
-        found.access.status
-    );
+    match action {
+        TenantsAction::Show { tenant } => {
+            let found = find(tenant).await?;
+            println!(
+                "tenant {} (`{}`, {}): database `{}`, schema {}, status {}",
+                found.access.id,
+                found.access.slug,
+                found.name,
+                found.access.schema.database(),
+                found.access.schema.name(),
+                found.access.status
+            );
+        }
+        TenantsAction::Move { tenant, to } => {
+            struct Steps;
+            impl kefu_api::tenancy::moves::MoveProgress for Steps {
+                fn step(&self, what: &str) {
+                    eprintln!("move: {what}");
+                }
+            }
+            let found = find(tenant).await?;
+            let target: db::DatabaseId = to.parse()?;
+            let report = kefu_api::tenancy::moves::move_tenant(&databases, found.access.id, &target, &Steps).await?;
+            println!(
+                "moved tenant `{}` from `{}` to `{}`: {} rows copied, {} changed rows caught up, writes paused {} ms, {:.1} s in all",
+                found.access.slug,
+                report.source,
+                report.target,
+                report.copied_rows,
+                report.applied_changes,
+                report.paused.as_millis(),
+                report.elapsed.as_secs_f64()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -77,6 +77,7 @@ pub mod invitations;
 pub mod memberships;
 pub mod message_batch;
 pub mod messages;
+pub mod moves;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod site_keys;

@@ -32,7 +32,7 @@ const GID_PREFIX: &str = "kefu:";
 /// Commits a tenant transaction and a control transaction atomically (see the module docs).
 /// An error means nothing was committed, or that the outcome is unknown (the connection to the
 /// control database broke while it committed); the resolver then settles it.
-pub(super) async fn commit(
+pub(crate) async fn commit(
     mut tenant: Transaction<'static, Postgres>,
     database: &DatabaseId,
     mut control: Transaction<'static, Postgres>,

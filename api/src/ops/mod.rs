@@ -25,12 +25,15 @@ pub struct OpError {
     pub message: String,
     /// Whether the same frame may succeed later.
     pub retryable: bool,
+    /// Whether the connection must be closed so that the client reconnects (and resends): the
+    /// tenant moved to another database while the connection was open.
+    pub reconnect: bool,
 }
 
 impl OpError {
     /// A refusal that the same frame will meet again.
     pub fn refused(code: WsErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retryable: false }
+        Self { code, message: message.into(), retryable: false, reconnect: false }
     }
 
     /// No such conversation for this caller.
@@ -41,16 +44,30 @@ impl OpError {
 
 impl From<sqlx::Error> for OpError {
     fn from(error: sqlx::Error) -> Self {
-        if crate::error::is_unavailable(&error) {
+        if crate::error::is_tenant_gone(&error) {
+            tracing::info!(%error, "the tenant's schema is gone from this database (moved); the client reconnects");
+            Self {
+                code: WsErrorCode::Unavailable,
+                message: "Reconnect and retry.".into(),
+                retryable: true,
+                reconnect: true,
+            }
+        } else if crate::error::is_unavailable(&error) {
             tracing::warn!(%error, "database unavailable during a realtime operation");
             Self {
                 code: WsErrorCode::Unavailable,
                 message: "The database is unavailable; retry.".into(),
                 retryable: true,
+                reconnect: false,
             }
         } else {
             tracing::error!(error = ?error, "database error during a realtime operation");
-            Self { code: WsErrorCode::Internal, message: "Unexpected server error.".into(), retryable: true }
+            Self {
+                code: WsErrorCode::Internal,
+                message: "Unexpected server error.".into(),
+                retryable: true,
+                reconnect: false,
+            }
         }
     }
 }

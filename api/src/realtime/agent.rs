@@ -68,7 +68,7 @@ fn start_membership_watch(
     claims: &AccessClaims,
     kill: Kill,
 ) -> tokio::task::JoinHandle<()> {
-    let (db, tenant, user) = (state.db.clone(), tenant.id, claims.sub);
+    let (db, database, tenant, user) = (state.db.clone(), tenant.schema.database().clone(), tenant.id, claims.sub);
     let every = std::time::Duration::from_secs(state.config.auth.session_recheck_secs);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -79,6 +79,11 @@ fn start_membership_watch(
                 Err(error) => Err(error),
             };
             match found {
+                // The tenant moved to another database: reconnect, to be served from there.
+                Ok(Some(member)) if member.as_ref().schema.database() != &database => {
+                    kill.close(close::GOING_AWAY);
+                    return;
+                }
                 // Still a member of a tenant that may be used (the upgrade's own check).
                 Ok(member) if TenantCtx::admit(member.as_ref()).is_ok() => {}
                 Ok(_) => {

@@ -137,7 +137,14 @@ pub(crate) fn refusal(
     client_id: Option<String>,
     conversation_id: Option<ConversationId>,
 ) -> socket::Refusal {
-    socket::Refusal { code: error.code, message: error.message, retryable: error.retryable, client_id, conversation_id }
+    socket::Refusal {
+        code: error.code,
+        message: error.message,
+        retryable: error.retryable,
+        reconnect: error.reconnect,
+        client_id,
+        conversation_id,
+    }
 }
 
 /// Records how long a `send` or `note` took from its frame to its `ack` (`kefu_ws_ack_seconds`):

@@ -1,7 +1,9 @@
 //! A tenant database's own `kefu` schema: what its tenant schemas share. Every tenant database
 //! (the control database `main` included) has one, created and kept current by [`prepare`]:
 //! - `kefu.tenant_schemas`: each tenant schema's migration version (`kefu migrate`'s work list);
-//! - `kefu.routines` and the routines themselves ([`super::routines`]).
+//! - `kefu.routines` and the routines themselves ([`super::routines`]);
+//! - `kefu.move_log`: the rows changed in a tenant being moved away, while it is copied
+//!   ([`super::moves`]).
 
 use std::collections::HashMap;
 
@@ -20,7 +22,14 @@ const SHARED_TABLES: &str = "
         name text primary key,
         checksum bytea not null,
         installed_at timestamptz not null default now()
-    );";
+    );
+    create table if not exists kefu.move_log (
+        id bigint generated always as identity primary key,
+        tenant_id uuid not null,
+        table_name text not null,
+        pk jsonb not null
+    );
+    create index if not exists move_log_tenant_idx on kefu.move_log (tenant_id, id);";
 
 /// Creates the `kefu` schema's tables if missing and installs the routines that changed.
 /// Serialised across processes by an advisory lock.

@@ -14,6 +14,7 @@
 
 pub mod database;
 pub mod migrate;
+pub mod moves;
 pub mod provision;
 pub mod routines;
 

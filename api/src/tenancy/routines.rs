@@ -19,8 +19,10 @@ pub struct Routine {
 }
 
 /// Every shared routine, embedded at build time.
-pub const ROUTINES: &[Routine] =
-    &[Routine { name: "store_messages", sql: include_str!("../../../migrations/routines/store_messages.sql") }];
+pub const ROUTINES: &[Routine] = &[
+    Routine { name: "store_messages", sql: include_str!("../../../migrations/routines/store_messages.sql") },
+    Routine { name: "move_capture", sql: include_str!("../../../migrations/routines/move_capture.sql") },
+];
 
 /// The SHA-256 of a routine's text.
 pub fn checksum(routine: &Routine) -> Vec<u8> {

@@ -267,3 +267,162 @@ async fn migrate_brings_every_tenant_database_up_to_date() {
     let again = migrate_all(app.databases(), 2, &Quiet).await.expect("rerun");
     assert_eq!(again.pending, 0, "a rerun finds nothing to do");
 }
+
+/// What a visitor sending through a move saw acknowledged: client id → (conversation, seq).
+type Acked = std::collections::BTreeMap<String, (String, i64)>;
+
+/// A visitor that sends messages one after another until `stop`, reconnecting and resending
+/// the same client id whenever a send is refused as retryable or the connection ends, as the
+/// widget does. Returns what was acknowledged.
+async fn steady_visitor(
+    app: &TestApp,
+    tenant_id: &str,
+    name: &str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (Acked, usize) {
+    use kefu_api::testing::WsEnd;
+    let visitor = new_visitor();
+    let mut acked = Acked::new();
+    let mut reconnects = 0;
+    let mut client = app.visitor(tenant_id, visitor, None).await.0;
+    let mut i = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let client_id = format!("{name}-{i}");
+        client.send(json!({ "type": "send", "client_id": client_id, "body": format!("message {i}") })).await;
+        let outcome = loop {
+            match client.next().await {
+                Ok(frame) if frame["type"] == "ack" && frame["client_id"] == client_id.as_str() => break Some(frame),
+                Ok(frame) if frame["type"] == "error" => {
+                    assert_eq!(frame["retryable"], true, "a send refused for good during a move: {frame}");
+                    break None;
+                }
+                Ok(_) => continue,
+                Err(WsEnd::Closed(code)) => {
+                    assert_eq!(code, 1001, "only going_away during a move");
+                    break None;
+                }
+                Err(WsEnd::Dropped) => break None,
+            }
+        };
+        match outcome {
+            Some(ack) => {
+                let conversation = ack["conversation_id"].as_str().expect("conversation").to_owned();
+                acked.insert(client_id, (conversation, ack["seq"].as_i64().expect("seq")));
+                i += 1;
+                // Below the per-connection frame rate limit (20/s).
+                tokio::time::sleep(Duration::from_millis(60)).await;
+            }
+            None => {
+                reconnects += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                client = app.visitor(tenant_id, visitor, None).await.0;
+            }
+        }
+    }
+    (acked, reconnects)
+}
+
+/// Every acknowledged message is stored exactly once where the tenant lives now, with the
+/// acknowledged sequence number, and each conversation's sequence numbers are gap-free.
+async fn assert_nothing_lost(app: &TestApp, owner: &Session, acked: &[Acked]) {
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    let url = if schema.database().is_main() {
+        app.state.config.database_url().to_owned()
+    } else {
+        url_of(app, schema.database().as_str()).await
+    };
+    let mut conn = sqlx::postgres::PgConnectOptions::from_str(&url).expect("url").connect().await.expect("connect");
+    let stored: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select conversation_id::text, client_id, seq from {}.messages order by conversation_id, seq",
+        schema.name()
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .expect("messages");
+    let _ = conn.close().await;
+    let mut by_client = std::collections::HashMap::new();
+    for (conversation, client_id, seq) in &stored {
+        assert!(
+            by_client.insert(client_id.clone(), (conversation.clone(), *seq)).is_none(),
+            "{client_id} stored twice"
+        );
+    }
+    let mut total = 0;
+    for visitor in acked {
+        for (client_id, (conversation, seq)) in visitor {
+            let found = by_client.get(client_id).unwrap_or_else(|| panic!("acknowledged {client_id} is lost"));
+            assert_eq!(found.1, *seq, "{client_id}");
+            assert!(conversation.ends_with(&found.0.replace('-', "")), "{client_id}: {conversation} vs {}", found.0);
+            total += 1;
+        }
+    }
+    let mut last: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for (conversation, _, seq) in &stored {
+        let previous = last.insert(conversation, *seq).unwrap_or(0);
+        assert_eq!(*seq, previous + 1, "gap in {conversation}");
+    }
+    assert!(total > 0);
+}
+
+#[tokio::test]
+async fn a_tenant_moves_between_databases_under_traffic_with_nothing_lost() {
+    use kefu_api::tenancy::moves::{MoveProgress, move_tenant};
+    struct Quiet;
+    impl MoveProgress for Quiet {
+        fn step(&self, what: &str) {
+            tracing::info!("move: {what}");
+        }
+    }
+    let app = TestApp::spawn_placed().await;
+    let owner = app.verified_owner().await;
+    let agent = app.invite_and_accept(&owner, "agent").await;
+    let tenant: kefu_protocol::TenantId = owner.tenant_id.parse().expect("id");
+    let main_schema = app.tenant_schema(&owner.tenant_id).await;
+    assert!(main_schema.database().is_main());
+
+    // From the control database to another cluster (two-phase not needed: one transaction),
+    // then between two databases of that cluster (the switch by two-phase commit), each under
+    // the traffic of three visitors.
+    for target in ["pg2-b", "pg2-c"] {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let senders: Vec<_> = (0..3)
+            .map(|k| {
+                let (app, tenant_id, stop) = (&app, owner.tenant_id.clone(), stop.clone());
+                async move { steady_visitor(app, &tenant_id, &format!("{target}-v{k}"), stop).await }
+            })
+            .collect();
+        let mover = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let report =
+                move_tenant(app.databases(), tenant, &target.parse().expect("id"), &Quiet).await.expect("move");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            report
+        };
+        let (report, sent) = tokio::join!(mover, futures_util::future::join_all(senders));
+        assert_eq!(report.target.as_str(), target);
+        assert!(report.copied_rows > 0, "{report:?}");
+        eprintln!(
+            "moved to {target}: {report:?}; acked and reconnects per visitor: {:?}",
+            sent.iter().map(|(a, r)| (a.len(), r)).collect::<Vec<_>>()
+        );
+        let acked: Vec<Acked> = sent.iter().map(|(acked, _)| acked.clone()).collect();
+        assert!(
+            acked.iter().all(|a| a.len() > 2),
+            "every visitor kept sending: {:?}",
+            sent.iter().map(|(a, r)| (a.len(), r)).collect::<Vec<_>>()
+        );
+        assert_eq!(placement_of(&app, &owner).await, target);
+        assert_nothing_lost(&app, &owner, &acked).await;
+    }
+    // Nothing is left behind in the databases the tenant left, and it works where it is.
+    let control_url = app.state.config.database_url().to_owned();
+    assert!(!schema_exists(&control_url, main_schema.name()).await);
+    assert!(!schema_exists(&url_of(&app, "pg2-b").await, main_schema.name()).await);
+    let moves: i64 =
+        sqlx::query_scalar("select count(*) from control.tenant_moves").fetch_one(app.db()).await.expect("count");
+    assert_eq!(moves, 0);
+    let conversation = chat(&app, &agent, "搬家以后").await;
+    let (status, body) = app.get(&format!("/api/v1/conversations/{conversation}/messages"), Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -125,7 +125,11 @@ impl Outbound {
 
     /// Tells the client a frame was refused.
     pub fn refuse(&self, refusal: Refusal) {
+        let reconnect = refusal.reconnect;
         self.send(&refusal.into_frame());
+        if reconnect {
+            self.queue.kill.close(close::GOING_AWAY);
+        }
     }
 
     /// The kill switch.
@@ -143,6 +147,8 @@ pub struct Refusal {
     pub message: String,
     /// Whether the same frame may succeed later.
     pub retryable: bool,
+    /// Close the connection after refusing (`going_away`): the client must reconnect first.
+    pub reconnect: bool,
     /// The refused frame's client id.
     pub client_id: Option<String>,
     /// The conversation the refused frame named.
@@ -387,6 +393,7 @@ where
                     code: WsErrorCode::RateLimited,
                     message: "Too many frames; slow down.".into(),
                     retryable: false,
+                    reconnect: false,
                     client_id: None,
                     conversation_id: None,
                 });
@@ -398,6 +405,7 @@ where
                     code: error.code,
                     message: error.message,
                     retryable: false,
+                    reconnect: false,
                     client_id: None,
                     conversation_id: None,
                 }),
