@@ -108,8 +108,11 @@ enum TenantsAction {
         /// The tenant's slug or id (`tnt_…`).
         tenant: String,
         /// The tenant database to move it to.
-        #[arg(long)]
-        to: String,
+        #[arg(long, required_unless_present = "abandon")]
+        to: Option<String>,
+        /// Abandon an interrupted move of the tenant instead (it stays where it is).
+        #[arg(long, conflicts_with = "to")]
+        abandon: bool,
     },
 }
 
@@ -263,7 +266,20 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
                 found.access.status
             );
         }
-        TenantsAction::Move { tenant, to } => {
+        TenantsAction::Move { tenant, abandon: true, .. } => {
+            let found = find(tenant).await?;
+            if kefu_api::tenancy::moves::abandon_move(&databases, found.access.id).await? {
+                println!(
+                    "abandoned the move of `{}`; it stays in `{}`",
+                    found.access.slug,
+                    found.access.schema.database()
+                );
+            } else {
+                println!("no move of `{}` is recorded", found.access.slug);
+            }
+        }
+        TenantsAction::Move { tenant, to, .. } => {
+            let to = to.ok_or_else(|| anyhow::anyhow!("give --to <database>"))?;
             struct Steps;
             impl kefu_api::tenancy::moves::MoveProgress for Steps {
                 fn step(&self, what: &str) {

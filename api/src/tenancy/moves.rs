@@ -258,6 +258,23 @@ async fn pause_and_switch(
     Ok((applied, pause))
 }
 
+/// Abandons the recorded, unfinished move of `tenant` (one interrupted by a crash, which left the
+/// source logging its changes): the capture off the source, the copy dropped, the record gone.
+/// Returns false when no move of it is recorded.
+pub async fn abandon_move(databases: &Databases, tenant: TenantId) -> anyhow::Result<bool> {
+    let mut conn = databases.control().acquire().await?;
+    let recorded: Option<(String, String)> =
+        sqlx::query_as("select source_id, target_id from control.tenant_moves where tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((_, target)) = recorded else { return Ok(false) };
+    let row = db::tenants::find_by_id(&mut conn, tenant).await?.with_context(|| format!("no tenant {tenant}"))?;
+    drop(conn);
+    abandon(databases, &row.access.schema, &target.parse()?).await?;
+    Ok(true)
+}
+
 /// Undoes a move that did not switch: the capture off the source, the copy dropped, the record
 /// gone. The tenant is untouched where it lives.
 async fn abandon(databases: &Databases, source_schema: &TenantSchema, target: &DatabaseId) -> anyhow::Result<()> {

@@ -399,11 +399,22 @@ async fn a_tenant_moves_between_databases_under_traffic_with_nothing_lost() {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             report
         };
-        let (report, sent) = tokio::join!(mover, futures_util::future::join_all(senders));
+        // An agent console reading the inbox all along: 200, or 503 (retry) at the switch.
+        let reader = async {
+            let mut statuses = std::collections::BTreeMap::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, _) = app.get("/api/v1/conversations", Some(&agent.access)).await;
+                *statuses.entry(status.as_u16()).or_insert(0) += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            statuses
+        };
+        let (report, sent, statuses) = tokio::join!(mover, futures_util::future::join_all(senders), reader);
+        assert!(statuses.keys().all(|s| *s == 200 || *s == 503), "inbox reads during the move: {statuses:?}");
         assert_eq!(report.target.as_str(), target);
         assert!(report.copied_rows > 0, "{report:?}");
         eprintln!(
-            "moved to {target}: {report:?}; acked and reconnects per visitor: {:?}",
+            "moved to {target}: {report:?}; acked and reconnects per visitor: {:?}; inbox reads: {statuses:?}",
             sent.iter().map(|(a, r)| (a.len(), r)).collect::<Vec<_>>()
         );
         let acked: Vec<Acked> = sent.iter().map(|(acked, _)| acked.clone()).collect();
@@ -425,4 +436,61 @@ async fn a_tenant_moves_between_databases_under_traffic_with_nothing_lost() {
     let conversation = chat(&app, &agent, "搬家以后").await;
     let (status, body) = app.get(&format!("/api/v1/conversations/{conversation}/messages"), Some(&owner.access)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn an_interrupted_move_is_abandoned_and_the_tenant_stays_untouched() {
+    let app = TestApp::spawn_placed().await;
+    let owner = app.verified_owner().await;
+    let tenant: kefu_protocol::TenantId = owner.tenant_id.parse().expect("id");
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    let before = chat(&app, &owner, "搬家之前").await;
+
+    // What a mover that crashed after the copy leaves: the record, the capture on the source
+    // (still logging), and a copy in the target.
+    sqlx::query("insert into control.tenant_moves (tenant_id, source_id, target_id, state) values ($1, 'main', 'pg2-b', 'copying')")
+        .bind(tenant)
+        .execute(app.db())
+        .await
+        .expect("record");
+    let mut conn = app.db().acquire().await.expect("conn");
+    let tables = db::moves::tables(&mut conn, &schema).await.expect("tables");
+    db::moves::start_capture(&mut conn, &schema, &tables).await.expect("capture");
+    drop(conn);
+    let url_b = url_of(&app, "pg2-b").await;
+    let mut copy = sqlx::postgres::PgConnectOptions::from_str(&url_b).expect("url").connect().await.expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create schema {}", schema.name())))
+        .execute(&mut copy)
+        .await
+        .expect("copy");
+    let _ = copy.close().await;
+    chat(&app, &owner, "中断期间").await;
+    let logged: i64 = sqlx::query_scalar("select count(*) from kefu.move_log where tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(app.db())
+        .await
+        .expect("log");
+    assert!(logged > 0, "the capture logs while the move is interrupted");
+
+    assert!(kefu_api::tenancy::moves::abandon_move(app.databases(), tenant).await.expect("abandon"));
+    assert!(
+        !kefu_api::tenancy::moves::abandon_move(app.databases(), tenant).await.expect("again"),
+        "nothing left to abandon"
+    );
+    assert!(!schema_exists(&url_b, schema.name()).await, "the copy is dropped");
+    let (triggers, logged): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
+                 join pg_namespace n on n.oid = c.relnamespace
+                 where n.nspname = $1 and t.tgname = 'kefu_move_capture'),
+                (select count(*) from kefu.move_log where tenant_id = $2)",
+    )
+    .bind(schema.name())
+    .bind(tenant)
+    .fetch_one(app.db())
+    .await
+    .expect("leftovers");
+    assert_eq!((triggers, logged), (0, 0));
+    assert_eq!(placement_of(&app, &owner).await, "main");
+    let (status, body) = app.get(&format!("/api/v1/conversations/{before}/messages"), Some(&owner.access)).await;
+    assert_eq!((status, body["messages"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{body}");
 }
