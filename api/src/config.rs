@@ -150,8 +150,11 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://host:port`. Optional: without it, a single node runs with in-process state.
+    /// `redis://host:port`. Optional: without it (and without `cluster_nodes`), a single node
+    /// runs with in-process state.
     pub url: Option<SecretString>,
+    /// A Redis Cluster instead: comma-separated seed nodes (`redis://host:port,redis://…`).
+    pub cluster_nodes: Option<SecretString>,
 }
 
 /// Token settings.
@@ -369,6 +372,21 @@ impl Config {
         {
             problems.push("redis.url (REDIS_URL) must start with redis:// or rediss://".into());
         }
+        if let Some(nodes) = &self.redis.cluster_nodes {
+            if self.redis.url.is_some() {
+                problems.push(
+                    "redis.url (REDIS_URL) and redis.cluster_nodes (KEFU_REDIS__CLUSTER_NODES) are exclusive: set one"
+                        .into(),
+                );
+            }
+            let nodes: Vec<&str> = nodes.expose_secret().split(',').map(str::trim).collect();
+            if nodes.iter().any(|n| !n.starts_with("redis://") && !n.starts_with("rediss://")) {
+                problems.push(
+                    "redis.cluster_nodes (KEFU_REDIS__CLUSTER_NODES) must be comma-separated redis:// or rediss:// URLs"
+                        .into(),
+                );
+            }
+        }
         if !(1..=1000).contains(&self.database.tenant_max_connections) {
             problems.push(
                 "database.tenant_max_connections (KEFU_DATABASE__TENANT_MAX_CONNECTIONS) must be between 1 and 1000"
@@ -491,6 +509,18 @@ impl Config {
             return Err("auth.signing_keys (KEFU_AUTH__SIGNING_KEYS) holds no key".into());
         }
         Ok(keys)
+    }
+
+    /// Where Redis is, if anywhere.
+    pub fn redis_target(&self) -> Option<crate::redis_link::RedisTarget> {
+        use crate::redis_link::RedisTarget;
+        match (&self.redis.url, &self.redis.cluster_nodes) {
+            (Some(url), _) => Some(RedisTarget::Single(url.expose_secret().to_owned())),
+            (None, Some(nodes)) => Some(RedisTarget::Cluster(
+                nodes.expose_secret().split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect(),
+            )),
+            (None, None) => None,
+        }
     }
 
     /// The database URL (validated present).

@@ -14,6 +14,7 @@ pub mod http;
 pub mod mail;
 pub mod ops;
 pub mod realtime;
+pub mod redis_link;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;
@@ -50,30 +51,28 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         },
     );
     let shutdown = CancellationToken::new();
-    let (redis, bus) = match &config.redis.url {
+    let (redis, bus) = match config.redis_target() {
         None => (None, realtime::bus::Bus::local()),
-        Some(url) => {
-            let url = secrecy::ExposeSecret::expose_secret(url);
-            let manager = connect_redis(url).await?;
-            let client = redis::Client::open(url).context("invalid redis.url")?;
+        Some(redis_link::RedisTarget::Single(url)) => {
+            let manager = connect_redis(&url).await?;
+            let client = redis::Client::open(url.as_str()).context("invalid redis.url")?;
             let bus = realtime::bus::Bus::with_redis(client, manager.clone(), shutdown.clone());
-            (Some(manager), bus)
+            (Some(redis_link::RedisLink::Single(manager)), bus)
+        }
+        Some(redis_link::RedisTarget::Cluster(nodes)) => {
+            let commands = redis_link::connect_cluster(&nodes, None).await?;
+            let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
+            let subscriber = redis_link::connect_cluster(&nodes, Some(pushes)).await?;
+            let bus = realtime::bus::Bus::with_redis_cluster(commands.clone(), subscriber, received, shutdown.clone());
+            (Some(redis_link::RedisLink::Cluster(commands)), bus)
         }
     };
     AppState::new(config, db, redis, bus, shutdown, telemetry::metrics_handle())
 }
 
-/// Connects to Redis with reconnects; fails after a bounded wait at start.
+/// Connects to a single Redis with reconnects; fails after a bounded wait at start.
 pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
-    let client = redis::Client::open(url).context("invalid redis.url")?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(3)))
-        .set_response_timeout(Some(Duration::from_secs(3)))
-        .set_number_of_retries(5);
-    tokio::time::timeout(Duration::from_secs(20), redis::aio::ConnectionManager::new_with_config(client, config))
-        .await
-        .context("timed out connecting to Redis")?
-        .context("connecting to Redis")
+    redis_link::connect_single(url).await
 }
 
 /// Serves the api on `listener` until `shutdown` resolves, then drains in-flight requests.

@@ -21,7 +21,7 @@ pub struct AppState {
     /// `search_path`.
     pub db: crate::db::Databases,
     /// Redis, when configured.
-    pub redis: Option<redis::aio::ConnectionManager>,
+    pub redis: Option<crate::redis_link::RedisLink>,
     /// Configuration.
     pub config: Arc<Config>,
     /// Token keys.
@@ -55,7 +55,7 @@ impl AppState {
     pub fn new(
         config: Config,
         db: crate::db::Databases,
-        redis: Option<redis::aio::ConnectionManager>,
+        redis: Option<crate::redis_link::RedisLink>,
         bus: crate::realtime::bus::Bus,
         shutdown: tokio_util::sync::CancellationToken,
         metrics: PrometheusHandle,

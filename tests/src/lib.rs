@@ -424,6 +424,114 @@ impl Drop for OwnRedis {
     }
 }
 
+/// A Redis Cluster of the test's own: three masters (no replicas) on free ports, their cluster
+/// configuration kept in a temporary directory so that a killed node restarted on its port
+/// rejoins with its slots. Stopped and removed when dropped.
+pub struct OwnRedisCluster {
+    /// The nodes' ports.
+    pub ports: Vec<u16>,
+    children: Vec<Option<Child>>,
+    dir: PathBuf,
+}
+
+/// A free port whose cluster bus port (+10000) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 20_000) as u16;
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 10_000) {
+            return port;
+        }
+    }
+}
+
+impl OwnRedisCluster {
+    /// Starts three nodes, joins them into one cluster and waits until it serves every slot.
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("kefu-redis-cluster-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("cluster dir");
+        let ports: Vec<u16> = (0..3).map(|_| free_cluster_port()).collect();
+        let mut cluster = Self { children: ports.iter().map(|_| None).collect(), ports, dir };
+        for node in 0..3 {
+            cluster.restart(node);
+        }
+        let addresses: Vec<String> = cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli (installed by infra/local/services.sh)");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        cluster.wait_ok();
+        cluster
+    }
+
+    /// The seed nodes, as `redis.cluster_nodes` takes them.
+    pub fn nodes(&self) -> String {
+        self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// Kills one node (SIGKILL).
+    pub fn kill(&mut self, node: usize) {
+        if let Some(mut child) = self.children[node].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// (Re)starts one node on its port with its cluster configuration and waits until it
+    /// accepts connections.
+    pub fn restart(&mut self, node: usize) {
+        self.kill(node);
+        let port = self.ports[node];
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+            .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+            .args(["--dir", &self.dir.to_string_lossy()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (installed by infra/local/services.sh)");
+        self.children[node] = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until every node reports the cluster ok (all slots served).
+    pub fn wait_ok(&self) {
+        let started = Instant::now();
+        loop {
+            let ok = self.ports.iter().all(|port| {
+                Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
+            });
+            if ok {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "the Redis cluster did not become ok");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for OwnRedisCluster {
+    fn drop(&mut self) {
+        for node in 0..self.children.len() {
+            self.kill(node);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A Postgres server of the test's own (initdb into a temporary directory, run as the
 /// `postgres` user because Postgres refuses to run as root), so a test can stop and start it
 /// without disturbing the shared one. Stopped and removed when dropped.

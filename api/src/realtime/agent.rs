@@ -144,7 +144,7 @@ impl Session {
         let (result, client_id, conversation) = match frame {
             AgentFrame::SubscribeInbox => {
                 let topic = Topic::inbox(self.tenant.id);
-                let receiver = self.state.bus.subscribe(&topic);
+                let receiver = self.state.bus.subscribe(&topic).await;
                 self.followers.follow(topic, receiver, None).await;
                 (Ok(()), None, None)
             }
@@ -213,14 +213,19 @@ impl Session {
     /// messages after the client's `last_seq` are replayed.
     async fn join(&mut self, entries: &[JoinEntry]) {
         // Subscribe first, so nothing published while the positions are read is missed.
-        let receivers: Vec<_> = entries
-            .iter()
-            .map(|entry| {
-                let topic = Topic::conversation(self.tenant.id, entry.conversation_id);
-                let receiver = (!self.followers.follows(&topic)).then(|| self.state.bus.subscribe(&topic));
-                (topic, receiver)
-            })
-            .collect();
+        let topics: Vec<Topic> =
+            entries.iter().map(|entry| Topic::conversation(self.tenant.id, entry.conversation_id)).collect();
+        let bus = &self.state.bus;
+        let subscribing = topics.iter().map(|topic| {
+            let new = !self.followers.follows(topic);
+            async move {
+                match new {
+                    true => Some(bus.subscribe(topic).await),
+                    false => None,
+                }
+            }
+        });
+        let receivers: Vec<_> = topics.iter().cloned().zip(futures_util::future::join_all(subscribing).await).collect();
         let ids: Vec<ConversationId> = entries.iter().map(|entry| entry.conversation_id).collect();
         let positions = match ops::conversations::last_seqs(&self.state.db, &self.tenant, &ids).await {
             Ok(positions) => positions,

@@ -2,11 +2,16 @@
 //! through Redis pub/sub, on every other node of the region.
 //!
 //! A published event is delivered to local subscribers at once and sent to Redis tagged with this
-//! node's id; each node's listener (pattern-subscribed to `kefu:v1:*`) delivers events of other
-//! nodes to its local subscribers. Pub/sub is best effort: an event lost while Redis restarts is
-//! recovered from Postgres by the conversation forwarders (`connection::Outbox::follow`), which
-//! fill sequence gaps and resync whenever the listener reconnects (`epoch`). Without Redis the
-//! bus is in-process only (a single node).
+//! node's id; each node's listener delivers events of other nodes to its local subscribers. On a
+//! single Redis the listener is pattern-subscribed to `kefu:v1:*` (`PUBLISH`). On a Redis Cluster
+//! it uses sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, each channel served by the node of its slot):
+//! a node subscribes to a topic's channel while it has local subscribers to it
+//! ([`Bus::subscribe`] returns once the subscription is confirmed, so a follower that reads
+//! Postgres after subscribing misses nothing) and unsubscribes when the last one left
+//! ([`SWEEP_EVERY`]). Pub/sub is best effort: an event lost while a Redis node restarts is
+//! recovered from Postgres by the conversation followers (`realtime::recovery`), which fill
+//! sequence gaps and resync whenever the listener reconnects (`epoch`). Without Redis the bus is
+//! in-process only (a single node).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +26,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use redis::cluster_async::ClusterConnection;
+
 use super::socket::encode;
+use crate::redis_link::RedisLink;
 
 /// Events buffered per topic for a slow subscriber before it lags (and is disconnected).
 const TOPIC_CAPACITY: usize = 1024;
@@ -107,8 +115,25 @@ struct Inner {
     topics: Mutex<HashMap<Topic, broadcast::Sender<Arc<Delivered>>>>,
     node: Uuid,
     remote: Option<mpsc::Sender<(Topic, String)>>,
+    /// On a cluster: the subscription task's requests.
+    sharded: Option<mpsc::UnboundedSender<Subscription>>,
     epoch: watch::Sender<u64>,
 }
+
+/// A request to the sharded subscription task.
+enum Subscription {
+    /// Subscribe to a topic's channel; answered once Redis confirmed (or failed).
+    Subscribe(Topic, tokio::sync::oneshot::Sender<()>),
+    /// Unsubscribe from a topic's channel.
+    Unsubscribe(Topic),
+}
+
+/// How often a cluster subscriber pings every primary (repairing lost node connections, which
+/// re-subscribes their channels).
+const NODE_CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// How often unused topics are dropped (and, on a cluster, unsubscribed).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// The bus. Cheap to clone.
 #[derive(Clone)]
@@ -125,15 +150,19 @@ impl Default for Bus {
 impl Bus {
     /// A bus for a single node.
     pub fn local() -> Self {
-        Self::build(None)
+        Self::build(None, None)
     }
 
-    fn build(remote: Option<mpsc::Sender<(Topic, String)>>) -> Self {
+    fn build(
+        remote: Option<mpsc::Sender<(Topic, String)>>,
+        sharded: Option<mpsc::UnboundedSender<Subscription>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 topics: Mutex::new(HashMap::new()),
                 node: Uuid::now_v7(),
                 remote,
+                sharded,
                 epoch: watch::channel(0).0,
             }),
         }
@@ -147,16 +176,70 @@ impl Bus {
         shutdown: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
-        let bus = Self::build(Some(tx));
-        tokio::spawn(publish_loop(publisher, rx, shutdown.clone()));
-        tokio::spawn(listen_loop(bus.clone(), client, shutdown));
+        let bus = Self::build(Some(tx), None);
+        tokio::spawn(publish_loop(RedisLink::Single(publisher), "PUBLISH", rx, shutdown.clone()));
+        tokio::spawn(listen_loop(bus.clone(), client, shutdown.clone()));
+        tokio::spawn(sweep_loop(bus.clone(), shutdown));
         bus
     }
 
-    /// Subscribes to a topic on this node.
-    pub fn subscribe(&self, topic: &Topic) -> broadcast::Receiver<Arc<Delivered>> {
+    /// A bus that carries events between nodes through a Redis Cluster's sharded pub/sub:
+    /// `commands` publishes, `subscriber` (RESP3, its pushes arriving on `pushes`) subscribes.
+    pub fn with_redis_cluster(
+        commands: ClusterConnection,
+        subscriber: ClusterConnection,
+        pushes: crate::redis_link::Pushes,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let (requests, requested) = mpsc::unbounded_channel();
+        let bus = Self::build(Some(tx), Some(requests));
+        tokio::spawn(publish_loop(RedisLink::Cluster(commands), "SPUBLISH", rx, shutdown.clone()));
+        tokio::spawn(subscription_loop(bus.clone(), subscriber, requested, shutdown.clone()));
+        tokio::spawn(push_loop(bus.clone(), pushes, shutdown.clone()));
+        tokio::spawn(sweep_loop(bus.clone(), shutdown));
+        bus
+    }
+
+    /// Subscribes to a topic on this node; on a cluster, returns once this node is subscribed to
+    /// the topic's channel (or Redis failed: events missed meanwhile are recovered from
+    /// Postgres like any lost event).
+    pub async fn subscribe(&self, topic: &Topic) -> broadcast::Receiver<Arc<Delivered>> {
+        let (receiver, confirmed) = {
+            let mut topics = self.inner.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match topics.get(topic) {
+                Some(sender) => (sender.subscribe(), None),
+                None => {
+                    let (sender, receiver) = broadcast::channel(TOPIC_CAPACITY);
+                    topics.insert(topic.clone(), sender);
+                    // Sent under the lock, so subscriptions and unsubscriptions of a topic reach
+                    // Redis in the order they were decided.
+                    let confirmed = self.inner.sharded.as_ref().map(|requests| {
+                        let (done, confirmed) = tokio::sync::oneshot::channel();
+                        let _ = requests.send(Subscription::Subscribe(topic.clone(), done));
+                        confirmed
+                    });
+                    (receiver, confirmed)
+                }
+            }
+        };
+        if let Some(confirmed) = confirmed {
+            let _ = tokio::time::timeout(Duration::from_secs(5), confirmed).await;
+        }
+        receiver
+    }
+
+    /// Drops the topics nobody on this node follows any more (unsubscribing their channels on
+    /// a cluster).
+    fn sweep(&self) {
         let mut topics = self.inner.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        topics.entry(topic.clone()).or_insert_with(|| broadcast::channel(TOPIC_CAPACITY).0).subscribe()
+        topics.retain(|topic, sender| {
+            let used = sender.receiver_count() > 0;
+            if !used && let Some(requests) = &self.inner.sharded {
+                let _ = requests.send(Subscription::Unsubscribe(topic.clone()));
+            }
+            used
+        });
     }
 
     /// Changes whenever the cross-node listener reconnected, i.e. events may have been missed.
@@ -183,13 +266,32 @@ impl Bus {
     }
 
     fn deliver(&self, topic: &Topic, event: BusEvent, published_at: i64, remote: bool) {
-        let mut topics = self.inner.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let topics = self.inner.topics.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(sender) = topics.get(topic) {
             let delivered = Delivered { text: encode(&event.frame), event, published_at, remote };
-            if sender.send(Arc::new(delivered)).is_err() {
-                topics.remove(topic);
-            }
+            // No receivers: the sweep drops the topic.
+            let _ = sender.send(Arc::new(delivered));
         }
+    }
+
+    /// Delivers an event that arrived from Redis (not one of this node's own).
+    fn deliver_remote(&self, channel: String, payload: &str) {
+        match serde_json::from_str::<RemoteEvent>(payload) {
+            Ok(event) if event.node == self.inner.node => {}
+            Ok(event) => self.deliver(
+                &Topic(channel),
+                BusEvent { frame: event.frame, agents_only: event.agents_only, skip_connection: None },
+                event.at,
+                true,
+            ),
+            Err(error) => tracing::warn!(%error, "undecodable bus event"),
+        }
+    }
+
+    /// Events may have been missed (a Redis connection was lost): followers resync.
+    fn missed_events(&self) {
+        metrics::counter!("kefu_bus_reconnects_total").increment(1);
+        self.inner.epoch.send_modify(|epoch| *epoch += 1);
     }
 }
 
@@ -197,8 +299,12 @@ impl Bus {
 /// previous pipeline was in flight, one round trip for many events.
 const PUBLISH_BATCH: usize = 256;
 
+/// Sends published events to Redis (`PUBLISH`, or `SPUBLISH` on a cluster), in pipelines. On a
+/// cluster a pipeline must stay in one slot, so there each event is its own command (the
+/// cluster connection still writes them together to each node).
 async fn publish_loop(
-    mut conn: redis::aio::ConnectionManager,
+    mut conn: RedisLink,
+    command: &'static str,
     mut rx: mpsc::Receiver<(Topic, String)>,
     shutdown: CancellationToken,
 ) {
@@ -211,11 +317,19 @@ async fn publish_loop(
         if received == 0 {
             return;
         }
-        let mut pipe = redis::pipe();
-        for (topic, payload) in batch.drain(..) {
-            pipe.cmd("PUBLISH").arg(topic.as_str()).arg(payload).ignore();
-        }
-        let result: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+        let result: redis::RedisResult<()> = if conn.is_cluster() {
+            let sends = batch.drain(..).map(|(topic, payload)| {
+                let mut conn = conn.clone();
+                async move { redis::cmd(command).arg(topic.as_str()).arg(payload).query_async::<()>(&mut conn).await }
+            });
+            futures_util::future::join_all(sends).await.into_iter().collect()
+        } else {
+            let mut pipe = redis::pipe();
+            for (topic, payload) in batch.drain(..) {
+                pipe.cmd(command).arg(topic.as_str()).arg(payload).ignore();
+            }
+            pipe.query_async(&mut conn).await
+        };
         match result {
             Ok(()) => metrics::counter!("kefu_bus_published_total").increment(received as u64),
             Err(error) => {
@@ -242,9 +356,8 @@ async fn listen_loop(bus: Bus, client: redis::Client, shutdown: CancellationToke
         match pubsub {
             Ok(Ok(pubsub)) => {
                 if connected_before {
-                    metrics::counter!("kefu_bus_reconnects_total").increment(1);
                     tracing::info!("Redis pub/sub reconnected; resyncing conversations from Postgres");
-                    bus.inner.epoch.send_modify(|epoch| *epoch += 1);
+                    bus.missed_events();
                 }
                 connected_before = true;
                 backoff = Duration::from_millis(200);
@@ -257,16 +370,7 @@ async fn listen_loop(bus: Bus, client: redis::Client, shutdown: CancellationToke
                     let Some(message) = message else { break };
                     let channel = message.get_channel_name().to_owned();
                     let Ok(payload) = message.get_payload::<String>() else { continue };
-                    match serde_json::from_str::<RemoteEvent>(&payload) {
-                        Ok(event) if event.node == bus.inner.node => {}
-                        Ok(event) => bus.deliver(
-                            &Topic(channel),
-                            BusEvent { frame: event.frame, agents_only: event.agents_only, skip_connection: None },
-                            event.at,
-                            true,
-                        ),
-                        Err(error) => tracing::warn!(%error, "undecodable bus event"),
-                    }
+                    bus.deliver_remote(channel, &payload);
                 }
                 tracing::warn!("Redis pub/sub connection lost; reconnecting");
             }
@@ -278,5 +382,113 @@ async fn listen_loop(bus: Bus, client: redis::Client, shutdown: CancellationToke
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Drops unused topics every [`SWEEP_EVERY`].
+async fn sweep_loop(bus: Bus, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => bus.sweep(),
+        }
+    }
+}
+
+/// Applies subscription requests to the cluster subscriber connection, in order. The
+/// connection re-subscribes by itself after a node reconnects or slots move; a subscription that
+/// failed (its node was down) is retried every second until it succeeds, and then followers
+/// resync, since events were missed meanwhile.
+async fn subscription_loop(
+    bus: Bus,
+    mut conn: ClusterConnection,
+    mut requests: mpsc::UnboundedReceiver<Subscription>,
+    shutdown: CancellationToken,
+) {
+    let mut failed: std::collections::HashSet<Topic> = std::collections::HashSet::new();
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    let mut check = tokio::time::interval(NODE_CHECK_EVERY);
+    loop {
+        let request = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            request = requests.recv() => request,
+            _ = check.tick() => {
+                // A connection that only receives is never used to send, so a node that came
+                // back would not be reconnected (and re-subscribed) before the next slot refresh:
+                // a ping to every primary repairs the connections to those that were lost.
+                use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+                let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                if let Err(error) = conn.route_command(redis::cmd("PING"), all).await {
+                    tracing::debug!(%error, "a Redis Cluster node does not answer");
+                }
+                continue;
+            }
+            _ = retry.tick(), if !failed.is_empty() => {
+                let mut recovered = false;
+                for topic in failed.clone() {
+                    if conn.ssubscribe(topic.as_str()).await.is_ok() {
+                        failed.remove(&topic);
+                        recovered = true;
+                    }
+                }
+                if recovered {
+                    bus.missed_events();
+                }
+                continue;
+            }
+        };
+        match request {
+            None => return,
+            Some(Subscription::Subscribe(topic, done)) => {
+                if let Err(error) = conn.ssubscribe(topic.as_str()).await {
+                    metrics::counter!("kefu_bus_subscribe_failed_total").increment(1);
+                    tracing::warn!(%error, topic = topic.as_str(), "sharded subscribe failed; retrying, and followers recover from Postgres");
+                    failed.insert(topic);
+                }
+                let _ = done.send(());
+            }
+            Some(Subscription::Unsubscribe(topic)) => {
+                failed.remove(&topic);
+                if let Err(error) = conn.sunsubscribe(topic.as_str()).await {
+                    tracing::debug!(%error, topic = topic.as_str(), "sharded unsubscribe failed");
+                }
+            }
+        }
+    }
+}
+
+/// Delivers the cluster's sharded messages. Events may have been missed, so followers resync,
+/// when a node connection was lost and when a channel is subscribed again (the connection
+/// re-subscribes by itself once the node is back, or its slots moved): the first confirmation
+/// of a channel is its subscription, any later one a re-subscription.
+async fn push_loop(bus: Bus, mut pushes: crate::redis_link::Pushes, shutdown: CancellationToken) {
+    let mut subscribed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    loop {
+        let push = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            push = pushes.recv() => push,
+        };
+        let Some(push) = push else { return };
+        let mut data = push.data.into_iter();
+        let channel = data.next().and_then(|c| redis::from_redis_value::<String>(c).ok());
+        match (push.kind, channel) {
+            (redis::PushKind::SMessage | redis::PushKind::Message, Some(channel)) => {
+                if let Some(Ok(payload)) = data.next().map(redis::from_redis_value::<String>) {
+                    bus.deliver_remote(channel, &payload);
+                }
+            }
+            (redis::PushKind::SSubscribe, Some(channel)) if !subscribed.insert(channel.clone()) => {
+                tracing::info!("a sharded channel was subscribed again; resyncing conversations from Postgres");
+                bus.missed_events();
+            }
+            (redis::PushKind::SUnsubscribe, Some(channel)) => {
+                subscribed.remove(&channel);
+            }
+            (redis::PushKind::Disconnection, _) => {
+                tracing::info!("a Redis Cluster node connection was lost; resyncing conversations from Postgres");
+                bus.missed_events();
+            }
+            _ => {}
+        }
     }
 }

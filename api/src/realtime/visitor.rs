@@ -178,7 +178,7 @@ impl Session {
         if self.followers.follows(&topic) {
             return;
         }
-        let receiver = self.state.bus.subscribe(&topic);
+        let receiver = self.state.bus.subscribe(&topic).await;
         let recovery = Recovery {
             conversation,
             after_seq,

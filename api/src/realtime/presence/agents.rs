@@ -16,11 +16,11 @@ use uuid::Uuid;
 use super::{Presence, Store, TTL_SECS, lock, now};
 
 fn key(tenant: TenantId) -> String {
-    format!("kefu:v1:{}:presence:agents", tenant.simple())
+    format!("kefu:v1:{{{}}}:presence:agents", tenant.simple())
 }
 
 fn agent_key(tenant: TenantId, user: UserId) -> String {
-    format!("kefu:v1:{}:presence:agent:{}", tenant.simple(), user.simple())
+    format!("kefu:v1:{{{}}}:presence:agent:{}", tenant.simple(), user.simple())
 }
 
 fn member(user: UserId, connection: Uuid, status: AgentStatus) -> String {

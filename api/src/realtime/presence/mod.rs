@@ -41,7 +41,7 @@ enum Store {
     /// In this process (single node).
     Local(Arc<Mutex<LocalStore>>),
     /// In Redis (any number of nodes).
-    Redis(redis::aio::ConnectionManager),
+    Redis(crate::redis_link::RedisLink),
 }
 
 /// The in-process stand-in for the Redis keys: sorted sets scored by expiry, and expiring values.
@@ -81,7 +81,7 @@ impl Presence {
     }
 
     /// Presence kept in Redis (any number of nodes).
-    pub fn redis(conn: redis::aio::ConnectionManager) -> Self {
+    pub fn redis(conn: crate::redis_link::RedisLink) -> Self {
         Self::with_store(Store::Redis(conn))
     }
 

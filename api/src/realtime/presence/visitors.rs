@@ -39,15 +39,15 @@ pub struct OnlineVisitor {
 }
 
 fn online_key(tenant: TenantId) -> String {
-    format!("kefu:v1:{}:presence:visitors", tenant.simple())
+    format!("kefu:v1:{{{}}}:presence:visitors", tenant.simple())
 }
 
 fn connections_key(tenant: TenantId, visitor: VisitorId) -> String {
-    format!("kefu:v1:{}:presence:visitor:{}", tenant.simple(), visitor.simple())
+    format!("kefu:v1:{{{}}}:presence:visitor:{}", tenant.simple(), visitor.simple())
 }
 
 fn page_key(tenant: TenantId, visitor: VisitorId) -> String {
-    format!("kefu:v1:{}:presence:page:{}", tenant.simple(), visitor.simple())
+    format!("kefu:v1:{{{}}}:presence:page:{}", tenant.simple(), visitor.simple())
 }
 
 /// Removes a connection; when it was the visitor's last live one, the visitor goes offline.
@@ -80,7 +80,12 @@ pub(super) async fn refresh(store: &Store, here: &[(TenantId, VisitorId, Uuid)])
         }
         Store::Redis(conn) => {
             let mut conn = conn.clone();
-            for chunk in here.chunks(500) {
+            // On a cluster a pipeline must stay in one slot: one per tenant (its hash tag).
+            let mut here = here.to_vec();
+            here.sort_by_key(|(tenant, _, _)| *tenant);
+            let split_by_tenant = conn.is_cluster();
+            let chunks = here.chunk_by(|a, b| !split_by_tenant || a.0 == b.0).flat_map(|group| group.chunks(500));
+            for chunk in chunks {
                 let mut pipe = redis::pipe();
                 for (tenant, visitor, connection) in chunk {
                     let connections = connections_key(*tenant, *visitor);
