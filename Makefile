@@ -5,7 +5,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test services openapi bench-migrate bench-catalog bench-realtime bench-store bench-edge
+.PHONY: help dev test services openapi bench-migrate bench-catalog bench-placement bench-realtime bench-store bench-edge
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
@@ -13,6 +13,7 @@ help:
 	@echo "make openapi        regenerate docs/openapi.json from the code"
 	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
 	@echo "make bench-catalog  tenants per database: migration speed and backend memory as schemas accumulate"
+	@echo "make bench-placement 10,000 tenants migrated in one database and spread over five, same run"
 	@echo "make bench-realtime the real-time suite: durable msg/s, latency sweeps, fan-out vs Socket.IO, upgrades/s, idle sockets, resume"
 	@echo "make bench-store    durable msg/s of the storing path: per-message, commit_delay, group commit, same run"
 	@echo "make bench-edge     WebSocket round trips through the native edge against direct, same run"
@@ -34,6 +35,9 @@ bench-migrate:
 
 bench-catalog:
 	@bash infra/local/bench-catalog.sh
+
+bench-placement:
+	@bash infra/local/bench-placement.sh
 
 bench-realtime:
 	@bash infra/local/bench-realtime.sh

@@ -187,12 +187,21 @@ impl TenantTx {
         &mut self.tx
     }
 
-    /// Commits: one commit when the control rows share the transaction (or none were touched),
+    /// Commits: one commit when the control rows share the transaction (or none were written),
     /// otherwise both transactions atomically ([`super::two_phase::commit`]).
     pub async fn commit(self) -> sqlx::Result<()> {
         match self.control {
             Control::Same | Control::Separate { tx: None, .. } => self.tx.commit().await,
-            Control::Separate { tx: Some(control), pool } => {
+            Control::Separate { tx: Some(mut control), pool } => {
+                // A control transaction that only read (a member list) has nothing to commit:
+                // no two-phase commit for it.
+                let wrote: bool = sqlx::query_scalar("select txid_current_if_assigned() is not null")
+                    .fetch_one(&mut *control)
+                    .await?;
+                if !wrote {
+                    control.rollback().await?;
+                    return self.tx.commit().await;
+                }
                 super::two_phase::commit(self.tx, self.schema.database(), control, &pool).await
             }
         }
