@@ -11,6 +11,9 @@ cd "$(dirname "$0")/../.."
 source infra/local/toolchain.sh
 eval "$(infra/local/services.sh env)"
 eval "$(infra/local/services.sh second-pg)"
+# Not for `kefu` (which reads every KEFU_ variable as configuration).
+PG2_URL=$KEFU_TEST_PG2_URL
+unset KEFU_TEST_PG2_URL
 export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough"
 TENANTS=${TENANTS:-10000}
 DATABASES=${DATABASES:-5}
@@ -42,7 +45,7 @@ echo "|---|---:|---:|---:|---:|---:|"
 one="kefu_place_one_$stamp"
 mkdb "$DATABASE_URL" "$one"
 url="${DATABASE_URL%/*}/$one"
-DATABASE_URL=$url $bin migrate >/dev/null 2>&1
+DATABASE_URL=$url $bin migrate >/dev/null
 DATABASE_URL=$url $bin create-unmigrated-tenants "$TENANTS" --prefix one >/dev/null 2>&1
 start=$(date +%s.%N)
 DATABASE_URL=$url $bin migrate --concurrency "$ONE_CONCURRENCY" >&2
@@ -58,8 +61,8 @@ DATABASE_URL=$curl_ $bin migrate >/dev/null 2>&1
 per=$((TENANTS / DATABASES))
 for i in $(seq 1 "$DATABASES"); do
     name="kefu_place_t${i}_$stamp"
-    mkdb "$KEFU_TEST_PG2_URL" "$name"
-    DATABASE_URL=$curl_ $bin databases add "t$i" --url "${KEFU_TEST_PG2_URL%/*}/$name" --capacity "$per" >&2
+    mkdb "$PG2_URL" "$name"
+    DATABASE_URL=$curl_ $bin databases add "t$i" --url "${PG2_URL%/*}/$name" --capacity "$per" >&2
     DATABASE_URL=$curl_ $bin create-unmigrated-tenants "$per" --database "t$i" --prefix "d$i" >/dev/null 2>&1
 done
 start=$(date +%s.%N)
