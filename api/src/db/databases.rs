@@ -57,7 +57,8 @@ impl std::str::FromStr for DatabaseId {
 
 impl fmt::Display for DatabaseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, so tables can align it (`kefu databases list`).
+        f.pad(&self.0)
     }
 }
 
