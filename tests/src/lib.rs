@@ -685,3 +685,56 @@ pub async fn set_origins(api: &str, access: &str, origins: &[&str]) {
         .expect("save");
     assert!(saved.status().is_success(), "saving the widget failed: {}", saved.status());
 }
+
+/// Signs up a tenant through `base`'s api; returns the owner's access token and the tenant id.
+pub async fn signup_owner(base: &str, company: &str, email: &str) -> (String, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&serde_json::json!({ "company_name": company, "email": email, "password": "a multi node password" }))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("json");
+    (
+        body["access_token"].as_str().expect("token").to_owned(),
+        body["tenant"]["id"].as_str().expect("tenant").to_owned(),
+    )
+}
+
+/// `ws://…{path}` on the api at `base` (`http://…`).
+pub fn ws_url(base: &str, path: &str) -> String {
+    format!("{}{path}", base.replacen("http://", "ws://", 1))
+}
+
+/// A visitor of `tenant` connected to the api at `base` that said hello (resuming after
+/// `last_seq`) and read its welcome.
+pub async fn visitor_on(
+    base: &str,
+    tenant: &str,
+    visitor: kefu_protocol::VisitorId,
+    last_seq: i64,
+) -> kefu_api::testing::WsClient {
+    let url = ws_url(base, &format!("/ws/visitor?token={}", visitor_token(tenant, visitor)));
+    let mut client = kefu_api::testing::WsClient::connect(&url).await.expect("upgrade");
+    client.send(serde_json::json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
+    client.next_of("welcome").await;
+    client
+}
+
+/// Receives messages until `seq` arrives (within a minute; heartbeats do not count); returns
+/// all message seqs seen, in arrival order.
+pub async fn messages_until(client: &mut kefu_api::testing::WsClient, seq: i64) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while seen.last() != Some(&seq) {
+            let frame = client.next().await.expect("session alive");
+            if frame["type"] == "message" {
+                seen.push(frame["seq"].as_i64().expect("seq"));
+            }
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "message {seq} did not arrive within a minute; seen {seen:?}");
+    seen
+}

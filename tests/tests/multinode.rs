@@ -7,48 +7,8 @@ use std::collections::BTreeSet;
 
 use kefu_api::testing::WsClient;
 use kefu_protocol::VisitorId;
-use kefu_tests::{FreshDatabase, OwnRedis, Server, visitor_token};
-use serde_json::{Value, json};
-
-async fn signup(base: &str) -> (String, String) {
-    let response = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({ "company_name": "Multi Node Shop", "email": "owner@multinode.example", "password": "a multi node password" }))
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    (
-        body["access_token"].as_str().expect("token").to_owned(),
-        body["tenant"]["id"].as_str().expect("tenant").to_owned(),
-    )
-}
-
-fn ws(base: &str, path: &str) -> String {
-    format!("{}{path}", base.replacen("http://", "ws://", 1))
-}
-
-async fn visitor_on(base: &str, tenant: &str, visitor: VisitorId, last_seq: i64) -> WsClient {
-    let mut client = WsClient::connect(&ws(base, &format!("/ws/visitor?token={}", visitor_token(tenant, visitor))))
-        .await
-        .expect("upgrade");
-    client.send(json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
-    client.next_of("welcome").await;
-    client
-}
-
-/// Receives messages until `seq` arrives; returns all message seqs seen, in arrival order.
-async fn messages_until(client: &mut WsClient, seq: i64) -> Vec<i64> {
-    let mut seen = Vec::new();
-    while seen.last() != Some(&seq) {
-        let frame = client.next().await.expect("session alive");
-        if frame["type"] == "message" {
-            seen.push(frame["seq"].as_i64().expect("seq"));
-        }
-    }
-    seen
-}
+use kefu_tests::{FreshDatabase, OwnRedis, Server, messages_until, signup_owner, visitor_on, ws_url};
+use serde_json::json;
 
 #[tokio::test]
 async fn nothing_acknowledged_is_lost_or_doubled_across_node_kill_and_redis_restart() {
@@ -58,11 +18,11 @@ async fn nothing_acknowledged_is_lost_or_doubled_across_node_kill_and_redis_rest
     let env = [("REDIS_URL", redis_url.as_str())];
     let mut node_a = Server::start(&db.url, &env).await;
     let node_b = Server::start(&db.url, &env).await;
-    let (agent_token, tenant) = signup(&node_a.base).await;
+    let (agent_token, tenant) = signup_owner(&node_a.base, "Multi Node Shop", "owner@multinode.example").await;
 
     // Agent on B, visitor on A.
     let mut agent =
-        WsClient::connect(&ws(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
+        WsClient::connect(&ws_url(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
     agent.send(json!({ "type": "hello", "protocol": 1 })).await;
     agent.next_of("welcome").await;
     agent.send(json!({ "type": "subscribe_inbox" })).await;
@@ -170,13 +130,14 @@ async fn a_redis_outage_never_delays_an_ack_nor_stops_delivery_on_the_same_node(
     let env = [("REDIS_URL", redis_url.as_str())];
     let node_a = Server::start(&db.url, &env).await;
     let node_b = Server::start(&db.url, &env).await;
-    let (agent_token, tenant) = signup(&node_a.base).await;
+    let (agent_token, tenant) = signup_owner(&node_a.base, "Multi Node Shop", "owner@multinode.example").await;
     let mut visitor = visitor_on(&node_a.base, &tenant, VisitorId::from_uuid(uuid::Uuid::now_v7()), 0).await;
     visitor.send(json!({ "type": "send", "client_id": "open", "body": "hello" })).await;
     let conversation = visitor.next_of("ack").await["conversation_id"].as_str().expect("conversation").to_owned();
     let mut near =
-        WsClient::connect(&ws(&node_a.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
-    let mut far = WsClient::connect(&ws(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
+        WsClient::connect(&ws_url(&node_a.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
+    let mut far =
+        WsClient::connect(&ws_url(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
     for agent in [&mut near, &mut far] {
         agent.send(json!({ "type": "hello", "protocol": 1 })).await;
         agent.next_of("welcome").await;

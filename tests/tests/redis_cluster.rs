@@ -9,53 +9,8 @@ use std::process::Command;
 
 use kefu_api::testing::WsClient;
 use kefu_protocol::VisitorId;
-use kefu_tests::{FreshDatabase, OwnRedisCluster, Server, visitor_token};
+use kefu_tests::{FreshDatabase, OwnRedisCluster, Server, messages_until, signup_owner, visitor_on, ws_url};
 use serde_json::{Value, json};
-
-async fn signup(base: &str) -> (String, String) {
-    let response = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({ "company_name": "Cluster Shop", "email": "owner@cluster.example", "password": "a cluster shop password" }))
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    (
-        body["access_token"].as_str().expect("token").to_owned(),
-        body["tenant"]["id"].as_str().expect("tenant").to_owned(),
-    )
-}
-
-fn ws(base: &str, path: &str) -> String {
-    format!("{}{path}", base.replacen("http://", "ws://", 1))
-}
-
-async fn visitor_on(base: &str, tenant: &str, visitor: VisitorId, last_seq: i64) -> WsClient {
-    let mut client = WsClient::connect(&ws(base, &format!("/ws/visitor?token={}", visitor_token(tenant, visitor))))
-        .await
-        .expect("upgrade");
-    client.send(json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
-    client.next_of("welcome").await;
-    client
-}
-
-/// Receives messages until `seq` arrives (within a minute; heartbeats do not count); returns
-/// all message seqs seen, in arrival order.
-async fn messages_until(client: &mut WsClient, seq: i64) -> Vec<i64> {
-    let mut seen = Vec::new();
-    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while seen.last() != Some(&seq) {
-            let frame = client.next().await.expect("session alive");
-            if frame["type"] == "message" {
-                seen.push(frame["seq"].as_i64().expect("seq"));
-            }
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "message {seq} did not arrive within a minute; seen {seen:?}");
-    seen
-}
 
 /// The index of the cluster node that serves `channel`'s slot.
 fn owner_of(cluster: &OwnRedisCluster, channel: &str) -> usize {
@@ -94,10 +49,10 @@ async fn nothing_acknowledged_is_lost_across_an_api_node_kill_and_a_redis_cluste
     let env = [("KEFU_REDIS__CLUSTER_NODES", nodes.as_str())];
     let mut node_a = Server::start(&db.url, &env).await;
     let node_b = Server::start(&db.url, &env).await;
-    let (agent_token, tenant) = signup(&node_a.base).await;
+    let (agent_token, tenant) = signup_owner(&node_a.base, "Cluster Shop", "owner@cluster.example").await;
 
     let mut agent =
-        WsClient::connect(&ws(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
+        WsClient::connect(&ws_url(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
     agent.send(json!({ "type": "hello", "protocol": 1 })).await;
     agent.next_of("welcome").await;
     agent.send(json!({ "type": "subscribe_inbox" })).await;
