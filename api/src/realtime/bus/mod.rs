@@ -13,6 +13,8 @@
 //! sequence gaps and resync whenever the listener reconnects (`epoch`). Without Redis the bus is
 //! in-process only (a single node).
 
+mod sharded;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -116,21 +118,9 @@ struct Inner {
     node: Uuid,
     remote: Option<mpsc::Sender<(Topic, String)>>,
     /// On a cluster: the subscription task's requests.
-    sharded: Option<mpsc::UnboundedSender<Subscription>>,
+    sharded: Option<mpsc::UnboundedSender<sharded::Request>>,
     epoch: watch::Sender<u64>,
 }
-
-/// A request to the sharded subscription task.
-enum Subscription {
-    /// Subscribe to a topic's channel; answered once Redis confirmed (or failed).
-    Subscribe(Topic, tokio::sync::oneshot::Sender<()>),
-    /// Unsubscribe from a topic's channel.
-    Unsubscribe(Topic),
-}
-
-/// How often a cluster subscriber pings every primary (repairing lost node connections, which
-/// re-subscribes their channels).
-const NODE_CHECK_EVERY: Duration = Duration::from_secs(2);
 
 /// How often unused topics are dropped (and, on a cluster, unsubscribed).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -155,7 +145,7 @@ impl Bus {
 
     fn build(
         remote: Option<mpsc::Sender<(Topic, String)>>,
-        sharded: Option<mpsc::UnboundedSender<Subscription>>,
+        sharded: Option<mpsc::UnboundedSender<sharded::Request>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -195,8 +185,8 @@ impl Bus {
         let (requests, requested) = mpsc::unbounded_channel();
         let bus = Self::build(Some(tx), Some(requests));
         tokio::spawn(publish_loop(RedisLink::Cluster(commands), "SPUBLISH", rx, shutdown.clone()));
-        tokio::spawn(subscription_loop(bus.clone(), subscriber, requested, shutdown.clone()));
-        tokio::spawn(push_loop(bus.clone(), pushes, shutdown.clone()));
+        tokio::spawn(sharded::subscription_loop(bus.clone(), subscriber, requested, shutdown.clone()));
+        tokio::spawn(sharded::push_loop(bus.clone(), pushes, shutdown.clone()));
         tokio::spawn(sweep_loop(bus.clone(), shutdown));
         bus
     }
@@ -216,7 +206,7 @@ impl Bus {
                     // Redis in the order they were decided.
                     let confirmed = self.inner.sharded.as_ref().map(|requests| {
                         let (done, confirmed) = tokio::sync::oneshot::channel();
-                        let _ = requests.send(Subscription::Subscribe(topic.clone(), done));
+                        let _ = requests.send(sharded::Request::Subscribe(topic.clone(), done));
                         confirmed
                     });
                     (receiver, confirmed)
@@ -236,7 +226,7 @@ impl Bus {
         topics.retain(|topic, sender| {
             let used = sender.receiver_count() > 0;
             if !used && let Some(requests) = &self.inner.sharded {
-                let _ = requests.send(Subscription::Unsubscribe(topic.clone()));
+                let _ = requests.send(sharded::Request::Unsubscribe(topic.clone()));
             }
             used
         });
@@ -391,104 +381,6 @@ async fn sweep_loop(bus: Bus, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(SWEEP_EVERY) => bus.sweep(),
-        }
-    }
-}
-
-/// Applies subscription requests to the cluster subscriber connection, in order. The
-/// connection re-subscribes by itself after a node reconnects or slots move; a subscription that
-/// failed (its node was down) is retried every second until it succeeds, and then followers
-/// resync, since events were missed meanwhile.
-async fn subscription_loop(
-    bus: Bus,
-    mut conn: ClusterConnection,
-    mut requests: mpsc::UnboundedReceiver<Subscription>,
-    shutdown: CancellationToken,
-) {
-    let mut failed: std::collections::HashSet<Topic> = std::collections::HashSet::new();
-    let mut retry = tokio::time::interval(Duration::from_secs(1));
-    let mut check = tokio::time::interval(NODE_CHECK_EVERY);
-    loop {
-        let request = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            request = requests.recv() => request,
-            _ = check.tick() => {
-                // A connection that only receives is never used to send, so a node that came
-                // back would not be reconnected (and re-subscribed) before the next slot refresh:
-                // a ping to every primary repairs the connections to those that were lost.
-                use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
-                let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-                if let Err(error) = conn.route_command(redis::cmd("PING"), all).await {
-                    tracing::debug!(%error, "a Redis Cluster node does not answer");
-                }
-                continue;
-            }
-            _ = retry.tick(), if !failed.is_empty() => {
-                let mut recovered = false;
-                for topic in failed.clone() {
-                    if conn.ssubscribe(topic.as_str()).await.is_ok() {
-                        failed.remove(&topic);
-                        recovered = true;
-                    }
-                }
-                if recovered {
-                    bus.missed_events();
-                }
-                continue;
-            }
-        };
-        match request {
-            None => return,
-            Some(Subscription::Subscribe(topic, done)) => {
-                if let Err(error) = conn.ssubscribe(topic.as_str()).await {
-                    metrics::counter!("kefu_bus_subscribe_failed_total").increment(1);
-                    tracing::warn!(%error, topic = topic.as_str(), "sharded subscribe failed; retrying, and followers recover from Postgres");
-                    failed.insert(topic);
-                }
-                let _ = done.send(());
-            }
-            Some(Subscription::Unsubscribe(topic)) => {
-                failed.remove(&topic);
-                if let Err(error) = conn.sunsubscribe(topic.as_str()).await {
-                    tracing::debug!(%error, topic = topic.as_str(), "sharded unsubscribe failed");
-                }
-            }
-        }
-    }
-}
-
-/// Delivers the cluster's sharded messages. Events may have been missed, so followers resync,
-/// when a node connection was lost and when a channel is subscribed again (the connection
-/// re-subscribes by itself once the node is back, or its slots moved): the first confirmation
-/// of a channel is its subscription, any later one a re-subscription.
-async fn push_loop(bus: Bus, mut pushes: crate::redis_link::Pushes, shutdown: CancellationToken) {
-    let mut subscribed: std::collections::HashSet<String> = std::collections::HashSet::new();
-    loop {
-        let push = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            push = pushes.recv() => push,
-        };
-        let Some(push) = push else { return };
-        let mut data = push.data.into_iter();
-        let channel = data.next().and_then(|c| redis::from_redis_value::<String>(c).ok());
-        match (push.kind, channel) {
-            (redis::PushKind::SMessage | redis::PushKind::Message, Some(channel)) => {
-                if let Some(Ok(payload)) = data.next().map(redis::from_redis_value::<String>) {
-                    bus.deliver_remote(channel, &payload);
-                }
-            }
-            (redis::PushKind::SSubscribe, Some(channel)) if !subscribed.insert(channel.clone()) => {
-                tracing::info!("a sharded channel was subscribed again; resyncing conversations from Postgres");
-                bus.missed_events();
-            }
-            (redis::PushKind::SUnsubscribe, Some(channel)) => {
-                subscribed.remove(&channel);
-            }
-            (redis::PushKind::Disconnection, _) => {
-                tracing::info!("a Redis Cluster node connection was lost; resyncing conversations from Postgres");
-                bus.missed_events();
-            }
-            _ => {}
         }
     }
 }
