@@ -264,7 +264,8 @@ fn validate_profile(body: UpdateProfileRequest) -> Result<db::agents::ProfileCha
     })
 }
 
-/// Edits a member's tenant profile: admins edit anyone's, members their own.
+/// Edits a member's tenant profile: admins edit anyone's, members their own name and avatar
+/// (capacity, skills and employee number are the admins' to set).
 #[utoipa::path(patch, path = "/api/v1/members/{user_id}/profile", tag = "members", security(("bearer" = [])),
     params(("user_id" = String, Path, description = "usr_…")), request_body = UpdateProfileRequest,
     responses((status = 200, body = ProfileView), (status = 403, description = "forbidden"),
@@ -277,8 +278,16 @@ async fn update_profile(
 ) -> Result<axum::Json<ProfileView>> {
     let user_id = parse_user_id(&user_id)?;
     let is_self = auth.principal.user_id() == Some(user_id);
-    if !is_self && !auth.principal.role().includes(Role::Admin) {
+    let is_admin = auth.principal.role().includes(Role::Admin);
+    if !is_self && !is_admin {
         return Err(ApiError::forbidden("Only admins can edit other members' profiles."));
+    }
+    // Routing relies on capacity and skills, and the employee number identifies the agent to the
+    // business: members keep only their name and avatar.
+    if !is_admin && (body.max_concurrent_chats.is_some() || body.skills.is_some() || body.employee_no.is_some()) {
+        return Err(ApiError::forbidden(
+            "Only admins can change capacity, skills and employee numbers; you can change your name and avatar.",
+        ));
     }
     let change = validate_profile(body)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
@@ -293,6 +302,10 @@ async fn update_profile(
     )
     .await?;
     tx.commit().await?;
+    if change.max_concurrent_chats.is_some() {
+        // More room may take waiting conversations.
+        state.router.wake(auth.tenant.id);
+    }
     Ok(axum::Json(ProfileView {
         user_id,
         display_name: profile.display_name,

@@ -28,25 +28,43 @@ async fn details_show_plan_and_seat_usage_and_admins_can_rename() {
 }
 
 #[tokio::test]
-async fn members_edit_their_own_profile_admins_edit_anyones() {
+async fn members_edit_their_own_name_and_avatar_admins_set_capacity_skills_and_employee_numbers() {
     let app = TestApp::spawn().await;
     let owner = app.verified_owner().await;
     let agent = app.invite_and_accept(&owner, "agent").await;
     let other = app.invite_and_accept(&owner, "agent").await;
     let own = format!("/api/v1/members/{}/profile", agent.user_id);
 
-    let body = json!({ "display_name": "小李", "employee_no": "KF-007", "skills": ["退款", "billing", "退款"], "max_concurrent_chats": 8, "avatar_url": "https://cdn.example/a.png" });
+    let body = json!({ "display_name": "小李", "avatar_url": "https://cdn.example/a.png" });
     let (status, profile) = app.call("PATCH", &own, Some(&agent.access), Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{profile}");
     assert_eq!(profile["display_name"], "小李");
+    assert_eq!(profile["avatar_url"], "https://cdn.example/a.png");
+
+    // Routing relies on capacity and skills: an agent cannot raise their own (regression: they
+    // could), nor change their employee number, not even alongside an allowed change.
+    for routing in [
+        json!({ "max_concurrent_chats": 50 }),
+        json!({ "skills": ["vip"] }),
+        json!({ "employee_no": "KF-999" }),
+        json!({ "display_name": "小李", "max_concurrent_chats": 50 }),
+    ] {
+        let (status, problem) = app.call("PATCH", &own, Some(&agent.access), Some(routing.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{routing}: {problem}");
+    }
+    let body = json!({ "employee_no": "KF-007", "skills": ["退款", "billing", "退款"], "max_concurrent_chats": 8 });
+    let (status, profile) = app.call("PATCH", &own, Some(&owner.access), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
     assert_eq!(profile["skills"], json!(["退款", "billing"]));
     assert_eq!(profile["max_concurrent_chats"], 8);
+    assert_eq!(profile["display_name"], "小李", "absent fields are kept");
 
     // null clears, absent keeps.
     let (status, profile) = app.call("PATCH", &own, Some(&agent.access), Some(json!({ "avatar_url": null }))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(profile["avatar_url"], serde_json::Value::Null);
     assert_eq!(profile["employee_no"], "KF-007");
+    assert_eq!(profile["max_concurrent_chats"], 8, "the refused changes left nothing behind");
 
     let (_, members) = app.get("/api/v1/members", Some(&owner.access)).await;
     let listed = members.as_array().into_iter().flatten().find(|m| m["user_id"] == agent.user_id.as_str()).cloned();
@@ -66,7 +84,7 @@ async fn members_edit_their_own_profile_admins_edit_anyones() {
         json!({ "employee_no": "0123456789012345678901234567890123456789X" }),
         json!({ "role": "admin" }),
     ] {
-        let (status, problem) = app.call("PATCH", &own, Some(&agent.access), Some(bad.clone())).await;
+        let (status, problem) = app.call("PATCH", &own, Some(&owner.access), Some(bad.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
     }
 }
