@@ -38,6 +38,16 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
         let tenant_id = tenant.id;
         let mut tenant_tx = TenantTx::enter_new(&state.db, tx, &tenant).await?;
         db::agents::upsert(&mut tenant_tx, user_id, "Demo Owner").await?;
+        // The demo shows conversations arriving already assigned.
+        db::routing::update_settings(
+            &mut tenant_tx,
+            &db::routing::RoutingSettings {
+                auto_assign: true,
+                strategy: db::routing::Strategy::LeastBusy,
+                default_team_id: None,
+            },
+        )
+        .await?;
         db::audit::record(
             &mut tenant_tx,
             Actor::System,

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod ops;
 pub mod realtime;
 pub mod redis_link;
+pub mod routing;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;

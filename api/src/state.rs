@@ -48,6 +48,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Where attachment bytes live.
     pub attachments: crate::attachments::AttachmentStore,
+    /// Wakes the assignment engine.
+    pub router: crate::routing::Router,
 }
 
 impl AppState {
@@ -70,11 +72,17 @@ impl AppState {
         };
         let attachments = crate::attachments::AttachmentStore::open(&config.attachments)?;
         let fanout = crate::realtime::fanout::Fanout::new(bus.clone());
-        let events = crate::ops::events::Events::new(vec![std::sync::Arc::new(fanout.clone())]);
+        let (router, engine) = crate::routing::Router::new();
+        let events = crate::ops::events::Events::new(vec![
+            std::sync::Arc::new(fanout.clone()),
+            std::sync::Arc::new(router.clone()),
+        ]);
+        engine.start(db.clone(), presence.clone(), events.clone(), shutdown.clone());
         let store = crate::ops::group_commit::MessageStore::start(db.clone(), config.realtime.group_commit());
         let presence_writer =
-            crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone());
+            crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone(), router.clone());
         Ok(Self {
+            router,
             attachments,
             presence,
             presence_writer,

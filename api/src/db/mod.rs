@@ -80,6 +80,7 @@ pub mod messages;
 pub mod moves;
 pub mod outbox;
 pub mod refresh_tokens;
+pub mod routing;
 pub mod site_keys;
 pub mod teams;
 pub mod tenant;

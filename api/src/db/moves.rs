@@ -147,6 +147,17 @@ pub async fn stop_capture(conn: &mut PgConnection, schema: &TenantSchema, tables
     Ok(())
 }
 
+/// Empties `tables` in `schema`: a freshly migrated copy may hold rows its migrations seeded
+/// (settings singletons), which the snapshot brings from the source anyway.
+pub async fn empty_tables(target: &mut PgConnection, schema: &TenantSchema, tables: &[Table]) -> sqlx::Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names = tables.iter().map(|t| t.qualified(schema)).collect::<Vec<_>>().join(", ");
+    sqlx::query(sqlx::AssertSqlSafe(format!("truncate table {names}"))).execute(target).await?;
+    Ok(())
+}
+
 /// Copies every row of `table` as `source` sees it (its transaction's snapshot) into `target`.
 /// Returns the rows copied.
 pub async fn copy_table(

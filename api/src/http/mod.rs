@@ -17,6 +17,7 @@ pub mod health;
 pub mod invitations;
 pub mod members;
 pub mod presence;
+pub mod routing;
 pub mod site_keys;
 pub mod teams;
 pub mod tenant;
@@ -90,6 +91,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(conversations::router())
         .merge(conversation_actions::router())
         .merge(teams::router())
+        .merge(routing::router())
         .merge(canned_responses::router())
         .merge(attachments::router())
         .merge(widget::router())

@@ -158,6 +158,8 @@ async fn rename_team(
     )
     .await?;
     tx.commit().await?;
+    // New members may take the team's waiting conversations.
+    state.router.wake(auth.tenant.id);
     Ok(axum::Json(team.into()))
 }
 

@@ -32,6 +32,8 @@ pub const STREAM_CAPACITY: usize = 4096;
 pub enum ConversationChange {
     /// An agent took it.
     Claimed,
+    /// The assignment engine gave it to an agent.
+    Assigned,
     /// Closed by an agent or the visitor.
     Closed,
     /// Opened again.

@@ -141,6 +141,7 @@ async fn run(
     let mut tx = target_conn.begin().await?;
     moves::drop_schema(&mut tx, &target_schema).await?;
     super::migrate_tenant_schema(&mut tx, &target_schema).await?;
+    moves::empty_tables(&mut tx, &target_schema, &tables).await?;
     tx.commit().await?;
 
     progress.step("capturing changes in the source");

@@ -14,5 +14,6 @@ mod migrations;
 mod placement;
 mod platform;
 mod realtime;
+mod routing;
 mod tenant;
 mod widget;

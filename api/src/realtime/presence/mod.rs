@@ -106,6 +106,16 @@ impl Presence {
         }
     }
 
+    /// The tenants with an agent connected to this node and taking conversations (the
+    /// assignment engine's sweep).
+    pub fn tenants_with_agents_here(&self) -> std::collections::HashSet<TenantId> {
+        lock(&self.agents_here)
+            .values()
+            .filter(|(_, _, status)| *status == AgentStatus::Online)
+            .map(|(tenant, _, _)| *tenant)
+            .collect()
+    }
+
     /// Tracks a visitor connection of this node (refreshed until [`Presence::untrack_visitor`]).
     pub(super) fn track_visitor(&self, connection: Uuid, tenant: TenantId, visitor: VisitorId) {
         lock(&self.visitors_here).insert(connection, (tenant, visitor));

@@ -42,9 +42,9 @@ pub struct PresenceWriter {
 impl PresenceWriter {
     /// Starts the node's writer (which also refreshes this node's connections every
     /// [`REFRESH_SECS`]). Call inside the runtime; it ends when the last handle is dropped.
-    pub fn start(presence: Presence, fanout: Fanout) -> Self {
+    pub fn start(presence: Presence, fanout: Fanout, router: crate::routing::Router) -> Self {
         let (queue, updates) = mpsc::channel(QUEUE);
-        tokio::spawn(apply(presence.clone(), fanout, updates));
+        tokio::spawn(apply(presence.clone(), fanout, router, updates));
         Self { presence, queue }
     }
 
@@ -85,7 +85,12 @@ impl PresenceWriter {
     }
 }
 
-async fn apply(presence: Presence, fanout: Fanout, mut updates: mpsc::Receiver<Update>) {
+async fn apply(
+    presence: Presence,
+    fanout: Fanout,
+    router: crate::routing::Router,
+    mut updates: mpsc::Receiver<Update>,
+) {
     let every = Duration::from_secs(REFRESH_SECS);
     let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
@@ -97,7 +102,9 @@ async fn apply(presence: Presence, fanout: Fanout, mut updates: mpsc::Receiver<U
             _ = refresh.tick() => Work::Refresh,
         };
         let applied = match work {
-            Work::Update(update) => tokio::time::timeout(PATIENCE, apply_one(&presence, &fanout, update)).await,
+            Work::Update(update) => {
+                tokio::time::timeout(PATIENCE, apply_one(&presence, &fanout, &router, update)).await
+            }
             Work::Refresh => tokio::time::timeout(PATIENCE * 5, presence.refresh_here()).await,
         };
         if applied.is_err() {
@@ -111,7 +118,7 @@ enum Work {
     Refresh,
 }
 
-async fn apply_one(presence: &Presence, fanout: &Fanout, update: Update) {
+async fn apply_one(presence: &Presence, fanout: &Fanout, router: &crate::routing::Router, update: Update) {
     match update {
         Update::VisitorConnected { tenant, visitor, connection } => {
             match presence.visitor_connected(tenant, visitor, connection).await {
@@ -136,7 +143,12 @@ async fn apply_one(presence: &Presence, fanout: &Fanout, update: Update) {
             if let Err(error) = presence.set(tenant, user, connection, previous, status).await {
                 tracing::warn!(%error, "could not record presence");
             }
-            fanout.agent_presence(tenant, user, presence.status_of(tenant, user).await);
+            let now = presence.status_of(tenant, user).await;
+            fanout.agent_presence(tenant, user, now);
+            // An agent who takes conversations again may be given the waiting ones.
+            if now == AgentStatus::Online {
+                router.wake(tenant);
+            }
         }
         Update::AgentGone { tenant, user, connection, status } => {
             if let Err(error) = presence.clear(tenant, user, connection, status).await {
