@@ -479,3 +479,37 @@ test('Chinese renders and stays chosen for the member', async () => {
   await p.getByText('个人资料').waitFor();
   assert.equal(await p.evaluate(() => document.documentElement.lang), 'zh-CN');
 });
+
+test('routing: an admin turns on automatic assignment and new conversations arrive assigned', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner routing');
+  try {
+    await p.goto(`${API}/admin/routing`);
+    const toggle = p.getByTestId('routing-auto-assign');
+    await toggle.waitFor();
+    assert.equal(await toggle.getAttribute('aria-checked'), 'false', 'off by default');
+    await toggle.click();
+    await p.getByText('Round robin (each agent in turn)').click();
+    await p.getByTestId('routing-save').click();
+    await p.getByText('Routing saved.').waitFor();
+    await p.reload();
+    await p.getByTestId('routing-auto-assign').and(p.locator('[aria-checked=true]')).waitFor();
+    await p.screenshot({ path: join(tmpdir(), 'kefu-console-routing.png') });
+
+    // Olivia is offline (her tabs closed); the agent is online: a new visitor's conversation
+    // is given to the agent, who sees it among their own, live.
+    const agentId = await agentPage.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).user.id);
+    const newcomer = await Visitor.start(siteKey);
+    try {
+      const ack = await newcomer.say('Auto-assign me, 请分配客服');
+      const assigned = await newcomer.next((f) => f.type === 'conversation_updated' && f.assignee);
+      assert.equal(assigned.assignee, agentId, 'assigned to the online agent');
+      await agentPage.getByTestId('view-mine').click();
+      await agentPage.locator(`[data-testid=conversation-item][data-id="${ack.conversation_id}"]`).waitFor({ timeout: 10_000 });
+    } finally {
+      newcomer.close();
+    }
+  } finally {
+    await p.close();
+  }
+});
