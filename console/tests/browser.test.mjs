@@ -504,7 +504,7 @@ test('routing: an admin turns on automatic assignment and new conversations arri
       const ack = await newcomer.say('Auto-assign me, 请分配客服');
       const assigned = await newcomer.next((f) => f.type === 'conversation_updated' && f.assignee);
       assert.equal(assigned.assignee, agentId, 'assigned to the online agent');
-      await agentPage.getByTestId('view-mine').click();
+      await agentPage.goto(`${API}/inbox/mine`);
       await agentPage.locator(`[data-testid=conversation-item][data-id="${ack.conversation_id}"]`).waitFor({ timeout: 10_000 });
     } finally {
       newcomer.close();
