@@ -70,6 +70,7 @@ pub(super) async fn subscription_loop(
                     subscriptions.stale.remove(&topic);
                     match attempt(&mut conn, &topic, true).await {
                         Ok(()) => {
+                            subscriptions.pending.remove(&topic);
                             subscriptions.confirmed.insert(topic);
                             // The subscriber stopped waiting, so it may have read Postgres before
                             // this subscription existed: it must read again.
