@@ -738,3 +738,82 @@ pub async fn messages_until(client: &mut kefu_api::testing::WsClient, seq: i64) 
     assert!(waited.is_ok(), "message {seq} did not arrive within a minute; seen {seen:?}");
     seen
 }
+
+/// An agent connected to the api at `base` with `token`, past its welcome, following the inbox.
+pub async fn inbox_agent_on(base: &str, token: &str) -> kefu_api::testing::WsClient {
+    let url = ws_url(base, &format!("/ws/agent?token={token}"));
+    let mut agent = kefu_api::testing::WsClient::connect(&url).await.expect("agent upgrade");
+    agent.send(serde_json::json!({ "type": "hello", "protocol": 1 })).await;
+    agent.next_of("welcome").await;
+    agent.send(serde_json::json!({ "type": "subscribe_inbox" })).await;
+    agent
+}
+
+/// The numbered message `n`: client id `c{n}`, body `message {n}`.
+fn numbered(n: i64) -> serde_json::Value {
+    serde_json::json!({ "type": "send", "client_id": format!("c{n}"), "body": format!("message {n}") })
+}
+
+/// Sends the numbered messages of `range` one by one, each acknowledged before the next.
+pub async fn send_numbered(visitor: &mut kefu_api::testing::WsClient, range: std::ops::RangeInclusive<i64>) {
+    for n in range {
+        visitor.send(numbered(n)).await;
+        assert_eq!(visitor.next_of("ack").await["client_id"], format!("c{n}"), "message {n} acknowledged");
+    }
+}
+
+/// Pipelines the numbered messages of `range`, SIGKILLs `node` a moment later, and reads what
+/// the visitor got before its socket died: the client ids acknowledged and the highest
+/// sequence number seen (at least `last_seen`).
+pub async fn pipeline_then_kill(
+    visitor: &mut kefu_api::testing::WsClient,
+    node: &mut Server,
+    range: std::ops::RangeInclusive<i64>,
+    last_seen: i64,
+) -> (std::collections::BTreeSet<String>, i64) {
+    for n in range {
+        visitor.send(numbered(n)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(4)).await;
+    node.child.kill().expect("SIGKILL the node");
+    let _ = node.child.wait();
+    let (mut acked, mut last_seen) = (std::collections::BTreeSet::new(), last_seen);
+    while let Ok(frame) = visitor.next().await {
+        if frame["type"] == "ack" {
+            acked.insert(frame["client_id"].as_str().expect("client id").to_owned());
+            last_seen = last_seen.max(frame["seq"].as_i64().expect("seq"));
+        }
+    }
+    (acked, last_seen)
+}
+
+/// Sends again, with their original client ids, the numbered messages of `range` that were not
+/// `acked`, each acknowledged before the next.
+pub async fn resend_unacknowledged(
+    visitor: &mut kefu_api::testing::WsClient,
+    range: std::ops::RangeInclusive<i64>,
+    acked: &std::collections::BTreeSet<String>,
+) {
+    for n in range {
+        let client_id = format!("c{n}");
+        if !acked.contains(&client_id) {
+            visitor.send(numbered(n)).await;
+            assert_eq!(visitor.next_of("ack").await["client_id"], client_id);
+        }
+    }
+}
+
+/// The stored `(seq, client_id)` of a conversation (`conv_…`) of `tenant` (`tnt_…`), in order.
+pub async fn transcript(db: &FreshDatabase, tenant: &str, conversation: &str) -> Vec<(i64, String)> {
+    let pool = db.pool().await;
+    let schema = format!("t_{}", tenant.trim_start_matches("tnt_"));
+    let stored = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select seq, client_id from {schema}.messages where conversation_id = $1::uuid order by seq"
+    )))
+    .bind(conversation.trim_start_matches("conv_"))
+    .fetch_all(&pool)
+    .await
+    .expect("transcript");
+    pool.close().await;
+    stored
+}

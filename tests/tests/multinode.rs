@@ -3,11 +3,12 @@
 //! killed and restarted mid-conversation. Every acknowledged message must end up stored and
 //! delivered exactly once, in order.
 
-use std::collections::BTreeSet;
-
 use kefu_api::testing::WsClient;
 use kefu_protocol::VisitorId;
-use kefu_tests::{FreshDatabase, OwnRedis, Server, messages_until, signup_owner, visitor_on, ws_url};
+use kefu_tests::{
+    FreshDatabase, OwnRedis, Server, inbox_agent_on, messages_until, pipeline_then_kill, resend_unacknowledged,
+    send_numbered, signup_owner, transcript, visitor_on, ws_url,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -21,11 +22,7 @@ async fn nothing_acknowledged_is_lost_or_doubled_across_node_kill_and_redis_rest
     let (agent_token, tenant) = signup_owner(&node_a.base, "Multi Node Shop", "owner@multinode.example").await;
 
     // Agent on B, visitor on A.
-    let mut agent =
-        WsClient::connect(&ws_url(&node_b.base, &format!("/ws/agent?token={agent_token}"))).await.expect("agent");
-    agent.send(json!({ "type": "hello", "protocol": 1 })).await;
-    agent.next_of("welcome").await;
-    agent.send(json!({ "type": "subscribe_inbox" })).await;
+    let mut agent = inbox_agent_on(&node_b.base, &agent_token).await;
     let visitor_id = VisitorId::from_uuid(uuid::Uuid::new_v4());
     let mut visitor = visitor_on(&node_a.base, &tenant, visitor_id, 0).await;
 
@@ -38,38 +35,15 @@ async fn nothing_acknowledged_is_lost_or_doubled_across_node_kill_and_redis_rest
     let mut agent_seen = messages_until(&mut agent, 1).await;
 
     // Live across nodes.
-    for n in 2..=10 {
-        visitor.send(json!({ "type": "send", "client_id": format!("c{n}"), "body": format!("message {n}") })).await;
-        visitor.next_of("ack").await;
-    }
+    send_numbered(&mut visitor, 2..=10).await;
     agent_seen.extend(messages_until(&mut agent, 10).await);
 
     // Pipeline ten more and kill node A mid-stream.
-    for n in 11..=20 {
-        visitor.send(json!({ "type": "send", "client_id": format!("c{n}"), "body": format!("message {n}") })).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(4)).await;
-    node_a.child.kill().expect("SIGKILL node A");
-    let _ = node_a.child.wait();
-    let mut acked = BTreeSet::new();
-    let mut last_seen = 10;
-    while let Ok(frame) = visitor.next().await {
-        if frame["type"] == "ack" {
-            acked.insert(frame["client_id"].as_str().expect("client id").to_owned());
-            last_seen = last_seen.max(frame["seq"].as_i64().expect("seq"));
-        }
-    }
+    let (acked, last_seen) = pipeline_then_kill(&mut visitor, &mut node_a, 11..=20, 10).await;
     eprintln!("node A killed with {} of 10 pipelined sends acknowledged", acked.len());
     // Resume on B and retry everything not acknowledged, with the same client ids.
     let mut visitor = visitor_on(&node_b.base, &tenant, visitor_id, last_seen).await;
-    for n in 11..=20 {
-        let client_id = format!("c{n}");
-        if !acked.contains(&client_id) {
-            visitor.send(json!({ "type": "send", "client_id": client_id, "body": format!("message {n}") })).await;
-            let ack = visitor.next_of("ack").await;
-            assert_eq!(ack["client_id"], client_id);
-        }
-    }
+    resend_unacknowledged(&mut visitor, 11..=20, &acked).await;
     agent_seen.extend(messages_until(&mut agent, 20).await);
 
     // Redis dies mid-conversation: a third node serves the visitor, the agent stays on B.
@@ -88,18 +62,12 @@ async fn nothing_acknowledged_is_lost_or_doubled_across_node_kill_and_redis_rest
     agent_seen.extend(messages_until(&mut agent, 26).await);
 
     assert_eq!(agent_seen, (1..=26).collect::<Vec<_>>(), "the agent saw every message once, in order");
-    let pool = db.pool().await;
-    let schema = format!("t_{}", tenant.trim_start_matches("tnt_"));
-    let stored: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select seq, client_id from {schema}.messages where conversation_id = $1::uuid order by seq"
-    )))
-    .bind(conversation.trim_start_matches("conv_"))
-    .fetch_all(&pool)
-    .await
-    .expect("transcript");
     let expected: Vec<(i64, String)> = (1..=26).map(|n| (n, format!("c{n}"))).collect();
-    assert_eq!(stored, expected, "every message stored exactly once, in order, without gaps");
-    pool.close().await;
+    assert_eq!(
+        transcript(&db, &tenant, &conversation).await,
+        expected,
+        "every message stored exactly once, in order, without gaps"
+    );
 }
 
 /// Milliseconds from sending to the `ack`, for `count` messages sent at a pace the frame limit
