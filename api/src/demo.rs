@@ -38,13 +38,14 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
         let tenant_id = tenant.id;
         let mut tenant_tx = TenantTx::enter_new(&state.db, tx, &tenant).await?;
         db::agents::upsert(&mut tenant_tx, user_id, "Demo Owner").await?;
-        // The demo shows conversations arriving already assigned.
+        // The demo shows conversations arriving already assigned, VIPs first.
         db::routing::update_settings(
             &mut tenant_tx,
             &db::routing::RoutingSettings {
                 auto_assign: true,
                 strategy: db::routing::Strategy::LeastBusy,
                 default_team_id: None,
+                tag_priorities: [("vip".to_owned(), 50)].into(),
             },
         )
         .await?;

@@ -68,6 +68,7 @@ mod tests {
             iat: now,
             exp: now + 600,
             ext_user: None,
+            vip: None,
             country: None,
             jti: "t".into(),
         };

@@ -40,8 +40,33 @@ pub struct SessionRequest {
 pub struct UserIdentity {
     /// The tenant's own user id.
     pub id: String,
-    /// `hex(HMAC-SHA256(identity_secret, id))`, computed by the tenant's backend.
+    /// `hex(HMAC-SHA256(identity_secret, message))`, computed by the tenant's backend, where
+    /// the message is the id alone, or `id + "\nvip=" + level` for a VIP level of 1–10.
     pub hash: String,
+    /// The customer's VIP level, 0–10 (0 = none), covered by the hash: their conversations
+    /// wait at priority 10 × level or higher.
+    #[serde(default)]
+    pub vip: Option<u8>,
+}
+
+/// The highest VIP level.
+pub const MAX_VIP: u8 = 10;
+
+/// A verified customer: their id and VIP level (`None` for level 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedUser {
+    /// The tenant's own user id.
+    pub id: String,
+    /// 1–10, or `None`.
+    pub vip: Option<u8>,
+}
+
+/// What the tenant's backend signs for `id` at `vip` (docs/widget.md).
+pub fn identity_message(id: &str, vip: Option<u8>) -> String {
+    match vip {
+        Some(level) => format!("{id}\nvip={level}"),
+        None => id.to_owned(),
+    }
 }
 
 /// What the widget gets back.
@@ -79,7 +104,7 @@ pub fn check_origin(site: &EdgeSite, origin: Option<&str>) -> Result<(), EdgeErr
     }
 }
 
-fn verified_user(site: &EdgeSite, user: Option<&UserIdentity>) -> Result<Option<String>, EdgeError> {
+fn verified_user(site: &EdgeSite, user: Option<&UserIdentity>) -> Result<Option<VerifiedUser>, EdgeError> {
     let Some(user) = user else {
         if site.settings.identity_required {
             return Err(EdgeError::new(ErrorCode::InvalidIdentity, "This site admits identified visitors only."));
@@ -93,8 +118,16 @@ fn verified_user(site: &EdgeSite, user: Option<&UserIdentity>) -> Result<Option<
     let Some(secret) = &site.identity_secret else {
         return Err(EdgeError::new(ErrorCode::InvalidIdentity, "Identity verification is not set up for this site."));
     };
-    let expected = hmac_hex(secret.as_bytes(), &user.id);
-    if same(&expected, &user.hash.to_ascii_lowercase()) { Ok(Some(user.id.clone())) } else { Err(refused()) }
+    if user.vip.is_some_and(|level| level > MAX_VIP) {
+        return Err(EdgeError::new(ErrorCode::InvalidIdentity, format!("The VIP level must be 0–{MAX_VIP}.")));
+    }
+    // Level 0 is no level: the id alone is signed.
+    let vip = user.vip.filter(|level| *level > 0);
+    let expected = hmac_hex(secret.as_bytes(), &identity_message(&user.id, vip));
+    if !same(&expected, &user.hash.to_ascii_lowercase()) {
+        return Err(refused());
+    }
+    Ok(Some(VerifiedUser { id: user.id.clone(), vip }))
 }
 
 /// Admits a visitor (origin already checked) and mints their token with the region's keys.
@@ -106,7 +139,7 @@ pub fn grant(
     country: Option<String>,
     now: i64,
 ) -> Result<SessionGrant, EdgeError> {
-    let ext_user = verified_user(site, request.user.as_ref())?;
+    let verified = verified_user(site, request.user.as_ref())?;
     // A returning visitor keeps their id only with a valid proof; otherwise they are new.
     let returning = match (request.visitor_id, &request.visitor_proof) {
         (Some(id), Some(proof)) if same(&visitor_proof(config, site, id), proof) => Some(id),
@@ -120,7 +153,8 @@ pub fn grant(
         sub: visitor,
         tid: site.tenant_id,
         region: site.region.clone(),
-        ext_user,
+        ext_user: verified.as_ref().map(|user| user.id.clone()),
+        vip: verified.and_then(|user| user.vip),
         country: country.filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())),
         iat: now,
         exp: expires_at,
@@ -231,15 +265,35 @@ mod tests {
         let secret = site.identity_secret.clone().expect("secret");
         let hash = hmac_hex(secret.as_bytes(), "customer-42");
         let identified = SessionRequest {
-            user: Some(UserIdentity { id: "customer-42".into(), hash: hash.to_ascii_uppercase() }),
+            user: Some(UserIdentity { id: "customer-42".into(), hash: hash.to_ascii_uppercase(), vip: None }),
             ..request(&site)
         };
         grant(&config, &keys, &site, &identified, None, 1_000).expect("verified identity is admitted");
-        let wrong = SessionRequest { user: Some(UserIdentity { id: "customer-43".into(), hash }), ..request(&site) };
+        let wrong =
+            SessionRequest { user: Some(UserIdentity { id: "customer-43".into(), hash, vip: None }), ..request(&site) };
         assert_eq!(
             grant(&config, &keys, &site, &wrong, None, 1_000).expect_err("forged").code,
             ErrorCode::InvalidIdentity
         );
+        // The VIP level is signed with the id: claiming one the backend did not sign is refused.
+        let vip = |level: u8, signed: u8| SessionRequest {
+            user: Some(UserIdentity {
+                id: "customer-42".into(),
+                hash: hmac_hex(secret.as_bytes(), &identity_message("customer-42", Some(signed))),
+                vip: Some(level),
+            }),
+            ..request(&site)
+        };
+        let now = chrono::Utc::now().timestamp();
+        let granted = grant(&config, &keys, &site, &vip(3, 3), None, now).expect("signed vip");
+        let claims: VisitorClaims = keys.verify(&granted.token, VISITOR_AUDIENCE).expect("claims");
+        assert_eq!((claims.ext_user.as_deref(), claims.vip), (Some("customer-42"), Some(3)));
+        for (level, signed) in [(3, 2), (11, 11)] {
+            assert_eq!(
+                grant(&config, &keys, &site, &vip(level, signed), None, 1_000).expect_err("unsigned vip").code,
+                ErrorCode::InvalidIdentity
+            );
+        }
         site.settings.identity_required = true;
         assert_eq!(
             grant(&config, &keys, &site, &request(&site), None, 1_000).expect_err("required").code,

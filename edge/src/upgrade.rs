@@ -74,6 +74,7 @@ mod tests {
             tid: TenantId::from_uuid(uuid::Uuid::now_v7()),
             region: region.into(),
             ext_user: None,
+            vip: None,
             country: None,
             iat: now,
             exp: now + 60,

@@ -362,6 +362,7 @@ pub fn visitor_token(tenant_id: &str, visitor: kefu_protocol::VisitorId) -> Stri
         tid: tenant_id.parse().expect("tenant id"),
         region: "local".into(),
         ext_user: None,
+        vip: None,
         country: None,
         iat: now,
         exp: now + 600,

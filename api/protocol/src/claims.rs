@@ -55,6 +55,10 @@ pub struct VisitorClaims {
     /// The tenant's own id for a signed-in customer, when identity verification passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext_user: Option<String>,
+    /// The signed-in customer's VIP level (1–10) as the tenant's backend signed it; absent for
+    /// level 0 and anonymous visitors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<u8>,
     /// ISO 3166-1 alpha-2 country of the visitor's IP, as the edge saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,

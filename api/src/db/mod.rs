@@ -79,6 +79,7 @@ pub mod message_batch;
 pub mod messages;
 pub mod moves;
 pub mod outbox;
+pub mod queue;
 pub mod refresh_tokens;
 pub mod routing;
 pub mod site_keys;

@@ -1,6 +1,8 @@
 //! Tenant-scoped routing (F19, F20): the routing settings, the queue as the assignment engine
 //! reads it, the agents it may choose from, and the assignment itself.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use kefu_protocol::{ConversationId, TeamId, UserId};
 use serde::{Deserialize, Serialize};
@@ -8,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::TenantTx;
 use super::conversations::ConversationRow;
+use super::queue::{PRIORITY, WAITING_FROM};
 
 /// How the engine chooses among the agents who may take a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -31,22 +34,30 @@ pub struct RoutingSettings {
     /// Conversations without a team go to this team's members.
     #[schema(value_type = Option<String>)]
     pub default_team_id: Option<TeamId>,
+    /// Tag → priority (0–100): a waiting conversation with the tag waits at least at that
+    /// priority.
+    #[sqlx(json)]
+    pub tag_priorities: BTreeMap<String, i16>,
 }
 
 /// The tenant's routing settings.
 pub async fn settings(tx: &mut TenantTx) -> sqlx::Result<RoutingSettings> {
-    sqlx::query_as("select auto_assign, strategy, default_team_id from routing_settings").fetch_one(tx.conn()).await
+    sqlx::query_as("select auto_assign, strategy, default_team_id, tag_priorities from routing_settings")
+        .fetch_one(tx.conn())
+        .await
 }
 
 /// Replaces the tenant's routing settings.
 pub async fn update_settings(tx: &mut TenantTx, settings: &RoutingSettings) -> sqlx::Result<RoutingSettings> {
     sqlx::query_as(
-        "update routing_settings set auto_assign = $1, strategy = $2, default_team_id = $3, updated_at = now()
-         returning auto_assign, strategy, default_team_id",
+        "update routing_settings set auto_assign = $1, strategy = $2, default_team_id = $3, tag_priorities = $4,
+                updated_at = now()
+         returning auto_assign, strategy, default_team_id, tag_priorities",
     )
     .bind(settings.auto_assign)
     .bind(settings.strategy)
     .bind(settings.default_team_id)
+    .bind(sqlx::types::Json(&settings.tag_priorities))
     .fetch_one(tx.conn())
     .await
 }
@@ -76,15 +87,14 @@ pub struct Waiting {
     pub created_at: DateTime<Utc>,
 }
 
-/// The first `limit` waiting conversations in queue order, locked; those another transaction
-/// holds (a claim in flight) are skipped.
+/// The first `limit` waiting conversations in queue order (`db::queue`), locked; those another
+/// transaction holds (a claim in flight) are skipped.
 pub async fn lock_waiting(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<Waiting>> {
-    sqlx::query_as(
-        "select id, team_id, priority, created_at from conversations
-         where status = 'open' and assignee is null
-         order by priority desc, created_at, id
-         limit $1 for update skip locked",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select c.id, c.team_id, {PRIORITY} as priority, c.created_at from {WAITING_FROM}
+         order by {order} limit $1 for update of c skip locked",
+        order = super::queue::order()
+    )))
     .bind(limit)
     .fetch_all(tx.conn())
     .await

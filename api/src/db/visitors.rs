@@ -19,15 +19,21 @@ pub struct Seen {
     pub language: Option<String>,
     /// Country code from the edge.
     pub country: Option<String>,
+    /// The signed-in customer's VIP level (0–10); only an identified connection sets it.
+    pub vip: i16,
 }
 
 /// Records a visitor's connection: creates the row on first sight, refreshes `last_seen_at`,
 /// device, language and country otherwise (keeping known values when a connection lacks them).
+/// An identified connection sets the VIP level its token carries (0 without one); an anonymous
+/// one keeps the stored level.
 pub async fn touch(tx: &mut TenantTx, id: VisitorId, seen: &Seen) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into visitors (id, ext_user, browser, os, device, language, country) values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into visitors (id, ext_user, browser, os, device, language, country, vip)
+         values ($1, $2, $3, $4, $5, $6, $7, case when $2::text is null then 0 else $8 end)
          on conflict (id) do update set last_seen_at = now(),
              ext_user = coalesce(excluded.ext_user, visitors.ext_user),
+             vip = case when excluded.ext_user is null then visitors.vip else excluded.vip end,
              browser = coalesce(excluded.browser, visitors.browser),
              os = coalesce(excluded.os, visitors.os),
              device = coalesce(excluded.device, visitors.device),
@@ -41,6 +47,7 @@ pub async fn touch(tx: &mut TenantTx, id: VisitorId, seen: &Seen) -> sqlx::Resul
     .bind(&seen.device)
     .bind(&seen.language)
     .bind(&seen.country)
+    .bind(seen.vip.clamp(0, 10))
     .execute(tx.conn())
     .await?;
     Ok(())

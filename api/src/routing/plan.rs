@@ -70,7 +70,7 @@ mod tests {
     }
 
     fn settings(strategy: Strategy) -> RoutingSettings {
-        RoutingSettings { auto_assign: true, strategy, default_team_id: None }
+        RoutingSettings { auto_assign: true, strategy, default_team_id: None, tag_priorities: Default::default() }
     }
 
     fn counts(chosen: &[(ConversationId, UserId)], candidates: &[Candidate]) -> Vec<usize> {

@@ -47,6 +47,8 @@ export interface KefuConfig {
 export interface Identity {
   id: string;
   hash: string;
+  /** VIP level 0–10, signed with the id (the hash then covers `id + "\nvip=" + level`). */
+  vip?: number;
   name?: string;
   email?: string;
 }

@@ -76,7 +76,7 @@ const mount: Mount = (bridge) => {
     close: () => setOpen(false),
     toggle: () => setOpen(!open),
     identify(next) {
-      const changed = !identity || identity.id !== next.id;
+      const changed = !identity || identity.id !== next.id || identity.vip !== next.vip;
       identity = next;
       if (next.name || next.email) chat.setProfile(identified(next), false);
       if (changed) chat.reidentify();

@@ -70,6 +70,7 @@ impl Tenant {
                 tid: self.id.parse().expect("tenant id"),
                 region: "local".into(),
                 ext_user: None,
+                vip: None,
                 country: None,
                 iat: now,
                 exp: now + 3 * 3600,
