@@ -50,6 +50,8 @@ pub struct AppState {
     pub attachments: crate::attachments::AttachmentStore,
     /// Wakes the assignment engine.
     pub router: crate::routing::Router,
+    /// The visitor connections of this node by tenant, told their queue place as it moves.
+    pub waiting: crate::realtime::waiting::Waiting,
 }
 
 impl AppState {
@@ -81,8 +83,11 @@ impl AppState {
         let store = crate::ops::group_commit::MessageStore::start(db.clone(), config.realtime.group_commit());
         let presence_writer =
             crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone(), router.clone());
+        let waiting =
+            crate::realtime::waiting::Waiting::new(db.clone(), presence.clone(), bus.clone(), shutdown.clone());
         Ok(Self {
             router,
+            waiting,
             attachments,
             presence,
             presence_writer,

@@ -472,6 +472,21 @@ impl WsClient {
         found
     }
 
+    /// The next `status` frame for which `wanted` holds, skipping other frames and earlier
+    /// statuses (the queue watch pushes one whenever the visitor's place or the availability
+    /// moves, so intermediate ones may come first).
+    pub async fn status_where(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.take_of("status"))
+                .await
+                .unwrap_or_else(|_| panic!("no status where {what}"));
+            if wanted(&frame) {
+                return frame;
+            }
+        }
+    }
+
     /// Asserts that no frame arrives within `millis`.
     pub async fn expect_silence(&mut self, millis: u64) {
         use futures_util::StreamExt;
@@ -496,6 +511,19 @@ impl TestApp {
 
     /// Mints a visitor token the way the edge does, for `tenant_id` (`tnt_…`).
     pub fn visitor_token(&self, tenant_id: &str, visitor: kefu_protocol::VisitorId, ttl_secs: i64) -> String {
+        self.identified_visitor_token(tenant_id, visitor, ttl_secs, None, None)
+    }
+
+    /// Mints a visitor token for a signed-in customer `ext_user` with a VIP level, as the edge
+    /// does after checking the identity hash.
+    pub fn identified_visitor_token(
+        &self,
+        tenant_id: &str,
+        visitor: kefu_protocol::VisitorId,
+        ttl_secs: i64,
+        ext_user: Option<&str>,
+        vip: Option<u8>,
+    ) -> String {
         let now = chrono::Utc::now().timestamp();
         let claims = kefu_protocol::VisitorClaims {
             iss: kefu_protocol::ISSUER.into(),
@@ -503,7 +531,8 @@ impl TestApp {
             sub: visitor,
             tid: tenant_id.parse().expect("tenant id"),
             region: self.state.config.region.clone(),
-            ext_user: None,
+            ext_user: ext_user.map(str::to_owned),
+            vip,
             country: None,
             iat: now,
             exp: now + ttl_secs,
@@ -520,7 +549,11 @@ impl TestApp {
         visitor: kefu_protocol::VisitorId,
         last_seq: Option<i64>,
     ) -> (WsClient, Value) {
-        let token = self.visitor_token(tenant_id, visitor, 600);
+        self.visitor_with_token(&self.visitor_token(tenant_id, visitor, 600), last_seq).await
+    }
+
+    /// As [`Self::visitor`], with a token minted by the caller.
+    pub async fn visitor_with_token(&self, token: &str, last_seq: Option<i64>) -> (WsClient, Value) {
         let mut client = WsClient::connect(&self.ws_url(&format!("/ws/visitor?token={token}"))).await.expect("upgrade");
         client.send(json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
         let mut welcome = client.next_of("welcome").await;

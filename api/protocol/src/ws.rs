@@ -680,6 +680,9 @@ pub enum ServerFrame {
         /// The visitor.
         visitor_id: VisitorId,
     },
+    /// To agents: the queue's order changed without a conversation changing (a priority set by
+    /// hand, the routing settings); re-read `GET /api/v1/queue`.
+    QueueChanged,
 }
 
 fn frame_error(code: WsErrorCode, message: impl Into<String>) -> FrameError {

@@ -539,7 +539,7 @@ rating: number, } | { "type": "visitor_updated",
 /**
  * The visitor.
  */
-visitor_id: VisitorId, };
+visitor_id: VisitorId, } | { "type": "queue_changed" };
 
 export type Position = "right" | "left";
 

@@ -17,6 +17,7 @@ pub mod health;
 pub mod invitations;
 pub mod members;
 pub mod presence;
+pub mod queue;
 pub mod routing;
 pub mod site_keys;
 pub mod teams;
@@ -92,6 +93,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(conversation_actions::router())
         .merge(teams::router())
         .merge(routing::router())
+        .merge(queue::router())
         .merge(canned_responses::router())
         .merge(attachments::router())
         .merge(widget::router())

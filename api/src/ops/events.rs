@@ -111,6 +111,12 @@ pub enum Change {
         /// The visitor.
         visitor: VisitorId,
     },
+    /// The queue's order changed while no conversation did: a priority set by hand, the
+    /// routing settings.
+    QueueReordered {
+        /// The tenant.
+        tenant: TenantId,
+    },
 }
 
 /// Something that reacts to every committed change, synchronously; it must not block.

@@ -116,6 +116,9 @@ impl Subscriber for Fanout {
                 let frame = ServerFrame::VisitorUpdated { visitor_id: *visitor };
                 self.publish(&Topic::inbox(*tenant), frame, Audience::AgentsOnly, None);
             }
+            Change::QueueReordered { tenant } => {
+                self.publish(&Topic::inbox(*tenant), ServerFrame::QueueChanged, Audience::AgentsOnly, None);
+            }
         }
     }
 }

@@ -4,12 +4,12 @@
 //!
 //! The loop is generic over the socket's `Sink`/`Stream`, so a test can drive it with channels.
 //! It waits only on Postgres (through `ops`): presence goes to the node's presence writer and the
-//! `status` frame is computed off the loop, so a Redis outage never delays an acknowledgement.
+//! `status` frame comes from the node's queue watch (`waiting`), so a Redis outage never delays an
+//! acknowledgement.
 
 use std::fmt::Display;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::ws::Message;
 use futures_util::{Sink, Stream};
@@ -25,9 +25,6 @@ use crate::auth::TenantCtx;
 use crate::db;
 use crate::ops::messages::Author;
 use crate::ops::{self, OpError};
-
-/// Longest a `status` computation may take (presence in Redis, the queue in Postgres).
-const STATUS_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Serves one visitor connection until it ends.
 pub async fn run<Si, St, E>(
@@ -59,7 +56,7 @@ pub async fn run<Si, St, E>(
         conversation: None,
         presence_id: uuid::Uuid::now_v7(),
         present: false,
-        status: StatusThrottle::default(),
+        waiting: None,
     };
     session.serve(&mut reader).instrument(span).await;
     session.leave_presence();
@@ -82,29 +79,8 @@ struct Session {
     presence_id: uuid::Uuid,
     /// Whether this connection was recorded in presence (after hello).
     present: bool,
-    status: StatusThrottle,
-}
-
-/// One `status` computation at a time; one asked for meanwhile runs after it.
-#[derive(Default)]
-struct StatusThrottle {
-    running: Arc<AtomicBool>,
-    /// The latest request not yet taken up: for which conversation (if any).
-    pending: Arc<Mutex<Option<Option<ConversationId>>>>,
-}
-
-impl StatusThrottle {
-    fn ask(&self, conversation: Option<ConversationId>) {
-        *self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(conversation);
-    }
-
-    fn is_pending(pending: &Mutex<Option<Option<ConversationId>>>) -> bool {
-        pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_some()
-    }
-
-    fn take(pending: &Mutex<Option<Option<ConversationId>>>) -> Option<Option<ConversationId>> {
-        pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
-    }
+    /// Where the live queue sends this connection its `status` (after hello).
+    waiting: Option<super::waiting::Registration>,
 }
 
 impl Session {
@@ -148,6 +124,7 @@ impl Session {
     async fn hello(&mut self, last_seq: i64) -> Result<(), OpError> {
         let seen = db::visitors::Seen {
             ext_user: self.claims.ext_user.clone(),
+            vip: i16::from(self.claims.vip.unwrap_or(0)),
             country: self.claims.country.clone().filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())),
             ..self.seen.clone()
         };
@@ -283,8 +260,8 @@ impl Session {
         });
         super::observe_ack(started);
         if sent.fresh && sent.opened {
-            // The visitor now waits for an agent: where they stand. Their later messages do not
-            // move them in the queue (the widget asks again while its panel is open).
+            // The visitor now waits for an agent: where they stand. The node's queue watch
+            // pushes every later move.
             self.send_status();
         }
     }
@@ -299,35 +276,17 @@ impl Session {
         Ok(())
     }
 
-    /// Sends the `status` frame (the team's availability and the queue place) without holding up
-    /// the session: computed in a task of its own, one at a time; asked for while one runs, it
-    /// runs once more after it (for the conversation as it is then).
+    /// Has the `status` frame (the team's availability and the queue place) sent again soon, for
+    /// the conversation as it is now; later changes are pushed by the node's queue watch.
     fn send_status(&mut self) {
-        self.status.ask(self.conversation);
-        if self.status.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (state, tenant, out) = (self.state.clone(), self.tenant.clone(), self.out.clone());
-        let (running, pending) = (self.status.running.clone(), self.status.pending.clone());
-        tokio::spawn(async move {
-            loop {
-                while let Some(conversation) = StatusThrottle::take(&pending) {
-                    let status = super::waiting::status(&state, &tenant, conversation);
-                    match tokio::time::timeout(STATUS_PATIENCE, status).await {
-                        Ok(Ok(frame)) => out.send(&frame),
-                        Ok(Err(error)) => tracing::warn!(?error, "could not compute the visitor's status"),
-                        Err(_) => tracing::warn!("computing the visitor's status timed out"),
-                    }
-                }
-                running.store(false, Ordering::Release);
-                // A request may have come between the last take and the store above, and found
-                // this task still running: serve it, unless a new task already took over.
-                if StatusThrottle::is_pending(&pending) && !running.swap(true, Ordering::AcqRel) {
-                    continue;
-                }
-                return;
+        match &self.waiting {
+            Some(waiting) => waiting.follow(self.conversation),
+            None => {
+                let waiting = self.state.waiting.register(&self.tenant, self.out.clone());
+                waiting.follow(self.conversation);
+                self.waiting = Some(waiting);
             }
-        });
+        }
     }
 
     /// Removes this connection from presence; the visitor's last one announces them offline.

@@ -1,98 +1,279 @@
-//! What a visitor is told while they wait: whether the team is there (`online` when an agent
-//! takes new conversations, `busy` when agents are connected but none does, `offline` when
-//! nobody is or it is outside the tenant's business hours) and, while their open conversation has no agent, its place in the queue with a
-//! wait estimate from the median of the last 24 hours' first waits.
+//! What a visitor is told while they wait, pushed as it changes (F19): whether the team is there
+//! and, while their open conversation has no agent, its place in the queue with a wait estimate
+//! (`routing::queue`).
+//!
+//! Each node keeps, per tenant, the visitor connections it serves ([`Waiting::register`]). One
+//! task per such tenant follows the tenant's inbox topic, where every node announces what can
+//! move the queue (a conversation opened, taken, closed, transferred or re-tagged; an agent's
+//! presence; a priority or the routing settings changed). On such an event, a connection's
+//! request, a reconnection of the bus, or every [`REFRESH_EVERY`] (business hours open and
+//! close by the clock), it reads the whole queue once and sends each connection a `status` frame
+//! when theirs changed. Reads after events are at least [`MIN_GAP`] apart, so a busy queue costs a
+//! node one read per tenant per gap however many visitors wait; a connection waiting for its
+//! status (it connected, opened a conversation, asked) waits at most [`URGENT_GAP`].
 
-use kefu_protocol::ws::{AgentStatus, Availability, QueuePlace, ServerFrame};
-use kefu_protocol::{ConversationId, TenantId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use kefu_protocol::ws::{QueuePlace, ServerFrame};
+use kefu_protocol::{ConversationId, TeamId, TenantId};
+use tokio::sync::{Notify, broadcast};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::bus::{Bus, Topic};
+use super::presence::Presence;
+use super::socket::Outbound;
 use crate::auth::TenantCtx;
-use crate::db;
-use crate::ops::{OpError, in_tenant};
-use crate::state::AppState;
+use crate::db::Databases;
+use crate::routing::queue::{self, TimesCache};
 
-/// The `status` frame for a visitor whose open conversation is `conversation`.
-pub async fn status(
-    state: &AppState,
-    tenant: &TenantCtx,
+/// The least time between two reads of one tenant's queue on one node, after an event.
+pub const MIN_GAP: Duration = Duration::from_millis(500);
+/// The least time between two reads when a connection waits for its status (it connected,
+/// opened a conversation or asked): short, so nobody waits for a status, while a flood of
+/// connections still shares reads.
+pub const URGENT_GAP: Duration = Duration::from_millis(25);
+/// A read happens at least this often while visitors are connected.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// How long recent handle and wait times are reused.
+const TIMES_MAX_AGE: Duration = Duration::from_secs(60);
+/// How long a failed read waits before the next.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The node's visitor connections by tenant, and their queue watchers. Cheap to clone.
+#[derive(Clone)]
+pub struct Waiting {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tenants: Mutex<HashMap<TenantId, Watched>>,
+    databases: Databases,
+    presence: Presence,
+    bus: Bus,
+    shutdown: CancellationToken,
+}
+
+struct Watched {
+    /// The latest connection's view of the tenant (its schema).
+    tenant: TenantCtx,
+    connections: HashMap<u64, Watcher>,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+}
+
+struct Watcher {
+    out: Outbound,
     conversation: Option<ConversationId>,
-) -> Result<ServerFrame, OpError> {
-    let mut agents = availability(state, tenant.id).await;
-    let check_hours = agents != Availability::Offline;
-    let waiting = conversation;
-    // One transaction for both reads: this runs after every message that leaves a visitor waiting.
-    let (hours, place) = in_tenant(&state.db, &tenant.schema, |tx| {
-        Box::pin(async move {
-            let hours = if check_hours { db::widget::business_hours_now(tx).await? } else { None };
-            let place = match waiting {
-                Some(id) => db::conversations::queue_place(tx, id).await?,
-                None => None,
+    /// The last `status` frame sent, so an unchanged one is not sent again.
+    sent: Option<ServerFrame>,
+}
+
+/// A visitor connection's place among the watched; dropping it stops the watching.
+pub struct Registration {
+    waiting: Waiting,
+    tenant: TenantId,
+    connection: u64,
+}
+
+impl Waiting {
+    /// No connections yet.
+    pub fn new(databases: Databases, presence: Presence, bus: Bus, shutdown: CancellationToken) -> Self {
+        let inner = Inner { tenants: Mutex::new(HashMap::new()), databases, presence, bus, shutdown };
+        Self { inner: Arc::new(inner) }
+    }
+
+    fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Watched>> {
+        self.inner.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Watches the queue for a visitor connection; it gets its first `status` soon.
+    pub fn register(&self, tenant: &TenantCtx, out: Outbound) -> Registration {
+        let connection = out.id.get();
+        let mut tenants = self.tenants();
+        let watched = tenants.entry(tenant.id).or_insert_with(|| {
+            let (wake, stop) = (Arc::new(Notify::new()), CancellationToken::new());
+            tokio::spawn(watch(self.inner.clone(), tenant.id, wake.clone(), stop.clone()));
+            Watched { tenant: tenant.clone(), connections: HashMap::new(), wake, stop }
+        });
+        watched.tenant = tenant.clone();
+        watched.connections.insert(connection, Watcher { out, conversation: None, sent: None });
+        watched.wake.notify_one();
+        Registration { waiting: self.clone(), tenant: tenant.id, connection }
+    }
+
+    /// How many tenants this node watches (tests, metrics).
+    pub fn tenants_watched(&self) -> usize {
+        self.tenants().len()
+    }
+}
+
+impl Registration {
+    /// The connection's open conversation changed: its status is sent again.
+    pub fn follow(&self, conversation: Option<ConversationId>) {
+        self.update(|watcher| watcher.conversation = conversation);
+    }
+
+    /// The client asked for its status: sent again, changed or not.
+    pub fn ask(&self) {
+        self.update(|_| {});
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Watcher)) {
+        let mut tenants = self.waiting.tenants();
+        if let Some(watched) = tenants.get_mut(&self.tenant)
+            && let Some(watcher) = watched.connections.get_mut(&self.connection)
+        {
+            change(watcher);
+            watcher.sent = None;
+            watched.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut tenants = self.waiting.tenants();
+        if let Some(watched) = tenants.get_mut(&self.tenant) {
+            watched.connections.remove(&self.connection);
+            if watched.connections.is_empty() {
+                watched.stop.cancel();
+                tenants.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+/// What the watcher last read of each waiting conversation, to tell which events move the queue.
+type Known = HashMap<ConversationId, (Option<TeamId>, Vec<String>)>;
+
+async fn watch(inner: Arc<Inner>, tenant: TenantId, wake: Arc<Notify>, stop: CancellationToken) {
+    let topic = Topic::inbox(tenant);
+    let mut inbox = inner.bus.subscribe(&topic).await;
+    let mut epoch = inner.bus.epoch();
+    let mut refresh = tokio::time::interval(REFRESH_EVERY);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut times = TimesCache::new(TIMES_MAX_AGE);
+    let mut known = Known::new();
+    // When the next read is due (`None`: nothing asked for one), and when the last one started.
+    let mut due = Some(Instant::now());
+    let mut last_read = Instant::now();
+    let after = |due: Option<Instant>, at: Instant| Some(due.map_or(at, |due| due.min(at)));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = inner.shutdown.cancelled() => return,
+            _ = tokio::time::sleep_until(due.unwrap_or(last_read)), if due.is_some() => {
+                due = None;
+                last_read = Instant::now();
+                match push(&inner, tenant, &mut times).await {
+                    Ok(read) => known = read,
+                    Err(error) => {
+                        tracing::warn!(%error, %tenant, "could not read the queue; visitors' places are sent later");
+                        due = Some(Instant::now() + RETRY_AFTER);
+                    }
+                }
+            }
+            _ = wake.notified() => due = after(due, last_read + URGENT_GAP),
+            event = inbox.recv() => match event {
+                Ok(delivered) => if moves_queue(&delivered.event.frame, &known) {
+                    due = after(due, last_read + MIN_GAP);
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => due = after(due, last_read + MIN_GAP),
+                Err(broadcast::error::RecvError::Closed) => {
+                    inbox = inner.bus.subscribe(&topic).await;
+                    due = after(due, last_read + MIN_GAP);
+                }
+            },
+            _ = epoch.changed() => due = after(due, last_read + MIN_GAP),
+            _ = refresh.tick() => due = after(due, last_read + MIN_GAP),
+        }
+    }
+}
+
+/// Whether an inbox event can change a waiting visitor's place, estimate or the availability.
+fn moves_queue(frame: &ServerFrame, known: &Known) -> bool {
+    match frame {
+        ServerFrame::ConversationUpdated(summary) => {
+            let waiting = summary.status == kefu_protocol::ws::ConversationStatus::Open && summary.assignee.is_none();
+            match known.get(&summary.conversation_id) {
+                // Joined the queue.
+                None => waiting,
+                // Left it, or moved within it (another team's queue, tags with a priority).
+                Some((team, tags)) => !waiting || *team != summary.team_id || *tags != summary.tags,
+            }
+        }
+        ServerFrame::Presence { .. } | ServerFrame::QueueChanged => true,
+        _ => false,
+    }
+}
+
+/// Reads the queue and sends each connection its status if it changed; returns what is waiting.
+async fn push(inner: &Inner, tenant: TenantId, times: &mut TimesCache) -> sqlx::Result<Known> {
+    let ctx = match inner.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&tenant) {
+        Some(watched) => watched.tenant.clone(),
+        None => return Ok(Known::new()),
+    };
+    let view = queue::read(&inner.databases, &inner.presence, &ctx, crate::db::queue::MAX_READ, times).await?;
+    let places: HashMap<ConversationId, QueuePlace> = view
+        .entries
+        .iter()
+        .map(|entry| {
+            let place = QueuePlace {
+                position: u32::try_from(entry.place.position).unwrap_or(u32::MAX),
+                estimated_wait_secs: entry.estimated_wait_secs,
             };
-            Ok((hours, place))
+            (entry.place.id, place)
         })
-    })
-    .await?;
-    if let Some((hours, day, minute)) = hours
-        && !hours.is_open(u8::try_from(day).unwrap_or(0), u16::try_from(minute).unwrap_or(0))
-    {
-        // Outside business hours the team is away, whoever is connected.
-        agents = Availability::Offline;
-    }
-    let queue = place.map(|(position, median_wait)| QueuePlace {
-        position: u32::try_from(position).unwrap_or(u32::MAX),
-        estimated_wait_secs: median_wait.map(|secs| estimate(secs, position)),
-    });
-    Ok(ServerFrame::Status { agents, queue })
-}
-
-/// The team's availability from agent presence. If presence cannot be read, `busy`: the visitor
-/// can still write (an `offline` answer would send them to the offline form for nothing).
-pub async fn availability(state: &AppState, tenant: TenantId) -> Availability {
-    match state.presence.agents(tenant).await {
-        Ok(agents) => of_statuses(agents.values().copied()),
-        Err(error) => {
-            tracing::warn!(%error, "presence unavailable; telling visitors the team is busy");
-            Availability::Busy
+        .collect();
+    let mut tenants = inner.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(watched) = tenants.get_mut(&tenant) {
+        for watcher in watched.connections.values_mut() {
+            let queue = watcher.conversation.and_then(|conversation| places.get(&conversation).cloned());
+            let frame = ServerFrame::Status { agents: view.availability, queue };
+            if watcher.sent.as_ref() != Some(&frame) {
+                watcher.out.send(&frame);
+                watcher.sent = Some(frame);
+            }
         }
     }
-}
-
-fn of_statuses(statuses: impl Iterator<Item = AgentStatus>) -> Availability {
-    let mut best = Availability::Offline;
-    for status in statuses {
-        match status {
-            AgentStatus::Online => return Availability::Online,
-            AgentStatus::Busy | AgentStatus::Away => best = Availability::Busy,
-            AgentStatus::Offline => {}
-        }
-    }
-    best
-}
-
-/// The expected wait at `position`: the median first wait for each conversation ahead and this
-/// one, rounded up to whole seconds (at most a day).
-fn estimate(median_secs: f64, position: i64) -> u32 {
-    let secs = (median_secs.max(0.0) * position.max(1) as f64).ceil();
-    if secs.is_finite() { secs.min(86_400.0) as u32 } else { 86_400 }
+    Ok(view.entries.into_iter().map(|entry| (entry.place.id, (entry.place.own_team_id, entry.place.tags))).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kefu_protocol::ws::{ConversationStatus, ConversationSummary};
+    use kefu_protocol::{UserId, VisitorId};
 
-    #[test]
-    fn availability_is_the_best_status() {
-        use AgentStatus::*;
-        assert_eq!(of_statuses([].into_iter()), Availability::Offline);
-        assert_eq!(of_statuses([Away, Busy].into_iter()), Availability::Busy);
-        assert_eq!(of_statuses([Away, Online].into_iter()), Availability::Online);
+    fn summary(id: ConversationId, assignee: Option<UserId>, tags: &[&str]) -> ServerFrame {
+        ServerFrame::ConversationUpdated(ConversationSummary {
+            conversation_id: id,
+            visitor_id: VisitorId::from_uuid(uuid::Uuid::from_u128(9)),
+            status: ConversationStatus::Open,
+            assignee,
+            last_seq: 1,
+            updated_at: chrono::Utc::now(),
+            rating: None,
+            team_id: None,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            participants: Vec::new(),
+        })
     }
 
     #[test]
-    fn estimates_scale_with_position() {
-        assert_eq!(estimate(30.0, 1), 30);
-        assert_eq!(estimate(30.2, 3), 91);
-        assert_eq!(estimate(f64::INFINITY, 2), 86_400);
-        assert_eq!(estimate(-5.0, 2), 0);
+    fn only_changes_of_the_queue_wake_the_watcher() {
+        let (waiting, other) =
+            (ConversationId::from_uuid(uuid::Uuid::from_u128(1)), ConversationId::from_uuid(uuid::Uuid::from_u128(2)));
+        let known: Known = [(waiting, (None, vec![]))].into();
+        let agent = Some(UserId::from_uuid(uuid::Uuid::from_u128(3)));
+        assert!(!moves_queue(&summary(waiting, None, &[]), &known), "another message while waiting");
+        assert!(!moves_queue(&summary(other, agent, &[]), &known), "a message in an assigned conversation");
+        assert!(moves_queue(&summary(other, None, &[]), &known), "a new conversation waits");
+        assert!(moves_queue(&summary(waiting, agent, &[]), &known), "taken");
+        assert!(moves_queue(&summary(waiting, None, &["vip"]), &known), "tagged (a tag may carry a priority)");
+        assert!(moves_queue(&ServerFrame::QueueChanged, &known));
     }
 }

@@ -14,7 +14,9 @@
 //! same agent rows), so nobody gets more than their capacity and no conversation is assigned
 //! twice. Assignments are announced after the commit, like every change.
 
+pub mod estimate;
 pub mod plan;
+pub mod queue;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -13,6 +13,7 @@ mod message_path;
 mod migrations;
 mod placement;
 mod platform;
+mod queue;
 mod realtime;
 mod routing;
 mod tenant;

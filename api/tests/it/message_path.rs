@@ -402,6 +402,7 @@ async fn a_visitor_session_runs_over_channels() {
         tid: tenant_id,
         region: "local".into(),
         ext_user: None,
+        vip: None,
         country: None,
         iat: now,
         exp: now + 600,

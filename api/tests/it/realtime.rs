@@ -771,17 +771,16 @@ async fn visitors_get_availability_queue_places_profiles_context_and_ratings() {
     agent.send(json!({ "type": "subscribe_inbox" })).await;
     agent.send(json!({ "type": "claim", "conversation_id": conversation })).await;
     first.next_of("conversation_updated").await;
-    second.send(json!({ "type": "status" })).await;
-    let moved = second.next_of("status").await;
+    // Pushed: nobody asks.
+    let moved = second.status_where("the second moved up", |s| s["queue"]["position"] == 1).await;
     assert_eq!(moved["agents"], "online");
-    assert_eq!(moved["queue"]["position"], 1);
-    assert!(moved["queue"]["estimated_wait_secs"].is_u64(), "{moved}");
+    assert!(moved["queue"]["estimated_wait_secs"].is_u64(), "a free agent: the median pickup time: {moved}");
     agent.send(json!({ "type": "set_presence", "status": "busy" })).await;
     agent.next_of("presence").await;
-    second.send(json!({ "type": "status" })).await;
-    assert_eq!(second.next_of("status").await["agents"], "busy");
+    second.status_where("busy", |s| s["agents"] == "busy").await;
     first.send(json!({ "type": "status" })).await;
-    assert!(first.next_of("status").await.get("queue").is_none(), "an assigned conversation is not queued");
+    let answered = first.status_where("busy", |s| s["agents"] == "busy").await;
+    assert!(answered.get("queue").is_none(), "an assigned conversation is not queued");
 
     // Profile and context reach agents.
     first

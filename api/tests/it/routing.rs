@@ -96,7 +96,10 @@ async fn conversations_are_assigned_across_nodes_within_capacity_in_queue_order(
 
     // Off by default: nothing is assigned, however many agents are free.
     let (_, settings) = a.get("/api/v1/routing", Some(&ann.access)).await;
-    assert_eq!(settings, json!({ "auto_assign": false, "strategy": "least_busy", "default_team_id": null }));
+    assert_eq!(
+        settings,
+        json!({ "auto_assign": false, "strategy": "least_busy", "default_team_id": null, "tag_priorities": {} })
+    );
     let mut ann_ws = b.agent(&ann).await;
     ann_ws.send(json!({ "type": "subscribe_inbox" })).await;
     let mut bob_ws = b.agent(&bob).await;

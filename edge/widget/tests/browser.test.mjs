@@ -140,8 +140,14 @@ test('visitor and agent chat live: messages, typing both ways, read receipt', as
     const visitor = await agent.rest('GET', `/api/v1/visitors/${visitor_id}`);
     return visitor.attributes.context?.error === 'payment declined';
   });
+  // The conversation ahead is taken: the widget is told it moved up, pushed (it never polls).
+  const queue = await agent.rest('GET', '/api/v1/queue');
+  const ahead = queue.entries.find((e) => e.conversation_id !== conversation);
+  assert.ok(ahead && queue.entries[0].conversation_id === ahead.conversation_id, JSON.stringify(queue));
+  agent.send({ type: 'claim', conversation_id: ahead.conversation_id });
+  await page.getByText('下一位就是您。').waitFor();
   agent.send({ type: 'claim', conversation_id: conversation });
-  await page.getByText('您前面还有 1 位。').waitFor({ state: 'detached' });
+  await page.getByText('下一位就是您。').waitFor({ state: 'detached' });
   await until('the visitor message confirmed', async () => (await shown()).length === 1 && (await pending()) === 0);
   assert.equal(await page.locator('[role=log] b').count(), 0, 'message text never becomes HTML');
 

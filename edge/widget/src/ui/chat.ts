@@ -57,8 +57,6 @@ const PING_EVERY_MS = 25_000;
 const PONG_WITHIN_MS = 10_000;
 const MAX_BACKOFF_MS = 15_000;
 const TYPING_SHOWN_MS = 8_000;
-/** How often an open panel asks for availability and the queue place. */
-const STATUS_EVERY_MS = 20_000;
 
 export class Chat {
   state: ChatState;
@@ -77,7 +75,6 @@ export class Chat {
   private sentTypingAt = 0;
   /** The panel is open and the page visible: agent messages count as seen. */
   private seeing = false;
-  private statusTimer: ReturnType<typeof setInterval> | undefined;
   /** The host page's context (`Kefu('setContext')`), until the server confirmed it (`saved`). */
   private context: Record<string, unknown> | null = null;
   /** Profile and context frames sent on this connection and not yet confirmed. */
@@ -238,8 +235,6 @@ export class Chat {
   setSeeing(seeing: boolean): void {
     this.seeing = seeing;
     if (seeing) this.markRead();
-    clearInterval(this.statusTimer);
-    if (seeing) this.statusTimer = setInterval(() => this.welcomed && this.frame({ type: 'status' }), STATUS_EVERY_MS);
   }
 
   /**
@@ -324,7 +319,12 @@ export class Chat {
       body.visitor_id = stored.visitor_id;
       body.visitor_proof = stored.visitor_proof;
     }
-    if (identity) body.user = { id: String(identity.id), hash: String(identity.hash) };
+    if (identity) {
+      const user: Record<string, unknown> = { id: String(identity.id), hash: String(identity.hash) };
+      // The level is signed with the id (docs/widget.md): it travels exactly as given.
+      if (typeof identity.vip === 'number') user.vip = identity.vip;
+      body.user = user;
+    }
     const response = await fetch(this.config.edge_url + '/v1/sessions', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
