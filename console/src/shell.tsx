@@ -1,6 +1,6 @@
 // The signed-in frame: navigation, the member's presence and connection, language, sign-out, and
 // the pages of the console. One live store per tab, created here for the signed-in member.
-import { BranchesOutlined, MenuOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { BranchesOutlined, HourglassOutlined, MenuOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Alert, Badge, Button, Layout, Menu, Select, Space, Tooltip, Typography } from 'antd';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
@@ -15,6 +15,7 @@ import { TeamsPage } from './pages/admin/teams';
 import { SiteKeysPage } from './pages/admin/site-keys';
 import { WidgetPage } from './pages/admin/widget';
 import { InboxPage } from './pages/inbox/inbox';
+import { QueuePage } from './pages/queue';
 import { SettingsPage } from './pages/settings';
 import { notifier } from './state/notify';
 import { presenceChoice, type Choice } from './state/presence';
@@ -55,6 +56,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
 
   const items = [
     { key: '/inbox', icon: <CommentOutlined />, label: t('nav.inbox') },
+    { key: '/queue', icon: <HourglassOutlined />, label: t('nav.queue') },
     ...(supervisor ? [{ key: '/admin/canned', icon: <ThunderboltOutlined />, label: t('nav.canned') }] : []),
     ...(admin
       ? [
@@ -111,6 +113,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
         <Layout.Content className="shell-content">
           <Routes>
             <Route path="/inbox/:view?/:conversationId?" element={<InboxPage store={store} session={current} />} />
+            <Route path="/queue" element={<QueuePage store={store} session={current} />} />
             <Route path="/settings" element={<SettingsPage session={current} />} />
             {supervisor && <Route path="/admin/canned" element={<CannedPage />} />}
             {admin && <Route path="/admin/members" element={<MembersPage session={current} />} />}

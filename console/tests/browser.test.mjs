@@ -480,6 +480,46 @@ test('Chinese renders and stays chosen for the member', async () => {
   assert.equal(await p.evaluate(() => document.documentElement.lang), 'zh-CN');
 });
 
+test('the queue page is live; a supervisor moves a visitor to the front and the visitor is told', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner queue');
+  const [first, second] = [await Visitor.start(siteKey), await Visitor.start(siteKey)];
+  try {
+    await p.goto(`${API}/queue`);
+    await p.getByTestId('queue-table').waitFor();
+    const a = await first.say('排队的第一位');
+    const b = await second.say('second in the queue');
+    const row = (id) => p.locator(`[data-testid=queue-table] tr[data-row-key="${id}"]`);
+    await row(a.conversation_id).waitFor({ timeout: 10_000 });
+    await row(b.conversation_id).waitFor({ timeout: 10_000 });
+    const behind = await second.next((f) => f.type === 'status' && f.queue);
+    const firstAt = Number(await row(a.conversation_id).getByTestId('queue-position').textContent());
+    assert.ok(behind.queue.position > firstAt, `the second waits behind the first: ${JSON.stringify(behind)}`);
+    await p.screenshot({ path: join(tmpdir(), 'kefu-console-queue.png') });
+
+    // To the front: the table reorders and the visitor is pushed their new place.
+    await row(b.conversation_id).getByTestId('queue-front').click();
+    await second.next((f) => f.type === 'status' && f.queue?.position === 1, 10_000);
+    await until('the moved conversation heads the table', async () =>
+      (await p.locator('[data-testid=queue-table] tbody tr[data-row-key]').first().getAttribute('data-row-key')) === b.conversation_id, 10_000);
+
+    // Claiming from the queue opens the conversation; it leaves the queue everywhere.
+    await row(b.conversation_id).getByTestId('queue-claim').click();
+    await p.waitForURL(`**/inbox/mine/${b.conversation_id}`);
+    await second.next((f) => f.type === 'conversation_updated' && f.assignee, 10_000);
+    await p.goto(`${API}/queue`);
+    await row(a.conversation_id).waitFor();
+    assert.equal(await row(b.conversation_id).count(), 0, 'a claimed conversation is not queued');
+  } finally {
+    // Leaving closes their conversations: nothing waits into the routing test.
+    for (const v of [first, second]) {
+      v.send({ type: 'leave' });
+      v.close();
+    }
+    await p.close();
+  }
+});
+
 test('routing: an admin turns on automatic assignment and new conversations arrive assigned', async () => {
   const p = await owner.newPage();
   watch(p, 'owner routing');

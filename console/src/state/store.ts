@@ -44,6 +44,9 @@ export interface State {
   pages: ReadonlyMap<string, { url: string; title: string | null; viewed_at: string }>;
   /** Bumped when a visitor's profile changed (`visitor_updated`), so panels re-read it. */
   visitorVersions: ReadonlyMap<string, number>;
+  /** Bumped whenever the queue may have moved (a waiting conversation changed, presence,
+   * `queue_changed`), so the queue view re-reads it. */
+  queueVersion: number;
   members: readonly Member[];
   teams: readonly Team[];
   /** The last refusal the server sent for something this console asked (claim, close, …). */
@@ -61,6 +64,7 @@ const INITIAL: State = {
   visitorsOnline: new Set(),
   pages: new Map(),
   visitorVersions: new Map(),
+  queueVersion: 0,
   members: [],
   teams: [],
   lastError: null,
@@ -376,8 +380,12 @@ export class ConsoleStore {
         break;
       case 'conversation_updated': {
         const { type: _type, ...summary } = frame;
-        const known = this.state.items.has(summary.conversation_id);
+        const held = this.state.items.get(summary.conversation_id);
+        const known = held !== undefined;
+        const waitedBefore = held !== undefined && held.status === 'open' && !held.assignee;
+        const waitsNow = summary.status === 'open' && !summary.assignee;
         this.applySummary(summary);
+        if (waitedBefore || waitsNow) this.set({ queueVersion: this.state.queueVersion + 1 });
         if (!known && summary.status === 'open' && !summary.assignee) notifier.newConversation(summary.conversation_id);
         this.scheduleRefresh();
         break;
@@ -402,7 +410,10 @@ export class ConsoleStore {
         }
         break;
       case 'presence':
-        this.set({ agents: with_(this.state.agents, frame.agent_id, frame.status) });
+        this.set({ agents: with_(this.state.agents, frame.agent_id, frame.status), queueVersion: this.state.queueVersion + 1 });
+        break;
+      case 'queue_changed':
+        this.set({ queueVersion: this.state.queueVersion + 1 });
         break;
       case 'visitor_presence': {
         const online = new Set(this.state.visitorsOnline);
