@@ -526,7 +526,8 @@ test('routing: an admin turns on automatic assignment and new conversations arri
   try {
     await p.goto(`${API}/admin/routing`);
     const toggle = p.getByTestId('routing-auto-assign');
-    await toggle.waitFor();
+    // Editable once the saved settings are loaded.
+    await toggle.and(p.locator(':enabled')).waitFor();
     assert.equal(await toggle.getAttribute('aria-checked'), 'false', 'off by default');
     await toggle.click();
     await p.getByText('Round robin (each agent in turn)').click();

@@ -21,6 +21,8 @@ export function RoutingPage() {
   const [form] = Form.useForm<RoutingForm>();
   const [teams, setTeams] = useState<{ id: string; name: string }[]>([]);
   const [saving, setSaving] = useState(false);
+  // Editable only once the saved settings are in: a change made earlier would be overwritten.
+  const [loaded, setLoaded] = useState(false);
 
   useEffect(() => {
     Promise.all([call(api.GET('/api/v1/routing')), call(api.GET('/api/v1/teams'))])
@@ -28,6 +30,7 @@ export function RoutingPage() {
         const tags = Object.entries(settings.tag_priorities ?? {}).map(([tag, priority]) => ({ tag, priority }));
         form.setFieldsValue({ auto_assign: settings.auto_assign, strategy: settings.strategy, default_team_id: settings.default_team_id ?? undefined, tags });
         setTeams(found.map((team) => ({ id: team.id, name: team.name })));
+        setLoaded(true);
       })
       .catch((e: unknown) => message.error(describe(e, t)));
   }, [form, message, t]);
@@ -50,7 +53,7 @@ export function RoutingPage() {
   return (
     <Card title={t('nav.routing')} className="page">
       <Typography.Paragraph type="secondary">{t('routing.intro')}</Typography.Paragraph>
-      <Form form={form} layout="vertical" onFinish={save} data-testid="routing-form" style={{ maxWidth: 560 }}>
+      <Form form={form} layout="vertical" onFinish={save} data-testid="routing-form" style={{ maxWidth: 560 }} disabled={!loaded}>
         <Form.Item name="auto_assign" label={t('routing.autoAssign')} valuePropName="checked" extra={t('routing.autoAssignHelp')}>
           <Switch data-testid="routing-auto-assign" />
         </Form.Item>
