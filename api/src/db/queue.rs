@@ -44,6 +44,8 @@ pub struct Place {
     pub own_team_id: Option<TeamId>,
     /// Its tags.
     pub tags: Vec<String>,
+    /// The skills an agent needs for it.
+    pub skills: Vec<String>,
     /// The priority it waits at (0–100).
     pub priority: i16,
     /// The priority set on it by hand or by a rule.
@@ -59,7 +61,7 @@ pub struct Place {
 pub async fn places(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<Place>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select c.id, c.visitor_id, v.name as visitor_name, coalesce(c.team_id, s.default_team_id) as team_id,
-                c.team_id as own_team_id, c.tags, {PRIORITY} as priority, c.priority as set_priority, c.created_at,
+                c.team_id as own_team_id, c.tags, c.skills, {PRIORITY} as priority, c.priority as set_priority, c.created_at,
                 row_number() over (partition by coalesce(c.team_id, s.default_team_id) order by {order}) as position
          from {WAITING_FROM}
          order by {order}

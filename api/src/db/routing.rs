@@ -83,6 +83,8 @@ pub struct Waiting {
     pub team_id: Option<TeamId>,
     /// Higher goes first.
     pub priority: i16,
+    /// Skills the agent needs (lowercase).
+    pub skills: Vec<String>,
     /// When it was opened.
     pub created_at: DateTime<Utc>,
 }
@@ -91,7 +93,7 @@ pub struct Waiting {
 /// transaction holds (a claim in flight) are skipped.
 pub async fn lock_waiting(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<Waiting>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select c.id, c.team_id, {PRIORITY} as priority, c.created_at from {WAITING_FROM}
+        "select c.id, c.team_id, {PRIORITY} as priority, c.skills, c.created_at from {WAITING_FROM}
          order by {order} limit $1 for update of c skip locked",
         order = super::queue::order()
     )))
@@ -107,7 +109,7 @@ pub struct Candidate {
     pub user_id: UserId,
     /// Their capacity.
     pub max_concurrent_chats: i32,
-    /// Their skills.
+    /// Their skills, lowercase.
     pub skills: Vec<String>,
     /// Their teams.
     pub teams: Vec<TeamId>,
@@ -126,7 +128,8 @@ pub async fn lock_candidates(tx: &mut TenantTx, users: &[UserId]) -> sqlx::Resul
             .fetch_all(tx.conn())
             .await?;
     sqlx::query_as(
-        "select a.user_id, a.max_concurrent_chats, a.skills, a.last_assigned_at,
+        "select a.user_id, a.max_concurrent_chats, array(select lower(s) from unnest(a.skills) s) as skills,
+                a.last_assigned_at,
                 array(select m.team_id from team_members m where m.user_id = a.user_id) as teams,
                 (select count(*) from conversations c where c.assignee = a.user_id and c.status = 'open') as load
          from agents a where a.user_id = any($1)",
@@ -147,4 +150,14 @@ pub async fn assign(tx: &mut TenantTx, id: ConversationId, agent: UserId) -> sql
             .await?;
     }
     Ok(row)
+}
+
+/// Replaces the skills an open or closed conversation needs (lowercase). `None` when there is no
+/// such conversation.
+pub async fn set_skills(tx: &mut TenantTx, id: ConversationId, skills: &[String]) -> sqlx::Result<Option<Vec<String>>> {
+    sqlx::query_scalar("update conversations set skills = $2 where id = $1 returning skills")
+        .bind(id)
+        .bind(skills)
+        .fetch_optional(tx.conn())
+        .await
 }

@@ -7,17 +7,23 @@ pub const MAX_TAG_CHARS: usize = 40;
 
 /// Normalises one tag: trimmed, lowercase, 1–40 characters, no control characters.
 pub fn parse_tag(raw: &str) -> Result<String, String> {
-    let tag = raw.trim().to_lowercase();
-    if tag.is_empty() {
-        return Err("A tag must not be empty.".into());
+    parse_label(raw, "tag")
+}
+
+/// Normalises a lowercase label (a tag, a skill a conversation needs) as [`parse_tag`] does;
+/// errors name it `what`.
+pub fn parse_label(raw: &str, what: &str) -> Result<String, String> {
+    let label = raw.trim().to_lowercase();
+    if label.is_empty() {
+        return Err(format!("A {what} must not be empty."));
     }
-    if tag.chars().count() > MAX_TAG_CHARS {
-        return Err(format!("A tag is at most {MAX_TAG_CHARS} characters."));
+    if label.chars().count() > MAX_TAG_CHARS {
+        return Err(format!("A {what} is at most {MAX_TAG_CHARS} characters."));
     }
-    if tag.chars().any(char::is_control) {
-        return Err("A tag must not contain control characters.".into());
+    if label.chars().any(char::is_control) {
+        return Err(format!("A {what} must not contain control characters."));
     }
-    Ok(tag)
+    Ok(label)
 }
 
 /// Normalises a conversation's tags: each as [`parse_tag`], duplicates dropped (first kept),

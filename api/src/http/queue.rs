@@ -1,6 +1,7 @@
 //! The live queue over REST (F19, F20): the waiting conversations in the order they are served,
 //! each with its place in its team's queue, how long it has waited and its wait estimate; and
-//! setting a conversation's priority by hand (supervisors and up), which reorders the queue.
+//! setting a conversation's priority (which reorders the queue) or the skills it needs (which
+//! decide who may be given it) by hand, for supervisors and up.
 //! Consoles re-read the queue when the agent WebSocket says it moved (`conversation_updated` of
 //! a waiting conversation, `presence`, `queue_changed`).
 
@@ -29,7 +30,7 @@ pub const DEFAULT_QUEUE_PAGE: i64 = 200;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_queue)).routes(routes!(set_priority))
+    OpenApiRouter::new().routes(routes!(get_queue)).routes(routes!(set_priority)).routes(routes!(set_skills))
 }
 
 /// How much of the queue to read.
@@ -68,6 +69,8 @@ pub struct QueueEntry {
     pub team_id: Option<TeamId>,
     /// Tags.
     pub tags: Vec<String>,
+    /// Skills an agent needs to be given it.
+    pub skills: Vec<String>,
     /// The priority it waits at, 0–100: the highest of the one set on it, its visitor's VIP
     /// level × 10 and its tags' priorities.
     pub priority: i16,
@@ -104,6 +107,7 @@ async fn get_queue(
             visitor_name: entry.place.visitor_name,
             team_id: entry.place.team_id,
             tags: entry.place.tags,
+            skills: entry.place.skills,
             priority: entry.place.priority,
             set_priority: entry.place.set_priority,
             position: entry.place.position,
@@ -163,4 +167,56 @@ async fn set_priority(
     tx.commit().await?;
     state.events.publish(Change::QueueReordered { tenant: auth.tenant.id });
     Ok(axum::Json(PriorityRequest { priority: body.priority }))
+}
+
+/// Most skills one conversation may need.
+pub const MAX_CONVERSATION_SKILLS: usize = 10;
+
+/// The skills a conversation needs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkillsRequest {
+    /// At most 10, each 1–40 characters; stored trimmed and lowercase, without duplicates.
+    /// The engine gives the conversation only to an agent with all of them.
+    pub skills: Vec<String>,
+}
+
+/// Sets the skills a conversation needs (supervisors and up); the engine looks again at once.
+#[utoipa::path(put, path = "/api/v1/conversations/{conversation_id}/skills", tag = "routing",
+    security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
+    request_body = SkillsRequest,
+    responses((status = 200, body = SkillsRequest), (status = 403, description = "forbidden"),
+        (status = 404, description = "resource_not_found"), (status = 422, description = "validation_failed")))]
+async fn set_skills(
+    State(state): State<AppState>,
+    auth: Auth<SupervisorUp>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SkillsRequest>,
+) -> Result<axum::Json<SkillsRequest>> {
+    let id: ConversationId = id.parse().map_err(|_| ApiError::not_found("conversation"))?;
+    let mut skills: Vec<String> = Vec::new();
+    for raw in &body.skills {
+        let skill =
+            crate::domain::tags::parse_label(raw, "skill").map_err(|m| ApiError::field("skills", "invalid", m))?;
+        if !skills.contains(&skill) {
+            skills.push(skill);
+        }
+    }
+    if skills.len() > MAX_CONVERSATION_SKILLS {
+        return Err(ApiError::field("skills", "too_many", format!("At most {MAX_CONVERSATION_SKILLS} skills.")));
+    }
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let saved =
+        db::routing::set_skills(&mut tx, id, &skills).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    db::audit::record(
+        &mut tx,
+        auth.principal.actor(),
+        "conversation.skills_set",
+        Some(&id.to_string()),
+        serde_json::json!({ "skills": saved }),
+    )
+    .await?;
+    tx.commit().await?;
+    state.router.wake(auth.tenant.id);
+    Ok(axum::Json(SkillsRequest { skills: saved }))
 }

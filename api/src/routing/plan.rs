@@ -7,7 +7,8 @@ use kefu_protocol::{ConversationId, UserId};
 use crate::db::routing::{Candidate, RoutingSettings, Strategy, Waiting};
 
 /// Assigns the queue, in its order, to the candidates: a conversation of a team (or, without
-/// one, of the default team when set) goes only to that team's members; nobody gets more than
+/// one, of the default team when set) goes only to that team's members, one that needs skills
+/// only to agents with all of them (both lowercase); nobody gets more than
 /// their capacity; among those left, the strategy chooses. A conversation nobody may take stays
 /// waiting and the next one is tried (another team's agent may be free). `now` stamps each
 /// choice, so round robin moves on within one pass.
@@ -20,9 +21,11 @@ pub fn plan(
     let mut chosen = Vec::new();
     for (i, conversation) in waiting.iter().enumerate() {
         let team = conversation.team_id.or(settings.default_team_id);
-        let eligible = candidates
-            .iter_mut()
-            .filter(|c| i64::from(c.max_concurrent_chats) > c.load && team.is_none_or(|team| c.teams.contains(&team)));
+        let eligible = candidates.iter_mut().filter(|c| {
+            i64::from(c.max_concurrent_chats) > c.load
+                && team.is_none_or(|team| c.teams.contains(&team))
+                && conversation.skills.iter().all(|needed| c.skills.contains(needed))
+        });
         let best = match settings.strategy {
             Strategy::LeastBusy => eligible.min_by(|a, b| {
                 // Load relative to capacity (cross-multiplied), then who waited longest.
@@ -65,6 +68,7 @@ mod tests {
             id: ConversationId::from_uuid(uuid::Uuid::from_u128(1000 + n)),
             team_id: team,
             priority: 0,
+            skills: Vec::new(),
             created_at: Utc::now(),
         }
     }
@@ -114,6 +118,25 @@ mod tests {
         let with_default = RoutingSettings { default_team_id: Some(sales), ..settings(Strategy::LeastBusy) };
         let chosen = plan(&[waiting(3, None)], &mut agents, &with_default, Utc::now());
         assert_eq!(chosen, [(waiting(3, None).id, agents[1].user_id)]);
+    }
+
+    #[test]
+    fn a_conversation_needing_skills_goes_only_to_agents_with_all_of_them() {
+        let mut agents = [agent(1, 5, 0, &[]), agent(2, 5, 3, &[]), agent(3, 5, 4, &[])];
+        agents[1].skills = vec!["english".into()];
+        agents[2].skills = vec!["english".into(), "refunds".into()];
+        let needs = |n, skills: &[&str]| Waiting {
+            skills: skills.iter().map(|s| (*s).to_owned()).collect(),
+            ..waiting(n, None)
+        };
+        let queue = [needs(0, &["english", "refunds"]), needs(1, &["english"]), needs(2, &["german"]), needs(3, &[])];
+        let chosen = plan(&queue, &mut agents, &settings(Strategy::LeastBusy), Utc::now());
+        let ids = |a: &Candidate| a.user_id;
+        assert_eq!(
+            chosen,
+            [(queue[0].id, ids(&agents[2])), (queue[1].id, ids(&agents[1])), (queue[3].id, ids(&agents[0]))],
+            "the busiest agent has both skills; nobody speaks German, so that one waits"
+        );
     }
 
     #[test]

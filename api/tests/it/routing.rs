@@ -259,3 +259,60 @@ async fn routing_settings_are_admins_and_team_conversations_go_to_the_team() {
     let (_, log) = app.get("/api/v1/audit-log", Some(&owner.access)).await;
     assert!(log.as_array().into_iter().flatten().any(|e| e["action"] == "routing.changed"), "audited");
 }
+
+#[tokio::test]
+async fn a_conversation_needing_skills_waits_for_an_agent_who_has_them() {
+    let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test)");
+    let app = TestApp::spawn_with(|c| c.redis.url = Some(redis.into())).await;
+    let owner = app.verified_owner().await;
+    let tenant = owner.tenant_id.clone();
+    let (ann, bob) = (app.invite_and_accept(&owner, "agent").await, app.invite_and_accept(&owner, "agent").await);
+    let profile = |member: &Session, body: Value| {
+        let path = format!("/api/v1/members/{}/profile", member.user_id);
+        let access = owner.access.clone();
+        let app = &app;
+        async move {
+            let (status, body) = app.call("PATCH", &path, Some(&access), Some(body)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    profile(&ann, json!({ "skills": ["English", "Refunds"], "max_concurrent_chats": 5 })).await;
+    profile(&bob, json!({ "skills": [], "max_concurrent_chats": 5 })).await;
+    let (_ann_ws, _bob_ws) = (app.agent(&ann).await, app.agent(&bob).await);
+    let (_v1, refund) = open_conversation(&app, &tenant).await;
+    let (_v2, german) = open_conversation(&app, &tenant).await;
+    let skills = |conversation: &str| format!("/api/v1/conversations/{conversation}/skills");
+
+    // Supervisors set what a conversation needs: stored lowercase, validated, audited.
+    let (status, _) =
+        app.call("PUT", &skills(&refund), Some(&ann.access), Some(json!({ "skills": ["refunds"] }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let many: Vec<String> = (0..11).map(|n| format!("s{n}")).collect();
+    let (status, body) = app.call("PUT", &skills(&refund), Some(&owner.access), Some(json!({ "skills": many }))).await;
+    assert_eq!(
+        (status, body["errors"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("too_many")),
+        "{body}"
+    );
+    let (status, body) = app
+        .call("PUT", &skills(&refund), Some(&owner.access), Some(json!({ "skills": [" REFUNDS ", "english"] })))
+        .await;
+    assert_eq!((status, &body["skills"]), (StatusCode::OK, &json!(["refunds", "english"])), "{body}");
+    let (status, _) =
+        app.call("PUT", &skills(&german), Some(&owner.access), Some(json!({ "skills": ["German"] }))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // On: the refund goes to Ann, who has both skills; nobody speaks German yet.
+    routing(&app, &owner, json!({ "auto_assign": true, "strategy": "round_robin" })).await;
+    let assigned = until(&app, &tenant, "the refund assigned", |now| now[&refund].is_some()).await;
+    assert_eq!(assigned[&refund].as_deref(), Some(ann.user_id.as_str()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(assignees(&app, &tenant).await[&german], None, "nobody with the skill: it waits");
+    let (_, queue) = app.get("/api/v1/queue", Some(&bob.access)).await;
+    assert_eq!(queue["entries"][0]["skills"], json!(["german"]), "{queue}");
+
+    // Bob learns German (an admin's change wakes the engine): it is his.
+    profile(&bob, json!({ "skills": ["german"] })).await;
+    let assigned = until(&app, &tenant, "the German speaker takes it", |now| now[&german].is_some()).await;
+    assert_eq!(assigned[&german].as_deref(), Some(bob.user_id.as_str()));
+}

@@ -121,6 +121,7 @@ export const en = {
   'queue.assign': 'Assign to…',
   'queue.anonymous': 'Visitor',
   'queue.anyTeam': 'Anyone',
+  'queue.needsSkill': 'Only agents with this skill are given it',
   'queue.empty': 'Nobody is waiting.',
   'queue.seconds': '{n} s',
   'queue.minutes': '{n} min',

@@ -123,6 +123,7 @@ export const zhCN: Record<Key, string> = {
   'queue.assign': '分配给…',
   'queue.anonymous': '访客',
   'queue.anyTeam': '任何人',
+  'queue.needsSkill': '只分配给具备此技能的客服',
   'queue.empty': '当前没有人在排队。',
   'queue.seconds': '{n} 秒',
   'queue.minutes': '{n} 分钟',

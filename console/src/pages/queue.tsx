@@ -19,6 +19,7 @@ interface Entry {
   visitor_name?: string | null;
   team_id?: string | null;
   tags: string[];
+  skills: string[];
   priority: number;
   set_priority: number;
   position: number;
@@ -97,6 +98,7 @@ export function QueuePage({ store, session }: { store: ConsoleStore; session: St
         <Space size={4} wrap>
           <Typography.Text strong>{e.visitor_name || t('queue.anonymous')}</Typography.Text>
           {e.tags.map((tag) => <Tag key={tag}>{tag}</Tag>)}
+          {e.skills.map((skill) => <Tooltip key={`skill:${skill}`} title={t('queue.needsSkill')}><Tag color="blue">{skill}</Tag></Tooltip>)}
         </Space>
       ),
     },
