@@ -194,6 +194,15 @@ impl TestApp {
         Self { addr, state, http: reqwest::Client::new(), shutdown: Some(tx) }
     }
 
+    /// Two nodes sharing one Postgres and the Redis of `REDIS_URL` (multi-node tests).
+    pub async fn spawn_pair() -> (Self, Self) {
+        let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test)");
+        let a = Self::spawn_with(|c| c.redis.url = Some(redis.clone().into())).await;
+        let url = a.state.config.database_url().to_owned();
+        let b = Self::spawn_on(&url, |c| c.redis.url = Some(redis.into())).await;
+        (a, b)
+    }
+
     /// Starts a server on a control database of its own ([`private_control_database`]) with the
     /// tenant databases [`PLACED_DATABASES`] on the second cluster registered besides `main`.
     /// New tenants go to `main` until the test calls [`TestApp::place_new_tenants_in`].

@@ -1,13 +1,13 @@
 //! Tenant-scoped queue (F19, F20): the waiting conversations in the order they are served, with
-//! their places in their team's queue, and what the wait estimator reads (the online agents'
-//! capacity and load, recent handle and first-wait times).
+//! their places in their team's queue, and the recent handle and first-wait times the wait
+//! estimator reads (with the online agents from `db::routing::candidates`).
 //!
 //! A waiting conversation's priority is derived when the queue is read ([`PRIORITY`]): the one
 //! set on it, its visitor's VIP level × 10, or its tags' (routing settings), whichever is highest.
 //! Nothing derived is stored, so a VIP level or a tag priority that changes applies at once.
 
 use chrono::{DateTime, Utc};
-use kefu_protocol::{ConversationId, TeamId, UserId, VisitorId};
+use kefu_protocol::{ConversationId, TeamId, VisitorId};
 
 use super::TenantTx;
 
@@ -78,35 +78,6 @@ pub async fn waiting_count(tx: &mut TenantTx) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from conversations where status = 'open' and assignee is null")
         .fetch_one(tx.conn())
         .await
-}
-
-/// An online agent as the estimator sees them.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Slots {
-    /// The agent.
-    pub user_id: UserId,
-    /// Their capacity.
-    pub max_concurrent_chats: i32,
-    /// Their teams.
-    pub teams: Vec<TeamId>,
-    /// Their open assigned conversations.
-    pub load: i64,
-}
-
-/// The active agents among `users` with their teams and loads (not locked: an estimate).
-pub async fn slots(tx: &mut TenantTx, users: &[UserId]) -> sqlx::Result<Vec<Slots>> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as(
-        "select a.user_id, a.max_concurrent_chats,
-                array(select m.team_id from team_members m where m.user_id = a.user_id) as teams,
-                (select count(*) from conversations c where c.assignee = a.user_id and c.status = 'open') as load
-         from agents a where a.active and a.user_id = any($1)",
-    )
-    .bind(users)
-    .fetch_all(tx.conn())
-    .await
 }
 
 /// Recent times of one team's queue (or, with `team_id` `None` and `all` set, of the whole

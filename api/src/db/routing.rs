@@ -127,14 +127,23 @@ pub async fn lock_candidates(tx: &mut TenantTx, users: &[UserId]) -> sqlx::Resul
             .bind(users)
             .fetch_all(tx.conn())
             .await?;
+    candidates(tx, &locked).await
+}
+
+/// The active agents among `users` with their teams and current loads, not locked (what the
+/// wait estimator reads).
+pub async fn candidates(tx: &mut TenantTx, users: &[UserId]) -> sqlx::Result<Vec<Candidate>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(
         "select a.user_id, a.max_concurrent_chats, array(select lower(s) from unnest(a.skills) s) as skills,
                 a.last_assigned_at,
                 array(select m.team_id from team_members m where m.user_id = a.user_id) as teams,
                 (select count(*) from conversations c where c.assignee = a.user_id and c.status = 'open') as load
-         from agents a where a.user_id = any($1)",
+         from agents a where a.active and a.user_id = any($1)",
     )
-    .bind(&locked)
+    .bind(users)
     .fetch_all(tx.conn())
     .await
 }

@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use kefu_protocol::TeamId;
 
-use crate::db::queue::{Slots, Times};
+use crate::db::queue::Times;
+use crate::db::routing::Candidate;
 
 /// Closed conversations a team needs in the last 7 days before its own median handle time is
 /// used instead of the tenant's.
@@ -37,7 +38,7 @@ pub struct Pace {
 
 /// The pace of `team` (`None`: conversations anyone may take) from the online agents' slots and
 /// the recent times.
-pub fn pace(team: Option<TeamId>, online: &[Slots], times: &[Times]) -> Pace {
+pub fn pace(team: Option<TeamId>, online: &[Candidate], times: &[Times]) -> Pace {
     let mut pace = Pace::default();
     for agent in online.iter().filter(|a| team.is_none_or(|team| a.teams.contains(&team))) {
         let capacity = u32::try_from(agent.max_concurrent_chats.max(0)).unwrap_or(0);
@@ -58,7 +59,7 @@ pub fn pace(team: Option<TeamId>, online: &[Slots], times: &[Times]) -> Pace {
 /// The paces of the teams in `teams`, each computed once.
 pub fn paces(
     teams: impl IntoIterator<Item = Option<TeamId>>,
-    online: &[Slots],
+    online: &[Candidate],
     times: &[Times],
 ) -> HashMap<Option<TeamId>, Pace> {
     let mut paces = HashMap::new();
@@ -93,12 +94,14 @@ mod tests {
     use super::*;
     use kefu_protocol::UserId;
 
-    fn agent(n: u128, capacity: i32, load: i64, teams: &[TeamId]) -> Slots {
-        Slots {
+    fn agent(n: u128, capacity: i32, load: i64, teams: &[TeamId]) -> Candidate {
+        Candidate {
             user_id: UserId::from_uuid(uuid::Uuid::from_u128(n)),
             max_concurrent_chats: capacity,
+            skills: Vec::new(),
             teams: teams.to_vec(),
             load,
+            last_assigned_at: None,
         }
     }
 

@@ -91,7 +91,7 @@ pub async fn read(
     let (slots, recent) = if places.is_empty() || online.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        let slots = db::queue::slots(&mut tx, &online).await?;
+        let slots = db::routing::candidates(&mut tx, &online).await?;
         let recent = match times.fresh() {
             Some(recent) => recent.to_vec(),
             None => {

@@ -7,14 +7,6 @@ use kefu_protocol::VisitorId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn two_nodes() -> (TestApp, TestApp) {
-    let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test)");
-    let a = TestApp::spawn_with(|c| c.redis.url = Some(redis.clone().into())).await;
-    let url = a.state.config.database_url().to_owned();
-    let b = TestApp::spawn_on(&url, |c| c.redis.url = Some(redis.into())).await;
-    (a, b)
-}
-
 /// A visitor on `app` who opens a conversation; returns the socket and the conversation id.
 async fn waiting_visitor(app: &TestApp, token: &str, body: &str) -> (WsClient, String) {
     let (mut visitor, _) = app.visitor_with_token(token, None).await;
@@ -53,7 +45,7 @@ fn priority_path(conversation: &str) -> String {
 
 #[tokio::test]
 async fn the_queue_is_served_by_priority_and_each_visitor_is_pushed_their_place() {
-    let (a, b) = two_nodes().await;
+    let (a, b) = TestApp::spawn_pair().await;
     let owner = a.verified_owner().await;
     let tenant = owner.tenant_id.clone();
     let agent = a.invite_and_accept(&owner, "agent").await;

@@ -11,15 +11,6 @@ use kefu_protocol::VisitorId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Two nodes sharing Postgres and Redis.
-async fn two_nodes() -> (TestApp, TestApp) {
-    let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test)");
-    let a = TestApp::spawn_with(|c| c.redis.url = Some(redis.clone().into())).await;
-    let url = a.state.config.database_url().to_owned();
-    let b = TestApp::spawn_on(&url, |c| c.redis.url = Some(redis.into())).await;
-    (a, b)
-}
-
 async fn set_capacity(app: &TestApp, owner: &Session, member: &Session, capacity: i32) {
     let path = format!("/api/v1/members/{}/profile", member.user_id);
     let (status, body) =
@@ -86,7 +77,7 @@ fn waiting(assigned: &HashMap<String, Option<String>>) -> usize {
 
 #[tokio::test]
 async fn conversations_are_assigned_across_nodes_within_capacity_in_queue_order() {
-    let (a, b) = two_nodes().await;
+    let (a, b) = TestApp::spawn_pair().await;
     let owner = a.verified_owner().await;
     let tenant = owner.tenant_id.clone();
     let ann = a.invite_and_accept(&owner, "agent").await;
@@ -161,7 +152,7 @@ async fn conversations_are_assigned_across_nodes_within_capacity_in_queue_order(
 
 #[tokio::test]
 async fn concurrent_passes_on_two_nodes_never_exceed_capacity_or_assign_twice() {
-    let (a, b) = two_nodes().await;
+    let (a, b) = TestApp::spawn_pair().await;
     let owner = a.verified_owner().await;
     let tenant = owner.tenant_id.clone();
     let mut agents = Vec::new();
