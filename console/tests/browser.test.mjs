@@ -487,6 +487,7 @@ test('the queue page is live; a supervisor moves a visitor to the front and the 
   try {
     await p.goto(`${API}/queue`);
     await p.getByTestId('queue-table').waitFor();
+    await p.locator('[data-testid=connection][data-state=online]').waitFor();
     const a = await first.say('排队的第一位');
     const b = await second.say('second in the queue');
     const row = (id) => p.locator(`[data-testid=queue-table] tr[data-row-key="${id}"]`);

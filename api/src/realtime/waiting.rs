@@ -41,6 +41,8 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
 const TIMES_MAX_AGE: Duration = Duration::from_secs(60);
 /// How long a failed read waits before the next.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Longest a read may take (presence in Redis, the queue in Postgres) before it counts as failed.
+const READ_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The node's visitor connections by tenant, and their queue watchers. Cheap to clone.
 #[derive(Clone)]
@@ -168,10 +170,14 @@ async fn watch(inner: Arc<Inner>, tenant: TenantId, wake: Arc<Notify>, stop: Can
             _ = tokio::time::sleep_until(due.unwrap_or(last_read)), if due.is_some() => {
                 due = None;
                 last_read = Instant::now();
-                match push(&inner, tenant, &mut times).await {
-                    Ok(read) => known = read,
-                    Err(error) => {
+                match tokio::time::timeout(READ_PATIENCE, push(&inner, tenant, &mut times)).await {
+                    Ok(Ok(read)) => known = read,
+                    Ok(Err(error)) => {
                         tracing::warn!(%error, %tenant, "could not read the queue; visitors' places are sent later");
+                        due = Some(Instant::now() + RETRY_AFTER);
+                    }
+                    Err(_) => {
+                        tracing::warn!(%tenant, "reading the queue timed out; visitors' places are sent later");
                         due = Some(Instant::now() + RETRY_AFTER);
                     }
                 }

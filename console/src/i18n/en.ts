@@ -122,6 +122,7 @@ export const en = {
   'queue.anonymous': 'Visitor',
   'queue.anyTeam': 'Anyone',
   'queue.needsSkill': 'Only agents with this skill are given it',
+  'queue.count': '{n} waiting',
   'queue.empty': 'Nobody is waiting.',
   'queue.seconds': '{n} s',
   'queue.minutes': '{n} min',

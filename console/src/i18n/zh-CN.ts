@@ -124,6 +124,7 @@ export const zhCN: Record<Key, string> = {
   'queue.anonymous': '访客',
   'queue.anyTeam': '任何人',
   'queue.needsSkill': '只分配给具备此技能的客服',
+  'queue.count': '{n} 人等待',
   'queue.empty': '当前没有人在排队。',
   'queue.seconds': '{n} 秒',
   'queue.minutes': '{n} 分钟',

@@ -150,7 +150,7 @@ export function QueuePage({ store, session }: { store: ConsoleStore; session: St
   ];
 
   return (
-    <Card title={<Space>{t('nav.queue')}<Badge count={waiting} showZero color="#64748b" data-testid="queue-count" /></Space>} className="page">
+    <Card title={<Space>{t('nav.queue')}<Typography.Text type="secondary" data-testid="queue-count">{t('queue.count', { n: waiting })}</Typography.Text></Space>} className="page">
       <Typography.Paragraph type="secondary">{t('queue.intro')}</Typography.Paragraph>
       <Table<Entry> rowKey="conversation_id" size="small" loading={entries === null} dataSource={entries ?? []} columns={columns}
         pagination={false} data-testid="queue-table" locale={{ emptyText: <Empty description={t('queue.empty')} /> }}

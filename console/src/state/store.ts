@@ -116,7 +116,8 @@ export class ConsoleStore {
       },
       frame: (frame) => this.onFrame(frame),
       connection: (connection) => {
-        this.set({ connection });
+        // (Re)connected: the queue view reads again, as events may have been missed meanwhile.
+        this.set(connection === 'online' ? { connection, queueVersion: this.state.queueVersion + 1 } : { connection });
         // A read that fails (the network dropped again) is retried by the next reconnect.
         if (connection === 'online') this.reload().catch((error: unknown) => console.warn('reload failed', error));
       },
