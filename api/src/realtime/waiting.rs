@@ -105,30 +105,17 @@ impl Waiting {
         watched.wake.notify_one();
         Registration { waiting: self.clone(), tenant: tenant.id, connection }
     }
-
-    /// How many tenants this node watches (tests, metrics).
-    pub fn tenants_watched(&self) -> usize {
-        self.tenants().len()
-    }
 }
 
 impl Registration {
-    /// The connection's open conversation changed: its status is sent again.
+    /// The connection's open conversation changed, or the client asked: its status is sent
+    /// again soon, changed or not.
     pub fn follow(&self, conversation: Option<ConversationId>) {
-        self.update(|watcher| watcher.conversation = conversation);
-    }
-
-    /// The client asked for its status: sent again, changed or not.
-    pub fn ask(&self) {
-        self.update(|_| {});
-    }
-
-    fn update(&self, change: impl FnOnce(&mut Watcher)) {
         let mut tenants = self.waiting.tenants();
         if let Some(watched) = tenants.get_mut(&self.tenant)
             && let Some(watcher) = watched.connections.get_mut(&self.connection)
         {
-            change(watcher);
+            watcher.conversation = conversation;
             watcher.sent = None;
             watched.wake.notify_one();
         }
