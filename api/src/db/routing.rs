@@ -170,3 +170,16 @@ pub async fn set_skills(tx: &mut TenantTx, id: ConversationId, skills: &[String]
         .fetch_optional(tx.conn())
         .await
 }
+
+/// An unlocked candidate for unit tests of the engine and the estimator.
+#[cfg(test)]
+pub(crate) fn test_candidate(n: u128, capacity: i32, load: i64, teams: &[TeamId]) -> Candidate {
+    Candidate {
+        user_id: UserId::from_uuid(uuid::Uuid::from_u128(n)),
+        max_concurrent_chats: capacity,
+        skills: Vec::new(),
+        teams: teams.to_vec(),
+        load,
+        last_assigned_at: None,
+    }
+}

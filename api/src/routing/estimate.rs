@@ -92,18 +92,8 @@ fn clamp_secs(secs: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_protocol::UserId;
 
-    fn agent(n: u128, capacity: i32, load: i64, teams: &[TeamId]) -> Candidate {
-        Candidate {
-            user_id: UserId::from_uuid(uuid::Uuid::from_u128(n)),
-            max_concurrent_chats: capacity,
-            skills: Vec::new(),
-            teams: teams.to_vec(),
-            load,
-            last_assigned_at: None,
-        }
-    }
+    use crate::db::routing::test_candidate as agent;
 
     fn times(team: Option<TeamId>, all: bool, handle: f64, handled: i64, first_wait: f64) -> Times {
         Times { team_id: team, all, handle_secs: Some(handle), handled, first_wait_secs: Some(first_wait) }

@@ -52,16 +52,7 @@ mod tests {
     use super::*;
     use kefu_protocol::TeamId;
 
-    fn agent(n: u128, capacity: i32, load: i64, teams: &[TeamId]) -> Candidate {
-        Candidate {
-            user_id: UserId::from_uuid(uuid::Uuid::from_u128(n)),
-            max_concurrent_chats: capacity,
-            skills: vec![],
-            teams: teams.to_vec(),
-            load,
-            last_assigned_at: None,
-        }
-    }
+    use crate::db::routing::test_candidate as agent;
 
     fn waiting(n: u128, team: Option<TeamId>) -> Waiting {
         Waiting {
