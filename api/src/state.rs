@@ -52,6 +52,8 @@ pub struct AppState {
     pub router: crate::routing::Router,
     /// The visitor connections of this node by tenant, told their queue place as it moves.
     pub waiting: crate::realtime::waiting::Waiting,
+    /// The FAQ bot.
+    pub bot: crate::bot::Bot,
 }
 
 impl AppState {
@@ -75,17 +77,22 @@ impl AppState {
         let attachments = crate::attachments::AttachmentStore::open(&config.attachments)?;
         let fanout = crate::realtime::fanout::Fanout::new(bus.clone());
         let (router, engine) = crate::routing::Router::new();
+        let (bot_subscriber, bot_wake) = crate::bot::BotHandle::new();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
+            std::sync::Arc::new(bot_subscriber),
         ]);
         engine.start(db.clone(), presence.clone(), events.clone(), shutdown.clone());
+        let embeddings = crate::bot::embeddings::Embeddings::from_config(&config.bot);
+        let bot = crate::bot::Bot::start(bot_wake, db.clone(), events.clone(), embeddings, shutdown.clone());
         let store = crate::ops::group_commit::MessageStore::start(db.clone(), config.realtime.group_commit());
         let presence_writer =
             crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone(), router.clone());
         let waiting =
             crate::realtime::waiting::Waiting::new(db.clone(), presence.clone(), bus.clone(), shutdown.clone());
         Ok(Self {
+            bot,
             router,
             waiting,
             attachments,

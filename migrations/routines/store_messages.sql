@@ -1,4 +1,4 @@
--- kefu.store_messages_v1: stores a batch of chat messages, from any tenants of this database, in
+-- kefu.store_messages_v2: stores a batch of chat messages, from any tenants of this database, in
 -- the caller's single statement (autocommit: one transaction, one WAL flush for the batch).
 --
 -- This file is the one current definition. `kefu migrate` installs it into every database that
@@ -29,7 +29,7 @@
 -- search_path to exactly that tenant's schema (validated as `t_` + 32 hex digits), so the table
 -- names below resolve in that tenant only, and restores the caller's path at the end.
 
-create or replace function kefu.store_messages_v1(
+create or replace function kefu.store_messages_v2(
     p_schema text[],              -- the tenant schema of each message
     p_conversation uuid[],        -- its conversation; null: the visitor's open one, opened if needed
     p_visitor uuid[],             -- the visitor, when p_conversation is null
@@ -59,7 +59,8 @@ create or replace function kefu.store_messages_v1(
     conversation_rating smallint,
     conversation_team uuid,
     conversation_tags text[],
-    conversation_participants uuid[]
+    conversation_participants uuid[],
+    conversation_bot boolean      -- the bot is answering it (F20)
 )
 language plpgsql
 as $$
@@ -112,12 +113,12 @@ begin
         or cardinality(p_new_conversation) <> n or cardinality(p_sender_kind) <> n
         or cardinality(p_sender_id) <> n or cardinality(p_sender_name) <> n or cardinality(p_client_id) <> n
         or cardinality(p_private) <> n or cardinality(p_body) <> n or cardinality(p_attachment) <> n then
-        raise exception 'store_messages_v1: argument arrays differ in length' using errcode = '22023';
+        raise exception 'store_messages_v2: argument arrays differ in length' using errcode = '22023';
     end if;
 
     for tenant in select distinct s from unnest(p_schema) s order by s loop
         if tenant is null or tenant !~ '^t_[0-9a-f]{32}$' or to_regnamespace(tenant) is null then
-            raise exception 'store_messages_v1: % is not a tenant schema', tenant using errcode = '3F000';
+            raise exception 'store_messages_v2: % is not a tenant schema', tenant using errcode = '3F000';
         end if;
         perform set_config('search_path', tenant, true);
 
@@ -256,7 +257,8 @@ begin
                    c.tags,
                    case when c.id is null then null else array(
                        select p.user_id from conversation_participants p where p.conversation_id = c.id
-                        order by p.added_at) end
+                        order by p.added_at) end,
+                   c.bot_active
               from generate_subscripts(p_message, 1) m
               left join conversations c on c.id = r_conversation[m] and r_outcome[m] = 'stored'
              where p_schema[m] = tenant

@@ -148,6 +148,12 @@ prefixed_id!(
     "canned"
 );
 
+prefixed_id!(
+    /// A knowledge-base entry of the FAQ bot: a question, its phrasings and the answer.
+    KbEntryId,
+    "kb"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ pub mod ws;
 pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER, VISITOR_AUDIENCE, VisitorClaims};
 pub use error::{ErrorCode, FieldError, Problem};
 pub use id::{
-    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, IdParseError, InvitationId, MessageId, SiteKeyId, TeamId,
-    TenantId, UserId, VisitorId,
+    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, IdParseError, InvitationId, KbEntryId, MessageId,
+    SiteKeyId, TeamId, TenantId, UserId, VisitorId,
 };
 pub use role::Role;

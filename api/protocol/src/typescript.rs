@@ -7,16 +7,17 @@ use ts_rs::{Config, TS};
 
 use crate::error::{ErrorCode, FieldError, Problem};
 use crate::id::{
-    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, InvitationId, MessageId, SiteKeyId, TeamId, TenantId,
-    UserId, VisitorId,
+    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, InvitationId, KbEntryId, MessageId, SiteKeyId, TeamId,
+    TenantId, UserId, VisitorId,
 };
 use crate::origin::OriginPattern;
 use crate::widget::{
     BusinessHours, FieldKind, FormField, FormSettings, OpenSpan, Position, WidgetSettings, WidgetTexts,
 };
 use crate::ws::{
-    AgentFrame, AgentStatus, AttachmentRef, Availability, ConversationStatus, ConversationSummary, JoinEntry,
-    MessageView, NoteEvent, QueuePlace, Saved, Sender, ServerFrame, VisitorFrame, WsErrorCode,
+    AgentFrame, AgentStatus, AttachmentRef, Availability, BotReply, ConversationStatus, ConversationSummary,
+    HandoffReason, JoinEntry, MessageView, NoteEvent, QueuePlace, Saved, Sender, ServerFrame, VisitorFrame,
+    WsErrorCode,
 };
 
 /// Every declaration, in one module's text.
@@ -48,6 +49,7 @@ pub fn declarations() -> String {
         AttachmentId,
         TeamId,
         CannedResponseId,
+        KbEntryId,
         OriginPattern,
         ErrorCode,
         FieldError,
@@ -59,6 +61,8 @@ pub fn declarations() -> String {
         AgentStatus,
         Sender,
         AttachmentRef,
+        HandoffReason,
+        BotReply,
         NoteEvent,
         MessageView,
         ConversationStatus,

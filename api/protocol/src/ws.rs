@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{AttachmentId, ConversationId, MessageId, TeamId, UserId, VisitorId};
+use crate::{AttachmentId, ConversationId, KbEntryId, MessageId, TeamId, UserId, VisitorId};
 
 /// The protocol version this build speaks. A client announces its version in `hello`.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -217,6 +217,16 @@ pub enum VisitorFrame {
     },
     /// Asks for the team's availability and the queue position (answered with `status`).
     Status,
+    /// The visitor answers a bot answer's "Did this help?": `true` ends it there, `false`
+    /// hands the conversation to a person.
+    BotFeedback {
+        /// The bot's answer.
+        message_id: MessageId,
+        /// Whether it helped.
+        helpful: bool,
+    },
+    /// The visitor asks for a person while the bot answers ("Talk to a human").
+    Human,
 }
 
 /// The team's availability as a visitor sees it: `online` when an agent takes new
@@ -383,6 +393,11 @@ pub enum Sender {
     },
     /// Kefu itself (assignment notices, closing).
     System,
+    /// The tenant's FAQ bot.
+    Bot {
+        /// The bot's display name.
+        name: String,
+    },
 }
 
 /// A message as delivered.
@@ -411,6 +426,61 @@ pub struct MessageView {
     /// For system notes: what happened, structured (the body says it for people).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<NoteEvent>,
+    /// For the bot's messages: the entry it answered with and what the widget offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<BotReply>,
+}
+
+/// What a bot message offers the visitor besides its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BotReply {
+    /// The knowledge-base entry it answers with (absent for the bot's own notices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<KbEntryId>,
+    /// Ask "Did this help? / Talk to a human" (answered with `bot_feedback`).
+    #[serde(default)]
+    pub ask_feedback: bool,
+    /// Other questions the knowledge base answers, offered as one-tap replies (sent as the
+    /// visitor's message).
+    #[serde(default)]
+    pub related: Vec<String>,
+    /// This message hands the conversation to people: the bot is done in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub handoff: bool,
+}
+
+/// Why the bot handed a conversation to people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffReason {
+    /// No entry scored at or above the threshold.
+    LowScore,
+    /// The visitor asked for a person.
+    Requested,
+    /// The visitor said an answer did not help.
+    NotHelpful,
+    /// An agent claimed it, was given it, or wrote in it.
+    AgentTookOver,
+    /// The knowledge base is empty.
+    NoKnowledge,
+    /// The tenant turned the bot off while the conversation was with it.
+    BotOff,
+}
+
+impl HandoffReason {
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffReason::LowScore => "low_score",
+            HandoffReason::Requested => "requested",
+            HandoffReason::NotHelpful => "not_helpful",
+            HandoffReason::AgentTookOver => "agent_took_over",
+            HandoffReason::NoKnowledge => "no_knowledge",
+            HandoffReason::BotOff => "bot_off",
+        }
+    }
 }
 
 /// What a system note records. System notes are private: only agents see them.
@@ -443,6 +513,11 @@ pub enum NoteEvent {
         by: UserId,
         /// The colleague.
         user_id: UserId,
+    },
+    /// The bot handed the conversation to people (the body gives the score).
+    BotHandoff {
+        /// Why.
+        reason: HandoffReason,
     },
 }
 
@@ -534,6 +609,9 @@ pub struct ConversationSummary {
     /// visitors).
     #[serde(default)]
     pub participants: Vec<UserId>,
+    /// The FAQ bot is answering it: it is not in the queue until the bot hands it off.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 impl ConversationSummary {
@@ -562,6 +640,10 @@ pub enum ServerFrame {
         /// For visitors: their open conversation, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation_id: Option<ConversationId>,
+        /// For visitors: the FAQ bot is answering their open conversation (offer "Talk to a
+        /// human").
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        bot: bool,
     },
     /// A client's message is committed (sent only after the commit).
     Ack {
@@ -804,8 +886,21 @@ fn check_profile(
 }
 
 impl Validate for VisitorFrame {
-    const TYPES: &'static [&'static str] =
-        &["hello", "send", "typing", "read", "page_view", "leave", "ping", "profile", "context", "rate", "status"];
+    const TYPES: &'static [&'static str] = &[
+        "hello",
+        "send",
+        "typing",
+        "read",
+        "page_view",
+        "leave",
+        "ping",
+        "profile",
+        "context",
+        "rate",
+        "status",
+        "bot_feedback",
+        "human",
+    ];
 
     fn validate(&self) -> Result<(), FrameError> {
         match self {

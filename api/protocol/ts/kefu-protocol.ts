@@ -24,6 +24,8 @@ export type TeamId = string;
 
 export type CannedResponseId = string;
 
+export type KbEntryId = string;
+
 export type OriginPattern = string;
 
 export type ErrorCode = "malformed_json" | "unsupported_media_type" | "validation_failed" | "payload_too_large" | "not_found" | "method_not_allowed" | "timeout" | "rate_limited" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "tenant_selection_required" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "email_not_verified" | "email_taken" | "already_member" | "invitation_exists" | "invalid_one_time_token" | "seat_limit_reached" | "quota_exceeded" | "version_conflict" | "origin_not_allowed" | "invalid_identity" | "upstream_unavailable" | "upgrade_required" | "owner_protected" | "capacity_reached" | "conversation_closed" | "conversation_open" | "visitor_has_open_conversation" | "resource_not_found" | "tenant_inactive" | "service_unavailable" | "internal";
@@ -98,7 +100,11 @@ id: UserId,
 /**
  * Display name at the time.
  */
-name: string, } | { "kind": "system" };
+name: string, } | { "kind": "system" } | { "kind": "bot", 
+/**
+ * The bot's display name.
+ */
+name: string, };
 
 export type AttachmentRef = { 
 /**
@@ -117,6 +123,27 @@ content_type: string,
  * Bytes.
  */
 size: number, };
+
+export type HandoffReason = "low_score" | "requested" | "not_helpful" | "agent_took_over" | "no_knowledge" | "bot_off";
+
+export type BotReply = { 
+/**
+ * The knowledge-base entry it answers with (absent for the bot's own notices).
+ */
+entry_id?: KbEntryId | null, 
+/**
+ * Ask "Did this help? / Talk to a human" (answered with `bot_feedback`).
+ */
+ask_feedback: boolean, 
+/**
+ * Other questions the knowledge base answers, offered as one-tap replies (sent as the
+ * visitor's message).
+ */
+related: Array<string>, 
+/**
+ * This message hands the conversation to people: the bot is done in it.
+ */
+handoff?: boolean, };
 
 export type NoteEvent = { "kind": "transferred", 
 /**
@@ -146,7 +173,11 @@ by: UserId,
 /**
  * The colleague.
  */
-user_id: UserId, };
+user_id: UserId, } | { "kind": "bot_handoff", 
+/**
+ * Why.
+ */
+reason: HandoffReason, };
 
 export type MessageView = { 
 /**
@@ -188,7 +219,11 @@ attachment?: AttachmentRef | null,
 /**
  * For system notes: what happened, structured (the body says it for people).
  */
-event?: NoteEvent | null, };
+event?: NoteEvent | null, 
+/**
+ * For the bot's messages: the entry it answered with and what the widget offers.
+ */
+bot?: BotReply | null, };
 
 export type ConversationStatus = "open" | "closed";
 
@@ -233,7 +268,11 @@ tags: Array<string>,
  * Colleagues invited into the conversation besides the assignee (agents only; empty for
  * visitors).
  */
-participants: Array<UserId>, };
+participants: Array<UserId>, 
+/**
+ * The FAQ bot is answering it: it is not in the queue until the bot hands it off.
+ */
+bot: boolean, };
 
 export type JoinEntry = { 
 /**
@@ -318,7 +357,15 @@ rating: number,
 /**
  * Optional words.
  */
-comment?: string, } | { "type": "status" };
+comment?: string, } | { "type": "status" } | { "type": "bot_feedback", 
+/**
+ * The bot's answer.
+ */
+message_id: MessageId, 
+/**
+ * Whether it helped.
+ */
+helpful: boolean, } | { "type": "human" };
 
 export type AgentFrame = { "type": "hello", 
 /**
@@ -406,7 +453,12 @@ heartbeat_secs: number,
 /**
  * For visitors: their open conversation, if any.
  */
-conversation_id?: ConversationId | null, } | { "type": "ack", 
+conversation_id?: ConversationId | null, 
+/**
+ * For visitors: the FAQ bot is answering their open conversation (offer "Talk to a
+ * human").
+ */
+bot?: boolean, } | { "type": "ack", 
 /**
  * The client id of the acknowledged frame.
  */

@@ -29,6 +29,8 @@ pub struct ConversationRow {
     pub tags: Vec<String>,
     /// Colleagues invited in, in the order they were added.
     pub participants: Vec<UserId>,
+    /// The FAQ bot is answering it (not in the queue).
+    pub bot_active: bool,
 }
 
 impl ConversationRow {
@@ -45,11 +47,12 @@ impl ConversationRow {
             team_id: self.team_id,
             tags: self.tags.clone(),
             participants: self.participants.clone(),
+            bot: self.bot_active,
         }
     }
 }
 
-const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at, rating, team_id, tags,
+const COLUMNS: &str = "id, visitor_id, status, assignee, last_seq, updated_at, rating, team_id, tags, bot_active,
     array(select p.user_id from conversation_participants p where p.conversation_id = conversations.id
           order by p.added_at) as participants";
 
@@ -74,7 +77,8 @@ pub async fn find(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<Option<
 /// Assigns an unassigned open conversation; `None` when it is closed or taken.
 pub async fn claim(tx: &mut TenantTx, id: ConversationId, agent: UserId) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update conversations set assignee = $2, assigned_at = coalesce(assigned_at, now()), updated_at = now()
+        "update conversations set assignee = $2, assigned_at = coalesce(assigned_at, now()), updated_at = now(),
+             bot_active = false
          where id = $1 and status = 'open' and (assignee is null or assignee = $2) returning {COLUMNS}"
     )))
     .bind(id)
@@ -114,22 +118,6 @@ pub async fn of_visitor(tx: &mut TenantTx, visitor_id: VisitorId, limit: i64) ->
     .bind(visitor_id)
     .bind(limit)
     .fetch_all(tx.conn())
-    .await
-}
-
-/// Where an open, unassigned conversation stands in the tenant's queue: its position (1 =
-/// next) and the median wait of conversations first taken in the last 24 hours, in seconds.
-/// `None` when the conversation is closed, assigned or missing.
-pub async fn queue_place(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<Option<(i64, Option<f64>)>> {
-    sqlx::query_as(
-        "select (select count(*) from conversations w
-                 where w.status = 'open' and w.assignee is null and w.created_at <= c.created_at),
-                (select percentile_cont(0.5) within group (order by extract(epoch from r.assigned_at - r.created_at))
-                 from conversations r where r.assigned_at > now() - interval '24 hours')
-         from conversations c where c.id = $1 and c.status = 'open' and c.assignee is null",
-    )
-    .bind(id)
-    .fetch_optional(tx.conn())
     .await
 }
 
@@ -335,7 +323,7 @@ pub async fn transfer(tx: &mut TenantTx, id: ConversationId, to: Transfer) -> sq
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update conversations set assignee = $2, team_id = coalesce($3, team_id),
              assigned_at = case when $2::uuid is null then assigned_at else coalesce(assigned_at, now()) end,
-             updated_at = now()
+             updated_at = now(), bot_active = false
          where id = $1 returning {COLUMNS}"
     )))
     .bind(id)

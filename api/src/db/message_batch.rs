@@ -4,7 +4,7 @@
 //! A [`MessageBatch`] holds messages of tenants of one tenant database and only accepts messages
 //! with a validated [`TenantSchema`] (which only a resolved tenant has, with its placement), and
 //! [`MessageBatch::store`] calls, in that database, the shared routine
-//! `kefu.store_messages_v1` (`migrations/routines/store_messages.sql`, the contract's one current
+//! `kefu.store_messages_v2` (`migrations/routines/store_messages.sql`, the contract's one current
 //! definition), which sets the transaction's `search_path` to exactly one tenant's schema at a
 //! time. The statement runs in autocommit mode: when it returns, the whole batch is committed;
 //! when it fails, none of it is.
@@ -183,8 +183,8 @@ impl MessageBatch {
             "select idx, outcome, opened, message_id, seq, created_at, attachment, conversation_id,
                     conversation_visitor, conversation_status, conversation_assignee, conversation_last_seq,
                     conversation_updated_at, conversation_rating, conversation_team, conversation_tags,
-                    conversation_participants
-             from kefu.store_messages_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    conversation_participants, conversation_bot
+             from kefu.store_messages_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&self.schema)
         .bind(&self.conversation)
@@ -204,7 +204,7 @@ impl MessageBatch {
         for row in rows {
             let index =
                 usize::try_from(row.idx).ok().and_then(|i| i.checked_sub(1)).filter(|i| *i < n).ok_or_else(|| {
-                    sqlx::Error::Protocol(format!("store_messages_v1 returned index {} for {n} messages", row.idx))
+                    sqlx::Error::Protocol(format!("store_messages_v2 returned index {} for {n} messages", row.idx))
                 })?;
             outcomes[index] = Some(self.outcome(index, row.outcome));
         }
@@ -213,7 +213,7 @@ impl MessageBatch {
             .enumerate()
             .map(|(i, o)| {
                 o.ok_or_else(|| {
-                    sqlx::Error::Protocol(format!("store_messages_v1 returned no row for message {}", i + 1))
+                    sqlx::Error::Protocol(format!("store_messages_v2 returned no row for message {}", i + 1))
                 })
             })
             .collect()
@@ -236,6 +236,7 @@ impl MessageBatch {
                     created_at,
                     attachment,
                     event: None,
+                    bot: None,
                 },
                 conversation,
                 opened,
@@ -250,7 +251,7 @@ impl MessageBatch {
     }
 }
 
-/// One result row of `store_messages_v1`, decoded once into real types.
+/// One result row of `store_messages_v2`, decoded once into real types.
 struct OutcomeRow {
     idx: i32,
     outcome: Outcome,
@@ -298,6 +299,7 @@ impl<'r> FromRow<'r, PgRow> for OutcomeRow {
                     team_id: row.try_get("conversation_team")?,
                     tags: row.try_get("conversation_tags")?,
                     participants: row.try_get("conversation_participants")?,
+                    bot_active: row.try_get("conversation_bot")?,
                 },
             },
             "duplicate" => Outcome::Duplicate {

@@ -35,6 +35,8 @@ pub struct MessageRow {
     pub attachment: Option<sqlx::types::Json<AttachmentMeta>>,
     /// For system notes: the structured event (`kefu_protocol::ws::NoteEvent`).
     pub event: Option<sqlx::types::Json<kefu_protocol::ws::NoteEvent>>,
+    /// For the bot's messages: what it offers besides the text.
+    pub bot: Option<sqlx::types::Json<kefu_protocol::ws::BotReply>>,
 }
 
 text_enum! {
@@ -48,6 +50,8 @@ text_enum! {
         Agent => "agent",
         /// Kefu itself (system notes).
         System => "system",
+        /// The FAQ bot.
+        Bot => "bot",
     }
 }
 
@@ -61,6 +65,8 @@ pub enum MessageSender {
     Agent(UserId),
     /// Kefu itself (system notes).
     System,
+    /// The FAQ bot (its name is the message's `sender_name`).
+    Bot,
 }
 
 impl MessageSender {
@@ -70,6 +76,7 @@ impl MessageSender {
             MessageSender::Visitor(_) => SenderKind::Visitor,
             MessageSender::Agent(_) => SenderKind::Agent,
             MessageSender::System => SenderKind::System,
+            MessageSender::Bot => SenderKind::Bot,
         }
     }
 
@@ -77,7 +84,7 @@ impl MessageSender {
         match self {
             MessageSender::Visitor(id) => id.as_uuid(),
             MessageSender::Agent(id) => id.as_uuid(),
-            MessageSender::System => Uuid::nil(),
+            MessageSender::System | MessageSender::Bot => Uuid::nil(),
         }
     }
 
@@ -86,6 +93,7 @@ impl MessageSender {
             SenderKind::Visitor => MessageSender::Visitor(VisitorId::from_uuid(id)),
             SenderKind::Agent => MessageSender::Agent(UserId::from_uuid(id)),
             SenderKind::System => MessageSender::System,
+            SenderKind::Bot => MessageSender::Bot,
         }
     }
 }
@@ -104,6 +112,7 @@ impl MessageRow {
             MessageSender::Visitor(id) => Sender::Visitor { id },
             MessageSender::Agent(id) => Sender::Agent { id, name: self.sender_name.unwrap_or_default() },
             MessageSender::System => Sender::System,
+            MessageSender::Bot => Sender::Bot { name: self.sender_name.unwrap_or_default() },
         };
         kefu_protocol::ws::MessageView {
             conversation_id: self.conversation_id,
@@ -121,6 +130,7 @@ impl MessageRow {
                 size: a.size,
             }),
             event: self.event.map(|sqlx::types::Json(event)| event),
+            bot: self.bot.map(|sqlx::types::Json(bot)| bot),
         }
     }
 }
@@ -139,12 +149,12 @@ pub struct AttachmentMeta {
     pub size: i64,
 }
 
-/// The snapshot keeps the attachment's id as the bare UUID `kefu.store_messages_v1` wrote.
+/// The snapshot keeps the attachment's id as the bare UUID `kefu.store_messages_v2` wrote.
 fn bare_attachment_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<AttachmentId, D::Error> {
     <Uuid as serde::Deserialize>::deserialize(deserializer).map(AttachmentId::from_uuid)
 }
 
-const COLUMNS: &str = "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment, event";
+const COLUMNS: &str = "id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at, attachment, event, bot";
 
 /// Messages after `after_seq`, oldest first, at most `limit`; private notes only when asked.
 pub async fn after(
@@ -199,7 +209,7 @@ pub async fn page(
 
 /// Stores a private system note with the conversation's next sequence number. The caller holds
 /// the conversation's row lock (`conversations::lock`) in the same transaction, so the number is
-/// gap-free like those group commit hands out (`kefu.store_messages_v1`).
+/// gap-free like those group commit hands out (`kefu.store_messages_v2`).
 pub async fn insert_system_note(
     tx: &mut TenantTx,
     conversation_id: ConversationId,

@@ -70,6 +70,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod attachments;
 pub mod audit;
+pub mod bot;
 pub mod canned_responses;
 pub mod conversations;
 pub mod databases;

@@ -11,11 +11,11 @@ use kefu_protocol::{ConversationId, TeamId, VisitorId};
 
 use super::TenantTx;
 
-/// The queue's rows: open conversations nobody has (`c`), their visitors (`v`) and the routing
-/// settings (`s`).
+/// The queue's rows: open conversations nobody has and the bot is not answering (`c`), their
+/// visitors (`v`) and the routing settings (`s`).
 pub(crate) const WAITING_FROM: &str =
     "conversations c join visitors v on v.id = c.visitor_id cross join routing_settings s
-     where c.status = 'open' and c.assignee is null";
+     where c.status = 'open' and c.assignee is null and not c.bot_active";
 
 /// A waiting conversation's priority (0–100) over [`WAITING_FROM`].
 pub(crate) const PRIORITY: &str = "greatest(c.priority, least(100, 10 * v.vip),
@@ -75,9 +75,11 @@ pub async fn places(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<Place>> {
 
 /// How many conversations wait.
 pub async fn waiting_count(tx: &mut TenantTx) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from conversations where status = 'open' and assignee is null")
-        .fetch_one(tx.conn())
-        .await
+    sqlx::query_scalar(
+        "select count(*) from conversations where status = 'open' and assignee is null and not bot_active",
+    )
+    .fetch_one(tx.conn())
+    .await
 }
 
 /// Recent times of one team's queue (or, with `team_id` `None` and `all` set, of the whole

@@ -221,6 +221,9 @@ async fn transfer_conversation(
         None => format!("{} transferred this conversation to {to_name}.", name_of(&mut tx, actor).await?),
     };
     let stored = db::messages::insert_system_note(&mut tx, row.id, &text, &event).await?;
+    if row.bot_active {
+        crate::bot::record_takeover(&mut tx, row.id).await?;
+    }
     let row = db::conversations::transfer(&mut tx, row.id, transfer).await?;
     let to = match &target {
         Target::Agent(user, _) => user.to_string(),

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod bot;
 pub mod canned_responses;
 pub mod console;
 pub mod conversation_actions;
@@ -93,6 +94,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(conversation_actions::router())
         .merge(teams::router())
         .merge(routing::router())
+        .merge(bot::router())
         .merge(queue::router())
         .merge(canned_responses::router())
         .merge(attachments::router())

@@ -42,7 +42,11 @@ pub async fn claim(
                     return Ok(Claimed::Full);
                 }
             }
-            Ok(db::conversations::claim(tx, id, user).await?.map_or(Claimed::Refused, Claimed::Done))
+            let claimed = db::conversations::claim(tx, id, user).await?;
+            if claimed.is_some() && row.bot_active {
+                crate::bot::record_takeover(tx, id).await?;
+            }
+            Ok(claimed.map_or(Claimed::Refused, Claimed::Done))
         })
     })
     .await?;

@@ -48,6 +48,8 @@ pub enum ConversationChange {
     Rated,
     /// Its team went away.
     TeamRemoved,
+    /// The FAQ bot handed it to people: it joins the queue.
+    HandedOff,
 }
 
 /// A committed change.

@@ -121,6 +121,7 @@ impl Session {
                     protocol: ws::PROTOCOL_VERSION,
                     heartbeat_secs: limits::HEARTBEAT_SECS,
                     conversation_id: None,
+                    bot: false,
                 });
                 self.set_presence(AgentStatus::Online);
             }

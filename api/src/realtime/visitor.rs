@@ -134,6 +134,7 @@ impl Session {
             protocol: ws::PROTOCOL_VERSION,
             heartbeat_secs: limits::HEARTBEAT_SECS,
             conversation_id,
+            bot: open.as_ref().is_some_and(|c| c.bot_active),
         });
         self.state.presence_writer.visitor_connected(self.tenant.id, self.claims.sub, self.presence_id);
         self.present = true;
@@ -144,6 +145,10 @@ impl Session {
             // The visitor is back: agents learn it, and their followers catch up on anything a
             // dead node committed but never published.
             self.state.fanout.visitor_returned(self.tenant.id, row, self.out.id.get());
+            if row.bot_active {
+                // A question the bot never answered (its node died) is answered now.
+                self.state.bot.answer_unanswered(&self.tenant, row.id);
+            }
         }
         Ok(())
     }
@@ -228,6 +233,10 @@ impl Session {
                 self.send_status();
                 Ok(())
             }
+            VisitorFrame::BotFeedback { message_id, helpful } => {
+                self.state.bot.feedback(&self.tenant, self.claims.sub, self.conversation, message_id, helpful).await
+            }
+            VisitorFrame::Human => self.state.bot.human(&self.tenant, self.claims.sub, self.conversation).await,
         };
         if let Err(error) = result {
             self.out.refuse(refusal(error, None, None));

@@ -253,6 +253,7 @@ mod tests {
             team_id: None,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             participants: Vec::new(),
+            bot: false,
         })
     }
 

@@ -71,7 +71,8 @@ impl Subscriber for Router {
                     ConversationChange::Closed
                     | ConversationChange::Reopened
                     | ConversationChange::Transferred
-                    | ConversationChange::TeamRemoved,
+                    | ConversationChange::TeamRemoved
+                    | ConversationChange::HandedOff,
                 ..
             } => self.wake(*tenant),
             _ => {}

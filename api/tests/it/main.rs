@@ -4,6 +4,7 @@
 mod accounts;
 mod attachments;
 mod bad_input;
+mod bot;
 mod console;
 mod handoff;
 mod isolation;

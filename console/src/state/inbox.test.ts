@@ -16,6 +16,7 @@ function item(id: string, patch: Partial<InboxItem> = {}): InboxItem {
     unread: 0,
     tags: [],
     participants: [],
+    bot: false,
     ...patch,
   };
 }

@@ -1,6 +1,6 @@
 // One conversation (F14/F15): the transcript with scroll-back, live messages, typing, read
 // receipts and private notes set apart; claim and close; the composer.
-import { ArrowLeftOutlined, CheckOutlined, ExclamationCircleOutlined, LockOutlined, UserOutlined } from '@ant-design/icons';
+import { ArrowLeftOutlined, CheckOutlined, ExclamationCircleOutlined, LockOutlined, RobotOutlined, UserOutlined } from '@ant-design/icons';
 import { Button, Space, Spin, Tag, Tooltip, Typography } from 'antd';
 import { Fragment, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import type { MessageView } from '../../api/protocol';
@@ -169,6 +169,8 @@ function systemText(m: MessageView, t: T, names: ReadonlyMap<string, string>, te
       return { what: t('note.reopened', { by: who(e.by) }) };
     case 'participant_added':
       return { what: t('note.participantAdded', { by: who(e.by), user: who(e.user_id) }) };
+    case 'bot_handoff':
+      return { what: t(`note.botHandoff.${e.reason}`), note: e.reason === 'low_score' ? m.body : undefined };
   }
 }
 
@@ -189,7 +191,7 @@ function Message({ message: m, lang, seen, t, names, teams }: {
       </div>
     );
   }
-  const out = m.sender.kind === 'agent';
+  const out = m.sender.kind === 'agent' || m.sender.kind === 'bot';
   return (
     <div className={`message ${out ? 'message-out' : 'message-in'}${m.private ? ' message-note' : ''}`} data-testid="message" data-seq={m.seq}
       data-private={m.private ? 'true' : 'false'}>
@@ -198,7 +200,11 @@ function Message({ message: m, lang, seen, t, names, teams }: {
         {m.attachment ? <Attachment file={m.attachment} /> : m.body}
       </div>
       <div className="message-meta">
-        {m.sender.kind === 'agent' && <span>{m.sender.name} · </span>}
+        {(m.sender.kind === 'agent' || m.sender.kind === 'bot') && (
+          <span data-testid={m.sender.kind === 'bot' ? 'bot-sender' : undefined}>
+            {m.sender.kind === 'bot' && <RobotOutlined />} {m.sender.name} ·{' '}
+          </span>
+        )}
         <Tooltip title={new Date(m.created_at).toLocaleString(lang)}><span>{timeLabel(m.created_at, lang)}</span></Tooltip>
         {seen && <span className="message-seen" data-testid="seen"> · <CheckOutlined /> {t('conversation.seen')}</span>}
       </div>

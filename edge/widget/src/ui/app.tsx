@@ -54,6 +54,9 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
   };
 
   const lastMine = [...state.messages].reverse().find((m) => m.sender.kind === 'visitor');
+  // The bot's buttons belong to its latest message, while nothing was written after it.
+  const latest = state.messages[state.messages.length - 1];
+  const lastBot = latest && latest.sender.kind === 'bot' && state.outbox.length === 0 ? latest : null;
   const { pre_chat: preChat, offline_form: offlineForm } = config.settings;
   const fresh = state.messages.length === 0 && state.outbox.length === 0;
   const showPreChat = preChat.enabled && preChat.fields.length > 0 && !state.preChatDone && fresh;
@@ -105,6 +108,14 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
         </button>
       </div>
       {status && <div class={state.status === 'failed' ? 's f' : 's'} role="status">{status}</div>}
+      {state.bot && (
+        <div class="s b">
+          {t.botAnswering}
+          <button type="button" onClick={() => chat.human()}>
+            {t.talkToHuman}
+          </button>
+        </div>
+      )}
       <div class="l" ref={list} role="log" aria-live="polite" aria-label={t.messages}>
         {texts.greeting && !showOffline && <div class="m a">{texts.greeting}</div>}
         {(showOffline || (state.agents === 'offline' && fresh)) && <div class="m a">{texts.offline_message}</div>}
@@ -113,11 +124,12 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             key={m.seq}
             message={m}
             t={t}
-            named={m.sender.kind === 'agent' && !sameSender(state.messages[i - 1], m)}
+            named={(m.sender.kind === 'agent' || m.sender.kind === 'bot') && !sameSender(state.messages[i - 1], m)}
             url={(id) => chat.attachmentUrl(id)}
             read={m === lastMine && state.agentReadSeq >= m.seq}
           />
         ))}
+        {lastBot && state.bot && <BotOffers message={lastBot} answered={state.feedback.includes(lastBot.message_id)} t={t} chat={chat} />}
         {state.outbox.map((o) => (
           <div key={o.client_id} class={o.failed ? 'm v x' : 'm v q'} data-pending="">
             <Text body={o.body} />
@@ -277,12 +289,14 @@ interface BubbleProps {
 }
 
 function Bubble({ message, t, named, read, url }: BubbleProps) {
-  const kind = message.sender.kind === 'visitor' ? 'v' : message.sender.kind === 'agent' ? 'a' : 'y';
+  const kind = message.sender.kind === 'visitor' ? 'v' : message.sender.kind === 'system' ? 'y' : 'a';
   const file = message.attachment;
   const href = file ? url(file.id) : null;
   return (
     <>
-      {named && message.sender.kind === 'agent' && <div class="n">{message.sender.name}</div>}
+      {named && (message.sender.kind === 'agent' || message.sender.kind === 'bot') && (
+        <div class="n">{message.sender.name}</div>
+      )}
       <div class={'m ' + kind} data-seq={message.seq}>
         {file && href ? (
           <a class="fa" href={href} target="_blank" rel="noopener noreferrer" title={t.openFile(file.name)}>
@@ -301,6 +315,44 @@ function Bubble({ message, t, named, read, url }: BubbleProps) {
   );
 }
 
+interface BotOffersProps {
+  message: MessageFrame;
+  /** The visitor already said whether it helped. */
+  answered: boolean;
+  t: Strings;
+  chat: Chat;
+}
+
+/** Under the bot's latest answer: "Did this help?" and related questions as one-tap replies. */
+function BotOffers({ message, answered, t, chat }: BotOffersProps) {
+  const offer = message.bot;
+  if (!offer) return null;
+  return (
+    <div class="bo">
+      {offer.ask_feedback && !answered && (
+        <div class="bf">
+          <span>{t.didThisHelp}</span>
+          <button type="button" onClick={() => chat.feedback(message.message_id, true)}>
+            {t.helpful}
+          </button>
+          <button type="button" onClick={() => chat.feedback(message.message_id, false)}>
+            {t.notHelpful}
+          </button>
+        </div>
+      )}
+      {offer.related.length > 0 && (
+        <div class="rq" aria-label={t.related}>
+          {offer.related.map((q) => (
+            <button key={q} type="button" onClick={() => chat.send(q)}>
+              {q}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
 /** Whether a failure is a sentence for people (an upload refusal, the size limit) rather than a
  * protocol code, which the generic "not sent" covers. */
 function explains(failed: string): boolean {
@@ -314,7 +366,7 @@ function size(bytes: number): string {
 /** The transcript as a text file. */
 function download(messages: MessageFrame[], t: Strings, title: string): void {
   const lines = messages.map((m) => {
-    const who = m.sender.kind === 'agent' ? m.sender.name : m.sender.kind === 'visitor' ? t.you : title;
+    const who = m.sender.kind === 'agent' || m.sender.kind === 'bot' ? m.sender.name : m.sender.kind === 'visitor' ? t.you : title;
     return `[${new Date(m.created_at).toLocaleString()}] ${who}: ${m.body}`;
   });
   const url = URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/plain;charset=utf-8' }));

@@ -51,6 +51,10 @@ export interface ChatState {
   rated: number | null;
   /** Whether the visitor filled in the pre-chat form. */
   preChatDone: boolean;
+  /** The FAQ bot is answering the open conversation (offer "Talk to a human"). */
+  bot: boolean;
+  /** Bot answers the visitor already said helped or not. */
+  feedback: string[];
 }
 
 const PING_EVERY_MS = 25_000;
@@ -109,6 +113,8 @@ export class Chat {
       closed: null,
       rated: null,
       preChatDone: !config.preview && Boolean(stored.pre_chat_done),
+      bot: false,
+      feedback: [],
     };
     addEventListener('online', () => this.wanted && this.reconnectNow());
     // Another tab wrote to the outbox (or acknowledged from it): follow it.
@@ -273,6 +279,20 @@ export class Chat {
   }
 
   /** Rates the conversation the team closed. */
+  /** The visitor's answer to a bot answer's "Did this help?" (`false` hands off to a person). */
+  feedback(messageId: string, helpful: boolean): void {
+    if (this.state.feedback.includes(messageId)) return;
+    this.set({ feedback: [...this.state.feedback, messageId] });
+    this.frame({ type: 'bot_feedback', message_id: messageId, helpful });
+  }
+
+  /** "Talk to a human" while the bot answers. */
+  human(): void {
+    if (!this.state.bot) return;
+    this.set({ bot: false });
+    this.frame({ type: 'human' });
+  }
+
   rate(rating: number, comment: string): void {
     const conversation = this.state.closed;
     if (!conversation) return;
@@ -436,7 +456,7 @@ export class Chat {
         this.welcomed = true;
         this.unsaved = { profile: 0, context: 0 };
         this.attempts = 0;
-        this.set({ status: 'online', problem: null });
+        this.set({ status: 'online', problem: null, bot: !!frame.bot });
         this.startWatchdog();
         this.deliver();
         this.frame({ type: 'page_view', url: location.href.slice(0, 2048), title: document.title.slice(0, 500), referrer: document.referrer.slice(0, 2048) || undefined });
@@ -504,7 +524,9 @@ export class Chat {
           }
           this.set({ closed: frame.conversation_id, rated: null, queue: null, agentTyping: null });
         } else if (frame.assignee) {
-          this.set({ queue: null });
+          this.set({ queue: null, bot: false });
+        } else if (this.store.get().conversation_id === frame.conversation_id) {
+          this.set({ bot: frame.bot });
         }
         break;
       case 'rated':
@@ -532,7 +554,9 @@ export class Chat {
     if (message.sender.kind === 'agent') {
       patch.agent = message.sender.name;
       patch.agentTyping = null;
+      patch.bot = false;
     }
+    if (message.sender.kind === 'bot') patch.bot = !message.bot?.handoff;
     this.set(patch);
     if (message.client_id) this.acknowledge(message.client_id);
     if (message.sender.kind === 'agent' && message.seq > (stored.read_seq || 0)) {

@@ -42,6 +42,12 @@ const en = {
   uploading: 'Uploading…',
   fileTooBig: 'This file is too large (50 MB at most).',
   openFile: (name: string) => `Open ${name}`,
+  botAnswering: 'Our assistant is answering.',
+  talkToHuman: 'Talk to a human',
+  didThisHelp: 'Did this help?',
+  helpful: 'Yes, thanks',
+  notHelpful: 'No, talk to a human',
+  related: 'Related questions',
 };
 
 export type Strings = typeof en;
@@ -87,6 +93,12 @@ const zhCN: Strings = {
   uploading: '上传中…',
   fileTooBig: '文件过大（最大 50 MB）。',
   openFile: (name: string) => `打开 ${name}`,
+  botAnswering: '智能助手为您服务中。',
+  talkToHuman: '转人工',
+  didThisHelp: '这个回答有帮助吗？',
+  helpful: '有帮助',
+  notHelpful: '没帮助，转人工',
+  related: '相关问题',
 };
 
 export const STRINGS: Record<string, Strings> = { en, 'zh-CN': zhCN };

@@ -43,6 +43,11 @@ background:#fff;border:1px solid #e5e7eb;border-radius:10px;box-shadow:0 6px 20p
 .e button{border:0;background:transparent;font-size:20px;line-height:1;padding:5px;border-radius:6px;cursor:pointer}
 .e button:hover{background:#f3f4f6}
 .s.q{background:#eff6ff;color:#1e3a8a}
+.s.b{background:#f0fdf4;color:#166534;display:flex;gap:8px;align-items:center;justify-content:space-between}
+.s.b button,.bf button,.rq button{font:inherit;cursor:pointer;border:1px solid var(--k);color:var(--k);background:#fff;border-radius:999px;padding:3px 10px}
+.bo{display:flex;flex-direction:column;gap:6px;align-self:flex-start;max-width:90%}
+.bf{display:flex;flex-wrap:wrap;gap:6px;align-items:center;font-size:12px;color:#374151}
+.rq{display:flex;flex-wrap:wrap;gap:6px}.rq button{text-align:left;font-size:13px}
 .f{display:flex;flex-direction:column;gap:10px;padding:12px 14px;border-top:1px solid #e5e7eb;background:#fff;overflow-y:auto;max-height:70%}
 .f>*,.r>*{flex-shrink:0}.f .sb,.r .sb{min-height:38px}
 .f p{margin:0;color:#374151}.fl{display:flex;flex-direction:column;gap:4px}.f label{font-size:13px;color:#374151}
