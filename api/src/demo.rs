@@ -49,6 +49,21 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
             },
         )
         .await?;
+        // The FAQ bot answers first, from the shop's knowledge base (the evaluation set's).
+        let shop = crate::bot::eval::EvalSet::shipped()?;
+        let entries: Vec<db::bot::NewEntry> = shop
+            .entries
+            .into_iter()
+            .map(|e| db::bot::NewEntry {
+                language: e.language,
+                question: e.question,
+                alternatives: e.alternatives,
+                answer: e.answer,
+                enabled: true,
+            })
+            .collect();
+        db::bot::insert(&mut tenant_tx, &entries).await?;
+        db::bot::update_settings(&mut tenant_tx, true, 0.7, crate::bot::matcher::MatcherKind::Lexical, "").await?;
         db::audit::record(
             &mut tenant_tx,
             Actor::System,

