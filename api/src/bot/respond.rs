@@ -35,6 +35,20 @@ struct Written {
 }
 
 impl Written {
+    /// Reads the conversation as it now is, commits, and announces what was written.
+    async fn commit(
+        mut self,
+        mut tx: TenantTx,
+        shared: &Shared,
+        tenant: TenantId,
+        conversation: ConversationId,
+    ) -> sqlx::Result<()> {
+        self.conversation = db::conversations::find(&mut tx, conversation).await?;
+        tx.commit().await?;
+        self.announce(shared, tenant);
+        Ok(())
+    }
+
     fn announce(self, shared: &Shared, tenant: TenantId) {
         let Some(conversation) = self.conversation else { return };
         for message in self.messages {
@@ -141,9 +155,7 @@ pub(super) async fn question(
             .await?;
         }
     }
-    written.conversation = db::conversations::find(&mut tx, conversation).await?;
-    tx.commit().await?;
-    written.announce(shared, tenant);
+    written.commit(tx, shared, tenant, conversation).await?;
     Ok(())
 }
 
@@ -196,9 +208,7 @@ pub(super) async fn feedback(
         )
         .await?;
     }
-    written.conversation = db::conversations::find(&mut tx, row.id).await?;
-    tx.commit().await?;
-    written.announce(shared, tenant.id);
+    written.commit(tx, shared, tenant.id, row.id).await?;
     Ok(())
 }
 
@@ -233,9 +243,7 @@ pub(super) async fn human(
         },
     )
     .await?;
-    written.conversation = db::conversations::find(&mut tx, row.id).await?;
-    tx.commit().await?;
-    written.announce(shared, tenant.id);
+    written.commit(tx, shared, tenant.id, row.id).await?;
     Ok(())
 }
 
@@ -268,9 +276,7 @@ pub(super) async fn agent_wrote(
         },
     )
     .await?;
-    written.conversation = db::conversations::find(&mut tx, conversation).await?;
-    tx.commit().await?;
-    written.announce(shared, tenant);
+    written.commit(tx, shared, tenant, conversation).await?;
     Ok(())
 }
 
