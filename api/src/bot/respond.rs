@@ -118,7 +118,13 @@ pub(super) async fn question(
     };
     let name = bot_name(&settings.name, lang);
     let mut tx = TenantTx::begin(&shared.databases, &schema).await?;
-    let Some(_) = db::bot::lock_bot_conversation(&mut tx, conversation).await? else { return Ok(()) };
+    let Some(row) = db::bot::lock_bot_conversation(&mut tx, conversation).await? else { return Ok(()) };
+    if row.last_seq != seq {
+        // Something was written after the question: the bot answered it already (a reconnect
+        // asked again while the first answer was on its way), or the visitor wrote again and
+        // that newer message is answered instead.
+        return Ok(());
+    }
     let mut written = Written::default();
     match decision {
         Decision::Answer { entry, score, related } => {
