@@ -35,12 +35,20 @@ insert into bot_settings default values;
 
 -- A conversation opened while the bot is on starts with the bot; a hand-off, a claim or a
 -- transfer gives it to people. The queue only holds conversations the bot is not answering.
+-- Existing rows are not the bot's; new rows get no default: an insert that does not say (every
+-- conversation a visitor opens) is decided by the trigger below from the bot's settings, while a
+-- copy that does say (a tenant move) keeps its value.
 alter table conversations add column bot_active boolean not null default false;
+alter table conversations alter column bot_active drop default;
 
 create function conversation_starts_with_bot() returns trigger
 language plpgsql as $$
 begin
-    new.bot_active := coalesce((select b.enabled from bot_settings b), false);
+    if new.bot_active is null then
+        -- The table's own schema, whatever the caller's search_path.
+        execute format('select coalesce((select b.enabled from %I.bot_settings b), false)', tg_table_schema)
+            into new.bot_active;
+    end if;
     return new;
 end;
 $$;

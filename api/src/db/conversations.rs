@@ -239,7 +239,7 @@ pub async fn list(tx: &mut TenantTx, filter: &ListFilter) -> sqlx::Result<Vec<Li
         Some(Some(_)) => "user",
     };
     sqlx::query_as(
-        "select c.id, c.visitor_id, c.status, c.assignee, c.last_seq, c.updated_at, c.rating, c.team_id, c.tags,
+        "select c.id, c.visitor_id, c.status, c.assignee, c.last_seq, c.updated_at, c.rating, c.team_id, c.tags, c.bot_active,
                 array(select p.user_id from conversation_participants p where p.conversation_id = c.id
                       order by p.added_at) as participants,
                 v.name as visitor_name, v.email as visitor_email,
