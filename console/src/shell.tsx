@@ -1,6 +1,6 @@
 // The signed-in frame: navigation, the member's presence and connection, language, sign-out, and
 // the pages of the console. One live store per tab, created here for the signed-in member.
-import { BranchesOutlined, HourglassOutlined, MenuOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { BranchesOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Alert, Badge, Button, Layout, Menu, Select, Space, Tooltip, Typography } from 'antd';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
@@ -8,6 +8,7 @@ import { api, call } from './api/client';
 import { session, type StoredSession } from './auth/session';
 import { LANGS, useI18n } from './i18n';
 import { ApiKeysPage } from './pages/admin/api-keys';
+import { BotPage } from './pages/admin/bot';
 import { CannedPage } from './pages/admin/canned';
 import { MembersPage } from './pages/admin/members';
 import { RoutingPage } from './pages/admin/routing';
@@ -57,7 +58,12 @@ export function Shell({ session: current }: { session: StoredSession }) {
   const items = [
     { key: '/inbox', icon: <CommentOutlined />, label: t('nav.inbox') },
     { key: '/queue', icon: <HourglassOutlined />, label: t('nav.queue') },
-    ...(supervisor ? [{ key: '/admin/canned', icon: <ThunderboltOutlined />, label: t('nav.canned') }] : []),
+    ...(supervisor
+      ? [
+          { key: '/admin/canned', icon: <ThunderboltOutlined />, label: t('nav.canned') },
+          { key: '/admin/bot', icon: <RobotOutlined />, label: t('nav.bot') },
+        ]
+      : []),
     ...(admin
       ? [
           { key: '/admin/members', icon: <UserOutlined />, label: t('nav.members') },
@@ -116,6 +122,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
             <Route path="/queue" element={<QueuePage store={store} session={current} />} />
             <Route path="/settings" element={<SettingsPage session={current} />} />
             {supervisor && <Route path="/admin/canned" element={<CannedPage />} />}
+            {supervisor && <Route path="/admin/bot" element={<BotPage session={current} />} />}
             {admin && <Route path="/admin/members" element={<MembersPage session={current} />} />}
             {admin && <Route path="/admin/teams" element={<TeamsPage />} />}
             {admin && <Route path="/admin/routing" element={<RoutingPage />} />}

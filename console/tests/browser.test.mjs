@@ -1,17 +1,18 @@
 // The console in headless Chromium, end to end against a real api (with Postgres) and the native
 // edge: signup → verify → invite → accept; the widget editor (live preview, save, the demo shop
 // showing the change); a visitor's conversation arriving live; claim, reply, private note, typing
-// and read receipt; phone layout; Chinese. Started by tests/tests/console.rs (make test), which
-// provides KEFU_API, KEFU_EDGE, KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and
-// KEFU_CHROMIUM.
+// and read receipt; phone layout; Chinese; the FAQ bot (import, test, on) answering a visitor.
+// Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
+// KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startDemo } from '../../edge/widget/scripts/demo-server.mjs';
-import { cuttableProxy, until } from '../../edge/widget/tests/support.mjs';
+import { cuttableProxy, until, widgetStorage } from '../../edge/widget/tests/support.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -555,3 +556,163 @@ test('routing: an admin turns on automatic assignment and new conversations arri
     await p.close();
   }
 });
+
+test('FAQ bot: a knowledge base imported and tested, the bot on; a visitor gets its answer, then asks for a person', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner bot');
+  const shopContext = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 800 } });
+  try {
+    await p.goto(`${API}/inbox`);
+    // The routing test left automatic assignment on: a conversation handed over must wait in the
+    // queue here, not go straight to the online agent.
+    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const routing = await fetch(`${API}/api/v1/routing`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ auto_assign: false, strategy: 'least_busy', default_team_id: null, tag_priorities: {} }),
+    });
+    assert.equal(routing.status, 200, await routing.text());
+
+    await p.getByRole('menuitem', { name: 'FAQ bot' }).click();
+    await p.waitForURL('**/admin/bot');
+    await p.getByTestId('bot-entries').getByText(/^0 \/ \d+ entries$/).waitFor();
+    const questions = p.getByTestId('kb-table').getByTestId('kb-question');
+
+    // A file with a bad row is refused whole, its line named.
+    const file = (name, lines) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(`${lines.join('\n')}\n`) });
+    const header = 'language,question,alternatives,answer,enabled';
+    await p.getByTestId('kb-import').click();
+    const chooser = p.getByTestId('kb-import-file').locator('input[type=file]');
+    await chooser.setInputFiles(file('bad.csv', [header, 'en,How long does shipping take?,,Orders ship within 24 hours.,true', 'en,,Where is it,An answer without its question,true']));
+    await p.getByTestId('kb-import-file').getByText('bad.csv').waitFor();
+    await p.getByTestId('kb-import-send').and(p.locator(':enabled')).click();
+    await p.getByTestId('kb-import-errors').locator('li[data-line="3"]').getByText('Line 3 · Question: The question is empty.').waitFor();
+    await p.screenshot({ path: join(tmpdir(), 'kefu-console-bot-import-errors.png') });
+    assert.equal(await questions.count(), 0, 'nothing of a refused file is imported');
+
+    // The corrected file goes in; the entries are listed, filtered and searched.
+    await chooser.setInputFiles(file('faq.csv', [
+      header,
+      'zh-CN,退款多久到账？,退款什么时候到 | 钱多久退回,退款在 3–5 个工作日内原路退回。,true',
+      'en,How long does shipping take?,When will my order ship? | Shipping time,Orders ship within 24 hours.,true',
+      'zh-CN,可以开发票吗？,怎么开发票 | 发票,可以，在订单页面点击“申请发票”即可。,true',
+    ]));
+    await p.getByTestId('kb-import-file').getByText('faq.csv').waitFor();
+    await p.getByTestId('kb-import-send').and(p.locator(':enabled')).click();
+    await p.getByText('Imported 3 entries.').waitFor();
+    await questions.getByText('退款多久到账？').waitFor();
+    assert.equal(await questions.count(), 3);
+    await p.getByTestId('bot-entries').getByText(/^3 \/ \d+ entries$/).waitFor();
+    await p.getByTestId('kb-language').click();
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('en', { exact: true }).click();
+    await until('only English entries', async () => (await questions.count()) === 1);
+    await questions.getByText('How long does shipping take?').waitFor();
+    await p.getByTestId('kb-language').click();
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('All languages').click();
+    await p.getByTestId('kb-search').fill('发票');
+    await until('the search finding one entry', async () => (await questions.count()) === 1);
+    await questions.getByText('可以开发票吗？').waitFor();
+    await p.getByTestId('kb-search').fill('');
+
+    // Edited in its form: a language tag is checked, a phrasing added.
+    const shipping = p.getByTestId('kb-table').locator('tr[data-row-key]').filter({ hasText: 'How long does shipping take?' });
+    await shipping.getByTestId('kb-edit').click();
+    await p.getByTestId('kb-entry-language').fill('english');
+    await p.locator('#kb-entry-save').click();
+    await p.getByText('Write a language tag such as zh-CN or en.').waitFor();
+    await p.getByTestId('kb-entry-language').fill('en');
+    await p.getByTestId('kb-entry-alternatives').fill('When will my order ship?\nShipping time\nDelivery time');
+    await p.locator('#kb-entry-save').click();
+    await shipping.getByText('Delivery time').waitFor();
+
+    // Exported in the import's format, with the bearer token the download needs.
+    const [download] = await Promise.all([p.waitForEvent('download'), p.getByTestId('kb-export-csv').click()]);
+    assert.equal(download.suggestedFilename(), 'knowledge-base.csv');
+    const exported = await readFile(await download.path(), 'utf8');
+    assert.ok(exported.startsWith(`${header}\n`) && exported.includes('Shipping time | Delivery time'), exported);
+
+    // A visitor's wording scores high enough against the Chinese entry for the bot to answer.
+    await p.getByTestId('bot-test-question').fill('我的退款多久能到账');
+    await p.getByTestId('bot-test-run').click();
+    const verdict = p.getByTestId('bot-test-result');
+    await verdict.getByText('The bot would answer').waitFor();
+    assert.equal(await verdict.getAttribute('data-answers'), 'true');
+    await verdict.getByText(/threshold 0\.70/).waitFor();
+    const best = verdict.getByTestId('bot-test-entry').first();
+    await best.getByText('退款多久到账？').waitFor();
+    const score = Number(await best.getAttribute('data-score'));
+    assert.ok(score >= 0.7, `the best entry scores at least the threshold: ${score}`);
+    assert.equal(await best.getByTestId('bot-test-score').textContent(), score.toFixed(2), 'the score is shown');
+
+    // On, saved, and still on after a reload.
+    const toggle = p.getByTestId('bot-enabled');
+    await toggle.and(p.locator(':enabled')).waitFor();
+    assert.equal(await toggle.getAttribute('aria-checked'), 'false', 'off by default');
+    await toggle.click();
+    await p.getByTestId('bot-save').click();
+    await p.getByText('Bot settings saved.').waitFor();
+    await p.reload();
+    await p.getByTestId('bot-enabled').and(p.locator('[aria-checked=true]')).waitFor();
+    await shots(p);
+
+    // A visitor on the demo shop asks; the bot answers with "Did this help?"; not helpful hands
+    // the conversation to people: it waits in the queue.
+    const shop = await shopContext.newPage();
+    await shop.goto(DEMO);
+    await shop.getByRole('button', { name: '在线客服' }).click();
+    const composer = shop.getByRole('textbox', { name: '输入消息' });
+    await composer.fill('退款多久到账');
+    await composer.press('Enter');
+    await shop.getByRole('log').getByText('退款在 3–5 个工作日内原路退回。').waitFor({ timeout: 15_000 });
+    const feedback = shop.locator('[data-kefu-widget] .bo .bf');
+    await feedback.getByText('这个回答有帮助吗？').waitFor();
+    await feedback.getByRole('button', { name: '有帮助', exact: true }).waitFor();
+    const { conversation_id: botConversation } = await widgetStorage(shop, siteKey);
+    assert.ok(botConversation, 'the widget knows its conversation');
+
+    await p.goto(`${API}/queue`);
+    await p.getByTestId('queue-table').waitFor();
+    await p.locator('[data-testid=connection][data-state=online]').waitFor();
+    const row = p.locator(`[data-testid=queue-table] tr[data-row-key="${botConversation}"]`);
+    assert.equal(await row.count(), 0, 'a conversation the bot answers is not queued');
+    await feedback.getByRole('button', { name: '没帮助，转人工' }).click();
+    await row.waitFor({ timeout: 10_000 });
+    await until('the bot\'s buttons gone', async () => (await shop.locator('[data-kefu-widget] .bo').count()) === 0);
+  } finally {
+    await shopContext.close();
+    await p.close();
+  }
+});
+
+/** The bot page in English and Chinese, desktop and phone, with no sideways overflow. */
+async function shots(ownerBotPage) {
+  const tall = async (page, width) => {
+    const height = await page.locator('.shell-content').evaluate((el) => el.scrollHeight + 52);
+    await page.setViewportSize({ width, height: Math.min(height, 4000) });
+  };
+  await tall(ownerBotPage, 1280);
+  await ownerBotPage.screenshot({ path: join(tmpdir(), 'kefu-console-bot-en.png') });
+  await ownerBotPage.setViewportSize({ width: 1280, height: 800 });
+  for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
+    for (const [width, phone] of [[1280, false], [375, true]]) {
+      if (locale === 'en-US' && !phone) continue; // the owner's own page, above
+      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const p = await ctx.newPage();
+      watch(p, `bot ${name}${phone ? ' phone' : ''}`);
+      try {
+        await p.goto(`${API}/admin/bot`);
+        await p.getByTestId('kb-table').getByText('退款多久到账？').waitFor();
+        if (locale === 'zh-CN') await p.getByText('测试问题').first().waitFor();
+        await p.getByTestId('bot-test-question').fill('我的退款多久能到账');
+        await p.getByTestId('bot-test-run').click();
+        await p.getByTestId('bot-test-result').waitFor();
+        await noHorizontalOverflow(p, `the bot page (${name}, ${width} px)`);
+        await tall(p, width);
+        await noHorizontalOverflow(p, `the whole bot page (${name}, ${width} px)`);
+        await p.screenshot({ path: join(tmpdir(), `kefu-console-bot-${name}${phone ? '-phone' : ''}.png`) });
+      } finally {
+        await ctx.close();
+      }
+    }
+  }
+}

@@ -22,17 +22,25 @@ export function describe(error: unknown, t: T): string {
 }
 
 /**
- * Puts the api's field errors on the form's fields (`errors[].field` names the JSON field); returns
- * whether any matched a field of the form, so the caller shows a general message otherwise.
+ * Puts the api's field errors on the form's fields (`errors[].field` names the JSON field, which
+ * `fieldOf` may map to the form's, e.g. `alternatives[2]` to `alternatives`); returns whether any
+ * matched a field of the form, so the caller shows a general message otherwise.
  */
-export function showFieldErrors(form: FormInstance, error: unknown, t: T, fields: readonly string[]): boolean {
+export function showFieldErrors(
+  form: FormInstance,
+  error: unknown,
+  t: T,
+  fields: readonly string[],
+  fieldOf: (field: string) => string = (field) => field,
+): boolean {
   if (!(error instanceof ApiError) || error.fields.length === 0) return false;
-  const matched = error.fields.filter((f) => fields.includes(f.field));
-  form.setFields(
-    matched.map((f) => {
-      const key = `field.${f.code}`;
-      return { name: f.field, errors: [known(key) ? t(key) : f.message] };
-    }),
-  );
-  return matched.length > 0;
+  const messages = new Map<string, string[]>();
+  for (const f of error.fields) {
+    const name = fieldOf(f.field);
+    if (!fields.includes(name)) continue;
+    const key = `field.${f.code}`;
+    messages.set(name, [...(messages.get(name) ?? []), known(key) ? t(key) : f.message]);
+  }
+  form.setFields([...messages].map(([name, errors]) => ({ name, errors })));
+  return messages.size > 0;
 }
