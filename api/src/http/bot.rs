@@ -269,8 +269,9 @@ fn quota(limit: i32) -> ApiError {
 
 /// Adds an entry (supervisors and up), within the plan's limit.
 #[utoipa::path(post, path = "/api/v1/kb/entries", tag = "bot", security(("bearer" = [])), request_body = RawEntry,
-    responses((status = 201, body = EntryView), (status = 403, description = "forbidden"),
-        (status = 403, description = "forbidden, or quota_exceeded (the plan's entry limit)"), (status = 422, description = "validation_failed")))]
+    responses((status = 201, body = EntryView),
+        (status = 403, description = "forbidden, or quota_exceeded (the plan's entry limit)"),
+        (status = 422, description = "validation_failed")))]
 async fn create_entry(
     State(state): State<AppState>,
     auth: Auth<SupervisorUp>,
@@ -439,7 +440,7 @@ pub struct ExportQuery {
 
 /// The whole knowledge base as a CSV or JSON file (the import's format).
 #[utoipa::path(get, path = "/api/v1/kb/export", tag = "bot", security(("bearer" = [])), params(ExportQuery),
-    responses((status = 200, description = "The file", content_type = "text/csv")))]
+    responses((status = 200, description = "The file: text/csv for `format=csv`, application/json for `format=json`", content_type = "text/csv")))]
 async fn export_entries(
     State(state): State<AppState>,
     auth: Auth<AnyMember>,
