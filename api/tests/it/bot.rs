@@ -233,11 +233,20 @@ async fn imports_are_all_or_nothing_and_the_knowledge_base_stays_in_its_tenant()
     assert_eq!(bot["entries"], 60, "nothing of the refused file was imported");
 
     // The plan's limit (the trial holds 200): a file that would pass it is refused whole.
+    // Long answers make the file larger than the api's default 64 KiB body limit: the import's
+    // own limit (5 MiB) applies, so the plan's limit is what refuses it.
+    let answer = "退款在 3–5 个工作日内原路退回。".repeat(60);
     let big: Vec<Value> =
-        (0..141).map(|i| json!({ "language": "en", "question": format!("Question {i}?"), "answer": "A" })).collect();
-    let (status, body) = import(&app, &owner, "format=json", Value::Array(big).to_string()).await;
+        (0..141).map(|i| json!({ "language": "zh-CN", "question": format!("问题 {i}？"), "answer": answer })).collect();
+    let big = Value::Array(big).to_string();
+    assert!(big.len() > 64 * 1024, "{} bytes", big.len());
+    let (status, body) = import(&app, &owner, "format=json", big).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], "quota_exceeded");
+
+    // A file over 5 MiB is refused before it is read.
+    let (status, body) = import(&app, &owner, "format=csv", "x".repeat(5 * 1024 * 1024 + 1)).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")), "{body}");
 
     // Export gives back what was imported, in the import's format.
     let response = reqwest::Client::new()
