@@ -25,6 +25,8 @@ EDGE_URL="http://$EDGE_LISTEN"
 export KEFU_HTTP__CORS_ORIGINS=${KEFU_HTTP__CORS_ORIGINS:-[\"http://127.0.0.1:5173\",\"http://localhost:5173\"]}
 export REDIS_URL DATABASE_URL
 
+# Where cargo puts the binaries (CARGO_TARGET_DIR may point elsewhere, e.g. a shared target).
+bin=${CARGO_TARGET_DIR:-target}/debug
 echo "dev: building kefu and kefu-edge" >&2
 cargo build --locked -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge
 # The widget needs Node ≥ 20.19: the edge toolchain's Node 22 (cached under ~/.cache/kefu).
@@ -35,8 +37,8 @@ PATH=$NODE_PATH_DIR:$PATH infra/local/console.sh --no-test
 export KEFU_HTTP__CONSOLE_DIR=$PWD/console/dist
 export KEFU_EDGE__PUBLIC_URL=$EDGE_URL
 DEMO_LISTEN=${DEMO_LISTEN:-127.0.0.1:8788}
-./target/debug/kefu migrate
-login=$(./target/debug/kefu seed-demo)
+"$bin"/kefu migrate
+login=$("$bin"/kefu seed-demo)
 site_key=$(grep -o 'site_[0-9a-f]*' <<<"$login" | head -1)
 
 cat > .dev/edge.toml <<TOML
@@ -71,9 +73,9 @@ cat <<MSG
   Ctrl-C stops it.
 
 MSG
-./target/debug/kefu serve &
+"$bin"/kefu serve &
 api_pid=$!
-./target/debug/kefu-edge --config .dev/edge.toml --listen "$EDGE_LISTEN" &
+"$bin"/kefu-edge --config .dev/edge.toml --listen "$EDGE_LISTEN" &
 edge_pid=$!
 "$NODE_PATH_DIR/node" edge/widget/scripts/demo-server.mjs --host "${DEMO_LISTEN%:*}" --port "${DEMO_LISTEN##*:}" \
     --edge "$EDGE_URL" --site-key "$site_key" &
