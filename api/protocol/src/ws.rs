@@ -744,6 +744,10 @@ pub enum ServerFrame {
         /// The visitor's place while unassigned.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         queue: Option<QueuePlace>,
+        /// The tenant's FAQ bot is on: the visitor can write (and be answered) even when the
+        /// team is offline, so the widget offers the chat rather than the offline form.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        bot: bool,
     },
     /// To visitors: their `profile` or `context` was stored.
     Saved {

@@ -575,7 +575,12 @@ agents: Availability,
 /**
  * The visitor's place while unassigned.
  */
-queue?: QueuePlace | null, } | { "type": "saved", 
+queue?: QueuePlace | null, 
+/**
+ * The tenant's FAQ bot is on: the visitor can write (and be answered) even when the
+ * team is offline, so the widget offers the chat rather than the offline form.
+ */
+bot?: boolean, } | { "type": "saved", 
 /**
  * `profile` or `context`.
  */

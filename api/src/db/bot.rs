@@ -42,6 +42,11 @@ pub async fn settings(tx: &mut TenantTx) -> sqlx::Result<BotSettings> {
         .await
 }
 
+/// Whether the bot is on.
+pub async fn enabled(tx: &mut TenantTx) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select enabled from bot_settings").fetch_one(tx.conn()).await
+}
+
 /// Replaces the settings (and moves the version).
 pub async fn update_settings(
     tx: &mut TenantTx,

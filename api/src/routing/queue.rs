@@ -23,6 +23,8 @@ pub struct View {
     pub entries: Vec<Entry>,
     /// How many conversations wait in all.
     pub waiting: i64,
+    /// The tenant's FAQ bot is on (new conversations start with it).
+    pub bot: bool,
 }
 
 /// A waiting conversation, its place and its estimate.
@@ -82,6 +84,7 @@ pub async fn read(
         // Outside business hours the team is away, whoever is connected.
         availability = Availability::Offline;
     }
+    let bot = db::bot::enabled(&mut tx).await?;
     let places = db::queue::places(&mut tx, limit).await?;
     let waiting = if i64::try_from(places.len()).unwrap_or(i64::MAX) < limit {
         i64::try_from(places.len()).unwrap_or(i64::MAX)
@@ -112,7 +115,7 @@ pub async fn read(
             Entry { place, estimated_wait_secs }
         })
         .collect();
-    Ok(View { availability, entries, waiting })
+    Ok(View { availability, entries, waiting, bot })
 }
 
 /// The team's availability: the best status of its agents.

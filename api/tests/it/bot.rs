@@ -107,7 +107,15 @@ async fn waiting(app: &TestApp, session: &Session) -> Vec<String> {
 async fn the_bot_answers_what_it_knows_and_hands_off_what_it_does_not() {
     let app = TestApp::spawn().await;
     let owner = tenant_with_bot(&app).await;
-    let mut visitor = new_visitor(&app, &owner.tenant_id).await;
+    let token = app.visitor_token(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
+    let (mut visitor, welcome) = app.visitor_with_token(&token, None).await;
+    // Nobody of the team is online, but the bot is: the widget offers the chat, not the
+    // offline form.
+    assert_eq!(
+        (welcome["status"]["agents"].as_str(), welcome["status"]["bot"].as_bool()),
+        (Some("offline"), Some(true)),
+        "{welcome}"
+    );
 
     // A question the knowledge base answers: the answer, "Did this help?", related questions.
     let conversation = ask(&mut visitor, "q1", "请问退款多久到账？").await;

@@ -60,7 +60,9 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
   const { pre_chat: preChat, offline_form: offlineForm } = config.settings;
   const fresh = state.messages.length === 0 && state.outbox.length === 0;
   const showPreChat = preChat.enabled && preChat.fields.length > 0 && !state.preChatDone && fresh;
-  const showOffline = offlineForm.enabled && state.agents === 'offline' && fresh && !offlineSent;
+  // With the bot on, a visitor chats with it whatever the team's availability.
+  const teamAway = state.agents === 'offline' && !state.botOn;
+  const showOffline = offlineForm.enabled && teamAway && fresh && !offlineSent;
   const queue = state.queue;
   const waiting = queue
     ? (queue.position <= 1 ? t.queueNext : t.queueAhead(queue.position - 1)) +
@@ -118,7 +120,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
       )}
       <div class="l" ref={list} role="log" aria-live="polite" aria-label={t.messages}>
         {texts.greeting && !showOffline && <div class="m a">{texts.greeting}</div>}
-        {(showOffline || (state.agents === 'offline' && fresh)) && <div class="m a">{texts.offline_message}</div>}
+        {(showOffline || (teamAway && fresh)) && <div class="m a">{texts.offline_message}</div>}
         {state.messages.map((m, i) => (
           <Bubble
             key={m.seq}

@@ -55,6 +55,8 @@ export interface ChatState {
   bot: boolean;
   /** Bot answers the visitor already said helped or not. */
   feedback: string[];
+  /** The tenant's bot is on: the chat stays open when the team is offline (the bot answers). */
+  botOn: boolean;
 }
 
 const PING_EVERY_MS = 25_000;
@@ -115,6 +117,7 @@ export class Chat {
       preChatDone: !config.preview && Boolean(stored.pre_chat_done),
       bot: false,
       feedback: [],
+      botOn: false,
     };
     addEventListener('online', () => this.wanted && this.reconnectNow());
     // Another tab wrote to the outbox (or acknowledged from it): follow it.
@@ -511,7 +514,7 @@ export class Chat {
         break;
       case 'status': {
         const changed = frame.agents !== this.state.agents;
-        this.set({ agents: frame.agents, queue: frame.queue || null });
+        this.set({ agents: frame.agents, queue: frame.queue || null, botOn: !!frame.bot });
         if (changed) this.onAvailability(frame.agents);
         break;
       }
