@@ -78,14 +78,23 @@ impl AppState {
         let fanout = crate::realtime::fanout::Fanout::new(bus.clone());
         let (router, engine) = crate::routing::Router::new();
         let (bot_subscriber, bot_wake) = crate::bot::BotHandle::new();
+        let (auto_replies, auto_reply_jobs) = crate::hours::auto_reply::AutoReplyHandle::new();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
             std::sync::Arc::new(bot_subscriber),
+            std::sync::Arc::new(auto_replies),
         ]);
         engine.start(db.clone(), presence.clone(), events.clone(), shutdown.clone());
         let embeddings = crate::bot::embeddings::Embeddings::from_config(&config.bot);
         let bot = crate::bot::Bot::start(bot_wake, db.clone(), events.clone(), embeddings, shutdown.clone());
+        crate::hours::auto_reply::start(
+            auto_reply_jobs,
+            db.clone(),
+            presence.clone(),
+            events.clone(),
+            shutdown.clone(),
+        );
         let store = crate::ops::group_commit::MessageStore::start(db.clone(), config.realtime.group_commit());
         let presence_writer =
             crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone(), router.clone());

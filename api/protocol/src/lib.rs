@@ -8,6 +8,7 @@
 
 pub mod claims;
 pub mod error;
+pub mod hours;
 pub mod id;
 pub mod origin;
 #[cfg(feature = "sqlx")]

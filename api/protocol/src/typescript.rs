@@ -6,14 +6,13 @@
 use ts_rs::{Config, TS};
 
 use crate::error::{ErrorCode, FieldError, Problem};
+use crate::hours::{AutoReplies, AutoReply, BusinessHours, OpenSpan, ServiceHours, SpecialDay, TimeSpan};
 use crate::id::{
     ApiKeyId, AttachmentId, CannedResponseId, ConversationId, InvitationId, KbEntryId, MessageId, SiteKeyId, TeamId,
     TenantId, UserId, VisitorId,
 };
 use crate::origin::OriginPattern;
-use crate::widget::{
-    BusinessHours, FieldKind, FormField, FormSettings, OpenSpan, Position, WidgetSettings, WidgetTexts,
-};
+use crate::widget::{FieldKind, FormField, FormSettings, Position, WidgetSettings, WidgetTexts};
 use crate::ws::{
     AgentFrame, AgentStatus, AttachmentRef, Availability, BotReply, ConversationStatus, ConversationSummary,
     HandoffReason, JoinEntry, MessageView, NoteEvent, QueuePlace, Saved, Sender, ServerFrame, VisitorFrame,
@@ -76,9 +75,14 @@ pub fn declarations() -> String {
         FormField,
         FormSettings,
         WidgetTexts,
-        OpenSpan,
-        BusinessHours,
         WidgetSettings,
+        OpenSpan,
+        TimeSpan,
+        SpecialDay,
+        BusinessHours,
+        AutoReply,
+        AutoReplies,
+        ServiceHours,
     );
     out
 }

@@ -114,57 +114,6 @@ pub struct WidgetSettings {
     /// Refuse visitors whose identity is not verified by the tenant's HMAC.
     #[serde(default)]
     pub identity_required: bool,
-    /// When the team answers. Outside these hours visitors are told the team is offline (the
-    /// offline form shows) even if agents are connected. `None`: always, when agents are there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub business_hours: Option<BusinessHours>,
-}
-
-/// The weekly opening hours of the team.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(deny_unknown_fields)]
-pub struct BusinessHours {
-    /// IANA time zone the hours are in (`Asia/Shanghai`); the api checks it exists.
-    pub timezone: String,
-    /// Open spans; a day without one is closed.
-    pub open: Vec<OpenSpan>,
-}
-
-/// One open span on one weekday.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(deny_unknown_fields)]
-pub struct OpenSpan {
-    /// ISO weekday: 1 = Monday … 7 = Sunday.
-    pub day: u8,
-    /// Opening time, `HH:MM` (24 h).
-    pub from: String,
-    /// Closing time, `HH:MM`, after `from` (`24:00` for midnight).
-    pub to: String,
-}
-
-/// Most open spans in a week.
-pub const MAX_OPEN_SPANS: usize = 28;
-
-/// Minutes since midnight of `HH:MM` (`24:00` allowed).
-pub fn minutes_of(time: &str) -> Option<u16> {
-    let (h, m) = time.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    ((h < 24 && m < 60) || (h == 24 && m == 0)).then_some(h * 60 + m)
-}
-
-impl BusinessHours {
-    /// Whether the team is open on ISO weekday `day` at `minute` past midnight (local time).
-    pub fn is_open(&self, day: u8, minute: u16) -> bool {
-        self.open.iter().any(|span| {
-            span.day == day
-                && matches!((minutes_of(&span.from), minutes_of(&span.to)), (Some(from), Some(to)) if from <= minute && minute < to)
-        })
-    }
 }
 
 fn texts(title: &str, greeting: &str, offline: &str, placeholder: &str) -> WidgetTexts {
@@ -220,19 +169,19 @@ impl Default for WidgetSettings {
             },
             allowed_origins: Vec::new(),
             identity_required: false,
-            business_hours: None,
         }
     }
 }
 
-struct Check(Vec<FieldError>);
+/// Collects field errors while validating.
+pub(crate) struct Check(pub(crate) Vec<FieldError>);
 
 impl Check {
-    fn fail(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
+    pub(crate) fn fail(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
         self.0.push(FieldError { field: field.into(), code: code.into(), message: message.into() });
     }
 
-    fn text(&mut self, field: String, value: &str, max: usize) {
+    pub(crate) fn text(&mut self, field: String, value: &str, max: usize) {
         let chars = value.trim().chars().count();
         if chars == 0 {
             self.fail(field, "required", "must not be empty");
@@ -320,27 +269,6 @@ impl WidgetSettings {
         if self.allowed_origins.len() > MAX_ORIGINS {
             check.fail("allowed_origins", "too_many", format!("at most {MAX_ORIGINS} origins"));
         }
-        if let Some(hours) = &self.business_hours {
-            let tz_ok = !hours.timezone.is_empty()
-                && hours.timezone.len() <= 64
-                && hours.timezone.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
-            if !tz_ok {
-                check.fail("business_hours.timezone", "invalid", "an IANA time zone such as Asia/Shanghai");
-            }
-            if hours.open.len() > MAX_OPEN_SPANS {
-                check.fail("business_hours.open", "too_many", format!("at most {MAX_OPEN_SPANS} spans"));
-            }
-            for (i, span) in hours.open.iter().enumerate() {
-                if !(1..=7).contains(&span.day) {
-                    check.fail(format!("business_hours.open.{i}.day"), "invalid", "1 (Monday) to 7 (Sunday)");
-                }
-                match (minutes_of(&span.from), minutes_of(&span.to)) {
-                    (Some(from), Some(to)) if from < to => {}
-                    (Some(_), Some(_)) => check.fail(format!("business_hours.open.{i}.to"), "invalid", "after `from`"),
-                    _ => check.fail(format!("business_hours.open.{i}"), "invalid", "times are HH:MM (24 h)"),
-                }
-            }
-        }
         check.0
     }
 }
@@ -374,33 +302,6 @@ mod tests {
         assert_eq!(settings.validate(), Vec::new());
         let json = serde_json::to_string(&settings).expect("serialize");
         assert_eq!(serde_json::from_str::<WidgetSettings>(&json).expect("deserialize"), settings);
-    }
-
-    #[test]
-    fn business_hours_are_checked_and_answer_open_or_closed() {
-        let span = |day, from: &str, to: &str| OpenSpan { day, from: from.into(), to: to.into() };
-        let hours = BusinessHours {
-            timezone: "Asia/Shanghai".into(),
-            open: vec![span(1, "09:00", "18:00"), span(6, "10:00", "24:00")],
-        };
-        assert!(hours.is_open(1, 9 * 60) && hours.is_open(1, 18 * 60 - 1) && !hours.is_open(1, 18 * 60));
-        assert!(!hours.is_open(2, 12 * 60) && hours.is_open(6, 23 * 60 + 59));
-        let mut settings = WidgetSettings { business_hours: Some(hours), ..WidgetSettings::default() };
-        assert_eq!(settings.validate(), Vec::new());
-        settings.business_hours = Some(BusinessHours {
-            timezone: "Asia/Shanghai; drop".into(),
-            open: vec![span(0, "09:00", "18:00"), span(1, "18:00", "09:00"), span(2, "9am", "5pm")],
-        });
-        let fields: Vec<String> = settings.validate().into_iter().map(|p| p.field).collect();
-        assert_eq!(
-            fields,
-            [
-                "business_hours.timezone",
-                "business_hours.open.0.day",
-                "business_hours.open.1.to",
-                "business_hours.open.2"
-            ]
-        );
     }
 
     #[test]

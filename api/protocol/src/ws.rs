@@ -398,6 +398,11 @@ pub enum Sender {
         /// The bot's display name.
         name: String,
     },
+    /// An automatic reply (the greeting or the away message) sent on the team's behalf.
+    Auto {
+        /// The name it is shown under: the widget's title in the visitor's language.
+        name: String,
+    },
 }
 
 /// A message as delivered.
@@ -748,6 +753,9 @@ pub enum ServerFrame {
         /// team is offline, so the widget offers the chat rather than the offline form.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         bot: bool,
+        /// When the team is offline by its business hours: when they next open (within 60 days).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opens_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// To visitors: their `profile` or `context` was stored.
     Saved {

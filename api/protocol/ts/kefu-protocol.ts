@@ -104,6 +104,10 @@ name: string, } | { "kind": "system" } | { "kind": "bot",
 /**
  * The bot's display name.
  */
+name: string, } | { "kind": "auto", 
+/**
+ * The name it is shown under: the widget's title in the visitor's language.
+ */
 name: string, };
 
 export type AttachmentRef = { 
@@ -580,7 +584,11 @@ queue?: QueuePlace | null,
  * The tenant's FAQ bot is on: the visitor can write (and be answered) even when the
  * team is offline, so the widget offers the chat rather than the offline form.
  */
-bot?: boolean, } | { "type": "saved", 
+bot?: boolean, 
+/**
+ * When the team is offline by its business hours: when they next open (within 60 days).
+ */
+opens_at?: string | null, } | { "type": "saved", 
 /**
  * `profile` or `context`.
  */
@@ -648,30 +656,6 @@ offline_message: string,
  */
 input_placeholder: string, };
 
-export type OpenSpan = { 
-/**
- * ISO weekday: 1 = Monday … 7 = Sunday.
- */
-day: number, 
-/**
- * Opening time, `HH:MM` (24 h).
- */
-from: string, 
-/**
- * Closing time, `HH:MM`, after `from` (`24:00` for midnight).
- */
-to: string, };
-
-export type BusinessHours = { 
-/**
- * IANA time zone the hours are in (`Asia/Shanghai`); the api checks it exists.
- */
-timezone: string, 
-/**
- * Open spans; a day without one is closed.
- */
-open: Array<OpenSpan>, };
-
 export type WidgetSettings = { 
 /**
  * Brand colour, `#rrggbb`.
@@ -712,9 +696,90 @@ allowed_origins: Array<OriginPattern>,
 /**
  * Refuse visitors whose identity is not verified by the tenant's HMAC.
  */
-identity_required: boolean, 
+identity_required: boolean, };
+
+export type OpenSpan = { 
+/**
+ * ISO weekday: 1 = Monday … 7 = Sunday.
+ */
+day: number, 
+/**
+ * Opening time, `HH:MM` (24 h).
+ */
+from: string, 
+/**
+ * Closing time, `HH:MM`, after `from` (`24:00` for midnight).
+ */
+to: string, };
+
+export type TimeSpan = { 
+/**
+ * Opening time, `HH:MM`.
+ */
+from: string, 
+/**
+ * Closing time, `HH:MM`, after `from` (`24:00` for midnight).
+ */
+to: string, };
+
+export type SpecialDay = { 
+/**
+ * The local date, `YYYY-MM-DD`.
+ */
+date: string, 
+/**
+ * What it is ("国庆节", "Christmas Eve"), up to 60 characters.
+ */
+label: string, 
+/**
+ * Its open spans; none: closed all day.
+ */
+open: Array<TimeSpan>, };
+
+export type BusinessHours = { 
+/**
+ * IANA time zone the hours are in (`Asia/Shanghai`); the api checks it exists. Times are
+ * wall-clock times there, so they follow its daylight saving changes.
+ */
+timezone: string, 
+/**
+ * Open spans; a weekday without one is closed.
+ */
+open: Array<OpenSpan>, 
+/**
+ * Dates whose hours replace the weekly ones (a holiday: no spans).
+ */
+special_days: Array<SpecialDay>, };
+
+export type AutoReply = { 
+/**
+ * Whether it is sent.
+ */
+enabled: boolean, 
+/**
+ * Its text per language (the visitor's language, else the widget's default language, else
+ * English, else any); 1–1000 characters each.
+ */
+texts: { [key in string]: string }, };
+
+export type AutoReplies = { 
+/**
+ * Answers a conversation's first message while the team is there.
+ */
+greeting: AutoReply, 
+/**
+ * Answers a visitor who writes while the team is offline (outside business hours, or nobody
+ * connected): once until an agent writes in the conversation.
+ */
+away: AutoReply, };
+
+export type ServiceHours = { 
 /**
  * When the team answers. Outside these hours visitors are told the team is offline (the
- * offline form shows) even if agents are connected. `None`: always, when agents are there.
+ * offline form shows) even if agents are connected. `None`: whenever agents are there.
  */
-business_hours?: BusinessHours | null, };
+business_hours: BusinessHours | null, 
+/**
+ * Replies Kefu sends on the team's behalf.
+ */
+auto_replies: AutoReplies, };

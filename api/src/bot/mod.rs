@@ -194,7 +194,7 @@ impl Subscriber for BotHandle {
                 body: message.body.clone(),
             },
             MessageSender::Agent(_) => Job::AgentWrote { tenant: *tenant, conversation: conversation.id },
-            MessageSender::System | MessageSender::Bot => return,
+            MessageSender::System | MessageSender::Bot | MessageSender::Auto => return,
         };
         let _ = self.jobs.send(job);
     }

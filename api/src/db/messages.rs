@@ -52,6 +52,8 @@ text_enum! {
         System => "system",
         /// The FAQ bot.
         Bot => "bot",
+        /// An automatic reply (greeting, away message).
+        Auto => "auto",
     }
 }
 
@@ -67,6 +69,8 @@ pub enum MessageSender {
     System,
     /// The FAQ bot (its name is the message's `sender_name`).
     Bot,
+    /// An automatic reply sent on the team's behalf (its name is the message's `sender_name`).
+    Auto,
 }
 
 impl MessageSender {
@@ -77,6 +81,7 @@ impl MessageSender {
             MessageSender::Agent(_) => SenderKind::Agent,
             MessageSender::System => SenderKind::System,
             MessageSender::Bot => SenderKind::Bot,
+            MessageSender::Auto => SenderKind::Auto,
         }
     }
 
@@ -84,7 +89,7 @@ impl MessageSender {
         match self {
             MessageSender::Visitor(id) => id.as_uuid(),
             MessageSender::Agent(id) => id.as_uuid(),
-            MessageSender::System | MessageSender::Bot => Uuid::nil(),
+            MessageSender::System | MessageSender::Bot | MessageSender::Auto => Uuid::nil(),
         }
     }
 
@@ -94,6 +99,7 @@ impl MessageSender {
             SenderKind::Agent => MessageSender::Agent(UserId::from_uuid(id)),
             SenderKind::System => MessageSender::System,
             SenderKind::Bot => MessageSender::Bot,
+            SenderKind::Auto => MessageSender::Auto,
         }
     }
 }
@@ -113,6 +119,7 @@ impl MessageRow {
             MessageSender::Agent(id) => Sender::Agent { id, name: self.sender_name.unwrap_or_default() },
             MessageSender::System => Sender::System,
             MessageSender::Bot => Sender::Bot { name: self.sender_name.unwrap_or_default() },
+            MessageSender::Auto => Sender::Auto { name: self.sender_name.unwrap_or_default() },
         };
         kefu_protocol::ws::MessageView {
             conversation_id: self.conversation_id,

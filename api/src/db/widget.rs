@@ -67,32 +67,3 @@ pub async fn set_identity_secret(tx: &mut TenantTx, secret: &str) -> sqlx::Resul
     .fetch_one(tx.conn())
     .await
 }
-
-/// The team's business hours, if the tenant set any, with the current ISO weekday and minute
-/// of the day in their time zone (Postgres' time zone database does the conversion).
-pub async fn business_hours_now(
-    tx: &mut TenantTx,
-) -> sqlx::Result<Option<(kefu_protocol::widget::BusinessHours, i32, i32)>> {
-    let hours: Option<Json<kefu_protocol::widget::BusinessHours>> = sqlx::query_scalar(
-        "select settings->'business_hours' from widget_settings where jsonb_typeof(settings->'business_hours') = 'object'",
-    )
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(Json(hours)) = hours else { return Ok(None) };
-    let (day, minute): (i32, i32) = sqlx::query_as(
-        "select extract(isodow from now() at time zone $1)::int,
-                (extract(hour from now() at time zone $1) * 60 + extract(minute from now() at time zone $1))::int",
-    )
-    .bind(&hours.timezone)
-    .fetch_one(tx.conn())
-    .await?;
-    Ok(Some((hours, day, minute)))
-}
-
-/// Whether Postgres knows the time zone `name`.
-pub async fn timezone_exists(conn: &mut sqlx::PgConnection, name: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
-        .bind(name)
-        .fetch_one(conn)
-        .await
-}

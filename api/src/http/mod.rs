@@ -20,6 +20,7 @@ pub mod members;
 pub mod presence;
 pub mod queue;
 pub mod routing;
+pub mod service_hours;
 pub mod site_keys;
 pub mod teams;
 pub mod tenant;
@@ -95,6 +96,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(teams::router())
         .merge(routing::router())
         .merge(bot::router())
+        .merge(service_hours::router())
         .merge(queue::router())
         .merge(canned_responses::router())
         .merge(attachments::router())

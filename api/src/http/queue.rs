@@ -47,6 +47,9 @@ pub struct QueueView {
     /// The team's availability as visitors are told it.
     #[schema(value_type = String)]
     pub availability: Availability,
+    /// Closed by business hours: when the team next opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<DateTime<Utc>>,
     /// How many conversations wait in all.
     pub waiting: i64,
     /// The first waiting conversations, in the order they are served.
@@ -115,7 +118,12 @@ async fn get_queue(
             estimated_wait_secs: entry.estimated_wait_secs,
         })
         .collect();
-    Ok(axum::Json(QueueView { availability: view.availability, waiting: view.waiting, entries }))
+    Ok(axum::Json(QueueView {
+        availability: view.availability,
+        opens_at: view.opens_at,
+        waiting: view.waiting,
+        entries,
+    }))
 }
 
 /// A conversation's priority.

@@ -82,19 +82,7 @@ async fn save_widget(
     auth: Auth<AdminUp>,
     ApiJson(body): ApiJson<SaveWidgetRequest>,
 ) -> Result<axum::Json<WidgetView>> {
-    let mut problems = body.settings.validate();
-    if let Some(hours) = &body.settings.business_hours
-        && problems.iter().all(|p| p.field != "business_hours.timezone")
-    {
-        let mut conn = state.db.control().acquire().await?;
-        if !db::widget::timezone_exists(&mut conn, &hours.timezone).await? {
-            problems.push(kefu_protocol::FieldError {
-                field: "business_hours.timezone".into(),
-                code: "unknown".into(),
-                message: "not a known IANA time zone (e.g. Asia/Shanghai)".into(),
-            });
-        }
-    }
+    let problems = body.settings.validate();
     if !problems.is_empty() {
         return Err(ApiError::Validation(
             problems.into_iter().map(|mut p| (p.field = format!("settings.{}", p.field), p).1).collect(),

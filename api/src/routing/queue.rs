@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use kefu_protocol::UserId;
 use kefu_protocol::ws::{AgentStatus, Availability};
+use kefu_protocol::{TenantId, UserId};
 
 use super::estimate;
 use crate::auth::TenantCtx;
@@ -17,7 +17,7 @@ use crate::realtime::presence::Presence;
 #[derive(Debug, Clone)]
 pub struct View {
     /// `online` when an agent takes new conversations, `busy` when agents are connected but
-    /// none does, `offline` when nobody is or outside business hours.
+    /// none does, `offline` when nobody is or outside business hours (`crate::hours`).
     pub availability: Availability,
     /// The first waiting conversations in queue order.
     pub entries: Vec<Entry>,
@@ -25,6 +25,8 @@ pub struct View {
     pub waiting: i64,
     /// The tenant's FAQ bot is on (new conversations start with it).
     pub bot: bool,
+    /// Closed by business hours: when the team next opens.
+    pub opens_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A waiting conversation, its place and its estimate.
@@ -63,27 +65,10 @@ pub async fn read(
     limit: i64,
     times: &mut TimesCache,
 ) -> sqlx::Result<View> {
-    let (mut availability, online) = match presence.agents(tenant.id).await {
-        Ok(agents) => {
-            let online: Vec<UserId> =
-                agents.iter().filter(|(_, status)| **status == AgentStatus::Online).map(|(user, _)| *user).collect();
-            (of_statuses(agents.into_values()), online)
-        }
-        Err(error) => {
-            // The visitor can still write: `offline` would send them to the offline form for
-            // nothing. Without presence there is no estimate.
-            tracing::warn!(%error, "presence unavailable; telling visitors the team is busy");
-            (Availability::Busy, Vec::new())
-        }
-    };
+    let (agents, online) = team(presence, tenant.id).await;
     let mut tx = TenantTx::begin(databases, &tenant.schema).await?;
-    if availability != Availability::Offline
-        && let Some((hours, day, minute)) = db::widget::business_hours_now(&mut tx).await?
-        && !hours.is_open(u8::try_from(day).unwrap_or(0), u16::try_from(minute).unwrap_or(0))
-    {
-        // Outside business hours the team is away, whoever is connected.
-        availability = Availability::Offline;
-    }
+    let hours = db::service_hours::current(&mut tx).await?;
+    let (availability, opens_at) = crate::hours::availability(&mut tx, &hours, agents).await?;
     let bot = db::bot::enabled(&mut tx).await?;
     let places = db::queue::places(&mut tx, limit).await?;
     let waiting = if i64::try_from(places.len()).unwrap_or(i64::MAX) < limit {
@@ -115,7 +100,24 @@ pub async fn read(
             Entry { place, estimated_wait_secs }
         })
         .collect();
-    Ok(View { availability, entries, waiting, bot })
+    Ok(View { availability, entries, waiting, bot, opens_at })
+}
+
+/// What presence says of the team (the best status of its agents), and who takes new
+/// conversations. Without presence the team counts as `busy`: `offline` would send visitors to
+/// the offline form for nothing.
+pub async fn team(presence: &Presence, tenant: TenantId) -> (Availability, Vec<UserId>) {
+    match presence.agents(tenant).await {
+        Ok(agents) => {
+            let online: Vec<UserId> =
+                agents.iter().filter(|(_, status)| **status == AgentStatus::Online).map(|(user, _)| *user).collect();
+            (of_statuses(agents.into_values()), online)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "presence unavailable; telling visitors the team is busy");
+            (Availability::Busy, Vec::new())
+        }
+    }
 }
 
 /// The team's availability: the best status of its agents.

@@ -17,5 +17,6 @@ mod platform;
 mod queue;
 mod realtime;
 mod routing;
+mod service_hours;
 mod tenant;
 mod widget;
