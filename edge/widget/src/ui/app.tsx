@@ -110,6 +110,19 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
         </button>
       </div>
       {status && <div class={state.status === 'failed' ? 's f' : 's'} role="status">{status}</div>}
+      {state.agents === 'offline' && state.opensAt && (
+        <div class="s" data-opens-at="">
+          {t.backAt(
+            new Date(state.opensAt).toLocaleString(language, {
+              weekday: 'short',
+              month: 'short',
+              day: 'numeric',
+              hour: '2-digit',
+              minute: '2-digit',
+            }),
+          )}
+        </div>
+      )}
       {state.bot && (
         <div class="s b">
           {t.botAnswering}
@@ -126,7 +139,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             key={m.seq}
             message={m}
             t={t}
-            named={(m.sender.kind === 'agent' || m.sender.kind === 'bot') && !sameSender(state.messages[i - 1], m)}
+            named={'name' in m.sender && !sameSender(state.messages[i - 1], m)}
             url={(id) => chat.attachmentUrl(id)}
             read={m === lastMine && state.agentReadSeq >= m.seq}
           />
@@ -296,9 +309,7 @@ function Bubble({ message, t, named, read, url }: BubbleProps) {
   const href = file ? url(file.id) : null;
   return (
     <>
-      {named && (message.sender.kind === 'agent' || message.sender.kind === 'bot') && (
-        <div class="n">{message.sender.name}</div>
-      )}
+      {named && 'name' in message.sender && <div class="n">{message.sender.name}</div>}
       <div class={'m ' + kind} data-seq={message.seq}>
         {file && href ? (
           <a class="fa" href={href} target="_blank" rel="noopener noreferrer" title={t.openFile(file.name)}>
@@ -368,7 +379,7 @@ function size(bytes: number): string {
 /** The transcript as a text file. */
 function download(messages: MessageFrame[], t: Strings, title: string): void {
   const lines = messages.map((m) => {
-    const who = m.sender.kind === 'agent' || m.sender.kind === 'bot' ? m.sender.name : m.sender.kind === 'visitor' ? t.you : title;
+    const who = 'name' in m.sender ? m.sender.name : m.sender.kind === 'visitor' ? t.you : title;
     return `[${new Date(m.created_at).toLocaleString()}] ${who}: ${m.body}`;
   });
   const url = URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/plain;charset=utf-8' }));

@@ -57,6 +57,8 @@ export interface ChatState {
   feedback: string[];
   /** The tenant's bot is on: the chat stays open when the team is offline (the bot answers). */
   botOn: boolean;
+  /** Closed by business hours: when the team opens next (an ISO instant). */
+  opensAt: string | null;
 }
 
 const PING_EVERY_MS = 25_000;
@@ -118,6 +120,7 @@ export class Chat {
       bot: false,
       feedback: [],
       botOn: false,
+      opensAt: null,
     };
     addEventListener('online', () => this.wanted && this.reconnectNow());
     // Another tab wrote to the outbox (or acknowledged from it): follow it.
@@ -514,7 +517,7 @@ export class Chat {
         break;
       case 'status': {
         const changed = frame.agents !== this.state.agents;
-        this.set({ agents: frame.agents, queue: frame.queue || null, botOn: !!frame.bot });
+        this.set({ agents: frame.agents, queue: frame.queue || null, botOn: !!frame.bot, opensAt: frame.opens_at || null });
         if (changed) this.onAvailability(frame.agents);
         break;
       }
