@@ -64,6 +64,11 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
             .collect();
         db::bot::insert(&mut tenant_tx, &entries).await?;
         db::bot::update_settings(&mut tenant_tx, true, 0.7, crate::bot::matcher::MatcherKind::Lexical, "").await?;
+        // Automatic replies on (no business hours: the team is there whenever an agent is).
+        let mut hours = kefu_protocol::hours::ServiceHours::default();
+        hours.auto_replies.greeting.enabled = true;
+        hours.auto_replies.away.enabled = true;
+        db::service_hours::save(&mut tenant_tx, &hours, None).await?;
         db::audit::record(
             &mut tenant_tx,
             Actor::System,
