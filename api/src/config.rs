@@ -217,6 +217,9 @@ pub struct MailConfig {
     pub smtp_url: Option<SecretString>,
     /// The From header.
     pub from: String,
+    /// Seconds an agent's reply waits for the visitor to read it before it is emailed to them
+    /// (when they gave an address).
+    pub reply_delay_secs: u64,
 }
 
 /// HTTP limits and CORS.
@@ -319,7 +322,7 @@ impl Default for AuthConfig {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { smtp_url: None, from: "Kefu <no-reply@kefu.localhost>".into() }
+        Self { smtp_url: None, from: "Kefu <no-reply@kefu.localhost>".into(), reply_delay_secs: 120 }
     }
 }
 
@@ -513,6 +516,9 @@ impl Config {
             && !(smtp.expose_secret().starts_with("smtp://") || smtp.expose_secret().starts_with("smtps://"))
         {
             problems.push("mail.smtp_url (KEFU_MAIL__SMTP_URL) must start with smtp:// or smtps://".into());
+        }
+        if !(1..=86_400).contains(&self.mail.reply_delay_secs) {
+            problems.push("mail.reply_delay_secs (KEFU_MAIL__REPLY_DELAY_SECS) must be between 1 and 86400".into());
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             problems.push(format!("mail.from (KEFU_MAIL__FROM) is not a valid mailbox: `{}`", self.mail.from));

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod ops;
 pub mod realtime;
 pub mod redis_link;
+pub mod reply_mail;
 pub mod routing;
 pub mod state;
 pub mod telemetry;

@@ -66,6 +66,49 @@ pub mod templates {
     }
 }
 
+/// Replies a visitor has not read, in their language (zh-CN for Chinese, English otherwise).
+pub mod replies {
+    use super::Mail;
+
+    /// One reply: the agent's name and what they wrote (a file's name for a file).
+    pub struct Reply<'a> {
+        /// The agent's name.
+        pub from: &'a str,
+        /// Their text.
+        pub text: &'a str,
+    }
+
+    /// The mail of `replies` from `company` to a visitor called `name` (if known).
+    pub fn unread(chinese: bool, company: &str, name: Option<&str>, replies: &[Reply<'_>]) -> Mail {
+        let quoted: String = replies
+            .iter()
+            .map(|r| {
+                let text: String = r.text.lines().map(|line| format!("    {line}\n")).collect();
+                format!("{}:\n{text}\n", r.from)
+            })
+            .collect();
+        if chinese {
+            Mail {
+                subject: format!("{company} 回复了您的留言"),
+                body: format!(
+                    "{greeting}\n\n{company} 回复了您：\n\n{quoted}\
+                     您可以回到我们网站上的在线客服继续对话（本邮箱不接收回复）。\n",
+                    greeting = name.map_or_else(|| "您好！".to_owned(), |n| format!("{n}，您好！")),
+                ),
+            }
+        } else {
+            Mail {
+                subject: format!("{company} replied to your message"),
+                body: format!(
+                    "{greeting}\n\n{company} replied:\n\n{quoted}\
+                     You can continue the conversation in the chat on our website (this address does not receive replies).\n",
+                    greeting = name.map_or_else(|| "Hello,".to_owned(), |n| format!("Hello {n},")),
+                ),
+            }
+        }
+    }
+}
+
 /// Queues a mail in the caller's transaction; it is delivered only if that transaction commits.
 pub async fn enqueue(
     conn: &mut PgConnection,

@@ -79,11 +79,13 @@ impl AppState {
         let (router, engine) = crate::routing::Router::new();
         let (bot_subscriber, bot_wake) = crate::bot::BotHandle::new();
         let (auto_replies, auto_reply_jobs) = crate::hours::auto_reply::AutoReplyHandle::new();
+        let (reply_mail, reply_mail_jobs) = crate::reply_mail::ReplyMailHandle::new();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
             std::sync::Arc::new(bot_subscriber),
             std::sync::Arc::new(auto_replies),
+            std::sync::Arc::new(reply_mail),
         ]);
         engine.start(db.clone(), presence.clone(), events.clone(), shutdown.clone());
         let embeddings = crate::bot::embeddings::Embeddings::from_config(&config.bot);
@@ -93,6 +95,14 @@ impl AppState {
             db.clone(),
             presence.clone(),
             events.clone(),
+            shutdown.clone(),
+        );
+        let mail_wakeup = Arc::new(Notify::new());
+        crate::reply_mail::start(
+            reply_mail_jobs,
+            db.clone(),
+            std::time::Duration::from_secs(config.mail.reply_delay_secs),
+            mail_wakeup.clone(),
             shutdown.clone(),
         );
         let store = crate::ops::group_commit::MessageStore::start(db.clone(), config.realtime.group_commit());
@@ -114,7 +124,7 @@ impl AppState {
             redis,
             jwt: Arc::new(jwt),
             auth_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
-            mail_wakeup: Arc::new(Notify::new()),
+            mail_wakeup,
             metrics,
             bus,
             shutdown,

@@ -83,6 +83,7 @@ pub mod moves;
 pub mod outbox;
 pub mod queue;
 pub mod refresh_tokens;
+pub mod reply_mail;
 pub mod routing;
 pub mod service_hours;
 pub mod site_keys;

@@ -16,6 +16,7 @@ mod placement;
 mod platform;
 mod queue;
 mod realtime;
+mod reply_mail;
 mod routing;
 mod service_hours;
 mod tenant;

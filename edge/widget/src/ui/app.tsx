@@ -25,7 +25,8 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
   const [draft, setDraft] = useState('');
   const [notice, setNotice] = useState<string | null>(null);
   const [emoji, setEmoji] = useState(false);
-  const [offlineSent, setOfflineSent] = useState(false);
+  // After the offline form: whether the answer will also come by email (an address was left).
+  const [offlineSent, setOfflineSent] = useState<false | 'email' | 'here'>(false);
   const list = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const picker = useRef<HTMLInputElement>(null);
@@ -166,7 +167,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             )}
           </div>
         ))}
-        {offlineSent && <div class="m y">{t.offlineSent}</div>}
+        {offlineSent && <div class="m y">{offlineSent === 'email' ? t.offlineSent : t.offlineSentHere}</div>}
         {state.closed && (
           <>
             <div class="m y">{t.ended}</div>
@@ -202,7 +203,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
           onSubmit={(profile, message) => {
             chat.setProfile(profile, false);
             chat.send(message);
-            setOfflineSent(true);
+            setOfflineSent(profile.email ? 'email' : 'here');
           }}
         />
       ) : (
