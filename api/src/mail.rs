@@ -78,8 +78,9 @@ pub mod replies {
         pub text: &'a str,
     }
 
-    /// The mail of `replies` from `company` to a visitor called `name` (if known).
-    pub fn unread(chinese: bool, company: &str, name: Option<&str>, replies: &[Reply<'_>]) -> Mail {
+    /// The mail of `replies` from `company` to a visitor called `name` (if known), with the
+    /// link that continues the conversation when there is one.
+    pub fn unread(chinese: bool, company: &str, name: Option<&str>, replies: &[Reply<'_>], link: Option<&str>) -> Mail {
         let quoted: String = replies
             .iter()
             .map(|r| {
@@ -91,18 +92,26 @@ pub mod replies {
             Mail {
                 subject: format!("{company} 回复了您的留言"),
                 body: format!(
-                    "{greeting}\n\n{company} 回复了您：\n\n{quoted}\
-                     您可以回到我们网站上的在线客服继续对话（本邮箱不接收回复）。\n",
+                    "{greeting}\n\n{company} 回复了您：\n\n{quoted}{next}",
                     greeting = name.map_or_else(|| "您好！".to_owned(), |n| format!("{n}，您好！")),
+                    next = match link {
+                        Some(link) => format!("打开以下链接继续对话（30 天内有效；本邮箱不接收回复）：\n{link}\n"),
+                        None => "您可以回到我们网站上的在线客服继续对话（本邮箱不接收回复）。\n".to_owned(),
+                    },
                 ),
             }
         } else {
             Mail {
                 subject: format!("{company} replied to your message"),
                 body: format!(
-                    "{greeting}\n\n{company} replied:\n\n{quoted}\
-                     You can continue the conversation in the chat on our website (this address does not receive replies).\n",
+                    "{greeting}\n\n{company} replied:\n\n{quoted}{next}",
                     greeting = name.map_or_else(|| "Hello,".to_owned(), |n| format!("Hello {n},")),
+                    next = match link {
+                        Some(link) => format!(
+                            "Continue the conversation here (the link works for 30 days; this address does not receive replies):\n{link}\n"
+                        ),
+                        None => "You can continue the conversation in the chat on our website (this address does not receive replies).\n".to_owned(),
+                    },
                 ),
             }
         }

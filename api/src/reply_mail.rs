@@ -25,6 +25,45 @@ use crate::db::{self, Databases, TenantTx};
 use crate::mail::replies::{self, Reply};
 use crate::ops::events::{Change, Subscriber};
 
+/// What signs the links that continue a conversation on the edge's hosted chat page.
+#[derive(Clone)]
+pub struct Linker {
+    /// The region's signing keys (the edge verifies with the same).
+    pub keys: Arc<crate::auth::jwt::JwtKeys>,
+    /// The edge's public URL (`edge.public_url`); without it mails carry no link.
+    pub edge_url: Option<String>,
+    /// This region.
+    pub region: String,
+}
+
+impl Linker {
+    /// The link for `visitor` of the transaction's tenant, through the tenant's oldest active
+    /// site key; `None` without an edge URL or a site key.
+    async fn link(&self, tx: &mut TenantTx, visitor: kefu_protocol::VisitorId) -> sqlx::Result<Option<String>> {
+        let Some(edge_url) = &self.edge_url else { return Ok(None) };
+        let Some(site) = db::site_keys::list(tx).await?.into_iter().next() else { return Ok(None) };
+        let now = chrono::Utc::now().timestamp();
+        let claims = kefu_protocol::ChatLinkClaims {
+            iss: kefu_protocol::ISSUER.into(),
+            aud: kefu_protocol::CHAT_LINK_AUDIENCE.into(),
+            sub: visitor,
+            tid: tx.tenant_id(),
+            region: self.region.clone(),
+            site: site.id,
+            iat: now,
+            exp: now + kefu_protocol::CHAT_LINK_TTL_SECS,
+            jti: uuid::Uuid::now_v7().simple().to_string(),
+        };
+        match self.keys.keys().sign(&claims) {
+            Ok(token) => Ok(Some(format!("{}/c/{token}", edge_url.trim_end_matches('/')))),
+            Err(error) => {
+                tracing::warn!(%error, "could not sign a chat link; the mail goes without it");
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// Conversations handled per worker round.
 const BATCH: i64 = 50;
 /// How often the worker looks for due mail.
@@ -64,6 +103,7 @@ impl Subscriber for ReplyMailHandle {
 pub fn start(
     jobs: ReplyMailJobs,
     databases: Databases,
+    linker: Linker,
     delay: Duration,
     mail_wakeup: Arc<Notify>,
     shutdown: CancellationToken,
@@ -71,7 +111,7 @@ pub fn start(
     tokio::spawn(schedule(jobs.receiver, databases.clone(), delay, shutdown.clone()));
     tokio::spawn(async move {
         loop {
-            match mail_due(&databases).await {
+            match mail_due(&databases, &linker).await {
                 Ok(0) => {}
                 Ok(_) => mail_wakeup.notify_one(),
                 Err(error) => tracing::warn!(%error, "reply mail round failed; retrying"),
@@ -120,14 +160,14 @@ async fn schedule(
 }
 
 /// Mails the due conversations' unread replies; how many mails were queued.
-async fn mail_due(databases: &Databases) -> sqlx::Result<usize> {
+async fn mail_due(databases: &Databases, linker: &Linker) -> sqlx::Result<usize> {
     let due = {
         let mut conn = databases.control().acquire().await?;
         db::reply_mail::due(&mut conn, BATCH).await?
     };
     let mut queued = 0;
     for (tenant, conversation) in due {
-        match mail_one(databases, tenant, conversation).await {
+        match mail_one(databases, linker, tenant, conversation).await {
             Ok(true) => queued += 1,
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, %tenant, %conversation, "reply mail failed; retrying"),
@@ -138,7 +178,12 @@ async fn mail_due(databases: &Databases) -> sqlx::Result<usize> {
 
 /// Takes the conversation's due row and, in the same transaction, queues the mail of what the
 /// visitor has not read; whether a mail was queued.
-async fn mail_one(databases: &Databases, tenant: TenantId, conversation: ConversationId) -> sqlx::Result<bool> {
+async fn mail_one(
+    databases: &Databases,
+    linker: &Linker,
+    tenant: TenantId,
+    conversation: ConversationId,
+) -> sqlx::Result<bool> {
     let access = {
         let mut control = databases.control().acquire().await?;
         let access = db::tenants::find_access(&mut control, tenant).await?;
@@ -177,7 +222,8 @@ async fn mail_one(databases: &Databases, tenant: TenantId, conversation: Convers
         .zip(&texts)
         .map(|(r, text)| Reply { from: r.sender_name.as_deref().unwrap_or(&company), text })
         .collect();
-    let mail = replies::unread(chinese, &company, recipient.name.as_deref(), &list);
+    let link = linker.link(&mut tx, recipient.visitor_id).await?;
+    let mail = replies::unread(chinese, &company, recipient.name.as_deref(), &list, link.as_deref());
     crate::mail::enqueue_for_tenant(&mut tx, email, &mail).await?;
     db::reply_mail::mark_emailed(&mut tx, conversation, last.seq).await?;
     tx.commit().await?;

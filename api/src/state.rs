@@ -67,7 +67,7 @@ impl AppState {
         metrics: PrometheusHandle,
     ) -> anyhow::Result<Self> {
         let keys = config.signing_keys().map_err(anyhow::Error::msg)?;
-        let jwt = JwtKeys::new(&keys, config.auth.access_ttl_secs)?;
+        let jwt = Arc::new(JwtKeys::new(&keys, config.auth.access_ttl_secs)?);
         let per_minute = std::num::NonZeroU32::new(config.auth.auth_rate_per_minute)
             .ok_or_else(|| anyhow::anyhow!("auth_rate_per_minute must be positive"))?;
         let presence = match &redis {
@@ -101,6 +101,11 @@ impl AppState {
         crate::reply_mail::start(
             reply_mail_jobs,
             db.clone(),
+            crate::reply_mail::Linker {
+                keys: jwt.clone(),
+                edge_url: config.edge.public_url.clone(),
+                region: config.region.clone(),
+            },
             std::time::Duration::from_secs(config.mail.reply_delay_secs),
             mail_wakeup.clone(),
             shutdown.clone(),
@@ -122,7 +127,7 @@ impl AppState {
             store,
             db,
             redis,
-            jwt: Arc::new(jwt),
+            jwt,
             auth_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             mail_wakeup,
             metrics,

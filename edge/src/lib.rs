@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod loader;
+pub mod page;
 pub mod session;
 pub mod site;
 pub mod upgrade;

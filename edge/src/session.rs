@@ -1,11 +1,15 @@
 //! Admitting a visitor: the page's `Origin` must be allowed by the tenant, an identified visitor
 //! must prove their user id with the tenant's HMAC, and a returning visitor must present the
-//! proof the edge gave them last time. The result is a short-lived visitor token (audience
-//! `visitor`, tenant, visitor, region) and the WebSocket URL to use it on.
+//! proof the edge gave them last time; a visitor who opens the link mailed to them (a chat link,
+//! signed by the api) is admitted as themselves, from the edge's hosted chat page too. The result
+//! is a short-lived visitor token (audience `visitor`, tenant, visitor, region) and the WebSocket
+//! URL to use it on.
 
 use kefu_protocol::token::TokenKeys;
 use kefu_protocol::widget::EdgeSite;
-use kefu_protocol::{ErrorCode, ISSUER, SiteKeyId, VISITOR_AUDIENCE, VisitorClaims, VisitorId};
+use kefu_protocol::{
+    CHAT_LINK_AUDIENCE, ChatLinkClaims, ErrorCode, ISSUER, SiteKeyId, VISITOR_AUDIENCE, VisitorClaims, VisitorId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::config::EdgeConfig;
@@ -32,6 +36,68 @@ pub struct SessionRequest {
     /// A signed-in customer, from `Kefu('identify', …)`.
     #[serde(default)]
     pub user: Option<UserIdentity>,
+    /// The chat link the visitor opened (the hosted chat page): admits them as the link's
+    /// visitor, whatever `visitor_id` says.
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+/// Longest chat link accepted, in bytes.
+pub const MAX_LINK_LEN: usize = 2048;
+
+/// Verifies a chat link for `site` with its region's keys: the visitor and customer id it
+/// admits. Forged, expired, or made for another site, tenant or region: `invalid_token`.
+pub fn verify_link(keys: &TokenKeys, site: &EdgeSite, link: &str) -> Result<ChatLinkClaims, EdgeError> {
+    let refused = || EdgeError::new(ErrorCode::InvalidToken, "This chat link is not valid or has expired.");
+    if link.len() > MAX_LINK_LEN {
+        return Err(refused());
+    }
+    let claims: ChatLinkClaims = keys.verify(link, CHAT_LINK_AUDIENCE).map_err(|_| refused())?;
+    if claims.tid != site.tenant_id || claims.site != site.site_key || claims.region != site.region {
+        return Err(refused());
+    }
+    Ok(claims)
+}
+
+/// A chat link's claims, verified with the keys of the region it names (`regions`: each served
+/// region's name and keys); the hosted page then checks them against the site they name.
+pub fn link_claims<'a>(
+    mut regions: impl Iterator<Item = (&'a str, &'a TokenKeys)>,
+    link: &str,
+) -> Result<ChatLinkClaims, EdgeError> {
+    let refused = || EdgeError::new(ErrorCode::InvalidToken, "This chat link is not valid or has expired.");
+    if link.len() > MAX_LINK_LEN {
+        return Err(refused());
+    }
+    regions
+        .find_map(|(name, keys)| {
+            keys.verify::<ChatLinkClaims>(link, CHAT_LINK_AUDIENCE).ok().filter(|claims| claims.region == name)
+        })
+        .ok_or_else(refused)
+}
+
+/// Checks where a session request comes from: a page on one of the tenant's allowed origins, or
+/// the edge's own hosted chat page presenting a chat link (which [`grant`] then verifies).
+pub fn check_admission(
+    config: &EdgeConfig,
+    site: &EdgeSite,
+    request: &SessionRequest,
+    origin: Option<&str>,
+) -> Result<(), EdgeError> {
+    if request.link.is_some() && origin.is_some_and(|o| same_origin(&config.public_url, o)) {
+        return Ok(());
+    }
+    check_origin(site, origin)
+}
+
+/// Whether `origin` is the origin of `url`.
+fn same_origin(url: &str, origin: &str) -> bool {
+    let url = url.trim_end_matches('/');
+    let base = url.find("://").map_or(url, |scheme| match url[scheme + 3..].find('/') {
+        Some(path) => &url[..scheme + 3 + path],
+        None => url,
+    });
+    base.eq_ignore_ascii_case(origin)
 }
 
 /// A customer's identity as the tenant's backend vouches for it.
@@ -139,13 +205,20 @@ pub fn grant(
     country: Option<String>,
     now: i64,
 ) -> Result<SessionGrant, EdgeError> {
-    let verified = verified_user(site, request.user.as_ref())?;
-    // A returning visitor keeps their id only with a valid proof; otherwise they are new.
-    let returning = match (request.visitor_id, &request.visitor_proof) {
-        (Some(id), Some(proof)) if same(&visitor_proof(config, site, id), proof) => Some(id),
-        _ => None,
+    let (visitor, verified) = match &request.link {
+        // The link was signed for this visitor. Their token is anonymous: the api keeps their
+        // stored identity and VIP level for an anonymous connection.
+        Some(link) => (verify_link(keys, site, link)?.sub, None),
+        None => {
+            let verified = verified_user(site, request.user.as_ref())?;
+            // A returning visitor keeps their id only with a valid proof; otherwise they are new.
+            let returning = match (request.visitor_id, &request.visitor_proof) {
+                (Some(id), Some(proof)) if same(&visitor_proof(config, site, id), proof) => Some(id),
+                _ => None,
+            };
+            (returning.unwrap_or_else(|| VisitorId::from_uuid(uuid::Uuid::now_v7())), verified)
+        }
     };
-    let visitor = returning.unwrap_or_else(|| VisitorId::from_uuid(uuid::Uuid::now_v7()));
     let expires_at = now + config.token_ttl_secs;
     let claims = VisitorClaims {
         iss: ISSUER.into(),
@@ -217,7 +290,7 @@ mod tests {
     }
 
     fn request(site: &EdgeSite) -> SessionRequest {
-        SessionRequest { site_key: site.site_key, visitor_id: None, visitor_proof: None, user: None }
+        SessionRequest { site_key: site.site_key, visitor_id: None, visitor_proof: None, user: None, link: None }
     }
 
     #[test]
@@ -256,6 +329,64 @@ mod tests {
             first.visitor_id,
             "a proof is only good for the tenant it was made for"
         );
+    }
+
+    fn link(site: &EdgeSite, visitor: VisitorId, exp: i64) -> String {
+        let keys = crate::crypto::token_keys(KEYS).expect("keys");
+        let claims = ChatLinkClaims {
+            iss: ISSUER.into(),
+            aud: CHAT_LINK_AUDIENCE.into(),
+            sub: visitor,
+            tid: site.tenant_id,
+            region: site.region.clone(),
+            site: site.site_key,
+            iat: exp - 100,
+            exp,
+            jti: "l1".into(),
+        };
+        keys.sign(&claims).expect("sign")
+    }
+
+    #[test]
+    fn a_chat_link_admits_its_visitor_from_the_hosted_page_only_while_valid() {
+        let (config, site) = (config(), site());
+        let keys = crate::crypto::token_keys(KEYS).expect("keys");
+        let now = chrono::Utc::now().timestamp();
+        let visitor = VisitorId::from_uuid(uuid::Uuid::now_v7());
+        let good = link(&site, visitor, now + 3600);
+        let with = |link: &str| SessionRequest { link: Some(link.into()), ..request(&site) };
+
+        // From the edge's own page (or the tenant's site) with a valid link: that visitor.
+        check_admission(&config, &site, &with(&good), Some("https://edge.example")).expect("the hosted page");
+        let granted = grant(&config, &keys, &site, &with(&good), None, now).expect("grant");
+        assert_eq!(granted.visitor_id, visitor);
+        let claims: VisitorClaims = keys.verify(&granted.token, VISITOR_AUDIENCE).expect("visitor token");
+        assert_eq!((claims.sub, claims.ext_user), (visitor, None));
+        assert_eq!(link_claims([("cn", &keys)].into_iter(), &good).expect("claims").sub, visitor);
+        assert!(link_claims([("eu", &keys)].into_iter(), &good).is_err(), "signed for another region");
+
+        // The edge's own origin without a link is not an allowed origin.
+        let refused = check_admission(&config, &site, &request(&site), Some("https://edge.example"));
+        assert_eq!(refused.expect_err("no link").code, ErrorCode::OriginNotAllowed);
+
+        // Forged, expired, or for another site: refused.
+        let mut forged = good.clone();
+        forged.pop();
+        forged.push(if good.ends_with('A') { 'B' } else { 'A' });
+        let mut other_site = site.clone();
+        other_site.site_key = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
+        for (bad, site) in [
+            (forged, &site),
+            (link(&site, visitor, now - 120), &site),
+            (good.clone(), &other_site),
+            ("x".repeat(MAX_LINK_LEN + 1), &site),
+        ] {
+            let request = SessionRequest { link: Some(bad), ..request(site) };
+            assert_eq!(
+                grant(&config, &keys, site, &request, None, now).expect_err("refused").code,
+                ErrorCode::InvalidToken
+            );
+        }
     }
 
     #[test]

@@ -18,12 +18,14 @@ async fn widget_in_chromium() {
     let chromium = std::env::var("KEFU_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
     assert!(PathBuf::from(&chromium).exists(), "{chromium} is missing: make test installs Debian's chromium");
     let db = FreshDatabase::create().await;
-    let api = Server::start(&db.url, &[EDGE_ENV]).await;
     let (demo_port, proxy_port) = (free_port(), free_port());
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    // Replies a visitor leaves unread are mailed after a second, with links to the public edge.
+    let api_env = [EDGE_ENV, ("KEFU_EDGE__PUBLIC_URL", proxy.as_str()), ("KEFU_MAIL__REPLY_DELAY_SECS", "1")];
+    let api = Server::start(&db.url, &api_env).await;
     let demo_origin = format!("http://127.0.0.1:{demo_port}");
     let hostile_origin = format!("http://localhost:{demo_port}");
     let shop = tenant_with_site(&api.base, "owner@widget.example", &[&demo_origin, &hostile_origin]).await;
-    let proxy = format!("http://127.0.0.1:{proxy_port}");
     // Settings saved by the tests reach the edge within a second.
     let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "cache_secs = 1", Some(&proxy)).await;
 
@@ -57,7 +59,7 @@ async fn widget_in_chromium() {
             std::fs::write(control.join("kill-api.done"), "").expect("ack");
         }
         if std::fs::remove_file(control.join("start-api")).is_ok() {
-            api = Some(Server::start_on(&db.url, &[EDGE_ENV], api_port).await);
+            api = Some(Server::start_on(&db.url, &api_env, api_port).await);
             std::fs::write(control.join("start-api.done"), "").expect("ack");
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Role, TenantId, UserId, VisitorId};
+use crate::{Role, SiteKeyId, TenantId, UserId, VisitorId};
 
 /// The `iss` claim of every token Kefu signs.
 pub const ISSUER: &str = "kefu";
@@ -12,6 +12,11 @@ pub const ISSUER: &str = "kefu";
 pub const AGENT_AUDIENCE: &str = "agent";
 /// The `aud` claim of visitor tokens minted by the edge.
 pub const VISITOR_AUDIENCE: &str = "visitor";
+/// The `aud` claim of the links mailed to visitors, which open their chat on the edge's hosted
+/// page. A link is not a visitor token: the edge exchanges it for one.
+pub const CHAT_LINK_AUDIENCE: &str = "chat_link";
+/// How long a mailed chat link works, in seconds (30 days).
+pub const CHAT_LINK_TTL_SECS: i64 = 30 * 24 * 3600;
 
 /// Claims of an agent access token (console and REST API on behalf of a member).
 ///
@@ -67,5 +72,32 @@ pub struct VisitorClaims {
     /// Expires at, seconds since the epoch.
     pub exp: i64,
     /// Token id.
+    pub jti: String,
+}
+
+/// Claims of a chat link: signed by the api (with the region's keys) into the mails that carry
+/// agents' replies, and exchanged at the edge (`POST /v1/sessions` with `link`) for a visitor
+/// token of the same visitor, so the hosted chat page (`GET /c/{link}`) continues their
+/// conversation from any device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLinkClaims {
+    /// Issuer, always [`ISSUER`].
+    pub iss: String,
+    /// Audience, always [`CHAT_LINK_AUDIENCE`].
+    pub aud: String,
+    /// The visitor.
+    pub sub: VisitorId,
+    /// Their tenant.
+    pub tid: TenantId,
+    /// The tenant's home region (whose keys signed the link).
+    pub region: String,
+    /// The site key whose widget settings the hosted page uses. (No customer id: the visitor's
+    /// token is anonymous, and their stored identity and VIP level stay as they are.)
+    pub site: SiteKeyId,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the epoch.
+    pub exp: i64,
+    /// Link id.
     pub jti: String,
 }

@@ -21,7 +21,10 @@ pub mod typescript;
 pub mod widget;
 pub mod ws;
 
-pub use claims::{AGENT_AUDIENCE, AccessClaims, ISSUER, VISITOR_AUDIENCE, VisitorClaims};
+pub use claims::{
+    AGENT_AUDIENCE, AccessClaims, CHAT_LINK_AUDIENCE, CHAT_LINK_TTL_SECS, ChatLinkClaims, ISSUER, VISITOR_AUDIENCE,
+    VisitorClaims,
+};
 pub use error::{ErrorCode, FieldError, Problem};
 pub use id::{
     ApiKeyId, AttachmentId, CannedResponseId, ConversationId, IdParseError, InvitationId, KbEntryId, MessageId,

@@ -65,6 +65,8 @@ pub async fn forget(conn: &mut PgConnection, tenant: TenantId, conversation: Con
 /// The visitor a reply mail goes to.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Recipient {
+    /// The visitor.
+    pub visitor_id: kefu_protocol::VisitorId,
     /// Their address, if they gave one.
     pub email: Option<String>,
     /// Their name, if they gave one.
@@ -98,7 +100,7 @@ pub async fn unread(
     conversation: ConversationId,
 ) -> sqlx::Result<Option<(Recipient, Vec<UnreadReply>)>> {
     let recipient: Option<Recipient> = sqlx::query_as(
-        "select v.email, v.name, v.language, greatest(c.visitor_read_seq, c.emailed_seq) as seen_seq
+        "select v.id as visitor_id, v.email, v.name, v.language, greatest(c.visitor_read_seq, c.emailed_seq) as seen_seq
            from conversations c join visitors v on v.id = c.visitor_id
           where c.id = $1",
     )

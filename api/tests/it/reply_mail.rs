@@ -1,6 +1,8 @@
 //! Leave a message, get the answer by email (issue 14): an agent's reply the visitor has not read
-//! within `mail.reply_delay_secs` is mailed to the address they left, once, in their language;
-//! a reply they read in the widget is not.
+//! within `mail.reply_delay_secs` is mailed to the address they left, once, in their language,
+//! with a signed link to the edge's hosted chat page for that visitor; a reply they read in the
+//! widget is not. (The edge's side of the link, and the page in a browser, are tested in
+//! `tests/`.)
 
 use std::time::{Duration, Instant};
 
@@ -30,10 +32,17 @@ async fn visitor(app: &TestApp, token: &str, language: &str) -> WsClient {
 
 #[tokio::test]
 async fn a_reply_the_visitor_did_not_read_is_emailed_once_in_their_language() {
-    let app = TestApp::spawn_with(|c| c.mail.reply_delay_secs = 2).await;
+    let app = TestApp::spawn_with(|c| {
+        c.mail.reply_delay_secs = 2;
+        c.edge.public_url = Some("https://edge.example".into());
+    })
+    .await;
     let owner = app.verified_owner().await;
+    let (status, site) = app.post("/api/v1/site-keys", Some(&owner.access), json!({ "label": "shop" })).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{site}");
     let email = format!("{}@visitor.example", unique("left-a-message"));
-    let token = app.visitor_token(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
+    let visitor_id = VisitorId::from_uuid(uuid::Uuid::now_v7());
+    let token = app.visitor_token(&owner.tenant_id, visitor_id, 600);
 
     // A Chinese-speaking visitor leaves a message with their address (what the offline form
     // sends) and goes away.
@@ -57,6 +66,21 @@ async fn a_reply_the_visitor_did_not_read_is_emailed_once_in_their_language() {
     assert!(subject.ends_with("回复了您的留言"), "{subject}");
     assert!(body.starts_with("王芳，您好！"), "{body}");
     assert!(body.contains("您好，已为您查询。") && body.contains("订单明天发货。"), "{body}");
+    // The link opens this visitor's chat through the tenant's site key, for 30 days.
+    let link =
+        body.split("https://edge.example/c/").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("a link");
+    let claims: kefu_protocol::ChatLinkClaims =
+        app.state.jwt.keys().verify(link, kefu_protocol::CHAT_LINK_AUDIENCE).expect("signed with the region's keys");
+    assert_eq!(claims.sub, visitor_id);
+    assert_eq!(
+        (claims.tid.to_string(), claims.site.to_string()),
+        (owner.tenant_id.clone(), site["site_key"].as_str().unwrap_or("").to_owned())
+    );
+    assert_eq!(claims.exp - claims.iat, kefu_protocol::CHAT_LINK_TTL_SECS);
+    assert!(
+        app.state.jwt.keys().verify::<kefu_protocol::VisitorClaims>(link, kefu_protocol::VISITOR_AUDIENCE).is_err(),
+        "a link is not a visitor token"
+    );
 
     // A reply the visitor reads in the widget is not mailed, and nothing is mailed twice.
     let mut back = visitor(&app, &token, "zh-CN").await;

@@ -24,6 +24,7 @@ pub fn router(state: EdgeState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/w/{file}", get(loader))
         .route("/widget/{file}", get(widget_file))
+        .route("/c/{link}", get(hosted_page))
         .route("/v1/sessions", post(create_session).options(preflight))
         .route("/v1/attachments", post(upload).options(attachment_preflight))
         .route("/v1/attachments/{id}", get(download))
@@ -89,6 +90,50 @@ async fn loader(State(state): State<EdgeState>, Path(file): Path<String>, header
         }
         .await,
     )
+}
+
+/// The hosted chat page a mailed chat link opens (`page`).
+async fn hosted_page(
+    State(state): State<EdgeState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(link): Path<String>,
+) -> Response {
+    let page = async {
+        state.check_ip(peer.ip())?;
+        let claims = session::link_claims(state.regions.iter().map(|(r, k)| (r.name.as_str(), k)), &link)?;
+        let site = super::sites::resolve(&state, claims.site).await?;
+        let (_, keys) =
+            state.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
+                EdgeError::new(ErrorCode::InvalidToken, "This chat link is not valid or has expired.")
+            })?;
+        session::verify_link(keys, &site, &link)?;
+        Ok::<_, EdgeError>(crate::page::render(&site, &link, &state.config.public_url))
+    }
+    .await;
+    let (status, body) = match page {
+        Ok(body) => (StatusCode::OK, body),
+        Err(error) if error.code == ErrorCode::InvalidToken || error.code == ErrorCode::ResourceNotFound => {
+            (StatusCode::NOT_FOUND, crate::page::invalid())
+        }
+        Err(error) => return problem(&error),
+    };
+    let csp = HeaderValue::from_str(&crate::page::csp(&state.config.public_url))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+    let mut response = secure(
+        (
+            status,
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::CONTENT_SECURITY_POLICY, csp),
+            ],
+            body,
+        )
+            .into_response(),
+    );
+    // The link is in the URL: no page it leads to learns it.
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// The chat UI bundle, under its content-hashed name (so it is cached for good).
@@ -249,7 +294,7 @@ async fn create_session(
             .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
         state.check_site(request.site_key)?;
         let site = super::sites::resolve(&state, request.site_key).await?;
-        session::check_origin(&site, origin.as_deref())?;
+        session::check_admission(&state.config, &site, &request, origin.as_deref())?;
         let (_, keys) =
             state.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
                 EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here.")

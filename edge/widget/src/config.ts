@@ -30,6 +30,9 @@ export interface KefuConfig {
   /** The console's widget editor draws the widget with unsaved settings and never connects; the
    * team shows as this. */
   preview?: 'online' | 'offline';
+  /** The hosted chat page (edge `GET /c/{link}`): the chat link from the visitor's mail. The
+   * widget fills the page, stays open, and is admitted as the link's visitor. */
+  link?: string;
   settings: {
     color: string;
     position: 'right' | 'left';

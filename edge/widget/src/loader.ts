@@ -25,6 +25,9 @@ const config = w.KefuConfig;
 if (config && !(w.Kefu && w.Kefu._loaded)) start(config);
 
 function start(config: KefuConfig): void {
+  // The hosted chat page carries the mailed link; there the chat is the page.
+  const link = document.documentElement.getAttribute('data-kefu-link');
+  if (link) config.link = link;
   const queued = (w.Kefu && w.Kefu.q) || [];
   const listeners: Partial<Record<KefuEvent, Array<(data: unknown) => void>>> = {};
   const later: Command[] = [];
@@ -62,6 +65,7 @@ function start(config: KefuConfig): void {
   const badge = root.querySelector('.kb') as HTMLElement;
   launcher.setAttribute('aria-label', title);
   launcher.onclick = () => run(['toggle']);
+  if (link) launcher.style.display = 'none';
 
   const bridge: Bridge = {
     config,
@@ -90,7 +94,7 @@ function start(config: KefuConfig): void {
     },
     setOpen(open) {
       launcher.setAttribute('aria-expanded', String(open));
-      launcher.style.display = open && innerWidth < 480 ? 'none' : '';
+      launcher.style.display = link || (open && innerWidth < 480) ? 'none' : '';
     },
   };
 
@@ -141,6 +145,7 @@ function start(config: KefuConfig): void {
   };
   w.Kefu = kefu;
   for (const args of queued) run(Array.prototype.slice.call(args) as Command);
+  if (link) run(['open']);
 
   const attach = () => document.documentElement.appendChild(host);
   if (document.body) attach();

@@ -28,6 +28,8 @@ const HOSTILE = `<style>
 
 let browser, proxy, demo, agent, context, page;
 let conversation;
+/** The offline form's conversation (its visitor left an email address). */
+let leftMessage;
 
 before(async () => {
   proxy = await cuttableProxy(Number(env('KEFU_PROXY_PORT')), env('KEFU_EDGE'));
@@ -86,6 +88,7 @@ test('with nobody online the offline form takes a message, validated, and the te
   await p.getByText('Thanks! We got your message').waitFor();
   await until('the message stored', async () => (await widgetStorage(p, SITE_KEY)).conversation_id && (await shown(p)).length === 1);
   const stored = await widgetStorage(p, SITE_KEY);
+  leftMessage = stored.conversation_id;
   const visitor = await agent.rest('GET', `/api/v1/visitors/${stored.visitor_id}`);
   assert.equal(visitor.name, 'Ada Lovelace');
   assert.equal(visitor.email, 'ada@example.com');
@@ -340,4 +343,41 @@ test('a saved pre-chat form reaches new visitors within seconds and fills the pr
   assert.equal(visitor.name, '李雷');
   assert.equal(visitor.attributes.fields.order_no, 'CN-2026-88');
   await fresh.close();
+});
+
+test('the answer to a left message is mailed; its link opens the chat on any device and continues it', async () => {
+  await agent.say(leftMessage, 'Yes, we ship to Shanghai within 3 days.');
+  const mail = await until('the reply mailed to the visitor', async () => {
+    const response = await fetch(`${API}/dev/mailbox.json?to=ada@example.com`);
+    const mails = response.ok ? await response.json() : [];
+    return mails.find((m) => m.body_text.includes('Yes, we ship to Shanghai'));
+  }, 20000);
+  assert.match(mail.subject, /replied to your message$/);
+  const link = mail.body_text.match(/https?:\/\/\S+\/c\/\S+/)?.[0];
+  assert.ok(link && link.startsWith(proxy.url), `a link to the public edge: ${mail.body_text}`);
+
+  // Another browser (a phone, no storage of this site): the link opens the conversation itself.
+  const phone = await browser.newContext({ locale: 'en-US', viewport: { width: 390, height: 760 } });
+  const p = await phone.newPage();
+  p.on('pageerror', (error) => console.error('hosted page error:', error));
+  const response = await p.goto(link);
+  assert.equal(response.status(), 200);
+  assert.equal(response.headers()['referrer-policy'], 'no-referrer');
+  await p.getByText('Yes, we ship to Shanghai within 3 days.').waitFor();
+  await p.getByText('Do you ship to Shanghai?').waitFor();
+  assert.equal(await p.getByRole('button', { name: 'Close chat' }).count(), 0, 'the chat is the page: nothing to close');
+  const box = await p.getByRole('dialog').boundingBox();
+  assert.ok(box.width === 390 && box.height === 760, `the chat fills the page: ${JSON.stringify(box)}`);
+  if (process.env.KEFU_SCREENSHOTS) await p.screenshot({ path: `${process.env.KEFU_SCREENSHOTS}/widget-hosted-page.png` });
+  const box2 = p.getByRole('textbox', { name: 'Type your message' });
+  await box2.fill('Great, thank you!');
+  await box2.press('Enter');
+  await until('the visitor\'s answer in the same conversation', async () =>
+    (await agent.transcript(leftMessage)).some((m) => m.body === 'Great, thank you!'));
+
+  // A forged link opens nothing.
+  const forged = await p.goto(link.slice(0, -3) + 'abc');
+  assert.equal(forged.status(), 404);
+  await p.getByText('This chat link has expired').waitFor();
+  await phone.close();
 });

@@ -99,6 +99,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Ok(edge) => match (req.method(), path.as_str()) {
             (Method::Get, "/healthz") => return Response::ok("ok"),
             (Method::Get, p) if p.starts_with("/w/") => loader(&edge, &env, &req, &p[3..]).await,
+            (Method::Get, p) if p.starts_with("/c/") => match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
+                Ok(()) => hosted_page(&edge, &p[3..]).await,
+                Err(error) => Err(error),
+            },
             (Method::Post, "/v1/sessions") => match limit(&env, "RATE_LIMIT_IP", client_ip(&req)).await {
                 Ok(()) => create_session(&edge, &env, req).await,
                 Err(error) => Err(error),
@@ -258,6 +262,41 @@ async fn loader(edge: &Edge, env: &Env, req: &Request, file: &str) -> Result<Res
     Ok(Response::ok(body).map_err(internal)?.with_headers(headers))
 }
 
+/// The hosted chat page a mailed chat link opens (kefu_edge::page).
+async fn hosted_page(edge: &Edge, link: &str) -> Result<Response, EdgeError> {
+    let page = async {
+        let claims = session::link_claims(edge.regions.iter().map(|(r, k)| (r.name.as_str(), k)), link)?;
+        let site = resolve(edge, claims.site).await?;
+        let (_, keys) = edge
+            .regions
+            .iter()
+            .find(|(r, _)| r.name == site.region)
+            .ok_or_else(|| EdgeError::new(ErrorCode::InvalidToken, "This chat link is not valid or has expired."))?;
+        session::verify_link(keys, &site, link)?;
+        Ok::<_, EdgeError>(kefu_edge::page::render(&site, link, &edge.config.public_url))
+    }
+    .await;
+    let (status, body) = match page {
+        Ok(body) => (200, body),
+        Err(error) if error.code == ErrorCode::InvalidToken || error.code == ErrorCode::ResourceNotFound => {
+            (404, kefu_edge::page::invalid())
+        }
+        Err(error) => return Err(error),
+    };
+    let headers = Headers::new();
+    secure(&headers);
+    for (name, value) in [
+        ("content-type", "text/html; charset=utf-8".to_owned()),
+        ("cache-control", "no-store".to_owned()),
+        ("content-security-policy", kefu_edge::page::csp(&edge.config.public_url)),
+        // The link is in the URL: no page it leads to learns it.
+        ("referrer-policy", "no-referrer".to_owned()),
+    ] {
+        headers.set(name, &value).map_err(internal)?;
+    }
+    Ok(Response::ok(body).map_err(internal)?.with_status(status).with_headers(headers))
+}
+
 /// CORS preflight: sessions are checked against the site's origins when they arrive, uploads by
 /// their visitor token, so the preflight only says which method and headers may follow.
 fn preflight(req: &Request, allow_headers: &str) -> Result<Response, EdgeError> {
@@ -303,7 +342,7 @@ async fn create_session(edge: &Edge, env: &Env, mut req: Request) -> Result<Resp
             .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
         limit(env, "RATE_LIMIT_SITE", request.site_key.to_string()).await?;
         let site = resolve(edge, request.site_key).await?;
-        session::check_origin(&site, origin.as_deref())?;
+        session::check_admission(&edge.config, &site, &request, origin.as_deref())?;
         let (_, keys) =
             edge.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
                 EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here.")

@@ -80,7 +80,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
 
   return (
     <div
-      class="p"
+      class={config.link ? 'p pg' : 'p'}
       role="dialog"
       aria-label={texts.title}
       onKeyDown={(e) => {
@@ -104,11 +104,11 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
             <path d="M12 3v12m0 0l-5-5m5 5l5-5M4 21h16" />
           </svg>
         </button>
-        <button class="ib" type="button" title={t.close} aria-label={t.close} onClick={onClose}>
+        {!config.link && <button class="ib" type="button" title={t.close} aria-label={t.close} onClick={onClose}>
           <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">
             <path d="M6 6l12 12M18 6L6 18" />
           </svg>
-        </button>
+        </button>}
       </div>
       {status && <div class={state.status === 'failed' ? 's f' : 's'} role="status">{status}</div>}
       {state.agents === 'offline' && state.opensAt && (

@@ -345,6 +345,7 @@ export class Chat {
       body.visitor_id = stored.visitor_id;
       body.visitor_proof = stored.visitor_proof;
     }
+    if (this.config.link) body.link = this.config.link;
     if (identity) {
       const user: Record<string, unknown> = { id: String(identity.id), hash: String(identity.hash) };
       // The level is signed with the id (docs/widget.md): it travels exactly as given.

@@ -73,8 +73,9 @@ const mount: Mount = (bridge) => {
 
   const api: UiApi = {
     open: () => setOpen(true),
-    close: () => setOpen(false),
-    toggle: () => setOpen(!open),
+    // On the hosted chat page the chat is the page: it stays open.
+    close: () => setOpen(!!config.link),
+    toggle: () => setOpen(!open || !!config.link),
     identify(next) {
       const changed = !identity || identity.id !== next.id || identity.vip !== next.vip;
       identity = next;

@@ -11,6 +11,7 @@ box-shadow:0 12px 40px rgba(0,0,0,.22);font:14px/1.45 system-ui,-apple-system,"S
 "Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;z-index:3;box-sizing:border-box;text-align:left}
 .p *,.p *::before,.p *::after{box-sizing:border-box}
 @media (max-width:480px){.p{inset:0;width:100%;height:100%;border-radius:0}}
+.p.pg{inset:0;margin:0 auto;width:100%;max-width:720px;height:100%;border-radius:0}
 .h{display:flex;align-items:center;gap:10px;padding:12px 14px;background:var(--k);color:#fff}
 .h img,.av{width:32px;height:32px;border-radius:50%;flex:none;object-fit:cover;background:rgba(255,255,255,.25);
 display:flex;align-items:center;justify-content:center;font-weight:700}
