@@ -253,12 +253,15 @@ pub struct RealtimeConfig {
     pub store_batch_max: usize,
     /// Group-commit batches stored at once (each holds a pooled connection while it runs).
     pub store_in_flight: usize,
+    /// Seconds between a node's looks for tenants due an idle-conversation sweep (each tenant is
+    /// swept about once a minute, by whichever node takes it).
+    pub auto_close_round_secs: u64,
 }
 
 impl Default for RealtimeConfig {
     fn default() -> Self {
         let tuning = crate::ops::group_commit::GroupCommit::default();
-        Self { store_batch_max: tuning.max_batch, store_in_flight: tuning.in_flight }
+        Self { store_batch_max: tuning.max_batch, store_in_flight: tuning.in_flight, auto_close_round_secs: 15 }
     }
 }
 
@@ -516,6 +519,12 @@ impl Config {
             && !(smtp.expose_secret().starts_with("smtp://") || smtp.expose_secret().starts_with("smtps://"))
         {
             problems.push("mail.smtp_url (KEFU_MAIL__SMTP_URL) must start with smtp:// or smtps://".into());
+        }
+        if !(1..=600).contains(&self.realtime.auto_close_round_secs) {
+            problems.push(
+                "realtime.auto_close_round_secs (KEFU_REALTIME__AUTO_CLOSE_ROUND_SECS) must be between 1 and 600"
+                    .into(),
+            );
         }
         if !(1..=86_400).contains(&self.mail.reply_delay_secs) {
             problems.push("mail.reply_delay_secs (KEFU_MAIL__REPLY_DELAY_SECS) must be between 1 and 86400".into());

@@ -97,6 +97,12 @@ impl AppState {
             events.clone(),
             shutdown.clone(),
         );
+        crate::hours::auto_close::start(
+            db.clone(),
+            events.clone(),
+            std::time::Duration::from_secs(config.realtime.auto_close_round_secs),
+            shutdown.clone(),
+        );
         let mail_wakeup = Arc::new(Notify::new());
         crate::reply_mail::start(
             reply_mail_jobs,

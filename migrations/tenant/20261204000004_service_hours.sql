@@ -14,10 +14,11 @@ update widget_settings
 update widget_settings set settings = settings - 'business_hours' where settings ? 'business_hours';
 
 -- Automatic replies are written by Kefu on the team's behalf: sender kind `auto`, and which
--- reply it was (a greeting or an away message), so each is sent once where it should be.
+-- reply it was (a greeting, an away message, or the message that closed an idle conversation), so
+-- each is sent once where it should be.
 alter table messages add column auto_reply text;
 alter table messages add constraint messages_auto_reply_check
-    check (auto_reply in ('greeting', 'away')) not valid;
+    check (auto_reply in ('greeting', 'away', 'closing')) not valid;
 alter table messages drop constraint messages_sender_kind_check;
 alter table messages add constraint messages_sender_kind_check
     check (sender_kind in ('visitor', 'agent', 'system', 'bot', 'auto')) not valid;

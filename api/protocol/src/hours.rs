@@ -1,6 +1,7 @@
 //! Service hours (F21): when the team answers — a weekly schedule plus special days (holidays,
-//! changed hours), in the tenant's time zone — and the automatic replies sent on its behalf (a
-//! greeting while it answers, an away message while it does not). Validation and the schedule's
+//! changed hours), in the tenant's time zone — the automatic replies sent on its behalf (a
+//! greeting while it answers, an away message while it does not), and the closing of idle
+//! conversations. Validation and the schedule's
 //! arithmetic on local dates live here; turning an instant into the tenant's local time (and
 //! back) is the api's (Postgres' time zone database).
 
@@ -20,6 +21,10 @@ pub const MAX_SPECIAL_DAYS: usize = 100;
 pub const MAX_SPECIAL_SPANS: usize = 4;
 /// Longest automatic reply, in characters.
 pub const MAX_AUTO_REPLY_CHARS: usize = 1000;
+/// Shortest idle time before a conversation is closed, in minutes.
+pub const MIN_AUTO_CLOSE_MINUTES: u32 = 5;
+/// Longest idle time before a conversation is closed, in minutes (7 days).
+pub const MAX_AUTO_CLOSE_MINUTES: u32 = 7 * 24 * 60;
 /// How far ahead the next opening is looked for (a long holiday fits; "never" is beyond it).
 pub const LOOKAHEAD_DAYS: u64 = 60;
 
@@ -35,6 +40,49 @@ pub struct ServiceHours {
     /// Replies Kefu sends on the team's behalf.
     #[serde(default)]
     pub auto_replies: AutoReplies,
+    /// Closing conversations the visitor stopped answering.
+    #[serde(default)]
+    pub auto_close: AutoClose,
+}
+
+/// Closing idle conversations: an open conversation whose last public message is the team's (an
+/// agent, the bot, an automatic reply) and that saw no activity for `after_minutes` is closed with
+/// a message (the widget then asks for a rating). Conversations waiting for the team are never
+/// closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct AutoClose {
+    /// Whether idle conversations are closed.
+    pub enabled: bool,
+    /// Minutes without activity, 5–10080.
+    pub after_minutes: u32,
+    /// The closing message per language (as [`AutoReply::texts`]).
+    pub texts: BTreeMap<String, String>,
+}
+
+impl Default for AutoClose {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            after_minutes: 30,
+            texts: BTreeMap::from([
+                (
+                    "en".into(),
+                    "We're closing this conversation as we haven't heard back. Write to us any time to start a new one."
+                        .into(),
+                ),
+                ("zh-CN".into(), "由于您暂时没有回复，本次对话已结束。如有需要，欢迎随时给我们发消息。".into()),
+            ]),
+        }
+    }
+}
+
+impl AutoClose {
+    /// The language and text for a visitor speaking `language`.
+    pub fn text_for(&self, language: Option<&str>, default_language: &str) -> Option<(&str, &str)> {
+        pick_text(&self.texts, language, default_language)
+    }
 }
 
 /// The weekly opening hours of the team, and the days that differ.
@@ -146,19 +194,28 @@ impl AutoReply {
 
     /// The language and text for a visitor speaking `language` (see [`AutoReply::texts`]).
     pub fn text_for(&self, language: Option<&str>, default_language: &str) -> Option<(&str, &str)> {
-        let exact = language.and_then(|l| {
-            self.texts.get_key_value(l).or_else(|| {
-                // "zh-Hans-CN", "zh" → zh-CN; "en-GB" → en.
-                let base = l.split(['-', '_']).next().unwrap_or(l);
-                self.texts.iter().find(|(k, _)| k.split('-').next() == Some(base))
-            })
-        });
-        exact
-            .or_else(|| self.texts.get_key_value(default_language))
-            .or_else(|| self.texts.get_key_value("en"))
-            .or_else(|| self.texts.iter().next())
-            .map(|(language, text)| (language.as_str(), text.as_str()))
+        pick_text(&self.texts, language, default_language)
     }
+}
+
+/// The text for a visitor speaking `language`: theirs (or its base language: `zh` → `zh-CN`),
+/// else the widget's default language's, else English, else any.
+fn pick_text<'a>(
+    texts: &'a BTreeMap<String, String>,
+    language: Option<&str>,
+    default_language: &str,
+) -> Option<(&'a str, &'a str)> {
+    let exact = language.and_then(|l| {
+        texts.get_key_value(l).or_else(|| {
+            let base = l.split(['-', '_']).next().unwrap_or(l);
+            texts.iter().find(|(k, _)| k.split('-').next() == Some(base))
+        })
+    });
+    exact
+        .or_else(|| texts.get_key_value(default_language))
+        .or_else(|| texts.get_key_value("en"))
+        .or_else(|| texts.iter().next())
+        .map(|(language, text)| (language.as_str(), text.as_str()))
 }
 
 /// Minutes since midnight of `HH:MM` (`24:00` allowed).
@@ -228,23 +285,31 @@ impl ServiceHours {
             check_hours(&mut check, hours);
         }
         for (name, reply) in [("greeting", &self.auto_replies.greeting), ("away", &self.auto_replies.away)] {
-            let at = format!("auto_replies.{name}");
-            if reply.enabled && reply.texts.is_empty() {
-                check.fail(format!("{at}.texts"), "required", "a text in at least one language to send it");
-            }
-            for (language, text) in &reply.texts {
-                if !LANGUAGES.contains(&language.as_str()) {
-                    check.fail(
-                        format!("{at}.texts.{language}"),
-                        "unsupported",
-                        format!("supported: {}", LANGUAGES.join(", ")),
-                    );
-                } else {
-                    check.text(format!("{at}.texts.{language}"), text, MAX_AUTO_REPLY_CHARS);
-                }
-            }
+            check_texts(&mut check, &format!("auto_replies.{name}"), reply.enabled, &reply.texts);
         }
+        let close = &self.auto_close;
+        if !(MIN_AUTO_CLOSE_MINUTES..=MAX_AUTO_CLOSE_MINUTES).contains(&close.after_minutes) {
+            check.fail(
+                "auto_close.after_minutes",
+                "out_of_range",
+                format!("{MIN_AUTO_CLOSE_MINUTES} to {MAX_AUTO_CLOSE_MINUTES} minutes"),
+            );
+        }
+        check_texts(&mut check, "auto_close", close.enabled, &close.texts);
         check.0
+    }
+}
+
+fn check_texts(check: &mut Check, at: &str, enabled: bool, texts: &BTreeMap<String, String>) {
+    if enabled && texts.is_empty() {
+        check.fail(format!("{at}.texts"), "required", "a text in at least one language to send it");
+    }
+    for (language, text) in texts {
+        if !LANGUAGES.contains(&language.as_str()) {
+            check.fail(format!("{at}.texts.{language}"), "unsupported", format!("supported: {}", LANGUAGES.join(", ")));
+        } else {
+            check.text(format!("{at}.texts.{language}"), text, MAX_AUTO_REPLY_CHARS);
+        }
     }
 }
 
@@ -385,6 +450,7 @@ mod tests {
         doc.auto_replies.away.texts = BTreeMap::new();
         doc.auto_replies.greeting.texts.insert("fr".into(), "Bonjour".into());
         doc.auto_replies.greeting.texts.insert("en".into(), " ".into());
+        doc.auto_close.after_minutes = 4;
         let fields: Vec<(String, String)> = doc.validate().into_iter().map(|p| (p.field, p.code)).collect();
         let expected = [
             ("business_hours.timezone", "invalid"),
@@ -398,6 +464,7 @@ mod tests {
             ("auto_replies.greeting.texts.en", "required"),
             ("auto_replies.greeting.texts.fr", "unsupported"),
             ("auto_replies.away.texts", "required"),
+            ("auto_close.after_minutes", "out_of_range"),
         ];
         assert_eq!(fields, expected.map(|(f, c)| (f.to_owned(), c.to_owned())));
     }

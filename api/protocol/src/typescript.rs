@@ -6,7 +6,7 @@
 use ts_rs::{Config, TS};
 
 use crate::error::{ErrorCode, FieldError, Problem};
-use crate::hours::{AutoReplies, AutoReply, BusinessHours, OpenSpan, ServiceHours, SpecialDay, TimeSpan};
+use crate::hours::{AutoClose, AutoReplies, AutoReply, BusinessHours, OpenSpan, ServiceHours, SpecialDay, TimeSpan};
 use crate::id::{
     ApiKeyId, AttachmentId, CannedResponseId, ConversationId, InvitationId, KbEntryId, MessageId, SiteKeyId, TeamId,
     TenantId, UserId, VisitorId,
@@ -82,6 +82,7 @@ pub fn declarations() -> String {
         BusinessHours,
         AutoReply,
         AutoReplies,
+        AutoClose,
         ServiceHours,
     );
     out

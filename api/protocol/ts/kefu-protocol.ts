@@ -773,6 +773,20 @@ greeting: AutoReply,
  */
 away: AutoReply, };
 
+export type AutoClose = { 
+/**
+ * Whether idle conversations are closed.
+ */
+enabled: boolean, 
+/**
+ * Minutes without activity, 5–10080.
+ */
+after_minutes: number, 
+/**
+ * The closing message per language (as [`AutoReply::texts`]).
+ */
+texts: { [key in string]: string }, };
+
 export type ServiceHours = { 
 /**
  * When the team answers. Outside these hours visitors are told the team is offline (the
@@ -782,4 +796,8 @@ business_hours: BusinessHours | null,
 /**
  * Replies Kefu sends on the team's behalf.
  */
-auto_replies: AutoReplies, };
+auto_replies: AutoReplies, 
+/**
+ * Closing conversations the visitor stopped answering.
+ */
+auto_close: AutoClose, };

@@ -14,6 +14,8 @@ text_enum! {
         Greeting => "greeting",
         /// A message while the team is offline.
         Away => "away",
+        /// The message that closed an idle conversation.
+        Closing => "closing",
     }
 }
 
@@ -26,6 +28,7 @@ pub async fn due(tx: &mut TenantTx, conversation: ConversationId, kind: AutoRepl
                                  where conversation_id = $1
                                    and (sender_kind = 'agent' and not private or auto_reply = 'greeting'))"
         }
+        AutoReplyKind::Closing => "select true",
         AutoReplyKind::Away => {
             "select not exists (select 1 from messages
                                  where conversation_id = $1 and auto_reply = 'away'

@@ -70,6 +70,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod attachments;
 pub mod audit;
+pub mod auto_close;
 pub mod auto_replies;
 pub mod bot;
 pub mod canned_responses;

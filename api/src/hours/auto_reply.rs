@@ -129,6 +129,7 @@ async fn reply(shared: &Shared, job: &Job) -> sqlx::Result<()> {
     let reply = match kind {
         AutoReplyKind::Greeting => &doc.auto_replies.greeting,
         AutoReplyKind::Away => &doc.auto_replies.away,
+        AutoReplyKind::Closing => return Ok(()),
     };
     let widget = db::widget::get(&mut tx).await?.settings.0;
     let language = db::auto_replies::visitor_language(&mut tx, job.conversation).await?;

@@ -1,8 +1,9 @@
-//! Service hours at run time (F21): what the tenant's business hours say now — open or not, and
-//! when the team next opens — and the automatic replies sent on the team's behalf
-//! ([`auto_reply`]). The document itself is `kefu_protocol::hours::ServiceHours`, stored with its
+//! Service hours at run time (F21, F22): what the tenant's business hours say now — open or not,
+//! and when the team next opens — the automatic replies sent on the team's behalf
+//! ([`auto_reply`]), and the closing of idle conversations ([`auto_close`]). The document itself is `kefu_protocol::hours::ServiceHours`, stored with its
 //! own version on the tenant's widget settings row (`db::service_hours`).
 
+pub mod auto_close;
 pub mod auto_reply;
 
 use chrono::{DateTime, Utc};

@@ -1,4 +1,5 @@
-//! Service hours (F21): business hours with special days, and the automatic replies. Every member
+//! Service hours (F21, F22): business hours with special days, the automatic replies, and the
+//! closing of idle conversations. Every member
 //! reads them (with what they say right now); admins change them. A change is pushed to waiting
 //! visitors at once (their `status` frames), not at the next minute's refresh.
 
@@ -126,6 +127,7 @@ async fn put_service_hours(
             "The service hours were saved by someone else in the meantime; reload them and apply your change again.",
         ));
     };
+    db::auto_close::register(&mut tx, doc.auto_close.enabled.then_some(doc.auto_close.after_minutes)).await?;
     db::audit::record(
         &mut tx,
         auth.principal.actor(),

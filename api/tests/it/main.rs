@@ -3,6 +3,7 @@
 
 mod accounts;
 mod attachments;
+mod auto_close;
 mod bad_input;
 mod bot;
 mod console;
