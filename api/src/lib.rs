@@ -19,6 +19,7 @@ pub mod realtime;
 pub mod redis_link;
 pub mod reply_mail;
 pub mod routing;
+pub mod rules;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;

@@ -54,6 +54,8 @@ pub struct AppState {
     pub waiting: crate::realtime::waiting::Waiting,
     /// The FAQ bot.
     pub bot: crate::bot::Bot,
+    /// The routing rules' task (its cache is forgotten when rules are saved here).
+    pub rules: crate::rules::Rules,
 }
 
 impl AppState {
@@ -80,12 +82,14 @@ impl AppState {
         let (bot_subscriber, bot_wake) = crate::bot::BotHandle::new();
         let (auto_replies, auto_reply_jobs) = crate::hours::auto_reply::AutoReplyHandle::new();
         let (reply_mail, reply_mail_jobs) = crate::reply_mail::ReplyMailHandle::new();
+        let (rules_subscriber, rules_jobs) = crate::rules::RulesHandle::new();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
             std::sync::Arc::new(bot_subscriber),
             std::sync::Arc::new(auto_replies),
             std::sync::Arc::new(reply_mail),
+            std::sync::Arc::new(rules_subscriber),
         ]);
         engine.start(db.clone(), presence.clone(), events.clone(), shutdown.clone());
         let embeddings = crate::bot::embeddings::Embeddings::from_config(&config.bot);
@@ -97,6 +101,8 @@ impl AppState {
             events.clone(),
             shutdown.clone(),
         );
+        let rules =
+            crate::rules::Rules::start(rules_jobs, db.clone(), events.clone(), router.clone(), shutdown.clone());
         crate::hours::auto_close::start(
             db.clone(),
             events.clone(),
@@ -123,6 +129,7 @@ impl AppState {
             crate::realtime::waiting::Waiting::new(db.clone(), presence.clone(), bus.clone(), shutdown.clone());
         Ok(Self {
             bot,
+            rules,
             router,
             waiting,
             attachments,

@@ -14,6 +14,7 @@ pub mod origin;
 #[cfg(feature = "sqlx")]
 pub mod pg;
 pub mod role;
+pub mod rules;
 #[cfg(feature = "jwt")]
 pub mod token;
 #[cfg(feature = "ts")]

@@ -12,6 +12,7 @@ use crate::id::{
     TenantId, UserId, VisitorId,
 };
 use crate::origin::OriginPattern;
+use crate::rules::{Action, Condition, Rule, TextOp, Trigger};
 use crate::widget::{FieldKind, FormField, FormSettings, Position, WidgetSettings, WidgetTexts};
 use crate::ws::{
     AgentFrame, AgentStatus, AttachmentRef, Availability, BotReply, ConversationStatus, ConversationSummary,
@@ -84,6 +85,11 @@ pub fn declarations() -> String {
         AutoReplies,
         AutoClose,
         ServiceHours,
+        Trigger,
+        TextOp,
+        Condition,
+        Action,
+        Rule,
     );
     out
 }

@@ -524,6 +524,19 @@ pub enum NoteEvent {
         /// Why.
         reason: HandoffReason,
     },
+    /// A routing rule fired on the conversation.
+    RuleFired {
+        /// The rule's id.
+        rule_id: String,
+        /// Its name when it fired.
+        name: String,
+        /// What it did.
+        applied: Vec<crate::rules::Action>,
+        /// What it could not do (the conversation already had an agent, the agent was at
+        /// capacity or gone).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        skipped: Vec<crate::rules::Action>,
+    },
 }
 
 /// A file as messages carry it. Download: agents `GET /api/v1/attachments/{id}`, visitors
@@ -632,6 +645,9 @@ impl ConversationSummary {
 }
 
 /// Frames the server sends.
+// A frame is built and encoded once per send; `Message` is the common one, and boxing it would
+// cost every message an allocation to save stack space on the rare small frames.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]

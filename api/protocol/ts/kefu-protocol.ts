@@ -181,7 +181,24 @@ user_id: UserId, } | { "kind": "bot_handoff",
 /**
  * Why.
  */
-reason: HandoffReason, };
+reason: HandoffReason, } | { "kind": "rule_fired", 
+/**
+ * The rule's id.
+ */
+rule_id: string, 
+/**
+ * Its name when it fired.
+ */
+name: string, 
+/**
+ * What it did.
+ */
+applied: Array<Action>, 
+/**
+ * What it could not do (the conversation already had an agent, the agent was at
+ * capacity or gone).
+ */
+skipped?: Array<Action>, };
 
 export type MessageView = { 
 /**
@@ -801,3 +818,85 @@ auto_replies: AutoReplies,
  * Closing conversations the visitor stopped answering.
  */
 auto_close: AutoClose, };
+
+export type Trigger = "conversation_opened" | "visitor_message";
+
+export type TextOp = "contains" | "equals" | "starts_with" | "matches";
+
+export type Condition = { "field": "message", 
+/**
+ * How.
+ */
+op: TextOp, 
+/**
+ * What.
+ */
+value: string, } | { "field": "page_url", 
+/**
+ * How.
+ */
+op: TextOp, 
+/**
+ * What.
+ */
+value: string, } | { "field": "language", 
+/**
+ * A language tag.
+ */
+value: string, } | { "field": "attribute", 
+/**
+ * Its key.
+ */
+key: string, 
+/**
+ * How.
+ */
+op: TextOp, 
+/**
+ * What.
+ */
+value: string, };
+
+export type Action = { "type": "tag", 
+/**
+ * The tag (1–40 characters).
+ */
+tag: string, } | { "type": "team", 
+/**
+ * The team.
+ */
+team_id: TeamId, } | { "type": "priority", 
+/**
+ * The priority.
+ */
+priority: number, } | { "type": "assign", 
+/**
+ * The agent.
+ */
+user_id: UserId, };
+
+export type Rule = { 
+/**
+ * Stable id (`[a-z0-9_-]{1,40}`, unique), recorded on the conversations it fired on.
+ */
+id: string, 
+/**
+ * What people call it (1–80 characters).
+ */
+name: string, 
+/**
+ * Whether it runs.
+ */
+enabled: boolean, 
+/**
+ * When it is evaluated.
+ */
+trigger: Trigger, 
+/**
+ * All must hold (1–10).
+ */
+conditions: Array<Condition>, 
+/**
+ * What it does (1–10).
+ */
+actions: Array<Action>, };

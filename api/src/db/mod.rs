@@ -86,6 +86,7 @@ pub mod queue;
 pub mod refresh_tokens;
 pub mod reply_mail;
 pub mod routing;
+pub mod rules;
 pub mod service_hours;
 pub mod site_keys;
 pub mod teams;

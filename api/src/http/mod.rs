@@ -20,6 +20,7 @@ pub mod members;
 pub mod presence;
 pub mod queue;
 pub mod routing;
+pub mod rules;
 pub mod service_hours;
 pub mod site_keys;
 pub mod teams;
@@ -95,6 +96,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(conversation_actions::router())
         .merge(teams::router())
         .merge(routing::router())
+        .merge(rules::router())
         .merge(bot::router())
         .merge(service_hours::router())
         .merge(queue::router())

@@ -40,6 +40,8 @@ const PAGE: i64 = 200;
 #[derive(Clone)]
 pub struct Router {
     wake: mpsc::UnboundedSender<TenantId>,
+    /// Tenants whose opening messages the routing rules handle first (they wake the engine).
+    held: Arc<std::sync::Mutex<HashSet<TenantId>>>,
 }
 
 /// The engine's task before it is started (it needs the [`Events`] that the router itself
@@ -52,7 +54,23 @@ impl Router {
     /// A router and its not yet started engine.
     pub fn new() -> (Self, Engine) {
         let (wake, woken) = mpsc::unbounded_channel();
-        (Self { wake }, Engine { woken })
+        (Self { wake, held: Arc::default() }, Engine { woken })
+    }
+
+    /// Whether the routing rules run on `tenant`'s opening messages before the engine sees the
+    /// conversations (`crate::rules`): then an opening message does not wake the engine, the
+    /// rules' task does once they ran (and the periodic sweep covers a lost wake-up).
+    pub fn hold_openings(&self, tenant: TenantId, hold: bool) {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if hold {
+            held.insert(tenant);
+        } else {
+            held.remove(&tenant);
+        }
+    }
+
+    fn holds(&self, tenant: TenantId) -> bool {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&tenant)
     }
 
     /// Asks for an assignment pass for `tenant` soon.
@@ -64,7 +82,7 @@ impl Router {
 impl Subscriber for Router {
     fn committed(&self, change: &Change) {
         match change {
-            Change::MessageStored { tenant, opened: true, .. } => self.wake(*tenant),
+            Change::MessageStored { tenant, opened: true, .. } if !self.holds(*tenant) => self.wake(*tenant),
             Change::ConversationChanged {
                 tenant,
                 cause:

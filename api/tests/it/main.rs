@@ -19,6 +19,7 @@ mod queue;
 mod realtime;
 mod reply_mail;
 mod routing;
+mod rules;
 mod service_hours;
 mod tenant;
 mod widget;
