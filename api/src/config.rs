@@ -272,6 +272,10 @@ impl RealtimeConfig {
     }
 }
 
+/// The edge's public URL in test configurations (mailed chat links point there).
+#[cfg(any(test, feature = "testing"))]
+pub const TEST_EDGE_URL: &str = "https://edge.kefu.test";
+
 /// The edge secret of [`Config::for_tests`].
 #[cfg(any(test, feature = "testing"))]
 pub const TEST_EDGE_SECRET: &str = "a-test-edge-secret-that-is-long-enough";
@@ -614,6 +618,9 @@ impl Config {
         config.auth.auth_rate_per_minute = 1000;
         config.migrate.concurrency = 4;
         config.edge.secret = Some(SecretString::from(TEST_EDGE_SECRET.to_owned()));
+        // Every test node shares the database, and any node's workers may act for any tenant
+        // (reply mail): they must agree on what a cluster's nodes agree on.
+        config.edge.public_url = Some(TEST_EDGE_URL.to_owned());
         config.attachments.local_dir =
             std::env::temp_dir().join("kefu-test-attachments").to_string_lossy().into_owned();
         config

@@ -184,18 +184,11 @@ async fn mail_one(
     tenant: TenantId,
     conversation: ConversationId,
 ) -> sqlx::Result<bool> {
-    let access = {
-        let mut control = databases.control().acquire().await?;
-        let access = db::tenants::find_access(&mut control, tenant).await?;
-        match access.filter(|a| a.status == db::tenants::TenantStatus::Active) {
-            Some(access) => access,
-            None => {
-                db::reply_mail::forget(&mut control, tenant, conversation).await?;
-                return Ok(false);
-            }
-        }
+    let Some(schema) = db::tenants::active_schema(databases, tenant).await? else {
+        db::reply_mail::forget(&mut *databases.control().acquire().await?, tenant, conversation).await?;
+        return Ok(false);
     };
-    let mut tx = TenantTx::begin(databases, &access.schema).await?;
+    let mut tx = TenantTx::begin(databases, &schema).await?;
     if !db::reply_mail::take(&mut tx, conversation).await? {
         return Ok(false);
     }

@@ -496,6 +496,34 @@ impl WsClient {
         }
     }
 
+    /// The next `message` frame whose sender is of `kind` (`bot`, `auto`, …), within 20 s,
+    /// skipping other messages.
+    pub async fn message_from(&mut self, kind: &str) -> Value {
+        let wait = async {
+            loop {
+                let message = self.take_of("message").await;
+                if message["sender"]["kind"] == kind {
+                    return message;
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| panic!("no message from `{kind}` within 20 s"))
+    }
+
+    /// Asserts that no message from `kind` arrives within `millis` (other frames may).
+    pub async fn no_message_from(&mut self, kind: &str, millis: u64) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(millis);
+        while let Ok(frame) = tokio::time::timeout_at(deadline, self.next()).await {
+            let frame = frame.expect("the session goes on");
+            assert!(
+                !(frame["type"] == "message" && frame["sender"]["kind"] == kind),
+                "a message from `{kind}`: {frame}"
+            );
+        }
+    }
+
     /// Asserts that no frame arrives within `millis`.
     pub async fn expect_silence(&mut self, millis: u64) {
         use futures_util::StreamExt;
@@ -569,6 +597,16 @@ impl TestApp {
         // The status is computed off the session's path: replayed messages may come first.
         welcome["status"] = client.take_of("status").await;
         (client, welcome)
+    }
+
+    /// A visitor (`token`) whose browser prefers `language` (`Accept-Language`), connected and
+    /// past `welcome` (the first `status` is left to read).
+    pub async fn visitor_speaking(&self, token: &str, language: &str) -> WsClient {
+        let url = self.ws_url(&format!("/ws/visitor?token={token}"));
+        let mut client = WsClient::connect_with_headers(&url, &[("accept-language", language)]).await.expect("upgrade");
+        client.send(json!({ "type": "hello", "protocol": 1 })).await;
+        client.next_of("welcome").await;
+        client
     }
 
     /// A connected agent that said hello.

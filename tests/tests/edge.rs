@@ -1,7 +1,8 @@
 //! The native edge in front of real api processes: the loader with its ETag, admitting visitors
 //! (origin allow-list, identity, returning visitors, rate limits), the WebSocket proxy in both
 //! directions with close codes preserved, a backend that is down, settings changes reaching the
-//! edge within seconds, and two regions that keep their tenants and tokens apart.
+//! edge within seconds, two regions that keep their tenants and tokens apart, and the hosted chat
+//! page of mailed chat links.
 
 use kefu_api::testing::{WsClient, WsEnd};
 use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, Server, SiteTenant as Tenant, set_origins, tenant_with_site};
@@ -41,6 +42,48 @@ async fn visitors_chat_through_the_wasm_edge_in_workerd_and_everything_else_is_r
     let shop = tenant_with_site(&api.base, "owner@wasm-edge.example", &[SHOP]).await;
     let edge = Edge::start_wasm(&[("local", &api.base)], 1, 1000).await;
     behaves(api, &shop, &edge).await;
+}
+
+/// A chat link (what reply mails carry, signed with the region's keys) opens the hosted chat page
+/// and admits its visitor from it; a forged link opens nothing.
+async fn chat_links(edge: &Edge, shop: &Tenant) {
+    let http = reqwest::Client::new();
+    let (kid, secret) = kefu_tests::SIGNING_KEYS.split_once(':').expect("kid:secret");
+    let keys = kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("keys");
+    let visitor = kefu_protocol::VisitorId::from_uuid(uuid::Uuid::now_v7());
+    let now = chrono::Utc::now().timestamp();
+    let claims = kefu_protocol::ChatLinkClaims {
+        iss: kefu_protocol::ISSUER.into(),
+        aud: kefu_protocol::CHAT_LINK_AUDIENCE.into(),
+        sub: visitor,
+        tid: shop.tenant_id.parse().expect("tenant"),
+        region: "local".into(),
+        site: shop.site_key.parse().expect("site key"),
+        iat: now,
+        exp: now + 600,
+        jti: "link-1".into(),
+    };
+    let link = keys.sign(&claims).expect("sign");
+    let page = http.get(format!("{}/c/{link}", edge.base)).send().await.expect("hosted page");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(page.headers()["content-security-policy"].to_str().is_ok_and(|c| c.contains("script-src 'self'")));
+    let html = page.text().await.expect("html");
+    assert!(html.contains(&format!("/w/{}.js", shop.site_key)) && html.contains(&link), "{html}");
+    // From the edge's own origin, only with the link: admitted as the link's visitor.
+    let origin = edge.base.trim_end_matches('/');
+    let (status, grant) = session(edge, Some(origin), json!({ "site_key": shop.site_key, "link": link })).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    assert_eq!(grant["visitor_id"], visitor.to_string());
+    let (status, problem) = session(edge, Some(origin), json!({ "site_key": shop.site_key })).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("origin_not_allowed")));
+    let forged = format!("{}x", &link[..link.len() - 1]);
+    let page = http.get(format!("{}/c/{forged}", edge.base)).send().await.expect("forged page");
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.expect("html").contains("This chat link has expired"));
+    let (status, problem) = session(edge, Some(origin), json!({ "site_key": shop.site_key, "link": forged })).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")), "{problem}");
 }
 
 /// Everything both runtimes must do; `api` is dropped (stopped) at the end.
@@ -104,6 +147,8 @@ async fn behaves(api: Server, shop: &Tenant, edge: &Edge) {
     let forged = json!({ "site_key": shop.site_key, "user": { "id": "customer-1", "hash": "00" } });
     let (status, problem) = session(edge, Some(SHOP), forged).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("invalid_identity")));
+
+    chat_links(edge, shop).await;
 
     // Chat through the edge: the visitor's frames reach the api and an agent's reply comes back.
     let url =

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use kefu_protocol::{ConversationId, MessageId, TenantId, VisitorId};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::TenantCtx;
@@ -111,7 +111,7 @@ impl Bot {
         shutdown: CancellationToken,
     ) -> Self {
         let shared = Arc::new(Shared { databases, events, embeddings, indexes: Mutex::new(HashMap::new()) });
-        tokio::spawn(run(jobs.receiver, shared.clone(), shutdown));
+        run(jobs.receiver, shared.clone(), shutdown);
         Self { jobs: jobs.sender, shared }
     }
 
@@ -200,16 +200,10 @@ impl Subscriber for BotHandle {
     }
 }
 
-async fn run(mut jobs: mpsc::UnboundedReceiver<Job>, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
-    loop {
-        let job = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            job = jobs.recv() => match job { Some(job) => job, None => return },
-        };
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+fn run(jobs: mpsc::UnboundedReceiver<Job>, shared: Arc<Shared>, shutdown: CancellationToken) {
+    crate::ops::jobs::run_concurrently(jobs, CONCURRENCY, shutdown, move |job: Job| {
         let shared = shared.clone();
-        tokio::spawn(async move {
+        async move {
             let result = match job {
                 Job::Question { tenant, conversation, seq, body } => {
                     respond::question(&shared, tenant, conversation, seq, &body).await
@@ -220,9 +214,8 @@ async fn run(mut jobs: mpsc::UnboundedReceiver<Job>, shared: Arc<Shared>, shutdo
                 metrics::counter!("kefu_bot_failed_total").increment(1);
                 tracing::warn!(%error, "the bot could not answer; the visitor's reconnection retries");
             }
-            drop(permit);
-        });
-    }
+        }
+    });
 }
 
 impl Shared {

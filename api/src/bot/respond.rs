@@ -84,7 +84,7 @@ pub(super) async fn question(
     seq: i64,
     body: &str,
 ) -> Result<(), BotError> {
-    let Some(schema) = active_schema(shared, tenant).await? else { return Ok(()) };
+    let Some(schema) = db::tenants::active_schema(&shared.databases, tenant).await? else { return Ok(()) };
     // Read the settings and the index, then match outside any transaction: the semantic matcher
     // may wait for its endpoint.
     let mut tx = TenantTx::begin(&shared.databases, &schema).await?;
@@ -259,7 +259,7 @@ pub(super) async fn agent_wrote(
     tenant: TenantId,
     conversation: ConversationId,
 ) -> Result<(), BotError> {
-    let Some(schema) = active_schema(shared, tenant).await? else { return Ok(()) };
+    let Some(schema) = db::tenants::active_schema(&shared.databases, tenant).await? else { return Ok(()) };
     let mut tx = TenantTx::begin(&shared.databases, &schema).await?;
     if db::bot::lock_bot_conversation(&mut tx, conversation).await?.is_none() {
         return Ok(());
@@ -367,11 +367,4 @@ async fn owned_bot_conversation(
         return Err(OpError::conversation_not_found());
     }
     Ok(row.bot_active.then_some(row).filter(|r| r.status == kefu_protocol::ws::ConversationStatus::Open))
-}
-
-/// The tenant's schema while it is active.
-async fn active_schema(shared: &Shared, tenant: TenantId) -> sqlx::Result<Option<db::TenantSchema>> {
-    let mut control = shared.databases.control().acquire().await?;
-    let access = db::tenants::find_access(&mut control, tenant).await?;
-    Ok(access.filter(|a| a.status == db::tenants::TenantStatus::Active).map(|a| a.schema))
 }

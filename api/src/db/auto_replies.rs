@@ -2,7 +2,6 @@
 //! (`messages.auto_reply`), and what decides whether one is due.
 
 use kefu_protocol::ConversationId;
-use uuid::Uuid;
 
 use super::TenantTx;
 use super::messages::MessageRow;
@@ -49,26 +48,7 @@ pub async fn insert(
     name: &str,
     body: &str,
 ) -> sqlx::Result<MessageRow> {
-    let id = Uuid::now_v7();
-    sqlx::query_as(
-        "with bumped as (
-             update conversations set last_seq = last_seq + 1, updated_at = now() where id = $1 returning last_seq
-         )
-         insert into messages (id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body,
-                               auto_reply)
-         select $2, $1, bumped.last_seq, 'auto', '00000000-0000-0000-0000-000000000000', $3, $4, false, $5, $6
-         from bumped
-         returning id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at,
-                   attachment, event, bot",
-    )
-    .bind(conversation_id)
-    .bind(id)
-    .bind(name)
-    .bind(id.simple().to_string())
-    .bind(body)
-    .bind(kind)
-    .fetch_one(tx.conn())
-    .await
+    super::messages::insert_automated(tx, conversation_id, name, body, super::messages::Automated::Auto(kind)).await
 }
 
 /// The preferred language of the conversation's visitor, if known.

@@ -221,25 +221,7 @@ pub async fn insert_message(
     body: &str,
     reply: &BotReply,
 ) -> sqlx::Result<MessageRow> {
-    let id = Uuid::now_v7();
-    sqlx::query_as(
-        "with bumped as (
-             update conversations set last_seq = last_seq + 1, updated_at = now() where id = $1 returning last_seq
-         )
-         insert into messages (id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, bot)
-         select $2, $1, bumped.last_seq, 'bot', '00000000-0000-0000-0000-000000000000', $3, $4, false, $5, $6
-         from bumped
-         returning id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body, created_at,
-                   attachment, event, bot",
-    )
-    .bind(conversation_id)
-    .bind(id)
-    .bind(name)
-    .bind(id.simple().to_string())
-    .bind(body)
-    .bind(sqlx::types::Json(reply))
-    .fetch_one(tx.conn())
-    .await
+    super::messages::insert_automated(tx, conversation_id, name, body, super::messages::Automated::Bot(reply)).await
 }
 
 /// A bot message as the visitor's feedback refers to it.

@@ -241,3 +241,48 @@ pub async fn insert_system_note(
     .fetch_one(tx.conn())
     .await
 }
+
+/// What kind of message Kefu writes on the team's behalf (no member typed it).
+#[derive(Debug, Clone, Copy)]
+pub enum Automated<'a> {
+    /// The FAQ bot, with what it offers besides the text.
+    Bot(&'a kefu_protocol::ws::BotReply),
+    /// An automatic reply (greeting, away, closing).
+    Auto(super::auto_replies::AutoReplyKind),
+}
+
+/// Stores a message visible to the visitor from the bot or an automatic reply, under `name`, with
+/// the conversation's next sequence number; the caller holds the conversation's row lock.
+pub async fn insert_automated(
+    tx: &mut TenantTx,
+    conversation_id: ConversationId,
+    name: &str,
+    body: &str,
+    kind: Automated<'_>,
+) -> sqlx::Result<MessageRow> {
+    let id = Uuid::now_v7();
+    let (sender, bot, auto_reply) = match kind {
+        Automated::Bot(reply) => (SenderKind::Bot, Some(sqlx::types::Json(reply)), None),
+        Automated::Auto(reply) => (SenderKind::Auto, None, Some(reply)),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with bumped as (
+             update conversations set last_seq = last_seq + 1, updated_at = now() where id = $1 returning last_seq
+         )
+         insert into messages (id, conversation_id, seq, sender_kind, sender_id, sender_name, client_id, private, body,
+                               bot, auto_reply)
+         select $2, $1, bumped.last_seq, $3, '00000000-0000-0000-0000-000000000000', $4, $5, false, $6, $7, $8
+         from bumped
+         returning {COLUMNS}"
+    )))
+    .bind(conversation_id)
+    .bind(id)
+    .bind(sender)
+    .bind(name)
+    .bind(id.simple().to_string())
+    .bind(body)
+    .bind(bot)
+    .bind(auto_reply)
+    .fetch_one(tx.conn())
+    .await
+}

@@ -154,6 +154,14 @@ pub async fn find_access(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<
         .await
 }
 
+/// The schema of an active tenant, for the background tasks that act on a tenant named in an
+/// event or a control-plane row (the bot, automatic replies, rules, reply mail, auto-close);
+/// `None` when it is gone, suspended or being deleted.
+pub async fn active_schema(databases: &super::Databases, id: TenantId) -> sqlx::Result<Option<TenantSchema>> {
+    let access = find_access(&mut *databases.control().acquire().await?, id).await?;
+    Ok(access.filter(|a| a.status == TenantStatus::Active).map(|a| a.schema))
+}
+
 /// The transaction's own tenant (`None` only if it was deleted meanwhile).
 pub async fn current(tx: &mut TenantTx) -> sqlx::Result<Option<TenantRow>> {
     let id = tx.tenant_id();

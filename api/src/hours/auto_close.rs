@@ -55,13 +55,8 @@ async fn sweep_due(databases: &Databases, events: &Events) -> sqlx::Result<()> {
 
 /// Closes the tenant's idle conversations.
 async fn sweep(databases: &Databases, events: &Events, tenant: TenantId, minutes: i32) -> sqlx::Result<()> {
-    let schema = {
-        let mut control = databases.control().acquire().await?;
-        let access = db::tenants::find_access(&mut control, tenant).await?;
-        match access.filter(|a| a.status == db::tenants::TenantStatus::Active) {
-            Some(access) => access.schema,
-            None => return Ok(()),
-        }
+    let Some(schema) = db::tenants::active_schema(databases, tenant).await? else {
+        return Ok(());
     };
     let mut tx = TenantTx::begin(databases, &schema).await?;
     let idle = db::auto_close::idle(&mut tx, minutes, CONVERSATIONS_PER_SWEEP).await?;

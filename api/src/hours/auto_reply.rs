@@ -11,7 +11,7 @@
 use kefu_protocol::TenantId;
 use kefu_protocol::ws::Availability;
 use kefu_protocol::{ConversationId, hours::ServiceHours};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::auto_replies::AutoReplyKind;
@@ -84,30 +84,22 @@ pub fn start(
     shutdown: CancellationToken,
 ) {
     let shared = std::sync::Arc::new(Shared { databases, presence, events });
-    let mut receiver = jobs.receiver;
-    tokio::spawn(async move {
-        let permits = std::sync::Arc::new(Semaphore::new(CONCURRENCY));
-        loop {
-            let job = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                job = receiver.recv() => match job { Some(job) => job, None => return },
-            };
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                if let Err(error) = reply(&shared, &job).await {
-                    metrics::counter!("kefu_auto_replies_failed_total").increment(1);
-                    tracing::warn!(%error, conversation = %job.conversation, "automatic reply not sent");
-                }
-                drop(permit);
-            });
+    crate::ops::jobs::run_concurrently(jobs.receiver, CONCURRENCY, shutdown, move |job: Job| {
+        let shared = shared.clone();
+        async move {
+            if let Err(error) = reply(&shared, &job).await {
+                metrics::counter!("kefu_auto_replies_failed_total").increment(1);
+                tracing::warn!(%error, conversation = %job.conversation, "automatic reply not sent");
+            }
         }
     });
 }
 
 /// Sends the reply `job` calls for, if any.
 async fn reply(shared: &Shared, job: &Job) -> sqlx::Result<()> {
-    let Some(schema) = active_schema(&shared.databases, job.tenant).await? else { return Ok(()) };
+    let Some(schema) = db::tenants::active_schema(&shared.databases, job.tenant).await? else {
+        return Ok(());
+    };
     let mut tx = TenantTx::begin(&shared.databases, &schema).await?;
     let doc = db::service_hours::current(&mut tx).await?;
     if !doc.auto_replies.greeting.enabled && !doc.auto_replies.away.enabled {
@@ -157,13 +149,6 @@ fn wanted(doc: &ServiceHours, availability: Availability, opened: bool) -> Optio
             (opened && doc.auto_replies.greeting.enabled).then_some(AutoReplyKind::Greeting)
         }
     }
-}
-
-/// The tenant's schema while it is active.
-async fn active_schema(databases: &Databases, tenant: TenantId) -> sqlx::Result<Option<db::TenantSchema>> {
-    let mut control = databases.control().acquire().await?;
-    let access = db::tenants::find_access(&mut control, tenant).await?;
-    Ok(access.filter(|a| a.status == db::tenants::TenantStatus::Active).map(|a| a.schema))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod conversations;
 pub mod events;
 pub mod group_commit;
+pub mod jobs;
 pub mod messages;
 pub mod visitors;
 

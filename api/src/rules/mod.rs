@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use kefu_protocol::rules::{Action, Rule};
 use kefu_protocol::ws::{ConversationStatus, NoteEvent};
 use kefu_protocol::{ConversationId, TenantId};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::conversations::Transfer;
@@ -140,27 +140,17 @@ impl Rules {
     ) -> Self {
         let cache = jobs.cache.clone();
         let shared = Arc::new(Shared { databases, events, router, cache: cache.clone() });
-        let mut receiver = jobs.receiver;
-        tokio::spawn(async move {
-            let permits = Arc::new(Semaphore::new(CONCURRENCY));
-            loop {
-                let job = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    job = receiver.recv() => match job { Some(job) => job, None => return },
-                };
-                let Ok(permit) = permits.clone().acquire_owned().await else { return };
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = run(&shared, &job).await {
-                        metrics::counter!("kefu_rules_failed_total").increment(1);
-                        tracing::warn!(%error, conversation = %job.conversation, "rules did not run");
-                    }
-                    if job.opened {
-                        // The engine was held for this opening (or woken already): wake it now.
-                        shared.router.wake(job.tenant);
-                    }
-                    drop(permit);
-                });
+        crate::ops::jobs::run_concurrently(jobs.receiver, CONCURRENCY, shutdown, move |job: Job| {
+            let shared = shared.clone();
+            async move {
+                if let Err(error) = run(&shared, &job).await {
+                    metrics::counter!("kefu_rules_failed_total").increment(1);
+                    tracing::warn!(%error, conversation = %job.conversation, "rules did not run");
+                }
+                if job.opened {
+                    // The engine was held for this opening (or woken already): wake it now.
+                    shared.router.wake(job.tenant);
+                }
             }
         });
         Self { cache }
@@ -181,7 +171,9 @@ struct Changed {
 }
 
 async fn run(shared: &Shared, job: &Job) -> sqlx::Result<()> {
-    let Some(schema) = active_schema(&shared.databases, job.tenant).await? else { return Ok(()) };
+    let Some(schema) = db::tenants::active_schema(&shared.databases, job.tenant).await? else {
+        return Ok(());
+    };
     let mut tx = TenantTx::begin(&shared.databases, &schema).await?;
     let rules = match shared.cache.fresh(job.tenant) {
         Some(rules) => rules,
@@ -323,11 +315,4 @@ fn describe(rule: &Rule, applied: &[Action], skipped: &[Action]) -> String {
         text.push_str(&format!(" (not done: {})", list(skipped)));
     }
     text
-}
-
-/// The tenant's schema while it is active.
-async fn active_schema(databases: &Databases, tenant: TenantId) -> sqlx::Result<Option<db::TenantSchema>> {
-    let mut control = databases.control().acquire().await?;
-    let access = db::tenants::find_access(&mut control, tenant).await?;
-    Ok(access.filter(|a| a.status == db::tenants::TenantStatus::Active).map(|a| a.schema))
 }

@@ -1,8 +1,8 @@
 //! Closing idle conversations (issue 14): with auto-close on, a conversation whose visitor stopped
 //! answering the agent is closed after the tenant's minutes with the closing message in the
-//! visitor's language (and the widget's rating card follows the close); one waiting for the team
-//! stays open; turning it off takes the tenant off the sweep. Idleness is made by moving the
-//! conversations' last activity back in Postgres, not by waiting minutes.
+//! visitor's language (an ordinary close, which the widget follows with its rating card); one
+//! waiting for the team stays open; turning it off takes the tenant off the sweep. Idleness is
+//! made by moving the conversations' last activity back in Postgres, not by waiting minutes.
 
 use std::time::Duration;
 
@@ -20,11 +20,7 @@ async fn set_auto_close(app: &TestApp, owner: &Session, auto_close: Value) {
 
 async fn visitor(app: &TestApp, owner: &Session, language: &str) -> WsClient {
     let token = app.visitor_token(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
-    let url = app.ws_url(&format!("/ws/visitor?token={token}"));
-    let mut client = WsClient::connect_with_headers(&url, &[("accept-language", language)]).await.expect("upgrade");
-    client.send(json!({ "type": "hello", "protocol": 1 })).await;
-    client.next_of("welcome").await;
-    client
+    app.visitor_speaking(&token, language).await
 }
 
 async fn open_conversation(client: &mut WsClient, body: &str) -> String {
@@ -86,21 +82,20 @@ async fn idle_conversations_close_with_a_message_and_waiting_ones_do_not() {
     // The next sweep of the tenant comes within its minute.
     sqlx::query("update control.auto_close_sweeps set next_sweep_at = now()").execute(app.db()).await.expect("due");
 
-    let closing = loop {
-        let message = tokio::time::timeout(Duration::from_secs(20), quiet.take_of("message")).await.expect("closed");
-        if message["sender"]["kind"] == "auto" {
-            break message;
-        }
-    };
-    assert_eq!(closing["body"], "本次对话已结束，欢迎随时再来。");
-    // Then the close itself (earlier updates, the claim's, may come first): the widget's rating card.
-    loop {
-        let update = quiet.take_of("conversation_updated").await;
-        assert_eq!(update["conversation_id"].as_str(), Some(answered.as_str()));
-        if update["status"] == "closed" {
-            break;
-        }
+    // Whichever test node sweeps the tenant closes it (they share the database, not a bus, so the
+    // close is checked where it is stored; a close reaching the widget is tested with closes).
+    let started = std::time::Instant::now();
+    while status_of(&app, &owner, &answered).await != "closed" {
+        assert!(started.elapsed() < Duration::from_secs(30), "not closed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let (_, page) = app.get(&format!("/api/v1/conversations/{answered}/messages"), Some(&owner.access)).await;
+    let last = page["messages"].as_array().and_then(|m| m.iter().rev().find(|m| m["private"] == false)).cloned();
+    let last = last.expect("messages");
+    assert_eq!(
+        (last["sender"]["kind"].as_str(), last["body"].as_str()),
+        (Some("auto"), Some("本次对话已结束，欢迎随时再来。"))
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(status_of(&app, &owner, &unanswered).await, "open", "the team owes an answer");
     assert_eq!(status_of(&app, &owner, &waiting).await, "open", "waiting in the queue");

@@ -63,28 +63,6 @@ async fn ask(visitor: &mut WsClient, client_id: &str, body: &str) -> String {
     visitor.take_of("ack").await["conversation_id"].as_str().expect("conversation").to_owned()
 }
 
-/// The next message from the bot (within 20 s).
-async fn bot_says(visitor: &mut WsClient) -> Value {
-    let wait = async {
-        loop {
-            let message = visitor.take_of("message").await;
-            if message["sender"]["kind"] == "bot" {
-                return message;
-            }
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), wait).await.expect("the bot said nothing within 20 s")
-}
-
-/// Asserts the bot says nothing for `millis` (other frames may come).
-async fn bot_silent(visitor: &mut WsClient, millis: u64) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(millis);
-    while let Ok(frame) = tokio::time::timeout_at(deadline, visitor.next()).await {
-        let frame = frame.expect("the session goes on");
-        assert!(!(frame["type"] == "message" && frame["sender"]["kind"] == "bot"), "the bot spoke: {frame}");
-    }
-}
-
 async fn bot_events(app: &TestApp, session: &Session, conversation: &str) -> Vec<Value> {
     let (status, body) =
         app.get(&format!("/api/v1/conversations/{conversation}/bot-events"), Some(&session.access)).await;
@@ -119,7 +97,7 @@ async fn the_bot_answers_what_it_knows_and_hands_off_what_it_does_not() {
 
     // A question the knowledge base answers: the answer, "Did this help?", related questions.
     let conversation = ask(&mut visitor, "q1", "请问退款多久到账？").await;
-    let answer = bot_says(&mut visitor).await;
+    let answer = visitor.message_from("bot").await;
     assert!(answer["body"].as_str().unwrap_or("").contains("工作日"), "{answer}");
     assert_eq!(answer["bot"]["ask_feedback"], true);
     assert!(answer["bot"]["entry_id"].as_str().is_some_and(|id| id.starts_with("kb_")), "{answer}");
@@ -130,20 +108,20 @@ async fn the_bot_answers_what_it_knows_and_hands_off_what_it_does_not() {
     // "Yes, it helped": recorded once, and the bot says so.
     let helpful = json!({ "type": "bot_feedback", "message_id": answer["message_id"], "helpful": true });
     visitor.send(helpful.clone()).await;
-    let glad = bot_says(&mut visitor).await;
+    let glad = visitor.message_from("bot").await;
     assert!(glad["body"].as_str().unwrap_or("").contains("很高兴"), "{glad}");
     visitor.send(helpful).await;
 
     // A question it cannot answer goes to people: the visitor is told, and now waits in line.
     ask(&mut visitor, "q2", "你们老板是谁，今天天气怎么样").await;
-    let handoff = bot_says(&mut visitor).await;
+    let handoff = visitor.message_from("bot").await;
     assert!(handoff["body"].as_str().unwrap_or("").contains("人工"), "{handoff}");
     visitor.status_where("queued after the hand-off", |s| s["queue"]["position"] == 1).await;
     assert_eq!(waiting(&app, &owner).await, vec![conversation.clone()]);
 
     // The bot no longer answers in it.
     ask(&mut visitor, "q3", "退款多久到账").await;
-    bot_silent(&mut visitor, 1000).await;
+    visitor.no_message_from("bot", 1000).await;
 
     let events = bot_events(&app, &owner, &conversation).await;
     let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap_or("")).collect();
@@ -169,27 +147,27 @@ async fn talk_to_a_human_not_helpful_and_a_claim_each_hand_off() {
     // "Talk to a human", as a button.
     let mut first = new_visitor(&app, &owner.tenant_id).await;
     let c1 = ask(&mut first, "a", "How long does shipping take?").await;
-    bot_says(&mut first).await;
+    first.message_from("bot").await;
     first.send(json!({ "type": "human" })).await;
-    let told = bot_says(&mut first).await;
+    let told = first.message_from("bot").await;
     assert!(told["body"].as_str().unwrap_or("").contains("person"), "English in, English out: {told}");
 
     // "No, it did not help".
     let mut second = new_visitor(&app, &owner.tenant_id).await;
     let c2 = ask(&mut second, "a", "支持哪些支付方式？").await;
-    let answer = bot_says(&mut second).await;
+    let answer = second.message_from("bot").await;
     second.send(json!({ "type": "bot_feedback", "message_id": answer["message_id"], "helpful": false })).await;
-    bot_says(&mut second).await;
+    second.message_from("bot").await;
 
     // Typed: "转人工".
     let mut third = new_visitor(&app, &owner.tenant_id).await;
     let c3 = ask(&mut third, "a", "转人工").await;
-    bot_says(&mut third).await;
+    third.message_from("bot").await;
 
     // An agent claims a conversation the bot is answering: the bot stops there.
     let mut fourth = new_visitor(&app, &owner.tenant_id).await;
     let c4 = ask(&mut fourth, "a", "可以开发票吗").await;
-    bot_says(&mut fourth).await;
+    fourth.message_from("bot").await;
     let mut agent = app.agent(&owner).await;
     agent.send(json!({ "type": "subscribe_inbox" })).await;
     agent.send(json!({ "type": "claim", "conversation_id": c4 })).await;
@@ -203,7 +181,7 @@ async fn talk_to_a_human_not_helpful_and_a_claim_each_hand_off() {
         }
     }
     ask(&mut fourth, "b", "发票抬头可以写个人吗").await;
-    bot_silent(&mut fourth, 1000).await;
+    fourth.no_message_from("bot", 1000).await;
 
     for (conversation, reason) in
         [(&c1, "requested"), (&c2, "not_helpful"), (&c3, "requested"), (&c4, "agent_took_over")]
@@ -320,7 +298,7 @@ async fn imports_are_all_or_nothing_and_the_knowledge_base_stays_in_its_tenant()
     assert_eq!(tested["results"], json!([]), "{tested}");
     let mut stranger = new_visitor(&app, &other.tenant_id).await;
     let conversation = ask(&mut stranger, "a", "how do I reset my password").await;
-    let handoff = bot_says(&mut stranger).await;
+    let handoff = stranger.message_from("bot").await;
     assert!(handoff["bot"]["entry_id"].is_null(), "{handoff}");
     let events = bot_events(&app, &other, &conversation).await;
     assert_eq!(events[0]["reason"], "no_knowledge", "{events:?}");
@@ -392,7 +370,7 @@ async fn the_semantic_matcher_answers_paraphrases_and_a_dead_endpoint_falls_back
     assert_eq!(tested["results"][0]["question"], "退款多久到账？", "{tested}");
     let mut visitor = new_visitor(&app, &owner.tenant_id).await;
     let conversation = ask(&mut visitor, "a", paraphrase).await;
-    let answer = bot_says(&mut visitor).await;
+    let answer = visitor.message_from("bot").await;
     assert_eq!(answer["bot"]["ask_feedback"], true, "{answer}");
     let events = bot_events(&app, &owner, &conversation).await;
     assert_eq!(
@@ -405,7 +383,7 @@ async fn the_semantic_matcher_answers_paraphrases_and_a_dead_endpoint_falls_back
     drop(embedder);
     let mut second = new_visitor(&app, &owner.tenant_id).await;
     let conversation = ask(&mut second, "a", "退款多久到账？").await;
-    bot_says(&mut second).await;
+    second.message_from("bot").await;
     let events = bot_events(&app, &owner, &conversation).await;
     assert_eq!(events[0]["matcher"], "lexical", "{events:?}");
 }
@@ -431,7 +409,7 @@ async fn a_slow_embeddings_endpoint_times_out_into_the_lexical_matcher() {
     app.call("PUT", "/api/v1/bot", Some(&owner.access), Some(semantic)).await;
     let mut visitor = new_visitor(&app, &owner.tenant_id).await;
     let conversation = ask(&mut visitor, "a", "How do I reset my password?").await;
-    let answer = bot_says(&mut visitor).await;
+    let answer = visitor.message_from("bot").await;
     assert!(answer["body"].as_str().unwrap_or("").to_lowercase().contains("password"), "{answer}");
     let events = bot_events(&app, &owner, &conversation).await;
     assert_eq!(events[0]["matcher"], "lexical", "{events:?}");

@@ -21,11 +21,7 @@ fn rule(id: &str, trigger: &str, conditions: Value, actions: Value) -> Value {
 
 async fn visitor(app: &TestApp, owner: &Session, language: &str) -> WsClient {
     let token = app.visitor_token(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
-    let url = app.ws_url(&format!("/ws/visitor?token={token}"));
-    let mut client = WsClient::connect_with_headers(&url, &[("accept-language", language)]).await.expect("upgrade");
-    client.send(json!({ "type": "hello", "protocol": 1 })).await;
-    client.next_of("welcome").await;
-    client
+    app.visitor_speaking(&token, language).await
 }
 
 async fn say(client: &mut WsClient, id: &str, body: &str) -> String {

@@ -199,28 +199,6 @@ async fn service_hours_are_validated_versioned_and_changed_by_admins_only() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "business hours are saved with the service hours");
 }
 
-/// The next automatic reply the visitor receives (within 15 s).
-async fn auto_reply(visitor: &mut WsClient) -> Value {
-    let wait = async {
-        loop {
-            let message = visitor.take_of("message").await;
-            if message["sender"]["kind"] == "auto" {
-                return message;
-            }
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(15), wait).await.expect("no automatic reply within 15 s")
-}
-
-/// Asserts no automatic reply arrives within `millis` (other frames may).
-async fn no_auto_reply(visitor: &mut WsClient, millis: u64) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(millis);
-    while let Ok(frame) = tokio::time::timeout_at(deadline, visitor.next()).await {
-        let frame = frame.expect("the session goes on");
-        assert!(!(frame["type"] == "message" && frame["sender"]["kind"] == "auto"), "an automatic reply: {frame}");
-    }
-}
-
 async fn send(visitor: &mut WsClient, client_id: &str, body: &str) -> String {
     visitor.send(json!({ "type": "send", "client_id": client_id, "body": body })).await;
     visitor.take_of("ack").await["conversation_id"].as_str().expect("conversation").to_owned()
@@ -250,30 +228,26 @@ async fn the_greeting_and_the_away_message_are_sent_once_in_the_visitors_languag
     // A Chinese-speaking visitor writes while the agent is online: greeted once, in Chinese,
     // under the widget's title.
     let token = app.visitor_token(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
-    let url = app.ws_url(&format!("/ws/visitor?token={token}"));
-    let mut visitor =
-        WsClient::connect_with_headers(&url, &[("accept-language", "zh-CN,zh;q=0.9")]).await.expect("upgrade");
-    visitor.send(json!({ "type": "hello", "protocol": 1 })).await;
-    visitor.next_of("welcome").await;
+    let mut visitor = app.visitor_speaking(&token, "zh-CN,zh;q=0.9").await;
     visitor.status_where("online", |s| s["agents"] == "online").await;
     let conversation = send(&mut visitor, "q1", "你好，请问发货要多久？").await;
-    let greeting = auto_reply(&mut visitor).await;
+    let greeting = visitor.message_from("auto").await;
     assert_eq!(
         (greeting["body"].as_str(), greeting["sender"]["name"].as_str()),
         (Some("您好，请稍候。"), Some("在线客服"))
     );
     assert_eq!(greeting["private"], false);
     send(&mut visitor, "q2", "还在吗？").await;
-    no_auto_reply(&mut visitor, 1500).await;
+    visitor.no_message_from("auto", 1500).await;
 
     // The team leaves: the next message gets the away message, once.
     drop(agent);
     visitor.status_where("offline", |s| s["agents"] == "offline").await;
     send(&mut visitor, "q3", "有人吗？").await;
-    let away = auto_reply(&mut visitor).await;
+    let away = visitor.message_from("auto").await;
     assert_eq!(away["body"], "我们暂时不在，回来后回复您。");
     send(&mut visitor, "q4", "那我等等。").await;
-    no_auto_reply(&mut visitor, 1500).await;
+    visitor.no_message_from("auto", 1500).await;
 
     // An agent answers and leaves again: the visitor's next message is told again.
     let mut agent = app.agent(&owner).await;
@@ -286,7 +260,7 @@ async fn the_greeting_and_the_away_message_are_sent_once_in_the_visitors_languag
     drop(agent);
     visitor.status_where("offline", |s| s["agents"] == "offline").await;
     send(&mut visitor, "q5", "好的，谢谢").await;
-    assert_eq!(auto_reply(&mut visitor).await["body"], "我们暂时不在，回来后回复您。");
+    assert_eq!(visitor.message_from("auto").await["body"], "我们暂时不在，回来后回复您。");
 
     // The transcript agents read has the replies, from `auto`.
     let (status, page) = app.get(&format!("/api/v1/conversations/{conversation}/messages"), Some(&owner.access)).await;
@@ -303,7 +277,7 @@ async fn the_greeting_and_the_away_message_are_sent_once_in_the_visitors_languag
     // A visitor without a language preference gets the widget's default language (English).
     let (mut english, _) = app.visitor(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), None).await;
     send(&mut english, "e1", "Hello?").await;
-    let away = auto_reply(&mut english).await;
+    let away = english.message_from("auto").await;
     assert_eq!(
         (away["body"].as_str(), away["sender"]["name"].as_str()),
         (Some("We're away; we'll answer when we're back."), Some("Chat with us"))
@@ -336,14 +310,10 @@ async fn the_bot_answers_without_auto_replies_and_its_handoff_while_nobody_is_th
 
     let (mut visitor, _) = app.visitor(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), None).await;
     send(&mut visitor, "b1", "How long does shipping take?").await;
-    let mut answer = visitor.take_of("message").await;
-    while answer["sender"]["kind"] == "visitor" {
-        answer = visitor.take_of("message").await;
-    }
-    assert_eq!(answer["sender"]["kind"], "bot", "{answer}");
-    no_auto_reply(&mut visitor, 1500).await;
+    visitor.message_from("bot").await;
+    visitor.no_message_from("auto", 1500).await;
 
     visitor.send(json!({ "type": "human" })).await;
-    let away = auto_reply(&mut visitor).await;
+    let away = visitor.message_from("auto").await;
     assert_eq!(away["body"], "We're away; we'll answer when we're back.");
 }
