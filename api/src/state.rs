@@ -56,6 +56,8 @@ pub struct AppState {
     pub bot: crate::bot::Bot,
     /// The routing rules' task (its cache is forgotten when rules are saved here).
     pub rules: crate::rules::Rules,
+    /// Which tenants have automatic replies on, as this node knows (forgotten on a save here).
+    pub replies_on: Arc<crate::hours::auto_reply::RepliesOn>,
 }
 
 impl AppState {
@@ -80,7 +82,7 @@ impl AppState {
         let fanout = crate::realtime::fanout::Fanout::new(bus.clone());
         let (router, engine) = crate::routing::Router::new();
         let (bot_subscriber, bot_wake) = crate::bot::BotHandle::new();
-        let (auto_replies, auto_reply_jobs) = crate::hours::auto_reply::AutoReplyHandle::new();
+        let (auto_replies, auto_reply_jobs, replies_on) = crate::hours::auto_reply::AutoReplyHandle::new();
         let (reply_mail, reply_mail_jobs) = crate::reply_mail::ReplyMailHandle::new();
         let (rules_subscriber, rules_jobs) = crate::rules::RulesHandle::new();
         let events = crate::ops::events::Events::new(vec![
@@ -130,6 +132,7 @@ impl AppState {
         Ok(Self {
             bot,
             rules,
+            replies_on,
             router,
             waiting,
             attachments,

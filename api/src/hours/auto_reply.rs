@@ -22,6 +22,36 @@ use crate::realtime::presence::Presence;
 
 /// Replies written at once per node.
 const CONCURRENCY: usize = 16;
+/// How long a node trusts what it read about a tenant's replies being on or off (a save on
+/// another node applies within it; on the saving node at once).
+pub const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Which tenants have an automatic reply turned on, as recently read: a tenant known to have both
+/// off costs a visitor message nothing more than a map lookup.
+#[derive(Default)]
+pub struct RepliesOn {
+    tenants: std::sync::Mutex<std::collections::HashMap<TenantId, (std::time::Instant, bool)>>,
+}
+
+impl RepliesOn {
+    fn known_off(&self, tenant: TenantId) -> bool {
+        let tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenants.get(&tenant).is_some_and(|(at, on)| !on && at.elapsed() < CACHE_FOR)
+    }
+
+    fn store(&self, tenant: TenantId, on: bool) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tenants.len() >= 10_000 && !tenants.contains_key(&tenant) {
+            tenants.clear();
+        }
+        tenants.insert(tenant, (std::time::Instant::now(), on));
+    }
+
+    /// Forgets what was read about `tenant` (its service hours were just saved on this node).
+    pub fn forget(&self, tenant: TenantId) {
+        self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&tenant);
+    }
+}
 
 /// A conversation that may need a reply.
 #[derive(Debug)]
@@ -35,18 +65,21 @@ struct Job {
 /// The subscription: hands visitor messages (and bot hand-offs) to the replies' task.
 pub struct AutoReplyHandle {
     jobs: mpsc::UnboundedSender<Job>,
+    on: std::sync::Arc<RepliesOn>,
 }
 
 /// The jobs [`AutoReplyHandle`] queues, until [`start`] takes them.
 pub struct AutoReplyJobs {
     receiver: mpsc::UnboundedReceiver<Job>,
+    on: std::sync::Arc<RepliesOn>,
 }
 
 impl AutoReplyHandle {
-    /// The subscription and its queue.
-    pub fn new() -> (Self, AutoReplyJobs) {
+    /// The subscription and its queue, sharing what is known of tenants' replies.
+    pub fn new() -> (Self, AutoReplyJobs, std::sync::Arc<RepliesOn>) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        (Self { jobs: sender }, AutoReplyJobs { receiver })
+        let on = std::sync::Arc::new(RepliesOn::default());
+        (Self { jobs: sender, on: on.clone() }, AutoReplyJobs { receiver, on: on.clone() }, on)
     }
 }
 
@@ -64,7 +97,9 @@ impl Subscriber for AutoReplyHandle {
             }
             _ => return,
         };
-        let _ = self.jobs.send(job);
+        if !self.on.known_off(job.tenant) {
+            let _ = self.jobs.send(job);
+        }
     }
 }
 
@@ -73,6 +108,7 @@ struct Shared {
     databases: Databases,
     presence: Presence,
     events: Events,
+    on: std::sync::Arc<RepliesOn>,
 }
 
 /// Starts the replies' task on the jobs [`AutoReplyHandle`] queues; it runs until `shutdown`.
@@ -83,7 +119,7 @@ pub fn start(
     events: Events,
     shutdown: CancellationToken,
 ) {
-    let shared = std::sync::Arc::new(Shared { databases, presence, events });
+    let shared = std::sync::Arc::new(Shared { databases, presence, events, on: jobs.on });
     crate::ops::jobs::run_concurrently(jobs.receiver, CONCURRENCY, shutdown, move |job: Job| {
         let shared = shared.clone();
         async move {
@@ -102,7 +138,9 @@ async fn reply(shared: &Shared, job: &Job) -> sqlx::Result<()> {
     };
     let mut tx = TenantTx::begin(&shared.databases, &schema).await?;
     let doc = db::service_hours::current(&mut tx).await?;
-    if !doc.auto_replies.greeting.enabled && !doc.auto_replies.away.enabled {
+    let on = doc.auto_replies.greeting.enabled || doc.auto_replies.away.enabled;
+    shared.on.store(job.tenant, on);
+    if !on {
         return Ok(());
     }
     // Presence is read before the transaction holds the row lock (Redis must not hold it).

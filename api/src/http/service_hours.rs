@@ -138,6 +138,7 @@ async fn put_service_hours(
     .await?;
     let view = view(&mut tx, row).await?;
     tx.commit().await?;
+    state.replies_on.forget(auth.tenant.id);
     state.events.publish(Change::QueueReordered { tenant: auth.tenant.id });
     Ok(axum::Json(view))
 }

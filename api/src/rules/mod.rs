@@ -171,11 +171,15 @@ struct Changed {
 }
 
 async fn run(shared: &Shared, job: &Job) -> sqlx::Result<()> {
+    let cached = shared.cache.fresh(job.tenant);
+    if cached.as_ref().is_some_and(|rules| rules.is_empty()) {
+        return Ok(());
+    }
     let Some(schema) = db::tenants::active_schema(&shared.databases, job.tenant).await? else {
         return Ok(());
     };
     let mut tx = TenantTx::begin(&shared.databases, &schema).await?;
-    let rules = match shared.cache.fresh(job.tenant) {
+    let rules = match cached {
         Some(rules) => rules,
         None => {
             let rules = Arc::new(CompiledRules::new(db::rules::get(&mut tx).await?.rules.0));
