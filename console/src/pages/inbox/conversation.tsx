@@ -171,6 +171,8 @@ function systemText(m: MessageView, t: T, names: ReadonlyMap<string, string>, te
       return { what: t('note.participantAdded', { by: who(e.by), user: who(e.user_id) }) };
     case 'bot_handoff':
       return { what: t(`note.botHandoff.${e.reason}`), note: e.reason === 'low_score' ? m.body : undefined };
+    case 'rule_fired':
+      return { what: m.body };
   }
 }
 
