@@ -34,6 +34,7 @@ export const en = {
   'connection.offline': 'Offline: reconnecting',
   'connection.online': 'Connected',
   'conversation.agentTyping': '{name} is typing…',
+  'conversation.autoReply': 'Auto-reply',
   'conversation.back': 'Back to the inbox',
   'conversation.claim': 'Claim',
   'conversation.close': 'Close',

@@ -36,6 +36,7 @@ export const zhCN: Record<Key, string> = {
   'connection.offline': '已断开：正在重连',
   'connection.online': '已连接',
   'conversation.agentTyping': '{name} 正在输入……',
+  'conversation.autoReply': '自动回复',
   'conversation.back': '返回收件箱',
   'conversation.claim': '接入',
   'conversation.close': '结束',
