@@ -8,7 +8,7 @@ import { useMemo } from 'react';
 import { useI18n } from '../../i18n';
 import {
   DEFAULT_SPAN, MAX_DAY_SPANS, MAX_LABEL, MAX_SPECIAL_DAYS, MAX_SPECIAL_SPANS, nextSpan, timeChoices, timeZones, weekdayNames, zoneOffset,
-  type HoursForm, type SpecialRow, type Span,
+  type SpecialRow, type Span,
 } from './hours-form';
 
 export function BusinessHoursFields() {
