@@ -1,7 +1,8 @@
 // The console in headless Chromium, end to end against a real api (with Postgres) and the native
 // edge: signup → verify → invite → accept; the widget editor (live preview, save, the demo shop
 // showing the change); a visitor's conversation arriving live; claim, reply, private note, typing
-// and read receipt; phone layout; Chinese; the FAQ bot (import, test, on) answering a visitor.
+// and read receipt; phone layout; Chinese; the FAQ bot (import, test, on) answering a visitor;
+// service hours (closed by the hours, a holiday) and the away message a visitor gets.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
@@ -683,6 +684,141 @@ test('FAQ bot: a knowledge base imported and tested, the bot on; a visitor gets 
     await p.close();
   }
 });
+
+test('service hours: closed today by the hours, a holiday; the away message answers a visitor and shows in the transcript', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner hours');
+  const shopContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  try {
+    await p.goto(`${API}/inbox`);
+    // The bot test left the FAQ bot on: it would answer the visitor, and a conversation the bot
+    // answers gets no automatic reply.
+    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const bot = await (await fetch(`${API}/api/v1/bot`, { headers })).json();
+    const off = await fetch(`${API}/api/v1/bot`, {
+      method: 'PUT', headers, body: JSON.stringify({ enabled: false, threshold: bot.threshold, matcher: bot.matcher, name: bot.name }),
+    });
+    assert.equal(off.status, 200, await off.text());
+
+    await p.getByRole('menuitem', { name: 'Service hours' }).click();
+    await p.waitForURL('**/admin/hours');
+    await p.locator('[data-testid=hours-now][data-open=always]').waitFor();
+    const enabled = p.getByTestId('hours-enabled');
+    await enabled.and(p.locator(':enabled')).waitFor();
+    assert.equal(await enabled.getAttribute('aria-checked'), 'false', 'no business hours by default');
+    await enabled.click();
+
+    // In UTC, open 09:00–18:00 only 3, 4 and 5 days from now (never the default Monday to
+    // Friday, so some day always changes): closed now, still if the day changes while this runs.
+    // A holiday 3 days from now: the team opens 4 days from now.
+    await p.getByTestId('hours-timezone').click();
+    await p.keyboard.type('UTC');
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('UTC', { exact: true }).click();
+    const day = (n) => ((((new Date().getUTCDay() + 6) % 7) + n) % 7) + 1;
+    const opened = [day(3), day(4), day(5)];
+    for (let d = 1; d <= 7; d++) {
+      const open = p.locator(`[data-testid=hours-day][data-day="${d}"]`).getByTestId('hours-day-open');
+      if ((await open.getAttribute('aria-checked') === 'true') !== opened.includes(d)) await open.click();
+      await open.and(p.locator(`[aria-checked=${opened.includes(d)}]`)).waitFor();
+    }
+    const date = (n) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+    const specials = p.getByTestId('hours-special-day');
+    const addSpecial = async (on, label) => {
+      await p.getByTestId('hours-add-special').click();
+      const row = specials.last();
+      await row.getByTestId('hours-special-label').fill(label);
+      await row.locator('input').first().click();
+      await p.keyboard.type(on);
+      await p.keyboard.press('Enter');
+      await until(`the date ${on} picked`, async () => (await row.locator('input').first().inputValue()) === on);
+      return row;
+    };
+    await addSpecial(date(3), 'Company holiday');
+
+    // A special day that closes before it opens: the api refuses it, next to the field.
+    const odd = await addSpecial(date(10), 'Stocktaking');
+    await odd.getByTestId('hours-special-closed').click();
+    await odd.getByRole('combobox', { name: 'Closes' }).click();
+    await p.keyboard.type('08:00');
+    await p.keyboard.press('Enter');
+
+    await p.getByTestId('hours-away-enabled').click();
+    const away = 'Closed for the holiday: we answer here from 09:00 UTC. 节后见！';
+    await p.getByTestId('hours-away-en').fill(away);
+    await p.getByTestId('hours-save').click();
+    await odd.getByText('Closes before it opens.').waitFor();
+    await p.locator('[data-testid=hours-now][data-open=always]').waitFor();
+    await odd.getByTestId('hours-special-remove').click();
+    await p.getByTestId('hours-save').click();
+    await p.getByText('Service hours saved.').waitFor();
+    const now = p.locator('[data-testid=hours-now][data-open=false]');
+    const opens = new Date(`${date(4)}T00:00:00Z`).getUTCDate();
+    await now.getByText(new RegExp(`^Closed now — opens .*\\b${opens}, 09:00$`)).waitFor();
+
+    // A visitor on the demo shop finds the team away, leaves a message and gets the away message.
+    const shop = await shopContext.newPage();
+    await shop.goto(DEMO);
+    await shop.getByRole('button', { name: 'Acme Support' }).click();
+    await shop.locator('[data-kefu-widget] [data-opens-at]').waitFor({ timeout: 15_000 });
+    await shop.getByLabel(/^Name/).fill('Hana Holiday');
+    await shop.getByLabel(/^Email/).fill('hana@example.com');
+    await shop.getByLabel(/^Message\b/).fill('Are you open on the holiday?');
+    await shop.getByRole('button', { name: 'Send message' }).click();
+    await shop.getByRole('log').getByText(away).waitFor({ timeout: 15_000 });
+    const { conversation_id: id } = await widgetStorage(shop, siteKey);
+    assert.ok(id, 'the widget knows its conversation');
+
+    // The console's transcript shows it as the automatic reply it is.
+    await p.goto(`${API}/inbox/open/${id}`);
+    const messages = p.getByTestId('messages');
+    await messages.getByText('Are you open on the holiday?').waitFor();
+    const auto = messages.locator('[data-testid=message]').filter({ hasText: away });
+    await auto.getByTestId('auto-sender').getByText('Auto-reply').waitFor();
+    assert.match(await auto.getByTestId('auto-sender').textContent(), /Acme Support/, 'under the widget\'s title');
+    await p.screenshot({ path: join(tmpdir(), 'kefu-console-auto-reply.png') });
+
+    // Saved: still there after a reload.
+    await p.goto(`${API}/admin/hours`);
+    await p.locator('[data-testid=hours-now][data-open=false]').waitFor();
+    await p.getByTestId('hours-enabled').and(p.locator('[aria-checked=true]')).waitFor();
+    await until('the holiday listed', async () => (await specials.count()) === 1
+      && (await specials.first().getByTestId('hours-special-label').inputValue()) === 'Company holiday');
+    assert.equal(await specials.first().locator('input').first().inputValue(), date(3));
+    for (let d = 1; d <= 7; d++) {
+      const open = await p.locator(`[data-testid=hours-day][data-day="${d}"]`).getByTestId('hours-day-open').getAttribute('aria-checked');
+      assert.equal(open, String(opened.includes(d)), `weekday ${d}`);
+    }
+    assert.equal(await p.getByTestId('hours-away-en').inputValue(), away);
+    await hoursShots();
+  } finally {
+    await shopContext.close();
+    await p.close();
+  }
+});
+
+/** The service hours page in English and Chinese, desktop and phone, with no sideways overflow. */
+async function hoursShots() {
+  for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
+    for (const [width, phone] of [[1280, false], [375, true]]) {
+      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const p = await ctx.newPage();
+      watch(p, `hours ${name}${phone ? ' phone' : ''}`);
+      try {
+        await p.goto(`${API}/admin/hours`);
+        await p.getByTestId('hours-special-day').first().waitFor();
+        if (locale === 'zh-CN') await p.getByText('节假日与特殊日期').waitFor();
+        await noHorizontalOverflow(p, `the service hours page (${name}, ${width} px)`);
+        const height = await p.locator('.shell-content').evaluate((el) => el.scrollHeight + 52);
+        await p.setViewportSize({ width, height: Math.min(height, 4000) });
+        await noHorizontalOverflow(p, `the whole service hours page (${name}, ${width} px)`);
+        await p.screenshot({ path: join(tmpdir(), `kefu-console-hours-${name}${phone ? '-phone' : ''}.png`) });
+      } finally {
+        await ctx.close();
+      }
+    }
+  }
+}
 
 /** The bot page in English and Chinese, desktop and phone, with no sideways overflow. */
 async function shots(ownerBotPage) {

@@ -467,7 +467,7 @@ function frameOf(p: tx.Pending): AgentFrame {
 }
 
 function senderName(sender: Sender): string {
-  return sender.kind === 'agent' || sender.kind === 'bot' ? sender.name : '';
+  return 'name' in sender ? sender.name : '';
 }
 
 let current: ConsoleStore | null = null;

@@ -1,6 +1,6 @@
 // One conversation (F14/F15): the transcript with scroll-back, live messages, typing, read
 // receipts and private notes set apart; claim and close; the composer.
-import { ArrowLeftOutlined, CheckOutlined, ExclamationCircleOutlined, LockOutlined, RobotOutlined, UserOutlined } from '@ant-design/icons';
+import { ArrowLeftOutlined, CheckOutlined, ClockCircleOutlined, ExclamationCircleOutlined, LockOutlined, RobotOutlined, UserOutlined } from '@ant-design/icons';
 import { Button, Space, Spin, Tag, Tooltip, Typography } from 'antd';
 import { Fragment, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import type { MessageView } from '../../api/protocol';
@@ -193,7 +193,8 @@ function Message({ message: m, lang, seen, t, names, teams }: {
       </div>
     );
   }
-  const out = m.sender.kind === 'agent' || m.sender.kind === 'bot';
+  // Everything the team's side sends (people, the bot, automatic replies) is outgoing.
+  const out = m.sender.kind !== 'visitor';
   return (
     <div className={`message ${out ? 'message-out' : 'message-in'}${m.private ? ' message-note' : ''}`} data-testid="message" data-seq={m.seq}
       data-private={m.private ? 'true' : 'false'}>
@@ -205,6 +206,11 @@ function Message({ message: m, lang, seen, t, names, teams }: {
         {(m.sender.kind === 'agent' || m.sender.kind === 'bot') && (
           <span data-testid={m.sender.kind === 'bot' ? 'bot-sender' : undefined}>
             {m.sender.kind === 'bot' && <RobotOutlined />} {m.sender.name} ·{' '}
+          </span>
+        )}
+        {m.sender.kind === 'auto' && (
+          <span data-testid="auto-sender">
+            <ClockCircleOutlined /> {m.sender.name} <span className="message-auto-label">{t('conversation.autoReply')}</span> ·{' '}
           </span>
         )}
         <Tooltip title={new Date(m.created_at).toLocaleString(lang)}><span>{timeLabel(m.created_at, lang)}</span></Tooltip>
