@@ -746,6 +746,9 @@ test('service hours: closed today by the hours, a holiday; the away message answ
     await p.getByTestId('hours-away-enabled').click();
     const away = 'Closed for the holiday: we answer here from 09:00 UTC. 节后见！';
     await p.getByTestId('hours-away-en').fill(away);
+    // Idle conversations close after 45 minutes.
+    await p.getByTestId('hours-auto-close-enabled').click();
+    await p.getByTestId('hours-auto-close-minutes').fill('45');
     await p.getByTestId('hours-save').click();
     await odd.getByText('Closes before it opens.').waitFor();
     await p.locator('[data-testid=hours-now][data-open=always]').waitFor();
@@ -790,6 +793,8 @@ test('service hours: closed today by the hours, a holiday; the away message answ
       assert.equal(open, String(opened.includes(d)), `weekday ${d}`);
     }
     assert.equal(await p.getByTestId('hours-away-en').inputValue(), away);
+    assert.equal(await p.getByTestId('hours-auto-close-enabled').getAttribute('aria-checked'), 'true');
+    assert.equal(await p.getByTestId('hours-auto-close-minutes').inputValue(), '45');
     await hoursShots();
   } finally {
     await shopContext.close();

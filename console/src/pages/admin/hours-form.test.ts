@@ -9,6 +9,8 @@ const replies = {
   away: { enabled: true, texts: { en: 'We are away.' } },
 };
 
+const autoClose = { enabled: true, after_minutes: 45, texts: { 'zh-CN': '对话已结束。' } };
+
 const saved: ServiceHours = {
   business_hours: {
     timezone: 'Asia/Shanghai',
@@ -24,6 +26,7 @@ const saved: ServiceHours = {
     ],
   },
   auto_replies: replies,
+  auto_close: autoClose,
 };
 
 describe('service hours', () => {
@@ -41,10 +44,12 @@ describe('service hours', () => {
     expect(doc.business_hours?.open).toEqual(saved.business_hours?.open);
     expect(doc.business_hours?.special_days).toEqual([...(saved.business_hours?.special_days ?? [])].reverse());
     expect(doc.auto_replies, 'an empty language is left out').toEqual(replies);
+    expect(form.autoClose).toEqual({ enabled: true, after_minutes: 45, texts: { en: '', 'zh-CN': '对话已结束。' } });
+    expect(doc.auto_close, 'auto-close goes back as it came').toEqual(autoClose);
   });
 
   it('offers Monday to Friday in the browser zone until hours are set, and saves none while off', () => {
-    const form = toForm({ business_hours: null, auto_replies: replies }, 'Europe/Berlin');
+    const form = toForm({ business_hours: null, auto_replies: replies, auto_close: autoClose }, 'Europe/Berlin');
     expect(form.enabled).toBe(false);
     expect(form.timezone).toBe('Europe/Berlin');
     expect(form.week.map((d) => d.open)).toEqual([true, true, true, true, true, false, false]);
@@ -100,5 +105,12 @@ describe('service hours', () => {
     expect(zoneOffset('UTC')).toBe('+00:00');
     expect(timeZones()[0]).toBe('UTC');
     expect(timeZones('Asia/Calcutta')).toContain('Asia/Calcutta');
+  });
+
+  it('places auto-close errors on their fields', () => {
+    const form = toForm(saved, 'UTC');
+    expect(fieldPath('service_hours.auto_close.after_minutes', form)).toEqual(['autoClose', 'after_minutes']);
+    expect(fieldPath('service_hours.auto_close.texts.zh-CN', form)).toEqual(['autoClose', 'texts', 'zh-CN']);
+    expect(problemKey('service_hours.auto_close.after_minutes', 'out_of_range')).toBe('hours.problem.closeMinutes');
   });
 });

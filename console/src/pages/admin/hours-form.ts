@@ -2,7 +2,7 @@
 // "closed all day", each reply's text per language) and the api's document (`ServiceHours`),
 // each to the other; the times offered; where an api field error belongs on the form; the words
 // of "now" (times in the hours' time zone, in the member's language).
-import type { AutoReply, ServiceHours } from '../../api/protocol';
+import type { AutoClose, AutoReply, ServiceHours } from '../../api/protocol';
 import type { Key } from '../../i18n';
 
 /** The languages automatic replies are written in (the api's widget languages). */
@@ -38,6 +38,15 @@ export interface ReplyForm {
   enabled: boolean;
   texts: Record<ReplyLanguage, string>;
 }
+export interface CloseForm {
+  enabled: boolean;
+  /** Minutes without activity, 5–10080. */
+  after_minutes: number;
+  texts: Record<ReplyLanguage, string>;
+}
+/** The idle minutes the api accepts. */
+export const MIN_CLOSE_MINUTES = 5;
+export const MAX_CLOSE_MINUTES = 7 * 24 * 60;
 export interface HoursForm {
   /** Business hours apply (else the team is there whenever agents are). */
   enabled: boolean;
@@ -47,6 +56,8 @@ export interface HoursForm {
   special: SpecialRow[];
   greeting: ReplyForm;
   away: ReplyForm;
+  /** Closing idle conversations. */
+  autoClose: CloseForm;
 }
 
 export const DEFAULT_SPAN: Span = { from: '09:00', to: '18:00' };
@@ -88,7 +99,7 @@ export function byDate(rows: readonly SpecialRow[]): SpecialRow[] {
   return [...rows].sort((a, b) => (a.date ?? '9999').localeCompare(b.date ?? '9999'));
 }
 
-function replyForm(reply: AutoReply): ReplyForm {
+function replyForm(reply: AutoReply | AutoClose): ReplyForm {
   return { enabled: reply.enabled, texts: { en: reply.texts.en ?? '', 'zh-CN': reply.texts['zh-CN'] ?? '' } };
 }
 
@@ -113,13 +124,18 @@ export function toForm(doc: ServiceHours, zone: string): HoursForm {
     special: byDate(special),
     greeting: replyForm(doc.auto_replies.greeting),
     away: replyForm(doc.auto_replies.away),
+    autoClose: { ...replyForm(doc.auto_close), after_minutes: doc.auto_close.after_minutes },
   };
 }
 
 function reply(form: ReplyForm): AutoReply {
+  return { enabled: form.enabled, texts: texts(form) };
+}
+
+function texts(form: ReplyForm): Record<string, string> {
   // An empty language is left out: visitors speaking it get another language's text.
-  const texts = REPLY_LANGUAGES.map((l) => [l, (form.texts[l] ?? '').trim()] as const).filter(([, text]) => text);
-  return { enabled: form.enabled, texts: Object.fromEntries(texts) };
+  const written = REPLY_LANGUAGES.map((l) => [l, (form.texts[l] ?? '').trim()] as const).filter(([, text]) => text);
+  return Object.fromEntries(written);
 }
 
 /**
@@ -141,6 +157,7 @@ export function toDocument(form: HoursForm): ServiceHours {
         }
       : null,
     auto_replies: { greeting: reply(form.greeting), away: reply(form.away) },
+    auto_close: { enabled: form.autoClose.enabled, after_minutes: form.autoClose.after_minutes, texts: texts(form.autoClose) },
   };
 }
 
@@ -176,6 +193,11 @@ export function fieldPath(field: string, form: HoursForm): FieldPath | undefined
     }
     return undefined;
   }
+  if (head === 'auto_close') {
+    if (what === 'after_minutes') return ['autoClose', 'after_minutes'];
+    if (what === 'texts') return ['autoClose', 'texts', REPLY_LANGUAGES.find((l) => l === index) ?? 'en'];
+    return undefined;
+  }
   if (head === 'auto_replies' && (what === 'greeting' || what === 'away') && index === 'texts') {
     const language = REPLY_LANGUAGES.find((l) => l === sub) ?? 'en';
     return [what, 'texts', language];
@@ -192,6 +214,7 @@ export function problemKey(field: string, code: string): Key | undefined {
   if (/\.open\.\d+\.to$/.test(field)) return 'hours.problem.endBeforeStart';
   if (/\.open\.\d+$/.test(field)) return 'hours.problem.time';
   if (/\.texts$/.test(field)) return 'hours.problem.noText';
+  if (/after_minutes$/.test(field)) return 'hours.problem.closeMinutes';
   if (code === 'required') return 'field.required';
   return undefined;
 }

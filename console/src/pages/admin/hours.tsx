@@ -11,6 +11,7 @@ import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import { describe } from '../../ui/errors';
 import { browserZone, byDate, fieldPath, instantLabel, localTimeLabel, problemKey, toDocument, toForm, type FieldPath, type HoursForm } from './hours-form';
+import { AutoCloseCard } from './hours-close';
 import { AutoRepliesCard } from './hours-replies';
 import { BusinessHoursFields } from './hours-schedule';
 
@@ -139,6 +140,7 @@ export function HoursPage() {
           {enabled && <BusinessHoursFields />}
         </Card>
         <AutoRepliesCard />
+        <AutoCloseCard />
         <div>
           {/* Not a submit button: Enter in a date or a time search must not save the form. */}
           <Button type="primary" onClick={() => form.submit()} loading={saving} data-testid="hours-save">{t('common.save')}</Button>
