@@ -267,11 +267,10 @@ async fn hosted_page(edge: &Edge, link: &str) -> Result<Response, EdgeError> {
     let page = async {
         let claims = session::link_claims(edge.regions.iter().map(|(r, k)| (r.name.as_str(), k)), link)?;
         let site = resolve(edge, claims.site).await?;
-        let (_, keys) = edge
-            .regions
-            .iter()
-            .find(|(r, _)| r.name == site.region)
-            .ok_or_else(|| EdgeError::new(ErrorCode::InvalidToken, "This chat link is not valid or has expired."))?;
+        let (_, keys) =
+            edge.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
+                EdgeError::new(ErrorCode::InvalidToken, "This chat link is not valid or has expired.")
+            })?;
         session::verify_link(keys, &site, link)?;
         Ok::<_, EdgeError>(kefu_edge::page::render(&site, link, &edge.config.public_url))
     }
