@@ -1,6 +1,6 @@
 // The signed-in frame: navigation, the member's presence and connection, language, sign-out, and
 // the pages of the console. One live store per tab, created here for the signed-in member.
-import { BranchesOutlined, ClockCircleOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Alert, Badge, Button, Layout, Menu, Select, Space, Tooltip, Typography } from 'antd';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
@@ -13,6 +13,7 @@ import { CannedPage } from './pages/admin/canned';
 import { HoursPage } from './pages/admin/hours';
 import { MembersPage } from './pages/admin/members';
 import { RoutingPage } from './pages/admin/routing';
+import { RulesPage } from './pages/admin/rules';
 import { TeamsPage } from './pages/admin/teams';
 import { SiteKeysPage } from './pages/admin/site-keys';
 import { WidgetPage } from './pages/admin/widget';
@@ -70,6 +71,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
           { key: '/admin/members', icon: <UserOutlined />, label: t('nav.members') },
           { key: '/admin/teams', icon: <TeamOutlined />, label: t('nav.teams') },
           { key: '/admin/routing', icon: <BranchesOutlined />, label: t('nav.routing') },
+          { key: '/admin/rules', icon: <FilterOutlined />, label: t('nav.rules') },
           { key: '/admin/hours', icon: <ClockCircleOutlined />, label: t('nav.hours') },
           { key: '/admin/widget', icon: <SkinOutlined />, label: t('nav.widget') },
           { key: '/admin/site-keys', icon: <ApiOutlined />, label: t('nav.siteKeys') },
@@ -128,6 +130,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
             {admin && <Route path="/admin/members" element={<MembersPage session={current} />} />}
             {admin && <Route path="/admin/teams" element={<TeamsPage />} />}
             {admin && <Route path="/admin/routing" element={<RoutingPage />} />}
+            {admin && <Route path="/admin/rules" element={<RulesPage />} />}
             {admin && <Route path="/admin/hours" element={<HoursPage />} />}
             {admin && <Route path="/admin/widget" element={<WidgetPage />} />}
             {admin && <Route path="/admin/site-keys" element={<SiteKeysPage />} />}

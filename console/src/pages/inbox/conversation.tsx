@@ -11,6 +11,7 @@ import { Attachment } from './attachment';
 import { useConversationActions, InviteButton, TagEditor, TransferButton } from './actions';
 import { Composer, type ComposerHandle } from './composer';
 import { timeLabel, visitorLabel } from './names';
+import { firedText } from '../admin/rules-form';
 
 export function ConversationView({ store, id, onBack, onVisitor, composer }: {
   store: ConsoleStore;
@@ -172,7 +173,7 @@ function systemText(m: MessageView, t: T, names: ReadonlyMap<string, string>, te
     case 'bot_handoff':
       return { what: t(`note.botHandoff.${e.reason}`), note: e.reason === 'low_score' ? m.body : undefined };
     case 'rule_fired':
-      return { what: m.body };
+      return { what: firedText(e, t, teams, names) };
   }
 }
 
