@@ -2,7 +2,8 @@
 // edge: signup → verify → invite → accept; the widget editor (live preview, save, the demo shop
 // showing the change); a visitor's conversation arriving live; claim, reply, private note, typing
 // and read receipt; phone layout; Chinese; the FAQ bot (import, test, on) answering a visitor;
-// service hours (closed by the hours, a holiday) and the away message a visitor gets.
+// service hours (closed by the hours, a holiday) and the away message a visitor gets; routing rules
+// (a bad pattern refused, reorder, on/off, a 409 reload) firing on a visitor's refund request.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
@@ -801,6 +802,118 @@ test('service hours: closed today by the hours, a holiday; the away message answ
     await p.close();
   }
 });
+
+test('rules: a bad pattern refused on its field, two rules reordered and one turned off; a refund request is tagged and noted', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner rules');
+  try {
+    await p.goto(`${API}/inbox`);
+    await p.getByRole('menuitem', { name: 'Rules' }).click();
+    await p.waitForURL('**/admin/rules');
+    await p.getByText('No rules yet.').waitFor();
+    const option = (text) => p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText(text, { exact: true }).click();
+
+    // A refund rule whose pattern does not compile: refused next to the pattern, in the regex
+    // engine's words; fixed, it saves.
+    await p.getByTestId('rule-new').click();
+    const modal = p.getByTestId('rule-form');
+    await modal.getByTestId('rule-name-input').fill('Refunds 退款');
+    const condition = modal.getByTestId('rule-condition').first();
+    await condition.getByTestId('rule-condition-op').click();
+    await option('matches the pattern');
+    await condition.getByTestId('rule-condition-value').fill('(?i)refund|退款(');
+    await modal.getByTestId('rule-action').first().getByTestId('rule-action-tag').fill('refund');
+    await modal.getByTestId('rule-add-action').click();
+    const priority = modal.getByTestId('rule-action').nth(1);
+    await priority.getByTestId('rule-action-type').click();
+    await option('Raise the priority to');
+    await priority.getByTestId('rule-action-priority').fill('80');
+    await p.locator('#rule-save').click();
+    await condition.getByText(/^Not a valid pattern\. .*unclosed group/i).waitFor();
+    await p.screenshot({ path: join(tmpdir(), 'kefu-console-rule-error.png') });
+    await condition.getByTestId('rule-condition-value').fill('(?i)refund|退款');
+    await p.locator('#rule-save').click();
+    await p.getByText('Rules saved.').waitFor();
+    const rules = p.getByTestId('rule');
+    await rules.first().getByTestId('rule-then').getByText('tag “refund”, priority 80').waitFor();
+    assert.equal(await rules.first().getByTestId('rule-when').textContent(), 'message matches the pattern “(?i)refund|退款”');
+
+    // A second rule, on the pricing page.
+    await p.getByTestId('rule-new').click();
+    await modal.getByTestId('rule-name-input').fill('Pricing page');
+    await modal.getByTestId('rule-condition').first().getByTestId('rule-condition-field').click();
+    await option('Page URL');
+    await modal.getByTestId('rule-condition').first().getByTestId('rule-condition-value').fill('/pricing');
+    await modal.getByTestId('rule-action').first().getByTestId('rule-action-tag').fill('sales');
+    await p.locator('#rule-save').click();
+    await until('two rules listed', async () => (await rules.count()) === 2);
+
+    // Someone else saves meanwhile: moving a rule is refused, and a reload shows theirs.
+    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const theirs = await (await fetch(`${API}/api/v1/rules`, { headers })).json();
+    const bumped = await fetch(`${API}/api/v1/rules`, { method: 'PUT', headers, body: JSON.stringify({ rules: theirs.rules, version: theirs.version }) });
+    assert.equal(bumped.status, 200, await bumped.text());
+    await rules.nth(1).getByTestId('rule-up').click();
+    await p.getByTestId('rules-conflict').getByRole('button', { name: 'Reload' }).click();
+    await p.getByTestId('rules-conflict').waitFor({ state: 'detached' });
+    // Moved up, the pricing rule runs first; turned off, it does not run.
+    await rules.nth(1).getByTestId('rule-up').click();
+    await until('the pricing rule first', async () => (await rules.first().getByTestId('rule-name').textContent()) === 'Pricing page');
+    await rules.first().getByTestId('rule-enabled').click();
+    await rules.first().getByText('Off', { exact: true }).waitFor();
+    await p.reload();
+    await until('the order and the switch kept', async () => (await rules.count()) === 2
+      && (await rules.first().getByTestId('rule-name').textContent()) === 'Pricing page'
+      && (await rules.first().getByTestId('rule-enabled').getAttribute('aria-checked')) === 'false'
+      && (await rules.nth(1).getByTestId('rule-enabled').getAttribute('aria-checked')) === 'true');
+    await p.screenshot({ path: join(tmpdir(), 'kefu-console-rules.png') });
+
+    // A visitor asks for a refund: the conversation is tagged, and the team sees why.
+    const asking = await Visitor.start(siteKey);
+    let id;
+    try {
+      ({ conversation_id: id } = await asking.say('我要退款，订单 2291'));
+    } finally {
+      asking.close();
+    }
+    await p.goto(`${API}/inbox/open/${id}`);
+    const note = p.getByTestId('messages').locator('[data-testid=system-note][data-kind=rule_fired]');
+    await note.getByText('Rule “Refunds 退款” fired: tag “refund”, priority 80').waitFor({ timeout: 15_000 });
+    await p.getByTestId('tags').getByText('refund', { exact: true }).waitFor();
+    assert.equal(await note.count(), 1, 'the pricing rule is off');
+    await rulesShots(id);
+  } finally {
+    await p.close();
+  }
+});
+
+/** The rules page and a fired rule's note in English and Chinese, desktop and phone, with no sideways overflow. */
+async function rulesShots(conversation) {
+  for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
+    for (const [width, phone] of [[1280, false], [375, true]]) {
+      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const p = await ctx.newPage();
+      watch(p, `rules ${name}${phone ? ' phone' : ''}`);
+      try {
+        await p.goto(`${API}/admin/rules`);
+        await p.getByTestId('rule').nth(1).waitFor();
+        if (locale === 'zh-CN') await p.getByText('标签“refund”，优先级 80').waitFor();
+        await noHorizontalOverflow(p, `the rules page (${name}, ${width} px)`);
+        await p.screenshot({ path: join(tmpdir(), `kefu-console-rules-${name}${phone ? '-phone' : ''}.png`) });
+        await p.getByTestId('rule').nth(1).getByTestId('rule-edit').click();
+        await p.getByTestId('rule-form').waitFor();
+        await noHorizontalOverflow(p, `the rule editor (${name}, ${width} px)`);
+        await p.screenshot({ path: join(tmpdir(), `kefu-console-rule-editor-${name}${phone ? '-phone' : ''}.png`) });
+        await p.goto(`${API}/inbox/open/${conversation}`);
+        const note = p.getByTestId('messages').locator('[data-testid=system-note][data-kind=rule_fired]');
+        await note.getByText(locale === 'zh-CN' ? '规则“Refunds 退款”已触发：标签“refund”，优先级 80' : 'Rule “Refunds 退款” fired: tag “refund”, priority 80').waitFor();
+      } finally {
+        await ctx.close();
+      }
+    }
+  }
+}
 
 /** The service hours page in English and Chinese, desktop and phone, with no sideways overflow. */
 async function hoursShots() {
