@@ -5,7 +5,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test services openapi bench-migrate bench-catalog bench-placement bench-realtime bench-store bench-edge
+.PHONY: help dev test services openapi bench-migrate bench-catalog bench-placement bench-realtime bench-store bench-edge bench-search
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-realtime the real-time suite: durable msg/s, latency sweeps, fan-out vs Socket.IO, upgrades/s, idle sockets, resume"
 	@echo "make bench-store    durable msg/s of the storing path: per-message, commit_delay, group commit, same run"
 	@echo "make bench-edge     WebSocket round trips through the native edge against direct, same run"
+	@echo "make bench-search   1,000,000 mixed Chinese/English messages in one tenant: index size, p50/p95 of typical searches"
 
 dev:
 	@bash infra/local/dev.sh
@@ -47,3 +48,6 @@ bench-store:
 
 bench-edge:
 	@bash infra/local/bench-edge.sh
+
+bench-search:
+	@bash infra/local/bench-search.sh

@@ -70,6 +70,8 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     /// The FAQ bot's semantic matcher (docs/bot.md).
     pub bot: BotConfig,
+    /// History search (docs/search.md).
+    pub search: SearchConfig,
 }
 
 /// Which object store keeps attachments.
@@ -189,6 +191,21 @@ impl Default for BotConfig {
     }
 }
 
+/// History search.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// How often a node looks for tenants with messages left unindexed (their node died before
+    /// indexing them); messages are otherwise indexed right after their commit.
+    pub sweep_secs: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self { sweep_secs: 30 }
+    }
+}
+
 /// Token settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -299,6 +316,7 @@ impl Default for Config {
             realtime: RealtimeConfig::default(),
             attachments: AttachmentsConfig::default(),
             bot: BotConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -523,6 +541,9 @@ impl Config {
             && !(smtp.expose_secret().starts_with("smtp://") || smtp.expose_secret().starts_with("smtps://"))
         {
             problems.push("mail.smtp_url (KEFU_MAIL__SMTP_URL) must start with smtp:// or smtps://".into());
+        }
+        if !(1..=3600).contains(&self.search.sweep_secs) {
+            problems.push("search.sweep_secs (KEFU_SEARCH__SWEEP_SECS) must be between 1 and 3600".into());
         }
         if !(1..=600).contains(&self.realtime.auto_close_round_secs) {
             problems.push(

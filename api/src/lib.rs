@@ -20,6 +20,7 @@ pub mod redis_link;
 pub mod reply_mail;
 pub mod routing;
 pub mod rules;
+pub mod search;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;

@@ -127,6 +127,11 @@ enum TenantsAction {
         #[arg(long, conflicts_with = "to")]
         abandon: bool,
     },
+    /// Rebuild a tenant's search index from its messages (docs/search.md).
+    Reindex {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -315,6 +320,28 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
                 println!("no move of `{}` is recorded", found.access.slug);
             }
         }
+        TenantsAction::Reindex { tenant } => {
+            let found = find(tenant).await?;
+            let started = Instant::now();
+            let messages: u64 = reindex_size(&databases, found.access.id).await?;
+            let bar = ProgressBar::new(messages);
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} messages {pos}/{len} [{bar:40}] {per_sec} eta {eta}")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            if !std::io::stderr().is_terminal() {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let indexed =
+                kefu_api::search::indexer::reindex(&databases, found.access.id, &|batch| bar.inc(batch)).await?;
+            bar.finish_and_clear();
+            println!(
+                "re-indexed tenant `{}`: {indexed} messages in {:.1} s",
+                found.access.slug,
+                started.elapsed().as_secs_f64()
+            );
+        }
         TenantsAction::Move { tenant, to, .. } => {
             let to = to.ok_or_else(|| anyhow::anyhow!("give --to <database>"))?;
             struct Steps;
@@ -406,6 +433,11 @@ impl Progress for Reporter {
             eprintln!("progress: {done}/{total} tenant schemas");
         }
     }
+}
+
+/// How many messages a re-index will go through: those queued now plus every stored one not queued.
+async fn reindex_size(databases: &kefu_api::db::Databases, tenant: kefu_protocol::TenantId) -> anyhow::Result<u64> {
+    Ok(u64::try_from(kefu_api::search::indexer::message_count(databases, tenant).await?).unwrap_or(0))
 }
 
 async fn run_migrate(config: &Config, concurrency: usize) -> anyhow::Result<()> {

@@ -85,6 +85,7 @@ impl AppState {
         let (auto_replies, auto_reply_jobs, replies_on) = crate::hours::auto_reply::AutoReplyHandle::new();
         let (reply_mail, reply_mail_jobs) = crate::reply_mail::ReplyMailHandle::new();
         let (rules_subscriber, rules_jobs) = crate::rules::RulesHandle::new();
+        let (indexer_subscriber, indexer) = crate::search::Indexer::new();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
@@ -92,7 +93,9 @@ impl AppState {
             std::sync::Arc::new(auto_replies),
             std::sync::Arc::new(reply_mail),
             std::sync::Arc::new(rules_subscriber),
+            std::sync::Arc::new(indexer_subscriber),
         ]);
+        indexer.start(db.clone(), std::time::Duration::from_secs(config.search.sweep_secs), shutdown.clone());
         engine.start(db.clone(), presence.clone(), events.clone(), shutdown.clone());
         let embeddings = crate::bot::embeddings::Embeddings::from_config(&config.bot);
         let bot = crate::bot::Bot::start(bot_wake, db.clone(), events.clone(), embeddings, shutdown.clone());

@@ -74,6 +74,31 @@ pub async fn find(tx: &mut TenantTx, id: ConversationId) -> sqlx::Result<Option<
         .await
 }
 
+/// A conversation with its visitor's name and email.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WithVisitor {
+    /// The conversation.
+    #[sqlx(flatten)]
+    pub conversation: ConversationRow,
+    /// The visitor's name, if they gave one.
+    pub visitor_name: Option<String>,
+    /// Their email, if they gave one.
+    pub visitor_email: Option<String>,
+}
+
+/// The conversations with these ids, with their visitors (any order).
+pub async fn by_ids_with_visitor(tx: &mut TenantTx, ids: &[ConversationId]) -> sqlx::Result<Vec<WithVisitor>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS},
+             (select v.name from visitors v where v.id = conversations.visitor_id) as visitor_name,
+             (select v.email from visitors v where v.id = conversations.visitor_id) as visitor_email
+         from conversations where id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// Assigns an unassigned open conversation; `None` when it is closed or taken.
 pub async fn claim(tx: &mut TenantTx, id: ConversationId, agent: UserId) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

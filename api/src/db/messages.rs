@@ -184,6 +184,14 @@ pub async fn after(
     .await
 }
 
+/// The messages with these ids (any order; missing ones are left out).
+pub async fn by_ids(tx: &mut TenantTx, ids: &[MessageId]) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {COLUMNS} from messages where id = any($1)")))
+        .bind(ids)
+        .fetch_all(tx.conn())
+        .await
+}
+
 /// Which way a transcript page goes from a sequence number.
 #[derive(Debug, Clone, Copy)]
 pub enum Page {

@@ -87,6 +87,7 @@ pub mod refresh_tokens;
 pub mod reply_mail;
 pub mod routing;
 pub mod rules;
+pub mod search;
 pub mod service_hours;
 pub mod site_keys;
 pub mod teams;

@@ -158,6 +158,13 @@ pub async fn empty_tables(target: &mut PgConnection, schema: &TenantSchema, tabl
     Ok(())
 }
 
+/// Tells the tenant schema's triggers that the target transaction copies rows that exist already:
+/// copied messages are not queued for the search index again (their queue is copied too).
+async fn mark_copying(target: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("select set_config('kefu.copying', 'on', true)").execute(target).await?;
+    Ok(())
+}
+
 /// Copies every row of `table` as `source` sees it (its transaction's snapshot) into `target`.
 /// Returns the rows copied.
 pub async fn copy_table(
@@ -166,6 +173,7 @@ pub async fn copy_table(
     schema: &TenantSchema,
     table: &Table,
 ) -> sqlx::Result<u64> {
+    mark_copying(target).await?;
     let (name, columns) = (table.qualified(schema), table.column_list());
     let mut into = target.copy_in_raw(&format!("copy {name} ({columns}) from stdin (format binary)")).await?;
     let mut rows = source.copy_out_raw(&format!("copy {name} ({columns}) to stdout (format binary)")).await?;
@@ -206,6 +214,7 @@ pub async fn apply_changes(
     tables: &[Table],
     changes: &[Change],
 ) -> anyhow::Result<usize> {
+    mark_copying(target).await?;
     let by_name: HashMap<&str, &Table> = tables.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut seen = HashSet::new();
     let mut applied = 0;

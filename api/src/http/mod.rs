@@ -21,6 +21,7 @@ pub mod presence;
 pub mod queue;
 pub mod routing;
 pub mod rules;
+pub mod search;
 pub mod service_hours;
 pub mod site_keys;
 pub mod teams;
@@ -60,7 +61,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "teams", description = "Teams and their members"), (name = "canned-responses", description = "Canned responses"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "search", description = "Searching the history"), (name = "teams", description = "Teams and their members"), (name = "canned-responses", description = "Canned responses"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
 )]
 struct ApiDoc;
 
@@ -94,6 +95,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(visitors::router())
         .merge(conversations::router())
         .merge(conversation_actions::router())
+        .merge(search::router())
         .merge(teams::router())
         .merge(routing::router())
         .merge(rules::router())

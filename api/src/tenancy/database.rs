@@ -3,7 +3,9 @@
 //! - `kefu.tenant_schemas`: each tenant schema's migration version (`kefu migrate`'s work list);
 //! - `kefu.routines` and the routines themselves ([`super::routines`]);
 //! - `kefu.move_log`: the rows changed in a tenant being moved away, while it is copied
-//!   ([`super::moves`]).
+//!   ([`super::moves`]);
+//! - `kefu.search_dirty`: the tenants with messages queued for the search index, one row per
+//!   inserting transaction (`crate::search::indexer`).
 
 use std::collections::HashMap;
 
@@ -29,7 +31,12 @@ const SHARED_TABLES: &str = "
         table_name text not null,
         pk jsonb not null
     );
-    create index if not exists move_log_tenant_idx on kefu.move_log (tenant_id, id);";
+    create index if not exists move_log_tenant_idx on kefu.move_log (tenant_id, id);
+    create table if not exists kefu.search_dirty (
+        tenant_id uuid not null,
+        txid xid8 not null,
+        primary key (tenant_id, txid)
+    );";
 
 /// Creates the `kefu` schema's tables if missing and installs the routines that changed.
 /// Serialised across processes by an advisory lock.

@@ -20,6 +20,7 @@ mod realtime;
 mod reply_mail;
 mod routing;
 mod rules;
+mod search;
 mod service_hours;
 mod tenant;
 mod widget;
