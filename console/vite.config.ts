@@ -8,6 +8,8 @@ export default defineConfig({
     outDir: 'dist',
     assetsDir: 'assets',
     sourcemap: true,
+    // scripts/size.mjs reads which chunks the first page loads from the manifest.
+    manifest: true,
     chunkSizeWarningLimit: 2000,
     rollupOptions: {
       // Ant Design's "use client" directives mean nothing outside React Server Components.
@@ -15,8 +17,11 @@ export default defineConfig({
         if (warning.code === 'MODULE_LEVEL_DIRECTIVE' || warning.code === 'SOURCEMAP_ERROR') return;
         warn(warning);
       },
+      // Chunks follow the pages' lazy imports (shell.tsx): what only an admin page or the search
+      // page uses is downloaded when it is first opened. React and the router, which every page
+      // needs and which change least, are a chunk of their own so they stay cached across releases.
       output: {
-        manualChunks: (id) => (id.includes('node_modules') ? 'vendor' : undefined),
+        manualChunks: (id) => (/node_modules\/(react|react-dom|scheduler|react-router)\//.test(id) ? 'react' : undefined),
       },
     },
   },

@@ -3,16 +3,20 @@
 import { App as AntApp, ConfigProvider } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
-import { useEffect, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
 import { useSession } from './auth/use-session';
 import { I18nProvider, useI18n } from './i18n';
-import { AcceptInvitePage } from './pages/auth/accept-invite';
-import { LoginPage } from './pages/auth/login';
-import { SignupPage } from './pages/auth/signup';
-import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from './pages/auth/tokens';
 import { Shell } from './shell';
 import { stopConsoleStore } from './state/store';
+
+// Signed-out pages are not in a member's first download (docs/console.md, "Weight").
+const AcceptInvitePage = lazy(() => import('./pages/auth/accept-invite').then((m) => ({ default: m.AcceptInvitePage })));
+const LoginPage = lazy(() => import('./pages/auth/login').then((m) => ({ default: m.LoginPage })));
+const SignupPage = lazy(() => import('./pages/auth/signup').then((m) => ({ default: m.SignupPage })));
+const ForgotPasswordPage = lazy(() => import('./pages/auth/tokens').then((m) => ({ default: m.ForgotPasswordPage })));
+const ResetPasswordPage = lazy(() => import('./pages/auth/tokens').then((m) => ({ default: m.ResetPasswordPage })));
+const VerifyEmailPage = lazy(() => import('./pages/auth/tokens').then((m) => ({ default: m.VerifyEmailPage })));
 
 function Themed({ children }: { children: ReactNode }) {
   const { lang } = useI18n();
@@ -44,6 +48,7 @@ export function App() {
     <I18nProvider userId={current?.user.id}>
       <Themed>
         <BrowserRouter>
+          <Suspense fallback={null}>
           <Routes>
             <Route path="/login" element={<SignedOutOnly><LoginPage /></SignedOutOnly>} />
             <Route path="/signup" element={<SignedOutOnly><SignupPage /></SignedOutOnly>} />
@@ -53,6 +58,7 @@ export function App() {
             <Route path="/accept-invite" element={<AcceptInvitePage />} />
             <Route path="/*" element={<Members />} />
           </Routes>
+          </Suspense>
         </BrowserRouter>
       </Themed>
     </I18nProvider>

@@ -1,29 +1,33 @@
 // The signed-in frame: navigation, the member's presence and connection, language, sign-out, and
 // the pages of the console. One live store per tab, created here for the signed-in member.
-import { BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
-import { Alert, Badge, Button, Layout, Menu, Select, Space, Tooltip, Typography } from 'antd';
-import { useEffect, useState, useSyncExternalStore } from 'react';
+// Only the inbox is in the first download; every other page is its own chunk, loaded when it is
+// first opened (docs/console.md, "Weight").
+import { SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { Alert, Badge, Button, Layout, Menu, Select, Space, Spin, Tooltip, Typography } from 'antd';
+import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api, call } from './api/client';
 import { session, type StoredSession } from './auth/session';
 import { LANGS, useI18n } from './i18n';
-import { ApiKeysPage } from './pages/admin/api-keys';
-import { BotPage } from './pages/admin/bot';
-import { CannedPage } from './pages/admin/canned';
-import { HoursPage } from './pages/admin/hours';
-import { MembersPage } from './pages/admin/members';
-import { RoutingPage } from './pages/admin/routing';
-import { RulesPage } from './pages/admin/rules';
-import { TeamsPage } from './pages/admin/teams';
-import { SiteKeysPage } from './pages/admin/site-keys';
-import { WidgetPage } from './pages/admin/widget';
 import { InboxPage } from './pages/inbox/inbox';
-import { QueuePage } from './pages/queue';
-import { SettingsPage } from './pages/settings';
 import { notifier } from './state/notify';
 import { presenceChoice, type Choice } from './state/presence';
 import { consoleStore, stopConsoleStore, useConsole } from './state/store';
 import { atLeast } from './ui/roles';
+
+const ApiKeysPage = lazy(() => import('./pages/admin/api-keys').then((m) => ({ default: m.ApiKeysPage })));
+const BotPage = lazy(() => import('./pages/admin/bot').then((m) => ({ default: m.BotPage })));
+const CannedPage = lazy(() => import('./pages/admin/canned').then((m) => ({ default: m.CannedPage })));
+const HoursPage = lazy(() => import('./pages/admin/hours').then((m) => ({ default: m.HoursPage })));
+const MembersPage = lazy(() => import('./pages/admin/members').then((m) => ({ default: m.MembersPage })));
+const RoutingPage = lazy(() => import('./pages/admin/routing').then((m) => ({ default: m.RoutingPage })));
+const RulesPage = lazy(() => import('./pages/admin/rules').then((m) => ({ default: m.RulesPage })));
+const TeamsPage = lazy(() => import('./pages/admin/teams').then((m) => ({ default: m.TeamsPage })));
+const SiteKeysPage = lazy(() => import('./pages/admin/site-keys').then((m) => ({ default: m.SiteKeysPage })));
+const WidgetPage = lazy(() => import('./pages/admin/widget').then((m) => ({ default: m.WidgetPage })));
+const QueuePage = lazy(() => import('./pages/queue').then((m) => ({ default: m.QueuePage })));
+const SearchPage = lazy(() => import('./pages/search').then((m) => ({ default: m.SearchPage })));
+const SettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.SettingsPage })));
 
 const PRESENCE_COLOURS: Record<Choice, string> = { online: '#22c55e', busy: '#f59e0b', away: '#a3a3a3', offline: '#ef4444' };
 
@@ -60,6 +64,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
   const items = [
     { key: '/inbox', icon: <CommentOutlined />, label: t('nav.inbox') },
     { key: '/queue', icon: <HourglassOutlined />, label: t('nav.queue') },
+    { key: '/search', icon: <SearchOutlined />, label: t('nav.search') },
     ...(supervisor
       ? [
           { key: '/admin/canned', icon: <ThunderboltOutlined />, label: t('nav.canned') },
@@ -121,9 +126,11 @@ export function Shell({ session: current }: { session: StoredSession }) {
         </Layout.Header>
         {!current.user.email_verified && <VerifyBanner />}
         <Layout.Content className="shell-content">
+          <Suspense fallback={<Spin className="shell-loading" />}>
           <Routes>
             <Route path="/inbox/:view?/:conversationId?" element={<InboxPage store={store} session={current} />} />
             <Route path="/queue" element={<QueuePage store={store} session={current} />} />
+            <Route path="/search" element={<SearchPage store={store} />} />
             <Route path="/settings" element={<SettingsPage session={current} />} />
             {supervisor && <Route path="/admin/canned" element={<CannedPage />} />}
             {supervisor && <Route path="/admin/bot" element={<BotPage session={current} />} />}
@@ -137,6 +144,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
             {admin && <Route path="/admin/api-keys" element={<ApiKeysPage session={current} />} />}
             <Route path="*" element={<Navigate to="/inbox" replace />} />
           </Routes>
+          </Suspense>
         </Layout.Content>
       </Layout>
     </Layout>

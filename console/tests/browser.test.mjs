@@ -3,7 +3,9 @@
 // showing the change); a visitor's conversation arriving live; claim, reply, private note, typing
 // and read receipt; phone layout; Chinese; the FAQ bot (import, test, on) answering a visitor;
 // service hours (closed by the hours, a holiday) and the away message a visitor gets; routing rules
-// (a bad pattern refused, reorder, on/off, a 409 reload) firing on a visitor's refund request.
+// (a bad pattern refused, reorder, on/off, a 409 reload) firing on a visitor's refund request;
+// searching the history (a Chinese word marked in its hit, a filter, a refused query, a hit
+// opening its conversation).
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
@@ -887,6 +889,74 @@ test('rules: a bad pattern refused on its field, two rules reordered and one tur
     await p.close();
   }
 });
+
+test('search: a two-character Chinese word found and marked, notes by filter, a bad query refused, a hit opens its conversation', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner search');
+  try {
+    await p.goto(`${API}/inbox`);
+    await p.getByRole('menuitem', { name: 'Search' }).click();
+    await p.waitForURL('**/search');
+    await p.getByText('Type words to look for, or pick a filter.').waitFor();
+    const input = p.getByTestId('search-input').locator('input');
+
+    // A two-character word inside a sentence with no spaces: found, and marked.
+    await input.fill('退款');
+    await input.press('Enter');
+    const asked = p.getByTestId('search-hit').filter({ hasText: '我要退款，订单 2291' });
+    await asked.waitFor({ timeout: 15_000 });
+    assert.equal(await asked.locator('mark').first().textContent(), '退款');
+    assert.match(p.url(), /[?&]q=%E9%80%80%E6%AC%BE/);
+
+    // English keywords, then the team's notes only.
+    await input.fill('refund');
+    await input.press('Enter');
+    await p.getByTestId('search-hit').filter({ hasText: 'VIP customer, refund if late' }).waitFor();
+    await p.getByTestId('search-sender').click();
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Note', { exact: true }).click();
+    await until('notes only', async () => {
+      const metas = await p.locator('.search-hit-meta').allTextContents();
+      return metas.length > 0 && metas.every((m) => m.startsWith('Note'));
+    });
+    assert.match(p.url(), /[?&]sender=note/);
+
+    // Only leaving something out is refused, in words.
+    await input.fill('-退款');
+    await input.press('Enter');
+    await p.getByTestId('search-error').getByText('Say what to look for, not only what to leave out.').waitFor();
+
+    // A search is a link; its hit opens the conversation in the inbox.
+    await p.goto(`${API}/search?q=${encodeURIComponent('订单 2291')}`);
+    const hit = p.getByTestId('search-hit').filter({ hasText: '我要退款，订单 2291' });
+    await hit.waitFor();
+    await hit.locator('button').click();
+    await p.waitForURL(/\/inbox\/(open|closed)\/conv_/);
+    await p.getByTestId('messages').getByText('我要退款，订单 2291').waitFor();
+    await searchShots();
+  } finally {
+    await p.close();
+  }
+});
+
+/** The search page in English and Chinese, desktop and phone, with no sideways overflow. */
+async function searchShots() {
+  for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
+    for (const [width, phone] of [[1280, false], [375, true]]) {
+      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const p = await ctx.newPage();
+      watch(p, `search ${name}${phone ? ' phone' : ''}`);
+      try {
+        await p.goto(`${API}/search?q=${encodeURIComponent('退款 OR refund')}`);
+        await p.getByTestId('search-hit').first().waitFor();
+        if (locale === 'zh-CN') await p.getByText('中文无需空格', { exact: false }).waitFor();
+        await noHorizontalOverflow(p, `the search page (${name}, ${width} px)`);
+        await p.screenshot({ path: join(tmpdir(), `kefu-console-search-${name}${phone ? '-phone' : ''}.png`) });
+      } finally {
+        await ctx.close();
+      }
+    }
+  }
+}
 
 /** The rules page and a fired rule's note in English and Chinese, desktop and phone, with no sideways overflow. */
 async function rulesShots(conversation) {

@@ -1,7 +1,7 @@
 // Handing a conversation on (F17): transfer to a colleague or a team with a note, invite a
 // colleague in, reopen a closed one, and its tags. All through REST; the results come back to
 // every console as `conversation_updated` and, for the first three, a system note.
-import { App, Button, Form, Input, Modal, Select, Space, Tooltip } from 'antd';
+import { App, Button, Input, Modal, Select, Space, Tooltip } from 'antd';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -52,38 +52,50 @@ export function TransferButton({ store, item }: { store: ConsoleStore; item: Inb
   const agents = useConsole(store, (s) => s.agents);
   const actions = useConversationActions(store, item);
   const [open, setOpen] = useState(false);
-  const [form] = Form.useForm<{ to: string; note?: string }>();
+  const [to, setTo] = useState<string>();
+  const [note, setNote] = useState('');
+  const [missing, setMissing] = useState(false);
 
-  async function submit(values: { to: string; note?: string }) {
-    if (await actions.transfer(values.to, values.note ?? '')) {
+  async function submit() {
+    if (!to) {
+      setMissing(true);
+      return;
+    }
+    if (await actions.transfer(to, note)) {
       setOpen(false);
-      form.resetFields();
+      setTo(undefined);
+      setNote('');
     }
   }
 
+  // Plain controlled fields (no antd Form): the inbox stays light (docs/console.md, "Weight").
   return (
     <>
       <Button size="small" onClick={() => setOpen(true)} data-testid="transfer">{t('conversation.transfer')}</Button>
-      <Modal open={open} title={t('conversation.transfer')} onCancel={() => setOpen(false)} onOk={() => form.submit()}
+      <Modal open={open} title={t('conversation.transfer')} onCancel={() => setOpen(false)} onOk={() => void submit()}
         okText={t('conversation.transfer')} cancelText={t('common.cancel')} okButtonProps={{ id: 'transfer-submit' }} destroyOnHidden>
-        <Form form={form} layout="vertical" onFinish={submit}>
-          <Form.Item name="to" label={t('transfer.to')} rules={[{ required: true, message: t('field.required') }]}>
-            <Select showSearch optionFilterProp="label" data-testid="transfer-to" placeholder={t('transfer.pick')}
-              options={[
-                {
-                  label: t('transfer.agents'),
-                  options: members.filter((m) => m.user_id !== item.assignee).map((m) => ({
-                    value: m.user_id,
-                    label: `${m.display_name} · ${t(`presence.${agents.get(m.user_id) ?? 'offline'}`)}`,
-                  })),
-                },
-                { label: t('nav.teams'), options: teams.map((team) => ({ value: team.id, label: team.name })) },
-              ]} />
-          </Form.Item>
-          <Form.Item name="note" label={t('transfer.note')} rules={[{ max: 4000 }]}>
-            <Input.TextArea autoSize={{ minRows: 2, maxRows: 6 }} placeholder={t('transfer.notePlaceholder')} data-testid="transfer-note" />
-          </Form.Item>
-        </Form>
+        <div className="transfer-field">
+          <label htmlFor="transfer-to">{t('transfer.to')}</label>
+          <Select id="transfer-to" showSearch optionFilterProp="label" data-testid="transfer-to" placeholder={t('transfer.pick')}
+            value={to} status={missing ? 'error' : undefined} style={{ width: '100%' }}
+            onChange={(value: string) => { setTo(value); setMissing(false); }}
+            options={[
+              {
+                label: t('transfer.agents'),
+                options: members.filter((m) => m.user_id !== item.assignee).map((m) => ({
+                  value: m.user_id,
+                  label: `${m.display_name} · ${t(`presence.${agents.get(m.user_id) ?? 'offline'}`)}`,
+                })),
+              },
+              { label: t('nav.teams'), options: teams.map((team) => ({ value: team.id, label: team.name })) },
+            ]} />
+          {missing && <div className="transfer-error" role="alert">{t('field.required')}</div>}
+        </div>
+        <div className="transfer-field">
+          <label htmlFor="transfer-note">{t('transfer.note')}</label>
+          <Input.TextArea id="transfer-note" autoSize={{ minRows: 2, maxRows: 6 }} maxLength={4000} value={note}
+            onChange={(e) => setNote(e.target.value)} placeholder={t('transfer.notePlaceholder')} data-testid="transfer-note" />
+        </div>
       </Modal>
     </>
   );

@@ -1,10 +1,11 @@
 // An attachment in the transcript. Member downloads need the access token, which an <img> cannot
 // send, so the file is fetched with it and shown from a blob URL.
 import { FileOutlined } from '@ant-design/icons';
-import { Image } from 'antd';
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import type { AttachmentRef } from '../../api/protocol';
 import { session } from '../../auth/session';
+
+const ImagePreview = lazy(() => import('./image-preview'));
 
 export async function fetchAttachment(id: string): Promise<Blob> {
   const token = await session.accessToken();
@@ -43,7 +44,13 @@ export function Attachment({ file }: { file: AttachmentRef }) {
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
   }
 
-  if (image && url) return <Image src={url} alt={file.name} width={200} className="message-image" />;
+  if (image && url) {
+    return (
+      <Suspense fallback={<img src={url} alt={file.name} width={200} className="message-image" />}>
+        <ImagePreview src={url} alt={file.name} />
+      </Suspense>
+    );
+  }
   return (
     <button type="button" className="message-file" onClick={() => void download()}>
       <FileOutlined /> {file.name} <span className="message-file-size">{Math.max(1, Math.round(file.size / 1024))} KB</span>

@@ -1,6 +1,6 @@
 // The inbox page: list, conversation and visitor panel side by side on a wide screen, one at a
 // time on a phone; keyboard shortcuts for the busy agent.
-import { App, Drawer, Empty, Modal, Table, Typography } from 'antd';
+import { App, Drawer, Empty, Modal, Typography } from 'antd';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import type { StoredSession } from '../../auth/session';
@@ -73,11 +73,15 @@ export function InboxPage({ store }: { store: ConsoleStore; session: StoredSessi
         </>
       )}
       <Modal open={help} onCancel={() => setHelp(false)} footer={null} title={t('shortcuts.title')}>
-        <Table size="small" pagination={false} rowKey="keys" dataSource={SHORTCUTS.map((s) => ({ keys: s.keys, what: t(s.label) }))}
-          columns={[
-            { title: t('shortcuts.key'), dataIndex: 'keys', render: (k: string) => <Typography.Text keyboard>{k}</Typography.Text> },
-            { title: t('shortcuts.action'), dataIndex: 'what' },
-          ]} />
+        {/* A plain table: antd's Table would weigh on every member's first download. */}
+        <table className="shortcuts-table">
+          <thead><tr><th>{t('shortcuts.key')}</th><th>{t('shortcuts.action')}</th></tr></thead>
+          <tbody>
+            {SHORTCUTS.map((s) => (
+              <tr key={s.keys}><td><Typography.Text keyboard>{s.keys}</Typography.Text></td><td>{t(s.label)}</td></tr>
+            ))}
+          </tbody>
+        </table>
       </Modal>
     </div>
   );

@@ -1,0 +1,177 @@
+// Searching the history (F23, docs/search.md): keywords and filters kept in the URL, hits newest
+// first or best match first with the matches marked, more on demand, a hit opening its
+// conversation in the inbox.
+import { SearchOutlined } from '@ant-design/icons';
+import { Alert, Button, Card, DatePicker, Empty, Input, Segmented, Select, Space, Spin, Tag, Typography } from 'antd';
+import dayjs, { type Dayjs } from 'dayjs';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useNavigate, useSearchParams } from 'react-router';
+import { ApiError, api, call } from '../api/client';
+import type { MessageView } from '../api/protocol';
+import { useI18n } from '../i18n';
+import type { Key } from '../i18n/en';
+import { useConsole, type ConsoleStore } from '../state/store';
+import { describe } from '../ui/errors';
+import { apiQuery, conversationPath, fromUrl, isEmpty, SENDERS, toUrl, type SearchParams, type Segment } from './search-query';
+
+interface Hit {
+  message: MessageView;
+  snippet: Segment[];
+  conversation: { conversation_id: string; status: string; tags: string[] };
+  visitor_name?: string | null;
+  visitor_email?: string | null;
+}
+
+interface Results {
+  hits: Hit[];
+  next?: string;
+  unindexed: number;
+}
+
+export function SearchPage({ store }: { store: ConsoleStore }) {
+  const { t, lang } = useI18n();
+  const navigate = useNavigate();
+  const [url, setUrl] = useSearchParams();
+  const params = useMemo(() => fromUrl(url), [url]);
+  const members = useConsole(store, (s) => s.members);
+  const teams = useConsole(store, (s) => s.teams);
+  const [draft, setDraft] = useState(params.q ?? '');
+  const [results, setResults] = useState<Results | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [queryError, setQueryError] = useState<string>();
+  const [failure, setFailure] = useState<string>();
+  const latest = useRef(0);
+
+  const page = async (after?: string) => {
+    const ticket = ++latest.current;
+    setLoading(true);
+    try {
+      const found = await call(api.GET('/api/v1/search', { params: { query: apiQuery(params, after) } }));
+      if (ticket !== latest.current) return;
+      const hits = found.hits as unknown as Hit[];
+      setResults((previous) => ({
+        hits: after && previous ? [...previous.hits, ...hits] : hits,
+        next: found.next_after ?? undefined,
+        unindexed: found.unindexed,
+      }));
+      setQueryError(undefined);
+      setFailure(undefined);
+    } catch (e) {
+      if (ticket !== latest.current) return;
+      const field = e instanceof ApiError ? e.fields[0] : undefined;
+      if (field) {
+        const key = `search.error.${field.field}.${field.code}`;
+        setQueryError(key in FIELD_KEYS ? t(key as Key) : field.message);
+        setResults(null);
+      } else {
+        setFailure(describe(e, t));
+      }
+    } finally {
+      if (ticket === latest.current) setLoading(false);
+    }
+  };
+
+  useEffect(() => {
+    setDraft(params.q ?? '');
+    if (isEmpty(params)) {
+      latest.current++;
+      setResults(null);
+      setQueryError(undefined);
+      setLoading(false);
+      return;
+    }
+    void page();
+    // `page` reads `params`, which is derived from `url`.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [url]);
+
+  const change = (patch: Partial<SearchParams>) => setUrl(toUrl({ ...params, ...patch }));
+  const range: [Dayjs, Dayjs] | null =
+    params.from && params.to ? [dayjs(params.from), dayjs(params.to).subtract(1, 'day')] : null;
+  const time = (iso: string) => new Date(iso).toLocaleString(lang, { dateStyle: 'medium', timeStyle: 'short' });
+  const senderLabel = (m: MessageView) => (m.private ? t('search.sender.note') : t(`search.sender.${m.sender.kind}` as Key));
+
+  return (
+    <Card title={t('nav.search')} className="page search-page">
+      <Space direction="vertical" size={12} style={{ width: '100%' }}>
+        <div>
+          <Input.Search value={draft} onChange={(e) => setDraft(e.target.value)} allowClear enterButton={<SearchOutlined />}
+            placeholder={t('search.placeholder')} aria-label={t('search.placeholder')} data-testid="search-input" maxLength={200}
+            status={queryError ? 'error' : undefined} onSearch={(q) => change({ q })} />
+          {queryError && <Typography.Text type="danger" data-testid="search-error">{queryError}</Typography.Text>}
+          <Typography.Paragraph type="secondary" className="search-help">{t('search.help')}</Typography.Paragraph>
+        </div>
+        <div className="search-filters">
+          <DatePicker.RangePicker value={range} allowEmpty={[false, false]} aria-label={t('search.when')} data-testid="search-range"
+            onChange={(days) => {
+              const [start, end] = days ?? [];
+              change(start && end
+                ? { from: start.startOf('day').toISOString(), to: end.add(1, 'day').startOf('day').toISOString() }
+                : { from: undefined, to: undefined });
+            }} />
+          <Select allowClear placeholder={t('search.agent')} value={params.agent} style={{ width: 160 }} data-testid="search-agent"
+            showSearch optionFilterProp="label" onChange={(agent?: string) => change({ agent })}
+            options={members.map((m) => ({ value: m.user_id, label: m.display_name }))} />
+          <Select allowClear placeholder={t('search.team')} value={params.team} style={{ width: 140 }} data-testid="search-team"
+            onChange={(team?: string) => change({ team })} options={teams.map((team) => ({ value: team.id, label: team.name }))} />
+          <Input allowClear placeholder={t('search.tag')} defaultValue={params.tag} key={`tag:${params.tag ?? ''}`} style={{ width: 120 }}
+            data-testid="search-tag" onBlur={(e) => { if ((e.target.value.trim() || undefined) !== params.tag) change({ tag: e.target.value }); }}
+            onPressEnter={(e) => (e.target as HTMLInputElement).blur()} />
+          <Select allowClear placeholder={t('search.status')} value={params.status} style={{ width: 120 }} data-testid="search-status"
+            onChange={(status?: 'open' | 'closed') => change({ status })}
+            options={[{ value: 'open', label: t('search.status.open') }, { value: 'closed', label: t('search.status.closed') }]} />
+          <Select mode="multiple" allowClear placeholder={t('search.rating')} value={params.rating ?? []} style={{ minWidth: 130 }}
+            data-testid="search-rating" onChange={(rating: number[]) => change({ rating })}
+            options={[1, 2, 3, 4, 5].map((r) => ({ value: r, label: '★'.repeat(r) }))} />
+          <Select allowClear placeholder={t('search.sender')} value={params.sender} style={{ width: 150 }} data-testid="search-sender"
+            onChange={(sender?: string) => change({ sender })}
+            options={SENDERS.map((s) => ({ value: s, label: t(`search.sender.${s}` as Key) }))} />
+          <Segmented value={params.order ?? 'newest'} data-testid="search-order" disabled={!params.q}
+            onChange={(order) => change({ order: order as 'newest' | 'relevance' })}
+            options={[{ value: 'newest', label: t('search.newest') }, { value: 'relevance', label: t('search.relevance') }]} />
+        </div>
+        {failure && <Alert type="error" showIcon title={failure} />}
+        {results && results.unindexed > 0 && (
+          <Typography.Text type="secondary" data-testid="search-unindexed">{t('search.unindexed', { n: results.unindexed })}</Typography.Text>
+        )}
+        {results === null ? (
+          loading ? <Spin /> : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('search.start')} />
+        ) : results.hits.length === 0 ? (
+          <Empty description={t('search.none')} data-testid="search-none" />
+        ) : (
+          <ol className="search-hits" data-testid="search-hits">
+            {results.hits.map((hit) => (
+              <li key={hit.message.message_id} className="search-hit" data-testid="search-hit">
+                <button type="button" className="search-hit-button"
+                  onClick={() => navigate(conversationPath(hit.conversation.conversation_id, hit.conversation.status))}>
+                  <span className="search-hit-head">
+                    <Typography.Text strong>{hit.visitor_name || hit.visitor_email || t('queue.anonymous')}</Typography.Text>
+                    <Tag color={hit.conversation.status === 'open' ? 'green' : undefined}>{t(`search.status.${hit.conversation.status}` as Key)}</Tag>
+                    {hit.conversation.tags.map((tag) => <Tag key={tag}>{tag}</Tag>)}
+                    <Typography.Text type="secondary" className="search-hit-meta">
+                      {senderLabel(hit.message)}{hit.message.sender.kind === 'agent' && hit.message.sender.name ? ` · ${hit.message.sender.name}` : ''} · {time(hit.message.created_at)}
+                    </Typography.Text>
+                  </span>
+                  <span className="search-hit-text" data-testid="search-snippet">
+                    {hit.snippet.map((s, i) => (s.hit ? <mark key={i}>{s.text}</mark> : <span key={i}>{s.text}</span>))}
+                  </span>
+                </button>
+              </li>
+            ))}
+          </ol>
+        )}
+        {results?.next && (
+          <Button onClick={() => void page(results.next)} loading={loading} data-testid="search-more">{t('search.more')}</Button>
+        )}
+      </Space>
+    </Card>
+  );
+}
+
+/** Field errors the page words itself (others show the api's sentence). */
+const FIELD_KEYS: Record<string, true> = {
+  'search.error.q.too_long': true,
+  'search.error.q.too_many_terms': true,
+  'search.error.q.only_exclusions': true,
+  'search.error.q.no_words': true,
+};
