@@ -7,7 +7,9 @@
 //!   pool — how messages were stored before group commit;
 //! - `per-message + commit_delay`: the same with Postgres' own group commit (`commit_delay`,
 //!   `commit_siblings`), which lets concurrent commits share a WAL flush;
-//! - `group commit ×N`: the application's batcher with N batches in flight.
+//! - `group commit ×N`: the application's batcher with N batches in flight;
+//! - `group commit ×2, no search queue`: the same with the `messages` trigger that queues each
+//!   message for the search index switched off, the baseline of what that trigger costs.
 //!
 //! Each sender is a closed loop (the next message once the previous one is committed), writing
 //! into its own visitor's conversation; senders are spread over the given number of tenants.
@@ -53,19 +55,62 @@ struct Mode {
     name: &'static str,
     tuning: GroupCommit,
     commit_delay: bool,
+    /// The `messages` trigger that queues each message for the search index is on (as in
+    /// production); off only in the baseline that measures what it costs.
+    search_queue: bool,
 }
 
-const MODES: [Mode; 5] = [
-    Mode { name: "per-message", tuning: GroupCommit { max_batch: 1, in_flight: 16 }, commit_delay: false },
+const MODES: [Mode; 6] = [
+    Mode {
+        name: "per-message",
+        tuning: GroupCommit { max_batch: 1, in_flight: 16 },
+        commit_delay: false,
+        search_queue: true,
+    },
     Mode {
         name: "per-message + commit_delay",
         tuning: GroupCommit { max_batch: 1, in_flight: 16 },
         commit_delay: true,
+        search_queue: true,
     },
-    Mode { name: "group commit ×1", tuning: GroupCommit { max_batch: 256, in_flight: 1 }, commit_delay: false },
-    Mode { name: "group commit ×2", tuning: GroupCommit { max_batch: 256, in_flight: 2 }, commit_delay: false },
-    Mode { name: "group commit ×4", tuning: GroupCommit { max_batch: 256, in_flight: 4 }, commit_delay: false },
+    Mode {
+        name: "group commit ×1",
+        tuning: GroupCommit { max_batch: 256, in_flight: 1 },
+        commit_delay: false,
+        search_queue: true,
+    },
+    Mode {
+        name: "group commit ×2, no search queue",
+        tuning: GroupCommit { max_batch: 256, in_flight: 2 },
+        commit_delay: false,
+        search_queue: false,
+    },
+    Mode {
+        name: "group commit ×2",
+        tuning: GroupCommit { max_batch: 256, in_flight: 2 },
+        commit_delay: false,
+        search_queue: true,
+    },
+    Mode {
+        name: "group commit ×4",
+        tuning: GroupCommit { max_batch: 256, in_flight: 4 },
+        commit_delay: false,
+        search_queue: true,
+    },
 ];
+
+/// Turns the search queue's trigger on or off in every tenant schema.
+async fn set_search_queue(pool: &PgPool, schemas: &[TenantSchema], on: bool) -> anyhow::Result<()> {
+    let verb = if on { "enable" } else { "disable" };
+    for schema in schemas {
+        pool.execute(sqlx::AssertSqlSafe(format!(
+            "alter table {}.messages {verb} trigger messages_search_enqueue",
+            schema.name()
+        )))
+        .await?;
+    }
+    Ok(())
+}
 
 /// `commit_delay` (µs) and `commit_siblings` of the Postgres group-commit mode: a committing
 /// backend waits this long for company when at least that many other transactions are open.
@@ -279,7 +324,8 @@ async fn bench(
         tx.commit().await?;
         visitors.push(ids);
     }
-    setup.control().close().await;
+    // Kept open to switch the search queue's trigger between modes.
+    let switches = setup.control().clone();
 
     println!(
         "## kefu-store-bench: durable messages/s by grouping mode ({} s each, same database, same run)",
@@ -308,7 +354,13 @@ async fn bench(
                     );
                     continue;
                 }
+                if !mode.search_queue {
+                    set_search_queue(&switches, &schemas, false).await?;
+                }
                 let outcome = run_mode(url, mode, run, &senders, args.seconds).await;
+                if !mode.search_queue {
+                    set_search_queue(&switches, &schemas, true).await?;
+                }
                 if mode.commit_delay {
                     set_commit_delay(&args.admin_url, database, false).await;
                 }
