@@ -2,7 +2,7 @@
 // the pages of the console. One live store per tab, created here for the signed-in member.
 // Only the inbox is in the first download; every other page is its own chunk, loaded when it is
 // first opened (docs/console.md, "Weight").
-import { SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { AuditOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Alert, Badge, Button, Layout, Menu, Select, Space, Spin, Tooltip, Typography } from 'antd';
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
@@ -15,6 +15,7 @@ import { presenceChoice, type Choice } from './state/presence';
 import { consoleStore, stopConsoleStore, useConsole } from './state/store';
 import { atLeast } from './ui/roles';
 
+const AuditPage = lazy(() => import('./pages/admin/audit').then((m) => ({ default: m.AuditPage })));
 const ApiKeysPage = lazy(() => import('./pages/admin/api-keys').then((m) => ({ default: m.ApiKeysPage })));
 const BotPage = lazy(() => import('./pages/admin/bot').then((m) => ({ default: m.BotPage })));
 const CannedPage = lazy(() => import('./pages/admin/canned').then((m) => ({ default: m.CannedPage })));
@@ -81,6 +82,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
           { key: '/admin/widget', icon: <SkinOutlined />, label: t('nav.widget') },
           { key: '/admin/site-keys', icon: <ApiOutlined />, label: t('nav.siteKeys') },
           { key: '/admin/api-keys', icon: <KeyOutlined />, label: t('nav.apiKeys') },
+          { key: '/admin/audit', icon: <AuditOutlined />, label: t('nav.audit') },
         ]
       : []),
     { key: '/settings', icon: <SettingOutlined />, label: t('nav.settings') },
@@ -130,7 +132,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
           <Routes>
             <Route path="/inbox/:view?/:conversationId?" element={<InboxPage store={store} session={current} />} />
             <Route path="/queue" element={<QueuePage store={store} session={current} />} />
-            <Route path="/search" element={<SearchPage store={store} />} />
+            <Route path="/search" element={<SearchPage store={store} session={current} />} />
             <Route path="/settings" element={<SettingsPage session={current} />} />
             {supervisor && <Route path="/admin/canned" element={<CannedPage />} />}
             {supervisor && <Route path="/admin/bot" element={<BotPage session={current} />} />}
@@ -142,6 +144,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
             {admin && <Route path="/admin/widget" element={<WidgetPage />} />}
             {admin && <Route path="/admin/site-keys" element={<SiteKeysPage />} />}
             {admin && <Route path="/admin/api-keys" element={<ApiKeysPage session={current} />} />}
+            {admin && <Route path="/admin/audit" element={<AuditPage store={store} />} />}
             <Route path="*" element={<Navigate to="/inbox" replace />} />
           </Routes>
           </Suspense>

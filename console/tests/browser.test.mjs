@@ -5,7 +5,7 @@
 // service hours (closed by the hours, a holiday) and the away message a visitor gets; routing rules
 // (a bad pattern refused, reorder, on/off, a 409 reload) firing on a visitor's refund request;
 // searching the history (a Chinese word marked in its hit, a filter, a refused query, a hit
-// opening its conversation).
+// opening its conversation); the audit log showing who searched and read, filtered, as CSV.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
@@ -907,6 +907,18 @@ test('search: a two-character Chinese word found and marked, notes by filter, a 
     await asked.waitFor({ timeout: 15_000 });
     assert.equal(await asked.locator('mark').first().textContent(), '退款');
     assert.match(p.url(), /[?&]q=%E9%80%80%E6%AC%BE/);
+    // The conversations it found, exported as the archive: the seed's shape, newest first.
+    await p.getByTestId('search-export').click();
+    const [archived] = await Promise.all([
+      p.waitForEvent('download'),
+      p.locator('.ant-dropdown:visible').getByText('Conversations as JSON (archive)').click(),
+    ]);
+    const archive = JSON.parse(await readFile(await archived.path(), 'utf8'));
+    const refund = archive.find((c) => c.messages.some((m) => m.content === '我要退款，订单 2291'));
+    assert.ok(refund, 'the refund conversation is in the archive');
+    assert.match(refund.session_id, /^conv_/);
+    assert.ok(refund.user_id, 'a user id');
+    assert.deepEqual(Object.keys(refund.messages[0]).slice(0, 3), ['sender', 'content', 'timestamp']);
 
     // English keywords, then the team's notes only.
     await input.fill('refund');
@@ -933,6 +945,39 @@ test('search: a two-character Chinese word found and marked, notes by filter, a 
     await p.waitForURL(/\/inbox\/(open|closed)\/conv_/);
     await p.getByTestId('messages').getByText('我要退款，订单 2291').waitFor();
     await searchShots();
+  } finally {
+    await p.close();
+  }
+});
+
+test('audit log: the searches and the transcript reads are listed with who did them, filtered, and downloaded as CSV', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner audit');
+  try {
+    await p.goto(`${API}/inbox`);
+    await p.getByRole('menuitem', { name: 'Audit log' }).click();
+    await p.waitForURL('**/admin/audit');
+    const table = p.getByTestId('audit-table');
+    // The search of the previous scenario, with what was asked and who asked.
+    await p.getByTestId('audit-action').click();
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Searched', { exact: true }).click();
+    const searched = table.locator('tr', { hasText: '"q":"退款"' }).first();
+    await searched.waitFor();
+    await searched.getByText('Olivia Owner').waitFor();
+    // The transcript it opened.
+    await p.getByTestId('audit-action').click();
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Read a transcript', { exact: true }).click();
+    await table.locator('tr', { hasText: 'transcript.read' }).first().getByText('Olivia Owner').waitFor();
+    assert.equal(await table.locator('tr', { hasText: 'search.performed' }).count(), 0, 'only transcript reads');
+    // The same filter as CSV.
+    const [download] = await Promise.all([p.waitForEvent('download'), p.getByTestId('audit-download').click()]);
+    const raw = await readFile(await download.path());
+    assert.deepEqual([...raw.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'a byte-order mark, for spreadsheets');
+    const csv = raw.subarray(3).toString('utf8');
+    const lines = csv.trim().split('\n');
+    assert.equal(lines[0], 'id,occurred_at,actor_user_id,actor_name,actor_api_key_id,action,target,details');
+    assert.ok(lines.length > 1 && lines.slice(1).every((l) => l.includes('transcript.read')), csv);
+    await p.screenshot({ path: join(tmpdir(), 'kefu-console-audit.png') });
   } finally {
     await p.close();
   }

@@ -192,6 +192,16 @@ pub async fn by_ids(tx: &mut TenantTx, ids: &[MessageId]) -> sqlx::Result<Vec<Me
         .await
 }
 
+/// Every message and note of these conversations, by conversation and sequence number.
+pub async fn of_conversations(tx: &mut TenantTx, ids: &[ConversationId]) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from messages where conversation_id = any($1) order by conversation_id, seq"
+    )))
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// Which way a transcript page goes from a sequence number.
 #[derive(Debug, Clone, Copy)]
 pub enum Page {

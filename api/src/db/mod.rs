@@ -68,6 +68,7 @@ macro_rules! text_enum {
 
 pub mod agents;
 pub mod api_keys;
+pub mod archive;
 pub mod attachments;
 pub mod audit;
 pub mod auto_close;

@@ -250,73 +250,21 @@ pub struct Hit {
 pub async fn search(tx: &mut TenantTx, filter: &Filter) -> sqlx::Result<Vec<Hit>> {
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("");
     let keyword = filter.query.is_some();
-    // `d` is the driving table: the index with keywords, the messages without.
-    if let Some(query) = &filter.query {
-        sql.push(
-            "select d.message_id as id, d.conversation_id, d.created_at, ts_rank(d.doc, q.q) as rank
-                  from search_docs d cross join (select ",
-        );
-        sql.push_bind(query.clone());
-        sql.push("::tsquery as q) q");
-        if filter.sender.is_some() || filter.private.is_some() {
-            sql.push(" join messages m on m.id = d.message_id");
-        }
-    } else {
-        sql.push(
-            "select d.id, d.conversation_id, d.created_at, 0::real as rank
-             from messages d",
-        );
-    }
-    let conversation_filter = filter.agent.is_some()
-        || filter.visitor.is_some()
-        || filter.team.is_some()
-        || filter.tag.is_some()
-        || filter.status.is_some()
-        || !filter.ratings.is_empty();
-    if conversation_filter {
+    push_message_source(
+        &mut sql,
+        filter,
+        "select d.message_id as id, d.conversation_id, d.created_at, ts_rank(d.doc, q.q) as rank",
+        "select d.id, d.conversation_id, d.created_at, 0::real as rank",
+    );
+    if has_conversation_conditions(filter) {
         sql.push(" join conversations c on c.id = d.conversation_id");
     }
     sql.push(" where true");
-    if keyword {
-        sql.push(" and d.doc @@ q.q");
-    }
-    let message = if keyword { "m" } else { "d" };
-    if let Some(sender) = filter.sender {
-        sql.push(format!(" and {message}.sender_kind = ")).push_bind(sender.as_str());
-    }
-    if let Some(private) = filter.private {
-        sql.push(format!(" and {message}.private = ")).push_bind(private);
-    }
-    if let Some(from) = filter.from {
-        sql.push(" and d.created_at >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        sql.push(" and d.created_at < ").push_bind(to);
-    }
+    push_message_conditions(&mut sql, filter);
     if let Some(conversation) = filter.conversation {
         sql.push(" and d.conversation_id = ").push_bind(conversation);
     }
-    if let Some(agent) = filter.agent {
-        sql.push(" and (c.assignee = ").push_bind(agent);
-        sql.push(" or exists (select 1 from messages w where w.conversation_id = c.id and w.sender_kind = 'agent' and w.sender_id = ")
-            .push_bind(agent)
-            .push("))");
-    }
-    if let Some(visitor) = filter.visitor {
-        sql.push(" and c.visitor_id = ").push_bind(visitor);
-    }
-    if let Some(team) = filter.team {
-        sql.push(" and c.team_id = ").push_bind(team);
-    }
-    if let Some(tag) = &filter.tag {
-        sql.push(" and c.tags @> array[").push_bind(tag.clone()).push("]::text[]");
-    }
-    if let Some(status) = filter.status {
-        sql.push(" and c.status = ").push_bind(status.as_str());
-    }
-    if !filter.ratings.is_empty() {
-        sql.push(" and c.rating = any(").push_bind(filter.ratings.clone()).push(")");
-    }
+    push_conversation_conditions(&mut sql, filter);
     let id = if keyword { "d.message_id" } else { "d.id" };
     match (filter.order, keyword) {
         (Order::Relevance, true) => {
@@ -344,6 +292,114 @@ pub async fn search(tx: &mut TenantTx, filter: &Filter) -> sqlx::Result<Vec<Hit>
     }
     sql.push(" limit ").push_bind(filter.limit);
     sql.build_query_as().fetch_all(tx.conn()).await
+}
+
+/// The conversations with at least one message matching `filter`'s message conditions (keywords,
+/// author, time) and matching its conversation conditions, newest first, after `after` (an id),
+/// at most `limit` (an export's selection).
+pub async fn conversations(
+    tx: &mut TenantTx,
+    filter: &Filter,
+    after: Option<ConversationId>,
+    limit: i64,
+) -> sqlx::Result<Vec<ConversationId>> {
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("select c.id from conversations c where true");
+    if has_message_conditions(filter) {
+        sql.push(" and exists (");
+        push_message_source(&mut sql, filter, "select 1", "select 1");
+        sql.push(" where d.conversation_id = c.id");
+        push_message_conditions(&mut sql, filter);
+        sql.push(")");
+    }
+    if let Some(conversation) = filter.conversation {
+        sql.push(" and c.id = ").push_bind(conversation);
+    }
+    push_conversation_conditions(&mut sql, filter);
+    if let Some(after) = after {
+        sql.push(" and c.id < ").push_bind(after);
+    }
+    sql.push(" order by c.id desc limit ").push_bind(limit);
+    sql.build_query_scalar().fetch_all(tx.conn()).await
+}
+
+/// `select …` from the driving table `d`: the index (with the query as `q`, and the messages as
+/// `m` when an author condition needs them) with keywords, else the messages.
+fn push_message_source(sql: &mut QueryBuilder<Postgres>, filter: &Filter, with_keywords: &str, without: &str) {
+    if let Some(query) = &filter.query {
+        sql.push(with_keywords);
+        sql.push(" from search_docs d cross join (select ");
+        sql.push_bind(query.clone());
+        sql.push("::tsquery as q) q");
+        if filter.sender.is_some() || filter.private.is_some() {
+            sql.push(" join messages m on m.id = d.message_id");
+        }
+    } else {
+        sql.push(without);
+        sql.push(" from messages d");
+    }
+}
+
+fn has_message_conditions(filter: &Filter) -> bool {
+    filter.query.is_some()
+        || filter.sender.is_some()
+        || filter.private.is_some()
+        || filter.from.is_some()
+        || filter.to.is_some()
+}
+
+fn has_conversation_conditions(filter: &Filter) -> bool {
+    filter.agent.is_some()
+        || filter.visitor.is_some()
+        || filter.team.is_some()
+        || filter.tag.is_some()
+        || filter.status.is_some()
+        || !filter.ratings.is_empty()
+}
+
+/// The conditions on the message `d` (keywords, author, time).
+fn push_message_conditions(sql: &mut QueryBuilder<Postgres>, filter: &Filter) {
+    let keyword = filter.query.is_some();
+    if keyword {
+        sql.push(" and d.doc @@ q.q");
+    }
+    let message = if keyword { "m" } else { "d" };
+    if let Some(sender) = filter.sender {
+        sql.push(format!(" and {message}.sender_kind = ")).push_bind(sender.as_str());
+    }
+    if let Some(private) = filter.private {
+        sql.push(format!(" and {message}.private = ")).push_bind(private);
+    }
+    if let Some(from) = filter.from {
+        sql.push(" and d.created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        sql.push(" and d.created_at < ").push_bind(to);
+    }
+}
+
+/// The conditions on the conversation `c`.
+fn push_conversation_conditions(sql: &mut QueryBuilder<Postgres>, filter: &Filter) {
+    if let Some(agent) = filter.agent {
+        sql.push(" and (c.assignee = ").push_bind(agent);
+        sql.push(" or exists (select 1 from messages w where w.conversation_id = c.id and w.sender_kind = 'agent' and w.sender_id = ")
+            .push_bind(agent)
+            .push("))");
+    }
+    if let Some(visitor) = filter.visitor {
+        sql.push(" and c.visitor_id = ").push_bind(visitor);
+    }
+    if let Some(team) = filter.team {
+        sql.push(" and c.team_id = ").push_bind(team);
+    }
+    if let Some(tag) = &filter.tag {
+        sql.push(" and c.tags @> array[").push_bind(tag.clone()).push("]::text[]");
+    }
+    if let Some(status) = filter.status {
+        sql.push(" and c.status = ").push_bind(status.as_str());
+    }
+    if !filter.ratings.is_empty() {
+        sql.push(" and c.rating = any(").push_bind(filter.ratings.clone()).push(")");
+    }
 }
 
 /// The index's size on disk (table and indexes) and its entries, for the operator.

@@ -98,6 +98,16 @@ async fn download_as_agent(
     let id = attachment_id(&id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = db::attachments::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("attachment"))?;
+    let details = serde_json::json!({ "name": row.name });
+    db::audit::record_read(
+        &mut tx,
+        auth.principal.actor(),
+        "attachment.downloaded",
+        &id.to_string(),
+        details,
+        super::conversations::READ_AUDIT_WINDOW,
+    )
+    .await?;
     tx.commit().await?;
     serve(&state.attachments, row).await
 }

@@ -181,6 +181,8 @@ async fn create_canned_response(
     let row = db::canned_responses::insert(&mut tx, by, &fields)
         .await
         .on_constraint("canned_responses_shortcut_key", shortcut_taken)?;
+    let details = serde_json::json!({ "shortcut": shortcut, "title": title });
+    db::audit::record(&mut tx, auth.principal.actor(), "canned.created", Some(&row.id.to_string()), details).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(row.into())))
 }
@@ -210,6 +212,8 @@ async fn update_canned_response(
     .await
     .on_constraint("canned_responses_shortcut_key", shortcut_taken)?
     .ok_or_else(|| ApiError::not_found("canned response"))?;
+    let details = serde_json::json!({ "shortcut": row.shortcut, "title": row.title });
+    db::audit::record(&mut tx, auth.principal.actor(), "canned.changed", Some(&id.to_string()), details).await?;
     tx.commit().await?;
     Ok(axum::Json(row.into()))
 }
@@ -229,6 +233,8 @@ async fn delete_canned_response(
     if !db::canned_responses::delete(&mut tx, id).await? {
         return Err(ApiError::not_found("canned response"));
     }
+    db::audit::record(&mut tx, auth.principal.actor(), "canned.deleted", Some(&id.to_string()), serde_json::json!({}))
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

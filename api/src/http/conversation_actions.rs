@@ -260,6 +260,8 @@ async fn set_conversation_tags(
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row =
         db::conversations::set_tags(&mut tx, id, &tags).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
+    let details = serde_json::json!({ "tags": tags });
+    db::audit::record(&mut tx, auth.principal.actor(), "conversation.tagged", Some(&id.to_string()), details).await?;
     tx.commit().await?;
     announce_update(&state, auth.tenant.id, &row, ConversationChange::Tagged);
     Ok(axum::Json(row.summary()))

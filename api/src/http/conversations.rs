@@ -19,6 +19,10 @@ use crate::state::AppState;
 /// Most messages one page returns.
 pub const MAX_PAGE: i64 = 200;
 
+/// A member reading the same transcript or downloading the same file again within this time is
+/// one audit entry (docs/api.md, "Audit log").
+pub const READ_AUDIT_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -219,6 +223,15 @@ async fn list_messages(
         return Err(ApiError::not_found("conversation"));
     }
     let mut rows = db::messages::page(&mut tx, id, page, limit + 1).await?;
+    db::audit::record_read(
+        &mut tx,
+        auth.principal.actor(),
+        "transcript.read",
+        &id.to_string(),
+        serde_json::json!({}),
+        READ_AUDIT_WINDOW,
+    )
+    .await?;
     tx.commit().await?;
     let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     if has_more {

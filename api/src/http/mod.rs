@@ -13,6 +13,7 @@ pub mod conversation_actions;
 pub mod conversations;
 pub mod dev;
 pub mod edge;
+pub mod exports;
 pub mod extract;
 pub mod health;
 pub mod invitations;
@@ -96,6 +97,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(conversations::router())
         .merge(conversation_actions::router())
         .merge(search::router())
+        .merge(exports::router())
         .merge(teams::router())
         .merge(routing::router())
         .merge(rules::router())

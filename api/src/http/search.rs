@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use super::extract::{AnyMember, Auth};
 use super::validate::{Fields, valid};
+use crate::db::audit::Actor;
 use crate::db::messages::SenderKind;
 use crate::db::search::{Cursor, Filter, Order};
 use crate::db::{self, Databases, TenantSchema, TenantTx};
@@ -111,6 +112,28 @@ fn parse_time(fields: &mut Fields, field: &str, raw: &Option<String>) -> Option<
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| "an RFC 3339 instant, e.g. 2026-12-01T00:00:00+08:00"),
     )
+}
+
+/// What the audit log keeps of a search: the keywords and the filters given.
+pub(super) fn audit_details(query: &SearchQuery) -> serde_json::Value {
+    let given = [
+        ("q", &query.q),
+        ("from", &query.from),
+        ("to", &query.to),
+        ("agent", &query.agent),
+        ("visitor", &query.visitor),
+        ("conversation", &query.conversation),
+        ("team", &query.team),
+        ("tag", &query.tag),
+        ("status", &query.status),
+        ("rating", &query.rating),
+        ("sender", &query.sender),
+    ];
+    given
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_owned(), serde_json::Value::String(v.clone()))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// The filter a query asks for, with the query's highlights; every invalid field at once.
@@ -220,14 +243,25 @@ async fn search_messages(
     auth: Auth<AnyMember>,
     Query(query): Query<SearchQuery>,
 ) -> Result<axum::Json<SearchPage>> {
-    Ok(axum::Json(search(&state.db, &auth.tenant.schema, &query).await?))
+    Ok(axum::Json(search(&state.db, &auth.tenant.schema, Some(auth.principal.actor()), &query).await?))
 }
 
 /// One page of a search in the tenant's schema: what the endpoint answers (and what the search
-/// benchmark measures).
-pub async fn search(databases: &Databases, schema: &TenantSchema, query: &SearchQuery) -> Result<SearchPage> {
+/// benchmark measures). A first page is recorded in the audit log for `actor` (`search.performed`
+/// with the query and filters); the next pages of the same search are not.
+pub async fn search(
+    databases: &Databases,
+    schema: &TenantSchema,
+    actor: Option<Actor>,
+    query: &SearchQuery,
+) -> Result<SearchPage> {
     let (filter, highlight) = filter_of(query)?;
     let mut tx = TenantTx::begin(databases, schema).await?;
+    if let Some(actor) = actor
+        && query.after.is_none()
+    {
+        db::audit::record(&mut tx, actor, "search.performed", None, audit_details(query)).await?;
+    }
     let hits = db::search::search(&mut tx, &filter).await?;
     let message_ids: Vec<_> = hits.iter().map(|h| h.id).collect();
     let mut conversation_ids: Vec<_> = hits.iter().map(|h| h.conversation_id).collect();

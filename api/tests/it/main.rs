@@ -3,10 +3,12 @@
 
 mod accounts;
 mod attachments;
+mod audit;
 mod auto_close;
 mod bad_input;
 mod bot;
 mod console;
+mod export;
 mod handoff;
 mod isolation;
 mod mail;

@@ -42,7 +42,8 @@ async fn invite_accept_list_change_role_and_remove() {
     // The audit log recorded it all, in the tenant's own schema.
     let (status, log) = app.get("/api/v1/audit-log", Some(&owner.access)).await;
     assert_eq!(status, StatusCode::OK);
-    let actions: Vec<&str> = log.as_array().into_iter().flatten().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> =
+        log["entries"].as_array().into_iter().flatten().filter_map(|e| e["action"].as_str()).collect();
     for expected in ["member.removed", "member.role_changed", "member.joined", "member.invited", "tenant.created"] {
         assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }

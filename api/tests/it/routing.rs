@@ -248,7 +248,7 @@ async fn routing_settings_are_admins_and_team_conversations_go_to_the_team() {
             .await;
     assert_eq!(assigned[&conversation].as_deref(), Some(seller.user_id.as_str()));
     let (_, log) = app.get("/api/v1/audit-log", Some(&owner.access)).await;
-    assert!(log.as_array().into_iter().flatten().any(|e| e["action"] == "routing.changed"), "audited");
+    assert!(log["entries"].as_array().into_iter().flatten().any(|e| e["action"] == "routing.changed"), "audited");
 }
 
 #[tokio::test]

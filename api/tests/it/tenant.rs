@@ -107,7 +107,7 @@ async fn owner_exports_everything_and_others_cannot() {
     assert!(export["api_keys"][0].get("secret").is_none());
     assert!(!export.to_string().contains("password"), "no password hashes in exports");
     let (_, log) = app.get("/api/v1/audit-log", Some(&owner.access)).await;
-    assert_eq!(log[0]["action"], "tenant.exported", "exports are audited");
+    assert_eq!(log["entries"][0]["action"], "tenant.exported", "exports are audited");
 }
 
 #[tokio::test]

@@ -1,17 +1,19 @@
 // Searching the history (F23, docs/search.md): keywords and filters kept in the URL, hits newest
 // first or best match first with the matches marked, more on demand, a hit opening its
 // conversation in the inbox.
-import { SearchOutlined } from '@ant-design/icons';
-import { Alert, Button, Card, DatePicker, Empty, Input, Segmented, Select, Space, Spin, Tag, Typography } from 'antd';
+import { DownloadOutlined, SearchOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Card, DatePicker, Dropdown, Empty, Input, Segmented, Select, Space, Spin, Tag, Typography } from 'antd';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
 import { ApiError, api, call } from '../api/client';
+import { session, type StoredSession } from '../auth/session';
 import type { MessageView } from '../api/protocol';
 import { useI18n } from '../i18n';
 import type { Key } from '../i18n/en';
 import { useConsole, type ConsoleStore } from '../state/store';
 import { describe } from '../ui/errors';
+import { atLeast } from '../ui/roles';
 import { apiQuery, conversationPath, fromUrl, isEmpty, SENDERS, toUrl, type SearchParams, type Segment } from './search-query';
 
 interface Hit {
@@ -28,8 +30,9 @@ interface Results {
   unindexed: number;
 }
 
-export function SearchPage({ store }: { store: ConsoleStore }) {
+export function SearchPage({ store, session: current }: { store: ConsoleStore; session: StoredSession }) {
   const { t, lang } = useI18n();
+  const { message } = App.useApp();
   const navigate = useNavigate();
   const [url, setUrl] = useSearchParams();
   const params = useMemo(() => fromUrl(url), [url]);
@@ -85,6 +88,27 @@ export function SearchPage({ store }: { store: ConsoleStore }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [url]);
 
+  /** Downloads the conversations this search finds, as the JSON archive or CSV (docs/export.md). */
+  async function exportAs(format: 'json' | 'csv') {
+    try {
+      const token = await session.accessToken();
+      const query = new URLSearchParams(Object.entries(apiQuery(params)).filter(([k]) => k !== 'limit' && k !== 'order').map(([k, v]) => [k, String(v)]));
+      query.set('format', format);
+      const response = await fetch(`/api/v1/export/conversations?${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (!response.ok) {
+        const problem = (await response.json().catch(() => null)) as { errors?: { code: string }[] } | null;
+        throw new Error(problem?.errors?.[0]?.code === 'too_many_conversations' ? t('search.exportTooMany') : `HTTP ${response.status}`);
+      }
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = `conversations-${new Date().toISOString().slice(0, 10)}.${format}`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    } catch (e) {
+      message.error(e instanceof Error && e.message && !e.message.startsWith('HTTP') ? e.message : describe(e, t));
+    }
+  }
+
   const change = (patch: Partial<SearchParams>) => setUrl(toUrl({ ...params, ...patch }));
   const range: [Dayjs, Dayjs] | null =
     params.from && params.to ? [dayjs(params.from), dayjs(params.to).subtract(1, 'day')] : null;
@@ -92,7 +116,15 @@ export function SearchPage({ store }: { store: ConsoleStore }) {
   const senderLabel = (m: MessageView) => (m.private ? t('search.sender.note') : t(`search.sender.${m.sender.kind}` as Key));
 
   return (
-    <Card title={t('nav.search')} className="page search-page">
+    <Card title={t('nav.search')} className="page search-page"
+      extra={atLeast(current.role, 'supervisor') && results && results.hits.length > 0 && (
+        <Dropdown trigger={['click']} menu={{
+          items: [{ key: 'json', label: t('search.exportJson') }, { key: 'csv', label: t('search.exportCsv') }],
+          onClick: ({ key }) => void exportAs(key as 'json' | 'csv'),
+        }}>
+          <Button icon={<DownloadOutlined />} data-testid="search-export">{t('search.export')}</Button>
+        </Dropdown>
+      )}>
       <Space direction="vertical" size={12} style={{ width: '100%' }}>
         <div>
           <Input.Search value={draft} onChange={(e) => setDraft(e.target.value)} allowClear enterButton={<SearchOutlined />}

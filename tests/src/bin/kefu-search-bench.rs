@@ -257,13 +257,15 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|---:|");
     for (label, query) in &queries {
         for _ in 0..3 {
-            kefu_api::http::search::search(&databases, &schema, query).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            kefu_api::http::search::search(&databases, &schema, None, query)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         }
         let mut times = Vec::with_capacity(args.runs);
         let mut hits = 0;
         for _ in 0..args.runs {
             let started = Instant::now();
-            let page = kefu_api::http::search::search(&databases, &schema, query)
+            let page = kefu_api::http::search::search(&databases, &schema, None, query)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             times.push(started.elapsed());
