@@ -5,7 +5,8 @@
 // service hours (closed by the hours, a holiday) and the away message a visitor gets; routing rules
 // (a bad pattern refused, reorder, on/off, a 409 reload) firing on a visitor's refund request;
 // searching the history (a Chinese word marked in its hit, a filter, a refused query, a hit
-// opening its conversation); the audit log showing who searched and read, filtered, as CSV.
+// opening its conversation); the audit log showing who searched and read, filtered, as CSV; a
+// visitor's rating and comment shown to the team live.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
@@ -979,6 +980,29 @@ test('audit log: the searches and the transcript reads are listed with who did t
     assert.ok(lines.length > 1 && lines.slice(1).every((l) => l.includes('transcript.read')), csv);
     await p.screenshot({ path: join(tmpdir(), 'kefu-console-audit.png') });
   } finally {
+    await p.close();
+  }
+});
+
+test('ratings: a visitor rates a closed conversation and the team sees the stars and the comment live', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner rating');
+  const rater = await Visitor.start(siteKey);
+  try {
+    const { conversation_id: id } = await rater.say('评分测试 rating test');
+    await p.goto(`${API}/inbox/open/${id}`);
+    await p.getByTestId('messages').getByText('评分测试 rating test').waitFor();
+    await p.getByTestId('close').click();
+    await rater.next((f) => f.type === 'conversation_updated' && f.status === 'closed');
+    rater.send({ type: 'rate', conversation_id: id, rating: 4, comment: '回复很快，谢谢' });
+    await rater.next((f) => f.type === 'rated');
+    await p.getByTestId('conversation-rating').getByText('Rated ★★★★☆').waitFor();
+    const note = p.getByTestId('messages').locator('[data-testid=system-note][data-kind=rated]');
+    await note.getByText('The visitor rated the conversation ★★★★☆ (4/5).').waitFor();
+    await note.getByText('“回复很快，谢谢”').waitFor();
+    assert.ok(!rater.frames.some((f) => f.type === 'message' && f.private), 'the visitor is not sent the note');
+  } finally {
+    rater.close();
     await p.close();
   }
 });

@@ -537,6 +537,14 @@ pub enum NoteEvent {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         skipped: Vec<crate::rules::Action>,
     },
+    /// The visitor rated the conversation (CSAT).
+    Rated {
+        /// 1–5.
+        rating: u8,
+        /// What they wrote, if anything.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
 }
 
 /// A file as messages carry it. Download: agents `GET /api/v1/attachments/{id}`, visitors

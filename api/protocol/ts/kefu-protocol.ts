@@ -198,7 +198,15 @@ applied: Array<Action>,
  * What it could not do (the conversation already had an agent, the agent was at
  * capacity or gone).
  */
-skipped?: Array<Action>, };
+skipped?: Array<Action>, } | { "kind": "rated", 
+/**
+ * 1–5.
+ */
+rating: number, 
+/**
+ * What they wrote, if anything.
+ */
+comment?: string | null, };
 
 export type MessageView = { 
 /**

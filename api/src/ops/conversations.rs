@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use kefu_protocol::ws::{ConversationStatus, Sender, WsErrorCode};
+use kefu_protocol::ws::{ConversationStatus, NoteEvent, Sender, WsErrorCode};
 use kefu_protocol::{ConversationId, UserId, VisitorId};
 
 use super::events::{Change, ConversationChange, Events};
@@ -156,13 +156,33 @@ pub async fn rate(
     let id = conversation;
     let stored = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
-            let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
-            db::conversations::rate(tx, id, visitor, i16::from(rating), comment).await
+            let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+            let rated = db::conversations::rate(tx, id, visitor, i16::from(rating), comment.as_deref()).await?;
+            if rated.is_err() {
+                return Ok(rated.map(|row| (row, None)));
+            }
+            // The team sees the rating and the comment in the transcript, where it is searched
+            // and exported with the conversation (a note: the visitor is not sent it back).
+            let body = match &comment {
+                Some(comment) => format!("The visitor rated the conversation {rating}/5: {comment}"),
+                None => format!("The visitor rated the conversation {rating}/5."),
+            };
+            let note = db::messages::insert_system_note(tx, id, &body, &NoteEvent::Rated { rating, comment }).await?;
+            let row = db::conversations::find(tx, id).await?;
+            Ok(row.map(|row| (row, Some(note))).ok_or(db::conversations::RateRefused::NotFound))
         })
     })
     .await?;
     match stored {
-        Ok(row) => {
+        Ok((row, note)) => {
+            if let Some(note) = note {
+                events.publish(Change::MessageStored {
+                    tenant: tenant.id,
+                    message: note,
+                    conversation: None,
+                    opened: false,
+                });
+            }
             events.publish(Change::ConversationChanged {
                 tenant: tenant.id,
                 conversation: row,

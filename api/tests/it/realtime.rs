@@ -815,6 +815,11 @@ async fn visitors_get_availability_queue_places_profiles_context_and_ratings() {
     assert_eq!((rated["conversation_id"].as_str(), rated["rating"].as_u64()), (Some(conversation.as_str()), Some(4)));
     let (_, summary) = app.get(&format!("/api/v1/conversations/{conversation}"), Some(&owner.access)).await;
     assert_eq!(summary["rating"], 4);
+    // The team reads the rating and its comment in the transcript, as a note.
+    let (_, page) = app.get(&format!("/api/v1/conversations/{conversation}/messages"), Some(&owner.access)).await;
+    let last = page["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+    assert_eq!(last["event"], json!({ "kind": "rated", "rating": 4, "comment": "很好" }), "{page}");
+    assert_eq!((last["private"].as_bool(), last["sender"]["kind"].as_str()), (Some(true), Some("system")));
 }
 
 #[tokio::test]

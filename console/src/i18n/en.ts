@@ -533,6 +533,8 @@ export const en = {
   'search.exportJson': 'Conversations as JSON (archive)',
   'search.exportCsv': 'Conversations as CSV (a row per message)',
   'search.exportTooMany': 'More than 1,000 conversations match: narrow the dates or filters to export.',
+  'note.rated': 'The visitor rated the conversation {stars} ({rating}/5).',
+  'conversation.rating': 'Rated {stars}',
 } as const;
 
 export type Key = keyof typeof en;

@@ -535,4 +535,6 @@ export const zhCN: Record<Key, string> = {
   'search.exportJson': '会话 JSON（存档格式）',
   'search.exportCsv': '会话 CSV（每条消息一行）',
   'search.exportTooMany': '匹配的会话超过 1,000 个：请缩小日期或筛选范围后再导出。',
+  'note.rated': '访客评价了本次会话：{stars}（{rating}/5）。',
+  'conversation.rating': '评价 {stars}',
 };

@@ -92,6 +92,11 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
           <Typography.Title level={5} style={{ margin: 0 }} ellipsis>{name}</Typography.Title>
           {item && <Tag color={open ? 'green' : 'default'} data-testid="conversation-status">{t(`status.${open ? 'open' : 'closed'}`)}</Tag>}
           {item?.assignee && <Tag icon={<UserOutlined />} data-testid="conversation-assignee">{names.get(item.assignee) ?? t('conversation.someone')}</Tag>}
+          {item?.rating != null && (
+            <Tag color={item.rating >= 4 ? 'gold' : item.rating <= 2 ? 'red' : 'default'} data-testid="conversation-rating">
+              {t('conversation.rating', { stars: '★'.repeat(item.rating) + '☆'.repeat(Math.max(0, 5 - item.rating)) })}
+            </Tag>
+          )}
         </Space>
         <Space size={4} wrap>
           {open && !item?.assignee && (
@@ -174,6 +179,8 @@ function systemText(m: MessageView, t: T, names: ReadonlyMap<string, string>, te
       return { what: t(`note.botHandoff.${e.reason}`), note: e.reason === 'low_score' ? m.body : undefined };
     case 'rule_fired':
       return { what: firedText(e, t, teams, names) };
+    case 'rated':
+      return { what: t('note.rated', { stars: '★'.repeat(e.rating) + '☆'.repeat(Math.max(0, 5 - e.rating)), rating: e.rating }), note: e.comment ?? undefined };
   }
 }
 
