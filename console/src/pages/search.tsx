@@ -14,6 +14,7 @@ import type { Key } from '../i18n/en';
 import { useConsole, type ConsoleStore } from '../state/store';
 import { describe } from '../ui/errors';
 import { atLeast } from '../ui/roles';
+import { systemText } from './inbox/conversation';
 import { apiQuery, conversationPath, fromUrl, isEmpty, SENDERS, toUrl, type SearchParams, type Segment } from './search-query';
 
 interface Hit {
@@ -38,6 +39,8 @@ export function SearchPage({ store, session: current }: { store: ConsoleStore; s
   const params = useMemo(() => fromUrl(url), [url]);
   const members = useConsole(store, (s) => s.members);
   const teams = useConsole(store, (s) => s.teams);
+  const names = useMemo(() => new Map(members.map((m) => [m.user_id, m.display_name])), [members]);
+  const teamNames = useMemo(() => new Map(teams.map((team) => [team.id, team.name])), [teams]);
   const [draft, setDraft] = useState(params.q ?? '');
   const [results, setResults] = useState<Results | null>(null);
   const [loading, setLoading] = useState(false);
@@ -185,7 +188,13 @@ export function SearchPage({ store, session: current }: { store: ConsoleStore; s
                     </Typography.Text>
                   </span>
                   <span className="search-hit-text" data-testid="search-snippet">
-                    {hit.snippet.map((s, i) => (s.hit ? <mark key={i}>{s.text}</mark> : <span key={i}>{s.text}</span>))}
+                    {hit.message.sender.kind === 'system' && hit.message.event
+                      // Kefu's own notes read in the member's language, as in the transcript.
+                      ? (() => {
+                          const { what, note } = systemText(hit.message, t, names, teamNames);
+                          return note ? `${what} “${note}”` : what;
+                        })()
+                      : hit.snippet.map((s, i) => (s.hit ? <mark key={i}>{s.text}</mark> : <span key={i}>{s.text}</span>))}
                   </span>
                 </button>
               </li>

@@ -5,6 +5,7 @@ import { DownloadOutlined } from '@ant-design/icons';
 import { App, Button, Card, DatePicker, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useEffect, useRef, useState } from 'react';
+import { Link } from 'react-router';
 import { api, call } from '../../api/client';
 import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
@@ -149,7 +150,16 @@ export function AuditPage({ store }: { store: ConsoleStore }) {
               return <Space size={4} wrap>{kind && <span>{t(kind)}</span>}<Tag>{e.action}</Tag></Space>;
             },
           },
-          { title: t('audit.target'), dataIndex: 'target', render: (target?: string | null) => target ? <Typography.Text code>{target}</Typography.Text> : null },
+          {
+            title: t('audit.target'),
+            dataIndex: 'target',
+            render: (target?: string | null) => {
+              if (!target) return null;
+              const code = <Typography.Text code>{target}</Typography.Text>;
+              // A conversation opens in the inbox.
+              return target.startsWith('conv_') ? <Link to={`/inbox/closed/${target}`}>{code}</Link> : code;
+            },
+          },
           {
             title: t('audit.details'),
             render: (_: unknown, e: Entry) => {

@@ -1,5 +1,5 @@
 // Canned responses offered while the reply starts with `/` (F15).
-import { List, Typography } from 'antd';
+import { Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -52,13 +52,14 @@ export function CannedPicker({ query, active, onResults, onPick }: {
   return (
     <div className="canned-picker" data-testid="canned-picker" role="listbox" aria-label={t('nav.canned')}>
       {found.length === 0 ? <Typography.Text type="secondary">{t('canned.none')}</Typography.Text> : (
-        <List size="small" dataSource={found} rowKey={(c) => c.id}
-          renderItem={(c, i) => (
-            <List.Item onMouseDown={(e) => { e.preventDefault(); onPick(c); }} role="option" aria-selected={i === active}
+        <ul className="plain-list">
+          {found.map((c, i) => (
+            <li key={c.id} onMouseDown={(e) => { e.preventDefault(); onPick(c); }} role="option" aria-selected={i === active}
               className={`canned-item${i === active ? ' canned-item-active' : ''}`} data-testid="canned-item">
               <Typography.Text code>/{c.shortcut}</Typography.Text> <Typography.Text ellipsis>{c.title || c.body}</Typography.Text>
-            </List.Item>
-          )} />
+            </li>
+          ))}
+        </ul>
       )}
     </div>
   );

@@ -159,10 +159,10 @@ function dayChanged(previous: MessageView | undefined, m: MessageView): boolean 
   return !previous || new Date(previous.created_at).toDateString() !== new Date(m.created_at).toDateString();
 }
 
-type T = ReturnType<typeof useI18n>['t'];
+export type T = ReturnType<typeof useI18n>['t'];
 
 /** What a system note says, in the member's language, from its structured event. */
-function systemText(m: MessageView, t: T, names: ReadonlyMap<string, string>, teams: ReadonlyMap<string, string>): { what: string; note?: string | undefined } {
+export function systemText(m: MessageView, t: T, names: ReadonlyMap<string, string>, teams: ReadonlyMap<string, string>): { what: string; note?: string | undefined } {
   const e = m.event;
   const who = (id: string) => names.get(id) ?? t('conversation.someone');
   if (!e) return { what: m.body };

@@ -1,7 +1,7 @@
 // The inbox page: list, conversation and visitor panel side by side on a wide screen, one at a
 // time on a phone; keyboard shortcuts for the busy agent.
-import { App, Drawer, Empty, Modal, Typography } from 'antd';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { App, Empty, Modal, Spin, Typography } from 'antd';
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import type { StoredSession } from '../../auth/session';
 import { useI18n } from '../../i18n';
@@ -11,7 +11,11 @@ import type { ComposerHandle } from './composer';
 import { ConversationView } from './conversation';
 import { ConversationList } from './list';
 import { useShortcuts, SHORTCUTS } from './shortcuts';
-import { VisitorPanel } from './visitor';
+
+// The visitor panel, and the drawer that holds it on a phone, load after the inbox (they are not
+// needed to read and answer): docs/console.md, "Weight".
+const VisitorPanel = lazy(() => import('./visitor').then((m) => ({ default: m.VisitorPanel })));
+const VisitorDrawer = lazy(() => import('./visitor-drawer'));
 
 function asView(value: string | undefined): View {
   return VIEWS.includes(value as View) ? (value as View) : 'unassigned';
@@ -28,6 +32,9 @@ export function InboxPage({ store }: { store: ConsoleStore; session: StoredSessi
   const [visitorOpen, setVisitorOpen] = useState(false);
   const [help, setHelp] = useState(false);
   const composer = useRef<ComposerHandle>(null);
+  // Once opened, the drawer stays mounted so that it can animate closed.
+  const drawerUsed = useRef(false);
+  if (visitorOpen) drawerUsed.current = true;
   const items = useConsole(store, (s) => s.items);
   const closedLoaded = useConsole(store, (s) => s.closedLoaded);
   const lastError = useConsole(store, (s) => s.lastError);
@@ -66,10 +73,18 @@ export function InboxPage({ store }: { store: ConsoleStore; session: StoredSessi
       </div>
       {selected && item && (
         <>
-          <div className="inbox-visitor only-wide"><VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} /></div>
-          <Drawer open={visitorOpen} onClose={() => setVisitorOpen(false)} title={t('conversation.visitor')} size="default" className="hide-wide-drawer">
-            <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} />
-          </Drawer>
+          <div className="inbox-visitor only-wide">
+            <Suspense fallback={<Spin className="shell-loading" />}>
+              <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} />
+            </Suspense>
+          </div>
+          {(visitorOpen || drawerUsed.current) && (
+            <Suspense fallback={null}>
+              <VisitorDrawer open={visitorOpen} onClose={() => setVisitorOpen(false)} title={t('conversation.visitor')}>
+                <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} />
+              </VisitorDrawer>
+            </Suspense>
+          )}
         </>
       )}
       <Modal open={help} onCancel={() => setHelp(false)} footer={null} title={t('shortcuts.title')}>

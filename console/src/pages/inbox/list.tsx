@@ -1,6 +1,6 @@
 // The inbox column (F14): views with counts and unread marks, filters, and the conversations of
 // the chosen view, live.
-import { Avatar, Badge, Empty, Input, List, Segmented, Select, Space, Typography } from 'antd';
+import { Avatar, Badge, Empty, Input, Segmented, Select, Space, Typography } from 'antd';
 import { useMemo } from 'react';
 import { useI18n } from '../../i18n';
 import { activityAt, countViews, VIEWS, type Filters, type InboxItem, type View } from '../../state/inbox';
@@ -60,34 +60,32 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
         {list.length === 0 ? (
           <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t(`inbox.empty.${view}`)} />
         ) : (
-          <List size="small" dataSource={list} rowKey={(i) => i.conversation_id}
-            renderItem={(item) => {
+          // A plain list (antd's List would weigh on every member's first download).
+          <ul className="inbox-items">
+            {list.map((item) => {
               const name = visitorLabel(item, t('visitor.anonymous'));
               return (
-                <List.Item onClick={() => onOpen(item.conversation_id)} data-testid="conversation-item" data-id={item.conversation_id}
+                <li key={item.conversation_id} onClick={() => onOpen(item.conversation_id)} data-testid="conversation-item" data-id={item.conversation_id}
                   className={`inbox-item${item.conversation_id === selected ? ' inbox-item-selected' : ''}${item.unread > 0 ? ' inbox-item-unread' : ''}`}
                   tabIndex={0} onKeyDown={(e) => e.key === 'Enter' && onOpen(item.conversation_id)}>
-                  <List.Item.Meta
-                    avatar={<Badge dot={online.has(item.visitor_id)} color="#22c55e" offset={[-4, 28]}><Avatar>{name.slice(0, 1).toUpperCase()}</Avatar></Badge>}
-                    title={
-                      <div className="inbox-item-title">
-                        <Typography.Text strong={item.unread > 0} ellipsis>{name}</Typography.Text>
-                        <Typography.Text type="secondary" className="inbox-item-time">{timeLabel(activityAt(item), lang)}</Typography.Text>
-                      </div>
-                    }
-                    description={
-                      <div className="inbox-item-title">
-                        <Typography.Text type="secondary" ellipsis data-testid="conversation-preview">
-                          {item.last_message ? item.last_message.body : t('inbox.noMessages')}
-                        </Typography.Text>
-                        {item.unread > 0 ? <Badge count={item.unread} size="small" data-testid="unread" /> :
-                          item.assignee ? <Typography.Text type="secondary" className="inbox-item-assignee">{names.get(item.assignee) ?? ''}</Typography.Text> : null}
-                      </div>
-                    }
-                  />
-                </List.Item>
+                  <Badge dot={online.has(item.visitor_id)} color="#22c55e" offset={[-4, 28]}><Avatar>{name.slice(0, 1).toUpperCase()}</Avatar></Badge>
+                  <div className="inbox-item-body">
+                    <div className="inbox-item-title">
+                      <Typography.Text strong={item.unread > 0} ellipsis>{name}</Typography.Text>
+                      <Typography.Text type="secondary" className="inbox-item-time">{timeLabel(activityAt(item), lang)}</Typography.Text>
+                    </div>
+                    <div className="inbox-item-title">
+                      <Typography.Text type="secondary" ellipsis data-testid="conversation-preview">
+                        {item.last_message ? item.last_message.body : t('inbox.noMessages')}
+                      </Typography.Text>
+                      {item.unread > 0 ? <Badge count={item.unread} size="small" data-testid="unread" /> :
+                        item.assignee ? <Typography.Text type="secondary" className="inbox-item-assignee">{names.get(item.assignee) ?? ''}</Typography.Text> : null}
+                    </div>
+                  </div>
+                </li>
               );
-            }} />
+            })}
+          </ul>
         )}
       </div>
     </div>

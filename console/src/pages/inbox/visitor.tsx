@@ -1,7 +1,7 @@
 // The visitor panel (F13): who they are (identified data, form answers), what the host page told
 // us (`setContext`), where they are now (live), where they have been, their device and place, and
 // their earlier conversations.
-import { Badge, Collapse, Descriptions, Empty, List, Spin, Tag, Typography } from 'antd';
+import { Badge, Collapse, Descriptions, Empty, Spin, Tag, Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
 import { api, call } from '../../api/client';
@@ -100,25 +100,27 @@ export function VisitorPanel({ store, visitorId, conversationId, view }: { store
         {
           key: 'pages', label: `${t('visitor.pages')} (${profile.recent_pages.length})`,
           children: profile.recent_pages.length === 0 ? <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} /> : (
-            <List size="small" dataSource={profile.recent_pages} rowKey={(p) => `${p.viewed_at}${p.url}`}
-              renderItem={(p) => (
-                <List.Item>
+            <ul className="plain-list visitor-list">
+              {profile.recent_pages.map((p) => (
+                <li key={`${p.viewed_at}${p.url}`}>
                   <Typography.Text ellipsis style={{ maxWidth: 180 }} title={p.url}>{p.title || p.url}</Typography.Text>
                   <Typography.Text type="secondary">{timeLabel(p.viewed_at, lang)}</Typography.Text>
-                </List.Item>
-              )} />
+                </li>
+              ))}
+            </ul>
           ),
         },
         {
           key: 'earlier', label: `${t('visitor.earlier')} (${earlier.length})`,
           children: earlier.length === 0 ? <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} /> : (
-            <List size="small" dataSource={earlier} rowKey={(c) => c.conversation_id}
-              renderItem={(c) => (
-                <List.Item>
+            <ul className="plain-list visitor-list">
+              {earlier.map((c) => (
+                <li key={c.conversation_id}>
                   <Link to={`/inbox/${view}/${c.conversation_id}`}>{timeLabel(c.updated_at, lang)}</Link>
                   <Tag>{t(`status.${c.status === 'open' ? 'open' : 'closed'}`)}</Tag>
-                </List.Item>
-              )} />
+                </li>
+              ))}
+            </ul>
           ),
         },
       ]} />
