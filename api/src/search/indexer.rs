@@ -184,7 +184,7 @@ async fn index_batch(tx: &mut TenantTx) -> sqlx::Result<u64> {
 }
 
 /// Every `every`, looks in each tenant database for tenants with queued messages and wakes
-/// their drain (forgetting tenants whose schema is no longer there).
+/// their drain (forgetting tenants whose schema is no longer there or that are not active).
 async fn sweeper(
     databases: Databases,
     wake: mpsc::UnboundedSender<TenantId>,
@@ -211,7 +211,9 @@ async fn sweep(databases: &Databases, wake: &mpsc::UnboundedSender<TenantId>) ->
         let pool = databases.maintenance_pool(&database.id).await?;
         let mut conn = pool.acquire().await?;
         for (tenant, here) in db::search::dirty_tenants(&mut conn, SWEEP_TENANTS).await? {
-            if here {
+            // A tenant deleted, moved away or suspended has nothing this node can index; a
+            // suspended one's queue is drained by its first message once it is active again.
+            if here && db::tenants::active_schema(databases, tenant).await?.is_some() {
                 let _ = wake.send(tenant);
             } else {
                 db::search::forget_tenant(&mut conn, tenant).await?;
