@@ -76,4 +76,18 @@ impl AttachmentStore {
     pub async fn delete(&self, key: &str) -> object_store::Result<()> {
         self.inner.delete(&Path::from(key)).await
     }
+
+    /// Removes every file of a tenant (after the tenant's deletion); returns how many.
+    pub async fn delete_tenant(&self, tenant: TenantId) -> object_store::Result<u64> {
+        use futures_util::StreamExt;
+        let prefix = Path::from(tenant.simple().to_string());
+        let locations = self.inner.list(Some(&prefix)).map(|meta| meta.map(|m| m.location)).boxed();
+        let mut deleted = self.inner.delete_stream(locations);
+        let mut count = 0;
+        while let Some(done) = deleted.next().await {
+            done?;
+            count += 1;
+        }
+        Ok(count)
+    }
 }

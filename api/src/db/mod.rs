@@ -77,6 +77,7 @@ pub mod bot;
 pub mod canned_responses;
 pub mod conversations;
 pub mod databases;
+pub mod erasure;
 pub mod invitations;
 pub mod memberships;
 pub mod message_batch;

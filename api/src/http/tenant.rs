@@ -215,5 +215,13 @@ async fn delete_tenant(
     provision::delete_tenant(&mut tx).await?;
     tx.commit().await?;
     tracing::warn!(tenant_id = %auth.tenant.id, user_id = %user_id, "tenant deleted by its owner");
+    // Its files go with it (after the commit: a failure here leaves bytes nothing can serve,
+    // logged for the operator, never a half-deleted tenant).
+    match state.attachments.delete_tenant(auth.tenant.id).await {
+        Ok(files) => tracing::info!(tenant_id = %auth.tenant.id, files, "the deleted tenant's files were removed"),
+        Err(error) => {
+            tracing::error!(tenant_id = %auth.tenant.id, %error, "the deleted tenant's files could not all be removed")
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,5 @@
 //! Visitor profiles for agents (F13): device, language, country, campaign, current page, page
-//! history and earlier conversations.
+//! history and earlier conversations; and erasing a visitor's data on request (F25).
 
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
@@ -10,14 +10,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, Auth};
+use super::extract::{AdminUp, AnyMember, Auth};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_visitor))
+    OpenApiRouter::new().routes(routes!(get_visitor, erase_visitor))
 }
 
 /// One page view.
@@ -122,5 +122,82 @@ async fn get_visitor(
             .map(|p| PageView { url: p.url, title: p.title, referrer: p.referrer, utm: p.utm, viewed_at: p.viewed_at })
             .collect(),
         conversations: conversations.iter().map(db::conversations::ConversationRow::summary).collect(),
+    }))
+}
+
+/// The receipt of an erasure: what was removed, in counts (no personal data).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureReceipt {
+    /// The visitor (`vis_…`).
+    #[schema(value_type = String)]
+    pub visitor_id: VisitorId,
+    /// Whether anything was left to erase (`false` when the visitor was already erased, or never
+    /// existed: erasing again changes nothing).
+    pub erased: bool,
+    /// Conversations removed.
+    pub conversations: i64,
+    /// Messages and notes removed (with their search index entries).
+    pub messages: i64,
+    /// Page views removed.
+    pub page_views: i64,
+    /// Files removed from the object store.
+    pub files: i64,
+    /// Mail to the visitor's address removed (queued and sent).
+    pub mails: i64,
+    /// When.
+    pub erased_at: DateTime<Utc>,
+}
+
+/// Erases a visitor's data (GDPR/PIPL): profile, page views, conversations with every message
+/// and note, search entries, attachments and their files, mail to them. Idempotent; the receipt
+/// is kept in the audit log (`visitor.erased`, counts only).
+#[utoipa::path(delete, path = "/api/v1/visitors/{visitor_id}", tag = "visitors", security(("bearer" = [])),
+    params(("visitor_id" = String, Path, description = "vis_…")),
+    responses((status = 200, body = ErasureReceipt), (status = 403, description = "forbidden: admins"),
+        (status = 404, description = "resource_not_found: not a visitor id")))]
+async fn erase_visitor(
+    State(state): State<AppState>,
+    auth: Auth<AdminUp>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ErasureReceipt>> {
+    let id: VisitorId = id.parse().map_err(|_| ApiError::not_found("visitor"))?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let erased = db::erasure::erase_visitor(&mut tx, id).await?;
+    let Some(erased) = erased else {
+        tx.commit().await?;
+        return Ok(axum::Json(ErasureReceipt {
+            visitor_id: id,
+            erased: false,
+            conversations: 0,
+            messages: 0,
+            page_views: 0,
+            files: 0,
+            mails: 0,
+            erased_at: Utc::now(),
+        }));
+    };
+    let files = i64::try_from(erased.files.len()).unwrap_or(i64::MAX);
+    let details = serde_json::json!({
+        "conversations": erased.conversations, "messages": erased.messages, "page_views": erased.page_views,
+        "files": files, "mails": erased.mails,
+    });
+    db::audit::record(&mut tx, auth.principal.actor(), "visitor.erased", Some(&id.to_string()), details).await?;
+    tx.commit().await?;
+    // The rows are gone; now the bytes. A file that cannot be deleted now is logged: its row is
+    // gone, so nothing serves it.
+    for key in &erased.files {
+        if let Err(error) = state.attachments.delete(key).await {
+            tracing::warn!(%error, key, "an erased visitor's file could not be deleted");
+        }
+    }
+    Ok(axum::Json(ErasureReceipt {
+        visitor_id: id,
+        erased: true,
+        conversations: erased.conversations,
+        messages: erased.messages,
+        page_views: erased.page_views,
+        files,
+        mails: erased.mails,
+        erased_at: Utc::now(),
     }))
 }

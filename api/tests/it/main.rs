@@ -8,6 +8,7 @@ mod auto_close;
 mod bad_input;
 mod bot;
 mod console;
+mod erasure;
 mod export;
 mod handoff;
 mod isolation;

@@ -117,6 +117,19 @@ async fn owner_deletes_the_tenant_with_password_and_slug_and_everything_goes() {
     let agent = app.invite_and_accept(&owner, "agent").await;
     let (_, key) = app.post("/api/v1/api-keys", Some(&owner.access), json!({ "name": "k" })).await;
     let schema = format!("t_{}", owner.tenant_id.trim_start_matches("tnt_"));
+    // A file in the tenant's part of the object store.
+    let uploaded = reqwest::Client::new()
+        .post(app.url("/api/v1/attachments?name=price-list.txt"))
+        .bearer_auth(&owner.access)
+        .header("content-type", "application/octet-stream")
+        .body("价目表 price list".as_bytes().to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let files =
+        std::path::Path::new(&app.state.config.attachments.local_dir).join(owner.tenant_id.trim_start_matches("tnt_"));
+    assert_eq!(std::fs::read_dir(&files).map(|d| d.count()).unwrap_or(0), 1, "{}", files.display());
 
     let (status, _) = app
         .call(
@@ -162,6 +175,7 @@ async fn owner_deletes_the_tenant_with_password_and_slug_and_everything_goes() {
         .await
         .expect("count");
     assert_eq!(schemas, 0, "the schema is dropped");
+    assert_eq!(std::fs::read_dir(&files).map(|d| d.count()).unwrap_or(0), 0, "its files are deleted");
     for token in [owner.access.as_str(), agent.access.as_str(), key["secret"].as_str().expect("secret")] {
         let (status, _) = app.get("/api/v1/me", Some(token)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
