@@ -6,7 +6,7 @@
 // (a bad pattern refused, reorder, on/off, a 409 reload) firing on a visitor's refund request;
 // searching the history (a Chinese word marked in its hit, a filter, a refused query, a hit
 // opening its conversation); the audit log showing who searched and read, filtered, as CSV; a
-// visitor's rating and comment shown to the team live.
+// visitor's rating and comment shown to the team live; an admin erasing a visitor.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_CONSOLE_PROXY_PORT, KEFU_DEMO_PORT and KEFU_CHROMIUM.
 import assert from 'node:assert/strict';
@@ -1003,6 +1003,29 @@ test('ratings: a visitor rates a closed conversation and the team sees the stars
     assert.ok(!rater.frames.some((f) => f.type === 'message' && f.private), 'the visitor is not sent the note');
   } finally {
     rater.close();
+    await p.close();
+  }
+});
+
+test('erasure: an admin erases a visitor from the visitor panel and their conversation is gone', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner erasure');
+  const leaving = await Visitor.start(siteKey);
+  try {
+    const { conversation_id: id } = await leaving.say('请删除我的数据 erase me');
+    await p.goto(`${API}/inbox/open/${id}`);
+    await p.getByTestId('messages').getByText('请删除我的数据 erase me').waitFor();
+    await p.getByTestId('visitor-erase').click();
+    await p.locator('#visitor-erase-confirm').click();
+    await p.getByText(/^Erased: 1 conversations, \d+ messages\.$/).waitFor();
+    await p.waitForURL('**/inbox');
+    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const gone = await fetch(`${API}/api/v1/conversations/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(gone.status, 404);
+    const log = await (await fetch(`${API}/api/v1/audit-log?action=visitor.erased`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(log.entries[0].details.conversations, 1);
+  } finally {
+    leaving.close();
     await p.close();
   }
 });

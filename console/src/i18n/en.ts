@@ -535,6 +535,11 @@ export const en = {
   'search.exportTooMany': 'More than 1,000 conversations match: narrow the dates or filters to export.',
   'note.rated': 'The visitor rated the conversation {stars} ({rating}/5).',
   'conversation.rating': 'Rated {stars}',
+  'visitor.erase': 'Erase this visitor’s data',
+  'visitor.eraseTitle': 'Erase everything about this visitor?',
+  'visitor.eraseWarning': 'Their profile, pages, every conversation with its messages and notes, their files and mail are deleted for good. Do this when the visitor asks (GDPR, PIPL).',
+  'visitor.eraseConfirm': 'Erase',
+  'visitor.erased': 'Erased: {conversations} conversations, {messages} messages.',
 } as const;
 
 export type Key = keyof typeof en;

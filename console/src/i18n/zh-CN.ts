@@ -537,4 +537,9 @@ export const zhCN: Record<Key, string> = {
   'search.exportTooMany': '匹配的会话超过 1,000 个：请缩小日期或筛选范围后再导出。',
   'note.rated': '访客评价了本次会话：{stars}（{rating}/5）。',
   'conversation.rating': '评价 {stars}',
+  'visitor.erase': '删除该访客的数据',
+  'visitor.eraseTitle': '删除该访客的全部数据？',
+  'visitor.eraseWarning': '其资料、浏览记录、所有会话及消息和备注、文件和邮件都将被永久删除。请在访客提出要求时使用（GDPR、个人信息保护法）。',
+  'visitor.eraseConfirm': '删除',
+  'visitor.erased': '已删除：{conversations} 个会话，{messages} 条消息。',
 };

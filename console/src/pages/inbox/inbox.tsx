@@ -7,6 +7,7 @@ import type { StoredSession } from '../../auth/session';
 import { useI18n } from '../../i18n';
 import { listView, neighbour, VIEWS, type Filters, type View } from '../../state/inbox';
 import { useConsole, type ConsoleStore } from '../../state/store';
+import { atLeast } from '../../ui/roles';
 import type { ComposerHandle } from './composer';
 import { ConversationView } from './conversation';
 import { ConversationList } from './list';
@@ -21,7 +22,7 @@ function asView(value: string | undefined): View {
   return VIEWS.includes(value as View) ? (value as View) : 'unassigned';
 }
 
-export function InboxPage({ store }: { store: ConsoleStore; session: StoredSession }) {
+export function InboxPage({ store, session }: { store: ConsoleStore; session: StoredSession }) {
   const { t } = useI18n();
   const { message } = App.useApp();
   const navigate = useNavigate();
@@ -75,13 +76,13 @@ export function InboxPage({ store }: { store: ConsoleStore; session: StoredSessi
         <>
           <div className="inbox-visitor only-wide">
             <Suspense fallback={<Spin className="shell-loading" />}>
-              <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} />
+              <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} canErase={atLeast(session.role, 'admin')} />
             </Suspense>
           </div>
           {(visitorOpen || drawerUsed.current) && (
             <Suspense fallback={null}>
               <VisitorDrawer open={visitorOpen} onClose={() => setVisitorOpen(false)} title={t('conversation.visitor')}>
-                <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} />
+                <VisitorPanel store={store} visitorId={item.visitor_id} conversationId={selected} view={view} canErase={atLeast(session.role, 'admin')} />
               </VisitorDrawer>
             </Suspense>
           )}

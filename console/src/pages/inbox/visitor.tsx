@@ -1,12 +1,14 @@
 // The visitor panel (F13): who they are (identified data, form answers), what the host page told
 // us (`setContext`), where they are now (live), where they have been, their device and place, and
 // their earlier conversations.
-import { Badge, Collapse, Descriptions, Empty, Spin, Tag, Typography } from 'antd';
+import { DeleteOutlined } from '@ant-design/icons';
+import { App, Badge, Button, Collapse, Descriptions, Empty, Popconfirm, Spin, Tag, Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
 import { api, call } from '../../api/client';
 import type { ConversationSummary } from '../../api/protocol';
 import { useI18n } from '../../i18n';
+import { describe } from '../../ui/errors';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { timeLabel } from './names';
 
@@ -34,8 +36,16 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
 }
 
-export function VisitorPanel({ store, visitorId, conversationId, view }: { store: ConsoleStore; visitorId: string; conversationId: string; view: string }) {
+export function VisitorPanel({ store, visitorId, conversationId, view, canErase = false }: {
+  store: ConsoleStore;
+  visitorId: string;
+  conversationId: string;
+  view: string;
+  /** Admins may erase the visitor's data (GDPR/PIPL). */
+  canErase?: boolean;
+}) {
   const { t, lang } = useI18n();
+  const { message } = App.useApp();
   const version = useConsole(store, (s) => s.visitorVersions.get(visitorId)) ?? 0;
   const livePage = useConsole(store, (s) => s.pages.get(visitorId));
   const online = useConsole(store, (s) => s.visitorsOnline.has(visitorId));
@@ -124,6 +134,23 @@ export function VisitorPanel({ store, visitorId, conversationId, view }: { store
           ),
         },
       ]} />
+      {canErase && (
+        <Popconfirm title={t('visitor.eraseTitle')} description={t('visitor.eraseWarning')} okText={t('visitor.eraseConfirm')}
+          okButtonProps={{ danger: true, id: 'visitor-erase-confirm' }} cancelText={t('common.cancel')}
+          onConfirm={async () => {
+            try {
+              const receipt = await call(api.DELETE('/api/v1/visitors/{visitor_id}', { params: { path: { visitor_id: visitorId } } }));
+              message.success(t('visitor.erased', { conversations: receipt.conversations, messages: receipt.messages }));
+              // Their conversations are gone from every list: start again from the inbox once the
+              // member has read the receipt.
+              setTimeout(() => window.location.assign('/inbox'), 1500);
+            } catch (e) {
+              message.error(describe(e, t));
+            }
+          }}>
+          <Button danger size="small" icon={<DeleteOutlined />} className="visitor-erase" data-testid="visitor-erase">{t('visitor.erase')}</Button>
+        </Popconfirm>
+      )}
     </div>
   );
 }
