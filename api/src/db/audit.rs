@@ -16,6 +16,17 @@ pub enum Actor {
     System,
 }
 
+impl Actor {
+    /// The `actor_user_id` and `actor_api_key_id` columns.
+    fn columns(self) -> (Option<UserId>, Option<ApiKeyId>) {
+        match self {
+            Actor::User(id) => (Some(id), None),
+            Actor::ApiKey(id) => (None, Some(id)),
+            Actor::System => (None, None),
+        }
+    }
+}
+
 /// An audit entry.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
@@ -43,11 +54,7 @@ pub async fn record(
     target: Option<&str>,
     details: serde_json::Value,
 ) -> sqlx::Result<()> {
-    let (user, key) = match actor {
-        Actor::User(id) => (Some(id), None),
-        Actor::ApiKey(id) => (None, Some(id)),
-        Actor::System => (None, None),
-    };
+    let (user, key) = actor.columns();
     sqlx::query(
         "insert into audit_log (actor_user_id, actor_api_key_id, action, target, details) values ($1, $2, $3, $4, $5)",
     )
@@ -83,11 +90,7 @@ pub async fn record_read(
     details: serde_json::Value,
     window: chrono::Duration,
 ) -> sqlx::Result<bool> {
-    let (user, key) = match actor {
-        Actor::User(id) => (Some(id), None),
-        Actor::ApiKey(id) => (None, Some(id)),
-        Actor::System => (None, None),
-    };
+    let (user, key) = actor.columns();
     let done = sqlx::query(
         "insert into audit_log (actor_user_id, actor_api_key_id, action, target, details)
          select $1, $2, $3, $4, $5

@@ -97,15 +97,6 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
-fn parse_time(fields: &mut Fields, field: &str, raw: &Option<String>) -> Option<DateTime<Utc>> {
-    let raw = raw.as_deref()?;
-    fields.take(
-        field,
-        "invalid",
-        DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| "an RFC 3339 instant"),
-    )
-}
-
 /// The filter a query asks for; every invalid field at once.
 fn filter_of(query: &AuditQuery, limit: i64) -> Result<Filter> {
     let mut fields = Fields::default();
@@ -136,8 +127,8 @@ fn filter_of(query: &AuditQuery, limit: i64) -> Result<Filter> {
         Some(target) if (1..=100).contains(&target.len()) => Some(target.to_owned()),
         Some(_) => fields.take("target", "invalid", Err("1 to 100 characters")),
     };
-    let from = parse_time(&mut fields, "from", &query.from);
-    let to = parse_time(&mut fields, "to", &query.to);
+    let from = fields.instant("from", query.from.as_deref());
+    let to = fields.instant("to", query.to.as_deref());
     if let (Some(from), Some(to)) = (from, to)
         && from >= to
     {

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use chrono::{DateTime, Utc};
 use kefu_protocol::ws::ConversationStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -103,17 +102,6 @@ fn parse_id<T: std::str::FromStr>(fields: &mut Fields, field: &str, raw: &Option
     fields.take(field, "invalid", raw.parse::<T>().map_err(|_| format!("a {what} id")))
 }
 
-fn parse_time(fields: &mut Fields, field: &str, raw: &Option<String>) -> Option<DateTime<Utc>> {
-    let raw = raw.as_deref()?;
-    fields.take(
-        field,
-        "invalid",
-        DateTime::parse_from_rfc3339(raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| "an RFC 3339 instant, e.g. 2026-12-01T00:00:00+08:00"),
-    )
-}
-
 /// What the audit log keeps of a search: the keywords and the filters given.
 pub(super) fn audit_details(query: &SearchQuery) -> serde_json::Value {
     let given = [
@@ -149,8 +137,8 @@ pub fn filter_of(query: &SearchQuery) -> Result<(Filter, Vec<query::Phrase>)> {
             }
         },
     };
-    let from = parse_time(&mut fields, "from", &query.from);
-    let to = parse_time(&mut fields, "to", &query.to);
+    let from = fields.instant("from", query.from.as_deref());
+    let to = fields.instant("to", query.to.as_deref());
     if let (Some(from), Some(to)) = (from, to)
         && from >= to
     {

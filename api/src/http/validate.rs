@@ -32,3 +32,18 @@ impl Fields {
 pub fn valid<T>(value: Option<T>) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("validated value missing")))
 }
+
+impl Fields {
+    /// An optional RFC 3339 instant from a query parameter, recorded as `invalid` under `field`
+    /// when it is not one.
+    pub fn instant(&mut self, field: &str, raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+        let raw = raw?;
+        self.take(
+            field,
+            "invalid",
+            chrono::DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| "an RFC 3339 instant, e.g. 2026-12-01T00:00:00+08:00"),
+        )
+    }
+}
