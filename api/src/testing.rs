@@ -290,6 +290,35 @@ impl TestApp {
         self.call("GET", path, token, None).await
     }
 
+    /// Uploads a file (`POST {path}?name=…`, the bytes as the body) with a member's or a
+    /// visitor's token; the status and the JSON answer.
+    pub async fn upload(&self, path: &str, token: &str, name: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        let response = self
+            .http
+            .post(self.url(&format!("{path}?name={name}")))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits (up to 10 s) until every stored message of the session's tenant is searchable.
+    pub async fn wait_indexed(&self, session: &Session) {
+        for _ in 0..200 {
+            let (_, page) = self.get("/api/v1/search?q=x", Some(&session.access)).await;
+            if page["unindexed"] == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("messages were left unindexed");
+    }
+
     /// Signs up a fresh tenant and returns its owner's session.
     pub async fn signup(&self) -> Session {
         let email = format!("{}@example.com", unique("owner-"));

@@ -60,17 +60,9 @@ async fn reads_and_changes_are_recorded_and_a_repeated_read_once_an_hour() {
     assert_eq!(searches["entries"][0]["actor_user_id"], agent.user_id.as_str());
 
     // An attachment downloaded twice: one entry, with the file's name.
-    let uploaded: Value = reqwest::Client::new()
-        .post(app.url("/api/v1/attachments?name=receipt.txt"))
-        .bearer_auth(&owner.access)
-        .header("content-type", "application/octet-stream")
-        .body("收据 receipt".as_bytes().to_vec())
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
+    let (status, uploaded) =
+        app.upload("/api/v1/attachments", &owner.access, "receipt.txt", "收据 receipt".as_bytes().to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     let attachment = uploaded["id"].as_str().expect("attachment").to_owned();
     for _ in 0..2 {
         let response = reqwest::Client::new()

@@ -22,17 +22,10 @@ async fn a_visitor_is_erased_everywhere_once_and_nothing_else_is() {
     visitor.send(json!({ "type": "profile", "name": "王芳", "email": email })).await;
     visitor.take_of("saved").await;
     visitor.send(json!({ "type": "page_view", "url": "https://shop.example/cart", "title": "Cart" })).await;
-    let upload: serde_json::Value = reqwest::Client::new()
-        .post(app.url("/api/v1/visitor/attachments?name=id-card.txt"))
-        .bearer_auth(&token)
-        .header("content-type", "application/octet-stream")
-        .body("身份证 320102199001011234".as_bytes().to_vec())
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
+    let (status, upload) = app
+        .upload("/api/v1/visitor/attachments", &token, "id-card.txt", "身份证 320102199001011234".as_bytes().to_vec())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{upload}");
     let attachment = upload["id"].as_str().expect("attachment").to_owned();
     visitor
         .send(

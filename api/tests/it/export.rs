@@ -30,18 +30,6 @@ async fn export(app: &TestApp, session: &Session, query: &str) -> (StatusCode, S
     (status, content_type, response.text().await.expect("body"))
 }
 
-/// Waits until the tenant's messages are searchable.
-async fn indexed(app: &TestApp, session: &Session) {
-    for _ in 0..200 {
-        let (_, page) = app.get("/api/v1/search?q=x", Some(&session.access)).await;
-        if page["unindexed"] == 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("messages were left unindexed");
-}
-
 #[tokio::test]
 async fn a_search_exported_as_the_seed_archive_and_as_csv() {
     let app = TestApp::spawn().await;
@@ -63,7 +51,7 @@ async fn a_search_exported_as_the_seed_archive_and_as_csv() {
     // Someone else's question about an invoice.
     let (mut third, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
     let invoice = say(&mut third, "v1", "请开发票").await;
-    indexed(&app, &owner).await;
+    app.wait_indexed(&owner).await;
 
     let (status, content_type, body) = export(&app, &owner, "q=%E9%80%80%E6%AC%BE").await;
     assert_eq!(status, StatusCode::OK, "{body}");

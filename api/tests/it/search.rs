@@ -51,18 +51,6 @@ fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Waits until every stored message of the tenant is indexed.
-async fn indexed(app: &TestApp, session: &Session) {
-    for _ in 0..200 {
-        let page = search(app, session, "q=x").await;
-        if page["unindexed"] == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("messages were left unindexed");
-}
-
 #[tokio::test]
 async fn chinese_and_english_keywords_with_snippets() {
     let app = TestApp::spawn().await;
@@ -75,7 +63,7 @@ async fn chinese_and_english_keywords_with_snippets() {
     let mut agent = app.agent(&owner).await;
     agent.send(json!({ "type": "claim", "conversation_id": conversation })).await;
     agent_says(&mut agent, "note", &conversation, "n1", "VIP：退款已批准").await;
-    indexed(&app, &owner).await;
+    app.wait_indexed(&owner).await;
 
     // One, two and four characters; substrings, not dictionary words.
     assert_eq!(bodies(&search(&app, &owner, &q("退")).await), ["VIP：退款已批准", "你好，我想申请退款"]);
@@ -105,7 +93,7 @@ async fn chinese_and_english_keywords_with_snippets() {
 
     // Relevance: the message that says it twice ranks first.
     say(&mut visitor, "v5", "退款 退款 退款，还是退款").await;
-    indexed(&app, &owner).await;
+    app.wait_indexed(&owner).await;
     let page = search(&app, &owner, &format!("{}&order=relevance", q("退款"))).await;
     assert_eq!(bodies(&page)[0], "退款 退款 退款，还是退款");
     assert!(page["hits"][0]["rank"].as_f64().unwrap_or(0.0) > page["hits"][1]["rank"].as_f64().unwrap_or(1.0));
@@ -149,7 +137,7 @@ async fn every_filter_narrows_the_hits() {
     let between = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
     say(&mut first, "c", "订单问题 later").await;
-    indexed(&app, &owner).await;
+    app.wait_indexed(&owner).await;
 
     let all = q("订单问题");
     let found = async |query: String| {
@@ -199,7 +187,7 @@ async fn pages_follow_each_other_without_gaps_or_repeats() {
     for n in 0..25 {
         say(&mut visitor, &format!("m{n}"), &format!("分页 {}", "分页".repeat(n % 4 + 1))).await;
     }
-    indexed(&app, &owner).await;
+    app.wait_indexed(&owner).await;
     for order in ["newest", "relevance"] {
         let mut seen = Vec::new();
         let mut after: Option<String> = None;
@@ -266,8 +254,8 @@ async fn a_tenant_never_finds_another_tenants_messages() {
     let alpha_conversation = say(&mut alpha_visitor, "a", "机密 alpha").await;
     let (mut beta_visitor, _) = app.visitor(&beta.tenant_id, new_visitor(), None).await;
     say(&mut beta_visitor, "b", "机密 beta").await;
-    indexed(&app, &alpha).await;
-    indexed(&app, &beta).await;
+    app.wait_indexed(&alpha).await;
+    app.wait_indexed(&beta).await;
     assert_eq!(bodies(&search(&app, &alpha, &q("机密")).await), ["机密 alpha"]);
     assert_eq!(bodies(&search(&app, &beta, &q("机密")).await), ["机密 beta"]);
     // Naming the other tenant's conversation finds nothing, with or without keywords.
@@ -281,7 +269,7 @@ async fn a_message_whose_node_died_before_indexing_it_is_found_by_the_sweep() {
     let owner = app.verified_owner().await;
     let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
     let conversation = say(&mut visitor, "v", "第一条").await;
-    indexed(&app, &owner).await;
+    app.wait_indexed(&owner).await;
     // Stored by a node that died before announcing it: the row and its queue entry, no event.
     let schema = app.tenant_schema(&owner.tenant_id).await;
     let conversation_uuid = conversation.trim_start_matches("conv_");
@@ -310,7 +298,7 @@ async fn a_reindex_rebuilds_the_index_from_postgres() {
     for n in 0..7 {
         say(&mut visitor, &format!("m{n}"), &format!("重建索引 {n}")).await;
     }
-    indexed(&app, &owner).await;
+    app.wait_indexed(&owner).await;
     let schema = app.tenant_schema(&owner.tenant_id).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("delete from {}.search_docs", schema.name())))
         .execute(app.db())
