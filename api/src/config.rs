@@ -72,6 +72,8 @@ pub struct Config {
     pub bot: BotConfig,
     /// History search (docs/search.md).
     pub search: SearchConfig,
+    /// Analytics (docs/analytics.md).
+    pub analytics: AnalyticsConfig,
 }
 
 /// Which object store keeps attachments.
@@ -206,6 +208,21 @@ impl Default for SearchConfig {
     }
 }
 
+/// Analytics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// How often a node brings the analytics of the tenants it saw change up to date (a
+    /// dashboard brings its tenant up to date first anyway).
+    pub refresh_secs: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self { refresh_secs: 60 }
+    }
+}
+
 /// Token settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -317,6 +334,7 @@ impl Default for Config {
             attachments: AttachmentsConfig::default(),
             bot: BotConfig::default(),
             search: SearchConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -541,6 +559,9 @@ impl Config {
             && !(smtp.expose_secret().starts_with("smtp://") || smtp.expose_secret().starts_with("smtps://"))
         {
             problems.push("mail.smtp_url (KEFU_MAIL__SMTP_URL) must start with smtp:// or smtps://".into());
+        }
+        if !(1..=3600).contains(&self.analytics.refresh_secs) {
+            problems.push("analytics.refresh_secs (KEFU_ANALYTICS__REFRESH_SECS) must be between 1 and 3600".into());
         }
         if !(1..=3600).contains(&self.search.sweep_secs) {
             problems.push("search.sweep_secs (KEFU_SEARCH__SWEEP_SECS) must be between 1 and 3600".into());

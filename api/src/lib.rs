@@ -3,6 +3,7 @@
 //! `main.rs` is a thin CLI; everything else is here so tests can start the real server on an
 //! ephemeral port with [`build_state`] and [`run`]. See docs/ARCHITECTURE.md for the map.
 
+pub mod analytics;
 pub mod archive;
 pub mod attachments;
 pub mod auth;

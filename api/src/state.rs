@@ -58,6 +58,8 @@ pub struct AppState {
     pub rules: crate::rules::Rules,
     /// Which tenants have automatic replies on, as this node knows (forgotten on a save here).
     pub replies_on: Arc<crate::hours::auto_reply::RepliesOn>,
+    /// Asks this node's analytics task to finish a tenant's refresh in the background.
+    pub analytics: crate::analytics::AnalyticsHandle,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
         let (reply_mail, reply_mail_jobs) = crate::reply_mail::ReplyMailHandle::new();
         let (rules_subscriber, rules_jobs) = crate::rules::RulesHandle::new();
         let (indexer_subscriber, indexer) = crate::search::Indexer::new();
+        let (analytics_subscriber, analytics_changes) = crate::analytics::handle();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
@@ -94,7 +97,14 @@ impl AppState {
             std::sync::Arc::new(reply_mail),
             std::sync::Arc::new(rules_subscriber),
             std::sync::Arc::new(indexer_subscriber),
+            std::sync::Arc::new(analytics_subscriber.clone()),
         ]);
+        crate::analytics::start(
+            db.clone(),
+            analytics_changes,
+            std::time::Duration::from_secs(config.analytics.refresh_secs),
+            shutdown.clone(),
+        );
         indexer.start(db.clone(), std::time::Duration::from_secs(config.search.sweep_secs), shutdown.clone());
         engine.start(db.clone(), presence.clone(), events.clone(), shutdown.clone());
         let embeddings = crate::bot::embeddings::Embeddings::from_config(&config.bot);
@@ -136,6 +146,7 @@ impl AppState {
             bot,
             rules,
             replies_on,
+            analytics: analytics_subscriber,
             router,
             waiting,
             attachments,

@@ -52,8 +52,10 @@ pub async fn erase_visitor(tx: &mut TenantTx, visitor: VisitorId) -> sqlx::Resul
         .bind(visitor)
         .fetch_all(tx.conn())
         .await?;
-    // Conversations, messages (with their index entries), page views and bot records follow by
-    // foreign key.
+    // Their hours' analytics rollups are counted again without them.
+    super::analytics::mark_visitor_stale(tx, visitor).await?;
+    // Conversations, messages (with their index entries), page views, bot records and analytics
+    // facts follow by foreign key.
     sqlx::query("delete from visitors where id = $1").bind(visitor).execute(tx.conn()).await?;
     let tenant = tx.tenant_id();
     let control = tx.control().await?;

@@ -67,6 +67,8 @@ macro_rules! text_enum {
 }
 
 pub mod agents;
+pub mod analytics;
+pub mod analytics_read;
 pub mod api_keys;
 pub mod archive;
 pub mod attachments;

@@ -2,6 +2,7 @@
 //! endpoints, development pages, and the tower layers every request passes through (request id,
 //! tracing, metrics, problem-shaped errors, security headers, CORS, timeout, body limit).
 
+pub mod analytics;
 pub mod api_keys;
 pub mod attachments;
 pub mod audit;
@@ -62,7 +63,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "search", description = "Searching the history"), (name = "teams", description = "Teams and their members"), (name = "canned-responses", description = "Canned responses"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "search", description = "Searching the history"), (name = "analytics", description = "Analytics and stats"), (name = "teams", description = "Teams and their members"), (name = "canned-responses", description = "Canned responses"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
 )]
 struct ApiDoc;
 
@@ -90,6 +91,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(members::router())
         .merge(invitations::router())
         .merge(api_keys::router())
+        .merge(analytics::router())
         .merge(audit::router())
         .merge(tenant::router())
         .merge(presence::router())

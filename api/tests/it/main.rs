@@ -2,6 +2,7 @@
 //! One binary, one module per area (house style). Every test makes its own tenants.
 
 mod accounts;
+mod analytics;
 mod attachments;
 mod audit;
 mod auto_close;
