@@ -5,7 +5,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test services openapi bench-migrate bench-catalog bench-placement bench-realtime bench-store bench-edge bench-search
+.PHONY: help dev test services openapi bench-migrate bench-catalog bench-placement bench-realtime bench-store bench-edge bench-search bench-analytics
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-store    durable msg/s of the storing path: per-message, commit_delay, group commit, same run"
 	@echo "make bench-edge     WebSocket round trips through the native edge against direct, same run"
 	@echo "make bench-search   1,000,000 mixed Chinese/English messages in one tenant: index size, p50/p95 of typical searches"
+	@echo "make bench-analytics a year of a busy tenant: refresh times, dashboard from rollups vs from facts"
 
 dev:
 	@bash infra/local/dev.sh
@@ -51,3 +52,6 @@ bench-edge:
 
 bench-search:
 	@bash infra/local/bench-search.sh
+
+bench-analytics:
+	@bash infra/local/bench-analytics.sh

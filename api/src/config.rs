@@ -215,11 +215,13 @@ pub struct AnalyticsConfig {
     /// How often a node brings the analytics of the tenants it saw change up to date (a
     /// dashboard brings its tenant up to date first anyway).
     pub refresh_secs: u64,
+    /// How often a node looks for scheduled reports that are due.
+    pub reports_round_secs: u64,
 }
 
 impl Default for AnalyticsConfig {
     fn default() -> Self {
-        Self { refresh_secs: 60 }
+        Self { refresh_secs: 60, reports_round_secs: 60 }
     }
 }
 
@@ -562,6 +564,11 @@ impl Config {
         }
         if !(1..=3600).contains(&self.analytics.refresh_secs) {
             problems.push("analytics.refresh_secs (KEFU_ANALYTICS__REFRESH_SECS) must be between 1 and 3600".into());
+        }
+        if !(1..=3600).contains(&self.analytics.reports_round_secs) {
+            problems.push(
+                "analytics.reports_round_secs (KEFU_ANALYTICS__REPORTS_ROUND_SECS) must be between 1 and 3600".into(),
+            );
         }
         if !(1..=3600).contains(&self.search.sweep_secs) {
             problems.push("search.sweep_secs (KEFU_SEARCH__SWEEP_SECS) must be between 1 and 3600".into());

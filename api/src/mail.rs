@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use sqlx::{PgConnection, PgPool};
@@ -168,6 +168,19 @@ pub fn spawn_worker(
     })))
 }
 
+/// Plain text, or HTML with its inline chart (`cid:chart`), as alternatives.
+fn rich_body(text: &str, html: &str, png: Option<&[u8]>) -> MultiPart {
+    let html_part = SinglePart::html(html.to_owned());
+    let html = match png {
+        Some(png) => MultiPart::related().singlepart(html_part).singlepart(
+            Attachment::new_inline("chart".to_owned())
+                .body(png.to_vec(), ContentType::parse("image/png").unwrap_or(ContentType::TEXT_PLAIN)),
+        ),
+        None => MultiPart::related().singlepart(html_part),
+    };
+    MultiPart::alternative().singlepart(SinglePart::plain(text.to_owned())).multipart(html)
+}
+
 /// Mails claimed per delivery round.
 const BATCH: usize = 20;
 
@@ -181,12 +194,12 @@ async fn deliver_due(
     let handled = due.len();
     for mail in due {
         let message = mail.to_address.parse::<Mailbox>().map_err(anyhow::Error::from).and_then(|to| {
-            Message::builder()
-                .from(from.clone())
-                .to(to)
-                .subject(mail.subject.clone())
-                .body(mail.body_text.clone())
-                .map_err(anyhow::Error::from)
+            let builder = Message::builder().from(from.clone()).to(to).subject(mail.subject.clone());
+            match &mail.body_html {
+                None => builder.body(mail.body_text.clone()),
+                Some(html) => builder.multipart(rich_body(&mail.body_text, html, mail.inline_png.as_deref())),
+            }
+            .map_err(anyhow::Error::from)
         });
         let result = match message {
             Ok(message) => transport.send(message).await.map(|_| ()).map_err(anyhow::Error::from),

@@ -125,6 +125,13 @@ impl AppState {
             shutdown.clone(),
         );
         let mail_wakeup = Arc::new(Notify::new());
+        crate::analytics::reports::start(
+            db.clone(),
+            config.app_url().to_owned(),
+            std::time::Duration::from_secs(config.analytics.reports_round_secs),
+            mail_wakeup.clone(),
+            shutdown.clone(),
+        );
         crate::reply_mail::start(
             reply_mail_jobs,
             db.clone(),

@@ -115,7 +115,8 @@ create table analytics_state (
 );
 insert into analytics_state default values;
 
--- Hours whose rollups an erasure made stale (the refresh recomputes them).
+-- Hours whose rollups are stale: their facts changed (a refresh marks them chunk by chunk and
+-- rolls them up at its end) or an erasure removed some.
 create table analytics_stale_hours (
     hour timestamptz primary key
 );

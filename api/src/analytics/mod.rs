@@ -4,8 +4,10 @@
 //! `analytics.refresh_secs`; a dashboard refreshes its tenant first, so nothing depends on the
 //! node that saw a change staying alive.
 
+pub mod chart;
 pub mod refresh;
 pub mod report;
+pub mod reports;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -11,6 +11,8 @@ use crate::db::{self, Databases, TenantSchema, TenantTx};
 
 /// Conversations (or visitors) per chunk.
 const CHUNK: i64 = 2_000;
+/// Stale hours rolled up per transaction (three weeks).
+const STALE_HOURS: i64 = 500;
 
 /// How far a refresh got.
 #[derive(Debug, Clone, Copy)]
@@ -32,22 +34,24 @@ pub async fn refresh(databases: &Databases, schema: &TenantSchema, max_chunks: O
     if timezone != state.timezone {
         db::analytics::recut_days(&mut tx, &timezone).await?;
     }
-    let stale = db::analytics::take_stale_hours(&mut tx).await?;
-    rollup(&mut tx, &timezone, &stale).await?;
     tx.commit().await?;
 
+    // Facts first, chunk by chunk, each chunk marking the hours it touched stale; the rollups of
+    // the stale hours after (a backfill touches each hour many times, and recomputes it once).
     let mut chunks = 0u32;
+    let mut complete = true;
     let budget_left = |chunks: u32| max_chunks.is_none_or(|max| chunks < max);
     let mut after: Option<ConversationId> = None;
     loop {
         if !budget_left(chunks) {
-            return Ok(Freshness { through: state.conversations_through, complete: false });
+            complete = false;
+            break;
         }
         chunks += 1;
         let mut tx = begin(databases, schema).await?;
         let ids = db::analytics::changed_conversations(&mut tx, state.conversations_through, after, CHUNK).await?;
         let hours = db::analytics::compute_conversations(&mut tx, &ids).await?;
-        rollup(&mut tx, &timezone, &hours).await?;
+        db::analytics::mark_stale(&mut tx, &hours).await?;
         tx.commit().await?;
         after = ids.last().copied();
         if (ids.len() as i64) < CHUNK {
@@ -55,21 +59,33 @@ pub async fn refresh(databases: &Databases, schema: &TenantSchema, max_chunks: O
         }
     }
     let mut after: Option<VisitorId> = None;
-    loop {
+    while complete {
         if !budget_left(chunks) {
-            return Ok(Freshness { through: state.page_views_through, complete: false });
+            complete = false;
+            break;
         }
         chunks += 1;
         let mut tx = begin(databases, schema).await?;
         let visitors = db::analytics::visitors_with_new_views(&mut tx, state.page_views_through, after, CHUNK).await?;
         let hours = db::analytics::sessionize_visits(&mut tx, state.page_views_through, &visitors).await?;
-        let days = db::analytics::days_of(&mut tx, &timezone, &hours).await?;
-        db::analytics::rollup_days(&mut tx, &timezone, &days).await?;
+        db::analytics::mark_stale(&mut tx, &hours).await?;
         tx.commit().await?;
         after = visitors.last().copied();
         if (visitors.len() as i64) < CHUNK {
             break;
         }
+    }
+    loop {
+        let mut tx = begin(databases, schema).await?;
+        let stale = db::analytics::take_stale_hours(&mut tx, STALE_HOURS).await?;
+        rollup(&mut tx, &timezone, &stale).await?;
+        tx.commit().await?;
+        if (stale.len() as i64) < STALE_HOURS {
+            break;
+        }
+    }
+    if !complete {
+        return Ok(Freshness { through: state.conversations_through.min(state.page_views_through), complete: false });
     }
     let mut tx = begin(databases, schema).await?;
     db::analytics::advance(&mut tx, started).await?;

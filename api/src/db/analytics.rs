@@ -67,24 +67,28 @@ pub async fn now(tx: &mut TenantTx) -> sqlx::Result<DateTime<Utc>> {
     sqlx::query_scalar("select now()").fetch_one(tx.conn()).await
 }
 
-/// Up to `limit` conversations changed since `since` (less the overlap), after `after` in id
-/// order.
+/// Up to `limit` conversations changed since `since` (less the overlap; `None`: all of them),
+/// after `after` in id order.
 pub async fn changed_conversations(
     tx: &mut TenantTx,
     since: Option<DateTime<Utc>>,
     after: Option<ConversationId>,
     limit: i64,
 ) -> sqlx::Result<Vec<ConversationId>> {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select id from conversations
-         where ($1::timestamptz is null or updated_at >= $1 - interval '{OVERLAP}') and ($2::uuid is null or id > $2)
-         order by id limit $3"
-    )))
-    .bind(since)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await
+    // Two statements, so that each has a plan that uses its index (a `$1 is null or …` filter
+    // would make Postgres scan the table).
+    let sql = match since {
+        None => "select id from conversations
+                 where $1::timestamptz is null and id > coalesce($2, '00000000-0000-0000-0000-000000000000'::uuid)
+                 order by id limit $3"
+            .to_owned(),
+        Some(_) => format!(
+            "with changed as materialized (select id from conversations where updated_at >= $1 - interval '{OVERLAP}')
+             select id from changed where id > coalesce($2, '00000000-0000-0000-0000-000000000000'::uuid)
+             order by id limit $3"
+        ),
+    };
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(since).bind(after).bind(limit).fetch_all(tx.conn()).await
 }
 
 /// Recomputes the facts of `conversations` from their messages, bot events and visitor; returns
@@ -184,24 +188,27 @@ pub async fn compute_conversations(
     .await
 }
 
-/// Up to `limit` visitors with page views since `since` (less the overlap), after `after` in id
-/// order.
+/// Up to `limit` visitors with page views since `since` (less the overlap; `None`: all), after
+/// `after` in id order.
 pub async fn visitors_with_new_views(
     tx: &mut TenantTx,
     since: Option<DateTime<Utc>>,
     after: Option<VisitorId>,
     limit: i64,
 ) -> sqlx::Result<Vec<VisitorId>> {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select distinct visitor_id from page_views
-         where ($1::timestamptz is null or viewed_at >= $1 - interval '{OVERLAP}') and ($2::uuid is null or visitor_id > $2)
-         order by visitor_id limit $3"
-    )))
-    .bind(since)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await
+    let sql = match since {
+        None => "select distinct visitor_id from page_views
+                 where $1::timestamptz is null and visitor_id > coalesce($2, '00000000-0000-0000-0000-000000000000'::uuid)
+                 order by visitor_id limit $3"
+            .to_owned(),
+        Some(_) => format!(
+            "with viewed as materialized (select visitor_id from page_views where viewed_at >= $1 - interval '{OVERLAP}')
+             select distinct visitor_id from viewed
+             where visitor_id > coalesce($2, '00000000-0000-0000-0000-000000000000'::uuid)
+             order by visitor_id limit $3"
+        ),
+    };
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(since).bind(after).bind(limit).fetch_all(tx.conn()).await
 }
 
 /// Cuts `visitors`' page views since `since` (less the overlap) into visits again: the visits
@@ -261,9 +268,29 @@ pub async fn sessionize_visits(
     .await
 }
 
-/// Takes the hours an erasure marked stale.
-pub async fn take_stale_hours(tx: &mut TenantTx) -> sqlx::Result<Vec<DateTime<Utc>>> {
-    sqlx::query_scalar("delete from analytics_stale_hours returning hour").fetch_all(tx.conn()).await
+/// Marks hours whose rollups must be recomputed (their facts changed).
+pub async fn mark_stale(tx: &mut TenantTx, hours: &[DateTime<Utc>]) -> sqlx::Result<()> {
+    if hours.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into analytics_stale_hours (hour) select distinct unnest($1::timestamptz[]) on conflict do nothing",
+    )
+    .bind(hours)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Takes up to `limit` stale hours, oldest first, for the caller to roll up in its transaction.
+pub async fn take_stale_hours(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "delete from analytics_stale_hours where hour in (select hour from analytics_stale_hours order by hour limit $1)
+         returning hour",
+    )
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
 }
 
 /// Marks the hours of a visitor's conversations and visits stale, before they are erased.

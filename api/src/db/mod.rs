@@ -89,6 +89,7 @@ pub mod outbox;
 pub mod queue;
 pub mod refresh_tokens;
 pub mod reply_mail;
+pub mod reports;
 pub mod routing;
 pub mod rules;
 pub mod search;

@@ -24,9 +24,14 @@ pub struct MailRow {
     pub attempts: i32,
     /// Delivered at (SMTP only).
     pub sent_at: Option<DateTime<Utc>>,
+    /// HTML body, for mail that has one (reports).
+    pub body_html: Option<String>,
+    /// The PNG the HTML shows as `cid:chart`.
+    #[serde(skip)]
+    pub inline_png: Option<Vec<u8>>,
 }
 
-const COLUMNS: &str = "id, to_address, subject, body_text, created_at, attempts, sent_at";
+const COLUMNS: &str = "id, to_address, subject, body_text, created_at, attempts, sent_at, body_html, inline_png";
 
 /// Queues a mail.
 pub async fn enqueue(
@@ -44,6 +49,32 @@ pub async fn enqueue(
     .bind(to)
     .bind(subject)
     .bind(body_text)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues a mail with an HTML body and an inline PNG besides its plain text.
+pub async fn enqueue_rich(
+    conn: &mut PgConnection,
+    tenant_id: Option<TenantId>,
+    to: &str,
+    subject: &str,
+    body_text: &str,
+    body_html: &str,
+    inline_png: Option<&[u8]>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into control.outbox_mail (id, tenant_id, to_address, subject, body_text, body_html, inline_png)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant_id)
+    .bind(to)
+    .bind(subject)
+    .bind(body_text)
+    .bind(body_html)
+    .bind(inline_png)
     .execute(conn)
     .await?;
     Ok(())

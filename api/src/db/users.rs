@@ -17,9 +17,11 @@ pub struct UserRow {
     pub display_name: String,
     /// When the email was verified.
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// The language they read Kefu in (`en`, `zh-CN`), once the console told.
+    pub language: Option<String>,
 }
 
-const COLUMNS: &str = "id, email, password_hash, display_name, email_verified_at";
+const COLUMNS: &str = "id, email, password_hash, display_name, email_verified_at, language";
 
 /// Inserts a user. A duplicate email violates `users_email_key`.
 pub async fn insert(
@@ -76,5 +78,11 @@ pub async fn set_password(conn: &mut PgConnection, id: UserId, password_hash: &s
         .bind(password_hash)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Sets the language a user reads Kefu in.
+pub async fn set_language(conn: &mut PgConnection, user: kefu_protocol::UserId, language: &str) -> sqlx::Result<()> {
+    sqlx::query("update control.users set language = $2 where id = $1").bind(user).bind(language).execute(conn).await?;
     Ok(())
 }

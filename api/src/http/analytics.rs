@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::audit::spreadsheet_safe;
-use super::extract::{Auth, SupervisorUp};
+use super::extract::{AdminUp, Auth, SupervisorUp};
 use super::validate::Fields;
 use crate::analytics::refresh::{self, Freshness};
 use crate::analytics::report::{self, Dashboard, FreshnessView, Metrics};
@@ -32,7 +32,11 @@ const REQUEST_CHUNKS: u32 = 10;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_analytics)).routes(routes!(export_analytics)).routes(routes!(get_stats))
+    OpenApiRouter::new()
+        .routes(routes!(get_analytics))
+        .routes(routes!(export_analytics))
+        .routes(routes!(get_stats))
+        .routes(routes!(get_reports, put_reports))
 }
 
 /// The period and the conversations to count.
@@ -351,4 +355,122 @@ async fn get_stats(
         previous,
         freshness: freshness.into(),
     }))
+}
+
+/// One kind of scheduled report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportSchedule {
+    /// Who receives it (`usr_…`, supervisors and up).
+    #[schema(value_type = Vec<String>)]
+    pub recipients: Vec<UserId>,
+    /// When the next is sent (absent while nobody receives it).
+    pub next_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the last was sent.
+    pub last_sent_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The tenant's scheduled reports.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportSettings {
+    /// Yesterday's figures, every day at 08:00 in the tenant's time zone.
+    pub daily: ReportSchedule,
+    /// The last seven days' figures, every Monday at 08:00.
+    pub weekly: ReportSchedule,
+    /// The time zone (the business hours' zone, else UTC).
+    pub timezone: String,
+}
+
+/// Who receives the reports.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReportSettingsRequest {
+    /// Members (`usr_…`) who receive the daily report, at most 50.
+    pub daily: Vec<String>,
+    /// Members who receive the weekly report, at most 50.
+    pub weekly: Vec<String>,
+}
+
+async fn report_settings(tx: &mut TenantTx) -> Result<ReportSettings> {
+    let timezone = refresh::timezone_of(tx).await?;
+    let saved = db::reports::list(tx).await?;
+    let of = |kind: &str| {
+        saved.iter().find(|s| s.kind == kind).map_or(
+            ReportSchedule { recipients: vec![], next_at: None, last_sent_at: None },
+            |s| ReportSchedule {
+                recipients: s.recipients.clone(),
+                next_at: (!s.recipients.is_empty()).then_some(s.next_at),
+                last_sent_at: s.last_sent_at,
+            },
+        )
+    };
+    Ok(ReportSettings { daily: of("daily"), weekly: of("weekly"), timezone })
+}
+
+/// Who receives the daily and weekly report mails, and when the next are sent.
+#[utoipa::path(get, path = "/api/v1/analytics/reports", tag = "analytics", security(("bearer" = [])),
+    responses((status = 200, body = ReportSettings)))]
+async fn get_reports(State(state): State<AppState>, auth: Auth<SupervisorUp>) -> Result<axum::Json<ReportSettings>> {
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let settings = report_settings(&mut tx).await?;
+    tx.commit().await?;
+    Ok(axum::Json(settings))
+}
+
+/// Chooses who receives the daily and weekly reports (admins): members with the supervisor role
+/// or higher, since reports show every agent's figures.
+#[utoipa::path(put, path = "/api/v1/analytics/reports", tag = "analytics", security(("bearer" = [])),
+    request_body = ReportSettingsRequest,
+    responses((status = 200, body = ReportSettings), (status = 422, description = "validation_failed")))]
+async fn put_reports(
+    State(state): State<AppState>,
+    auth: Auth<AdminUp>,
+    super::extract::ApiJson(body): super::extract::ApiJson<ReportSettingsRequest>,
+) -> Result<axum::Json<ReportSettings>> {
+    let mut fields = Fields::default();
+    let mut parse_list = |name: &str, raw: &[String]| -> Vec<UserId> {
+        if raw.len() > 50 {
+            fields.take::<(), _>(name, "too_many", Err("at most 50 members"));
+            return vec![];
+        }
+        let mut ids = Vec::new();
+        for (i, id) in raw.iter().enumerate() {
+            if let Some(id) =
+                fields.take(&format!("{name}[{i}]"), "invalid", id.parse::<UserId>().map_err(|_| "a usr_… id"))
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+        ids
+    };
+    let daily = parse_list("daily", &body.daily);
+    let weekly = parse_list("weekly", &body.weekly);
+    fields.finish()?;
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let mut fields = Fields::default();
+    for (name, list) in [("daily", &daily), ("weekly", &weekly)] {
+        let allowed = db::reports::eligible(&mut tx, list).await?;
+        for (i, id) in list.iter().enumerate() {
+            if !allowed.iter().any(|r| r.user_id == *id) {
+                fields.take::<(), _>(
+                    &format!("{name}[{i}]"),
+                    "not_allowed",
+                    Err("a member with the supervisor role or higher and a verified address"),
+                );
+            }
+        }
+    }
+    fields.finish()?;
+    let timezone = refresh::timezone_of(&mut tx).await?;
+    for (kind, list) in [("daily", &daily), ("weekly", &weekly)] {
+        let next = crate::analytics::reports::next_due(&mut tx, &timezone, kind).await?;
+        db::reports::save(&mut tx, kind, list, next).await?;
+    }
+    let details = serde_json::json!({
+        "daily": daily.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "weekly": weekly.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    db::audit::record(&mut tx, auth.principal.actor(), "analytics.reports_changed", None, details).await?;
+    let settings = report_settings(&mut tx).await?;
+    tx.commit().await?;
+    Ok(axum::Json(settings))
 }

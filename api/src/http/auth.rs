@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(request_password_reset))
         .routes(routes!(confirm_password_reset))
         .routes(routes!(get_me))
+        .routes(routes!(set_language))
 }
 
 const VERIFY_PREFIX: &str = "kefu_ve";
@@ -146,7 +147,7 @@ async fn signup(
         StatusCode::CREATED,
         axum::Json(SessionResponse::new(
             tokens,
-            UserView { id: user_id, email: email.to_string(), display_name, email_verified: false },
+            UserView { id: user_id, email: email.to_string(), display_name, email_verified: false, language: None },
             TenantView { id: tenant_id, slug, name: company },
             Role::Owner,
         )),
@@ -492,6 +493,34 @@ pub struct MeResponse {
     /// Effective role.
     #[schema(value_type = String)]
     pub role: Role,
+}
+
+/// The language a member reads Kefu in.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LanguageRequest {
+    /// `en` or `zh-CN`.
+    pub language: String,
+}
+
+/// Records the language the member reads Kefu in (the console sends it when they choose one);
+/// mails such as the analytics reports are written in it.
+#[utoipa::path(put, path = "/api/v1/me/language", tag = "auth", security(("bearer" = [])), request_body = LanguageRequest,
+    responses((status = 204, description = "Saved"), (status = 403, description = "forbidden: API keys"),
+        (status = 422, description = "validation_failed")))]
+async fn set_language(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<LanguageRequest>,
+) -> Result<StatusCode> {
+    let user = auth.require_user()?;
+    if !["en", "zh-CN"].contains(&body.language.as_str()) {
+        let mut fields = Fields::default();
+        fields.take::<(), _>("language", "invalid", Err("en or zh-CN"));
+        fields.finish()?;
+    }
+    let mut conn = state.db.control().acquire().await?;
+    db::users::set_language(&mut conn, user, &body.language).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Returns the caller, their tenant and role.

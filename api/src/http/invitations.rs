@@ -333,7 +333,7 @@ async fn accept_invitation(
     tx.commit().await?;
     Ok(axum::Json(SessionResponse::new(
         tokens,
-        UserView { id: user_id, email, display_name, email_verified: true },
+        UserView { id: user_id, email, display_name, email_verified: true, language: None },
         TenantView { id: tenant_id, slug: ctx.slug, name: tenant.name },
         role,
     )))

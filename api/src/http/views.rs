@@ -18,6 +18,8 @@ pub struct UserView {
     pub display_name: String,
     /// Whether the email address is verified.
     pub email_verified: bool,
+    /// The language they read Kefu in (`en`, `zh-CN`; mails such as reports use it), if set.
+    pub language: Option<String>,
 }
 
 impl UserView {
@@ -28,6 +30,7 @@ impl UserView {
             email: user.email,
             display_name: user.display_name,
             email_verified: user.email_verified_at.is_some(),
+            language: user.language,
         }
     }
 }

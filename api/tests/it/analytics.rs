@@ -310,3 +310,116 @@ async fn stats_for_api_keys_roles_bad_input_and_two_tenants() {
     let (status, body) = app.get("/api/v1/analytics/export?table=nope", Some(&owner.access)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+/// A queued mail: to, subject, text, HTML, inline PNG.
+type QueuedMail = (String, String, String, Option<String>, Option<Vec<u8>>);
+
+#[tokio::test]
+async fn daily_and_weekly_reports_are_mailed_in_each_members_language() {
+    let app = TestApp::spawn_with(|c| c.analytics.reports_round_secs = 1).await;
+    let owner = app.verified_owner().await;
+    let supervisor = app.invite_and_accept(&owner, "supervisor").await;
+    let agent = app.invite_and_accept(&owner, "agent").await;
+    for (session, language) in [(&owner, "en"), (&supervisor, "zh-CN")] {
+        let (status, _) =
+            app.call("PUT", "/api/v1/me/language", Some(&session.access), Some(json!({ "language": language }))).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, body) =
+        app.call("PUT", "/api/v1/me/language", Some(&owner.access), Some(json!({ "language": "fr" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Agents may not receive reports (they show every agent's figures); supervisors may not choose.
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/analytics/reports",
+            Some(&owner.access),
+            Some(json!({ "daily": [owner.user_id], "weekly": [owner.user_id, agent.user_id] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "weekly[1]");
+    assert_eq!(body["errors"][0]["code"], "not_allowed");
+    let (status, _) = app
+        .call("PUT", "/api/v1/analytics/reports", Some(&supervisor.access), Some(json!({ "daily": [], "weekly": [] })))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/analytics/reports",
+            Some(&owner.access),
+            Some(json!({ "daily": [owner.user_id], "weekly": [owner.user_id, supervisor.user_id] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let next_daily: chrono::DateTime<chrono::Utc> =
+        body["daily"]["next_at"].as_str().expect("next").parse().expect("instant");
+    assert!(next_daily > chrono::Utc::now() && next_daily <= chrono::Utc::now() + chrono::Duration::days(1));
+    assert_eq!(next_daily.format("%H:%M").to_string(), "08:00", "08:00 in the tenant's time zone (UTC)");
+
+    // Yesterday: one conversation, answered.
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    let conversation = say(&mut visitor, "v1", "昨天的问题").await;
+    let mut ws = app.agent(&owner).await;
+    ws.send(json!({ "type": "claim", "conversation_id": conversation })).await;
+    until(&app, &owner, &conversation, |c| c["assignee"] == owner.user_id.as_str()).await;
+    reply(&mut ws, &conversation, "r1", "已解决").await;
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "update {s}.conversations set created_at = now() - interval '1 day', updated_at = now();
+         update {s}.messages set created_at = now() - interval '1 day' + case when body = '已解决' then interval '30 seconds' else interval '0 seconds' end",
+        s = schema.name()
+    )))
+    .execute(app.db())
+    .await
+    .expect("yesterday");
+
+    // Both come due now: the worker sends them once and schedules the next.
+    sqlx::query("update control.report_subscriptions set next_at = now() where tenant_id = $1")
+        .bind(owner.tenant_id.parse::<kefu_protocol::TenantId>().expect("tenant"))
+        .execute(app.db())
+        .await
+        .expect("due");
+    let started = std::time::Instant::now();
+    let mails = loop {
+        let mails: Vec<QueuedMail> = sqlx::query_as(
+            "select to_address, subject, body_text, body_html, inline_png from control.outbox_mail
+             where lower(to_address) in (lower($1), lower($2)) and body_html is not null order by to_address, subject",
+        )
+        .bind(&owner.email)
+        .bind(&supervisor.email)
+        .fetch_all(app.db())
+        .await
+        .expect("outbox");
+        if mails.len() >= 3 {
+            break mails;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "reports not queued: {mails:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(mails.len(), 3, "once each: {mails:?}");
+    let of = |to: &str, marker: &str| {
+        mails
+            .iter()
+            .find(|m| m.0.eq_ignore_ascii_case(to) && m.1.contains(marker))
+            .unwrap_or_else(|| panic!("{marker} to {to}: {mails:?}"))
+    };
+    let daily = of(&owner.email, "Daily report");
+    assert!(daily.2.contains("Conversations: 1"), "{}", daily.2);
+    assert!(daily.2.contains("First response: 30 s"), "{}", daily.2);
+    assert!(daily.2.contains("/analytics?from="), "a link to the page: {}", daily.2);
+    assert!(daily.3.as_deref().is_some_and(|h| h.contains("cid:chart")));
+    assert!(daily.4.as_deref().is_some_and(|png| png.starts_with(b"\x89PNG")), "the chart");
+    of(&owner.email, "Weekly report");
+    let chinese = of(&supervisor.email, "客服周报");
+    assert!(chinese.2.contains("会话数：1"), "{}", chinese.2);
+    assert!(!chinese.2.contains("Conversations"), "only Chinese for a zh-CN member: {}", chinese.2);
+
+    let (_, body) = app.get("/api/v1/analytics/reports", Some(&owner.access)).await;
+    assert!(body["daily"]["last_sent_at"].is_string(), "{body}");
+    let next: chrono::DateTime<chrono::Utc> =
+        body["weekly"]["next_at"].as_str().expect("next").parse().expect("instant");
+    assert!(next > chrono::Utc::now(), "the next one is scheduled: {body}");
+}

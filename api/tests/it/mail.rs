@@ -76,6 +76,43 @@ async fn queued_mail_is_delivered_over_smtp_and_marked_sent() {
     }
     assert!(received.contains("From: Kefu <no-reply@kefu.localhost>"), "{received}");
 
+    // A report-style mail goes as text and HTML alternatives, the chart inline beside the HTML.
+    let png = kefu_api::analytics::chart::bars(&[3, 1, 4], &[1, 0, 0]).expect("png");
+    let mut conn = app.db().acquire().await.expect("connection");
+    kefu_api::db::outbox::enqueue_rich(
+        &mut conn,
+        None,
+        "reports@example.com",
+        "Daily report",
+        "the text",
+        "<p>the html <img src=\"cid:chart\"></p>",
+        Some(&png),
+    )
+    .await
+    .expect("queue");
+    drop(conn);
+    let mut rich = String::new();
+    while !rich.find("To: reports@example.com").is_some_and(|at| rich[at..].contains("END MESSAGE")) {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                rich.push_str(&line);
+                rich.push('\n');
+            }
+            _ => panic!("no report mail reached the SMTP server; got:\n{rich}"),
+        }
+    }
+    for part in [
+        "multipart/alternative",
+        "multipart/related",
+        "text/plain",
+        "text/html",
+        "image/png",
+        "Content-Disposition: inline",
+    ] {
+        assert!(rich.contains(part), "{part} in:\n{rich}");
+    }
+
     // The outbox records the delivery.
     let started = Instant::now();
     loop {
