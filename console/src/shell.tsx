@@ -2,7 +2,7 @@
 // the pages of the console. One live store per tab, created here for the signed-in member.
 // Only the inbox is in the first download; every other page is its own chunk, loaded when it is
 // first opened (docs/console.md, "Weight").
-import { AuditOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { AuditOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Alert, Badge, Button, Layout, Menu, Select, Space, Spin, Tooltip, Typography } from 'antd';
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
@@ -26,6 +26,7 @@ const RulesPage = lazy(() => import('./pages/admin/rules').then((m) => ({ defaul
 const TeamsPage = lazy(() => import('./pages/admin/teams').then((m) => ({ default: m.TeamsPage })));
 const SiteKeysPage = lazy(() => import('./pages/admin/site-keys').then((m) => ({ default: m.SiteKeysPage })));
 const WidgetPage = lazy(() => import('./pages/admin/widget').then((m) => ({ default: m.WidgetPage })));
+const AnalyticsPage = lazy(() => import('./pages/analytics/page').then((m) => ({ default: m.AnalyticsPage })));
 const QueuePage = lazy(() => import('./pages/queue').then((m) => ({ default: m.QueuePage })));
 const SearchPage = lazy(() => import('./pages/search').then((m) => ({ default: m.SearchPage })));
 const SettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.SettingsPage })));
@@ -48,6 +49,9 @@ function PresenceSelect() {
   );
 }
 
+/** The member and language last told to the api in this page's life. */
+let toldLanguage: string | undefined;
+
 export function Shell({ session: current }: { session: StoredSession }) {
   const { t, lang, setLang } = useI18n();
   const navigate = useNavigate();
@@ -57,6 +61,14 @@ export function Shell({ session: current }: { session: StoredSession }) {
   const [collapsed, setCollapsed] = useState(false);
   const admin = atLeast(current.role, 'admin');
   const supervisor = atLeast(current.role, 'supervisor');
+
+  // Mails written for the member (analytics reports) follow the language they chose here.
+  useEffect(() => {
+    const told = `${current.user.id}:${lang}`;
+    if (current.user.language === lang || toldLanguage === told) return;
+    toldLanguage = told;
+    call(api.PUT('/api/v1/me/language', { body: { language: lang } })).catch(() => { toldLanguage = undefined; });
+  }, [lang, current.user.id, current.user.language]);
 
   useEffect(() => {
     notifier.texts = { newConversation: t('notify.newConversation'), newMessage: t('notify.newMessage'), notConnected: t('notify.notConnected') };
@@ -68,6 +80,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
     { key: '/search', icon: <SearchOutlined />, label: t('nav.search') },
     ...(supervisor
       ? [
+          { key: '/analytics', icon: <LineChartOutlined />, label: t('nav.analytics') },
           { key: '/admin/canned', icon: <ThunderboltOutlined />, label: t('nav.canned') },
           { key: '/admin/bot', icon: <RobotOutlined />, label: t('nav.bot') },
         ]
@@ -134,6 +147,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
             <Route path="/queue" element={<QueuePage store={store} session={current} />} />
             <Route path="/search" element={<SearchPage store={store} session={current} />} />
             <Route path="/settings" element={<SettingsPage session={current} />} />
+            {supervisor && <Route path="/analytics" element={<AnalyticsPage store={store} canEditReports={admin} />} />}
             {supervisor && <Route path="/admin/canned" element={<CannedPage />} />}
             {supervisor && <Route path="/admin/bot" element={<BotPage session={current} />} />}
             {admin && <Route path="/admin/members" element={<MembersPage session={current} />} />}

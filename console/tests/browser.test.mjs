@@ -1030,6 +1030,66 @@ test('erasure: an admin erases a visitor from the visitor panel and their conver
   }
 });
 
+test('analytics: the week\'s figures, charts, agents and sources; a table downloaded as CSV', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner analytics');
+  try {
+    await p.goto(`${API}/inbox`);
+    await p.getByRole('menuitem', { name: 'Analytics' }).click();
+    await p.waitForURL('**/analytics');
+    // Every conversation of the earlier scenarios started this week.
+    const conversations = p.getByTestId('figure-conversations').locator('.ant-statistic-content-value');
+    await conversations.waitFor();
+    assert.ok(Number(await conversations.innerText()) >= 3, await conversations.innerText());
+    // The rating of the ratings scenario counts in CSAT.
+    assert.match(await p.getByTestId('figure-csat').innerText(), /CSAT \(\d+ rated\)\s+\d+(\.\d)?%/);
+    await p.getByTestId('analytics-freshness').getByText(/^Days and hours in UTC/).waitFor();
+    // The charts draw (ECharts loads on demand).
+    for (const chart of ['chart-volume', 'chart-response', 'chart-heatmap', 'chart-visits']) {
+      await p.getByTestId(chart).locator('canvas').first().waitFor();
+    }
+    await p.getByTestId('analytics-agents').getByText('Olivia Owner').waitFor();
+    await p.getByTestId('breakdown-referrer').getByText('Direct').waitFor();
+    // The agents table as CSV.
+    await p.getByTestId('analytics-download').hover();
+    const [download] = await Promise.all([p.waitForEvent('download'), p.getByRole('menuitem', { name: 'Agents' }).click()]);
+    const raw = await readFile(await download.path());
+    assert.deepEqual([...raw.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+    const lines = raw.subarray(3).toString('utf8').trim().split('\n');
+    assert.ok(lines[0].startsWith('user_id,name,conversations,closed,missed'), lines[0]);
+    assert.ok(lines.some((l) => l.includes('Olivia Owner')), lines.join('\n'));
+    // A preset moves the period into the URL.
+    await p.getByTestId('analytics-preset').getByText('30 days').click();
+    await p.waitForURL(/from=\d{4}-\d{2}-\d{2}&to=/);
+    await conversations.waitFor();
+    await shotsOf('analytics', '/analytics', async (q, locale) => {
+      await q.getByTestId('chart-volume').locator('canvas').first().waitFor();
+      if (locale === 'zh-CN') await q.getByText('会话来源').waitFor();
+    });
+  } finally {
+    await p.close();
+  }
+});
+
+/** A page in English and Chinese, desktop and phone, screenshots named after it, with no sideways overflow. */
+async function shotsOf(name, path, ready) {
+  for (const [locale, lang] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
+    for (const [width, phone] of [[1280, false], [375, true]]) {
+      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const p = await ctx.newPage();
+      watch(p, `${name} ${lang}${phone ? ' phone' : ''}`);
+      try {
+        await p.goto(`${API}${path}`);
+        await ready(p, locale);
+        await noHorizontalOverflow(p, `the ${name} page (${lang}, ${width} px)`);
+        await p.screenshot({ path: join(tmpdir(), `kefu-console-${name}-${lang}${phone ? '-phone' : ''}.png`), fullPage: !phone });
+      } finally {
+        await ctx.close();
+      }
+    }
+  }
+}
+
 /** The search page in English and Chinese, desktop and phone, with no sideways overflow. */
 async function searchShots() {
   for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {

@@ -8,6 +8,8 @@ export interface SessionUser {
   email: string;
   display_name: string;
   email_verified: boolean;
+  /** The language the api knows the member reads Kefu in (mails use it). */
+  language?: string | null;
 }
 
 export interface SessionTenant {
