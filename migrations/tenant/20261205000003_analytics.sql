@@ -87,6 +87,41 @@ create table analytics_hourly (
     primary key (hour, team_id, agent_id)
 );
 
+-- The same sums per local day (what periods of whole days read: a year is a few thousand rows),
+-- and conversations started per local day and hour (the weekday × hour heat map).
+create table analytics_daily (
+    day date not null,
+    team_id uuid not null,
+    agent_id uuid not null,
+    conversations integer not null,
+    closed integer not null,
+    missed integer not null,
+    resolved integer not null,
+    reopened integer not null,
+    first_responses integer not null,
+    first_response_secs double precision not null,
+    responses integer not null,
+    response_secs double precision not null,
+    durations integer not null,
+    duration_secs double precision not null,
+    rated integer not null,
+    rating_sum integer not null,
+    satisfied integer not null,
+    bot_involved integer not null,
+    bot_resolved integer not null,
+    handed_off integer not null,
+    primary key (day, team_id, agent_id)
+);
+
+create table analytics_heat (
+    day date not null,
+    hour smallint not null check (hour between 0 and 23),
+    team_id uuid not null,
+    agent_id uuid not null,
+    conversations integer not null,
+    primary key (day, hour, team_id, agent_id)
+);
+
 create table analytics_daily_conversations (
     day date not null,
     dimension text not null,

@@ -252,7 +252,7 @@ pub async fn dashboard(
     let heatmap = read::heatmap(tx, scope)
         .await?
         .into_iter()
-        .map(|c| HeatPoint { weekday: c.weekday, hour: c.hour, conversations: c.sums.conversations })
+        .map(|c| HeatPoint { weekday: c.weekday, hour: c.hour, conversations: c.conversations })
         .collect();
     let agents = read::by_agent(tx, scope)
         .await?

@@ -307,25 +307,30 @@ pub async fn mark_visitor_stale(tx: &mut TenantTx, visitor: VisitorId) -> sqlx::
     Ok(())
 }
 
+/// The rollups' sums over fact rows `f`, in the rollup tables' column order.
+const SUMS: &str = "count(*), count(*) filter (where f.closed), count(*) filter (where f.missed),
+    count(*) filter (where f.resolved), count(*) filter (where f.reopens > 0),
+    count(f.first_response_secs), coalesce(sum(f.first_response_secs), 0),
+    coalesce(sum(f.responses), 0), coalesce(sum(f.response_secs), 0),
+    count(f.duration_secs), coalesce(sum(f.duration_secs), 0),
+    count(f.rating), coalesce(sum(f.rating), 0), count(*) filter (where f.rating >= 4),
+    count(*) filter (where f.bot_answers > 0 or f.handoff_reason is not null),
+    count(*) filter (where f.bot_resolved), count(*) filter (where f.handoff_reason is not null)";
+
+/// The team and agent keys of a fact row `f` (the nil uuid: none).
+const KEYS: &str = "coalesce(f.team_id, '00000000-0000-0000-0000-000000000000'),
+    coalesce(f.agent_id, '00000000-0000-0000-0000-000000000000')";
+
 /// Recomputes the hourly rollups of `hours` from the conversation facts.
 pub async fn rollup_hours(tx: &mut TenantTx, hours: &[DateTime<Utc>]) -> sqlx::Result<()> {
     sqlx::query("delete from analytics_hourly where hour = any($1)").bind(hours).execute(tx.conn()).await?;
-    sqlx::query(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "insert into analytics_hourly
-         select h.hour, coalesce(f.team_id, '00000000-0000-0000-0000-000000000000'),
-                coalesce(f.agent_id, '00000000-0000-0000-0000-000000000000'),
-                count(*), count(*) filter (where f.closed), count(*) filter (where f.missed),
-                count(*) filter (where f.resolved), count(*) filter (where f.reopens > 0),
-                count(f.first_response_secs), coalesce(sum(f.first_response_secs), 0),
-                coalesce(sum(f.responses), 0), coalesce(sum(f.response_secs), 0),
-                count(f.duration_secs), coalesce(sum(f.duration_secs), 0),
-                count(f.rating), coalesce(sum(f.rating), 0), count(*) filter (where f.rating >= 4),
-                count(*) filter (where f.bot_answers > 0 or f.handoff_reason is not null),
-                count(*) filter (where f.bot_resolved), count(*) filter (where f.handoff_reason is not null)
+         select h.hour, {KEYS}, {SUMS}
          from unnest($1::timestamptz[]) as h(hour)
          join analytics_conversations f on f.created_at >= h.hour and f.created_at < h.hour + interval '1 hour'
-         group by 1, 2, 3",
-    )
+         group by 1, 2, 3"
+    )))
     .bind(hours)
     .execute(tx.conn())
     .await?;
@@ -354,13 +359,35 @@ const DIMENSIONS: [(&str, &str); 6] = [
 
 /// Recomputes the daily rollups (conversations and visits by dimension) of `days` in `timezone`.
 pub async fn rollup_days(tx: &mut TenantTx, timezone: &str, days: &[NaiveDate]) -> sqlx::Result<()> {
-    sqlx::query("delete from analytics_daily_conversations where day = any($1)").bind(days).execute(tx.conn()).await?;
+    for table in ["analytics_daily", "analytics_heat", "analytics_daily_conversations"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("delete from {table} where day = any($1)")))
+            .bind(days)
+            .execute(tx.conn())
+            .await?;
+    }
     sqlx::query("delete from analytics_daily_visits where day = any($1)").bind(days).execute(tx.conn()).await?;
     let mut conversation_values: Vec<String> =
         DIMENSIONS.iter().map(|(name, value)| format!("('{name}', {value})")).collect();
     conversation_values.push("('handoff_reason', f.handoff_reason)".into());
     let range = "join {table} f on f.{column} >= (d.day::timestamp at time zone $2)
                       and f.{column} < ((d.day + 1)::timestamp at time zone $2)";
+    let facts = range.replace("{table}", "analytics_conversations").replace("{column}", "created_at");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into analytics_daily select d.day, {KEYS}, {SUMS} from unnest($1::date[]) as d(day) {facts} group by 1, 2, 3"
+    )))
+    .bind(days)
+    .bind(timezone)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into analytics_heat
+         select d.day, extract(hour from f.created_at at time zone $2)::int2, {KEYS}, count(*)
+         from unnest($1::date[]) as d(day) {facts} group by 1, 2, 3, 4"
+    )))
+    .bind(days)
+    .bind(timezone)
+    .execute(tx.conn())
+    .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "insert into analytics_daily_conversations (day, dimension, value, conversations)
          select d.day, x.dimension, x.value, count(*)
@@ -405,8 +432,9 @@ pub async fn recut_days(tx: &mut TenantTx, timezone: &str) -> sqlx::Result<()> {
     .bind(timezone)
     .fetch_all(tx.conn())
     .await?;
-    sqlx::query("delete from analytics_daily_conversations").execute(tx.conn()).await?;
-    sqlx::query("delete from analytics_daily_visits").execute(tx.conn()).await?;
+    for table in ["analytics_daily", "analytics_heat", "analytics_daily_conversations", "analytics_daily_visits"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("delete from {table}"))).execute(tx.conn()).await?;
+    }
     rollup_days(tx, timezone, &days).await?;
     sqlx::query("update analytics_state set timezone = $1").bind(timezone).execute(tx.conn()).await?;
     Ok(())

@@ -96,10 +96,16 @@ const SUMS: &str = "coalesce(sum(conversations), 0)::int8 as conversations, coal
     coalesce(sum(bot_involved), 0)::int8 as bot_involved, coalesce(sum(bot_resolved), 0)::int8 as bot_resolved,
     coalesce(sum(handed_off), 0)::int8 as handed_off";
 
-/// Completes `query` (which has pushed its `select` list) with the sums and the scope's rows.
-fn hourly(mut query: QueryBuilder<Postgres>, scope: &Scope) -> QueryBuilder<Postgres> {
-    query.push(format!(", {SUMS} from analytics_hourly where hour >= "));
-    query.push_bind(scope.from).push(" and hour < ").push_bind(scope.to);
+/// Completes `query` (which has pushed its `select` list) with the sums and the scope's rows:
+/// from the daily rollups (whole local days, a few rows a day), or (`hourly`) the hourly ones.
+fn sums_of(mut query: QueryBuilder<Postgres>, scope: &Scope, hourly: bool) -> QueryBuilder<Postgres> {
+    if hourly {
+        query.push(format!(", {SUMS} from analytics_hourly where hour >= "));
+        query.push_bind(scope.from).push(" and hour < ").push_bind(scope.to);
+    } else {
+        query.push(format!(", {SUMS} from analytics_daily where day between "));
+        query.push_bind(scope.from_day).push(" and ").push_bind(scope.to_day);
+    }
     if let Some(team) = scope.team {
         query.push(" and team_id = ").push_bind(team);
     }
@@ -111,7 +117,7 @@ fn hourly(mut query: QueryBuilder<Postgres>, scope: &Scope) -> QueryBuilder<Post
 
 /// The sums over the whole scope.
 pub async fn totals(tx: &mut TenantTx, scope: &Scope) -> sqlx::Result<Sums> {
-    hourly(QueryBuilder::new("select 1 as one"), scope).build_query_as().fetch_one(tx.conn()).await
+    sums_of(QueryBuilder::new("select 1 as one"), scope, false).build_query_as().fetch_one(tx.conn()).await
 }
 
 /// One bucket of a series.
@@ -128,13 +134,12 @@ pub struct Bucket {
 pub async fn series(tx: &mut TenantTx, scope: &Scope, by_day: bool) -> sqlx::Result<Vec<Bucket>> {
     let mut select = QueryBuilder::new("select ");
     if by_day {
-        // The local midnight the hour's day starts at.
-        select.push("date_trunc('day', hour at time zone ").push_bind(scope.timezone.clone());
-        select.push(") at time zone ").push_bind(scope.timezone.clone()).push(" as at");
+        // The instant the local day starts.
+        select.push("day::timestamp at time zone ").push_bind(scope.timezone.clone()).push(" as at");
     } else {
         select.push("hour as at");
     }
-    let mut query = hourly(select, scope);
+    let mut query = sums_of(select, scope, !by_day);
     query.push(" group by 1 order by 1");
     query.build_query_as().fetch_all(tx.conn()).await
 }
@@ -146,17 +151,23 @@ pub struct HeatCell {
     pub weekday: i32,
     /// Local hour, 0–23.
     pub hour: i32,
-    /// The sums in it.
-    #[sqlx(flatten)]
-    pub sums: Sums,
+    /// Conversations started.
+    pub conversations: i64,
 }
 
 /// The weekday × hour heat map of conversations started.
 pub async fn heatmap(tx: &mut TenantTx, scope: &Scope) -> sqlx::Result<Vec<HeatCell>> {
-    let mut select = QueryBuilder::new("select extract(isodow from hour at time zone ");
-    select.push_bind(scope.timezone.clone()).push(")::int4 as weekday, extract(hour from hour at time zone ");
-    select.push_bind(scope.timezone.clone()).push(")::int4 as hour");
-    let mut query = hourly(select, scope);
+    let mut query = QueryBuilder::new(
+        "select extract(isodow from day)::int4 as weekday, hour::int4 as hour, sum(conversations)::int8 as conversations
+         from analytics_heat where day between ",
+    );
+    query.push_bind(scope.from_day).push(" and ").push_bind(scope.to_day);
+    if let Some(team) = scope.team {
+        query.push(" and team_id = ").push_bind(team);
+    }
+    if let Some(agent) = scope.agent {
+        query.push(" and agent_id = ").push_bind(agent);
+    }
     query.push(" group by 1, 2 order by 1, 2");
     query.build_query_as().fetch_all(tx.conn()).await
 }
@@ -178,7 +189,7 @@ pub async fn by_agent(tx: &mut TenantTx, scope: &Scope) -> sqlx::Result<Vec<Memb
     let select = QueryBuilder::new(
         "select agent_id as id, (select display_name from agents a where a.user_id = agent_id) as name",
     );
-    let mut query = hourly(select, scope);
+    let mut query = sums_of(select, scope, false);
     query.push(" group by agent_id order by conversations desc, agent_id");
     query.build_query_as().fetch_all(tx.conn()).await
 }
@@ -186,7 +197,7 @@ pub async fn by_agent(tx: &mut TenantTx, scope: &Scope) -> sqlx::Result<Vec<Memb
 /// The sums per team, busiest first.
 pub async fn by_team(tx: &mut TenantTx, scope: &Scope) -> sqlx::Result<Vec<Member>> {
     let select = QueryBuilder::new("select team_id as id, (select t.name from teams t where t.id = team_id) as name");
-    let mut query = hourly(select, scope);
+    let mut query = sums_of(select, scope, false);
     query.push(" group by team_id order by conversations desc, team_id");
     query.build_query_as().fetch_all(tx.conn()).await
 }
