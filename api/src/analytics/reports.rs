@@ -20,7 +20,7 @@ use crate::db::{self, Databases, TenantTx};
 /// Local hour reports are sent at (the day's or the week's figures are complete by then).
 pub const SEND_HOUR: u32 = 8;
 /// Reports handled per round.
-const ROUND: i64 = 5;
+const ROUND: usize = 5;
 
 /// When a `kind` report is next due after now, in `timezone`: 08:00 tomorrow (or today, before
 /// 08:00) for daily ones, Monday 08:00 for weekly ones.
@@ -47,59 +47,87 @@ pub fn start(databases: Databases, app_url: String, every: Duration, mail: Arc<N
     });
 }
 
-/// Sends the reports due now; returns how many mails were queued.
+/// Sends the reports due now, each in its own control transaction; returns how many mails were
+/// queued. A report that fails is tried again in 15 minutes, so one tenant's trouble never holds
+/// up the others' reports.
 pub async fn send_due(databases: &Databases, app_url: &str) -> anyhow::Result<usize> {
-    let mut control = databases.control().begin().await?;
-    let due = db::reports::claim_due(&mut control, ROUND).await?;
     let mut queued = 0;
-    for report in due {
-        let Some(schema) = db::tenants::active_schema(databases, report.tenant_id).await? else {
-            // A suspended tenant gets its reports again once active.
-            let tomorrow = report.next_at + chrono::Duration::days(1);
-            db::reports::reschedule(&mut control, report.tenant_id, &report.kind, tomorrow, false).await?;
-            continue;
+    for _ in 0..ROUND {
+        let mut control = databases.control().begin().await?;
+        let Some(report) = db::reports::claim_due(&mut control, 1).await?.into_iter().next() else {
+            break;
         };
-        refresh::refresh(databases, &schema, Some(50)).await?;
-        let weekly = report.kind == "weekly";
-        let mut tx = TenantTx::begin(databases, &schema).await?;
-        let timezone = refresh::timezone_of(&mut tx).await?;
-        let today = db::analytics_read::today(&mut tx, &timezone).await?;
-        let to_day = today.pred_opt().unwrap_or(today);
-        let from_day = if weekly { to_day - chrono::Days::new(6) } else { to_day };
-        let (from, to) = db::analytics_read::bounds(&mut tx, &timezone, from_day, to_day).await?;
-        let scope = Scope { from, to, from_day, to_day, timezone: timezone.clone(), team: None, agent: None };
-        let dashboard =
-            report::dashboard(&mut tx, &scope, weekly, refresh::Freshness { through: None, complete: true }).await?;
-        let next = next_due(&mut tx, &timezone, &report.kind).await?;
-        tx.commit().await?;
-        let company = db::tenants::find(&mut control, report.tenant_id).await?.map(|t| t.name).unwrap_or_default();
-        let png = chart::bars(
-            &buckets(&dashboard, from, weekly, |m| m.conversations),
-            &buckets(&dashboard, from, weekly, |m| m.missed),
-        )
-        .ok();
-        let link = format!("{app_url}/analytics?from={from_day}&to={to_day}");
-        for recipient in db::reports::recipients(&mut control, report.tenant_id, &report.recipients).await? {
-            let mail = render(
-                &Report { dashboard: &dashboard, company: &company, weekly, link: &link },
-                recipient.language.as_deref(),
-            );
-            db::outbox::enqueue_rich(
-                &mut control,
-                Some(report.tenant_id),
-                &recipient.email,
-                &mail.subject,
-                &mail.text,
-                &mail.html,
-                png.as_deref(),
-            )
-            .await?;
-            queued += 1;
+        match send_one(databases, &mut control, &report, app_url).await {
+            Ok(mails) => {
+                control.commit().await?;
+                queued += mails;
+            }
+            Err(error) => {
+                drop(control);
+                tracing::warn!(error = format!("{error:#}"), tenant = %report.tenant_id, kind = %report.kind,
+                    "a report failed; it is tried again in 15 minutes");
+                let mut conn = databases.control().acquire().await?;
+                let later = chrono::Utc::now() + chrono::Duration::minutes(15);
+                db::reports::reschedule(&mut conn, report.tenant_id, &report.kind, later, false).await?;
+            }
         }
-        db::reports::reschedule(&mut control, report.tenant_id, &report.kind, next, true).await?;
-        metrics::counter!("kefu_reports_sent_total", "kind" => report.kind.clone()).increment(1);
     }
-    control.commit().await?;
+    Ok(queued)
+}
+
+/// Queues one report's mails and its next due time in `control`; returns how many mails.
+async fn send_one(
+    databases: &Databases,
+    control: &mut sqlx::PgConnection,
+    report: &db::reports::Due,
+    app_url: &str,
+) -> anyhow::Result<usize> {
+    let Some(schema) = db::tenants::active_schema(databases, report.tenant_id).await? else {
+        // A suspended tenant gets its reports again once active.
+        let tomorrow = report.next_at + chrono::Duration::days(1);
+        db::reports::reschedule(control, report.tenant_id, &report.kind, tomorrow, false).await?;
+        return Ok(0);
+    };
+    refresh::refresh(databases, &schema, Some(50)).await?;
+    let weekly = report.kind == "weekly";
+    let mut tx = TenantTx::begin(databases, &schema).await?;
+    let timezone = refresh::timezone_of(&mut tx).await?;
+    let today = db::analytics_read::today(&mut tx, &timezone).await?;
+    let to_day = today.pred_opt().unwrap_or(today);
+    let from_day = if weekly { to_day - chrono::Days::new(6) } else { to_day };
+    let (from, to) = db::analytics_read::bounds(&mut tx, &timezone, from_day, to_day).await?;
+    let scope = Scope { from, to, from_day, to_day, timezone: timezone.clone(), team: None, agent: None };
+    let dashboard =
+        report::dashboard(&mut tx, &scope, weekly, refresh::Freshness { through: None, complete: true }).await?;
+    let next = next_due(&mut tx, &timezone, &report.kind).await?;
+    tx.commit().await?;
+    let company = db::tenants::find(control, report.tenant_id).await?.map(|t| t.name).unwrap_or_default();
+    let png = chart::bars(
+        &buckets(&dashboard, from, weekly, |m| m.conversations),
+        &buckets(&dashboard, from, weekly, |m| m.missed),
+    )
+    .ok();
+    let link = format!("{app_url}/analytics?from={from_day}&to={to_day}");
+    let mut queued = 0;
+    for recipient in db::reports::recipients(control, report.tenant_id, &report.recipients).await? {
+        let mail = render(
+            &Report { dashboard: &dashboard, company: &company, weekly, link: &link },
+            recipient.language.as_deref(),
+        );
+        db::outbox::enqueue_rich(
+            control,
+            Some(report.tenant_id),
+            &recipient.email,
+            &mail.subject,
+            &mail.text,
+            &mail.html,
+            png.as_deref(),
+        )
+        .await?;
+        queued += 1;
+    }
+    db::reports::reschedule(control, report.tenant_id, &report.kind, next, true).await?;
+    metrics::counter!("kefu_reports_sent_total", "kind" => report.kind.clone()).increment(1);
     Ok(queued)
 }
 
