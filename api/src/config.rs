@@ -74,6 +74,8 @@ pub struct Config {
     pub search: SearchConfig,
     /// Analytics (docs/analytics.md).
     pub analytics: AnalyticsConfig,
+    /// Background exports and retention (docs/export.md).
+    pub archive: ArchiveConfig,
 }
 
 /// Which object store keeps attachments.
@@ -225,6 +227,24 @@ impl Default for AnalyticsConfig {
     }
 }
 
+/// Background exports and retention.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// How often a node looks for export jobs to run (a node also starts at once on a job asked
+    /// of it) and sweeps expired exports' files.
+    pub export_round_secs: u64,
+    /// How long a node holds an export job between two stored parts; when it runs out (the node
+    /// died) another node resumes the job from its last stored part.
+    pub export_lease_secs: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self { export_round_secs: 5, export_lease_secs: 120 }
+    }
+}
+
 /// Token settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -337,6 +357,7 @@ impl Default for Config {
             bot: BotConfig::default(),
             search: SearchConfig::default(),
             analytics: AnalyticsConfig::default(),
+            archive: ArchiveConfig::default(),
         }
     }
 }
@@ -565,6 +586,14 @@ impl Config {
         if !(1..=3600).contains(&self.analytics.refresh_secs) {
             problems.push("analytics.refresh_secs (KEFU_ANALYTICS__REFRESH_SECS) must be between 1 and 3600".into());
         }
+        if !(2..=3600).contains(&self.archive.export_lease_secs) {
+            problems
+                .push("archive.export_lease_secs (KEFU_ARCHIVE__EXPORT_LEASE_SECS) must be between 2 and 3600".into());
+        }
+        if !(1..=3600).contains(&self.archive.export_round_secs) {
+            problems
+                .push("archive.export_round_secs (KEFU_ARCHIVE__EXPORT_ROUND_SECS) must be between 1 and 3600".into());
+        }
         if !(1..=3600).contains(&self.analytics.reports_round_secs) {
             problems.push(
                 "analytics.reports_round_secs (KEFU_ANALYTICS__REPORTS_ROUND_SECS) must be between 1 and 3600".into(),
@@ -670,6 +699,9 @@ impl Config {
         // Every test node shares the database, and any node's workers may act for any tenant
         // (reply mail): they must agree on what a cluster's nodes agree on.
         config.edge.public_url = Some(TEST_EDGE_URL.to_owned());
+        // Tests share one control database, so any test's node may take another's export job,
+        // and that test may end mid-job: a short lease lets the job's own node resume it soon.
+        config.archive.export_lease_secs = 3;
         config.attachments.local_dir =
             std::env::temp_dir().join("kefu-test-attachments").to_string_lossy().into_owned();
         config

@@ -60,6 +60,8 @@ pub struct AppState {
     pub replies_on: Arc<crate::hours::auto_reply::RepliesOn>,
     /// Asks this node's analytics task to finish a tenant's refresh in the background.
     pub analytics: crate::analytics::AnalyticsHandle,
+    /// Wakes this node's background export worker.
+    pub export_jobs: crate::archive::jobs::ExportJobs,
 }
 
 impl AppState {
@@ -149,7 +151,15 @@ impl AppState {
             crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone(), router.clone());
         let waiting =
             crate::realtime::waiting::Waiting::new(db.clone(), presence.clone(), bus.clone(), shutdown.clone());
+        let export_jobs = crate::archive::jobs::ExportJobs::start(
+            db.clone(),
+            attachments.clone(),
+            std::time::Duration::from_secs(config.archive.export_round_secs),
+            std::time::Duration::from_secs(config.archive.export_lease_secs),
+            shutdown.clone(),
+        );
         Ok(Self {
+            export_jobs,
             bot,
             rules,
             replies_on,

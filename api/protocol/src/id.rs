@@ -149,6 +149,12 @@ prefixed_id!(
 );
 
 prefixed_id!(
+    /// A background export of conversations (a selection over the synchronous limit).
+    ExportJobId,
+    "exp"
+);
+
+prefixed_id!(
     /// A knowledge-base entry of the FAQ bot: a question, its phrasings and the answer.
     KbEntryId,
     "kb"

@@ -28,7 +28,7 @@ pub use claims::{
 };
 pub use error::{ErrorCode, FieldError, Problem};
 pub use id::{
-    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, IdParseError, InvitationId, KbEntryId, MessageId,
-    SiteKeyId, TeamId, TenantId, UserId, VisitorId,
+    ApiKeyId, AttachmentId, CannedResponseId, ConversationId, ExportJobId, IdParseError, InvitationId, KbEntryId,
+    MessageId, SiteKeyId, TeamId, TenantId, UserId, VisitorId,
 };
 pub use role::Role;

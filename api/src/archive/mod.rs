@@ -1,9 +1,11 @@
 //! Conversations as archives (F24, docs/export.md): the seed's JSON shape
 //! `{session_id, user_id, messages: [{sender, content, timestamp}]}`, extended with ids, the
 //! visitor, attachments and agent names without breaking it (`format`), and CSV with a row per
-//! message; a filtered selection streamed page by page, never held in memory (`stream`).
+//! message; a filtered selection streamed page by page, never held in memory (`stream`); selections
+//! over the synchronous limit written by background jobs to the object store (`jobs`).
 
 pub mod format;
+pub mod jobs;
 pub mod stream;
 
 pub use format::Format;

@@ -19,9 +19,9 @@ const PAGE: i64 = 50;
 /// selection over `cap` without counting all of it).
 pub async fn count_up_to(databases: &Databases, schema: &TenantSchema, filter: &Filter, cap: i64) -> sqlx::Result<i64> {
     let mut tx = TenantTx::begin(databases, schema).await?;
-    let ids = db::search::conversations(&mut tx, filter, None, cap + 1).await?;
+    let count = db::search::count_conversations(&mut tx, filter, cap).await?;
     tx.commit().await?;
-    Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
+    Ok(count)
 }
 
 /// The archive of the conversations matching `filter`, newest first, as chunks of bytes.

@@ -77,10 +77,24 @@ impl AttachmentStore {
         self.inner.delete(&Path::from(key)).await
     }
 
-    /// Removes every file of a tenant (after the tenant's deletion); returns how many.
+    /// Reads the bytes back a chunk at a time (an export's part, which can be large).
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> object_store::Result<futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>> {
+        Ok(self.inner.get(&Path::from(key)).await?.into_stream())
+    }
+
+    /// Removes every file of a tenant (after the tenant's deletion): attachments and exports;
+    /// returns how many.
     pub async fn delete_tenant(&self, tenant: TenantId) -> object_store::Result<u64> {
+        self.delete_prefix(&tenant.simple().to_string()).await
+    }
+
+    /// Removes every file under a prefix (whole path segments); returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> object_store::Result<u64> {
         use futures_util::StreamExt;
-        let prefix = Path::from(tenant.simple().to_string());
+        let prefix = Path::from(prefix);
         let locations = self.inner.list(Some(&prefix)).map(|meta| meta.map(|m| m.location)).boxed();
         let mut deleted = self.inner.delete_stream(locations);
         let mut count = 0;

@@ -80,6 +80,7 @@ pub mod canned_responses;
 pub mod conversations;
 pub mod databases;
 pub mod erasure;
+pub mod export_jobs;
 pub mod invitations;
 pub mod memberships;
 pub mod message_batch;
@@ -152,6 +153,7 @@ new_id!(
     kefu_protocol::AttachmentId,
     kefu_protocol::TeamId,
     kefu_protocol::CannedResponseId,
+    kefu_protocol::ExportJobId,
 );
 
 /// How many times, on average, a pooled connection is lent before it is closed and replaced

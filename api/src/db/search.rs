@@ -303,23 +303,37 @@ pub async fn conversations(
     after: Option<ConversationId>,
     limit: i64,
 ) -> sqlx::Result<Vec<ConversationId>> {
-    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("select c.id from conversations c where true");
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("");
+    push_conversations(&mut sql, filter, after, limit);
+    sql.build_query_scalar().fetch_all(tx.conn()).await
+}
+
+/// How many conversations [`conversations`] would list, counting at most `cap + 1` (so a caller
+/// can refuse a selection over `cap` without counting all of it).
+pub async fn count_conversations(tx: &mut TenantTx, filter: &Filter, cap: i64) -> sqlx::Result<i64> {
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("select count(*) from (");
+    push_conversations(&mut sql, filter, None, cap.saturating_add(1));
+    sql.push(") s");
+    sql.build_query_scalar().fetch_one(tx.conn()).await
+}
+
+fn push_conversations(sql: &mut QueryBuilder<Postgres>, filter: &Filter, after: Option<ConversationId>, limit: i64) {
+    sql.push("select c.id from conversations c where true");
     if has_message_conditions(filter) {
         sql.push(" and exists (");
-        push_message_source(&mut sql, filter, "select 1", "select 1");
+        push_message_source(sql, filter, "select 1", "select 1");
         sql.push(" where d.conversation_id = c.id");
-        push_message_conditions(&mut sql, filter);
+        push_message_conditions(sql, filter);
         sql.push(")");
     }
     if let Some(conversation) = filter.conversation {
         sql.push(" and c.id = ").push_bind(conversation);
     }
-    push_conversation_conditions(&mut sql, filter);
+    push_conversation_conditions(sql, filter);
     if let Some(after) = after {
         sql.push(" and c.id < ").push_bind(after);
     }
     sql.push(" order by c.id desc limit ").push_bind(limit);
-    sql.build_query_scalar().fetch_all(tx.conn()).await
 }
 
 /// `select …` from the driving table `d`: the index (with the query as `q`, and the messages as

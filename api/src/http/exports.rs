@@ -57,7 +57,10 @@ async fn export_conversations(
         return Err(ApiError::field(
             "filters",
             "too_many_conversations",
-            format!("More than {MAX_CONVERSATIONS} conversations match: narrow the dates or the filters."),
+            format!(
+                "More than {MAX_CONVERSATIONS} conversations match: narrow the filters, or export them in the background \
+                 (POST /api/v1/export/jobs)."
+            ),
         ));
     }
     let mut details = audit_details(&query);

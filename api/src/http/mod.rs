@@ -14,6 +14,7 @@ pub mod conversation_actions;
 pub mod conversations;
 pub mod dev;
 pub mod edge;
+pub mod export_jobs;
 pub mod exports;
 pub mod extract;
 pub mod health;
@@ -100,6 +101,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(conversation_actions::router())
         .merge(search::router())
         .merge(exports::router())
+        .merge(export_jobs::router())
         .merge(teams::router())
         .merge(routing::router())
         .merge(rules::router())

@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// What to look for. Every filter is optional; without `q`, every message matching the filters.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, ToSchema)]
 pub struct SearchQuery {
     /// Keywords, at most 200 characters and 16 words or phrases: words must all match,
     /// `"quoted phrases"` match in sequence, `-word` excludes, `a OR b` matches either, `refu*`

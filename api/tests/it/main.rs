@@ -11,6 +11,7 @@ mod bot;
 mod console;
 mod erasure;
 mod export;
+mod export_jobs;
 mod handoff;
 mod isolation;
 mod mail;
