@@ -920,6 +920,16 @@ test('search: a two-character Chinese word found and marked, notes by filter, a 
     assert.match(refund.session_id, /^conv_/);
     assert.ok(refund.user_id, 'a user id');
     assert.deepEqual(Object.keys(refund.messages[0]).slice(0, 3), ['sender', 'content', 'timestamp']);
+    // The same, as a background export: listed with its progress, then saved through its link.
+    await p.getByTestId('search-export').click();
+    await p.locator('.ant-dropdown:visible').getByText('JSON archive', { exact: true }).click();
+    await p.getByText('Export started.').waitFor();
+    const ready = p.locator('[data-testid="export-job"][data-status="done"]').first();
+    await ready.waitFor({ timeout: 30_000 });
+    assert.match(await ready.getByTestId('export-job-count').textContent(), new RegExp(`^${archive.length} of ${archive.length} conversations`));
+    const [saved] = await Promise.all([p.waitForEvent('download'), ready.getByTestId('export-job-download').click()]);
+    const background = JSON.parse(await readFile(await saved.path(), 'utf8'));
+    assert.deepEqual(background.map((c) => c.session_id), archive.map((c) => c.session_id));
 
     // English keywords, then the team's notes only.
     await input.fill('refund');

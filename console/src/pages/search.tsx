@@ -15,6 +15,7 @@ import { useConsole, type ConsoleStore } from '../state/store';
 import { describe } from '../ui/errors';
 import { atLeast } from '../ui/roles';
 import { systemText } from './inbox/conversation';
+import { ExportJobs } from './search-exports';
 import { apiQuery, conversationPath, fromUrl, isEmpty, SENDERS, toUrl, type SearchParams, type Segment } from './search-query';
 
 interface Hit {
@@ -33,8 +34,9 @@ interface Results {
 
 export function SearchPage({ store, session: current }: { store: ConsoleStore; session: StoredSession }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message, modal } = App.useApp();
   const navigate = useNavigate();
+  const [jobsVersion, setJobsVersion] = useState(0);
   const [url, setUrl] = useSearchParams();
   const params = useMemo(() => fromUrl(url), [url]);
   const members = useConsole(store, (s) => s.members);
@@ -91,16 +93,43 @@ export function SearchPage({ store, session: current }: { store: ConsoleStore; s
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [url]);
 
-  /** Downloads the conversations this search finds, as the JSON archive or CSV (docs/export.md). */
+  /** The search's filters as the export endpoints take them (no order, page size or cursor). */
+  const exportFilters = () =>
+    Object.fromEntries(Object.entries(apiQuery(params)).filter(([k]) => k !== 'limit' && k !== 'order' && k !== 'after').map(([k, v]) => [k, String(v)]));
+
+  /** Queues a background export of what this search finds (over 1,000 conversations). */
+  async function exportInBackground(format: 'json' | 'csv') {
+    try {
+      await call(api.POST('/api/v1/export/jobs', { body: { format, filters: exportFilters() } }));
+      message.success(t('exports.queued'));
+      setJobsVersion((v) => v + 1);
+    } catch (e) {
+      const field = e instanceof ApiError ? e.fields[0] : undefined;
+      message.error(field?.code === 'too_many_conversations' ? field.message : describe(e, t));
+    }
+  }
+
+  /** Downloads the conversations this search finds, as the JSON archive or CSV (docs/export.md);
+   * over 1,000 conversations, offers a background export instead. */
   async function exportAs(format: 'json' | 'csv') {
     try {
       const token = await session.accessToken();
-      const query = new URLSearchParams(Object.entries(apiQuery(params)).filter(([k]) => k !== 'limit' && k !== 'order').map(([k, v]) => [k, String(v)]));
+      const query = new URLSearchParams(exportFilters());
       query.set('format', format);
       const response = await fetch(`/api/v1/export/conversations?${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
       if (!response.ok) {
         const problem = (await response.json().catch(() => null)) as { errors?: { code: string }[] } | null;
-        throw new Error(problem?.errors?.[0]?.code === 'too_many_conversations' ? t('search.exportTooMany') : `HTTP ${response.status}`);
+        if (problem?.errors?.[0]?.code === 'too_many_conversations') {
+          modal.confirm({
+            title: t('exports.offerTitle'),
+            content: t('exports.offer'),
+            okText: t('exports.start'),
+            cancelText: t('common.cancel'),
+            onOk: () => exportInBackground(format),
+          });
+          return;
+        }
+        throw new Error(`HTTP ${response.status}`);
       }
       const link = document.createElement('a');
       link.href = URL.createObjectURL(await response.blob());
@@ -122,13 +151,23 @@ export function SearchPage({ store, session: current }: { store: ConsoleStore; s
     <Card title={t('nav.search')} className="page search-page"
       extra={atLeast(current.role, 'supervisor') && results && results.hits.length > 0 && (
         <Dropdown trigger={['click']} menu={{
-          items: [{ key: 'json', label: t('search.exportJson') }, { key: 'csv', label: t('search.exportCsv') }],
-          onClick: ({ key }) => void exportAs(key as 'json' | 'csv'),
+          items: [
+            { key: 'json', label: t('search.exportJson') },
+            { key: 'csv', label: t('search.exportCsv') },
+            { type: 'group', key: 'background', label: t('exports.background'), children: [
+              { key: 'background-json', label: t('exports.backgroundJson') },
+              { key: 'background-csv', label: t('exports.backgroundCsv') },
+            ] },
+          ],
+          onClick: ({ key }) => void (key.startsWith('background-')
+            ? exportInBackground(key === 'background-csv' ? 'csv' : 'json')
+            : exportAs(key as 'json' | 'csv')),
         }}>
           <Button icon={<DownloadOutlined />} data-testid="search-export">{t('search.export')}</Button>
         </Dropdown>
       )}>
       <Space direction="vertical" size={12} style={{ width: '100%' }}>
+        {atLeast(current.role, 'supervisor') && <ExportJobs version={jobsVersion} />}
         <div>
           <Input.Search value={draft} onChange={(e) => setDraft(e.target.value)} allowClear enterButton={<SearchOutlined />}
             placeholder={t('search.placeholder')} aria-label={t('search.placeholder')} data-testid="search-input" maxLength={200}
