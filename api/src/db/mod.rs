@@ -81,6 +81,7 @@ pub mod conversations;
 pub mod databases;
 pub mod erasure;
 pub mod export_jobs;
+pub mod feed;
 pub mod invitations;
 pub mod memberships;
 pub mod message_batch;

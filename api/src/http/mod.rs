@@ -17,6 +17,7 @@ pub mod edge;
 pub mod export_jobs;
 pub mod exports;
 pub mod extract;
+pub mod feed;
 pub mod health;
 pub mod invitations;
 pub mod members;
@@ -102,6 +103,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(search::router())
         .merge(exports::router())
         .merge(export_jobs::router())
+        .merge(feed::router())
         .merge(teams::router())
         .merge(routing::router())
         .merge(rules::router())

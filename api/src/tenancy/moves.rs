@@ -142,6 +142,8 @@ async fn run(
     moves::drop_schema(&mut tx, &target_schema).await?;
     super::migrate_tenant_schema(&mut tx, &target_schema).await?;
     moves::empty_tables(&mut tx, &target_schema, &tables).await?;
+    // Rows written in the target come after every copied row in the compliance feed.
+    db::feed::raise_epoch(&mut source_conn, &mut tx, source_schema, &target_schema).await?;
     tx.commit().await?;
 
     progress.step("capturing changes in the source");

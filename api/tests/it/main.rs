@@ -12,6 +12,7 @@ mod console;
 mod erasure;
 mod export;
 mod export_jobs;
+mod feed;
 mod handoff;
 mod isolation;
 mod mail;

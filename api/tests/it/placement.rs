@@ -268,6 +268,20 @@ async fn migrate_brings_every_tenant_database_up_to_date() {
     assert_eq!(again.pending, 0, "a rerun finds nothing to do");
 }
 
+/// One page of the compliance feed after `cursor`: its items and `next`, or `None` while the
+/// tenant is switching databases (503).
+async fn feed_page(app: &TestApp, owner: &Session, cursor: &str) -> Option<(Vec<serde_json::Value>, String, bool)> {
+    let after: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+    let (status, page) =
+        app.get(&format!("/api/v1/compliance/feed?limit=200&after={after}"), Some(&owner.access)).await;
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    Some((items, page["next"].as_str().unwrap_or_default().to_owned(), page["more"] == true))
+}
+
 /// What a visitor sending through a move saw acknowledged: client id → (conversation, seq).
 type Acked = std::collections::BTreeMap<String, (String, i64)>;
 
@@ -379,6 +393,10 @@ async fn a_tenant_moves_between_databases_under_traffic_with_nothing_lost() {
     let tenant: kefu_protocol::TenantId = owner.tenant_id.parse().expect("id");
     let main_schema = app.tenant_schema(&owner.tenant_id).await;
     assert!(main_schema.database().is_main());
+    // A compliance archive reads the feed all along; its cursor crosses both moves.
+    let mut feed_items: Vec<serde_json::Value> = Vec::new();
+    let mut feed_cursor = String::new();
+    let mut all_acked: Vec<Acked> = Vec::new();
 
     // From the control database to another cluster (two-phase not needed: one transaction),
     // then between two databases of that cluster (the switch by two-phase commit), each under
@@ -399,12 +417,17 @@ async fn a_tenant_moves_between_databases_under_traffic_with_nothing_lost() {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             report
         };
-        // An agent console reading the inbox all along: 200, or 503 (retry) at the switch.
+        // An agent console reading the inbox all along: 200, or 503 (retry) at the switch; and
+        // the archive reading the feed.
         let reader = async {
             let mut statuses = std::collections::BTreeMap::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let (status, _) = app.get("/api/v1/conversations", Some(&agent.access)).await;
                 *statuses.entry(status.as_u16()).or_insert(0) += 1;
+                if let Some((items, next, _)) = feed_page(&app, &owner, &feed_cursor).await {
+                    feed_items.extend(items);
+                    feed_cursor = next;
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             statuses
@@ -425,7 +448,39 @@ async fn a_tenant_moves_between_databases_under_traffic_with_nothing_lost() {
         );
         assert_eq!(placement_of(&app, &owner).await, target);
         assert_nothing_lost(&app, &owner, &acked).await;
+        all_acked.extend(acked);
     }
+    // The feed, read from before the first move to now, holds every acknowledged message once.
+    let expected: std::collections::BTreeSet<(String, i64)> =
+        all_acked.iter().flat_map(|a| a.values().cloned()).collect();
+    let visitor_messages = |items: &[serde_json::Value]| -> Vec<(String, i64)> {
+        items
+            .iter()
+            .filter(|i| i["type"] == "message" && i["message"]["sender"]["kind"] == "visitor")
+            .map(|i| {
+                (
+                    i["message"]["conversation_id"].as_str().unwrap_or("").to_owned(),
+                    i["message"]["seq"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    for _ in 0..150 {
+        if let Some((items, next, _)) = feed_page(&app, &owner, &feed_cursor).await {
+            feed_items.extend(items);
+            feed_cursor = next;
+        }
+        let read: std::collections::BTreeSet<(String, i64)> = visitor_messages(&feed_items).into_iter().collect();
+        if expected.is_subset(&read) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let read = visitor_messages(&feed_items);
+    let unique: std::collections::BTreeSet<(String, i64)> = read.iter().cloned().collect();
+    assert_eq!(unique.len(), read.len(), "no message twice in the feed across the moves");
+    let missing: Vec<_> = expected.difference(&unique).collect();
+    assert!(missing.is_empty(), "every acknowledged message in the feed across the moves; missing {missing:?}");
     // Nothing is left behind in the databases the tenant left, and it works where it is.
     let control_url = app.state.config.database_url().to_owned();
     assert!(!schema_exists(&control_url, main_schema.name()).await);
