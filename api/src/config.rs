@@ -237,11 +237,13 @@ pub struct ArchiveConfig {
     /// How long a node holds an export job between two stored parts; when it runs out (the node
     /// died) another node resumes the job from its last stored part.
     pub export_lease_secs: u64,
+    /// How often a node looks for workspaces whose daily retention run is due.
+    pub retention_round_secs: u64,
 }
 
 impl Default for ArchiveConfig {
     fn default() -> Self {
-        Self { export_round_secs: 5, export_lease_secs: 120 }
+        Self { export_round_secs: 5, export_lease_secs: 120, retention_round_secs: 300 }
     }
 }
 
@@ -589,6 +591,11 @@ impl Config {
         if !(2..=3600).contains(&self.archive.export_lease_secs) {
             problems
                 .push("archive.export_lease_secs (KEFU_ARCHIVE__EXPORT_LEASE_SECS) must be between 2 and 3600".into());
+        }
+        if !(1..=86400).contains(&self.archive.retention_round_secs) {
+            problems.push(
+                "archive.retention_round_secs (KEFU_ARCHIVE__RETENTION_ROUND_SECS) must be between 1 and 86400".into(),
+            );
         }
         if !(1..=3600).contains(&self.archive.export_round_secs) {
             problems

@@ -158,6 +158,12 @@ impl AppState {
             std::time::Duration::from_secs(config.archive.export_lease_secs),
             shutdown.clone(),
         );
+        crate::archive::retention::start(
+            db.clone(),
+            attachments.clone(),
+            std::time::Duration::from_secs(config.archive.retention_round_secs),
+            shutdown.clone(),
+        );
         Ok(Self {
             export_jobs,
             bot,

@@ -988,6 +988,22 @@ test('audit log: the searches and the transcript reads are listed with who did t
     const lines = csv.trim().split('\n');
     assert.equal(lines[0], 'id,occurred_at,actor_user_id,actor_name,actor_api_key_id,action,target,details');
     assert.ok(lines.length > 1 && lines.slice(1).every((l) => l.includes('transcript.read')), csv);
+    // The background export of the search scenario is listed under its own kind.
+    await p.getByTestId('audit-action').click();
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Downloaded an export', { exact: true }).click();
+    await table.locator('tr', { hasText: 'export.downloaded' }).first().getByText('Olivia Owner').waitFor();
+
+    // Data retention: the trial keeps a year; the admin chooses 90 days, and it is in the log.
+    const retention = p.getByTestId('retention');
+    await retention.getByText('Your plan keeps at most 365 days.', { exact: false }).waitFor();
+    await retention.getByTestId('retention-effective').getByText('Content older than 365 days is deleted.').waitFor();
+    await retention.getByTestId('retention-limit').click();
+    await retention.getByRole('spinbutton').fill('90');
+    await retention.getByTestId('retention-save').click();
+    await retention.getByTestId('retention-effective').getByText('Content older than 90 days is deleted.').waitFor();
+    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const view = await (await fetch(`${API}/api/v1/retention`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(view.days, 90);
     await p.screenshot({ path: join(tmpdir(), 'kefu-console-audit.png') });
   } finally {
     await p.close();

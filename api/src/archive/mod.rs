@@ -2,10 +2,12 @@
 //! `{session_id, user_id, messages: [{sender, content, timestamp}]}`, extended with ids, the
 //! visitor, attachments and agent names without breaking it (`format`), and CSV with a row per
 //! message; a filtered selection streamed page by page, never held in memory (`stream`); selections
-//! over the synchronous limit written by background jobs to the object store (`jobs`).
+//! over the synchronous limit written by background jobs to the object store (`jobs`); content older
+//! than the workspace's retention period deleted in batches (`retention`).
 
 pub mod format;
 pub mod jobs;
+pub mod retention;
 pub mod stream;
 
 pub use format::Format;

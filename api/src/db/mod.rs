@@ -92,6 +92,7 @@ pub mod queue;
 pub mod refresh_tokens;
 pub mod reply_mail;
 pub mod reports;
+pub mod retention;
 pub mod routing;
 pub mod rules;
 pub mod search;

@@ -23,6 +23,7 @@ pub mod invitations;
 pub mod members;
 pub mod presence;
 pub mod queue;
+pub mod retention;
 pub mod routing;
 pub mod rules;
 pub mod search;
@@ -104,6 +105,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(exports::router())
         .merge(export_jobs::router())
         .merge(feed::router())
+        .merge(retention::router())
         .merge(teams::router())
         .merge(routing::router())
         .merge(rules::router())

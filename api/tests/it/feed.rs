@@ -179,7 +179,8 @@ async fn the_example_client_archives_the_feed_exactly_once() {
         .expect("KEFU_TEST_PYTHON is not set: run tests through `make test` (infra/local/test-tools.sh)");
     let app = TestApp::spawn().await;
     let owner = app.verified_owner().await;
-    let (_, key) = app.post("/api/v1/api-keys", Some(&owner.access), json!({ "name": "archive", "role": "admin" })).await;
+    let (_, key) =
+        app.post("/api/v1/api-keys", Some(&owner.access), json!({ "name": "archive", "role": "admin" })).await;
     let secret = key["secret"].as_str().expect("secret").to_owned();
     let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
     say(&mut visitor, "v1", "第一条").await;

@@ -24,6 +24,7 @@ mod platform;
 mod queue;
 mod realtime;
 mod reply_mail;
+mod retention;
 mod routing;
 mod rules;
 mod search;

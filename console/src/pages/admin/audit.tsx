@@ -12,6 +12,7 @@ import { useI18n } from '../../i18n';
 import type { Key } from '../../i18n/en';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { describe } from '../../ui/errors';
+import { RetentionCard } from './retention-card';
 
 interface Entry {
   id: number;
@@ -38,6 +39,11 @@ const ACTIONS: readonly (readonly [string, Key])[] = [
   ['attachment.downloaded', 'audit.kind.attachment'],
   ['audit.exported', 'audit.kind.auditExport'],
   ['tenant.exported', 'audit.kind.tenantExport'],
+  ['conversations.exported', 'audit.kind.export'],
+  ['export.downloaded', 'audit.kind.exportDownload'],
+  ['compliance.feed_read', 'audit.kind.feed'],
+  ['retention.', 'audit.kind.retention'],
+  ['visitor.erased', 'audit.kind.erasure'],
   ['member.', 'audit.kind.member'],
   ['invitation.', 'audit.kind.invitation'],
   ['team.', 'audit.kind.team'],
@@ -120,7 +126,9 @@ export function AuditPage({ store }: { store: ConsoleStore }) {
     e.actor_name ?? (e.actor_user_id ? t('audit.formerMember') : e.actor_api_key_id ? `${t('audit.apiKey')} ${e.actor_api_key_id}` : 'Kefu');
 
   return (
-    <Card title={t('nav.audit')} className="page audit-page"
+    <Space direction="vertical" size={16} className="page" style={{ width: '100%' }}>
+    <RetentionCard />
+    <Card title={t('nav.audit')} className="audit-page"
       extra={<Button icon={<DownloadOutlined />} onClick={() => void download()} data-testid="audit-download">{t('audit.download')}</Button>}>
       <Typography.Paragraph type="secondary">{t('audit.intro')}</Typography.Paragraph>
       <Space wrap className="audit-filters">
@@ -174,5 +182,6 @@ export function AuditPage({ store }: { store: ConsoleStore }) {
         <Button onClick={() => void load(next)} loading={loading} style={{ marginTop: 12 }} data-testid="audit-more">{t('audit.more')}</Button>
       )}
     </Card>
+    </Space>
   );
 }

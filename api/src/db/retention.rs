@@ -1,0 +1,153 @@
+//! Retention (docs/retention.md): a workspace's chosen period and its plan's bound
+//! (control-plane), which workspaces are due, and the batched deletes of content older than the
+//! period in one workspace (tenant-scoped): messages of closed conversations with their search
+//! index entries and attachments, attachments never sent, page views.
+
+use chrono::{DateTime, Utc};
+use kefu_protocol::TenantId;
+use sqlx::PgConnection;
+
+use super::TenantTx;
+
+/// The transaction's tenant's retention settings.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Settings {
+    /// The workspace's choice in days (`None`: as long as the plan allows).
+    pub retention_days: Option<i32>,
+    /// The plan's bound in days (`None`: none).
+    pub max_retention_days: Option<i32>,
+    /// When the retention job next runs for it.
+    pub retention_next_at: DateTime<Utc>,
+    /// What the last run did.
+    pub retention_last: Option<serde_json::Value>,
+}
+
+impl Settings {
+    /// The period applied: the choice within the plan's bound (`None`: content is kept).
+    pub fn effective_days(&self) -> Option<i32> {
+        match (self.retention_days, self.max_retention_days) {
+            (Some(chosen), Some(bound)) => Some(chosen.min(bound)),
+            (chosen, bound) => chosen.or(bound),
+        }
+    }
+}
+
+/// The transaction's tenant's settings.
+pub async fn settings(tx: &mut TenantTx) -> sqlx::Result<Settings> {
+    let tenant = tx.tenant_id();
+    sqlx::query_as(
+        "select t.retention_days, p.max_retention_days, t.retention_next_at, t.retention_last
+         from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
+    )
+    .bind(tenant)
+    .fetch_one(tx.control().await?)
+    .await
+}
+
+/// Sets the transaction's tenant's choice and has the job run for it soon.
+pub async fn set_days(tx: &mut TenantTx, days: Option<i32>) -> sqlx::Result<()> {
+    let tenant = tx.tenant_id();
+    sqlx::query("update control.tenants set retention_days = $2, retention_next_at = now() where id = $1")
+        .bind(tenant)
+        .bind(days)
+        .execute(tx.control().await?)
+        .await?;
+    Ok(())
+}
+
+/// Takes the workspace whose retention run is most overdue (an active one with a period) and
+/// moves its next run a day on, so no other node takes it; returns it with its period in days.
+pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<(TenantId, i32)>> {
+    sqlx::query_as(
+        "with due as (
+             select t.id, least(coalesce(t.retention_days, p.max_retention_days),
+                                coalesce(p.max_retention_days, t.retention_days)) as days
+             from control.tenants t join control.plans p on p.id = t.plan_id
+             where t.retention_next_at <= now() and t.status = 'active'
+               and (t.retention_days is not null or p.max_retention_days is not null)
+             order by t.retention_next_at limit 1 for update of t skip locked)
+         update control.tenants t set retention_next_at = now() + interval '1 day'
+         from due where t.id = due.id returning t.id, due.days",
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records what a run did and when the next one is due.
+pub async fn finish_run(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    last: &serde_json::Value,
+    next_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("update control.tenants set retention_last = $2, retention_next_at = $3 where id = $1")
+        .bind(tenant)
+        .bind(last)
+        .bind(next_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes up to `limit` messages stored before `cutoff` in closed conversations, with their
+/// search index entries (by foreign key) and their attachments' rows; returns how many messages,
+/// and the attachments' object keys (to delete after commit).
+pub async fn delete_messages(tx: &mut TenantTx, cutoff: DateTime<Utc>, limit: i64) -> sqlx::Result<(i64, Vec<String>)> {
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "delete from messages where id in (
+             select m.id from messages m join conversations c on c.id = m.conversation_id
+             where m.created_at < $1 and c.status = 'closed' limit $2)
+         returning id",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    if ids.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let files = sqlx::query_scalar("delete from attachments where message_id = any($1) returning storage_key")
+        .bind(&ids)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok((i64::try_from(ids.len()).unwrap_or(i64::MAX), files))
+}
+
+/// Deletes up to `limit` attachments uploaded before `cutoff` and never sent; returns their keys.
+pub async fn delete_unsent_attachments(
+    tx: &mut TenantTx,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "delete from attachments where id in (
+             select id from attachments where message_id is null and created_at < $1 limit $2)
+         returning storage_key",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Deletes up to `limit` page views before `cutoff`; returns how many.
+pub async fn delete_page_views(tx: &mut TenantTx, cutoff: DateTime<Utc>, limit: i64) -> sqlx::Result<i64> {
+    let done =
+        sqlx::query("delete from page_views where id in (select id from page_views where viewed_at < $1 limit $2)")
+            .bind(cutoff)
+            .bind(limit)
+            .execute(tx.conn())
+            .await?;
+    Ok(i64::try_from(done.rows_affected()).unwrap_or(i64::MAX))
+}
+
+/// Messages stored before `cutoff` that are kept because their conversation is open.
+pub async fn kept_open(tx: &mut TenantTx, cutoff: DateTime<Utc>) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from messages m join conversations c on c.id = m.conversation_id
+         where m.created_at < $1 and c.status = 'open'",
+    )
+    .bind(cutoff)
+    .fetch_one(tx.conn())
+    .await
+}
