@@ -1,8 +1,6 @@
 // Routes and providers: language, Ant Design's theme and locale, signed-out pages, and the
 // console shell for members.
 import { App as AntApp, ConfigProvider } from 'antd';
-import enUS from 'antd/locale/en_US';
-import zhCN from 'antd/locale/zh_CN';
 import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
 import { useSession } from './auth/use-session';
@@ -19,9 +17,9 @@ const ResetPasswordPage = lazy(() => import('./pages/auth/tokens').then((m) => (
 const VerifyEmailPage = lazy(() => import('./pages/auth/tokens').then((m) => ({ default: m.VerifyEmailPage })));
 
 function Themed({ children }: { children: ReactNode }) {
-  const { lang } = useI18n();
+  const { antd } = useI18n();
   return (
-    <ConfigProvider locale={lang === 'zh-CN' ? zhCN : enUS} theme={{ token: { colorPrimary: '#2563eb', borderRadius: 8 } }}>
+    <ConfigProvider locale={antd} theme={{ token: { colorPrimary: '#2563eb', borderRadius: 8 } }}>
       <AntApp>{children}</AntApp>
     </ConfigProvider>
   );
