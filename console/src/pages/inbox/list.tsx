@@ -1,11 +1,15 @@
 // The inbox column (F14): views with counts and unread marks, filters, and the conversations of
 // the chosen view, live.
-import { Avatar, Badge, Empty, Input, Segmented, Select, Space, Typography } from 'antd';
-import { useMemo } from 'react';
+import { Avatar, Badge, Empty, Input, Segmented, Typography } from 'antd';
+import { lazy, Suspense, useMemo } from 'react';
 import { useI18n } from '../../i18n';
 import { activityAt, countViews, VIEWS, type Filters, type InboxItem, type View } from '../../state/inbox';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { timeLabel, visitorLabel } from './names';
+
+// The agent, team and tag filters use antd's Select, which is not in the first download: they
+// appear a moment after the list (docs/console.md, "Weight").
+const ListFilters = lazy(() => import('./list-filters'));
 
 export function ConversationList({ store, view, list, selected, filters, onFilters, onView, onOpen }: {
   store: ConsoleStore;
@@ -20,11 +24,9 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
 }) {
   const { t, lang } = useI18n();
   const items = useConsole(store, (s) => s.items);
-  const members = useConsole(store, (s) => s.members);
   const online = useConsole(store, (s) => s.visitorsOnline);
-  const teams = useConsole(store, (s) => s.teams);
-  const tags = useMemo(() => [...new Set([...items.values()].flatMap((i) => i.tags))].sort(), [items]);
   const counts = useMemo(() => countViews(items, store.me), [items, store.me]);
+  const members = useConsole(store, (s) => s.members);
   const names = useMemo(() => new Map(members.map((m) => [m.user_id, m.display_name])), [members]);
 
   return (
@@ -44,17 +46,9 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
       <div className="inbox-filters">
         <Input.Search allowClear size="small" placeholder={t('inbox.search')} value={filters.text ?? ''}
           onChange={(e) => onFilters({ ...filters, text: e.target.value })} aria-label={t('inbox.search')} />
-        <Space.Compact block>
-          <Select allowClear size="small" placeholder={t('inbox.agent')} value={filters.agent} style={{ width: '34%' }} aria-label={t('inbox.agent')}
-            onChange={(agent?: string) => onFilters({ ...filters, agent })} popupMatchSelectWidth={false}
-            options={members.map((m) => ({ value: m.user_id, label: m.display_name }))} />
-          <Select allowClear size="small" placeholder={t('inbox.team')} value={filters.team} style={{ width: '33%' }} aria-label={t('inbox.team')}
-            onChange={(team?: string) => onFilters({ ...filters, team })} popupMatchSelectWidth={false}
-            options={teams.map((team) => ({ value: team.id, label: team.name }))} />
-          <Select allowClear size="small" placeholder={t('inbox.tag')} value={filters.tag} style={{ width: '33%' }} aria-label={t('inbox.tag')}
-            onChange={(tag?: string) => onFilters({ ...filters, tag })} popupMatchSelectWidth={false} data-testid="filter-tag"
-            options={tags.map((tag) => ({ value: tag, label: tag }))} />
-        </Space.Compact>
+        <Suspense fallback={<div className="inbox-filters-loading" />}>
+          <ListFilters store={store} filters={filters} onFilters={onFilters} />
+        </Suspense>
       </div>
       <div className="inbox-scroll">
         {list.length === 0 ? (
