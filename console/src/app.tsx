@@ -1,12 +1,13 @@
 // Routes and providers: language, Ant Design's theme and locale, signed-out pages, and the
 // console shell for members.
-import { App as AntApp, ConfigProvider } from 'antd';
+import { ConfigProvider } from 'antd';
 import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
 import { useSession } from './auth/use-session';
 import { I18nProvider, useI18n } from './i18n';
 import { Shell } from './shell';
 import { stopConsoleStore } from './state/store';
+import { AppProvider } from './ui/app';
 
 // Signed-out pages are not in a member's first download (docs/console.md, "Weight").
 const AcceptInvitePage = lazy(() => import('./pages/auth/accept-invite').then((m) => ({ default: m.AcceptInvitePage })));
@@ -20,7 +21,7 @@ function Themed({ children }: { children: ReactNode }) {
   const { antd } = useI18n();
   return (
     <ConfigProvider locale={antd} theme={{ token: { colorPrimary: '#2563eb', borderRadius: 8 } }}>
-      <AntApp>{children}</AntApp>
+      <AppProvider>{children}</AppProvider>
     </ConfigProvider>
   );
 }

@@ -2,7 +2,8 @@
 // first or best match first with the matches marked, more on demand, a hit opening its
 // conversation in the inbox.
 import { DownloadOutlined, SearchOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Card, DatePicker, Dropdown, Empty, Input, Segmented, Select, Space, Spin, Tag, Typography } from 'antd';
+import { Alert, Button, Card, DatePicker, Dropdown, Empty, Input, Segmented, Select, Space, Spin, Tag, Typography } from 'antd';
+import { useApp } from '../ui/app';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
@@ -33,7 +34,7 @@ interface Results {
 
 export function SearchPage({ store, session: current }: { store: ConsoleStore; session: StoredSession }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const navigate = useNavigate();
   const [url, setUrl] = useSearchParams();
   const params = useMemo(() => fromUrl(url), [url]);

@@ -4,7 +4,8 @@
 // The dialogs and the tag editor use antd's Select, which is not in the first download: they are
 // a chunk of their own (actions-dialogs.tsx), loaded with the first conversation opened and
 // first shown when a button is pressed (docs/console.md, "Weight").
-import { App, Button, Tooltip } from 'antd';
+import { Button, Tooltip } from 'antd';
+import { useApp } from '../../ui/app';
 import { lazy, Suspense, useRef, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -18,7 +19,7 @@ const TagSelect = lazy(() => import('./actions-dialogs').then((m) => ({ default:
 
 export function useConversationActions(store: ConsoleStore, item: InboxItem | undefined) {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
 
   async function run(work: () => Promise<unknown>) {
     try {

@@ -1,7 +1,8 @@
 // Writing in a conversation (F15): a reply or a private note, Enter to send, typing sent while
 // writing, emoji, a file, and canned responses inserted by typing `/shortcut`.
 import { LockOutlined, PaperClipOutlined, SendOutlined, SmileOutlined } from '@ant-design/icons';
-import { App, Button, Input, Popover, Segmented, Space, Tooltip } from 'antd';
+import { Button, Input, Popover, Segmented, Space, Tooltip } from 'antd';
+import { useApp } from '../../ui/app';
 import type { TextAreaRef } from 'antd/es/input/TextArea';
 import { forwardRef, useCallback, useImperativeHandle, useRef, useState } from 'react';
 import { session } from '../../auth/session';
@@ -32,7 +33,7 @@ async function upload(file: File): Promise<{ id: string; name: string }> {
 export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conversationId: string; disabled: boolean }>(
   function Composer({ store, conversationId, disabled }, ref) {
     const { t } = useI18n();
-    const { message } = App.useApp();
+    const { message } = useApp();
     const [text, setText] = useState('');
     const [mode, setMode] = useState<'reply' | 'note'>('reply');
     const [uploading, setUploading] = useState(false);
