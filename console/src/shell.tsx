@@ -3,7 +3,8 @@
 // Only the inbox is in the first download; every other page is its own chunk, loaded when it is
 // first opened (docs/console.md, "Weight").
 import { AuditOutlined, DownOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
-import { Badge, Button, Dropdown, Layout, Menu, Space, Spin, Tooltip, Typography } from 'antd';
+import { Badge, Button, Dropdown, Layout, Menu, Space, Spin, Tooltip } from 'antd';
+import { Text } from './ui/text';
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api, call } from './api/client';
@@ -137,7 +138,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
   return (
     <Layout className="shell">
       <Layout.Sider breakpoint="md" collapsedWidth={0} collapsed={collapsed} onBreakpoint={setCollapsed} trigger={null} width={208} theme="light" className="shell-sider">
-        <div className="shell-brand">Kefu 客服<Typography.Text type="secondary" ellipsis className="shell-tenant">{current.tenant.name}</Typography.Text></div>
+        <div className="shell-brand">Kefu 客服<Text type="secondary" ellipsis className="shell-tenant">{current.tenant.name}</Text></div>
         <Menu mode="inline" selectedKeys={[selected]} items={items}
           onClick={({ key }) => {
             navigate(key);

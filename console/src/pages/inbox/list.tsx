@@ -1,6 +1,7 @@
 // The inbox column (F14): views with counts and unread marks, filters, and the conversations of
 // the chosen view, live.
-import { Avatar, Badge, Empty, Input, Segmented, Typography } from 'antd';
+import { Avatar, Badge, Empty, Input, Segmented } from 'antd';
+import { Text } from '../../ui/text';
 import { lazy, Suspense, useMemo } from 'react';
 import { useI18n } from '../../i18n';
 import { activityAt, countViews, VIEWS, type Filters, type InboxItem, type View } from '../../state/inbox';
@@ -65,15 +66,15 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
                   <Badge dot={online.has(item.visitor_id)} color="#22c55e" offset={[-4, 28]}><Avatar>{name.slice(0, 1).toUpperCase()}</Avatar></Badge>
                   <div className="inbox-item-body">
                     <div className="inbox-item-title">
-                      <Typography.Text strong={item.unread > 0} ellipsis>{name}</Typography.Text>
-                      <Typography.Text type="secondary" className="inbox-item-time">{timeLabel(activityAt(item), lang)}</Typography.Text>
+                      <Text strong={item.unread > 0} ellipsis>{name}</Text>
+                      <Text type="secondary" className="inbox-item-time">{timeLabel(activityAt(item), lang)}</Text>
                     </div>
                     <div className="inbox-item-title">
-                      <Typography.Text type="secondary" ellipsis data-testid="conversation-preview">
+                      <Text type="secondary" ellipsis data-testid="conversation-preview">
                         {item.last_message ? item.last_message.body : t('inbox.noMessages')}
-                      </Typography.Text>
+                      </Text>
                       {item.unread > 0 ? <Badge count={item.unread} size="small" data-testid="unread" /> :
-                        item.assignee ? <Typography.Text type="secondary" className="inbox-item-assignee">{names.get(item.assignee) ?? ''}</Typography.Text> : null}
+                        item.assignee ? <Text type="secondary" className="inbox-item-assignee">{names.get(item.assignee) ?? ''}</Text> : null}
                     </div>
                   </div>
                 </li>
