@@ -37,3 +37,16 @@ export function Heading5({ children, className }: { children?: ReactNode; classN
     </h5>
   );
 }
+
+/**
+ * A small label in antd Tag's look, for the conversation's status, assignee, rating and team
+ * (antd's Tag brings its colour-picker helpers and Collapse into the first download).
+ */
+export function Chip({ color = 'default', icon, children, ...rest }: {
+  color?: 'default' | 'green' | 'gold' | 'red' | 'blue';
+  icon?: ReactNode;
+  children?: ReactNode;
+  'data-testid'?: string;
+}) {
+  return <span className={`chip chip-${color}`} {...rest}>{icon}{icon ? <span>{children}</span> : children}</span>;
+}

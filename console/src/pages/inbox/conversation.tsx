@@ -1,8 +1,8 @@
 // One conversation (F14/F15): the transcript with scroll-back, live messages, typing, read
 // receipts and private notes set apart; claim and close; the composer.
 import { ArrowLeftOutlined, CheckOutlined, ClockCircleOutlined, ExclamationCircleOutlined, LockOutlined, RobotOutlined, UserOutlined } from '@ant-design/icons';
-import { Button, Space, Spin, Tag, Tooltip } from 'antd';
-import { Heading5, Text } from '../../ui/text';
+import { Button, Space, Spin, Tooltip } from 'antd';
+import { Chip, Heading5, Text } from '../../ui/text';
 import { Fragment, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import type { MessageView } from '../../api/protocol';
 import { useI18n } from '../../i18n';
@@ -91,12 +91,12 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
         <Space size={8} className="conversation-title">
           <Button type="text" icon={<ArrowLeftOutlined />} onClick={onBack} className="only-phone" aria-label={t('conversation.back')} />
           <Heading5>{name}</Heading5>
-          {item && <Tag color={open ? 'green' : 'default'} data-testid="conversation-status">{t(`status.${open ? 'open' : 'closed'}`)}</Tag>}
-          {item?.assignee && <Tag icon={<UserOutlined />} data-testid="conversation-assignee">{names.get(item.assignee) ?? t('conversation.someone')}</Tag>}
+          {item && <Chip color={open ? 'green' : 'default'} data-testid="conversation-status">{t(`status.${open ? 'open' : 'closed'}`)}</Chip>}
+          {item?.assignee && <Chip icon={<UserOutlined />} data-testid="conversation-assignee">{names.get(item.assignee) ?? t('conversation.someone')}</Chip>}
           {item?.rating != null && (
-            <Tag color={item.rating >= 4 ? 'gold' : item.rating <= 2 ? 'red' : 'default'} data-testid="conversation-rating">
+            <Chip color={item.rating >= 4 ? 'gold' : item.rating <= 2 ? 'red' : 'default'} data-testid="conversation-rating">
               {t('conversation.rating', { stars: '★'.repeat(item.rating) + '☆'.repeat(Math.max(0, 5 - item.rating)) })}
-            </Tag>
+            </Chip>
           )}
         </Space>
         <Space size={4} wrap>
@@ -113,7 +113,7 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
       {item && (
         <div className="conversation-subheader">
           <TagEditor store={store} item={item} />
-          {item.team_id && <Tag color="blue" data-testid="conversation-team">{teams.get(item.team_id) ?? t('nav.teams')}</Tag>}
+          {item.team_id && <Chip color="blue" data-testid="conversation-team">{teams.get(item.team_id) ?? t('nav.teams')}</Chip>}
           {item.participants.length > 0 && (
             <Text type="secondary" data-testid="participants">
               {t('conversation.with', { names: item.participants.map((p) => names.get(p) ?? '?').join(', ') })}
