@@ -1,9 +1,10 @@
 // Writing in a conversation (F15): a reply or a private note, Enter to send, typing sent while
 // writing, emoji, a file, and canned responses inserted by typing `/shortcut`.
 import { LockOutlined, PaperClipOutlined, SendOutlined, SmileOutlined } from '@ant-design/icons';
-import { Button, Input, Popover, Segmented, Space, Tooltip } from 'antd';
+import { Button, Popover, Segmented, Space, Tooltip } from 'antd';
+// TextArea alone: antd's Input brings Password and OTP too (docs/console.md, "Weight").
+import TextArea, { type TextAreaRef } from 'antd/es/input/TextArea';
 import { useApp } from '../../ui/app';
-import type { TextAreaRef } from 'antd/es/input/TextArea';
 import { forwardRef, useCallback, useImperativeHandle, useRef, useState } from 'react';
 import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
@@ -106,7 +107,7 @@ export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conver
           ]} />
         <Popover open={canned !== null && !disabled} placement="topLeft" arrow={false}
           content={canned !== null ? <CannedPicker query={canned} active={active} onResults={onResults} onPick={pick} /> : null}>
-          <Input.TextArea ref={input} value={text} disabled={disabled} autoSize={{ minRows: 2, maxRows: 8 }} maxLength={4000}
+          <TextArea ref={input} value={text} disabled={disabled} autoSize={{ minRows: 2, maxRows: 8 }} maxLength={4000}
             data-testid="composer-input" aria-label={mode === 'note' ? t('composer.notePlaceholder') : t('composer.placeholder')}
             placeholder={mode === 'note' ? t('composer.notePlaceholder') : t('composer.placeholder')}
             onChange={(e) => changed(e.target.value)} onBlur={stopTyping}

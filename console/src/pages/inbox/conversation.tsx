@@ -12,7 +12,7 @@ import { Attachment } from './attachment';
 import { useConversationActions, InviteButton, TagEditor, TransferButton } from './actions';
 import { Composer, type ComposerHandle } from './composer';
 import { timeLabel, visitorLabel } from './names';
-import { firedText } from '../admin/rules-form';
+import { firedText } from '../admin/rules-text';
 
 export function ConversationView({ store, id, onBack, onVisitor, composer }: {
   store: ConsoleStore;

@@ -1,6 +1,8 @@
 // The inbox column (F14): views with counts and unread marks, filters, and the conversations of
 // the chosen view, live.
-import { Avatar, Badge, Empty, Input, Segmented } from 'antd';
+import { Avatar, Badge, Empty, Segmented } from 'antd';
+// Search alone: antd's Input brings Password and OTP too (docs/console.md, "Weight").
+import Search from 'antd/es/input/Search';
 import { Text } from '../../ui/text';
 import { lazy, Suspense, useMemo } from 'react';
 import { useI18n } from '../../i18n';
@@ -45,7 +47,7 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
           ),
         }))} />
       <div className="inbox-filters">
-        <Input.Search allowClear size="small" placeholder={t('inbox.search')} value={filters.text ?? ''}
+        <Search allowClear size="small" placeholder={t('inbox.search')} value={filters.text ?? ''}
           onChange={(e) => onFilters({ ...filters, text: e.target.value })} aria-label={t('inbox.search')} />
         <Suspense fallback={<div className="inbox-filters-loading" />}>
           <ListFilters store={store} filters={filters} onFilters={onFilters} />
