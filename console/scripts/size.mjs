@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
-const BUDGET = 315 * 1024;
+const BUDGET = 244 * 1024;
 const GOAL = 250 * 1024;
 /** Loaded on demand, but before the inbox is usable: one of each group is downloaded. */
 const BEFORE_FIRST_PAINT = [['src/i18n/pack-en.ts', 'src/i18n/pack-zh-CN.ts']];

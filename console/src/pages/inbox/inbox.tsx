@@ -1,6 +1,7 @@
 // The inbox page: list, conversation and visitor panel side by side on a wide screen, one at a
 // time on a phone; keyboard shortcuts for the busy agent.
-import { Empty, Spin } from 'antd';
+import { Spin } from 'antd';
+import { EmptyState } from '../../ui/empty';
 import { Text } from '../../ui/text';
 import { useApp } from '../../ui/app';
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
@@ -75,7 +76,7 @@ export function InboxPage({ store, session }: { store: ConsoleStore; session: St
         {selected ? (
           <ConversationView key={selected} store={store} id={selected} onBack={() => go(undefined)} onVisitor={() => setVisitorOpen(true)} composer={composer} />
         ) : (
-          <div className="inbox-none"><Empty description={<span>{t('inbox.pick')} <Text keyboard>?</Text> {t('inbox.shortcutsHint')}</span>} /></div>
+          <div className="inbox-none"><EmptyState description={<span>{t('inbox.pick')} <Text keyboard>?</Text> {t('inbox.shortcutsHint')}</span>} /></div>
         )}
       </div>
       {selected && item && (

@@ -1,8 +1,11 @@
 // The inbox column (F14): views with counts and unread marks, filters, and the conversations of
 // the chosen view, live.
-import { Avatar, Badge, Empty, Segmented } from 'antd';
-// Search alone: antd's Input brings Password and OTP too (docs/console.md, "Weight").
+import { Badge, Segmented } from 'antd';
+// Avatar and Search alone: antd's Avatar brings Avatar.Group (and Popover), its Input Password
+// and OTP (docs/console.md, "Weight").
+import Avatar from 'antd/es/avatar/Avatar';
 import Search from 'antd/es/input/Search';
+import { EmptyState } from '../../ui/empty';
 import { Text } from '../../ui/text';
 import { lazy, Suspense, useMemo } from 'react';
 import { useI18n } from '../../i18n';
@@ -55,7 +58,7 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
       </div>
       <div className="inbox-scroll">
         {list.length === 0 ? (
-          <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t(`inbox.empty.${view}`)} />
+          <EmptyState description={t(`inbox.empty.${view}`)} />
         ) : (
           // A plain list (antd's List would weigh on every member's first download).
           <ul className="inbox-items">
