@@ -1,14 +1,13 @@
 // Routes and providers: language, Ant Design's theme and locale, signed-out pages, and the
 // console shell for members.
-import { App as AntApp, ConfigProvider } from 'antd';
-import enUS from 'antd/locale/en_US';
-import zhCN from 'antd/locale/zh_CN';
+import { ConfigProvider } from 'antd';
 import { lazy, Suspense, useEffect, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
 import { useSession } from './auth/use-session';
 import { I18nProvider, useI18n } from './i18n';
 import { Shell } from './shell';
 import { stopConsoleStore } from './state/store';
+import { AppProvider } from './ui/app';
 
 // Signed-out pages are not in a member's first download (docs/console.md, "Weight").
 const AcceptInvitePage = lazy(() => import('./pages/auth/accept-invite').then((m) => ({ default: m.AcceptInvitePage })));
@@ -19,10 +18,10 @@ const ResetPasswordPage = lazy(() => import('./pages/auth/tokens').then((m) => (
 const VerifyEmailPage = lazy(() => import('./pages/auth/tokens').then((m) => ({ default: m.VerifyEmailPage })));
 
 function Themed({ children }: { children: ReactNode }) {
-  const { lang } = useI18n();
+  const { antd } = useI18n();
   return (
-    <ConfigProvider locale={lang === 'zh-CN' ? zhCN : enUS} theme={{ token: { colorPrimary: '#2563eb', borderRadius: 8 } }}>
-      <AntApp>{children}</AntApp>
+    <ConfigProvider locale={antd} theme={{ token: { colorPrimary: '#2563eb', borderRadius: 8 } }}>
+      <AppProvider>{children}</AppProvider>
     </ConfigProvider>
   );
 }

@@ -2,13 +2,14 @@
 // the pages of the console. One live store per tab, created here for the signed-in member.
 // Only the inbox is in the first download; every other page is its own chunk, loaded when it is
 // first opened (docs/console.md, "Weight").
-import { AuditOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
-import { Alert, Badge, Button, Layout, Menu, Select, Space, Spin, Tooltip, Typography } from 'antd';
+import { AuditOutlined, DownOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { Badge, Button, Dropdown, Layout, Menu, Space, Spin, Tooltip } from 'antd';
+import { Text } from './ui/text';
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api, call } from './api/client';
 import { session, type StoredSession } from './auth/session';
-import { LANGS, useI18n } from './i18n';
+import { LANGS, useI18n, type Lang } from './i18n';
 import { InboxPage } from './pages/inbox/inbox';
 import { notifier } from './state/notify';
 import { presenceChoice, type Choice } from './state/presence';
@@ -30,22 +31,47 @@ const AnalyticsPage = lazy(() => import('./pages/analytics/page').then((m) => ({
 const QueuePage = lazy(() => import('./pages/queue').then((m) => ({ default: m.QueuePage })));
 const SearchPage = lazy(() => import('./pages/search').then((m) => ({ default: m.SearchPage })));
 const SettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.SettingsPage })));
+const VerifyBanner = lazy(() => import('./verify-banner'));
 
 const PRESENCE_COLOURS: Record<Choice, string> = { online: '#22c55e', busy: '#f59e0b', away: '#a3a3a3', offline: '#ef4444' };
 
-function PresenceSelect() {
+// The header's two choices are menus (antd Dropdown over the Menu the navigation loads anyway)
+// rather than Selects, which would weigh on every member's first download (docs/console.md, "Weight").
+function PresenceMenu() {
   const { t } = useI18n();
   const choice = useSyncExternalStore(
     (l) => presenceChoice.subscribe(l),
     () => presenceChoice.effective(),
   );
+  const label = (c: Choice) => <Space size={6}><Badge color={PRESENCE_COLOURS[c]} />{t(`presence.${c}`)}</Space>;
   return (
-    <Select<Choice> size="small" value={choice} onChange={(c) => presenceChoice.choose(c)} aria-label={t('presence.label')}
-      style={{ width: 130 }} data-testid="presence"
-      options={(['online', 'busy', 'away', 'offline'] as const).map((c) => ({
-        value: c,
-        label: <Space size={6}><Badge color={PRESENCE_COLOURS[c]} />{t(`presence.${c}`)}</Space>,
-      }))} />
+    <Dropdown trigger={['click']} menu={{
+      selectable: true,
+      selectedKeys: [choice],
+      items: (['online', 'busy', 'away', 'offline'] as const).map((c) => ({ key: c, label: label(c) })),
+      onClick: ({ key }) => presenceChoice.choose(key as Choice),
+    }}>
+      <Button size="small" className="shell-choice" style={{ width: 130 }} aria-label={`${t('presence.label')}: ${t(`presence.${choice}`)}`} data-testid="presence">
+        {label(choice)}<DownOutlined className="shell-choice-arrow" />
+      </Button>
+    </Dropdown>
+  );
+}
+
+function LanguageMenu() {
+  const { t, lang, setLang } = useI18n();
+  const current = LANGS.find((l) => l.lang === lang)?.label;
+  return (
+    <Dropdown trigger={['click']} menu={{
+      selectable: true,
+      selectedKeys: [lang],
+      items: LANGS.map((l) => ({ key: l.lang, label: <span lang={l.lang}>{l.label}</span> })),
+      onClick: ({ key }) => setLang(key as Lang),
+    }}>
+      <Button size="small" className="shell-choice" style={{ width: 100 }} aria-label={`${t('settings.language')}: ${current}`} data-testid="language">
+        {current}<DownOutlined className="shell-choice-arrow" />
+      </Button>
+    </Dropdown>
   );
 }
 
@@ -53,7 +79,7 @@ function PresenceSelect() {
 let toldLanguage: string | undefined;
 
 export function Shell({ session: current }: { session: StoredSession }) {
-  const { t, lang, setLang } = useI18n();
+  const { t, lang } = useI18n();
   const navigate = useNavigate();
   const location = useLocation();
   const store = consoleStore(current.user.id);
@@ -112,7 +138,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
   return (
     <Layout className="shell">
       <Layout.Sider breakpoint="md" collapsedWidth={0} collapsed={collapsed} onBreakpoint={setCollapsed} trigger={null} width={208} theme="light" className="shell-sider">
-        <div className="shell-brand">Kefu 客服<Typography.Text type="secondary" ellipsis className="shell-tenant">{current.tenant.name}</Typography.Text></div>
+        <div className="shell-brand">Kefu 客服<Text type="secondary" ellipsis className="shell-tenant">{current.tenant.name}</Text></div>
         <Menu mode="inline" selectedKeys={[selected]} items={items}
           onClick={({ key }) => {
             navigate(key);
@@ -129,17 +155,16 @@ export function Shell({ session: current }: { session: StoredSession }) {
                 <Badge status={connection === 'online' ? 'success' : connection === 'connecting' ? 'processing' : 'error'} />
               </span>
             </Tooltip>
-            <PresenceSelect />
+            <PresenceMenu />
           </Space>
           <Space size={8}>
-            <Select size="small" value={lang} onChange={setLang} aria-label={t('settings.language')} data-testid="language"
-              options={LANGS.map((l) => ({ value: l.lang, label: l.label }))} style={{ width: 100 }} />
+            <LanguageMenu />
             <Tooltip title={t('nav.logout')}>
               <Button size="small" icon={<LogoutOutlined />} onClick={() => void logout()} aria-label={t('nav.logout')} />
             </Tooltip>
           </Space>
         </Layout.Header>
-        {!current.user.email_verified && <VerifyBanner />}
+        {!current.user.email_verified && <Suspense fallback={null}><VerifyBanner /></Suspense>}
         <Layout.Content className="shell-content">
           <Suspense fallback={<Spin className="shell-loading" />}>
           <Routes>
@@ -165,16 +190,5 @@ export function Shell({ session: current }: { session: StoredSession }) {
         </Layout.Content>
       </Layout>
     </Layout>
-  );
-}
-
-function VerifyBanner() {
-  const { t } = useI18n();
-  const [sent, setSent] = useState(false);
-  return (
-    <Alert type="warning" banner title={t('verify.banner')} data-testid="verify-banner"
-      action={<Button size="small" disabled={sent} onClick={() => void call(api.POST('/api/v1/auth/resend-verification')).then(() => setSent(true), () => undefined)}>
-        {sent ? t('verify.resent') : t('verify.resend')}
-      </Button>} />
   );
 }

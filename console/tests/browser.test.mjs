@@ -425,7 +425,7 @@ test('presence is one choice for every tab; new conversations notify from one ta
     // Busy chosen in one tab: both tabs show it and the team sees Olivia busy (not online
     // through her other tabs).
     await a.getByTestId('presence').click();
-    await a.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Busy').click();
+    await a.locator('.ant-dropdown:visible .ant-dropdown-menu-item').getByText('Busy').click();
     await b.getByTestId('presence').getByText('Busy').waitFor();
     await until('Olivia busy for the team', async () => (await presence()) === 'busy');
 
@@ -443,11 +443,11 @@ test('presence is one choice for every tab; new conversations notify from one ta
 
     // Offline in the other tab: both disconnect and the team sees Olivia offline.
     await b.getByTestId('presence').click();
-    await b.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Offline').click();
+    await b.locator('.ant-dropdown:visible .ant-dropdown-menu-item').getByText('Offline').click();
     await a.getByTestId('connection').and(a.locator('[data-state=offline]')).waitFor();
     await until('Olivia offline for the team', async () => (await presence()) === 'offline');
     await a.getByTestId('presence').click();
-    await a.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Online').click();
+    await a.locator('.ant-dropdown:visible .ant-dropdown-menu-item').getByText('Online').click();
     await b.getByTestId('connection').and(b.locator('[data-state=online]')).waitFor();
     await until('Olivia online again', async () => (await presence()) === 'online');
   } finally {
@@ -476,7 +476,7 @@ test('a phone-sized screen has no sideways overflow', async () => {
 test('Chinese renders and stays chosen for the member', async () => {
   const p = agentPage;
   await p.getByTestId('language').click();
-  await p.getByTitle('简体中文').click();
+  await p.locator('.ant-dropdown:visible .ant-dropdown-menu-item').getByText('简体中文').click();
   await p.getByRole('menuitem', { name: '收件箱' }).waitFor();
   await p.getByTestId('view-unassigned').getByText('排队').waitFor();
   await p.reload();

@@ -2,7 +2,8 @@
 // place in their team's queue, how long they have waited and the estimate visitors are shown.
 // Re-read whenever the agent socket says the queue moved (no polling). Agents claim; supervisors
 // also assign to a colleague, set a priority, or move a conversation to the front.
-import { App, Badge, Button, Card, Empty, InputNumber, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { Badge, Button, Card, Empty, InputNumber, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { useApp } from '../ui/app';
 import { useEffect, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api, call } from '../api/client';
@@ -32,7 +33,7 @@ const REREAD_GAP_MS = 500;
 
 export function QueuePage({ store, session }: { store: ConsoleStore; session: StoredSession }) {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const navigate = useNavigate();
   const version = useConsole(store, (s) => s.queueVersion);
   const members = useConsole(store, (s) => s.members);

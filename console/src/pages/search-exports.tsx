@@ -2,10 +2,11 @@
 // exports with their progress, polled while one is queued or running; Cancel; Download through a
 // short-lived link the browser saves straight to disk.
 import { DownloadOutlined, StopOutlined } from '@ant-design/icons';
-import { App, Button, Card, Progress, Space, Tag, Typography } from 'antd';
+import { Button, Card, Progress, Space, Tag, Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { api, call } from '../api/client';
 import type { components } from '../api/schema';
+import { useApp } from '../ui/app';
 import { useI18n } from '../i18n';
 import type { Key } from '../i18n/en';
 import { describe } from '../ui/errors';
@@ -42,7 +43,7 @@ function summary(filters: Record<string, unknown>): string {
 /** The exports list; `version` changes when the page queued a new one. */
 export function ExportJobs({ version }: { version: number }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [jobs, setJobs] = useState<Job[]>([]);
   const [tick, setTick] = useState(0);
 

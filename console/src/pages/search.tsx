@@ -2,7 +2,8 @@
 // first or best match first with the matches marked, more on demand, a hit opening its
 // conversation in the inbox.
 import { DownloadOutlined, SearchOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Card, DatePicker, Dropdown, Empty, Input, Segmented, Select, Space, Spin, Tag, Typography } from 'antd';
+import { Alert, Button, Card, DatePicker, Dropdown, Empty, Input, Modal, Segmented, Select, Space, Spin, Tag, Typography } from 'antd';
+import { useApp } from '../ui/app';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
@@ -34,7 +35,8 @@ interface Results {
 
 export function SearchPage({ store, session: current }: { store: ConsoleStore; session: StoredSession }) {
   const { t, lang } = useI18n();
-  const { message, modal } = App.useApp();
+  const { message } = useApp();
+  const [modal, modalHolder] = Modal.useModal();
   const navigate = useNavigate();
   const [jobsVersion, setJobsVersion] = useState(0);
   const [url, setUrl] = useSearchParams();
@@ -167,6 +169,7 @@ export function SearchPage({ store, session: current }: { store: ConsoleStore; s
         </Dropdown>
       )}>
       <Space direction="vertical" size={12} style={{ width: '100%' }}>
+        {modalHolder}
         {atLeast(current.role, 'supervisor') && <ExportJobs version={jobsVersion} />}
         <div>
           <Input.Search value={draft} onChange={(e) => setDraft(e.target.value)} allowClear enterButton={<SearchOutlined />}

@@ -1,5 +1,6 @@
 // The member's own settings: name and 工号, language, sound and desktop notifications.
-import { App, Button, Card, Form, Input, Select, Space, Switch, Typography } from 'antd';
+import { Button, Card, Form, Input, Select, Space, Switch, Typography } from 'antd';
+import { useApp } from '../ui/app';
 import { useState } from 'react';
 import { api, call } from '../api/client';
 import { session, type StoredSession } from '../auth/session';
@@ -9,7 +10,7 @@ import { describe, showFieldErrors } from '../ui/errors';
 
 export function SettingsPage({ session: current }: { session: StoredSession }) {
   const { t, lang, setLang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [form] = Form.useForm<{ display_name: string }>();
   const [sound, setSound] = useState(notifier.soundOn());
   const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'denied' : Notification.permission);

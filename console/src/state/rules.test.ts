@@ -1,11 +1,16 @@
-import { describe, expect, it } from 'vitest';
-import { translate } from '../i18n';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadLang, translate } from '../i18n';
 import { en } from '../i18n/en';
 import { zhCN } from '../i18n/zh-CN';
 import { shortcutFor } from '../pages/inbox/shortcuts';
 import { cannedQuery } from '../pages/inbox/canned';
 import { backoffMs, JOIN_MANY_MAX, resumeFrames } from '../realtime/socket';
 import { effectiveStatus } from './presence';
+
+// The packs are loaded on demand in the console (i18n/index.tsx).
+beforeAll(async () => {
+  await Promise.all([loadLang('en'), loadLang('zh-CN')]);
+});
 
 describe('presence', () => {
   it('goes away after inactivity only when online was chosen', () => {

@@ -2,13 +2,12 @@
 // field codes have translations; anything else shows the api's own sentence.
 import type { FormInstance } from 'antd';
 import { ApiError } from '../api/client';
-import type { Key, Vars } from '../i18n';
-import { en } from '../i18n/en';
+import { isKey, type Key, type Vars } from '../i18n';
 
 type T = (key: Key, vars?: Vars) => string;
 
 function known(key: string): key is Key {
-  return key in en;
+  return isKey(key);
 }
 
 /** One sentence for a failed call. */

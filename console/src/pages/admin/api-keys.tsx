@@ -1,5 +1,6 @@
 // API keys (F4): scoped to a role, shown once at creation, revocable.
-import { Alert, App, Button, Card, Form, Input, Popconfirm, Select, Table, Tag, Typography } from 'antd';
+import { Alert, Button, Card, Form, Input, Popconfirm, Select, Table, Tag, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import type { StoredSession } from '../../auth/session';
@@ -18,7 +19,7 @@ interface ApiKeyRow {
 
 export function ApiKeysPage({ session }: { session: StoredSession }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [keys, setKeys] = useState<ApiKeyRow[]>([]);
   const [secret, setSecret] = useState<string>();
   const [form] = Form.useForm<{ name: string; role: string }>();

@@ -2,7 +2,8 @@
 // transcripts read, attachment downloads, exports), filtered by who, what and when, newest first,
 // more on demand, and downloadable as CSV with the same filters.
 import { DownloadOutlined } from '@ant-design/icons';
-import { App, Button, Card, DatePicker, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { Button, Card, DatePicker, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
@@ -71,7 +72,7 @@ function query(filters: Filters): Record<string, string> {
 
 export function AuditPage({ store }: { store: ConsoleStore }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const members = useConsole(store, (s) => s.members);
   const [filters, setFilters] = useState<Filters>({});
   const [entries, setEntries] = useState<Entry[] | null>(null);

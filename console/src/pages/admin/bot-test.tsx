@@ -1,7 +1,8 @@
 // "Test a question": what the bot would do with a visitor's question under the saved settings:
 // the matcher that scored it, answer or hand off, and the best entries with their scores, each
 // bar marked where the threshold is.
-import { Alert, App, Button, Card, Empty, Input, Progress, Space, Tag, Typography } from 'antd';
+import { Alert, Button, Card, Empty, Input, Progress, Space, Tag, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
 import type { components } from '../../api/schema';
@@ -15,7 +16,7 @@ const ANSWER_COLOUR = '#16a34a';
 
 export function BotTestCard() {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [question, setQuestion] = useState('');
   const [result, setResult] = useState<TestResult>();
   const [testing, setTesting] = useState(false);

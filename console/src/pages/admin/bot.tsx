@@ -1,7 +1,8 @@
 // The FAQ bot (F20): its settings (on/off, the answer threshold, the matcher, its name; admins
 // change them, supervisors see them), "test a question" with the scores the bot would see, and
 // the knowledge base it answers from (supervisors and up edit, import and export it).
-import { Alert, App, Button, Card, Col, Form, Input, InputNumber, Row, Select, Slider, Switch, Tooltip, Typography } from 'antd';
+import { Alert, Button, Card, Col, Form, Input, InputNumber, Row, Select, Slider, Switch, Tooltip, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import type { components } from '../../api/schema';
@@ -20,7 +21,7 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export function BotPage({ session }: { session: StoredSession }) {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [bot, setBot] = useState<BotView>();
 
   const refresh = useCallback(async () => setBot(await call(api.GET('/api/v1/bot'))), []);
@@ -54,7 +55,7 @@ interface SettingsProps {
 
 function SettingsCard({ bot, admin, onSaved }: SettingsProps) {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [form] = Form.useForm<Settings>();
   const [saving, setSaving] = useState(false);
 

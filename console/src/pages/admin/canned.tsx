@@ -1,6 +1,7 @@
 // Canned responses (F15): shortcuts agents insert by typing `/shortcut` in a reply. Supervisors
 // and admins manage them; everyone uses them.
-import { App, Button, Card, Form, Input, Modal, Popconfirm, Space, Table, Typography } from 'antd';
+import { Button, Card, Form, Input, Modal, Popconfirm, Space, Table, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -17,7 +18,7 @@ type Values = Omit<CannedRow, 'id'>;
 
 export function CannedPage() {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [rows, setRows] = useState<CannedRow[]>([]);
   const [query, setQuery] = useState('');
   const [editing, setEditing] = useState<CannedRow | 'new'>();

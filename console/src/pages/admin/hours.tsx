@@ -3,7 +3,8 @@
 // while it answers, an away message while it does not). Admins edit them; saving reaches waiting
 // visitors at once. Above the form, what the saved hours say now; a save over someone else's is
 // refused (409) and offered a reload.
-import { Alert, App, Button, Card, Form, Switch, Typography } from 'antd';
+import { Alert, Button, Card, Form, Switch, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
 import type { ServiceHours } from '../../api/protocol';
@@ -34,7 +35,7 @@ function savedOf(view: View): Saved {
 
 export function HoursPage() {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   // Untyped: the api's errors land on paths computed at run time (`fieldPath`).
   const [form] = Form.useForm();
   const [saved, setSaved] = useState<Saved>();

@@ -1,6 +1,7 @@
 // One knowledge-base entry, new or edited: its language, question, other phrasings (one per
 // line), answer and whether the bot uses it. The api's refusals land on their fields.
-import { App, AutoComplete, Form, Input, Modal, Switch } from 'antd';
+import { AutoComplete, Form, Input, Modal, Switch } from 'antd';
+import { useApp } from '../../ui/app';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -28,7 +29,7 @@ interface Props {
 
 export function EntryModal({ entry, languages, onClose, onSaved }: Props) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [form] = Form.useForm<Values>();
   const [saving, setSaving] = useState(false);
   const initial: Values = entry === 'new'

@@ -2,7 +2,8 @@
 // (asked twice). The file is read in the browser and sent as text; the api takes all of it or
 // nothing, and its refusals are listed line by line.
 import { UploadOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Form, Modal, Radio, Typography, Upload } from 'antd';
+import { Alert, Button, Form, Modal, Radio, Typography, Upload } from 'antd';
+import { useApp } from '../../ui/app';
 import { useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
 import { useI18n, type Key, type Vars } from '../../i18n';
@@ -36,7 +37,8 @@ interface Props {
 
 export function ImportModal({ open, count, onClose, onImported }: Props) {
   const { t } = useI18n();
-  const { message, modal } = App.useApp();
+  const { message } = useApp();
+  const [modal, modalHolder] = Modal.useModal();
   const [file, setFile] = useState<{ name: string; text: string }>();
   const [format, setFormat] = useState<FileFormat>('csv');
   const [mode, setMode] = useState<Mode>('append');
@@ -103,6 +105,8 @@ export function ImportModal({ open, count, onClose, onImported }: Props) {
   }
 
   return (
+    <>
+    {modalHolder}
     <Modal open={open} title={t('kb.importTitle')} onCancel={close} width={640} destroyOnHidden
       footer={[
         <Button key="cancel" onClick={close}>{t('common.cancel')}</Button>,
@@ -139,5 +143,6 @@ export function ImportModal({ open, count, onClose, onImported }: Props) {
           } />
       )}
     </Modal>
+    </>
   );
 }

@@ -1,7 +1,8 @@
 // The knowledge base the bot answers from: the entries filtered by language and searched in the
 // browser, each switched on or off, edited or deleted; new entries, import and export.
 import { DownloadOutlined, PlusOutlined, SearchOutlined, UploadOutlined } from '@ant-design/icons';
-import { App, Button, Card, Input, Popconfirm, Select, Space, Switch, Table, Tag, Tooltip, Typography } from 'antd';
+import { Button, Card, Input, Popconfirm, Select, Space, Switch, Table, Tag, Tooltip, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -22,7 +23,7 @@ interface Props {
 
 export function KnowledgeBase({ full, onChanged }: Props) {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [entries, setEntries] = useState<Entry[]>();
   const [language, setLanguage] = useState('');
   const [query, setQuery] = useState('');

@@ -1,6 +1,7 @@
 // Members and invitations (F3): roles, removal, profile (工号, capacity, skills), and inviting by
 // email with a role; pending invitations can be revoked.
-import { App, Button, Card, Form, Input, InputNumber, Modal, Popconfirm, Select, Space, Table, Tag, Typography } from 'antd';
+import { Button, Card, Form, Input, InputNumber, Modal, Popconfirm, Select, Space, Table, Tag, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import type { StoredSession } from '../../auth/session';
@@ -30,7 +31,7 @@ const roleKey = (role: string) => `role.${role}` as Key;
 
 export function MembersPage({ session }: { session: StoredSession }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [members, setMembers] = useState<MemberRow[]>([]);
   const [invitations, setInvitations] = useState<InvitationRow[]>([]);
   const [editing, setEditing] = useState<MemberRow>();

@@ -1,10 +1,11 @@
 // Data retention (docs/retention.md) on the audit page: how long conversation content is kept,
 // within the plan's bound, and what the last daily run deleted and kept (an open conversation's
 // old messages are kept, and the card says how many).
-import { App, Button, Card, InputNumber, Space, Switch, Typography } from 'antd';
+import { Button, Card, InputNumber, Space, Switch, Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
 import type { components } from '../../api/schema';
+import { useApp } from '../../ui/app';
 import { useI18n } from '../../i18n';
 import { describe } from '../../ui/errors';
 
@@ -21,7 +22,7 @@ interface LastRun {
 
 export function RetentionCard() {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [view, setView] = useState<View>();
   const [limited, setLimited] = useState(false);
   const [days, setDays] = useState<number | null>(null);

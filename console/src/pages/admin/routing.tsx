@@ -2,7 +2,8 @@
 // agent is chosen, the team that takes conversations without one, and priorities by tag. Admins edit; the engine
 // assigns what is waiting as soon as this is saved.
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
-import { App, Button, Card, Form, Input, InputNumber, Radio, Select, Space, Switch, Typography } from 'antd';
+import { Button, Card, Form, Input, InputNumber, Radio, Select, Space, Switch, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -17,7 +18,7 @@ interface RoutingForm {
 
 export function RoutingPage() {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [form] = Form.useForm<RoutingForm>();
   const [teams, setTeams] = useState<{ id: string; name: string }[]>([]);
   const [saving, setSaving] = useState(false);

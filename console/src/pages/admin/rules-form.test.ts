@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Rule } from '../../api/protocol';
-import { translate, type Key, type Vars } from '../../i18n';
+import { loadLang, translate, type Key, type Vars } from '../../i18n';
 import { actionText, conditionText, firedText, moved, newRule, newRuleId, placeOf, problemKey, toForm, toRule } from './rules-form';
+
+// The packs are loaded on demand in the console (i18n/index.tsx).
+beforeAll(async () => {
+  await Promise.all([loadLang('en'), loadLang('zh-CN')]);
+});
 
 const rule: Rule = {
   id: 'refunds',

@@ -4,6 +4,9 @@
 // the note a fired rule leaves on a conversation.
 import type { Action, Condition, Rule, TextOp, Trigger } from '../../api/protocol';
 import type { Key, Vars } from '../../i18n';
+import { actionText, firedText } from './rules-text';
+
+export { actionText, firedText };
 
 /** The api's limits (kefu_protocol::rules). */
 export const MAX_RULES = 50;
@@ -177,7 +180,6 @@ export function problemKey(code: string): Key | null {
 }
 
 type T = (key: Key, vars?: Vars) => string;
-type Names = ReadonlyMap<string, string>;
 
 const OP_KEYS: Record<TextOp, Key> = {
   contains: 'rules.op.contains',
@@ -198,28 +200,4 @@ export function conditionText(c: Condition, t: T): string {
     case 'page_url':
       return t('rules.when.page_url', { op: t(OP_KEYS[c.op]), value: c.value });
   }
-}
-
-/** An action in words, naming teams and agents: `tag “refund”`, `to the Billing team`. */
-export function actionText(a: Action, t: T, teams: Names, people: Names): string {
-  switch (a.type) {
-    case 'tag':
-      return t('rules.do.tag', { tag: a.tag });
-    case 'team':
-      return t('rules.do.team', { team: teams.get(a.team_id) ?? t('rules.deleted') });
-    case 'priority':
-      return t('rules.do.priority', { priority: a.priority });
-    case 'assign':
-      return t('rules.do.assign', { agent: people.get(a.user_id) ?? t('rules.deleted') });
-  }
-}
-
-/** The note a fired rule left on a conversation, in the member's language. */
-export function firedText(event: { name: string; applied: Action[]; skipped?: Action[] }, t: T, teams: Names, people: Names): string {
-  const list = (actions: Action[]) => actions.map((a) => actionText(a, t, teams, people)).join(t('rules.separator'));
-  const what = event.applied.length > 0 ? list(event.applied) : t('rules.nothingDone');
-  const skipped = event.skipped ?? [];
-  return skipped.length > 0
-    ? t('note.ruleFiredSkipped', { name: event.name, what, skipped: list(skipped) })
-    : t('note.ruleFired', { name: event.name, what });
 }

@@ -4,7 +4,8 @@
 // save over someone else's is refused and offered a reload). The api checks patterns, teams and
 // agents; its refusals land on the editor's fields.
 import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Card, Empty, Popconfirm, Space, Switch, Tag, Typography } from 'antd';
+import { Alert, Button, Card, Empty, Popconfirm, Space, Switch, Tag, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
 import type { FieldError, Rule } from '../../api/protocol';
@@ -21,7 +22,7 @@ export type Outcome = { saved: true } | { saved: false; fields: FieldError[] };
 
 export function RulesPage() {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [rules, setRules] = useState<Rule[]>([]);
   const [version, setVersion] = useState<number>();
   const [teams, setTeams] = useState<Map<string, string>>(new Map());

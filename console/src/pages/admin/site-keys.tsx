@@ -1,6 +1,7 @@
 // Site keys (F7): the public keys that embed the widget, with the snippet to paste, created and
 // revoked here. Allowed origins are part of the widget settings (the widget editor).
-import { App, Button, Card, Form, Input, Popconfirm, Table, Typography } from 'antd';
+import { Button, Card, Form, Input, Popconfirm, Table, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -15,7 +16,7 @@ interface SiteKeyRow {
 
 export function SiteKeysPage() {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [keys, setKeys] = useState<SiteKeyRow[]>([]);
   const [form] = Form.useForm<{ label: string }>();
   const edge = useEdgeUrl();

@@ -1,6 +1,7 @@
 // Teams (F3/F17): named groups of members; a conversation transferred to a team waits in its
 // queue. Admins manage them; members' capacity and skills are edited on the members page.
-import { App, Button, Card, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag } from 'antd';
+import { Button, Card, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -19,7 +20,7 @@ interface MemberName {
 
 export function TeamsPage() {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [teams, setTeams] = useState<TeamRow[]>([]);
   const [members, setMembers] = useState<MemberName[]>([]);
   const [editing, setEditing] = useState<TeamRow | 'new'>();

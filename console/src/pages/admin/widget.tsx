@@ -1,7 +1,8 @@
 // The widget editor (F6): colours, logo, position, languages and their texts, the pre-chat and
 // offline forms, allowed origins and identity verification, with a live preview of the real
 // widget. Saving reaches visitors through the edge within its cache time (seconds).
-import { Alert, App, Button, Card, Checkbox, ColorPicker, Col, Form, Input, Popconfirm, Radio, Row, Select, Space, Switch, Tabs, Typography } from 'antd';
+import { Alert, Button, Card, Checkbox, ColorPicker, Col, Form, Input, Popconfirm, Radio, Row, Select, Space, Switch, Tabs, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
 import type { FormSettings, WidgetSettings } from '../../api/protocol';
@@ -24,7 +25,7 @@ interface Loaded {
 
 export function WidgetPage() {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [form] = Form.useForm<WidgetSettings>();
   const [loaded, setLoaded] = useState<Loaded>();
   const [draft, setDraft] = useState<WidgetSettings>();

@@ -3,7 +3,8 @@
 // sources, the bot's hand-off reasons and the site's visits; the period and filters in the URL;
 // each table downloadable as CSV. The charts load as a chunk of their own.
 import { DownloadOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Card, DatePicker, Dropdown, Empty, Progress, Segmented, Select, Space, Spin, Statistic, Table, Typography } from 'antd';
+import { Alert, Button, Card, DatePicker, Dropdown, Empty, Progress, Segmented, Select, Space, Spin, Statistic, Table, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import dayjs from 'dayjs';
 import { lazy, Suspense, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
@@ -107,7 +108,7 @@ function Breakdown({ title, shares, testId }: { title: string; shares: Share[]; 
 
 export function AnalyticsPage({ store, canEditReports }: { store: ConsoleStore; canEditReports: boolean }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const [url, setUrl] = useSearchParams();
   const filters = useMemo(() => filtersOf(url), [url]);
   const members = useConsole(store, (s) => s.members);

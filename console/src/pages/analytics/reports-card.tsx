@@ -2,7 +2,8 @@
 // morning and last week's every Monday, by mail in their own language. Admins choose among the
 // supervisors and up; supervisors see the choice.
 import { MailOutlined } from '@ant-design/icons';
-import { App, Button, Card, Form, Select, Space, Typography } from 'antd';
+import { Button, Card, Form, Select, Space, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useEffect, useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
 import type { components } from '../../api/schema';
@@ -15,7 +16,7 @@ type Settings = components['schemas']['ReportSettings'];
 
 export function ReportsCard({ store, canEdit }: { store: ConsoleStore; canEdit: boolean }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const members = useConsole(store, (s) => s.members);
   const [settings, setSettings] = useState<Settings | null>(null);
   const [daily, setDaily] = useState<string[]>([]);

@@ -1,5 +1,5 @@
 // Canned responses offered while the reply starts with `/` (F15).
-import { Typography } from 'antd';
+import { Text } from '../../ui/text';
 import { useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
@@ -51,12 +51,12 @@ export function CannedPicker({ query, active, onResults, onPick }: {
   }, [query, onResults]);
   return (
     <div className="canned-picker" data-testid="canned-picker" role="listbox" aria-label={t('nav.canned')}>
-      {found.length === 0 ? <Typography.Text type="secondary">{t('canned.none')}</Typography.Text> : (
+      {found.length === 0 ? <Text type="secondary">{t('canned.none')}</Text> : (
         <ul className="plain-list">
           {found.map((c, i) => (
             <li key={c.id} onMouseDown={(e) => { e.preventDefault(); onPick(c); }} role="option" aria-selected={i === active}
               className={`canned-item${i === active ? ' canned-item-active' : ''}`} data-testid="canned-item">
-              <Typography.Text code>/{c.shortcut}</Typography.Text> <Typography.Text ellipsis>{c.title || c.body}</Typography.Text>
+              <Text code>/{c.shortcut}</Text> <Text ellipsis>{c.title || c.body}</Text>
             </li>
           ))}
         </ul>

@@ -1,8 +1,10 @@
 // Writing in a conversation (F15): a reply or a private note, Enter to send, typing sent while
 // writing, emoji, a file, and canned responses inserted by typing `/shortcut`.
 import { LockOutlined, PaperClipOutlined, SendOutlined, SmileOutlined } from '@ant-design/icons';
-import { App, Button, Input, Popover, Segmented, Space, Tooltip } from 'antd';
-import type { TextAreaRef } from 'antd/es/input/TextArea';
+import { Button, Popover, Segmented, Space, Tooltip } from 'antd';
+// TextArea alone: antd's Input brings Password and OTP too (docs/console.md, "Weight").
+import TextArea, { type TextAreaRef } from 'antd/es/input/TextArea';
+import { useApp } from '../../ui/app';
 import { forwardRef, useCallback, useImperativeHandle, useRef, useState } from 'react';
 import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
@@ -32,7 +34,7 @@ async function upload(file: File): Promise<{ id: string; name: string }> {
 export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conversationId: string; disabled: boolean }>(
   function Composer({ store, conversationId, disabled }, ref) {
     const { t } = useI18n();
-    const { message } = App.useApp();
+    const { message } = useApp();
     const [text, setText] = useState('');
     const [mode, setMode] = useState<'reply' | 'note'>('reply');
     const [uploading, setUploading] = useState(false);
@@ -105,7 +107,7 @@ export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conver
           ]} />
         <Popover open={canned !== null && !disabled} placement="topLeft" arrow={false}
           content={canned !== null ? <CannedPicker query={canned} active={active} onResults={onResults} onPick={pick} /> : null}>
-          <Input.TextArea ref={input} value={text} disabled={disabled} autoSize={{ minRows: 2, maxRows: 8 }} maxLength={4000}
+          <TextArea ref={input} value={text} disabled={disabled} autoSize={{ minRows: 2, maxRows: 8 }} maxLength={4000}
             data-testid="composer-input" aria-label={mode === 'note' ? t('composer.notePlaceholder') : t('composer.placeholder')}
             placeholder={mode === 'note' ? t('composer.notePlaceholder') : t('composer.placeholder')}
             onChange={(e) => changed(e.target.value)} onBlur={stopTyping}

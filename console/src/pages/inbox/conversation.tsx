@@ -1,7 +1,8 @@
 // One conversation (F14/F15): the transcript with scroll-back, live messages, typing, read
 // receipts and private notes set apart; claim and close; the composer.
 import { ArrowLeftOutlined, CheckOutlined, ClockCircleOutlined, ExclamationCircleOutlined, LockOutlined, RobotOutlined, UserOutlined } from '@ant-design/icons';
-import { Button, Space, Spin, Tag, Tooltip, Typography } from 'antd';
+import { Button, Space, Spin, Tooltip } from 'antd';
+import { Chip, Heading5, Text } from '../../ui/text';
 import { Fragment, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import type { MessageView } from '../../api/protocol';
 import { useI18n } from '../../i18n';
@@ -11,7 +12,7 @@ import { Attachment } from './attachment';
 import { useConversationActions, InviteButton, TagEditor, TransferButton } from './actions';
 import { Composer, type ComposerHandle } from './composer';
 import { timeLabel, visitorLabel } from './names';
-import { firedText } from '../admin/rules-form';
+import { firedText } from '../admin/rules-text';
 
 export function ConversationView({ store, id, onBack, onVisitor, composer }: {
   store: ConsoleStore;
@@ -89,13 +90,13 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
       <div className="conversation-header">
         <Space size={8} className="conversation-title">
           <Button type="text" icon={<ArrowLeftOutlined />} onClick={onBack} className="only-phone" aria-label={t('conversation.back')} />
-          <Typography.Title level={5} style={{ margin: 0 }} ellipsis>{name}</Typography.Title>
-          {item && <Tag color={open ? 'green' : 'default'} data-testid="conversation-status">{t(`status.${open ? 'open' : 'closed'}`)}</Tag>}
-          {item?.assignee && <Tag icon={<UserOutlined />} data-testid="conversation-assignee">{names.get(item.assignee) ?? t('conversation.someone')}</Tag>}
+          <Heading5>{name}</Heading5>
+          {item && <Chip color={open ? 'green' : 'default'} data-testid="conversation-status">{t(`status.${open ? 'open' : 'closed'}`)}</Chip>}
+          {item?.assignee && <Chip icon={<UserOutlined />} data-testid="conversation-assignee">{names.get(item.assignee) ?? t('conversation.someone')}</Chip>}
           {item?.rating != null && (
-            <Tag color={item.rating >= 4 ? 'gold' : item.rating <= 2 ? 'red' : 'default'} data-testid="conversation-rating">
+            <Chip color={item.rating >= 4 ? 'gold' : item.rating <= 2 ? 'red' : 'default'} data-testid="conversation-rating">
               {t('conversation.rating', { stars: '★'.repeat(item.rating) + '☆'.repeat(Math.max(0, 5 - item.rating)) })}
-            </Tag>
+            </Chip>
           )}
         </Space>
         <Space size={4} wrap>
@@ -112,17 +113,17 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
       {item && (
         <div className="conversation-subheader">
           <TagEditor store={store} item={item} />
-          {item.team_id && <Tag color="blue" data-testid="conversation-team">{teams.get(item.team_id) ?? t('nav.teams')}</Tag>}
+          {item.team_id && <Chip color="blue" data-testid="conversation-team">{teams.get(item.team_id) ?? t('nav.teams')}</Chip>}
           {item.participants.length > 0 && (
-            <Typography.Text type="secondary" data-testid="participants">
+            <Text type="secondary" data-testid="participants">
               {t('conversation.with', { names: item.participants.map((p) => names.get(p) ?? '?').join(', ') })}
-            </Typography.Text>
+            </Text>
           )}
         </div>
       )}
       <div className="conversation-messages" ref={scroller} onScroll={scrolled} data-testid="messages">
         {loading && <div className="conversation-loading"><Spin /></div>}
-        {failed && <Typography.Text type="danger">{failed}</Typography.Text>}
+        {failed && <Text type="danger">{failed}</Text>}
         {transcript.hasOlder && !loading && <div className="conversation-older"><Spin size="small" /></div>}
         {transcript.messages.map((m, i) => (
           <Fragment key={m.seq}>
@@ -136,7 +137,7 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
             <div className="message-meta">
               {p.state === 'failed' ? (
                 <Space size={4}>
-                  <Typography.Text type="danger"><ExclamationCircleOutlined /> {p.error ?? t('conversation.notSent')}</Typography.Text>
+                  <Text type="danger"><ExclamationCircleOutlined /> {p.error ?? t('conversation.notSent')}</Text>
                   <Button size="small" type="link" onClick={() => store.retry(id, p.client_id)}>{t('conversation.retry')}</Button>
                   <Button size="small" type="link" onClick={() => store.discard(id, p.client_id)}>{t('conversation.discard')}</Button>
                 </Space>

@@ -1,6 +1,9 @@
 // The inbox page: list, conversation and visitor panel side by side on a wide screen, one at a
 // time on a phone; keyboard shortcuts for the busy agent.
-import { App, Empty, Modal, Spin, Typography } from 'antd';
+import { Spin } from 'antd';
+import { EmptyState } from '../../ui/empty';
+import { Text } from '../../ui/text';
+import { useApp } from '../../ui/app';
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
 import type { StoredSession } from '../../auth/session';
@@ -11,12 +14,14 @@ import { atLeast } from '../../ui/roles';
 import type { ComposerHandle } from './composer';
 import { ConversationView } from './conversation';
 import { ConversationList } from './list';
-import { useShortcuts, SHORTCUTS } from './shortcuts';
+import { useShortcuts } from './shortcuts';
 
 // The visitor panel, and the drawer that holds it on a phone, load after the inbox (they are not
 // needed to read and answer): docs/console.md, "Weight".
 const VisitorPanel = lazy(() => import('./visitor').then((m) => ({ default: m.VisitorPanel })));
 const VisitorDrawer = lazy(() => import('./visitor-drawer'));
+// So is the list of shortcuts (a Modal, which the inbox has no other use for at first).
+const ShortcutsHelp = lazy(() => import('./shortcuts-help'));
 
 function asView(value: string | undefined): View {
   return VIEWS.includes(value as View) ? (value as View) : 'unassigned';
@@ -24,7 +29,7 @@ function asView(value: string | undefined): View {
 
 export function InboxPage({ store, session }: { store: ConsoleStore; session: StoredSession }) {
   const { t } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const navigate = useNavigate();
   const params = useParams();
   const view = asView(params.view);
@@ -36,6 +41,8 @@ export function InboxPage({ store, session }: { store: ConsoleStore; session: St
   // Once opened, the drawer stays mounted so that it can animate closed.
   const drawerUsed = useRef(false);
   if (visitorOpen) drawerUsed.current = true;
+  const helpUsed = useRef(false);
+  if (help) helpUsed.current = true;
   const items = useConsole(store, (s) => s.items);
   const closedLoaded = useConsole(store, (s) => s.closedLoaded);
   const lastError = useConsole(store, (s) => s.lastError);
@@ -69,7 +76,7 @@ export function InboxPage({ store, session }: { store: ConsoleStore; session: St
         {selected ? (
           <ConversationView key={selected} store={store} id={selected} onBack={() => go(undefined)} onVisitor={() => setVisitorOpen(true)} composer={composer} />
         ) : (
-          <div className="inbox-none"><Empty description={<span>{t('inbox.pick')} <Typography.Text keyboard>?</Typography.Text> {t('inbox.shortcutsHint')}</span>} /></div>
+          <div className="inbox-none"><EmptyState description={<span>{t('inbox.pick')} <Text keyboard>?</Text> {t('inbox.shortcutsHint')}</span>} /></div>
         )}
       </div>
       {selected && item && (
@@ -88,17 +95,11 @@ export function InboxPage({ store, session }: { store: ConsoleStore; session: St
           )}
         </>
       )}
-      <Modal open={help} onCancel={() => setHelp(false)} footer={null} title={t('shortcuts.title')}>
-        {/* A plain table: antd's Table would weigh on every member's first download. */}
-        <table className="shortcuts-table">
-          <thead><tr><th>{t('shortcuts.key')}</th><th>{t('shortcuts.action')}</th></tr></thead>
-          <tbody>
-            {SHORTCUTS.map((s) => (
-              <tr key={s.keys}><td><Typography.Text keyboard>{s.keys}</Typography.Text></td><td>{t(s.label)}</td></tr>
-            ))}
-          </tbody>
-        </table>
-      </Modal>
+      {(help || helpUsed.current) && (
+        <Suspense fallback={null}>
+          <ShortcutsHelp open={help} onClose={() => setHelp(false)} />
+        </Suspense>
+      )}
     </div>
   );
 }

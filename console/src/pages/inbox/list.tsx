@@ -1,11 +1,21 @@
 // The inbox column (F14): views with counts and unread marks, filters, and the conversations of
 // the chosen view, live.
-import { Avatar, Badge, Empty, Input, Segmented, Select, Space, Typography } from 'antd';
-import { useMemo } from 'react';
+import { Badge, Segmented } from 'antd';
+// Avatar and Search alone: antd's Avatar brings Avatar.Group (and Popover), its Input Password
+// and OTP (docs/console.md, "Weight").
+import Avatar from 'antd/es/avatar/Avatar';
+import Search from 'antd/es/input/Search';
+import { EmptyState } from '../../ui/empty';
+import { Text } from '../../ui/text';
+import { lazy, Suspense, useMemo } from 'react';
 import { useI18n } from '../../i18n';
 import { activityAt, countViews, VIEWS, type Filters, type InboxItem, type View } from '../../state/inbox';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { timeLabel, visitorLabel } from './names';
+
+// The agent, team and tag filters use antd's Select, which is not in the first download: they
+// appear a moment after the list (docs/console.md, "Weight").
+const ListFilters = lazy(() => import('./list-filters'));
 
 export function ConversationList({ store, view, list, selected, filters, onFilters, onView, onOpen }: {
   store: ConsoleStore;
@@ -20,11 +30,9 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
 }) {
   const { t, lang } = useI18n();
   const items = useConsole(store, (s) => s.items);
-  const members = useConsole(store, (s) => s.members);
   const online = useConsole(store, (s) => s.visitorsOnline);
-  const teams = useConsole(store, (s) => s.teams);
-  const tags = useMemo(() => [...new Set([...items.values()].flatMap((i) => i.tags))].sort(), [items]);
   const counts = useMemo(() => countViews(items, store.me), [items, store.me]);
+  const members = useConsole(store, (s) => s.members);
   const names = useMemo(() => new Map(members.map((m) => [m.user_id, m.display_name])), [members]);
 
   return (
@@ -42,23 +50,15 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
           ),
         }))} />
       <div className="inbox-filters">
-        <Input.Search allowClear size="small" placeholder={t('inbox.search')} value={filters.text ?? ''}
+        <Search allowClear size="small" placeholder={t('inbox.search')} value={filters.text ?? ''}
           onChange={(e) => onFilters({ ...filters, text: e.target.value })} aria-label={t('inbox.search')} />
-        <Space.Compact block>
-          <Select allowClear size="small" placeholder={t('inbox.agent')} value={filters.agent} style={{ width: '34%' }} aria-label={t('inbox.agent')}
-            onChange={(agent?: string) => onFilters({ ...filters, agent })} popupMatchSelectWidth={false}
-            options={members.map((m) => ({ value: m.user_id, label: m.display_name }))} />
-          <Select allowClear size="small" placeholder={t('inbox.team')} value={filters.team} style={{ width: '33%' }} aria-label={t('inbox.team')}
-            onChange={(team?: string) => onFilters({ ...filters, team })} popupMatchSelectWidth={false}
-            options={teams.map((team) => ({ value: team.id, label: team.name }))} />
-          <Select allowClear size="small" placeholder={t('inbox.tag')} value={filters.tag} style={{ width: '33%' }} aria-label={t('inbox.tag')}
-            onChange={(tag?: string) => onFilters({ ...filters, tag })} popupMatchSelectWidth={false} data-testid="filter-tag"
-            options={tags.map((tag) => ({ value: tag, label: tag }))} />
-        </Space.Compact>
+        <Suspense fallback={<div className="inbox-filters-loading" />}>
+          <ListFilters store={store} filters={filters} onFilters={onFilters} />
+        </Suspense>
       </div>
       <div className="inbox-scroll">
         {list.length === 0 ? (
-          <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t(`inbox.empty.${view}`)} />
+          <EmptyState description={t(`inbox.empty.${view}`)} />
         ) : (
           // A plain list (antd's List would weigh on every member's first download).
           <ul className="inbox-items">
@@ -71,15 +71,15 @@ export function ConversationList({ store, view, list, selected, filters, onFilte
                   <Badge dot={online.has(item.visitor_id)} color="#22c55e" offset={[-4, 28]}><Avatar>{name.slice(0, 1).toUpperCase()}</Avatar></Badge>
                   <div className="inbox-item-body">
                     <div className="inbox-item-title">
-                      <Typography.Text strong={item.unread > 0} ellipsis>{name}</Typography.Text>
-                      <Typography.Text type="secondary" className="inbox-item-time">{timeLabel(activityAt(item), lang)}</Typography.Text>
+                      <Text strong={item.unread > 0} ellipsis>{name}</Text>
+                      <Text type="secondary" className="inbox-item-time">{timeLabel(activityAt(item), lang)}</Text>
                     </div>
                     <div className="inbox-item-title">
-                      <Typography.Text type="secondary" ellipsis data-testid="conversation-preview">
+                      <Text type="secondary" ellipsis data-testid="conversation-preview">
                         {item.last_message ? item.last_message.body : t('inbox.noMessages')}
-                      </Typography.Text>
+                      </Text>
                       {item.unread > 0 ? <Badge count={item.unread} size="small" data-testid="unread" /> :
-                        item.assignee ? <Typography.Text type="secondary" className="inbox-item-assignee">{names.get(item.assignee) ?? ''}</Typography.Text> : null}
+                        item.assignee ? <Text type="secondary" className="inbox-item-assignee">{names.get(item.assignee) ?? ''}</Text> : null}
                     </div>
                   </div>
                 </li>

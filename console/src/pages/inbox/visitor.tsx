@@ -2,7 +2,8 @@
 // us (`setContext`), where they are now (live), where they have been, their device and place, and
 // their earlier conversations.
 import { DeleteOutlined } from '@ant-design/icons';
-import { App, Badge, Button, Collapse, Descriptions, Empty, Popconfirm, Spin, Tag, Typography } from 'antd';
+import { Badge, Button, Collapse, Descriptions, Empty, Popconfirm, Spin, Tag, Typography } from 'antd';
+import { useApp } from '../../ui/app';
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
 import { api, call } from '../../api/client';
@@ -45,7 +46,7 @@ export function VisitorPanel({ store, visitorId, conversationId, view, canErase 
   canErase?: boolean;
 }) {
   const { t, lang } = useI18n();
-  const { message } = App.useApp();
+  const { message } = useApp();
   const version = useConsole(store, (s) => s.visitorVersions.get(visitorId)) ?? 0;
   const livePage = useConsole(store, (s) => s.pages.get(visitorId));
   const online = useConsole(store, (s) => s.visitorsOnline.has(visitorId));
