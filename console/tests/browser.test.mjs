@@ -1004,6 +1004,17 @@ test('audit log: the searches and the transcript reads are listed with who did t
     const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
     const view = await (await fetch(`${API}/api/v1/retention`, { headers: { authorization: `Bearer ${token}` } })).json();
     assert.equal(view.days, 90);
+
+    // The owner's archive of the whole workspace: made in the background, saved as a tar file
+    // that starts with its manifest.
+    const archives = p.getByTestId('workspace-archive');
+    await archives.getByTestId('workspace-archive-start').click();
+    const made = archives.locator('[data-testid="export-job"][data-status="done"]').first();
+    await made.waitFor({ timeout: 60_000 });
+    const [tarball] = await Promise.all([p.waitForEvent('download'), made.getByTestId('export-job-download').click()]);
+    assert.match(tarball.suggestedFilename(), /^kefu-workspace-.*\.tar$/);
+    const tarBytes = await readFile(await tarball.path());
+    assert.equal(tarBytes.subarray(0, 13).toString('utf8'), 'manifest.json');
     await p.screenshot({ path: join(tmpdir(), 'kefu-console-audit.png') });
   } finally {
     await p.close();

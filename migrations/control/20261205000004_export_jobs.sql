@@ -17,7 +17,10 @@ create table control.export_jobs (
     -- The audit actor who asked (`usr_…` / `key_…` as uuid and kind).
     requested_by_user uuid,
     requested_by_key uuid,
-    format text not null check (format in ('json', 'csv')),
+    -- `conversations` (a search's selection; supervisors and up) or `tenant` (the whole workspace
+    -- as a tar archive: every table, the control-plane rows and the attachment files; the owner).
+    kind text not null default 'conversations' check (kind in ('conversations', 'tenant')),
+    format text not null check (format in ('json', 'csv', 'tar')),
     -- The search's filters (GET /api/v1/search's parameters), re-validated when the job runs.
     filters jsonb not null,
     status text not null default 'queued'

@@ -130,6 +130,12 @@ async fn run(
         db::export_jobs::fail(&mut conn, job.id, reason).await?;
         anyhow::Ok(())
     };
+    if job.kind == "tenant" {
+        return match super::tenant_export::run(databases, store, &job, lease, KEEP, shutdown).await {
+            Ok(_) => Ok(()),
+            Err(error) => release(databases, job.id, &format!("{error:#}")).await,
+        };
+    }
     let Some(schema) = db::tenants::active_schema(databases, job.tenant_id).await? else {
         return fail("the workspace is not active").await;
     };

@@ -18,7 +18,9 @@ pub struct Job {
     pub requested_by_user: Option<UserId>,
     /// Who asked for it (an API key), if a key did.
     pub requested_by_key: Option<ApiKeyId>,
-    /// `json` or `csv`.
+    /// `conversations` or `tenant`.
+    pub kind: String,
+    /// `json`, `csv` or `tar`.
     pub format: String,
     /// The search's filters.
     pub filters: serde_json::Value,
@@ -45,7 +47,7 @@ pub struct Job {
 /// The columns of [`Job`], spliced into literal SQL.
 macro_rules! job_columns {
     () => {
-        "id, requested_by_user, requested_by_key, format, filters, status, total, written, bytes, error, created_at,
+        "id, requested_by_user, requested_by_key, kind, format, filters, status, total, written, bytes, error, created_at,
          started_at, finished_at, expires_at"
     };
 }
@@ -57,7 +59,9 @@ pub struct NewJob<'a> {
     pub id: ExportJobId,
     /// Who asks.
     pub actor: Actor,
-    /// `json` or `csv`.
+    /// `conversations` or `tenant`.
+    pub kind: &'a str,
+    /// `json`, `csv` or `tar`.
     pub format: &'a str,
     /// The search's filters.
     pub filters: &'a serde_json::Value,
@@ -98,8 +102,8 @@ pub async fn create(tx: &mut TenantTx, job: NewJob<'_>) -> sqlx::Result<Job> {
         Actor::System => (None, None),
     };
     sqlx::query_as(concat!(
-        "insert into control.export_jobs (id, tenant_id, requested_by_user, requested_by_key, format, filters, total)
-         values ($1, $2, $3, $4, $5, $6, $7) returning ",
+        "insert into control.export_jobs (id, tenant_id, requested_by_user, requested_by_key, kind, format, filters, total)
+         values ($1, $2, $3, $4, $8, $5, $6, $7) returning ",
         job_columns!()
     ))
     .bind(job.id)
@@ -109,20 +113,22 @@ pub async fn create(tx: &mut TenantTx, job: NewJob<'_>) -> sqlx::Result<Job> {
     .bind(job.format)
     .bind(job.filters)
     .bind(job.total)
+    .bind(job.kind)
     .fetch_one(tx.control().await?)
     .await
 }
 
-/// The transaction's tenant's newest jobs.
-pub async fn list(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<Job>> {
+/// The transaction's tenant's newest jobs of these kinds.
+pub async fn list(tx: &mut TenantTx, kinds: &[&str], limit: i64) -> sqlx::Result<Vec<Job>> {
     let tenant = tx.tenant_id();
     sqlx::query_as(concat!(
         "select ",
         job_columns!(),
-        " from control.export_jobs where tenant_id = $1 order by created_at desc limit $2"
+        " from control.export_jobs where tenant_id = $1 and kind = any($3) order by created_at desc limit $2"
     ))
     .bind(tenant)
     .bind(limit)
+    .bind(kinds)
     .fetch_all(tx.control().await?)
     .await
 }
@@ -190,6 +196,8 @@ pub struct Linked {
     pub id: ExportJobId,
     /// Its tenant.
     pub tenant_id: TenantId,
+    /// `conversations` or `tenant`.
+    pub kind: String,
     /// `json` or `csv`.
     pub format: String,
     /// Parts to concatenate.
@@ -209,7 +217,7 @@ pub struct Linked {
 /// The finished job whose live link has this token hash.
 pub async fn by_link(conn: &mut PgConnection, hash: &[u8]) -> sqlx::Result<Option<Linked>> {
     sqlx::query_as(
-        "select id, tenant_id, format, parts, written, bytes, created_at, link_user, link_key from control.export_jobs
+        "select id, tenant_id, kind, format, parts, written, bytes, created_at, link_user, link_key from control.export_jobs
          where link_hash = $1 and link_expires_at > now() and status = 'done'",
     )
     .bind(hash)
@@ -224,7 +232,9 @@ pub struct Leased {
     pub id: ExportJobId,
     /// Its tenant.
     pub tenant_id: TenantId,
-    /// `json` or `csv`.
+    /// `conversations` or `tenant`.
+    pub kind: String,
+    /// `json`, `csv` or `tar`.
     pub format: String,
     /// The search's filters.
     pub filters: serde_json::Value,
@@ -250,7 +260,7 @@ pub async fn lease_next(conn: &mut PgConnection, lease: std::time::Duration) -> 
          where id = (select id from control.export_jobs
                      where status in ('queued', 'running') and (lease_until is null or lease_until < now())
                      order by created_at limit 1 for update skip locked)
-         returning id, tenant_id, format, filters, written, parts, bytes, cursor_id, attempts",
+         returning id, tenant_id, kind, format, filters, written, parts, bytes, cursor_id, attempts",
     )
     .bind(lease)
     .fetch_optional(conn)
@@ -302,6 +312,29 @@ pub async fn record_part(
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// Starts a leased job over from its first part (a workspace's archive is one snapshot, so a
+/// job another node left half-done is written again whole).
+pub async fn restart(conn: &mut PgConnection, id: ExportJobId) -> sqlx::Result<()> {
+    sqlx::query(
+        "update control.export_jobs set parts = 0, written = 0, bytes = 0, cursor_id = null
+         where id = $1 and status = 'running'",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a running job's total (a workspace's archive knows it once its snapshot is open).
+pub async fn set_total(conn: &mut PgConnection, id: ExportJobId, total: i32) -> sqlx::Result<()> {
+    sqlx::query("update control.export_jobs set total = $2 where id = $1 and status = 'running'")
+        .bind(id)
+        .bind(total)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Lets another attempt take a job after a failure, or fails it for good after `max_attempts`.

@@ -100,6 +100,7 @@ pub mod service_hours;
 pub mod site_keys;
 pub mod teams;
 pub mod tenant;
+pub mod tenant_dump;
 pub mod tenants;
 pub mod two_phase;
 pub mod user_tokens;

@@ -99,6 +99,19 @@ impl TenantTx {
         Self::pin(tx, schema, control).await
     }
 
+    /// Begins a read-only transaction on one snapshot of the tenant's data (repeatable read):
+    /// everything it reads is as of its first query (a whole workspace's export).
+    pub async fn begin_snapshot(databases: &Databases, schema: &TenantSchema) -> sqlx::Result<Self> {
+        let pool = databases.tenant_pool(schema.database()).await?;
+        let tx = pool.begin_with("begin isolation level repeatable read, read only").await?;
+        let control = if schema.database().is_main() {
+            Control::Same
+        } else {
+            Control::Separate { pool: databases.control().clone(), tx: None }
+        };
+        Self::pin(tx, schema, control).await
+    }
+
     /// Continues a control-plane transaction as the transaction of the tenant it has just
     /// joined (an accepted invitation: the row it read and admitted), so that control-plane and
     /// tenant writes commit together.

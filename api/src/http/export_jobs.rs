@@ -9,13 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kefu_protocol::{ErrorCode, ExportJobId};
+use kefu_protocol::{ErrorCode, ExportJobId, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, Auth, SupervisorUp};
+use super::extract::{ApiJson, Auth, OwnerOnly, SupervisorUp};
 use super::search::{SearchQuery, audit_details, filter_of};
 use crate::archive::{self, Format};
 use crate::db::audit::Actor;
@@ -37,6 +37,7 @@ const LINK_PREFIX: &str = "kefu_dl";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_job, list_jobs))
+        .routes(routes!(create_tenant_job))
         .routes(routes!(get_job))
         .routes(routes!(cancel_job))
         .routes(routes!(link_job))
@@ -60,17 +61,20 @@ pub struct ExportJobRequest {
 pub struct ExportJobView {
     /// `exp_…`.
     pub id: String,
+    /// `conversations` (a search's selection) or `tenant` (the whole workspace, the owner's).
+    pub kind: String,
     /// `queued`, `running`, `done` (downloadable until `expires_at`), `failed`, `cancelled` or
     /// `expired` (its file was removed).
     pub status: String,
-    /// `json` or `csv`.
+    /// `json`, `csv` or `tar` (the workspace's archive).
     pub format: String,
     /// The search's filters it exports.
     #[schema(value_type = Object)]
     pub filters: serde_json::Value,
-    /// Conversations that matched when it was asked for.
+    /// Conversations that matched when it was asked for (a workspace's archive: its tables and
+    /// files, once it has started).
     pub total: i32,
-    /// Conversations written so far.
+    /// Conversations (tables and files) written so far.
     pub written: i32,
     /// Bytes written so far.
     pub bytes: i64,
@@ -92,6 +96,7 @@ impl From<db::export_jobs::Job> for ExportJobView {
     fn from(job: db::export_jobs::Job) -> Self {
         Self {
             id: job.id.to_string(),
+            kind: job.kind,
             status: job.status,
             format: job.format,
             filters: job.filters,
@@ -129,6 +134,14 @@ pub struct ExportLink {
 
 fn job_id(raw: &str) -> Result<ExportJobId> {
     raw.parse().map_err(|_| ApiError::not_found("export"))
+}
+
+/// One of the workspace's jobs the caller may see: a workspace's archive is the owner's alone.
+async fn visible_job(tx: &mut TenantTx, auth: &Auth<SupervisorUp>, id: ExportJobId) -> Result<db::export_jobs::Job> {
+    match db::export_jobs::find(tx, id).await? {
+        Some(job) if job.kind != "tenant" || auth.principal.role() == Role::Owner => Ok(job),
+        _ => Err(ApiError::not_found("export")),
+    }
 }
 
 /// Queues a background export of the conversations a search finds. The synchronous
@@ -173,6 +186,7 @@ async fn create_job(
         db::export_jobs::NewJob {
             id,
             actor: auth.principal.actor(),
+            kind: "conversations",
             format: format.extension(),
             filters: &filters,
             total: i32::try_from(total).unwrap_or(i32::MAX),
@@ -190,12 +204,73 @@ async fn create_job(
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }
 
-/// The workspace's newest background exports, with their progress.
-#[utoipa::path(get, path = "/api/v1/export/jobs", tag = "search", security(("bearer" = [])),
-    responses((status = 200, body = ExportJobList), (status = 403, description = "forbidden: supervisors and up")))]
-async fn list_jobs(State(state): State<AppState>, auth: Auth<SupervisorUp>) -> Result<Json<ExportJobList>> {
+/// Queues the workspace's archive (the owner only): one tar file with every table of the
+/// workspace, its control-plane rows without secrets and every attachment's file, from one
+/// snapshot (docs/export.md, "The workspace's archive"). Download it like any export.
+#[utoipa::path(post, path = "/api/v1/tenant/export/jobs", tag = "tenant", security(("bearer" = [])),
+    responses((status = 202, body = ExportJobView), (status = 403, description = "forbidden: the owner"),
+        (status = 429, description = "rate_limited: three exports are already queued or running")))]
+async fn create_tenant_job(
+    State(state): State<AppState>,
+    auth: Auth<OwnerOnly>,
+) -> Result<(StatusCode, Json<ExportJobView>)> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let jobs = db::export_jobs::list(&mut tx, LIST).await?;
+    if db::export_jobs::unfinished(&mut tx).await? >= MAX_UNFINISHED {
+        return Err(ApiError::client(
+            ErrorCode::RateLimited,
+            format!("{MAX_UNFINISHED} exports are already queued or running: wait for one or cancel it."),
+        ));
+    }
+    let id = ExportJobId::new_v7();
+    let filters = serde_json::json!({});
+    let job = db::export_jobs::create(
+        &mut tx,
+        db::export_jobs::NewJob {
+            id,
+            actor: auth.principal.actor(),
+            kind: "tenant",
+            format: "tar",
+            filters: &filters,
+            total: 0,
+        },
+    )
+    .await?;
+    db::audit::record(
+        &mut tx,
+        auth.principal.actor(),
+        "tenant.exported",
+        None,
+        serde_json::json!({ "job": id.to_string() }),
+    )
+    .await?;
+    tx.commit().await?;
+    state.export_jobs.poke();
+    Ok((StatusCode::ACCEPTED, Json(job.into())))
+}
+
+/// Which exports to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// `conversations` (default) or `tenant` (the workspace's archives; the owner only).
+    pub kind: Option<String>,
+}
+
+/// The workspace's newest background exports, with their progress.
+#[utoipa::path(get, path = "/api/v1/export/jobs", tag = "search", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = ExportJobList), (status = 403, description = "forbidden: supervisors and up; `kind=tenant`, the owner")))]
+async fn list_jobs(
+    State(state): State<AppState>,
+    auth: Auth<SupervisorUp>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<ExportJobList>> {
+    let kind = match query.kind.as_deref() {
+        None | Some("conversations") => "conversations",
+        Some("tenant") if auth.principal.role() == Role::Owner => "tenant",
+        Some("tenant") => return Err(ApiError::forbidden("The workspace's archives are the owner's.")),
+        Some(_) => return Err(ApiError::field("kind", "invalid", "conversations or tenant")),
+    };
+    let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let jobs = db::export_jobs::list(&mut tx, &[kind], LIST).await?;
     tx.commit().await?;
     Ok(Json(ExportJobList { jobs: jobs.into_iter().map(Into::into).collect() }))
 }
@@ -211,7 +286,7 @@ async fn get_job(
 ) -> Result<Json<ExportJobView>> {
     let id = job_id(&id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    let job = db::export_jobs::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("export"))?;
+    let job = visible_job(&mut tx, &auth, id).await?;
     tx.commit().await?;
     Ok(Json(job.into()))
 }
@@ -228,6 +303,7 @@ async fn cancel_job(
 ) -> Result<Json<ExportJobView>> {
     let id = job_id(&id)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    visible_job(&mut tx, &auth, id).await?;
     let job = db::export_jobs::cancel(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("export"))?;
     tx.commit().await?;
     Ok(Json(job.into()))
@@ -248,9 +324,7 @@ async fn link_job(
     let token = secret::generate(LINK_PREFIX)?;
     let expires_at = Utc::now() + chrono::Duration::seconds(LINK_SECS);
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if db::export_jobs::find(&mut tx, id).await?.is_none() {
-        return Err(ApiError::not_found("export"));
-    }
+    visible_job(&mut tx, &auth, id).await?;
     if !db::export_jobs::set_link(&mut tx, id, &secret::digest(&token), expires_at, auth.principal.actor()).await? {
         return Err(ApiError::client(ErrorCode::VersionConflict, "The export is not finished, or its file expired."));
     }
@@ -282,6 +356,7 @@ async fn download(State(state): State<AppState>, Query(query): Query<DownloadQue
     let linked = linked.ok_or_else(|| ApiError::not_found("export"))?;
     let schema =
         db::tenants::active_schema(&state.db, linked.tenant_id).await?.ok_or_else(|| ApiError::not_found("export"))?;
+    let tenant_archive = linked.kind == "tenant";
     let format = Format::parse(&linked.format).unwrap_or(Format::Json);
     let actor = match (linked.link_user, linked.link_key) {
         (Some(user), _) => Actor::User(user),
@@ -293,7 +368,14 @@ async fn download(State(state): State<AppState>, Query(query): Query<DownloadQue
         serde_json::json!({ "conversations": linked.written, "bytes": linked.bytes, "format": linked.format });
     db::audit::record(&mut tx, actor, "export.downloaded", Some(&linked.id.to_string()), details).await?;
     tx.commit().await?;
-    let name = format!("conversations-{}.{}", linked.created_at.format("%Y%m%d-%H%M%S"), format.extension());
+    let (content_type, name) = if tenant_archive {
+        ("application/x-tar".to_owned(), archive::tenant_export::file_name(linked.tenant_id, linked.created_at))
+    } else {
+        (
+            format.content_type().to_owned(),
+            format!("conversations-{}.{}", linked.created_at.format("%Y%m%d-%H%M%S"), format.extension()),
+        )
+    };
     let body = Body::from_stream(archive::jobs::download(
         state.attachments.clone(),
         linked.tenant_id,
@@ -302,7 +384,7 @@ async fn download(State(state): State<AppState>, Query(query): Query<DownloadQue
     ));
     Ok((
         [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
             (header::CONTENT_LENGTH, linked.bytes.to_string()),
             (header::CACHE_CONTROL, "no-store".to_owned()),

@@ -272,3 +272,96 @@ async fn jobs_are_cancellable_bounded_for_supervisors_and_never_another_tenants(
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
     assert_eq!(problem["code"], "rate_limited", "{problem}");
 }
+
+#[tokio::test]
+async fn the_owner_exports_the_whole_workspace_as_one_tar_archive() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let admin = app.invite_and_accept(&owner, "admin").await;
+    let stranger = app.verified_owner().await;
+    let visitor_token = app.visitor_token(&owner.tenant_id, new_visitor(), 600);
+    let (mut visitor, _) = app.visitor_with_token(&visitor_token, None).await;
+    say(&mut visitor, "v1", "整个工作区的导出").await;
+    let (status, canned) = app
+        .post(
+            "/api/v1/canned-responses",
+            Some(&owner.access),
+            json!({ "shortcut": "hi", "title": "Hello", "body": "您好！" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{canned}");
+    let file = b"%PDF-1.4 the workspace's file".to_vec();
+    let (status, uploaded) = app.upload("/api/v1/visitor/attachments", &visitor_token, "发票.pdf", file.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let (mut theirs, _) = app.visitor(&stranger.tenant_id, new_visitor(), None).await;
+    say(&mut theirs, "v1", "别人的会话").await;
+
+    // The owner's alone.
+    assert_eq!(app.post("/api/v1/tenant/export/jobs", Some(&admin.access), json!({})).await.0, StatusCode::FORBIDDEN);
+    let (status, job) = app.post("/api/v1/tenant/export/jobs", Some(&owner.access), json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!((job["kind"].as_str(), job["format"].as_str()), (Some("tenant"), Some("tar")));
+    let id = job["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.get(&format!("/api/v1/export/jobs/{id}"), Some(&admin.access)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/export/jobs?kind=tenant", Some(&admin.access)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&format!("/api/v1/export/jobs/{id}"), Some(&stranger.access)).await.0, StatusCode::NOT_FOUND);
+    let job = finished(&app, &owner, &id).await;
+    assert_eq!(job["status"], "done", "{job}");
+    let (_, listed) = app.get("/api/v1/export/jobs?kind=tenant", Some(&owner.access)).await;
+    assert_eq!(listed["jobs"][0]["id"], id.as_str());
+
+    let (status, link) = app.post(&format!("/api/v1/export/jobs/{id}/link"), Some(&owner.access), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    let response = reqwest::get(link["url"].as_str().expect("url")).await.expect("download");
+    assert_eq!(response.headers()["content-type"], "application/x-tar");
+    let bytes = response.bytes().await.expect("body");
+    let mut archive = tar::Archive::new(std::io::Cursor::new(bytes.to_vec()));
+    let mut files = std::collections::BTreeMap::new();
+    for entry in archive.entries().expect("a tar archive") {
+        let mut entry = entry.expect("an entry");
+        let path = entry.path().expect("path").display().to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).expect("data");
+        files.insert(path, data);
+    }
+    let manifest: Value = serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    assert_eq!(manifest["format"], "kefu.tenant-archive.v1");
+    assert_eq!(manifest["tenant_id"], owner.tenant_id.as_str());
+    // Every table of the schema, each with as many rows as the manifest says.
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "select table_name::text from information_schema.tables where table_schema = $1 and table_type = 'BASE TABLE'",
+    )
+    .bind(schema.name())
+    .fetch_all(app.db())
+    .await
+    .expect("tables");
+    assert!(tables.len() > 20, "{tables:?}");
+    for table in &tables {
+        let rows: usize = files
+            .iter()
+            .filter(|(path, _)| path.starts_with(&format!("tables/{table}/")))
+            .map(|(_, data)| data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count())
+            .sum();
+        assert_eq!(Some(rows as i64), manifest["tables"][table].as_i64(), "rows of {table}");
+    }
+    let messages: Vec<Value> = files["tables/messages/000001.jsonl"]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("a row"))
+        .collect();
+    assert!(messages.iter().any(|m| m["body"] == "整个工作区的导出"));
+    assert!(
+        !files.values().any(|d| d.windows("别人的会话".len()).any(|w| w == "别人的会话".as_bytes())),
+        "nothing of another workspace"
+    );
+    let canned_rows = String::from_utf8(files["tables/canned_responses/000001.jsonl"].clone()).expect("utf-8");
+    assert!(canned_rows.contains("您好！"), "{canned_rows}");
+    // The control-plane rows, without secrets; the file.
+    let members: Value = serde_json::from_slice(&files["control/members.json"]).expect("members");
+    assert_eq!(members.as_array().map(Vec::len), Some(2));
+    let all = String::from_utf8_lossy(&files.values().flatten().copied().collect::<Vec<u8>>()).into_owned();
+    assert!(!all.contains("password_hash") && !all.contains("key_hash") && !all.contains("token_hash"));
+    let attachment = uploaded["id"].as_str().expect("id").trim_start_matches("att_").to_owned();
+    assert_eq!(files[&format!("attachments/{attachment}/发票.pdf")], file);
+}

@@ -40,8 +40,9 @@ function summary(filters: Record<string, unknown>): string {
   return parts.join(' · ');
 }
 
-/** The exports list; `version` changes when the page queued a new one. */
-export function ExportJobs({ version }: { version: number }) {
+/** The exports list of a kind (conversations on the search page, the workspace's archives on
+ * the audit page for the owner); `version` changes when the page queued a new one. */
+export function ExportJobs({ version, kind = 'conversations' }: { version: number; kind?: 'conversations' | 'tenant' }) {
   const { t, lang } = useI18n();
   const { message } = useApp();
   const [jobs, setJobs] = useState<Job[]>([]);
@@ -49,7 +50,7 @@ export function ExportJobs({ version }: { version: number }) {
 
   useEffect(() => {
     let stopped = false;
-    call(api.GET('/api/v1/export/jobs'))
+    call(api.GET('/api/v1/export/jobs', { params: { query: { kind } } }))
       .then((list) => {
         if (!stopped) setJobs(list.jobs);
       })
@@ -57,7 +58,7 @@ export function ExportJobs({ version }: { version: number }) {
     return () => {
       stopped = true;
     };
-  }, [version, tick]);
+  }, [version, tick, kind]);
 
   const active = jobs.some((job) => ACTIVE.has(job.status));
   useEffect(() => {
@@ -89,7 +90,7 @@ export function ExportJobs({ version }: { version: number }) {
 
   const time = (iso: string) => new Date(iso).toLocaleString(lang, { dateStyle: 'medium', timeStyle: 'short' });
   return (
-    <Card size="small" title={t('exports.title')} data-testid="export-jobs">
+    <Card size="small" title={t(kind === 'tenant' ? 'exports.archives' : 'exports.title')} data-testid={kind === 'tenant' ? 'tenant-archives' : 'export-jobs'}>
       <ol className="export-jobs">
         {jobs.map((job) => {
           const percent = job.total > 0 ? Math.min(100, Math.floor((job.written * 100) / job.total)) : job.status === 'done' ? 100 : 0;
@@ -99,13 +100,15 @@ export function ExportJobs({ version }: { version: number }) {
                 <Tag color={STATUS_COLOURS[job.status]}>{t(`exports.status.${job.status}` as Key)}</Tag>
                 <Typography.Text strong>{job.format.toUpperCase()}</Typography.Text>
                 <Typography.Text type="secondary">{time(job.created_at)}</Typography.Text>
-                <Typography.Text type="secondary">{summary(job.filters as Record<string, unknown>) || t('exports.everything')}</Typography.Text>
+                {kind === 'conversations' && (
+                  <Typography.Text type="secondary">{summary(job.filters as Record<string, unknown>) || t('exports.everything')}</Typography.Text>
+                )}
               </Space>
               <Progress percent={percent} size="small" status={job.status === 'failed' ? 'exception' : ACTIVE.has(job.status) ? 'active' : undefined}
                 aria-label={t('exports.progress')} />
               <Space wrap size={8}>
                 <Typography.Text type="secondary" data-testid="export-job-count">
-                  {t('exports.count', { written: job.written.toLocaleString(lang), total: job.total.toLocaleString(lang), size: size(job.bytes) })}
+                  {t(kind === 'tenant' ? 'exports.countParts' : 'exports.count', { written: job.written.toLocaleString(lang), total: job.total.toLocaleString(lang), size: size(job.bytes) })}
                 </Typography.Text>
                 {job.status === 'done' && job.expires_at && (
                   <Typography.Text type="secondary">{t('exports.until', { when: time(job.expires_at) })}</Typography.Text>

@@ -9,11 +9,12 @@ import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { api, call } from '../../api/client';
 import { session } from '../../auth/session';
+import { useSession } from '../../auth/use-session';
 import { useI18n } from '../../i18n';
 import type { Key } from '../../i18n/en';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { describe } from '../../ui/errors';
-import { RetentionCard } from './retention-card';
+import { RetentionCard, WorkspaceArchiveCard } from './retention-card';
 
 interface Entry {
   id: number;
@@ -74,6 +75,7 @@ export function AuditPage({ store }: { store: ConsoleStore }) {
   const { t, lang } = useI18n();
   const { message } = useApp();
   const members = useConsole(store, (s) => s.members);
+  const role = useSession()?.role;
   const [filters, setFilters] = useState<Filters>({});
   const [entries, setEntries] = useState<Entry[] | null>(null);
   const [next, setNext] = useState<number>();
@@ -129,6 +131,7 @@ export function AuditPage({ store }: { store: ConsoleStore }) {
   return (
     <Space direction="vertical" size={16} className="page" style={{ width: '100%' }}>
     <RetentionCard />
+    {role === 'owner' && <WorkspaceArchiveCard />}
     <Card title={t('nav.audit')} className="audit-page"
       extra={<Button icon={<DownloadOutlined />} onClick={() => void download()} data-testid="audit-download">{t('audit.download')}</Button>}>
       <Typography.Paragraph type="secondary">{t('audit.intro')}</Typography.Paragraph>

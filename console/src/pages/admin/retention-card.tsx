@@ -8,6 +8,7 @@ import type { components } from '../../api/schema';
 import { useApp } from '../../ui/app';
 import { useI18n } from '../../i18n';
 import { describe } from '../../ui/errors';
+import { ExportJobs } from '../search-exports';
 
 type View = components['schemas']['RetentionView'];
 
@@ -81,6 +82,35 @@ export function RetentionCard() {
             {(last.kept_open ?? 0) > 0 && ` ${t('retention.keptOpen', { n: last.kept_open ?? 0 })}`}
           </Typography.Text>
         )}
+      </Space>
+    </Card>
+  );
+}
+
+/** The owner's archive of the whole workspace (docs/export.md, "The workspace's archive"). */
+export function WorkspaceArchiveCard() {
+  const { t } = useI18n();
+  const { message } = useApp();
+  const [version, setVersion] = useState(0);
+  const [asking, setAsking] = useState(false);
+  async function start() {
+    setAsking(true);
+    try {
+      await call(api.POST('/api/v1/tenant/export/jobs'));
+      message.success(t('exports.queued'));
+      setVersion((v) => v + 1);
+    } catch (e) {
+      message.error(describe(e, t));
+    } finally {
+      setAsking(false);
+    }
+  }
+  return (
+    <Card size="small" title={t('exports.workspace')} data-testid="workspace-archive">
+      <Space direction="vertical" size={8} style={{ width: '100%' }}>
+        <Typography.Text type="secondary">{t('exports.workspaceIntro')}</Typography.Text>
+        <Button onClick={() => void start()} loading={asking} data-testid="workspace-archive-start">{t('exports.workspaceStart')}</Button>
+        <ExportJobs kind="tenant" version={version} />
       </Space>
     </Card>
   );
