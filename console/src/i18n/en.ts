@@ -639,7 +639,7 @@ export const en = {
   'exports.offerTitle': 'More than 1,000 conversations match',
   'exports.offer': 'That is too many to download at once. Export them in the background instead? You can leave this page: the export keeps running, and appears in the list above when it is ready to download.',
   'exports.start': 'Export in the background',
-  'exports.queued': 'Export started. It appears in the list above when it is ready.',
+  'exports.queued': 'Export started. It appears in the exports list when it is ready.',
   'exports.everything': 'All conversations',
   'exports.progress': 'Progress',
   'exports.count': '{written} of {total} conversations · {size}',

@@ -641,7 +641,7 @@ export const zhCN: Record<Key, string> = {
   'exports.offerTitle': '匹配的会话超过 1,000 个',
   'exports.offer': '一次下载不了这么多。改为后台导出吗？您可以离开本页：导出会继续进行，完成后可在上方列表中下载。',
   'exports.start': '后台导出',
-  'exports.queued': '导出已开始，完成后会显示在上方列表中。',
+  'exports.queued': '导出已开始，完成后会显示在导出列表中。',
   'exports.everything': '全部会话',
   'exports.progress': '进度',
   'exports.count': '{written} / {total} 个会话 · {size}',

@@ -58,46 +58,79 @@ struct Mode {
     /// The `messages` trigger that queues each message for the search index is on (as in
     /// production); off only in the baseline that measures what it costs.
     search_queue: bool,
+    /// The compliance feed's columns take the writing transaction's id and are indexed (as in
+    /// production); off only in the baseline that measures what they cost.
+    feed: bool,
 }
 
-const MODES: [Mode; 6] = [
+const MODES: [Mode; 7] = [
     Mode {
         name: "per-message",
         tuning: GroupCommit { max_batch: 1, in_flight: 16 },
         commit_delay: false,
         search_queue: true,
+        feed: true,
     },
     Mode {
         name: "per-message + commit_delay",
         tuning: GroupCommit { max_batch: 1, in_flight: 16 },
         commit_delay: true,
         search_queue: true,
+        feed: true,
     },
     Mode {
         name: "group commit ×1",
         tuning: GroupCommit { max_batch: 256, in_flight: 1 },
         commit_delay: false,
         search_queue: true,
+        feed: true,
     },
     Mode {
         name: "group commit ×2, no search queue",
         tuning: GroupCommit { max_batch: 256, in_flight: 2 },
         commit_delay: false,
         search_queue: false,
+        feed: true,
+    },
+    Mode {
+        name: "group commit ×2, no feed index",
+        tuning: GroupCommit { max_batch: 256, in_flight: 2 },
+        commit_delay: false,
+        search_queue: true,
+        feed: false,
     },
     Mode {
         name: "group commit ×2",
         tuning: GroupCommit { max_batch: 256, in_flight: 2 },
         commit_delay: false,
         search_queue: true,
+        feed: true,
     },
     Mode {
         name: "group commit ×4",
         tuning: GroupCommit { max_batch: 256, in_flight: 4 },
         commit_delay: false,
         search_queue: true,
+        feed: true,
     },
 ];
+
+/// Turns the compliance feed's transaction column and index on or off in every tenant schema.
+async fn set_feed(pool: &PgPool, schemas: &[TenantSchema], on: bool) -> anyhow::Result<()> {
+    for schema in schemas {
+        let s = schema.name();
+        let sql = if on {
+            format!(
+                "alter table {s}.messages alter column feed_txid set default pg_current_xact_id();
+                 create index messages_feed_idx on {s}.messages (feed_epoch, feed_txid, id)"
+            )
+        } else {
+            format!("drop index {s}.messages_feed_idx; alter table {s}.messages alter column feed_txid set default '0'")
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+    }
+    Ok(())
+}
 
 /// Turns the search queue's trigger on or off in every tenant schema.
 async fn set_search_queue(pool: &PgPool, schemas: &[TenantSchema], on: bool) -> anyhow::Result<()> {
@@ -357,9 +390,15 @@ async fn bench(
                 if !mode.search_queue {
                     set_search_queue(&switches, &schemas, false).await?;
                 }
+                if !mode.feed {
+                    set_feed(&switches, &schemas, false).await?;
+                }
                 let outcome = run_mode(url, mode, run, &senders, args.seconds).await;
                 if !mode.search_queue {
                     set_search_queue(&switches, &schemas, true).await?;
+                }
+                if !mode.feed {
+                    set_feed(&switches, &schemas, true).await?;
                 }
                 if mode.commit_delay {
                     set_commit_delay(&args.admin_url, database, false).await;
