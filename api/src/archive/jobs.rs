@@ -39,6 +39,13 @@ pub fn part_key(tenant: TenantId, job: ExportJobId, part: i32) -> String {
     format!("{}/{part:06}", prefix(tenant, job))
 }
 
+/// The object key of a part of one run of a workspace's archive: each run (lease) writes its own
+/// parts, so a node that lost its lease but is still writing can never overwrite the parts of
+/// the run that took over (another snapshot).
+pub fn run_part_key(tenant: TenantId, job: ExportJobId, run: i32, part: i32) -> String {
+    format!("{}/run-{run}/{part:06}", prefix(tenant, job))
+}
+
 fn prefix(tenant: TenantId, job: ExportJobId) -> String {
     format!("{}/exports/{}", tenant.simple(), job.simple())
 }
@@ -175,7 +182,7 @@ async fn run(
             done: part.last,
         };
         let mut conn = databases.control().acquire().await?;
-        if !db::export_jobs::record_part(&mut conn, job.id, &next, lease, KEEP).await? {
+        if !db::export_jobs::record_part(&mut conn, job.id, &next, lease, KEEP, None).await? {
             // Cancelled, or another node took it over after this one's lease ran out.
             tracing::info!(job = %job.id, "an export stopped: cancelled or taken over");
             return Ok(());
@@ -254,17 +261,23 @@ impl PartWriter<'_> {
     }
 }
 
-/// A finished export's parts, concatenated, as a stream of bytes (one part read at a time).
+/// A finished export's parts, concatenated, as a stream of bytes (one part read at a time);
+/// `run` is the run that wrote a workspace's archive.
 pub fn download(
     store: AttachmentStore,
     tenant: TenantId,
     job: ExportJobId,
+    run: Option<i32>,
     parts: i32,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::iter(1..=parts)
         .then(move |part| {
             let store = store.clone();
-            async move { store.get_stream(&part_key(tenant, job, part)).await }
+            let key = match run {
+                Some(run) => run_part_key(tenant, job, run, part),
+                None => part_key(tenant, job, part),
+            };
+            async move { store.get_stream(&key).await }
         })
         .flat_map(|opened| match opened {
             Ok(stream) => stream.map(|chunk| chunk.map_err(std::io::Error::other)).boxed(),

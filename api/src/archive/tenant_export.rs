@@ -4,7 +4,8 @@
 //! (the workspace's control-plane rows without secrets), `tables/<table>/<n>.jsonl` (every row of
 //! every table, as JSON, parents before children) and `attachments/<id>/<name>` (the files).
 //! Each part holds whole tar entries, so the parts concatenated are the archive. The snapshot is
-//! one transaction, so a job another node left half-done starts again from its first part.
+//! one transaction, so a job another node left half-done starts again from its first part, as a
+//! new run with parts of its own (`jobs::run_part_key`).
 
 use std::time::Duration;
 
@@ -188,7 +189,7 @@ impl Writer<'_> {
     /// worker's (cancelled, or taken over).
     async fn flush(&mut self, last: bool) -> anyhow::Result<bool> {
         let part = self.parts + 1;
-        let key = super::jobs::part_key(self.job.tenant_id, self.job.id, part);
+        let key = super::jobs::run_part_key(self.job.tenant_id, self.job.id, self.job.attempts, part);
         let data = std::mem::take(&mut self.buffer);
         let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
         self.store.put(&key, Bytes::from(data)).await?;
@@ -200,7 +201,8 @@ impl Writer<'_> {
             done: last,
         };
         let mut conn = self.databases.control().acquire().await?;
-        if !db::export_jobs::record_part(&mut conn, self.job.id, &progress, self.lease, self.keep).await? {
+        let run = Some(self.job.attempts);
+        if !db::export_jobs::record_part(&mut conn, self.job.id, &progress, self.lease, self.keep, run).await? {
             return Ok(false);
         }
         self.parts = part;

@@ -202,6 +202,8 @@ pub struct Linked {
     pub format: String,
     /// Parts to concatenate.
     pub parts: i32,
+    /// The attempt that finished it (a workspace's archive keeps each run's parts apart).
+    pub attempts: i32,
     /// Conversations in it.
     pub written: i32,
     /// Its size.
@@ -217,7 +219,7 @@ pub struct Linked {
 /// The finished job whose live link has this token hash.
 pub async fn by_link(conn: &mut PgConnection, hash: &[u8]) -> sqlx::Result<Option<Linked>> {
     sqlx::query_as(
-        "select id, tenant_id, kind, format, parts, written, bytes, created_at, link_user, link_key from control.export_jobs
+        "select id, tenant_id, kind, format, parts, attempts, written, bytes, created_at, link_user, link_key from control.export_jobs
          where link_hash = $1 and link_expires_at > now() and status = 'done'",
     )
     .bind(hash)
@@ -283,14 +285,16 @@ pub struct Progress {
 }
 
 /// Records a stored part and extends the lease; `keep` is how long a finished export stays
-/// downloadable. Returns false when the job is no longer this worker's to run (cancelled, or
-/// its lease was lost and another worker took it).
+/// downloadable; `run`, when given, must still be the job's latest attempt. Returns false when
+/// the job is no longer this worker's to run (cancelled, or its lease was lost and another worker
+/// took it).
 pub async fn record_part(
     conn: &mut PgConnection,
     id: ExportJobId,
     progress: &Progress,
     lease: std::time::Duration,
     keep: std::time::Duration,
+    run: Option<i32>,
 ) -> sqlx::Result<bool> {
     let updated = sqlx::query(
         "update control.export_jobs
@@ -299,7 +303,7 @@ pub async fn record_part(
              finished_at = case when $6 then now() else finished_at end,
              expires_at = case when $6 then now() + $8 else expires_at end,
              lease_until = case when $6 then null else now() + $7 end
-         where id = $1 and status = 'running' and parts = $2 - 1",
+         where id = $1 and status = 'running' and parts = $2 - 1 and ($9::int is null or attempts = $9)",
     )
     .bind(id)
     .bind(progress.parts)
@@ -309,6 +313,7 @@ pub async fn record_part(
     .bind(progress.done)
     .bind(lease)
     .bind(keep)
+    .bind(run)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)

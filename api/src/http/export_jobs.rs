@@ -376,10 +376,12 @@ async fn download(State(state): State<AppState>, Query(query): Query<DownloadQue
             format!("conversations-{}.{}", linked.created_at.format("%Y%m%d-%H%M%S"), format.extension()),
         )
     };
+    let run = tenant_archive.then_some(linked.attempts);
     let body = Body::from_stream(archive::jobs::download(
         state.attachments.clone(),
         linked.tenant_id,
         linked.id,
+        run,
         linked.parts,
     ));
     Ok((
