@@ -18,7 +18,7 @@ pub enum Actor {
 
 impl Actor {
     /// The `actor_user_id` and `actor_api_key_id` columns.
-    fn columns(self) -> (Option<UserId>, Option<ApiKeyId>) {
+    pub(crate) fn columns(self) -> (Option<UserId>, Option<ApiKeyId>) {
         match self {
             Actor::User(id) => (Some(id), None),
             Actor::ApiKey(id) => (None, Some(id)),

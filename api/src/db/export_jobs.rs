@@ -96,11 +96,7 @@ pub async fn unfinished(tx: &mut TenantTx) -> sqlx::Result<i64> {
 /// Queues a job for the transaction's tenant.
 pub async fn create(tx: &mut TenantTx, job: NewJob<'_>) -> sqlx::Result<Job> {
     let tenant = tx.tenant_id();
-    let (user, key) = match job.actor {
-        Actor::User(user) => (Some(user), None),
-        Actor::ApiKey(key) => (None, Some(key)),
-        Actor::System => (None, None),
-    };
+    let (user, key) = job.actor.columns();
     sqlx::query_as(concat!(
         "insert into control.export_jobs (id, tenant_id, requested_by_user, requested_by_key, kind, format, filters, total)
          values ($1, $2, $3, $4, $8, $5, $6, $7) returning ",
@@ -169,11 +165,7 @@ pub async fn set_link(
     actor: Actor,
 ) -> sqlx::Result<bool> {
     let tenant = tx.tenant_id();
-    let (user, key) = match actor {
-        Actor::User(user) => (Some(user), None),
-        Actor::ApiKey(key) => (None, Some(key)),
-        Actor::System => (None, None),
-    };
+    let (user, key) = actor.columns();
     let done = sqlx::query(
         "update control.export_jobs set link_hash = $3, link_expires_at = $4, link_user = $5, link_key = $6
          where tenant_id = $1 and id = $2 and status = 'done'",

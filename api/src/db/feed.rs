@@ -93,16 +93,22 @@ pub struct FeedAudit {
     pub entry: AuditRow,
 }
 
-/// The epoch new rows of the transaction's tenant get (the column default a move raises).
-pub async fn current_epoch(tx: &mut TenantTx) -> sqlx::Result<i32> {
+/// The default of `feed_epoch` on a `messages` table (named as `to_regclass` takes it).
+async fn epoch_default(conn: &mut PgConnection, messages: &str) -> sqlx::Result<i32> {
     let default: Option<String> = sqlx::query_scalar(
         "select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d
          join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
-         where d.adrelid = 'messages'::regclass and a.attname = 'feed_epoch'",
+         where d.adrelid = to_regclass($1) and a.attname = 'feed_epoch'",
     )
-    .fetch_optional(tx.conn())
+    .bind(messages)
+    .fetch_optional(conn)
     .await?;
     Ok(default.and_then(|d| d.trim().parse().ok()).unwrap_or(1))
+}
+
+/// The epoch new rows of the transaction's tenant get (the column default a move raises).
+pub async fn current_epoch(tx: &mut TenantTx) -> sqlx::Result<i32> {
+    epoch_default(tx.conn(), "messages").await
 }
 
 /// The horizon: every transaction below it has ended (the snapshot's xmin), so no row can still
@@ -199,15 +205,7 @@ pub async fn raise_epoch(
     source_schema: &TenantSchema,
     target_schema: &TenantSchema,
 ) -> sqlx::Result<i32> {
-    let default: Option<String> = sqlx::query_scalar(
-        "select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d
-         join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
-         where d.adrelid = to_regclass($1) and a.attname = 'feed_epoch'",
-    )
-    .bind(format!("{}.messages", source_schema.name()))
-    .fetch_optional(&mut *source)
-    .await?;
-    let next = default.and_then(|d| d.trim().parse::<i32>().ok()).unwrap_or(1).saturating_add(1);
+    let next = epoch_default(source, &format!("{}.messages", source_schema.name())).await?.saturating_add(1);
     for table in ["messages", "audit_log"] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "alter table {}.{table} alter column feed_epoch set default {next}",

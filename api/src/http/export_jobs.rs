@@ -132,6 +132,17 @@ pub struct ExportLink {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Refuses a new job while the workspace has [`MAX_UNFINISHED`] queued or running.
+async fn room_for_another(tx: &mut TenantTx) -> Result<()> {
+    if db::export_jobs::unfinished(tx).await? >= MAX_UNFINISHED {
+        return Err(ApiError::client(
+            ErrorCode::RateLimited,
+            format!("{MAX_UNFINISHED} exports are already queued or running: wait for one or cancel it."),
+        ));
+    }
+    Ok(())
+}
+
 fn job_id(raw: &str) -> Result<ExportJobId> {
     raw.parse().map_err(|_| ApiError::not_found("export"))
 }
@@ -162,12 +173,7 @@ async fn create_job(
     };
     let (filter, _) = filter_of(&request.filters)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if db::export_jobs::unfinished(&mut tx).await? >= MAX_UNFINISHED {
-        return Err(ApiError::client(
-            ErrorCode::RateLimited,
-            format!("{MAX_UNFINISHED} exports are already queued or running: wait for one or cancel it."),
-        ));
-    }
+    room_for_another(&mut tx).await?;
     let limit = db::export_jobs::plan_limit(&mut tx).await?;
     tx.commit().await?;
     let total = archive::stream::count_up_to(&state.db, &auth.tenant.schema, &filter, limit).await?;
@@ -215,12 +221,7 @@ async fn create_tenant_job(
     auth: Auth<OwnerOnly>,
 ) -> Result<(StatusCode, Json<ExportJobView>)> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if db::export_jobs::unfinished(&mut tx).await? >= MAX_UNFINISHED {
-        return Err(ApiError::client(
-            ErrorCode::RateLimited,
-            format!("{MAX_UNFINISHED} exports are already queued or running: wait for one or cancel it."),
-        ));
-    }
+    room_for_another(&mut tx).await?;
     let id = ExportJobId::new_v7();
     let filters = serde_json::json!({});
     let job = db::export_jobs::create(
