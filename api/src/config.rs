@@ -260,6 +260,8 @@ pub struct AuthConfig {
     pub refresh_ttl_days: u64,
     /// Requests per minute per client IP on the unauthenticated auth endpoints.
     pub auth_rate_per_minute: u32,
+    /// Sign-in attempts per minute per account (email), from any address.
+    pub login_rate_per_account_per_minute: u32,
     /// Seconds between re-checks of an open agent WebSocket's membership; a removed member's
     /// socket is closed (4005) within this time.
     pub session_recheck_secs: u64,
@@ -290,6 +292,10 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Origins allowed to call the api from a browser (the console). Exact matches.
     pub cors_origins: Vec<String>,
+    /// The load balancers and proxies in front of the api (addresses or CIDR blocks). Only a
+    /// request whose peer is one of them has its client address taken from `CF-Connecting-IP` or
+    /// `X-Forwarded-For` (docs/configuration.md); from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
     /// The built console (`console/dist`): when set, the api serves it at `/` (any path that is
     /// not the api's falls back to its `index.html`).
     pub console_dir: Option<std::path::PathBuf>,
@@ -383,6 +389,7 @@ impl Default for AuthConfig {
             access_ttl_secs: 900,
             refresh_ttl_days: 30,
             auth_rate_per_minute: 30,
+            login_rate_per_account_per_minute: 10,
             session_recheck_secs: 20,
         }
     }
@@ -396,13 +403,32 @@ impl Default for MailConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_limit_bytes: 64 * 1024, request_timeout_secs: 15, cors_origins: Vec::new(), console_dir: None }
+        Self {
+            body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 15,
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            console_dir: None,
+        }
     }
 }
 
 impl Default for MigrateConfig {
     fn default() -> Self {
         Self { concurrency: 2 }
+    }
+}
+
+/// A trusted proxy entry: an address (one host) or a CIDR block.
+pub fn parse_proxy(raw: &str) -> Option<ipnet::IpNet> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>().ok().or_else(|| raw.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+impl HttpConfig {
+    /// The trusted proxies, parsed (validation refused any that does not parse).
+    pub fn proxies(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies.iter().filter_map(|p| parse_proxy(p)).collect()
     }
 }
 
@@ -553,6 +579,16 @@ impl Config {
             problems
                 .push("http.request_timeout_secs (KEFU_HTTP__REQUEST_TIMEOUT_SECS) must be between 1 and 300".into());
         }
+        for proxy in &self.http.trusted_proxies {
+            if parse_proxy(proxy).is_none() {
+                problems.push(format!(
+                    "http.trusted_proxies (KEFU_HTTP__TRUSTED_PROXIES): `{proxy}` is not an IP address or CIDR block"
+                ));
+            }
+        }
+        if self.auth.login_rate_per_account_per_minute == 0 {
+            problems.push("auth.login_rate_per_account_per_minute must be positive".into());
+        }
         for origin in &self.http.cors_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
                 problems.push(format!(
@@ -701,6 +737,7 @@ impl Config {
                 .to_owned(),
         ));
         config.auth.auth_rate_per_minute = 1000;
+        config.auth.login_rate_per_account_per_minute = 1000;
         config.migrate.concurrency = 4;
         config.edge.secret = Some(SecretString::from(TEST_EDGE_SECRET.to_owned()));
         // Every test node shares the database, and any node's workers may act for any tenant

@@ -13,6 +13,8 @@ use crate::config::Config;
 
 /// Per-IP limiter for unauthenticated auth endpoints (login, signup, reset, …).
 pub type IpLimiter = DefaultKeyedRateLimiter<IpAddr>;
+/// Per-account limiter of sign-in attempts (keyed by the lowercased email).
+pub type AccountLimiter = DefaultKeyedRateLimiter<String>;
 
 /// State shared by all handlers.
 #[derive(Clone)]
@@ -28,6 +30,10 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Auth endpoint limiter.
     pub auth_limiter: Arc<IpLimiter>,
+    /// Sign-in attempts per account.
+    pub login_limiter: Arc<AccountLimiter>,
+    /// The proxies whose forwarding headers name the client (`http.trusted_proxies`).
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Wakes the mail worker after a mail is queued.
     pub mail_wakeup: Arc<Notify>,
     /// Renders `/metrics`.
@@ -151,6 +157,11 @@ impl AppState {
             crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone(), router.clone());
         let waiting =
             crate::realtime::waiting::Waiting::new(db.clone(), presence.clone(), bus.clone(), shutdown.clone());
+        let auth_limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
+        let per_account = std::num::NonZeroU32::new(config.auth.login_rate_per_account_per_minute)
+            .ok_or_else(|| anyhow::anyhow!("login_rate_per_account_per_minute must be positive"))?;
+        let login_limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_account)));
+        forget_idle_keys(auth_limiter.clone(), login_limiter.clone(), shutdown.clone());
         let export_jobs = crate::archive::jobs::ExportJobs::start(
             db.clone(),
             attachments.clone(),
@@ -181,7 +192,9 @@ impl AppState {
             db,
             redis,
             jwt,
-            auth_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            auth_limiter,
+            login_limiter,
+            trusted_proxies: Arc::new(config.http.proxies()),
             mail_wakeup,
             metrics,
             bus,
@@ -189,4 +202,21 @@ impl AppState {
             config: Arc::new(config),
         })
     }
+}
+
+/// Every minute, drops the limiters' keys that are back to a full allowance, so memory is bounded
+/// by the keys active in the last minute, not by every address or email ever seen.
+fn forget_idle_keys(ips: Arc<IpLimiter>, accounts: Arc<AccountLimiter>, shutdown: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            }
+            ips.retain_recent();
+            ips.shrink_to_fit();
+            accounts.retain_recent();
+            accounts.shrink_to_fit();
+        }
+    });
 }

@@ -172,19 +172,32 @@ fn check_slug(slug: &str) -> std::result::Result<String, &'static str> {
     Ok(slug.to_owned())
 }
 
+/// Password hashes computed at once on a node, at most (each takes one core for tens of
+/// milliseconds and 19 MiB): a flood of sign-ins waits here instead of exhausting the node.
+const CONCURRENT_HASHES: usize = 4;
+/// How long a sign-in waits for a hashing slot before it is told to retry.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+
+/// Runs a password hash or verification off the async executor, within the node's cap.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let permit = tokio::time::timeout(HASH_WAIT, HASHING.acquire())
+        .await
+        .map_err(|_| ApiError::RateLimited { retry_after_secs: 2 })?
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let done = tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.into()));
+    drop(permit);
+    done
+}
+
 /// Hashes off the async executor.
 pub(crate) async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(ApiError::Internal)
+    hashing(move || password::hash(&password)).await?.map_err(ApiError::Internal)
 }
 
 /// Verifies off the async executor.
 pub(crate) async fn verify_password(password: String, hash: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))
+    hashing(move || password::verify(&password, &hash)).await
 }
 
 async fn queue_verification(
@@ -292,6 +305,7 @@ async fn login(
     if body.password.chars().count() > password::MAX_LEN || body.email.len() > 254 {
         return Err(invalid());
     }
+    super::extract::check_account_rate(&state, &body.email)?;
     let mut conn = state.db.control().acquire().await?;
     let user = db::users::find_by_email(&mut conn, body.email.trim()).await?;
     drop(conn);
@@ -539,4 +553,23 @@ async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<
         Principal::ApiKey { key_id, .. } => (None, Some(key_id.to_string())),
     };
     Ok(axum::Json(MeResponse { user, api_key_id, tenant, role: auth.principal.role() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With every hashing slot taken, a sign-in waits its five seconds and is told to retry,
+    /// rather than queueing without bound. (Each test runs in its own process under nextest, so
+    /// the node-wide semaphore is this test's alone.)
+    #[tokio::test]
+    async fn hashing_beyond_the_cap_waits_then_is_refused_with_a_retry() {
+        let held = HASHING.acquire_many(CONCURRENT_HASHES as u32).await.expect("every slot");
+        let started = std::time::Instant::now();
+        let refused = verify_password("correct horse".into(), password::dummy_hash().to_owned()).await;
+        assert!(matches!(refused, Err(ApiError::RateLimited { retry_after_secs: 2 })), "{refused:?}");
+        assert!(started.elapsed() >= HASH_WAIT);
+        drop(held);
+        assert!(verify_password("correct horse".into(), password::dummy_hash().to_owned()).await.is_ok());
+    }
 }

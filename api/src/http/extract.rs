@@ -22,21 +22,44 @@ use crate::state::AppState;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-/// The peer address of the connection (the edge or load balancer in production).
+/// The client's address: the connection's peer, or, when the peer is a trusted proxy
+/// (`http.trusted_proxies`), the address it forwards (`CF-Connecting-IP`, else the rightmost
+/// `X-Forwarded-For` entry that is not itself a trusted proxy). Forwarding headers from anyone
+/// else are ignored, so a client cannot pick its own address.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        Ok(ClientIp(ip))
+        Ok(ClientIp(client_address(peer, &parts.headers, &state.trusted_proxies)))
     }
+}
+
+/// The client's address as [`ClientIp`] reads it.
+pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(ip) = header("cf-connecting-ip").and_then(|v| v.trim().parse::<IpAddr>().ok()) {
+        return ip;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .collect();
+    forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
 impl ClientIp {
@@ -47,6 +70,15 @@ impl ClientIp {
             ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
         })
     }
+}
+
+/// Applies the per-account limit of sign-in attempts (whatever address they come from).
+pub fn check_account_rate(state: &AppState, email: &str) -> Result<(), ApiError> {
+    let key = email.trim().to_lowercase();
+    state.login_limiter.check_key(&key).map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+    })
 }
 
 /// The lowest role an endpoint accepts.

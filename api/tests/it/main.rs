@@ -22,6 +22,7 @@ mod migrations;
 mod placement;
 mod platform;
 mod queue;
+mod rate_limits;
 mod realtime;
 mod reply_mail;
 mod retention;

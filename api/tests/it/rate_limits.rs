@@ -1,0 +1,95 @@
+//! Sign-in abuse (issue 16, the security review): the per-IP limit counts the client behind a
+//! trusted proxy, not the proxy, and ignores forwarding headers from anyone else; a per-account
+//! limit holds whatever address the attempts come from; 429 says when to retry.
+
+use kefu_api::testing::TestApp;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn login_from(app: &TestApp, headers: &[(&str, &str)], email: &str, password: &str) -> reqwest::Response {
+    let mut request = reqwest::Client::new().post(app.url("/api/v1/auth/login"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.json(&json!({ "email": email, "password": password })).send().await.expect("login")
+}
+
+#[tokio::test]
+async fn the_ip_limit_counts_clients_behind_a_trusted_proxy_and_ignores_headers_from_others() {
+    // Behind a trusted proxy (the test's loopback peer): each forwarded client has its own budget.
+    let app = TestApp::spawn_with(|c| {
+        c.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+        c.auth.auth_rate_per_minute = 3;
+    })
+    .await;
+    let owner = app.verified_owner().await;
+    let via = |ip: &'static str| [("x-forwarded-for", ip)];
+    for _ in 0..3 {
+        let response = login_from(&app, &via("203.0.113.7"), &owner.email, "wrong password 1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = login_from(&app, &via("203.0.113.7"), &owner.email, "wrong password 1").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another client behind the same proxy is not locked out, nor is one named by Cloudflare's
+    // header; a spoofed entry to the left of the proxy's own is not the client.
+    let other = login_from(&app, &via("203.0.113.8"), &owner.email, &owner.password).await;
+    assert_eq!(other.status(), StatusCode::OK);
+    let cloudflare = login_from(&app, &[("cf-connecting-ip", "198.51.100.20")], &owner.email, &owner.password).await;
+    assert_eq!(cloudflare.status(), StatusCode::OK);
+    let spoofed = login_from(&app, &via("198.51.100.99, 203.0.113.7"), &owner.email, &owner.password).await;
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS, "the rightmost untrusted entry is the client");
+
+    // Without trusted proxies, forwarding headers are the client's own words: ignored. (The
+    // signup and the verification already spent two of the peer's five.)
+    let app = TestApp::spawn_with(|c| c.auth.auth_rate_per_minute = 5).await;
+    let owner = app.verified_owner().await;
+    let mut refused_at = None;
+    for n in 0..10 {
+        let ip = format!("203.0.113.{}", n + 1);
+        let response = login_from(&app, &[("x-forwarded-for", ip.as_str())], &owner.email, "wrong password 1").await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused_at = Some(n);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    assert_eq!(refused_at, Some(3), "a new forwarded address does not reset the peer's budget");
+}
+
+#[tokio::test]
+async fn the_account_limit_holds_across_addresses() {
+    let app = TestApp::spawn_with(|c| {
+        c.http.trusted_proxies = vec!["127.0.0.1".into()];
+        c.auth.login_rate_per_account_per_minute = 4;
+    })
+    .await;
+    let owner = app.verified_owner().await;
+    let other = app.verified_owner().await;
+    // A guesser spreading attempts over many addresses still gets four a minute on one account
+    // (the email in any case).
+    for n in 0..4 {
+        let ip = format!("203.0.113.{}", 10 + n);
+        let email = if n % 2 == 0 { owner.email.to_uppercase() } else { owner.email.clone() };
+        let response = login_from(&app, &[("x-forwarded-for", &ip)], &email, "wrong password 1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    let limited = login_from(&app, &[("x-forwarded-for", "203.0.113.99")], &owner.email, &owner.password).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    let problem: serde_json::Value = limited.json().await.expect("problem");
+    assert_eq!(problem["code"], "rate_limited");
+    // Other accounts are untouched.
+    let fine = login_from(&app, &[("x-forwarded-for", "203.0.113.99")], &other.email, &other.password).await;
+    assert_eq!(fine.status(), StatusCode::OK);
+}
+
+#[test]
+fn trusted_proxies_must_parse() {
+    let mut config = kefu_api::config::Config::for_tests("postgres://localhost/x");
+    config.http.trusted_proxies = vec!["10.0.0.0/8".into(), "192.0.2.1".into(), "::1".into(), "not-an-ip".into()];
+    let problems = config.validate().expect_err("refused").to_string();
+    assert!(problems.contains("`not-an-ip` is not an IP address or CIDR block"), "{problems}");
+    assert!(!problems.contains("10.0.0.0/8"), "{problems}");
+}
