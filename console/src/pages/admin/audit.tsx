@@ -14,7 +14,7 @@ import { useI18n } from '../../i18n';
 import type { Key } from '../../i18n/en';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { describe } from '../../ui/errors';
-import { RetentionCard, WorkspaceArchiveCard } from './retention-card';
+import { RetentionCard, WorkspaceArchiveCard } from './data-cards';
 
 interface Entry {
   id: number;

@@ -1,6 +1,7 @@
-// Data retention (docs/retention.md) on the audit page: how long conversation content is kept,
-// within the plan's bound, and what the last daily run deleted and kept (an open conversation's
-// old messages are kept, and the card says how many).
+// The audit page's data cards: retention (docs/retention.md) — how long conversation content is
+// kept, within the plan's bound, and what the last daily run deleted and kept (an open
+// conversation's old messages are kept, and the card says how many); and the owner's archive of
+// the whole workspace (docs/export.md).
 import { Button, Card, InputNumber, Space, Switch, Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
