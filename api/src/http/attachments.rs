@@ -5,7 +5,6 @@
 //! Sending it is a WebSocket `send` with `attachment_id`. A download is allowed to members of the
 //! tenant, and to the visitor whose conversation it was sent in (or who uploaded it).
 
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -77,7 +76,7 @@ async fn upload_as_agent(
     State(state): State<AppState>,
     auth: Auth<AnyMember>,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
     let Some(user) = auth.principal.user_id() else {
         return Err(ApiError::client(ErrorCode::Forbidden, "Attachments are sent by members, not API keys."));
@@ -121,8 +120,10 @@ async fn upload_as_visitor(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
+    // The token is checked before a byte of the body is read: a caller without one never gets
+    // the api to take in a file.
     let (claims, tenant) = crate::realtime::authenticate_visitor(&state, &bearer(&headers, None)?).await?;
     let uploader = Uploader::Visitor(claims.sub);
     upload(&state, tenant.id, &tenant.schema, uploader, query.name, body).await
@@ -182,23 +183,22 @@ async fn upload(
     schema: &TenantSchema,
     uploader: Uploader,
     name: Option<String>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
     const MIB: i64 = 1024 * 1024;
-    if body.is_empty() {
-        return Err(ApiError::field("body", "empty", "The file is empty."));
-    }
-    let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
     let (max_mb, storage_mb) = {
         let mut conn = state.db.control().acquire().await?;
         db::tenants::attachment_limits(&mut conn, tenant).await?
     };
-    if size > i64::from(max_mb) * MIB {
-        return Err(ApiError::client(
-            ErrorCode::PayloadTooLarge,
-            format!("Files are at most {max_mb} MiB on this plan."),
-        ));
+    // Read only now, the caller known, and at most the plan's largest file.
+    let limit = usize::try_from(i64::from(max_mb) * MIB).unwrap_or(MAX_UPLOAD_BYTES).min(MAX_UPLOAD_BYTES);
+    let too_large =
+        || ApiError::client(ErrorCode::PayloadTooLarge, format!("Files are at most {max_mb} MiB on this plan."));
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
+    if body.is_empty() {
+        return Err(ApiError::field("body", "empty", "The file is empty."));
     }
+    let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
     let Some(kind) = sniff::classify(&body) else {
         return Err(ApiError::client(
             ErrorCode::UnsupportedMediaType,

@@ -156,3 +156,31 @@ async fn the_plan_bounds_each_file_and_the_total() {
     let (status, full) = upload(&app, "/api/v1/attachments", &owner.access, "part.txt", text(900)).await;
     assert_eq!((status, full["code"].as_str()), (StatusCode::FORBIDDEN, Some("quota_exceeded")));
 }
+
+/// A request with a bad token and a 40 MiB body that never arrives: the api answers 401 at once,
+/// from the headers, without waiting for (or reading) the body. Before, it read the whole body
+/// first.
+#[tokio::test]
+async fn uploads_are_refused_before_their_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    for (path, token) in
+        [("/api/v1/visitor/attachments?name=a.pdf", "not-a-token"), ("/api/v1/attachments?name=a.pdf", "not-a-token")]
+    {
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
+            app.addr,
+            40 * 1024 * 1024
+        );
+        stream.write_all(head.as_bytes()).await.expect("headers");
+        stream.write_all(b"%PDF-1.4 only the start").await.expect("a first chunk");
+        let mut answer = vec![0u8; 512];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+            .await
+            .expect("an answer while the body is still missing")
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{path}: {answer}");
+    }
+}
