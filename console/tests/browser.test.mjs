@@ -835,6 +835,8 @@ test('rules: a bad pattern refused on its field, two rules reordered and one tur
     await condition.getByText(/^Not a valid pattern\. .*unclosed group/i).waitFor();
     await p.screenshot({ path: join(tmpdir(), 'kefu-console-rule-error.png') });
     await condition.getByTestId('rule-condition-value').fill('(?i)refund|退款');
+    // The first save's answer has fully settled (the button is no longer loading) before the second.
+    await p.locator('#rule-save:not(.ant-btn-loading)').waitFor();
     await p.locator('#rule-save').click();
     await p.getByText('Rules saved.').waitFor();
     const rules = p.getByTestId('rule');
