@@ -134,11 +134,12 @@ pub async fn run(
     Ok(if out.flush(true).await? { Outcome::Done } else { Outcome::Stopped })
 }
 
-/// A file name fit for a tar entry: no directories, no control characters, at most 60 bytes.
+/// A file name fit for a tar entry: no directories, no control characters, at most 50 bytes (so
+/// `attachments/<32 hex>/<name>` stays within a tar header's 100-byte path).
 fn safe_name(name: &str) -> String {
     let mut clean: String =
         name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
-    while clean.len() > 60 {
+    while clean.len() > 50 {
         clean.pop();
     }
     if clean.is_empty() || clean == "." || clean == ".." { "file".into() } else { clean }
@@ -214,4 +215,21 @@ impl Writer<'_> {
 /// The tenant a job's archive is of (for the download's file name).
 pub fn file_name(tenant: TenantId, created_at: chrono::DateTime<chrono::Utc>) -> String {
     format!("kefu-workspace-{}-{}.tar", tenant.simple(), created_at.format("%Y%m%d-%H%M%S"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_name;
+
+    #[test]
+    fn attachment_names_fit_a_tar_path_and_stay_inside_their_directory() {
+        let long = "很长的发票文件名".repeat(10) + ".pdf";
+        let name = safe_name(&long);
+        assert!(name.len() <= 50 && long.starts_with(&name), "{name}");
+        let path = format!("attachments/{}/{name}", "0".repeat(32));
+        assert!(tar::Header::new_gnu().set_path(&path).is_ok(), "{path}");
+        assert_eq!(safe_name("../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(safe_name(".."), "file");
+        assert_eq!(safe_name(""), "file");
+    }
 }
