@@ -184,10 +184,26 @@ async fn run(
         let mut conn = databases.control().acquire().await?;
         if !db::export_jobs::record_part(&mut conn, job.id, &next, lease, KEEP, None).await? {
             // Cancelled, or another node took it over after this one's lease ran out.
-            tracing::info!(job = %job.id, "an export stopped: cancelled or taken over");
-            return Ok(());
+            return refused(databases, store, job.tenant_id, job.id).await;
         }
         progress = next;
+    }
+    Ok(())
+}
+
+/// After a worker's part was refused: when the job ended meanwhile (cancelled) its files are
+/// removed now, since the sweep may already have run before this worker stored its last part;
+/// a job another node took over keeps them.
+pub(super) async fn refused(
+    databases: &Databases,
+    store: &AttachmentStore,
+    tenant: TenantId,
+    job: ExportJobId,
+) -> anyhow::Result<()> {
+    let status = db::export_jobs::status(&mut *databases.control().acquire().await?, job).await?;
+    tracing::info!(%job, status, "an export stopped: cancelled or taken over");
+    if matches!(status.as_deref(), Some("cancelled" | "failed" | "expired") | None) {
+        store.delete_prefix(&prefix(tenant, job)).await?;
     }
     Ok(())
 }

@@ -204,6 +204,8 @@ impl Writer<'_> {
         let mut conn = self.databases.control().acquire().await?;
         let run = Some(self.job.attempts);
         if !db::export_jobs::record_part(&mut conn, self.job.id, &progress, self.lease, self.keep, run).await? {
+            drop(conn);
+            super::jobs::refused(self.databases, self.store, self.job.tenant_id, self.job.id).await?;
             return Ok(false);
         }
         self.parts = part;

@@ -366,6 +366,11 @@ pub async fn fail(conn: &mut PgConnection, id: ExportJobId, error: &str) -> sqlx
     Ok(())
 }
 
+/// A job's status, whatever its tenant (for a worker whose part was refused).
+pub async fn status(conn: &mut PgConnection, id: ExportJobId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select status from control.export_jobs where id = $1").bind(id).fetch_optional(conn).await
+}
+
 /// Jobs whose files are to be removed: cancelled, failed, or finished and past their expiry.
 pub async fn sweepable(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<(ExportJobId, TenantId)>> {
     sqlx::query_as(
