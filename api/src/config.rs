@@ -76,6 +76,8 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     /// Background exports and retention (docs/export.md).
     pub archive: ArchiveConfig,
+    /// Plans and billing.
+    pub billing: BillingConfig,
 }
 
 /// Which object store keeps attachments.
@@ -247,6 +249,20 @@ impl Default for ArchiveConfig {
     }
 }
 
+/// Plans and billing (docs/billing.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BillingConfig {
+    /// How often a node looks for trials that ended.
+    pub trial_round_secs: u64,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self { trial_round_secs: 60 }
+    }
+}
+
 /// Token settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -366,6 +382,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             analytics: AnalyticsConfig::default(),
             archive: ArchiveConfig::default(),
+            billing: BillingConfig::default(),
         }
     }
 }
@@ -632,6 +649,10 @@ impl Config {
             problems.push(
                 "archive.retention_round_secs (KEFU_ARCHIVE__RETENTION_ROUND_SECS) must be between 1 and 86400".into(),
             );
+        }
+        if !(1..=3600).contains(&self.billing.trial_round_secs) {
+            problems
+                .push("billing.trial_round_secs (KEFU_BILLING__TRIAL_ROUND_SECS) must be between 1 and 3600".into());
         }
         if !(1..=3600).contains(&self.archive.export_round_secs) {
             problems

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod archive;
 pub mod attachments;
 pub mod auth;
+pub mod billing;
 pub mod bot;
 pub mod config;
 pub mod db;

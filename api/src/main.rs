@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         action: TenantsAction,
     },
+    /// Plans: list them, change their numbers and features (docs/billing.md).
+    Plans {
+        #[command(subcommand)]
+        action: PlansAction,
+    },
     /// Create the demo tenant `demo` with an owner login if it does not exist, and print the login.
     SeedDemo,
     /// Print the FAQ bot's precision, recall and hand-off rate on the labelled evaluation set
@@ -110,6 +115,24 @@ enum DatabasesAction {
 }
 
 #[derive(Subcommand)]
+enum PlansAction {
+    /// List the plans with their limits and features.
+    List,
+    /// Change a plan: `kefu plans set pro seats=60 features=bot,api,regions,analytics_export`.
+    Set {
+        /// The plan's id.
+        id: String,
+        /// `field=value` pairs: name, position, public, seats, conversations_per_month,
+        /// attachment_storage_mb, attachment_max_mb, kb_entries, max_retention_days (or `none`),
+        /// export_conversations, api_requests_per_minute, trial_days, price_per_seat_cents,
+        /// currency, stripe_price_id, features (comma-separated: bot, api, regions,
+        /// analytics_export).
+        #[arg(required = true)]
+        changes: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum TenantsAction {
     /// Show where a tenant lives.
     Show {
@@ -126,6 +149,13 @@ enum TenantsAction {
         /// Abandon an interrupted move of the tenant instead (it stays where it is).
         #[arg(long, conflicts_with = "to")]
         abandon: bool,
+    },
+    /// Put a tenant on a plan (a trial in course ends; what the plan lacks is turned off).
+    Plan {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+        /// The plan's id.
+        plan: String,
     },
     /// Rebuild a tenant's search index from its messages (docs/search.md).
     Reindex {
@@ -199,6 +229,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Databases { action } => databases_command(&config, action).await,
         Command::Tenants { action } => tenants_command(&config, action).await,
+        Command::Plans { action } => plans_command(&config, action).await,
         Command::BotEval { threshold, kb, questions } => bot_eval(&config, threshold, kb, questions).await,
         Command::Openapi | Command::Typescript => Ok(()),
     }
@@ -281,6 +312,47 @@ async fn databases_command(config: &Config, action: DatabasesAction) -> anyhow::
     Ok(())
 }
 
+async fn plans_command(config: &Config, action: PlansAction) -> anyhow::Result<()> {
+    use kefu_api::db::plans;
+    let databases = migration_databases(config, 1)?;
+    let mut conn = databases.control().acquire().await?;
+    match action {
+        PlansAction::List => {
+            println!(
+                "{:<10} {:<10} {:>6} {:>9} {:>9} {:>6} {:>9} {:>7} {:>6}  features",
+                "id", "name", "seats", "conv/mo", "store MiB", "kb", "retention", "api/min", "trial"
+            );
+            for p in plans::list(&mut conn).await? {
+                println!(
+                    "{:<10} {:<10} {:>6} {:>9} {:>9} {:>6} {:>9} {:>7} {:>6}  {}{}",
+                    p.id,
+                    p.name,
+                    p.seats,
+                    p.conversations_per_month,
+                    p.attachment_storage_mb,
+                    p.kb_entries,
+                    p.max_retention_days.map_or_else(|| "none".to_owned(), |d| format!("{d}d")),
+                    p.api_requests_per_minute,
+                    p.trial_days,
+                    p.features.join(","),
+                    if p.public { "" } else { " (not offered)" }
+                );
+            }
+        }
+        PlansAction::Set { id, changes } => {
+            let changes = changes.iter().map(|c| plans::Change::parse(c)).collect::<Result<Vec<_>, _>>();
+            let changes = changes.map_err(anyhow::Error::msg)?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            for change in &changes {
+                anyhow::ensure!(plans::change(&mut tx, &id, change).await?, "no plan `{id}`");
+            }
+            tx.commit().await?;
+            println!("plan `{id}` changed; every node applies it on its next check");
+        }
+    }
+    Ok(())
+}
+
 async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Result<()> {
     use kefu_api::db;
     let databases = migration_databases(config, 1)?;
@@ -319,6 +391,12 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
             } else {
                 println!("no move of `{}` is recorded", found.access.slug);
             }
+        }
+        TenantsAction::Plan { tenant, plan } => {
+            let found = find(tenant).await?;
+            let from =
+                kefu_api::billing::lifecycle::switch(&databases, &found.access.schema, &plan, "operator").await?;
+            println!("`{}` moved from plan `{from}` to `{plan}`", found.access.slug);
         }
         TenantsAction::Reindex { tenant } => {
             let found = find(tenant).await?;

@@ -97,6 +97,7 @@ impl AppState {
         let (rules_subscriber, rules_jobs) = crate::rules::RulesHandle::new();
         let (indexer_subscriber, indexer) = crate::search::Indexer::new();
         let (analytics_subscriber, analytics_changes) = crate::analytics::handle();
+        let (quota_counter, opened) = crate::billing::quotas::QuotaCounter::new();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
@@ -106,7 +107,9 @@ impl AppState {
             std::sync::Arc::new(rules_subscriber),
             std::sync::Arc::new(indexer_subscriber),
             std::sync::Arc::new(analytics_subscriber.clone()),
+            std::sync::Arc::new(quota_counter),
         ]);
+        crate::billing::quotas::start(opened, db.clone(), redis.clone(), shutdown.clone());
         crate::analytics::start(
             db.clone(),
             analytics_changes,
@@ -173,6 +176,11 @@ impl AppState {
             db.clone(),
             attachments.clone(),
             std::time::Duration::from_secs(config.archive.retention_round_secs),
+            shutdown.clone(),
+        );
+        crate::billing::lifecycle::start(
+            db.clone(),
+            std::time::Duration::from_secs(config.billing.trial_round_secs),
             shutdown.clone(),
         );
         Ok(Self {

@@ -250,6 +250,37 @@ impl TestApp {
         crate::db::tenants::find_access(&mut conn, id).await.expect("tenant row").expect("tenant exists").schema
     }
 
+    /// Puts a session's tenant on a plan of its own: a copy of Pro with `settings` (an SQL `set`
+    /// list such as `kb_entries = 200`), so a test's limits never touch another test's plans.
+    /// Returns the plan's id.
+    pub async fn own_plan(&self, session: &Session, settings: &str) -> String {
+        let id = unique("plan");
+        let mut conn = self.db().acquire().await.expect("connection");
+        sqlx::query(
+            "insert into control.plans (id, name, seats, conversations_per_month, attachment_storage_mb,
+                 attachment_max_mb, kb_entries, max_retention_days, export_conversations, api_requests_per_minute,
+                 features, public)
+             select $1, 'Test', seats, conversations_per_month, attachment_storage_mb, attachment_max_mb, kb_entries,
+                 max_retention_days, export_conversations, api_requests_per_minute, features, false
+             from control.plans where id = 'pro'",
+        )
+        .bind(&id)
+        .execute(&mut *conn)
+        .await
+        .expect("a plan");
+        if !settings.is_empty() {
+            sqlx::query(sqlx::AssertSqlSafe(format!("update control.plans set {settings} where id = $1")))
+                .bind(&id)
+                .execute(&mut *conn)
+                .await
+                .expect("the plan's settings");
+        }
+        drop(conn);
+        let schema = self.tenant_schema(&session.tenant_id).await;
+        crate::billing::lifecycle::switch(self.databases(), &schema, &id, "test").await.expect("switch");
+        id
+    }
+
     /// `http://addr{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

@@ -995,10 +995,11 @@ test('audit log: the searches and the transcript reads are listed with who did t
     await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Downloaded an export', { exact: true }).click();
     await table.locator('tr', { hasText: 'export.downloaded' }).first().getByText('Olivia Owner').waitFor();
 
-    // Data retention: the trial keeps a year; the admin chooses 90 days, and it is in the log.
+    // Data retention: the Pro trial keeps five years; the admin chooses 90 days, and it is in the log.
     const retention = p.getByTestId('retention');
-    await retention.getByText('Your plan keeps at most 365 days.', { exact: false }).waitFor();
-    await retention.getByTestId('retention-effective').getByText('Content older than 365 days is deleted.').waitFor();
+    await retention.getByText('Your plan keeps at most 1825 days.', { exact: false }).waitFor();
+    // A new workspace's plan bound applies 30 days after it joined its plan (docs/billing.md).
+    await retention.getByTestId('retention-effective').getByText('from then on, content older than 1825 days is deleted', { exact: false }).waitFor();
     await retention.getByTestId('retention-limit').click();
     await retention.getByRole('spinbutton').fill('90');
     await retention.getByTestId('retention-save').click();

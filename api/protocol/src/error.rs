@@ -70,8 +70,10 @@ error_codes! {
     InvalidOneTimeToken = "invalid_one_time_token",
     /// The plan's seat limit is reached.
     SeatLimitReached = "seat_limit_reached",
-    /// The plan's attachment storage is full.
+    /// A plan limit is reached (attachment storage, knowledge-base entries, …).
     QuotaExceeded = "quota_exceeded",
+    /// The workspace's plan does not include this feature (the bot, the API, …); upgrade.
+    PlanFeatureRequired = "plan_feature_required",
     /// Someone saved a newer version first; reload and apply the change again.
     VersionConflict = "version_conflict",
     /// (Edge) The page's `Origin` is not among the tenant's allowed origins.
@@ -117,7 +119,7 @@ impl ErrorCode {
             RateLimited => 429,
             Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken | RefreshTokenReused => 401,
             Forbidden | EmailNotVerified | TenantInactive | OwnerProtected | OriginNotAllowed | InvalidIdentity
-            | QuotaExceeded => 403,
+            | QuotaExceeded | PlanFeatureRequired => 403,
             UpstreamUnavailable => 502,
             UpgradeRequired => 426,
             TenantSelectionRequired

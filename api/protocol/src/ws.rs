@@ -780,6 +780,11 @@ pub enum ServerFrame {
         /// When the team is offline by its business hours: when they next open (within 60 days).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         opens_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// The workspace's conversations for the month are used up: a new conversation is taken
+        /// as an offline message, so the widget offers the offline form (with a polite text)
+        /// rather than a live chat.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        quota_reached: bool,
     },
     /// To visitors: their `profile` or `context` was stored.
     Saved {

@@ -28,7 +28,7 @@ export type KbEntryId = string;
 
 export type OriginPattern = string;
 
-export type ErrorCode = "malformed_json" | "unsupported_media_type" | "validation_failed" | "payload_too_large" | "not_found" | "method_not_allowed" | "timeout" | "rate_limited" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "tenant_selection_required" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "email_not_verified" | "email_taken" | "already_member" | "invitation_exists" | "invalid_one_time_token" | "seat_limit_reached" | "quota_exceeded" | "version_conflict" | "origin_not_allowed" | "invalid_identity" | "upstream_unavailable" | "upgrade_required" | "owner_protected" | "capacity_reached" | "conversation_closed" | "conversation_open" | "visitor_has_open_conversation" | "resource_not_found" | "tenant_inactive" | "service_unavailable" | "internal";
+export type ErrorCode = "malformed_json" | "unsupported_media_type" | "validation_failed" | "payload_too_large" | "not_found" | "method_not_allowed" | "timeout" | "rate_limited" | "unauthenticated" | "invalid_token" | "invalid_credentials" | "tenant_selection_required" | "invalid_refresh_token" | "refresh_token_reused" | "forbidden" | "email_not_verified" | "email_taken" | "already_member" | "invitation_exists" | "invalid_one_time_token" | "seat_limit_reached" | "quota_exceeded" | "plan_feature_required" | "version_conflict" | "origin_not_allowed" | "invalid_identity" | "upstream_unavailable" | "upgrade_required" | "owner_protected" | "capacity_reached" | "conversation_closed" | "conversation_open" | "visitor_has_open_conversation" | "resource_not_found" | "tenant_inactive" | "service_unavailable" | "internal";
 
 export type FieldError = { 
 /**
@@ -613,7 +613,13 @@ bot?: boolean,
 /**
  * When the team is offline by its business hours: when they next open (within 60 days).
  */
-opens_at?: string | null, } | { "type": "saved", 
+opens_at?: string | null, 
+/**
+ * The workspace's conversations for the month are used up: a new conversation is taken
+ * as an offline message, so the widget offers the offline form (with a polite text)
+ * rather than a live chat.
+ */
+quota_reached?: boolean, } | { "type": "saved", 
 /**
  * `profile` or `context`.
  */

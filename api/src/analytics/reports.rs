@@ -82,8 +82,11 @@ async fn send_one(
     report: &db::reports::Due,
     app_url: &str,
 ) -> anyhow::Result<usize> {
-    let Some(schema) = db::tenants::active_schema(databases, report.tenant_id).await? else {
-        // A suspended tenant gets its reports again once active.
+    let included = db::plans::has_feature(control, report.tenant_id, crate::billing::Feature::AnalyticsExport.as_str());
+    let schema = if included.await? { db::tenants::active_schema(databases, report.tenant_id).await? } else { None };
+    let Some(schema) = schema else {
+        // A suspended tenant, or one whose plan lost scheduled reports, gets them again once
+        // active or upgraded.
         let tomorrow = report.next_at + chrono::Duration::days(1);
         db::reports::reschedule(control, report.tenant_id, &report.kind, tomorrow, false).await?;
         return Ok(0);

@@ -68,6 +68,15 @@ pub async fn update_settings(
     .await
 }
 
+/// Turns the bot off (the plan no longer includes it); false if it was off.
+pub async fn turn_off(tx: &mut TenantTx) -> sqlx::Result<bool> {
+    let updated =
+        sqlx::query("update bot_settings set enabled = false, version = version + 1, updated_at = now() where enabled")
+            .execute(tx.conn())
+            .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
 /// Moves the version after a change of the knowledge base, so every node rebuilds its index.
 pub async fn bump_version(tx: &mut TenantTx) -> sqlx::Result<()> {
     sqlx::query("update bot_settings set version = version + 1").execute(tx.conn()).await.map(drop)

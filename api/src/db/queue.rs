@@ -11,11 +11,12 @@ use kefu_protocol::{ConversationId, TeamId, VisitorId};
 
 use super::TenantTx;
 
-/// The queue's rows: open conversations nobody has and the bot is not answering (`c`), their
+/// The queue's rows: open conversations nobody has, the bot is not answering and that are not
+/// offline messages over the monthly quota (`c`), their
 /// visitors (`v`) and the routing settings (`s`).
 pub(crate) const WAITING_FROM: &str =
     "conversations c join visitors v on v.id = c.visitor_id cross join routing_settings s
-     where c.status = 'open' and c.assignee is null and not c.bot_active";
+     where c.status = 'open' and c.assignee is null and not c.bot_active and not c.over_quota";
 
 /// A waiting conversation's priority (0–100) over [`WAITING_FROM`].
 pub(crate) const PRIORITY: &str = "greatest(c.priority, least(100, 10 * v.vip),
@@ -76,7 +77,8 @@ pub async fn places(tx: &mut TenantTx, limit: i64) -> sqlx::Result<Vec<Place>> {
 /// How many conversations wait.
 pub async fn waiting_count(tx: &mut TenantTx) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "select count(*) from conversations where status = 'open' and assignee is null and not bot_active",
+        "select count(*) from conversations
+         where status = 'open' and assignee is null and not bot_active and not over_quota",
     )
     .fetch_one(tx.conn())
     .await

@@ -16,6 +16,9 @@ pub struct Settings {
     pub retention_days: Option<i32>,
     /// The plan's bound in days (`None`: none).
     pub max_retention_days: Option<i32>,
+    /// From when the plan's bound applies: 30 days after the workspace moved to the plan
+    /// ([`BOUND_GRACE_DAYS`]), so a downgrade never deletes history at once.
+    pub bound_from: DateTime<Utc>,
     /// When the retention job next runs for it.
     pub retention_next_at: DateTime<Utc>,
     /// What the last run did.
@@ -23,9 +26,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The period applied: the choice within the plan's bound (`None`: content is kept).
+    /// The period applied: the choice within the plan's bound, once the bound applies (`None`:
+    /// content is kept).
     pub fn effective_days(&self) -> Option<i32> {
-        match (self.retention_days, self.max_retention_days) {
+        let bound = self.max_retention_days.filter(|_| self.bound_from <= Utc::now());
+        match (self.retention_days, bound) {
             (Some(chosen), Some(bound)) => Some(chosen.min(bound)),
             (chosen, bound) => chosen.or(bound),
         }
@@ -36,10 +41,12 @@ impl Settings {
 pub async fn settings(tx: &mut TenantTx) -> sqlx::Result<Settings> {
     let tenant = tx.tenant_id();
     sqlx::query_as(
-        "select t.retention_days, p.max_retention_days, t.retention_next_at, t.retention_last
+        "select t.retention_days, p.max_retention_days, t.retention_next_at, t.retention_last,
+                t.plan_since + make_interval(days => $2) as bound_from
          from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
     )
     .bind(tenant)
+    .bind(BOUND_GRACE_DAYS)
     .fetch_one(tx.control().await?)
     .await
 }
@@ -55,20 +62,26 @@ pub async fn set_days(tx: &mut TenantTx, days: Option<i32>) -> sqlx::Result<()> 
     Ok(())
 }
 
+/// How long after a plan change its history bound applies (a workspace's own choice applies at
+/// once).
+pub const BOUND_GRACE_DAYS: i32 = 30;
+
 /// Takes the workspace whose retention run is most overdue (an active one with a period) and
 /// moves its next run a day on, so no other node takes it; returns it with its period in days.
 pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<(TenantId, i32)>> {
     sqlx::query_as(
         "with due as (
-             select t.id, least(coalesce(t.retention_days, p.max_retention_days),
-                                coalesce(p.max_retention_days, t.retention_days)) as days
+             select t.id, least(coalesce(t.retention_days, b.bound), coalesce(b.bound, t.retention_days)) as days
              from control.tenants t join control.plans p on p.id = t.plan_id
+             cross join lateral (select case when t.plan_since <= now() - make_interval(days => $1)
+                                             then p.max_retention_days end as bound) b
              where t.retention_next_at <= now() and t.status = 'active'
-               and (t.retention_days is not null or p.max_retention_days is not null)
+               and (t.retention_days is not null or b.bound is not null)
              order by t.retention_next_at limit 1 for update of t skip locked)
          update control.tenants t set retention_next_at = now() + interval '1 day'
          from due where t.id = due.id returning t.id, due.days",
     )
+    .bind(BOUND_GRACE_DAYS)
     .fetch_optional(conn)
     .await
 }

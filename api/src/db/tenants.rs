@@ -229,6 +229,8 @@ pub struct PlanUsage {
     pub seats: i32,
     /// Conversations per month in the plan.
     pub conversations_per_month: i32,
+    /// The plan's features.
+    pub features: Vec<String>,
     /// Members now.
     pub members: i64,
     /// Pending, unexpired invitations now.
@@ -239,7 +241,7 @@ pub struct PlanUsage {
 pub async fn plan_usage(tx: &mut TenantTx) -> sqlx::Result<PlanUsage> {
     let id = tx.tenant_id();
     sqlx::query_as(
-        "select p.id as plan_id, p.name as plan_name, p.seats, p.conversations_per_month,
+        "select p.id as plan_id, p.name as plan_name, p.seats, p.conversations_per_month, p.features,
                 (select count(*) from control.memberships m where m.tenant_id = t.id) as members,
                 (select count(*) from control.invitations i
                   where i.tenant_id = t.id and i.accepted_at is null and i.revoked_at is null and i.expires_at > now())

@@ -445,6 +445,10 @@ async fn put_reports(
     let daily = parse_list("daily", &body.daily);
     let weekly = parse_list("weekly", &body.weekly);
     fields.finish()?;
+    if !daily.is_empty() || !weekly.is_empty() {
+        let mut conn = state.db.control().acquire().await?;
+        crate::billing::require(&mut conn, auth.tenant.id, crate::billing::Feature::AnalyticsExport).await?;
+    }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let mut fields = Fields::default();
     for (name, list) in [("daily", &daily), ("weekly", &weekly)] {

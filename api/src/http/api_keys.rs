@@ -84,7 +84,7 @@ impl TryFrom<db::api_keys::ApiKeyRow> for ApiKeyView {
 /// Creates a key. At most 50 active keys per tenant.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", security(("bearer" = [])),
     request_body = CreateApiKeyRequest,
-    responses((status = 201, body = CreatedApiKey), (status = 403, description = "forbidden"), (status = 422, description = "validation_failed")))]
+    responses((status = 201, body = CreatedApiKey), (status = 403, description = "forbidden, plan_feature_required"), (status = 422, description = "validation_failed")))]
 async fn create_api_key(
     State(state): State<AppState>,
     auth: Auth<AdminUp>,
@@ -96,6 +96,10 @@ async fn create_api_key(
     }
     if !auth.principal.role().includes(body.role) {
         return Err(ApiError::forbidden("You cannot create a key with a role above your own."));
+    }
+    {
+        let mut conn = state.db.control().acquire().await?;
+        crate::billing::require(&mut conn, auth.tenant.id, crate::billing::Feature::Api).await?;
     }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     db::memberships::lock_seats(&mut tx).await?;

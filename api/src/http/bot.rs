@@ -101,7 +101,7 @@ async fn get_bot(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result
 
 /// Replaces the bot's settings (admins).
 #[utoipa::path(put, path = "/api/v1/bot", tag = "bot", security(("bearer" = [])), request_body = BotRequest,
-    responses((status = 200, body = BotView), (status = 403, description = "forbidden"),
+    responses((status = 200, body = BotView), (status = 403, description = "forbidden, plan_feature_required"),
         (status = 422, description = "validation_failed")))]
 async fn put_bot(
     State(state): State<AppState>,
@@ -114,6 +114,10 @@ async fn put_bot(
     let name = body.name.trim();
     if name.chars().count() > 60 {
         return Err(ApiError::field("name", "invalid", "At most 60 characters."));
+    }
+    if body.enabled {
+        let mut conn = state.db.control().acquire().await?;
+        crate::billing::require(&mut conn, auth.tenant.id, crate::billing::Feature::Bot).await?;
     }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let settings = db::bot::update_settings(&mut tx, body.enabled, body.threshold, body.matcher, name).await?;

@@ -174,6 +174,8 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
     }
     let mut conn = state.db.control().acquire().await?;
     let (tenant, key) = TenantCtx::admit(db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?)?;
+    // Keys stay, but stop working while the plan does not include the API (docs/billing.md).
+    crate::billing::require(&mut conn, tenant.id, crate::billing::Feature::Api).await?;
     Ok((tenant, Principal::ApiKey { key_id: key.id, role: key.role }))
 }
 

@@ -31,6 +31,9 @@ pub struct RetentionView {
     pub plan_max_days: Option<i32>,
     /// The period applied (null: content is kept).
     pub effective_days: Option<i32>,
+    /// From when the plan's bound applies: 30 days after the workspace moved to its plan (until
+    /// then only the workspace's own choice deletes anything).
+    pub plan_bound_from: DateTime<Utc>,
     /// When the next daily run is due.
     pub next_run_at: DateTime<Utc>,
     /// The last run: `at`, `cutoff`, `days`, `messages`, `attachments`, `page_views` deleted,
@@ -45,6 +48,7 @@ impl From<db::retention::Settings> for RetentionView {
             days: s.retention_days,
             plan_max_days: s.max_retention_days,
             effective_days: s.effective_days(),
+            plan_bound_from: s.bound_from,
             next_run_at: s.retention_next_at,
             last_run: s.retention_last,
         }

@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Plan limits and what is used of them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlanView {
-    /// Plan id (`trial`, `starter`, …).
+    /// Plan id (`free`, `starter`, `pro`, …).
     pub id: String,
     /// Plan name.
     pub name: String,
@@ -35,6 +35,8 @@ pub struct PlanView {
     pub seats_used: i64,
     /// Conversations per month included.
     pub conversations_per_month: i32,
+    /// Features included: `bot`, `api`, `regions`, `analytics_export`.
+    pub features: Vec<String>,
 }
 
 /// A tenant as its members see it.
@@ -52,7 +54,7 @@ pub struct TenantDetails {
     pub status: db::tenants::TenantStatus,
     /// Plan and usage.
     pub plan: PlanView,
-    /// End of the trial, if on trial.
+    /// End of the trial, if on trial: then the workspace moves to Free unless it subscribed.
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
@@ -72,6 +74,7 @@ async fn details(tx: &mut TenantTx) -> Result<TenantDetails> {
             seats: usage.seats,
             seats_used: usage.members + usage.pending_invitations,
             conversations_per_month: usage.conversations_per_month,
+            features: usage.features,
         },
         trial_ends_at: tenant.trial_ends_at,
         created_at: tenant.created_at,

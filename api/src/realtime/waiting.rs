@@ -225,8 +225,13 @@ async fn push(inner: &Inner, tenant: TenantId, times: &mut TimesCache) -> sqlx::
     if let Some(watched) = tenants.get_mut(&tenant) {
         for watcher in watched.connections.values_mut() {
             let queue = watcher.conversation.and_then(|conversation| places.get(&conversation).cloned());
-            let frame =
-                ServerFrame::Status { agents: view.availability, queue, bot: view.bot, opens_at: view.opens_at };
+            let frame = ServerFrame::Status {
+                agents: view.availability,
+                queue,
+                bot: view.bot,
+                opens_at: view.opens_at,
+                quota_reached: view.quota_reached,
+            };
             if watcher.sent.as_ref() != Some(&frame) {
                 watcher.out.send(&frame);
                 watcher.sent = Some(frame);

@@ -27,6 +27,8 @@ pub struct View {
     pub bot: bool,
     /// Closed by business hours: when the team next opens.
     pub opens_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The month's conversations are used up: new ones are offline messages.
+    pub quota_reached: bool,
 }
 
 /// A waiting conversation, its place and its estimate.
@@ -70,6 +72,7 @@ pub async fn read(
     let hours = db::service_hours::current(&mut tx).await?;
     let (availability, opens_at) = crate::hours::availability(&mut tx, &hours, agents).await?;
     let bot = db::bot::enabled(&mut tx).await?;
+    let quota_reached = db::quotas::conversations_full_until(&mut tx).await?.is_some();
     let places = db::queue::places(&mut tx, limit).await?;
     let waiting = if i64::try_from(places.len()).unwrap_or(i64::MAX) < limit {
         i64::try_from(places.len()).unwrap_or(i64::MAX)
@@ -100,7 +103,7 @@ pub async fn read(
             Entry { place, estimated_wait_secs }
         })
         .collect();
-    Ok(View { availability, entries, waiting, bot, opens_at })
+    Ok(View { availability, entries, waiting, bot, opens_at, quota_reached })
 }
 
 /// What presence says of the team (the best status of its agents), and who takes new

@@ -219,7 +219,7 @@ pub async fn create_unmigrated_tenants(
                 id: TenantId::new_v7(),
                 slug: &slug,
                 name: &slug,
-                plan_id: "trial",
+                plan_id: crate::db::plans::FALLBACK,
                 trial_ends_at: None,
                 home_region: "local",
                 database,

@@ -29,22 +29,24 @@ pub struct NewTenant<'a> {
 pub struct NoCapacity(pub String);
 
 /// Places the tenant (the placement policy: `db::databases::choose_for_new_tenant`) and creates
-/// its control row with a trial plan and the owner's membership, on a connection inside the
+/// its control row on the signup trial's plan (docs/billing.md) and the owner's membership, on a connection inside the
 /// control transaction. Returns the tenant's control row, with which the caller continues the
 /// transaction as the tenant's (`TenantTx::enter_new`, which creates its schema).
 pub async fn create_tenant(conn: &mut PgConnection, new: NewTenant<'_>) -> anyhow::Result<TenantAccess> {
     let database = db::databases::choose_for_new_tenant(conn, new.region)
         .await?
         .ok_or_else(|| NoCapacity(new.region.to_owned()))?;
-    let trial_days: i32 =
-        sqlx::query_scalar("select trial_days from control.plans where id = 'trial'").fetch_one(&mut *conn).await?;
-    let trial_ends_at = Utc::now() + Duration::days(i64::from(trial_days));
+    let trial = db::plans::signup_trial(&mut *conn).await?;
+    let (plan_id, trial_ends_at) = match &trial {
+        Some((plan, days)) => (plan.as_str(), Some(Utc::now() + Duration::days(i64::from(*days)))),
+        None => (db::plans::FALLBACK, None),
+    };
     let row = NewTenantRow {
         id: TenantId::new_v7(),
         slug: new.slug,
         name: new.name,
-        plan_id: "trial",
-        trial_ends_at: Some(trial_ends_at),
+        plan_id,
+        trial_ends_at,
         home_region: new.region,
         database: &database,
     };

@@ -24,7 +24,7 @@ async fn signup_creates_tenant_schema_owner_and_trial() {
     .fetch_one(app.db())
     .await
     .expect("tenant row");
-    assert_eq!(plan, "trial");
+    assert_eq!(plan, "pro");
     assert_eq!(schema, format!("t_{tenant_uuid}"));
     assert_eq!(version, kefu_api::tenancy::latest_tenant_version());
     let tables: i64 = sqlx::query_scalar(

@@ -218,7 +218,8 @@ async fn imports_are_all_or_nothing_and_the_knowledge_base_stays_in_its_tenant()
     let (_, bot) = app.get("/api/v1/bot", Some(&owner.access)).await;
     assert_eq!(bot["entries"], 60, "nothing of the refused file was imported");
 
-    // The plan's limit (the trial holds 200): a file that would pass it is refused whole.
+    // The plan's limit (here 200): a file that would pass it is refused whole.
+    app.own_plan(&owner, "kb_entries = 200").await;
     // Long answers make the file larger than the api's default 64 KiB body limit: the import's
     // own limit (5 MiB) applies, so the plan's limit is what refuses it.
     let answer = "退款在 3–5 个工作日内原路退回。".repeat(60);

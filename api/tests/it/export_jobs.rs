@@ -209,7 +209,7 @@ async fn jobs_are_cancellable_bounded_for_supervisors_and_never_another_tenants(
         .await
         .expect("a small plan");
     let (status, problem) = app.post("/api/v1/export/jobs", Some(&owner.access), json!({})).await;
-    sqlx::query("update control.plans set export_conversations = 10000 where id = 'trial'")
+    sqlx::query("update control.plans set export_conversations = 1000000 where id = 'pro'")
         .execute(app.db())
         .await
         .expect("the plan back");

@@ -131,7 +131,8 @@ async fn invitation_rules_unverified_duplicate_member_seats_revoke() {
         app.post("/api/v1/invitations/accept", None, json!({ "token": token, "password": "good password here" })).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_one_time_token")));
 
-    // The trial plan has 5 seats: owner + 4 invitations fill it.
+    // A plan of 5 seats: owner + 4 invitations fill it.
+    app.own_plan(&owner, "seats = 5").await;
     for _ in 0..4 {
         let (status, body) = app
             .post(

@@ -93,7 +93,20 @@ async fn old_content_is_deleted_in_batches_open_conversations_keep_theirs_and_sa
     .await
     .expect("a year-old history");
 
-    // Admins only; the period within 1–36500 days and the plan's bound (the trial keeps 365).
+    // A plan keeping 365 days: its bound applies 30 days after the workspace joined the plan
+    // (a downgrade never deletes history at once; docs/billing.md).
+    app.own_plan(&owner, "max_retention_days = 365").await;
+    let (_, view) = app.get("/api/v1/retention", Some(&owner.access)).await;
+    assert_eq!((view["plan_max_days"].as_i64(), view["effective_days"].as_i64()), (Some(365), None), "{view}");
+    let from = view["plan_bound_from"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    assert!(from.is_some_and(|f| (f.to_utc() - chrono::Utc::now()).num_days() == 29), "{view}");
+    sqlx::query("update control.tenants set plan_since = now() - interval '31 days' where id = $1")
+        .bind(owner.tenant_id.parse::<kefu_protocol::TenantId>().expect("tenant"))
+        .execute(app.db())
+        .await
+        .expect("a month on the plan");
+
+    // Admins only; the period within 1–36500 days and the plan's bound.
     let supervisor = app.invite_and_accept(&owner, "supervisor").await;
     assert_eq!(
         app.call("PUT", "/api/v1/retention", Some(&supervisor.access), Some(json!({ "days": 30 }))).await.0,
@@ -151,7 +164,7 @@ async fn old_content_is_deleted_in_batches_open_conversations_keep_theirs_and_sa
         app.get(&format!("/api/v1/conversations/{old_closed}/messages"), Some(&owner.access)).await;
     assert_eq!(status, StatusCode::OK, "{transcript}");
 
-    // The other workspace keeps its 300-day-old message (its plan keeps 365 days).
+    // The other workspace keeps its 300-day-old message (its plan keeps five years).
     let their = their_schema.name();
     assert_eq!(count(format!("select count(*) from {their}.messages where body = '别人的旧消息'")).await, 1);
 

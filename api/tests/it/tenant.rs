@@ -13,8 +13,8 @@ async fn details_show_plan_and_seat_usage_and_admins_can_rename() {
 
     let (status, tenant) = app.get("/api/v1/tenant", Some(&agent.access)).await;
     assert_eq!(status, StatusCode::OK, "{tenant}");
-    assert_eq!(tenant["plan"]["id"], "trial");
-    assert_eq!(tenant["plan"]["seats"], 5);
+    assert_eq!(tenant["plan"]["id"], "pro");
+    assert_eq!(tenant["plan"]["seats"], 50);
     assert_eq!(tenant["plan"]["seats_used"], 3);
     assert!(tenant["trial_ends_at"].is_string());
 

@@ -621,6 +621,7 @@ export const en = {
   'retention.days': 'days',
   'retention.keptForever': 'Content is kept for as long as the workspace exists.',
   'retention.effective': 'Content older than {days} days is deleted.',
+  'retention.boundLater': 'Content is kept until {date}; from then on, content older than {days} days is deleted (your plan’s limit).',
   'retention.last': 'Last run {when}: {messages} messages, {attachments} files and {views} page views deleted.',
   'retention.lastFailed': 'The last run ({when}) failed; it is tried again shortly.',
   'retention.keptOpen': '{n} older messages are kept because their conversation is still open; they are deleted once it is closed.',

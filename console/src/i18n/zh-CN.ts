@@ -623,6 +623,7 @@ export const zhCN: Record<Key, string> = {
   'retention.days': '天',
   'retention.keptForever': '内容会一直保留，直到工作区删除。',
   'retention.effective': '早于 {days} 天的内容将被删除。',
+  'retention.boundLater': '内容保留至 {date}；此后将删除早于 {days} 天的内容（套餐上限）。',
   'retention.last': '上次运行 {when}：删除了 {messages} 条消息、{attachments} 个文件和 {views} 条页面浏览记录。',
   'retention.lastFailed': '上次运行（{when}）失败，稍后会自动重试。',
   'retention.keptOpen': '有 {n} 条较早的消息因会话仍在进行而保留，会话结束后将被删除。',

@@ -73,7 +73,11 @@ export function RetentionCard() {
         </Space>
         {error && <Typography.Text type="danger" data-testid="retention-error">{error}</Typography.Text>}
         <Typography.Text data-testid="retention-effective">
-          {view.effective_days == null ? t('retention.keptForever') : t('retention.effective', { days: view.effective_days })}
+          {view.effective_days != null
+            ? t('retention.effective', { days: view.effective_days })
+            : view.plan_max_days != null
+              ? t('retention.boundLater', { date: when(view.plan_bound_from), days: view.plan_max_days })
+              : t('retention.keptForever')}
         </Typography.Text>
         {last?.at && (
           <Typography.Text type="secondary" data-testid="retention-last">

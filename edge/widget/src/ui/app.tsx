@@ -63,7 +63,9 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
   const showPreChat = preChat.enabled && preChat.fields.length > 0 && !state.preChatDone && fresh;
   // With the bot on, a visitor chats with it whatever the team's availability.
   const teamAway = state.agents === 'offline' && !state.botOn;
-  const showOffline = offlineForm.enabled && teamAway && fresh && !offlineSent;
+  // The month's conversations used up: a new one is an offline message, whoever is online.
+  const paused = state.quotaReached && fresh;
+  const showOffline = ((offlineForm.enabled && teamAway) || paused) && fresh && !offlineSent;
   const queue = state.queue;
   const waiting = queue
     ? (queue.position <= 1 ? t.queueNext : t.queueAhead(queue.position - 1)) +
@@ -134,7 +136,11 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
       )}
       <div class="l" ref={list} role="log" aria-live="polite" aria-label={t.messages}>
         {texts.greeting && !showOffline && <div class="m a">{texts.greeting}</div>}
-        {(showOffline || (teamAway && fresh)) && <div class="m a">{texts.offline_message}</div>}
+        {paused ? (
+          <div class="m a" data-paused="">{t.paused}</div>
+        ) : (
+          (showOffline || (teamAway && fresh)) && <div class="m a">{texts.offline_message}</div>
+        )}
         {state.messages.map((m, i) => (
           <Bubble
             key={m.seq}

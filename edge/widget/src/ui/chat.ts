@@ -59,6 +59,8 @@ export interface ChatState {
   botOn: boolean;
   /** Closed by business hours: when the team opens next (an ISO instant). */
   opensAt: string | null;
+  /** The workspace's conversations for the month are used up: new ones are offline messages. */
+  quotaReached: boolean;
 }
 
 const PING_EVERY_MS = 25_000;
@@ -121,6 +123,7 @@ export class Chat {
       feedback: [],
       botOn: false,
       opensAt: null,
+      quotaReached: false,
     };
     addEventListener('online', () => this.wanted && this.reconnectNow());
     // Another tab wrote to the outbox (or acknowledged from it): follow it.
@@ -518,7 +521,13 @@ export class Chat {
         break;
       case 'status': {
         const changed = frame.agents !== this.state.agents;
-        this.set({ agents: frame.agents, queue: frame.queue || null, botOn: !!frame.bot, opensAt: frame.opens_at || null });
+        this.set({
+          agents: frame.agents,
+          queue: frame.queue || null,
+          botOn: !!frame.bot,
+          opensAt: frame.opens_at || null,
+          quotaReached: !!frame.quota_reached,
+        });
         if (changed) this.onAvailability(frame.agents);
         break;
       }
