@@ -336,16 +336,42 @@ pub struct RealtimeConfig {
     /// Seconds between a node's looks for tenants due an idle-conversation sweep (each tenant is
     /// swept about once a minute, by whichever node takes it).
     pub auto_close_round_secs: u64,
+    /// Sockets (visitors and members) one node holds at most; past it, `503` (another node
+    /// takes the reconnect).
+    pub max_sockets_per_node: usize,
+    /// Visitor sockets of one workspace on one node.
+    pub max_visitor_sockets_per_tenant: usize,
+    /// Sockets of one visitor on one node (tabs of one browser share a visitor).
+    pub max_sockets_per_visitor: usize,
+    /// Page views one visitor socket may record per minute (bursts of 10).
+    pub page_views_per_minute: u32,
 }
 
 impl Default for RealtimeConfig {
     fn default() -> Self {
         let tuning = crate::ops::group_commit::GroupCommit::default();
-        Self { store_batch_max: tuning.max_batch, store_in_flight: tuning.in_flight, auto_close_round_secs: 15 }
+        Self {
+            store_batch_max: tuning.max_batch,
+            store_in_flight: tuning.in_flight,
+            auto_close_round_secs: 15,
+            max_sockets_per_node: 50_000,
+            max_visitor_sockets_per_tenant: 5_000,
+            max_sockets_per_visitor: 5,
+            page_views_per_minute: 30,
+        }
     }
 }
 
 impl RealtimeConfig {
+    /// The socket caps.
+    pub fn socket_caps(&self) -> crate::realtime::caps::Limits {
+        crate::realtime::caps::Limits {
+            per_node: self.max_sockets_per_node,
+            per_tenant: self.max_visitor_sockets_per_tenant,
+            per_visitor: self.max_sockets_per_visitor,
+        }
+    }
+
     /// The group-commit tuning.
     pub fn group_commit(&self) -> crate::ops::group_commit::GroupCommit {
         crate::ops::group_commit::GroupCommit { max_batch: self.store_batch_max, in_flight: self.store_in_flight }
@@ -648,6 +674,17 @@ impl Config {
         if !(1..=86400).contains(&self.archive.retention_round_secs) {
             problems.push(
                 "archive.retention_round_secs (KEFU_ARCHIVE__RETENTION_ROUND_SECS) must be between 1 and 86400".into(),
+            );
+        }
+        if self.realtime.max_sockets_per_node == 0
+            || self.realtime.max_visitor_sockets_per_tenant == 0
+            || self.realtime.max_sockets_per_visitor == 0
+            || self.realtime.page_views_per_minute == 0
+        {
+            problems.push(
+                "realtime.max_sockets_per_node, max_visitor_sockets_per_tenant, max_sockets_per_visitor and \
+                 page_views_per_minute (KEFU_REALTIME__…) must be positive"
+                    .into(),
             );
         }
         if !(1..=3600).contains(&self.billing.trial_round_secs) {

@@ -68,6 +68,8 @@ pub struct AppState {
     pub analytics: crate::analytics::AnalyticsHandle,
     /// Wakes this node's background export worker.
     pub export_jobs: crate::archive::jobs::ExportJobs,
+    /// This node's socket counts under the caps.
+    pub socket_caps: Arc<crate::realtime::caps::SocketCaps>,
 }
 
 impl AppState {
@@ -184,6 +186,7 @@ impl AppState {
             shutdown.clone(),
         );
         Ok(Self {
+            socket_caps: crate::realtime::caps::SocketCaps::new(config.realtime.socket_caps()),
             export_jobs,
             bot,
             rules,

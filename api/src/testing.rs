@@ -157,6 +157,10 @@ impl Session {
     }
 }
 
+/// The header the edge adds to the visitor sockets it opens ([`crate::config::TEST_EDGE_SECRET`]):
+/// tests that connect visitors straight to the api stand in for the edge.
+pub const EDGE_PROOF: (&str, &str) = (kefu_protocol::ws::EDGE_PROOF_HEADER, crate::config::TEST_EDGE_SECRET);
+
 /// A random lowercase suffix for unique names.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple().to_string().get(20..).unwrap_or_default())
@@ -651,7 +655,8 @@ impl TestApp {
 
     /// As [`Self::visitor`], with a token minted by the caller.
     pub async fn visitor_with_token(&self, token: &str, last_seq: Option<i64>) -> (WsClient, Value) {
-        let mut client = WsClient::connect(&self.ws_url(&format!("/ws/visitor?token={token}"))).await.expect("upgrade");
+        let url = self.ws_url(&format!("/ws/visitor?token={token}"));
+        let mut client = WsClient::connect_with_headers(&url, &[EDGE_PROOF]).await.expect("upgrade");
         client.send(json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
         let mut welcome = client.next_of("welcome").await;
         // The status is computed off the session's path: replayed messages may come first.
@@ -663,7 +668,8 @@ impl TestApp {
     /// past `welcome` (the first `status` is left to read).
     pub async fn visitor_speaking(&self, token: &str, language: &str) -> WsClient {
         let url = self.ws_url(&format!("/ws/visitor?token={token}"));
-        let mut client = WsClient::connect_with_headers(&url, &[("accept-language", language)]).await.expect("upgrade");
+        let mut client =
+            WsClient::connect_with_headers(&url, &[("accept-language", language), EDGE_PROOF]).await.expect("upgrade");
         client.send(json!({ "type": "hello", "protocol": 1 })).await;
         client.next_of("welcome").await;
         client

@@ -717,7 +717,9 @@ pub async fn visitor_on(
     last_seq: i64,
 ) -> kefu_api::testing::WsClient {
     let url = ws_url(base, &format!("/ws/visitor?token={}", visitor_token(tenant, visitor)));
-    let mut client = kefu_api::testing::WsClient::connect(&url).await.expect("upgrade");
+    // Standing in for the edge (its proof is ignored by a node without an edge secret).
+    let proof = (kefu_protocol::ws::EDGE_PROOF_HEADER, EDGE_SECRET);
+    let mut client = kefu_api::testing::WsClient::connect_with_headers(&url, &[proof]).await.expect("upgrade");
     client.send(serde_json::json!({ "type": "hello", "protocol": 1, "last_seq": last_seq })).await;
     client.next_of("welcome").await;
     client

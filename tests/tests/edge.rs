@@ -332,7 +332,9 @@ async fn each_region_serves_its_own_tenants_and_refuses_the_others_tokens() {
 
     // East's visitor token is worthless in west, directly or with its region claim swapped.
     let direct = format!("{}/ws/visitor?token={token}", west.base.replacen("http://", "ws://", 1));
-    assert_eq!(WsClient::connect(&direct).await.err(), Some(401));
+    assert_eq!(WsClient::connect(&direct).await.err(), Some(403), "only through the edge");
+    let proof = (kefu_protocol::ws::EDGE_PROOF_HEADER, kefu_tests::EDGE_SECRET);
+    assert_eq!(WsClient::connect_with_headers(&direct, &[proof]).await.err(), Some(401));
     let (kid, secret) = west_keys.split_once(':').expect("keys");
     let west_signer = kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("keys");
     let east_signer = {

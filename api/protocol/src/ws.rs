@@ -12,6 +12,11 @@ use crate::{AttachmentId, ConversationId, KbEntryId, MessageId, TeamId, UserId, 
 /// The protocol version this build speaks. A client announces its version in `hello`.
 pub const PROTOCOL_VERSION: u16 = 1;
 
+/// The header the edge proves itself with when it opens a visitor socket at a region's node (the
+/// edge's `api_secret`, the api's `edge.secret`): with a secret configured, the api takes visitor
+/// sockets only through the edge, whose limits they would otherwise skip.
+pub const EDGE_PROOF_HEADER: &str = "x-kefu-edge";
+
 /// Limits every endpoint enforces.
 pub mod limits {
     /// Largest text frame accepted, in bytes.

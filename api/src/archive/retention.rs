@@ -1,13 +1,13 @@
 //! The retention job (docs/retention.md): every node looks for workspaces whose daily run is due
 //! (`control.tenants.retention_next_at`, taken with `skip locked`) and deletes their content older
 //! than the period in small batches, each its own short transaction: messages of closed
-//! conversations (with their search index entries and attachments), attachments never sent, page
-//! views. An open conversation's messages are kept however old, and the run says how many. The
+//! conversations (with their search index entries and attachments) and page views; and, for every
+//! workspace whatever its period, attachments never sent a day after their upload. An open conversation's messages are kept however old, and the run says how many. The
 //! conversations themselves and the analytics facts stay (they hold figures, not content).
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kefu_protocol::TenantId;
 use tokio_util::sync::CancellationToken;
 
@@ -77,29 +77,34 @@ async fn run(
     databases: &Databases,
     store: &AttachmentStore,
     tenant: TenantId,
-    days: i32,
+    days: Option<i32>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let Some(schema) = db::tenants::active_schema(databases, tenant).await? else {
         return Ok(());
     };
     let started = Utc::now();
-    let cutoff = started - chrono::Duration::days(i64::from(days));
+    // Without a period nothing is old enough: the cutoff is the beginning of time.
+    let cutoff = days.map_or(DateTime::<Utc>::MIN_UTC, |days| started - chrono::Duration::days(i64::from(days)));
+    let unsent_cutoff = started - chrono::Duration::hours(crate::attachments::UNSENT_KEPT_HOURS);
     let mut deleted = Deleted::default();
     let mut batches = 0;
     let mut finished = false;
     while batches < BATCHES_PER_RUN && !shutdown.is_cancelled() {
         batches += 1;
         let mut tx = TenantTx::begin(databases, &schema).await?;
-        let (messages, mut files) = db::retention::delete_messages(&mut tx, cutoff, BATCH).await?;
+        let (messages, mut files) = match days {
+            Some(_) => db::retention::delete_messages(&mut tx, cutoff, BATCH).await?,
+            None => (0, Vec::new()),
+        };
         let unsent = if messages < BATCH {
-            db::retention::delete_unsent_attachments(&mut tx, cutoff, BATCH).await?
+            db::attachments::delete_unsent(&mut tx, unsent_cutoff, BATCH).await?
         } else {
             Vec::new()
         };
         let unsent_count = i64::try_from(unsent.len()).unwrap_or(0);
         files.extend(unsent);
-        let page_views = if messages < BATCH && unsent_count < BATCH {
+        let page_views = if days.is_some() && messages < BATCH && unsent_count < BATCH {
             db::retention::delete_page_views(&mut tx, cutoff, BATCH).await?
         } else {
             0
@@ -121,9 +126,9 @@ async fn run(
         tokio::time::sleep(BREATHER).await;
     }
     let mut tx = TenantTx::begin(databases, &schema).await?;
-    let kept_open = db::retention::kept_open(&mut tx, cutoff).await?;
+    let kept_open = if days.is_some() { db::retention::kept_open(&mut tx, cutoff).await? } else { 0 };
     let last = serde_json::json!({
-        "at": started, "days": days, "cutoff": cutoff, "messages": deleted.messages,
+        "at": started, "days": days, "cutoff": days.map(|_| cutoff), "messages": deleted.messages,
         "attachments": deleted.attachments, "page_views": deleted.page_views, "kept_open": kept_open,
         "complete": finished,
     });

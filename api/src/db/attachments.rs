@@ -111,11 +111,46 @@ pub async fn insert(tx: &mut TenantTx, new: &NewAttachment<'_>) -> sqlx::Result<
     .await
 }
 
-/// Bytes stored by the tenant (the plan's `attachment_storage_mb` bounds it). Locks the table
-/// against concurrent uploads of the same tenant, so two uploads cannot both squeeze under it.
-pub async fn lock_and_measure(tx: &mut TenantTx) -> sqlx::Result<i64> {
+/// What the tenant stores, for the upload checks (docs/billing.md "Attachment storage").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stored {
+    /// Bytes of sent files: what the plan's `attachment_storage_mb` bounds.
+    pub sent_bytes: i64,
+    /// Bytes of files uploaded but not (yet) sent, from the last day.
+    pub unsent_bytes: i64,
+    /// Unsent files of the uploader asking.
+    pub uploader_unsent: i64,
+}
+
+/// What the tenant stores and how many unsent files `uploader` has. Locks the table against
+/// concurrent uploads of the same tenant, so two uploads cannot both squeeze under a limit.
+pub async fn lock_and_measure(tx: &mut TenantTx, uploader: Uploader) -> sqlx::Result<Stored> {
     sqlx::query("lock table attachments in share row exclusive mode").execute(tx.conn()).await?;
-    sqlx::query_scalar("select coalesce(sum(size), 0)::bigint from attachments").fetch_one(tx.conn()).await
+    sqlx::query_as(
+        "select coalesce(sum(size) filter (where message_id is not null), 0)::bigint as sent_bytes,
+                coalesce(sum(size) filter (where message_id is null), 0)::bigint as unsent_bytes,
+                count(*) filter (where message_id is null and uploader_id = $1) as uploader_unsent
+         from attachments",
+    )
+    .bind(uploader.id())
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Deletes up to `limit` files uploaded before `cutoff` and never sent; returns their object
+/// keys (to delete after commit). A file sent meanwhile is kept (the outer condition is checked
+/// again on the row a concurrent send updated).
+pub async fn delete_unsent(tx: &mut TenantTx, cutoff: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "delete from attachments where id in (
+             select id from attachments where message_id is null and created_at < $1 limit $2)
+           and message_id is null
+         returning storage_key",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await
 }
 
 /// One attachment.

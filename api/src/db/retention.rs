@@ -66,9 +66,10 @@ pub async fn set_days(tx: &mut TenantTx, days: Option<i32>) -> sqlx::Result<()> 
 /// once).
 pub const BOUND_GRACE_DAYS: i32 = 30;
 
-/// Takes the workspace whose retention run is most overdue (an active one with a period) and
-/// moves its next run a day on, so no other node takes it; returns it with its period in days.
-pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<(TenantId, i32)>> {
+/// Takes the workspace whose retention run is most overdue (every active one runs daily: files
+/// never sent expire whatever the period) and moves its next run a day on, so no other node
+/// takes it; returns it with its period in days (`None`: content is kept).
+pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<(TenantId, Option<i32>)>> {
     sqlx::query_as(
         "with due as (
              select t.id, least(coalesce(t.retention_days, b.bound), coalesce(b.bound, t.retention_days)) as days
@@ -76,7 +77,6 @@ pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<(TenantId
              cross join lateral (select case when t.plan_since <= now() - make_interval(days => $1)
                                              then p.max_retention_days end as bound) b
              where t.retention_next_at <= now() and t.status = 'active'
-               and (t.retention_days is not null or b.bound is not null)
              order by t.retention_next_at limit 1 for update of t skip locked)
          update control.tenants t set retention_next_at = now() + interval '1 day'
          from due where t.id = due.id returning t.id, due.days",
@@ -124,23 +124,6 @@ pub async fn delete_messages(tx: &mut TenantTx, cutoff: DateTime<Utc>, limit: i6
         .fetch_all(tx.conn())
         .await?;
     Ok((i64::try_from(ids.len()).unwrap_or(i64::MAX), files))
-}
-
-/// Deletes up to `limit` attachments uploaded before `cutoff` and never sent; returns their keys.
-pub async fn delete_unsent_attachments(
-    tx: &mut TenantTx,
-    cutoff: DateTime<Utc>,
-    limit: i64,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "delete from attachments where id in (
-             select id from attachments where message_id is null and created_at < $1 limit $2)
-         returning storage_key",
-    )
-    .bind(cutoff)
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await
 }
 
 /// Deletes up to `limit` page views before `cutoff`; returns how many.

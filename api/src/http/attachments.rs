@@ -27,6 +27,8 @@ use crate::state::AppState;
 pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
 /// File names are kept to this many characters.
 pub const MAX_NAME_CHARS: usize = 255;
+/// Expired unsent files an upload removes on its way.
+const EXPIRED_PER_UPLOAD: i64 = 100;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -224,24 +226,47 @@ async fn upload(
     };
     let recorded = async {
         let mut tx = TenantTx::begin(&state.db, schema).await?;
-        let used = db::attachments::lock_and_measure(&mut tx).await?;
-        if used + size > i64::from(storage_mb) * MIB {
+        // Files never sent expire after a day: the oldest go now (their objects after commit),
+        // and the daily retention run takes the rest.
+        let cutoff = chrono::Utc::now() - chrono::Duration::hours(crate::attachments::UNSENT_KEPT_HOURS);
+        let expired = db::attachments::delete_unsent(&mut tx, cutoff, EXPIRED_PER_UPLOAD).await?;
+        let stored = db::attachments::lock_and_measure(&mut tx, uploader).await?;
+        let storage = i64::from(storage_mb) * MIB;
+        if stored.sent_bytes + size > storage {
             return Err(ApiError::client(
                 ErrorCode::QuotaExceeded,
                 format!("The plan's {storage_mb} MiB of attachment storage is full."),
             ));
         }
+        // Unsent files do not count against storage, but are bounded on their own: per uploader,
+        // and for the whole workspace by the plan's storage again (docs/billing.md).
+        if stored.uploader_unsent >= crate::attachments::MAX_UNSENT_PER_UPLOADER || stored.unsent_bytes + size > storage
+        {
+            return Err(ApiError::client(
+                ErrorCode::QuotaExceeded,
+                "Too many files uploaded and not sent; send or discard them first, or try again tomorrow.",
+            ));
+        }
         db::attachments::insert(&mut tx, &new).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(expired)
     }
     .await;
-    if let Err(error) = recorded {
-        // An object without a row would be unreachable: remove it.
-        if let Err(cleanup) = state.attachments.delete(&key).await {
-            tracing::warn!(%cleanup, key, "could not remove an unrecorded attachment");
+    match recorded {
+        Ok(expired) => {
+            for key in expired {
+                if let Err(error) = state.attachments.delete(&key).await {
+                    tracing::warn!(%error, key, "an expired unsent attachment's file was not removed");
+                }
+            }
         }
-        return Err(error);
+        Err(error) => {
+            // An object without a row would be unreachable: remove it.
+            if let Err(cleanup) = state.attachments.delete(&key).await {
+                tracing::warn!(%cleanup, key, "could not remove an unrecorded attachment");
+            }
+            return Err(error);
+        }
     }
     let view = AttachmentView { id, name, content_type: kind.content_type.into(), size };
     Ok((StatusCode::CREATED, axum::Json(view)))

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod bus;
+pub mod caps;
 pub mod fanout;
 pub mod presence;
 pub mod recovery;
@@ -22,6 +23,7 @@ use axum::routing::get;
 use futures_util::StreamExt;
 use kefu_protocol::ws::limits;
 use kefu_protocol::{ConversationId, ErrorCode};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::auth::{TenantCtx, invalid_token};
@@ -88,8 +90,10 @@ async fn visitor_upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
+    from_the_edge(&state, &headers)?;
     let token = token_of(&query, &headers)?;
     let (claims, tenant) = authenticate_visitor(&state, &token).await?;
+    let slot = state.socket_caps.visitor(tenant.id, claims.sub).map_err(refused)?;
     let header =
         |name: axum::http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let device = crate::domain::tracking::Device::from_user_agent(&header(axum::http::header::USER_AGENT));
@@ -100,10 +104,30 @@ async fn visitor_upgrade(
         language: crate::domain::tracking::preferred_language(&header(axum::http::header::ACCEPT_LANGUAGE)),
         ..Default::default()
     };
-    Ok(configure(ws).on_upgrade(move |socket| {
+    Ok(configure(ws).on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
-        visitor::run(sink, stream, state, tenant, claims, seen)
+        visitor::run(sink, stream, state, tenant, claims, seen).await;
+        drop(slot);
     }))
+}
+
+/// With an edge secret configured, visitor sockets come only through the edge, whose limits
+/// (per address, per site after the origin check) they would otherwise skip.
+fn from_the_edge(state: &AppState, headers: &HeaderMap) -> Result<()> {
+    let Some(secret) = &state.config.edge.secret else { return Ok(()) };
+    let presented =
+        headers.get(kefu_protocol::ws::EDGE_PROOF_HEADER).map(axum::http::HeaderValue::as_bytes).unwrap_or_default();
+    aws_lc_rs::constant_time::verify_slices_are_equal(presented, secret.expose_secret().as_bytes())
+        .map_err(|_| ApiError::forbidden("Visitors connect through the edge (`/ws` on the edge's address)."))
+}
+
+/// A full cap as the upgrade's answer: `429` for a visitor or a workspace (retry later), `503`
+/// for a full node (another node takes the retry).
+fn refused(full: caps::Full) -> ApiError {
+    match full {
+        caps::Full::Node => ApiError::client(ErrorCode::ServiceUnavailable, full.to_string()),
+        caps::Full::Tenant | caps::Full::Visitor => ApiError::RateLimited { retry_after_secs: 10 },
+    }
 }
 
 async fn agent_upgrade(
@@ -124,9 +148,11 @@ async fn agent_upgrade(
     let profile_name = db::agents::display_name(&mut tx, claims.sub).await?;
     tx.commit().await?;
     let name = profile_name.unwrap_or(user.display_name);
-    Ok(configure(ws).on_upgrade(move |socket| {
+    let slot = state.socket_caps.agent().map_err(refused)?;
+    Ok(configure(ws).on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
-        agent::run(sink, stream, state, tenant, claims, name)
+        agent::run(sink, stream, state, tenant, claims, name).await;
+        drop(slot);
     }))
 }
 

@@ -45,7 +45,12 @@ pub async fn run<Si, St, E>(
     let span =
         tracing::info_span!("visitor_ws", tenant_id = %tenant.id, visitor_id = %claims.sub, connection = %out.id);
     let history = Arc::new(TenantHistory { databases: state.db.clone(), schema: tenant.schema.clone() });
+    let per_minute =
+        std::num::NonZeroU32::new(state.config.realtime.page_views_per_minute).unwrap_or(std::num::NonZeroU32::MIN);
+    let page_views =
+        governor::RateLimiter::direct(governor::Quota::per_minute(per_minute).allow_burst(PAGE_VIEW_BURST));
     let mut session = Session {
+        page_views,
         followers: Followers::new(out.clone(), true),
         out,
         state,
@@ -65,7 +70,12 @@ pub async fn run<Si, St, E>(
     let _ = writer.await;
 }
 
+/// Page views one socket may record at once before its per-minute rate applies.
+const PAGE_VIEW_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect("ten");
+
 struct Session {
+    /// This socket's page-view budget (each is a Postgres write and an agent push).
+    page_views: governor::DefaultDirectRateLimiter,
     state: AppState,
     tenant: TenantCtx,
     claims: VisitorClaims,
@@ -276,6 +286,12 @@ impl Session {
     }
 
     async fn page_view(&mut self, url: String, title: Option<String>, referrer: Option<String>) -> Result<(), OpError> {
+        if self.page_views.check().is_err() {
+            return Err(OpError::refused(
+                ws::WsErrorCode::RateLimited,
+                "Too many page views from this connection; this one was not recorded.",
+            ));
+        }
         let page = ops::visitors::PageView { url: url.clone(), title: title.clone(), referrer };
         let (db, events) = (&self.state.db, &self.state.events);
         let viewed_at =

@@ -184,3 +184,56 @@ async fn uploads_are_refused_before_their_body_is_read() {
         assert!(answer.starts_with("HTTP/1.1 401"), "{path}: {answer}");
     }
 }
+
+/// The abuse a security review found: anyone can mint visitor tokens (site keys are public) and
+/// fill a workspace's storage with files never sent. Unsent files do not count against the plan's
+/// storage, one uploader may hold 20 of them, and they expire a day after their upload.
+#[tokio::test]
+async fn unsent_uploads_do_not_fill_storage_are_capped_per_uploader_and_expire_after_a_day() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    app.own_plan(&owner, "attachment_storage_mb = 2, attachment_max_mb = 1").await;
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    let visitor = VisitorId::from_uuid(uuid::Uuid::now_v7());
+    let token = app.visitor_token(&owner.tenant_id, visitor, 600);
+    for i in 0..20 {
+        let (status, body) =
+            upload(&app, "/api/v1/visitor/attachments", &token, &format!("{i}.png"), PNG.to_vec()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, refused) = upload(&app, "/api/v1/visitor/attachments", &token, "21.png", PNG.to_vec()).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::FORBIDDEN, Some("quota_exceeded")), "{refused}");
+
+    // Unsent files are not the workspace's storage: a member's file still fits.
+    let text = "字".repeat(900 * 1024 / 3).into_bytes();
+    let (status, body) = upload(&app, "/api/v1/attachments", &owner.access, "notes.txt", text).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A day on, the visitor's files expire: the next upload anyone makes removes them, objects too.
+    let keys: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "update {}.attachments set created_at = now() - interval '25 hours' where uploader_id = $1 returning storage_key",
+        schema.name()
+    )))
+    .bind(visitor)
+    .fetch_all(app.db())
+    .await
+    .expect("a day older");
+    assert_eq!(keys.len(), 20);
+    let root = std::path::PathBuf::from(&app.state.config.attachments.local_dir);
+    assert!(keys.iter().all(|k| root.join(k).exists()), "stored until they expire");
+    let other = app.visitor_token(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
+    let (status, body) = upload(&app, "/api/v1/visitor/attachments", &other, "x.png", PNG.to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from {}.attachments where uploader_id = $1",
+        schema.name()
+    )))
+    .bind(visitor)
+    .fetch_one(app.db())
+    .await
+    .expect("count");
+    assert_eq!(left, 0, "expired unsent files are deleted");
+    assert!(keys.iter().all(|k| !root.join(k).exists()), "and their objects");
+    let (status, body) = upload(&app, "/api/v1/visitor/attachments", &token, "again.png", PNG.to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "the visitor may upload again: {body}");
+}

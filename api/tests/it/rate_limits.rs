@@ -93,3 +93,73 @@ fn trusted_proxies_must_parse() {
     assert!(problems.contains("`not-an-ip` is not an IP address or CIDR block"), "{problems}");
     assert!(!problems.contains("10.0.0.0/8"), "{problems}");
 }
+
+/// The security review's socket abuse: `/ws/visitor` reached straight at the api (skipping the
+/// edge's limits), one token opening hundreds of sockets, each writing 20 page views a second.
+/// Now the api takes visitor sockets only with the edge's proof, caps sockets per visitor and per
+/// workspace on each node, and records a bounded number of page views per socket.
+#[tokio::test]
+async fn visitor_sockets_come_through_the_edge_are_capped_and_page_views_are_bounded() {
+    use kefu_api::testing::{EDGE_PROOF, WsClient};
+    let app = TestApp::spawn_with(|c| c.realtime.max_visitor_sockets_per_tenant = 7).await;
+    let owner = app.signup().await;
+    let other = app.signup().await;
+    let url_of = |tenant: &str| {
+        let token = app.visitor_token(tenant, kefu_protocol::VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
+        app.ws_url(&format!("/ws/visitor?token={token}"))
+    };
+    let url = url_of(&owner.tenant_id);
+    assert_eq!(WsClient::connect(&url).await.err(), Some(403), "not through the edge");
+    let wrong = (kefu_protocol::ws::EDGE_PROOF_HEADER, "a-wrong-secret-that-is-long-enough-too");
+    assert_eq!(WsClient::connect_with_headers(&url, &[wrong]).await.err(), Some(403), "a wrong proof");
+
+    // Five sockets per visitor (tabs); the sixth is told to wait; a closed one makes room.
+    let mut tabs = Vec::new();
+    for _ in 0..5 {
+        tabs.push(WsClient::connect_with_headers(&url, &[EDGE_PROOF]).await.expect("room"));
+    }
+    assert_eq!(WsClient::connect_with_headers(&url, &[EDGE_PROOF]).await.err(), Some(429));
+    drop(tabs.pop());
+    let mut reopened = None;
+    for _ in 0..100 {
+        if let Ok(client) = WsClient::connect_with_headers(&url, &[EDGE_PROOF]).await {
+            reopened = Some(client);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tabs.push(reopened.expect("a closed socket gives its place back"));
+
+    // Seven visitor sockets per workspace on this node (set low here): two more visitors fill it.
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        others.push(WsClient::connect_with_headers(&url_of(&owner.tenant_id), &[EDGE_PROOF]).await.expect("room"));
+    }
+    assert_eq!(WsClient::connect_with_headers(&url_of(&owner.tenant_id), &[EDGE_PROOF]).await.err(), Some(429));
+    // Another workspace has its own share.
+    let (mut theirs, _) =
+        app.visitor(&other.tenant_id, kefu_protocol::VisitorId::from_uuid(uuid::Uuid::now_v7()), None).await;
+
+    // Page views: ten at once, then the per-minute rate; the rest are refused, not written.
+    for i in 0..15 {
+        theirs.send(json!({ "type": "page_view", "url": format!("https://shop.example/p/{i}") })).await;
+    }
+    let refused = theirs.take_of("error").await;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    let schema = app.tenant_schema(&other.tenant_id).await;
+    let mut written = 0;
+    for _ in 0..50 {
+        written = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {}.page_views",
+            schema.name()
+        )))
+        .fetch_one(app.db())
+        .await
+        .expect("count");
+        if written >= 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!((10..=11).contains(&written), "the burst is written, the rest not: {written}");
+}

@@ -242,10 +242,14 @@ async fn handshake_rules_hello_first_and_version() {
     let owner = app.signup().await;
     let token = app.visitor_token(&owner.tenant_id, new_visitor(), 600);
     let url = app.ws_url(&format!("/ws/visitor?token={token}"));
-    let mut client = kefu_api::testing::WsClient::connect(&url).await.expect("upgrade");
+    let mut client = kefu_api::testing::WsClient::connect_with_headers(&url, &[kefu_api::testing::EDGE_PROOF])
+        .await
+        .expect("upgrade");
     client.send(json!({ "type": "send", "client_id": "a", "body": "too early" })).await;
     assert_eq!(client.next().await, Err(WsEnd::Closed(4004)));
-    let mut client = kefu_api::testing::WsClient::connect(&url).await.expect("upgrade");
+    let mut client = kefu_api::testing::WsClient::connect_with_headers(&url, &[kefu_api::testing::EDGE_PROOF])
+        .await
+        .expect("upgrade");
     client.send(json!({ "type": "hello", "protocol": 99 })).await;
     assert_eq!(client.next().await, Err(WsEnd::Closed(4003)));
 }
@@ -257,16 +261,39 @@ async fn tokens_are_checked_at_upgrade_and_expiry_closes_the_session() {
     let other = app.signup().await;
     let visitor_url = |token: &str| app.ws_url(&format!("/ws/visitor?token={token}"));
     // An agent token is not a visitor token; a visitor token is not an agent token.
-    assert_eq!(kefu_api::testing::WsClient::connect(&visitor_url(&owner.access)).await.err(), Some(401));
+    assert_eq!(
+        kefu_api::testing::WsClient::connect_with_headers(
+            &visitor_url(&owner.access),
+            &[kefu_api::testing::EDGE_PROOF]
+        )
+        .await
+        .err(),
+        Some(401)
+    );
     let visitor_token = app.visitor_token(&owner.tenant_id, new_visitor(), 600);
     assert_eq!(
         kefu_api::testing::WsClient::connect(&app.ws_url(&format!("/ws/agent?token={visitor_token}"))).await.err(),
         Some(401)
     );
-    assert_eq!(kefu_api::testing::WsClient::connect(&visitor_url("garbage")).await.err(), Some(401));
-    assert_eq!(kefu_api::testing::WsClient::connect(&app.ws_url("/ws/visitor")).await.err(), Some(401));
+    assert_eq!(
+        kefu_api::testing::WsClient::connect_with_headers(&visitor_url("garbage"), &[kefu_api::testing::EDGE_PROOF])
+            .await
+            .err(),
+        Some(401)
+    );
+    assert_eq!(
+        kefu_api::testing::WsClient::connect_with_headers(&app.ws_url("/ws/visitor"), &[kefu_api::testing::EDGE_PROOF])
+            .await
+            .err(),
+        Some(401)
+    );
     let expired = app.visitor_token(&owner.tenant_id, new_visitor(), -120);
-    assert_eq!(kefu_api::testing::WsClient::connect(&visitor_url(&expired)).await.err(), Some(401));
+    assert_eq!(
+        kefu_api::testing::WsClient::connect_with_headers(&visitor_url(&expired), &[kefu_api::testing::EDGE_PROOF])
+            .await
+            .err(),
+        Some(401)
+    );
 
     // An agent of another tenant cannot join this tenant's conversation.
     let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
@@ -282,7 +309,10 @@ async fn tokens_are_checked_at_upgrade_and_expiry_closes_the_session() {
 
     // A token that expires mid-session closes it with 4001.
     let short = app.visitor_token(&owner.tenant_id, new_visitor(), 1);
-    let mut client = kefu_api::testing::WsClient::connect(&visitor_url(&short)).await.expect("upgrade");
+    let mut client =
+        kefu_api::testing::WsClient::connect_with_headers(&visitor_url(&short), &[kefu_api::testing::EDGE_PROOF])
+            .await
+            .expect("upgrade");
     client.send(json!({ "type": "hello", "protocol": 1 })).await;
     client.next_of("welcome").await;
     let end = loop {
@@ -477,6 +507,7 @@ async fn visitor_tracking_device_language_pages_and_campaign_reach_agents() {
         &[
             ("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"),
             ("accept-language", "zh-CN,zh;q=0.9,en;q=0.8"),
+            kefu_api::testing::EDGE_PROOF,
         ],
     )
     .await

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kefu_protocol::{ErrorCode, SiteKeyId};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::EdgeState;
 use crate::error::EdgeError;
@@ -321,12 +322,22 @@ async fn upgrade(
             return Err(EdgeError::new(ErrorCode::UpgradeRequired, format!("{method} /ws needs a WebSocket upgrade.")));
         };
         let upstream = crate::upgrade::admit(&state.regions, crate::upgrade::token_from_query(query.as_deref()))?;
+        // The region takes visitor sockets only from the edge: the proof goes with the upgrade.
+        let mut request = upstream.url.as_str().into_client_request().map_err(|_| EdgeError::upstream())?;
+        let proof = HeaderValue::from_str(&state.config.api_secret).map_err(|_| EdgeError::upstream())?;
+        request.headers_mut().insert(kefu_protocol::ws::EDGE_PROOF_HEADER, proof);
         // No Nagle delay on the hop to the region.
-        let connect = tokio_tungstenite::connect_async_with_config(upstream.url.as_str(), None, true);
+        let connect = tokio_tungstenite::connect_async_with_config(request, None, true);
         let socket = match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
             Ok(Ok((socket, _))) => socket,
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) if response.status() == 401 => {
                 return Err(EdgeError::new(ErrorCode::InvalidToken, "The region refused the visitor token."));
+            }
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) if response.status() == 429 => {
+                return Err(EdgeError::new(
+                    ErrorCode::RateLimited,
+                    "Too many connections for this visitor; retry shortly.",
+                ));
             }
             Ok(Err(error)) => {
                 tracing::warn!(%error, region = %upstream.region, "upstream websocket failed");

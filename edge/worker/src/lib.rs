@@ -433,6 +433,8 @@ async fn upgrade(edge: &Edge, req: Request) -> Result<Response, EdgeError> {
     let http_url = upstream.url.replacen("wss://", "https://", 1).replacen("ws://", "http://", 1);
     let headers = Headers::new();
     headers.set("upgrade", "websocket").map_err(internal)?;
+    // The region takes visitor sockets only from the edge.
+    headers.set(kefu_edge::protocol::ws::EDGE_PROOF_HEADER, &edge.config.api_secret).map_err(internal)?;
     let mut init = RequestInit::new();
     init.with_headers(headers);
     let request = Request::new_with_init(&http_url, &init).map_err(internal)?;
@@ -440,6 +442,7 @@ async fn upgrade(edge: &Edge, req: Request) -> Result<Response, EdgeError> {
     match response.status_code() {
         101 => Ok(response),
         401 => Err(EdgeError::new(ErrorCode::InvalidToken, "The region refused the visitor token.")),
+        429 => Err(EdgeError::new(ErrorCode::RateLimited, "Too many connections for this visitor; retry shortly.")),
         _ => Err(EdgeError::upstream()),
     }
 }

@@ -46,7 +46,15 @@ async fn setup(api: &str) -> String {
 }
 
 async fn open(url: &str) -> Socket {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().expect("a websocket url");
+    // The direct path stands in for the edge: the api takes visitor sockets with its proof.
+    if let Ok(secret) = std::env::var("KEFU_EDGE__SECRET")
+        && let Ok(proof) = secret.parse()
+    {
+        request.headers_mut().insert(kefu_protocol::ws::EDGE_PROOF_HEADER, proof);
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
     socket.send(Message::text(json!({ "type": "hello", "protocol": 1 }).to_string())).await.expect("hello");
     loop {
         if let Some(Ok(Message::Text(text))) = socket.next().await
