@@ -56,6 +56,7 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::from(1);
         }
     };
+    state.forget_idle_keys();
     tracing::info!(%listen, "kefu-edge listening");
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);

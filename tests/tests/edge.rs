@@ -352,3 +352,24 @@ async fn each_region_serves_its_own_tenants_and_refuses_the_others_tokens() {
     let west_token = west_signer.sign(&claims).expect("sign");
     assert_eq!(WsClient::connect(&format!("{ws}?token={west_token}")).await.err(), Some(401));
 }
+
+/// The security review's finding: the per-site budget was spent before the origin check, so a
+/// few addresses sending forged session requests shut off a site's widget for real visitors.
+/// Requests the site's origins refuse no longer spend it.
+#[tokio::test]
+async fn a_sites_budget_is_spent_only_by_requests_its_origins_admit() {
+    let db = FreshDatabase::create().await;
+    let api = Server::start(&db.url, &[EDGE_ENV]).await;
+    let shop = tenant_with_site(&api.base, "owner@site-budget.example", &[SHOP]).await;
+    let edge = Edge::start(&[("local", &api.base)], "per_site_per_minute = 3").await;
+    let ask = json!({ "site_key": shop.site_key });
+    for _ in 0..10 {
+        let (status, problem) = session(&edge, Some("https://forged.example"), ask.clone()).await;
+        assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("origin_not_allowed")), "{problem}");
+    }
+    for _ in 0..3 {
+        assert_eq!(session(&edge, Some(SHOP), ask.clone()).await.0, StatusCode::OK, "real visitors still get in");
+    }
+    let (status, problem) = session(&edge, Some(SHOP), ask).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{problem}");
+}

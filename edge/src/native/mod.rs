@@ -116,6 +116,22 @@ impl EdgeState {
     pub fn check_site(&self, key: SiteKeyId) -> Result<(), EdgeError> {
         limited(self.per_site.check_key(&key))
     }
+
+    /// Every minute (a task for the process's life), forgets the limiters' keys that are back to
+    /// a full allowance, so their memory follows the addresses and sites active in the last minute.
+    pub fn forget_idle_keys(&self) {
+        let (per_ip, per_site) = (self.per_ip.clone(), self.per_site.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                per_ip.retain_recent();
+                per_site.retain_recent();
+                per_ip.shrink_to_fit();
+                per_site.shrink_to_fit();
+            }
+        });
+    }
+
 }
 
 fn limited(result: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>) -> Result<(), EdgeError> {

@@ -293,9 +293,11 @@ async fn create_session(
         })?;
         let request: SessionRequest = serde_json::from_slice(&body)
             .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
-        state.check_site(request.site_key)?;
         let site = super::sites::resolve(&state, request.site_key).await?;
         session::check_admission(&state.config, &site, &request, origin.as_deref())?;
+        // The site's budget is spent only by requests its origins admit: refused ones (a wrong
+        // or missing origin, an unknown key) cannot use it up for the site's real visitors.
+        state.check_site(request.site_key)?;
         let (_, keys) =
             state.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
                 EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here.")

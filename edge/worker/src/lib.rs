@@ -339,9 +339,10 @@ async fn create_session(edge: &Edge, env: &Env, mut req: Request) -> Result<Resp
         }
         let request: SessionRequest = serde_json::from_slice(&body)
             .map_err(|e| EdgeError::new(ErrorCode::MalformedJson, format!("The body is not a session request: {e}")))?;
-        limit(env, "RATE_LIMIT_SITE", request.site_key.to_string()).await?;
         let site = resolve(edge, request.site_key).await?;
         session::check_admission(&edge.config, &site, &request, origin.as_deref())?;
+        // Spent only by requests the site's origins admit (see the native edge).
+        limit(env, "RATE_LIMIT_SITE", request.site_key.to_string()).await?;
         let (_, keys) =
             edge.regions.iter().find(|(r, _)| r.name == site.region).ok_or_else(|| {
                 EdgeError::new(ErrorCode::UpstreamUnavailable, "This site's region is not served here.")
