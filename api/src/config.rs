@@ -315,6 +315,8 @@ pub struct HttpConfig {
     /// The built console (`console/dist`): when set, the api serves it at `/` (any path that is
     /// not the api's falls back to its `index.html`).
     pub console_dir: Option<std::path::PathBuf>,
+    /// Requests a minute a workspace's members make together (any node; shared through Redis).
+    pub tenant_requests_per_minute: u32,
 }
 
 /// Tenant migration settings.
@@ -452,6 +454,7 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             console_dir: None,
+            tenant_requests_per_minute: 6000,
         }
     }
 }
@@ -685,6 +688,11 @@ impl Config {
                 "realtime.max_sockets_per_node, max_visitor_sockets_per_tenant, max_sockets_per_visitor and \
                  page_views_per_minute (KEFU_REALTIME__…) must be positive"
                     .into(),
+            );
+        }
+        if self.http.tenant_requests_per_minute == 0 {
+            problems.push(
+                "http.tenant_requests_per_minute (KEFU_HTTP__TENANT_REQUESTS_PER_MINUTE) must be positive".into(),
             );
         }
         if !(1..=3600).contains(&self.billing.trial_round_secs) {

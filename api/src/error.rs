@@ -34,6 +34,9 @@ pub enum ApiError {
     RateLimited {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
+        /// The budget that ran out, for the `RateLimit-Policy` header (`None`: not a simple
+        /// budget, e.g. a cap on concurrent work).
+        policy: Option<Policy>,
     },
     /// Postgres could not be reached in time; the client may retry.
     #[error("database unavailable")]
@@ -46,7 +49,26 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+/// A request budget: `limit` requests per `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Requests allowed in a window.
+    pub limit: u32,
+    /// The window's length.
+    pub window_secs: u32,
+}
+
 impl ApiError {
+    /// `429` for a spent budget.
+    pub fn over(policy: Policy, retry_after_secs: u64) -> Self {
+        Self::RateLimited { retry_after_secs: retry_after_secs.max(1), policy: Some(policy) }
+    }
+
+    /// `429` without a budget to name (a cap on concurrent work or connections).
+    pub fn busy(retry_after_secs: u64) -> Self {
+        Self::RateLimited { retry_after_secs, policy: None }
+    }
+
     /// A client error.
     pub fn client(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::Client { code, detail: detail.into() }
@@ -122,10 +144,20 @@ impl IntoResponse for ApiError {
                 };
                 problem_response(code, detail, errors)
             }
-            ApiError::RateLimited { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs, policy } => {
                 let mut response =
                     problem_response(code, format!("Too many requests; retry in {retry_after_secs} s."), Vec::new());
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                let headers = response.headers_mut();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                // The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers).
+                if let Some(Policy { limit, window_secs }) = policy {
+                    headers.insert("ratelimit-limit", HeaderValue::from(limit));
+                    headers.insert("ratelimit-remaining", HeaderValue::from(0));
+                    headers.insert("ratelimit-reset", HeaderValue::from(retry_after_secs));
+                    if let Ok(value) = HeaderValue::from_str(&format!("{limit};w={window_secs}")) {
+                        headers.insert("ratelimit-policy", value);
+                    }
+                }
                 response
             }
             ApiError::Unavailable(error) => {

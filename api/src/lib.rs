@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod hours;
 pub mod http;
+pub mod limits;
 pub mod mail;
 pub mod ops;
 pub mod realtime;

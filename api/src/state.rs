@@ -68,6 +68,8 @@ pub struct AppState {
     pub analytics: crate::analytics::AnalyticsHandle,
     /// Wakes this node's background export worker.
     pub export_jobs: crate::archive::jobs::ExportJobs,
+    /// Request budgets shared by every node through Redis.
+    pub limits: crate::limits::SharedLimits,
     /// This node's socket counts under the caps.
     pub socket_caps: Arc<crate::realtime::caps::SocketCaps>,
 }
@@ -166,7 +168,8 @@ impl AppState {
         let per_account = std::num::NonZeroU32::new(config.auth.login_rate_per_account_per_minute)
             .ok_or_else(|| anyhow::anyhow!("login_rate_per_account_per_minute must be positive"))?;
         let login_limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_account)));
-        forget_idle_keys(auth_limiter.clone(), login_limiter.clone(), shutdown.clone());
+        let limits = crate::limits::SharedLimits::new(redis.clone());
+        forget_idle_keys(auth_limiter.clone(), login_limiter.clone(), limits.clone(), shutdown.clone());
         let export_jobs = crate::archive::jobs::ExportJobs::start(
             db.clone(),
             attachments.clone(),
@@ -186,6 +189,7 @@ impl AppState {
             shutdown.clone(),
         );
         Ok(Self {
+            limits,
             socket_caps: crate::realtime::caps::SocketCaps::new(config.realtime.socket_caps()),
             export_jobs,
             bot,
@@ -217,7 +221,12 @@ impl AppState {
 
 /// Every minute, drops the limiters' keys that are back to a full allowance, so memory is bounded
 /// by the keys active in the last minute, not by every address or email ever seen.
-fn forget_idle_keys(ips: Arc<IpLimiter>, accounts: Arc<AccountLimiter>, shutdown: tokio_util::sync::CancellationToken) {
+fn forget_idle_keys(
+    ips: Arc<IpLimiter>,
+    accounts: Arc<AccountLimiter>,
+    shared: crate::limits::SharedLimits,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -228,6 +237,7 @@ fn forget_idle_keys(ips: Arc<IpLimiter>, accounts: Arc<AccountLimiter>, shutdown
             ips.shrink_to_fit();
             accounts.retain_recent();
             accounts.shrink_to_fit();
+            shared.forget_idle_keys();
         }
     });
 }

@@ -365,7 +365,11 @@ async fn a_sites_budget_is_spent_only_by_requests_its_origins_admit() {
     let ask = json!({ "site_key": shop.site_key });
     for _ in 0..10 {
         let (status, problem) = session(&edge, Some("https://forged.example"), ask.clone()).await;
-        assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("origin_not_allowed")), "{problem}");
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("origin_not_allowed")),
+            "{problem}"
+        );
     }
     for _ in 0..3 {
         assert_eq!(session(&edge, Some(SHOP), ask.clone()).await.0, StatusCode::OK, "real visitors still get in");

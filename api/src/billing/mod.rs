@@ -51,8 +51,13 @@ pub async fn require(conn: &mut sqlx::PgConnection, tenant: TenantId, feature: F
     if db::plans::has_feature(conn, tenant, feature.as_str()).await? {
         return Ok(());
     }
-    Err(ApiError::client(
+    Err(missing(feature))
+}
+
+/// `plan_feature_required` for `feature`.
+pub fn missing(feature: Feature) -> ApiError {
+    ApiError::client(
         ErrorCode::PlanFeatureRequired,
         format!("{} is not included in this workspace's plan; upgrade to use it.", feature.label()),
-    ))
+    )
 }

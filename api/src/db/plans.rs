@@ -94,6 +94,19 @@ pub async fn has_feature(conn: &mut PgConnection, tenant: TenantId, feature: &st
     .map(|has| has.unwrap_or(false))
 }
 
+/// A workspace's API budget: requests per minute for its keys together, or `None` when its
+/// plan does not include the API.
+pub async fn api_allowance(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "select case when 'api' = any(p.features) then p.api_requests_per_minute end
+         from control.tenants t join control.plans p on p.id = t.plan_id where t.id = $1",
+    )
+    .bind(tenant)
+    .fetch_optional(conn)
+    .await
+    .map(Option::flatten)
+}
+
 /// The plan a new workspace tries, and for how many days: the one with the longest trial (on a
 /// tie, the later on the billing page); `None` when no plan has a trial.
 pub async fn signup_trial(conn: &mut PgConnection) -> sqlx::Result<Option<(String, i32)>> {

@@ -183,7 +183,7 @@ static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCU
 async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let permit = tokio::time::timeout(HASH_WAIT, HASHING.acquire())
         .await
-        .map_err(|_| ApiError::RateLimited { retry_after_secs: 2 })?
+        .map_err(|_| ApiError::busy(2))?
         .map_err(|e| ApiError::Internal(e.into()))?;
     let done = tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.into()));
     drop(permit);
@@ -567,7 +567,7 @@ mod tests {
         let held = HASHING.acquire_many(CONCURRENT_HASHES as u32).await.expect("every slot");
         let started = std::time::Instant::now();
         let refused = verify_password("correct horse".into(), password::dummy_hash().to_owned()).await;
-        assert!(matches!(refused, Err(ApiError::RateLimited { retry_after_secs: 2 })), "{refused:?}");
+        assert!(matches!(refused, Err(ApiError::RateLimited { retry_after_secs: 2, policy: None })), "{refused:?}");
         assert!(started.elapsed() >= HASH_WAIT);
         drop(held);
         assert!(verify_password("correct horse".into(), password::dummy_hash().to_owned()).await.is_ok());

@@ -13,7 +13,7 @@ use kefu_protocol::{ErrorCode, Role, UserId};
 use crate::auth::{Principal, TenantCtx, invalid_token};
 use crate::db;
 use crate::domain::secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, Policy};
 use crate::state::AppState;
 
 /// A JSON body whose rejections are problem responses (`malformed_json`, `validation_failed`,
@@ -65,9 +65,10 @@ pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[
 impl ClientIp {
     /// Applies the per-IP limit of unauthenticated auth endpoints.
     pub fn check_auth_rate(self, state: &AppState) -> Result<(), ApiError> {
+        let policy = Policy { limit: state.config.auth.auth_rate_per_minute, window_secs: 60 };
         state.auth_limiter.check_key(&self.0).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+            ApiError::over(policy, wait.as_secs())
         })
     }
 }
@@ -75,9 +76,10 @@ impl ClientIp {
 /// Applies the per-account limit of sign-in attempts (whatever address they come from).
 pub fn check_account_rate(state: &AppState, email: &str) -> Result<(), ApiError> {
     let key = email.trim().to_lowercase();
+    let policy = Policy { limit: state.config.auth.login_rate_per_account_per_minute, window_secs: 60 };
     state.login_limiter.check_key(&key).map_err(|not_until| {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-        ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+        ApiError::over(policy, wait.as_secs())
     })
 }
 
@@ -165,6 +167,10 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
     // The membership is re-read on every request so that removal or a role change takes effect
     // at once; the token only proves who the caller is.
     let (tenant, member) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
+    drop(conn);
+    // The workspace's members together, on every node: one workspace's burst cannot take the
+    // region's capacity from the others.
+    state.limits.check(&format!("members:{}", tenant.id), state.config.http.tenant_requests_per_minute).await?;
     Ok((tenant, Principal::Member { user_id: claims.sub, role: member.role, email_verified: member.email_verified }))
 }
 
@@ -174,8 +180,13 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
     }
     let mut conn = state.db.control().acquire().await?;
     let (tenant, key) = TenantCtx::admit(db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?)?;
-    // Keys stay, but stop working while the plan does not include the API (docs/billing.md).
-    crate::billing::require(&mut conn, tenant.id, crate::billing::Feature::Api).await?;
+    // Keys stay, but stop working while the plan does not include the API (docs/billing.md);
+    // the workspace's keys together get the plan's requests a minute, on every node at once.
+    let Some(per_minute) = db::plans::api_allowance(&mut conn, tenant.id).await? else {
+        return Err(crate::billing::missing(crate::billing::Feature::Api));
+    };
+    drop(conn);
+    state.limits.check(&format!("api:{}", tenant.id), u32::try_from(per_minute).unwrap_or(0)).await?;
     Ok((tenant, Principal::ApiKey { key_id: key.id, role: key.role }))
 }
 

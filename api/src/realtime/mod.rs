@@ -126,7 +126,7 @@ fn from_the_edge(state: &AppState, headers: &HeaderMap) -> Result<()> {
 fn refused(full: caps::Full) -> ApiError {
     match full {
         caps::Full::Node => ApiError::client(ErrorCode::ServiceUnavailable, full.to_string()),
-        caps::Full::Tenant | caps::Full::Visitor => ApiError::RateLimited { retry_after_secs: 10 },
+        caps::Full::Tenant | caps::Full::Visitor => ApiError::busy(10),
     }
 }
 

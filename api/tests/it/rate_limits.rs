@@ -163,3 +163,51 @@ async fn visitor_sockets_come_through_the_edge_are_capped_and_page_views_are_bou
     }
     assert!((10..=11).contains(&written), "the burst is written, the rest not: {written}");
 }
+
+/// A workspace's API keys together get the plan's requests a minute, counted in Redis so two
+/// nodes share one budget; the 429 says when to retry and names the budget in the RateLimit
+/// headers; another workspace's budget is its own.
+#[tokio::test]
+async fn api_keys_share_the_plans_budget_across_nodes_with_ratelimit_headers() {
+    let (a, b) = TestApp::spawn_pair().await;
+    let owner = a.verified_owner().await;
+    let other = a.verified_owner().await;
+    a.own_plan(&owner, "api_requests_per_minute = 6").await;
+    let key = |session: &kefu_api::testing::Session| {
+        let (app, session) = (&a, session.clone());
+        async move {
+            let (status, key) = app.post("/api/v1/api-keys", Some(&session.access), json!({ "name": "CRM" })).await;
+            assert_eq!(status, StatusCode::CREATED, "{key}");
+            key["secret"].as_str().expect("secret").to_owned()
+        }
+    };
+    let (first, second) = (key(&owner).await, key(&owner).await);
+    let theirs = key(&other).await;
+    // Six requests in all, from two keys on two nodes (a window may turn over between two
+    // requests: then the budget starts again, so keep going until one is refused).
+    let mut refused = None;
+    for i in 0..40 {
+        let (app, secret) = if i % 2 == 0 { (&a, &first) } else { (&b, &second) };
+        let response = reqwest::Client::new()
+            .get(app.url("/api/v1/conversations"))
+            .bearer_auth(secret)
+            .send()
+            .await
+            .expect("request");
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((i, response));
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let (at, response) = refused.expect("the budget runs out");
+    assert!(at >= 6, "not before six requests: {at}");
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("ratelimit-limit").as_deref(), Some("6"));
+    assert_eq!(header("ratelimit-policy").as_deref(), Some("6;w=60"));
+    assert!(header("retry-after").and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| (1..=60).contains(&s)));
+    let problem: serde_json::Value = response.json().await.expect("problem");
+    assert_eq!(problem["code"], "rate_limited");
+    let (status, _) = b.get("/api/v1/conversations", Some(&theirs)).await;
+    assert_eq!(status, StatusCode::OK, "another workspace's budget is its own");
+}

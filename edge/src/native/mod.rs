@@ -131,7 +131,6 @@ impl EdgeState {
             }
         });
     }
-
 }
 
 fn limited(result: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>) -> Result<(), EdgeError> {
