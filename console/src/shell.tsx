@@ -2,7 +2,7 @@
 // the pages of the console. One live store per tab, created here for the signed-in member.
 // Only the inbox is in the first download; every other page is its own chunk, loaded when it is
 // first opened (docs/console.md, "Weight").
-import { AuditOutlined, DownOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { AuditOutlined, CreditCardOutlined, DownOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Badge, Button, Dropdown, Layout, Menu, Space, Spin, Tooltip } from 'antd';
 import { Text } from './ui/text';
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
@@ -32,6 +32,8 @@ const QueuePage = lazy(() => import('./pages/queue').then((m) => ({ default: m.Q
 const SearchPage = lazy(() => import('./pages/search').then((m) => ({ default: m.SearchPage })));
 const SettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.SettingsPage })));
 const VerifyBanner = lazy(() => import('./verify-banner'));
+const UsageBanner = lazy(() => import('./pages/billing/usage-banner'));
+const BillingPage = lazy(() => import('./pages/billing/page').then((m) => ({ default: m.BillingPage })));
 
 const PRESENCE_COLOURS: Record<Choice, string> = { online: '#22c55e', busy: '#f59e0b', away: '#a3a3a3', offline: '#ef4444' };
 
@@ -87,6 +89,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
   const [collapsed, setCollapsed] = useState(false);
   const admin = atLeast(current.role, 'admin');
   const supervisor = atLeast(current.role, 'supervisor');
+  const owner = current.role === 'owner';
 
   // Mails written for the member (analytics reports) follow the language they chose here.
   useEffect(() => {
@@ -124,6 +127,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
           { key: '/admin/audit', icon: <AuditOutlined />, label: t('nav.audit') },
         ]
       : []),
+    ...(owner ? [{ key: '/admin/billing', icon: <CreditCardOutlined />, label: t('nav.billing') }] : []),
     { key: '/settings', icon: <SettingOutlined />, label: t('nav.settings') },
   ];
   const selected = items.map((i) => i.key).find((k) => location.pathname.startsWith(k)) ?? '/inbox';
@@ -165,6 +169,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
           </Space>
         </Layout.Header>
         {!current.user.email_verified && <Suspense fallback={null}><VerifyBanner /></Suspense>}
+        <Suspense fallback={null}><UsageBanner owner={owner} /></Suspense>
         <Layout.Content className="shell-content">
           <Suspense fallback={<Spin className="shell-loading" />}>
           <Routes>
@@ -184,6 +189,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
             {admin && <Route path="/admin/site-keys" element={<SiteKeysPage />} />}
             {admin && <Route path="/admin/api-keys" element={<ApiKeysPage session={current} />} />}
             {admin && <Route path="/admin/audit" element={<AuditPage store={store} />} />}
+            {owner && <Route path="/admin/billing" element={<BillingPage />} />}
             <Route path="*" element={<Navigate to="/inbox" replace />} />
           </Routes>
           </Suspense>

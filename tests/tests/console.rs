@@ -41,6 +41,10 @@ async fn console_in_chromium() {
         .env("KEFU_CONSOLE_PROXY_PORT", console_proxy_port.to_string())
         .env("KEFU_DEMO_PORT", demo_port.to_string())
         .env("KEFU_CHROMIUM", &chromium)
+        // The operator's command line, for the billing scenario (`kefu plans set`).
+        .env("KEFU_BIN", kefu_tests::kefu_bin())
+        .env("KEFU_OPERATOR_DATABASE_URL", &db.url)
+        .env("KEFU_OPERATOR_SIGNING_KEYS", SIGNING_KEYS)
         .status()
         .expect("run node");
     assert!(status.success(), "the console's browser scenarios failed ({status}); their output is above");

@@ -137,6 +137,13 @@ pub async fn lock_and_measure(tx: &mut TenantTx, uploader: Uploader) -> sqlx::Re
     .await
 }
 
+/// Bytes of the tenant's sent files (what the plan's storage bounds).
+pub async fn stored(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select coalesce(sum(size), 0)::bigint from attachments where message_id is not null")
+        .fetch_one(tx.conn())
+        .await
+}
+
 /// Deletes up to `limit` files uploaded before `cutoff` and never sent; returns their object
 /// keys (to delete after commit). A file sent meanwhile is kept (the outer condition is checked
 /// again on the row a concurrent send updated).

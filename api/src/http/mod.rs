@@ -31,6 +31,7 @@ pub mod service_hours;
 pub mod site_keys;
 pub mod teams;
 pub mod tenant;
+pub mod usage;
 pub mod validate;
 pub mod views;
 pub mod visitors;
@@ -97,6 +98,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(analytics::router())
         .merge(audit::router())
         .merge(tenant::router())
+        .merge(usage::router())
         .merge(presence::router())
         .merge(visitors::router())
         .merge(conversations::router())

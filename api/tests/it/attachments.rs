@@ -134,18 +134,7 @@ async fn uploads_are_sniffed_limited_sent_once_and_downloaded_only_by_their_conv
 async fn the_plan_bounds_each_file_and_the_total() {
     let app = TestApp::spawn().await;
     let owner = app.verified_owner().await;
-    sqlx::query(
-        "insert into control.plans (id, name, seats, conversations_per_month, attachment_storage_mb, attachment_max_mb)
-         values ('tiny-test', 'Tiny', 1, 10, 2, 1) on conflict (id) do nothing",
-    )
-    .execute(app.db())
-    .await
-    .expect("plan");
-    sqlx::query("update control.tenants set plan_id = 'tiny-test' where id = $1::uuid")
-        .bind(owner.tenant_id.trim_start_matches("tnt_"))
-        .execute(app.db())
-        .await
-        .expect("tenant plan");
+    app.own_plan(&owner, "attachment_storage_mb = 2, attachment_max_mb = 1").await;
     let text = |kib: usize| "字".repeat(kib * 1024 / 3).into_bytes();
     let (status, too_big) = upload(&app, "/api/v1/attachments", &owner.access, "big.txt", text(1100)).await;
     assert_eq!((status, too_big["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));

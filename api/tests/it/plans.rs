@@ -145,3 +145,41 @@ async fn the_operator_edits_a_plan_and_every_check_reads_the_new_numbers() {
     let (status, problem) = enable_bot(&app, &owner).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::FORBIDDEN, Some("plan_feature_required")), "{problem}");
 }
+
+#[tokio::test]
+async fn usage_shows_every_limit_with_its_use_and_the_plans_offered() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let agent = app.invite_and_accept(&owner, "agent").await;
+    app.own_plan(&owner, "seats = 2, conversations_per_month = 5, kb_entries = 10").await;
+    for i in 0..4 {
+        let (mut visitor, _) =
+            app.visitor(&owner.tenant_id, kefu_protocol::VisitorId::from_uuid(uuid::Uuid::now_v7()), None).await;
+        visitor.send(json!({ "type": "send", "client_id": "c", "body": format!("问题 {i}") })).await;
+        visitor.take_of("ack").await;
+    }
+    // Any member reads it (agents see why chats arrive as messages).
+    let (status, usage) = app.get("/api/v1/usage", Some(&agent.access)).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let meter = |name: &str| usage["meters"].as_array().and_then(|m| m.iter().find(|m| m["name"] == name)).cloned();
+    assert_eq!(
+        meter("seats").map(|m| (m["used"].clone(), m["limit"].clone(), m["level"].clone())),
+        Some((json!(2), json!(2), json!("reached")))
+    );
+    assert_eq!(
+        meter("conversations").map(|m| (m["used"].clone(), m["level"].clone())),
+        Some((json!(4), json!("near")))
+    );
+    assert_eq!(meter("kb_entries").map(|m| m["level"].clone()), Some(json!("ok")));
+    assert_eq!(meter("storage_mb").map(|m| m["used"].clone()), Some(json!(0)));
+    assert_eq!(usage["conversations_paused"], false);
+    assert!(usage["month"].as_str().is_some_and(|m| m.len() == 7), "{usage}");
+    // The plans offered: the public ones, in order, without the test's own.
+    let (status, plans) = app.get("/api/v1/plans", Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = plans.as_array().expect("plans").iter().filter_map(|p| p["id"].as_str()).collect();
+    let shipped: Vec<&str> = ids.iter().copied().filter(|id| ["free", "starter", "pro"].contains(id)).collect();
+    assert_eq!(shipped, ["free", "starter", "pro"], "in billing-page order: {ids:?}");
+    assert!(ids.iter().all(|id| !id.starts_with("plan")), "plans not offered stay out: {ids:?}");
+    assert_eq!(app.get("/api/v1/usage", None).await.0, StatusCode::UNAUTHORIZED);
+}

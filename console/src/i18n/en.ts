@@ -579,6 +579,7 @@ export const en = {
   'analytics.reports.off': 'Not sent',
   'analytics.reports.notAllowed': 'needs the supervisor role or higher and a verified email address',
   'nav.audit': 'Audit log',
+  'nav.billing': 'Billing',
   'audit.intro': 'Every change to settings and members, and every access to conversations: searches, transcripts read, attachments downloaded, exports. A member reading the same transcript again within the hour is one entry.',
   'audit.download': 'Download CSV',
   'audit.actor': 'Who',

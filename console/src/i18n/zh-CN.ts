@@ -581,6 +581,7 @@ export const zhCN: Record<Key, string> = {
   'analytics.reports.off': '未发送',
   'analytics.reports.notAllowed': '需要主管及以上角色并已验证邮箱',
   'nav.audit': '审计日志',
+  'nav.billing': '套餐与账单',
   'audit.intro': '记录所有设置与成员的变更，以及对会话的每次访问：搜索、查看会话记录、下载附件、导出。同一成员一小时内再次查看同一会话只记一条。',
   'audit.download': '下载 CSV',
   'audit.actor': '操作人',
