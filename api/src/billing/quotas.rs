@@ -5,6 +5,8 @@
 //! up, and conversations opened until then are offline messages (the trigger decides, in the
 //! transaction that opens them). Without Redis the count is read from Postgres each time.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use kefu_protocol::TenantId;
 use tokio::sync::mpsc;
@@ -42,29 +44,43 @@ impl Subscriber for QuotaCounter {
     }
 }
 
-/// Starts counting on this node until `shutdown`.
+/// Starts counting on this node until `shutdown`. What arrived while a round ran is counted
+/// together, per workspace, in the next (one transaction and one `INCRBY` per workspace however
+/// many conversations it opened meanwhile), so a flood of new conversations never queues work
+/// per conversation.
 pub fn start(mut opened: Opened, databases: Databases, redis: Option<RedisLink>, shutdown: CancellationToken) {
     tokio::spawn(async move {
         loop {
-            let tenant = tokio::select! {
+            let first = tokio::select! {
                 () = shutdown.cancelled() => return,
                 tenant = opened.0.recv() => match tenant { Some(tenant) => tenant, None => return },
             };
-            if let Err(error) = count_opened(&databases, redis.as_ref(), tenant).await {
-                tracing::warn!(%tenant, error = format!("{error:#}"), "an opened conversation was not counted");
+            let mut round: HashMap<TenantId, i64> = HashMap::from([(first, 1)]);
+            while let Ok(tenant) = opened.0.try_recv() {
+                *round.entry(tenant).or_default() += 1;
+            }
+            for (tenant, count) in round {
+                if let Err(error) = count_opened(&databases, redis.as_ref(), tenant, count).await {
+                    tracing::warn!(%tenant, error = format!("{error:#}"), "opened conversations were not counted");
+                }
             }
         }
     });
 }
 
-/// Counts one opened conversation of `tenant` and records whether the month is now used up.
-pub async fn count_opened(databases: &Databases, redis: Option<&RedisLink>, tenant: TenantId) -> anyhow::Result<()> {
+/// Counts `count` opened conversations of `tenant` and records whether the month is now used up.
+pub async fn count_opened(
+    databases: &Databases,
+    redis: Option<&RedisLink>,
+    tenant: TenantId,
+    count: i64,
+) -> anyhow::Result<()> {
     let Some(schema) = db::tenants::active_schema(databases, tenant).await? else { return Ok(()) };
     let mut tx = TenantTx::begin(databases, &schema).await?;
     let month = this_month(&mut tx, Utc::now()).await?;
     let limit = i64::from(db::plans::current(&mut tx).await?.conversations_per_month);
     let used = match redis {
-        Some(redis) => match incr(redis, tenant, &month, &mut tx).await {
+        Some(redis) => match incr(redis, tenant, &month, count, &mut tx).await {
             Ok(used) => used,
             Err(error) => {
                 tracing::warn!(%tenant, %error, "Redis did not count; counting in Postgres");
@@ -96,18 +112,19 @@ pub async fn this_month(tx: &mut TenantTx, at: DateTime<Utc>) -> sqlx::Result<db
     db::quotas::month_at(tx, &timezone, at).await
 }
 
-/// Adds one to the month's count in Redis; a count Redis did not have is re-read from Postgres
-/// (which already holds this conversation).
+/// Adds `count` to the month's count in Redis; a count Redis did not have is re-read from
+/// Postgres (which already holds these conversations).
 async fn incr(
     redis: &RedisLink,
     tenant: TenantId,
     month: &db::quotas::Month,
+    count: i64,
     tx: &mut TenantTx,
 ) -> anyhow::Result<i64> {
     let key = format!("kefu:quota:{{{}}}:conversations:{}", tenant.simple(), month.label);
     let mut conn = redis.clone();
-    let used: i64 = redis::cmd("INCR").arg(&key).query_async(&mut conn).await?;
-    if used > 1 {
+    let used: i64 = redis::cmd("INCRBY").arg(&key).arg(count).query_async(&mut conn).await?;
+    if used > count {
         return Ok(used);
     }
     let recorded = db::quotas::conversations_since(tx, month.starts_at).await?;
