@@ -20,7 +20,7 @@ async fn console_in_chromium() {
     assert!(PathBuf::from(&chromium).exists(), "{chromium} is missing: make test installs Debian's chromium");
     let dist = console_dist();
     let db = FreshDatabase::create().await;
-    let (demo_port, proxy_port, console_proxy_port) = (free_port(), free_port(), free_port());
+    let (demo_port, proxy_port) = (free_port(), free_port());
     let public_edge = format!("http://127.0.0.1:{proxy_port}");
     let dist = dist.display().to_string();
     let api =
@@ -38,7 +38,6 @@ async fn console_in_chromium() {
         .env("KEFU_API", &api.base)
         .env("KEFU_EDGE", &edge.base)
         .env("KEFU_PROXY_PORT", proxy_port.to_string())
-        .env("KEFU_CONSOLE_PROXY_PORT", console_proxy_port.to_string())
         .env("KEFU_DEMO_PORT", demo_port.to_string())
         .env("KEFU_CHROMIUM", &chromium)
         // The operator's command line, for the billing scenario (`kefu plans set`).

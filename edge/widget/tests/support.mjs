@@ -26,9 +26,10 @@ export async function cuttableProxy(listenPort, target) {
       a.pipe(b);
     }
   });
+  // Port 0 lets the system choose one (no race with other processes taking it meanwhile).
   await new Promise((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${listenPort}`,
+    url: `http://127.0.0.1:${server.address().port}`,
     cut() {
       up = false;
       for (const socket of sockets) socket.destroy();
