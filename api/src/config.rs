@@ -253,13 +253,27 @@ impl Default for ArchiveConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BillingConfig {
-    /// How often a node looks for trials that ended.
+    /// How often a node looks for trials that ended, seats to bill and grace periods over.
     pub trial_round_secs: u64,
+    /// Stripe's secret API key; without it the workspace's plan changes only by the operator.
+    pub stripe_secret_key: Option<SecretString>,
+    /// The signing secret of the Stripe webhook endpoint (`whsec_…`); required with the key.
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// Stripe's API base URL (another for tests, or a proxy).
+    pub stripe_api_base: String,
+    /// Days a workspace keeps its paid plan after a payment fails, before it moves to Free.
+    pub grace_days: u32,
 }
 
 impl Default for BillingConfig {
     fn default() -> Self {
-        Self { trial_round_secs: 60 }
+        Self {
+            trial_round_secs: 60,
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: "https://api.stripe.com".into(),
+            grace_days: 7,
+        }
     }
 }
 
@@ -698,6 +712,20 @@ impl Config {
         if !(1..=3600).contains(&self.billing.trial_round_secs) {
             problems
                 .push("billing.trial_round_secs (KEFU_BILLING__TRIAL_ROUND_SECS) must be between 1 and 3600".into());
+        }
+        if self.billing.stripe_secret_key.is_some() && self.billing.stripe_webhook_secret.is_none() {
+            problems.push(
+                "billing.stripe_webhook_secret (KEFU_BILLING__STRIPE_WEBHOOK_SECRET) is required with \
+                 billing.stripe_secret_key"
+                    .into(),
+            );
+        }
+        if !self.billing.stripe_api_base.starts_with("https://") && !self.billing.stripe_api_base.starts_with("http://")
+        {
+            problems.push("billing.stripe_api_base (KEFU_BILLING__STRIPE_API_BASE) must be an http(s) URL".into());
+        }
+        if !(0..=90).contains(&self.billing.grace_days) {
+            problems.push("billing.grace_days (KEFU_BILLING__GRACE_DAYS) must be between 0 and 90".into());
         }
         if !(1..=3600).contains(&self.archive.export_round_secs) {
             problems

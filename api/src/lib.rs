@@ -14,6 +14,8 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+#[cfg(any(test, feature = "testing"))]
+pub mod fake_stripe;
 pub mod hours;
 pub mod http;
 pub mod limits;

@@ -72,6 +72,8 @@ pub struct AppState {
     pub limits: crate::limits::SharedLimits,
     /// This node's socket counts under the caps.
     pub socket_caps: Arc<crate::realtime::caps::SocketCaps>,
+    /// Stripe, when this server sells plans (`billing.stripe_secret_key`).
+    pub stripe: Option<crate::billing::payments::Stripe>,
 }
 
 impl AppState {
@@ -188,7 +190,17 @@ impl AppState {
             std::time::Duration::from_secs(config.billing.trial_round_secs),
             shutdown.clone(),
         );
+        let stripe = crate::billing::payments::Stripe::from_config(&config.billing)?;
+        if let Some(stripe) = &stripe {
+            crate::billing::payments::jobs::start(
+                stripe.clone(),
+                db.clone(),
+                std::time::Duration::from_secs(config.billing.trial_round_secs),
+                shutdown.clone(),
+            );
+        }
         Ok(Self {
+            stripe,
             limits,
             socket_caps: crate::realtime::caps::SocketCaps::new(config.realtime.socket_caps()),
             export_jobs,

@@ -177,6 +177,26 @@ impl TestApp {
         Self::spawn_on(&test_database_url().await, adjust).await
     }
 
+    /// Starts a server selling plans through a fake Stripe, on a control database of its own
+    /// where Starter and Pro are billed with the prices `price_starter` and `price_pro` (the
+    /// shared database's plans stay as other tests expect them).
+    pub async fn spawn_with_stripe(fake: &crate::fake_stripe::FakeStripe) -> Self {
+        let url = private_control_database().await;
+        let base = fake.base.clone();
+        let app = Self::spawn_on(&url, |c| {
+            c.billing.stripe_secret_key = Some("sk_test_kefu".into());
+            c.billing.stripe_webhook_secret = Some(crate::fake_stripe::WEBHOOK_SECRET.into());
+            c.billing.stripe_api_base = base;
+            c.billing.trial_round_secs = 1;
+        })
+        .await;
+        sqlx::query("update control.plans set stripe_price_id = 'price_' || id where id in ('starter', 'pro')")
+            .execute(app.db())
+            .await
+            .expect("prices");
+        app
+    }
+
     /// Starts a server on the control database at `database_url`.
     pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         init_test_tracing();

@@ -80,8 +80,13 @@ error_codes! {
     OriginNotAllowed = "origin_not_allowed",
     /// (Edge) The visitor's identity proof is missing or wrong where the tenant requires it.
     InvalidIdentity = "invalid_identity",
-    /// (Edge) The tenant's region could not be reached; retry with backoff.
+    /// (Edge) The tenant's region could not be reached, or (billing) Stripe did not answer;
+    /// retry with backoff.
     UpstreamUnavailable = "upstream_unavailable",
+    /// The workspace has no live subscription to change.
+    NoSubscription = "no_subscription",
+    /// A signed request (a Stripe webhook) whose signature or timestamp does not verify.
+    InvalidSignature = "invalid_signature",
     /// (Edge) `/ws` was requested without a WebSocket upgrade.
     UpgradeRequired = "upgrade_required",
     /// The owner cannot be removed or demoted this way.
@@ -131,8 +136,9 @@ impl ErrorCode {
             | CapacityReached
             | ConversationClosed
             | ConversationOpen
-            | VisitorHasOpenConversation => 409,
-            InvalidOneTimeToken => 400,
+            | VisitorHasOpenConversation
+            | NoSubscription => 409,
+            InvalidOneTimeToken | InvalidSignature => 400,
             ServiceUnavailable => 503,
             Internal => 500,
         }

@@ -1,9 +1,11 @@
 //! The SaaS business (docs/billing.md): what a plan includes ([`Feature`]), the checks handlers
 //! make against it, and the plan's life ([`lifecycle`]: trials that end, and what a workspace
-//! loses when its plan changes), and the quotas counted on every node ([`quotas`]). The plans
+//! loses when its plan changes), the quotas counted on every node ([`quotas`]), and Stripe
+//! ([`payments`]: Checkout, the Customer Portal, webhooks, seats, grace periods). The plans
 //! themselves are rows (`db::plans`).
 
 pub mod lifecycle;
+pub mod payments;
 pub mod quotas;
 
 use kefu_protocol::{ErrorCode, TenantId};

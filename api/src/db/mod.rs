@@ -100,6 +100,7 @@ pub mod rules;
 pub mod search;
 pub mod service_hours;
 pub mod site_keys;
+pub mod subscriptions;
 pub mod teams;
 pub mod tenant;
 pub mod tenant_dump;

@@ -66,6 +66,16 @@ pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<Plan
         .await
 }
 
+/// The plan billed with a Stripe price (the first by position if several share it).
+pub async fn by_price(conn: &mut PgConnection, price: &str) -> sqlx::Result<Option<Plan>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from control.plans p where p.stripe_price_id = $1 order by p.position limit 1"
+    )))
+    .bind(price)
+    .fetch_optional(conn)
+    .await
+}
+
 /// A workspace's plan.
 pub async fn of_tenant(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<Plan> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

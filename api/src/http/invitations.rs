@@ -331,6 +331,9 @@ async fn accept_invitation(
     )
     .await?;
     tx.commit().await?;
+    if let Some(stripe) = &state.stripe {
+        stripe.seats_changed();
+    }
     Ok(axum::Json(SessionResponse::new(
         tokens,
         UserView { id: user_id, email, display_name, email_verified: true, language: None },

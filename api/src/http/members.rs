@@ -153,6 +153,9 @@ async fn remove_member(
     )
     .await?;
     tx.commit().await?;
+    if let Some(stripe) = &state.stripe {
+        stripe.seats_changed();
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod bot;
 pub mod canned_responses;
 pub mod console;
@@ -99,6 +100,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::router())
         .merge(tenant::router())
         .merge(usage::router())
+        .merge(billing::router())
         .merge(presence::router())
         .merge(visitors::router())
         .merge(conversations::router())

@@ -69,6 +69,8 @@ pub struct PlanSummary {
     pub price_per_seat_cents: i32,
     /// ISO currency, lower case.
     pub currency: String,
+    /// Sold through Stripe (it has a Stripe price): an owner can subscribe to it.
+    pub purchasable: bool,
 }
 
 impl From<db::plans::Plan> for PlanSummary {
@@ -85,6 +87,7 @@ impl From<db::plans::Plan> for PlanSummary {
             features: p.features,
             price_per_seat_cents: p.price_per_seat_cents,
             currency: p.currency,
+            purchasable: p.stripe_price_id.is_some(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod attachments;
 mod audit;
 mod auto_close;
 mod bad_input;
+mod billing;
 mod bot;
 mod console;
 mod erasure;
