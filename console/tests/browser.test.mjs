@@ -7,7 +7,8 @@
 // searching the history (a Chinese word marked in its hit, a filter, a refused query, a hit
 // opening its conversation); the audit log showing who searched and read, filtered, as CSV; a
 // visitor's rating and comment shown to the team live; an admin erasing a visitor; the owner's
-// plan and usage, with the banners at 80 % and 100 % after the operator lowers the plan.
+// plan and usage, with the banners at 80 % and 100 % after the operator lowers the plan; subscribing
+// through the fake Stripe's Checkout, cancelling and a failed payment from its portal.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_DEMO_PORT, KEFU_CHROMIUM, and the operator's
 // command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS).
@@ -1138,7 +1139,7 @@ function operator(...args) {
   });
 }
 
-test('billing: the owner sees the plan, the trial and the usage; banners at 80 % and 100 % when the operator lowers the plan', async () => {
+test('billing: the owner sees the plan, the trial and the usage; banners at 80 % and 100 % when the operator lowers the plan; subscribing through Checkout, cancelling, a failed payment', async () => {
   const p = await owner.newPage();
   watch(p, 'owner billing');
   try {
@@ -1185,6 +1186,40 @@ test('billing: the owner sees the plan, the trial and the usage; banners at 80 %
     await p.reload();
     await p.getByTestId('billing-plan').waitFor();
     assert.equal(await p.getByTestId('usage-banners').count(), 0, 'the plan is back');
+
+    // Subscribing: Starter through (the fake) Stripe Checkout, paid, back on the billing page
+    // once Stripe's webhook confirmed it.
+    operator('plans', 'set', 'starter', 'stripe_price_id=price_starter');
+    operator('plans', 'set', 'pro', 'stripe_price_id=price_pro');
+    await p.reload();
+    await p.getByTestId('billing-subscription').getByText('No subscription', { exact: false }).waitFor();
+    await p.getByTestId('billing-subscribe-starter').click();
+    await p.getByRole('heading', { name: 'Subscribe to Kefu' }).waitFor();
+    await p.getByText('price_starter', { exact: false }).waitFor();
+    await p.getByRole('button', { name: 'Pay' }).click();
+    await p.waitForURL('**/admin/billing**');
+    await p.getByTestId('billing-confirmed').waitFor({ timeout: 30_000 });
+    await p.getByTestId('billing-plan').getByText('Starter', { exact: true }).waitFor();
+    assert.equal(await p.getByTestId('billing-trial').count(), 0, 'paying ends the trial');
+    assert.equal(await p.getByTestId('billing-status').getAttribute('data-status'), 'active');
+    await p.getByTestId('billing-period').getByText(/^Renews on .+, \d+ seats billed/).waitFor();
+    assert.equal(await p.getByTestId('billing-subscribe-starter').count(), 0, 'the current plan is not offered again');
+
+    // Cancelling at the period's end, then keeping it after all.
+    await p.getByTestId('billing-cancel').click();
+    await p.getByRole('button', { name: 'Cancel subscription' }).last().click();
+    await p.getByTestId('billing-period').getByText(/^Cancelled: the plan stays until/).waitFor();
+    await p.getByTestId('billing-resume').click();
+    await p.getByTestId('billing-period').getByText(/^Renews on/).waitFor();
+
+    // The portal; a failed payment there shows the grace period on return.
+    await p.getByTestId('billing-portal').click();
+    await p.getByRole('heading', { name: 'Billing portal' }).waitFor();
+    await p.getByRole('button', { name: 'Make the next payment fail' }).click();
+    await p.waitForURL('**/admin/billing');
+    await p.getByTestId('billing-grace').getByText(/Your last payment failed\. Update your payment method before/).waitFor();
+    assert.equal(await p.getByTestId('billing-status').getAttribute('data-status'), 'past_due');
+    await p.getByTestId('billing-plan').getByText('Starter', { exact: true }).waitFor();
     await shotsOf('billing', '/admin/billing', async (q) => {
       await q.getByTestId('billing-plans').getByText('Starter', { exact: true }).first().waitFor();
     });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make dev`: services, build (api, edge, widget), migrate, demo tenant, then the api, the native
-# edge and the demo shop page on its own origin (Ctrl-C stops all three).
+# edge, the demo shop page on its own origin and a fake Stripe (Ctrl-C stops them all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/toolchain.sh
@@ -9,7 +9,7 @@ eval "$(infra/local/services.sh env)"
 
 # A stable development signing key, kept out of git under .dev/.
 mkdir -p .dev
-for secret in signing-key edge-secret visitor-secret; do
+for secret in signing-key edge-secret visitor-secret stripe-webhook-secret; do
     if [[ ! -s .dev/$secret ]]; then
         head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > ".dev/$secret"
     fi
@@ -24,11 +24,17 @@ EDGE_LISTEN=${EDGE_LISTEN:-127.0.0.1:8787}
 EDGE_URL="http://$EDGE_LISTEN"
 export KEFU_HTTP__CORS_ORIGINS=${KEFU_HTTP__CORS_ORIGINS:-[\"http://127.0.0.1:5173\",\"http://localhost:5173\"]}
 export REDIS_URL DATABASE_URL
+# Billing against the tests' fake Stripe (docs/billing.md, "Trying it locally"): its Checkout and
+# portal pages deliver signed events to the api's webhook; no Stripe account, no card.
+STRIPE_LISTEN=${STRIPE_LISTEN:-127.0.0.1:8791}
+export KEFU_BILLING__STRIPE_SECRET_KEY=sk_test_kefu_dev
+export KEFU_BILLING__STRIPE_WEBHOOK_SECRET="whsec_$(cat .dev/stripe-webhook-secret)"
+export KEFU_BILLING__STRIPE_API_BASE=http://$STRIPE_LISTEN
 
 # Where cargo puts the binaries (CARGO_TARGET_DIR may point elsewhere, e.g. a shared target).
 bin=${CARGO_TARGET_DIR:-target}/debug
-echo "dev: building kefu and kefu-edge" >&2
-cargo build --locked -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge
+echo "dev: building kefu, kefu-edge and kefu-fake-stripe" >&2
+cargo build --locked -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge -p kefu-tests --bin kefu-fake-stripe
 # The widget needs Node ≥ 20.19: the edge toolchain's Node 22 (cached under ~/.cache/kefu).
 NODE_PATH_DIR=$(eval "$(infra/local/edge-toolchain.sh node)" && dirname "$(command -v node)")
 PATH=$NODE_PATH_DIR:$PATH infra/local/widget.sh
@@ -39,6 +45,9 @@ export KEFU_EDGE__PUBLIC_URL=$EDGE_URL
 DEMO_LISTEN=${DEMO_LISTEN:-127.0.0.1:8788}
 "$bin"/kefu migrate
 login=$("$bin"/kefu seed-demo)
+# The fake Stripe's prices (a real deployment sets its own: kefu plans set pro stripe_price_id=…).
+"$bin"/kefu plans set starter stripe_price_id=price_starter >/dev/null
+"$bin"/kefu plans set pro stripe_price_id=price_pro >/dev/null
 site_key=$(grep -o 'site_[0-9a-f]*' <<<"$login" | head -1)
 
 cat > .dev/edge.toml <<TOML
@@ -63,6 +72,7 @@ cat <<MSG
   Health        $KEFU_PUBLIC_URL/readyz
   Dev mailbox   $KEFU_PUBLIC_URL/dev/mailbox   (verification and invitation links)
   Metrics       $KEFU_PUBLIC_URL/metrics
+  Stripe (fake) http://$STRIPE_LISTEN   (Settings → Billing: Checkout and portal in test mode, no card)
   Edge          $EDGE_URL   (widget loader $EDGE_URL/w/$site_key.js)
   Demo shop     http://$DEMO_LISTEN/   (a tenant's page with the widget: chat as a visitor)
   Postgres      $DATABASE_URL
@@ -80,6 +90,8 @@ edge_pid=$!
 "$NODE_PATH_DIR/node" edge/widget/scripts/demo-server.mjs --host "${DEMO_LISTEN%:*}" --port "${DEMO_LISTEN##*:}" \
     --edge "$EDGE_URL" --site-key "$site_key" &
 demo_pid=$!
-trap 'kill "$api_pid" "$edge_pid" "$demo_pid" 2>/dev/null; wait' INT TERM EXIT
+"$bin"/kefu-fake-stripe --listen "$STRIPE_LISTEN" --webhook "$KEFU_PUBLIC_URL/api/v1/stripe/webhook" &
+stripe_pid=$!
+trap 'kill "$api_pid" "$edge_pid" "$demo_pid" "$stripe_pid" 2>/dev/null; wait' INT TERM EXIT
 # Stop everything as soon as any process ends.
-wait -n "$api_pid" "$edge_pid" "$demo_pid"
+wait -n "$api_pid" "$edge_pid" "$demo_pid" "$stripe_pid"

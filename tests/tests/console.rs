@@ -4,11 +4,13 @@
 //! check phone layout and Chinese. This harness starts the api and the edge and hands the
 //! scenarios their addresses; the scenarios start the demo shop page, a proxy standing for the
 //! edge's public address (which the api must know before the edge exists), and a proxy in front
-//! of the api whose network they cut under a console.
+//! of the api whose network they cut under a console. Billing goes to the tests' fake Stripe,
+//! whose Checkout and portal pages the owner clicks through.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use kefu_api::fake_stripe::{Delivery, FakeStripe, WEBHOOK_SECRET};
 use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, SIGNING_KEYS, Server, console_dist, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,16 +25,28 @@ async fn console_in_chromium() {
     let (demo_port, proxy_port) = (free_port(), free_port());
     let public_edge = format!("http://127.0.0.1:{proxy_port}");
     let dist = dist.display().to_string();
-    let api =
-        Server::start(&db.url, &[EDGE_ENV, ("KEFU_HTTP__CONSOLE_DIR", &dist), ("KEFU_EDGE__PUBLIC_URL", &public_edge)])
-            .await;
+    let stripe = FakeStripe::start().await;
+    let api = Server::start(
+        &db.url,
+        &[
+            EDGE_ENV,
+            ("KEFU_HTTP__CONSOLE_DIR", &dist),
+            ("KEFU_EDGE__PUBLIC_URL", &public_edge),
+            ("KEFU_BILLING__STRIPE_SECRET_KEY", "sk_test_kefu"),
+            ("KEFU_BILLING__STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("KEFU_BILLING__STRIPE_API_BASE", &stripe.base),
+        ],
+    )
+    .await;
+    stripe.deliver_to(Delivery { url: format!("{}/api/v1/stripe/webhook", api.base), secret: WEBHOOK_SECRET.into() });
     // Widget settings saved in the console reach the edge within a second.
     let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "cache_secs = 1", Some(&public_edge)).await;
 
     let console = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../console");
     let path = format!("{}:{}", PathBuf::from(node_bin).display(), std::env::var("PATH").unwrap_or_default());
-    let status = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "--test-concurrency=1", "tests/browser.test.mjs"])
+    // The scenarios run on a blocking thread: the fake Stripe serves on this runtime meanwhile.
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-reporter=spec", "--test-concurrency=1", "tests/browser.test.mjs"])
         .current_dir(&console)
         .env("PATH", path)
         .env("KEFU_API", &api.base)
@@ -43,8 +57,7 @@ async fn console_in_chromium() {
         // The operator's command line, for the billing scenario (`kefu plans set`).
         .env("KEFU_BIN", kefu_tests::kefu_bin())
         .env("KEFU_OPERATOR_DATABASE_URL", &db.url)
-        .env("KEFU_OPERATOR_SIGNING_KEYS", SIGNING_KEYS)
-        .status()
-        .expect("run node");
+        .env("KEFU_OPERATOR_SIGNING_KEYS", SIGNING_KEYS);
+    let status = tokio::task::spawn_blocking(move || node.status().expect("run node")).await.expect("node's thread");
     assert!(status.success(), "the console's browser scenarios failed ({status}); their output is above");
 }

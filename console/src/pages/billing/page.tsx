@@ -1,11 +1,14 @@
-// The owner's billing page: the plan, the trial's end, every limit with its use, and the plans
-// offered (docs/billing.md).
-import { Card, Descriptions, Progress, Space, Table, Tag, Typography } from 'antd';
+// The owner's billing page: the plan, the trial's end, every limit with its use, the
+// subscription (docs/billing.md, "Stripe"), and the plans offered with a button to subscribe or
+// switch; back from Stripe Checkout, it waits for Stripe's confirmation.
+import { Alert, Button, Card, Descriptions, Progress, Space, Table, Tag, Typography } from 'antd';
 import { useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
 import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
+import { useApp } from '../../ui/app';
 import { describe } from '../../ui/errors';
+import { type Billing, SubscriptionCard } from './subscription';
 import { featureName, meterName, meterWarning, text } from './text';
 
 type Usage = components['schemas']['UsageView'];
@@ -17,13 +20,56 @@ export function BillingPage() {
   const { t, lang } = useI18n();
   const [usage, setUsage] = useState<Usage>();
   const [plans, setPlans] = useState<Plan[]>([]);
+  const [billing, setBilling] = useState<Billing>();
   const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState<string>();
+  const [returned, setReturned] = useState(() => new URLSearchParams(window.location.search).get('checkout'));
+  const { message } = useApp();
+  const load = () =>
+    Promise.all([call(api.GET('/api/v1/usage')), call(api.GET('/api/v1/billing'))]).then(([u, b]) => {
+      setUsage(u);
+      setBilling(b);
+      return b;
+    });
   useEffect(() => {
-    call(api.GET('/api/v1/usage')).then(setUsage, (e) => setError(describe(e, t)));
+    load().catch((e) => setError(describe(e, t)));
     call(api.GET('/api/v1/plans')).then(setPlans, (e) => setError(describe(e, t)));
     // `t` changes with the language only.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
+  // Back from Checkout: Stripe's webhook confirms within seconds; look again until it did.
+  useEffect(() => {
+    if (returned !== 'done') return;
+    let tries = 0;
+    const timer = window.setInterval(() => {
+      tries += 1;
+      load().then((b) => {
+        if (b.live || tries >= 30) {
+          window.clearInterval(timer);
+          window.history.replaceState(null, '', window.location.pathname);
+          setReturned(b.live ? 'confirmed' : null);
+        }
+      }, () => undefined);
+    }, 1500);
+    return () => window.clearInterval(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [returned]);
+  const subscribe = async (plan: Plan) => {
+    setBusy(plan.id);
+    try {
+      const { checkout_url } = await call(api.POST('/api/v1/billing/subscribe', { body: { plan: plan.id } }));
+      if (checkout_url) {
+        message.loading(text(lang, 'working'));
+        window.location.assign(checkout_url);
+        return;
+      }
+      await load();
+      message.success(text(lang, 'switched', { plan: plan.name }));
+    } catch (e) {
+      message.error(describe(e, t));
+    }
+    setBusy(undefined);
+  };
   const date = (iso: string) => new Date(iso).toLocaleDateString(lang, { dateStyle: 'medium' });
   const money = (cents: number, currency: string) =>
     cents === 0 ? text(lang, 'free') : text(lang, 'perSeat', { price: new Intl.NumberFormat(lang, { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100) });
@@ -32,6 +78,9 @@ export function BillingPage() {
   return (
     <Space direction="vertical" size={16} style={{ width: '100%' }} data-testid="billing">
       <Typography.Title level={3}>{text(lang, 'title')}</Typography.Title>
+      {returned === 'done' && <Alert type="info" showIcon message={text(lang, 'confirming')} data-testid="billing-confirming" />}
+      {returned === 'confirmed' && <Alert type="success" showIcon message={text(lang, 'confirmed')} data-testid="billing-confirmed" />}
+      {returned === 'cancelled' && <Alert type="warning" showIcon message={text(lang, 'checkoutCancelled')} />}
       <Card size="small" title={text(lang, 'currentPlan')}>
         <Descriptions size="small" column={1}>
           <Descriptions.Item label={text(lang, 'colPlan')}>
@@ -55,6 +104,7 @@ export function BillingPage() {
           </Typography.Text>
         </Space>
       </Card>
+      {billing?.stripe && <SubscriptionCard billing={billing} onChange={setBilling} />}
       <Card size="small" title={text(lang, 'plans')}>
         <Table<Plan> size="small" rowKey="id" pagination={false} dataSource={plans} scroll={{ x: true }} data-testid="billing-plans"
           columns={[
@@ -66,8 +116,20 @@ export function BillingPage() {
             { title: text(lang, 'colKb'), render: (_, p) => p.kb_entries.toLocaleString(lang) },
             { title: text(lang, 'colHistory'), render: (_, p) => (p.max_retention_days == null ? text(lang, 'historyAll') : text(lang, 'historyDays', { days: p.max_retention_days })) },
             { title: text(lang, 'colFeatures'), render: (_, p) => p.features.map((f) => <Tag key={f}>{featureName(lang, f)}</Tag>) },
+            ...(billing?.stripe
+              ? [{
+                  title: '',
+                  render: (_: unknown, p: Plan) =>
+                    p.purchasable && !(p.id === usage.plan.id && billing.live) && (
+                      <Button type={billing.live ? 'default' : 'primary'} size="small" loading={busy === p.id} disabled={!!busy}
+                        onClick={() => subscribe(p)} data-testid={`billing-subscribe-${p.id}`}>
+                        {billing.live ? text(lang, 'switchTo') : text(lang, 'subscribe')}
+                      </Button>
+                    ),
+                }]
+              : []),
           ]} />
-        <Typography.Paragraph type="secondary" style={{ marginTop: 12 }}>{text(lang, 'changeByOperator')}</Typography.Paragraph>
+        {!billing?.stripe && <Typography.Paragraph type="secondary" style={{ marginTop: 12 }}>{text(lang, 'changeByOperator')}</Typography.Paragraph>}
       </Card>
     </Space>
   );

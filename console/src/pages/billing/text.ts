@@ -43,6 +43,29 @@ const en = {
   featureRegions: 'Regions',
   featureAnalyticsExport: 'Scheduled reports',
   changeByOperator: 'To change plans, contact the operator of this Kefu installation.',
+  subscription: 'Subscription',
+  noSubscription: 'No subscription: choose a plan below to subscribe. You pay by card on Stripe’s secure page.',
+  statusActive: 'Active',
+  statusTrialing: 'Active (trial)',
+  statusPastDue: 'Payment failed',
+  statusUnpaid: 'Unpaid',
+  statusCanceled: 'Ended',
+  statusIncomplete: 'Waiting for the first payment',
+  statusOther: 'Status: {status}',
+  renews: 'Renews on {date}, {seats} seats billed (one per member).',
+  endsOn: 'Cancelled: the plan stays until {date}, then the workspace moves to Free. Nothing is deleted.',
+  grace: 'Your last payment failed. Update your payment method before {date}, or the workspace moves to the Free plan (nothing is deleted).',
+  portal: 'Payment methods and invoices',
+  cancel: 'Cancel subscription',
+  cancelConfirm: 'Cancel at the end of the paid period? The plan stays until {date}.',
+  resume: 'Keep my subscription',
+  subscribe: 'Subscribe',
+  switchTo: 'Switch to this plan',
+  switched: 'Your plan is now {plan}. The change is prorated on your next invoice.',
+  confirming: 'Thank you! Stripe is confirming your payment; this page updates by itself.',
+  confirmed: 'Your subscription is active.',
+  checkoutCancelled: 'Checkout was cancelled; nothing was charged.',
+  working: 'Opening Stripe…',
 };
 
 const zh: Record<keyof typeof en, string> = {
@@ -82,6 +105,29 @@ const zh: Record<keyof typeof en, string> = {
   featureRegions: '数据区域',
   featureAnalyticsExport: '定期报表',
   changeByOperator: '如需更改套餐，请联系本 Kefu 部署的运营方。',
+  subscription: '订阅',
+  noSubscription: '尚未订阅：在下方选择套餐即可订阅，在 Stripe 的安全页面以银行卡付款。',
+  statusActive: '生效中',
+  statusTrialing: '生效中（试用）',
+  statusPastDue: '扣款失败',
+  statusUnpaid: '未付款',
+  statusCanceled: '已结束',
+  statusIncomplete: '等待首次付款',
+  statusOther: '状态：{status}',
+  renews: '将于 {date} 续订，按成员计费 {seats} 个席位。',
+  endsOn: '已取消：套餐保留至 {date}，之后工作区转为免费套餐，不会删除任何数据。',
+  grace: '最近一次扣款失败。请在 {date} 前更新付款方式，否则工作区将转为免费套餐（不会删除任何数据）。',
+  portal: '付款方式与发票',
+  cancel: '取消订阅',
+  cancelConfirm: '在当前付费周期结束时取消？套餐保留至 {date}。',
+  resume: '继续订阅',
+  subscribe: '订阅',
+  switchTo: '切换到此套餐',
+  switched: '您的套餐已变更为 {plan}，差额将按比例计入下一张发票。',
+  confirming: '感谢您的付款！Stripe 正在确认，本页面会自动更新。',
+  confirmed: '您的订阅已生效。',
+  checkoutCancelled: '已取消结账，未产生任何费用。',
+  working: '正在打开 Stripe…',
 };
 
 export type TextKey = keyof typeof en;
@@ -125,6 +171,21 @@ const FEATURES: Record<string, TextKey> = {
   regions: 'featureRegions',
   analytics_export: 'featureAnalyticsExport',
 };
+
+const STATUSES: Record<string, TextKey> = {
+  active: 'statusActive',
+  trialing: 'statusTrialing',
+  past_due: 'statusPastDue',
+  unpaid: 'statusUnpaid',
+  canceled: 'statusCanceled',
+  incomplete: 'statusIncomplete',
+};
+
+/** A subscription's Stripe status in words. */
+export function statusName(lang: Lang, status: string): string {
+  const key = STATUSES[status];
+  return key ? text(lang, key) : text(lang, 'statusOther', { status });
+}
 
 /** A feature's name. */
 export function featureName(lang: Lang, feature: string): string {
