@@ -826,7 +826,15 @@ test('rules: a bad pattern refused on its field, two rules reordered and one tur
     await p.getByRole('menuitem', { name: 'Rules' }).click();
     await p.waitForURL('**/admin/rules');
     await p.getByText('No rules yet.').waitFor();
-    const option = (text) => p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText(text, { exact: true }).click();
+    // Chooses in a select until the select shows the choice (under load, a click on an option
+    // can land while the dropdown is still animating and choose nothing).
+    const choose = (select, text) =>
+      until(`“${text}” chosen`, async () => {
+        if ((await select.textContent())?.includes(text)) return true;
+        if ((await p.locator('.ant-select-dropdown:visible').count()) === 0) await select.click();
+        await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText(text, { exact: true }).click({ timeout: 2000 }).catch(() => undefined);
+        return false;
+      });
 
     // A refund rule whose pattern does not compile: refused next to the pattern, in the regex
     // engine's words; fixed, it saves.
@@ -834,14 +842,12 @@ test('rules: a bad pattern refused on its field, two rules reordered and one tur
     const modal = p.getByTestId('rule-form');
     await modal.getByTestId('rule-name-input').fill('Refunds 退款');
     const condition = modal.getByTestId('rule-condition').first();
-    await condition.getByTestId('rule-condition-op').click();
-    await option('matches the pattern');
+    await choose(condition.getByTestId('rule-condition-op'), 'matches the pattern');
     await condition.getByTestId('rule-condition-value').fill('(?i)refund|退款(');
     await modal.getByTestId('rule-action').first().getByTestId('rule-action-tag').fill('refund');
     await modal.getByTestId('rule-add-action').click();
     const priority = modal.getByTestId('rule-action').nth(1);
-    await priority.getByTestId('rule-action-type').click();
-    await option('Raise the priority to');
+    await choose(priority.getByTestId('rule-action-type'), 'Raise the priority to');
     await priority.getByTestId('rule-action-priority').fill('80');
     await p.locator('#rule-save').click();
     await condition.getByText(/^Not a valid pattern\. .*unclosed group/i).waitFor();
@@ -858,8 +864,7 @@ test('rules: a bad pattern refused on its field, two rules reordered and one tur
     // A second rule, on the pricing page.
     await p.getByTestId('rule-new').click();
     await modal.getByTestId('rule-name-input').fill('Pricing page');
-    await modal.getByTestId('rule-condition').first().getByTestId('rule-condition-field').click();
-    await option('Page URL');
+    await choose(modal.getByTestId('rule-condition').first().getByTestId('rule-condition-field'), 'Page URL');
     await modal.getByTestId('rule-condition').first().getByTestId('rule-condition-value').fill('/pricing');
     await modal.getByTestId('rule-action').first().getByTestId('rule-action-tag').fill('sales');
     await p.locator('#rule-save').click();

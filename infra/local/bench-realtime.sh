@@ -8,7 +8,7 @@
 # markdown report goes to stdout.
 #
 # Override (defaults in parentheses):
-#   MODES (idle,upgrades,closed,rate,fanout,resume)   which modes, in this order
+#   MODES (idle,upgrades,closed,rate,fanout,resume,noisy)   which modes, in this order
 #   BASELINE_REV (none)      a git revision to measure side by side with the current tree
 #   SOCKETIO (1)             0 skips the Socket.IO relay baseline in the fan-out mode
 #   NODES (2)                kefu nodes for closed, rate, fanout and resume (idle, upgrades: 1)
@@ -20,12 +20,13 @@
 #   UPGRADE_WORKERS (32) UPGRADE_SECONDS (5)                              upgrades
 #   IDLE (19000) IDLE_PROCS (2)                                           idle sockets on one node
 #   RESUME_CONVERSATIONS (750)                                            resume
+#   NOISY_PHASES (quiet,api,page-views,messages)                          noisy neighbour
 #   SOURCE_IPS (16)          client sockets rotate over 127.0.0.2 … 127.0.0.(1+N)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/toolchain.sh
 eval "$(infra/local/services.sh env)"
-MODES=${MODES:-idle,upgrades,closed,rate,fanout,resume}
+MODES=${MODES:-idle,upgrades,closed,rate,fanout,resume,noisy}
 BASELINE_REV=${BASELINE_REV:-}
 SOCKETIO=${SOCKETIO:-1}
 NODES=${NODES:-2}
@@ -43,6 +44,7 @@ UPGRADE_SECONDS=${UPGRADE_SECONDS:-5}
 IDLE=${IDLE:-19000}
 IDLE_PROCS=${IDLE_PROCS:-2}
 RESUME_CONVERSATIONS=${RESUME_CONVERSATIONS:-750}
+NOISY_PHASES=${NOISY_PHASES:-quiet,api,page-views,messages}
 SOURCE_IPS=${SOURCE_IPS:-16}
 export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough"
 export KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000 KEFU_LOG_FORMAT=json RUST_LOG=warn REDIS_URL
@@ -185,8 +187,12 @@ for mode in "${modes[@]}"; do
             start_nodes "$i" "$NODES"
             run_load "$i" resume --conversations "$RESUME_CONVERSATIONS"
             ;;
+        noisy)
+            start_nodes "$i" "$NODES"
+            run_load "$i" noisy --phases "$NOISY_PHASES" --seconds "$DURATION"
+            ;;
         *)
-            echo "unknown mode $mode (idle, upgrades, closed, rate, fanout, resume)" >&2
+            echo "unknown mode $mode (idle, upgrades, closed, rate, fanout, resume, noisy)" >&2
             exit 2
             ;;
         esac
@@ -199,7 +205,7 @@ done
 
 overrides=""
 for var in MODES BASELINE_REV SOCKETIO NODES DURATION VISITORS AGENTS RATES CLOSED_CONNS ROOMS ROOM_SIZE ROOMS_PER_TENANT FANOUT_RATES \
-    UPGRADE_WORKERS UPGRADE_SECONDS IDLE IDLE_PROCS RESUME_CONVERSATIONS SOURCE_IPS; do
+    UPGRADE_WORKERS UPGRADE_SECONDS IDLE IDLE_PROCS RESUME_CONVERSATIONS NOISY_PHASES SOURCE_IPS; do
     [[ -n ${!var+x} && -n ${!var} ]] && overrides+="$var=${!var} "
 done
 echo "## Real-time core: $(date -u +%Y-%m-%d), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB"

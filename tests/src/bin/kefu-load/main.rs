@@ -8,6 +8,7 @@
 //! - `upgrades`: WebSocket upgrades/s with token check and tenant lookup;
 //! - `idle`: server RSS per idle authenticated socket on one node (several client processes);
 //! - `resume`: an agent re-following many conversations after a reconnect;
+//! - `noisy`: a quiet workspace's latencies while another floods the API, page views or messages;
 //! - `report`: one table per mode from a record file, every server side by side.
 //!
 //! Every mode reports the CPU each process used over its measured window. `infra/local/
@@ -89,6 +90,8 @@ enum Mode {
     IdleWorker(modes::idle::WorkerArgs),
     /// Resume: an agent reconnects and re-follows many conversations.
     Resume(modes::resume::Args),
+    /// Noisy neighbour: a quiet workspace's latencies while another floods.
+    Noisy(modes::noisy::Args),
     /// Prints one table per mode from a record file.
     Report {
         /// The record file (`--record` of the runs).
@@ -157,6 +160,7 @@ fn main() {
             Mode::Idle(args) => modes::idle::run(&ctx, args).await,
             Mode::IdleWorker(args) => modes::idle::worker(&ctx, args).await,
             Mode::Resume(args) => modes::resume::run(&ctx, args).await,
+            Mode::Noisy(args) => modes::noisy::run(&ctx, args).await,
             Mode::Report { file } => report::print(&file),
         }
     });

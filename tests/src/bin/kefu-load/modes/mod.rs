@@ -3,6 +3,7 @@
 pub mod closed;
 pub mod fanout;
 pub mod idle;
+pub mod noisy;
 pub mod rate;
 pub mod resume;
 pub mod upgrades;
