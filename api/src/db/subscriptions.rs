@@ -122,7 +122,7 @@ pub struct SeatsOutOfStep {
 }
 
 /// Up to `limit` workspaces with a live subscription billing another number of seats than they
-/// have members.
+/// have members, in random order (one that keeps failing cannot hold the others back).
 pub async fn seats_out_of_step(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<SeatsOutOfStep>> {
     sqlx::query_as(
         "select t.id as tenant, t.stripe_subscription_id as subscription, m.members
@@ -131,6 +131,7 @@ pub async fn seats_out_of_step(conn: &mut PgConnection, limit: i64) -> sqlx::Res
          where t.stripe_subscription_id is not null and t.status = 'active'
            and t.subscription_status in ('trialing', 'active', 'past_due')
            and t.billed_seats is distinct from m.members
+         order by random()
          limit $1",
     )
     .bind(limit)

@@ -237,6 +237,16 @@ async fn billed_seats_follow_the_members() {
     let quantity =
         |fake: &FakeStripe| fake.subscription(&subscription).map(|s| s["items"]["data"][0]["quantity"].clone());
     assert_eq!(quantity(&fake), Some(json!(1)));
+    // Another workspace whose subscription Stripe no longer has: its round fails, the others go on.
+    let broken = app.verified_owner().await;
+    sqlx::query(
+        "update control.tenants set stripe_customer_id = 'cus_gone', stripe_subscription_id = 'sub_gone',
+             subscription_status = 'active', billed_seats = 7 where id = $1",
+    )
+    .bind(broken.tenant_id.parse::<kefu_protocol::TenantId>().expect("tenant"))
+    .execute(app.db())
+    .await
+    .expect("a broken subscription");
 
     let agent = app.invite_and_accept(&owner, "agent").await;
     let mut seats = Value::Null;

@@ -38,34 +38,46 @@ pub fn start(stripe: Stripe, databases: Databases, every: Duration, shutdown: Ca
 }
 
 /// Sets the billed seats of subscriptions whose workspace has another number of members.
-/// Returns how many were updated.
+/// Returns how many were updated; a workspace that fails (Stripe refusing, say) is logged and the
+/// others go on.
 pub async fn bill_seats(stripe: &Stripe, databases: &Databases) -> Result<usize, StripeFailure> {
     let due = db::subscriptions::seats_out_of_step(&mut *databases.control().acquire().await?, ROUND).await?;
     let mut updated = 0;
     for workspace in due {
-        let current = RetrieveSubscription::new(workspace.subscription.as_str()).send(stripe.client()).await?;
-        let Some(item) = current.items.data.first() else { continue };
-        let seats = u64::try_from(workspace.members.max(1)).unwrap_or(1);
-        let now = if item.quantity == Some(seats) {
-            current
-        } else {
-            let item = UpdateSubscriptionItems {
-                id: Some(item.id.as_str().to_owned()),
-                quantity: Some(seats),
-                ..UpdateSubscriptionItems::new()
-            };
+        match bill_one(stripe, databases, &workspace).await {
+            Ok(seats) => {
+                tracing::info!(tenant = %workspace.tenant, seats, "billed seats updated");
+                updated += 1;
+            }
+            Err(error) => tracing::warn!(tenant = %workspace.tenant, %error, "billing a workspace's seats failed"),
+        }
+    }
+    Ok(updated)
+}
+
+async fn bill_one(
+    stripe: &Stripe,
+    databases: &Databases,
+    workspace: &db::subscriptions::SeatsOutOfStep,
+) -> Result<u64, StripeFailure> {
+    let current = RetrieveSubscription::new(workspace.subscription.as_str()).send(stripe.client()).await?;
+    let seats = u64::try_from(workspace.members.max(1)).unwrap_or(1);
+    let item = current.items.data.first().map(|i| (i.id.as_str().to_owned(), i.quantity));
+    let now = match item {
+        Some((id, quantity)) if quantity != Some(seats) => {
+            let item =
+                UpdateSubscriptionItems { id: Some(id), quantity: Some(seats), ..UpdateSubscriptionItems::new() };
             UpdateSubscription::new(workspace.subscription.as_str())
                 .items(vec![item])
                 .proration_behavior(UpdateSubscriptionProrationBehavior::CreateProrations)
                 .send(stripe.client())
                 .await?
-        };
-        let (state, price) = state_of(&now);
-        apply::subscription(databases, stripe.grace_days, workspace.tenant, &state, price.as_deref()).await?;
-        tracing::info!(tenant = %workspace.tenant, seats, "billed seats updated");
-        updated += 1;
-    }
-    Ok(updated)
+        }
+        _ => current,
+    };
+    let (state, price) = state_of(&now);
+    apply::subscription(databases, stripe.grace_days, workspace.tenant, &state, price.as_deref()).await?;
+    Ok(seats)
 }
 
 /// Moves workspaces whose payments have failed for longer than the grace period to Free.
@@ -77,11 +89,19 @@ pub async fn end_grace(stripe: &Stripe, databases: &Databases) -> Result<usize, 
             .await?;
     let mut ended = 0;
     for tenant in due {
-        let Some(schema) = db::tenants::active_schema(databases, tenant).await? else { continue };
-        let mut tx = TenantTx::begin(databases, &schema).await?;
-        apply::switch(&mut tx, Target::Plan(db::plans::FALLBACK.to_owned(), "payment_failed")).await?;
-        tx.commit().await?;
-        ended += 1;
+        match end_one(databases, tenant).await {
+            Ok(true) => ended += 1,
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%tenant, %error, "ending a grace period failed"),
+        }
     }
     Ok(ended)
+}
+
+async fn end_one(databases: &Databases, tenant: kefu_protocol::TenantId) -> Result<bool, StripeFailure> {
+    let Some(schema) = db::tenants::active_schema(databases, tenant).await? else { return Ok(false) };
+    let mut tx = TenantTx::begin(databases, &schema).await?;
+    apply::switch(&mut tx, Target::Plan(db::plans::FALLBACK.to_owned(), "payment_failed")).await?;
+    tx.commit().await?;
+    Ok(true)
 }

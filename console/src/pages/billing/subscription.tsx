@@ -54,7 +54,10 @@ export function SubscriptionCard({ billing, onChange }: { billing: Billing; onCh
             )}
           </Space>
         )}
-        {billing.grace_ends_at && <Alert type="error" showIcon message={text(lang, 'grace', { date: date(billing.grace_ends_at) })} data-testid="billing-grace" />}
+        {billing.grace_ends_at && (
+          <Alert type="error" showIcon data-testid="billing-grace"
+            message={text(lang, new Date(billing.grace_ends_at) > new Date() ? 'grace' : 'graceOver', { date: date(billing.grace_ends_at) })} />
+        )}
         <Space wrap>
           {billing.status && (
             <Button onClick={portal} loading={busy === 'portal'} data-testid="billing-portal">{text(lang, 'portal')}</Button>
