@@ -348,6 +348,18 @@ async fn plans_command(config: &Config, action: PlansAction) -> anyhow::Result<(
             }
             tx.commit().await?;
             println!("plan `{id}` changed; every node applies it on its next check");
+            // Features turned off and the month's quota decided again at once, not at each
+            // workspace's next conversation.
+            let reaches_workspaces = changes
+                .iter()
+                .any(|c| matches!(c, plans::Change::Features(_) | plans::Change::Number("conversations_per_month", _)));
+            if reaches_workspaces {
+                drop(conn);
+                let visited = kefu_api::billing::lifecycle::plan_edited(&databases, &id).await?;
+                println!(
+                    "{visited} workspace(s) on `{id}` updated (features it lacks turned off, this month's quota decided again)"
+                );
+            }
         }
     }
     Ok(())

@@ -68,6 +68,25 @@ pub async fn switch(
     Ok(from)
 }
 
+/// After the operator edited a plan's features or monthly conversations: every active workspace
+/// on it gets what follows a plan change (features it no longer has turned off, the month's quota
+/// decided again), each in its own transaction. Returns how many workspaces were visited.
+pub async fn plan_edited(databases: &Databases, plan: &str) -> anyhow::Result<usize> {
+    let tenants = db::plans::tenants_on(&mut *databases.control().acquire().await?, plan).await?;
+    let mut visited = 0;
+    for tenant in tenants {
+        let Some(schema) = db::tenants::active_schema(databases, tenant).await? else { continue };
+        let mut tx = TenantTx::begin(databases, &schema).await?;
+        let now = db::plans::current(&mut tx).await?;
+        if now.id == plan {
+            changed(&mut tx, plan, &now, "plan_edited").await?;
+            tx.commit().await?;
+            visited += 1;
+        }
+    }
+    Ok(visited)
+}
+
 /// What follows a plan change, in the transaction that made it: features the plan lacks are
 /// turned off, and the audit log records the change with its cause.
 pub async fn changed(tx: &mut TenantTx, from: &str, to: &db::plans::Plan, cause: &str) -> sqlx::Result<()> {

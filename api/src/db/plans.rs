@@ -76,6 +76,14 @@ pub async fn by_price(conn: &mut PgConnection, price: &str) -> sqlx::Result<Opti
     .await
 }
 
+/// The active workspaces on a plan.
+pub async fn tenants_on(conn: &mut PgConnection, plan: &str) -> sqlx::Result<Vec<TenantId>> {
+    sqlx::query_scalar("select id from control.tenants where plan_id = $1 and status = 'active' order by id")
+        .bind(plan)
+        .fetch_all(conn)
+        .await
+}
+
 /// A workspace's plan.
 pub async fn of_tenant(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<Plan> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

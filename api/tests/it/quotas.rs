@@ -158,3 +158,24 @@ async fn the_month_is_the_workspaces_own_and_a_used_up_month_ends_with_it() {
     assert_eq!(status["quota_reached"], json!(null), "{status}");
     assert!(!kind_of(&app, &owner, &c).await.0);
 }
+
+#[tokio::test]
+async fn the_operator_raising_a_plans_number_unpauses_its_workspaces_at_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let plan = app.own_plan(&owner, "conversations_per_month = 1").await;
+    let (_v1, _, _) = open(&app, &owner, "the only one this month").await;
+    wait_full(&app, &owner, true).await;
+
+    // `kefu plans set <plan> conversations_per_month=…` then re-decides every workspace on it.
+    let mut conn = app.db().acquire().await.expect("connection");
+    let change = kefu_api::db::plans::Change::Number("conversations_per_month", 50);
+    assert!(kefu_api::db::plans::change(&mut conn, &plan, &change).await.expect("change"));
+    drop(conn);
+    let visited = kefu_api::billing::lifecycle::plan_edited(app.databases(), &plan).await.expect("re-decided");
+    assert_eq!(visited, 1);
+    assert!(!full(&app, &owner).await, "not at the workspace's next conversation: now");
+    let (_v2, status, conversation) = open(&app, &owner, "after the operator's edit").await;
+    assert_eq!(status["quota_reached"], json!(null), "{status}");
+    assert!(!kind_of(&app, &owner, &conversation).await.0);
+}
