@@ -13,7 +13,6 @@
 // KEFU_PROXY_PORT, KEFU_DEMO_PORT, KEFU_CHROMIUM, and the operator's
 // command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startDemo } from '../../edge/widget/scripts/demo-server.mjs';
-import { cuttableProxy, until, widgetStorage } from '../../edge/widget/tests/support.mjs';
+import { cuttableProxy, operator, until, widgetStorage } from '../../edge/widget/tests/support.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -1134,15 +1133,6 @@ test('analytics: the week\'s figures, charts, agents and sources; a table downlo
     await p.close();
   }
 });
-
-/** The operator's `kefu` command line against the test's database. */
-function operator(...args) {
-  return execFileSync(env('KEFU_BIN'), args, {
-    // Only what the command reads: the scenarios' own KEFU_* variables are not its settings.
-    env: { PATH: process.env.PATH, DATABASE_URL: env('KEFU_OPERATOR_DATABASE_URL'), KEFU_AUTH__SIGNING_KEYS: env('KEFU_OPERATOR_SIGNING_KEYS') },
-    encoding: 'utf8',
-  });
-}
 
 test('billing: the owner sees the plan, the trial and the usage; banners at 80 % and 100 % when the operator lowers the plan; subscribing through Checkout, cancelling, a failed payment', async () => {
   const p = await owner.newPage();

@@ -46,6 +46,10 @@ async fn widget_in_chromium() {
         .env("KEFU_AGENT_TOKEN", &shop.access)
         .env("KEFU_CHROMIUM", &chromium)
         .env("KEFU_CONTROL_DIR", &control)
+        // The operator's command line, for the over-quota scenario (`kefu plans set`).
+        .env("KEFU_BIN", kefu_tests::kefu_bin())
+        .env("KEFU_OPERATOR_DATABASE_URL", &db.url)
+        .env("KEFU_OPERATOR_SIGNING_KEYS", SIGNING_KEYS)
         .spawn()
         .expect("run node");
     let api_port: u16 = api.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("api port");

@@ -2,12 +2,13 @@
 // snippet; the loader and chat UI come from the edge through a proxy this file can cut; an agent
 // answers over the real protocol. Started by tests/tests/widget.rs (make test), which provides:
 // KEFU_API, KEFU_EDGE, KEFU_PROXY_PORT, KEFU_DEMO_PORT, KEFU_SITE_KEY, KEFU_AGENT_TOKEN,
-// KEFU_CHROMIUM.
+// KEFU_CHROMIUM, and the operator's command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL,
+// KEFU_OPERATOR_SIGNING_KEYS).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startDemo } from '../scripts/demo-server.mjs';
-import { Agent, cuttableProxy, harness, until, widgetStorage } from './support.mjs';
+import { Agent, cuttableProxy, harness, operator, until, widgetStorage } from './support.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -380,4 +381,33 @@ test('the answer to a left message is mailed; its link opens the chat on any dev
   assert.equal(forged.status(), 404);
   await p.getByText('This chat link has expired').waitFor();
   await phone.close();
+});
+
+test('over the month\'s conversations a new visitor gets the offline form with a polite text, and the team still gets the message', async () => {
+  // The operator lowers the workspace's plan to one conversation a month (used long ago):
+  // `kefu plans set` decides the month again for the workspaces on it at once.
+  operator('plans', 'set', 'pro', 'conversations_per_month=1');
+  const ctx = await browser.newContext({ locale: 'en-US' });
+  try {
+    const p = await ctx.newPage();
+    await p.goto(`http://127.0.0.1:${DEMO_PORT}/`);
+    await p.getByRole('button', { name: 'Chat with us' }).click();
+    await p.getByText("We can't start a live chat right now. Leave us a message and we'll get back to you.").waitFor();
+    assert.equal(await p.getByRole('dialog').getByText(/error|refused|quota|limit/i).count(), 0, 'no error, no jargon');
+    if (process.env.KEFU_SCREENSHOTS) await p.screenshot({ path: `${process.env.KEFU_SCREENSHOTS}/widget-paused.png` });
+    await p.getByLabel(/^Name/).fill('Grace Hopper');
+    await p.getByLabel(/^Email/).fill('grace@example.com');
+    await p.getByLabel(/^Message\b/).fill('Is the blue one back in stock?');
+    await p.getByRole('button', { name: 'Send message' }).click();
+    await p.getByText('Thanks! We got your message').waitFor();
+    const stored = await until('the message stored', async () => {
+      const kept = await widgetStorage(p, SITE_KEY);
+      return kept.conversation_id ? kept : false;
+    });
+    const transcript = await agent.transcript(stored.conversation_id);
+    assert.deepEqual(transcript.map((m) => m.body), ['Is the blue one back in stock?'], 'stored for the team like any message');
+  } finally {
+    await ctx.close();
+    operator('plans', 'set', 'pro', 'conversations_per_month=20000');
+  }
 });

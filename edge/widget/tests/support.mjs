@@ -1,5 +1,6 @@
 // Helpers for the browser scenarios: a proxy in front of the edge whose network can be cut and
-// restored, an agent speaking the real WebSocket protocol, and polling.
+// restored, an agent speaking the real WebSocket protocol, polling, and the operator's command line.
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,4 +158,20 @@ export class Agent {
 /** What the widget keeps in the page's localStorage for a site key. */
 export async function widgetStorage(page, siteKey) {
   return page.evaluate((key) => JSON.parse(localStorage.getItem(`kefu:${key}`) || '{}'), siteKey);
+}
+
+/**
+ * The operator's command line (`kefu plans set …`), as the harness provides it: KEFU_BIN,
+ * KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS. Only what the command reads is passed:
+ * the scenarios' own KEFU_* variables are not its settings.
+ */
+export function operator(...args) {
+  const need = (name) => {
+    if (!process.env[name]) throw new Error(`${name} is not set (run through make test)`);
+    return process.env[name];
+  };
+  return execFileSync(need('KEFU_BIN'), args, {
+    env: { PATH: process.env.PATH, DATABASE_URL: need('KEFU_OPERATOR_DATABASE_URL'), KEFU_AUTH__SIGNING_KEYS: need('KEFU_OPERATOR_SIGNING_KEYS') },
+    encoding: 'utf8',
+  });
 }

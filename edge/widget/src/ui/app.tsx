@@ -60,12 +60,14 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
   const lastBot = latest && latest.sender.kind === 'bot' && state.outbox.length === 0 ? latest : null;
   const { pre_chat: preChat, offline_form: offlineForm } = config.settings;
   const fresh = state.messages.length === 0 && state.outbox.length === 0;
-  const showPreChat = preChat.enabled && preChat.fields.length > 0 && !state.preChatDone && fresh;
   // With the bot on, a visitor chats with it whatever the team's availability.
   const teamAway = state.agents === 'offline' && !state.botOn;
   // The month's conversations used up: a new one is an offline message, whoever is online.
   const paused = state.quotaReached && fresh;
   const showOffline = ((offlineForm.enabled && teamAway) || paused) && fresh && !offlineSent;
+  // A visitor who can only leave a message gets one form, the offline form (it asks for the
+  // name and address the answer goes to), not the pre-chat form first.
+  const showPreChat = preChat.enabled && preChat.fields.length > 0 && !state.preChatDone && fresh && !showOffline;
   const queue = state.queue;
   const waiting = queue
     ? (queue.position <= 1 ? t.queueNext : t.queueAhead(queue.position - 1)) +
