@@ -305,6 +305,13 @@ impl TestApp {
         id
     }
 
+    /// Turns the session's FAQ bot on (lexical matching, threshold 0.7); asserts it was.
+    pub async fn enable_bot(&self, session: &Session) {
+        let on = json!({ "enabled": true, "threshold": 0.7, "matcher": "lexical" });
+        let (status, body) = self.call("PUT", "/api/v1/bot", Some(&session.access), Some(on)).await;
+        assert_eq!(status, StatusCode::OK, "turning the bot on: {body}");
+    }
+
     /// `http://addr{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

@@ -174,15 +174,7 @@ async fn a_failed_payment_keeps_the_plan_through_the_grace_then_free_with_data_k
     let app = TestApp::spawn_with_stripe(&fake).await;
     let owner = app.verified_owner().await;
     let subscription = subscribed(&app, &fake, &owner, "pro").await;
-    let (status, _) = app
-        .call(
-            "PUT",
-            "/api/v1/bot",
-            Some(&owner.access),
-            Some(json!({ "enabled": true, "threshold": 0.7, "matcher": "lexical" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    app.enable_bot(&owner).await;
 
     // The renewal fails: Stripe's invoice event, then the subscription is past due.
     let (status, body) = signed(&app, &fake.invoice_failed(&subscription)).await;

@@ -40,15 +40,7 @@ async fn tenant_with_bot(app: &TestApp) -> Session {
     let (status, body) = import(app, &owner, "format=json", shop_kb()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["imported"], 60);
-    let (status, body) = app
-        .call(
-            "PUT",
-            "/api/v1/bot",
-            Some(&owner.access),
-            Some(json!({ "enabled": true, "threshold": 0.7, "matcher": "lexical" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.enable_bot(&owner).await;
     owner
 }
 
@@ -273,15 +265,7 @@ async fn imports_are_all_or_nothing_and_the_knowledge_base_stays_in_its_tenant()
 
     // Another tenant: its bot knows nothing of the first's entries, and cannot reach them.
     let other = app.verified_owner().await;
-    let (status, body) = app
-        .call(
-            "PUT",
-            "/api/v1/bot",
-            Some(&other.access),
-            Some(json!({ "enabled": true, "threshold": 0.7, "matcher": "lexical" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.enable_bot(&other).await;
     let id = entries[0]["id"].as_str().expect("id");
     let (status, _) =
         app.call("PUT", &format!("/api/v1/kb/entries/{id}"), Some(&other.access), Some(new.clone())).await;

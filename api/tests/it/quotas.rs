@@ -66,15 +66,7 @@ async fn the_months_conversations_are_counted_across_nodes_and_the_rest_arrive_a
     a.own_plan(&owner, "conversations_per_month = 3").await;
     a.own_plan(&other, "conversations_per_month = 3").await;
     // The bot is on: an offline message does not start with it.
-    let (status, body) = a
-        .call(
-            "PUT",
-            "/api/v1/bot",
-            Some(&owner.access),
-            Some(json!({ "enabled": true, "threshold": 0.7, "matcher": "lexical" })),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    a.enable_bot(&owner).await;
 
     // Three conversations, on both nodes: the third fills the month.
     let (_v1, status1, c1) = open(&a, &owner, "第一个问题").await;

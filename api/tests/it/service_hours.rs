@@ -297,15 +297,7 @@ async fn the_bot_answers_without_auto_replies_and_its_handoff_while_nobody_is_th
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = app
-        .call(
-            "PUT",
-            "/api/v1/bot",
-            Some(&owner.access),
-            Some(json!({ "enabled": true, "threshold": 0.7, "matcher": "lexical" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.enable_bot(&owner).await;
     turn_on_auto_replies(&app, &owner).await;
 
     let (mut visitor, _) = app.visitor(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), None).await;
