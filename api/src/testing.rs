@@ -179,22 +179,32 @@ impl TestApp {
 
     /// Starts a server selling plans through a fake Stripe, on a control database of its own
     /// where Starter and Pro are billed with the prices `price_starter` and `price_pro` (the
-    /// shared database's plans stay as other tests expect them).
+    /// shared database's plans stay as other tests expect them), with Redis.
     pub async fn spawn_with_stripe(fake: &crate::fake_stripe::FakeStripe) -> Self {
-        let url = private_control_database().await;
-        let base = fake.base.clone();
-        let app = Self::spawn_on(&url, |c| {
-            c.billing.stripe_secret_key = Some("sk_test_kefu".into());
-            c.billing.stripe_webhook_secret = Some(crate::fake_stripe::WEBHOOK_SECRET.into());
-            c.billing.stripe_api_base = base;
-            c.billing.trial_round_secs = 1;
-        })
-        .await;
+        let app = Self::stripe_node(fake, &private_control_database().await).await;
         sqlx::query("update control.plans set stripe_price_id = 'price_' || id where id in ('starter', 'pro')")
             .execute(app.db())
             .await
             .expect("prices");
         app
+    }
+
+    /// Another node of a [`TestApp::spawn_with_stripe`] server: same databases, Redis and Stripe.
+    pub async fn another_stripe_node(&self, fake: &crate::fake_stripe::FakeStripe) -> Self {
+        Self::stripe_node(fake, self.state.config.database_url()).await
+    }
+
+    async fn stripe_node(fake: &crate::fake_stripe::FakeStripe, url: &str) -> Self {
+        let base = fake.base.clone();
+        let redis = std::env::var("REDIS_URL").expect("REDIS_URL (make test)");
+        Self::spawn_on(url, |c| {
+            c.redis.url = Some(redis.into());
+            c.billing.stripe_secret_key = Some("sk_test_kefu".into());
+            c.billing.stripe_webhook_secret = Some(crate::fake_stripe::WEBHOOK_SECRET.into());
+            c.billing.stripe_api_base = base;
+            c.billing.trial_round_secs = 1;
+        })
+        .await
     }
 
     /// Starts a server on the control database at `database_url`.

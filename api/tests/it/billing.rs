@@ -306,3 +306,71 @@ async fn without_stripe_billing_says_so_and_the_webhook_is_refused() {
     let (status, _) = signed(&app, r#"{"id":"evt_1","type":"customer.subscription.updated"}"#).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// The issue's "done when", on two nodes: a signup's trial ends, the workspace hits Free's
+/// limits, upgrades through Checkout, the new limits apply on both nodes, and a failed payment
+/// brings it back to Free once the grace period is over, with its members kept.
+#[tokio::test]
+async fn a_business_hits_the_free_limits_upgrades_everywhere_and_is_downgraded_after_a_failed_payment() {
+    let fake = FakeStripe::start().await;
+    let a = TestApp::spawn_with_stripe(&fake).await;
+    let b = a.another_stripe_node(&fake).await;
+    let owner = a.verified_owner().await;
+    let tenant: kefu_protocol::TenantId = owner.tenant_id.parse().expect("tenant");
+
+    // The trial ends: Free.
+    sqlx::query("update control.tenants set trial_ends_at = now() - interval '1 minute' where id = $1")
+        .bind(tenant)
+        .execute(a.db())
+        .await
+        .expect("trial over");
+    for _ in 0..50 {
+        kefu_api::billing::lifecycle::end_trials(a.databases()).await.expect("a round");
+        if plan_of(&b, &owner).await["plan"]["id"] == "free" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(plan_of(&b, &owner).await["plan"]["id"], "free");
+
+    // Free's limits: two seats, no bot.
+    let _agent = a.invite_and_accept(&owner, "agent").await;
+    let invite = |email: &str| json!({ "email": email, "role": "agent" });
+    let (status, body) = a.post("/api/v1/invitations", Some(&owner.access), invite("third@example.com")).await;
+    assert_eq!((status, &body["code"]), (StatusCode::CONFLICT, &json!("seat_limit_reached")), "{body}");
+    let on = json!({ "enabled": true, "threshold": 0.7, "matcher": "lexical" });
+    let (status, body) = b.call("PUT", "/api/v1/bot", Some(&owner.access), Some(on.clone())).await;
+    assert_eq!((status, &body["code"]), (StatusCode::FORBIDDEN, &json!("plan_feature_required")), "{body}");
+    let usage = plan_of(&a, &owner).await;
+    let seats = usage["meters"].as_array().into_iter().flatten().find(|m| m["name"] == "seats").cloned();
+    assert_eq!(seats.map(|m| m["level"].clone()), Some(json!("reached")), "{usage}");
+
+    // Upgrade through Checkout (paid on node a's webhook): Pro applies on node b at once.
+    let subscription = subscribed(&a, &fake, &owner, "pro").await;
+    assert_eq!(plan_of(&b, &owner).await["plan"]["id"], "pro");
+    let (status, body) = b.post("/api/v1/invitations", Some(&owner.access), invite("third@example.com")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = b.call("PUT", "/api/v1/bot", Some(&owner.access), Some(on)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let checkout = fake.calls().into_iter().find(|c| c.path == "/v1/checkout/sessions").expect("checkout");
+    assert_eq!(checkout.param("line_items[0][quantity]"), Some("2"), "owner and agent billed");
+
+    // A failed payment (delivered to node b), the grace period over: Free again, members kept.
+    let past_due = fake.change_subscription(&subscription, |s| s["status"] = json!("past_due"));
+    assert_eq!(signed(&b, &past_due).await.0, StatusCode::OK);
+    assert_eq!(plan_of(&a, &owner).await["plan"]["id"], "pro", "in grace");
+    sqlx::query("update control.tenants set payment_failing_since = now() - interval '8 days' where id = $1")
+        .bind(tenant)
+        .execute(a.db())
+        .await
+        .expect("grace over");
+    let stripe = b.state.stripe.clone().expect("stripe");
+    kefu_api::billing::payments::jobs::end_grace(&stripe, b.databases()).await.expect("a round");
+    assert_eq!(plan_of(&a, &owner).await["plan"]["id"], "free");
+    let (_, members) = a.get("/api/v1/members", Some(&owner.access)).await;
+    assert_eq!(members.as_array().map(Vec::len), Some(2), "nobody removed: {members}");
+    let (status, body) = a.post("/api/v1/invitations", Some(&owner.access), invite("fourth@example.com")).await;
+    assert_eq!((status, &body["code"]), (StatusCode::CONFLICT, &json!("seat_limit_reached")), "over the seats: {body}");
+    let (_, bot) = b.get("/api/v1/bot", Some(&owner.access)).await;
+    assert_eq!(bot["enabled"], false, "{bot}");
+}
