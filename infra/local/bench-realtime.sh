@@ -20,7 +20,7 @@
 #   UPGRADE_WORKERS (32) UPGRADE_SECONDS (5)                              upgrades
 #   IDLE (19000) IDLE_PROCS (2)                                           idle sockets on one node
 #   RESUME_CONVERSATIONS (750)                                            resume
-#   NOISY_PHASES (quiet,api,page-views,messages)                          noisy neighbour
+#   NOISY_PHASES (quiet,api,sockets,page-views,messages,uploads)          noisy neighbour
 #   SOURCE_IPS (16)          client sockets rotate over 127.0.0.2 … 127.0.0.(1+N)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,7 +44,7 @@ UPGRADE_SECONDS=${UPGRADE_SECONDS:-5}
 IDLE=${IDLE:-19000}
 IDLE_PROCS=${IDLE_PROCS:-2}
 RESUME_CONVERSATIONS=${RESUME_CONVERSATIONS:-750}
-NOISY_PHASES=${NOISY_PHASES:-quiet,api,page-views,messages}
+NOISY_PHASES=${NOISY_PHASES:-quiet,api,sockets,page-views,messages,uploads}
 SOURCE_IPS=${SOURCE_IPS:-16}
 export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough"
 export KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000 KEFU_LOG_FORMAT=json RUST_LOG=warn REDIS_URL
