@@ -2,12 +2,14 @@
 //! Redis (`INCR`, expiring with its window), so a workspace's API keys get the plan's number of
 //! requests a minute whichever nodes serve them. Without Redis, or while it does not answer, each
 //! node counts on its own with governor (fail open per node: a Redis outage multiplies the budget
-//! by the number of nodes rather than refusing everyone).
+//! by the number of nodes rather than refusing everyone). A caller whose budget is spent is
+//! remembered on the node until its window ends ([`SharedLimits::spent`]), so a flood of refused
+//! requests costs neither a database lookup nor a Redis round trip each.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -23,7 +25,13 @@ pub struct SharedLimits {
     redis: Option<RedisLink>,
     /// This node's own limiters, one per budget size (plans have few distinct numbers).
     local: Arc<Mutex<HashMap<u32, Arc<DefaultKeyedRateLimiter<String>>>>>,
+    /// Callers refused here, until their window ends: `(until, policy)` by caller (an API key's
+    /// digest). Only callers that were authenticated and then refused get an entry.
+    refused: Arc<Mutex<Refused>>,
 }
+
+/// Callers refused on this node: until when, and the budget that ran out.
+type Refused = HashMap<Vec<u8>, (Instant, Policy)>;
 
 impl std::fmt::Debug for SharedLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,7 +42,25 @@ impl std::fmt::Debug for SharedLimits {
 impl SharedLimits {
     /// Budgets counted in `redis` when given, else on this node.
     pub fn new(redis: Option<RedisLink>) -> Self {
-        Self { redis, local: Arc::default() }
+        Self { redis, local: Arc::default(), refused: Arc::default() }
+    }
+
+    /// The refusal of a caller whose budget was found spent on this node and whose window has
+    /// not ended (checked before any lookup).
+    pub fn spent(&self, caller: &[u8]) -> Option<ApiError> {
+        let refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (until, policy) = refused.get(caller)?;
+        let left = until.checked_duration_since(Instant::now())?;
+        Some(ApiError::over(*policy, left.as_secs().max(1)))
+    }
+
+    /// Remembers that `caller`'s budget is spent, if `refusal` says so, until its window ends.
+    pub fn remember(&self, caller: &[u8], refusal: &ApiError) {
+        if let ApiError::RateLimited { retry_after_secs, policy: Some(policy) } = refusal {
+            let until = Instant::now() + Duration::from_secs(*retry_after_secs);
+            let mut refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            refused.insert(caller.to_owned(), (until, *policy));
+        }
     }
 
     /// Spends one request of `key`'s budget of `per_minute`; `429` with the budget in headers
@@ -72,6 +98,11 @@ impl SharedLimits {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        drop(local);
+        let now = Instant::now();
+        let mut refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        refused.retain(|_, (until, _)| *until > now);
+        refused.shrink_to_fit();
     }
 }
 

@@ -178,15 +178,24 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
     if !secret::looks_like(token, API_KEY_PREFIX) {
         return Err(invalid_token());
     }
+    let digest = secret::digest(token);
+    // A key refused here in this window is refused again without a lookup (a flood stays cheap).
+    if let Some(refusal) = state.limits.spent(&digest) {
+        return Err(refusal);
+    }
     let mut conn = state.db.control().acquire().await?;
-    let (tenant, key) = TenantCtx::admit(db::api_keys::authenticate(&mut conn, &secret::digest(token)).await?)?;
+    let (tenant, key) = TenantCtx::admit(db::api_keys::authenticate(&mut conn, &digest).await?)?;
     // Keys stay, but stop working while the plan does not include the API (docs/billing.md);
     // the workspace's keys together get the plan's requests a minute, on every node at once.
     let Some(per_minute) = db::plans::api_allowance(&mut conn, tenant.id).await? else {
         return Err(crate::billing::missing(crate::billing::Feature::Api));
     };
     drop(conn);
-    state.limits.check(&format!("api:{}", tenant.id), u32::try_from(per_minute).unwrap_or(0)).await?;
+    let spent = state.limits.check(&format!("api:{}", tenant.id), u32::try_from(per_minute).unwrap_or(0)).await;
+    if let Err(refusal) = spent {
+        state.limits.remember(&digest, &refusal);
+        return Err(refusal);
+    }
     Ok((tenant, Principal::ApiKey { key_id: key.id, role: key.role }))
 }
 

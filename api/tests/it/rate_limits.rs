@@ -208,6 +208,17 @@ async fn api_keys_share_the_plans_budget_across_nodes_with_ratelimit_headers() {
     assert!(header("retry-after").and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| (1..=60).contains(&s)));
     let problem: serde_json::Value = response.json().await.expect("problem");
     assert_eq!(problem["code"], "rate_limited");
+    // The refused key is refused again by that node without a lookup, with the same headers.
+    let (node, secret) = if at % 2 == 0 { (&a, &first) } else { (&b, &second) };
+    let again = reqwest::Client::new()
+        .get(node.url("/api/v1/conversations"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    let limit = again.headers().get("ratelimit-limit").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(limit.as_deref(), Some("6"));
     let (status, _) = b.get("/api/v1/conversations", Some(&theirs)).await;
     assert_eq!(status, StatusCode::OK, "another workspace's budget is its own");
 }
