@@ -25,6 +25,7 @@ const MODES: &[(&str, &str)] = &[
     ("upgrades", "WebSocket upgrades/s (token check and tenant lookup)"),
     ("idle", "Idle authenticated visitor sockets on one node"),
     ("resume", "Resume: an agent reconnects and re-follows many conversations"),
+    ("noisy", "Noisy neighbour: a quiet workspace while another goes at ten times its limits"),
 ];
 
 /// `12345.6` → `12,346`.
@@ -292,6 +293,25 @@ fn verdicts(mode: &str, records: &[&Value]) -> Vec<String> {
                         row["strategy"].as_str().unwrap_or(""),
                         row["conversations"],
                         f(&row["all_replayed_s"])
+                    ));
+                }
+            }
+        }
+        "noisy" => {
+            for r in records {
+                let phases: Vec<&Value> = r["summary"]["phases"].as_array().into_iter().flatten().collect();
+                let Some(quiet) = phases.first() else { continue };
+                let base = f(&quiet["quiet_ack_ms"]["p99"]);
+                for phase in phases.iter().skip(1) {
+                    let p99 = f(&phase["quiet_ack_ms"]["p99"]);
+                    out.push(format!(
+                        "{}: {}: the quiet workspace's ack p99 {:.1} ms against {:.1} ms idle — within 20 % {}; the noisy one refused {}/s",
+                        r["label"].as_str().unwrap_or(""),
+                        phase["phase"].as_str().unwrap_or(""),
+                        p99,
+                        base,
+                        mark(base > 0.0 && p99 <= base * 1.2),
+                        thousands(f(&phase["noisy_refused_per_s"]))
                     ));
                 }
             }
