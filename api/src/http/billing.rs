@@ -124,10 +124,14 @@ async fn subscribe(
     axum::Json(body): axum::Json<SubscribeRequest>,
 ) -> Result<axum::Json<SubscribeResponse>> {
     let stripe = stripe(&state)?;
-    let plan =
-        db::plans::find(&mut *state.db.control().acquire().await?, &body.plan).await?.filter(|p| p.public).ok_or_else(
-            || ApiError::client(ErrorCode::ValidationFailed, format!("There is no plan `{}` on offer.", body.plan)),
-        )?;
+    let mut conn = state.db.control().acquire().await?;
+    // A public plan, or the workspace's own (a custom plan the operator gave it).
+    let current = db::plans::of_tenant(&mut conn, auth.tenant.id).await?.id;
+    let plan = db::plans::find(&mut conn, &body.plan).await?.filter(|p| p.public || p.id == current);
+    drop(conn);
+    let plan = plan.ok_or_else(|| {
+        ApiError::client(ErrorCode::ValidationFailed, format!("There is no plan `{}` on offer.", body.plan))
+    })?;
     let subscribed = account::subscribe(stripe, &state.db, auth.tenant.id, &plan, state.config.app_url()).await?;
     let checkout_url = match subscribed {
         account::Subscribed::Checkout(url) => Some(url),

@@ -166,6 +166,15 @@ async fn an_owner_subscribes_through_checkout_and_stripes_state_decides_the_plan
     let (status, body) = app.post("/api/v1/billing/portal", Some(&owner.access), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["url"].as_str().is_some_and(|u| u.starts_with(&fake.base)), "{body}");
+
+    // A private plan is not offered to anyone but a workspace on it (a custom plan it may pay for).
+    let custom = app.verified_owner().await;
+    let plan = app.own_plan(&custom, "stripe_price_id = 'price_custom'").await;
+    let (status, _) = app.post("/api/v1/billing/subscribe", Some(&owner.access), json!({ "plan": plan })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not this workspace's plan");
+    let (status, body) = app.post("/api/v1/billing/subscribe", Some(&custom.access), json!({ "plan": plan })).await;
+    assert_eq!(status, StatusCode::OK, "its own custom plan: {body}");
+    assert!(body["checkout_url"].is_string(), "{body}");
 }
 
 #[tokio::test]
