@@ -95,6 +95,27 @@ struct Noisy {
     other: AtomicU64,
 }
 
+impl Noisy {
+    /// Counts an HTTP answer: served (2xx), refused (as `refused` says), or other.
+    async fn answered(&self, sent: reqwest::Result<reqwest::Response>, refused: impl Fn(reqwest::StatusCode) -> bool) {
+        let counter = match sent {
+            Ok(response) => {
+                let status = response.status();
+                let _ = response.bytes().await;
+                if status.is_success() {
+                    &self.served
+                } else if refused(status) {
+                    &self.refused
+                } else {
+                    &self.other
+                }
+            }
+            Err(_) => &self.other,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 pub async fn run(ctx: &Ctx, args: Args) {
     let node = ctx.nodes[0].clone();
     let quiet = Arc::new(ctx.tenant().await);
@@ -365,23 +386,8 @@ async fn api_flood(http: reqwest::Client, url: String, key: String, start: Insta
     tokio::time::sleep_until(start.into()).await;
     while Instant::now() < end {
         n.offered.fetch_add(1, Ordering::Relaxed);
-        match http.get(&url).bearer_auth(&key).send().await {
-            Ok(response) => {
-                let status = response.status();
-                let _ = response.bytes().await;
-                let counter = if status.is_success() {
-                    &n.served
-                } else if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    &n.refused
-                } else {
-                    &n.other
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                n.other.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        let sent = http.get(&url).bearer_auth(&key).send().await;
+        n.answered(sent, |status| status == reqwest::StatusCode::TOO_MANY_REQUESTS).await;
     }
 }
 
@@ -468,22 +474,8 @@ async fn upload_flood(http: reqwest::Client, url: String, token: String, start: 
             .body(PIXEL)
             .send()
             .await;
-        match sent {
-            Ok(response) => {
-                let status = response.status();
-                let _ = response.bytes().await;
-                let counter = if status.is_success() {
-                    &n.served
-                } else if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status == reqwest::StatusCode::FORBIDDEN {
-                    &n.refused
-                } else {
-                    &n.other
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                n.other.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        let refused =
+            |status| status == reqwest::StatusCode::TOO_MANY_REQUESTS || status == reqwest::StatusCode::FORBIDDEN;
+        n.answered(sent, refused).await;
     }
 }
