@@ -4,7 +4,9 @@
 //! node counts on its own with governor (fail open per node: a Redis outage multiplies the budget
 //! by the number of nodes rather than refusing everyone). A caller whose budget is spent is
 //! remembered on the node until its window ends ([`SharedLimits::spent`]), so a flood of refused
-//! requests costs neither a database lookup nor a Redis round trip each.
+//! requests costs neither a database lookup nor a Redis round trip each; an uploader refused for
+//! too many unsent files is remembered the same way for a few seconds
+//! ([`SharedLimits::remember_refusal`]).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -12,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use kefu_protocol::ErrorCode;
 
 use crate::error::{ApiError, Policy};
 use crate::redis_link::RedisLink;
@@ -25,13 +29,22 @@ pub struct SharedLimits {
     redis: Option<RedisLink>,
     /// This node's own limiters, one per budget size (plans have few distinct numbers).
     local: Arc<Mutex<HashMap<u32, Arc<DefaultKeyedRateLimiter<String>>>>>,
-    /// Callers refused here, until their window ends: `(until, policy)` by caller (an API key's
-    /// digest). Only callers that were authenticated and then refused get an entry.
+    /// Callers refused here, until their window ends: `(until, refusal)` by caller (an API key's
+    /// digest, an uploader). Only callers that were authenticated and then refused get an entry.
     refused: Arc<Mutex<Refused>>,
 }
 
-/// Callers refused on this node: until when, and the budget that ran out.
-type Refused = HashMap<Vec<u8>, (Instant, Policy)>;
+/// Callers refused on this node: until when, and what they are answered meanwhile.
+type Refused = HashMap<Vec<u8>, (Instant, Refusal)>;
+
+/// A remembered refusal.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// A budget ran out: `429` until its window ends.
+    Budget(Policy),
+    /// A client error answered again as it was.
+    Client(ErrorCode, &'static str),
+}
 
 impl std::fmt::Debug for SharedLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,9 +62,12 @@ impl SharedLimits {
     /// not ended (checked before any lookup).
     pub fn spent(&self, caller: &[u8]) -> Option<ApiError> {
         let refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (until, policy) = refused.get(caller)?;
+        let (until, refusal) = refused.get(caller)?;
         let left = until.checked_duration_since(Instant::now())?;
-        Some(ApiError::over(*policy, left.as_secs().max(1)))
+        Some(match *refusal {
+            Refusal::Budget(policy) => ApiError::over(policy, left.as_secs().max(1)),
+            Refusal::Client(code, detail) => ApiError::client(code, detail),
+        })
     }
 
     /// Remembers that `caller`'s budget is spent, if `refusal` says so, until its window ends.
@@ -59,8 +75,15 @@ impl SharedLimits {
         if let ApiError::RateLimited { retry_after_secs, policy: Some(policy) } = refusal {
             let until = Instant::now() + Duration::from_secs(*retry_after_secs);
             let mut refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            refused.insert(caller.to_owned(), (until, *policy));
+            refused.insert(caller.to_owned(), (until, Refusal::Budget(*policy)));
         }
+    }
+
+    /// Remembers that `caller` is refused with `code` and `detail` for the next `period`, so
+    /// the same refusal is answered without reading anything.
+    pub fn remember_refusal(&self, caller: &[u8], code: ErrorCode, detail: &'static str, period: Duration) {
+        let mut refused = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        refused.insert(caller.to_owned(), (Instant::now() + period, Refusal::Client(code, detail)));
     }
 
     /// Spends one request of `key`'s budget of `per_minute`; `429` with the budget in headers

@@ -50,6 +50,8 @@ pub struct AppState {
     pub presence: crate::realtime::presence::Presence,
     /// Presence changes, applied off the sessions' path.
     pub presence_writer: crate::realtime::presence::writer::PresenceWriter,
+    /// Writes visitors' page views in batches.
+    pub page_views: crate::ops::page_views::PageViews,
     /// Cancelled when the node shuts down: WebSocket sessions close with `going_away`.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Where attachment bytes live.
@@ -162,6 +164,7 @@ impl AppState {
             shutdown.clone(),
         );
         let store = crate::ops::group_commit::MessageStore::start(db.clone(), config.realtime.group_commit());
+        let page_views = crate::ops::page_views::PageViews::start(db.clone(), events.clone());
         let presence_writer =
             crate::realtime::presence::writer::PresenceWriter::start(presence.clone(), fanout.clone(), router.clone());
         let waiting =
@@ -213,6 +216,7 @@ impl AppState {
             attachments,
             presence,
             presence_writer,
+            page_views,
             fanout,
             events,
             store,

@@ -47,9 +47,7 @@ pub fn metrics_handle() -> PrometheusHandle {
             let batch_sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
-                .and_then(|builder| {
-                    builder.set_buckets_for_metric(Matcher::Full("kefu_store_batch_size".into()), &batch_sizes)
-                })
+                .and_then(|builder| builder.set_buckets_for_metric(Matcher::Suffix("_batch_size".into()), &batch_sizes))
                 .map(PrometheusBuilder::build_recorder)
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();

@@ -60,7 +60,8 @@ impl Uploader {
         }
     }
 
-    fn id(self) -> Uuid {
+    /// The visitor's or member's id.
+    pub fn id(self) -> Uuid {
         match self {
             Uploader::Visitor(id) => id.as_uuid(),
             Uploader::Agent(id) => id.as_uuid(),

@@ -1,5 +1,7 @@
 //! Tenant-scoped `visitors`: people chatting through the widget.
 
+use std::collections::HashMap;
+
 use kefu_protocol::VisitorId;
 
 use super::TenantTx;
@@ -51,44 +53,6 @@ pub async fn touch(tx: &mut TenantTx, id: VisitorId, seen: &Seen) -> sqlx::Resul
     .execute(tx.conn())
     .await?;
     Ok(())
-}
-
-/// Records a page view: appends it to the history, makes it the visitor's current page, and
-/// keeps the first referrer and campaign seen. Returns the time it was recorded.
-pub async fn record_page(
-    tx: &mut TenantTx,
-    id: VisitorId,
-    url: &str,
-    title: Option<&str>,
-    referrer: Option<&str>,
-    utm: &serde_json::Value,
-) -> sqlx::Result<chrono::DateTime<chrono::Utc>> {
-    let viewed_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
-        "insert into page_views (visitor_id, url, title, referrer, utm) values ($1, $2, $3, $4, $5) returning viewed_at",
-    )
-    .bind(id)
-    .bind(url)
-    .bind(title)
-    .bind(referrer)
-    .bind(utm)
-    .fetch_one(tx.conn())
-    .await?;
-    sqlx::query(
-        "update visitors set last_seen_at = now(),
-             attributes = jsonb_set(attributes, '{current_page}',
-                 jsonb_build_object('url', $2::text, 'title', $3::text, 'at', now())),
-             first_referrer = coalesce(first_referrer, nullif($4, '')),
-             first_utm = case when first_utm = '{}'::jsonb then $5 else first_utm end
-         where id = $1",
-    )
-    .bind(id)
-    .bind(url)
-    .bind(title)
-    .bind(referrer)
-    .bind(utm)
-    .execute(tx.conn())
-    .await?;
-    Ok(viewed_at)
 }
 
 /// A visitor's profile as agents see it.
@@ -206,4 +170,129 @@ pub async fn set_context(
     .execute(tx.conn())
     .await
     .map(|_| ())
+}
+
+/// A page view to record (`ops::page_views` gathers them into batches).
+#[derive(Debug, Clone, Copy)]
+pub struct NewPageView<'a> {
+    /// Whose.
+    pub visitor: VisitorId,
+    /// The page's URL.
+    pub url: &'a str,
+    /// Its title.
+    pub title: Option<&'a str>,
+    /// Where the visitor came from.
+    pub referrer: Option<&'a str>,
+    /// The URL's campaign parameters, as JSON text.
+    pub utm: &'a str,
+}
+
+/// What [`record_pages`] wrote: the views' time (one per transaction) and the visitors found,
+/// in id order (an erased visitor's late views are skipped).
+#[derive(Debug)]
+pub struct PagesWritten {
+    /// When the views were recorded.
+    pub viewed_at: chrono::DateTime<chrono::Utc>,
+    /// The visitors whose views were written, sorted.
+    pub visitors: Vec<uuid::Uuid>,
+}
+
+/// Records page views, in order, with asynchronous commit (page views are not acknowledged):
+/// appends them to the history, makes each visitor's last one their current page, and keeps the
+/// first referrer and campaign seen.
+pub async fn record_pages(tx: &mut TenantTx, views: &[NewPageView<'_>]) -> sqlx::Result<PagesWritten> {
+    sqlx::query("set local synchronous_commit = off").execute(tx.conn()).await?;
+    let visitor: Vec<uuid::Uuid> = views.iter().map(|v| v.visitor.as_uuid()).collect();
+    // Lock the visitors in one order, so batches of two nodes cannot deadlock.
+    let found: Vec<uuid::Uuid> =
+        sqlx::query_scalar("select id from visitors where id = any($1) order by id for update")
+            .bind(&visitor)
+            .fetch_all(tx.conn())
+            .await?;
+    let viewed_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "with inserted as (
+             insert into page_views (visitor_id, url, title, referrer, utm)
+             select v.visitor_id, v.url, v.title, v.referrer, v.utm::jsonb
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+                  with ordinality as v(visitor_id, url, title, referrer, utm, n)
+             where v.visitor_id = any($6)
+             order by v.n
+             returning 1
+         )
+         select now() from (select count(*) from inserted) as c",
+    )
+    .bind(&visitor)
+    .bind(views.iter().map(|v| v.url).collect::<Vec<_>>())
+    .bind(views.iter().map(|v| v.title).collect::<Vec<_>>())
+    .bind(views.iter().map(|v| v.referrer).collect::<Vec<_>>())
+    .bind(views.iter().map(|v| v.utm).collect::<Vec<_>>())
+    .bind(&found)
+    .fetch_one(tx.conn())
+    .await?;
+    let current = current_pages(views);
+    sqlx::query(
+        "update visitors set last_seen_at = now(),
+             attributes = jsonb_set(attributes, '{current_page}',
+                 jsonb_build_object('url', c.url, 'title', c.title, 'at', now())),
+             first_referrer = coalesce(first_referrer, nullif(c.referrer, '')),
+             first_utm = case when first_utm = '{}'::jsonb then c.utm::jsonb else first_utm end
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) as c(id, url, title, referrer, utm)
+         where visitors.id = c.id",
+    )
+    .bind(current.iter().map(|c| c.visitor.as_uuid()).collect::<Vec<_>>())
+    .bind(current.iter().map(|c| c.url).collect::<Vec<_>>())
+    .bind(current.iter().map(|c| c.title).collect::<Vec<_>>())
+    .bind(current.iter().map(|c| c.referrer).collect::<Vec<_>>())
+    .bind(current.iter().map(|c| c.utm).collect::<Vec<_>>())
+    .execute(tx.conn())
+    .await?;
+    Ok(PagesWritten { viewed_at, visitors: found })
+}
+
+/// Each visitor's row after `views`: the last page, the first non-empty referrer and campaign.
+fn current_pages<'a>(views: &[NewPageView<'a>]) -> Vec<NewPageView<'a>> {
+    let mut rows: Vec<NewPageView<'a>> = Vec::new();
+    let mut index: HashMap<VisitorId, usize> = HashMap::new();
+    for view in views {
+        let referrer = view.referrer.filter(|r| !r.is_empty());
+        match index.get(&view.visitor).and_then(|&i| rows.get_mut(i)) {
+            Some(row) => {
+                row.url = view.url;
+                row.title = view.title;
+                row.referrer = row.referrer.or(referrer);
+                if row.utm == "{}" {
+                    row.utm = view.utm;
+                }
+            }
+            None => {
+                index.insert(view.visitor, rows.len());
+                rows.push(NewPageView { referrer, ..*view });
+            }
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_visitors_current_page_is_the_last_with_the_first_referrer_and_campaign() {
+        let (a, b) = (VisitorId::from_uuid(uuid::Uuid::now_v7()), VisitorId::from_uuid(uuid::Uuid::now_v7()));
+        let view = |visitor, url, referrer, utm| NewPageView { visitor, url, title: None, referrer, utm };
+        let views = [
+            view(a, "/1", Some(""), "{}"),
+            view(b, "/b", None, "{}"),
+            view(a, "/2", Some("https://r.example/"), "{\"source\":\"x\"}"),
+            view(a, "/3", Some("https://later.example/"), "{\"source\":\"y\"}"),
+        ];
+        let rows = current_pages(&views);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].url, rows[0].referrer, rows[0].utm),
+            ("/3", Some("https://r.example/"), "{\"source\":\"x\"}")
+        );
+        assert_eq!((rows[1].url, rows[1].referrer, rows[1].utm), ("/b", None, "{}"));
+    }
 }

@@ -29,6 +29,12 @@ pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
 pub const MAX_NAME_CHARS: usize = 255;
 /// Expired unsent files an upload removes on its way.
 const EXPIRED_PER_UPLOAD: i64 = 100;
+/// What an uploader with too many unsent files is told.
+const TOO_MANY_UNSENT: &str =
+    "Too many files uploaded and not sent; send or discard them first, or try again tomorrow.";
+/// How long a node answers an uploader refused for unsent files without looking again (so a
+/// flood of refused uploads reads neither its body nor the database).
+const UNSENT_REFUSAL_REMEMBERED: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -188,6 +194,10 @@ async fn upload(
     body: axum::body::Body,
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
     const MIB: i64 = 1024 * 1024;
+    let caller = [b"unsent:".as_slice(), tenant.as_uuid().as_bytes(), uploader.id().as_bytes()].concat();
+    if let Some(refusal) = state.limits.spent(&caller) {
+        return Err(refusal);
+    }
     let (max_mb, storage_mb) = {
         let mut conn = state.db.control().acquire().await?;
         db::tenants::attachment_limits(&mut conn, tenant).await?
@@ -242,10 +252,13 @@ async fn upload(
         // and for the whole workspace by the plan's storage again (docs/billing.md).
         if stored.uploader_unsent >= crate::attachments::MAX_UNSENT_PER_UPLOADER || stored.unsent_bytes + size > storage
         {
-            return Err(ApiError::client(
+            state.limits.remember_refusal(
+                &caller,
                 ErrorCode::QuotaExceeded,
-                "Too many files uploaded and not sent; send or discard them first, or try again tomorrow.",
-            ));
+                TOO_MANY_UNSENT,
+                UNSENT_REFUSAL_REMEMBERED,
+            );
+            return Err(ApiError::client(ErrorCode::QuotaExceeded, TOO_MANY_UNSENT));
         }
         db::attachments::insert(&mut tx, &new).await?;
         tx.commit().await?;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod group_commit;
 pub mod jobs;
 pub mod messages;
+pub mod page_views;
 pub mod visitors;
 
 use kefu_protocol::ws::WsErrorCode;

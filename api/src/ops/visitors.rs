@@ -1,11 +1,10 @@
 //! Visitor operations of the real-time protocol: arriving (recorded with device and language,
-//! and their open conversation found), page views, the profile they enter and the host page's
-//! context.
+//! and their open conversation found), the profile they enter and the host page's context (page
+//! views are written in batches by `ops::page_views`).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use kefu_protocol::{ConversationId, VisitorId};
+use kefu_protocol::VisitorId;
 
 use super::events::{Change, Events};
 use super::{OpError, in_tenant};
@@ -28,47 +27,6 @@ pub async fn arrive(
         })
     })
     .await
-}
-
-/// A page the visitor opened.
-#[derive(Debug, Clone)]
-pub struct PageView {
-    /// Its URL (http or https).
-    pub url: String,
-    /// Its title.
-    pub title: Option<String>,
-    /// Where the visitor came from.
-    pub referrer: Option<String>,
-}
-
-/// Appends a page to the visitor's history (with its campaign parameters) and announces it.
-/// Returns when it was viewed.
-pub async fn view_page(
-    databases: &crate::db::Databases,
-    events: &Events,
-    tenant: &TenantCtx,
-    visitor: VisitorId,
-    conversation: Option<ConversationId>,
-    page: PageView,
-) -> Result<DateTime<Utc>, OpError> {
-    let id = visitor;
-    let utm = crate::domain::tracking::utm_of(&page.url);
-    let (url, title, referrer) = (page.url.clone(), page.title.clone(), page.referrer);
-    let viewed_at = in_tenant(databases, &tenant.schema, |tx| {
-        Box::pin(
-            async move { db::visitors::record_page(tx, id, &url, title.as_deref(), referrer.as_deref(), &utm).await },
-        )
-    })
-    .await?;
-    events.publish(Change::PageViewed {
-        tenant: tenant.id,
-        visitor,
-        conversation,
-        url: page.url,
-        title: page.title,
-        viewed_at,
-    });
-    Ok(viewed_at)
 }
 
 /// What a visitor entered in a form: given fields replace stored ones.

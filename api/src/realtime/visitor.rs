@@ -211,7 +211,7 @@ impl Session {
                 }
                 None => Ok(()),
             },
-            VisitorFrame::PageView { url, title, referrer } => self.page_view(url, title, referrer).await,
+            VisitorFrame::PageView { url, title, referrer } => self.page_view(url, title, referrer),
             VisitorFrame::Ping => {
                 self.out.send(&ServerFrame::Pong);
                 Ok(())
@@ -285,17 +285,21 @@ impl Session {
         }
     }
 
-    async fn page_view(&mut self, url: String, title: Option<String>, referrer: Option<String>) -> Result<(), OpError> {
+    fn page_view(&mut self, url: String, title: Option<String>, referrer: Option<String>) -> Result<(), OpError> {
         if self.page_views.check().is_err() {
             return Err(OpError::refused(
                 ws::WsErrorCode::RateLimited,
                 "Too many page views from this connection; this one was not recorded.",
             ));
         }
-        let page = ops::visitors::PageView { url: url.clone(), title: title.clone(), referrer };
-        let (db, events) = (&self.state.db, &self.state.events);
-        let viewed_at =
-            ops::visitors::view_page(db, events, &self.tenant, self.claims.sub, self.conversation, page).await?;
+        let page = ops::page_views::PageView { url: url.clone(), title: title.clone(), referrer };
+        if self.state.page_views.record(&self.tenant, self.claims.sub, self.conversation, page).is_err() {
+            return Err(OpError::refused(
+                ws::WsErrorCode::RateLimited,
+                "This server is busy recording page views; this one was not recorded.",
+            ));
+        }
+        let viewed_at = chrono::Utc::now();
         let current = super::presence::visitors::CurrentPage { url, title, viewed_at };
         self.state.presence_writer.visitor_page(self.tenant.id, self.claims.sub, current);
         Ok(())

@@ -176,10 +176,12 @@ async fn uploads_are_refused_before_their_body_is_read() {
 
 /// The abuse a security review found: anyone can mint visitor tokens (site keys are public) and
 /// fill a workspace's storage with files never sent. Unsent files do not count against the plan's
-/// storage, one uploader may hold 20 of them, and they expire a day after their upload.
+/// storage, one uploader may hold 20 of them, and they expire a day after their upload. A node
+/// that refused an uploader answers them from memory for a few seconds (a refused flood reads
+/// neither bodies nor the database); another node asks the database.
 #[tokio::test]
 async fn unsent_uploads_do_not_fill_storage_are_capped_per_uploader_and_expire_after_a_day() {
-    let app = TestApp::spawn().await;
+    let (app, second) = TestApp::spawn_pair().await;
     let owner = app.verified_owner().await;
     app.own_plan(&owner, "attachment_storage_mb = 2, attachment_max_mb = 1").await;
     let schema = app.tenant_schema(&owner.tenant_id).await;
@@ -224,5 +226,7 @@ async fn unsent_uploads_do_not_fill_storage_are_capped_per_uploader_and_expire_a
     assert_eq!(left, 0, "expired unsent files are deleted");
     assert!(keys.iter().all(|k| !root.join(k).exists()), "and their objects");
     let (status, body) = upload(&app, "/api/v1/visitor/attachments", &token, "again.png", PNG.to_vec()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "remembered for seconds on the node that refused: {body}");
+    let (status, body) = upload(&second, "/api/v1/visitor/attachments", &token, "again.png", PNG.to_vec()).await;
     assert_eq!(status, StatusCode::CREATED, "the visitor may upload again: {body}");
 }

@@ -548,6 +548,62 @@ async fn visitor_tracking_device_language_pages_and_campaign_reach_agents() {
     assert_eq!(status, 404);
 }
 
+/// Page views are written in batches (ops::page_views): a burst from two visitors keeps each
+/// visitor's order, makes the last one the current page, and keeps the first referrer and
+/// campaign of the burst; each view reaches agents once, after it was written.
+#[tokio::test]
+async fn a_burst_of_page_views_is_written_in_order_with_the_first_referrer_and_campaign() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let mut agent = app.agent(&owner).await;
+    agent.send(json!({ "type": "subscribe_inbox" })).await;
+    let (first, second) = (new_visitor(), new_visitor());
+    let (mut a, _) = app.visitor(&owner.tenant_id, first, None).await;
+    let (mut b, _) = app.visitor(&owner.tenant_id, second, None).await;
+    for i in 0..5 {
+        let referrer = if i == 1 { json!("https://search.example/?q=kefu") } else { json!(null) };
+        let url = if i >= 2 {
+            format!("https://shop.example/{i}?utm_source=mail{i}")
+        } else {
+            format!("https://shop.example/{i}")
+        };
+        a.send(json!({ "type": "page_view", "url": url, "title": format!("A{i}"), "referrer": referrer })).await;
+        b.send(json!({ "type": "page_view", "url": format!("https://shop.example/b{i}") })).await;
+    }
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let view = agent.next_of("page_view").await;
+        seen.push((view["visitor_id"].as_str().unwrap_or_default().to_owned(), view["url"].clone()));
+    }
+    let of = |visitor: VisitorId| -> Vec<serde_json::Value> {
+        seen.iter().filter(|(v, _)| *v == visitor.to_string()).map(|(_, url)| url.clone()).collect()
+    };
+    assert_eq!(of(first).len(), 5, "{seen:?}");
+    assert_eq!(of(second).len(), 5, "{seen:?}");
+
+    let (status, profile) = app.get(&format!("/api/v1/visitors/{first}"), Some(&owner.access)).await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["first_referrer"], "https://search.example/?q=kefu");
+    assert_eq!(profile["first_utm"], json!({ "source": "mail2" }));
+    assert_eq!(profile["attributes"]["current_page"]["url"], "https://shop.example/4?utm_source=mail4");
+    assert_eq!(profile["attributes"]["current_page"]["title"], "A4");
+    let urls: Vec<&str> =
+        profile["recent_pages"].as_array().into_iter().flatten().filter_map(|p| p["url"].as_str()).collect();
+    assert_eq!(
+        urls,
+        vec![
+            "https://shop.example/4?utm_source=mail4",
+            "https://shop.example/3?utm_source=mail3",
+            "https://shop.example/2?utm_source=mail2",
+            "https://shop.example/1",
+            "https://shop.example/0",
+        ]
+    );
+    let (_, other) = app.get(&format!("/api/v1/visitors/{second}"), Some(&owner.access)).await;
+    assert_eq!(other["attributes"]["current_page"]["url"], "https://shop.example/b4", "{other}");
+    assert_eq!(other["first_referrer"], json!(null), "{other}");
+}
+
 /// A client that stops reading while messages pour in is closed with 4000 (its queue is dropped,
 /// the close frame waits behind what the socket already holds), and a resume from the last
 /// sequence number it saw delivers every later message exactly once, in order, well beyond one
