@@ -132,9 +132,19 @@ async fn upload_as_visitor(
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
     // The token is checked before a byte of the body is read: a caller without one never gets
     // the api to take in a file.
-    let (claims, tenant) = crate::realtime::authenticate_visitor(&state, &bearer(&headers, None)?).await?;
+    let claims = crate::realtime::verify_visitor_token(&state, &bearer(&headers, None)?)?;
     let uploader = Uploader::Visitor(claims.sub);
+    // A visitor refused for unsent files a moment ago is refused again before any lookup.
+    if let Some(refusal) = state.limits.spent(&unsent_caller(claims.tid, uploader)) {
+        return Err(refusal);
+    }
+    let tenant = crate::realtime::admit_visitor(&state, &claims).await?;
     upload(&state, tenant.id, &tenant.schema, uploader, query.name, body).await
+}
+
+/// The key under which a node remembers an uploader refused for unsent files.
+fn unsent_caller(tenant: kefu_protocol::TenantId, uploader: Uploader) -> Vec<u8> {
+    [b"unsent:".as_slice(), tenant.as_uuid().as_bytes(), uploader.id().as_bytes()].concat()
 }
 
 /// Downloads an attachment as the visitor whose conversation it is in (or who uploaded it).
@@ -194,7 +204,7 @@ async fn upload(
     body: axum::body::Body,
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
     const MIB: i64 = 1024 * 1024;
-    let caller = [b"unsent:".as_slice(), tenant.as_uuid().as_bytes(), uploader.id().as_bytes()].concat();
+    let caller = unsent_caller(tenant, uploader);
     if let Some(refusal) = state.limits.spent(&caller) {
         return Err(refusal);
     }

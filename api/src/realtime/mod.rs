@@ -71,6 +71,13 @@ pub(crate) async fn authenticate_visitor(
     state: &AppState,
     token: &str,
 ) -> Result<(kefu_protocol::VisitorClaims, TenantCtx)> {
+    let claims = verify_visitor_token(state, token)?;
+    let tenant = admit_visitor(state, &claims).await?;
+    Ok((claims, tenant))
+}
+
+/// The claims of a visitor token signed for this region (no database read).
+pub(crate) fn verify_visitor_token(state: &AppState, token: &str) -> Result<kefu_protocol::VisitorClaims> {
     let claims = state.jwt.verify_visitor(token).map_err(|error| {
         tracing::debug!(%error, "visitor token rejected");
         invalid_token()
@@ -79,9 +86,14 @@ pub(crate) async fn authenticate_visitor(
         tracing::debug!(region = %claims.region, "visitor token for another region");
         return Err(invalid_token());
     }
+    Ok(claims)
+}
+
+/// The tenant a verified visitor token names, if it is active.
+pub(crate) async fn admit_visitor(state: &AppState, claims: &kefu_protocol::VisitorClaims) -> Result<TenantCtx> {
     let mut conn = state.db.control().acquire().await?;
     let (tenant, _) = TenantCtx::admit(db::tenants::find_access(&mut conn, claims.tid).await?)?;
-    Ok((claims, tenant))
+    Ok(tenant)
 }
 
 async fn visitor_upgrade(
