@@ -281,9 +281,13 @@ impl Default for BillingConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Signing keys as `kid:secret[,kid:secret…]`; the first signs, all verify (rotation).
-    /// Each secret must be at least 32 bytes.
+    /// Keys of members' access tokens as `kid:secret[,kid:secret…]`; the first signs, all
+    /// verify (rotation). Each secret must be at least 32 bytes. Only the api holds them.
     pub signing_keys: Option<SecretString>,
+    /// Keys of visitor tokens and chat links, in the same form: the region's edge holds these
+    /// (and no others) to mint visitor tokens. They share no key id or secret with
+    /// `signing_keys`, so a visitor key can never sign a member's token.
+    pub visitor_keys: Option<SecretString>,
     /// Access-token lifetime in seconds.
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime in days.
@@ -402,6 +406,10 @@ pub const TEST_EDGE_URL: &str = "https://edge.kefu.test";
 #[cfg(any(test, feature = "testing"))]
 pub const TEST_EDGE_SECRET: &str = "a-test-edge-secret-that-is-long-enough";
 
+/// The visitor keys of [`Config::for_tests`] (what the test edge would hold).
+#[cfg(any(test, feature = "testing"))]
+pub const TEST_VISITOR_KEYS: &str = "test-visitor-1:a-test-visitor-secret-that-is-long-enough";
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -445,6 +453,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             signing_keys: None,
+            visitor_keys: None,
             access_ttl_secs: 900,
             refresh_ttl_days: 30,
             auth_rate_per_minute: 30,
@@ -594,6 +603,9 @@ impl Config {
                 .push("database.max_connections (KEFU_DATABASE__MAX_CONNECTIONS) must be between 1 and 1000".into());
         }
         if let Err(problem) = self.signing_keys() {
+            problems.push(problem);
+        }
+        if let Err(problem) = self.visitor_keys() {
             problems.push(problem);
         }
         for (key, value) in [
@@ -754,32 +766,24 @@ impl Config {
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }
 
-    /// The parsed signing keys, first one active. Errors name the problem without the secret.
+    /// The parsed keys of members' access tokens, first one active. Errors name the problem
+    /// without the secret.
     pub fn signing_keys(&self) -> Result<Vec<SigningKey>, String> {
-        let Some(raw) = &self.auth.signing_keys else {
-            return Err("auth.signing_keys is missing: set KEFU_AUTH__SIGNING_KEYS=kid:secret (secret ≥ 32 bytes; `openssl rand -hex 32` makes one)".into());
-        };
-        let mut keys = Vec::new();
-        for entry in raw.expose_secret().split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let Some((kid, secret)) = entry.split_once(':') else {
-                return Err("auth.signing_keys (KEFU_AUTH__SIGNING_KEYS) entries must be kid:secret".into());
-            };
-            if kid.is_empty()
-                || kid.len() > 64
-                || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(format!("auth.signing_keys: key id `{kid}` must be 1–64 characters of [A-Za-z0-9_-]"));
+        parse_keys("auth.signing_keys", "KEFU_AUTH__SIGNING_KEYS", self.auth.signing_keys.as_ref())
+    }
+
+    /// The parsed keys of visitor tokens and chat links (the edge's), first one active; none of
+    /// them may share a key id or a secret with [`Config::signing_keys`].
+    pub fn visitor_keys(&self) -> Result<Vec<SigningKey>, String> {
+        let keys = parse_keys("auth.visitor_keys", "KEFU_AUTH__VISITOR_KEYS", self.auth.visitor_keys.as_ref())?;
+        let members = self.signing_keys().unwrap_or_default();
+        for key in &keys {
+            if members.iter().any(|m| m.kid == key.kid || m.secret.expose_secret() == key.secret.expose_secret()) {
+                return Err(format!(
+                    "auth.visitor_keys: key `{}` shares its id or secret with auth.signing_keys; visitor keys must be their own (the edge holds them)",
+                    key.kid
+                ));
             }
-            if secret.len() < 32 {
-                return Err(format!("auth.signing_keys: the secret of key `{kid}` is shorter than 32 bytes"));
-            }
-            if keys.iter().any(|k: &SigningKey| k.kid == kid) {
-                return Err(format!("auth.signing_keys: key id `{kid}` appears twice"));
-            }
-            keys.push(SigningKey { kid: kid.to_owned(), secret: SecretString::from(secret.to_owned()) });
-        }
-        if keys.is_empty() {
-            return Err("auth.signing_keys (KEFU_AUTH__SIGNING_KEYS) holds no key".into());
         }
         Ok(keys)
     }
@@ -830,6 +834,7 @@ impl Config {
             "test-2:a-test-signing-secret-that-is-long-enough-2,test-1:a-test-signing-secret-that-is-long-enough-1"
                 .to_owned(),
         ));
+        config.auth.visitor_keys = Some(SecretString::from(TEST_VISITOR_KEYS.to_owned()));
         config.auth.auth_rate_per_minute = 1000;
         config.auth.login_rate_per_account_per_minute = 1000;
         config.migrate.concurrency = 4;
@@ -846,6 +851,36 @@ impl Config {
     }
 }
 
+/// Parses `kid:secret[,kid:secret…]` from the setting `name` (environment variable `env`).
+fn parse_keys(name: &str, env: &str, raw: Option<&SecretString>) -> Result<Vec<SigningKey>, String> {
+    let Some(raw) = raw else {
+        return Err(format!(
+            "{name} is missing: set {env}=kid:secret (secret ≥ 32 bytes; `openssl rand -hex 32` makes one)"
+        ));
+    };
+    let mut keys = Vec::new();
+    for entry in raw.expose_secret().split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((kid, secret)) = entry.split_once(':') else {
+            return Err(format!("{name} ({env}) entries must be kid:secret"));
+        };
+        if kid.is_empty() || kid.len() > 64 || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!("{name}: key id `{kid}` must be 1–64 characters of [A-Za-z0-9_-]"));
+        }
+        if secret.len() < 32 {
+            return Err(format!("{name}: the secret of key `{kid}` is shorter than 32 bytes"));
+        }
+        if keys.iter().any(|k: &SigningKey| k.kid == kid) {
+            return Err(format!("{name}: key id `{kid}` appears twice"));
+        }
+        keys.push(SigningKey { kid: kid.to_owned(), secret: SecretString::from(secret.to_owned()) });
+    }
+    if keys.is_empty() {
+        return Err(format!("{name} ({env}) holds no key"));
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -856,6 +891,20 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("DATABASE_URL"), "{text}");
         assert!(text.contains("KEFU_AUTH__SIGNING_KEYS"), "{text}");
+        assert!(text.contains("KEFU_AUTH__VISITOR_KEYS"), "{text}");
+    }
+
+    #[test]
+    fn visitor_keys_share_no_id_or_secret_with_member_keys() {
+        let mut config = Config::for_tests("postgres://x@localhost/db");
+        config.auth.visitor_keys =
+            Some(SecretString::from("v1:a-test-signing-secret-that-is-long-enough-1".to_owned()));
+        let text = config.validate().expect_err("a shared secret").to_string();
+        assert!(text.contains("auth.visitor_keys: key `v1` shares its id or secret"), "{text}");
+        config.auth.visitor_keys = Some(SecretString::from("test-1:another-visitor-secret-long-enough-000".to_owned()));
+        let text = config.validate().expect_err("a shared id").to_string();
+        assert!(text.contains("key `test-1` shares"), "{text}");
+        assert!(!text.contains("another-visitor-secret"), "secret must not be echoed: {text}");
     }
 
     #[test]

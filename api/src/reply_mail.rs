@@ -28,7 +28,7 @@ use crate::ops::events::{Change, Subscriber};
 /// What signs the links that continue a conversation on the edge's hosted chat page.
 #[derive(Clone)]
 pub struct Linker {
-    /// The region's signing keys (the edge verifies with the same).
+    /// The region's token keys: links are signed with its visitor keys (the edge verifies with the same).
     pub keys: Arc<crate::auth::jwt::JwtKeys>,
     /// The edge's public URL (`edge.public_url`); without it mails carry no link.
     pub edge_url: Option<String>,
@@ -54,7 +54,7 @@ impl Linker {
             exp: now + kefu_protocol::CHAT_LINK_TTL_SECS,
             jti: uuid::Uuid::now_v7().simple().to_string(),
         };
-        match self.keys.keys().sign(&claims) {
+        match self.keys.visitor_keys().sign(&claims) {
             Ok(token) => Ok(Some(format!("{}/c/{token}", edge_url.trim_end_matches('/')))),
             Err(error) => {
                 tracing::warn!(%error, "could not sign a chat link; the mail goes without it");

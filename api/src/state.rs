@@ -88,8 +88,9 @@ impl AppState {
         shutdown: tokio_util::sync::CancellationToken,
         metrics: PrometheusHandle,
     ) -> anyhow::Result<Self> {
-        let keys = config.signing_keys().map_err(anyhow::Error::msg)?;
-        let jwt = Arc::new(JwtKeys::new(&keys, config.auth.access_ttl_secs)?);
+        let members = config.signing_keys().map_err(anyhow::Error::msg)?;
+        let visitors = config.visitor_keys().map_err(anyhow::Error::msg)?;
+        let jwt = Arc::new(JwtKeys::new(&members, &visitors, config.auth.access_ttl_secs)?);
         let per_minute = std::num::NonZeroU32::new(config.auth.auth_rate_per_minute)
             .ok_or_else(|| anyhow::anyhow!("auth_rate_per_minute must be positive"))?;
         let presence = match &redis {

@@ -676,7 +676,7 @@ impl TestApp {
             exp: now + ttl_secs,
             jti: uuid::Uuid::now_v7().simple().to_string(),
         };
-        self.state.jwt.keys().sign(&claims).expect("sign")
+        self.state.jwt.visitor_keys().sign(&claims).expect("sign")
     }
 
     /// A connected visitor that said hello and read the welcome and the `status` frame that

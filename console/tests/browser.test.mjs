@@ -11,7 +11,7 @@
 // through the fake Stripe's Checkout, cancelling and a failed payment from its portal.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
 // KEFU_PROXY_PORT, KEFU_DEMO_PORT, KEFU_CHROMIUM, and the operator's
-// command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS).
+// command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS, KEFU_OPERATOR_VISITOR_KEYS).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

@@ -55,7 +55,7 @@ mod tests {
         let raw = "cn-k:0123456789abcdef0123456789abcdef";
         let keys = crate::crypto::token_keys(raw).expect("keys");
         let regions = vec![(
-            RegionConfig { name: "cn".into(), api_url: "https://cn.api.example/".into(), signing_keys: raw.into() },
+            RegionConfig { name: "cn".into(), api_url: "https://cn.api.example/".into(), visitor_keys: raw.into() },
             keys.clone(),
         )];
         let now = chrono::Utc::now().timestamp();

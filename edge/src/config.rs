@@ -11,9 +11,10 @@ pub struct RegionConfig {
     pub name: String,
     /// The region's api base URL (`http://127.0.0.1:8080`); WebSockets go to its `ws` form.
     pub api_url: String,
-    /// The region's signing keys as `kid:secret[,kid:secret…]` (the first signs), the same
-    /// value as the region's `KEFU_AUTH__SIGNING_KEYS`.
-    pub signing_keys: String,
+    /// The region's visitor keys as `kid:secret[,kid:secret…]` (the first signs), the same
+    /// value as the region's `KEFU_AUTH__VISITOR_KEYS`. The edge holds no other keys: it can
+    /// mint visitor tokens and verify chat links, never make a member's token.
+    pub visitor_keys: String,
 }
 
 /// Everything the edge needs.
@@ -95,9 +96,9 @@ impl EdgeConfig {
             if !(region.api_url.starts_with("http://") || region.api_url.starts_with("https://")) {
                 problems.push(format!("region {}: api_url must be an http(s) URL", region.name));
             }
-            if crate::crypto::parse_keys(&region.signing_keys).is_none() {
+            if crate::crypto::parse_keys(&region.visitor_keys).is_none() {
                 problems
-                    .push(format!("region {}: signing_keys must be kid:secret pairs, secrets ≥ 32 bytes", region.name));
+                    .push(format!("region {}: visitor_keys must be kid:secret pairs, secrets ≥ 32 bytes", region.name));
             }
         }
         problems

@@ -268,7 +268,7 @@ mod tests {
             regions: vec![RegionConfig {
                 name: "cn".into(),
                 api_url: "http://127.0.0.1:1".into(),
-                signing_keys: KEYS.into(),
+                visitor_keys: KEYS.into(),
             }],
             widget_dir: String::new(),
         }

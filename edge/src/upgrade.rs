@@ -60,7 +60,7 @@ mod tests {
         let config = RegionConfig {
             name: name.into(),
             api_url: format!("https://{name}.api.example"),
-            signing_keys: raw.clone(),
+            visitor_keys: raw.clone(),
         };
         (config, crate::crypto::token_keys(&raw).expect("keys"))
     }

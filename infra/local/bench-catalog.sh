@@ -11,6 +11,7 @@ cd "$(dirname "$0")/../.."
 source infra/local/toolchain.sh
 eval "$(infra/local/services.sh env)"
 export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough"
+export KEFU_AUTH__VISITOR_KEYS="bench-visitor:bench-visitor-secret-that-is-long-enough"
 CHUNK=${CHUNK:-1000}
 CHUNKS=${CHUNKS:-6}
 TOUCH_STEP=${TOUCH_STEP:-1000}

@@ -11,9 +11,9 @@ eval "$(infra/local/services.sh env)"
 PAIRS=${PAIRS:-20}
 SECONDS_=${SECONDS_:-10}
 RATE=${RATE:-10}
-keys="bench:bench-signing-secret-that-is-long-enough"
+keys="bench-visitor:bench-visitor-secret-that-is-long-enough"
 edge_secret="bench-edge-secret-that-is-long-enough-1"
-export KEFU_AUTH__SIGNING_KEYS=$keys KEFU_EDGE__SECRET=$edge_secret KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000
+export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough" KEFU_AUTH__VISITOR_KEYS=$keys KEFU_EDGE__SECRET=$edge_secret KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000
 export KEFU_LOG_FORMAT=json RUST_LOG=warn REDIS_URL
 cargo build --locked --release -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge -p kefu-tests --bin kefu-edge-bench >&2
 db="kefu_edgebench_$$"
@@ -40,7 +40,7 @@ per_site_per_minute = 100000
 [[regions]]
 name = "local"
 api_url = "http://127.0.0.1:18080"
-signing_keys = "$keys"
+visitor_keys = "$keys"
 TOML
 ./target/release/kefu-edge --config "$workdir/edge.toml" --listen 127.0.0.1:18787 2>/dev/null &
 pids+=($!)
@@ -70,7 +70,7 @@ TOML
 cat > "$workdir/wasm/.dev.vars" <<VARS
 API_SECRET=$edge_secret
 VISITOR_SECRET=bench-visitor-secret-that-is-long-enough
-REGIONS='[{"name":"local","api_url":"http://127.0.0.1:18080","signing_keys":"$keys"}]'
+REGIONS='[{"name":"local","api_url":"http://127.0.0.1:18080","visitor_keys":"$keys"}]'
 VARS
 (cd "$workdir/wasm" && PATH="$node_bin:$PATH" XDG_CONFIG_HOME="$workdir/wasm" WRANGLER_SEND_METRICS=false \
     setsid "$OLDPWD/edge/node_modules/.bin/wrangler" dev --local --ip 127.0.0.1 --port 18797 --log-level warn \

@@ -8,6 +8,7 @@ eval "$(infra/local/services.sh env)"
 TENANTS=${TENANTS:-10000}
 LEVELS=${LEVELS:-"4 8 16"}
 export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough"
+export KEFU_AUTH__VISITOR_KEYS="bench-visitor:bench-visitor-secret-that-is-long-enough"
 cargo build --locked --release -p kefu-api --bin kefu >&2
 bin=./target/release/kefu
 admin_url=$DATABASE_URL

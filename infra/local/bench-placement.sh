@@ -15,6 +15,7 @@ eval "$(infra/local/services.sh second-pg)"
 PG2_URL=$KEFU_TEST_PG2_URL
 unset KEFU_TEST_PG2_URL
 export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough"
+export KEFU_AUTH__VISITOR_KEYS="bench-visitor:bench-visitor-secret-that-is-long-enough"
 TENANTS=${TENANTS:-10000}
 DATABASES=${DATABASES:-5}
 ONE_CONCURRENCY=${ONE_CONCURRENCY:-2}

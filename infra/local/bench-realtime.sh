@@ -46,7 +46,20 @@ IDLE_PROCS=${IDLE_PROCS:-2}
 RESUME_CONVERSATIONS=${RESUME_CONVERSATIONS:-750}
 NOISY_PHASES=${NOISY_PHASES:-quiet,api,sockets,page-views,messages,uploads}
 SOURCE_IPS=${SOURCE_IPS:-16}
-export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough"
+signing_key="bench:bench-signing-secret-that-is-long-enough"
+visitor_key="bench-visitor:bench-visitor-secret-that-is-long-enough"
+# kefu-load mints visitor tokens with the visitor key, as the edge does.
+export KEFU_AUTH__VISITOR_KEYS=$visitor_key
+# key_env BIN: `env` arguments giving BIN its keys. A revision from before the separate visitor
+# keys (no KEFU_AUTH__VISITOR_KEYS in its binary) rejects the unknown setting and verifies visitor
+# tokens with its signing keys, so it gets both keys there instead.
+key_env() {
+    if grep -qa KEFU_AUTH__VISITOR_KEYS "$1"; then
+        echo "KEFU_AUTH__SIGNING_KEYS=$signing_key"
+    else
+        echo "-u KEFU_AUTH__VISITOR_KEYS KEFU_AUTH__SIGNING_KEYS=$visitor_key,$signing_key"
+    fi
+}
 export KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000 KEFU_LOG_FORMAT=json RUST_LOG=warn REDIS_URL
 ulimit -n "$(ulimit -Hn)"
 target_dir=${CARGO_TARGET_DIR:-$PWD/target}
@@ -97,7 +110,8 @@ for i in "${!bins[@]}"; do
     psql "$DATABASE_URL" -qc "create database $db encoding 'UTF8' template template0 lc_collate 'C.UTF-8' lc_ctype 'C.UTF-8'" >&2
     dbs+=("$db")
     urls+=("${DATABASE_URL%/*}/$db")
-    DATABASE_URL=${urls[$i]} "${bins[$i]}" migrate >/dev/null
+    # shellcheck disable=SC2046 # key_env's words are separate env arguments
+    DATABASE_URL=${urls[$i]} env $(key_env "${bins[$i]}") "${bins[$i]}" migrate >/dev/null
 done
 
 node_pids=()
@@ -109,8 +123,9 @@ start_nodes() {
     apis=()
     for ((k = 0; k < count; k++)); do
         port=$((18080 + k))
+        # shellcheck disable=SC2046 # key_env's words are separate env arguments
         DATABASE_URL=${urls[$i]} KEFU_LISTEN=127.0.0.1:$port KEFU_DATABASE__MAX_CONNECTIONS=20 \
-            "${bins[$i]}" serve >/dev/null 2>>"$workdir/kefu-$i.log" &
+            env $(key_env "${bins[$i]}") "${bins[$i]}" serve >/dev/null 2>>"$workdir/kefu-$i.log" &
         node_pids+=($!)
         pids+=($!)
         apis+=("http://127.0.0.1:$port")

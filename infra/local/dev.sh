@@ -9,13 +9,14 @@ eval "$(infra/local/services.sh env)"
 
 # A stable development signing key, kept out of git under .dev/.
 mkdir -p .dev
-for secret in signing-key edge-secret visitor-secret stripe-webhook-secret; do
+for secret in signing-key visitor-key edge-secret visitor-secret stripe-webhook-secret; do
     if [[ ! -s .dev/$secret ]]; then
         head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > ".dev/$secret"
     fi
 done
 export KEFU_MODE=development
 export KEFU_AUTH__SIGNING_KEYS="dev-1:$(cat .dev/signing-key)"
+export KEFU_AUTH__VISITOR_KEYS="dev-visitor-1:$(cat .dev/visitor-key)"
 export KEFU_LISTEN=${KEFU_LISTEN:-127.0.0.1:8080}
 export KEFU_PUBLIC_URL=${KEFU_PUBLIC_URL:-http://$KEFU_LISTEN}
 export KEFU_EDGE__SECRET="$(cat .dev/edge-secret)"
@@ -59,7 +60,7 @@ widget_dir = "$PWD/edge/widget/dist"
 [[regions]]
 name = "local"
 api_url = "$KEFU_PUBLIC_URL"
-signing_keys = "$KEFU_AUTH__SIGNING_KEYS"
+visitor_keys = "$KEFU_AUTH__VISITOR_KEYS"
 TOML
 
 cat <<MSG

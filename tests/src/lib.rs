@@ -82,13 +82,13 @@ pub fn widget_dist() -> PathBuf {
 }
 
 impl Edge {
-    /// Starts the edge with one region per `(name, api base URL)` (all with [`SIGNING_KEYS`]),
+    /// Starts the edge with one region per `(name, api base URL)` (all with [`VISITOR_KEYS`]),
     /// extra TOML lines (limits, cache time), and waits for `/healthz`.
     pub async fn start(regions: &[(&str, &str)], extra: &str) -> Self {
-        Self::start_with_keys(&regions.iter().map(|(n, u)| (*n, *u, SIGNING_KEYS)).collect::<Vec<_>>(), extra).await
+        Self::start_with_keys(&regions.iter().map(|(n, u)| (*n, *u, VISITOR_KEYS)).collect::<Vec<_>>(), extra).await
     }
 
-    /// Like [`Edge::start`] with each region's own signing keys.
+    /// Like [`Edge::start`] with each region's own visitor keys.
     pub async fn start_with_keys(regions: &[(&str, &str, &str)], extra: &str) -> Self {
         Self::start_public(regions, extra, None).await
     }
@@ -106,7 +106,7 @@ impl Edge {
             widget_dir.display()
         );
         for (name, api, keys) in regions {
-            toml.push_str(&format!("[[regions]]\nname = \"{name}\"\napi_url = \"{api}\"\nsigning_keys = \"{keys}\"\n"));
+            toml.push_str(&format!("[[regions]]\nname = \"{name}\"\napi_url = \"{api}\"\nvisitor_keys = \"{keys}\"\n"));
         }
         let config = tempfile_free::TempFile::with_contents("edge.toml", &toml);
         let child = Command::new(edge_bin())
@@ -143,7 +143,7 @@ impl Edge {
         );
         let regions: Vec<serde_json::Value> = regions
             .iter()
-            .map(|(name, api)| serde_json::json!({ "name": name, "api_url": api, "signing_keys": SIGNING_KEYS }))
+            .map(|(name, api)| serde_json::json!({ "name": name, "api_url": api, "visitor_keys": VISITOR_KEYS }))
             .collect();
         let vars = format!(
             "API_SECRET={EDGE_SECRET}\nVISITOR_SECRET=an-end-to-end-visitor-secret-of-length\nREGIONS='{}'\n",
@@ -288,6 +288,7 @@ pub fn kefu(database_url: &str) -> Command {
         .env("DATABASE_URL", database_url)
         .env("KEFU_MODE", "development")
         .env("KEFU_AUTH__SIGNING_KEYS", SIGNING_KEYS)
+        .env("KEFU_AUTH__VISITOR_KEYS", VISITOR_KEYS)
         // Attachments of every test node in one directory outside the repository (ids are
         // unique, and a node restarted by a test finds its files again).
         .env("KEFU_ATTACHMENTS__LOCAL_DIR", std::env::temp_dir().join("kefu-tests-attachments"))
@@ -347,12 +348,15 @@ impl Drop for Server {
     }
 }
 
-/// The signing key the e2e servers run with (see [`kefu`]).
+/// The members' signing key the e2e servers run with (see [`kefu`]); only the api has it.
 pub const SIGNING_KEYS: &str = "e2e:an-end-to-end-signing-secret-of-enough-length";
+
+/// The visitor key the e2e servers and edges share (see [`kefu`], [`Edge::start`]).
+pub const VISITOR_KEYS: &str = "e2e-visitor:an-end-to-end-visitor-key-of-enough-length";
 
 /// Mints a visitor token for `tenant_id` as the edge would.
 pub fn visitor_token(tenant_id: &str, visitor: kefu_protocol::VisitorId) -> String {
-    let (kid, secret) = SIGNING_KEYS.split_once(':').expect("kid:secret");
+    let (kid, secret) = VISITOR_KEYS.split_once(':').expect("kid:secret");
     let keys = kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("keys");
     let now = chrono::Utc::now().timestamp();
     keys.sign(&kefu_protocol::VisitorClaims {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use kefu_api::fake_stripe::{Delivery, FakeStripe, WEBHOOK_SECRET};
-use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, SIGNING_KEYS, Server, console_dist, free_port};
+use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, SIGNING_KEYS, Server, VISITOR_KEYS, console_dist, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_chromium() {
@@ -40,7 +40,7 @@ async fn console_in_chromium() {
     .await;
     stripe.deliver_to(Delivery { url: format!("{}/api/v1/stripe/webhook", api.base), secret: WEBHOOK_SECRET.into() });
     // Widget settings saved in the console reach the edge within a second.
-    let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "cache_secs = 1", Some(&public_edge)).await;
+    let edge = Edge::start_public(&[("local", &api.base, VISITOR_KEYS)], "cache_secs = 1", Some(&public_edge)).await;
 
     let console = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../console");
     let path = format!("{}:{}", PathBuf::from(node_bin).display(), std::env::var("PATH").unwrap_or_default());
@@ -57,7 +57,8 @@ async fn console_in_chromium() {
         // The operator's command line, for the billing scenario (`kefu plans set`).
         .env("KEFU_BIN", kefu_tests::kefu_bin())
         .env("KEFU_OPERATOR_DATABASE_URL", &db.url)
-        .env("KEFU_OPERATOR_SIGNING_KEYS", SIGNING_KEYS);
+        .env("KEFU_OPERATOR_SIGNING_KEYS", SIGNING_KEYS)
+        .env("KEFU_OPERATOR_VISITOR_KEYS", VISITOR_KEYS);
     let status = tokio::task::spawn_blocking(move || node.status().expect("run node")).await.expect("node's thread");
     assert!(status.success(), "the console's browser scenarios failed ({status}); their output is above");
 }

@@ -48,7 +48,7 @@ async fn visitors_chat_through_the_wasm_edge_in_workerd_and_everything_else_is_r
 /// and admits its visitor from it; a forged link opens nothing.
 async fn chat_links(edge: &Edge, shop: &Tenant) {
     let http = reqwest::Client::new();
-    let (kid, secret) = kefu_tests::SIGNING_KEYS.split_once(':').expect("kid:secret");
+    let (kid, secret) = kefu_tests::VISITOR_KEYS.split_once(':').expect("kid:secret");
     let keys = kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("keys");
     let visitor = kefu_protocol::VisitorId::from_uuid(uuid::Uuid::now_v7());
     let now = chrono::Utc::now().timestamp();
@@ -310,12 +310,12 @@ async fn limited_after_three(shop: &Tenant, edge: &Edge) {
 #[tokio::test]
 async fn each_region_serves_its_own_tenants_and_refuses_the_others_tokens() {
     let (east_db, west_db) = (FreshDatabase::create().await, FreshDatabase::create().await);
-    let east_keys = "east:an-east-region-signing-secret-of-length";
-    let west_keys = "west:a-west-region-signing-secret-of-length!";
+    let east_keys = "east:an-east-region-visitor-secret-of-length";
+    let west_keys = "west:a-west-region-visitor-secret-of-length!";
     let east =
-        Server::start(&east_db.url, &[EDGE_ENV, ("KEFU_REGION", "east"), ("KEFU_AUTH__SIGNING_KEYS", east_keys)]).await;
+        Server::start(&east_db.url, &[EDGE_ENV, ("KEFU_REGION", "east"), ("KEFU_AUTH__VISITOR_KEYS", east_keys)]).await;
     let west =
-        Server::start(&west_db.url, &[EDGE_ENV, ("KEFU_REGION", "west"), ("KEFU_AUTH__SIGNING_KEYS", west_keys)]).await;
+        Server::start(&west_db.url, &[EDGE_ENV, ("KEFU_REGION", "west"), ("KEFU_AUTH__VISITOR_KEYS", west_keys)]).await;
     // Site lookups go to the first region's api (the control plane); the west tenant lives in
     // west's database, so this edge serves the east tenant and routes its visitors to east.
     let shop = tenant_with_site(&east.base, "owner@east.example", &[SHOP]).await;

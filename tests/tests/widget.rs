@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, SIGNING_KEYS, Server, free_port, tenant_with_site};
+use kefu_tests::{EDGE_ENV, Edge, FreshDatabase, SIGNING_KEYS, Server, VISITOR_KEYS, free_port, tenant_with_site};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn widget_in_chromium() {
@@ -27,7 +27,7 @@ async fn widget_in_chromium() {
     let hostile_origin = format!("http://localhost:{demo_port}");
     let shop = tenant_with_site(&api.base, "owner@widget.example", &[&demo_origin, &hostile_origin]).await;
     // Settings saved by the tests reach the edge within a second.
-    let edge = Edge::start_public(&[("local", &api.base, SIGNING_KEYS)], "cache_secs = 1", Some(&proxy)).await;
+    let edge = Edge::start_public(&[("local", &api.base, VISITOR_KEYS)], "cache_secs = 1", Some(&proxy)).await;
 
     let widget = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../edge/widget");
     let path = format!("{}:{}", PathBuf::from(node_bin).display(), std::env::var("PATH").unwrap_or_default());
@@ -50,6 +50,7 @@ async fn widget_in_chromium() {
         .env("KEFU_BIN", kefu_tests::kefu_bin())
         .env("KEFU_OPERATOR_DATABASE_URL", &db.url)
         .env("KEFU_OPERATOR_SIGNING_KEYS", SIGNING_KEYS)
+        .env("KEFU_OPERATOR_VISITOR_KEYS", VISITOR_KEYS)
         .spawn()
         .expect("run node");
     let api_port: u16 = api.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("api port");

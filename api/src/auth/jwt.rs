@@ -1,8 +1,10 @@
-//! Access tokens: HS256 JWTs with a key id (`kid`) header, signed and verified with the shared
-//! `kefu_protocol::token` code. The first configured key signs; every configured key verifies, so
-//! a key can be rotated in by adding it second, promoted to first, and the old one removed after
-//! the access-token lifetime. Visitor tokens (minted by the edge with the same keys) are verified
-//! here too.
+//! Tokens: HS256 JWTs with a key id (`kid`) header, signed and verified with the shared
+//! `kefu_protocol::token` code, under two separate key sets. Members' access tokens use
+//! `auth.signing_keys`, which only the api holds; visitor tokens (minted by the edge) and chat
+//! links use `auth.visitor_keys`, which the edge holds too. A token is verified only with its own
+//! set, so whoever has the edge's keys can mint visitors and nothing else. In each set the first
+//! key signs and every key verifies, so a key is rotated in by adding it second, promoting it to
+//! first, and removing the old one after the tokens' lifetime (docs/security.md).
 
 use chrono::Utc;
 use kefu_protocol::token::TokenKeys;
@@ -16,16 +18,24 @@ use crate::config::SigningKey;
 /// The signing and verification keys.
 #[derive(Clone, Debug)]
 pub struct JwtKeys {
-    keys: TokenKeys,
+    members: TokenKeys,
+    visitors: TokenKeys,
     access_ttl_secs: i64,
 }
 
+fn token_keys(keys: &[SigningKey], what: &str) -> anyhow::Result<TokenKeys> {
+    TokenKeys::new(keys.iter().map(|k| (k.kid.as_str(), k.secret.expose_secret().as_bytes())))
+        .ok_or_else(|| anyhow::anyhow!("no {what} key"))
+}
+
 impl JwtKeys {
-    /// Builds the key set; `keys` is non-empty (validated config).
-    pub fn new(keys: &[SigningKey], access_ttl_secs: u64) -> anyhow::Result<Self> {
-        let keys = TokenKeys::new(keys.iter().map(|k| (k.kid.as_str(), k.secret.expose_secret().as_bytes())))
-            .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        Ok(Self { keys, access_ttl_secs: i64::try_from(access_ttl_secs)? })
+    /// Builds the key sets; both are non-empty and share no key (validated config).
+    pub fn new(members: &[SigningKey], visitors: &[SigningKey], access_ttl_secs: u64) -> anyhow::Result<Self> {
+        Ok(Self {
+            members: token_keys(members, "member signing")?,
+            visitors: token_keys(visitors, "visitor")?,
+            access_ttl_secs: i64::try_from(access_ttl_secs)?,
+        })
     }
 
     /// Access-token lifetime in seconds.
@@ -33,9 +43,9 @@ impl JwtKeys {
         self.access_ttl_secs
     }
 
-    /// The raw key set (the edge mints visitor tokens with the same keys).
-    pub fn keys(&self) -> &TokenKeys {
-        &self.keys
+    /// The visitor key set: visitor tokens and chat links (the edge holds the same).
+    pub fn visitor_keys(&self) -> &TokenKeys {
+        &self.visitors
     }
 
     /// Signs an access token for a member.
@@ -51,17 +61,18 @@ impl JwtKeys {
             exp: now + self.access_ttl_secs,
             jti: uuid::Uuid::now_v7().simple().to_string(),
         };
-        Ok(self.keys.sign(&claims)?)
+        Ok(self.members.sign(&claims)?)
     }
 
-    /// Verifies an agent access token (HS256 only, known `kid`, `exp`, issuer, audience `agent`).
+    /// Verifies an agent access token (HS256 only, a member key's `kid`, `exp`, issuer,
+    /// audience `agent`): anything signed with a visitor key is an unknown key here.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        self.keys.verify(token, AGENT_AUDIENCE)
+        self.members.verify(token, AGENT_AUDIENCE)
     }
 
-    /// Verifies a visitor token (audience `visitor`).
+    /// Verifies a visitor token (a visitor key, audience `visitor`).
     pub fn verify_visitor(&self, token: &str) -> Result<VisitorClaims, TokenError> {
-        self.keys.verify(token, VISITOR_AUDIENCE)
+        self.visitors.verify(token, VISITOR_AUDIENCE)
     }
 }
 
@@ -77,13 +88,17 @@ mod tests {
         SigningKey { kid: kid.into(), secret: SecretString::from(secret.to_owned()) }
     }
 
+    fn visitor_key() -> SigningKey {
+        key("v1", &"v".repeat(32))
+    }
+
     fn ids() -> (UserId, TenantId) {
         (UserId::new_v7(), TenantId::new_v7())
     }
 
     #[test]
     fn issued_tokens_verify_and_carry_claims() {
-        let keys = JwtKeys::new(&[key("k1", &"a".repeat(32))], 900).expect("keys");
+        let keys = JwtKeys::new(&[key("k1", &"a".repeat(32))], &[visitor_key()], 900).expect("keys");
         let (user, tenant) = ids();
         let token = keys.issue_access(user, tenant, Role::Admin).expect("issue");
         let claims = keys.verify_access(&token).expect("verify");
@@ -92,9 +107,10 @@ mod tests {
 
     #[test]
     fn rotation_old_key_still_verifies_unknown_key_does_not() {
-        let old = JwtKeys::new(&[key("k1", &"a".repeat(32))], 900).expect("keys");
-        let rotated = JwtKeys::new(&[key("k2", &"b".repeat(32)), key("k1", &"a".repeat(32))], 900).expect("keys");
-        let only_new = JwtKeys::new(&[key("k2", &"b".repeat(32))], 900).expect("keys");
+        let old = JwtKeys::new(&[key("k1", &"a".repeat(32))], &[visitor_key()], 900).expect("keys");
+        let rotated = JwtKeys::new(&[key("k2", &"b".repeat(32)), key("k1", &"a".repeat(32))], &[visitor_key()], 900)
+            .expect("keys");
+        let only_new = JwtKeys::new(&[key("k2", &"b".repeat(32))], &[visitor_key()], 900).expect("keys");
         let (user, tenant) = ids();
         let token = old.issue_access(user, tenant, Role::Agent).expect("issue");
         assert!(rotated.verify_access(&token).is_ok());
@@ -103,7 +119,7 @@ mod tests {
 
     #[test]
     fn forged_none_and_tampered_tokens_fail() {
-        let keys = JwtKeys::new(&[key("k1", &"a".repeat(32))], 900).expect("keys");
+        let keys = JwtKeys::new(&[key("k1", &"a".repeat(32))], &[visitor_key()], 900).expect("keys");
         let (user, tenant) = ids();
         let token = keys.issue_access(user, tenant, Role::Agent).expect("issue");
         let parts: Vec<&str> = token.split('.').collect();
@@ -117,10 +133,34 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(claims.to_string());
         assert!(keys.verify_access(&format!("{}.{forged}.{}", parts[0], parts[2])).is_err());
         // Signed with another secret under the same kid.
-        let other = JwtKeys::new(&[key("k1", &"z".repeat(32))], 900).expect("keys");
+        let other = JwtKeys::new(&[key("k1", &"z".repeat(32))], &[visitor_key()], 900).expect("keys");
         assert!(keys.verify_access(&other.issue_access(user, tenant, Role::Agent).expect("issue")).is_err());
         assert!(keys.verify_access("not.a.jwt").is_err());
         // An agent token is not a visitor token, and the other way round.
         assert!(keys.verify_visitor(&token).is_err());
+    }
+
+    /// Whoever holds the visitor keys (the edge) cannot make a member's token: an access token's
+    /// claims signed with a visitor key are refused as an unknown key.
+    #[test]
+    fn a_visitor_key_cannot_sign_a_members_token() {
+        let keys = JwtKeys::new(&[key("k1", &"a".repeat(32))], &[visitor_key()], 900).expect("keys");
+        let (user, tenant) = ids();
+        let now = Utc::now().timestamp();
+        let claims = AccessClaims {
+            iss: ISSUER.into(),
+            aud: AGENT_AUDIENCE.into(),
+            sub: user,
+            tid: tenant,
+            role: Role::Owner,
+            iat: now,
+            exp: now + 900,
+            jti: "forged".into(),
+        };
+        let forged = keys.visitor_keys().sign(&claims).expect("sign");
+        assert!(matches!(keys.verify_access(&forged), Err(TokenError::UnknownKey)));
+        // And a member key does not make visitor tokens.
+        let member = keys.issue_access(user, tenant, Role::Agent).expect("issue");
+        assert!(matches!(keys.verify_visitor(&member), Err(TokenError::UnknownKey)));
     }
 }

@@ -16,6 +16,7 @@ mod export_jobs;
 mod feed;
 mod handoff;
 mod isolation;
+mod keys;
 mod mail;
 mod members;
 mod message_path;

@@ -62,8 +62,12 @@ async fn a_reply_the_visitor_did_not_read_is_emailed_once_in_their_language() {
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .expect("a link");
-    let claims: kefu_protocol::ChatLinkClaims =
-        app.state.jwt.keys().verify(link, kefu_protocol::CHAT_LINK_AUDIENCE).expect("signed with the region's keys");
+    let claims: kefu_protocol::ChatLinkClaims = app
+        .state
+        .jwt
+        .visitor_keys()
+        .verify(link, kefu_protocol::CHAT_LINK_AUDIENCE)
+        .expect("signed with the region's keys");
     assert_eq!(claims.sub, visitor_id);
     assert_eq!(
         (claims.tid.to_string(), claims.site.to_string()),
@@ -71,7 +75,11 @@ async fn a_reply_the_visitor_did_not_read_is_emailed_once_in_their_language() {
     );
     assert_eq!(claims.exp - claims.iat, kefu_protocol::CHAT_LINK_TTL_SECS);
     assert!(
-        app.state.jwt.keys().verify::<kefu_protocol::VisitorClaims>(link, kefu_protocol::VISITOR_AUDIENCE).is_err(),
+        app.state
+            .jwt
+            .visitor_keys()
+            .verify::<kefu_protocol::VisitorClaims>(link, kefu_protocol::VISITOR_AUDIENCE)
+            .is_err(),
         "a link is not a visitor token"
     );
 

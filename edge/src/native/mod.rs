@@ -83,7 +83,7 @@ impl EdgeState {
         let regions = config
             .regions
             .iter()
-            .filter_map(|r| crate::crypto::token_keys(&r.signing_keys).map(|keys| (r.clone(), keys)))
+            .filter_map(|r| crate::crypto::token_keys(&r.visitor_keys).map(|keys| (r.clone(), keys)))
             .collect();
         let widget = Widget::read(&config.widget_dir).map_err(|e| vec![e])?;
         let http = reqwest::Client::builder()

@@ -3,7 +3,7 @@
 // answers over the real protocol. Started by tests/tests/widget.rs (make test), which provides:
 // KEFU_API, KEFU_EDGE, KEFU_PROXY_PORT, KEFU_DEMO_PORT, KEFU_SITE_KEY, KEFU_AGENT_TOKEN,
 // KEFU_CHROMIUM, and the operator's command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL,
-// KEFU_OPERATOR_SIGNING_KEYS).
+// KEFU_OPERATOR_SIGNING_KEYS, KEFU_OPERATOR_VISITOR_KEYS).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';

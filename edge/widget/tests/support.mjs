@@ -162,7 +162,7 @@ export async function widgetStorage(page, siteKey) {
 
 /**
  * The operator's command line (`kefu plans set …`), as the harness provides it: KEFU_BIN,
- * KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS. Only what the command reads is passed:
+ * KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS, KEFU_OPERATOR_VISITOR_KEYS. Only what the command reads is passed:
  * the scenarios' own KEFU_* variables are not its settings.
  */
 export function operator(...args) {
@@ -171,7 +171,7 @@ export function operator(...args) {
     return process.env[name];
   };
   return execFileSync(need('KEFU_BIN'), args, {
-    env: { PATH: process.env.PATH, DATABASE_URL: need('KEFU_OPERATOR_DATABASE_URL'), KEFU_AUTH__SIGNING_KEYS: need('KEFU_OPERATOR_SIGNING_KEYS') },
+    env: { PATH: process.env.PATH, DATABASE_URL: need('KEFU_OPERATOR_DATABASE_URL'), KEFU_AUTH__SIGNING_KEYS: need('KEFU_OPERATOR_SIGNING_KEYS'), KEFU_AUTH__VISITOR_KEYS: need('KEFU_OPERATOR_VISITOR_KEYS') },
     encoding: 'utf8',
   });
 }

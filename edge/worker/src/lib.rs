@@ -4,7 +4,7 @@
 //!
 //! Bindings (see infra/edge/wrangler.toml): vars `PUBLIC_URL`, `CACHE_SECS`, `TOKEN_TTL_SECS`;
 //! secrets `API_SECRET`, `VISITOR_SECRET` and `REGIONS` (a JSON array of
-//! `{ name, api_url, signing_keys }`); rate limiters `RATE_LIMIT_IP` and `RATE_LIMIT_SITE`;
+//! `{ name, api_url, visitor_keys }`); rate limiters `RATE_LIMIT_IP` and `RATE_LIMIT_SITE`;
 //! static assets `ASSETS` (edge/widget's `dist/`: the chat UI bundle is served by the assets
 //! layer itself, the loader code is read from it here).
 
@@ -61,7 +61,7 @@ fn load(env: &Env) -> Result<Rc<Edge>, EdgeError> {
     let regions = config
         .regions
         .iter()
-        .filter_map(|r| kefu_edge::crypto::token_keys(&r.signing_keys).map(|k| (r.clone(), k)))
+        .filter_map(|r| kefu_edge::crypto::token_keys(&r.visitor_keys).map(|k| (r.clone(), k)))
         .collect();
     let edge = Rc::new(Edge { sites: SiteCache::new(config.cache_secs), config, regions, widget: RefCell::default() });
     EDGE.with(|cell| {

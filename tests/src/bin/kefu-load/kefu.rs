@@ -25,18 +25,18 @@ pub fn ws_url(node: &str, path: &str) -> String {
     format!("{}{path}", node.replacen("http://", "ws://", 1))
 }
 
-fn keys(signing_keys: &str) -> kefu_protocol::token::TokenKeys {
-    let (kid, secret) = signing_keys
+fn keys(visitor_keys: &str) -> kefu_protocol::token::TokenKeys {
+    let (kid, secret) = visitor_keys
         .split(',')
         .next()
         .and_then(|k| k.split_once(':'))
         .expect("--signing-keys (KEFU_AUTH__SIGNING_KEYS) must be kid:secret");
-    kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("signing keys")
+    kefu_protocol::token::TokenKeys::new([(kid, secret.as_bytes())]).expect("visitor keys")
 }
 
 impl Tenant {
     /// Signs up a fresh tenant on `node`; its owner is the agent of every agent connection.
-    pub async fn signup(node: &str, signing_keys: &str) -> Self {
+    pub async fn signup(node: &str, visitor_keys: &str) -> Self {
         let email = format!("load-{}@load.example", uuid::Uuid::new_v4().simple());
         let response = reqwest::Client::new()
             .post(format!("{node}/api/v1/auth/signup"))
@@ -50,13 +50,13 @@ impl Tenant {
         Self {
             id: body["tenant"]["id"].as_str().expect("tenant id in signup response").to_owned(),
             agent_token: body["access_token"].as_str().expect("access token in signup response").to_owned(),
-            keys: keys(signing_keys),
+            keys: keys(visitor_keys),
         }
     }
 
     /// An existing tenant (idle-socket worker processes).
-    pub fn existing(id: &str, signing_keys: &str) -> Self {
-        Self { id: id.to_owned(), agent_token: String::new(), keys: keys(signing_keys) }
+    pub fn existing(id: &str, visitor_keys: &str) -> Self {
+        Self { id: id.to_owned(), agent_token: String::new(), keys: keys(visitor_keys) }
     }
 
     /// A visitor token for a new visitor, as the edge mints it.

@@ -42,9 +42,9 @@ pub struct Common {
     /// Comma-separated api base URLs (nodes).
     #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
     api: String,
-    /// The servers' signing key (`kid:secret`), to mint visitor tokens as the edge does.
-    #[arg(long, global = true, env = "KEFU_AUTH__SIGNING_KEYS", hide_env_values = true, default_value = "")]
-    signing_keys: String,
+    /// The servers' visitor key (`kid:secret`), to mint visitor tokens as the edge does.
+    #[arg(long, global = true, env = "KEFU_AUTH__VISITOR_KEYS", hide_env_values = true, default_value = "")]
+    visitor_keys: String,
     /// What is measured, the first column of every row (e.g. `kefu 1a2b3c4`).
     #[arg(long, global = true, default_value = "kefu")]
     label: String,
@@ -133,7 +133,7 @@ impl Ctx {
     }
 
     pub async fn tenant(&self) -> kefu::Tenant {
-        kefu::Tenant::signup(&self.nodes[0], &self.common.signing_keys).await
+        kefu::Tenant::signup(&self.nodes[0], &self.common.visitor_keys).await
     }
 
     pub fn emit(&self, table: &report::Table) {

@@ -67,7 +67,7 @@ pub async fn run(ctx: &Ctx, args: Args) {
             .arg(ctx.common.setup_concurrency.to_string())
             .args(["idle-worker", "--tenant", &tenant.id, "--count", &count.to_string(), "--ip-offset"])
             .arg((p as u32 * ips).to_string())
-            .env("KEFU_AUTH__SIGNING_KEYS", &ctx.common.signing_keys)
+            .env("KEFU_AUTH__VISITOR_KEYS", &ctx.common.visitor_keys)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -143,7 +143,7 @@ pub async fn run(ctx: &Ctx, args: Args) {
 /// One client process of `idle`: opens its sockets, says `ready <opened> <failed>`, keeps them
 /// open (answering the server's pings) until stdin closes.
 pub async fn worker(ctx: &Ctx, args: WorkerArgs) {
-    let tenant = Arc::new(Tenant::existing(&args.tenant, &ctx.common.signing_keys));
+    let tenant = Arc::new(Tenant::existing(&args.tenant, &ctx.common.visitor_keys));
     let net = Net::new(ctx.common.source_ips, args.ip_offset);
     let node = ctx.nodes[0].clone();
     let sockets: Vec<Ws> = super::setup("idle sockets", args.count, ctx.common.setup_concurrency, |_| {
