@@ -335,6 +335,9 @@ pub struct HttpConfig {
     pub console_dir: Option<std::path::PathBuf>,
     /// Requests a minute a workspace's members make together (any node; shared through Redis).
     pub tenant_requests_per_minute: u32,
+    /// Bearer token Prometheus presents to read `/metrics` (at least 32 bytes). Without it,
+    /// `/metrics` is not served in production (404) and open in development.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Tenant migration settings.
@@ -478,6 +481,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             console_dir: None,
             tenant_requests_per_minute: 6000,
+            metrics_token: None,
         }
     }
 }
@@ -629,6 +633,9 @@ impl Config {
         }
         if self.edge.secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
             problems.push("edge.secret (KEFU_EDGE__SECRET) must be at least 32 bytes".into());
+        }
+        if self.http.metrics_token.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
+            problems.push("http.metrics_token (KEFU_HTTP__METRICS_TOKEN) must be at least 32 bytes".into());
         }
         if !(1..=300).contains(&self.auth.session_recheck_secs) {
             problems

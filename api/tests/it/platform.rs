@@ -3,9 +3,11 @@
 use kefu_api::testing::TestApp;
 use reqwest::StatusCode;
 
+/// `/metrics` is for the bearer of `http.metrics_token` (the security review found it public).
 #[tokio::test]
-async fn health_readiness_and_metrics() {
-    let app = TestApp::spawn().await;
+async fn health_readiness_and_metrics_for_the_metrics_tokens_bearer() {
+    const TOKEN: &str = "a-metrics-token-for-prometheus-000000";
+    let app = TestApp::spawn_with(|c| c.http.metrics_token = Some(TOKEN.to_owned().into())).await;
     let (status, body) = app.get("/healthz", None).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (status, body) = app.get("/readyz", None).await;
@@ -14,7 +16,13 @@ async fn health_readiness_and_metrics() {
     assert_eq!(body["redis"], "not_configured");
 
     app.get("/api/v1/me", None).await;
-    let metrics = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let (status, problem) = app.get("/metrics", None).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{problem}");
+    let (status, _) = app.get("/metrics", Some("not-the-metrics-token-but-long-enough-0")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let response = app.http.get(app.url("/metrics")).bearer_auth(TOKEN).send().await.expect("metrics");
+    assert_eq!(response.status(), StatusCode::OK);
+    let metrics = response.text().await.expect("text");
     assert!(metrics.contains("kefu_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/api/v1/me\""), "{metrics}");
 }
