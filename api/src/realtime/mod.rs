@@ -133,6 +133,32 @@ fn from_the_edge(state: &AppState, headers: &HeaderMap) -> Result<()> {
         .map_err(|_| ApiError::forbidden("Visitors connect through the edge (`/ws` on the edge's address)."))
 }
 
+/// A browser opening an agent socket must be on the console: its `Origin` is this api's own
+/// address (the console it serves, as the `Host` it asked), `public_url`, `app_url` or one of
+/// `http.cors_origins`; anything else (another site's page holding a stolen token, `null`) gets
+/// `403`. A client sending no `Origin` is not a browser page and is judged by its token alone.
+fn from_the_console(config: &crate::config::Config, headers: &HeaderMap) -> Result<()> {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else { return Ok(()) };
+    let refused = || ApiError::forbidden("Agent sockets are opened from the console.");
+    let origin = origin.to_str().map_err(|_| refused())?;
+    let parsed = url::Url::parse(origin).map_err(|_| refused())?;
+    let serialized = parsed.origin().ascii_serialization();
+    let same_host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).is_some_and(|host| {
+        let authority = match parsed.port() {
+            Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_owned(),
+        };
+        host.eq_ignore_ascii_case(&authority)
+    });
+    let of = |url: &str| url::Url::parse(url).ok().map(|u| u.origin().ascii_serialization());
+    let listed = std::iter::once(config.public_url.as_str())
+        .chain(config.app_url.as_deref())
+        .chain(config.http.cors_origins.iter().map(String::as_str))
+        .filter_map(of)
+        .any(|allowed| allowed == serialized);
+    if same_host || listed { Ok(()) } else { Err(refused()) }
+}
+
 /// A full cap as the upgrade's answer: `429` for a visitor or a workspace (retry later), `503`
 /// for a full node (another node takes the retry).
 fn refused(full: caps::Full) -> ApiError {
@@ -148,6 +174,7 @@ async fn agent_upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response> {
+    from_the_console(&state.config, &headers)?;
     let token = token_of(&query, &headers)?;
     let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
     let mut conn = state.db.control().acquire().await?;

@@ -604,6 +604,25 @@ async fn a_burst_of_page_views_is_written_in_order_with_the_first_referrer_and_c
     assert_eq!(other["first_referrer"], json!(null), "{other}");
 }
 
+/// The security review: the agent socket did not check `Origin`. A page on another site (or a
+/// sandboxed one, `null`) is refused; the console's own address and the listed origins pass; a
+/// client sending no `Origin` is not a browser page and is judged by its token.
+#[tokio::test]
+async fn agent_sockets_opened_from_another_sites_page_are_refused() {
+    use kefu_api::testing::WsClient;
+    let app = TestApp::spawn_with(|c| c.http.cors_origins = vec!["http://console.kefu.test:5173".into()]).await;
+    let owner = app.signup().await;
+    let url = app.ws_url(&format!("/ws/agent?token={}", owner.access));
+    for origin in ["https://evil.example", "null", "http://console.kefu.test:5174"] {
+        assert_eq!(WsClient::connect_with_headers(&url, &[("origin", origin)]).await.err(), Some(403), "{origin}");
+    }
+    let own = app.url("");
+    for origin in [own.as_str(), "http://console.kefu.test:5173"] {
+        assert!(WsClient::connect_with_headers(&url, &[("origin", origin)]).await.is_ok(), "{origin}");
+    }
+    assert!(WsClient::connect(&url).await.is_ok(), "no Origin: not a browser page");
+}
+
 /// A client that stops reading while messages pour in is closed with 4000 (its queue is dropped,
 /// the close frame waits behind what the socket already holds), and a resume from the last
 /// sequence number it saw delivers every later message exactly once, in order, well beyond one
