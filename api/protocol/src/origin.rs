@@ -110,6 +110,17 @@ impl OriginPattern {
     }
 }
 
+impl OriginPattern {
+    /// The domain a wildcard pattern covers the subdomains of (`example.com` for
+    /// `https://*.example.com`); `None` for an exact origin.
+    pub fn wildcard_base(&self) -> Option<&str> {
+        match &self.host {
+            Host::Subdomains(base) => Some(base),
+            Host::Exact(_) => None,
+        }
+    }
+}
+
 /// Whether any of `patterns` allows `origin`.
 pub fn allowed(patterns: &[OriginPattern], origin: &str) -> bool {
     patterns.iter().any(|p| p.matches(origin))

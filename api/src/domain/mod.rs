@@ -4,6 +4,7 @@
 pub mod canned;
 pub mod email;
 pub mod names;
+pub mod origins;
 pub mod password;
 pub mod secret;
 pub mod tags;

@@ -59,12 +59,15 @@ async fn resolve_site(State(state): State<AppState>, headers: HeaderMap, Path(ke
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
+    let mut settings = row.settings.0;
+    // Saved before public suffixes were refused: such a wildcard admits nobody.
+    settings.allowed_origins.retain(|pattern| !crate::domain::origins::covers_a_public_suffix(pattern));
     let site = EdgeSite {
         site_key: key,
         tenant_id,
         region: found.home_region,
         version: row.version,
-        settings: row.settings.0,
+        settings,
         identity_secret: row.identity_secret,
     };
     Ok(([(header::ETAG, etag_value), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], axum::Json(site))

@@ -82,7 +82,17 @@ async fn save_widget(
     auth: Auth<AdminUp>,
     ApiJson(body): ApiJson<SaveWidgetRequest>,
 ) -> Result<axum::Json<WidgetView>> {
-    let problems = body.settings.validate();
+    let mut problems = body.settings.validate();
+    for (i, pattern) in body.settings.allowed_origins.iter().enumerate() {
+        if crate::domain::origins::covers_a_public_suffix(pattern) {
+            problems.push(kefu_protocol::FieldError {
+                field: format!("allowed_origins[{i}]"),
+                code: "public_suffix".into(),
+                message: "a wildcard may not cover a public suffix such as co.uk or github.io: list your own domain"
+                    .into(),
+            });
+        }
+    }
     if !problems.is_empty() {
         return Err(ApiError::Validation(
             problems.into_iter().map(|mut p| (p.field = format!("settings.{}", p.field), p).1).collect(),

@@ -143,3 +143,49 @@ async fn without_an_edge_secret_the_internal_endpoint_does_not_exist() {
     let (status, _, _) = resolve(&app, key, Some(TEST_EDGE_SECRET), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The security review: wildcard origins accepted public suffixes, so `https://*.co.uk` or
+/// `https://*.github.io` let anyone's site under them embed the widget. They are refused when
+/// saved (checked against the Public Suffix List) and dropped when the edge resolves a site saved
+/// before the check.
+#[tokio::test]
+async fn wildcard_origins_over_public_suffixes_are_refused_and_never_reach_the_edge() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let (_, created) = app.post("/api/v1/site-keys", Some(&owner.access), json!({ "label": "site" })).await;
+    let key = created["site_key"].as_str().expect("key").to_owned();
+    let (_, widget) = app.get("/api/v1/widget", Some(&owner.access)).await;
+    let mut settings = widget["settings"].clone();
+    settings["allowed_origins"] = json!(["https://shop.example.com", "https://*.co.uk", "https://*.github.io"]);
+    let (status, problem) =
+        app.call("PUT", "/api/v1/widget", Some(&owner.access), Some(json!({ "settings": settings.clone() }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let fields: Vec<(&str, &str)> = problem["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e["field"].as_str()?, e["code"].as_str()?)))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![("settings.allowed_origins[1]", "public_suffix"), ("settings.allowed_origins[2]", "public_suffix")]
+    );
+    settings["allowed_origins"] = json!(["https://*.shop.co.uk", "https://*.alice.github.io"]);
+    let (status, saved) =
+        app.call("PUT", "/api/v1/widget", Some(&owner.access), Some(json!({ "settings": settings }))).await;
+    assert_eq!(status, StatusCode::OK, "a shop's own domains: {saved}");
+
+    // A site saved before the check: its public-suffix wildcard admits nobody at the edge.
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "update {}.widget_settings set settings = jsonb_set(settings, '{{allowed_origins}}', \
+         '[\"https://*.co.uk\", \"https://*.shop.co.uk\"]'), version = version + 1",
+        schema.name()
+    )))
+    .execute(app.db())
+    .await
+    .expect("an old save");
+    let (status, _, site) = resolve(&app, &key, Some(TEST_EDGE_SECRET), None).await;
+    assert_eq!(status, StatusCode::OK, "{site}");
+    assert_eq!(site["settings"]["allowed_origins"], json!(["https://*.shop.co.uk"]));
+}
