@@ -141,6 +141,7 @@ pub fn spawn_worker(
     wakeup: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    purge_old_bodies(pool.clone(), shutdown.clone());
     let Some(url) = &config.mail.smtp_url else {
         if config.mode == crate::config::Mode::Production {
             tracing::warn!("mail.smtp_url is not set: mail is queued in control.outbox_mail but not delivered");
@@ -166,6 +167,26 @@ pub fn spawn_worker(
             }
         }
     })))
+}
+
+/// Every hour, removes the bodies (and their links) of mail older than the longest link lives.
+fn purge_old_bodies(pool: PgPool, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            match pool.acquire().await {
+                Ok(mut conn) => match db::outbox::purge_old_bodies(&mut conn).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "old mail bodies removed from the outbox"),
+                    Err(error) => tracing::warn!(%error, "could not remove old mail bodies"),
+                },
+                Err(error) => tracing::warn!(%error, "could not remove old mail bodies"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    });
 }
 
 /// Plain text, or HTML with its inline chart (`cid:chart`), as alternatives.

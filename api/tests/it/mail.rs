@@ -129,4 +129,38 @@ async fn queued_mail_is_delivered_over_smtp_and_marked_sent() {
         assert!(started.elapsed() < Duration::from_secs(10), "mail was not marked sent");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Delivered mail keeps its envelope, not its body: the verification link is gone.
+    let (text, html): (String, Option<String>) = sqlx::query_as(
+        "select body_text, body_html from control.outbox_mail
+             where lower(to_address) = lower($1) and sent_at is not null limit 1",
+    )
+    .bind(&owner.email)
+    .fetch_one(app.db())
+    .await
+    .expect("outbox");
+    assert_eq!((text.as_str(), html), (kefu_api::db::outbox::BODY_REMOVED, None));
+}
+
+/// Mail never delivered (no SMTP, or given up) keeps its body at most 30 days: the links in it
+/// are credentials.
+#[tokio::test]
+async fn old_undelivered_mail_bodies_are_removed() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let mut conn = app.db().acquire().await.expect("conn");
+    sqlx::query(
+        "update control.outbox_mail set created_at = now() - interval '31 days' where lower(to_address) = lower($1)",
+    )
+    .bind(&owner.email)
+    .execute(&mut *conn)
+    .await
+    .expect("age it");
+    assert!(kefu_api::db::outbox::purge_old_bodies(&mut conn).await.expect("purge") >= 1);
+    let text: String =
+        sqlx::query_scalar("select body_text from control.outbox_mail where lower(to_address) = lower($1)")
+            .bind(&owner.email)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("outbox");
+    assert_eq!(text, kefu_api::db::outbox::BODY_REMOVED);
 }
