@@ -150,9 +150,24 @@ pub struct SessionGrant {
     pub expires_at: i64,
 }
 
-/// The proof that `visitor` was admitted for `site`'s tenant by this edge.
-pub fn visitor_proof(config: &EdgeConfig, site: &EdgeSite, visitor: VisitorId) -> String {
-    hmac_hex(config.visitor_secret.as_bytes(), &format!("{}:{}", site.tenant_id, visitor))
+/// The proof that `visitor` was admitted for `site`'s tenant by this edge, as the verified
+/// customer `user` (`None`: anonymous). An anonymous visitor's proof is the same as before
+/// proofs named the customer, so visitors keep their ids across that change.
+pub fn visitor_proof(config: &EdgeConfig, site: &EdgeSite, visitor: VisitorId, user: Option<&str>) -> String {
+    let message = match user {
+        None => format!("{}:{}", site.tenant_id, visitor),
+        Some(user) => format!("{}:{}:{user}", site.tenant_id, visitor),
+    };
+    hmac_hex(config.visitor_secret.as_bytes(), &message)
+}
+
+/// Whether `proof` lets `visitor` come back as `user`: made for that same customer, or made
+/// anonymous and now signing in (the same browser's chat continues). A proof made for one
+/// customer never admits another, nor an anonymous visitor after they sign out: on a shared
+/// browser the next customer starts a new conversation (the security review's finding).
+fn returns_as(config: &EdgeConfig, site: &EdgeSite, visitor: VisitorId, user: Option<&str>, proof: &str) -> bool {
+    same(&visitor_proof(config, site, visitor, user), proof)
+        || (user.is_some() && same(&visitor_proof(config, site, visitor, None), proof))
 }
 
 /// Checks the `Origin` header against the tenant's allowed origins.
@@ -212,14 +227,16 @@ pub fn grant(
         None => {
             let verified = verified_user(site, request.user.as_ref())?;
             // A returning visitor keeps their id only with a valid proof; otherwise they are new.
+            let user = verified.as_ref().map(|user| user.id.as_str());
             let returning = match (request.visitor_id, &request.visitor_proof) {
-                (Some(id), Some(proof)) if same(&visitor_proof(config, site, id), proof) => Some(id),
+                (Some(id), Some(proof)) if returns_as(config, site, id, user, proof) => Some(id),
                 _ => None,
             };
             (returning.unwrap_or_else(|| VisitorId::from_uuid(uuid::Uuid::now_v7())), verified)
         }
     };
     let expires_at = now + config.token_ttl_secs;
+    let visitor_proof = visitor_proof(config, site, visitor, verified.as_ref().map(|user| user.id.as_str()));
     let claims = VisitorClaims {
         iss: ISSUER.into(),
         aud: VISITOR_AUDIENCE.into(),
@@ -238,13 +255,7 @@ pub fn grant(
         .map_err(|_| EdgeError::new(ErrorCode::Internal, "The visitor token could not be signed."))?;
     let ws_base =
         config.public_url.trim_end_matches('/').replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
-    Ok(SessionGrant {
-        ws_url: format!("{ws_base}/ws"),
-        token,
-        visitor_id: visitor,
-        visitor_proof: visitor_proof(config, site, visitor),
-        expires_at,
-    })
+    Ok(SessionGrant { ws_url: format!("{ws_base}/ws"), token, visitor_id: visitor, visitor_proof, expires_at })
 }
 
 #[cfg(test)]
@@ -430,5 +441,34 @@ mod tests {
             grant(&config, &keys, &site, &request(&site), None, 1_000).expect_err("required").code,
             ErrorCode::InvalidIdentity
         );
+    }
+
+    /// The security review: on a shared browser, `identify` switching to another customer
+    /// replayed the first one's conversation. A proof names the customer it was made for.
+    #[test]
+    fn a_proof_admits_the_same_customer_or_an_anonymous_visitor_signing_in_never_another() {
+        let (config, site) = (config(), site());
+        let keys = crate::crypto::token_keys(KEYS).expect("keys");
+        let secret = site.identity_secret.clone().expect("secret");
+        let user = |id: &str| UserIdentity { id: id.into(), hash: hmac_hex(secret.as_bytes(), id), vip: None };
+        let as_ = |who: Option<&str>, back: &SessionGrant| SessionRequest {
+            visitor_id: Some(back.visitor_id),
+            visitor_proof: Some(back.visitor_proof.clone()),
+            user: who.map(user),
+            ..request(&site)
+        };
+        let now = chrono::Utc::now().timestamp();
+        let anonymous = grant(&config, &keys, &site, &request(&site), None, now).expect("grant");
+        // Signing in continues the anonymous chat, and the proof now names the customer.
+        let alice = grant(&config, &keys, &site, &as_(Some("alice"), &anonymous), None, now).expect("grant");
+        assert_eq!(alice.visitor_id, anonymous.visitor_id);
+        assert_ne!(alice.visitor_proof, anonymous.visitor_proof);
+        let again = grant(&config, &keys, &site, &as_(Some("alice"), &alice), None, now).expect("grant");
+        assert_eq!(again.visitor_id, alice.visitor_id, "the same customer comes back");
+        // Another customer on the same browser, or Alice signed out: a new visitor.
+        let bob = grant(&config, &keys, &site, &as_(Some("bob"), &alice), None, now).expect("grant");
+        assert_ne!(bob.visitor_id, alice.visitor_id);
+        let signed_out = grant(&config, &keys, &site, &as_(None, &alice), None, now).expect("grant");
+        assert_ne!(signed_out.visitor_id, alice.visitor_id);
     }
 }

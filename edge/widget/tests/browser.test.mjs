@@ -5,6 +5,7 @@
 // KEFU_CHROMIUM, and the operator's command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL,
 // KEFU_OPERATOR_SIGNING_KEYS, KEFU_OPERATOR_VISITOR_KEYS).
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startDemo } from '../scripts/demo-server.mjs';
@@ -305,6 +306,39 @@ test('when the team closes the conversation the visitor rates it', async () => {
   await page.getByText('感谢您的评价！').waitFor();
   const summary = await agent.rest('GET', `/api/v1/conversations/${conversation}`);
   assert.equal(summary.rating, 4);
+});
+
+test('another customer signing in on the same browser starts afresh: the first one\'s chat is neither shown nor continued', async () => {
+  // The site verifies identities: the shop's backend signs each customer's id with the secret.
+  const { identity_secret: secret } = await agent.rest('POST', '/api/v1/widget/identity-secret');
+  const identity = (id) => ({ id, hash: createHmac('sha256', secret).update(id).digest('hex') });
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // the edge keeps a site for cache_secs = 1
+  const ctx = await browser.newContext({ locale: 'zh-CN' });
+  try {
+    const p = await ctx.newPage();
+    await p.goto(`http://127.0.0.1:${DEMO_PORT}/`);
+    await p.evaluate((who) => Kefu('identify', who), identity('alice'));
+    await p.getByRole('button', { name: '在线客服' }).click();
+    await p.getByRole('textbox', { name: '输入消息' }).fill('Alice 的退款进度');
+    await p.getByRole('textbox', { name: '输入消息' }).press('Enter');
+    await until('Alice\'s message confirmed', async () => (await shown(p)).length === 1 && (await pending(p)) === 0);
+    const alice = await widgetStorage(p, SITE_KEY);
+    // Bob signs in on the same page: a new visitor with nothing of Alice's on screen.
+    await p.evaluate((who) => Kefu('identify', who), identity('bob'));
+    await until('a new visitor for Bob', async () => (await widgetStorage(p, SITE_KEY)).visitor_id !== alice.visitor_id);
+    await until('Alice\'s messages gone', async () => (await shown(p)).length === 0);
+    await p.getByRole('textbox', { name: '输入消息' }).fill('Bob 的问题');
+    await p.getByRole('textbox', { name: '输入消息' }).press('Enter');
+    await until('Bob\'s message confirmed', async () => (await shown(p)).length === 1 && (await pending(p)) === 0);
+    const bob = await widgetStorage(p, SITE_KEY);
+    assert.notEqual(bob.conversation_id, alice.conversation_id);
+    assert.deepEqual((await agent.transcript(bob.conversation_id)).map((m) => m.body), ['Bob 的问题']);
+    assert.deepEqual((await agent.transcript(alice.conversation_id)).map((m) => m.body), ['Alice 的退款进度']);
+    const [a, b] = await Promise.all([alice, bob].map((v) => agent.rest('GET', `/api/v1/visitors/${v.visitor_id}`)));
+    assert.deepEqual([a.ext_user, b.ext_user], ['alice', 'bob']);
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('a saved pre-chat form reaches new visitors within seconds and fills the profile', async () => {

@@ -365,7 +365,17 @@ export class Chat {
       throw new SessionRefused(response.status, problem);
     }
     const grant = (await response.json()) as SessionGrant;
-    if (grant.visitor_id !== stored.visitor_id) this.store.update({ conversation_id: undefined, read_seq: 0 });
+    if (grant.visitor_id !== stored.visitor_id) {
+      this.store.update({ conversation_id: undefined, read_seq: 0 });
+      if (stored.visitor_id) {
+        // Another visitor than before (another customer signed in on this browser, or the one
+        // before signed out): nothing of the previous one's chat stays on screen, and what they
+        // typed but had not sent is not sent as the new one.
+        this.lastSeq = 0;
+        this.set({ messages: [], agentReadSeq: 0 });
+        this.setOutbox([]);
+      }
+    }
     this.store.update({ visitor_id: grant.visitor_id, visitor_proof: grant.visitor_proof });
     return grant;
   }
