@@ -48,7 +48,9 @@ pub struct Config {
     pub app_url: Option<String>,
     /// Log format; defaults to pretty in development and JSON in production.
     pub log_format: Option<LogFormat>,
-    /// This node's region; visitor tokens for other regions are refused.
+    /// This node's region: new workspaces are homed here, and a workspace homed in another
+    /// region (its data elsewhere) is refused with `421 wrong_region`, visitor tokens for
+    /// another region with `401`.
     pub region: String,
     /// Postgres settings.
     pub database: DatabaseConfig,

@@ -103,6 +103,8 @@ error_codes! {
     ResourceNotFound = "resource_not_found",
     /// The tenant is suspended or being deleted.
     TenantInactive = "tenant_inactive",
+    /// The workspace lives in another region: its own region's address serves it.
+    WrongRegion = "wrong_region",
     /// A dependency (database, cache) is unavailable; retry later.
     ServiceUnavailable = "service_unavailable",
     /// An unexpected server error; the request id identifies it in the logs.
@@ -127,6 +129,7 @@ impl ErrorCode {
             | QuotaExceeded | PlanFeatureRequired => 403,
             UpstreamUnavailable => 502,
             UpgradeRequired => 426,
+            WrongRegion => 421,
             TenantSelectionRequired
             | EmailTaken
             | AlreadyMember

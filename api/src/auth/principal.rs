@@ -37,6 +37,22 @@ impl TenantCtx {
         let ctx = Self { id: tenant.id, slug: tenant.slug.clone(), schema: tenant.schema.clone() };
         Ok((ctx, found))
     }
+
+    /// [`TenantCtx::admit`] on a node of `region`: a tenant whose home is another region is
+    /// `421 wrong_region` (its data is not here; that region's nodes serve it). Every member,
+    /// API-key and visitor path admits through here; only the edge's site lookup, which any
+    /// region's edge makes against the global control plane, uses `admit` alone.
+    pub fn admit_here<T: AsRef<TenantAccess>>(found: Option<T>, region: &str) -> Result<(Self, T), ApiError> {
+        let (ctx, found) = Self::admit(found)?;
+        let home = &found.as_ref().home_region;
+        if home != region {
+            return Err(ApiError::client(
+                ErrorCode::WrongRegion,
+                format!("This workspace lives in region `{home}`; use that region's address."),
+            ));
+        }
+        Ok((ctx, found))
+    }
 }
 
 /// `invalid_token`: a bearer, WebSocket or visitor token that is malformed, expired, or names a

@@ -23,9 +23,10 @@ text_enum! {
 
 /// What admitting a request or a connection into a tenant needs from its control row: the id,
 /// the slug, the schema and its database (the stored name checked against the id while decoding,
-/// so a mismatch is a database error, never a usable schema) and the status. Read from the
-/// columns `tenant_id`, `tenant_slug`, `tenant_schema`, `tenant_database` and `tenant_status`, so
-/// queries that join `control.tenants` embed it with `#[sqlx(flatten)]`. `auth::TenantCtx::admit` decides from it.
+/// so a mismatch is a database error, never a usable schema), the status and the home region.
+/// Read from the columns `tenant_id`, `tenant_slug`, `tenant_schema`, `tenant_database`,
+/// `tenant_status` and `tenant_region`, so queries that join `control.tenants` embed it with
+/// `#[sqlx(flatten)]`. `auth::TenantCtx::admit` decides from it.
 #[derive(Debug, Clone)]
 pub struct TenantAccess {
     /// Tenant id.
@@ -36,6 +37,8 @@ pub struct TenantAccess {
     pub schema: TenantSchema,
     /// Whether it may be used.
     pub status: TenantStatus,
+    /// The region its data lives in (`KEFU_REGION` of the nodes that serve it).
+    pub home_region: String,
 }
 
 impl<'r> sqlx::FromRow<'r, PgRow> for TenantAccess {
@@ -47,7 +50,13 @@ impl<'r> sqlx::FromRow<'r, PgRow> for TenantAccess {
             index: "tenant_schema".into(),
             source: format!("tenant {id} has the mismatched schema name `{name}`").into(),
         })?;
-        Ok(Self { id, slug: row.try_get("tenant_slug")?, schema, status: row.try_get("tenant_status")? })
+        Ok(Self {
+            id,
+            slug: row.try_get("tenant_slug")?,
+            schema,
+            status: row.try_get("tenant_status")?,
+            home_region: row.try_get("tenant_region")?,
+        })
     }
 }
 
@@ -59,7 +68,7 @@ impl AsRef<TenantAccess> for TenantAccess {
 
 /// The columns of [`TenantAccess`] from `control.tenants` aliased `t`.
 pub(super) const ACCESS_COLUMNS: &str = "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema,
-    t.database_id as tenant_database, t.status as tenant_status";
+    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region";
 
 /// A tenant as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -84,7 +93,7 @@ impl AsRef<TenantAccess> for TenantRow {
 }
 
 const COLUMNS: &str = "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema,
-    t.database_id as tenant_database, t.status as tenant_status, t.name, t.plan_id, t.trial_ends_at, t.created_at";
+    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region, t.name, t.plan_id, t.trial_ends_at, t.created_at";
 
 /// A new tenant's control row.
 pub struct NewTenantRow<'a> {

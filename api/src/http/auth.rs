@@ -380,7 +380,7 @@ async fn refresh(
         ));
     }
     let member = db::memberships::find_auth(&mut tx, token.tenant_id, token.user_id).await?.ok_or_else(invalid)?;
-    let (_, member) = TenantCtx::admit(Some(member))?;
+    let (_, member) = TenantCtx::admit_here(Some(member), &state.config.region)?;
     let role: Role = member.role;
     let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid)?;
     let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid)?;

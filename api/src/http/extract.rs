@@ -166,7 +166,10 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
     let mut conn = state.db.control().acquire().await?;
     // The membership is re-read on every request so that removal or a role change takes effect
     // at once; the token only proves who the caller is.
-    let (tenant, member) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
+    let (tenant, member) = TenantCtx::admit_here(
+        db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?,
+        &state.config.region,
+    )?;
     drop(conn);
     // The workspace's members together, on every node: one workspace's burst cannot take the
     // region's capacity from the others.
@@ -184,7 +187,8 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
         return Err(refusal);
     }
     let mut conn = state.db.control().acquire().await?;
-    let (tenant, key) = TenantCtx::admit(db::api_keys::authenticate(&mut conn, &digest).await?)?;
+    let (tenant, key) =
+        TenantCtx::admit_here(db::api_keys::authenticate(&mut conn, &digest).await?, &state.config.region)?;
     // Keys stay, but stop working while the plan does not include the API (docs/billing.md);
     // the workspace's keys together get the plan's requests a minute, on every node at once.
     let Some(per_minute) = db::plans::api_allowance(&mut conn, tenant.id).await? else {

@@ -315,7 +315,7 @@ async fn accept_invitation(
         })?;
     db::invitations::mark_accepted(&mut tx, invitation.id).await?;
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
-    let (ctx, tenant) = TenantCtx::admit(Some(tenant))?;
+    let (ctx, tenant) = TenantCtx::admit_here(Some(tenant), &state.config.region)?;
     let tenant_id = ctx.id;
     let tokens =
         session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;

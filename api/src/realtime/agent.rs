@@ -69,6 +69,7 @@ fn start_membership_watch(
     kill: Kill,
 ) -> tokio::task::JoinHandle<()> {
     let (db, database, tenant, user) = (state.db.clone(), tenant.schema.database().clone(), tenant.id, claims.sub);
+    let region = state.config.region.clone();
     let every = std::time::Duration::from_secs(state.config.auth.session_recheck_secs);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -85,7 +86,7 @@ fn start_membership_watch(
                     return;
                 }
                 // Still a member of a tenant that may be used (the upgrade's own check).
-                Ok(member) if TenantCtx::admit(member.as_ref()).is_ok() => {}
+                Ok(member) if TenantCtx::admit_here(member.as_ref(), &region).is_ok() => {}
                 Ok(_) => {
                     kill.close(close::ACCESS_REVOKED);
                     return;

@@ -92,7 +92,8 @@ pub(crate) fn verify_visitor_token(state: &AppState, token: &str) -> Result<kefu
 /// The tenant a verified visitor token names, if it is active.
 pub(crate) async fn admit_visitor(state: &AppState, claims: &kefu_protocol::VisitorClaims) -> Result<TenantCtx> {
     let mut conn = state.db.control().acquire().await?;
-    let (tenant, _) = TenantCtx::admit(db::tenants::find_access(&mut conn, claims.tid).await?)?;
+    let (tenant, _) =
+        TenantCtx::admit_here(db::tenants::find_access(&mut conn, claims.tid).await?, &state.config.region)?;
     Ok(tenant)
 }
 
@@ -179,7 +180,10 @@ async fn agent_upgrade(
     let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
     let mut conn = state.db.control().acquire().await?;
     // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
-    let (tenant, _) = TenantCtx::admit(db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?)?;
+    let (tenant, _) = TenantCtx::admit_here(
+        db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?,
+        &state.config.region,
+    )?;
     let user = db::users::find(&mut conn, claims.sub).await?.ok_or_else(invalid_token)?;
     drop(conn);
     // Visitors and colleagues see the name the member goes by in this tenant.

@@ -187,3 +187,27 @@ async fn owner_deletes_the_tenant_with_password_and_slug_and_everything_goes() {
         app.post("/api/v1/auth/login", None, json!({ "email": agent.email, "password": agent.password })).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
 }
+
+/// A node serves only the workspaces of its own region (`KEFU_REGION`): the security review found
+/// nodes never checked it. A member's token, an API key and an agent socket for a workspace homed
+/// elsewhere get `421 wrong_region`; the workspace's own region serves it as before.
+#[tokio::test]
+async fn a_node_serves_only_the_workspaces_of_its_region() {
+    let home = TestApp::spawn().await;
+    let owner = home.verified_owner().await;
+    let (status, created) =
+        home.post("/api/v1/api-keys", Some(&owner.access), serde_json::json!({ "name": "CRM", "role": "admin" })).await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["secret"].as_str().unwrap_or_default().to_owned();
+    let url = home.state.config.database_url().to_owned();
+    let away = TestApp::spawn_on(&url, |c| c.region = "elsewhere".into()).await;
+    for token in [&owner.access, &key] {
+        let (status, problem) = away.get("/api/v1/me", Some(token)).await;
+        assert_eq!((status.as_u16(), problem["code"].as_str()), (421, Some("wrong_region")), "{problem}");
+        let (status, _) = home.get("/api/v1/me", Some(token)).await;
+        assert_eq!(status, 200);
+    }
+    let socket = |app: &TestApp| app.ws_url(&format!("/ws/agent?token={}", owner.access));
+    assert_eq!(kefu_api::testing::WsClient::connect(&socket(&away)).await.err(), Some(421));
+    assert!(kefu_api::testing::WsClient::connect(&socket(&home)).await.is_ok());
+}
