@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AnyMember, ApiJson, Auth};
+use crate::auth::Principal;
 use crate::db::conversations::{ConversationRow, Transfer};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result, ResultExt};
@@ -243,11 +244,13 @@ async fn transfer_conversation(
     Ok(axum::Json(row.summary()))
 }
 
-/// Replaces a conversation's tags (any member, open or closed).
+/// Replaces a conversation's tags, open or closed: its assignee, supervisors and up, and anyone
+/// while nobody has it (an API key by its role).
 #[utoipa::path(put, path = "/api/v1/conversations/{conversation_id}/tags", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
     request_body = TagsRequest,
     responses((status = 200, body = Object, description = "ConversationSummary"),
+        (status = 403, description = "forbidden: a colleague's conversation"),
         (status = 404, description = "resource_not_found"), (status = 422, description = "validation_failed")))]
 async fn set_conversation_tags(
     State(state): State<AppState>,
@@ -258,6 +261,14 @@ async fn set_conversation_tags(
     let id = conversation_id(&id)?;
     let tags = crate::domain::tags::parse_tags(&body.tags).map_err(|m| ApiError::field("tags", "invalid", m))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
+    let current = locked(&mut tx, id).await?;
+    match auth.principal {
+        Principal::Member { user_id, role, .. } => may_direct(&current, user_id, role)?,
+        Principal::ApiKey { role, .. } if current.assignee.is_none() || role.includes(Role::Supervisor) => {}
+        Principal::ApiKey { .. } => {
+            return Err(ApiError::forbidden("An agent's key cannot retag a conversation someone has."));
+        }
+    }
     let row =
         db::conversations::set_tags(&mut tx, id, &tags).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
     let details = serde_json::json!({ "tags": tags });

@@ -73,6 +73,12 @@ pub async fn claim(
 /// Whether a member may take conversations beyond their `max_concurrent_chats`: supervisors and
 /// up may (they step in when the team is overloaded). Reads the membership, not the token's role.
 pub async fn may_exceed_capacity(tx: &mut TenantTx, user: UserId) -> sqlx::Result<bool> {
+    is_supervisor(tx, user).await
+}
+
+/// Whether `user` is a supervisor or more in the transaction's tenant (the membership as it is
+/// now, not the token's role).
+async fn is_supervisor(tx: &mut TenantTx, user: UserId) -> sqlx::Result<bool> {
     let role = db::memberships::role(tx, user).await?;
     Ok(role.is_some_and(|role| role.includes(kefu_protocol::Role::Supervisor)))
 }
@@ -80,13 +86,23 @@ pub async fn may_exceed_capacity(tx: &mut TenantTx, user: UserId) -> sqlx::Resul
 /// Who closes a conversation.
 #[derive(Debug, Clone, Copy)]
 pub enum Closer {
-    /// A member: any conversation of the tenant.
-    Agent,
+    /// A member: a conversation that is theirs or nobody's, or any as a supervisor and up
+    /// (docs/decisions.md "Who may act in a colleague's conversation").
+    Agent(UserId),
     /// The visitor leaving: only their own.
     Visitor(VisitorId),
 }
 
-/// Closes an open conversation. A visitor closing one that is not theirs gets `not found`.
+/// What closing found.
+enum Closing {
+    NotFound,
+    NotTheirs,
+    AlreadyClosed,
+    Closed(db::conversations::ConversationRow),
+}
+
+/// Closes an open conversation. A visitor closing one that is not theirs gets `not found`; an
+/// agent closing a colleague's gets `forbidden`.
 pub async fn close(
     databases: &crate::db::Databases,
     events: &Events,
@@ -97,20 +113,33 @@ pub async fn close(
     let id = conversation;
     let closed = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
-            let Some(row) = db::conversations::find(tx, id).await? else { return Ok(None) };
-            if let Closer::Visitor(visitor) = closer
-                && row.visitor_id != visitor
-            {
-                return Ok(None);
+            let Some(row) = db::conversations::find(tx, id).await? else { return Ok(Closing::NotFound) };
+            match closer {
+                Closer::Visitor(visitor) if row.visitor_id != visitor => return Ok(Closing::NotFound),
+                Closer::Agent(user)
+                    if row.assignee.is_some_and(|assignee| assignee != user) && !is_supervisor(tx, user).await? =>
+                {
+                    return Ok(Closing::NotTheirs);
+                }
+                _ => {}
             }
-            db::conversations::close(tx, id).await.map(Some)
+            Ok(match db::conversations::close(tx, id).await? {
+                Some(row) => Closing::Closed(row),
+                None => Closing::AlreadyClosed,
+            })
         })
     })
     .await?;
     match closed {
-        None => Err(OpError::conversation_not_found()),
-        Some(None) => Err(OpError::refused(WsErrorCode::ConversationClosed, "The conversation is already closed.")),
-        Some(Some(row)) => {
+        Closing::NotFound => Err(OpError::conversation_not_found()),
+        Closing::NotTheirs => Err(OpError::refused(
+            WsErrorCode::Forbidden,
+            "Only its assignee or a supervisor can close a colleague's conversation.",
+        )),
+        Closing::AlreadyClosed => {
+            Err(OpError::refused(WsErrorCode::ConversationClosed, "The conversation is already closed."))
+        }
+        Closing::Closed(row) => {
             events.publish(Change::ConversationChanged {
                 tenant: tenant.id,
                 conversation: row,

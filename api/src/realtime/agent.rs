@@ -180,7 +180,7 @@ impl Session {
                 (read, None, Some(conversation_id))
             }
             AgentFrame::Close { conversation_id } => {
-                let closer = ops::conversations::Closer::Agent;
+                let closer = ops::conversations::Closer::Agent(self.claims.sub);
                 let closed = ops::conversations::close(db, events, &self.tenant, closer, conversation_id).await;
                 (closed, None, Some(conversation_id))
             }

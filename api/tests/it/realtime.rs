@@ -623,6 +623,53 @@ async fn agent_sockets_opened_from_another_sites_page_are_refused() {
     assert!(WsClient::connect(&url).await.is_ok(), "no Origin: not a browser page");
 }
 
+/// Who may act in a colleague's conversation (docs/decisions.md): closing and retagging one that
+/// someone has is for its assignee and supervisors and up; anyone may while nobody has it.
+#[tokio::test]
+async fn only_the_assignee_or_a_supervisor_closes_or_retags_a_colleagues_conversation() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let (alice, bob) = (app.invite_and_accept(&owner, "agent").await, app.invite_and_accept(&owner, "agent").await);
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    visitor.send(json!({ "type": "send", "client_id": "c-1", "body": "我的订单" })).await;
+    let conversation = visitor.next_of("ack").await["conversation_id"].as_str().unwrap_or_default().to_owned();
+    let tags = format!("/api/v1/conversations/{conversation}/tags");
+    // Nobody has it: anyone may tag it.
+    let (status, body) = app.call("PUT", &tags, Some(&bob.access), Some(json!({ "tags": ["订单"] }))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut alice_ws = app.agent(&alice).await;
+    alice_ws.send(json!({ "type": "claim", "conversation_id": conversation })).await;
+    for _ in 0..100 {
+        let (_, row) = app.get(&format!("/api/v1/conversations/{conversation}"), Some(&owner.access)).await;
+        if row["assignee"] == alice.user_id.as_str() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Alice has it: Bob may neither retag nor close it.
+    let (status, problem) = app.call("PUT", &tags, Some(&bob.access), Some(json!({ "tags": ["退款"] }))).await;
+    assert_eq!((status.as_u16(), problem["code"].as_str()), (403, Some("forbidden")), "{problem}");
+    let mut bob_ws = app.agent(&bob).await;
+    bob_ws.send(json!({ "type": "close", "conversation_id": conversation })).await;
+    assert_eq!(bob_ws.next_of("error").await["code"], "forbidden");
+    // Alice and a supervisor may.
+    let (status, _) = app.call("PUT", &tags, Some(&alice.access), Some(json!({ "tags": ["退款"] }))).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.call("PUT", &tags, Some(&owner.access), Some(json!({ "tags": ["退款", "加急"] }))).await;
+    assert_eq!(status, 200);
+    let mut owner_ws = app.agent(&owner).await;
+    owner_ws.send(json!({ "type": "close", "conversation_id": conversation })).await;
+    for _ in 0..100 {
+        let (_, row) = app.get(&format!("/api/v1/conversations/{conversation}"), Some(&owner.access)).await;
+        if row["status"] == "closed" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the supervisor's close did not take");
+}
+
 /// A client that stops reading while messages pour in is closed with 4000 (its queue is dropped,
 /// the close frame waits behind what the socket already holds), and a resume from the last
 /// sequence number it saw delivers every later message exactly once, in order, well beyond one
