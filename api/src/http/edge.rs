@@ -26,13 +26,11 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
     let Some(secret) = &state.config.edge.secret else {
         return Err(ApiError::client(ErrorCode::NotFound, "No such route."));
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    aws_lc_rs::constant_time::verify_slices_are_equal(presented.as_bytes(), secret.expose_secret().as_bytes())
-        .map_err(|_| ApiError::client(ErrorCode::Unauthenticated, "The edge secret is missing or wrong."))
+    if super::extract::bearer_is(headers, secret) {
+        Ok(())
+    } else {
+        Err(ApiError::client(ErrorCode::Unauthenticated, "The edge secret is missing or wrong."))
+    }
 }
 
 /// Resolves a site key for the edge (internal: `Authorization: Bearer <edge.secret>`).

@@ -73,6 +73,18 @@ impl ClientIp {
     }
 }
 
+/// Whether the request's `Authorization: Bearer …` is `secret` (compared in constant time): the
+/// operator's own secrets, the edge's (`/internal/edge/…`) and Prometheus's (`/metrics`).
+pub fn bearer_is(headers: &axum::http::HeaderMap, secret: &secrecy::SecretString) -> bool {
+    use secrecy::ExposeSecret;
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    aws_lc_rs::constant_time::verify_slices_are_equal(presented.as_bytes(), secret.expose_secret().as_bytes()).is_ok()
+}
+
 /// Applies the per-account limit of sign-in attempts (whatever address they come from).
 pub fn check_account_rate(state: &AppState, email: &str) -> Result<(), ApiError> {
     let key = email.trim().to_lowercase();

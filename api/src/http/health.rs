@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use kefu_protocol::ErrorCode;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::config::Mode;
@@ -65,13 +65,11 @@ fn metrics_access(mode: Mode, token: Option<&SecretString>, headers: &HeaderMap)
             Mode::Production => Err(ApiError::client(ErrorCode::ResourceNotFound, "No such path.")),
         };
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    aws_lc_rs::constant_time::verify_slices_are_equal(presented.as_bytes(), token.expose_secret().as_bytes())
-        .map_err(|_| ApiError::client(ErrorCode::Unauthenticated, "The metrics token is required."))
+    if super::extract::bearer_is(headers, token) {
+        Ok(())
+    } else {
+        Err(ApiError::client(ErrorCode::Unauthenticated, "The metrics token is required."))
+    }
 }
 
 async fn render_metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse> {

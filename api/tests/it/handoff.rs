@@ -207,14 +207,11 @@ async fn reopening_tags_and_participants() {
         )
         .await;
     assert_eq!((status, problem_code(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
-    let (_, first_tagged) = app
-        .call(
-            "PUT",
-            &format!("/api/v1/conversations/{first}/tags"),
-            Some(&alice.access),
-            Some(json!({ "tags": ["vip"] })),
-        )
-        .await;
+    // The first conversation is the owner's: Alice may not retag it, the owner may, closed too.
+    let first_tags = format!("/api/v1/conversations/{first}/tags");
+    let (status, problem) = app.call("PUT", &first_tags, Some(&alice.access), Some(json!({ "tags": ["vip"] }))).await;
+    assert_eq!((status, problem_code(&problem)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (_, first_tagged) = app.call("PUT", &first_tags, Some(&owner.access), Some(json!({ "tags": ["vip"] }))).await;
     assert_eq!(first_tagged["status"], "closed", "closed conversations can be tagged");
 
     // The inbox by tag, paged one at a time over both statuses.
