@@ -127,6 +127,19 @@ async function noHorizontalOverflow(page, what) {
   return widths;
 }
 
+
+/**
+ * Chooses `text` in an antd Select on page `p` until the select shows it: a click while the
+ * dropdown is still animating is lost (seen in CI), so it tries again.
+ */
+function chooseIn(p, select, text, { exact = false } = {}) {
+  return until(`“${text}” chosen`, async () => {
+    if ((await select.textContent())?.includes(text)) return true;
+    if ((await p.locator('.ant-select-dropdown:visible').count()) === 0) await select.click();
+    await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText(text, { exact }).first().click({ timeout: 2000 }).catch(() => undefined);
+    return false;
+  });
+}
 test('sign up, verify the email, invite an agent who accepts', async () => {
   const p = ownerPage;
   await p.goto(`${API}/signup`);
@@ -307,8 +320,7 @@ test('a canned response by /shortcut, a tag, and a transfer the colleague sees l
   await agentPage.getByTestId('view-mine').click();
   await agentPage.getByText('Nothing assigned to you.').waitFor();
   await p.getByTestId('transfer').click();
-  await p.getByTestId('transfer-to').click();
-  await p.getByTitle(/Adam Agent/).click();
+  await chooseIn(p, p.getByTestId('transfer-to'), 'Adam Agent');
   await p.getByTestId('transfer-note').fill('VIP, wants a refund if late');
   await p.locator('#transfer-submit').click();
   await p.getByTestId('conversation-assignee').getByText('Adam Agent').waitFor();
@@ -827,13 +839,7 @@ test('rules: a bad pattern refused on its field, two rules reordered and one tur
     await p.getByText('No rules yet.').waitFor();
     // Chooses in a select until the select shows the choice (under load, a click on an option
     // can land while the dropdown is still animating and choose nothing).
-    const choose = (select, text) =>
-      until(`“${text}” chosen`, async () => {
-        if ((await select.textContent())?.includes(text)) return true;
-        if ((await p.locator('.ant-select-dropdown:visible').count()) === 0) await select.click();
-        await p.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText(text, { exact: true }).click({ timeout: 2000 }).catch(() => undefined);
-        return false;
-      });
+    const choose = (select, text) => chooseIn(p, select, text, { exact: true });
 
     // A refund rule whose pattern does not compile: refused next to the pattern, in the regex
     // engine's words; fixed, it saves.

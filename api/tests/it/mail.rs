@@ -155,7 +155,8 @@ async fn old_undelivered_mail_bodies_are_removed() {
     .execute(&mut *conn)
     .await
     .expect("age it");
-    assert!(kefu_api::db::outbox::purge_old_bodies(&mut conn).await.expect("purge") >= 1);
+    // Every node sweeps hourly (and at its start): another test's node may have purged it first.
+    kefu_api::db::outbox::purge_old_bodies(&mut conn).await.expect("purge");
     let text: String =
         sqlx::query_scalar("select body_text from control.outbox_mail where lower(to_address) = lower($1)")
             .bind(&owner.email)
