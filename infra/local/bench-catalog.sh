@@ -58,8 +58,8 @@ echo "| tenants touched | backend private memory MiB (RssAnon) |"
 echo "|---:|---:|"
 touch_sql="do \$\$ declare s text; n int := 0; begin
   for s in select schema_name from control.tenants order by created_at loop
-    perform * from kefu.store_messages_v1(array[s], array[gen_random_uuid()], array[null::uuid], array[gen_random_uuid()],
-      array[gen_random_uuid()], array['agent'], array[gen_random_uuid()], array['bench'], array['c'], array[false], array['b'], array[null::uuid]);
+    perform * from kefu.store_messages_v3(array[s], array[gen_random_uuid()], array[null::uuid], array[gen_random_uuid()],
+      array[gen_random_uuid()], array['agent'], array[gen_random_uuid()], array['bench'], array['c'], array[false], array['b'], array[null::uuid], array[false]);
     n := n + 1;
     commit; -- one tenant per transaction, as the server does (locks are released)
     if n % $TOUCH_STEP = 0 then raise notice 'touched %', n; perform pg_sleep(0.3); end if;

@@ -1,10 +1,11 @@
--- kefu.store_messages_v2: stores a batch of chat messages, from any tenants of this database, in
+-- kefu.store_messages_v3: stores a batch of chat messages, from any tenants of this database, in
 -- the caller's single statement (autocommit: one transaction, one WAL flush for the batch).
 --
 -- This file is the one current definition. `kefu migrate` installs it into every database that
 -- holds tenant schemas, replacing the previous text whenever this file changes (it is not a
 -- migration: migrations are history, this is the code as it is now). A change to its arguments or
--- result columns gets a new name (`_v2`), so nodes still running the previous binary keep theirs.
+-- result columns gets a new name (`_v3`), so nodes still running the previous binary keep theirs
+-- (`_v2`, without p_directs, stays installed where it was).
 --
 -- Input: parallel arrays, one element per message, in arrival order. Output: one row per message
 -- with its 1-based index and outcome:
@@ -15,7 +16,13 @@
 --   closed          the conversation is closed (nothing is written);
 --   not_found       no such conversation in that tenant (for a visitor's message without a
 --                   conversation: none could be opened);
---   bad_attachment  the attachment is not an unsent upload of this sender (nothing is written).
+--   bad_attachment  the attachment is not an unsent upload of this sender (nothing is written);
+--   forbidden       an agent's reply (not a private note) into a colleague's conversation: allowed
+--                   only for its assignee, its participants, anyone while it is unassigned, and
+--                   senders who direct (p_directs: supervisors and up, keys with that right) —
+--                   docs/decisions.md "Who may act in a colleague's conversation". Checked here,
+--                   under the conversation's row lock, so a transfer committed before the message
+--                   is always seen.
 -- A refused message never affects the others. Anything unexpected raises, which rolls back the
 -- whole batch; the caller then stores each message of it on its own.
 --
@@ -29,7 +36,7 @@
 -- search_path to exactly that tenant's schema (validated as `t_` + 32 hex digits), so the table
 -- names below resolve in that tenant only, and restores the caller's path at the end.
 
-create or replace function kefu.store_messages_v2(
+create or replace function kefu.store_messages_v3(
     p_schema text[],              -- the tenant schema of each message
     p_conversation uuid[],        -- its conversation; null: the visitor's open one, opened if needed
     p_visitor uuid[],             -- the visitor, when p_conversation is null
@@ -41,7 +48,8 @@ create or replace function kefu.store_messages_v2(
     p_client_id text[],
     p_private boolean[],          -- a private note (agents only)
     p_body text[],
-    p_attachment uuid[]           -- an uploaded, not yet sent attachment of this sender, or null
+    p_attachment uuid[],          -- an uploaded, not yet sent attachment of this sender, or null
+    p_directs boolean[]           -- an agent sender may write into any conversation of the tenant
 ) returns table (
     idx integer,
     outcome text,
@@ -91,6 +99,7 @@ declare
     lk_open_visitor uuid[];   -- the visitor of each open one (null when closed)
     lk_open boolean[];
     lk_last bigint[];
+    lk_assignee uuid[];
     lk_touched boolean[];
     -- Messages already stored under a client id of this batch.
     d_index integer[];
@@ -112,13 +121,14 @@ begin
     if cardinality(p_schema) <> n or cardinality(p_conversation) <> n or cardinality(p_visitor) <> n
         or cardinality(p_new_conversation) <> n or cardinality(p_sender_kind) <> n
         or cardinality(p_sender_id) <> n or cardinality(p_sender_name) <> n or cardinality(p_client_id) <> n
-        or cardinality(p_private) <> n or cardinality(p_body) <> n or cardinality(p_attachment) <> n then
-        raise exception 'store_messages_v2: argument arrays differ in length' using errcode = '22023';
+        or cardinality(p_private) <> n or cardinality(p_body) <> n or cardinality(p_attachment) <> n
+        or cardinality(p_directs) <> n then
+        raise exception 'store_messages_v3: argument arrays differ in length' using errcode = '22023';
     end if;
 
     for tenant in select distinct s from unnest(p_schema) s order by s loop
         if tenant is null or tenant !~ '^t_[0-9a-f]{32}$' or to_regnamespace(tenant) is null then
-            raise exception 'store_messages_v2: % is not a tenant schema', tenant using errcode = '3F000';
+            raise exception 'store_messages_v3: % is not a tenant schema', tenant using errcode = '3F000';
         end if;
         perform set_config('search_path', tenant, true);
 
@@ -140,10 +150,11 @@ begin
         select coalesce(array_agg(l.id order by l.id), '{}'),
                coalesce(array_agg(case when l.status = 'open' then l.visitor_id end order by l.id), '{}'),
                coalesce(array_agg(l.status = 'open' order by l.id), '{}'),
-               coalesce(array_agg(l.last_seq order by l.id), '{}')
-          into lk_id, lk_open_visitor, lk_open, lk_last
+               coalesce(array_agg(l.last_seq order by l.id), '{}'),
+               coalesce(array_agg(l.assignee order by l.id), '{}')
+          into lk_id, lk_open_visitor, lk_open, lk_last, lk_assignee
           from (
-              select c.id, c.visitor_id, c.status, c.last_seq from conversations c
+              select c.id, c.visitor_id, c.status, c.last_seq, c.assignee from conversations c
                where c.id = any (array(
                          select p_conversation[m] from generate_subscripts(p_message, 1) m
                           where p_schema[m] = tenant and p_conversation[m] is not null))
@@ -204,6 +215,14 @@ begin
             end if;
             if not lk_open[k] then
                 r_outcome[g] := 'closed';
+                continue;
+            end if;
+            -- An agent's reply into a colleague's conversation.
+            if p_sender_kind[g] = 'agent' and not p_private[g] and not coalesce(p_directs[g], false)
+                and lk_assignee[k] is not null and lk_assignee[k] <> p_sender_id[g]
+                and not exists (select 1 from conversation_participants p
+                                 where p.conversation_id = lk_id[k] and p.user_id = p_sender_id[g]) then
+                r_outcome[g] := 'forbidden';
                 continue;
             end if;
 

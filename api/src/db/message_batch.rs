@@ -4,7 +4,7 @@
 //! A [`MessageBatch`] holds messages of tenants of one tenant database and only accepts messages
 //! with a validated [`TenantSchema`] (which only a resolved tenant has, with its placement), and
 //! [`MessageBatch::store`] calls, in that database, the shared routine
-//! `kefu.store_messages_v2` (`migrations/routines/store_messages.sql`, the contract's one current
+//! `kefu.store_messages_v3` (`migrations/routines/store_messages.sql`, the contract's one current
 //! definition), which sets the transaction's `search_path` to exactly one tenant's schema at a
 //! time. The statement runs in autocommit mode: when it returns, the whole batch is committed;
 //! when it fails, none of it is.
@@ -39,6 +39,9 @@ pub enum Destination {
         conversation: ConversationId,
         /// A private note, for agents only.
         private: bool,
+        /// The agent may reply in any conversation of the tenant (supervisors and up); others
+        /// only in their own, ones they take part in, and unassigned ones.
+        directs: bool,
     },
 }
 
@@ -87,6 +90,8 @@ pub enum Stored {
     NotFound,
     /// The attachment is not an unsent upload of this sender.
     BadAttachment,
+    /// An agent's reply into a colleague's conversation, which they may not write to.
+    Forbidden,
 }
 
 /// Messages of any tenants of one database, stored together.
@@ -106,6 +111,7 @@ pub struct MessageBatch {
     private: Vec<bool>,
     body: Vec<String>,
     attachment: Vec<Option<Uuid>>,
+    directs: Vec<bool>,
 }
 
 impl MessageBatch {
@@ -125,6 +131,7 @@ impl MessageBatch {
             private: Vec::with_capacity(capacity),
             body: Vec::with_capacity(capacity),
             attachment: Vec::with_capacity(capacity),
+            directs: Vec::with_capacity(capacity),
         }
     }
 
@@ -147,10 +154,12 @@ impl MessageBatch {
     /// database (otherwise [`MessageBatch::store`] refuses the batch).
     pub fn push(&mut self, tenant: &TenantSchema, new: NewMessage) {
         self.mixed |= tenant.database() != &self.database;
-        let (conversation, visitor, sender, name, private) = match new.destination {
-            Destination::Visitor { visitor } => (None, Some(visitor), MessageSender::Visitor(visitor), None, false),
-            Destination::Agent { agent, name, conversation, private } => {
-                (Some(conversation), None, MessageSender::Agent(agent), Some(name), private)
+        let (conversation, visitor, sender, name, private, directs) = match new.destination {
+            Destination::Visitor { visitor } => {
+                (None, Some(visitor), MessageSender::Visitor(visitor), None, false, false)
+            }
+            Destination::Agent { agent, name, conversation, private, directs } => {
+                (Some(conversation), None, MessageSender::Agent(agent), Some(name), private, directs)
             }
         };
         self.schema.push(tenant.name().to_owned());
@@ -164,6 +173,7 @@ impl MessageBatch {
         self.private.push(private);
         self.body.push(new.body);
         self.attachment.push(new.attachment.map(|a| a.as_uuid()));
+        self.directs.push(directs);
     }
 
     /// Stores the batch in one statement (one transaction) and returns each message's outcome,
@@ -184,7 +194,7 @@ impl MessageBatch {
                     conversation_visitor, conversation_status, conversation_assignee, conversation_last_seq,
                     conversation_updated_at, conversation_rating, conversation_team, conversation_tags,
                     conversation_participants, conversation_bot
-             from kefu.store_messages_v2($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             from kefu.store_messages_v3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&self.schema)
         .bind(&self.conversation)
@@ -198,13 +208,14 @@ impl MessageBatch {
         .bind(&self.private)
         .bind(&self.body)
         .bind(&self.attachment)
+        .bind(&self.directs)
         .fetch_all(&pool)
         .await?;
         let mut outcomes: Vec<Option<Stored>> = vec![None; n];
         for row in rows {
             let index =
                 usize::try_from(row.idx).ok().and_then(|i| i.checked_sub(1)).filter(|i| *i < n).ok_or_else(|| {
-                    sqlx::Error::Protocol(format!("store_messages_v2 returned index {} for {n} messages", row.idx))
+                    sqlx::Error::Protocol(format!("store_messages_v3 returned index {} for {n} messages", row.idx))
                 })?;
             outcomes[index] = Some(self.outcome(index, row.outcome));
         }
@@ -213,7 +224,7 @@ impl MessageBatch {
             .enumerate()
             .map(|(i, o)| {
                 o.ok_or_else(|| {
-                    sqlx::Error::Protocol(format!("store_messages_v2 returned no row for message {}", i + 1))
+                    sqlx::Error::Protocol(format!("store_messages_v3 returned no row for message {}", i + 1))
                 })
             })
             .collect()
@@ -247,11 +258,12 @@ impl MessageBatch {
             Outcome::Closed => Stored::Closed,
             Outcome::NotFound => Stored::NotFound,
             Outcome::BadAttachment => Stored::BadAttachment,
+            Outcome::Forbidden => Stored::Forbidden,
         }
     }
 }
 
-/// One result row of `store_messages_v2`, decoded once into real types.
+/// One result row of `store_messages_v3`, decoded once into real types.
 struct OutcomeRow {
     idx: i32,
     outcome: Outcome,
@@ -277,6 +289,7 @@ enum Outcome {
     Closed,
     NotFound,
     BadAttachment,
+    Forbidden,
 }
 
 impl<'r> FromRow<'r, PgRow> for OutcomeRow {
@@ -311,6 +324,7 @@ impl<'r> FromRow<'r, PgRow> for OutcomeRow {
             "closed" => Outcome::Closed,
             "not_found" => Outcome::NotFound,
             "bad_attachment" => Outcome::BadAttachment,
+            "forbidden" => Outcome::Forbidden,
             other => {
                 return Err(sqlx::Error::ColumnDecode {
                     index: "outcome".into(),

@@ -156,7 +156,7 @@ pub struct AttachmentMeta {
     pub size: i64,
 }
 
-/// The snapshot keeps the attachment's id as the bare UUID `kefu.store_messages_v2` wrote.
+/// The snapshot keeps the attachment's id as the bare UUID `kefu.store_messages_v3` wrote.
 fn bare_attachment_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<AttachmentId, D::Error> {
     <Uuid as serde::Deserialize>::deserialize(deserializer).map(AttachmentId::from_uuid)
 }
@@ -234,7 +234,7 @@ pub async fn page(
 
 /// Stores a private system note with the conversation's next sequence number. The caller holds
 /// the conversation's row lock (`conversations::lock`) in the same transaction, so the number is
-/// gap-free like those group commit hands out (`kefu.store_messages_v2`).
+/// gap-free like those group commit hands out (`kefu.store_messages_v3`).
 pub async fn insert_system_note(
     tx: &mut TenantTx,
     conversation_id: ConversationId,

@@ -27,6 +27,10 @@ pub enum Author {
         conversation: ConversationId,
         /// A private note.
         private: bool,
+        /// They may reply in any conversation (supervisors and up, by their current role);
+        /// others only in their own, ones they take part in and unassigned ones (docs/decisions.md
+        /// "Who may act in a colleague's conversation").
+        directs: bool,
     },
 }
 
@@ -61,8 +65,8 @@ pub async fn send(
 ) -> Result<Sent, OpError> {
     let destination = match author {
         Author::Visitor(visitor) => Destination::Visitor { visitor },
-        Author::Agent { id, name, conversation, private } => {
-            Destination::Agent { agent: id, name, conversation, private }
+        Author::Agent { id, name, conversation, private, directs } => {
+            Destination::Agent { agent: id, name, conversation, private, directs }
         }
     };
     let new = NewMessage { destination, client_id, body, attachment };
@@ -90,6 +94,10 @@ pub async fn send(
         }
         Stored::Closed => Err(OpError::refused(WsErrorCode::ConversationClosed, "This conversation is closed.")),
         Stored::NotFound => Err(OpError::conversation_not_found()),
+        Stored::Forbidden => Err(OpError::refused(
+            WsErrorCode::Forbidden,
+            "This conversation is a colleague's: join it as a participant (ask them or a supervisor) or write a private note.",
+        )),
         Stored::BadAttachment => Err(OpError::refused(
             WsErrorCode::InvalidFrame,
             "No such attachment: upload it first; each upload is sent once, by its uploader.",

@@ -7,11 +7,12 @@
 
 use std::fmt::Display;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::ws::Message;
 use futures_util::{Sink, Stream};
 use kefu_protocol::ws::{self, AgentFrame, AgentStatus, JoinEntry, ServerFrame, WsErrorCode, close, limits};
-use kefu_protocol::{AccessClaims, ConversationId};
+use kefu_protocol::{AccessClaims, ConversationId, Role};
 use tracing::Instrument;
 
 use super::bus::Topic;
@@ -23,7 +24,8 @@ use crate::db;
 use crate::ops::messages::Author;
 use crate::ops::{self, OpError};
 
-/// Serves one agent connection until it ends.
+/// Serves one agent connection until it ends. `role` is the membership's at the upgrade; the
+/// membership watch keeps what it allows current.
 pub async fn run<Si, St, E>(
     sink: Si,
     stream: St,
@@ -31,6 +33,7 @@ pub async fn run<Si, St, E>(
     tenant: TenantCtx,
     claims: AccessClaims,
     name: String,
+    role: Role,
 ) where
     Si: Sink<Message> + Send + Unpin + 'static,
     Si::Error: Display,
@@ -41,7 +44,8 @@ pub async fn run<Si, St, E>(
     let mut reader = Reader::new(Kind::Agent, stream, out.kill().clone());
     let span = tracing::info_span!("agent_ws", tenant_id = %tenant.id, user_id = %claims.sub, connection = %out.id);
     let history = Arc::new(TenantHistory { databases: state.db.clone(), schema: tenant.schema.clone() });
-    let watcher = start_membership_watch(&state, &tenant, &claims, out.kill().clone());
+    let directs = Arc::new(AtomicBool::new(directs_any(role)));
+    let watcher = start_membership_watch(&state, &tenant, &claims, out.kill().clone(), directs.clone());
     let mut session = Session {
         followers: Followers::new(out.clone(), false),
         out,
@@ -51,6 +55,7 @@ pub async fn run<Si, St, E>(
         name,
         history,
         presence_id: uuid::Uuid::now_v7(),
+        directs,
     };
     session.serve(&mut reader).instrument(span).await;
     watcher.abort();
@@ -60,13 +65,21 @@ pub async fn run<Si, St, E>(
     let _ = writer.await;
 }
 
+/// Whether a member with `role` may reply in any conversation, a colleague's too (docs/decisions.md
+/// "Who may act in a colleague's conversation").
+fn directs_any(role: Role) -> bool {
+    role.includes(Role::Supervisor)
+}
+
 /// Re-reads the membership every `auth.session_recheck_secs`: a member removed from the tenant
-/// (or a suspended tenant) loses the open socket too, not only new requests.
+/// (or a suspended tenant) loses the open socket too, not only new requests; a changed role
+/// changes what the socket may do (`directs`).
 fn start_membership_watch(
     state: &AppState,
     tenant: &TenantCtx,
     claims: &AccessClaims,
     kill: Kill,
+    directs: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     let (db, database, tenant, user) = (state.db.clone(), tenant.schema.database().clone(), tenant.id, claims.sub);
     let region = state.config.region.clone();
@@ -86,7 +99,9 @@ fn start_membership_watch(
                     return;
                 }
                 // Still a member of a tenant that may be used (the upgrade's own check).
-                Ok(member) if TenantCtx::admit_here(member.as_ref(), &region).is_ok() => {}
+                Ok(Some(member)) if TenantCtx::admit_here(Some(&member), &region).is_ok() => {
+                    directs.store(directs_any(member.role), Ordering::Relaxed);
+                }
                 Ok(_) => {
                     kill.close(close::ACCESS_REVOKED);
                     return;
@@ -107,6 +122,8 @@ struct Session {
     history: Arc<TenantHistory>,
     /// This connection's id in the presence set.
     presence_id: uuid::Uuid,
+    /// The member may reply in colleagues' conversations (their role, as last read).
+    directs: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -271,7 +288,8 @@ impl Session {
         attachment: Option<kefu_protocol::AttachmentId>,
     ) -> Result<(), OpError> {
         let started = std::time::Instant::now();
-        let author = Author::Agent { id: self.claims.sub, name: self.name.clone(), conversation, private };
+        let directs = self.directs.load(Ordering::Relaxed);
+        let author = Author::Agent { id: self.claims.sub, name: self.name.clone(), conversation, private, directs };
         let (store, events) = (&self.state.store, &self.state.events);
         let sent =
             ops::messages::send(store, events, &self.tenant, author, client_id.to_owned(), body, attachment).await?;

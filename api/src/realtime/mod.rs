@@ -180,7 +180,7 @@ async fn agent_upgrade(
     let claims = state.jwt.verify_access(&token).map_err(|_| invalid_token())?;
     let mut conn = state.db.control().acquire().await?;
     // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
-    let (tenant, _) = TenantCtx::admit_here(
+    let (tenant, member) = TenantCtx::admit_here(
         db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?,
         &state.config.region,
     )?;
@@ -194,7 +194,7 @@ async fn agent_upgrade(
     let slot = state.socket_caps.agent().map_err(refused)?;
     Ok(configure(ws).on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
-        agent::run(sink, stream, state, tenant, claims, name).await;
+        agent::run(sink, stream, state, tenant, claims, name, member.role).await;
         drop(slot);
     }))
 }

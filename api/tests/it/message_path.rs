@@ -37,7 +37,7 @@ fn from_visitor(visitor: VisitorId, client_id: &str, body: &str) -> NewMessage {
 
 fn from_agent(agent: UserId, conversation: ConversationId, client_id: &str) -> NewMessage {
     NewMessage {
-        destination: Destination::Agent { agent, name: "小李".into(), conversation, private: false },
+        destination: Destination::Agent { agent, name: "小李".into(), conversation, private: false, directs: false },
         client_id: client_id.into(),
         body: "agent reply".into(),
         attachment: None,

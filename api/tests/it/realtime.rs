@@ -623,10 +623,11 @@ async fn agent_sockets_opened_from_another_sites_page_are_refused() {
     assert!(WsClient::connect(&url).await.is_ok(), "no Origin: not a browser page");
 }
 
-/// Who may act in a colleague's conversation (docs/decisions.md): closing and retagging one that
-/// someone has is for its assignee and supervisors and up; anyone may while nobody has it.
+/// Who may act in a colleague's conversation (docs/decisions.md): closing, retagging and replying
+/// in one that someone has is for its assignee and supervisors and up (replies: its participants
+/// too); anyone may while nobody has it; private notes are open to every member.
 #[tokio::test]
-async fn only_the_assignee_or_a_supervisor_closes_or_retags_a_colleagues_conversation() {
+async fn only_the_assignee_or_a_supervisor_closes_retags_or_replies_in_a_colleagues_conversation() {
     let app = TestApp::spawn().await;
     let owner = app.verified_owner().await;
     let (alice, bob) = (app.invite_and_accept(&owner, "agent").await, app.invite_and_accept(&owner, "agent").await);
@@ -637,6 +638,14 @@ async fn only_the_assignee_or_a_supervisor_closes_or_retags_a_colleagues_convers
     // Nobody has it: anyone may tag it.
     let (status, body) = app.call("PUT", &tags, Some(&bob.access), Some(json!({ "tags": ["订单"] }))).await;
     assert_eq!(status, 200, "{body}");
+    // …and reply in it.
+    let mut bob_ws = app.agent(&bob).await;
+    let reply = |client_id: &str, private: bool| {
+        let kind = if private { "note" } else { "send" };
+        json!({ "type": kind, "conversation_id": conversation, "client_id": client_id, "body": "您好" })
+    };
+    bob_ws.send(reply("b-1", false)).await;
+    assert_eq!(bob_ws.next_of("ack").await["seq"], 2);
 
     let mut alice_ws = app.agent(&alice).await;
     alice_ws.send(json!({ "type": "claim", "conversation_id": conversation })).await;
@@ -650,15 +659,29 @@ async fn only_the_assignee_or_a_supervisor_closes_or_retags_a_colleagues_convers
     // Alice has it: Bob may neither retag nor close it.
     let (status, problem) = app.call("PUT", &tags, Some(&bob.access), Some(json!({ "tags": ["退款"] }))).await;
     assert_eq!((status.as_u16(), problem["code"].as_str()), (403, Some("forbidden")), "{problem}");
-    let mut bob_ws = app.agent(&bob).await;
     bob_ws.send(json!({ "type": "close", "conversation_id": conversation })).await;
     assert_eq!(bob_ws.next_of("error").await["code"], "forbidden");
+    // Nor reply in it (the refusal names the message), though a private note is fine.
+    bob_ws.send(reply("b-2", false)).await;
+    let refused = bob_ws.next_of("error").await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["client_id"].as_str()),
+        (Some("forbidden"), Some("b-2")),
+        "{refused}"
+    );
+    bob_ws.send(reply("b-3", true)).await;
+    assert_eq!(bob_ws.next_of("ack").await["seq"], 3);
+    // Alice replies; so does the owner (a supervisor and up), over the socket.
+    alice_ws.send(reply("a-1", false)).await;
+    assert_eq!(alice_ws.next_of("ack").await["seq"], 4);
     // Alice and a supervisor may.
     let (status, _) = app.call("PUT", &tags, Some(&alice.access), Some(json!({ "tags": ["退款"] }))).await;
     assert_eq!(status, 200);
     let (status, _) = app.call("PUT", &tags, Some(&owner.access), Some(json!({ "tags": ["退款", "加急"] }))).await;
     assert_eq!(status, 200);
     let mut owner_ws = app.agent(&owner).await;
+    owner_ws.send(reply("o-1", false)).await;
+    assert_eq!(owner_ws.next_of("ack").await["seq"], 5);
     owner_ws.send(json!({ "type": "close", "conversation_id": conversation })).await;
     for _ in 0..100 {
         let (_, row) = app.get(&format!("/api/v1/conversations/{conversation}"), Some(&owner.access)).await;

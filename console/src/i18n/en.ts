@@ -42,6 +42,7 @@ export const en = {
   'conversation.discard': 'Discard',
   'conversation.notSent': 'Not sent',
   'conversation.notYours': 'A colleague has this conversation; your replies go to the visitor too.',
+  'conversation.notesOnly': 'A colleague has this conversation: you can add private notes; to reply, ask them or a supervisor to invite you.',
   'conversation.noteLabel': 'Private note',
   'conversation.retry': 'Retry',
   'conversation.seen': 'Seen',

@@ -44,6 +44,7 @@ export const zhCN: Record<Key, string> = {
   'conversation.discard': '丢弃',
   'conversation.notSent': '未发送',
   'conversation.notYours': '此会话由同事负责；你的回复同样会发给访客。',
+  'conversation.notesOnly': '此会话由同事负责：你可以添加内部备注；如需回复访客，请让负责人或主管邀请你加入。',
   'conversation.noteLabel': '内部备注',
   'conversation.retry': '重试',
   'conversation.seen': '已读',

@@ -1,7 +1,7 @@
 //! `kefu-store-bench`: durable message throughput of the storing path alone, its alternatives
 //! side by side in one run against one scratch database (docs/benchmarks.md, "Storing messages").
 //!
-//! Every mode stores through the same routine (`kefu.store_messages_v2`) and differs only in how
+//! Every mode stores through the same routine (`kefu.store_messages_v3`) and differs only in how
 //! sends are grouped:
 //! - `per-message`: one statement (one transaction, one WAL flush) per message, 16 at once on the
 //!   pool — how messages were stored before group commit;

@@ -67,6 +67,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         name: "bench".into(),
                         conversation: kefu_protocol::ConversationId::from_uuid(uuid::Uuid::now_v7()),
                         private: false,
+                        directs: false,
                     },
                     client_id: "touch".into(),
                     body: "touch".into(),

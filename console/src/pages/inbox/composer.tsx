@@ -31,12 +31,14 @@ async function upload(file: File): Promise<{ id: string; name: string }> {
   return { id: body.id, name: body.name ?? file.name };
 }
 
-export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conversationId: string; disabled: boolean }>(
-  function Composer({ store, conversationId, disabled }, ref) {
+/** `notesOnly`: a colleague's conversation this member may not reply in (private notes only). */
+export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conversationId: string; disabled: boolean; notesOnly: boolean }>(
+  function Composer({ store, conversationId, disabled, notesOnly }, ref) {
     const { t } = useI18n();
     const { message } = useApp();
     const [text, setText] = useState('');
-    const [mode, setMode] = useState<'reply' | 'note'>('reply');
+    const [chosen, setMode] = useState<'reply' | 'note'>('reply');
+    const mode = notesOnly ? 'note' : chosen;
     const [uploading, setUploading] = useState(false);
     const input = useRef<TextAreaRef>(null);
     const file = useRef<HTMLInputElement>(null);
@@ -102,7 +104,7 @@ export const Composer = forwardRef<ComposerHandle, { store: ConsoleStore; conver
       <div className={`composer${mode === 'note' ? ' composer-note' : ''}`} data-testid="composer">
         <Segmented<'reply' | 'note'> size="small" value={mode} onChange={(m) => setMode(m)} data-testid="composer-mode"
           options={[
-            { value: 'reply', label: t('composer.reply') },
+            { value: 'reply', label: t('composer.reply'), disabled: notesOnly },
             { value: 'note', label: <span><LockOutlined /> {t('composer.note')}</span> },
           ]} />
         <Popover open={canned !== null && !disabled} placement="topLeft" arrow={false}

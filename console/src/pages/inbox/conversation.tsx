@@ -13,6 +13,7 @@ import { useConversationActions, InviteButton, TagEditor, TransferButton } from 
 import { Composer, type ComposerHandle } from './composer';
 import { timeLabel, visitorLabel } from './names';
 import { firedText } from '../admin/rules-text';
+import { atLeast } from '../../ui/roles';
 
 export function ConversationView({ store, id, onBack, onVisitor, composer }: {
   store: ConsoleStore;
@@ -82,6 +83,10 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
 
   const open = item?.status === 'open';
   const mine = item?.assignee === store.me;
+  // The server's rule (docs/decisions.md "Who may act in a colleague's conversation"): replies in a
+  // conversation someone has come from its assignee, its participants and supervisors and up.
+  const myRole = members.find((m) => m.user_id === store.me)?.role ?? 'agent';
+  const mayReply = !item?.assignee || mine || item.participants.includes(store.me) || atLeast(myRole, 'supervisor');
   const lastOwn = [...transcript.messages].reverse().find((m) => m.sender.kind === 'agent' && !m.private);
   const name = item ? visitorLabel(item, t('visitor.anonymous')) : '';
 
@@ -150,8 +155,10 @@ export function ConversationView({ store, id, onBack, onVisitor, composer }: {
         )}
       </div>
       {item && !open && <div className="conversation-closed">{t('conversation.closedNotice')}</div>}
-      <Composer ref={composer} store={store} conversationId={id} disabled={!open} />
-      {open && !mine && item?.assignee && <div className="conversation-hint">{t('conversation.notYours')}</div>}
+      <Composer ref={composer} store={store} conversationId={id} disabled={!open} notesOnly={!mayReply} />
+      {open && !mine && item?.assignee && (
+        <div className="conversation-hint" data-testid="not-yours">{t(mayReply ? 'conversation.notYours' : 'conversation.notesOnly')}</div>
+      )}
     </div>
   );
 }
