@@ -101,6 +101,27 @@ impl ApiError {
     }
 }
 
+/// A refused real-time operation answered over REST (the same operations serve both): each
+/// frame error code becomes its problem code.
+impl From<crate::ops::OpError> for ApiError {
+    fn from(error: crate::ops::OpError) -> Self {
+        use kefu_protocol::ws::WsErrorCode as Ws;
+        let detail = error.message;
+        match error.code {
+            Ws::InvalidBody => Self::field("body", "invalid", detail),
+            Ws::InvalidClientId => Self::field("Idempotency-Key", "invalid", detail),
+            Ws::InvalidJson | Ws::UnknownType | Ws::InvalidFrame => Self::client(ErrorCode::ValidationFailed, detail),
+            Ws::ConversationNotFound => Self::not_found("conversation"),
+            Ws::ConversationClosed => Self::client(ErrorCode::ConversationClosed, detail),
+            Ws::RateLimited => Self::busy(1),
+            Ws::Forbidden => Self::forbidden(detail),
+            Ws::CapacityReached => Self::client(ErrorCode::CapacityReached, detail),
+            Ws::Unavailable => Self::client(ErrorCode::ServiceUnavailable, detail),
+            Ws::Internal => Self::Internal(anyhow::anyhow!("operation failed: {detail}")),
+        }
+    }
+}
+
 /// The HTTP status of each code (the mapping lives with the codes, in `kefu-protocol`, so the
 /// edge answers with the same statuses).
 pub fn status_of(code: ErrorCode) -> StatusCode {

@@ -3,7 +3,9 @@
 
 pub mod jwt;
 pub mod principal;
+pub mod scope;
 pub mod session;
 
 pub use jwt::{JwtKeys, TokenError};
 pub use principal::{Principal, TenantCtx, invalid_token};
+pub use scope::{Scope, Scopes};

@@ -77,8 +77,12 @@ pub enum Principal {
     ApiKey {
         /// Key id.
         key_id: ApiKeyId,
-        /// Role the key acts with.
+        /// Role the key acts with (a member's key: never above the member's current role).
         role: Role,
+        /// What it may touch.
+        scopes: super::Scopes,
+        /// The member a member's key acts as; `None` for the workspace's keys.
+        member: Option<UserId>,
     },
 }
 
@@ -90,11 +94,21 @@ impl Principal {
         }
     }
 
-    /// The user, when a person is acting.
+    /// The user, when a person is acting (signed in, not through a key): for what only the
+    /// person may do to their own account.
     pub fn user_id(&self) -> Option<UserId> {
         match self {
             Principal::Member { user_id, .. } => Some(*user_id),
             Principal::ApiKey { .. } => None,
+        }
+    }
+
+    /// The member on whose behalf a conversation is acted on: the signed-in member, or the member
+    /// a member's key acts as (the workspace's keys act as nobody).
+    pub fn acting_member(&self) -> Option<UserId> {
+        match self {
+            Principal::Member { user_id, .. } => Some(*user_id),
+            Principal::ApiKey { member, .. } => *member,
         }
     }
 

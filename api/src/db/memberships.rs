@@ -159,14 +159,24 @@ pub async fn set_role(tx: &mut TenantTx, user_id: UserId, role: Role) -> sqlx::R
     Ok(done.rows_affected() == 1)
 }
 
-/// Removes a member; returns whether a row was removed.
+/// Removes a member, and revokes the API keys they own in the tenant (keys the workspace owns
+/// stay); returns whether a row was removed.
 pub async fn delete(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<bool> {
     let tenant_id = tx.tenant_id();
+    let control = tx.control().await?;
     let done = sqlx::query("delete from control.memberships where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
         .bind(user_id)
-        .execute(tx.control().await?)
+        .execute(&mut *control)
         .await?;
+    sqlx::query(
+        "update control.api_keys set revoked_at = now()
+         where tenant_id = $1 and created_by = $2 and owner = 'member' and revoked_at is null",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .execute(&mut *control)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::audit::spreadsheet_safe;
-use super::extract::{AdminUp, Auth, SupervisorUp};
+use super::extract::{AdminUp, AnalyticsRead, Auth, SupervisorUp};
 use super::validate::Fields;
 use crate::analytics::refresh::{self, Freshness};
 use crate::analytics::report::{self, Dashboard, FreshnessView, Metrics};
@@ -134,7 +134,7 @@ async fn fresh(state: &AppState, schema: &TenantSchema) -> Result<(Freshness, Te
     responses((status = 200, body = Dashboard), (status = 422, description = "validation_failed")))]
 async fn get_analytics(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, AnalyticsRead>,
     Query(query): Query<AnalyticsQuery>,
 ) -> Result<axum::Json<Dashboard>> {
     let asked = parse(&query)?;
@@ -296,7 +296,7 @@ fn csv_of(dashboard: &Dashboard, table: &str) -> std::result::Result<Vec<u8>, cs
         (status = 422, description = "validation_failed")))]
 async fn export_analytics(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, AnalyticsRead>,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response> {
     if !["series", "agents", "teams", "sources", "visits"].contains(&query.table.as_str()) {
@@ -339,7 +339,7 @@ pub struct Stats {
     responses((status = 200, body = Stats), (status = 422, description = "validation_failed")))]
 async fn get_stats(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, AnalyticsRead>,
     Query(query): Query<AnalyticsQuery>,
 ) -> Result<axum::Json<Stats>> {
     let asked = parse(&query)?;
@@ -408,7 +408,10 @@ async fn report_settings(tx: &mut TenantTx) -> Result<ReportSettings> {
 /// Who receives the daily and weekly report mails, and when the next are sent.
 #[utoipa::path(get, path = "/api/v1/analytics/reports", tag = "analytics", security(("bearer" = [])),
     responses((status = 200, body = ReportSettings)))]
-async fn get_reports(State(state): State<AppState>, auth: Auth<SupervisorUp>) -> Result<axum::Json<ReportSettings>> {
+async fn get_reports(
+    State(state): State<AppState>,
+    auth: Auth<SupervisorUp, AnalyticsRead>,
+) -> Result<axum::Json<ReportSettings>> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let settings = report_settings(&mut tx).await?;
     tx.commit().await?;

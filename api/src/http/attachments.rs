@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, Auth};
+use super::extract::{AnyMember, Auth, ConversationsRead, MessagesWrite};
 use crate::attachments::{AttachmentStore, sniff};
 use crate::db::NewId;
 use crate::db::attachments::Uploader;
@@ -82,12 +82,12 @@ pub struct AttachmentView {
         (status = 415, description = "unsupported_media_type"), (status = 403, description = "quota_exceeded")))]
 async fn upload_as_agent(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, MessagesWrite>,
     Query(query): Query<UploadQuery>,
     body: axum::body::Body,
 ) -> Result<(StatusCode, axum::Json<AttachmentView>)> {
-    let Some(user) = auth.principal.user_id() else {
-        return Err(ApiError::client(ErrorCode::Forbidden, "Attachments are sent by members, not API keys."));
+    let Some(user) = auth.principal.acting_member() else {
+        return Err(ApiError::client(ErrorCode::Forbidden, "Attachments are sent by members: use a member's key."));
     };
     let uploader = Uploader::Agent(user);
     upload(&state, auth.tenant.id, &auth.tenant.schema, uploader, query.name, body).await
@@ -99,7 +99,7 @@ async fn upload_as_agent(
     responses((status = 200, description = "the file"), (status = 404, description = "resource_not_found")))]
 async fn download_as_agent(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Path(id): Path<String>,
 ) -> Result<Response> {
     let id = attachment_id(&id)?;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, Auth, ClientIp};
+use super::extract::{AnyKey, AnyMember, ApiJson, Auth, ClientIp};
 use super::validate::{Fields, valid};
 use super::views::{SessionResponse, TenantView, UserView};
 use crate::auth::session::{self, REFRESH_PREFIX};
@@ -540,7 +540,7 @@ async fn set_language(
 /// Returns the caller, their tenant and role.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, description = "unauthenticated or invalid_token")))]
-async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<axum::Json<MeResponse>> {
+async fn get_me(State(state): State<AppState>, auth: Auth<AnyMember, AnyKey>) -> Result<axum::Json<MeResponse>> {
     let mut conn = state.db.control().acquire().await?;
     let tenant = db::tenants::find(&mut conn, auth.tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
     let tenant = TenantView { id: auth.tenant.id, slug: tenant.access.slug, name: tenant.name };

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AdminUp, AnyMember, ApiJson, Auth, SupervisorUp};
+use super::extract::{AdminUp, AnyMember, ApiJson, Auth, ConversationsRead, SupervisorUp};
 use crate::bot::kb_file::{self, Format, MAX_IMPORT_BYTES, RawEntry};
 use crate::bot::matcher::MatcherKind;
 use crate::db::bot::{BotSettings, EntryRow};
@@ -501,7 +501,7 @@ pub struct BotEventView {
     responses((status = 200, body = Vec<BotEventView>), (status = 404, description = "resource_not_found")))]
 async fn conversation_bot_events(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Vec<BotEventView>>> {
     let id: kefu_protocol::ConversationId = id.parse().map_err(|_| ApiError::not_found("conversation"))?;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, ApiJson, Auth, SupervisorUp};
+use super::extract::{AnyMember, ApiJson, Auth, ConversationsRead, SupervisorUp};
 use super::validate::{Fields, valid};
 use crate::db::canned_responses::{CannedFields, CannedRow};
 use crate::db::{self, TenantTx};
@@ -141,7 +141,7 @@ fn check(shortcut: Option<&str>, title: Option<&str>, body: Option<&str>) -> Res
     params(CannedQuery), responses((status = 200, body = [CannedResponseView]), (status = 422, description = "validation_failed")))]
 async fn list_canned_responses(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Query(query): Query<CannedQuery>,
 ) -> Result<axum::Json<Vec<CannedResponseView>>> {
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());

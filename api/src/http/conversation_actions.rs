@@ -12,8 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, ApiJson, Auth};
-use crate::auth::Principal;
+use super::extract::{AnyMember, ApiJson, Auth, ConversationsWrite};
 use crate::db::conversations::{ConversationRow, Transfer};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result, ResultExt};
@@ -98,11 +97,11 @@ async fn name_of(tx: &mut TenantTx, user: UserId) -> Result<String> {
         (status = 409, description = "conversation_open, visitor_has_open_conversation")))]
 async fn reopen_conversation(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsWrite>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ConversationSummary>> {
     let id = conversation_id(&id)?;
-    let actor = auth.require_user()?;
+    let actor = auth.require_member()?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = locked(&mut tx, id).await?;
     if row.status == ConversationStatus::Open {
@@ -165,12 +164,12 @@ fn parse_target(raw: &str) -> Result<Result<UserId, TeamId>> {
         (status = 422, description = "validation_failed")))]
 async fn transfer_conversation(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsWrite>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TransferRequest>,
 ) -> Result<axum::Json<ConversationSummary>> {
     let id = conversation_id(&id)?;
-    let actor = auth.require_user()?;
+    let actor = auth.require_member()?;
     let role = auth.principal.role();
     let target = parse_target(body.to.trim())?;
     let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
@@ -254,7 +253,7 @@ async fn transfer_conversation(
         (status = 404, description = "resource_not_found"), (status = 422, description = "validation_failed")))]
 async fn set_conversation_tags(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsWrite>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TagsRequest>,
 ) -> Result<axum::Json<ConversationSummary>> {
@@ -262,12 +261,10 @@ async fn set_conversation_tags(
     let tags = crate::domain::tags::parse_tags(&body.tags).map_err(|m| ApiError::field("tags", "invalid", m))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let current = locked(&mut tx, id).await?;
-    match auth.principal {
-        Principal::Member { user_id, role, .. } => may_direct(&current, user_id, role)?,
-        Principal::ApiKey { role, .. } if current.assignee.is_none() || role.includes(Role::Supervisor) => {}
-        Principal::ApiKey { .. } => {
-            return Err(ApiError::forbidden("An agent's key cannot retag a conversation someone has."));
-        }
+    match auth.principal.acting_member() {
+        Some(member) => may_direct(&current, member, auth.principal.role())?,
+        None if current.assignee.is_none() || auth.principal.role().includes(Role::Supervisor) => {}
+        None => return Err(ApiError::forbidden("An agent's key cannot retag a conversation someone has.")),
     }
     let row =
         db::conversations::set_tags(&mut tx, id, &tags).await?.ok_or_else(|| ApiError::not_found("conversation"))?;
@@ -278,8 +275,8 @@ async fn set_conversation_tags(
     Ok(axum::Json(row.summary()))
 }
 
-/// Invites a colleague into an open conversation: they are listed in its `participants` and
-/// see it as theirs in the console (any member may send into any open conversation). Allowed for
+/// Invites a colleague into an open conversation: they are listed in its `participants`, see it
+/// as theirs in the console and may reply in it. Allowed for
 /// the assignee, supervisors and up, and anyone while it is unassigned. Inviting someone
 /// already in it changes nothing.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/participants", tag = "conversations",
@@ -290,12 +287,12 @@ async fn set_conversation_tags(
         (status = 409, description = "conversation_closed")))]
 async fn add_participant(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsWrite>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ParticipantRequest>,
 ) -> Result<axum::Json<ConversationSummary>> {
     let id = conversation_id(&id)?;
-    let actor = auth.require_user()?;
+    let actor = auth.require_member()?;
     let user = body.user_id.trim().parse::<UserId>().map_err(|_| ApiError::not_found("member"))?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let row = locked(&mut tx, id).await?;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, Auth};
+use super::extract::{AnyMember, Auth, ConversationsRead};
 use crate::db::conversations::ListCursor;
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
@@ -128,7 +128,7 @@ fn list_filter(query: &ListQuery, me: Option<kefu_protocol::UserId>) -> Result<d
     params(ListQuery), responses((status = 200, body = ConversationPage), (status = 422, description = "validation_failed")))]
 async fn list_conversations(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<ConversationPage>> {
     let filter = list_filter(&query, auth.principal.user_id())?;
@@ -162,7 +162,7 @@ async fn list_conversations(
         (status = 404, description = "resource_not_found")))]
 async fn get_conversation(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ConversationSummary>> {
     let id = conversation_id(&id)?;
@@ -201,7 +201,7 @@ pub struct MessagePage {
         (status = 404, description = "resource_not_found")))]
 async fn list_messages(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Path(id): Path<String>,
     Query(query): Query<MessagesQuery>,
 ) -> Result<axum::Json<MessagePage>> {

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, Auth, OwnerOnly, SupervisorUp};
+use super::extract::{ApiJson, Auth, FeedRead, OwnerOnly, SupervisorUp};
 use super::search::{SearchQuery, audit_details, filter_of};
 use crate::archive::{self, Format};
 use crate::db::audit::Actor;
@@ -148,7 +148,11 @@ fn job_id(raw: &str) -> Result<ExportJobId> {
 }
 
 /// One of the workspace's jobs the caller may see: a workspace's archive is the owner's alone.
-async fn visible_job(tx: &mut TenantTx, auth: &Auth<SupervisorUp>, id: ExportJobId) -> Result<db::export_jobs::Job> {
+async fn visible_job(
+    tx: &mut TenantTx,
+    auth: &Auth<SupervisorUp, FeedRead>,
+    id: ExportJobId,
+) -> Result<db::export_jobs::Job> {
     match db::export_jobs::find(tx, id).await? {
         Some(job) if job.kind != "tenant" || auth.principal.role() == Role::Owner => Ok(job),
         _ => Err(ApiError::not_found("export")),
@@ -164,7 +168,7 @@ async fn visible_job(tx: &mut TenantTx, auth: &Auth<SupervisorUp>, id: ExportJob
         (status = 429, description = "rate_limited: three exports are already queued or running")))]
 async fn create_job(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, FeedRead>,
     ApiJson(request): ApiJson<ExportJobRequest>,
 ) -> Result<(StatusCode, Json<ExportJobView>)> {
     let format = match request.format.as_deref() {
@@ -261,7 +265,7 @@ pub struct ListQuery {
     responses((status = 200, body = ExportJobList), (status = 403, description = "forbidden: supervisors and up; `kind=tenant`, the owner")))]
 async fn list_jobs(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, FeedRead>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<ExportJobList>> {
     let kind = match query.kind.as_deref() {
@@ -282,7 +286,7 @@ async fn list_jobs(
     responses((status = 200, body = ExportJobView), (status = 404, description = "resource_not_found")))]
 async fn get_job(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, FeedRead>,
     Path(id): Path<String>,
 ) -> Result<Json<ExportJobView>> {
     let id = job_id(&id)?;
@@ -299,7 +303,7 @@ async fn get_job(
     responses((status = 200, body = ExportJobView), (status = 404, description = "resource_not_found")))]
 async fn cancel_job(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, FeedRead>,
     Path(id): Path<String>,
 ) -> Result<Json<ExportJobView>> {
     let id = job_id(&id)?;
@@ -318,7 +322,7 @@ async fn cancel_job(
         (status = 409, description = "version_conflict: the export is not finished (or its file expired)")))]
 async fn link_job(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, FeedRead>,
     Path(id): Path<String>,
 ) -> Result<Json<ExportLink>> {
     let id = job_id(&id)?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, SupervisorUp};
+use super::extract::{Auth, FeedRead, SupervisorUp};
 use super::search::{SearchQuery, audit_details, filter_of};
 use crate::archive::{self, Format};
 use crate::db::{self, TenantTx};
@@ -43,7 +43,7 @@ pub struct FormatQuery {
         (status = 422, description = "validation_failed (`too_many_conversations` over 1,000)")))]
 async fn export_conversations(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, FeedRead>,
     Query(format): Query<FormatQuery>,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response> {

@@ -1,6 +1,8 @@
-//! Request extractors: JSON bodies with problem-shaped rejections, the client IP, and `Auth<R>`,
-//! which authenticates the caller, resolves the tenant and enforces a minimum role. A handler
-//! that takes `Auth<Admin>` cannot run for an agent; its signature documents its permission.
+//! Request extractors: JSON bodies with problem-shaped rejections, the client IP, and `Auth<R, S>`,
+//! which authenticates the caller, resolves the tenant and enforces a minimum role `R` and, for
+//! API keys, the scope `S` (`admin` unless the handler names a narrower one). A handler that takes
+//! `Auth<AdminUp>` cannot run for an agent, nor for a key without the `admin` scope; its signature
+//! documents its permission.
 
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,7 +12,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use kefu_protocol::{ErrorCode, Role, UserId};
 
-use crate::auth::{Principal, TenantCtx, invalid_token};
+use crate::auth::{Principal, Scope, TenantCtx, invalid_token};
 use crate::db;
 use crate::domain::secret;
 use crate::error::{ApiError, Policy};
@@ -123,19 +125,64 @@ impl MinRole for OwnerOnly {
     const ROLE: Role = Role::Owner;
 }
 
-/// An authenticated caller acting in one tenant with at least role `R`.
-pub struct Auth<R: MinRole = AnyMember> {
+/// The scope an API key needs for an endpoint (member tokens are not scoped).
+pub trait KeyScope: Send + Sync + 'static {
+    /// The scope; `None`: any key (`GET /me`).
+    const SCOPE: Option<Scope>;
+}
+
+/// Any key, whatever its scopes.
+pub struct AnyKey;
+
+/// `conversations:read`.
+pub struct ConversationsRead;
+/// `conversations:write`.
+pub struct ConversationsWrite;
+/// `messages:write`.
+pub struct MessagesWrite;
+/// `analytics:read`.
+pub struct AnalyticsRead;
+/// `feed:read`.
+pub struct FeedRead;
+/// `admin`: what an endpoint needs unless it names a narrower scope.
+pub struct AdminScope;
+
+impl KeyScope for AnyKey {
+    const SCOPE: Option<Scope> = None;
+}
+impl KeyScope for ConversationsRead {
+    const SCOPE: Option<Scope> = Some(Scope::ConversationsRead);
+}
+impl KeyScope for ConversationsWrite {
+    const SCOPE: Option<Scope> = Some(Scope::ConversationsWrite);
+}
+impl KeyScope for MessagesWrite {
+    const SCOPE: Option<Scope> = Some(Scope::MessagesWrite);
+}
+impl KeyScope for AnalyticsRead {
+    const SCOPE: Option<Scope> = Some(Scope::AnalyticsRead);
+}
+impl KeyScope for FeedRead {
+    const SCOPE: Option<Scope> = Some(Scope::FeedRead);
+}
+impl KeyScope for AdminScope {
+    const SCOPE: Option<Scope> = Some(Scope::Admin);
+}
+
+/// An authenticated caller acting in one tenant with at least role `R` (and, for a key, scope
+/// `S`).
+pub struct Auth<R: MinRole = AnyMember, S: KeyScope = AdminScope> {
     /// The tenant.
     pub tenant: TenantCtx,
     /// The caller.
     pub principal: Principal,
-    _role: PhantomData<R>,
+    _role: PhantomData<(R, S)>,
 }
 
 /// Prefix of tenant API keys.
 pub const API_KEY_PREFIX: &str = "kefu_sk";
 
-impl<R: MinRole> FromRequestParts<AppState> for Auth<R> {
+impl<R: MinRole, S: KeyScope> FromRequestParts<AppState> for Auth<R, S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
@@ -162,6 +209,11 @@ impl<R: MinRole> FromRequestParts<AppState> for Auth<R> {
         span.record("tenant_id", tracing::field::display(tenant.id));
         if let Some(user) = principal.user_id() {
             span.record("user_id", tracing::field::display(user));
+        }
+        if let (Principal::ApiKey { scopes, .. }, Some(needed)) = (&principal, S::SCOPE)
+            && !scopes.contains(needed)
+        {
+            return Err(ApiError::forbidden(format!("This key lacks the `{needed}` scope.")));
         }
         if !principal.role().includes(R::ROLE) {
             return Err(ApiError::forbidden(format!("This action needs the {} role or higher.", R::ROLE)));
@@ -212,14 +264,23 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<(TenantCt
         state.limits.remember(&digest, &refusal);
         return Err(refusal);
     }
-    Ok((tenant, Principal::ApiKey { key_id: key.id, role: key.role }))
+    Ok((tenant, Principal::ApiKey { key_id: key.id, role: key.role, scopes: key.scopes, member: key.member }))
 }
 
-impl<R: MinRole> Auth<R> {
-    /// The acting member's user id, or `forbidden` for API keys on person-only endpoints.
+impl<R: MinRole, S: KeyScope> Auth<R, S> {
+    /// The signed-in member's user id, or `forbidden` for API keys on person-only endpoints
+    /// (their own account, password, language).
     pub fn require_user(&self) -> Result<UserId, ApiError> {
         self.principal
             .user_id()
             .ok_or_else(|| ApiError::forbidden("This action needs a signed-in member, not an API key."))
+    }
+
+    /// The member a conversation is acted on for: the signed-in member or a member's key's member;
+    /// `forbidden` for the workspace's keys, which act as nobody.
+    pub fn require_member(&self) -> Result<UserId, ApiError> {
+        self.principal.acting_member().ok_or_else(|| {
+            ApiError::forbidden("A workspace key acts as nobody: use a member's key (or a member's token) for this.")
+        })
     }
 }

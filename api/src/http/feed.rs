@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::audit::AuditEntry;
-use super::extract::{AdminUp, Auth};
+use super::extract::{AdminUp, Auth, FeedRead};
 use super::validate::Fields;
 use crate::db::feed::{self, Position};
 use crate::db::{self, TenantTx};
@@ -76,7 +76,7 @@ pub struct FeedPage {
         (status = 422, description = "validation_failed: `after` is not a cursor of this feed, `limit` out of range")))]
 async fn read_feed(
     State(state): State<AppState>,
-    auth: Auth<AdminUp>,
+    auth: Auth<AdminUp, FeedRead>,
     Query(query): Query<FeedQuery>,
 ) -> Result<Json<FeedPage>> {
     let mut fields = Fields::default();

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
+use super::extract::{AdminUp, AnyMember, ApiJson, Auth, ConversationsRead};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -52,7 +52,10 @@ pub struct MemberView {
 /// Lists the members of the caller's tenant.
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", security(("bearer" = [])),
     responses((status = 200, body = [MemberView])))]
-async fn list_members(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<Vec<MemberView>>> {
+async fn list_members(
+    State(state): State<AppState>,
+    auth: Auth<AnyMember, ConversationsRead>,
+) -> Result<axum::Json<Vec<MemberView>>> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let members = db::memberships::list(&mut tx).await?;
     let profiles: HashMap<_, _> = db::agents::list_active(&mut tx).await?.into_iter().map(|a| (a.user_id, a)).collect();

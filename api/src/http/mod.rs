@@ -2,6 +2,7 @@
 //! endpoints, development pages, and the tower layers every request passes through (request id,
 //! tracing, metrics, problem-shaped errors, security headers, CORS, timeout, body limit).
 
+pub mod agent_ops;
 pub mod analytics;
 pub mod api_keys;
 pub mod attachments;
@@ -105,6 +106,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(visitors::router())
         .merge(conversations::router())
         .merge(conversation_actions::router())
+        .merge(agent_ops::router())
         .merge(search::router())
         .merge(exports::router())
         .merge(export_jobs::router())

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, Auth};
+use super::extract::{AnyMember, Auth, ConversationsRead};
 use crate::error::{ApiError, Result};
 use crate::realtime::presence::visitors::CurrentPage;
 use crate::state::AppState;
@@ -35,7 +35,7 @@ pub struct AgentPresence {
     responses((status = 200, body = [AgentPresence]), (status = 503, description = "service_unavailable")))]
 async fn list_agent_presence(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
 ) -> Result<axum::Json<Vec<AgentPresence>>> {
     let agents = state.presence.agents(auth.tenant.id).await.map_err(unavailable)?;
     Ok(axum::Json(agents.into_iter().map(|(user_id, status)| AgentPresence { user_id, status }).collect()))
@@ -71,7 +71,7 @@ pub struct OnlineVisitors {
     responses((status = 200, body = OnlineVisitors), (status = 503, description = "service_unavailable")))]
 async fn list_visitor_presence(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
 ) -> Result<axum::Json<OnlineVisitors>> {
     let (total, online) = state.presence.visitors_online(auth.tenant.id).await.map_err(unavailable)?;
     let visitors = online

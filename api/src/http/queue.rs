@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, ApiJson, Auth, SupervisorUp};
+use super::extract::{AnyMember, ApiJson, Auth, ConversationsRead, ConversationsWrite, SupervisorUp};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::ops::events::Change;
@@ -92,7 +92,7 @@ pub struct QueueEntry {
     responses((status = 200, body = QueueView), (status = 422, description = "validation_failed")))]
 async fn get_queue(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Query(query): Query<QueueQuery>,
 ) -> Result<axum::Json<QueueView>> {
     let limit = query.limit.unwrap_or(DEFAULT_QUEUE_PAGE);
@@ -144,7 +144,7 @@ pub struct PriorityRequest {
         (status = 422, description = "validation_failed")))]
 async fn set_priority(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, ConversationsWrite>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PriorityRequest>,
 ) -> Result<axum::Json<PriorityRequest>> {
@@ -197,7 +197,7 @@ pub struct SkillsRequest {
         (status = 404, description = "resource_not_found"), (status = 422, description = "validation_failed")))]
 async fn set_skills(
     State(state): State<AppState>,
-    auth: Auth<SupervisorUp>,
+    auth: Auth<SupervisorUp, ConversationsWrite>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SkillsRequest>,
 ) -> Result<axum::Json<SkillsRequest>> {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AnyMember, Auth};
+use super::extract::{AnyMember, Auth, ConversationsRead};
 use super::validate::{Fields, valid};
 use crate::db::audit::Actor;
 use crate::db::messages::SenderKind;
@@ -228,7 +228,7 @@ pub fn filter_of(query: &SearchQuery) -> Result<(Filter, Vec<query::Phrase>)> {
     params(SearchQuery), responses((status = 200, body = SearchPage), (status = 422, description = "validation_failed")))]
 async fn search_messages(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Query(query): Query<SearchQuery>,
 ) -> Result<axum::Json<SearchPage>> {
     Ok(axum::Json(search(&state.db, &auth.tenant.schema, Some(auth.principal.actor()), &query).await?))

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AdminUp, AnyMember, ApiJson, Auth};
+use super::extract::{AdminUp, AnyMember, ApiJson, Auth, ConversationsRead};
 use crate::db::NewId;
 use crate::db::teams::TeamRow;
 use crate::db::{self, TenantTx};
@@ -90,7 +90,10 @@ fn name_taken() -> ApiError {
 /// Every team with its members, by name.
 #[utoipa::path(get, path = "/api/v1/teams", tag = "teams", security(("bearer" = [])),
     responses((status = 200, body = [TeamView])))]
-async fn list_teams(State(state): State<AppState>, auth: Auth<AnyMember>) -> Result<axum::Json<Vec<TeamView>>> {
+async fn list_teams(
+    State(state): State<AppState>,
+    auth: Auth<AnyMember, ConversationsRead>,
+) -> Result<axum::Json<Vec<TeamView>>> {
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
     let teams = db::teams::list(&mut tx).await?;
     tx.commit().await?;

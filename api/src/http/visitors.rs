@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AdminUp, AnyMember, Auth};
+use super::extract::{AdminUp, AnyMember, Auth, ConversationsRead};
 use crate::db::{self, TenantTx};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -85,7 +85,7 @@ pub struct VisitorProfile {
     responses((status = 200, body = VisitorProfile), (status = 404, description = "resource_not_found")))]
 async fn get_visitor(
     State(state): State<AppState>,
-    auth: Auth<AnyMember>,
+    auth: Auth<AnyMember, ConversationsRead>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<VisitorProfile>> {
     let id: VisitorId = id.parse().map_err(|_| ApiError::not_found("visitor"))?;

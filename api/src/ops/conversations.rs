@@ -28,7 +28,7 @@ pub async fn claim(
     tenant: &TenantCtx,
     agent: UserId,
     conversation: ConversationId,
-) -> Result<(), OpError> {
+) -> Result<db::conversations::ConversationRow, OpError> {
     let (id, user) = (conversation, agent);
     let claimed = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
@@ -62,10 +62,10 @@ pub async fn claim(
         Claimed::Done(row) => {
             events.publish(Change::ConversationChanged {
                 tenant: tenant.id,
-                conversation: row,
+                conversation: row.clone(),
                 cause: ConversationChange::Claimed,
             });
-            Ok(())
+            Ok(row)
         }
     }
 }
@@ -86,9 +86,18 @@ async fn is_supervisor(tx: &mut TenantTx, user: UserId) -> sqlx::Result<bool> {
 /// Who closes a conversation.
 #[derive(Debug, Clone, Copy)]
 pub enum Closer {
-    /// A member: a conversation that is theirs or nobody's, or any as a supervisor and up
-    /// (docs/decisions.md "Who may act in a colleague's conversation").
+    /// A member on the socket: a conversation that is theirs or nobody's, or any as a supervisor
+    /// and up (docs/decisions.md "Who may act in a colleague's conversation"), by the membership
+    /// as it is now.
     Agent(UserId),
+    /// A REST caller whose role the request already read: the member acted for (none for a
+    /// workspace key) and whether they may direct any conversation.
+    Api {
+        /// The member (a member's token or key).
+        member: Option<UserId>,
+        /// Supervisor and up (a key: by its role).
+        directs: bool,
+    },
     /// The visitor leaving: only their own.
     Visitor(VisitorId),
 }
@@ -109,7 +118,7 @@ pub async fn close(
     tenant: &TenantCtx,
     closer: Closer,
     conversation: ConversationId,
-) -> Result<(), OpError> {
+) -> Result<db::conversations::ConversationRow, OpError> {
     let id = conversation;
     let closed = in_tenant(databases, &tenant.schema, |tx| {
         Box::pin(async move {
@@ -119,6 +128,9 @@ pub async fn close(
                 Closer::Agent(user)
                     if row.assignee.is_some_and(|assignee| assignee != user) && !is_supervisor(tx, user).await? =>
                 {
+                    return Ok(Closing::NotTheirs);
+                }
+                Closer::Api { member, directs: false } if row.assignee.is_some() && row.assignee != member => {
                     return Ok(Closing::NotTheirs);
                 }
                 _ => {}
@@ -142,16 +154,18 @@ pub async fn close(
         Closing::Closed(row) => {
             events.publish(Change::ConversationChanged {
                 tenant: tenant.id,
-                conversation: row,
+                conversation: row.clone(),
                 cause: ConversationChange::Closed,
             });
-            Ok(())
+            Ok(row)
         }
     }
 }
 
 /// Records how far `reader` read (never backwards, never past the last message) and announces
-/// it to the conversation's other connections. A visitor may only mark their own conversation.
+/// it to the conversation's other connections (`origin`: the connection it came from, which is
+/// not told; none over REST). A visitor may only mark their own conversation. Returns the
+/// position recorded.
 pub async fn mark_read(
     databases: &crate::db::Databases,
     events: &Events,
@@ -159,8 +173,8 @@ pub async fn mark_read(
     reader: Sender,
     conversation: ConversationId,
     seq: i64,
-    origin: u64,
-) -> Result<(), OpError> {
+    origin: Option<u64>,
+) -> Result<i64, OpError> {
     let id = conversation;
     let by_visitor = matches!(reader, Sender::Visitor { .. });
     let read = in_tenant(databases, &tenant.schema, |tx| {
@@ -168,8 +182,8 @@ pub async fn mark_read(
     })
     .await?
     .ok_or_else(OpError::conversation_not_found)?;
-    events.publish(Change::Read { tenant: tenant.id, conversation, reader, seq: read, origin: Some(origin) });
-    Ok(())
+    events.publish(Change::Read { tenant: tenant.id, conversation, reader, seq: read, origin });
+    Ok(read)
 }
 
 /// Stores a visitor's rating of their own closed conversation (a later one replaces it).

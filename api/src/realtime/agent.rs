@@ -175,7 +175,7 @@ impl Session {
             AgentFrame::Claim { conversation_id } => {
                 let claimed =
                     ops::conversations::claim(db, events, &self.tenant, self.claims.sub, conversation_id).await;
-                (claimed, None, Some(conversation_id))
+                (claimed.map(drop), None, Some(conversation_id))
             }
             AgentFrame::Send { conversation_id, client_id, body, attachment_id } => {
                 let sent = self.send(conversation_id, &client_id, body, false, attachment_id).await;
@@ -190,16 +190,16 @@ impl Session {
                 (Ok(()), None, None)
             }
             AgentFrame::Read { conversation_id, seq } => {
-                let origin = self.out.id.get();
+                let origin = Some(self.out.id.get());
                 let read =
                     ops::conversations::mark_read(db, events, &self.tenant, self.me(), conversation_id, seq, origin)
                         .await;
-                (read, None, Some(conversation_id))
+                (read.map(drop), None, Some(conversation_id))
             }
             AgentFrame::Close { conversation_id } => {
                 let closer = ops::conversations::Closer::Agent(self.claims.sub);
                 let closed = ops::conversations::close(db, events, &self.tenant, closer, conversation_id).await;
-                (closed, None, Some(conversation_id))
+                (closed.map(drop), None, Some(conversation_id))
             }
             AgentFrame::SetPresence { status } => {
                 self.set_presence(status);

@@ -205,9 +205,10 @@ impl Session {
                         me,
                         conversation,
                         seq,
-                        self.out.id.get(),
+                        Some(self.out.id.get()),
                     )
                     .await
+                    .map(drop)
                 }
                 None => Ok(()),
             },
@@ -329,7 +330,7 @@ impl Session {
         let Some(conversation) = self.conversation else { return };
         let closer = ops::conversations::Closer::Visitor(self.claims.sub);
         match ops::conversations::close(&self.state.db, &self.state.events, &self.tenant, closer, conversation).await {
-            Ok(()) => {}
+            Ok(_) => {}
             // Already closed (by an agent): leaving is done.
             Err(error) if error.code == ws::WsErrorCode::ConversationClosed => {}
             Err(error) => self.out.refuse(refusal(error, None, Some(conversation))),

@@ -29,6 +29,7 @@ mod quotas;
 mod rate_limits;
 mod realtime;
 mod reply_mail;
+mod rest_parity;
 mod retention;
 mod routing;
 mod rules;
