@@ -32,8 +32,8 @@ const QueuePage = lazy(() => withWords(['queue'], import('./pages/queue')).then(
 const SearchPage = lazy(() => withWords(['search'], import('./pages/search')).then((m) => ({ default: m.SearchPage })));
 const SettingsPage = lazy(() => withWords(['settings'], import('./pages/settings')).then((m) => ({ default: m.SettingsPage })));
 const VerifyBanner = lazy(() => import('./verify-banner'));
-const UsageBanner = lazy(() => import('./pages/billing/usage-banner'));
-const BillingPage = lazy(() => import('./pages/billing/page').then((m) => ({ default: m.BillingPage })));
+const UsageBanner = lazy(() => withWords(['billing'], import('./pages/billing/usage-banner')));
+const BillingPage = lazy(() => withWords(['billing'], import('./pages/billing/page')).then((m) => ({ default: m.BillingPage })));
 
 const PRESENCE_COLOURS: Record<Choice, string> = { online: '#22c55e', busy: '#f59e0b', away: '#a3a3a3', offline: '#ef4444' };
 

@@ -3,6 +3,7 @@
 // or `tsc` fails.
 import { words as enAdmin } from './en/admin';
 import { words as enAnalytics } from './en/analytics';
+import { words as enBilling } from './en/billing';
 import { words as enCore } from './en/core';
 import { words as enQueue } from './en/queue';
 import { words as enSearch } from './en/search';
@@ -10,6 +11,7 @@ import { words as enSettings } from './en/settings';
 import type { Dict, PackName } from './words';
 import { words as zhAdmin } from './zh-CN/admin';
 import { words as zhAnalytics } from './zh-CN/analytics';
+import { words as zhBilling } from './zh-CN/billing';
 import { words as zhCore } from './zh-CN/core';
 import { words as zhQueue } from './zh-CN/queue';
 import { words as zhSearch } from './zh-CN/search';
@@ -19,6 +21,7 @@ export const EVERY_PACK: { [P in PackName]: { en: Dict<P>; 'zh-CN': Dict<P> } } 
   core: { en: enCore, 'zh-CN': zhCore },
   admin: { en: enAdmin, 'zh-CN': zhAdmin },
   analytics: { en: enAnalytics, 'zh-CN': zhAnalytics },
+  billing: { en: enBilling, 'zh-CN': zhBilling },
   queue: { en: enQueue, 'zh-CN': zhQueue },
   search: { en: enSearch, 'zh-CN': zhSearch },
   settings: { en: enSettings, 'zh-CN': zhSettings },

@@ -27,6 +27,7 @@ const CORE: Record<Lang, () => Promise<Pack>> = {
 const AREAS: { [A in Area]: Record<Lang, () => Promise<Dict<A>>> } = {
   admin: { en: () => import('./en/admin').then((m) => m.words), 'zh-CN': () => import('./zh-CN/admin').then((m) => m.words) },
   analytics: { en: () => import('./en/analytics').then((m) => m.words), 'zh-CN': () => import('./zh-CN/analytics').then((m) => m.words) },
+  billing: { en: () => import('./en/billing').then((m) => m.words), 'zh-CN': () => import('./zh-CN/billing').then((m) => m.words) },
   queue: { en: () => import('./en/queue').then((m) => m.words), 'zh-CN': () => import('./zh-CN/queue').then((m) => m.words) },
   search: { en: () => import('./en/search').then((m) => m.words), 'zh-CN': () => import('./zh-CN/search').then((m) => m.words) },
   settings: { en: () => import('./en/settings').then((m) => m.words), 'zh-CN': () => import('./zh-CN/settings').then((m) => m.words) },

@@ -3,6 +3,7 @@
 // must be. Nothing here is in a chunk: every import is of types.
 import type { words as admin } from './en/admin';
 import type { words as analytics } from './en/analytics';
+import type { words as billing } from './en/billing';
 import type { words as core } from './en/core';
 import type { words as queue } from './en/queue';
 import type { words as search } from './en/search';
@@ -13,6 +14,7 @@ interface English {
   core: typeof core;
   admin: typeof admin;
   analytics: typeof analytics;
+  billing: typeof billing;
   queue: typeof queue;
   search: typeof search;
   settings: typeof settings;
