@@ -8,7 +8,7 @@
 // (docs/console.md, "Weight"; a new string goes in en/ and zh-CN/, in core or its page's area).
 import type { Locale } from 'antd/es/locale';
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { antdLocale, hasLang, loadLang, translate, type Lang, type Vars } from './packs';
+import { antdLocale, hasLang, loadLang, settleLang, translate, type Lang, type Vars } from './packs';
 import type { Key } from './words';
 
 export { isKey, loadAreas, loadLang, translate, withWords, type Lang, type Pack, type Vars } from './packs';
@@ -60,7 +60,11 @@ export function I18nProvider({ userId, children }: { userId: string | undefined;
   const [shown, setShown] = useState<{ lang: Lang }>(() => ({ lang: hasLang(wanted) || !hasLang(other(wanted)) ? wanted : other(wanted) }));
   useEffect(() => {
     let current = true;
-    loadLang(wanted).then(() => current && setShown({ lang: wanted }), () => undefined);
+    loadLang(wanted).then(() => {
+      if (!current) return;
+      settleLang(wanted);
+      setShown({ lang: wanted });
+    }, () => undefined);
     return () => {
       current = false;
     };

@@ -2,8 +2,9 @@
 // the shell's, the inbox's and the signed-out pages' words, with Ant Design's texts), which main.tsx
 // loads before the first render, and one pack per area, a group of lazily loaded pages
 // (words.ts), which `withWords` loads together with the pages' module so that no page renders
-// before its words. An area once used is loaded in every language in use: a change of language
-// (`loadLang`) waits for the new language's core pack and the packs of the areas already used.
+// before its words. A page's area is loaded in the languages in use (the one shown, and the one
+// being switched to), and a change of language (`loadLang`) waits for the new language's core pack
+// and the packs of the areas already used; a language left is not loaded for new areas.
 import type { Locale } from 'antd/es/locale';
 import type { Area, Dict, Key, PackName } from './words';
 
@@ -15,8 +16,6 @@ export interface Pack {
   dict: Dict<'core'>;
   antd: Locale;
 }
-
-const LANG_IDS: readonly Lang[] = ['en', 'zh-CN'];
 
 const CORE: Record<Lang, () => Promise<Pack>> = {
   en: () => import('./pack-en').then((m) => m.pack),
@@ -42,6 +41,8 @@ const loaded: Record<Lang, Set<PackName>> = { en: new Set(), 'zh-CN': new Set() 
 const loading = new Map<string, Promise<void>>();
 /** The areas whose pages have been opened: a language switched to loads their packs too. */
 const used = new Set<Area>();
+/** The languages whose words are needed now: the one shown, and one being switched to. */
+const inUse = new Set<Lang>();
 
 function fetchPack(lang: Lang, name: PackName): Promise<Texts> {
   if (name === 'core') {
@@ -81,16 +82,22 @@ export function hasLang(lang: Lang): boolean {
   return loaded[lang].has('core');
 }
 
-/** Loads a language: its core pack and the packs of the areas used so far. */
+/** Loads a language, from now on in use: its core pack and the packs of the areas used so far. */
 export function loadLang(lang: Lang): Promise<void> {
+  inUse.add(lang);
   return Promise.all([loadPack(lang, 'core'), ...[...used].map((area) => loadPack(lang, area))]).then(() => undefined);
 }
 
-/** Loads the packs of `areas` in every language loaded or being loaded, and remembers them as used. */
+/** `lang` is the language shown from now on: the areas opened next are loaded in it alone. */
+export function settleLang(lang: Lang): void {
+  inUse.clear();
+  inUse.add(lang);
+}
+
+/** Loads the packs of `areas` in the languages in use, and remembers them as used. */
 export function loadAreas(areas: readonly Area[]): Promise<void> {
   for (const area of areas) used.add(area);
-  const langs = LANG_IDS.filter((lang) => loaded[lang].has('core') || loading.has(`${lang}/core`));
-  return Promise.all(langs.flatMap((lang) => areas.map((area) => loadPack(lang, area)))).then(() => undefined);
+  return Promise.all([...inUse].flatMap((lang) => areas.map((area) => loadPack(lang, area)))).then(() => undefined);
 }
 
 /**
