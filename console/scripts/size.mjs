@@ -1,18 +1,26 @@
 // The console's weight budget (issue 15): the JavaScript a member downloads before the inbox
 // shows, gzip -9, as served: the entry chunk and everything it imports statically, plus what the
-// entry loads on demand before the first render (the member's language pack; the larger pack
-// counts, since a member downloads exactly one). Every other page is a lazily loaded chunk.
+// entry loads on demand before the first render (the core pack of the member's language; the
+// larger pack counts, since a member downloads exactly one). Every other page is a lazily loaded
+// chunk, and so is each area's pack of words (src/i18n/<lang>/<area>.ts, loaded with its pages):
+// they are listed apart, not counted, and each must stay a chunk of its own.
 // Prints each chunk of the first load and exits 1 over budget.
 // The goal is 250 KiB; the enforced budget is a ratchet that only comes down as the inbox sheds
 // weight (docs/console.md, "Weight"): it was 426 KiB before pages were split, 315 KiB before
-// the language packs and the inbox's controls were split.
-import { readFileSync } from 'node:fs';
+// the language packs and the inbox's controls were split, 245 KiB before the packs were split
+// into core and areas.
+import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
-const BUDGET = 245 * 1024;
+const BUDGET = 239 * 1024;
 const GOAL = 250 * 1024;
 /** Loaded on demand, but before the inbox is usable: one of each group is downloaded. */
 const BEFORE_FIRST_PAINT = [['src/i18n/pack-en.ts', 'src/i18n/pack-zh-CN.ts']];
+/** The areas' packs of words, per language (core.ts is in the core pack above). */
+const LANGS = ['en', 'zh-CN'];
+const AREA_PACKS = LANGS.flatMap((lang) => readdirSync(`src/i18n/${lang}`)
+  .filter((file) => file.endsWith('.ts') && file !== 'core.ts')
+  .map((file) => `src/i18n/${lang}/${file}`));
 
 const manifest = JSON.parse(readFileSync('dist/.vite/manifest.json', 'utf8'));
 const entry = Object.keys(manifest).find((key) => manifest[key].isEntry);
@@ -50,6 +58,16 @@ for (const group of BEFORE_FIRST_PAINT) {
   }
   for (const chunk of options[0].chunks) firstLoad.add(chunk);
 }
+const areas = new Map();
+for (const key of AREA_PACKS) {
+  if (!manifest[key]?.isDynamicEntry || firstLoad.has(key)) {
+    console.error(`${key} is not a lazily loaded chunk of its own (an area's words are loaded with its pages: i18n/packs.ts)`);
+    process.exit(1);
+  }
+  const area = key.replace(/^.*\//, '').replace(/\.ts$/, '');
+  areas.set(area, [...(areas.get(area) ?? []), `${key.split('/')[2]} ${(sizeOf(key) / 1024).toFixed(1)}`]);
+}
+console.log(`     not counted, loaded with their pages: the areas' packs of words (KiB gzip): ${[...areas].map(([area, sizes]) => `${area} ${sizes.join(', ')}`).join('; ')}`);
 const sum = total(firstLoad);
 const lazy = Object.values(manifest).filter((chunk) => chunk.isDynamicEntry).length;
 const pass = sum <= BUDGET;

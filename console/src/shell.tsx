@@ -1,7 +1,7 @@
 // The signed-in frame: navigation, the member's presence and connection, language, sign-out, and
 // the pages of the console. One live store per tab, created here for the signed-in member.
 // Only the inbox is in the first download; every other page is its own chunk, loaded when it is
-// first opened (docs/console.md, "Weight").
+// first opened together with its area's words (`withWords`: docs/console.md, "Weight").
 import { AuditOutlined, CreditCardOutlined, DownOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Badge, Button, Dropdown, Layout, Menu, Space, Spin, Tooltip } from 'antd';
 import { Text } from './ui/text';
@@ -9,31 +9,31 @@ import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api, call } from './api/client';
 import { session, type StoredSession } from './auth/session';
-import { LANGS, useI18n, type Lang } from './i18n';
+import { LANGS, useI18n, withWords, type Lang } from './i18n';
 import { InboxPage } from './pages/inbox/inbox';
 import { notifier } from './state/notify';
 import { presenceChoice, type Choice } from './state/presence';
 import { consoleStore, stopConsoleStore, useConsole } from './state/store';
 import { atLeast } from './ui/roles';
 
-const AuditPage = lazy(() => import('./pages/admin/audit').then((m) => ({ default: m.AuditPage })));
-const ApiKeysPage = lazy(() => import('./pages/admin/api-keys').then((m) => ({ default: m.ApiKeysPage })));
-const BotPage = lazy(() => import('./pages/admin/bot').then((m) => ({ default: m.BotPage })));
-const CannedPage = lazy(() => import('./pages/admin/canned').then((m) => ({ default: m.CannedPage })));
-const HoursPage = lazy(() => import('./pages/admin/hours').then((m) => ({ default: m.HoursPage })));
-const MembersPage = lazy(() => import('./pages/admin/members').then((m) => ({ default: m.MembersPage })));
-const RoutingPage = lazy(() => import('./pages/admin/routing').then((m) => ({ default: m.RoutingPage })));
-const RulesPage = lazy(() => import('./pages/admin/rules').then((m) => ({ default: m.RulesPage })));
-const TeamsPage = lazy(() => import('./pages/admin/teams').then((m) => ({ default: m.TeamsPage })));
-const SiteKeysPage = lazy(() => import('./pages/admin/site-keys').then((m) => ({ default: m.SiteKeysPage })));
-const WidgetPage = lazy(() => import('./pages/admin/widget').then((m) => ({ default: m.WidgetPage })));
-const AnalyticsPage = lazy(() => import('./pages/analytics/page').then((m) => ({ default: m.AnalyticsPage })));
-const QueuePage = lazy(() => import('./pages/queue').then((m) => ({ default: m.QueuePage })));
-const SearchPage = lazy(() => import('./pages/search').then((m) => ({ default: m.SearchPage })));
-const SettingsPage = lazy(() => import('./pages/settings').then((m) => ({ default: m.SettingsPage })));
+const AuditPage = lazy(() => withWords(['admin', 'search'], import('./pages/admin/audit')).then((m) => ({ default: m.AuditPage })));
+const ApiKeysPage = lazy(() => withWords(['admin'], import('./pages/admin/api-keys')).then((m) => ({ default: m.ApiKeysPage })));
+const BotPage = lazy(() => withWords(['admin'], import('./pages/admin/bot')).then((m) => ({ default: m.BotPage })));
+const CannedPage = lazy(() => withWords(['admin'], import('./pages/admin/canned')).then((m) => ({ default: m.CannedPage })));
+const HoursPage = lazy(() => withWords(['admin'], import('./pages/admin/hours')).then((m) => ({ default: m.HoursPage })));
+const MembersPage = lazy(() => withWords(['admin'], import('./pages/admin/members')).then((m) => ({ default: m.MembersPage })));
+const RoutingPage = lazy(() => withWords(['admin'], import('./pages/admin/routing')).then((m) => ({ default: m.RoutingPage })));
+const RulesPage = lazy(() => withWords(['admin'], import('./pages/admin/rules')).then((m) => ({ default: m.RulesPage })));
+const TeamsPage = lazy(() => withWords(['admin'], import('./pages/admin/teams')).then((m) => ({ default: m.TeamsPage })));
+const SiteKeysPage = lazy(() => withWords(['admin'], import('./pages/admin/site-keys')).then((m) => ({ default: m.SiteKeysPage })));
+const WidgetPage = lazy(() => withWords(['admin'], import('./pages/admin/widget')).then((m) => ({ default: m.WidgetPage })));
+const AnalyticsPage = lazy(() => withWords(['analytics'], import('./pages/analytics/page')).then((m) => ({ default: m.AnalyticsPage })));
+const QueuePage = lazy(() => withWords(['queue'], import('./pages/queue')).then((m) => ({ default: m.QueuePage })));
+const SearchPage = lazy(() => withWords(['search'], import('./pages/search')).then((m) => ({ default: m.SearchPage })));
+const SettingsPage = lazy(() => withWords(['settings'], import('./pages/settings')).then((m) => ({ default: m.SettingsPage })));
 const VerifyBanner = lazy(() => import('./verify-banner'));
-const UsageBanner = lazy(() => import('./pages/billing/usage-banner'));
-const BillingPage = lazy(() => import('./pages/billing/page').then((m) => ({ default: m.BillingPage })));
+const UsageBanner = lazy(() => withWords(['billing'], import('./pages/billing/usage-banner')));
+const BillingPage = lazy(() => withWords(['billing'], import('./pages/billing/page')).then((m) => ({ default: m.BillingPage })));
 
 const PRESENCE_COLOURS: Record<Choice, string> = { online: '#22c55e', busy: '#f59e0b', away: '#a3a3a3', offline: '#ef4444' };
 

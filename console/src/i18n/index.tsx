@@ -1,65 +1,23 @@
-// Languages of the console (F34): English and Simplified Chinese, complete (the zh-CN dictionary
-// must have every English key, or `tsc` fails). The choice is per member (kept per user id in this
-// browser), defaulting to the browser's language; Ant Design's own texts follow it.
-// Each language is a pack (pack-*.ts) loaded on demand, so that a member downloads one dictionary:
-// main.tsx loads the member's before the first render, and a change of language shows the new
-// one as soon as its pack has arrived (docs/console.md, "Weight").
+// Languages of the console (F34): English and Simplified Chinese, complete (the zh-CN dictionaries
+// must have every English key, pack by pack, or `tsc` fails). The choice is per member (kept per
+// user id in this browser), defaulting to the browser's language; Ant Design's own texts follow it.
+// The words are packs loaded on demand (packs.ts), so that a member downloads one language and,
+// before the inbox shows, only its core pack: main.tsx loads that before the first render, each
+// lazily loaded page's area pack comes with the page (`withWords` in shell.tsx), and a change of
+// language shows the new one once its core pack and the areas already used have arrived
+// (docs/console.md, "Weight"; a new string goes in en/ and zh-CN/, in core or its page's area).
 import type { Locale } from 'antd/es/locale';
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { Key } from './en';
+import { antdLocale, hasLang, loadLang, settleLang, translate, type Lang, type Vars } from './packs';
+import type { Key } from './words';
 
-export type Lang = 'en' | 'zh-CN';
+export { isKey, loadAreas, loadLang, translate, withWords, type Lang, type Pack, type Vars } from './packs';
+export type { Area, Key } from './words';
+
 export const LANGS: ReadonlyArray<{ lang: Lang; label: string }> = [
   { lang: 'en', label: 'English' },
   { lang: 'zh-CN', label: '简体中文' },
 ];
-
-/** A language's texts: the console's and Ant Design's. */
-export interface Pack {
-  dict: Record<Key, string>;
-  antd: Locale;
-}
-
-const LOADERS: Record<Lang, () => Promise<Pack>> = {
-  en: () => import('./pack-en').then((m) => m.pack),
-  'zh-CN': () => import('./pack-zh-CN').then((m) => m.pack),
-};
-const PACKS: Partial<Record<Lang, Pack>> = {};
-const loading: Partial<Record<Lang, Promise<Pack>>> = {};
-
-/** Loads a language's pack (once; a failed load is tried again on the next call). */
-export function loadLang(lang: Lang): Promise<Pack> {
-  const loaded = PACKS[lang];
-  if (loaded) return Promise.resolve(loaded);
-  loading[lang] ??= LOADERS[lang]().then(
-    (pack) => (PACKS[lang] = pack),
-    (error: unknown) => {
-      delete loading[lang];
-      throw error;
-    },
-  );
-  return loading[lang];
-}
-
-/** The pack of `lang` if it has been loaded. */
-export function loadedPack(lang: Lang): Pack | undefined {
-  return PACKS[lang];
-}
-
-/** Whether `key` is a key of the dictionaries (every pack has the same keys). */
-export function isKey(key: string): key is Key {
-  const dict = PACKS.en?.dict ?? PACKS['zh-CN']?.dict;
-  return dict !== undefined && key in dict;
-}
-
-export type Vars = Record<string, string | number>;
-
-/** Translates `key`, filling `{name}` placeholders from `vars`. */
-export function translate(lang: Lang, key: Key, vars?: Vars): string {
-  const text = PACKS[lang]?.dict[key] ?? key;
-  if (!vars) return text;
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
-}
 
 export function browserLang(languages: readonly string[] = navigator.languages): Lang {
   for (const l of languages) {
@@ -68,6 +26,10 @@ export function browserLang(languages: readonly string[] = navigator.languages):
     if (lower.startsWith('en')) return 'en';
   }
   return 'en';
+}
+
+function other(lang: Lang): Lang {
+  return lang === 'en' ? 'zh-CN' : 'en';
 }
 
 function storageKey(userId: string | undefined): string {
@@ -92,12 +54,20 @@ const Context = createContext<I18n | null>(null);
 export function I18nProvider({ userId, children }: { userId: string | undefined; children: ReactNode }) {
   const [chosen, setChosen] = useState<{ userId: string | undefined; lang: Lang }>(() => ({ userId, lang: storedLang(userId) }));
   const wanted = chosen.userId === userId ? chosen.lang : storedLang(userId);
-  // Until the wanted pack has arrived, the texts stay in a language that has one.
-  const [, arrived] = useState(0);
-  const other: Lang = wanted === 'en' ? 'zh-CN' : 'en';
-  const lang = !PACKS[wanted] && PACKS[other] ? other : wanted;
+  // Until the wanted language has arrived (its core pack and the areas used), the texts stay in
+  // the one shown. A new object each time, so that a pack that arrives late (its first load
+  // failed) is shown too.
+  const [shown, setShown] = useState<{ lang: Lang }>(() => ({ lang: hasLang(wanted) || !hasLang(other(wanted)) ? wanted : other(wanted) }));
   useEffect(() => {
-    if (!PACKS[wanted]) loadLang(wanted).then(() => arrived((n) => n + 1), () => undefined);
+    let current = true;
+    loadLang(wanted).then(() => {
+      if (!current) return;
+      settleLang(wanted);
+      setShown({ lang: wanted });
+    }, () => undefined);
+    return () => {
+      current = false;
+    };
   }, [wanted]);
   const setLang = useCallback(
     (next: Lang) => {
@@ -107,7 +77,14 @@ export function I18nProvider({ userId, children }: { userId: string | undefined;
     },
     [userId],
   );
-  const value = useMemo<I18n>(() => ({ lang, antd: PACKS[lang]?.antd, setLang, t: (key, vars) => translate(lang, key, vars) }), [lang, setLang, PACKS[lang]]);
+  // `t` changes with the language (and once its core pack has arrived) only: pages load their
+  // data again when it does. An area's words arrive before its pages show, so need no new `t`.
+  const { lang } = shown;
+  const arrived = hasLang(lang);
+  const value = useMemo<I18n>(
+    () => ({ lang, antd: antdLocale(lang), setLang, t: (key, vars) => translate(lang, key, vars) }),
+    [lang, arrived, setLang],
+  );
   document.documentElement.lang = lang;
   return <Context.Provider value={value}>{children}</Context.Provider>;
 }
@@ -118,4 +95,3 @@ export function useI18n(): I18n {
   return value;
 }
 
-export type { Key };

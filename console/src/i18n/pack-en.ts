@@ -1,7 +1,8 @@
-// The English language pack: the console's dictionary and Ant Design's own texts, one lazily
-// loaded chunk (a member downloads only the pack of their language: docs/console.md, "Weight").
+// The English core pack: the console's core words and Ant Design's own texts, one lazily loaded
+// chunk that main.tsx loads before the first render (a member downloads only the pack of their
+// language; the areas' words come with their pages: docs/console.md, "Weight").
 import enUS from 'antd/es/locale/en_US';
-import { en } from './en';
-import type { Pack } from './index';
+import { words } from './en/core';
+import type { Pack } from './packs';
 
-export const pack: Pack = { dict: en, antd: enUS };
+export const pack: Pack = { dict: words, antd: enUS };

@@ -1,7 +1,8 @@
-// The Simplified Chinese language pack: the console's dictionary and Ant Design's own texts, one
-// lazily loaded chunk (a member downloads only the pack of their language: docs/console.md, "Weight").
+// The Simplified Chinese core pack: the console's core words and Ant Design's own texts, one lazily
+// loaded chunk that main.tsx loads before the first render (a member downloads only the pack of
+// their language; the areas' words come with their pages: docs/console.md, "Weight").
 import zhCNAntd from 'antd/es/locale/zh_CN';
-import { zhCN } from './zh-CN';
-import type { Pack } from './index';
+import { words } from './zh-CN/core';
+import type { Pack } from './packs';
 
-export const pack: Pack = { dict: zhCN, antd: zhCNAntd };
+export const pack: Pack = { dict: words, antd: zhCNAntd };

@@ -7,8 +7,7 @@ import { useEffect, useState } from 'react';
 import { api, call } from '../api/client';
 import type { components } from '../api/schema';
 import { useApp } from '../ui/app';
-import { useI18n } from '../i18n';
-import type { Key } from '../i18n/en';
+import { useI18n, type Key } from '../i18n';
 import { describe } from '../ui/errors';
 
 type Job = components['schemas']['ExportJobView'];

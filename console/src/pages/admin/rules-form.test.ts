@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Rule } from '../../api/protocol';
-import { loadLang, translate, type Key, type Vars } from '../../i18n';
+import { loadAreas, loadLang, translate, type Key, type Vars } from '../../i18n';
 import { actionText, conditionText, firedText, moved, newRule, newRuleId, placeOf, problemKey, toForm, toRule } from './rules-form';
 
-// The packs are loaded on demand in the console (i18n/index.tsx).
+// The packs are loaded on demand in the console (i18n/packs.ts); the rules' words are the admin area's.
 beforeAll(async () => {
   await Promise.all([loadLang('en'), loadLang('zh-CN')]);
+  await loadAreas(['admin']);
 });
 
 const rule: Rule = {

@@ -9,7 +9,7 @@ import { useI18n } from '../../i18n';
 import { useApp } from '../../ui/app';
 import { describe } from '../../ui/errors';
 import { type Billing, SubscriptionCard } from './subscription';
-import { featureName, meterName, meterWarning, text } from './text';
+import { featureName, meterName, meterWarning } from './text';
 
 type Usage = components['schemas']['UsageView'];
 
@@ -59,12 +59,12 @@ export function BillingPage() {
     try {
       const { checkout_url } = await call(api.POST('/api/v1/billing/subscribe', { body: { plan: plan.id } }));
       if (checkout_url) {
-        message.loading(text(lang, 'working'));
+        message.loading(t('billing.working'));
         window.location.assign(checkout_url);
         return;
       }
       await load();
-      message.success(text(lang, 'switched', { plan: plan.name }));
+      message.success(t('billing.switched', { plan: plan.name }));
     } catch (e) {
       message.error(describe(e, t));
     }
@@ -72,50 +72,50 @@ export function BillingPage() {
   };
   const date = (iso: string) => new Date(iso).toLocaleDateString(lang, { dateStyle: 'medium' });
   const money = (cents: number, currency: string) =>
-    cents === 0 ? text(lang, 'free') : text(lang, 'perSeat', { price: new Intl.NumberFormat(lang, { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100) });
+    cents === 0 ? t('billing.free') : t('billing.perSeat', { price: new Intl.NumberFormat(lang, { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100) });
   if (error) return <Typography.Text type="danger">{error}</Typography.Text>;
   if (!usage) return null;
   return (
     <Space direction="vertical" size={16} style={{ width: '100%' }} data-testid="billing">
-      <Typography.Title level={3}>{text(lang, 'title')}</Typography.Title>
-      {returned === 'done' && <Alert type="info" showIcon message={text(lang, 'confirming')} data-testid="billing-confirming" />}
-      {returned === 'confirmed' && <Alert type="success" showIcon message={text(lang, 'confirmed')} data-testid="billing-confirmed" />}
-      {returned === 'cancelled' && <Alert type="warning" showIcon message={text(lang, 'checkoutCancelled')} />}
-      <Card size="small" title={text(lang, 'currentPlan')}>
+      <Typography.Title level={3}>{t('billing.title')}</Typography.Title>
+      {returned === 'done' && <Alert type="info" showIcon message={t('billing.confirming')} data-testid="billing-confirming" />}
+      {returned === 'confirmed' && <Alert type="success" showIcon message={t('billing.confirmed')} data-testid="billing-confirmed" />}
+      {returned === 'cancelled' && <Alert type="warning" showIcon message={t('billing.checkoutCancelled')} />}
+      <Card size="small" title={t('billing.currentPlan')}>
         <Descriptions size="small" column={1}>
-          <Descriptions.Item label={text(lang, 'colPlan')}>
+          <Descriptions.Item label={t('billing.colPlan')}>
             <Space>
               <span data-testid="billing-plan">{usage.plan.name}</span>
-              {usage.trial_ends_at && <Tag color="blue" data-testid="billing-trial">{text(lang, 'trialUntil', { date: date(usage.trial_ends_at) })}</Tag>}
+              {usage.trial_ends_at && <Tag color="blue" data-testid="billing-trial">{t('billing.trialUntil', { date: date(usage.trial_ends_at) })}</Tag>}
             </Space>
           </Descriptions.Item>
         </Descriptions>
         <Space direction="vertical" style={{ width: '100%' }}>
           {usage.meters.map((m) => (
             <div key={m.name} data-testid={`billing-meter-${m.name}`} data-level={m.level}>
-              <Typography.Text>{capitalized(meterName(lang, m.name))}: {m.used.toLocaleString(lang)} / {m.limit.toLocaleString(lang)}</Typography.Text>
+              <Typography.Text>{capitalized(meterName(t, m.name))}: {m.used.toLocaleString(lang)} / {m.limit.toLocaleString(lang)}</Typography.Text>
               <Progress percent={m.limit > 0 ? Math.min(100, Math.floor((m.used * 100) / m.limit)) : 100}
                 status={m.level === 'reached' ? 'exception' : m.level === 'near' ? 'active' : 'normal'} size="small" />
-              {m.level !== 'ok' && <Typography.Text type={m.level === 'reached' ? 'danger' : 'warning'}>{meterWarning(lang, m, date(usage.month_ends_at))}</Typography.Text>}
+              {m.level !== 'ok' && <Typography.Text type={m.level === 'reached' ? 'danger' : 'warning'}>{meterWarning(t, m, date(usage.month_ends_at))}</Typography.Text>}
             </div>
           ))}
           <Typography.Text type="secondary">
-            {text(lang, 'monthResets', { date: date(usage.month_ends_at) })} {usage.conversations_paused ? text(lang, 'paused') : ''}
+            {t('billing.monthResets', { date: date(usage.month_ends_at) })} {usage.conversations_paused ? t('billing.paused') : ''}
           </Typography.Text>
         </Space>
       </Card>
       {billing?.stripe && <SubscriptionCard billing={billing} onChange={setBilling} />}
-      <Card size="small" title={text(lang, 'plans')}>
+      <Card size="small" title={t('billing.plans')}>
         <Table<Plan> size="small" rowKey="id" pagination={false} dataSource={plans} scroll={{ x: true }} data-testid="billing-plans"
           columns={[
-            { title: text(lang, 'colPlan'), render: (_, p) => <Space>{p.name}{p.id === usage.plan.id && <Tag color="green">{text(lang, 'current')}</Tag>}</Space> },
-            { title: text(lang, 'colPrice'), render: (_, p) => money(p.price_per_seat_cents, p.currency) },
-            { title: text(lang, 'colSeats'), dataIndex: 'seats' },
-            { title: text(lang, 'colConversations'), render: (_, p) => p.conversations_per_month.toLocaleString(lang) },
-            { title: text(lang, 'colStorage'), render: (_, p) => `${p.attachment_storage_mb.toLocaleString(lang)} MiB` },
-            { title: text(lang, 'colKb'), render: (_, p) => p.kb_entries.toLocaleString(lang) },
-            { title: text(lang, 'colHistory'), render: (_, p) => (p.max_retention_days == null ? text(lang, 'historyAll') : text(lang, 'historyDays', { days: p.max_retention_days })) },
-            { title: text(lang, 'colFeatures'), render: (_, p) => p.features.map((f) => <Tag key={f}>{featureName(lang, f)}</Tag>) },
+            { title: t('billing.colPlan'), render: (_, p) => <Space>{p.name}{p.id === usage.plan.id && <Tag color="green">{t('billing.current')}</Tag>}</Space> },
+            { title: t('billing.colPrice'), render: (_, p) => money(p.price_per_seat_cents, p.currency) },
+            { title: t('billing.colSeats'), dataIndex: 'seats' },
+            { title: t('billing.colConversations'), render: (_, p) => p.conversations_per_month.toLocaleString(lang) },
+            { title: t('billing.colStorage'), render: (_, p) => `${p.attachment_storage_mb.toLocaleString(lang)} MiB` },
+            { title: t('billing.colKb'), render: (_, p) => p.kb_entries.toLocaleString(lang) },
+            { title: t('billing.colHistory'), render: (_, p) => (p.max_retention_days == null ? t('billing.historyAll') : t('billing.historyDays', { days: p.max_retention_days })) },
+            { title: t('billing.colFeatures'), render: (_, p) => p.features.map((f) => <Tag key={f}>{featureName(t, f)}</Tag>) },
             ...(billing?.stripe
               ? [{
                   title: '',
@@ -123,13 +123,13 @@ export function BillingPage() {
                     p.purchasable && !(p.id === usage.plan.id && billing.live) && (
                       <Button type={billing.live ? 'default' : 'primary'} size="small" loading={busy === p.id} disabled={!!busy}
                         onClick={() => subscribe(p)} data-testid={`billing-subscribe-${p.id}`}>
-                        {billing.live ? text(lang, 'switchTo') : text(lang, 'subscribe')}
+                        {billing.live ? t('billing.switchTo') : t('billing.subscribe')}
                       </Button>
                     ),
                 }]
               : []),
           ]} />
-        {!billing?.stripe && <Typography.Paragraph type="secondary" style={{ marginTop: 12 }}>{text(lang, 'changeByOperator')}</Typography.Paragraph>}
+        {!billing?.stripe && <Typography.Paragraph type="secondary" style={{ marginTop: 12 }}>{t('billing.changeByOperator')}</Typography.Paragraph>}
       </Card>
     </Space>
   );

@@ -8,7 +8,7 @@ import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import { useApp } from '../../ui/app';
 import { describe } from '../../ui/errors';
-import { statusName, text } from './text';
+import { statusName } from './text';
 
 export type Billing = components['schemas']['BillingView'];
 
@@ -38,37 +38,37 @@ export function SubscriptionCard({ billing, onChange }: { billing: Billing; onCh
     });
   const tone = billing.status === 'active' || billing.status === 'trialing' ? 'green' : billing.status === 'canceled' ? 'default' : 'red';
   return (
-    <Card size="small" title={text(lang, 'subscription')} data-testid="billing-subscription">
+    <Card size="small" title={t('billing.subscription')} data-testid="billing-subscription">
       <Space direction="vertical" style={{ width: '100%' }}>
         {!billing.status ? (
-          <Typography.Text>{text(lang, 'noSubscription')}</Typography.Text>
+          <Typography.Text>{t('billing.noSubscription')}</Typography.Text>
         ) : (
           <Space wrap>
-            <Tag color={tone} data-testid="billing-status" data-status={billing.status}>{statusName(lang, billing.status)}</Tag>
+            <Tag color={tone} data-testid="billing-status" data-status={billing.status}>{statusName(t, billing.status)}</Tag>
             {billing.live && !billing.grace_ends_at && (
               <Typography.Text data-testid="billing-period">
                 {billing.cancel_at_period_end
-                  ? text(lang, 'endsOn', { date: date(billing.period_end) })
-                  : text(lang, 'renews', { date: date(billing.period_end), seats: billing.billed_seats ?? 1 })}
+                  ? t('billing.endsOn', { date: date(billing.period_end) })
+                  : t('billing.renews', { date: date(billing.period_end), seats: billing.billed_seats ?? 1 })}
               </Typography.Text>
             )}
           </Space>
         )}
         {billing.grace_ends_at && (
           <Alert type="error" showIcon data-testid="billing-grace"
-            message={text(lang, new Date(billing.grace_ends_at) > new Date() ? 'grace' : 'graceOver', { date: date(billing.grace_ends_at) })} />
+            message={t(new Date(billing.grace_ends_at) > new Date() ? 'billing.grace' : 'billing.graceOver', { date: date(billing.grace_ends_at) })} />
         )}
         <Space wrap>
           {billing.status && (
-            <Button onClick={portal} loading={busy === 'portal'} data-testid="billing-portal">{text(lang, 'portal')}</Button>
+            <Button onClick={portal} loading={busy === 'portal'} data-testid="billing-portal">{t('billing.portal')}</Button>
           )}
           {billing.live && !billing.cancel_at_period_end && (
-            <Popconfirm title={text(lang, 'cancelConfirm', { date: date(billing.period_end) })} onConfirm={() => cancel(false)} okText={text(lang, 'cancel')}>
-              <Button danger loading={busy === 'cancel'} data-testid="billing-cancel">{text(lang, 'cancel')}</Button>
+            <Popconfirm title={t('billing.cancelConfirm', { date: date(billing.period_end) })} onConfirm={() => cancel(false)} okText={t('billing.cancel')}>
+              <Button danger loading={busy === 'cancel'} data-testid="billing-cancel">{t('billing.cancel')}</Button>
             </Popconfirm>
           )}
           {billing.live && billing.cancel_at_period_end && (
-            <Button type="primary" onClick={() => cancel(true)} loading={busy === 'resume'} data-testid="billing-resume">{text(lang, 'resume')}</Button>
+            <Button type="primary" onClick={() => cancel(true)} loading={busy === 'resume'} data-testid="billing-resume">{t('billing.resume')}</Button>
           )}
         </Space>
       </Space>

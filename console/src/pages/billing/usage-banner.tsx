@@ -7,7 +7,7 @@ import { useNavigate } from 'react-router';
 import { api, call } from '../../api/client';
 import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
-import { meterWarning, text } from './text';
+import { meterWarning } from './text';
 
 type Usage = components['schemas']['UsageView'];
 
@@ -15,7 +15,7 @@ const EVERY_MS = 5 * 60 * 1000;
 const TRIAL_WARNING_DAYS = 7;
 
 export default function UsageBanner({ owner }: { owner: boolean }) {
-  const { lang } = useI18n();
+  const { t, lang } = useI18n();
   const navigate = useNavigate();
   const [usage, setUsage] = useState<Usage>();
   useEffect(() => {
@@ -32,20 +32,20 @@ export default function UsageBanner({ owner }: { owner: boolean }) {
   const date = (iso: string) => new Date(iso).toLocaleDateString(lang, { dateStyle: 'medium' });
   const warnings = usage.meters
     .filter((m) => m.level !== 'ok')
-    .map((m) => ({ key: m.name, level: m.level, message: meterWarning(lang, m, date(usage.month_ends_at)) }));
+    .map((m) => ({ key: m.name, level: m.level, message: meterWarning(t, m, date(usage.month_ends_at)) }));
   const trialEnds = usage.trial_ends_at ? new Date(usage.trial_ends_at) : null;
   if (trialEnds && trialEnds.getTime() - Date.now() < TRIAL_WARNING_DAYS * 86_400_000) {
-    warnings.push({ key: 'trial', level: 'near', message: text(lang, 'trialEnds', { plan: usage.plan.name, date: date(usage.trial_ends_at!) }) });
+    warnings.push({ key: 'trial', level: 'near', message: t('billing.trialEnds', { plan: usage.plan.name, date: date(usage.trial_ends_at!) }) });
   }
   if (warnings.length === 0) return null;
   const action = owner ? (
-    <Button size="small" onClick={() => navigate('/admin/billing')}>{text(lang, 'seePlan')}</Button>
+    <Button size="small" onClick={() => navigate('/admin/billing')}>{t('billing.seePlan')}</Button>
   ) : undefined;
   return (
     <div data-testid="usage-banners">
       {warnings.map((w) => (
         <Alert key={w.key} banner type={w.level === 'reached' ? 'error' : 'warning'} data-testid={`usage-${w.key}`} data-level={w.level}
-          title={owner ? w.message : `${w.message} ${text(lang, 'askOwner')}`} action={action} />
+          title={owner ? w.message : `${w.message} ${t('billing.askOwner')}`} action={action} />
       ))}
     </div>
   );
