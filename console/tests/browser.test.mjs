@@ -283,6 +283,15 @@ test('claim, reply, a private note the visitor never receives, typing and read r
   const last = visitor.frames.filter((f) => f.type === 'message').at(-1);
   visitor.send({ type: 'read', seq: last.seq });
   await p.getByTestId('seen').waitFor();
+
+  // A colleague (an agent) opening the owner's conversation may add notes but not reply: the
+  // server refuses their replies, so the console does not offer them.
+  await agentPage.goto(p.url());
+  await agentPage.getByTestId('not-yours').getByText('you can add private notes').waitFor();
+  await agentPage.locator('[data-testid=composer-mode] .ant-segmented-item-disabled').getByText('Reply').waitFor();
+  await agentPage.getByTestId('composer-input').fill('I handled this customer last week');
+  await agentPage.getByTestId('composer-send').click();
+  await p.locator('[data-testid=message][data-private=true]').getByText('I handled this customer last week').waitFor();
 });
 
 test('a canned response by /shortcut, a tag, and a transfer the colleague sees live', async () => {
@@ -1139,6 +1148,36 @@ test('analytics: the week\'s figures, charts, agents and sources; a table downlo
     await p.close();
   }
 });
+
+test('API keys: a workspace key with two scopes is shown once, listed with its scopes and owner, and works only within them', async () => {
+  const p = await owner.newPage();
+  watch(p, 'owner keys');
+  try {
+    await keys(p);
+  } finally {
+    await p.close();
+  }
+});
+
+async function keys(p) {
+  await p.goto(`${API}/inbox`);
+  await p.getByRole('menuitem', { name: 'API keys' }).click();
+  await p.getByLabel('What it is for').fill('CRM sync');
+  const scopes = p.getByTestId('api-key-scopes');
+  for (const scope of ['conversations:write', 'messages:write', 'feed:read', 'admin']) await scopes.getByText(scope).click();
+  await p.getByTestId('api-key-owner').getByText("The workspace's").click();
+  await chooseIn(p, p.getByTestId('api-key-expiry'), 'In 30 days');
+  await p.getByTestId('api-key-create').click();
+  const secret = await p.getByTestId('api-key-secret').textContent();
+  assert.match(secret ?? '', /^kefu_sk_/);
+  const row = p.getByTestId('api-keys').locator('tr', { hasText: 'CRM sync' });
+  await row.getByText('Workspace').waitFor();
+  await row.getByText('analytics:read').waitFor();
+  assert.equal(await row.getByText('admin', { exact: true }).count(), 0, 'admin was unticked');
+  const call = (path) => fetch(`${API}${path}`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal((await call('/api/v1/conversations')).status, 200);
+  assert.equal((await call('/api/v1/widget')).status, 403);
+}
 
 test('billing: the owner sees the plan, the trial and the usage; banners at 80 % and 100 % when the operator lowers the plan; subscribing through Checkout, cancelling, a failed payment', async () => {
   const p = await owner.newPage();

@@ -2,6 +2,22 @@
 // keys, audit, canned responses, the bot and its knowledge base); loaded with them (packs.ts, withWords).
 // The reference: zh-CN/admin.ts must have every key (docs/console.md, "Languages").
 export const words = {
+  'apiKeys.expires': 'Expires',
+  'apiKeys.never': 'Never',
+  'apiKeys.days': 'In {days} days',
+  'apiKeys.expired': 'Expired',
+  'apiKeys.scopes': 'What it may touch',
+  'apiKeys.scopesRequired': 'Choose at least one.',
+  'apiKeys.owner': 'Whose key',
+  'apiKeys.ownerMember': 'Mine: it acts as me, never above my role, and ends when I leave the workspace',
+  'apiKeys.ownerTenant': "The workspace's: it acts as nobody with its own role, stays when I leave, and cannot send messages",
+  'apiKeys.workspace': 'Workspace',
+  'apiKeys.scope.conversations:read': 'read conversations, visitors, search',
+  'apiKeys.scope.conversations:write': 'claim, close, reopen, transfer, tag',
+  'apiKeys.scope.messages:write': 'send messages and notes',
+  'apiKeys.scope.analytics:read': 'analytics',
+  'apiKeys.scope.feed:read': 'compliance feed and exports',
+  'apiKeys.scope.admin': 'settings and administration',
   'apiKeys.create': 'Create key',
   'apiKeys.lastUsed': 'Last used',
   'apiKeys.name': 'What it is for',

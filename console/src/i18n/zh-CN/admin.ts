@@ -3,6 +3,22 @@
 import type { Dict } from '../words';
 
 export const words: Dict<'admin'> = {
+  'apiKeys.expires': '有效期',
+  'apiKeys.never': '永不过期',
+  'apiKeys.days': '{days} 天后过期',
+  'apiKeys.expired': '已过期',
+  'apiKeys.scopes': '权限范围',
+  'apiKeys.scopesRequired': '请至少选择一项。',
+  'apiKeys.owner': '归属',
+  'apiKeys.ownerMember': '我的：以我的身份操作，不超过我的角色，我离开团队后失效',
+  'apiKeys.ownerTenant': '团队的：不代表任何成员，使用自身角色，我离开后仍有效，不能发送消息',
+  'apiKeys.workspace': '团队',
+  'apiKeys.scope.conversations:read': '查看会话、访客、搜索',
+  'apiKeys.scope.conversations:write': '接入、关闭、重开、转接、标签',
+  'apiKeys.scope.messages:write': '发送消息和备注',
+  'apiKeys.scope.analytics:read': '数据统计',
+  'apiKeys.scope.feed:read': '合规数据流和导出',
+  'apiKeys.scope.admin': '设置与管理',
   'apiKeys.create': '创建密钥',
   'apiKeys.lastUsed': '最近使用',
   'apiKeys.name': '用途',
