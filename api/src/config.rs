@@ -292,8 +292,10 @@ pub struct AuthConfig {
     pub visitor_keys: Option<SecretString>,
     /// Access-token lifetime in seconds.
     pub access_ttl_secs: u64,
-    /// Refresh-token lifetime in days.
+    /// Refresh-token lifetime in days: a session unused this long ends (its idle limit).
     pub refresh_ttl_days: u64,
+    /// A session's absolute lifetime in days from its login: refreshing never extends it.
+    pub session_max_days: u64,
     /// Requests per minute per client IP on the unauthenticated auth endpoints.
     pub auth_rate_per_minute: u32,
     /// Sign-in attempts per minute per account (email), from any address.
@@ -460,7 +462,8 @@ impl Default for AuthConfig {
             signing_keys: None,
             visitor_keys: None,
             access_ttl_secs: 900,
-            refresh_ttl_days: 30,
+            refresh_ttl_days: 14,
+            session_max_days: 30,
             auth_rate_per_minute: 30,
             login_rate_per_account_per_minute: 10,
             session_recheck_secs: 20,
@@ -648,6 +651,12 @@ impl Config {
         }
         if !(1..=365).contains(&self.auth.refresh_ttl_days) {
             problems.push("auth.refresh_ttl_days (KEFU_AUTH__REFRESH_TTL_DAYS) must be between 1 and 365".into());
+        }
+        if !(self.auth.refresh_ttl_days..=365).contains(&self.auth.session_max_days) {
+            problems.push(
+                "auth.session_max_days (KEFU_AUTH__SESSION_MAX_DAYS) must be between auth.refresh_ttl_days and 365"
+                    .into(),
+            );
         }
         if self.auth.auth_rate_per_minute == 0 {
             problems.push("auth.auth_rate_per_minute (KEFU_AUTH__AUTH_RATE_PER_MINUTE) must be at least 1".into());

@@ -8,7 +8,7 @@ import { Text } from './ui/text';
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api, call } from './api/client';
-import { session, type StoredSession } from './auth/session';
+import { session, signOut, type StoredSession } from './auth/session';
 import { LANGS, useI18n, withWords, type Lang } from './i18n';
 import { InboxPage } from './pages/inbox/inbox';
 import { notifier } from './state/notify';
@@ -133,10 +133,8 @@ export function Shell({ session: current }: { session: StoredSession }) {
   const selected = items.map((i) => i.key).find((k) => location.pathname.startsWith(k)) ?? '/inbox';
 
   async function logout() {
-    const stored = session.current();
     stopConsoleStore();
-    if (stored) await call(api.POST('/api/v1/auth/logout', { body: { refresh_token: stored.refreshToken } })).catch(() => undefined);
-    session.expire();
+    await signOut();
   }
 
   return (

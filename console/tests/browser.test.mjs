@@ -74,6 +74,31 @@ async function mailedLink(to, path) {
   });
 }
 
+/**
+ * A new browser context signed in as the owner with a login of its own, keeping the owner's
+ * localStorage (language choices): copying another context's cookie would be copying a refresh
+ * token, and the second use of one ends the session.
+ */
+async function ownerContext(options) {
+  const state = await owner.storageState();
+  const ctx = await browser.newContext({ ...options, storageState: { ...state, cookies: [] } });
+  const answer = await ctx.request.post(`${API}/api/v1/auth/login`, { data: { email: OWNER, password: PASSWORD, token_delivery: 'cookie' } });
+  assert.equal(answer.status(), 200, await answer.text());
+  return ctx;
+}
+
+/**
+ * An access token of the page's session, got the way a console tab gets one (the console keeps
+ * its own in memory): the refresh cookie, under the tabs' refresh lock.
+ */
+function accessTokenOf(page) {
+  return page.evaluate(() => navigator.locks.request('kefu.session.refresh', async () => {
+    const answer = await fetch('/api/v1/auth/refresh', { method: 'POST' });
+    if (!answer.ok) throw new Error(`refresh: HTTP ${answer.status}`);
+    return (await answer.json()).access_token;
+  }));
+}
+
 /** A visitor on the demo shop's origin speaking the real protocol through the edge. */
 class Visitor {
   static async start(siteKey) {
@@ -320,7 +345,7 @@ test('a canned response by /shortcut, a tag, and a transfer the colleague sees l
   await p.keyboard.press('Escape');
   await until('the tag stored', async () => {
     const summary = await (await fetch(`${API}/api/v1/conversations/${conversationId}`, {
-      headers: { authorization: `Bearer ${await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken)}` },
+      headers: { authorization: `Bearer ${await accessTokenOf(p)}` },
     })).json();
     return summary.tags?.includes('vip');
   });
@@ -425,7 +450,7 @@ test('an image sent from the console reaches the visitor and shows inline; scrol
 
 test('presence is one choice for every tab; new conversations notify from one tab', async () => {
   // Two tabs of Olivia's browser; desktop notifications recorded, the tabs in the background.
-  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 }, storageState: await owner.storageState() });
+  const ctx = await ownerContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
   await ctx.addInitScript(() => {
     window.__notifications = [];
     window.Notification = class {
@@ -446,7 +471,7 @@ test('presence is one choice for every tab; new conversations notify from one ta
     await page.getByTestId('connection').and(page.locator('[data-state=online]')).waitFor();
   }
   const ownerId = await a.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).user.id);
-  const token = await a.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+  const token = await accessTokenOf(a);
   const presence = async () => {
     const agents = await (await fetch(`${API}/api/v1/presence/agents`, { headers: { authorization: `Bearer ${token}` } })).json();
     return agents.find((x) => x.user_id === ownerId)?.status ?? 'offline';
@@ -488,7 +513,7 @@ test('presence is one choice for every tab; new conversations notify from one ta
 });
 
 test('a phone-sized screen has no sideways overflow', async () => {
-  const phone = await browser.newContext({ locale: 'en-US', viewport: { width: 375, height: 740 }, storageState: await owner.storageState(), hasTouch: true, isMobile: true });
+  const phone = await ownerContext({ locale: 'en-US', viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true });
   const p = await phone.newPage();
   watch(p, 'phone');
   await p.goto(`${API}/inbox/open`);
@@ -602,7 +627,7 @@ test('FAQ bot: a knowledge base imported and tested, the bot on; a visitor gets 
     await p.goto(`${API}/inbox`);
     // The routing test left automatic assignment on: a conversation handed over must wait in the
     // queue here, not go straight to the online agent.
-    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const token = await accessTokenOf(p);
     const routing = await fetch(`${API}/api/v1/routing`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -729,7 +754,7 @@ test('service hours: closed today by the hours, a holiday; the away message answ
     await p.goto(`${API}/inbox`);
     // The bot test left the FAQ bot on: it would answer the visitor, and a conversation the bot
     // answers gets no automatic reply.
-    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const token = await accessTokenOf(p);
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const bot = await (await fetch(`${API}/api/v1/bot`, { headers })).json();
     const off = await fetch(`${API}/api/v1/bot`, {
@@ -885,7 +910,7 @@ test('rules: a bad pattern refused on its field, two rules reordered and one tur
     await until('two rules listed', async () => (await rules.count()) === 2);
 
     // Someone else saves meanwhile: moving a rule is refused, and a reload shows theirs.
-    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const token = await accessTokenOf(p);
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const theirs = await (await fetch(`${API}/api/v1/rules`, { headers })).json();
     const bumped = await fetch(`${API}/api/v1/rules`, { method: 'PUT', headers, body: JSON.stringify({ rules: theirs.rules, version: theirs.version }) });
@@ -1042,7 +1067,7 @@ test('audit log: the searches and the transcript reads are listed with who did t
     await retention.getByRole('spinbutton').fill('90');
     await retention.getByTestId('retention-save').click();
     await retention.getByTestId('retention-effective').getByText('Content older than 90 days is deleted.').waitFor();
-    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const token = await accessTokenOf(p);
     const view = await (await fetch(`${API}/api/v1/retention`, { headers: { authorization: `Bearer ${token}` } })).json();
     assert.equal(view.days, 90);
 
@@ -1097,7 +1122,7 @@ test('erasure: an admin erases a visitor from the visitor panel and their conver
     await p.locator('#visitor-erase-confirm').click();
     await p.getByText(/^Erased: 1 conversations, \d+ messages\.$/).waitFor();
     await p.waitForURL('**/inbox');
-    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const token = await accessTokenOf(p);
     const gone = await fetch(`${API}/api/v1/conversations/${id}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(gone.status, 404);
     const log = await (await fetch(`${API}/api/v1/audit-log?action=visitor.erased`, { headers: { authorization: `Bearer ${token}` } })).json();
@@ -1195,7 +1220,7 @@ test('billing: the owner sees the plan, the trial and the usage; banners at 80 %
 
     // The operator lowers Pro: every seat taken, this month's conversations (of the earlier
     // scenarios) at 80 % or more.
-    const token = await p.evaluate(() => JSON.parse(localStorage.getItem('kefu.session')).accessToken);
+    const token = await accessTokenOf(p);
     const usage = await (await fetch(`${API}/api/v1/usage`, { headers: { authorization: `Bearer ${token}` } })).json();
     const used = Object.fromEntries(usage.meters.map((m) => [m.name, m.used]));
     assert.ok(used.conversations >= 5, JSON.stringify(usage));
@@ -1272,7 +1297,7 @@ test('billing: the owner sees the plan, the trial and the usage; banners at 80 %
 async function shotsOf(name, path, ready) {
   for (const [locale, lang] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     for (const [width, phone] of [[1280, false], [375, true]]) {
-      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const ctx = await ownerContext({ locale, viewport: { width, height: phone ? 740 : 800 }, hasTouch: phone, isMobile: phone });
       const p = await ctx.newPage();
       watch(p, `${name} ${lang}${phone ? ' phone' : ''}`);
       try {
@@ -1291,7 +1316,7 @@ async function shotsOf(name, path, ready) {
 async function searchShots() {
   for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     for (const [width, phone] of [[1280, false], [375, true]]) {
-      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const ctx = await ownerContext({ locale, viewport: { width, height: phone ? 740 : 800 }, hasTouch: phone, isMobile: phone });
       const p = await ctx.newPage();
       watch(p, `search ${name}${phone ? ' phone' : ''}`);
       try {
@@ -1311,7 +1336,7 @@ async function searchShots() {
 async function rulesShots(conversation) {
   for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     for (const [width, phone] of [[1280, false], [375, true]]) {
-      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const ctx = await ownerContext({ locale, viewport: { width, height: phone ? 740 : 800 }, hasTouch: phone, isMobile: phone });
       const p = await ctx.newPage();
       watch(p, `rules ${name}${phone ? ' phone' : ''}`);
       try {
@@ -1338,7 +1363,7 @@ async function rulesShots(conversation) {
 async function hoursShots() {
   for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     for (const [width, phone] of [[1280, false], [375, true]]) {
-      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const ctx = await ownerContext({ locale, viewport: { width, height: phone ? 740 : 800 }, hasTouch: phone, isMobile: phone });
       const p = await ctx.newPage();
       watch(p, `hours ${name}${phone ? ' phone' : ''}`);
       try {
@@ -1369,7 +1394,7 @@ async function shots(ownerBotPage) {
   for (const [locale, name] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     for (const [width, phone] of [[1280, false], [375, true]]) {
       if (locale === 'en-US' && !phone) continue; // the owner's own page, above
-      const ctx = await browser.newContext({ locale, viewport: { width, height: phone ? 740 : 800 }, storageState: await owner.storageState(), hasTouch: phone, isMobile: phone });
+      const ctx = await ownerContext({ locale, viewport: { width, height: phone ? 740 : 800 }, hasTouch: phone, isMobile: phone });
       const p = await ctx.newPage();
       watch(p, `bot ${name}${phone ? ' phone' : ''}`);
       try {
@@ -1389,3 +1414,32 @@ async function shots(ownerBotPage) {
     }
   }
 }
+
+test('sessions: the refresh token is an HttpOnly SameSite=Strict cookie on the auth path, no token is stored, and signing out in one tab ends the others at once', async () => {
+  const cookies = await owner.cookies(); // all of them: the refresh cookie's path is /api/v1/auth
+  const refresh = cookies.find((c) => c.name === 'kefu_rt');
+  assert.ok(refresh, `the refresh cookie: ${JSON.stringify(cookies.map((c) => c.name))}`);
+  assert.deepEqual([refresh.httpOnly, refresh.sameSite, refresh.path, refresh.secure], [true, 'Strict', '/api/v1/auth', true]);
+  const first = await owner.newPage();
+  watch(first, 'owner tab 1');
+  const second = await owner.newPage();
+  watch(second, 'owner tab 2');
+  try {
+    for (const tab of [first, second]) {
+      await tab.goto(`${API}/inbox`);
+      await tab.getByTestId('view-mine').waitFor();
+    }
+    const seen = await first.evaluate(() => ({ cookie: document.cookie, stored: localStorage.getItem('kefu.session') }));
+    assert.ok(!seen.cookie.includes('kefu_rt'), 'scripts cannot read the refresh cookie');
+    assert.ok(!/kefu_rt_|eyJ/.test(seen.stored ?? ''), `no token in localStorage: ${seen.stored}`);
+    const token = await accessTokenOf(first);
+    await second.getByRole('button', { name: 'Log out' }).click();
+    await second.waitForURL('**/login**');
+    await first.waitForURL('**/login**', { timeout: 10_000 });
+    const after = await fetch(`${API}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(after.status, 401, 'the access token ended with the session');
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});

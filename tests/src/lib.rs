@@ -292,7 +292,8 @@ pub fn kefu(database_url: &str) -> Command {
         // Attachments of every test node in one directory outside the repository (ids are
         // unique, and a node restarted by a test finds its files again).
         .env("KEFU_ATTACHMENTS__LOCAL_DIR", std::env::temp_dir().join("kefu-tests-attachments"))
-        .env("RUST_LOG", "warn");
+        // `KEFU_TEST_API_LOG` (a tracing filter) shows more of the test nodes' logs when debugging.
+        .env("RUST_LOG", std::env::var("KEFU_TEST_API_LOG").unwrap_or_else(|_| "warn".into()));
     command
 }
 

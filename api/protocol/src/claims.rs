@@ -40,6 +40,11 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Token id, unique per token.
     pub jti: String,
+    /// The login session the token belongs to: the api refuses the token as soon as that session
+    /// ends (logout, password reset, removal). Absent only in tokens issued before sessions were
+    /// checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<uuid::Uuid>,
 }
 
 /// Claims of a visitor token, minted by the edge after checking the site key and origin, and

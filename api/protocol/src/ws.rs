@@ -87,7 +87,8 @@ pub mod close {
     pub const UNSUPPORTED_VERSION: u16 = 4003;
     /// The first frame was not `hello`.
     pub const HELLO_REQUIRED: u16 = 4004;
-    /// The agent's access was revoked mid-session (removed from the tenant, tenant suspended).
+    /// The agent's access was revoked mid-session (removed from the tenant, tenant suspended,
+    /// their login session ended: logout, a password reset).
     pub const ACCESS_REVOKED: u16 = 4005;
 }
 
@@ -769,6 +770,10 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong,
+    /// To an agent: the login session this connection belongs to has ended (signed out in
+    /// another tab, a password reset, removed from the team). The connection closes next with
+    /// 4005; the console signs out.
+    SessionEnded,
     /// To visitors: the team's availability and, while their open conversation waits for an
     /// agent, its place in the queue. Sent after `welcome`, after each message that leaves the
     /// conversation waiting, and in answer to `status`.

@@ -596,7 +596,7 @@ conversation_id: ConversationId,
 /**
  * Its highest sequence number when it was joined.
  */
-last_seq: number, } | { "type": "pong" } | { "type": "status", 
+last_seq: number, } | { "type": "pong" } | { "type": "session_ended" } | { "type": "status", 
 /**
  * Whether agents are there.
  */

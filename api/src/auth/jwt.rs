@@ -49,7 +49,13 @@ impl JwtKeys {
     }
 
     /// Signs an access token for a member.
-    pub fn issue_access(&self, user: UserId, tenant: TenantId, role: Role) -> anyhow::Result<String> {
+    pub fn issue_access(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        role: Role,
+        session: uuid::Uuid,
+    ) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             iss: ISSUER.into(),
@@ -60,6 +66,7 @@ impl JwtKeys {
             iat: now,
             exp: now + self.access_ttl_secs,
             jti: uuid::Uuid::now_v7().simple().to_string(),
+            sid: Some(session),
         };
         Ok(self.members.sign(&claims)?)
     }
@@ -100,7 +107,7 @@ mod tests {
     fn issued_tokens_verify_and_carry_claims() {
         let keys = JwtKeys::new(&[key("k1", &"a".repeat(32))], &[visitor_key()], 900).expect("keys");
         let (user, tenant) = ids();
-        let token = keys.issue_access(user, tenant, Role::Admin).expect("issue");
+        let token = keys.issue_access(user, tenant, Role::Admin, uuid::Uuid::now_v7()).expect("issue");
         let claims = keys.verify_access(&token).expect("verify");
         assert_eq!((claims.sub, claims.tid, claims.role), (user, tenant, Role::Admin));
     }
@@ -112,7 +119,7 @@ mod tests {
             .expect("keys");
         let only_new = JwtKeys::new(&[key("k2", &"b".repeat(32))], &[visitor_key()], 900).expect("keys");
         let (user, tenant) = ids();
-        let token = old.issue_access(user, tenant, Role::Agent).expect("issue");
+        let token = old.issue_access(user, tenant, Role::Agent, uuid::Uuid::now_v7()).expect("issue");
         assert!(rotated.verify_access(&token).is_ok());
         assert!(matches!(only_new.verify_access(&token), Err(TokenError::UnknownKey)));
     }
@@ -121,7 +128,7 @@ mod tests {
     fn forged_none_and_tampered_tokens_fail() {
         let keys = JwtKeys::new(&[key("k1", &"a".repeat(32))], &[visitor_key()], 900).expect("keys");
         let (user, tenant) = ids();
-        let token = keys.issue_access(user, tenant, Role::Agent).expect("issue");
+        let token = keys.issue_access(user, tenant, Role::Agent, uuid::Uuid::now_v7()).expect("issue");
         let parts: Vec<&str> = token.split('.').collect();
         // alg: none with the same kid and claims, no signature.
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
@@ -134,7 +141,10 @@ mod tests {
         assert!(keys.verify_access(&format!("{}.{forged}.{}", parts[0], parts[2])).is_err());
         // Signed with another secret under the same kid.
         let other = JwtKeys::new(&[key("k1", &"z".repeat(32))], &[visitor_key()], 900).expect("keys");
-        assert!(keys.verify_access(&other.issue_access(user, tenant, Role::Agent).expect("issue")).is_err());
+        assert!(
+            keys.verify_access(&other.issue_access(user, tenant, Role::Agent, uuid::Uuid::now_v7()).expect("issue"))
+                .is_err()
+        );
         assert!(keys.verify_access("not.a.jwt").is_err());
         // An agent token is not a visitor token, and the other way round.
         assert!(keys.verify_visitor(&token).is_err());
@@ -156,11 +166,12 @@ mod tests {
             iat: now,
             exp: now + 900,
             jti: "forged".into(),
+            sid: None,
         };
         let forged = keys.visitor_keys().sign(&claims).expect("sign");
         assert!(matches!(keys.verify_access(&forged), Err(TokenError::UnknownKey)));
         // And a member key does not make visitor tokens.
-        let member = keys.issue_access(user, tenant, Role::Agent).expect("issue");
+        let member = keys.issue_access(user, tenant, Role::Agent, uuid::Uuid::now_v7()).expect("issue");
         assert!(matches!(keys.verify_visitor(&member), Err(TokenError::UnknownKey)));
     }
 }

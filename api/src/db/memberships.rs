@@ -83,6 +83,33 @@ pub async fn find_auth(
     .await
 }
 
+/// Loads a membership with its tenant for an access token: only while the token's login session
+/// (`sid`) lives — not revoked, not past its absolute end. A token without a session (issued
+/// before sessions were checked) is judged by its membership alone.
+pub async fn find_auth_in_session(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    user_id: UserId,
+    session: Option<uuid::Uuid>,
+) -> sqlx::Result<Option<MemberAuth>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select m.role, (u.email_verified_at is not null) as email_verified, {ACCESS_COLUMNS}
+         from control.memberships m
+         join control.tenants t on t.id = m.tenant_id
+         join control.users u on u.id = m.user_id
+         where m.tenant_id = $1 and m.user_id = $2
+           and ($3::uuid is null or exists (
+               select 1 from control.sessions s
+                where s.id = $3 and s.user_id = m.user_id and s.tenant_id = m.tenant_id
+                  and s.revoked_at is null and s.expires_at > now()))"
+    )))
+    .bind(tenant_id)
+    .bind(user_id)
+    .bind(session)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The tenants a user belongs to, oldest membership first.
 pub async fn tenants_of(conn: &mut PgConnection, user_id: UserId) -> sqlx::Result<Vec<UserTenant>> {
     sqlx::query_as(

@@ -99,6 +99,7 @@ pub mod routing;
 pub mod rules;
 pub mod search;
 pub mod service_hours;
+pub mod sessions;
 pub mod site_keys;
 pub mod subscriptions;
 pub mod teams;

@@ -69,9 +69,13 @@ pub async fn mark_replaced(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()
     Ok(())
 }
 
-/// Revokes every token of a family.
+/// Revokes every token of a family and its session.
 pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> sqlx::Result<()> {
     sqlx::query("update control.refresh_tokens set revoked_at = now() where family_id = $1 and revoked_at is null")
+        .bind(family_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update control.sessions set revoked_at = now() where id = $1 and revoked_at is null")
         .bind(family_id)
         .execute(conn)
         .await?;
@@ -82,6 +86,10 @@ pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> sqlx::Re
 pub async fn revoke_user(conn: &mut PgConnection, user_id: UserId) -> sqlx::Result<()> {
     sqlx::query("update control.refresh_tokens set revoked_at = now() where user_id = $1 and revoked_at is null")
         .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update control.sessions set revoked_at = now() where user_id = $1 and revoked_at is null")
+        .bind(user_id)
         .execute(conn)
         .await?;
     Ok(())
@@ -90,13 +98,21 @@ pub async fn revoke_user(conn: &mut PgConnection, user_id: UserId) -> sqlx::Resu
 /// Revokes a user's sessions in the transaction's tenant, e.g. when their membership is removed.
 pub async fn revoke_user_in_tenant(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<()> {
     let tenant_id = tx.tenant_id();
+    let control = tx.control().await?;
     sqlx::query(
         "update control.refresh_tokens set revoked_at = now()
          where user_id = $1 and tenant_id = $2 and revoked_at is null",
     )
     .bind(user_id)
     .bind(tenant_id)
-    .execute(tx.control().await?)
+    .execute(&mut *control)
+    .await?;
+    sqlx::query(
+        "update control.sessions set revoked_at = now() where user_id = $1 and tenant_id = $2 and revoked_at is null",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .execute(control)
     .await?;
     Ok(())
 }

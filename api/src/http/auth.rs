@@ -1,8 +1,10 @@
 //! Account endpoints (F1): signup, email verification, login, refresh, logout, password reset,
 //! and `me`.
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use kefu_protocol::{ErrorCode, Role, TenantId, UserId};
 use serde::{Deserialize, Serialize};
@@ -11,9 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AnyKey, AnyMember, ApiJson, Auth, ClientIp};
+use super::session_cookie::{self, TokenDelivery};
 use super::validate::{Fields, valid};
 use super::views::{SessionResponse, TenantView, UserView};
-use crate::auth::session::{self, REFRESH_PREFIX};
+use crate::auth::session::{self, IssuedTokens, REFRESH_PREFIX};
 use crate::auth::{Principal, TenantCtx};
 use crate::db::NewId;
 use crate::db::audit::Actor;
@@ -23,6 +26,7 @@ use crate::domain::email::Email;
 use crate::domain::{names, password, secret};
 use crate::error::{ApiError, Result, ResultExt};
 use crate::mail::{self, templates};
+use crate::realtime::session_ends;
 use crate::state::AppState;
 use crate::tenancy::provision::{self, NewTenant};
 
@@ -60,6 +64,9 @@ pub struct SignupRequest {
     /// Wanted URL slug; derived from the company name when absent.
     #[serde(default)]
     pub slug: Option<String>,
+    /// `body` (default): the refresh token in the response. `cookie`: in the `kefu_rt` cookie.
+    #[serde(default)]
+    pub token_delivery: TokenDelivery,
 }
 
 /// Creates a tenant with its own schema, a trial plan and its owner; mails a verification link.
@@ -70,7 +77,7 @@ async fn signup(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<SignupRequest>,
-) -> Result<(StatusCode, axum::Json<SessionResponse>)> {
+) -> Result<(StatusCode, HeaderMap, axum::Json<SessionResponse>)> {
     ip.check_auth_rate(&state)?;
     let mut fields = Fields::default();
     let company = fields.take("company_name", "invalid", names::parse_name(&body.company_name, 120));
@@ -126,9 +133,7 @@ async fn signup(
     })?;
     let tenant_id = tenant.id;
     queue_verification(&state, &mut tx, Some(tenant_id), user_id, email.as_str(), &display_name).await?;
-    let tokens =
-        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, Role::Owner)
-            .await?;
+    let tokens = session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, Role::Owner).await?;
     // The same transaction goes on in the new tenant's schema, so everything commits together.
     let mut tx = TenantTx::enter_new(&state.db, tx, &tenant).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
@@ -143,15 +148,15 @@ async fn signup(
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     tracing::info!(tenant_id = %tenant_id, user_id = %user_id, "tenant signed up");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(SessionResponse::new(
-            tokens,
-            UserView { id: user_id, email: email.to_string(), display_name, email_verified: false, language: None },
-            TenantView { id: tenant_id, slug, name: company },
-            Role::Owner,
-        )),
-    ))
+    let (headers, response) = SessionResponse::deliver(
+        &state.config,
+        body.token_delivery,
+        tokens,
+        UserView { id: user_id, email: email.to_string(), display_name, email_verified: false, language: None },
+        TenantView { id: tenant_id, slug, name: company },
+        Role::Owner,
+    );
+    Ok((StatusCode::CREATED, headers, response))
 }
 
 fn email_taken() -> ApiError {
@@ -289,6 +294,10 @@ pub struct LoginRequest {
     /// Tenant slug; required when the account belongs to several tenants.
     #[serde(default)]
     pub tenant: Option<String>,
+    /// `body` (default): the refresh token in the response. `cookie`: in the `kefu_rt` cookie
+    /// (`HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth`), for browsers.
+    #[serde(default)]
+    pub token_delivery: TokenDelivery,
 }
 
 /// Exchanges email and password for a session in one tenant.
@@ -299,7 +308,7 @@ async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<axum::Json<SessionResponse>> {
+) -> Result<(HeaderMap, axum::Json<SessionResponse>)> {
     ip.check_auth_rate(&state)?;
     let invalid = || ApiError::client(ErrorCode::InvalidCredentials, "Email or password is wrong.");
     if body.password.chars().count() > password::MAX_LEN || body.email.len() > 254 {
@@ -331,15 +340,16 @@ async fn login(
     };
     let role: Role = chosen.role;
     let (user_id, tenant_id) = (user.id, chosen.tenant_id);
-    let tokens =
-        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
+    let tokens = session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, role).await?;
     tx.commit().await?;
-    Ok(axum::Json(SessionResponse::new(
+    Ok(SessionResponse::deliver(
+        &state.config,
+        body.token_delivery,
         tokens,
         UserView::from_row(user_id, user),
         TenantView { id: tenant_id, slug: chosen.slug.clone(), name: chosen.name.clone() },
         role,
-    )))
+    ))
 }
 
 /// A refresh token.
@@ -350,73 +360,123 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used one
-/// again revokes the whole session (`refresh_token_reused`), which stops a stolen token.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+/// Where the refresh token came from: the body (answered in the body) or the `kefu_rt` cookie
+/// (answered with a new cookie). An empty body means the cookie.
+fn presented_refresh_token(headers: &HeaderMap, body: &[u8]) -> Result<(String, TokenDelivery)> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return session_cookie::read(headers).map(|token| (token, TokenDelivery::Cookie)).ok_or_else(|| {
+            ApiError::client(
+                ErrorCode::InvalidRefreshToken,
+                "Send the refresh token in the body or the kefu_rt cookie.",
+            )
+        });
+    }
+    let request: RefreshRequest = serde_json::from_slice(body).map_err(|error| {
+        ApiError::client(ErrorCode::MalformedJson, format!("The body is not a refresh request: {error}"))
+    })?;
+    Ok((request.refresh_token, TokenDelivery::Body))
+}
+
+/// Exchanges a refresh token for a new pair: the token in the body (answered in the body), or,
+/// with an empty body, the `kefu_rt` cookie (answered with a new cookie and `refresh_token: null`).
+/// Each refresh token works once: presenting a used one again revokes the whole session
+/// (`refresh_token_reused`), which stops a stolen token — except within 10 s of its use, which is
+/// two tabs refreshing at once (answered with an access token and `refresh_token: null`, no new
+/// cookie: the other answer carried the next one). A session also ends at its absolute
+/// lifetime (`auth.session_max_days`), however often it is refreshed.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>),
     responses((status = 200, body = SessionResponse), (status = 401, description = "invalid_refresh_token or refresh_token_reused")))]
-async fn refresh(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<RefreshRequest>,
-) -> Result<axum::Json<SessionResponse>> {
-    let invalid =
-        || ApiError::client(ErrorCode::InvalidRefreshToken, "The refresh token is invalid or expired; log in again.");
-    if !secret::looks_like(&body.refresh_token, REFRESH_PREFIX) {
-        return Err(invalid());
+async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let (presented, delivery) = presented_refresh_token(&headers, &body)?;
+    match refresh_session(&state, &presented).await {
+        Ok((tokens, user, tenant, role)) => {
+            Ok(SessionResponse::deliver(&state.config, delivery, tokens, user, tenant, role).into_response())
+        }
+        Err(error) if delivery == TokenDelivery::Cookie && error.code() == ErrorCode::InvalidRefreshToken => {
+            Ok((session_cookie::clear(&state.config), error).into_response())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError::client(ErrorCode::InvalidRefreshToken, "The refresh token is invalid or expired; log in again.")
+}
+
+/// Checks `presented` and issues the session's next pair.
+async fn refresh_session(state: &AppState, presented: &str) -> Result<(IssuedTokens, UserView, TenantView, Role)> {
+    if !secret::looks_like(presented, REFRESH_PREFIX) {
+        return Err(invalid_refresh());
     }
     let mut tx = state.db.control().begin().await?;
-    let token = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(&body.refresh_token))
-        .await?
-        .ok_or_else(invalid)?;
+    let Some(token) = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(presented)).await? else {
+        tracing::debug!("refresh refused: unknown token");
+        return Err(invalid_refresh());
+    };
     if token.revoked_at.is_some() || token.expires_at <= Utc::now() {
-        return Err(invalid());
+        tracing::debug!(family = %token.family_id, revoked = token.revoked_at.is_some(), "refresh refused: token ended");
+        return Err(invalid_refresh());
     }
-    if token.replaced_at.is_some() {
+    let concurrent = token.replaced_at.is_some_and(|at| Utc::now() - at < session::CONCURRENT_REFRESH_GRACE);
+    if token.replaced_at.is_some() && !concurrent {
         db::refresh_tokens::revoke_family(&mut tx, token.family_id).await?;
         tx.commit().await?;
+        session_ends::announce(&state.bus, token.tenant_id, token.user_id, Some(token.family_id));
         tracing::warn!(user_id = %token.user_id, family = %token.family_id, "refresh token reused; session revoked");
         return Err(ApiError::client(
             ErrorCode::RefreshTokenReused,
             "This refresh token was already used; the session has been signed out for safety.",
         ));
     }
-    let member = db::memberships::find_auth(&mut tx, token.tenant_id, token.user_id).await?.ok_or_else(invalid)?;
+    let live = db::sessions::find(&mut tx, token.family_id).await?.filter(|s| s.is_live(Utc::now()));
+    let Some(session_row) = live else {
+        tracing::debug!(family = %token.family_id, "refresh refused: the session ended");
+        return Err(invalid_refresh());
+    };
+    let member =
+        db::memberships::find_auth(&mut tx, token.tenant_id, token.user_id).await?.ok_or_else(invalid_refresh)?;
     let (_, member) = TenantCtx::admit_here(Some(member), &state.config.region)?;
     let role: Role = member.role;
-    let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid)?;
-    let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid)?;
-    db::refresh_tokens::mark_replaced(&mut tx, token.id).await?;
+    let user = db::users::find(&mut tx, token.user_id).await?.ok_or_else(invalid_refresh)?;
+    let tenant = db::tenants::find(&mut tx, token.tenant_id).await?.ok_or_else(invalid_refresh)?;
     let (user_id, tenant_id) = (user.id, tenant.access.id);
-    let tokens = session::continue_family(
-        &mut tx,
-        &state.jwt,
-        state.config.auth.refresh_ttl_days,
-        token.family_id,
-        user_id,
-        tenant_id,
-        role,
-    )
-    .await?;
+    let tokens = if concurrent {
+        // Another tab's refresh has just issued the next refresh token (and cookie): this one gets
+        // an access token only.
+        session::access_only(&state.jwt, &session_row, user_id, tenant_id, role).map_err(ApiError::Internal)?
+    } else {
+        db::refresh_tokens::mark_replaced(&mut tx, token.id).await?;
+        session::continue_session(&mut tx, &state.jwt, &state.config.auth, &session_row, user_id, tenant_id, role)
+            .await
+            .map_err(ApiError::Internal)?
+    };
     tx.commit().await?;
-    Ok(axum::Json(SessionResponse::new(
-        tokens,
-        UserView::from_row(user_id, user),
-        TenantView { id: tenant_id, slug: tenant.access.slug, name: tenant.name },
-        role,
-    )))
+    let tenant = TenantView { id: tenant_id, slug: tenant.access.slug, name: tenant.name };
+    Ok((tokens, UserView::from_row(user_id, user), tenant, role))
 }
 
-/// Ends the session the refresh token belongs to. Idempotent: unknown tokens also return 204.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+/// Ends the session the refresh token (in the body, or the `kefu_rt` cookie with an empty body)
+/// belongs to, at once: its access tokens stop working and its sockets close. Idempotent: unknown
+/// tokens also return 204. Clears the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body(content = Option<RefreshRequest>),
     responses((status = 204, description = "signed out")))]
-async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> Result<StatusCode> {
-    if secret::looks_like(&body.refresh_token, REFRESH_PREFIX) {
+async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<(StatusCode, HeaderMap)> {
+    let cleared = session_cookie::clear(&state.config);
+    let Ok((presented, _)) = presented_refresh_token(&headers, &body) else {
+        return Ok((StatusCode::NO_CONTENT, cleared));
+    };
+    if secret::looks_like(&presented, REFRESH_PREFIX) {
         let mut tx = state.db.control().begin().await?;
-        if let Some(token) = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(&body.refresh_token)).await? {
+        let found = db::refresh_tokens::find_for_update(&mut tx, &secret::digest(&presented)).await?;
+        if let Some(token) = &found {
             db::refresh_tokens::revoke_family(&mut tx, token.family_id).await?;
         }
         tx.commit().await?;
+        if let Some(token) = found {
+            session_ends::announce(&state.bus, token.tenant_id, token.user_id, Some(token.family_id));
+        }
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok((StatusCode::NO_CONTENT, cleared))
 }
 
 /// Password reset request.
@@ -491,7 +551,11 @@ async fn confirm_password_reset(
     db::users::mark_verified(&mut tx, user_id).await?;
     db::user_tokens::invalidate_all(&mut tx, user_id, Purpose::ResetPassword).await?;
     db::refresh_tokens::revoke_user(&mut tx, user_id).await?;
+    let tenants = db::memberships::tenants_of(&mut tx, user_id).await?;
     tx.commit().await?;
+    for tenant in tenants {
+        session_ends::announce(&state.bus, tenant.tenant_id, user_id, None);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

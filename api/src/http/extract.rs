@@ -228,10 +228,11 @@ async fn authenticate_member(state: &AppState, token: &str) -> Result<(TenantCtx
         invalid_token()
     })?;
     let mut conn = state.db.control().acquire().await?;
-    // The membership is re-read on every request so that removal or a role change takes effect
-    // at once; the token only proves who the caller is.
+    // The membership and the login session are re-read on every request so that removal, a role
+    // change, logout or a password reset take effect at once; the token only proves who the
+    // caller is.
     let (tenant, member) = TenantCtx::admit_here(
-        db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?,
+        db::memberships::find_auth_in_session(&mut conn, claims.tid, claims.sub, claims.sid).await?,
         &state.config.region,
     )?;
     drop(conn);

@@ -2,6 +2,7 @@
 //! becomes a member (creating an account if they have none).
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use kefu_protocol::{ErrorCode, InvitationId, Role, UserId};
@@ -12,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::auth::{hash_password, verify_password};
 use super::extract::{AdminUp, ApiJson, Auth, ClientIp};
+use super::session_cookie::TokenDelivery;
 use super::views::{SessionResponse, TenantView, UserView};
 use crate::auth::{TenantCtx, session};
 use crate::db::NewId;
@@ -262,6 +264,9 @@ pub struct AcceptInvitationRequest {
     /// For a new account: the name colleagues see; defaults to the email's local part.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// `body` (default): the refresh token in the response. `cookie`: in the `kefu_rt` cookie.
+    #[serde(default)]
+    pub token_delivery: TokenDelivery,
 }
 
 /// Accepts an invitation: joins the tenant (creating the account if needed; the mailed token
@@ -274,7 +279,7 @@ async fn accept_invitation(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<AcceptInvitationRequest>,
-) -> Result<axum::Json<SessionResponse>> {
+) -> Result<(HeaderMap, axum::Json<SessionResponse>)> {
     ip.check_auth_rate(&state)?;
     if !secret::looks_like(&body.token, INVITE_PREFIX) {
         return Err(invalid_invitation());
@@ -317,8 +322,7 @@ async fn accept_invitation(
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
     let (ctx, tenant) = TenantCtx::admit_here(Some(tenant), &state.config.region)?;
     let tenant_id = ctx.id;
-    let tokens =
-        session::start(&mut tx, &state.jwt, state.config.auth.refresh_ttl_days, user_id, tenant_id, role).await?;
+    let tokens = session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, role).await?;
     // The same transaction goes on in the tenant's schema, so everything commits together.
     let mut tx = TenantTx::enter(&state.db, tx, &tenant.access).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
@@ -334,10 +338,12 @@ async fn accept_invitation(
     if let Some(stripe) = &state.stripe {
         stripe.seats_changed();
     }
-    Ok(axum::Json(SessionResponse::new(
+    Ok(SessionResponse::deliver(
+        &state.config,
+        body.token_delivery,
         tokens,
         UserView { id: user_id, email, display_name, email_verified: true, language: None },
         TenantView { id: tenant_id, slug: ctx.slug, name: tenant.name },
         role,
-    )))
+    ))
 }

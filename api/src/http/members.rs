@@ -156,6 +156,7 @@ async fn remove_member(
     )
     .await?;
     tx.commit().await?;
+    crate::realtime::session_ends::announce(&state.bus, auth.tenant.id, user_id, None);
     if let Some(stripe) = &state.stripe {
         stripe.seats_changed();
     }

@@ -30,6 +30,7 @@ pub mod routing;
 pub mod rules;
 pub mod search;
 pub mod service_hours;
+pub mod session_cookie;
 pub mod site_keys;
 pub mod teams;
 pub mod tenant;

@@ -4,6 +4,9 @@ use kefu_protocol::{Role, TenantId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use axum::http::HeaderMap;
+
+use super::session_cookie::{self, TokenDelivery};
 use crate::auth::session::IssuedTokens;
 
 /// A user as shown to themselves and colleagues.
@@ -56,8 +59,10 @@ pub struct SessionResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Opaque, single-use refresh token; exchange it at `/api/v1/auth/refresh`.
-    pub refresh_token: String,
+    /// Opaque, single-use refresh token; exchange it at `/api/v1/auth/refresh`. `null` when it
+    /// was handed over as the `kefu_rt` cookie instead (`token_delivery: "cookie"`, or a refresh
+    /// with the cookie).
+    pub refresh_token: Option<String>,
     /// The signed-in user.
     pub user: UserView,
     /// The tenant the session acts in.
@@ -68,16 +73,32 @@ pub struct SessionResponse {
 }
 
 impl SessionResponse {
-    /// Assembles the response.
-    pub fn new(tokens: IssuedTokens, user: UserView, tenant: TenantView, role: Role) -> Self {
-        Self {
+    /// The response handing the session over as `delivery` asks: the refresh token in the body,
+    /// or in the `kefu_rt` cookie (`Set-Cookie`) with `refresh_token: null`.
+    pub fn deliver(
+        config: &crate::config::Config,
+        delivery: TokenDelivery,
+        tokens: IssuedTokens,
+        user: UserView,
+        tenant: TenantView,
+        role: Role,
+    ) -> (HeaderMap, axum::Json<Self>) {
+        let (headers, refresh_token) = match (delivery, tokens.refresh_token) {
+            (TokenDelivery::Cookie, Some(token)) => {
+                (session_cookie::set(config, &token, tokens.refresh_expires_at), None)
+            }
+            (TokenDelivery::Cookie, None) => (HeaderMap::new(), None),
+            (TokenDelivery::Body, token) => (HeaderMap::new(), token),
+        };
+        let response = Self {
             access_token: tokens.access_token,
             token_type: "Bearer",
             expires_in: tokens.expires_in,
-            refresh_token: tokens.refresh_token,
+            refresh_token,
             user,
             tenant,
             role,
-        }
+        };
+        (headers, axum::Json(response))
     }
 }

@@ -15,14 +15,16 @@ use kefu_protocol::ws::{self, AgentFrame, AgentStatus, JoinEntry, ServerFrame, W
 use kefu_protocol::{AccessClaims, ConversationId, Role};
 use tracing::Instrument;
 
-use super::bus::Topic;
+use super::bus::{Delivered, Topic};
 use super::recovery::{Followers, Recovery, TenantHistory};
-use super::socket::{self, Incoming, Kill, Kind, Outbound, Reader};
+use super::socket::{self, Incoming, Kind, Outbound, Reader};
 use super::{AppState, refusal};
 use crate::auth::TenantCtx;
 use crate::db;
 use crate::ops::messages::Author;
 use crate::ops::{self, OpError};
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Serves one agent connection until it ends. `role` is the membership's at the upgrade; the
 /// membership watch keeps what it allows current.
@@ -45,7 +47,15 @@ pub async fn run<Si, St, E>(
     let span = tracing::info_span!("agent_ws", tenant_id = %tenant.id, user_id = %claims.sub, connection = %out.id);
     let history = Arc::new(TenantHistory { databases: state.db.clone(), schema: tenant.schema.clone() });
     let directs = Arc::new(AtomicBool::new(directs_any(role)));
-    let watcher = start_membership_watch(&state, &tenant, &claims, out.kill().clone(), directs.clone());
+    // Subscribed before serving: a session ended from now on closes this socket.
+    let ends = (
+        state.bus.subscribe(&Topic::member(tenant.id, claims.sub)).await,
+        match claims.sid {
+            Some(session) => Some(state.bus.subscribe(&Topic::login(tenant.id, session)).await),
+            None => None,
+        },
+    );
+    let watcher = start_membership_watch(&state, &tenant, &claims, out.clone(), directs.clone(), ends);
     let mut session = Session {
         followers: Followers::new(out.clone(), false),
         out,
@@ -71,25 +81,58 @@ fn directs_any(role: Role) -> bool {
     role.includes(Role::Supervisor)
 }
 
-/// Re-reads the membership every `auth.session_recheck_secs`: a member removed from the tenant
-/// (or a suspended tenant) loses the open socket too, not only new requests; a changed role
-/// changes what the socket may do (`directs`).
+/// The bus receivers of a member's and a login session's end.
+type SessionEnds = (Receiver<Arc<Delivered>>, Option<Receiver<Arc<Delivered>>>);
+
+/// Closes the socket with 4005 (after a `session_ended` frame) as soon as its login session ends
+/// on any node (`realtime::session_ends`), and re-reads the membership and the session every
+/// `auth.session_recheck_secs` (pub/sub is best effort): a member removed from the tenant (or a
+/// suspended tenant) loses the open socket too, not only new requests; a changed role changes
+/// what the socket may do (`directs`).
 fn start_membership_watch(
     state: &AppState,
     tenant: &TenantCtx,
     claims: &AccessClaims,
-    kill: Kill,
+    out: Outbound,
     directs: Arc<AtomicBool>,
+    (mut member_ends, mut login_ends): SessionEnds,
 ) -> tokio::task::JoinHandle<()> {
     let (db, database, tenant, user) = (state.db.clone(), tenant.schema.database().clone(), tenant.id, claims.sub);
+    let session = claims.sid;
     let region = state.config.region.clone();
     let every = std::time::Duration::from_secs(state.config.auth.session_recheck_secs);
+    let kill = out.kill().clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let ended = |out: &Outbound| {
+            out.send(&ServerFrame::SessionEnded);
+            out.kill().close(close::ACCESS_REVOKED);
+        };
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                received = member_ends.recv() => {
+                    if ended_by(received) {
+                        ended(&out);
+                        return;
+                    }
+                    continue;
+                }
+                received = async {
+                    match login_ends.as_mut() {
+                        Some(receiver) => receiver.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if ended_by(received) {
+                        ended(&out);
+                        return;
+                    }
+                    continue;
+                }
+            }
             let found = match db.control().acquire().await {
-                Ok(mut conn) => db::memberships::find_auth(&mut conn, tenant, user).await,
+                Ok(mut conn) => db::memberships::find_auth_in_session(&mut conn, tenant, user, session).await,
                 Err(error) => Err(error),
             };
             match found {
@@ -103,13 +146,22 @@ fn start_membership_watch(
                     directs.store(directs_any(member.role), Ordering::Relaxed);
                 }
                 Ok(_) => {
-                    kill.close(close::ACCESS_REVOKED);
+                    ended(&out);
                     return;
                 }
                 Err(error) => tracing::debug!(%error, "membership re-check skipped; database unavailable"),
             }
         }
     })
+}
+
+/// Whether what a session-end receiver got ends the socket: an announcement, or a receiver that
+/// lagged or closed (announcements may have been missed: end, and let the client reconnect).
+fn ended_by(received: Result<Arc<Delivered>, RecvError>) -> bool {
+    match received {
+        Ok(delivered) => matches!(delivered.event.frame, ServerFrame::SessionEnded),
+        Err(RecvError::Lagged(_) | RecvError::Closed) => true,
+    }
 }
 
 struct Session {

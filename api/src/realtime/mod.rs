@@ -10,6 +10,7 @@ pub mod caps;
 pub mod fanout;
 pub mod presence;
 pub mod recovery;
+pub mod session_ends;
 pub mod socket;
 pub mod visitor;
 pub mod waiting;
@@ -181,7 +182,7 @@ async fn agent_upgrade(
     let mut conn = state.db.control().acquire().await?;
     // Like the REST extractor: the membership is re-read, so a removed member cannot connect.
     let (tenant, member) = TenantCtx::admit_here(
-        db::memberships::find_auth(&mut conn, claims.tid, claims.sub).await?,
+        db::memberships::find_auth_in_session(&mut conn, claims.tid, claims.sub, claims.sid).await?,
         &state.config.region,
     )?;
     let user = db::users::find(&mut conn, claims.sub).await?.ok_or_else(invalid_token)?;

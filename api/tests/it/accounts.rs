@@ -184,12 +184,26 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
     let (status, _) = app.get("/api/v1/me", second["access_token"].as_str()).await;
     assert_eq!(status, StatusCode::OK);
 
-    // The first token again: reuse detected, family revoked.
+    // The first token again at once: two tabs refreshing together. An access token, no new
+    // refresh token (the other answer carried it), the session kept.
+    let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["refresh_token"].is_null() && body["access_token"].is_string(), "{body}");
+    let (status, _) = app.get("/api/v1/me", second["access_token"].as_str()).await;
+    assert_eq!(status, StatusCode::OK);
+    // Later (past the 10-second grace): reuse detected, the session revoked.
+    sqlx::query("update control.refresh_tokens set replaced_at = now() - interval '1 minute' where token_hash = $1")
+        .bind(kefu_api::domain::secret::digest(&owner.refresh))
+        .execute(app.db())
+        .await
+        .expect("age the used token");
     let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("refresh_token_reused")));
-    // The newest token of that family is dead too.
+    // The newest token of that family is dead too, and so is its access token, at once.
     let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": second_refresh })).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")));
+    let (status, _) = app.get("/api/v1/me", second["access_token"].as_str()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Another login session of the same user is unaffected.
     let (_, other) =
@@ -199,7 +213,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
 }
 
 #[tokio::test]
-async fn concurrent_refreshes_with_one_token_yield_one_winner() {
+async fn concurrent_refreshes_with_one_token_yield_one_next_refresh_token() {
     let app = TestApp::spawn().await;
     let owner = app.signup().await;
     let body = json!({ "refresh_token": owner.refresh });
@@ -207,17 +221,45 @@ async fn concurrent_refreshes_with_one_token_yield_one_winner() {
         app.post("/api/v1/auth/refresh", None, body.clone()),
         app.post("/api/v1/auth/refresh", None, body)
     );
-    let mut statuses = [a.0, b.0];
-    statuses.sort();
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::UNAUTHORIZED], "{} / {}", a.1, b.1);
+    // Both get an access token; only one gets the next refresh token (two tabs of one browser).
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{} / {}", a.1, b.1);
+    let next = [&a.1, &b.1].into_iter().filter(|answer| answer["refresh_token"].is_string()).count();
+    assert_eq!(next, 1, "{} / {}", a.1, b.1);
 }
 
 #[tokio::test]
-async fn logout_ends_the_session_and_is_idempotent() {
+async fn logout_ends_the_session_its_access_tokens_and_sockets_at_once_and_is_idempotent() {
     let app = TestApp::spawn().await;
     let owner = app.signup().await;
+    // Another login of the same member lives on.
+    let (_, other) =
+        app.post("/api/v1/auth/login", None, json!({ "email": owner.email, "password": owner.password })).await;
+    let other_access = other["access_token"].as_str().unwrap_or_default().to_owned();
+    let mut socket = app.agent(&owner).await;
+    let mut other_socket =
+        kefu_api::testing::WsClient::connect(&app.ws_url(&format!("/ws/agent?token={other_access}")))
+            .await
+            .expect("ws");
+    other_socket.send(json!({ "type": "hello", "protocol": 1 })).await;
+    other_socket.next_of("welcome").await;
+
     let (status, _) = app.post("/api/v1/auth/logout", None, json!({ "refresh_token": owner.refresh })).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.get("/api/v1/me", Some(&owner.access)).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    socket.next_of("session_ended").await;
+    let end = loop {
+        match socket.next().await {
+            Ok(_) => continue,
+            Err(end) => break end,
+        }
+    };
+    assert_eq!(end, kefu_api::testing::WsEnd::Closed(4005));
+    let (status, _) = app.get("/api/v1/me", Some(&other_access)).await;
+    assert_eq!(status, StatusCode::OK, "another session of the member is untouched");
+    other_socket.send(json!({ "type": "ping" })).await;
+    other_socket.next_of("pong").await;
+
     let (status, _) = app.post("/api/v1/auth/logout", None, json!({ "refresh_token": owner.refresh })).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
@@ -255,6 +297,8 @@ async fn password_reset_changes_password_and_signs_out_everywhere() {
 
     let (status, _) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "old sessions are revoked");
+    let (status, _) = app.get("/api/v1/me", Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "their access tokens end at once");
     let (status, _) =
         app.post("/api/v1/auth/login", None, json!({ "email": owner.email, "password": owner.password })).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -306,4 +350,69 @@ async fn concurrent_signups_of_one_company_name_get_distinct_slugs() {
         .post("/api/v1/auth/signup", None, json!({ "company_name": "A", "email": format!("{}@example.com", unique("r-")), "password": "a perfectly fine password", "slug": "admin" }))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}
+
+/// The console's session: the refresh token only in an `HttpOnly; Secure; SameSite=Strict`
+/// cookie on the auth path, rotated with each refresh, cleared at logout.
+#[tokio::test]
+async fn the_consoles_refresh_token_is_an_http_only_cookie_on_the_auth_path() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let login = json!({ "email": owner.email, "password": owner.password, "token_delivery": "cookie" });
+    let response = app.http.post(app.url("/api/v1/auth/login")).json(&login).send().await.expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(&response);
+    for part in ["kefu_rt=kefu_rt_", "HttpOnly", "SameSite=Strict", "Path=/api/v1/auth", "Secure", "Max-Age="] {
+        assert!(cookie.contains(part), "{cookie} lacks {part}");
+    }
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert!(body["refresh_token"].is_null(), "not in the body: {body}");
+    let token = cookie.split(';').next().unwrap_or_default().to_owned();
+
+    // A refresh with the cookie and no body: a new cookie, the token still not in the body.
+    let refreshed =
+        app.http.post(app.url("/api/v1/auth/refresh")).header("cookie", &token).send().await.expect("refresh");
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let next = set_cookie(&refreshed);
+    assert!(next.starts_with("kefu_rt=kefu_rt_") && !next.starts_with(&token), "{next}");
+    let body: serde_json::Value = refreshed.json().await.expect("json");
+    assert!(body["refresh_token"].is_null() && body["access_token"].is_string(), "{body}");
+    let access = body["access_token"].as_str().unwrap_or_default().to_owned();
+    // No cookie, no body: refused.
+    let (status, problem) = app.call("POST", "/api/v1/auth/refresh", None, None).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")));
+
+    // Logout with the cookie clears it and ends the access token at once.
+    let next = next.split(';').next().unwrap_or_default().to_owned();
+    let out = app.http.post(app.url("/api/v1/auth/logout")).header("cookie", &next).send().await.expect("logout");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(set_cookie(&out).contains("Max-Age=0"));
+    let (status, _) = app.get("/api/v1/me", Some(&access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// A session ends at its absolute lifetime however often it was refreshed: its refresh token
+/// and its access tokens are refused.
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let (status, _) = app.get("/api/v1/me", Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::OK);
+    sqlx::query(
+        "update control.sessions set expires_at = now() - interval '1 second'
+          where id = (select family_id from control.refresh_tokens where token_hash = $1)",
+    )
+    .bind(kefu_api::domain::secret::digest(&owner.refresh))
+    .execute(app.db())
+    .await
+    .expect("end the session");
+    let (status, body) = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": owner.refresh })).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_refresh_token")));
+    let (status, _) = app.get("/api/v1/me", Some(&owner.access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+fn set_cookie(response: &reqwest::Response) -> String {
+    response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }

@@ -57,7 +57,7 @@ async fn a_token_of_tenant_a_never_reaches_tenant_b() {
     let keys = &app.state.jwt;
     let user: kefu_protocol::UserId = a.user_id.parse().expect("user id");
     let tenant: TenantId = b.tenant_id.parse().expect("tenant id");
-    let signed = keys.issue_access(user, tenant, kefu_protocol::Role::Owner).expect("issue");
+    let signed = keys.issue_access(user, tenant, kefu_protocol::Role::Owner, uuid::Uuid::now_v7()).expect("issue");
     let (status, body) = app.get("/api/v1/members", Some(&signed)).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
 }

@@ -91,6 +91,7 @@ async fn a_token_signed_with_a_visitor_key_is_never_a_members_token() {
         iat: now,
         exp: now + 600,
         jti: "minted-at-the-edge".into(),
+        sid: None,
     };
     let forged = app.state.jwt.visitor_keys().sign(&claims).expect("sign");
     let (status, problem) = app.get("/api/v1/me", Some(&forged)).await;

@@ -1,38 +1,19 @@
-// The signed-in session: tokens, user, tenant and role, kept in localStorage so every tab shares
-// one session. Access tokens are refreshed silently shortly before they expire; refresh tokens are
-// single-use and reusing one revokes the session, so a refresh runs under a Web Lock and first
-// re-reads what another tab may already have refreshed.
+// The signed-in session. The refresh token lives only in the api's HttpOnly, SameSite=Strict
+// cookie on /api/v1/auth (scripts never see it); each tab keeps its access token in memory and
+// gets a new one from POST /api/v1/auth/refresh with that cookie. Who is signed in (user, tenant,
+// role; no secrets) is kept in localStorage so every tab shows the same session and signs out
+// together. Refresh tokens are single-use (reusing one revokes the session), so refreshes run
+// under a Web Lock across tabs: the cookie each sends is the one the previous refresh set.
 
-export interface SessionUser {
-  id: string;
-  email: string;
-  display_name: string;
-  email_verified: boolean;
-  /** The language the api knows the member reads Kefu in (mails use it). */
-  language?: string | null;
-}
+import type { components } from '../api/schema';
 
-export interface SessionTenant {
-  id: string;
-  slug: string;
-  name: string;
-}
+export type SessionUser = components['schemas']['UserView'];
+export type SessionTenant = components['schemas']['TenantView'];
+/** What the api answers to signup, login, accepting an invitation and refresh. */
+export type SessionResponse = components['schemas']['SessionResponse'];
 
-/** What the api answers to signup, login and refresh (`SessionResponse`). */
-export interface SessionResponse {
-  access_token: string;
-  expires_in: number;
-  refresh_token: string;
-  user: SessionUser;
-  tenant: SessionTenant;
-  role: string;
-}
-
+/** Who is signed in, as every tab sees it. */
 export interface StoredSession {
-  accessToken: string;
-  /** Epoch milliseconds. */
-  accessExpiresAt: number;
-  refreshToken: string;
   user: SessionUser;
   tenant: SessionTenant;
   role: string;
@@ -48,25 +29,25 @@ export interface SessionStorage {
   set(value: string | null): void;
 }
 
-export type Refresher = (refreshToken: string) => Promise<SessionResponse | 'revoked'>;
+/** Exchanges the cookie for a new access token: the answer, or 'revoked' when the api refuses. */
+export type Refresher = () => Promise<SessionResponse | 'revoked'>;
 
 type Lock = <T>(name: string, work: () => Promise<T>) => Promise<T>;
 
 function browserLock(): Lock {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-  if (locks) return <T,>(name: string, work: () => Promise<T>) => locks.request(name, work) as unknown as Promise<T>;
+  // The lock is held until `work` settles; its outcome is passed on.
+  if (locks) {
+    return <T,>(name: string, work: () => Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        locks.request(name, () => work().then(resolve, reject)).catch(reject);
+      });
+  }
   return (_name, work) => work();
 }
 
-export function fromResponse(response: SessionResponse, now: number): StoredSession {
-  return {
-    accessToken: response.access_token,
-    accessExpiresAt: now + response.expires_in * 1000,
-    refreshToken: response.refresh_token,
-    user: response.user,
-    tenant: response.tenant,
-    role: response.role,
-  };
+function profileOf(response: SessionResponse): StoredSession {
+  return { user: response.user, tenant: response.tenant, role: response.role };
 }
 
 export class Session {
@@ -74,6 +55,8 @@ export class Session {
   private inflight: Promise<string | null> | null = null;
   private cached: StoredSession | null = null;
   private cachedRaw: string | null = null;
+  /** This tab's access token (never stored). */
+  private access: { token: string; expiresAt: number } | null = null;
 
   constructor(
     private readonly storage: SessionStorage,
@@ -82,7 +65,7 @@ export class Session {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The stored session, or null when signed out. */
+  /** Who is signed in, or null when signed out. */
   current(): StoredSession | null {
     const raw = this.storage.get();
     if (raw !== this.cachedRaw) {
@@ -92,12 +75,14 @@ export class Session {
       } catch {
         this.cached = null;
       }
+      if (!this.cached) this.access = null;
     }
     return this.cached;
   }
 
+  /** A session the api just started (its refresh token is in the cookie). */
   start(response: SessionResponse): void {
-    this.write(fromResponse(response, this.now()));
+    this.keep(response);
   }
 
   /** Updates the user part after a profile change or email verification. */
@@ -108,14 +93,15 @@ export class Session {
 
   /** Signed out here and in every tab. */
   expire(): void {
+    this.access = null;
     this.write(null);
   }
 
-  /** A valid access token, refreshing first when it is about to expire; null when signed out. */
+  /** A valid access token, refreshing first when there is none or it is about to expire; null
+   *  when signed out. */
   async accessToken(): Promise<string | null> {
-    const current = this.current();
-    if (!current) return null;
-    if (current.accessExpiresAt - this.now() > MARGIN_MS) return current.accessToken;
+    if (!this.current()) return null;
+    if (this.access && this.access.expiresAt - this.now() > MARGIN_MS) return this.access.token;
     return this.refresh();
   }
 
@@ -128,18 +114,14 @@ export class Session {
   }
 
   private async refreshLocked(): Promise<string | null> {
-    // Another tab may have refreshed while this one waited for the lock.
-    const current = this.current();
-    if (!current) return null;
-    if (current.accessExpiresAt - this.now() > MARGIN_MS) return current.accessToken;
-    const answer = await this.refresher(current.refreshToken);
+    if (!this.current()) return null;
+    const answer = await this.refresher();
     if (answer === 'revoked') {
       this.expire();
       return null;
     }
-    const next = fromResponse(answer, this.now());
-    this.write(next);
-    return next.accessToken;
+    this.keep(answer);
+    return answer.access_token;
   }
 
   subscribe(listener: () => void): () => void {
@@ -149,7 +131,13 @@ export class Session {
 
   /** Call when another tab changed the storage. */
   changedElsewhere(): void {
+    this.current();
     for (const listener of this.listeners) listener();
+  }
+
+  private keep(response: SessionResponse): void {
+    this.access = { token: response.access_token, expiresAt: this.now() + response.expires_in * 1000 };
+    this.write(profileOf(response));
   }
 
   private write(value: StoredSession | null): void {
@@ -158,15 +146,17 @@ export class Session {
   }
 }
 
-async function refreshOverHttp(refreshToken: string): Promise<SessionResponse | 'revoked'> {
-  const response = await fetch('/api/v1/auth/refresh', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ refresh_token: refreshToken }),
-  });
+async function refreshWithCookie(): Promise<SessionResponse | 'revoked'> {
+  const response = await fetch('/api/v1/auth/refresh', { method: 'POST', credentials: 'same-origin' });
   if (response.ok) return (await response.json()) as SessionResponse;
   if (response.status === 401) return 'revoked';
   throw new Error(`refresh failed: HTTP ${response.status}`);
+}
+
+/** Ends the session on the api (its cookie, its access tokens and sockets everywhere), then here. */
+export async function signOut(): Promise<void> {
+  await fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }).catch(() => undefined);
+  session.expire();
 }
 
 const localStore: SessionStorage = {
@@ -178,7 +168,7 @@ const localStore: SessionStorage = {
   },
 };
 
-export const session = new Session(localStore, refreshOverHttp);
+export const session = new Session(localStore, refreshWithCookie);
 
 if (typeof window !== 'undefined') {
   window.addEventListener('storage', (event) => {

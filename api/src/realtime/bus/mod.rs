@@ -56,6 +56,16 @@ impl Topic {
         Self(format!("kefu:v1:{}:inbox", tenant.simple()))
     }
 
+    /// One member's own events in a tenant: all their sessions ending.
+    pub fn member(tenant: TenantId, user: kefu_protocol::UserId) -> Self {
+        Self(format!("kefu:v1:{}:member:{}", tenant.simple(), user.simple()))
+    }
+
+    /// One login session's events: its end.
+    pub fn login(tenant: TenantId, session: Uuid) -> Self {
+        Self(format!("kefu:v1:{}:login:{}", tenant.simple(), session.simple()))
+    }
+
     /// The wire name.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -5,7 +5,7 @@ import { Alert, Button, Descriptions, Form, Input, Result, Spin } from 'antd';
 import { useEffect, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
 import { api, call } from '../../api/client';
-import { session, type SessionResponse } from '../../auth/session';
+import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 import { AuthLayout } from './layout';
@@ -41,9 +41,9 @@ export function AcceptInvitePage() {
     setError(undefined);
     try {
       const answer = await call(api.POST('/api/v1/invitations/accept', {
-        body: { token, password: values.password, display_name: values.display_name?.trim() || null },
+        body: { token, password: values.password, display_name: values.display_name?.trim() || null, token_delivery: 'cookie' },
       }));
-      session.start(answer as unknown as SessionResponse);
+      session.start(answer);
       navigate('/inbox', { replace: true });
     } catch (e) {
       if (!showFieldErrors(form, e, t, ['display_name', 'password'])) setError(describe(e, t));
