@@ -2,6 +2,8 @@
 // (`window.KefuConfig`, rendered by `kefu_edge::loader`), and the bridge between the loader and
 // the chat UI. Both bundles import only types from here.
 
+import type { Availability } from './protocol';
+
 export type FieldKind = 'name' | 'email' | 'phone' | 'text';
 
 export interface FormField {
@@ -58,6 +60,18 @@ export interface Identity {
 
 /** Events a page can follow with `Kefu('on', event, fn)`. */
 export type KefuEvent = 'ready' | 'open' | 'close' | 'message' | 'unread' | 'agent_status';
+
+/** The `status` event (`Kefu('on', 'status', fn)`, or `Kefu('onSessionChange', fn)`): the
+ * team's availability as the server's `status` frame last told it. */
+export interface TeamStatus {
+  /** `online`: an agent takes new conversations; `busy`: agents connected, none does;
+   * `offline`: nobody connected, or outside business hours. */
+  team: Availability;
+  /** Closed by business hours: when the team opens next (an ISO instant), else null. */
+  opens_at: string | null;
+  /** The tenant's FAQ bot answers, so the visitor can write even when the team is offline. */
+  bot: boolean;
+}
 
 /** What the loader gives the UI when it mounts it. */
 export interface Bridge {
