@@ -38,7 +38,7 @@ echo "dev: building kefu, kefu-edge and kefu-fake-stripe" >&2
 cargo build --locked -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge -p kefu-tests --bin kefu-fake-stripe
 # The widget needs Node ≥ 20.19: the edge toolchain's Node 22 (cached under ~/.cache/kefu).
 NODE_PATH_DIR=$(eval "$(infra/local/edge-toolchain.sh node)" && dirname "$(command -v node)")
-PATH=$NODE_PATH_DIR:$PATH infra/local/widget.sh
+PATH=$NODE_PATH_DIR:$PATH infra/local/widget.sh --no-test
 PATH=$NODE_PATH_DIR:$PATH infra/local/console.sh --no-test
 # The api serves the built console at / (one origin: no CORS, the mailed links open it).
 export KEFU_HTTP__CONSOLE_DIR=$PWD/console/dist

@@ -2,6 +2,8 @@
 // (`window.KefuConfig`, rendered by `kefu_edge::loader`), and the bridge between the loader and
 // the chat UI. Both bundles import only types from here.
 
+import type { Availability } from './protocol';
+
 export type FieldKind = 'name' | 'email' | 'phone' | 'text';
 
 export interface FormField {
@@ -57,16 +59,36 @@ export interface Identity {
 }
 
 /** Events a page can follow with `Kefu('on', event, fn)`. */
-export type KefuEvent = 'ready' | 'open' | 'close' | 'message' | 'unread' | 'agent_status';
+export type KefuEvent = 'ready' | 'open' | 'close' | 'message' | 'unread' | 'agent_status' | 'status';
+
+/** `Kefu('openChat', …)`: open the panel with context for the team and a message to send. */
+export interface OpenChat {
+  /** Replaces the context (like `setContext`); a string becomes `{ note: string }`. */
+  context?: Record<string, unknown> | string;
+  /** Put in the composer (or the offline form's message); the visitor sends it. */
+  message?: string;
+}
+
+/** The `status` event (`Kefu('on', 'status', fn)`, or `Kefu('onSessionChange', fn)`): the
+ * team's availability as the server's `status` frame last told it. */
+export interface TeamStatus {
+  /** `online`: an agent takes new conversations; `busy`: agents connected, none does;
+   * `offline`: nobody connected, or outside business hours. */
+  team: Availability;
+  /** Closed by business hours: when the team opens next (an ISO instant), else null. */
+  opens_at: string | null;
+  /** The tenant's FAQ bot answers, so the visitor can write even when the team is offline. */
+  bot: boolean;
+}
 
 /** What the loader gives the UI when it mounts it. */
 export interface Bridge {
   config: KefuConfig;
   /** The shadow root the UI renders into (the launcher lives there too). */
   root: ShadowRoot;
-  /** Identity and context set before the UI loaded. */
+  /** Identity and context set before the UI loaded (a string context is the UI's to shape). */
   identity: Identity | null;
-  context: Record<string, unknown> | null;
+  context: Record<string, unknown> | string | null;
   /** Whether new agent messages chime (`Kefu('sound', false)` turns it off). */
   sound: boolean;
   /** Tell the page (and the launcher) something happened. */
@@ -79,11 +101,12 @@ export interface Bridge {
 
 /** What the UI gives back to the loader. */
 export interface UiApi {
-  open(): void;
+  /** Opens the panel; a string `message` goes into the composer (`openChat`). */
+  open(message?: unknown): void;
   close(): void;
   toggle(): void;
   identify(identity: Identity): void;
-  setContext(context: Record<string, unknown>): void;
+  setContext(context: Record<string, unknown> | string): void;
   setSound(on: boolean): void;
 }
 

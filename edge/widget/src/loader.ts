@@ -6,7 +6,7 @@
 // assistive tooling).
 // Budget: 3 KB gzip (checked by scripts/size.mjs), so no framework here.
 
-import type { Bridge, Identity, KefuConfig, KefuEvent, Mount, UiApi } from './config';
+import type { Bridge, Identity, KefuConfig, KefuEvent, Mount, OpenChat, UiApi } from './config';
 import { pickLanguage } from './lang';
 
 declare const __KEFU_UI__: string;
@@ -34,8 +34,10 @@ function start(config: KefuConfig): void {
   let ui: UiApi | null = null;
   let loading = false;
   let identity: Identity | null = null;
-  let context: Record<string, unknown> | null = null;
+  let context: Record<string, unknown> | string | null = null;
   let sound = true;
+  // The last `status` event, for listeners added after it (the UI emits it only on changes).
+  let status: unknown;
 
   const s = config.settings;
   const lang = pickLanguage(s.languages, s.default_language);
@@ -80,13 +82,8 @@ function start(config: KefuConfig): void {
       return sound;
     },
     emit(event, data) {
-      for (const fn of listeners[event] || []) {
-        try {
-          fn(data);
-        } catch (e) {
-          console.error('Kefu: an event listener threw', e);
-        }
-      }
+      if (event === 'status') status = data;
+      for (const fn of listeners[event] || []) call(fn, data);
     },
     setUnread(count) {
       badge.hidden = count <= 0;
@@ -111,23 +108,39 @@ function start(config: KefuConfig): void {
     document.head.appendChild(script);
   }
 
+  function call(fn: (data: unknown) => void, data: unknown): void {
+    try {
+      fn(data);
+    } catch (e) {
+      console.error('Kefu: an event listener threw', e);
+    }
+  }
+
   function run(command: Command): void {
     const [name, arg, fn] = command;
-    if (name === 'on' && typeof arg === 'string' && typeof fn === 'function') {
+    if (name === 'onSessionChange') {
+      run(['on', 'status', arg]);
+    } else if (name === 'on' && typeof arg === 'string' && typeof fn === 'function') {
       (listeners[arg as KefuEvent] ||= []).push(fn as (data: unknown) => void);
+      if (arg === 'status' && status) call(fn as (data: unknown) => void, status);
     } else if (name === 'identify' && arg && typeof arg === 'object') {
       identity = arg as Identity;
       if (ui) ui.identify(identity);
-    } else if (name === 'setContext' && arg && typeof arg === 'object') {
-      context = arg as Record<string, unknown>;
+    } else if (name === 'setContext' && arg && (typeof arg === 'object' || typeof arg === 'string')) {
+      context = arg as Record<string, unknown> | string;
       if (ui) ui.setContext(context);
+    } else if (name === 'openChat') {
+      // The context now (a later setContext wins), then open with the message for the composer.
+      const o = (arg || {}) as OpenChat;
+      if (o.context) run(['setContext', o.context]);
+      run(['open', o.message]);
     } else if (name === 'sound') {
       sound = arg !== false;
       if (ui) ui.setSound(sound);
     } else if (name === 'open' || name === 'close' || name === 'toggle') {
-      if (ui) ui[name]();
+      if (ui) ui[name](arg);
       else if (name !== 'close') {
-        later.push([name]);
+        later.push(command);
         load();
       }
     } else {

@@ -105,7 +105,7 @@ test('the snippet on another origin draws the launcher; the panel opens in zh-CN
   await page.addInitScript(() => {
     window.kefuEvents = [];
     window.Kefu = window.Kefu || function () { (window.Kefu.q = window.Kefu.q || []).push(arguments); };
-    for (const name of ['ready', 'open', 'close', 'agent_status']) {
+    for (const name of ['ready', 'open', 'close', 'agent_status', 'status']) {
       window.Kefu('on', name, (data) => window.kefuEvents.push([name, data === undefined ? null : data]));
     }
   });
@@ -135,8 +135,12 @@ test('visitor and agent chat live: messages, typing both ways, read receipt', as
   // Waiting for an agent: the queue place (the offline visitor's message is ahead); the team is online.
   await page.getByText('您前面还有 1 位。').waitFor();
   const events = await page.evaluate(() => window.kefuEvents);
-  assert.deepEqual(events.map(([name]) => name).filter((n) => n !== 'agent_status').slice(0, 2), ['ready', 'open'], JSON.stringify(events));
+  assert.deepEqual(events.map(([name]) => name).filter((n) => !n.includes('status')).slice(0, 2), ['ready', 'open'], JSON.stringify(events));
   assert.ok(events.some(([name, data]) => name === 'agent_status' && data === 'online'), JSON.stringify(events));
+  // The status event in the shape of the JS API: first after `ready`, from the server's frame.
+  const firstStatus = events.findIndex(([name]) => name === 'status');
+  assert.ok(firstStatus > events.findIndex(([name]) => name === 'ready'), JSON.stringify(events));
+  assert.equal(events[firstStatus][1].team, 'online', JSON.stringify(events));
   // The host page's context reaches the team.
   await page.evaluate(() => Kefu('setContext', { order: 'A-1001', error: 'payment declined' }));
   await agent.next((f) => f.type === 'visitor_updated');
@@ -443,5 +447,77 @@ test('over the month\'s conversations a new visitor gets the offline form with a
   } finally {
     await ctx.close();
     operator('plans', 'set', 'pro', 'conversations_per_month=20000');
+  }
+});
+
+test('a host page\'s openChat before the UI loaded opens the panel with its message and context; the status event follows the team', async () => {
+  const ctx = await browser.newContext({ locale: 'en-US' });
+  try {
+    const p = await ctx.newPage();
+    p.on('pageerror', (error) => console.error('page error:', error));
+    // As the page's error handler would, before any widget code ran; twice (nothing doubles).
+    await p.addInitScript(() => {
+      window.kefuEvents = [];
+      window.Kefu = window.Kefu || function () { (window.Kefu.q = window.Kefu.q || []).push(arguments); };
+      Kefu('on', 'ready', () => window.kefuEvents.push(['ready']));
+      Kefu('on', 'status', (s) => window.kefuEvents.push(['status', s]));
+      for (let i = 0; i < 2; i++) {
+        Kefu('openChat', { context: { error: 'Error: payment declined (code 51)', page: 'checkout' }, message: 'My payment failed' });
+      }
+    });
+    await p.goto(`http://127.0.0.1:${DEMO_PORT}/`);
+    await p.getByRole('dialog', { name: 'Chat with us' }).waitFor();
+    // The pre-chat form (on since an earlier scenario) comes first; the message waits for it.
+    await p.getByLabel(/^Name/).fill('Zhang Wei');
+    await p.getByRole('button', { name: 'Start chat' }).click();
+    const box = p.getByRole('textbox', { name: 'Type your message' });
+    const composerHolds = (text) => until(`the composer to hold ${text}`, async () => (await box.inputValue()) === text);
+    await composerHolds('My payment failed'); // once
+    const stored = await until('a session', async () => {
+      const kept = await widgetStorage(p, SITE_KEY);
+      return kept.visitor_id ? kept : false;
+    });
+    const context = async () => (await agent.rest('GET', `/api/v1/visitors/${stored.visitor_id}`)).attributes.context;
+    await until('the context stored', async () => (await context())?.page === 'checkout');
+    assert.deepEqual(await context(), { error: 'Error: payment declined (code 51)', page: 'checkout' });
+    // Not sent: the visitor sends it.
+    assert.equal(await pending(p), 0);
+    assert.equal((await shown(p)).length, 0);
+    assert.equal((await widgetStorage(p, SITE_KEY)).conversation_id, undefined);
+
+    // The status event: first after `ready`, with what the server's `status` frame said.
+    await until('the status event', () => p.evaluate(() => window.kefuEvents.some(([name]) => name === 'status')));
+    let events = await p.evaluate(() => window.kefuEvents);
+    assert.deepEqual(events.map(([name]) => name), ['ready', 'status'], JSON.stringify(events));
+    assert.equal(events[1][1].team, 'online');
+    assert.deepEqual(Object.keys(events[1][1]).sort(), ['bot', 'opens_at', 'team']);
+    // A listener added once it is known gets the current value at once (the seed's name too).
+    assert.equal((await p.evaluate(() => new Promise((resolve) => Kefu('onSessionChange', resolve)))).team, 'online');
+    // Every change: the agent steps away (busy), comes back, leaves (offline), returns.
+    const teams = () => p.evaluate(() => window.kefuEvents.filter(([name]) => name === 'status').map(([, s]) => s.team));
+    agent.send({ type: 'set_presence', status: 'away' });
+    await until('busy', async () => (await teams()).at(-1) === 'busy');
+    agent.send({ type: 'set_presence', status: 'online' });
+    await until('online again', async () => (await teams()).at(-1) === 'online');
+    agent.close();
+    // (A connection of the api node killed earlier may linger in presence up to 60 s.)
+    await until('offline', async () => (await teams()).at(-1) === 'offline', 90_000);
+    await agent.reconnect();
+    await until('online once more', async () => (await teams()).at(-1) === 'online');
+    assert.deepEqual(await teams(), ['online', 'busy', 'online', 'offline', 'online'], 'each change once');
+
+    // Later calls: a string context becomes a note; a new message replaces the untouched one,
+    // never what the visitor typed.
+    await p.evaluate(() => Kefu('openChat', { context: 'TypeError: cart is undefined', message: 'The cart is empty' }));
+    await composerHolds('The cart is empty');
+    await until('the note stored', async () => (await context())?.note === 'TypeError: cart is undefined');
+    assert.deepEqual(await context(), { note: 'TypeError: cart is undefined' });
+    await box.fill('My own words');
+    await p.evaluate(() => Kefu('openChat', { message: 'Overwritten?' }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(await box.inputValue(), 'My own words');
+    assert.equal(await pending(p), 0);
+  } finally {
+    await ctx.close();
   }
 });

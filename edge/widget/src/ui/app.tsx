@@ -6,6 +6,7 @@ import type { MessageFrame } from '../protocol';
 import type { Chat, ChatState } from './chat';
 import { Rating, VisitorForm } from './forms';
 import type { Strings } from './i18n';
+import { prefilled } from './jsapi';
 import { Text } from './text';
 
 const EMOJI = '😀 😂 😊 😍 🤔 😅 😢 😮 👍 👎 🙏 👏 🎉 ❤️ 🔥 ✅ ❌ 👋 💯 🙂 😉 😎 🤝 💡 📦 🚚 💳 🛒 ⭐ ⏰ 📷 🙌'.split(' ');
@@ -17,10 +18,12 @@ interface Props {
   language: string;
   t: Strings;
   open: boolean;
+  /** A message from the page's `openChat`, for the composer (a new object for each call). */
+  prefill: { text: string } | null;
   onClose: () => void;
 }
 
-export function App({ chat, config, texts, language, t, open, onClose }: Props) {
+export function App({ chat, config, texts, language, t, open, prefill, onClose }: Props) {
   const [state, setState] = useState<ChatState>(chat.state);
   const [draft, setDraft] = useState('');
   const [notice, setNotice] = useState<string | null>(null);
@@ -30,8 +33,15 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
   const list = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const picker = useRef<HTMLInputElement>(null);
+  // The last text `openChat` put in the composer: replaced by the next while the visitor leaves it.
+  const prefilledText = useRef<string | null>(null);
 
   useEffect(() => chat.subscribe(setState), [chat]);
+  useEffect(() => {
+    if (!prefill) return;
+    const next = prefilled(draft, prefilledText.current, prefill.text);
+    if (next !== draft) setDraft((prefilledText.current = next));
+  }, [prefill]);
   useEffect(() => {
     if (open) input.current?.focus();
   }, [open]);
@@ -208,6 +218,7 @@ export function App({ chat, config, texts, language, t, open, onClose }: Props) 
           intro=""
           submit={t.leaveMessage}
           withMessage={true}
+          message={draft}
           onSubmit={(profile, message) => {
             chat.setProfile(profile, false);
             chat.send(message);

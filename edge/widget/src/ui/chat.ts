@@ -21,6 +21,7 @@ import {
   type SessionGrant,
   type VisitorFrame,
 } from '../protocol';
+import { jsonBytes } from './jsapi';
 import { newClientId, Storage, type Outgoing } from './storage';
 
 export type Status = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'failed';
@@ -273,13 +274,7 @@ export class Chat {
   /** The host page's context; sent now if connected, else with the next session. */
   setContext(context: Record<string, unknown>): void {
     // The server refuses more than 8 KiB; refuse it here, once, rather than on every reconnect.
-    let size = Infinity;
-    try {
-      size = new TextEncoder().encode(JSON.stringify(context)).length;
-    } catch {
-      // Not serializable (cycles): refused below.
-    }
-    if (size > MAX_CONTEXT_BYTES) {
+    if (jsonBytes(context) > MAX_CONTEXT_BYTES) {
       console.warn(`Kefu: setContext takes a JSON object of at most ${MAX_CONTEXT_BYTES} bytes; ignored`);
       return;
     }

@@ -40,14 +40,15 @@ interface FormProps {
   t: Strings;
   intro: string;
   submit: string;
-  /** Ask for a message too (the offline form). */
+  /** Ask for a message too (the offline form), starting with this text. */
   withMessage: boolean;
+  message?: string;
   onSubmit: (profile: Profile, message: string) => void;
 }
 
-export function VisitorForm({ form, language, t, intro, submit, withMessage, onSubmit }: FormProps) {
+export function VisitorForm({ form, language, t, intro, submit, withMessage, message: initial = '', onSubmit }: FormProps) {
   const [values, setValues] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState('');
+  const [message, setMessage] = useState(initial);
   const [tried, setTried] = useState(false);
   const problems = form.fields.map((f) => problem(f, values[f.key] || '', t));
   const messageProblem = withMessage && !message.trim() ? t.required : null;

@@ -1,7 +1,7 @@
 // The chat UI bundle: loaded by the loader on first open or when the browser is idle, it mounts
 // the panel into the loader's shadow root and hands the loader its API (open/close/toggle,
-// identify, setContext). Notifications for unseen agent messages live here: the launcher's
-// badge, a blinking title and a short sound.
+// identify, setContext, openChat's message) and the page its `status` event. Notifications for
+// unseen agent messages live here: the launcher's badge, a blinking title and a short sound.
 
 import { render } from 'preact';
 import type { Identity, Mount, UiApi } from '../config';
@@ -10,6 +10,7 @@ import type { MessageFrame } from '../protocol';
 import { App } from './app';
 import { Chat } from './chat';
 import { strings } from './i18n';
+import { contextOf, teamStatus } from './jsapi';
 import { css } from './styles';
 
 const mount: Mount = (bridge) => {
@@ -21,6 +22,8 @@ const mount: Mount = (bridge) => {
   let identity: Identity | null = bridge.identity;
   let open = false;
   let sound = bridge.sound;
+  // The latest `openChat` message for the composer (a new object each time: the App takes it once).
+  let prefill: { text: string } | null = null;
 
   const style = document.createElement('style');
   style.textContent = css(s.color, s.position);
@@ -41,11 +44,23 @@ const mount: Mount = (bridge) => {
     },
     (agents) => bridge.emit('agent_status', agents),
   );
-  if (bridge.context) chat.setContext(bridge.context);
+  const setContext = (value: unknown) => {
+    const context = contextOf(value);
+    if (context) chat.setContext(context);
+    else console.warn('Kefu: the context is a JSON object or a string; ignored');
+  };
+  if (bridge.context) setContext(bridge.context);
   chat.subscribe((state) => bridge.setUnread(state.unread));
   let lastUnread = 0;
+  let lastStatus = '';
   chat.subscribe((state) => {
     if (state.unread !== lastUnread) bridge.emit('unread', (lastUnread = state.unread));
+    // Only what the server said: nothing before its first `status` frame, then each change.
+    const status = teamStatus(state);
+    if (status && JSON.stringify(status) !== lastStatus) {
+      lastStatus = JSON.stringify(status);
+      bridge.emit('status', status);
+    }
   });
 
   const seeing = () => open && document.visibilityState === 'visible';
@@ -57,7 +72,16 @@ const mount: Mount = (bridge) => {
 
   const draw = () =>
     render(
-      <App chat={chat} config={config} texts={texts} language={language} t={t} open={open} onClose={() => api.close()} />,
+      <App
+        chat={chat}
+        config={config}
+        texts={texts}
+        language={language}
+        t={t}
+        open={open}
+        prefill={prefill}
+        onClose={() => api.close()}
+      />,
       container,
     );
 
@@ -72,7 +96,12 @@ const mount: Mount = (bridge) => {
   };
 
   const api: UiApi = {
-    open: () => setOpen(true),
+    open(message) {
+      if (typeof message !== 'string' || !message) return setOpen(true);
+      prefill = { text: message };
+      if (open) draw();
+      else setOpen(true);
+    },
     // On the hosted chat page the chat is the page: it stays open.
     close: () => setOpen(!!config.link),
     toggle: () => setOpen(!open || !!config.link),
@@ -82,9 +111,7 @@ const mount: Mount = (bridge) => {
       if (next.name || next.email) chat.setProfile(identified(next), false);
       if (changed) chat.reidentify();
     },
-    setContext(context) {
-      chat.setContext(context);
-    },
+    setContext,
     setSound(on) {
       sound = on;
     },
