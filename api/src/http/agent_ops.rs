@@ -175,7 +175,7 @@ async fn send_message(
 /// supervisors and up may exceed it), as the socket's `claim`.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/claim", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 403, description = "forbidden: closed, someone else's, or a workspace key"),
         (status = 404, description = "resource_not_found"), (status = 409, description = "capacity_reached")))]
 async fn claim_conversation(
@@ -193,7 +193,7 @@ async fn claim_conversation(
 /// workspace key by its role), as the socket's `close`.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/close", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 403, description = "forbidden: a colleague's conversation"),
         (status = 404, description = "resource_not_found"), (status = 409, description = "conversation_closed")))]
 async fn close_conversation(

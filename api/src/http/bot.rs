@@ -444,7 +444,8 @@ pub struct ExportQuery {
 
 /// The whole knowledge base as a CSV or JSON file (the import's format).
 #[utoipa::path(get, path = "/api/v1/kb/export", tag = "bot", security(("bearer" = [])), params(ExportQuery),
-    responses((status = 200, description = "The file: text/csv for `format=csv`, application/json for `format=json`", content_type = "text/csv")))]
+    responses((status = 200, description = "The file: text/csv for `format=csv`, application/json (the import's entries) for `format=json`",
+        content((String = "text/csv"), (Vec<crate::bot::kb_file::RawEntry> = "application/json")))))]
 async fn export_entries(
     State(state): State<AppState>,
     auth: Auth<AnyMember>,

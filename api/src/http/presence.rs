@@ -26,7 +26,6 @@ pub struct AgentPresence {
     #[schema(value_type = String)]
     pub user_id: UserId,
     /// `online`, `busy` or `away` (agents not listed are offline).
-    #[schema(value_type = String)]
     pub status: AgentStatus,
 }
 

@@ -45,7 +45,6 @@ pub struct QueueQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueView {
     /// The team's availability as visitors are told it.
-    #[schema(value_type = String)]
     pub availability: Availability,
     /// Closed by business hours: when the team next opens.
     #[serde(skip_serializing_if = "Option::is_none")]
