@@ -54,7 +54,8 @@ type Lock = <T>(name: string, work: () => Promise<T>) => Promise<T>;
 
 function browserLock(): Lock {
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-  if (locks) return <T,>(name: string, work: () => Promise<T>) => locks.request(name, work) as unknown as Promise<T>;
+  // `request` types its answer as a promise of what the callback returns (here a promise); awaited, it is `work`'s.
+  if (locks) return async <T,>(name: string, work: () => Promise<T>): Promise<T> => await locks.request(name, work);
   return (_name, work) => work();
 }
 
