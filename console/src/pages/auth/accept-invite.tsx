@@ -5,17 +5,13 @@ import { Alert, Button, Descriptions, Form, Input, Result, Spin } from 'antd';
 import { useEffect, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
 import { api, call } from '../../api/client';
-import { session, type SessionResponse } from '../../auth/session';
+import type { components } from '../../api/schema';
+import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 import { AuthLayout } from './layout';
 
-interface Lookup {
-  company_name: string;
-  email: string;
-  role: string;
-  account_exists: boolean;
-}
+type Lookup = components['schemas']['InvitationLookup'];
 
 export function AcceptInvitePage() {
   const { t } = useI18n();
@@ -43,7 +39,7 @@ export function AcceptInvitePage() {
       const answer = await call(api.POST('/api/v1/invitations/accept', {
         body: { token, password: values.password, display_name: values.display_name?.trim() || null },
       }));
-      session.start(answer as unknown as SessionResponse);
+      session.start(answer);
       navigate('/inbox', { replace: true });
     } catch (e) {
       if (!showFieldErrors(form, e, t, ['display_name', 'password'])) setError(describe(e, t));

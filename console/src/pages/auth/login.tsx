@@ -3,7 +3,7 @@ import { Alert, Button, Form, Input } from 'antd';
 import { useState } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router';
 import { ApiError, api, call } from '../../api/client';
-import { session, type SessionResponse } from '../../auth/session';
+import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
 import { describe } from '../../ui/errors';
 import { AuthLayout } from './layout';
@@ -27,7 +27,7 @@ export function LoginPage() {
     setError(undefined);
     try {
       const answer = await call(api.POST('/api/v1/auth/login', { body: { email: values.email.trim(), password: values.password, tenant: values.tenant ?? null } }));
-      session.start(answer as unknown as SessionResponse);
+      session.start(answer);
       const back = (location.state as { from?: string } | null)?.from;
       navigate(back && back !== '/login' ? back : '/inbox', { replace: true });
     } catch (e) {

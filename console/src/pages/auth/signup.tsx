@@ -4,7 +4,7 @@ import { Alert, Button, Form, Input } from 'antd';
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api, call } from '../../api/client';
-import { session, type SessionResponse } from '../../auth/session';
+import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 import { AuthLayout } from './layout';
@@ -30,7 +30,7 @@ export function SignupPage() {
       const answer = await call(api.POST('/api/v1/auth/signup', {
         body: { company_name: values.company_name.trim(), display_name: values.display_name.trim(), email: values.email.trim(), password: values.password },
       }));
-      session.start(answer as unknown as SessionResponse);
+      session.start(answer);
       navigate('/inbox', { replace: true });
     } catch (e) {
       if (!showFieldErrors(form, e, t, ['company_name', 'display_name', 'email', 'password'])) setError(describe(e, t));
