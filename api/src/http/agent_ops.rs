@@ -50,7 +50,6 @@ pub struct SendRequest {
     /// A file uploaded with `POST /api/v1/attachments` by the same member, not sent yet (not on
     /// notes).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub attachment_id: Option<AttachmentId>,
 }
 
@@ -58,10 +57,8 @@ pub struct SendRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SentMessage {
     /// The message (`msg_…`); the original one when the `Idempotency-Key` was used before.
-    #[schema(value_type = String)]
     pub message_id: MessageId,
     /// Its conversation.
-    #[schema(value_type = String)]
     pub conversation_id: ConversationId,
     /// Its sequence number in the conversation.
     pub seq: i64,

@@ -361,7 +361,6 @@ async fn get_stats(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportSchedule {
     /// Who receives it (`usr_…`, supervisors and up).
-    #[schema(value_type = Vec<String>)]
     pub recipients: Vec<UserId>,
     /// When the next is sent (absent while nobody receives it).
     pub next_at: Option<chrono::DateTime<chrono::Utc>>,

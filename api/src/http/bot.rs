@@ -146,7 +146,6 @@ pub struct TestRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScoredEntry {
     /// `kb_…`.
-    #[schema(value_type = String)]
     pub entry_id: KbEntryId,
     /// Its language.
     pub language: String,
@@ -210,7 +209,6 @@ async fn test_question(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EntryView {
     /// `kb_…`.
-    #[schema(value_type = String)]
     pub id: KbEntryId,
     /// Language tag.
     pub language: String,
@@ -484,7 +482,6 @@ pub struct BotEventView {
     /// `no_knowledge`, `bot_off`.
     pub reason: Option<String>,
     /// The entry answered with (or the best one, or the answer that did not help).
-    #[schema(value_type = Option<String>)]
     pub entry_id: Option<KbEntryId>,
     /// The entry's score (0–1), when a question was scored.
     pub score: Option<f32>,

@@ -43,7 +43,6 @@ pub struct PlanView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantDetails {
     /// Tenant id.
-    #[schema(value_type = String)]
     pub id: TenantId,
     /// URL slug.
     pub slug: String,

@@ -104,7 +104,6 @@ fn document<T: Default + serde::de::DeserializeOwned>(what: &str, value: serde_j
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VisitorProfile {
     /// Visitor id.
-    #[schema(value_type = String)]
     pub id: VisitorId,
     /// The tenant's own id for a signed-in customer (identity verification).
     pub ext_user: Option<String>,
@@ -196,7 +195,6 @@ async fn get_visitor(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErasureReceipt {
     /// The visitor (`vis_…`).
-    #[schema(value_type = String)]
     pub visitor_id: VisitorId,
     /// Whether anything was left to erase (`false` when the visitor was already erased, or never
     /// existed: erasing again changes nothing).
