@@ -31,17 +31,21 @@ pub const LOOKAHEAD_DAYS: u64 = 60;
 /// The tenant's service hours document (`GET/PUT /api/v1/service-hours`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceHours {
     /// When the team answers. Outside these hours visitors are told the team is offline (the
     /// offline form shows) even if agents are connected. `None`: whenever agents are there.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub business_hours: Option<BusinessHours>,
     /// Replies Kefu sends on the team's behalf.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub auto_replies: AutoReplies,
     /// Closing conversations the visitor stopped answering.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub auto_close: AutoClose,
 }
 
@@ -51,6 +55,7 @@ pub struct ServiceHours {
 /// closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AutoClose {
     /// Whether idle conversations are closed.
@@ -88,6 +93,7 @@ impl AutoClose {
 /// The weekly opening hours of the team, and the days that differ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHours {
     /// IANA time zone the hours are in (`Asia/Shanghai`); the api checks it exists. Times are
@@ -97,12 +103,14 @@ pub struct BusinessHours {
     pub open: Vec<OpenSpan>,
     /// Dates whose hours replace the weekly ones (a holiday: no spans).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub special_days: Vec<SpecialDay>,
 }
 
 /// One open span on one weekday.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpenSpan {
     /// ISO weekday: 1 = Monday … 7 = Sunday.
@@ -116,21 +124,25 @@ pub struct OpenSpan {
 /// A date with its own hours.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SpecialDay {
     /// The local date, `YYYY-MM-DD`.
     pub date: String,
     /// What it is ("国庆节", "Christmas Eve"), up to 60 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub label: String,
     /// Its open spans; none: closed all day.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub open: Vec<TimeSpan>,
 }
 
 /// An open span within a day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimeSpan {
     /// Opening time, `HH:MM`.
@@ -142,20 +154,24 @@ pub struct TimeSpan {
 /// The automatic replies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AutoReplies {
     /// Answers a conversation's first message while the team is there.
     #[serde(default = "AutoReply::default_greeting")]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub greeting: AutoReply,
     /// Answers a visitor who writes while the team is offline (outside business hours, or nobody
     /// connected): once until an agent writes in the conversation.
     #[serde(default = "AutoReply::default_away")]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub away: AutoReply,
 }
 
 /// One automatic reply in every language it is written in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AutoReply {
     /// Whether it is sent.

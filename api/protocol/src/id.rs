@@ -24,8 +24,8 @@ pub enum IdParseError {
 }
 
 macro_rules! prefixed_id {
-    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
-        $(#[$meta])*
+    ($(#[doc = $doc:literal])* $name:ident, $prefix:literal) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
         pub struct $name(Uuid);
@@ -86,7 +86,32 @@ macro_rules! prefixed_id {
 
         #[cfg(feature = "sqlx")]
         crate::pg::uuid_newtype!($name);
+
+        /// In OpenAPI a string: the prefix, an underscore and 32 lowercase hex digits.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                id_schema(&[$($doc),*], $prefix)
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
+}
+
+/// The OpenAPI schema of an id type: a string with its prefix as a pattern, its doc comment and
+/// the prefix spelled out as the description, and an example.
+#[cfg(feature = "openapi")]
+fn id_schema(doc: &[&str], prefix: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let doc = doc.iter().map(|line| line.trim()).collect::<Vec<_>>().join(" ");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!("{doc} `{prefix}_` and 32 lowercase hex digits.")))
+        .pattern(Some(format!("^{prefix}_[0-9a-f]{{32}}$")))
+        .examples([format!("{prefix}_0193a1c4e5f67890abcdef0123456789")])
+        .into()
 }
 
 prefixed_id!(

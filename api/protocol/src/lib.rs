@@ -4,7 +4,11 @@
 //! claims and the stable error codes of problem responses. It must stay free of tokio and crypto
 //! crates so that every runtime can depend on it; signing and verifying live with the services
 //! that hold the keys. sqlx comes in only with the optional `sqlx` feature (how ids and wire enums
-//! are stored, `pg`), which the api enables and the edge never does.
+//! are stored, `pg`), which the api enables and the edge never does; so does utoipa with the
+//! optional `openapi` feature: the OpenAPI schemas of the wire types the REST api answers with
+//! (ids are strings with their prefix as a pattern). A field that is always written is `required`
+//! there even when a request may leave it out (it has a default), so the schemas describe answers
+//! as the TypeScript declarations (`ts`) do.
 
 pub mod claims;
 pub mod error;

@@ -167,6 +167,25 @@ impl<'de> Deserialize<'de> for OriginPattern {
     }
 }
 
+/// In OpenAPI a string, as it is written.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for OriginPattern {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An allowed origin: exact (`https://shop.example.com`, with an optional port) or every \
+                 subdomain of a domain (`https://*.example.com`).",
+            ))
+            .max_length(Some(MAX_PATTERN_LEN))
+            .examples(["https://*.example.com"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for OriginPattern {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

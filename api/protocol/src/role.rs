@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// What a member of a tenant may do. Roles are ordered: each role can do everything the roles
 /// below it can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Answers conversations.

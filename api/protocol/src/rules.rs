@@ -19,6 +19,7 @@ pub const MAX_VALUE_CHARS: usize = 200;
 /// conversation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Stable id (`[a-z0-9_-]{1,40}`, unique), recorded on the conversations it fired on.
@@ -38,6 +39,7 @@ pub struct Rule {
 /// When a rule is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// On the message that opens a conversation (before the assignment engine sees it).
@@ -49,6 +51,7 @@ pub enum Trigger {
 /// How a text is compared (case-insensitive, except `matches`, whose pattern says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TextOp {
     /// Contains the value.
@@ -64,6 +67,7 @@ pub enum TextOp {
 /// A condition on what the visitor wrote, where they are, or who they are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "field", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// The visitor's message.
@@ -100,6 +104,7 @@ pub enum Condition {
 /// What a rule does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Adds a tag.

@@ -20,6 +20,7 @@ pub const MAX_FORM_FIELDS: usize = 10;
 /// Which corner the launcher sits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
     /// Bottom right.
@@ -31,6 +32,7 @@ pub enum Position {
 /// What a form field collects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     /// The visitor's name.
@@ -46,6 +48,7 @@ pub enum FieldKind {
 /// One field of the pre-chat or offline form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FormField {
     /// Key the answer is stored under: `[a-z][a-z0-9_]{0,31}`.
@@ -54,6 +57,7 @@ pub struct FormField {
     pub kind: FieldKind,
     /// Whether the visitor must answer.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub required: bool,
     /// Label per language (1–80 characters).
     pub label: BTreeMap<String, String>,
@@ -62,18 +66,21 @@ pub struct FormField {
 /// A form the widget shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FormSettings {
     /// Shown at all.
     pub enabled: bool,
     /// Its fields, in order.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub fields: Vec<FormField>,
 }
 
 /// The widget's texts in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WidgetTexts {
     /// Header title (1–60 characters).
@@ -89,6 +96,7 @@ pub struct WidgetTexts {
 /// Everything an admin sets about the widget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WidgetSettings {
     /// Brand colour, `#rrggbb`.
@@ -97,6 +105,7 @@ pub struct WidgetSettings {
     pub position: Position,
     /// Logo shown in the header (an https URL), if any.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub logo_url: Option<String>,
     /// Language used when the visitor's browser prefers none of `languages`.
     pub default_language: String,
@@ -110,9 +119,11 @@ pub struct WidgetSettings {
     pub offline_form: FormSettings,
     /// Sites allowed to embed the widget (exact origins or `https://*.domain`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub allowed_origins: Vec<OriginPattern>,
     /// Refuse visitors whose identity is not verified by the tenant's HMAC.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub identity_required: bool,
 }
 
@@ -276,6 +287,7 @@ impl WidgetSettings {
 /// What the edge learns when it resolves a site key (`GET /internal/edge/v1/sites/{site_key}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EdgeSite {
     /// The site key.
     pub site_key: SiteKeyId,
@@ -289,6 +301,7 @@ pub struct EdgeSite {
     pub settings: WidgetSettings,
     /// Secret for identity verification: `hex(HMAC-SHA256(secret, user_id))` from the tenant's
     /// backend proves a visitor's user id. `None` until an admin generates one.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub identity_secret: Option<String>,
 }
 

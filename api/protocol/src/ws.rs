@@ -239,6 +239,7 @@ pub enum VisitorFrame {
 /// conversations, `busy` when agents are connected but none does, else `offline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
     /// Someone takes new conversations.
@@ -274,6 +275,7 @@ pub struct QueuePlace {
 /// Agent availability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     /// Takes new conversations.
@@ -383,6 +385,7 @@ pub struct JoinEntry {
 /// Who wrote a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Sender {
     /// The visitor.
@@ -414,6 +417,7 @@ pub enum Sender {
 /// A message as delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageView {
     /// The conversation.
     pub conversation_id: ConversationId,
@@ -445,16 +449,19 @@ pub struct MessageView {
 /// What a bot message offers the visitor besides its text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BotReply {
     /// The knowledge-base entry it answers with (absent for the bot's own notices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_id: Option<KbEntryId>,
     /// Ask "Did this help? / Talk to a human" (answered with `bot_feedback`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub ask_feedback: bool,
     /// Other questions the knowledge base answers, offered as one-tap replies (sent as the
     /// visitor's message).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub related: Vec<String>,
     /// This message hands the conversation to people: the bot is done in it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -464,6 +471,7 @@ pub struct BotReply {
 /// Why the bot handed a conversation to people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HandoffReason {
     /// No entry scored at or above the threshold.
@@ -497,6 +505,7 @@ impl HandoffReason {
 /// What a system note records. System notes are private: only agents see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NoteEvent {
     /// The conversation was handed to an agent or to a team's queue.
@@ -557,6 +566,7 @@ pub enum NoteEvent {
 /// `GET /v1/attachments/{id}?token=` at the edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachmentRef {
     /// Id.
     pub id: AttachmentId,
@@ -571,6 +581,7 @@ pub struct AttachmentRef {
 /// Whether a conversation is still going on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationStatus {
     /// Open: the visitor's messages go into it.
@@ -615,6 +626,7 @@ impl std::str::FromStr for ConversationStatus {
 /// A conversation's state as agents see it in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationSummary {
     /// Conversation id.
     pub conversation_id: ConversationId,
@@ -623,6 +635,7 @@ pub struct ConversationSummary {
     /// Open or closed.
     pub status: ConversationStatus,
     /// The assigned agent, if any.
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub assignee: Option<UserId>,
     /// Highest sequence number.
     pub last_seq: i64,
@@ -636,13 +649,16 @@ pub struct ConversationSummary {
     pub team_id: Option<TeamId>,
     /// Tags, lowercase (agents only; empty for visitors).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub tags: Vec<String>,
     /// Colleagues invited into the conversation besides the assignee (agents only; empty for
     /// visitors).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub participants: Vec<UserId>,
     /// The FAQ bot is answering it: it is not in the queue until the bot hands it off.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub bot: bool,
 }
 

@@ -106,7 +106,6 @@ pub struct HeatPoint {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentFigures {
     /// The agent (`usr_…`); absent for conversations nobody was assigned.
-    #[schema(value_type = Option<String>)]
     pub user_id: Option<UserId>,
     /// Their name, if they are still a member.
     pub name: Option<String>,
@@ -118,7 +117,6 @@ pub struct AgentFigures {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TeamFigures {
     /// The team (`team_…`); absent for conversations in no team.
-    #[schema(value_type = Option<String>)]
     pub team_id: Option<TeamId>,
     /// Its name, if it still exists.
     pub name: Option<String>,

@@ -56,7 +56,7 @@ pub async fn round(
         if let Err(error) = run(databases, store, tenant, days, shutdown).await {
             tracing::warn!(%tenant, error = format!("{error:#}"), "a retention run failed; it is tried again in 15 minutes");
             let later = Utc::now() + chrono::Duration::minutes(15);
-            let last = serde_json::json!({ "at": Utc::now(), "error": "the run failed; it is tried again" });
+            let last = db::retention::RetentionRun::failed(Utc::now());
             db::retention::finish_run(&mut *databases.control().acquire().await?, tenant, &last, later).await?;
         }
         ran += 1;
@@ -127,13 +127,19 @@ async fn run(
     }
     let mut tx = TenantTx::begin(databases, &schema).await?;
     let kept_open = if days.is_some() { db::retention::kept_open(&mut tx, cutoff).await? } else { 0 };
-    let last = serde_json::json!({
-        "at": started, "days": days, "cutoff": days.map(|_| cutoff), "messages": deleted.messages,
-        "attachments": deleted.attachments, "page_views": deleted.page_views, "kept_open": kept_open,
-        "complete": finished,
-    });
+    let last = db::retention::RetentionRun {
+        at: started,
+        days,
+        cutoff: days.map(|_| cutoff),
+        messages: deleted.messages,
+        attachments: deleted.attachments,
+        page_views: deleted.page_views,
+        kept_open,
+        complete: finished,
+        error: None,
+    };
     if deleted.messages + deleted.attachments + deleted.page_views > 0 {
-        db::audit::record(&mut tx, Actor::System, "retention.applied", None, last.clone()).await?;
+        db::audit::record(&mut tx, Actor::System, "retention.applied", None, serde_json::to_value(&last)?).await?;
     }
     tx.commit().await?;
     let next = if finished { started + chrono::Duration::days(1) } else { Utc::now() + chrono::Duration::minutes(1) };

@@ -41,7 +41,7 @@ pub struct MessageRow {
 
 text_enum! {
     /// What kind of author wrote a message (`messages.sender_kind`).
-    #[derive(serde::Serialize)]
+    #[derive(serde::Serialize, utoipa::ToSchema)]
     #[serde(rename_all = "lowercase")]
     pub enum SenderKind {
         /// The visitor.

@@ -22,7 +22,63 @@ pub struct Settings {
     /// When the retention job next runs for it.
     pub retention_next_at: DateTime<Utc>,
     /// What the last run did.
-    pub retention_last: Option<serde_json::Value>,
+    pub retention_last: Option<sqlx::types::Json<RetentionRun>>,
+}
+
+/// What a retention run did: `tenants.retention_last`, and the details of its
+/// `retention.applied` audit entry.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RetentionRun {
+    /// When it started.
+    pub at: DateTime<Utc>,
+    /// The period applied in days (null: content is kept; only files never sent expire).
+    #[serde(default)]
+    #[schema(required)]
+    pub days: Option<i32>,
+    /// Content stored before this instant was deleted (null without a period).
+    #[serde(default)]
+    #[schema(required)]
+    pub cutoff: Option<DateTime<Utc>>,
+    /// Messages and notes deleted.
+    #[serde(default)]
+    #[schema(required)]
+    pub messages: i64,
+    /// Attachments deleted (with their messages, or never sent).
+    #[serde(default)]
+    #[schema(required)]
+    pub attachments: i64,
+    /// Page views deleted.
+    #[serde(default)]
+    #[schema(required)]
+    pub page_views: i64,
+    /// Old messages kept because their conversation is open.
+    #[serde(default)]
+    #[schema(required)]
+    pub kept_open: i64,
+    /// Whether it got through everything old enough (else the next run continues within minutes).
+    #[serde(default)]
+    #[schema(required)]
+    pub complete: bool,
+    /// The run failed (it is tried again in 15 minutes); absent when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RetentionRun {
+    /// A run that failed at `at`.
+    pub fn failed(at: DateTime<Utc>) -> Self {
+        Self {
+            at,
+            days: None,
+            cutoff: None,
+            messages: 0,
+            attachments: 0,
+            page_views: 0,
+            kept_open: 0,
+            complete: false,
+            error: Some("the run failed; it is tried again".to_owned()),
+        }
+    }
 }
 
 impl Settings {
@@ -90,12 +146,12 @@ pub async fn claim_due(conn: &mut PgConnection) -> sqlx::Result<Option<(TenantId
 pub async fn finish_run(
     conn: &mut PgConnection,
     tenant: TenantId,
-    last: &serde_json::Value,
+    last: &RetentionRun,
     next_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query("update control.tenants set retention_last = $2, retention_next_at = $3 where id = $1")
         .bind(tenant)
-        .bind(last)
+        .bind(sqlx::types::Json(last))
         .bind(next_at)
         .execute(conn)
         .await?;

@@ -32,7 +32,6 @@ pub struct RoutingSettings {
     /// How an agent is chosen.
     pub strategy: Strategy,
     /// Conversations without a team go to this team's members.
-    #[schema(value_type = Option<String>)]
     pub default_team_id: Option<TeamId>,
     /// Tag → priority (0–100): a waiting conversation with the tag waits at least at that
     /// priority.

@@ -50,7 +50,6 @@ pub struct SendRequest {
     /// A file uploaded with `POST /api/v1/attachments` by the same member, not sent yet (not on
     /// notes).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub attachment_id: Option<AttachmentId>,
 }
 
@@ -58,10 +57,8 @@ pub struct SendRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SentMessage {
     /// The message (`msg_…`); the original one when the `Idempotency-Key` was used before.
-    #[schema(value_type = String)]
     pub message_id: MessageId,
     /// Its conversation.
-    #[schema(value_type = String)]
     pub conversation_id: ConversationId,
     /// Its sequence number in the conversation.
     pub seq: i64,
@@ -175,7 +172,7 @@ async fn send_message(
 /// supervisors and up may exceed it), as the socket's `claim`.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/claim", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 403, description = "forbidden: closed, someone else's, or a workspace key"),
         (status = 404, description = "resource_not_found"), (status = 409, description = "capacity_reached")))]
 async fn claim_conversation(
@@ -193,7 +190,7 @@ async fn claim_conversation(
 /// workspace key by its role), as the socket's `close`.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/close", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 403, description = "forbidden: a colleague's conversation"),
         (status = 404, description = "resource_not_found"), (status = 409, description = "conversation_closed")))]
 async fn close_conversation(

@@ -292,7 +292,7 @@ fn csv_of(dashboard: &Dashboard, table: &str) -> std::result::Result<Vec<u8>, cs
 /// A table of the dashboard as CSV (UTF-8 with a byte-order mark, so spreadsheets read Chinese
 /// names right).
 #[utoipa::path(get, path = "/api/v1/analytics/export", tag = "analytics", security(("bearer" = [])), params(ExportQuery),
-    responses((status = 200, content_type = "text/csv", description = "The table's rows"),
+    responses((status = 200, body = String, content_type = "text/csv", description = "The table's rows"),
         (status = 422, description = "validation_failed")))]
 async fn export_analytics(
     State(state): State<AppState>,
@@ -361,7 +361,6 @@ async fn get_stats(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportSchedule {
     /// Who receives it (`usr_…`, supervisors and up).
-    #[schema(value_type = Vec<String>)]
     pub recipients: Vec<UserId>,
     /// When the next is sent (absent while nobody receives it).
     pub next_at: Option<chrono::DateTime<chrono::Utc>>,

@@ -60,7 +60,6 @@ fn default_owner() -> KeyOwner {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyView {
     /// Key id (`key_…`).
-    #[schema(value_type = String)]
     pub id: ApiKeyId,
     /// Name.
     pub name: String,
@@ -74,7 +73,6 @@ pub struct ApiKeyView {
     /// Whose it is: a `member`'s (acts as them, ends when they leave) or the `tenant`'s.
     pub owner: KeyOwner,
     /// Who created it (`usr_…`); `null` once their account is gone.
-    #[schema(value_type = Option<String>)]
     pub created_by: Option<kefu_protocol::UserId>,
     /// The first characters of the secret, to tell keys apart.
     pub prefix: String,

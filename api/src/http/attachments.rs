@@ -64,7 +64,6 @@ pub struct VisitorTokenQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttachmentView {
     /// `att_…`: send it with a WebSocket `send` frame's `attachment_id`.
-    #[schema(value_type = String)]
     pub id: AttachmentId,
     /// File name.
     pub name: String,

@@ -68,7 +68,8 @@ pub struct AuditEntry {
     pub action: String,
     /// What it happened to.
     pub target: Option<String>,
-    /// Details.
+    /// What the action recorded: free-form JSON whose keys depend on the action (docs/api.md,
+    /// "Audit log").
     pub details: serde_json::Value,
 }
 
@@ -162,7 +163,7 @@ async fn list_audit_log(
 /// The matching entries as CSV (newest first, at most 100,000), streamed; the export itself is
 /// recorded first.
 #[utoipa::path(get, path = "/api/v1/audit-log/export", tag = "audit", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, content_type = "text/csv", description = "id, occurred_at, actor_user_id, actor_name, actor_api_key_id, action, target, details"),
+    responses((status = 200, body = String, content_type = "text/csv", description = "id, occurred_at, actor_user_id, actor_name, actor_api_key_id, action, target, details"),
         (status = 422, description = "validation_failed")))]
 async fn export_audit_log(
     State(state): State<AppState>,

@@ -146,7 +146,6 @@ pub struct TestRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScoredEntry {
     /// `kb_…`.
-    #[schema(value_type = String)]
     pub entry_id: KbEntryId,
     /// Its language.
     pub language: String,
@@ -210,7 +209,6 @@ async fn test_question(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EntryView {
     /// `kb_…`.
-    #[schema(value_type = String)]
     pub id: KbEntryId,
     /// Language tag.
     pub language: String,
@@ -444,7 +442,8 @@ pub struct ExportQuery {
 
 /// The whole knowledge base as a CSV or JSON file (the import's format).
 #[utoipa::path(get, path = "/api/v1/kb/export", tag = "bot", security(("bearer" = [])), params(ExportQuery),
-    responses((status = 200, description = "The file: text/csv for `format=csv`, application/json for `format=json`", content_type = "text/csv")))]
+    responses((status = 200, description = "The file: text/csv for `format=csv`, application/json (the import's entries) for `format=json`",
+        content((String = "text/csv"), (Vec<crate::bot::kb_file::RawEntry> = "application/json")))))]
 async fn export_entries(
     State(state): State<AppState>,
     auth: Auth<AnyMember>,
@@ -483,7 +482,6 @@ pub struct BotEventView {
     /// `no_knowledge`, `bot_off`.
     pub reason: Option<String>,
     /// The entry answered with (or the best one, or the answer that did not help).
-    #[schema(value_type = Option<String>)]
     pub entry_id: Option<KbEntryId>,
     /// The entry's score (0–1), when a question was scored.
     pub score: Option<f32>,

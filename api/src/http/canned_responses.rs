@@ -30,7 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CannedResponseView {
     /// `canned_…`.
-    #[schema(value_type = String)]
     pub id: CannedResponseId,
     /// Lowercase, unique: `[a-z0-9_-]{1,32}`.
     pub shortcut: String,
@@ -39,7 +38,6 @@ pub struct CannedResponseView {
     /// Text inserted into the reply, 1–4000 characters.
     pub body: String,
     /// Who created it.
-    #[schema(value_type = Option<String>)]
     pub created_by: Option<UserId>,
     /// Created.
     pub created_at: DateTime<Utc>,

@@ -92,7 +92,7 @@ async fn name_of(tx: &mut TenantTx, user: UserId) -> Result<String> {
 /// message goes into it. Refused while the visitor has another open conversation.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/reopen", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 404, description = "resource_not_found"),
         (status = 409, description = "conversation_open, visitor_has_open_conversation")))]
 async fn reopen_conversation(
@@ -158,7 +158,7 @@ fn parse_target(raw: &str) -> Result<Result<UserId, TeamId>> {
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/transfer", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
     request_body = TransferRequest,
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 403, description = "forbidden"), (status = 404, description = "resource_not_found"),
         (status = 409, description = "conversation_closed, capacity_reached"),
         (status = 422, description = "validation_failed")))]
@@ -248,7 +248,7 @@ async fn transfer_conversation(
 #[utoipa::path(put, path = "/api/v1/conversations/{conversation_id}/tags", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
     request_body = TagsRequest,
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 403, description = "forbidden: a colleague's conversation"),
         (status = 404, description = "resource_not_found"), (status = 422, description = "validation_failed")))]
 async fn set_conversation_tags(
@@ -282,7 +282,7 @@ async fn set_conversation_tags(
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/participants", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
     request_body = ParticipantRequest,
-    responses((status = 200, body = Object, description = "ConversationSummary"),
+    responses((status = 200, body = ConversationSummary, description = "The conversation as it is now"),
         (status = 403, description = "forbidden"), (status = 404, description = "resource_not_found"),
         (status = 409, description = "conversation_closed")))]
 async fn add_participant(

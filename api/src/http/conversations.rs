@@ -60,7 +60,6 @@ pub struct ListQuery {
 pub struct ListedConversation {
     /// As in the protocol's `conversation_updated`.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub summary: ConversationSummary,
     /// The visitor's name and email, when they gave them.
     pub visitor_name: Option<String>,
@@ -68,9 +67,19 @@ pub struct ListedConversation {
     pub visitor_email: Option<String>,
     /// Visitor messages the team has not read.
     pub unread: i64,
-    /// The latest public message: `{ body, sender_kind, created_at }`.
-    #[schema(value_type = Option<Object>)]
-    pub last_message: Option<serde_json::Value>,
+    /// The latest public message.
+    pub last_message: Option<LastMessage>,
+}
+
+/// A conversation's latest public message, as the inbox previews it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastMessage {
+    /// Its text.
+    pub body: String,
+    /// Who wrote it.
+    pub sender_kind: db::messages::SenderKind,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// One inbox page.
@@ -142,14 +151,17 @@ async fn list_conversations(
         .into_iter()
         .map(|row| {
             ListedConversation {
-            summary: row.conversation.summary(),
-            visitor_name: row.visitor_name,
-            visitor_email: row.visitor_email,
-            unread: row.unread,
-            last_message: row.last_body.map(|body| {
-                serde_json::json!({ "body": body, "sender_kind": row.last_sender_kind, "created_at": row.last_at })
-            }),
-        }
+                summary: row.conversation.summary(),
+                visitor_name: row.visitor_name,
+                visitor_email: row.visitor_email,
+                unread: row.unread,
+                // One row of messages: the three are there together or not at all.
+                last_message: row
+                    .last_body
+                    .zip(row.last_sender_kind)
+                    .zip(row.last_at)
+                    .map(|((body, sender_kind), created_at)| LastMessage { body, sender_kind, created_at }),
+            }
         })
         .collect();
     Ok(axum::Json(ConversationPage { conversations, next_before }))
@@ -158,7 +170,7 @@ async fn list_conversations(
 /// One conversation.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}", tag = "conversations",
     security(("bearer" = [])), params(("conversation_id" = String, Path, description = "conv_…")),
-    responses((status = 200, body = Object, description = "ConversationSummary, as in the protocol"),
+    responses((status = 200, body = ConversationSummary, description = "As in the protocol"),
         (status = 404, description = "resource_not_found")))]
 async fn get_conversation(
     State(state): State<AppState>,
@@ -187,7 +199,6 @@ pub struct MessagesQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessagePage {
     /// Messages and private notes, oldest first.
-    #[schema(value_type = Vec<Object>)]
     pub messages: Vec<MessageView>,
     /// Whether more exist beyond this page in the direction asked (older for `before_seq` and
     /// for the latest page, newer for `after_seq`).

@@ -35,7 +35,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
 /// Resolves a site key for the edge (internal: `Authorization: Bearer <edge.secret>`).
 #[utoipa::path(get, path = "/internal/edge/v1/sites/{site_key}", tag = "edge",
     params(("site_key" = String, Path, description = "site_…")),
-    responses((status = 200, body = Object, description = "EdgeSite: tenant, region, version, settings, identity secret"),
+    responses((status = 200, body = EdgeSite, description = "Tenant, region, settings version, settings, identity secret"),
         (status = 304, description = "unchanged since the ETag in If-None-Match"),
         (status = 401, description = "unauthenticated"), (status = 403, description = "tenant_inactive"),
         (status = 404, description = "resource_not_found: unknown or revoked key")))]

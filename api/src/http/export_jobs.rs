@@ -68,9 +68,9 @@ pub struct ExportJobView {
     pub status: String,
     /// `json`, `csv` or `tar` (the workspace's archive).
     pub format: String,
-    /// The search's filters it exports.
-    #[schema(value_type = Object)]
-    pub filters: serde_json::Value,
+    /// The search's filters it exports: the parameters of `GET /api/v1/search` it was given, by
+    /// name (empty for a workspace's archive).
+    pub filters: std::collections::BTreeMap<String, String>,
     /// Conversations that matched when it was asked for (a workspace's archive: its tables and
     /// files, once it has started).
     pub total: i32,
@@ -99,7 +99,8 @@ impl From<db::export_jobs::Job> for ExportJobView {
             kind: job.kind,
             status: job.status,
             format: job.format,
-            filters: job.filters,
+            // Stored as the api wrote them (`audit_details`): names and strings only.
+            filters: serde_json::from_value(job.filters).unwrap_or_default(),
             total: job.total,
             written: job.written,
             bytes: job.bytes,

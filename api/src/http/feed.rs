@@ -46,7 +46,6 @@ pub enum FeedItem {
         /// This item's place (a valid `after`).
         position: String,
         /// The message.
-        #[schema(value_type = Object)]
         message: kefu_protocol::ws::MessageView,
     },
     /// An audit entry: an admin change, a read of conversations, an export, an erasure's receipt.

@@ -56,7 +56,6 @@ fn default_role() -> Role {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationView {
     /// Invitation id (`inv_…`).
-    #[schema(value_type = String)]
     pub id: InvitationId,
     /// Invitee's email.
     pub email: String,

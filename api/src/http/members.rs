@@ -28,7 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {
     /// User id.
-    #[schema(value_type = String)]
     pub user_id: UserId,
     /// Email.
     pub email: String,
@@ -202,7 +201,6 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProfileView {
     /// User id.
-    #[schema(value_type = String)]
     pub user_id: UserId,
     /// Display name.
     pub display_name: String,

@@ -23,10 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentPresence {
     /// User id.
-    #[schema(value_type = String)]
     pub user_id: UserId,
     /// `online`, `busy` or `away` (agents not listed are offline).
-    #[schema(value_type = String)]
     pub status: AgentStatus,
 }
 
@@ -50,7 +48,6 @@ fn unavailable(error: redis::RedisError) -> ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VisitorPresence {
     /// Visitor id.
-    #[schema(value_type = String)]
     pub visitor_id: VisitorId,
     /// The page they are on, once their widget reported one.
     pub current_page: Option<CurrentPage>,

@@ -45,7 +45,6 @@ pub struct QueueQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueView {
     /// The team's availability as visitors are told it.
-    #[schema(value_type = String)]
     pub availability: Availability,
     /// Closed by business hours: when the team next opens.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,15 +59,12 @@ pub struct QueueView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueEntry {
     /// `conv_…`.
-    #[schema(value_type = String)]
     pub conversation_id: ConversationId,
     /// `vis_…`.
-    #[schema(value_type = String)]
     pub visitor_id: VisitorId,
     /// The visitor's name, if they gave one.
     pub visitor_name: Option<String>,
     /// The team whose queue it is in (its own, else the default team).
-    #[schema(value_type = Option<String>)]
     pub team_id: Option<TeamId>,
     /// Tags.
     pub tags: Vec<String>,

@@ -36,10 +36,8 @@ pub struct RetentionView {
     pub plan_bound_from: DateTime<Utc>,
     /// When the next daily run is due.
     pub next_run_at: DateTime<Utc>,
-    /// The last run: `at`, `cutoff`, `days`, `messages`, `attachments`, `page_views` deleted,
-    /// `kept_open` (old messages kept because their conversation is open), `complete`.
-    #[schema(value_type = Option<Object>)]
-    pub last_run: Option<serde_json::Value>,
+    /// The last run, once there was one.
+    pub last_run: Option<db::retention::RetentionRun>,
 }
 
 impl From<db::retention::Settings> for RetentionView {
@@ -50,7 +48,7 @@ impl From<db::retention::Settings> for RetentionView {
             effective_days: s.effective_days(),
             plan_bound_from: s.bound_from,
             next_run_at: s.retention_next_at,
-            last_run: s.retention_last,
+            last_run: s.retention_last.map(|last| last.0),
         }
     }
 }

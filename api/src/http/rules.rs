@@ -25,7 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RulesView {
     /// The rules, in the order they run (docs/routing.md describes every field).
-    #[schema(value_type = Vec<Object>)]
     pub rules: Vec<Rule>,
     /// Version; send it back when saving to avoid overwriting someone else's change.
     pub version: i64,
@@ -38,7 +37,6 @@ pub struct RulesView {
 #[serde(deny_unknown_fields)]
 pub struct SaveRulesRequest {
     /// The whole list.
-    #[schema(value_type = Vec<Object>)]
     pub rules: Vec<Rule>,
     /// The version it was based on; a newer saved version is a `409 version_conflict`.
     pub version: Option<i64>,

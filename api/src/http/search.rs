@@ -71,14 +71,12 @@ pub struct SearchQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchHit {
     /// The message, as in the protocol.
-    #[schema(value_type = Object)]
     pub message: kefu_protocol::ws::MessageView,
     /// Its text around the first match, in plain-text segments; `hit` marks the matches.
     pub snippet: Vec<Segment>,
     /// How well it matched (relevance order), else absent.
     pub rank: Option<f32>,
     /// Its conversation, as in the protocol's `conversation_updated`.
-    #[schema(value_type = Object)]
     pub conversation: kefu_protocol::ws::ConversationSummary,
     /// The visitor's name, if they gave one.
     pub visitor_name: Option<String>,

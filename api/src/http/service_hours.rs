@@ -27,7 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceHoursView {
     /// The document (docs/api.md lists every field and limit).
-    #[schema(value_type = Object)]
     pub service_hours: ServiceHours,
     /// Version; send it back when saving to avoid overwriting someone else's change.
     pub version: i64,
@@ -53,7 +52,6 @@ pub struct HoursNow {
 #[serde(deny_unknown_fields)]
 pub struct SaveServiceHoursRequest {
     /// The whole document.
-    #[schema(value_type = Object)]
     pub service_hours: ServiceHours,
     /// The version it was based on; a newer saved version is a `409 version_conflict`.
     pub version: Option<i64>,

@@ -34,7 +34,6 @@ pub struct CreateSiteKeyRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SiteKeyView {
     /// The public key (`site_…`), as it appears in the embed snippet.
-    #[schema(value_type = String)]
     pub site_key: SiteKeyId,
     /// Label.
     pub label: String,

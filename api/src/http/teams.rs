@@ -33,12 +33,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TeamView {
     /// `team_…`.
-    #[schema(value_type = String)]
     pub id: TeamId,
     /// Name, unique in the tenant regardless of case.
     pub name: String,
     /// Its members.
-    #[schema(value_type = Vec<String>)]
     pub user_ids: Vec<UserId>,
     /// Created.
     pub created_at: DateTime<Utc>,

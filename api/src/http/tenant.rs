@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use kefu_protocol::{ErrorCode, TenantId};
+use kefu_protocol::{ErrorCode, Role, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -43,7 +43,6 @@ pub struct PlanView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantDetails {
     /// Tenant id.
-    #[schema(value_type = String)]
     pub id: TenantId,
     /// URL slug.
     pub slug: String,
@@ -127,13 +126,80 @@ pub struct TenantExport {
     /// The tenant.
     pub tenant: TenantDetails,
     /// Members with their roles and profiles.
-    pub members: Vec<serde_json::Value>,
+    pub members: Vec<ExportedMember>,
     /// Pending invitations.
-    pub invitations: Vec<serde_json::Value>,
+    pub invitations: Vec<ExportedInvitation>,
     /// API keys (metadata only; secrets are never stored).
-    pub api_keys: Vec<serde_json::Value>,
+    pub api_keys: Vec<ExportedApiKey>,
     /// The audit log, newest first (up to 10,000 entries).
-    pub audit_log: Vec<serde_json::Value>,
+    pub audit_log: Vec<ExportedAuditEntry>,
+}
+
+/// A member in the tenant's export.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedMember {
+    /// User id.
+    pub user_id: UserId,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+    /// Name shown to colleagues and visitors.
+    pub display_name: String,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Employee number (工号).
+    pub employee_no: Option<String>,
+    /// Concurrent chat capacity (null without an agent profile).
+    pub max_concurrent_chats: Option<i32>,
+    /// Routing skills.
+    pub skills: Vec<String>,
+}
+
+/// A pending invitation in the tenant's export.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedInvitation {
+    /// Invitee's email.
+    pub email: String,
+    /// Role on acceptance.
+    pub role: Role,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An API key in the tenant's export (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedApiKey {
+    /// Name.
+    pub name: String,
+    /// Role it acts with.
+    pub role: Role,
+    /// The key's visible beginning.
+    pub prefix: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last used, if ever.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// An audit entry in the tenant's export.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedAuditEntry {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// What happened, e.g. `member.invited`.
+    pub action: String,
+    /// What it happened to.
+    pub target: Option<String>,
+    /// What the action recorded: free-form JSON, its keys depend on the action (docs/api.md,
+    /// "Audit log").
+    pub details: serde_json::Value,
 }
 
 /// Exports the tenant's data (owner only). Later capabilities (conversations, settings) add
@@ -154,14 +220,17 @@ async fn export_tenant(State(state): State<AppState>, auth: Auth<OwnerOnly>) -> 
         .into_iter()
         .map(|m| {
             let profile = profiles.iter().find(|p| p.user_id == m.user_id);
-            serde_json::json!({
-                "user_id": m.user_id, "email": m.email, "role": m.role, "joined_at": m.created_at,
-                "display_name": profile.map_or(m.display_name.as_str(), |p| p.display_name.as_str()),
-                "avatar_url": profile.and_then(|p| p.avatar_url.clone()),
-                "employee_no": profile.and_then(|p| p.employee_no.clone()),
-                "max_concurrent_chats": profile.map(|p| p.max_concurrent_chats),
-                "skills": profile.map(|p| p.skills.clone()).unwrap_or_default(),
-            })
+            ExportedMember {
+                user_id: m.user_id,
+                email: m.email,
+                role: m.role,
+                joined_at: m.created_at,
+                display_name: profile.map_or(m.display_name, |p| p.display_name.clone()),
+                avatar_url: profile.and_then(|p| p.avatar_url.clone()),
+                employee_no: profile.and_then(|p| p.employee_no.clone()),
+                max_concurrent_chats: profile.map(|p| p.max_concurrent_chats),
+                skills: profile.map(|p| p.skills.clone()).unwrap_or_default(),
+            }
         })
         .collect();
     Ok(axum::Json(TenantExport {
@@ -171,15 +240,32 @@ async fn export_tenant(State(state): State<AppState>, auth: Auth<OwnerOnly>) -> 
         members,
         invitations: invitations
             .into_iter()
-            .map(|i| serde_json::json!({ "email": i.email, "role": i.role, "created_at": i.created_at, "expires_at": i.expires_at }))
+            .map(|i| ExportedInvitation {
+                email: i.email,
+                role: i.role,
+                created_at: i.created_at,
+                expires_at: i.expires_at,
+            })
             .collect(),
         api_keys: keys
             .into_iter()
-            .map(|k| serde_json::json!({ "name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at, "last_used_at": k.last_used_at }))
+            .map(|k| ExportedApiKey {
+                name: k.name,
+                role: k.role,
+                prefix: k.prefix,
+                created_at: k.created_at,
+                last_used_at: k.last_used_at,
+            })
             .collect(),
         audit_log: audit
             .into_iter()
-            .map(|a| serde_json::json!({ "id": a.id, "occurred_at": a.occurred_at, "action": a.action, "target": a.target, "details": a.details }))
+            .map(|a| ExportedAuditEntry {
+                id: a.id,
+                occurred_at: a.occurred_at,
+                action: a.action,
+                target: a.target,
+                details: a.details,
+            })
             .collect(),
     }))
 }

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use kefu_protocol::VisitorId;
 use kefu_protocol::ws::ConversationSummary;
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,17 +32,78 @@ pub struct PageView {
     /// Referrer.
     pub referrer: Option<String>,
     /// `utm_*` parameters of the URL.
-    #[schema(value_type = Object)]
-    pub utm: serde_json::Value,
+    pub utm: Utm,
     /// When.
     pub viewed_at: DateTime<Utc>,
+}
+
+/// The `utm_*` parameters of a URL, without the prefix (those it has).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct Utm {
+    /// `utm_source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `utm_medium`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+    /// `utm_campaign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    /// `utm_term`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
+    /// `utm_content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// What Kefu keeps about a visitor besides their columns (`visitors.attributes`).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct VisitorAttributes {
+    /// The page of their latest page view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_page: Option<LastPage>,
+    /// Their phone number, from a form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Their answers to the tenant's custom form fields, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// What the host page attached (`Kefu('setContext', …)`): free-form JSON, the tenant's own
+    /// keys and values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, serde_json::Value>>)]
+    pub context: Option<serde_json::Map<String, serde_json::Value>>,
+    /// When the host page last set the context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_at: Option<DateTime<Utc>>,
+}
+
+/// The page of a visitor's latest page view, as their profile keeps it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LastPage {
+    /// URL.
+    pub url: String,
+    /// Title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+}
+
+/// Reads a document the api wrote (`attributes`, `utm`) into its type; a shape it never writes
+/// reads as empty (and is logged) rather than failing the profile.
+fn document<T: Default + serde::de::DeserializeOwned>(what: &str, value: serde_json::Value) -> T {
+    serde_json::from_value(value).unwrap_or_else(|error| {
+        tracing::warn!(what, %error, "a visitor document has an unexpected shape");
+        T::default()
+    })
 }
 
 /// A visitor as agents see them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VisitorProfile {
     /// Visitor id.
-    #[schema(value_type = String)]
     pub id: VisitorId,
     /// The tenant's own id for a signed-in customer (identity verification).
     pub ext_user: Option<String>,
@@ -61,11 +124,9 @@ pub struct VisitorProfile {
     /// The referrer of the first page seen.
     pub first_referrer: Option<String>,
     /// The campaign of the first page seen.
-    #[schema(value_type = Object)]
-    pub first_utm: serde_json::Value,
-    /// Current page and other attributes.
-    #[schema(value_type = Object)]
-    pub attributes: serde_json::Value,
+    pub first_utm: Utm,
+    /// Current page, form answers and the host page's context.
+    pub attributes: VisitorAttributes,
     /// First seen.
     pub first_seen_at: DateTime<Utc>,
     /// Last seen.
@@ -75,7 +136,6 @@ pub struct VisitorProfile {
     /// The 50 most recent page views, newest first.
     pub recent_pages: Vec<PageView>,
     /// The 20 most recent conversations, newest first.
-    #[schema(value_type = Vec<Object>)]
     pub conversations: Vec<ConversationSummary>,
 }
 
@@ -112,14 +172,20 @@ async fn get_visitor(
         language: visitor.language,
         country: visitor.country,
         first_referrer: visitor.first_referrer,
-        first_utm: visitor.first_utm,
-        attributes: visitor.attributes,
+        first_utm: document("first_utm", visitor.first_utm),
+        attributes: document("attributes", visitor.attributes),
         first_seen_at: visitor.first_seen_at,
         last_seen_at: visitor.last_seen_at,
         online,
         recent_pages: pages
             .into_iter()
-            .map(|p| PageView { url: p.url, title: p.title, referrer: p.referrer, utm: p.utm, viewed_at: p.viewed_at })
+            .map(|p| PageView {
+                url: p.url,
+                title: p.title,
+                referrer: p.referrer,
+                utm: document("utm", p.utm),
+                viewed_at: p.viewed_at,
+            })
             .collect(),
         conversations: conversations.iter().map(db::conversations::ConversationRow::summary).collect(),
     }))
@@ -129,7 +195,6 @@ async fn get_visitor(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErasureReceipt {
     /// The visitor (`vis_…`).
-    #[schema(value_type = String)]
     pub visitor_id: VisitorId,
     /// Whether anything was left to erase (`false` when the visitor was already erased, or never
     /// existed: erasing again changes nothing).

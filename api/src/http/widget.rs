@@ -26,7 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WidgetView {
     /// The settings (see docs/api.md for every field and limit).
-    #[schema(value_type = Object)]
     pub settings: WidgetSettings,
     /// Secret for identity verification (`hex(HMAC-SHA256(secret, user_id))`), once generated.
     pub identity_secret: Option<String>,
@@ -56,7 +55,6 @@ impl WidgetView {
 #[serde(deny_unknown_fields)]
 pub struct SaveWidgetRequest {
     /// The whole settings document.
-    #[schema(value_type = Object)]
     pub settings: WidgetSettings,
     /// The version these settings were based on; a newer saved version is a `409 version_conflict`.
     pub version: Option<i64>,

@@ -106,6 +106,37 @@ async fn committed_openapi_document_matches_the_code() {
     );
 }
 
+/// Every successful JSON answer is a named schema (`$ref`, or an array of them), so clients get
+/// a type for it; a file (CSV) is a string. Free-form JSON may appear inside a named schema only.
+#[test]
+fn every_successful_answer_has_a_named_schema() {
+    let document: serde_json::Value =
+        serde_json::from_str(&kefu_api::http::openapi_json().expect("generate")).expect("json");
+    let named = |schema: &serde_json::Value| {
+        schema.get("$ref").is_some() || (schema["type"] == "array" && schema["items"].get("$ref").is_some())
+    };
+    let mut unnamed = Vec::new();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let Some(responses) = operation["responses"].as_object() else { continue };
+            for (status, response) in responses.iter().filter(|(status, _)| status.starts_with('2')) {
+                for (media, content) in response["content"].as_object().into_iter().flatten() {
+                    let schema = &content["schema"];
+                    let fine = if media.contains("json") { named(schema) } else { schema["type"] == "string" };
+                    if !fine {
+                        unnamed.push(format!("{} {path} {status} {media}", method.to_uppercase()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "these successful answers have no named schema (use `body = SomeType`, not `Object`):\n{}",
+        unnamed.join("\n")
+    );
+}
+
 #[tokio::test]
 async fn security_headers_request_ids_and_problem_fallbacks() {
     let app = TestApp::spawn().await;

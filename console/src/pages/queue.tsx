@@ -7,25 +7,14 @@ import { useApp } from '../ui/app';
 import { useEffect, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api, call } from '../api/client';
+import type { components } from '../api/schema';
 import type { StoredSession } from '../auth/session';
 import { useI18n, type Key, type Vars } from '../i18n';
 import { useConsole, type ConsoleStore } from '../state/store';
 import { describe } from '../ui/errors';
 import { atLeast } from '../ui/roles';
 
-interface Entry {
-  conversation_id: string;
-  visitor_id: string;
-  visitor_name?: string | null;
-  team_id?: string | null;
-  tags: string[];
-  skills: string[];
-  priority: number;
-  set_priority: number;
-  position: number;
-  created_at: string;
-  estimated_wait_secs?: number | null;
-}
+type Entry = components['schemas']['QueueEntry'];
 
 /** The queue is read again at most this often while it moves. */
 const REREAD_GAP_MS = 500;
@@ -57,7 +46,7 @@ export function QueuePage({ store, session }: { store: ConsoleStore; session: St
         do {
           state.again = false;
           const queue = await call(api.GET('/api/v1/queue', { params: { query: { limit: 200 } } }));
-          setEntries(queue.entries as Entry[]);
+          setEntries(queue.entries);
           setWaiting(queue.waiting);
           if (state.again) await new Promise((resolve) => setTimeout(resolve, REREAD_GAP_MS));
         } while (state.again);

@@ -100,7 +100,7 @@ export function ExportJobs({ version, kind = 'conversations' }: { version: numbe
                 <Typography.Text strong>{job.format.toUpperCase()}</Typography.Text>
                 <Typography.Text type="secondary">{time(job.created_at)}</Typography.Text>
                 {kind === 'conversations' && (
-                  <Typography.Text type="secondary">{summary(job.filters as Record<string, unknown>) || t('exports.everything')}</Typography.Text>
+                  <Typography.Text type="secondary">{summary(job.filters) || t('exports.everything')}</Typography.Text>
                 )}
               </Space>
               <Progress percent={percent} size="small" status={job.status === 'failed' ? 'exception' : ACTIVE.has(job.status) ? 'active' : undefined}

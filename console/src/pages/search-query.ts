@@ -67,12 +67,6 @@ export function apiQuery(params: SearchParams, after?: string, limit = 20): Reco
   return query;
 }
 
-/** A snippet segment, as the api returns it. */
-export interface Segment {
-  text: string;
-  hit: boolean;
-}
-
 /** Where a hit's conversation opens in the inbox. */
 export function conversationPath(conversationId: string, status: string): string {
   return `/inbox/${status === 'open' ? 'open' : 'closed'}/${conversationId}`;

@@ -9,22 +9,16 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
 import { ApiError, api, call } from '../api/client';
 import { session, type StoredSession } from '../auth/session';
-import type { MessageView } from '../api/protocol';
+import type { components } from '../api/schema';
 import { useI18n, type Key } from '../i18n';
 import { useConsole, type ConsoleStore } from '../state/store';
 import { describe } from '../ui/errors';
 import { atLeast } from '../ui/roles';
 import { systemText } from './inbox/conversation';
 import { ExportJobs } from './search-exports';
-import { apiQuery, conversationPath, fromUrl, isEmpty, SENDERS, toUrl, type SearchParams, type Segment } from './search-query';
+import { apiQuery, conversationPath, fromUrl, isEmpty, SENDERS, toUrl, type SearchParams } from './search-query';
 
-interface Hit {
-  message: MessageView;
-  snippet: Segment[];
-  conversation: { conversation_id: string; status: string; tags: string[] };
-  visitor_name?: string | null;
-  visitor_email?: string | null;
-}
+type Hit = components['schemas']['SearchHit'];
 
 interface Results {
   hits: Hit[];
@@ -57,7 +51,7 @@ export function SearchPage({ store, session: current }: { store: ConsoleStore; s
     try {
       const found = await call(api.GET('/api/v1/search', { params: { query: apiQuery(params, after) } }));
       if (ticket !== latest.current) return;
-      const hits = found.hits as unknown as Hit[];
+      const hits = found.hits;
       setResults((previous) => ({
         hits: after && previous ? [...previous.hits, ...hits] : hits,
         next: found.next_after ?? undefined,
@@ -146,7 +140,7 @@ export function SearchPage({ store, session: current }: { store: ConsoleStore; s
   const range: [Dayjs, Dayjs] | null =
     params.from && params.to ? [dayjs(params.from), dayjs(params.to).subtract(1, 'day')] : null;
   const time = (iso: string) => new Date(iso).toLocaleString(lang, { dateStyle: 'medium', timeStyle: 'short' });
-  const senderLabel = (m: MessageView) => (m.private ? t('search.sender.note') : t(`search.sender.${m.sender.kind}` as Key));
+  const senderLabel = (m: Hit['message']) => (m.private ? t('search.sender.note') : t(`search.sender.${m.sender.kind}` as Key));
 
   return (
     <Card title={t('nav.search')} className="page search-page"

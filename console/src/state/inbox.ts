@@ -1,22 +1,13 @@
 // The inbox's pure state logic (F14): which conversations each view shows, in what order, their
 // unread counts, and how live frames change them. No I/O here, so vitest covers it.
 import type { ConversationSummary, MessageView } from '../api/protocol';
+import type { components } from '../api/schema';
 
 export type View = 'unassigned' | 'mine' | 'open' | 'closed';
 export const VIEWS: readonly View[] = ['unassigned', 'mine', 'open', 'closed'];
 
-export interface LastMessage {
-  body: string;
-  sender_kind: string;
-  created_at: string;
-}
-
 /** A conversation as the inbox shows it: `GET /api/v1/conversations` items, kept live. */
-export type InboxItem = ConversationSummary & {
-  visitor_name?: string | null;
-  visitor_email?: string | null;
-  unread: number;
-  last_message?: LastMessage | null;
+export type InboxItem = ConversationSummary & Omit<components['schemas']['ListedConversation'], keyof ConversationSummary> & {
   /** Client-side: the newest message time seen live (the server's `updated_at` moves in steps). */
   active_at?: string;
 };

@@ -2,8 +2,9 @@
 // fed by REST reads and the agent WebSocket. Components read it with `useConsole` and act through
 // its methods; the pure rules live in inbox.ts and transcript.ts.
 import { useSyncExternalStore } from 'react';
-import type { AgentFrame, AgentStatus, ConversationSummary, MessageView, ServerFrame, Sender } from '../api/protocol';
+import type { AgentFrame, AgentStatus, ConversationSummary, ServerFrame, Sender } from '../api/protocol';
 import { api, call } from '../api/client';
+import type { components } from '../api/schema';
 import { session } from '../auth/session';
 import { AgentSocket, type Connection } from '../realtime/socket';
 import * as inbox from './inbox';
@@ -16,18 +17,9 @@ export interface Typing {
   until: number;
 }
 
-export interface Member {
-  user_id: string;
-  display_name: string;
-  email: string;
-  role: string;
-}
+export type Member = Pick<components['schemas']['MemberView'], 'user_id' | 'display_name' | 'email' | 'role'>;
 
-export interface Team {
-  id: string;
-  name: string;
-  user_ids: string[];
-}
+export type Team = Pick<components['schemas']['TeamView'], 'id' | 'name' | 'user_ids'>;
 
 export interface State {
   connection: Connection;
@@ -202,7 +194,7 @@ export class ConsoleStore {
       do {
         const limit = Math.min(100, cap);
         const page = await call(api.GET('/api/v1/conversations', { params: { query: { status, limit, ...(before ? { before } : {}) } } }));
-        listed.push(...(page.conversations as unknown as inbox.InboxItem[]));
+        listed.push(...page.conversations);
         before = page.next_before ?? undefined;
       } while (before && listed.length < cap);
     } finally {
@@ -225,9 +217,8 @@ export class ConsoleStore {
       call(api.GET('/api/v1/presence/agents')),
       call(api.GET('/api/v1/presence/visitors')),
     ]);
-    const list = agents as unknown as Array<{ user_id: string; status: AgentStatus }>;
     this.set({
-      agents: new Map(list.map((a) => [a.user_id, a.status])),
+      agents: new Map(agents.map((a) => [a.user_id, a.status])),
       visitorsOnline: new Set(visitors.visitors.map((v) => v.visitor_id)),
     });
   }
@@ -266,7 +257,7 @@ export class ConsoleStore {
     if (!this.state.items.has(id)) {
       // Opened from a link or the visitor's history: not in the loaded lists.
       const summary = await call(api.GET('/api/v1/conversations/{conversation_id}', { params: { path: { conversation_id: id } } }));
-      this.set({ items: inbox.mergeListed(this.state.items, [{ ...(summary as unknown as ConversationSummary), unread: 0 }]) });
+      this.set({ items: inbox.mergeListed(this.state.items, [{ ...summary, unread: 0 }]) });
       if (!stillHere()) return;
     }
     this.set({ items: inbox.markRead(this.state.items, id) });
@@ -274,8 +265,7 @@ export class ConsoleStore {
       const page = await call(api.GET('/api/v1/conversations/{conversation_id}/messages', {
         params: { path: { conversation_id: id }, query: { limit: 50 } },
       }));
-      const messages = page.messages as unknown as MessageView[];
-      this.setTranscript(id, tx.addOlder(this.transcript(id), messages, page.has_more));
+      this.setTranscript(id, tx.addOlder(this.transcript(id), page.messages, page.has_more));
       this.followed.add(id);
       this.socket.send({ type: 'join', conversation_id: id, last_seq: tx.lastSeq(this.transcript(id)) });
     }
@@ -296,7 +286,7 @@ export class ConsoleStore {
     const page = await call(api.GET('/api/v1/conversations/{conversation_id}/messages', {
       params: { path: { conversation_id: id }, query: { before_seq: first, limit: 50 } },
     }));
-    this.setTranscript(id, tx.addOlder(this.transcript(id), page.messages as unknown as MessageView[], page.has_more));
+    this.setTranscript(id, tx.addOlder(this.transcript(id), page.messages, page.has_more));
   }
 
   /** Tells the team (and the visitor) that this member read up to the newest message. */

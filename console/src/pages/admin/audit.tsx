@@ -8,6 +8,7 @@ import dayjs, { type Dayjs } from 'dayjs';
 import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import { session } from '../../auth/session';
 import { useSession } from '../../auth/use-session';
 import { useI18n, type Key } from '../../i18n';
@@ -15,16 +16,7 @@ import { useConsole, type ConsoleStore } from '../../state/store';
 import { describe } from '../../ui/errors';
 import { RetentionCard, WorkspaceArchiveCard } from './data-cards';
 
-interface Entry {
-  id: number;
-  occurred_at: string;
-  actor_user_id?: string | null;
-  actor_name?: string | null;
-  actor_api_key_id?: string | null;
-  action: string;
-  target?: string | null;
-  details: unknown;
-}
+type Entry = components['schemas']['AuditEntry'];
 
 interface Filters {
   actor?: string;
@@ -89,7 +81,7 @@ export function AuditPage({ store }: { store: ConsoleStore }) {
         params: { query: { ...query(filters), limit: 50, ...(before ? { before } : {}) } },
       }));
       if (ticket !== latest.current) return;
-      const rows = page.entries as unknown as Entry[];
+      const rows = page.entries;
       setEntries((previous) => (before && previous ? [...previous, ...rows] : rows));
       setNext(page.next_before ?? undefined);
     } catch (e) {

@@ -4,17 +4,13 @@ import { Button, Card, Form, Input, Modal, Popconfirm, Space, Table, Typography 
 import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 
-interface CannedRow {
-  id: string;
-  shortcut: string;
-  title: string;
-  body: string;
-}
+type CannedRow = components['schemas']['CannedResponseView'];
 
-type Values = Omit<CannedRow, 'id'>;
+type Values = Pick<CannedRow, 'shortcut' | 'title' | 'body'>;
 
 export function CannedPage() {
   const { t } = useI18n();
@@ -26,7 +22,7 @@ export function CannedPage() {
 
   const load = useCallback(async () => {
     const found = await call(api.GET('/api/v1/canned-responses', { params: { query: query ? { q: query } : {} } }));
-    setRows(found as unknown as CannedRow[]);
+    setRows(found);
   }, [query]);
 
   useEffect(() => {

@@ -13,15 +13,6 @@ import { ExportJobs } from '../search-exports';
 
 type View = components['schemas']['RetentionView'];
 
-interface LastRun {
-  at?: string;
-  messages?: number;
-  attachments?: number;
-  page_views?: number;
-  kept_open?: number;
-  error?: string;
-}
-
 export function RetentionCard() {
   const { t, lang } = useI18n();
   const { message } = useApp();
@@ -57,7 +48,7 @@ export function RetentionCard() {
   }
 
   if (!view) return error ? <Typography.Text type="danger">{error}</Typography.Text> : null;
-  const last = (view.last_run ?? null) as LastRun | null;
+  const last = view.last_run ?? null;
   const when = (iso: string) => new Date(iso).toLocaleString(lang, { dateStyle: 'medium', timeStyle: 'short' });
   const plan = view.plan_max_days == null ? t('retention.planUnlimited') : t('retention.planMax', { days: view.plan_max_days });
   return (
@@ -79,12 +70,12 @@ export function RetentionCard() {
               ? t('retention.boundLater', { date: when(view.plan_bound_from), days: view.plan_max_days })
               : t('retention.keptForever')}
         </Typography.Text>
-        {last?.at && (
+        {last && (
           <Typography.Text type="secondary" data-testid="retention-last">
             {last.error
               ? t('retention.lastFailed', { when: when(last.at) })
-              : t('retention.last', { when: when(last.at), messages: last.messages ?? 0, attachments: last.attachments ?? 0, views: last.page_views ?? 0 })}
-            {(last.kept_open ?? 0) > 0 && ` ${t('retention.keptOpen', { n: last.kept_open ?? 0 })}`}
+              : t('retention.last', { when: when(last.at), messages: last.messages, attachments: last.attachments, views: last.page_views })}
+            {last.kept_open > 0 && ` ${t('retention.keptOpen', { n: last.kept_open })}`}
           </Typography.Text>
         )}
       </Space>

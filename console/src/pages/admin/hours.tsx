@@ -7,7 +7,6 @@ import { Alert, Button, Card, Form, Switch, Typography } from 'antd';
 import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, api, call } from '../../api/client';
-import type { ServiceHours } from '../../api/protocol';
 import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import { describe } from '../../ui/errors';
@@ -25,12 +24,8 @@ interface Saved {
   zone: string | null;
 }
 
-function documentOf(view: View): ServiceHours {
-  return view.service_hours as unknown as ServiceHours;
-}
-
 function savedOf(view: View): Saved {
-  return { version: view.version, now: view.now ?? null, zone: documentOf(view).business_hours?.timezone ?? null };
+  return { version: view.version, now: view.now ?? null, zone: view.service_hours.business_hours?.timezone ?? null };
 }
 
 export function HoursPage() {
@@ -48,7 +43,7 @@ export function HoursPage() {
 
   const show = useCallback((view: View) => {
     form.resetFields();
-    form.setFieldsValue(toForm(documentOf(view), browserZone()));
+    form.setFieldsValue(toForm(view.service_hours, browserZone()));
     marked.current = [];
     setSaved(savedOf(view));
     setConflict(false);
@@ -81,7 +76,7 @@ export function HoursPage() {
     setProblems([]);
     setSaving(true);
     try {
-      const view = await call(api.PUT('/api/v1/service-hours', { body: { service_hours: toDocument(sent) as never, version: saved.version } }));
+      const view = await call(api.PUT('/api/v1/service-hours', { body: { service_hours: toDocument(sent), version: saved.version } }));
       show(view);
       message.success(t('hours.saved'));
     } catch (e) {

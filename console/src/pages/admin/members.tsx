@@ -4,28 +4,15 @@ import { Button, Card, Form, Input, InputNumber, Modal, Popconfirm, Select, Spac
 import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import type { StoredSession } from '../../auth/session';
 import { useI18n, type Key } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 import { grantable } from '../../ui/roles';
 
-interface MemberRow {
-  user_id: string;
-  email: string;
-  display_name: string;
-  role: string;
-  employee_no?: string | null;
-  max_concurrent_chats: number;
-  skills: string[];
-}
+type MemberRow = components['schemas']['MemberView'];
 
-interface InvitationRow {
-  id: string;
-  email: string;
-  role: string;
-  expires_at: string;
-  expired: boolean;
-}
+type InvitationRow = components['schemas']['InvitationView'];
 
 const roleKey = (role: string) => `role.${role}` as Key;
 
@@ -41,8 +28,8 @@ export function MembersPage({ session }: { session: StoredSession }) {
 
   const load = useCallback(async () => {
     const [m, i] = await Promise.all([call(api.GET('/api/v1/members')), call(api.GET('/api/v1/invitations'))]);
-    setMembers(m as unknown as MemberRow[]);
-    setInvitations(i as unknown as InvitationRow[]);
+    setMembers(m);
+    setInvitations(i);
   }, []);
 
   useEffect(() => {

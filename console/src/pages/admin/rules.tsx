@@ -38,7 +38,7 @@ export function RulesPage() {
       call(api.GET('/api/v1/teams')),
       call(api.GET('/api/v1/members')),
     ]);
-    setRules(saved.rules as unknown as Rule[]);
+    setRules(saved.rules);
     setVersion(saved.version);
     setTeams(new Map(teamList.map((team) => [team.id, team.name])));
     setPeople(new Map(members.map((m) => [m.user_id, m.display_name])));
@@ -59,8 +59,8 @@ export function RulesPage() {
     setBusy(true);
     setProblems([]);
     try {
-      const saved = await call(api.PUT('/api/v1/rules', { body: { rules: next as never, version } }));
-      setRules(saved.rules as unknown as Rule[]);
+      const saved = await call(api.PUT('/api/v1/rules', { body: { rules: next, version } }));
+      setRules(saved.rules);
       setVersion(saved.version);
       message.success(t('rules.saved'));
       return { saved: true };

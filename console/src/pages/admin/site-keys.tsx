@@ -4,15 +4,12 @@ import { Button, Card, Form, Input, Popconfirm, Table, Typography } from 'antd';
 import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import { describe } from '../../ui/errors';
 import { useEdgeUrl } from './widget-preview';
 
-interface SiteKeyRow {
-  site_key: string;
-  label: string;
-  created_at: string;
-}
+type SiteKeyRow = components['schemas']['SiteKeyView'];
 
 export function SiteKeysPage() {
   const { t, lang } = useI18n();
@@ -21,7 +18,7 @@ export function SiteKeysPage() {
   const [form] = Form.useForm<{ label: string }>();
   const edge = useEdgeUrl();
 
-  const load = useCallback(async () => setKeys((await call(api.GET('/api/v1/site-keys'))) as unknown as SiteKeyRow[]), []);
+  const load = useCallback(async () => setKeys(await call(api.GET('/api/v1/site-keys'))), []);
   useEffect(() => {
     load().catch((e: unknown) => message.error(describe(e, t)));
   }, [load, message, t]);

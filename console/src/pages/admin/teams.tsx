@@ -4,19 +4,13 @@ import { Button, Card, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag
 import { useApp } from '../../ui/app';
 import { useCallback, useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 
-interface TeamRow {
-  id: string;
-  name: string;
-  user_ids: string[];
-}
+type TeamRow = components['schemas']['TeamView'];
 
-interface MemberName {
-  user_id: string;
-  display_name: string;
-}
+type MemberName = Pick<components['schemas']['MemberView'], 'user_id' | 'display_name'>;
 
 export function TeamsPage() {
   const { t } = useI18n();
@@ -28,7 +22,7 @@ export function TeamsPage() {
 
   const load = useCallback(async () => {
     const [found, people] = await Promise.all([call(api.GET('/api/v1/teams')), call(api.GET('/api/v1/members'))]);
-    setTeams(found as unknown as TeamRow[]);
+    setTeams(found);
     setMembers(people.map((m) => ({ user_id: m.user_id, display_name: m.display_name })));
   }, []);
 

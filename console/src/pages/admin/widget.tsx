@@ -34,7 +34,7 @@ export function WidgetPage() {
 
   const load = useCallback(async () => {
     const w = await call(api.GET('/api/v1/widget'));
-    const next: Loaded = { settings: w.settings as unknown as WidgetSettings, version: w.version, identity_secret: w.identity_secret ?? null, edge_url: w.edge_url ?? null };
+    const next: Loaded = { settings: w.settings, version: w.version, identity_secret: w.identity_secret ?? null, edge_url: w.edge_url ?? null };
     setLoaded(next);
     setDraft(next.settings);
     form.setFieldsValue(next.settings);
@@ -59,8 +59,8 @@ export function WidgetPage() {
     setSaving(true);
     setProblems([]);
     try {
-      const saved = await call(api.PUT('/api/v1/widget', { body: { settings: settings as never, version: loaded.version } }));
-      setLoaded({ ...loaded, settings: saved.settings as unknown as WidgetSettings, version: saved.version });
+      const saved = await call(api.PUT('/api/v1/widget', { body: { settings, version: loaded.version } }));
+      setLoaded({ ...loaded, settings: saved.settings, version: saved.version });
       message.success(t('widget.saved'));
     } catch (e) {
       if (e instanceof ApiError && e.code === 'version_conflict') setProblems([t('widget.conflict')]);

@@ -5,17 +5,13 @@ import { Alert, Button, Descriptions, Form, Input, Result, Spin } from 'antd';
 import { useEffect, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import { session } from '../../auth/session';
 import { useI18n } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 import { AuthLayout } from './layout';
 
-interface Lookup {
-  company_name: string;
-  email: string;
-  role: string;
-  account_exists: boolean;
-}
+type Lookup = components['schemas']['InvitationLookup'];
 
 export function AcceptInvitePage() {
   const { t } = useI18n();

@@ -8,6 +8,7 @@ import { Button, Tooltip } from 'antd';
 import { useApp } from '../../ui/app';
 import { lazy, Suspense, useRef, useState } from 'react';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import type { InboxItem } from '../../state/inbox';
 import type { ConsoleStore } from '../../state/store';
@@ -21,10 +22,9 @@ export function useConversationActions(store: ConsoleStore, item: InboxItem | un
   const { t } = useI18n();
   const { message } = useApp();
 
-  async function run(work: () => Promise<unknown>) {
+  async function run(work: () => Promise<components['schemas']['ConversationSummary']>) {
     try {
-      const summary = await work();
-      if (summary && typeof summary === 'object' && 'conversation_id' in summary) store.applySummary(summary as InboxItem);
+      store.applySummary(await work());
       return true;
     } catch (e) {
       message.error(describe(e, t));

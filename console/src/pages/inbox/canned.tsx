@@ -2,14 +2,10 @@
 import { Text } from '../../ui/text';
 import { useEffect, useState } from 'react';
 import { api, call } from '../../api/client';
+import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 
-export interface Canned {
-  id: string;
-  shortcut: string;
-  title: string;
-  body: string;
-}
+export type Canned = components['schemas']['CannedResponseView'];
 
 /** The `/shortcut` being typed (without the slash), or null when the text is not a shortcut. */
 export function cannedQuery(text: string): string | null {
@@ -20,7 +16,7 @@ export function cannedQuery(text: string): string | null {
 /** Canned responses whose shortcut starts with, or whose title or text contains, `query`. */
 export async function searchCanned(query: string): Promise<Canned[]> {
   const found = await call(api.GET('/api/v1/canned-responses', { params: { query: query ? { q: query } : {} } }));
-  return (found as unknown as Canned[]).slice(0, 20);
+  return found.slice(0, 20);
 }
 
 /** The matches for `query`; arrows move `active`, Enter or Tab in the composer picks it. */

@@ -7,31 +7,13 @@ import { useApp } from '../../ui/app';
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
 import { api, call } from '../../api/client';
-import type { ConversationSummary } from '../../api/protocol';
+import type { components } from '../../api/schema';
 import { useI18n } from '../../i18n';
 import { describe } from '../../ui/errors';
 import { useConsole, type ConsoleStore } from '../../state/store';
 import { timeLabel } from './names';
 
-interface Profile {
-  id: string;
-  ext_user?: string | null;
-  name?: string | null;
-  email?: string | null;
-  browser?: string | null;
-  os?: string | null;
-  device?: string | null;
-  language?: string | null;
-  country?: string | null;
-  first_referrer?: string | null;
-  first_utm: unknown;
-  attributes: Record<string, unknown>;
-  first_seen_at: string;
-  last_seen_at: string;
-  online: boolean;
-  recent_pages: Array<{ url: string; title?: string | null; viewed_at: string }>;
-  conversations: ConversationSummary[];
-}
+type Profile = components['schemas']['VisitorProfile'];
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
@@ -55,7 +37,7 @@ export function VisitorPanel({ store, visitorId, conversationId, view, canErase 
   useEffect(() => {
     let current = true;
     call(api.GET('/api/v1/visitors/{visitor_id}', { params: { path: { visitor_id: visitorId } } }))
-      .then((p) => current && setProfile(p as unknown as Profile))
+      .then((p) => current && setProfile(p))
       .catch(() => undefined);
     return () => {
       current = false;
@@ -63,12 +45,12 @@ export function VisitorPanel({ store, visitorId, conversationId, view, canErase 
   }, [visitorId, version]);
 
   if (!profile) return <div className="visitor-panel"><Spin /></div>;
-  const attributes = profile.attributes ?? {};
-  const stored = attributes.current_page as { url?: string; title?: string; viewed_at?: string } | undefined;
-  const page = livePage ?? (stored?.url ? { url: stored.url, title: stored.title ?? null, viewed_at: stored.viewed_at ?? '' } : undefined);
-  const fields = (attributes.fields ?? {}) as Record<string, unknown>;
-  const context = attributes.context;
-  const utm = profile.first_utm && typeof profile.first_utm === 'object' ? Object.entries(profile.first_utm as Record<string, unknown>) : [];
+  const attributes = profile.attributes;
+  const stored = attributes.current_page;
+  const page = livePage ?? (stored ? { url: stored.url, title: stored.title ?? null, viewed_at: stored.at } : undefined);
+  const fields = attributes.fields ?? {};
+  const context = attributes.context ?? undefined;
+  const utm = Object.entries(profile.first_utm);
   const earlier = profile.conversations.filter((c) => c.conversation_id !== conversationId);
 
   return (
