@@ -64,23 +64,13 @@ pub async fn insert(conn: &mut PgConnection, tenant_id: TenantId, user_id: UserI
     Ok(())
 }
 
-/// Loads a membership with its tenant, for authenticating a request.
+/// Loads a membership with its tenant, for authenticating a request (whatever the session).
 pub async fn find_auth(
     conn: &mut PgConnection,
     tenant_id: TenantId,
     user_id: UserId,
 ) -> sqlx::Result<Option<MemberAuth>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select m.role, (u.email_verified_at is not null) as email_verified, {ACCESS_COLUMNS}
-         from control.memberships m
-         join control.tenants t on t.id = m.tenant_id
-         join control.users u on u.id = m.user_id
-         where m.tenant_id = $1 and m.user_id = $2"
-    )))
-    .bind(tenant_id)
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await
+    find_auth_in_session(conn, tenant_id, user_id, None).await
 }
 
 /// Loads a membership with its tenant for an access token: only while the token's login session
