@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::conversations::conversation_id;
 use super::extract::{AnyMember, ApiJson, Auth, ConversationsWrite, MessagesWrite};
 use crate::auth::TenantCtx;
 use crate::db::{self, TenantTx};
@@ -81,10 +82,6 @@ pub struct ReadRequest {
 pub struct ReadPosition {
     /// The sequence number recorded.
     pub seq: i64,
-}
-
-fn conversation_id(raw: &str) -> Result<ConversationId> {
-    raw.parse().map_err(|_| ApiError::not_found("conversation"))
 }
 
 /// The name the member goes by in the tenant (their profile's, else their account's).

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::conversations::conversation_id;
 use super::extract::{AnyMember, ApiJson, Auth, ConversationsWrite};
 use crate::db::conversations::{ConversationRow, Transfer};
 use crate::db::{self, TenantTx};
@@ -56,10 +57,6 @@ pub struct TagsRequest {
 pub struct ParticipantRequest {
     /// A member (`usr_…`).
     pub user_id: String,
-}
-
-fn conversation_id(raw: &str) -> Result<ConversationId> {
-    raw.parse().map_err(|_| ApiError::not_found("conversation"))
 }
 
 async fn locked(tx: &mut TenantTx, id: ConversationId) -> Result<ConversationRow> {

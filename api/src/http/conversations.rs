@@ -31,7 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_messages))
 }
 
-fn conversation_id(raw: &str) -> Result<ConversationId> {
+/// A `conv_…` path segment; a malformed one is simply not found (shared by the conversation
+/// routes).
+pub(super) fn conversation_id(raw: &str) -> Result<ConversationId> {
     raw.parse().map_err(|_| ApiError::not_found("conversation"))
 }
 
