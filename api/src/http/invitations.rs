@@ -213,6 +213,8 @@ pub struct TokenQuery {
 pub struct InvitationLookup {
     /// The inviting company.
     pub company_name: String,
+    /// Its slug (to sign in there afterwards, e.g. after setting up two-factor sign-in).
+    pub tenant_slug: String,
     /// The invited address.
     pub email: String,
     /// Role on acceptance.
@@ -242,6 +244,7 @@ async fn lookup_invitation(
     let account_exists = db::users::find_by_email(&mut tx, &invitation.email).await?.is_some();
     tx.rollback().await?;
     Ok(axum::Json(InvitationLookup {
+        tenant_slug: company.access.slug,
         company_name: company.name,
         email: invitation.email,
         role: invitation.role,
