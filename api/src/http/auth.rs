@@ -343,6 +343,7 @@ async fn login(
         SecondStepOutcome::Passed { recovery_codes } => recovery_codes,
         SecondStepOutcome::Refused(error) => {
             tx.commit().await?;
+            state.mail_wakeup.notify_one();
             two_factor::record(&state, tenant_id, user_id, notes).await;
             return Err(error);
         }

@@ -334,6 +334,7 @@ async fn accept_invitation(
         SecondStepOutcome::Passed { recovery_codes: _ } => Ok(()),
         SecondStepOutcome::Refused(error) if error.code() != ErrorCode::TwoFactorSetupRequired => {
             tx.commit().await?;
+            state.mail_wakeup.notify_one();
             two_factor::record(&state, invitation.tenant_id, user_id, notes).await;
             return Err(error);
         }
@@ -364,6 +365,7 @@ async fn accept_invitation(
     )
     .await?;
     tx.commit().await?;
+    state.mail_wakeup.notify_one();
     two_factor::record(&state, tenant_id, user_id, notes).await;
     if let Some(stripe) = &state.stripe {
         stripe.seats_changed();

@@ -153,6 +153,7 @@ async fn confirm(
     let Checked::Accepted = checked else {
         let (error, notes) = refusal(checked);
         tx.commit().await?;
+        state.mail_wakeup.notify_one();
         record(&state, auth.tenant.id, user_id, notes).await;
         return Err(error);
     };
@@ -409,8 +410,8 @@ async fn failure(state: &AppState, tx: &mut PgConnection, user: Account<'_>, ten
         db::two_factor::record_failure(tx, user.id, auth.two_factor_max_failures, auth.two_factor_lockout_secs).await?;
     let Some(until) = locked else { return Ok(Checked::Wrong) };
     let mail: Mail = templates::two_factor_locked(user.name, auth.two_factor_lockout_secs.div_ceil(60));
+    // Sent when the caller commits (the refusal is answered after the commit).
     mail::enqueue(tx, Some(tenant), user.email, &mail).await?;
-    state.mail_wakeup.notify_one();
     Ok(Checked::NowLocked(until))
 }
 
