@@ -305,7 +305,8 @@ pub struct AuthConfig {
     pub session_recheck_secs: u64,
     /// Keys sealing two-factor authenticator secrets at rest, as `kid:secret[,kid:secret…]`; the
     /// first seals, all open (rotation: a secret is resealed with the first key when it is next
-    /// used). Required in production; development uses a fixed, public key when unset.
+    /// used). `serve` requires them in production; development uses a fixed, public key when
+    /// unset.
     pub two_factor_keys: Option<SecretString>,
     /// Wrong second-step codes in a row before the account's second step locks.
     pub two_factor_max_failures: u32,
@@ -632,7 +633,11 @@ impl Config {
         if let Err(problem) = self.visitor_keys() {
             problems.push(problem);
         }
-        if let Err(problem) = self.two_factor_keys() {
+        // Checked here when given; required only by `serve` (the nodes that sign people in), so
+        // operator commands do not need a key they never use.
+        if self.auth.two_factor_keys.is_some()
+            && let Err(problem) = self.two_factor_keys()
+        {
             problems.push(problem);
         }
         if self.auth.two_factor_max_failures == 0 {
@@ -939,6 +944,19 @@ fn parse_keys(name: &str, env: &str, raw: Option<&SecretString>) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_factor_keys_fall_back_only_in_development_and_are_checked_when_given() {
+        let mut config = Config::for_tests("postgres://x@127.0.0.1/db");
+        config.auth.two_factor_keys = None;
+        config.mode = Mode::Production;
+        assert!(config.validate().is_ok(), "operator commands do not need them");
+        assert!(config.two_factor_keys().is_err_and(|e| e.contains("KEFU_AUTH__TWO_FACTOR_KEYS")), "serve does");
+        config.mode = Mode::Development;
+        assert_eq!(config.two_factor_keys().expect("fallback")[0].kid, "dev");
+        config.auth.two_factor_keys = Some(SecretString::from("k:short".to_owned()));
+        assert!(config.validate().is_err_and(|e| e.to_string().contains("auth.two_factor_keys")));
+    }
 
     #[test]
     fn defaults_without_database_or_keys_are_rejected_with_every_problem() {
