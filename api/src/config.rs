@@ -303,6 +303,15 @@ pub struct AuthConfig {
     /// Seconds between re-checks of an open agent WebSocket's membership; a removed member's
     /// socket is closed (4005) within this time.
     pub session_recheck_secs: u64,
+    /// Keys sealing two-factor authenticator secrets at rest, as `kid:secret[,kid:secret…]`; the
+    /// first seals, all open (rotation: a secret is resealed with the first key when it is next
+    /// used). `serve` requires them in production; development uses a fixed, public key when
+    /// unset.
+    pub two_factor_keys: Option<SecretString>,
+    /// Wrong second-step codes in a row before the account's second step locks.
+    pub two_factor_max_failures: u32,
+    /// How long that lock lasts, in seconds.
+    pub two_factor_lockout_secs: u64,
 }
 
 /// Outgoing mail.
@@ -413,6 +422,10 @@ pub const TEST_EDGE_URL: &str = "https://edge.kefu.test";
 #[cfg(any(test, feature = "testing"))]
 pub const TEST_EDGE_SECRET: &str = "a-test-edge-secret-that-is-long-enough";
 
+/// The key development seals two-factor secrets with when `auth.two_factor_keys` is unset. It is
+/// public: production refuses to start without keys of its own.
+pub const DEV_TWO_FACTOR_KEY: &str = "dev:kefu-development-two-factor-key-not-a-secret";
+
 /// The visitor keys of [`Config::for_tests`] (what the test edge would hold).
 #[cfg(any(test, feature = "testing"))]
 pub const TEST_VISITOR_KEYS: &str = "test-visitor-1:a-test-visitor-secret-that-is-long-enough";
@@ -467,6 +480,9 @@ impl Default for AuthConfig {
             auth_rate_per_minute: 30,
             login_rate_per_account_per_minute: 10,
             session_recheck_secs: 20,
+            two_factor_keys: None,
+            two_factor_max_failures: 5,
+            two_factor_lockout_secs: 900,
         }
     }
 }
@@ -616,6 +632,17 @@ impl Config {
         }
         if let Err(problem) = self.visitor_keys() {
             problems.push(problem);
+        }
+        // Checked here when given; required only by `serve` (the nodes that sign people in), so
+        // operator commands do not need a key they never use.
+        if self.auth.two_factor_keys.is_some()
+            && let Err(problem) = self.two_factor_keys()
+        {
+            problems.push(problem);
+        }
+        if self.auth.two_factor_max_failures == 0 {
+            problems
+                .push("auth.two_factor_max_failures (KEFU_AUTH__TWO_FACTOR_MAX_FAILURES) must be at least 1".into());
         }
         for (key, value) in [
             ("public_url (KEFU_PUBLIC_URL)", Some(&self.public_url)),
@@ -806,6 +833,19 @@ impl Config {
         Ok(keys)
     }
 
+    /// The parsed keys sealing two-factor secrets, first one active. Development falls back to
+    /// [`DEV_TWO_FACTOR_KEY`] when none is set; production requires them.
+    pub fn two_factor_keys(&self) -> Result<Vec<SigningKey>, String> {
+        const NAME: &str = "auth.two_factor_keys";
+        const ENV: &str = "KEFU_AUTH__TWO_FACTOR_KEYS";
+        match (&self.auth.two_factor_keys, self.mode) {
+            (None, Mode::Development) => {
+                parse_keys(NAME, ENV, Some(&SecretString::from(DEV_TWO_FACTOR_KEY.to_owned())))
+            }
+            (raw, _) => parse_keys(NAME, ENV, raw.as_ref()),
+        }
+    }
+
     /// Where Redis is, if anywhere.
     pub fn redis_target(&self) -> Option<crate::redis_link::RedisTarget> {
         use crate::redis_link::RedisTarget;
@@ -853,6 +893,8 @@ impl Config {
                 .to_owned(),
         ));
         config.auth.visitor_keys = Some(SecretString::from(TEST_VISITOR_KEYS.to_owned()));
+        config.auth.two_factor_keys =
+            Some(SecretString::from("test-2fa-1:a-test-two-factor-sealing-secret-long-enough".to_owned()));
         config.auth.auth_rate_per_minute = 1000;
         config.auth.login_rate_per_account_per_minute = 1000;
         config.migrate.concurrency = 4;
@@ -902,6 +944,19 @@ fn parse_keys(name: &str, env: &str, raw: Option<&SecretString>) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_factor_keys_fall_back_only_in_development_and_are_checked_when_given() {
+        let mut config = Config::for_tests("postgres://x@127.0.0.1/db");
+        config.auth.two_factor_keys = None;
+        config.mode = Mode::Production;
+        assert!(config.validate().is_ok(), "operator commands do not need them");
+        assert!(config.two_factor_keys().is_err_and(|e| e.contains("KEFU_AUTH__TWO_FACTOR_KEYS")), "serve does");
+        config.mode = Mode::Development;
+        assert_eq!(config.two_factor_keys().expect("fallback")[0].kid, "dev");
+        config.auth.two_factor_keys = Some(SecretString::from("k:short".to_owned()));
+        assert!(config.validate().is_err_and(|e| e.to_string().contains("auth.two_factor_keys")));
+    }
 
     #[test]
     fn defaults_without_database_or_keys_are_rejected_with_every_problem() {

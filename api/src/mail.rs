@@ -53,6 +53,32 @@ pub mod templates {
         }
     }
 
+    /// The second step locked after too many wrong codes: whoever tried knew the password.
+    pub fn two_factor_locked(name: &str, minutes: u64) -> Mail {
+        Mail {
+            subject: "Kefu sign-in locked after wrong codes / Kefu 登录因验证码错误被锁定".into(),
+            body: format!(
+                "Hello {name},\n\nSomeone signed in to Kefu with your password, then entered several wrong two-factor codes. \
+                 The second step is locked for {minutes} minutes. If it was not you, change your password now.\n\n\
+                 您好 {name}，\n\n有人使用您的密码登录 Kefu，但多次输入了错误的两步验证码，两步验证已锁定 {minutes} 分钟。\
+                 如果不是您本人，请立即修改密码。\n"
+            ),
+        }
+    }
+
+    /// A recovery code was used to sign in.
+    pub fn recovery_code_used(name: &str, left: i64) -> Mail {
+        Mail {
+            subject: "A Kefu recovery code was used / 您的 Kefu 恢复码已被使用".into(),
+            body: format!(
+                "Hello {name},\n\nA recovery code was just used to sign in to Kefu instead of your authenticator app. \
+                 {left} codes are left; make new ones in Settings → Two-factor sign-in. If it was not you, change your password now.\n\n\
+                 您好 {name}，\n\n刚刚有人使用恢复码（而不是身份验证器）登录了 Kefu，还剩 {left} 个恢复码，\
+                 可在“设置 → 两步验证”中重新生成。如果不是您本人，请立即修改密码。\n"
+            ),
+        }
+    }
+
     /// Invites someone into a tenant.
     pub fn invitation(inviter: &str, company: &str, role: &str, link: &str) -> Mail {
         Mail {

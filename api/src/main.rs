@@ -459,6 +459,9 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
 }
 
 async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {
+    // Only the nodes that sign people in need the two-factor sealing keys (production has no
+    // fallback): refuse to start without them before doing anything.
+    config.two_factor_keys().map_err(anyhow::Error::msg)?;
     if migrate_first {
         run_migrate(&config, config.migrate.concurrency).await?;
     }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Token keys.
     pub jwt: Arc<JwtKeys>,
+    /// Seals and opens two-factor authenticator secrets.
+    pub two_factor: Arc<crate::auth::two_factor::SecretSealer>,
     /// Auth endpoint limiter.
     pub auth_limiter: Arc<IpLimiter>,
     /// Sign-in attempts per account.
@@ -91,6 +93,9 @@ impl AppState {
         let members = config.signing_keys().map_err(anyhow::Error::msg)?;
         let visitors = config.visitor_keys().map_err(anyhow::Error::msg)?;
         let jwt = Arc::new(JwtKeys::new(&members, &visitors, config.auth.access_ttl_secs)?);
+        let two_factor = Arc::new(crate::auth::two_factor::SecretSealer::new(
+            &config.two_factor_keys().map_err(anyhow::Error::msg)?,
+        )?);
         let per_minute = std::num::NonZeroU32::new(config.auth.auth_rate_per_minute)
             .ok_or_else(|| anyhow::anyhow!("auth_rate_per_minute must be positive"))?;
         let presence = match &redis {
@@ -224,6 +229,7 @@ impl AppState {
             db,
             redis,
             jwt,
+            two_factor,
             auth_limiter,
             login_limiter,
             trusted_proxies: Arc::new(config.http.proxies()),

@@ -13,6 +13,7 @@
 // KEFU_PROXY_PORT, KEFU_DEMO_PORT, KEFU_CHROMIUM, and the operator's
 // command line (KEFU_BIN, KEFU_OPERATOR_DATABASE_URL, KEFU_OPERATOR_SIGNING_KEYS, KEFU_OPERATOR_VISITOR_KEYS).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -1441,5 +1442,70 @@ test('sessions: the refresh token is an HttpOnly SameSite=Strict cookie on the a
   } finally {
     await first.close();
     await second.close();
+  }
+});
+
+/** The code an authenticator app shows for a base32 `secret`, `steps` 30-second steps from now
+ *  (pyotp: an implementation independent of the api's). */
+function authenticatorCode(secret, steps = 0) {
+  const script = 'import pyotp, sys, time; print(pyotp.TOTP(sys.argv[1]).at(int(time.time()) + 30 * int(sys.argv[2])))';
+  return execFileSync(env('KEFU_TEST_PYTHON'), ['-c', script, secret, String(steps)]).toString().trim();
+}
+
+test('two-factor: a member turns it on in settings (QR code, first code, recovery codes), signs in with a code, and requires it for the company', async () => {
+  const email = `twofa-${randomUUID().slice(0, 8)}@acme.example`;
+  const signup = await fetch(`${API}/api/v1/auth/signup`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ company_name: 'Two Factor Co', email, password: PASSWORD }),
+  });
+  assert.equal(signup.status, 201, await signup.text());
+  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, 'two-factor member');
+  try {
+    const logIn = async () => {
+      await page.goto(`${API}/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+    };
+    await logIn();
+    await page.getByTestId('view-mine').waitFor();
+
+    await page.goto(`${API}/settings`);
+    await page.getByTestId('two-factor-enable').click();
+    await page.getByTestId('two-factor-password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const secret = (await page.getByTestId('two-factor-secret').textContent())?.trim() ?? '';
+    assert.match(secret, /^[A-Z2-7]{32}$/, `the key to type: ${secret}`);
+    assert.equal(await page.locator('[data-testid=two-factor-setup] canvas, [data-testid=two-factor-setup] svg').count() > 0, true, 'a QR code');
+    await page.getByTestId('two-factor-first-code').fill(authenticatorCode(secret));
+    await page.getByRole('button', { name: 'Turn on' }).last().click();
+    const codes = (await page.locator('.recovery-codes').textContent())?.trim().split('\n') ?? [];
+    assert.equal(codes.length, 10, `ten recovery codes: ${codes}`);
+    await page.getByTestId('recovery-codes-saved').click();
+    await page.getByTestId('two-factor-card').getByText('Signing in asks for a code').waitFor();
+
+    // Signing in again asks for the second step.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL('**/login**');
+    await logIn();
+    await page.getByTestId('two-factor-code').fill('000000');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('alert').getByText('That code is wrong').waitFor();
+    await page.getByTestId('two-factor-code').fill(authenticatorCode(secret, 1));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByTestId('view-mine').waitFor();
+
+    // The owner requires it for everyone; the members list shows who uses it.
+    await page.goto(`${API}/admin/members`);
+    await page.getByTestId('members').getByText('On', { exact: true }).waitFor();
+    await page.getByTestId('require-two-factor').click();
+    await until('the requirement saved', async () => (await page.getByTestId('require-two-factor').getAttribute('aria-checked')) === 'true');
+    const token = await accessTokenOf(page);
+    const tenant = await (await fetch(`${API}/api/v1/tenant`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(tenant.require_two_factor, true);
+  } finally {
+    await ctx.close();
   }
 });

@@ -13,7 +13,8 @@ SECONDS_=${SECONDS_:-10}
 RATE=${RATE:-10}
 keys="bench-visitor:bench-visitor-secret-that-is-long-enough"
 edge_secret="bench-edge-secret-that-is-long-enough-1"
-export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough" KEFU_AUTH__VISITOR_KEYS=$keys KEFU_EDGE__SECRET=$edge_secret KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000
+export KEFU_AUTH__SIGNING_KEYS="bench:bench-signing-secret-that-is-long-enough" KEFU_AUTH__VISITOR_KEYS=$keys KEFU_EDGE__SECRET=$edge_secret KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000 \
+    KEFU_AUTH__TWO_FACTOR_KEYS="bench-2fa:bench-two-factor-sealing-secret-long-enough"
 export KEFU_LOG_FORMAT=json RUST_LOG=warn REDIS_URL
 cargo build --locked --release -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge -p kefu-tests --bin kefu-edge-bench >&2
 db="kefu_edgebench_$$"

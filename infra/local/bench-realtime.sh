@@ -48,16 +48,21 @@ NOISY_PHASES=${NOISY_PHASES:-quiet,api,sockets,page-views,messages,uploads}
 SOURCE_IPS=${SOURCE_IPS:-16}
 signing_key="bench:bench-signing-secret-that-is-long-enough"
 visitor_key="bench-visitor:bench-visitor-secret-that-is-long-enough"
+two_factor_key="bench-2fa:bench-two-factor-sealing-secret-long-enough"
 # kefu-load mints visitor tokens with the visitor key, as the edge does.
 export KEFU_AUTH__VISITOR_KEYS=$visitor_key
 # key_env BIN: `env` arguments giving BIN its keys. A revision from before the separate visitor
 # keys (no KEFU_AUTH__VISITOR_KEYS in its binary) rejects the unknown setting and verifies visitor
 # tokens with its signing keys, so it gets both keys there instead.
+# A binary with two-factor sign-in needs its sealing keys to serve in production mode.
 key_env() {
     if grep -qa KEFU_AUTH__VISITOR_KEYS "$1"; then
         echo "KEFU_AUTH__SIGNING_KEYS=$signing_key"
     else
         echo "-u KEFU_AUTH__VISITOR_KEYS KEFU_AUTH__SIGNING_KEYS=$visitor_key,$signing_key"
+    fi
+    if grep -qa KEFU_AUTH__TWO_FACTOR_KEYS "$1"; then
+        echo "KEFU_AUTH__TWO_FACTOR_KEYS=$two_factor_key"
     fi
 }
 export KEFU_AUTH__AUTH_RATE_PER_MINUTE=1000 KEFU_LOG_FORMAT=json RUST_LOG=warn REDIS_URL

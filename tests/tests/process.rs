@@ -134,6 +134,7 @@ async fn production_mode_logs_json_lines_with_request_ids_to_stderr() {
     let mut child = kefu(&db.url)
         .arg("serve")
         .env("KEFU_MODE", "production")
+        .env("KEFU_AUTH__TWO_FACTOR_KEYS", "prod-2fa-1:a-production-two-factor-sealing-secret")
         .env("RUST_LOG", "info")
         .env("KEFU_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())

@@ -52,6 +52,23 @@ error_codes! {
     InvalidCredentials = "invalid_credentials",
     /// The account belongs to several tenants; say which one.
     TenantSelectionRequired = "tenant_selection_required",
+    /// The account signs in with a second step: send `two_factor_code` (the authenticator's six
+    /// digits or a recovery code) with the email and password.
+    TwoFactorRequired = "two_factor_required",
+    /// The second-step code is wrong, already used or expired.
+    InvalidTwoFactorCode = "invalid_two_factor_code",
+    /// Too many wrong second-step codes in a row: the second step is locked for a while (the
+    /// detail says until when).
+    TwoFactorLocked = "two_factor_locked",
+    /// The workspace requires a second step and the account has none: set one up
+    /// (`POST /api/v1/auth/two-factor/setup`), then sign in with its first code.
+    TwoFactorSetupRequired = "two_factor_setup_required",
+    /// The account already has an authenticator; disable it first to set up another.
+    TwoFactorAlreadyEnabled = "two_factor_already_enabled",
+    /// The account has no authenticator being set up or enabled.
+    TwoFactorNotEnabled = "two_factor_not_enabled",
+    /// A workspace of the account requires a second step, so it cannot be turned off.
+    TwoFactorRequiredByTenant = "two_factor_required_by_tenant",
     /// The refresh token is unknown, expired or revoked.
     InvalidRefreshToken = "invalid_refresh_token",
     /// A refresh token was used twice; its whole session family has been revoked.
@@ -124,13 +141,25 @@ impl ErrorCode {
             MethodNotAllowed => 405,
             Timeout => 408,
             RateLimited => 429,
-            Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken | RefreshTokenReused => 401,
-            Forbidden | EmailNotVerified | TenantInactive | OwnerProtected | OriginNotAllowed | InvalidIdentity
-            | QuotaExceeded | PlanFeatureRequired => 403,
+            Unauthenticated | InvalidToken | InvalidCredentials | InvalidRefreshToken | RefreshTokenReused
+            | TwoFactorRequired | InvalidTwoFactorCode => 401,
+            TwoFactorLocked => 429,
+            Forbidden
+            | TwoFactorSetupRequired
+            | TwoFactorRequiredByTenant
+            | EmailNotVerified
+            | TenantInactive
+            | OwnerProtected
+            | OriginNotAllowed
+            | InvalidIdentity
+            | QuotaExceeded
+            | PlanFeatureRequired => 403,
             UpstreamUnavailable => 502,
             UpgradeRequired => 426,
             WrongRegion => 421,
             TenantSelectionRequired
+            | TwoFactorAlreadyEnabled
+            | TwoFactorNotEnabled
             | EmailTaken
             | AlreadyMember
             | InvitationExists

@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod principal;
 pub mod scope;
 pub mod session;
+pub mod two_factor;
 
 pub use jwt::{JwtKeys, TokenError};
 pub use principal::{Principal, TenantCtx, invalid_token};

@@ -38,6 +38,8 @@ pub struct MemberRow {
     pub role: Role,
     /// When they joined.
     pub created_at: DateTime<Utc>,
+    /// Whether they sign in with a second step (an enabled authenticator).
+    pub two_factor: bool,
 }
 
 /// A tenant a user belongs to, for login.
@@ -117,7 +119,8 @@ pub async fn tenants_of(conn: &mut PgConnection, user_id: UserId) -> sqlx::Resul
 pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<MemberRow>> {
     let tenant_id = tx.tenant_id();
     sqlx::query_as(
-        "select m.user_id, u.email, u.display_name, m.role, m.created_at
+        "select m.user_id, u.email, u.display_name, m.role, m.created_at,
+                exists (select 1 from control.user_totp t where t.user_id = m.user_id and t.confirmed_at is not null) as two_factor
          from control.memberships m join control.users u on u.id = m.user_id
          where m.tenant_id = $1
          order by (m.role = 'owner') desc, m.created_at, u.email",
@@ -131,7 +134,8 @@ pub async fn list(tx: &mut TenantTx) -> sqlx::Result<Vec<MemberRow>> {
 pub async fn find(tx: &mut TenantTx, user_id: UserId) -> sqlx::Result<Option<MemberRow>> {
     let tenant_id = tx.tenant_id();
     sqlx::query_as(
-        "select m.user_id, u.email, u.display_name, m.role, m.created_at
+        "select m.user_id, u.email, u.display_name, m.role, m.created_at,
+                exists (select 1 from control.user_totp t where t.user_id = m.user_id and t.confirmed_at is not null) as two_factor
          from control.memberships m join control.users u on u.id = m.user_id
          where m.tenant_id = $1 and m.user_id = $2",
     )

@@ -106,6 +106,7 @@ pub mod teams;
 pub mod tenant;
 pub mod tenant_dump;
 pub mod tenants;
+pub mod two_factor;
 pub mod two_phase;
 pub mod user_tokens;
 pub mod users;

@@ -84,6 +84,8 @@ pub struct TenantRow {
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Every member must sign in with a second step.
+    pub require_two_factor: bool,
 }
 
 impl AsRef<TenantAccess> for TenantRow {
@@ -93,7 +95,8 @@ impl AsRef<TenantAccess> for TenantRow {
 }
 
 const COLUMNS: &str = "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema,
-    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region, t.name, t.plan_id, t.trial_ends_at, t.created_at";
+    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region, t.name, t.plan_id, t.trial_ends_at, t.created_at,
+    t.require_two_factor";
 
 /// A new tenant's control row.
 pub struct NewTenantRow<'a> {

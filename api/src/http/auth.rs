@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::extract::{AnyKey, AnyMember, ApiJson, Auth, ClientIp};
 use super::session_cookie::{self, TokenDelivery};
+use super::two_factor::{self, SecondStepOutcome};
 use super::validate::{Fields, valid};
 use super::views::{SessionResponse, TenantView, UserView};
 use crate::auth::session::{self, IssuedTokens, REFRESH_PREFIX};
@@ -298,32 +299,28 @@ pub struct LoginRequest {
     /// (`HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth`), for browsers.
     #[serde(default)]
     pub token_delivery: TokenDelivery,
+    /// The second step, for accounts with two-factor sign-in: six digits from the authenticator
+    /// app, or a recovery code. Also the first code of an authenticator being set up.
+    #[serde(default)]
+    pub two_factor_code: Option<String>,
 }
 
-/// Exchanges email and password for a session in one tenant.
+/// Exchanges email and password (and, with two-factor sign-in, a code) for a session in one
+/// tenant.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = SessionResponse), (status = 401, description = "invalid_credentials"),
-              (status = 409, description = "tenant_selection_required"), (status = 429, description = "rate_limited")))]
+    responses((status = 200, body = SessionResponse),
+              (status = 401, description = "invalid_credentials, two_factor_required or invalid_two_factor_code"),
+              (status = 403, description = "two_factor_setup_required: the workspace requires two-factor sign-in"),
+              (status = 409, description = "tenant_selection_required"),
+              (status = 429, description = "rate_limited or two_factor_locked")))]
 async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<(HeaderMap, axum::Json<SessionResponse>)> {
     ip.check_auth_rate(&state)?;
+    let user = authenticate(&state, &body.email, body.password).await?;
     let invalid = || ApiError::client(ErrorCode::InvalidCredentials, "Email or password is wrong.");
-    if body.password.chars().count() > password::MAX_LEN || body.email.len() > 254 {
-        return Err(invalid());
-    }
-    super::extract::check_account_rate(&state, &body.email)?;
-    let mut conn = state.db.control().acquire().await?;
-    let user = db::users::find_by_email(&mut conn, body.email.trim()).await?;
-    drop(conn);
-    let stored = user.as_ref().map_or_else(|| password::dummy_hash().to_owned(), |u| u.password_hash.clone());
-    let ok = verify_password(body.password, stored).await?;
-    let user = match user {
-        Some(user) if ok => user,
-        _ => return Err(invalid()),
-    };
     let mut tx = state.db.control().begin().await?;
     let tenants = db::memberships::tenants_of(&mut tx, user.id).await?;
     let chosen = match (&body.tenant, tenants.as_slice()) {
@@ -340,16 +337,50 @@ async fn login(
     };
     let role: Role = chosen.role;
     let (user_id, tenant_id) = (user.id, chosen.tenant_id);
+    let code = body.two_factor_code.as_deref();
+    let (outcome, notes) = two_factor::second_step(&state, &mut tx, (&user).into(), tenant_id, code).await?;
+    let recovery_codes = match outcome {
+        SecondStepOutcome::Passed { recovery_codes } => recovery_codes,
+        SecondStepOutcome::Refused(error) => {
+            tx.commit().await?;
+            state.mail_wakeup.notify_one();
+            two_factor::record(&state, tenant_id, user_id, notes).await;
+            return Err(error);
+        }
+    };
     let tokens = session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, role).await?;
     tx.commit().await?;
-    Ok(SessionResponse::deliver(
+    state.mail_wakeup.notify_one();
+    two_factor::record(&state, tenant_id, user_id, notes).await;
+    let (headers, mut answer) = SessionResponse::deliver(
         &state.config,
         body.token_delivery,
         tokens,
         UserView::from_row(user_id, user),
         TenantView { id: tenant_id, slug: chosen.slug.clone(), name: chosen.name.clone() },
         role,
-    ))
+    );
+    answer.recovery_codes = recovery_codes;
+    Ok((headers, answer))
+}
+
+/// The account these email and password belong to, or `invalid_credentials` (the same answer and
+/// the same work for an unknown address). Counts against the account's sign-in budget.
+pub(crate) async fn authenticate(state: &AppState, email: &str, password: String) -> Result<db::users::UserRow> {
+    let invalid = || ApiError::client(ErrorCode::InvalidCredentials, "Email or password is wrong.");
+    if password.chars().count() > password::MAX_LEN || email.len() > 254 {
+        return Err(invalid());
+    }
+    super::extract::check_account_rate(state, email)?;
+    let mut conn = state.db.control().acquire().await?;
+    let user = db::users::find_by_email(&mut conn, email.trim()).await?;
+    drop(conn);
+    let stored = user.as_ref().map_or_else(|| password::dummy_hash().to_owned(), |u| u.password_hash.clone());
+    let ok = verify_password(password, stored).await?;
+    match user {
+        Some(user) if ok => Ok(user),
+        _ => Err(invalid()),
+    }
 }
 
 /// A refresh token.

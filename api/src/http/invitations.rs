@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::auth::{hash_password, verify_password};
 use super::extract::{AdminUp, ApiJson, Auth, ClientIp};
 use super::session_cookie::TokenDelivery;
+use super::two_factor::{self, Account, SecondStepOutcome};
 use super::views::{SessionResponse, TenantView, UserView};
 use crate::auth::{TenantCtx, session};
 use crate::db::NewId;
@@ -212,6 +213,8 @@ pub struct TokenQuery {
 pub struct InvitationLookup {
     /// The inviting company.
     pub company_name: String,
+    /// Its slug (to sign in there afterwards, e.g. after setting up two-factor sign-in).
+    pub tenant_slug: String,
     /// The invited address.
     pub email: String,
     /// Role on acceptance.
@@ -241,6 +244,7 @@ async fn lookup_invitation(
     let account_exists = db::users::find_by_email(&mut tx, &invitation.email).await?.is_some();
     tx.rollback().await?;
     Ok(axum::Json(InvitationLookup {
+        tenant_slug: company.access.slug,
         company_name: company.name,
         email: invitation.email,
         role: invitation.role,
@@ -266,14 +270,22 @@ pub struct AcceptInvitationRequest {
     /// `body` (default): the refresh token in the response. `cookie`: in the `kefu_rt` cookie.
     #[serde(default)]
     pub token_delivery: TokenDelivery,
+    /// For an existing account with two-factor sign-in: its code (as at login).
+    #[serde(default)]
+    pub two_factor_code: Option<String>,
 }
 
 /// Accepts an invitation: joins the tenant (creating the account if needed; the mailed token
-/// proves the address, so it is verified) and starts a session there.
+/// proves the address, so it is verified) and starts a session there. An account with two-factor
+/// sign-in sends its code too (else `two_factor_required`, nothing joined); in a workspace that
+/// requires two-factor sign-in, an account without it joins but gets no session
+/// (`two_factor_setup_required`): it sets up an authenticator and signs in.
 #[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "members", request_body = AcceptInvitationRequest,
     responses((status = 200, body = SessionResponse), (status = 400, description = "invalid_one_time_token"),
-              (status = 401, description = "invalid_credentials"), (status = 409, description = "already_member"),
-              (status = 422, description = "validation_failed")))]
+              (status = 401, description = "invalid_credentials, two_factor_required or invalid_two_factor_code"),
+              (status = 403, description = "two_factor_setup_required (joined, no session)"),
+              (status = 409, description = "already_member"),
+              (status = 422, description = "validation_failed"), (status = 429, description = "two_factor_locked")))]
 async fn accept_invitation(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -312,6 +324,22 @@ async fn accept_invitation(
             (id, invitation.email.clone(), name)
         }
     };
+    // An account with its own second step proves it before joining (refused: nothing joined but
+    // the count of wrong codes); one without it in a workspace that requires it joins without a
+    // session.
+    let account = Account { id: user_id, email: &email, name: &display_name };
+    let code = body.two_factor_code.as_deref();
+    let (outcome, notes) = two_factor::second_step(&state, &mut tx, account, invitation.tenant_id, code).await?;
+    let second_step = match outcome {
+        SecondStepOutcome::Passed { recovery_codes: _ } => Ok(()),
+        SecondStepOutcome::Refused(error) if error.code() != ErrorCode::TwoFactorSetupRequired => {
+            tx.commit().await?;
+            state.mail_wakeup.notify_one();
+            two_factor::record(&state, invitation.tenant_id, user_id, notes).await;
+            return Err(error);
+        }
+        SecondStepOutcome::Refused(error) => Err(error),
+    };
     db::memberships::insert(&mut tx, invitation.tenant_id, user_id, role)
         .await
         .on_constraint("memberships_pkey", || {
@@ -321,7 +349,10 @@ async fn accept_invitation(
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
     let (ctx, tenant) = TenantCtx::admit_here(Some(tenant), &state.config.region)?;
     let tenant_id = ctx.id;
-    let tokens = session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, role).await?;
+    let tokens = match second_step {
+        Ok(()) => Some(session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, role).await?),
+        Err(_) => None,
+    };
     // The same transaction goes on in the tenant's schema, so everything commits together.
     let mut tx = TenantTx::enter(&state.db, tx, &tenant.access).await?;
     db::agents::upsert(&mut tx, user_id, &display_name).await?;
@@ -334,9 +365,14 @@ async fn accept_invitation(
     )
     .await?;
     tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    two_factor::record(&state, tenant_id, user_id, notes).await;
     if let Some(stripe) = &state.stripe {
         stripe.seats_changed();
     }
+    let Some(tokens) = tokens else {
+        return Err(second_step.err().unwrap_or_else(|| anyhow::anyhow!("no session and no refusal").into()));
+    };
     Ok(SessionResponse::deliver(
         &state.config,
         body.token_delivery,

@@ -46,6 +46,8 @@ pub struct MemberView {
     pub max_concurrent_chats: i32,
     /// Routing skills.
     pub skills: Vec<String>,
+    /// Signs in with a second step (two-factor sign-in is on).
+    pub two_factor: bool,
 }
 
 /// Lists the members of the caller's tenant.
@@ -73,6 +75,7 @@ async fn list_members(
                 employee_no: profile.and_then(|p| p.employee_no.clone()),
                 max_concurrent_chats: profile.map_or(5, |p| p.max_concurrent_chats),
                 skills: profile.map(|p| p.skills.clone()).unwrap_or_default(),
+                two_factor: m.two_factor,
             })
         })
         .collect::<Result<Vec<_>>>()

@@ -34,6 +34,7 @@ pub mod session_cookie;
 pub mod site_keys;
 pub mod teams;
 pub mod tenant;
+pub mod two_factor;
 pub mod usage;
 pub mod validate;
 pub mod views;
@@ -95,6 +96,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(two_factor::router())
         .merge(members::router())
         .merge(invitations::router())
         .merge(api_keys::router())

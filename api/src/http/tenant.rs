@@ -57,6 +57,8 @@ pub struct TenantDetails {
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Every member must sign in with a second step (two-factor sign-in).
+    pub require_two_factor: bool,
 }
 
 async fn details(tx: &mut TenantTx) -> Result<TenantDetails> {
@@ -77,6 +79,7 @@ async fn details(tx: &mut TenantTx) -> Result<TenantDetails> {
         },
         trial_ends_at: tenant.trial_ends_at,
         created_at: tenant.created_at,
+        require_two_factor: tenant.require_two_factor,
     })
 }
 
@@ -95,25 +98,81 @@ async fn get_tenant(State(state): State<AppState>, auth: Auth<AnyMember>) -> Res
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
     /// New company name, 1–120 characters.
-    pub name: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Require every member to sign in with a second step. Turning it on needs a signed-in admin
+    /// who uses two-factor sign-in; members without it are signed out at once and must set it up
+    /// at their next sign-in.
+    #[serde(default)]
+    pub require_two_factor: Option<bool>,
 }
 
-/// Renames the tenant (the slug stays: it is part of URLs already shared).
+/// Renames the tenant (the slug stays: it is part of URLs already shared) and sets whether every
+/// member must use two-factor sign-in.
 #[utoipa::path(patch, path = "/api/v1/tenant", tag = "tenant", security(("bearer" = [])), request_body = UpdateTenantRequest,
-    responses((status = 200, body = TenantDetails), (status = 422, description = "validation_failed")))]
+    responses((status = 200, body = TenantDetails),
+              (status = 403, description = "forbidden: an API key cannot require two-factor sign-in"),
+              (status = 409, description = "two_factor_not_enabled: turn it on for yourself first"),
+              (status = 422, description = "validation_failed")))]
 async fn update_tenant(
     State(state): State<AppState>,
     auth: Auth<AdminUp>,
     ApiJson(body): ApiJson<UpdateTenantRequest>,
 ) -> Result<axum::Json<TenantDetails>> {
-    let name = names::parse_name(&body.name, 120).map_err(|m| ApiError::field("name", "invalid", m))?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|name| names::parse_name(name, 120).map_err(|m| ApiError::field("name", "invalid", m)))
+        .transpose()?;
+    if name.is_none() && body.require_two_factor.is_none() {
+        return Err(ApiError::field("name", "required", "Send `name`, `require_two_factor` or both."));
+    }
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    db::tenants::rename(&mut tx, &name).await?;
-    db::audit::record(&mut tx, auth.principal.actor(), "tenant.renamed", None, serde_json::json!({ "name": name }))
-        .await?;
+    if let Some(name) = name {
+        db::tenants::rename(&mut tx, &name).await?;
+        db::audit::record(&mut tx, auth.principal.actor(), "tenant.renamed", None, serde_json::json!({ "name": name }))
+            .await?;
+    }
+    let mut signed_out = Vec::new();
+    if let Some(required) = body.require_two_factor {
+        signed_out = require_two_factor(&mut tx, &auth, required).await?;
+    }
     let view = details(&mut tx).await?;
     tx.commit().await?;
+    for user in signed_out {
+        crate::realtime::session_ends::announce(&state.bus, auth.tenant.id, user, None);
+    }
     Ok(axum::Json(view))
+}
+
+/// Turns the two-factor requirement on or off; on, it ends the sessions of members without a
+/// second step (returned, to close their sockets after commit).
+async fn require_two_factor(tx: &mut TenantTx, auth: &Auth<AdminUp>, required: bool) -> Result<Vec<UserId>> {
+    let current = db::tenants::current(tx).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    if current.require_two_factor == required {
+        return Ok(Vec::new());
+    }
+    let mut signed_out = Vec::new();
+    if required {
+        let caller = auth.principal.user_id().ok_or_else(|| {
+            ApiError::forbidden("Only a signed-in admin who uses two-factor sign-in can require it, not an API key.")
+        })?;
+        let without = db::two_factor::members_without(tx).await?;
+        if without.contains(&caller) {
+            return Err(ApiError::client(
+                ErrorCode::TwoFactorNotEnabled,
+                "Turn on two-factor sign-in for your own account first (Settings), then require it.",
+            ));
+        }
+        for user in &without {
+            db::refresh_tokens::revoke_user_in_tenant(tx, *user).await?;
+        }
+        signed_out = without;
+    }
+    db::two_factor::set_required(tx, required).await?;
+    let details = serde_json::json!({ "required": required, "members_signed_out": signed_out.len() });
+    db::audit::record(tx, auth.principal.actor(), "tenant.two_factor_requirement_changed", None, details).await?;
+    Ok(signed_out)
 }
 
 /// Everything the tenant has, as JSON.

@@ -70,6 +70,9 @@ pub struct SessionResponse {
     /// The member's role there.
     #[schema(value_type = String, example = "owner")]
     pub role: Role,
+    /// Present once: on the sign-in whose code finished setting up two-factor sign-in, the ten
+    /// single-use recovery codes to keep (shown only now); `null` otherwise.
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 impl SessionResponse {
@@ -98,6 +101,7 @@ impl SessionResponse {
             user,
             tenant,
             role,
+            recovery_codes: None,
         };
         (headers, axum::Json(response))
     }

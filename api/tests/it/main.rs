@@ -36,4 +36,5 @@ mod rules;
 mod search;
 mod service_hours;
 mod tenant;
+mod two_factor;
 mod widget;

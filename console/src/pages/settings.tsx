@@ -1,4 +1,5 @@
-// The member's own settings: name and 工号, language, sound and desktop notifications.
+// The member's own settings: name and 工号, two-factor sign-in, language, sound and desktop
+// notifications.
 import { Button, Card, Form, Input, Select, Space, Switch, Typography } from 'antd';
 import { useApp } from '../ui/app';
 import { useState } from 'react';
@@ -7,6 +8,7 @@ import { session, type StoredSession } from '../auth/session';
 import { LANGS, useI18n } from '../i18n';
 import { notifier } from '../state/notify';
 import { describe, showFieldErrors } from '../ui/errors';
+import { TwoFactorCard } from './two-factor-card';
 
 export function SettingsPage({ session: current }: { session: StoredSession }) {
   const { t, lang, setLang } = useI18n();
@@ -34,6 +36,7 @@ export function SettingsPage({ session: current }: { session: StoredSession }) {
           <Button type="primary" htmlType="submit">{t('common.save')}</Button>
         </Form>
       </Card>
+      <TwoFactorCard session={current} />
       <Card title={t('settings.preferences')}>
         <Form layout="vertical" style={{ maxWidth: 400 }}>
           <Form.Item label={t('settings.language')}>

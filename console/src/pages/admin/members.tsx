@@ -9,6 +9,7 @@ import type { StoredSession } from '../../auth/session';
 import { useI18n, type Key } from '../../i18n';
 import { describe, showFieldErrors } from '../../ui/errors';
 import { grantable } from '../../ui/roles';
+import { TwoFactorRequirement } from './two-factor-requirement';
 
 type MemberRow = components['schemas']['MemberView'];
 
@@ -96,6 +97,7 @@ export function MembersPage({ session }: { session: StoredSession }) {
                   options={roles.map((r) => ({ value: r, label: t(roleKey(r)) }))} />
               ),
             },
+            { title: t('members.twoFactor'), dataIndex: 'two_factor', render: (on: boolean) => <Tag color={on ? 'green' : 'default'}>{on ? t('members.twoFactorOn') : t('members.twoFactorOff')}</Tag> },
             { title: t('members.capacity'), dataIndex: 'max_concurrent_chats' },
             { title: t('members.skills'), dataIndex: 'skills', render: (skills: string[]) => skills.map((s) => <Tag key={s}>{s}</Tag>) },
             {
@@ -117,6 +119,7 @@ export function MembersPage({ session }: { session: StoredSession }) {
             },
           ]} />
       </Card>
+      <TwoFactorRequirement members={members} onChanged={() => void load()} />
       <Card title={t('members.pending')}>
         <Table<InvitationRow> size="small" rowKey="id" dataSource={invitations} pagination={false} data-testid="invitations"
           locale={{ emptyText: t('members.noPending') }}
