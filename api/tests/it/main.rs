@@ -35,5 +35,6 @@ mod routing;
 mod rules;
 mod search;
 mod service_hours;
+mod sweep;
 mod tenant;
 mod widget;
