@@ -123,10 +123,18 @@ pub struct Stored {
     pub uploader_unsent: i64,
 }
 
-/// What the tenant stores and how many unsent files `uploader` has. Locks the table against
-/// concurrent uploads of the same tenant, so two uploads cannot both squeeze under a limit.
-pub async fn lock_and_measure(tx: &mut TenantTx, uploader: Uploader) -> sqlx::Result<Stored> {
+/// Locks the tenant's attachments against concurrent uploads, so two uploads cannot both squeeze
+/// under a limit. An upload takes it first, before anything else touches the table: an upload
+/// that deleted expired files (a row-exclusive lock) and then waited for this one would deadlock
+/// with another doing the same.
+pub async fn lock_for_upload(tx: &mut TenantTx) -> sqlx::Result<()> {
     sqlx::query("lock table attachments in share row exclusive mode").execute(tx.conn()).await?;
+    Ok(())
+}
+
+/// What the tenant stores and how many unsent files `uploader` has (under
+/// [`lock_for_upload`]).
+pub async fn measure(tx: &mut TenantTx, uploader: Uploader) -> sqlx::Result<Stored> {
     sqlx::query_as(
         "select coalesce(sum(size) filter (where message_id is not null), 0)::bigint as sent_bytes,
                 coalesce(sum(size) filter (where message_id is null), 0)::bigint as unsent_bytes,

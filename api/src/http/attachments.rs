@@ -245,11 +245,13 @@ async fn upload(
     };
     let recorded = async {
         let mut tx = TenantTx::begin(&state.db, schema).await?;
+        // The quota lock before anything else on the table (see `lock_for_upload`).
+        db::attachments::lock_for_upload(&mut tx).await?;
         // Files never sent expire after a day: the oldest go now (their objects after commit),
         // and the daily retention run takes the rest.
         let cutoff = chrono::Utc::now() - chrono::Duration::hours(crate::attachments::UNSENT_KEPT_HOURS);
         let expired = db::attachments::delete_unsent(&mut tx, cutoff, EXPIRED_PER_UPLOAD).await?;
-        let stored = db::attachments::lock_and_measure(&mut tx, uploader).await?;
+        let stored = db::attachments::measure(&mut tx, uploader).await?;
         let storage = i64::from(storage_mb) * MIB;
         if stored.sent_bytes + size > storage {
             return Err(ApiError::client(

@@ -14,7 +14,7 @@ use super::extract::{AdminUp, AnyMember, ApiJson, Auth, ConversationsRead};
 use crate::db::NewId;
 use crate::db::teams::TeamRow;
 use crate::db::{self, TenantTx};
-use crate::error::{ApiError, Result, ResultExt};
+use crate::error::{ApiError, Result};
 use crate::ops::events::{Change, ConversationChange};
 use crate::state::AppState;
 
@@ -85,6 +85,20 @@ fn name_taken() -> ApiError {
     ApiError::field("name", "name_taken", "Another team already has this name.")
 }
 
+/// `name_taken` for a violation of either unique index on teams' names: the exact one
+/// (`teams_name_key`, from the first migration), which an exact duplicate trips first, and the
+/// one regardless of case (`teams_name_lower_key`).
+fn unless_name_taken<T>(result: sqlx::Result<T>) -> Result<T> {
+    match result {
+        Err(sqlx::Error::Database(db))
+            if matches!(db.constraint(), Some("teams_name_key" | "teams_name_lower_key")) =>
+        {
+            Err(name_taken())
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Every team with its members, by name.
 #[utoipa::path(get, path = "/api/v1/teams", tag = "teams", security(("bearer" = [])),
     responses((status = 200, body = [TeamView])))]
@@ -117,7 +131,7 @@ async fn create_team(
         ));
     }
     let id = TeamId::new_v7();
-    db::teams::insert(&mut tx, id, &name).await.on_constraint("teams_name_lower_key", name_taken)?;
+    unless_name_taken(db::teams::insert(&mut tx, id, &name).await)?;
     let team = db::teams::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("team"))?;
     let target = id.to_string();
     db::audit::record(
@@ -146,7 +160,7 @@ async fn rename_team(
     let id = team_id(&id)?;
     let name = team_name(&body.name)?;
     let mut tx = TenantTx::begin(&state.db, &auth.tenant.schema).await?;
-    if !db::teams::rename(&mut tx, id, &name).await.on_constraint("teams_name_lower_key", name_taken)? {
+    if !unless_name_taken(db::teams::rename(&mut tx, id, &name).await)? {
         return Err(ApiError::not_found("team"));
     }
     let team = db::teams::find(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("team"))?;

@@ -174,6 +174,29 @@ async fn uploads_are_refused_before_their_body_is_read() {
     }
 }
 
+/// Found by the authorization sweep: two uploads of one workspace at the same moment could
+/// deadlock (each deleted expired files, taking the table's row-exclusive lock, then waited for
+/// the quota lock the other's delete blocked), and Postgres failed one with a `500`. Members and
+/// visitors of a workspace upload at once all the time: every upload must succeed.
+#[tokio::test]
+async fn concurrent_uploads_of_one_workspace_all_succeed() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let agent = app.invite_and_accept(&owner, "agent").await;
+    let visitor = app.visitor_token(&owner.tenant_id, VisitorId::from_uuid(uuid::Uuid::now_v7()), 600);
+    let uploads = (0..24).map(|i| {
+        let (path, token) = match i % 3 {
+            0 => ("/api/v1/attachments", owner.access.as_str()),
+            1 => ("/api/v1/attachments", agent.access.as_str()),
+            _ => ("/api/v1/visitor/attachments", visitor.as_str()),
+        };
+        upload(&app, path, token, "at-once.png", PNG.to_vec())
+    });
+    for (status, body) in futures_util::future::join_all(uploads).await {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
 /// The abuse a security review found: anyone can mint visitor tokens (site keys are public) and
 /// fill a workspace's storage with files never sent. Unsent files do not count against the plan's
 /// storage, one uploader may hold 20 of them, and they expire a day after their upload. A node

@@ -39,6 +39,13 @@ async fn teams_are_managed_by_admins_read_by_members_and_stay_in_their_tenant() 
         )
         .await;
     assert_eq!((status, code(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, ("validation_failed", "name_taken")));
+    // An exact duplicate too (found by the authorization sweep: it tripped the exact unique
+    // index, which was not mapped, and answered 500).
+    let (status, problem) = app.post("/api/v1/teams", Some(&owner.access), json!({ "name": "Sales" })).await;
+    assert_eq!((status, code(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, ("validation_failed", "name_taken")));
+    let (status, problem) =
+        app.call("PATCH", &format!("/api/v1/teams/{id}"), Some(&owner.access), Some(json!({ "name": "Sales" }))).await;
+    assert_eq!((status, code(&problem)), (StatusCode::UNPROCESSABLE_ENTITY, ("validation_failed", "name_taken")));
 
     // Staffing: only members of this tenant; duplicates collapse.
     let members = format!("/api/v1/teams/{id}/members");

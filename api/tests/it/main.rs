@@ -35,6 +35,7 @@ mod routing;
 mod rules;
 mod search;
 mod service_hours;
+mod sweep;
 mod tenant;
 mod two_factor;
 mod widget;
