@@ -12,18 +12,20 @@
 //! advisory lock (passes of every node serialise), locks the waiting conversations it reads
 //! (skipping those a claim holds) and the agents it may choose (claims and transfers lock the
 //! same agent rows), so nobody gets more than their capacity and no conversation is assigned
-//! twice. Assignments are announced after the commit, like every change.
+//! twice. Assignments are announced after the commit, like every change. An opening in a tenant
+//! whose rules run on openings is left waiting by every pass on its node until its rules ran (or
+//! [`RULES_GRACE`] passed), whatever woke the pass.
 
 pub mod estimate;
 pub mod plan;
 pub mod queue;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kefu_protocol::ws::AgentStatus;
-use kefu_protocol::{TenantId, UserId};
+use kefu_protocol::{ConversationId, TenantId, UserId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +37,28 @@ use crate::realtime::presence::Presence;
 pub const SWEEP_EVERY: Duration = Duration::from_secs(15);
 /// Waiting conversations one pass considers; a pass that assigned a full page runs again.
 const PAGE: i64 = 200;
+/// How long an opening waits for its tenant's opening rules before passes stop leaving it for
+/// them (a rules job lost with an overloaded queue must not keep it waiting for ever).
+pub const RULES_GRACE: Duration = Duration::from_secs(30);
+
+/// Openings of held tenants whose rules have not run yet on this node, with when they opened: a
+/// pass leaves them waiting, so another wake-up (a colleague's conversation, the periodic sweep)
+/// cannot assign one before its rules chose a team or an agent.
+#[derive(Default)]
+struct AwaitingRules(std::sync::Mutex<HashMap<ConversationId, (TenantId, Instant)>>);
+
+impl AwaitingRules {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, (TenantId, Instant)>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The tenant's openings still waiting for their rules (forgetting those past the grace).
+    fn of(&self, tenant: TenantId) -> HashSet<ConversationId> {
+        let mut awaiting = self.lock();
+        awaiting.retain(|_, (_, since)| since.elapsed() < RULES_GRACE);
+        awaiting.iter().filter(|(_, (t, _))| *t == tenant).map(|(id, _)| *id).collect()
+    }
+}
 
 /// Wakes the assignment engine. Cheap to clone; waking never blocks.
 #[derive(Clone)]
@@ -42,19 +66,27 @@ pub struct Router {
     wake: mpsc::UnboundedSender<TenantId>,
     /// Tenants whose opening messages the routing rules handle first (they wake the engine).
     held: Arc<std::sync::Mutex<HashSet<TenantId>>>,
+    awaiting: Arc<AwaitingRules>,
 }
 
 /// The engine's task before it is started (it needs the [`Events`] that the router itself
 /// subscribes to).
 pub struct Engine {
     woken: mpsc::UnboundedReceiver<TenantId>,
+    awaiting: Arc<AwaitingRules>,
 }
 
 impl Router {
     /// A router and its not yet started engine.
     pub fn new() -> (Self, Engine) {
         let (wake, woken) = mpsc::unbounded_channel();
-        (Self { wake, held: Arc::default() }, Engine { woken })
+        let awaiting = Arc::new(AwaitingRules::default());
+        (Self { wake, held: Arc::default(), awaiting: awaiting.clone() }, Engine { woken, awaiting })
+    }
+
+    /// The rules ran on an opening (or gave up): passes may assign it now.
+    pub fn ruled(&self, conversation: ConversationId) {
+        self.awaiting.lock().remove(&conversation);
     }
 
     /// Whether the routing rules run on `tenant`'s opening messages before the engine sees the
@@ -83,6 +115,9 @@ impl Subscriber for Router {
     fn committed(&self, change: &Change) {
         match change {
             Change::MessageStored { tenant, opened: true, .. } if !self.holds(*tenant) => self.wake(*tenant),
+            Change::MessageStored { tenant, opened: true, message, .. } => {
+                self.awaiting.lock().insert(message.conversation_id, (*tenant, Instant::now()));
+            }
             Change::ConversationChanged {
                 tenant,
                 cause:
@@ -101,7 +136,8 @@ impl Subscriber for Router {
 impl Engine {
     /// Runs passes until `shutdown`.
     pub fn start(self, databases: Databases, presence: Presence, events: Events, shutdown: CancellationToken) {
-        tokio::spawn(run(self.woken, Arc::new(Context { databases, presence, events }), shutdown));
+        let context = Context { databases, presence, events, awaiting: self.awaiting };
+        tokio::spawn(run(self.woken, Arc::new(context), shutdown));
     }
 }
 
@@ -109,6 +145,7 @@ struct Context {
     databases: Databases,
     presence: Presence,
     events: Events,
+    awaiting: Arc<AwaitingRules>,
 }
 
 async fn run(mut woken: mpsc::UnboundedReceiver<TenantId>, context: Arc<Context>, shutdown: CancellationToken) {
@@ -182,7 +219,9 @@ async fn assign_waiting(context: &Context, tenant: TenantId) -> Result<usize, Pa
     if !settings.auto_assign {
         return Ok(0);
     }
-    let waiting = db::routing::lock_waiting(&mut tx, PAGE).await?;
+    let mut waiting = db::routing::lock_waiting(&mut tx, PAGE).await?;
+    let awaiting = context.awaiting.of(tenant);
+    waiting.retain(|w| !awaiting.contains(&w.id));
     if waiting.is_empty() {
         return Ok(0);
     }

@@ -149,6 +149,7 @@ impl Rules {
                 }
                 if job.opened {
                     // The engine was held for this opening (or woken already): wake it now.
+                    shared.router.ruled(job.conversation);
                     shared.router.wake(job.tenant);
                 }
             }

@@ -213,7 +213,8 @@ async fn with_automatic_assignment_an_opening_rule_decides_the_team_before_the_e
     let (status, saved) = app.call("PUT", "/api/v1/routing", Some(&owner.access), Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     // Both online; the owner, outside the team, is as free as Ann.
-    let _owner_ws = app.agent(&owner).await;
+    let mut owner_ws = app.agent(&owner).await;
+    owner_ws.send(json!({ "type": "subscribe_inbox" })).await;
     let _ann_ws = app.agent(&ann).await;
     // The node learns the tenant's rules with its first conversation: warm it up.
     let mut warm = visitor(&app, &owner, "en").await;
@@ -223,6 +224,10 @@ async fn with_automatic_assignment_an_opening_rule_decides_the_team_before_the_e
     for i in 0..5 {
         let mut client = visitor(&app, &owner, "en").await;
         client.send(json!({ "type": "page_view", "url": "https://shop.example/pricing" })).await;
+        // Page views are written in batches and announced once written: the rule reads the page
+        // from Postgres, so the message waits until the view is there (a real visitor's page
+        // view comes long before their first message).
+        owner_ws.next_of("page_view").await;
         let id = say(&mut client, &format!("p{i}"), "How much is the pro plan?").await;
         let started = std::time::Instant::now();
         let assignee = loop {
