@@ -37,3 +37,4 @@ mod search;
 mod service_hours;
 mod tenant;
 mod widget;
+mod webhooks;
