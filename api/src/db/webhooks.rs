@@ -400,7 +400,8 @@ pub struct DeliveryRow {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const DELIVERY_COLUMNS: &str = "id, seq, endpoint_id, event_id, event_type, ordering_key, payload, status, attempts, next_attempt_at,
+const DELIVERY_COLUMNS: &str =
+    "id, seq, endpoint_id, event_id, event_type, ordering_key, payload, status, attempts, next_attempt_at,
     last_attempt_at, response_status, response_body, error, replay_of, created_at, finished_at";
 
 /// A page of the log, newest first, before `before` (a `seq`), optionally one endpoint's or in
@@ -574,4 +575,3 @@ pub async fn purge_finished(tx: &mut TenantTx, days: u32, limit: i64) -> sqlx::R
     .await?;
     Ok(done.rows_affected())
 }
-

@@ -505,11 +505,9 @@ async fn list_deliveries(
         .as_deref()
         .filter(|e| !e.is_empty())
         .and_then(|e| fields.take("endpoint_id", "invalid", e.parse::<WebhookEndpointId>()));
-    let status = query
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|s| fields.take("status", "invalid", s.parse::<DeliveryStatus>().map_err(|_| "pending, succeeded or failed")));
+    let status = query.status.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
+        fields.take("status", "invalid", s.parse::<DeliveryStatus>().map_err(|_| "pending, succeeded or failed"))
+    });
     let before = query
         .before
         .as_deref()
@@ -572,9 +570,16 @@ async fn replay_delivery(
         replay_of: Some(original.id),
     };
     let row = db::webhooks::insert_delivery(&mut tx, &new).await?;
-    let details = serde_json::json!({ "replay_of": original.id.to_string(), "endpoint_id": original.endpoint_id.to_string() });
-    db::audit::record(&mut tx, auth.principal.actor(), "webhooks.delivery_replayed", Some(&row.id.to_string()), details)
-        .await?;
+    let details =
+        serde_json::json!({ "replay_of": original.id.to_string(), "endpoint_id": original.endpoint_id.to_string() });
+    db::audit::record(
+        &mut tx,
+        auth.principal.actor(),
+        "webhooks.delivery_replayed",
+        Some(&row.id.to_string()),
+        details,
+    )
+    .await?;
     tx.commit().await?;
     state.webhooks.wake(auth.tenant.id);
     Ok((StatusCode::ACCEPTED, Json(row.into())))

@@ -116,7 +116,12 @@ impl Dispatcher {
 
     /// Runs the dispatcher until `shutdown` (or only drops its queue when the node does not
     /// dispatch).
-    pub fn start(self, databases: Databases, config: WebhooksConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub fn start(
+        self,
+        databases: Databases,
+        config: WebhooksConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         if !config.dispatch {
             return Ok(());
         }
@@ -225,7 +230,12 @@ async fn drainer(
 /// One visit: fan the outbox out, send what is due until nothing more is, purge the old log,
 /// and say when the tenant is due next.
 #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-pub async fn visit(databases: &Databases, sender: &Sender, config: &WebhooksConfig, tenant: TenantId) -> anyhow::Result<()> {
+pub async fn visit(
+    databases: &Databases,
+    sender: &Sender,
+    config: &WebhooksConfig,
+    tenant: TenantId,
+) -> anyhow::Result<()> {
     let Some(schema) = db::tenants::active_schema(databases, tenant).await? else {
         return Ok(());
     };
@@ -245,7 +255,11 @@ pub async fn visit(databases: &Databases, sender: &Sender, config: &WebhooksConf
     }
     let mut tx = TenantTx::begin(databases, &schema).await?;
     let purged = db::webhooks::purge_finished(&mut tx, config.log_retention_days, PURGE_BATCH).await?;
-    let next = if db::webhooks::has_events(&mut tx).await? { Some(Utc::now()) } else { db::webhooks::next_due(&mut tx).await? };
+    let next = if db::webhooks::has_events(&mut tx).await? {
+        Some(Utc::now())
+    } else {
+        db::webhooks::next_due(&mut tx).await?
+    };
     tx.commit().await?;
     if purged > 0 {
         tracing::debug!(purged, "old webhook deliveries removed");
@@ -280,7 +294,7 @@ async fn fan_out(databases: &Databases, schema: &db::TenantSchema) -> anyhow::Re
         };
         let body = payload::body(&event.kind, event.occurred_at, data);
         for (endpoint, types, created_at) in &endpoints {
-            let wanted = types.is_empty() || types.iter().any(|t| *t == event.kind);
+            let wanted = types.is_empty() || types.contains(&event.kind);
             if wanted && *created_at <= event.occurred_at {
                 let new = NewDelivery {
                     endpoint_id: *endpoint,
@@ -488,4 +502,3 @@ fn describe(error: &reqwest::Error) -> String {
     }
     text
 }
-

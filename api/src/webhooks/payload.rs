@@ -66,7 +66,8 @@ pub fn snapshot_data(kind: &str, snapshot: Value) -> Value {
                 Err(_) => value,
             },
             (Value::String(raw), None) if TIMES.contains(&key.as_str()) => {
-                match DateTime::parse_from_rfc3339(raw).or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%#z"))
+                match DateTime::parse_from_rfc3339(raw)
+                    .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%#z"))
                 {
                     Ok(at) => Value::String(at.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Micros, true)),
                     Err(_) => value,
