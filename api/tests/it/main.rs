@@ -36,5 +36,5 @@ mod rules;
 mod search;
 mod service_hours;
 mod tenant;
-mod widget;
 mod webhooks;
+mod widget;

@@ -98,10 +98,7 @@ async fn endpoint(app: &TestApp, token: &str, url: &str, types: &[&str]) -> (Str
         app.post("/api/v1/webhooks/endpoints", Some(token), json!({ "url": url, "event_types": types })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(body.get("endpoint").and_then(|e| e.get("secret")).is_none(), "no secret in the endpoint view");
-    (
-        body["endpoint"]["id"].as_str().expect("id").to_owned(),
-        body["secret"].as_str().expect("secret").to_owned(),
-    )
+    (body["endpoint"]["id"].as_str().expect("id").to_owned(), body["secret"].as_str().expect("secret").to_owned())
 }
 
 fn data(request: &Value) -> Value {
@@ -154,9 +151,15 @@ async fn every_event_kind_is_delivered_signed_and_verified_by_the_reference_libr
 
     let seen = receiver
         .until("every kind of event", |seen| {
-            ["conversation.created", "conversation.assigned", "conversation.closed", "conversation.rated", "visitor.created"]
-                .iter()
-                .all(|kind| seen.iter().any(|r| r["type"] == *kind))
+            [
+                "conversation.created",
+                "conversation.assigned",
+                "conversation.closed",
+                "conversation.rated",
+                "visitor.created",
+            ]
+            .iter()
+            .all(|kind| seen.iter().any(|r| r["type"] == *kind))
                 && of_type(seen, "message.created").len() >= 2
         })
         .await;
@@ -177,8 +180,8 @@ async fn every_event_kind_is_delivered_signed_and_verified_by_the_reference_libr
     assert_eq!(rated["status"], "closed");
 
     // The log shows them as succeeded, with the receiver's answer.
-    let log = log_until(&app, &owner.access, &format!("endpoint_id={id}&status=succeeded"), |items| items.len() >= 6)
-        .await;
+    let log =
+        log_until(&app, &owner.access, &format!("endpoint_id={id}&status=succeeded"), |items| items.len() >= 6).await;
     assert!(log.iter().all(|d| d["response_status"] == 200 && d["attempts"] == 1), "{log:?}");
 }
 
@@ -216,7 +219,8 @@ async fn a_failing_receiver_gets_retries_until_it_recovers_and_each_conversation
     assert_eq!(created.len(), 3, "{seen:#?}");
     assert!(created.iter().all(|r| r["id"] == created[0]["id"]), "retries keep the webhook-id");
     assert_eq!(created.iter().map(|r| r["status"].as_i64()).collect::<Vec<_>>(), [Some(500), Some(500), Some(200)]);
-    let first_success = seen.iter().position(|r| r["type"] == "conversation.created" && r["status"] == 200).expect("ok");
+    let first_success =
+        seen.iter().position(|r| r["type"] == "conversation.created" && r["status"] == 200).expect("ok");
     assert!(
         seen[..first_success].iter().all(|r| r["type"] == "conversation.created"),
         "later events of the conversation waited: {seen:#?}"
@@ -232,8 +236,8 @@ async fn a_failing_receiver_gets_retries_until_it_recovers_and_each_conversation
         })
         .collect();
     assert_eq!(order, ["one", "two", "three", "four", "conversation.closed"]);
-    let log = log_until(&app, &owner.access, &format!("endpoint_id={id}&status=succeeded"), |items| items.len() >= 6)
-        .await;
+    let log =
+        log_until(&app, &owner.access, &format!("endpoint_id={id}&status=succeeded"), |items| items.len() >= 6).await;
     let opening = log.iter().find(|d| d["event_type"] == "conversation.created").expect("in the log");
     assert_eq!(opening["attempts"], 3, "{opening}");
 }
@@ -249,7 +253,8 @@ async fn an_endpoint_failing_for_the_whole_schedule_is_disabled_and_the_admins_a
 
     // 1 + the test schedule's 2 retries.
     receiver.until("three attempts", |seen| seen.len() >= 3).await;
-    let log = log_until(&app, &owner.access, &format!("endpoint_id={id}&status=failed"), |items| !items.is_empty()).await;
+    let log =
+        log_until(&app, &owner.access, &format!("endpoint_id={id}&status=failed"), |items| !items.is_empty()).await;
     assert_eq!(log[0]["attempts"], 3, "{log:?}");
     assert_eq!(log[0]["response_status"], 500);
     let mut endpoint = Value::Null;
@@ -281,12 +286,13 @@ async fn a_delivery_is_replayed_from_the_log_with_its_webhook_id() {
     let owner = app.signup().await;
     let mut receiver = Receiver::start().await;
     let (id, _) = endpoint(&app, &owner.access, &receiver.url("/ok"), &["conversation.created"]).await;
-    let (status, test) = app.post(&format!("/api/v1/webhooks/endpoints/{id}/test"), Some(&owner.access), json!({})).await;
+    let (status, test) =
+        app.post(&format!("/api/v1/webhooks/endpoints/{id}/test"), Some(&owner.access), json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{test}");
     let seen = receiver.until("the test event", |seen| !seen.is_empty()).await;
     assert_eq!(seen[0]["type"], "webhook.test");
-    let log = log_until(&app, &owner.access, &format!("endpoint_id={id}&status=succeeded"), |items| !items.is_empty())
-        .await;
+    let log =
+        log_until(&app, &owner.access, &format!("endpoint_id={id}&status=succeeded"), |items| !items.is_empty()).await;
     let delivery = log[0]["id"].as_str().expect("id").to_owned();
     let (status, replay) =
         app.post(&format!("/api/v1/webhooks/deliveries/{delivery}/replay"), Some(&owner.access), json!({})).await;
@@ -295,7 +301,9 @@ async fn a_delivery_is_replayed_from_the_log_with_its_webhook_id() {
     let seen = receiver.until("the replay", |seen| seen.len() >= 2).await;
     assert_eq!(seen[1]["id"], seen[0]["id"], "a replay is the same event");
     assert_eq!(seen[1]["body"], seen[0]["body"]);
-    let (status, one) = app.get(&format!("/api/v1/webhooks/deliveries/{}", replay["id"].as_str().expect("id")), Some(&owner.access)).await;
+    let (status, one) = app
+        .get(&format!("/api/v1/webhooks/deliveries/{}", replay["id"].as_str().expect("id")), Some(&owner.access))
+        .await;
     assert_eq!(status, StatusCode::OK, "{one}");
 }
 
@@ -342,8 +350,7 @@ async fn internal_targets_are_refused_when_the_operator_does_not_allow_them() {
         "https://100.64.0.1/",
         "http://hooks.example.com/",
     ] {
-        let (status, body) =
-            app.post("/api/v1/webhooks/endpoints", Some(&owner.access), json!({ "url": url })).await;
+        let (status, body) = app.post("/api/v1/webhooks/endpoints", Some(&owner.access), json!({ "url": url })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
         assert_eq!(body["errors"][0]["code"], "invalid_url", "{url}: {body}");
     }
