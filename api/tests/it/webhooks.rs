@@ -418,3 +418,53 @@ async fn one_tenant_never_sees_another_tenants_endpoints_or_deliveries() {
     let (status, _) = app.get("/api/v1/webhooks/endpoints", Some(&agent.access)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn erasing_a_visitor_removes_the_webhook_deliveries_about_them() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_owner().await;
+    let mut receiver = Receiver::start().await;
+    endpoint(&app, &owner.access, &receiver.url("/ok"), &["conversation.created", "message.created"]).await;
+    let visitor = new_visitor();
+    let (mut ws, _) = app.visitor(&owner.tenant_id, visitor, None).await;
+    say(&mut ws, "c1", "my address is erase-me@example.com").await;
+    receiver
+        .until("the events", |seen| {
+            !of_type(seen, "message.created").is_empty() && !of_type(seen, "conversation.created").is_empty()
+        })
+        .await;
+    let log = log_until(&app, &owner.access, "status=succeeded", |items| items.len() >= 2).await;
+    assert!(log.iter().any(|d| d["payload"].to_string().contains("erase-me@example.com")));
+    drop(ws);
+    let (status, body) = app.call("DELETE", &format!("/api/v1/visitors/{visitor}"), Some(&owner.access), None).await;
+    assert!(status.is_success(), "{body}");
+    let (_, log) = app.get("/api/v1/webhooks/deliveries", Some(&owner.access)).await;
+    assert_eq!(log["items"], json!([]), "{log}");
+}
+
+#[tokio::test]
+async fn a_committed_change_nobody_announced_goes_out_with_the_sweep_and_a_rolled_back_one_never() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup().await;
+    let mut receiver = Receiver::start().await;
+    endpoint(&app, &owner.access, &receiver.url("/ok"), &["conversation.closed"]).await;
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    let conversation: kefu_protocol::ConversationId = say(&mut visitor, "c1", "hello").await.parse().expect("id");
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    let close =
+        format!("update {}.conversations set status = 'closed', closed_at = now() where id = $1", schema.name());
+
+    // A close that rolls back is never sent.
+    let mut tx = app.db().begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(close.clone())).bind(conversation).execute(&mut *tx).await.expect("close");
+    tx.rollback().await.expect("rollback");
+    // A close committed with no announcement (as if its node died right after the commit): the
+    // outbox row committed with it, and the sweep (every 5 s in tests) sends it.
+    let mut tx = app.db().begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(close)).bind(conversation).execute(&mut *tx).await.expect("close");
+    tx.commit().await.expect("commit");
+
+    let seen = receiver.until("the close", |seen| !of_type(seen, "conversation.closed").is_empty()).await;
+    assert_eq!(data(&seen[0])["status"], "closed");
+    assert!(receiver.quiet_for(1500).await.is_empty(), "one close, once");
+}
