@@ -468,3 +468,36 @@ async fn a_committed_change_nobody_announced_goes_out_with_the_sweep_and_a_rolle
     assert_eq!(data(&seen[0])["status"], "closed");
     assert!(receiver.quiet_for(1500).await.is_empty(), "one close, once");
 }
+
+#[tokio::test]
+async fn two_nodes_deliver_each_event_once_and_each_conversation_in_order() {
+    let (a, b) = TestApp::spawn_pair().await;
+    let owner = a.signup().await;
+    let mut receiver = Receiver::start().await;
+    endpoint(&a, &owner.access, &receiver.url("/ok"), &["message.created"]).await;
+    // Two visitors, one on each node, each saying ten things; both nodes dispatch.
+    let (mut one, _) = a.visitor(&owner.tenant_id, new_visitor(), None).await;
+    let (mut two, _) = b.visitor(&owner.tenant_id, new_visitor(), None).await;
+    let mut conversations = Vec::new();
+    for n in 0..10 {
+        let first = say(&mut one, &format!("a{n}"), &format!("one {n}")).await;
+        let second = say(&mut two, &format!("b{n}"), &format!("two {n}")).await;
+        if n == 0 {
+            conversations = vec![first, second];
+        }
+    }
+    let seen = receiver.until("twenty messages", |seen| seen.len() >= 20).await;
+    assert!(receiver.quiet_for(1500).await.is_empty(), "nothing twice");
+    let ids: std::collections::BTreeSet<&str> = seen.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids.len(), 20, "each event once");
+    for (conversation, who) in conversations.iter().zip(["one", "two"]) {
+        let bodies: Vec<String> = seen
+            .iter()
+            .map(data)
+            .filter(|d| d["conversation_id"] == conversation.as_str())
+            .map(|d| d["body"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let expected: Vec<String> = (0..10).map(|n| format!("{who} {n}")).collect();
+        assert_eq!(bodies, expected, "in order");
+    }
+}
