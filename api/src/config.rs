@@ -80,6 +80,8 @@ pub struct Config {
     pub archive: ArchiveConfig,
     /// Plans and billing.
     pub billing: BillingConfig,
+    /// Outgoing webhooks (docs/api.md, "Webhooks").
+    pub webhooks: WebhooksConfig,
 }
 
 /// Which object store keeps attachments.
@@ -211,6 +213,48 @@ pub struct SearchConfig {
 impl Default for SearchConfig {
     fn default() -> Self {
         Self { sweep_secs: 30 }
+    }
+}
+
+/// Outgoing webhooks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Allow endpoints on private, loopback, link-local and other internal addresses, and plain
+    /// `http://` (development and tests only: in production this opens the internal network to
+    /// anyone who can create an endpoint).
+    pub allow_private_targets: bool,
+    /// Whether this node delivers webhooks (turn off on nodes that should only serve requests).
+    pub dispatch: bool,
+    /// The delays before each retry of a failed delivery, in seconds; after the last one the
+    /// delivery is given up (and its endpoint disabled if nothing succeeded since).
+    pub retry_schedule_secs: Vec<u64>,
+    /// Time limit of one delivery request, connection included.
+    pub request_timeout_secs: u64,
+    /// How often a node looks for tenants with retries due, in milliseconds.
+    pub round_ms: u64,
+    /// Every tenant with endpoints is visited at least this often (the fallback for changes
+    /// whose node died before announcing them).
+    pub sweep_secs: u64,
+    /// How long the previous secret keeps signing after a rotation.
+    pub rotation_overlap_secs: u64,
+    /// Finished deliveries are kept in the log this many days.
+    pub log_retention_days: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            dispatch: true,
+            // Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 28 h).
+            retry_schedule_secs: vec![5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+            request_timeout_secs: 10,
+            round_ms: 1000,
+            sweep_secs: 60,
+            rotation_overlap_secs: 86_400,
+            log_retention_days: 30,
+        }
     }
 }
 
@@ -453,6 +497,7 @@ impl Default for Config {
             analytics: AnalyticsConfig::default(),
             archive: ArchiveConfig::default(),
             billing: BillingConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -793,6 +838,35 @@ impl Config {
                 "analytics.reports_round_secs (KEFU_ANALYTICS__REPORTS_ROUND_SECS) must be between 1 and 3600".into(),
             );
         }
+        let hooks = &self.webhooks;
+        if hooks.retry_schedule_secs.len() > 20 || hooks.retry_schedule_secs.iter().any(|s| !(1..=86_400).contains(s)) {
+            problems.push(
+                "webhooks.retry_schedule_secs (KEFU_WEBHOOKS__RETRY_SCHEDULE_SECS) must be at most 20 delays of 1–86400 seconds"
+                    .into(),
+            );
+        }
+        if !(1..=60).contains(&hooks.request_timeout_secs) {
+            problems.push(
+                "webhooks.request_timeout_secs (KEFU_WEBHOOKS__REQUEST_TIMEOUT_SECS) must be between 1 and 60".into(),
+            );
+        }
+        if !(50..=60_000).contains(&hooks.round_ms) {
+            problems.push("webhooks.round_ms (KEFU_WEBHOOKS__ROUND_MS) must be between 50 and 60000".into());
+        }
+        if !(1..=3600).contains(&hooks.sweep_secs) {
+            problems.push("webhooks.sweep_secs (KEFU_WEBHOOKS__SWEEP_SECS) must be between 1 and 3600".into());
+        }
+        if hooks.rotation_overlap_secs > 7 * 86_400 {
+            problems.push(
+                "webhooks.rotation_overlap_secs (KEFU_WEBHOOKS__ROTATION_OVERLAP_SECS) must be at most 604800 (7 days)"
+                    .into(),
+            );
+        }
+        if !(1..=365).contains(&hooks.log_retention_days) {
+            problems.push(
+                "webhooks.log_retention_days (KEFU_WEBHOOKS__LOG_RETENTION_DAYS) must be between 1 and 365".into(),
+            );
+        }
         if !(1..=3600).contains(&self.search.sweep_secs) {
             problems.push("search.sweep_secs (KEFU_SEARCH__SWEEP_SECS) must be between 1 and 3600".into());
         }
@@ -905,6 +979,12 @@ impl Config {
         // Tests share one control database, so any test's node may take another's export job,
         // and that test may end mid-job: a short lease lets the job's own node resume it soon.
         config.archive.export_lease_secs = 3;
+        // Receivers in tests listen on 127.0.0.1; retries come after a second, and a delivery is
+        // given up after three attempts, so the whole schedule runs in seconds.
+        config.webhooks.allow_private_targets = true;
+        config.webhooks.retry_schedule_secs = vec![1, 1];
+        config.webhooks.round_ms = 200;
+        config.webhooks.sweep_secs = 5;
         config.attachments.local_dir =
             std::env::temp_dir().join("kefu-test-attachments").to_string_lossy().into_owned();
         config

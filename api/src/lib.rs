@@ -32,6 +32,7 @@ pub mod telemetry;
 pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -90,6 +90,23 @@ pub mod templates {
             ),
         }
     }
+
+    /// Tells a workspace's admins that Kefu disabled a webhook endpoint whose deliveries kept
+    /// failing.
+    pub fn webhook_disabled(company: &str, url: &str, reason: &str) -> Mail {
+        Mail {
+            subject: format!("Webhook endpoint disabled for {company} / {company} 的 Webhook 端点已停用"),
+            body: format!(
+                "Kefu kept failing to deliver events to your webhook endpoint\n{url}\n\
+                 for the whole retry schedule (last error: {reason}), so it has been disabled and no further events \
+                 are sent to it. Fix the receiver, then enable the endpoint again under Admin → Webhooks; failed \
+                 deliveries can be replayed from its delivery log.\n\n\
+                 Kefu 在整个重试周期内都无法将事件送达您的 Webhook 端点\n{url}\n\
+                 （最后一次错误：{reason}），因此已将其停用，之后不再发送事件。请修复接收端后在「管理 → Webhooks」中重新启用该端点；\
+                 失败的投递可在投递日志中重新发送。\n"
+            ),
+        }
+    }
 }
 
 /// Replies a visitor has not read, in their language (zh-CN for Chinese, English otherwise).

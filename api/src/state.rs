@@ -78,6 +78,8 @@ pub struct AppState {
     pub socket_caps: Arc<crate::realtime::caps::SocketCaps>,
     /// Stripe, when this server sells plans (`billing.stripe_secret_key`).
     pub stripe: Option<crate::billing::payments::Stripe>,
+    /// Wakes this node's webhook dispatcher and knows which tenants have endpoints.
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl AppState {
@@ -112,6 +114,7 @@ impl AppState {
         let (indexer_subscriber, indexer) = crate::search::Indexer::new();
         let (analytics_subscriber, analytics_changes) = crate::analytics::handle();
         let (quota_counter, opened) = crate::billing::quotas::QuotaCounter::new();
+        let (webhooks, dispatcher) = crate::webhooks::Dispatcher::new();
         let events = crate::ops::events::Events::new(vec![
             std::sync::Arc::new(fanout.clone()),
             std::sync::Arc::new(router.clone()),
@@ -122,7 +125,9 @@ impl AppState {
             std::sync::Arc::new(indexer_subscriber),
             std::sync::Arc::new(analytics_subscriber.clone()),
             std::sync::Arc::new(quota_counter),
+            std::sync::Arc::new(webhooks.clone()),
         ]);
+        dispatcher.start(db.clone(), config.webhooks.clone(), shutdown.clone())?;
         crate::billing::quotas::start(opened, db.clone(), redis.clone(), shutdown.clone());
         crate::analytics::start(
             db.clone(),
@@ -210,6 +215,7 @@ impl AppState {
         }
         Ok(Self {
             stripe,
+            webhooks,
             limits,
             socket_caps: crate::realtime::caps::SocketCaps::new(config.realtime.socket_caps()),
             export_jobs,

@@ -2,7 +2,7 @@
 // the pages of the console. One live store per tab, created here for the signed-in member.
 // Only the inbox is in the first download; every other page is its own chunk, loaded when it is
 // first opened together with its area's words (`withWords`: docs/console.md, "Weight").
-import { AuditOutlined, CreditCardOutlined, DownOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
+import { AuditOutlined, CreditCardOutlined, DownOutlined, SearchOutlined, BranchesOutlined, FilterOutlined, ClockCircleOutlined, HourglassOutlined, LineChartOutlined, MenuOutlined, RobotOutlined, ThunderboltOutlined, UserOutlined, ApiOutlined, CommentOutlined, KeyOutlined, LogoutOutlined, SendOutlined, SettingOutlined, SkinOutlined, TeamOutlined } from '@ant-design/icons';
 import { Badge, Button, Dropdown, Layout, Menu, Space, Spin, Tooltip } from 'antd';
 import { Text } from './ui/text';
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
@@ -26,6 +26,7 @@ const RoutingPage = lazy(() => withWords(['admin'], import('./pages/admin/routin
 const RulesPage = lazy(() => withWords(['admin'], import('./pages/admin/rules')).then((m) => ({ default: m.RulesPage })));
 const TeamsPage = lazy(() => withWords(['admin'], import('./pages/admin/teams')).then((m) => ({ default: m.TeamsPage })));
 const SiteKeysPage = lazy(() => withWords(['admin'], import('./pages/admin/site-keys')).then((m) => ({ default: m.SiteKeysPage })));
+const WebhooksPage = lazy(() => withWords(['admin'], import('./pages/admin/webhooks')).then((m) => ({ default: m.WebhooksPage })));
 const WidgetPage = lazy(() => withWords(['admin'], import('./pages/admin/widget')).then((m) => ({ default: m.WidgetPage })));
 const AnalyticsPage = lazy(() => withWords(['analytics'], import('./pages/analytics/page')).then((m) => ({ default: m.AnalyticsPage })));
 const QueuePage = lazy(() => withWords(['queue'], import('./pages/queue')).then((m) => ({ default: m.QueuePage })));
@@ -124,6 +125,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
           { key: '/admin/widget', icon: <SkinOutlined />, label: t('nav.widget') },
           { key: '/admin/site-keys', icon: <ApiOutlined />, label: t('nav.siteKeys') },
           { key: '/admin/api-keys', icon: <KeyOutlined />, label: t('nav.apiKeys') },
+          { key: '/admin/webhooks', icon: <SendOutlined />, label: t('nav.webhooks') },
           { key: '/admin/audit', icon: <AuditOutlined />, label: t('nav.audit') },
         ]
       : []),
@@ -186,6 +188,7 @@ export function Shell({ session: current }: { session: StoredSession }) {
             {admin && <Route path="/admin/widget" element={<WidgetPage />} />}
             {admin && <Route path="/admin/site-keys" element={<SiteKeysPage />} />}
             {admin && <Route path="/admin/api-keys" element={<ApiKeysPage session={current} />} />}
+            {admin && <Route path="/admin/webhooks" element={<WebhooksPage />} />}
             {admin && <Route path="/admin/audit" element={<AuditPage store={store} />} />}
             {owner && <Route path="/admin/billing" element={<BillingPage />} />}
             <Route path="*" element={<Navigate to="/inbox" replace />} />

@@ -6,7 +6,8 @@
 // (a bad pattern refused, reorder, on/off, a 409 reload) firing on a visitor's refund request;
 // searching the history (a Chinese word marked in its hit, a filter, a refused query, a hit
 // opening its conversation); the audit log showing who searched and read, filtered, as CSV; a
-// visitor's rating and comment shown to the team live; an admin erasing a visitor; the owner's
+// visitor's rating and comment shown to the team live; a webhook endpoint added and its test
+// event delivered, signed, and shown in the delivery log; an admin erasing a visitor; the owner's
 // plan and usage, with the banners at 80 % and 100 % after the operator lowers the plan; subscribing
 // through the fake Stripe's Checkout, cancelling and a failed payment from its portal.
 // Started by tests/tests/console.rs (make test), which provides KEFU_API, KEFU_EDGE,
@@ -15,6 +16,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -1085,6 +1087,48 @@ test('audit log: the searches and the transcript reads are listed with who did t
     await p.screenshot({ path: join(tmpdir(), 'kefu-console-audit.png') });
   } finally {
     await p.close();
+  }
+});
+
+test('webhooks: an admin adds an endpoint, sends a test event, and sees it delivered in the log', async () => {
+  // A receiver on this machine (the harness allows private webhook targets, as make dev does).
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('thanks');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}/kefu-hook`;
+  const p = await owner.newPage();
+  watch(p, 'owner webhooks');
+  try {
+    await p.goto(`${API}/inbox`);
+    await p.getByRole('menuitem', { name: 'Webhooks' }).click();
+    await p.waitForURL('**/admin/webhooks');
+    await p.getByRole('textbox', { name: 'Endpoint URL' }).fill(url);
+    await p.getByRole('button', { name: 'Add endpoint' }).click();
+    // The new secret is shown once it exists.
+    const secret = p.locator('.ant-modal:visible').getByText(/^whsec_/);
+    await secret.waitFor();
+    await p.keyboard.press('Escape');
+    await p.getByRole('row', { name: new RegExp(url) }).getByRole('button', { name: 'Send test event' }).click();
+    await until('the test event at the receiver', () => received.length > 0);
+    assert.match(received[0].headers['webhook-signature'], /^v1,/);
+    assert.match(received[0].headers['webhook-id'], /^evt_/);
+    assert.equal(JSON.parse(received[0].body).type, 'webhook.test');
+    const log = p.locator('.webhook-deliveries');
+    await until('the delivery in the log', async () => {
+      await p.getByRole('button', { name: 'Refresh' }).click();
+      return (await log.locator('tr', { hasText: 'webhook.test' }).filter({ hasText: 'Succeeded' }).count()) > 0;
+    });
+  } finally {
+    await p.close();
+    server.close();
   }
 });
 

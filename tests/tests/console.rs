@@ -1,7 +1,7 @@
 //! The agent console in headless Chromium (console/tests/browser.test.mjs, run by Node with
 //! playwright-core): the api serves the built console, the native edge serves the widget and its
 //! preview, and the scenarios sign up, verify, invite, chat with a visitor, edit the widget and
-//! check phone layout and Chinese. This harness starts the api and the edge and hands the
+//! check phone layout and Chinese, and add a webhook endpoint whose test event reaches a receiver. This harness starts the api and the edge and hands the
 //! scenarios their addresses; the scenarios start the demo shop page, a proxy standing for the
 //! edge's public address (which the api must know before the edge exists), and a proxy in front
 //! of the api whose network they cut under a console. Billing goes to the tests' fake Stripe,
@@ -35,6 +35,8 @@ async fn console_in_chromium() {
             ("KEFU_BILLING__STRIPE_SECRET_KEY", "sk_test_kefu"),
             ("KEFU_BILLING__STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("KEFU_BILLING__STRIPE_API_BASE", &stripe.base),
+            // The webhook scenario's receiver listens on 127.0.0.1.
+            ("KEFU_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
         ],
     )
     .await;

@@ -185,6 +185,23 @@ prefixed_id!(
     "kb"
 );
 
+prefixed_id!(
+    /// An outgoing webhook endpoint of a tenant: a URL that receives signed events.
+    WebhookEndpointId,
+    "ep"
+);
+prefixed_id!(
+    /// One event sent to webhook endpoints (the `webhook-id` header: the same for every retry
+    /// and replay of it).
+    WebhookEventId,
+    "evt"
+);
+prefixed_id!(
+    /// One event's delivery to one endpoint, with its attempts (a replay is a new delivery).
+    WebhookDeliveryId,
+    "dlv"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,6 @@ pub use claims::{
 pub use error::{ErrorCode, FieldError, Problem};
 pub use id::{
     ApiKeyId, AttachmentId, CannedResponseId, ConversationId, ExportJobId, IdParseError, InvitationId, KbEntryId,
-    MessageId, SiteKeyId, TeamId, TenantId, UserId, VisitorId,
+    MessageId, SiteKeyId, TeamId, TenantId, UserId, VisitorId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId,
 };
 pub use role::Role;

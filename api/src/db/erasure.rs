@@ -1,6 +1,7 @@
 //! Erasing one visitor's data on request (GDPR, PIPL; docs/erasure.md): their profile, page
 //! views, conversations with every message and note, search index entries, attachments (rows
-//! here, files by the caller after commit), and the tenant's queued and sent mail to them.
+//! here, files by the caller after commit), the webhook events and deliveries about them, and the
+//! tenant's queued and sent mail to them.
 
 use kefu_protocol::VisitorId;
 
@@ -52,6 +53,10 @@ pub async fn erase_visitor(tx: &mut TenantTx, visitor: VisitorId) -> sqlx::Resul
         .bind(visitor)
         .fetch_all(tx.conn())
         .await?;
+    // Webhook events and deliveries about them (their conversations' and their own), sent or not.
+    let keys: Vec<uuid::Uuid> = conversation_ids.iter().copied().chain([visitor.as_uuid()]).collect();
+    sqlx::query("delete from webhook_events where ordering_key = any($1)").bind(&keys).execute(tx.conn()).await?;
+    sqlx::query("delete from webhook_deliveries where ordering_key = any($1)").bind(&keys).execute(tx.conn()).await?;
     // Their hours' analytics rollups are counted again without them.
     super::analytics::mark_visitor_stale(tx, visitor).await?;
     // Conversations, messages (with their index entries), page views, bot records and analytics

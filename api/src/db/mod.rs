@@ -111,6 +111,7 @@ pub mod two_phase;
 pub mod user_tokens;
 pub mod users;
 pub mod visitors;
+pub mod webhooks;
 pub mod widget;
 
 use std::str::FromStr;

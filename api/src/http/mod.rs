@@ -39,6 +39,7 @@ pub mod usage;
 pub mod validate;
 pub mod views;
 pub mod visitors;
+pub mod webhooks;
 pub mod widget;
 
 use std::time::Instant;
@@ -71,7 +72,7 @@ use crate::state::AppState;
     info(title = "Kefu API", description = "Multi-tenant live chat: accounts, members, API keys. Errors are `application/problem+json` with a stable `code`."),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signup, login and sessions"), (name = "members", description = "Members and invitations"),
-         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "search", description = "Searching the history"), (name = "analytics", description = "Analytics and stats"), (name = "teams", description = "Teams and their members"), (name = "canned-responses", description = "Canned responses"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"))
+         (name = "api-keys", description = "Tenant API keys"), (name = "audit", description = "Audit log"), (name = "tenant", description = "The caller's tenant"), (name = "visitors", description = "Visitor profiles and tracking"), (name = "conversations", description = "Conversations and transcripts"), (name = "search", description = "Searching the history"), (name = "analytics", description = "Analytics and stats"), (name = "teams", description = "Teams and their members"), (name = "canned-responses", description = "Canned responses"), (name = "widget", description = "Widget settings and site keys"), (name = "edge", description = "Internal: the edge resolves site keys (edge secret, not tenant tokens)"), (name = "webhooks", description = "Outgoing webhooks: endpoints and the delivery log"))
 )]
 struct ApiDoc;
 
@@ -126,6 +127,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(widget::router())
         .merge(site_keys::router())
         .merge(edge::router())
+        .merge(webhooks::router())
         .split_for_parts()
 }
 

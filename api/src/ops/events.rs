@@ -12,8 +12,9 @@
 //!
 //! Changes are announced on the node that made them, once; they are a trigger, not a record: a
 //! node can die between the commit and the announcement. A feature that must not miss one
-//! (webhooks) records what it needs in the same transaction as the change (an outbox table) and
-//! uses the announcement only to react quickly.
+//! records what it needs in the same transaction as the change (an outbox table) and uses the
+//! announcement only to react quickly: webhooks do, their outbox written by triggers
+//! (`crate::webhooks`).
 
 use std::sync::Arc;
 

@@ -23,6 +23,7 @@ pub const ROUTINES: &[Routine] = &[
     Routine { name: "store_messages", sql: include_str!("../../../migrations/routines/store_messages.sql") },
     Routine { name: "move_capture", sql: include_str!("../../../migrations/routines/move_capture.sql") },
     Routine { name: "search_enqueue", sql: include_str!("../../../migrations/routines/search_enqueue.sql") },
+    Routine { name: "webhook_capture", sql: include_str!("../../../migrations/routines/webhook_capture.sql") },
 ];
 
 /// The SHA-256 of a routine's text.

@@ -38,4 +38,5 @@ mod service_hours;
 mod sweep;
 mod tenant;
 mod two_factor;
+mod webhooks;
 mod widget;

@@ -97,6 +97,7 @@ export const words = {
   'nav.teams': 'Teams',
   'nav.members': 'Members',
   'nav.settings': 'Settings',
+  'nav.webhooks': 'Webhooks',
   'nav.siteKeys': 'Site keys',
   'nav.widget': 'Widget',
   'notify.newConversation': 'New conversation',

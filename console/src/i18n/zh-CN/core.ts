@@ -98,6 +98,7 @@ export const words: Dict<'core'> = {
   'nav.teams': '团队',
   'nav.members': '成员',
   'nav.settings': '设置',
+  'nav.webhooks': 'Webhooks',
   'nav.siteKeys': '站点密钥',
   'nav.widget': '聊天插件',
   'notify.newConversation': '新会话',
