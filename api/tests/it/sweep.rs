@@ -93,6 +93,9 @@ struct Seed {
     kb_entry: String,
     export_job: String,
     site_key: String,
+    webhook_endpoint: String,
+    webhook_secret: String,
+    webhook_delivery: String,
     visitor_token: String,
     last_seq: i64,
 }
@@ -107,6 +110,8 @@ impl Seed {
             "team_id" => &self.team,
             "visitor_id" => &self.visitor,
             "site_key" => &self.site_key,
+            "endpoint_id" => &self.webhook_endpoint,
+            "delivery_id" => &self.webhook_delivery,
             "id" => {
                 let before = template.split(&format!("/{{{param}}}")).next().unwrap_or_default();
                 match before.rsplit('/').next().unwrap_or_default() {
@@ -155,12 +160,15 @@ impl Seed {
             &self.kb_entry,
             &self.export_job,
             &self.site_key,
+            &self.webhook_endpoint,
+            &self.webhook_delivery,
         ];
         let ids = if ids { &all[..] } else { &all[..1] };
         let mut secrets: Vec<String> = ids.iter().map(|id| (*id).clone()).collect();
         secrets.extend(ids.iter().filter_map(|id| id.split_once('_').map(|(_, hex)| hex.to_owned())));
         secrets.extend([
             self.key_secret.clone(),
+            self.webhook_secret.clone(),
             self.owner.email.clone(),
             self.agent.email.clone(),
             self.invitation_email.clone(),
@@ -608,6 +616,23 @@ async fn seed(app: &TestApp) -> Seed {
         app.post("/api/v1/export/jobs", Some(&owner.access), json!({ "filters": {} })).await,
         "id",
     );
+    // A webhook endpoint (test nodes allow private targets; nothing listens there) and the
+    // delivery of its test event.
+    let (status, endpoint) = app
+        .post(
+            "/api/v1/webhooks/endpoints",
+            Some(&owner.access),
+            json!({ "url": "http://127.0.0.1:9/hooks", "description": format!("{marker} hook") }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "A's webhook endpoint: {endpoint}");
+    let webhook_endpoint = endpoint["endpoint"]["id"].as_str().expect("endpoint id").to_owned();
+    let webhook_secret = endpoint["secret"].as_str().expect("endpoint secret").to_owned();
+    let webhook_delivery = created(
+        "a webhook delivery",
+        app.post(&format!("/api/v1/webhooks/endpoints/{webhook_endpoint}/test"), Some(&owner.access), json!({})).await,
+        "id",
+    );
     Seed {
         owner,
         agent,
@@ -624,6 +649,9 @@ async fn seed(app: &TestApp) -> Seed {
         kb_entry,
         export_job,
         site_key,
+        webhook_endpoint,
+        webhook_secret,
+        webhook_delivery,
         visitor_token,
         last_seq,
     }
