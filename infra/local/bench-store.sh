@@ -9,4 +9,4 @@ eval "$(infra/local/services.sh env)"
 export DATABASE_URL
 cargo build --locked --release -p kefu-tests --bin kefu-store-bench >&2
 echo "command: SENDERS=${SENDERS:-64,256} TENANTS=${TENANTS:-1,50} SECONDS_=${SECONDS_:-5} make bench-store"
-./target/release/kefu-store-bench --senders "${SENDERS:-64,256}" --tenants "${TENANTS:-1,50}" --seconds "${SECONDS_:-5}"
+"${CARGO_TARGET_DIR:-target}"/release/kefu-store-bench --senders "${SENDERS:-64,256}" --tenants "${TENANTS:-1,50}" --seconds "${SECONDS_:-5}"

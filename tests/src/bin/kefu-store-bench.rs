@@ -9,7 +9,10 @@
 //!   `commit_siblings`), which lets concurrent commits share a WAL flush;
 //! - `group commit ×N`: the application's batcher with N batches in flight;
 //! - `group commit ×2, no search queue`: the same with the `messages` trigger that queues each
-//!   message for the search index switched off, the baseline of what that trigger costs.
+//!   message for the search index switched off, the baseline of what that trigger costs;
+//! - `group commit ×2, no webhook capture`: the same with the webhook outbox's triggers on
+//!   `messages` and `conversations` switched off (the scratch tenants have no endpoint, as most
+//!   workspaces: what capturing costs a workspace without webhooks).
 //!
 //! Each sender is a closed loop (the next message once the previous one is committed), writing
 //! into its own visitor's conversation; senders are spread over the given number of tenants.
@@ -61,15 +64,19 @@ struct Mode {
     /// The compliance feed's columns take the writing transaction's id and are indexed (as in
     /// production); off only in the baseline that measures what they cost.
     feed: bool,
+    /// The webhook outbox's capture triggers are on (as in production); off only in the baseline
+    /// that measures what they cost.
+    webhooks: bool,
 }
 
-const MODES: [Mode; 7] = [
+const MODES: [Mode; 8] = [
     Mode {
         name: "per-message",
         tuning: GroupCommit { max_batch: 1, in_flight: 16 },
         commit_delay: false,
         search_queue: true,
         feed: true,
+        webhooks: true,
     },
     Mode {
         name: "per-message + commit_delay",
@@ -77,6 +84,7 @@ const MODES: [Mode; 7] = [
         commit_delay: true,
         search_queue: true,
         feed: true,
+        webhooks: true,
     },
     Mode {
         name: "group commit ×1",
@@ -84,6 +92,7 @@ const MODES: [Mode; 7] = [
         commit_delay: false,
         search_queue: true,
         feed: true,
+        webhooks: true,
     },
     Mode {
         name: "group commit ×2, no search queue",
@@ -91,6 +100,7 @@ const MODES: [Mode; 7] = [
         commit_delay: false,
         search_queue: false,
         feed: true,
+        webhooks: true,
     },
     Mode {
         name: "group commit ×2, no feed index",
@@ -98,6 +108,15 @@ const MODES: [Mode; 7] = [
         commit_delay: false,
         search_queue: true,
         feed: false,
+        webhooks: true,
+    },
+    Mode {
+        name: "group commit ×2, no webhook capture",
+        tuning: GroupCommit { max_batch: 256, in_flight: 2 },
+        commit_delay: false,
+        search_queue: true,
+        feed: true,
+        webhooks: false,
     },
     Mode {
         name: "group commit ×2",
@@ -105,6 +124,7 @@ const MODES: [Mode; 7] = [
         commit_delay: false,
         search_queue: true,
         feed: true,
+        webhooks: true,
     },
     Mode {
         name: "group commit ×4",
@@ -112,6 +132,7 @@ const MODES: [Mode; 7] = [
         commit_delay: false,
         search_queue: true,
         feed: true,
+        webhooks: true,
     },
 ];
 
@@ -140,6 +161,23 @@ async fn set_search_queue(pool: &PgPool, schemas: &[TenantSchema], on: bool) -> 
             "alter table {}.messages {verb} trigger messages_search_enqueue",
             schema.name()
         )))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Turns the webhook outbox's capture triggers on `messages` and `conversations` on or off in
+/// every tenant schema.
+async fn set_webhook_capture(pool: &PgPool, schemas: &[TenantSchema], on: bool) -> anyhow::Result<()> {
+    let verb = if on { "enable" } else { "disable" };
+    for schema in schemas {
+        let s = schema.name();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "alter table {s}.messages {verb} trigger messages_webhook_capture;
+             alter table {s}.conversations {verb} trigger conversations_webhook_created;
+             alter table {s}.conversations {verb} trigger conversations_webhook_changed"
+        )))
+        .execute(pool)
         .await?;
     }
     Ok(())
@@ -390,12 +428,18 @@ async fn bench(
                 if !mode.search_queue {
                     set_search_queue(&switches, &schemas, false).await?;
                 }
+                if !mode.webhooks {
+                    set_webhook_capture(&switches, &schemas, false).await?;
+                }
                 if !mode.feed {
                     set_feed(&switches, &schemas, false).await?;
                 }
                 let outcome = run_mode(url, mode, run, &senders, args.seconds).await;
                 if !mode.search_queue {
                     set_search_queue(&switches, &schemas, true).await?;
+                }
+                if !mode.webhooks {
+                    set_webhook_capture(&switches, &schemas, true).await?;
                 }
                 if !mode.feed {
                     set_feed(&switches, &schemas, true).await?;
