@@ -331,7 +331,9 @@ async fn accept_invitation(
     let code = body.two_factor_code.as_deref();
     let (outcome, notes) = two_factor::second_step(&state, &mut tx, account, invitation.tenant_id, code).await?;
     let second_step = match outcome {
-        SecondStepOutcome::Passed { recovery_codes: _ } => Ok(()),
+        // Codes when this sign-in's code finished setting up an authenticator: shown with the
+        // session, as at login.
+        SecondStepOutcome::Passed { recovery_codes } => Ok(recovery_codes),
         SecondStepOutcome::Refused(error) if error.code() != ErrorCode::TwoFactorSetupRequired => {
             tx.commit().await?;
             state.mail_wakeup.notify_one();
@@ -349,8 +351,8 @@ async fn accept_invitation(
     let tenant = db::tenants::find(&mut tx, invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
     let (ctx, tenant) = TenantCtx::admit_here(Some(tenant), &state.config.region)?;
     let tenant_id = ctx.id;
-    let tokens = match second_step {
-        Ok(()) => Some(session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, role).await?),
+    let tokens = match &second_step {
+        Ok(_) => Some(session::start(&mut tx, &state.jwt, &state.config.auth, user_id, tenant_id, role).await?),
         Err(_) => None,
     };
     // The same transaction goes on in the tenant's schema, so everything commits together.
@@ -370,15 +372,19 @@ async fn accept_invitation(
     if let Some(stripe) = &state.stripe {
         stripe.seats_changed();
     }
+    // Joined without a session: the workspace requires a second step the account does not have.
+    let recovery_codes = second_step?;
     let Some(tokens) = tokens else {
-        return Err(second_step.err().unwrap_or_else(|| anyhow::anyhow!("no session and no refusal").into()));
+        return Err(anyhow::anyhow!("a session was started but not kept").into());
     };
-    Ok(SessionResponse::deliver(
+    let (headers, mut answer) = SessionResponse::deliver(
         &state.config,
         body.token_delivery,
         tokens,
         UserView { id: user_id, email, display_name, email_verified: true, language: None },
         TenantView { id: tenant_id, slug: ctx.slug, name: tenant.name },
         role,
-    ))
+    );
+    answer.recovery_codes = recovery_codes;
+    Ok((headers, answer))
 }

@@ -314,3 +314,20 @@ async fn two_factor_changes_are_for_signed_in_members_only() {
     let confirm = app.post("/api/v1/me/two-factor/confirm", Some(&owner.access), json!({ "code": "123456" })).await;
     assert_eq!(problem(&confirm), (StatusCode::CONFLICT, "two_factor_not_enabled"), "nothing being set up");
 }
+
+#[tokio::test]
+async fn an_invitation_accepted_with_a_new_authenticators_first_code_answers_the_recovery_codes() {
+    let app = TestApp::spawn().await;
+    let other = app.verified_owner().await;
+    let person = app.signup().await;
+    let uri = start_setup(&app, &person).await;
+    let (status, _) =
+        app.post("/api/v1/invitations", Some(&other.access), json!({ "email": person.email, "role": "agent" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = app.mailed_token(&person.email, "/accept-invite?token=").await;
+    let body = json!({ "token": token, "password": person.password, "two_factor_code": code(&uri, 0) });
+    let (status, joined) = app.post("/api/v1/invitations/accept", None, body).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["recovery_codes"].as_array().map(Vec::len), Some(10), "shown once, with the session");
+    assert_eq!(problem(&login(&app, &person, None).await).1, "two_factor_required", "now on");
+}
