@@ -6,12 +6,10 @@
 //! loses nothing: every node's sweep looks for marked tenants every `search.sweep_secs` and
 //! drains them.
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use kefu_protocol::TenantId;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::text;
@@ -56,53 +54,14 @@ impl Indexer {
     pub fn start(self, databases: Databases, sweep: Duration, shutdown: CancellationToken) {
         let Self { sender, receiver } = self;
         tokio::spawn(sweeper(databases.clone(), sender, sweep, shutdown.clone()));
-        tokio::spawn(drainer(databases, receiver, shutdown));
-    }
-}
-
-/// Drains woken tenants, at most [`CONCURRENCY`] at once and each tenant once at a time (a wake
-/// during its drain drains it again after).
-async fn drainer(databases: Databases, mut wakes: mpsc::UnboundedReceiver<TenantId>, shutdown: CancellationToken) {
-    let mut queued: VecDeque<TenantId> = VecDeque::new();
-    let mut waiting: HashSet<TenantId> = HashSet::new();
-    let mut running: HashMap<tokio::task::Id, TenantId> = HashMap::new();
-    let mut again: HashSet<TenantId> = HashSet::new();
-    let mut tasks = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            woken = wakes.recv() => {
-                let Some(tenant) = woken else { return };
-                if running.values().any(|t| *t == tenant) {
-                    again.insert(tenant);
-                } else if waiting.insert(tenant) {
-                    queued.push_back(tenant);
-                }
-            }
-            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                let id = match done {
-                    Ok((id, ())) => id,
-                    Err(error) => error.id(),
-                };
-                if let Some(tenant) = running.remove(&id)
-                    && again.remove(&tenant)
-                    && waiting.insert(tenant)
-                {
-                    queued.push_back(tenant);
-                }
-            }
-        }
-        while tasks.len() < CONCURRENCY {
-            let Some(tenant) = queued.pop_front() else { break };
-            waiting.remove(&tenant);
+        tokio::spawn(crate::ops::jobs::drain_tenants(receiver, CONCURRENCY, shutdown, move |tenant| {
             let databases = databases.clone();
-            let handle = tasks.spawn(async move {
+            async move {
                 if let Err(error) = drain(&databases, tenant).await {
                     tracing::warn!(%error, %tenant, "indexing failed; the next message or sweep retries");
                 }
-            });
-            running.insert(handle.id(), tenant);
-        }
+            }
+        }));
     }
 }
 

@@ -24,14 +24,13 @@ pub mod guard;
 pub mod payload;
 pub mod sign;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
 use kefu_protocol::{Role, TenantId, WebhookEventId};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use self::guard::{Guard, GuardedResolver};
@@ -132,7 +131,14 @@ impl Dispatcher {
         let config = Arc::new(config);
         tokio::spawn(refresh_known(databases.clone(), self.handle.clone(), shutdown.clone()));
         tokio::spawn(take_due(databases.clone(), self.handle.clone(), config.clone(), shutdown.clone()));
-        tokio::spawn(drainer(databases, sender, config, self.wakes, shutdown));
+        tokio::spawn(crate::ops::jobs::drain_tenants(self.wakes, CONCURRENCY, shutdown, move |tenant| {
+            let (databases, sender, config) = (databases.clone(), sender.clone(), config.clone());
+            async move {
+                if let Err(error) = visit(&databases, &sender, &config, tenant).await {
+                    tracing::warn!(error = format!("{error:#}"), %tenant, "webhook visit failed; the next one retries");
+                }
+            }
+        }));
         Ok(())
     }
 }
@@ -171,58 +177,6 @@ async fn take_due(databases: Databases, handle: Webhooks, config: Arc<WebhooksCo
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(Duration::from_millis(config.round_ms)) => {}
-        }
-    }
-}
-
-/// Visits woken tenants, at most [`CONCURRENCY`] at once and each tenant once at a time (a wake
-/// during its visit visits it again after).
-async fn drainer(
-    databases: Databases,
-    sender: Arc<Sender>,
-    config: Arc<WebhooksConfig>,
-    mut wakes: mpsc::UnboundedReceiver<TenantId>,
-    shutdown: CancellationToken,
-) {
-    let mut queued: VecDeque<TenantId> = VecDeque::new();
-    let mut waiting: HashSet<TenantId> = HashSet::new();
-    let mut running: HashMap<tokio::task::Id, TenantId> = HashMap::new();
-    let mut again: HashSet<TenantId> = HashSet::new();
-    let mut tasks = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            woken = wakes.recv() => {
-                let Some(tenant) = woken else { return };
-                if running.values().any(|t| *t == tenant) {
-                    again.insert(tenant);
-                } else if waiting.insert(tenant) {
-                    queued.push_back(tenant);
-                }
-            }
-            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                let id = match done {
-                    Ok((id, ())) => id,
-                    Err(error) => error.id(),
-                };
-                if let Some(tenant) = running.remove(&id)
-                    && again.remove(&tenant)
-                    && waiting.insert(tenant)
-                {
-                    queued.push_back(tenant);
-                }
-            }
-        }
-        while tasks.len() < CONCURRENCY {
-            let Some(tenant) = queued.pop_front() else { break };
-            waiting.remove(&tenant);
-            let (databases, sender, config) = (databases.clone(), sender.clone(), config.clone());
-            let handle = tasks.spawn(async move {
-                if let Err(error) = visit(&databases, &sender, &config, tenant).await {
-                    tracing::warn!(error = format!("{error:#}"), %tenant, "webhook visit failed; the next one retries");
-                }
-            });
-            running.insert(handle.id(), tenant);
         }
     }
 }
