@@ -52,6 +52,10 @@ pub struct Config {
     /// region (its data elsewhere) is refused with `421 wrong_region`, visitor tokens for
     /// another region with `401`.
     pub region: String,
+    /// Every region of this deployment (this one included), offered at signup: a workspace is
+    /// homed where its owner chooses, by signing up on that region's console (docs/regions.md).
+    /// Empty: this region only.
+    pub regions: Vec<RegionEntry>,
     /// Postgres settings.
     pub database: DatabaseConfig,
     /// Redis settings.
@@ -82,6 +86,25 @@ pub struct Config {
     pub billing: BillingConfig,
     /// Outgoing webhooks (docs/api.md, "Webhooks").
     pub webhooks: WebhooksConfig,
+}
+
+/// One region of the deployment, as the signup page offers it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionEntry {
+    /// The region's name: its nodes' `region`.
+    pub name: String,
+    /// What people see ("Europe (Frankfurt)", "中国香港"), 1–80 characters.
+    pub label: String,
+    /// The region's console, where its workspaces sign up and sign in (`https://eu.app.example`).
+    pub app_url: String,
+}
+
+/// Whether `name` can name a region: 1–32 characters of `[a-z0-9-]`.
+fn region_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Which object store keeps attachments.
@@ -395,6 +418,10 @@ pub struct HttpConfig {
     /// Bearer token Prometheus presents to read `/metrics` (at least 32 bytes). Without it,
     /// `/metrics` is not served in production (404) and open in development.
     pub metrics_token: Option<SecretString>,
+    /// Seconds between the shutdown signal and closing: `/readyz` answers 503 at once and the
+    /// node keeps serving meanwhile, so load balancers stop sending it traffic before its
+    /// sockets are told to reconnect elsewhere and in-flight requests drain.
+    pub shutdown_delay_secs: u64,
 }
 
 /// Tenant migration settings.
@@ -483,6 +510,7 @@ impl Default for Config {
             app_url: None,
             log_format: None,
             region: "local".into(),
+            regions: Vec::new(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             auth: AuthConfig::default(),
@@ -543,6 +571,7 @@ impl Default for HttpConfig {
         Self {
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 15,
+            shutdown_delay_secs: 0,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             console_dir: None,
@@ -737,6 +766,9 @@ impl Config {
             problems
                 .push("http.body_limit_bytes (KEFU_HTTP__BODY_LIMIT_BYTES) must be between 1024 and 16777216".into());
         }
+        if self.http.shutdown_delay_secs > 300 {
+            problems.push("http.shutdown_delay_secs (KEFU_HTTP__SHUTDOWN_DELAY_SECS) must be at most 300".into());
+        }
         if !(1..=300).contains(&self.http.request_timeout_secs) {
             problems
                 .push("http.request_timeout_secs (KEFU_HTTP__REQUEST_TIMEOUT_SECS) must be between 1 and 300".into());
@@ -758,11 +790,29 @@ impl Config {
                 ));
             }
         }
-        if self.region.is_empty()
-            || self.region.len() > 32
-            || !self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !region_name_ok(&self.region) {
             problems.push(format!("region (KEFU_REGION) must be 1–32 characters of [a-z0-9-], got `{}`", self.region));
+        }
+        for (index, entry) in self.regions.iter().enumerate() {
+            if !region_name_ok(&entry.name) {
+                problems.push(format!("regions[{index}].name (KEFU_REGIONS) must be 1–32 characters of [a-z0-9-]"));
+            }
+            if self.regions[..index].iter().any(|earlier| earlier.name == entry.name) {
+                problems.push(format!("regions (KEFU_REGIONS) names `{}` twice", entry.name));
+            }
+            if entry.label.trim().is_empty() || entry.label.chars().count() > 80 {
+                problems.push(format!("regions[{index}].label (KEFU_REGIONS) must be 1–80 characters"));
+            }
+            if !(entry.app_url.starts_with("http://") || entry.app_url.starts_with("https://"))
+                || entry.app_url.ends_with('/')
+            {
+                problems.push(format!(
+                    "regions[{index}].app_url (KEFU_REGIONS) must look like https://host[:port] without a trailing slash"
+                ));
+            }
+        }
+        if !self.regions.is_empty() && !self.regions.iter().any(|entry| entry.name == self.region) {
+            problems.push(format!("regions (KEFU_REGIONS) must list this node's own region `{}`", self.region));
         }
         if !(1..=4096).contains(&self.realtime.store_batch_max) {
             problems
@@ -935,6 +985,18 @@ impl Config {
     /// The database URL (validated present).
     pub fn database_url(&self) -> &str {
         self.database.url.as_ref().map(|u| u.expose_secret()).unwrap_or_default()
+    }
+
+    /// The deployment's regions as signup offers them: `regions`, or this region alone.
+    pub fn region_directory(&self) -> Vec<RegionEntry> {
+        if self.regions.is_empty() {
+            return vec![RegionEntry {
+                name: self.region.clone(),
+                label: self.region.clone(),
+                app_url: self.app_url().to_owned(),
+            }];
+        }
+        self.regions.clone()
     }
 
     /// The console base URL used in mailed links.

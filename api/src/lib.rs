@@ -99,9 +99,12 @@ pub async fn run(
         mail::spawn_worker(&state.config, state.db.control().clone(), state.mail_wakeup.clone(), stop.clone())?;
     let resolver = tokio::spawn(db::two_phase::run_resolver(state.db.clone(), stop.clone()));
     let sessions = state.shutdown.clone();
+    let draining = state.draining.clone();
+    let delay = std::time::Duration::from_secs(state.config.http.shutdown_delay_secs);
     let app = http::router(state);
-    // On shutdown, stop accepting, tell WebSocket clients to reconnect elsewhere (close 1001),
-    // and drain in-flight requests.
+    // On shutdown: report not ready and keep serving for `http.shutdown_delay_secs` (load
+    // balancers take the node out meanwhile); then stop accepting, tell WebSocket clients to
+    // reconnect elsewhere (close 1001), and drain in-flight requests.
     // Small frames (acks, chat messages) must not wait for Nagle's algorithm.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
@@ -111,6 +114,11 @@ pub async fn run(
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
+            draining.cancel();
+            if !delay.is_zero() {
+                tracing::info!(delay_secs = delay.as_secs(), "draining: not ready, still serving");
+                tokio::time::sleep(delay).await;
+            }
             sessions.cancel();
         })
         .await;

@@ -56,6 +56,9 @@ pub struct AppState {
     pub page_views: crate::ops::page_views::PageViews,
     /// Cancelled when the node shuts down: WebSocket sessions close with `going_away`.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Cancelled at the shutdown signal, `http.shutdown_delay_secs` before `shutdown`: `/readyz`
+    /// answers 503 so load balancers stop sending traffic here while the node still serves.
+    pub draining: tokio_util::sync::CancellationToken,
     /// Where attachment bytes live.
     pub attachments: crate::attachments::AttachmentStore,
     /// Wakes the assignment engine.
@@ -243,6 +246,7 @@ impl AppState {
             metrics,
             bus,
             shutdown,
+            draining: tokio_util::sync::CancellationToken::new(),
             config: Arc::new(config),
         })
     }

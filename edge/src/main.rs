@@ -62,8 +62,21 @@ async fn main() -> std::process::ExitCode {
         let _ = tcp.set_nodelay(true);
     });
     let app = kefu_edge::native::routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Ctrl-C, or SIGTERM from a container runtime or Kubernetes.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+        tracing::info!("kefu-edge: shutting down");
     };
     match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,

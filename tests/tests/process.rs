@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use kefu_tests::{FreshDatabase, Server, kefu, kefu_bin};
+use kefu_api::testing::{WsClient, WsEnd};
+use kefu_tests::{FreshDatabase, Server, kefu, kefu_bin, signup_owner, ws_url};
 use serde_json::json;
 
 #[test]
@@ -71,6 +72,57 @@ async fn serve_migrates_serves_accounts_and_shuts_down_gracefully() {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(15), "server did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// With `http.shutdown_delay_secs`, SIGTERM first takes the node out of the load balancer
+/// (`/readyz` 503 `draining`) while it keeps serving requests and sockets; only after the delay
+/// are sockets told to reconnect elsewhere (`going_away`, close 1001) and the process exits 0.
+#[tokio::test]
+async fn shutdown_delay_reports_draining_while_serving_then_closes_sockets_with_going_away() {
+    let db = FreshDatabase::create().await;
+    let mut server = Server::start(&db.url, &[("KEFU_HTTP__SHUTDOWN_DELAY_SECS", "3")]).await;
+    let (token, _) = signup_owner(&server.base, "Draining Shop", "owner@draining.example").await;
+    let mut agent = WsClient::connect(&ws_url(&server.base, &format!("/ws/agent?token={token}"))).await.expect("agent");
+    agent.send(json!({ "type": "hello", "protocol": 1 })).await;
+    agent.next_of("welcome").await;
+    let client = reqwest::Client::new();
+
+    server.terminate();
+    let signalled = Instant::now();
+    let readiness = loop {
+        let response = client.get(format!("{}/readyz", server.base)).send().await.expect("readyz while draining");
+        if response.status() == 503 {
+            break response.json::<serde_json::Value>().await.expect("json");
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(2), "readiness did not drop at the signal");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(readiness["status"], "draining");
+    // Still serving meanwhile: liveness, authenticated requests, the open socket.
+    let health = client.get(format!("{}/healthz", server.base)).send().await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let me = client.get(format!("{}/api/v1/me", server.base)).bearer_auth(&token).send().await.expect("me");
+    assert_eq!(me.status(), 200);
+    agent.send(json!({ "type": "ping" })).await;
+
+    let end = loop {
+        match agent.next().await {
+            Ok(frame) if frame["type"] == "error" => assert_eq!(frame["code"], "going_away", "{frame}"),
+            Ok(_) => {}
+            Err(end) => break end,
+        }
+    };
+    let closed_after = signalled.elapsed();
+    assert_eq!(end, WsEnd::Closed(1001));
+    assert!(closed_after >= Duration::from_secs(2), "sockets closed only after the delay, not {closed_after:?}");
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            assert!(status.success(), "graceful shutdown exits 0, got {status}");
+            break;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(20), "server did not stop after the delay");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -1,5 +1,6 @@
-//! Liveness (`/healthz`), readiness (`/readyz`: Postgres and Redis answer) and `/metrics` (for
-//! the bearer of `http.metrics_token`; docs/observability.md).
+//! Liveness (`/healthz`), readiness (`/readyz`: Postgres and Redis answer, and the node is not
+//! draining for shutdown) and `/metrics` (for the bearer of `http.metrics_token`;
+//! docs/observability.md).
 
 use std::time::Duration;
 
@@ -35,6 +36,10 @@ struct Readiness {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.draining.is_cancelled() {
+        let draining = Readiness { status: "draining", postgres: "not_checked", redis: "not_checked" };
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(draining));
+    }
     let limit = Duration::from_secs(2);
     let postgres = match tokio::time::timeout(limit, sqlx::query("select 1").execute(state.db.control())).await {
         Ok(Ok(_)) => "ok",
