@@ -39,7 +39,7 @@ pub struct EdgeConfig {
     /// Session requests per minute per site key.
     #[serde(default = "default_per_site")]
     pub per_site_per_minute: u32,
-    /// The regions; the first also answers site lookups (the control plane is global).
+    /// The regions. A site key is looked up in every region at once until the edge knows its own.
     pub regions: Vec<RegionConfig>,
     /// Native runtime only: the widget's built files (edge/widget's `dist/`, with
     /// `widget/manifest.json`). Workers read them from the `ASSETS` binding instead.

@@ -11,6 +11,10 @@
 //! [`SiteCache::import`] when this process has nothing. A record keeps the time the api was
 //! asked, so adopting it never makes an answer fresh for longer than `cache_secs` in total; the
 //! shared clock is then wall-clock milliseconds.
+//!
+//! With several regions, each region's api knows only the site keys of its own tenants (a
+//! tenant's data never leaves its region): a key never seen is asked of every region at once,
+//! and a known one is revalidated with its own region only ([`regions_to_ask`], [`combine`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +23,7 @@ use kefu_protocol::widget::EdgeSite;
 use kefu_protocol::{ErrorCode, SiteKeyId};
 use serde::{Deserialize, Serialize};
 
+use crate::config::RegionConfig;
 use crate::error::EdgeError;
 
 /// Most keys kept; beyond that expired entries are dropped first, then everything.
@@ -171,6 +176,58 @@ impl SiteCache {
     }
 }
 
+/// The regions to ask about a key: the region of the site we know (revalidating it), else every
+/// region (a key never seen, or a refusal that expired).
+pub fn regions_to_ask<'a>(regions: &'a [RegionConfig], known: Option<&EdgeSite>) -> Vec<&'a RegionConfig> {
+    if let Some(region) = known.and_then(|site| regions.iter().find(|r| r.name == site.region)) {
+        return vec![region];
+    }
+    regions.iter().collect()
+}
+
+/// Asks `ask` of the regions [`regions_to_ask`] names, all at once, and [`combine`]s the answers.
+pub async fn ask_regions<'a, F, Fut>(
+    regions: &'a [RegionConfig],
+    known: Option<&EdgeSite>,
+    ask: F,
+) -> Result<Fetched, String>
+where
+    F: Fn(&'a RegionConfig) -> Fut,
+    Fut: std::future::Future<Output = Result<Fetched, String>>,
+{
+    combine(futures_util::future::join_all(regions_to_ask(regions, known).into_iter().map(ask)).await)
+}
+
+/// One answer from the regions' answers (asked at once): a site wins; else a region that
+/// knows the key and refuses it (a suspended tenant); else, if any region could not be asked,
+/// an error (the key may live there); else the key is unknown everywhere.
+pub fn combine(answers: Vec<Result<Fetched, String>>) -> Result<Fetched, String> {
+    let mut refusal: Option<EdgeError> = None;
+    let mut failure: Option<String> = None;
+    let mut not_modified = false;
+    for answer in answers {
+        match answer {
+            Ok(Fetched::Site(site, etag)) => return Ok(Fetched::Site(site, etag)),
+            Ok(Fetched::NotModified) => not_modified = true,
+            Ok(Fetched::Refused(error)) => {
+                if refusal.as_ref().is_none_or(|known| known.code == ErrorCode::ResourceNotFound) {
+                    refusal = Some(error);
+                }
+            }
+            Err(error) => failure = Some(error),
+        }
+    }
+    if not_modified {
+        return Ok(Fetched::NotModified);
+    }
+    match (refusal, failure) {
+        (Some(refusal), _) if refusal.code != ErrorCode::ResourceNotFound => Ok(Fetched::Refused(refusal)),
+        (_, Some(failure)) => Err(failure),
+        (Some(refusal), None) => Ok(Fetched::Refused(refusal)),
+        (None, None) => Err("no region is configured".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +290,45 @@ mod tests {
         assert!(matches!(cache.lookup(key, 4_999), Lookup::Refused(_)));
         assert!(matches!(cache.lookup(key, 5_000), Lookup::Missing));
         assert!(cache.store(key, Fetched::NotModified, 5_000).is_err(), "a 304 for nothing known is an upstream error");
+    }
+
+    fn region(name: &str) -> RegionConfig {
+        RegionConfig { name: name.into(), api_url: format!("http://{name}.invalid"), visitor_keys: String::new() }
+    }
+
+    #[test]
+    fn a_new_key_is_asked_of_every_region_and_a_known_one_of_its_own() {
+        let regions = [region("eu"), region("cn")];
+        let names = |asked: Vec<&RegionConfig>| asked.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(regions_to_ask(&regions, None)), ["eu", "cn"]);
+        let key = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
+        let mut known = site(key, 1);
+        known.region = "cn".into();
+        assert_eq!(names(regions_to_ask(&regions, Some(&known))), ["cn"]);
+        // A region no longer configured: ask everyone rather than no one.
+        known.region = "gone".into();
+        assert_eq!(names(regions_to_ask(&regions, Some(&known))), ["eu", "cn"]);
+    }
+
+    #[test]
+    fn the_regions_answers_combine_into_one() {
+        let key = SiteKeyId::from_uuid(uuid::Uuid::now_v7());
+        let unknown = || Ok(Fetched::Refused(EdgeError::unknown_site()));
+        let suspended = || Ok(Fetched::Refused(EdgeError::new(ErrorCode::TenantInactive, "suspended")));
+        let found = || Ok(Fetched::Site(Box::new(site(key, 4)), "\"v4\"".into()));
+        let down = || Err::<Fetched, String>("the api answered 502".into());
+        assert!(matches!(combine(vec![unknown(), found()]), Ok(Fetched::Site(s, _)) if s.version == 4));
+        assert!(matches!(combine(vec![down(), found()]), Ok(Fetched::Site(..))));
+        assert!(
+            matches!(combine(vec![unknown(), suspended()]), Ok(Fetched::Refused(e)) if e.code == ErrorCode::TenantInactive)
+        );
+        // Unknown where asked, but one region did not answer: the key may be its: not a refusal
+        // (a refusal would be cached and shut the site's widget off).
+        assert!(combine(vec![unknown(), down()]).is_err());
+        assert!(
+            matches!(combine(vec![unknown(), unknown()]), Ok(Fetched::Refused(e)) if e.code == ErrorCode::ResourceNotFound)
+        );
+        assert!(matches!(combine(vec![Ok(Fetched::NotModified)]), Ok(Fetched::NotModified)));
+        assert!(combine(vec![]).is_err());
     }
 }

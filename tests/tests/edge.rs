@@ -316,8 +316,8 @@ async fn each_region_serves_its_own_tenants_and_refuses_the_others_tokens() {
         Server::start(&east_db.url, &[EDGE_ENV, ("KEFU_REGION", "east"), ("KEFU_AUTH__VISITOR_KEYS", east_keys)]).await;
     let west =
         Server::start(&west_db.url, &[EDGE_ENV, ("KEFU_REGION", "west"), ("KEFU_AUTH__VISITOR_KEYS", west_keys)]).await;
-    // Site lookups go to the first region's api (the control plane); the west tenant lives in
-    // west's database, so this edge serves the east tenant and routes its visitors to east.
+    // Each region knows only its own tenants' site keys: the edge asks every region about a key
+    // it has not seen, serves each tenant's widget and routes its visitors to its region.
     let shop = tenant_with_site(&east.base, "owner@east.example", &[SHOP]).await;
     let edge = Edge::start_with_keys(&[("east", &east.base, east_keys), ("west", &west.base, west_keys)], "").await;
     let (status, grant) = session(&edge, Some(SHOP), json!({ "site_key": shop.site_key })).await;
@@ -351,6 +351,41 @@ async fn each_region_serves_its_own_tenants_and_refuses_the_others_tokens() {
     // A genuine west token for an east tenant is routed to west, which does not know the tenant.
     let west_token = west_signer.sign(&claims).expect("sign");
     assert_eq!(WsClient::connect(&format!("{ws}?token={west_token}")).await.err(), Some(401));
+
+    // A tenant homed in west (the second region) is found there and its visitors chat with west.
+    let west_shop = tenant_with_site(&west.base, "owner@west.example", &[SHOP]).await;
+    let (status, grant) = session(&edge, Some(SHOP), json!({ "site_key": west_shop.site_key })).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let token = grant["token"].as_str().expect("token");
+    let claims: kefu_protocol::VisitorClaims =
+        west_signer.verify(token, kefu_protocol::VISITOR_AUDIENCE).expect("signed with west's keys");
+    assert_eq!((claims.tid.to_string(), claims.region.as_str()), (west_shop.tenant_id.clone(), "west"));
+    let mut visitor =
+        WsClient::connect(&format!("{}?token={token}", grant["ws_url"].as_str().expect("ws"))).await.expect("to west");
+    visitor.send(json!({ "type": "hello", "protocol": 1 })).await;
+    visitor.next_of("welcome").await;
+    visitor.send(json!({ "type": "send", "client_id": "w-1", "body": "west" })).await;
+    let ack = visitor.next_of("ack").await;
+    let conversation = ack["conversation_id"].as_str().expect("conversation");
+    let stored = reqwest::Client::new()
+        .get(format!("{}/api/v1/conversations/{conversation}/messages", west.base))
+        .bearer_auth(&west_shop.access)
+        .send()
+        .await
+        .expect("west's api");
+    assert_eq!(stored.status(), StatusCode::OK, "the conversation lives in west's database");
+    // East never heard of it.
+    let elsewhere = reqwest::Client::new()
+        .get(format!("{}/api/v1/conversations/{conversation}/messages", east.base))
+        .bearer_auth(&shop.access)
+        .send()
+        .await
+        .expect("east's api");
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+    // An unknown key is unknown everywhere.
+    let unknown = kefu_protocol::SiteKeyId::from_uuid(uuid::Uuid::new_v4());
+    let (status, problem) = session(&edge, Some(SHOP), json!({ "site_key": unknown })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
 }
 
 /// The security review's finding: the per-site budget was spent before the origin check, so a

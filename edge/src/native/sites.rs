@@ -1,6 +1,7 @@
 //! Resolving site keys natively: the cache first, then the api's internal endpoint with the
 //! edge secret and the cached ETag. When the api cannot be reached, a known site keeps being
-//! served from cache (stale) rather than failing every visitor.
+//! served from cache (stale) rather than failing every visitor. A key never seen is asked of
+//! every region at once (`site::regions_to_ask`, `site::combine`).
 
 use std::sync::Arc;
 
@@ -8,8 +9,9 @@ use kefu_protocol::widget::EdgeSite;
 use kefu_protocol::{ErrorCode, Problem, SiteKeyId};
 
 use super::EdgeState;
+use crate::config::RegionConfig;
 use crate::error::EdgeError;
-use crate::site::{Fetched, Lookup};
+use crate::site::{Fetched, Lookup, ask_regions};
 
 /// The site behind `key`.
 pub async fn resolve(state: &EdgeState, key: SiteKeyId) -> Result<Arc<EdgeSite>, EdgeError> {
@@ -20,7 +22,8 @@ pub async fn resolve(state: &EdgeState, key: SiteKeyId) -> Result<Arc<EdgeSite>,
         Lookup::Stale { site, etag } => (Some(site), Some(etag)),
         Lookup::Missing => (None, None),
     };
-    match fetch(state, key, etag.as_deref()).await {
+    let ask = |region| fetch(state, region, key, etag.as_deref());
+    match ask_regions(&state.config.regions, stale.as_deref(), ask).await {
         Ok(fetched) => state.sites.store(key, fetched, state.now_ms()),
         Err(error) => {
             tracing::warn!(%error, site_key = %key, "site lookup failed");
@@ -29,8 +32,13 @@ pub async fn resolve(state: &EdgeState, key: SiteKeyId) -> Result<Arc<EdgeSite>,
     }
 }
 
-async fn fetch(state: &EdgeState, key: SiteKeyId, etag: Option<&str>) -> Result<Fetched, String> {
-    let region = state.config.regions.first().ok_or("no region")?;
+/// What one region's api says about `key`.
+async fn fetch(
+    state: &EdgeState,
+    region: &RegionConfig,
+    key: SiteKeyId,
+    etag: Option<&str>,
+) -> Result<Fetched, String> {
     let url = format!("{}/internal/edge/v1/sites/{key}", region.api_url.trim_end_matches('/'));
     let mut request = state.http.get(url).bearer_auth(&state.config.api_secret);
     if let Some(etag) = etag {

@@ -160,7 +160,9 @@ async fn resolve(edge: &Edge, key: SiteKeyId) -> Result<Arc<EdgeSite>, EdgeError
             None => (None, None),
         },
     };
-    match fetch_site(edge, key, etag.as_deref()).await {
+    // A key never seen is asked of every region at once; a known one of its own region.
+    let ask = |region| async move { fetch_site(edge, region, key, etag.as_deref()).await.map_err(|e| e.to_string()) };
+    match kefu_edge::site::ask_regions(&edge.config.regions, stale.as_deref(), ask).await {
         Ok(fetched) => {
             let served = edge.sites.store(key, fetched, now_ms());
             if let Some(shared) = edge.sites.export(key) {
@@ -195,8 +197,8 @@ async fn shared_put(key: SiteKeyId, shared: &Shared, ttl_secs: u64) {
     let _ = Cache::default().put(shared_url(key), response.with_headers(headers)).await;
 }
 
-async fn fetch_site(edge: &Edge, key: SiteKeyId, etag: Option<&str>) -> worker::Result<Fetched> {
-    let region = edge.config.regions.first().ok_or_else(|| worker::Error::RustError("no region".into()))?;
+/// What one region's api says about `key`.
+async fn fetch_site(edge: &Edge, region: &RegionConfig, key: SiteKeyId, etag: Option<&str>) -> worker::Result<Fetched> {
     let url = format!("{}/internal/edge/v1/sites/{key}", region.api_url.trim_end_matches('/'));
     let headers = Headers::new();
     headers.set("authorization", &format!("Bearer {}", edge.config.api_secret))?;
