@@ -1,5 +1,5 @@
 // The console in headless Chromium, end to end against a real api (with Postgres) and the native
-// edge: signup → verify → invite → accept; the widget editor (live preview, save, the demo shop
+// edge: signup → verify → invite → accept; the signup page's region choice; the widget editor (live preview, save, the demo shop
 // showing the change); a visitor's conversation arriving live; claim, reply, private note, typing
 // and read receipt; phone layout; Chinese; the FAQ bot (import, test, on) answering a visitor;
 // service hours (closed by the hours, a holiday) and the away message a visitor gets; routing rules
@@ -205,6 +205,46 @@ test('sign up, verify the email, invite an agent who accepts', async () => {
   await p.reload();
   await p.getByTestId('members').getByText('Adam Agent').waitFor();
   assert.equal(await p.getByTestId('invitations').getByText(AGENT).count(), 0, 'the invitation was used');
+});
+
+test('regions: signup offers the data region; another region continues on its console with what was typed; login links to it', async () => {
+  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, 'region chooser');
+  try {
+    // tests/tests/console.rs lists two regions: this api ("Local") and "Elsewhere", whose console
+    // is the same server under the host name localhost.
+    const elsewhere = API.replace('127.0.0.1', 'localhost');
+    await page.goto(`${API}/signup`);
+    const region = page.getByTestId('signup-region');
+    await region.getByText('Local').waitFor();
+    await page.getByLabel('Company name').fill('Region 商店');
+    await page.getByLabel('Email').fill('region-owner@acme.example');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    // A click while the dropdown is still animating can be lost (see chooseIn): try until the
+    // browser is on the other console.
+    await until('the other region chosen', async () => {
+      if (page.url().startsWith(`${elsewhere}/signup`)) return true;
+      if ((await page.locator('.ant-select-dropdown:visible').count()) === 0) await region.click().catch(() => undefined);
+      await page.locator('.ant-select-dropdown:visible .ant-select-item-option').getByText('Elsewhere 别处', { exact: true })
+        .first().click({ timeout: 2000 }).catch(() => undefined);
+      return false;
+    });
+    await page.getByLabel('Company name').waitFor();
+    const url = new URL(page.url());
+    assert.equal(url.searchParams.get('company'), 'Region 商店');
+    assert.equal(url.searchParams.get('email'), 'region-owner@acme.example');
+    assert.equal(url.searchParams.get('password'), null, 'the password never travels in a URL');
+    assert.equal(await page.getByLabel('Company name').inputValue(), 'Region 商店', 'the other console keeps what was typed');
+    assert.equal(await page.getByLabel('Email').inputValue(), 'region-owner@acme.example');
+    assert.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '');
+
+    await page.goto(`${API}/login`);
+    const link = page.getByTestId('other-regions').getByRole('link', { name: 'Elsewhere 别处' });
+    assert.equal(await link.getAttribute('href'), `${elsewhere}/login`);
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('the widget editor previews the real widget and its changes reach the demo shop', async () => {

@@ -26,9 +26,17 @@ async fn console_in_chromium() {
     let public_edge = format!("http://127.0.0.1:{proxy_port}");
     let dist = dist.display().to_string();
     let stripe = FakeStripe::start().await;
-    let api = Server::start(
+    // Two regions on the signup page: this api's own, and "elsewhere" — the same console under
+    // another host name, standing for another region's console.
+    let api_port = free_port();
+    let regions = format!(
+        "[{{name=\"local\",label=\"Local\",app_url=\"http://127.0.0.1:{api_port}\"}},\
+         {{name=\"elsewhere\",label=\"Elsewhere 别处\",app_url=\"http://localhost:{api_port}\"}}]"
+    );
+    let api = Server::start_on(
         &db.url,
         &[
+            ("KEFU_REGIONS", &regions),
             EDGE_ENV,
             ("KEFU_HTTP__CONSOLE_DIR", &dist),
             ("KEFU_EDGE__PUBLIC_URL", &public_edge),
@@ -38,6 +46,7 @@ async fn console_in_chromium() {
             // The webhook scenario's receiver listens on 127.0.0.1.
             ("KEFU_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
         ],
+        api_port,
     )
     .await;
     stripe.deliver_to(Delivery { url: format!("{}/api/v1/stripe/webhook", api.base), secret: WEBHOOK_SECRET.into() });

@@ -68,11 +68,16 @@ pub struct SignupRequest {
     /// `body` (default): the refresh token in the response. `cookie`: in the `kefu_rt` cookie.
     #[serde(default)]
     pub token_delivery: TokenDelivery,
+    /// The region to home the workspace in (`GET /api/v1/auth/regions`); it must be this
+    /// server's (`421 wrong_region` names the console of the one asked for). Absent: this one.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// Creates a tenant with its own schema, a trial plan and its owner; mails a verification link.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = SessionResponse), (status = 409, description = "email_taken"),
+              (status = 421, description = "wrong_region: the region asked for is served elsewhere"),
               (status = 422, description = "validation_failed"), (status = 429, description = "rate_limited")))]
 async fn signup(
     State(state): State<AppState>,
@@ -80,6 +85,7 @@ async fn signup(
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, HeaderMap, axum::Json<SessionResponse>)> {
     ip.check_auth_rate(&state)?;
+    super::regions::check_signup_region(&state, body.region.as_deref())?;
     let mut fields = Fields::default();
     let company = fields.take("company_name", "invalid", names::parse_name(&body.company_name, 120));
     let email = fields.take("email", "invalid_email", Email::parse(&body.email));

@@ -25,6 +25,7 @@ pub mod invitations;
 pub mod members;
 pub mod presence;
 pub mod queue;
+pub mod regions;
 pub mod retention;
 pub mod routing;
 pub mod rules;
@@ -97,6 +98,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(regions::router())
         .merge(two_factor::router())
         .merge(members::router())
         .merge(invitations::router())

@@ -59,6 +59,8 @@ pub struct TenantDetails {
     pub created_at: DateTime<Utc>,
     /// Every member must sign in with a second step (two-factor sign-in).
     pub require_two_factor: bool,
+    /// The region the workspace's data lives in, chosen at signup (docs/regions.md).
+    pub region: String,
 }
 
 async fn details(tx: &mut TenantTx) -> Result<TenantDetails> {
@@ -80,6 +82,7 @@ async fn details(tx: &mut TenantTx) -> Result<TenantDetails> {
         trial_ends_at: tenant.trial_ends_at,
         created_at: tenant.created_at,
         require_two_factor: tenant.require_two_factor,
+        region: tenant.access.home_region,
     })
 }
 

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 const PUBLIC: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/auth/signup", "creates a new tenant; there is no existing one to reach"),
     ("POST", "/api/v1/auth/login", "authenticated by email and password"),
+    ("GET", "/api/v1/auth/regions", "the deployment's regions for the signup page: nothing of any tenant"),
     ("POST", "/api/v1/auth/two-factor/setup", "authenticated by email and password, like login"),
     ("POST", "/api/v1/auth/logout", "takes a refresh token (body or cookie), not a bearer"),
     ("POST", "/api/v1/auth/refresh", "takes a refresh token (body or cookie), not a bearer"),

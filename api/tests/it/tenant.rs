@@ -211,3 +211,64 @@ async fn a_node_serves_only_the_workspaces_of_its_region() {
     assert_eq!(kefu_api::testing::WsClient::connect(&socket(&away)).await.err(), Some(421));
     assert!(kefu_api::testing::WsClient::connect(&socket(&home)).await.is_ok());
 }
+
+/// The signup page's region choice: a node lists the deployment's regions and signs up only
+/// workspaces of its own; one asked for elsewhere is refused (`421`, naming that region's
+/// console) and nothing is created; an unknown region is a validation error.
+#[tokio::test]
+async fn signup_homes_a_workspace_in_the_region_chosen_or_points_to_its_console() {
+    use kefu_api::config::RegionEntry;
+    let regions = vec![
+        RegionEntry {
+            name: "eu-central".into(),
+            label: "Europe (Frankfurt)".into(),
+            app_url: "https://eu.app.example".into(),
+        },
+        RegionEntry {
+            name: "ap-east".into(), label: "亚太（香港）".into(), app_url: "https://ap.app.example".into()
+        },
+    ];
+    let app = TestApp::spawn_with(|c| {
+        c.region = "eu-central".into();
+        c.regions = regions;
+    })
+    .await;
+    let (status, listed) = app.get("/api/v1/auth/regions", None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["current"], "eu-central");
+    assert_eq!(
+        listed["regions"][1],
+        json!({ "name": "ap-east", "label": "亚太（香港）", "app_url": "https://ap.app.example" })
+    );
+
+    let email = "owner@region-choice.example";
+    let body = |region: &str| json!({ "company_name": "Region Shop", "email": email, "password": "a region choice password", "region": region });
+    let (status, problem) = app.post("/api/v1/auth/signup", None, body("ap-east")).await;
+    assert_eq!((status.as_u16(), problem["code"].as_str()), (421, Some("wrong_region")), "{problem}");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("https://ap.app.example/signup")), "{problem}");
+    let (status, problem) = app.post("/api/v1/auth/signup", None, body("mars-1")).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+    let (status, _) =
+        app.post("/api/v1/auth/login", None, json!({ "email": email, "password": "a region choice password" })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "nothing was created by the refused signups");
+
+    let (status, created) = app.post("/api/v1/auth/signup", None, body("eu-central")).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, tenant) = app.get("/api/v1/tenant", created["access_token"].as_str()).await;
+    assert_eq!(tenant["region"], "eu-central", "{tenant}");
+}
+
+#[test]
+fn the_region_list_must_name_this_node_and_be_well_formed() {
+    use kefu_api::config::{Config, RegionEntry};
+    let mut config = Config::for_tests("postgres://kefu@127.0.0.1/kefu");
+    config.region = "eu-central".into();
+    config.regions = vec![
+        RegionEntry { name: "ap-east".into(), label: String::new(), app_url: "ap.app.example/".into() },
+        RegionEntry { name: "ap-east".into(), label: "Asia".into(), app_url: "https://ap.app.example".into() },
+    ];
+    let problems = config.validate().expect_err("refused").to_string();
+    for expected in ["own region `eu-central`", "names `ap-east` twice", "regions[0].label", "regions[0].app_url"] {
+        assert!(problems.contains(expected), "{expected}: {problems}");
+    }
+}

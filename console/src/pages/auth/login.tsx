@@ -10,6 +10,7 @@ import { session, type SessionResponse } from '../../auth/session';
 import { useI18n, withWords } from '../../i18n';
 import { describe } from '../../ui/errors';
 import { AuthLayout } from './layout';
+import { OtherRegions, useRegions } from './regions';
 
 const AuthenticatorSetup = lazy(() => withWords(['settings'], import('./two-factor-setup')).then((m) => ({ default: m.AuthenticatorSetup })));
 const RecoveryCodes = lazy(() => withWords(['settings'], import('./two-factor-setup')).then((m) => ({ default: m.RecoveryCodes })));
@@ -31,6 +32,7 @@ export function LoginPage() {
   const [busy, setBusy] = useState(false);
   const [step, setStep] = useState<Step>({ kind: 'password' });
   const [credentials, setCredentials] = useState<Values>();
+  const regions = useRegions();
 
   function enter(answer: SessionResponse) {
     session.start(answer);
@@ -142,6 +144,7 @@ export function LoginPage() {
         <Link to="/forgot-password">{t('login.forgot')}</Link>
         <Link to="/signup">{t('login.signup')}</Link>
       </div>
+      <OtherRegions regions={regions} />
     </AuthLayout>
   );
 }
