@@ -243,6 +243,8 @@ def check_region(overlay, docs):
             and security.get("seccompProfile", {}).get("type") == "RuntimeDefault"
         ):
             problem(f"{where}: {name}: pod securityContext must run as 65532:65532, non-root, seccomp RuntimeDefault")
+        if spec.get("enableServiceLinks") is not False:
+            problem(f"{where}: {name}: enableServiceLinks must be false: the Services' KEFU_*_SERVICE_* variables would be read as unknown settings")
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
         for volume in volumes.values():
             if "configMap" in volume and volume["configMap"]["name"] not in config_maps:
@@ -433,7 +435,7 @@ def prometheus_rule_text():
     body = "\n".join(("  " + line) if line else line for line in lines[start:])
     return (
         "# GENERATED from infra/observability/alerts.yml by\n"
-        "# `python3 infra/local/validate_manifests.py --write-prometheusrule`; edit alerts.yml instead.\n"
+        "# `infra/local/validate-manifests.sh --write-prometheusrule`; edit alerts.yml instead.\n"
         "# The same alert rules for prometheus-operator (docs/observability.md, \"Alerts\").\n"
         "apiVersion: monitoring.coreos.com/v1\n"
         "kind: PrometheusRule\n"
@@ -497,7 +499,7 @@ def check_alerts(metrics):
     if PROMETHEUS_RULE.read_text(encoding="utf-8") != prometheus_rule_text():
         problem(
             "infra/k8s/base/prometheusrule.yaml differs from alerts.yml: run "
-            "`python3 infra/local/validate_manifests.py --write-prometheusrule`"
+            "`infra/local/validate-manifests.sh --write-prometheusrule`"
         )
     return expressions
 
