@@ -39,7 +39,9 @@ if [[ ! -x $promtool_dir/usr/bin/promtool ]]; then
     (
         cd "$promtool_dir"
         rm -f prometheus_*.deb
-        apt-get download prometheus >&2 2>/dev/null || { apt-get update -q >&2 && apt-get download prometheus >&2; }
+        as_root=()
+        [[ $(id -u) -eq 0 ]] || as_root=(sudo)
+        apt-get download prometheus >&2 2>/dev/null || { "${as_root[@]}" apt-get update -q >&2 && apt-get download prometheus >&2; }
         dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool
         rm -f prometheus_*.deb
     )
