@@ -15,7 +15,10 @@ export DATABASE_URL REDIS_URL
 eval "$(infra/local/services.sh second-pg)"
 export KEFU_TEST_PG2_URL
 eval "$(infra/local/test-tools.sh)"
-export KEFU_TEST_PYTHON KEFU_TEST_CHROMIUM
+export KEFU_TEST_PYTHON KEFU_TEST_CHROMIUM KEFU_TEST_PROMTOOL
+
+step "Kubernetes manifests, alert rules and dashboard (offline)"
+infra/local/validate-manifests.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
