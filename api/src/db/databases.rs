@@ -339,4 +339,29 @@ mod tests {
         };
         assert_eq!(db.redacted_url(), "postgres://kefu:***@db2:5433/kefu");
     }
+
+    #[tokio::test]
+    async fn a_tenant_database_url_must_be_verified_off_the_machine_in_production() {
+        use crate::transport::Policy;
+        let control = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://x@127.0.0.1/db").expect("lazy");
+        let databases =
+            |transport| Databases::new(control.clone(), PoolSettings { transport, ..PoolSettings::default() });
+        let id: DatabaseId = "eu-2".parse().expect("id");
+        let plain = "postgres://kefu:pw@db2.internal:5432/kefu";
+        let verified = "postgres://kefu:pw@db2.internal:5432/kefu?sslmode=verify-full";
+        let refused = databases(Policy::RequireVerified).check_url(&id, plain).expect_err("refused");
+        assert!(refused.contains("tenant database `eu-2` reaches `db2.internal` with sslmode=prefer"), "{refused}");
+        assert!(!refused.contains("pw"), "{refused}");
+        assert_eq!(databases(Policy::RequireVerified).check_url(&id, verified), Ok(None));
+        assert_eq!(databases(Policy::RequireVerified).check_url(&id, "postgres://kefu@localhost/kefu"), Ok(None));
+        assert!(databases(Policy::Warn).check_url(&id, plain).is_ok_and(|warning| warning.is_some()));
+        assert_eq!(databases(Policy::Any).check_url(&id, plain), Ok(None));
+        let missing = databases(Policy::Any)
+            .check_url(&id, "postgres://k@db2/kefu?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
+            .expect_err("unreadable CA");
+        assert!(
+            missing.contains("tenant database `eu-2`: sslrootcert `/nonexistent/ca.pem` cannot be read"),
+            "{missing}"
+        );
+    }
 }
