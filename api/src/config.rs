@@ -6,7 +6,7 @@
 //! at once with the variable that sets it. docs/configuration.md lists every key.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
@@ -181,6 +181,10 @@ pub struct DatabaseConfig {
     /// Uses after which a pooled connection is replaced, on average (0: never), so a backend's
     /// catalog cache cannot grow with every tenant it ever served.
     pub recycle_after_uses: u32,
+    /// In production, allow database URLs (the control database's and registered tenant
+    /// databases') that reach a server off this machine without `sslmode=verify-full` (a network
+    /// the operator trusts, or a service mesh that encrypts); they are logged as warnings.
+    pub allow_insecure_transport: bool,
 }
 
 /// Redis settings.
@@ -192,6 +196,17 @@ pub struct RedisConfig {
     pub url: Option<SecretString>,
     /// A Redis Cluster instead: comma-separated seed nodes (`redis://host:port,redis://…`).
     pub cluster_nodes: Option<SecretString>,
+    /// PEM file of the CA (or CAs) that sign the Redis servers' certificates (`rediss://`
+    /// only); replaces the system's trust store for Redis. Read at start.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate (and chain) this node presents to Redis (mutual TLS, Redis's
+    /// `tls-auth-clients`); with `client_key_file`.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
+    /// In production, allow a plain `redis://` URL to a server off this machine (logged as a
+    /// warning).
+    pub allow_insecure_transport: bool,
 }
 
 /// The FAQ bot's optional semantic matcher: any OpenAI-compatible embeddings endpoint. Without
@@ -538,6 +553,7 @@ impl Default for DatabaseConfig {
             tenant_max_connections: 10,
             acquire_timeout_ms: 5_000,
             recycle_after_uses: crate::db::RECYCLE_AFTER_USES,
+            allow_insecure_transport: false,
         }
     }
 }
@@ -932,7 +948,140 @@ impl Config {
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             problems.push(format!("mail.from (KEFU_MAIL__FROM) is not a valid mailbox: `{}`", self.mail.from));
         }
+        self.validate_transport(&mut problems);
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+    }
+
+    /// The transport checks of `validate`: the database URL's TLS files and, in production, no
+    /// unverified connection off this machine unless allowed; the same for Redis, whose TLS
+    /// files must be readable PEM and go with `rediss://` URLs.
+    fn validate_transport(&self, problems: &mut Vec<String>) {
+        use crate::transport;
+        const DATABASE: &str = "database.url (DATABASE_URL)";
+        if let Some(url) = &self.database.url
+            && (url.expose_secret().starts_with("postgres://") || url.expose_secret().starts_with("postgresql://"))
+        {
+            match transport::postgres(url.expose_secret()) {
+                Err(problem) => problems.push(format!("{DATABASE} {problem}")),
+                Ok(endpoint) => problems.extend(self.database_policy().refusal(
+                    DATABASE,
+                    "database.allow_insecure_transport (KEFU_DATABASE__ALLOW_INSECURE_TRANSPORT)",
+                    &endpoint,
+                )),
+            }
+            problems.extend(transport::postgres_files(DATABASE, url.expose_secret()));
+        }
+        let policy = transport::Policy::new(self.mode, self.redis.allow_insecure_transport);
+        let urls = self.redis_urls();
+        for (what, url) in &urls {
+            if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                continue; // reported with the scheme check
+            }
+            match transport::redis(url) {
+                Err(problem) => problems.push(format!("{what} {problem}")),
+                Ok(endpoint) => problems.extend(policy.refusal(
+                    what,
+                    "redis.allow_insecure_transport (KEFU_REDIS__ALLOW_INSECURE_TRANSPORT)",
+                    &endpoint,
+                )),
+            }
+        }
+        let tls = urls.iter().filter(|(_, url)| url.starts_with("rediss://")).count();
+        if tls != 0 && tls != urls.len() {
+            problems.push(
+                "redis.cluster_nodes (KEFU_REDIS__CLUSTER_NODES) mixes redis:// and rediss://: a cluster is reached with TLS or without it"
+                    .into(),
+            );
+        }
+        let r = &self.redis;
+        if (r.ca_file.is_some() || r.client_cert_file.is_some() || r.client_key_file.is_some()) && tls == 0 {
+            problems.push(
+                "redis.ca_file, client_cert_file and client_key_file (KEFU_REDIS__…) are for TLS: use rediss:// in \
+                 redis.url (REDIS_URL) or redis.cluster_nodes"
+                    .into(),
+            );
+        }
+        if let Err(mut tls_problems) = self.redis_tls() {
+            problems.append(&mut tls_problems);
+        }
+    }
+
+    /// The Redis URLs with the setting that gives each (one, or a cluster's seed nodes).
+    fn redis_urls(&self) -> Vec<(&'static str, String)> {
+        match self.redis_target() {
+            None => Vec::new(),
+            Some(crate::redis_link::RedisTarget::Single(url)) => vec![("redis.url (REDIS_URL)", url)],
+            Some(crate::redis_link::RedisTarget::Cluster(nodes)) => nodes
+                .into_iter()
+                .map(|node| ("a node of redis.cluster_nodes (KEFU_REDIS__CLUSTER_NODES)", node))
+                .collect(),
+        }
+    }
+
+    /// What production requires of database connections (`database.allow_insecure_transport`):
+    /// checked here for `database.url` and by the tenant pools for each tenant database's URL.
+    pub fn database_policy(&self) -> crate::transport::Policy {
+        crate::transport::Policy::new(self.mode, self.database.allow_insecure_transport)
+    }
+
+    /// The TLS certificates for Redis from `redis.ca_file`, `client_cert_file` and
+    /// `client_key_file`, read now (`None` without any), or every problem with them.
+    pub fn redis_tls(&self) -> Result<Option<redis::TlsCertificates>, Vec<String>> {
+        use crate::transport::{read_certificates, read_private_key};
+        let r = &self.redis;
+        let mut problems = Vec::new();
+        let root_cert = match &r.ca_file {
+            None => None,
+            Some(path) => read_certificates(path)
+                .map_err(|problem| problems.push(format!("redis.ca_file (KEFU_REDIS__CA_FILE) {problem}")))
+                .ok(),
+        };
+        let client_tls = match (&r.client_cert_file, &r.client_key_file) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                let cert = read_certificates(cert).map_err(|problem| {
+                    problems.push(format!("redis.client_cert_file (KEFU_REDIS__CLIENT_CERT_FILE) {problem}"))
+                });
+                let key = read_private_key(key).map_err(|problem| {
+                    problems.push(format!("redis.client_key_file (KEFU_REDIS__CLIENT_KEY_FILE) {problem}"))
+                });
+                match (cert, key) {
+                    (Ok(client_cert), Ok(client_key)) => Some(redis::ClientTlsConfig { client_cert, client_key }),
+                    _ => None,
+                }
+            }
+            _ => {
+                problems.push(
+                    "redis.client_cert_file and redis.client_key_file (KEFU_REDIS__CLIENT_CERT_FILE, \
+                     KEFU_REDIS__CLIENT_KEY_FILE) go together"
+                        .into(),
+                );
+                None
+            }
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok((root_cert.is_some() || client_tls.is_some()).then_some(redis::TlsCertificates { client_tls, root_cert }))
+    }
+
+    /// Connections production uses without verified TLS because the operator allowed it, to
+    /// log at start.
+    pub fn transport_warnings(&self) -> Vec<String> {
+        use crate::transport;
+        let mut warnings = Vec::new();
+        if let Some(url) = &self.database.url
+            && let Ok(endpoint) = transport::postgres(url.expose_secret())
+        {
+            warnings.extend(self.database_policy().warning("database.url", &endpoint));
+        }
+        let policy = transport::Policy::new(self.mode, self.redis.allow_insecure_transport);
+        for (what, url) in self.redis_urls() {
+            if let Ok(endpoint) = transport::redis(&url) {
+                warnings.extend(policy.warning(what, &endpoint));
+            }
+        }
+        warnings
     }
 
     /// The parsed keys of members' access tokens, first one active. Errors name the problem
@@ -1120,6 +1269,65 @@ mod tests {
         let text = config.validate().expect_err("a shared id").to_string();
         assert!(text.contains("key `test-1` shares"), "{text}");
         assert!(!text.contains("another-visitor-secret"), "secret must not be echoed: {text}");
+    }
+
+    #[test]
+    fn production_refuses_unverified_connections_off_the_machine_unless_allowed() {
+        let mut config = Config::for_tests("postgres://k:secret-pw@db.internal:5432/kefu?sslmode=require");
+        config.mode = Mode::Production;
+        config.redis.url = Some(SecretString::from("redis://cache.internal:6379".to_owned()));
+        let text = config.validate().expect_err("refused").to_string();
+        assert!(text.contains("database.url (DATABASE_URL) reaches `db.internal` with sslmode=require"), "{text}");
+        assert!(text.contains("KEFU_DATABASE__ALLOW_INSECURE_TRANSPORT"), "{text}");
+        assert!(text.contains("redis.url (REDIS_URL) reaches `cache.internal` with redis://"), "{text}");
+        assert!(text.contains("KEFU_REDIS__ALLOW_INSECURE_TRANSPORT"), "{text}");
+        assert!(!text.contains("secret-pw"), "no password: {text}");
+        assert!(config.transport_warnings().is_empty());
+
+        config.database.allow_insecure_transport = true;
+        config.redis.allow_insecure_transport = true;
+        config.validate().expect("allowed");
+        assert_eq!(config.transport_warnings().len(), 2, "{:?}", config.transport_warnings());
+
+        config.database.allow_insecure_transport = false;
+        config.redis.allow_insecure_transport = false;
+        config.database.url = Some(SecretString::from("postgres://k@db.internal/kefu?sslmode=verify-full".to_owned()));
+        config.redis.url = Some(SecretString::from("rediss://cache.internal:6380".to_owned()));
+        config.validate().expect("verified TLS");
+        config.database.url = Some(SecretString::from("postgres://k@127.0.0.1/kefu".to_owned()));
+        config.redis.url = Some(SecretString::from("redis://localhost:6379".to_owned()));
+        config.validate().expect("loopback");
+        config.mode = Mode::Development;
+        config.database.url = Some(SecretString::from("postgres://k@db.internal/kefu".to_owned()));
+        config.validate().expect("development allows anything");
+    }
+
+    #[test]
+    fn redis_tls_files_are_read_checked_and_need_rediss() {
+        let dir = std::env::temp_dir().join(format!("kefu-config-tls-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not a certificate").expect("write");
+        let mut config = Config::for_tests("postgres://x@127.0.0.1/db");
+        config.redis.url = Some(SecretString::from("redis://127.0.0.1:6379".to_owned()));
+        config.redis.ca_file = Some(junk.clone());
+        config.redis.client_cert_file = Some(dir.join("missing.pem"));
+        let text = config.validate().expect_err("bad files").to_string();
+        assert!(text.contains("are for TLS: use rediss://"), "{text}");
+        assert!(text.contains("redis.ca_file (KEFU_REDIS__CA_FILE)") && text.contains("no PEM certificate"), "{text}");
+        assert!(text.contains("go together"), "{text}");
+        config.redis.client_key_file = Some(junk.clone());
+        let text = config.validate().expect_err("bad files").to_string();
+        assert!(text.contains("KEFU_REDIS__CLIENT_CERT_FILE") && text.contains("cannot be read"), "{text}");
+        assert!(text.contains("KEFU_REDIS__CLIENT_KEY_FILE") && text.contains("no usable PEM private key"), "{text}");
+
+        config.redis = RedisConfig {
+            cluster_nodes: Some(SecretString::from("rediss://127.0.0.1:7000,redis://127.0.0.1:7001".to_owned())),
+            ..RedisConfig::default()
+        };
+        let text = config.validate().expect_err("mixed").to_string();
+        assert!(text.contains("mixes redis:// and rediss://"), "{text}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

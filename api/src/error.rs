@@ -211,6 +211,9 @@ impl From<sqlx::Error> for ApiError {
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        // TLS refused by the server (the handshake's own failures arrive as `Io` above): the
+        // database cannot be reached from here, whatever the request; the warning logged says why.
+        sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
             // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions.
             db.code().is_some_and(|c| c.starts_with("57P0") || c.starts_with("08"))

@@ -32,6 +32,7 @@ pub mod telemetry;
 pub mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod transport;
 pub mod webhooks;
 
 use std::future::Future;
@@ -55,27 +56,33 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.database.recycle_after_uses,
     )
     .context("invalid database.url")?;
+    for warning in config.transport_warnings() {
+        tracing::warn!("{warning}");
+    }
+    check_control_database(&control).await?;
     let db = db::Databases::new(
         control,
         db::databases::PoolSettings {
             max_connections: config.database.tenant_max_connections,
             acquire_timeout,
             recycle_after_uses: config.database.recycle_after_uses,
+            transport: config.database_policy(),
         },
     );
     let shutdown = CancellationToken::new();
+    let tls = config.redis_tls().map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
     let (redis, bus) = match config.redis_target() {
         None => (None, realtime::bus::Bus::local()),
         Some(redis_link::RedisTarget::Single(url)) => {
-            let manager = connect_redis(&url).await?;
-            let client = redis::Client::open(url.as_str()).context("invalid redis.url")?;
+            let manager = redis_link::connect_single(&url, tls.as_ref()).await?;
+            let client = redis_link::client(&url, tls.as_ref())?;
             let bus = realtime::bus::Bus::with_redis(client, manager.clone(), shutdown.clone());
             (Some(redis_link::RedisLink::Single(manager)), bus)
         }
         Some(redis_link::RedisTarget::Cluster(nodes)) => {
-            let commands = redis_link::connect_cluster(&nodes, None).await?;
+            let commands = redis_link::connect_cluster(&nodes, tls.as_ref(), None).await?;
             let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
-            let subscriber = redis_link::connect_cluster(&nodes, Some(pushes)).await?;
+            let subscriber = redis_link::connect_cluster(&nodes, tls.as_ref(), Some(pushes)).await?;
             let bus = realtime::bus::Bus::with_redis_cluster(commands.clone(), subscriber, received, shutdown.clone());
             (Some(redis_link::RedisLink::Cluster(commands)), bus)
         }
@@ -83,9 +90,23 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     AppState::new(config, db, redis, bus, shutdown, telemetry::metrics_handle())
 }
 
-/// Connects to a single Redis with reconnects; fails after a bounded wait at start.
-pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
-    redis_link::connect_single(url).await
+/// Connects once to the control database at start. A TLS or configuration problem (a CA that
+/// did not sign the server's certificate, a certificate for another host, a server without TLS
+/// under `sslmode=verify-full`, an unreadable file) does not go away by waiting, so it stops the
+/// start with its reason; a server that is down or slow only delays readiness (`/readyz`), as a
+/// restart of Postgres does later.
+async fn check_control_database(control: &sqlx::PgPool) -> anyhow::Result<()> {
+    match control.acquire().await {
+        Ok(_) => Ok(()),
+        Err(error) if transport::is_tls_failure(&error) || matches!(error, sqlx::Error::Configuration(_)) => {
+            // The error's own text already carries its cause (its source chain would repeat it).
+            Err(anyhow::anyhow!("cannot connect to the control database (database.url): {error}"))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the control database does not answer yet; /readyz says so until it does");
+            Ok(())
+        }
+    }
 }
 
 /// Serves the api on `listener` until `shutdown` resolves, then drains in-flight requests.

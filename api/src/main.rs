@@ -264,7 +264,12 @@ fn migration_databases(config: &Config, concurrency: usize) -> anyhow::Result<ke
     let connections = u32::try_from(concurrency + 1)?;
     let timeout = Duration::from_secs(30);
     let control = kefu_api::db::connect_recycling(config.database_url(), connections, timeout, 0)?;
-    let settings = PoolSettings { max_connections: connections, acquire_timeout: timeout, recycle_after_uses: 0 };
+    let settings = PoolSettings {
+        max_connections: connections,
+        acquire_timeout: timeout,
+        recycle_after_uses: 0,
+        transport: config.database_policy(),
+    };
     Ok(kefu_api::db::Databases::new(control, settings))
 }
 
@@ -274,16 +279,29 @@ async fn databases_command(config: &Config, action: DatabasesAction) -> anyhow::
     match action {
         DatabasesAction::List => {
             let mut conn = databases.control().acquire().await?;
-            println!("{:<20} {:<12} {:>9} {:>9} {:<9} url", "id", "region", "tenants", "capacity", "accepting");
+            println!(
+                "{:<20} {:<12} {:>9} {:>9} {:<9} {:<34} url",
+                "id", "region", "tenants", "capacity", "accepting", "transport"
+            );
             for d in db::databases::list(&mut conn).await? {
                 let region = d.region.clone().unwrap_or_else(|| config.region.clone());
+                // How this node reaches it (docs/security.md, "Encryption in transit").
+                let transport = match kefu_api::transport::postgres(d.url.as_deref().unwrap_or(config.database_url())) {
+                    Ok(endpoint) => match endpoint.transport {
+                        kefu_api::transport::Transport::Local => format!("{} (local)", endpoint.mode),
+                        kefu_api::transport::Transport::Verified => endpoint.mode,
+                        kefu_api::transport::Transport::Unverified => format!("{} (unverified)", endpoint.mode),
+                    },
+                    Err(_) => "unparsable URL".to_owned(),
+                };
                 println!(
-                    "{:<20} {:<12} {:>9} {:>9} {:<9} {}",
+                    "{:<20} {:<12} {:>9} {:>9} {:<9} {:<34} {}",
                     d.id,
                     region,
                     d.tenants,
                     d.capacity,
                     if d.accepting { "yes" } else { "no" },
+                    transport,
                     d.redacted_url()
                 );
             }

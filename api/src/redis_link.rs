@@ -6,13 +6,17 @@
 //! slot. Pub/sub differs by mode and lives in `realtime::bus`: a single server is pattern-
 //! subscribed; a cluster uses sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`, Redis 7), one channel per
 //! topic, subscribed while this node has subscribers.
+//!
+//! `rediss://` runs over rustls (aws-lc-rs, the process's one crypto provider), trusting the
+//! system's roots or, with `redis.ca_file`, that CA only, and presenting `redis.client_cert_file`
+//! when set (docs/security.md, "Encryption in transit").
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{Cmd, Pipeline, RedisFuture, TlsCertificates, Value};
 
 /// A connection to a single Redis or to a Redis Cluster. Cheap to clone (both multiplex).
 #[derive(Clone)]
@@ -70,9 +74,19 @@ pub enum RedisTarget {
 /// The push messages (sharded pub/sub) of a cluster subscriber connection.
 pub type Pushes = tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>;
 
+/// The client of a single server: with `tls` (`rediss://` only, `Config::redis_tls`), its CA
+/// replaces the system's trust store and its client certificate is presented.
+pub fn client(url: &str, tls: Option<&TlsCertificates>) -> anyhow::Result<redis::Client> {
+    match tls {
+        None => redis::Client::open(url),
+        Some(certificates) => redis::Client::build_with_tls(url, certificates.clone()),
+    }
+    .context("invalid redis.url")
+}
+
 /// Connects to a single server with reconnects; fails after a bounded wait at start.
-pub async fn connect_single(url: &str) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(url).context("invalid redis.url")?;
+pub async fn connect_single(url: &str, tls: Option<&TlsCertificates>) -> anyhow::Result<ConnectionManager> {
+    let client = client(url, tls)?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(3)))
         .set_response_timeout(Some(Duration::from_secs(3)))
@@ -80,18 +94,24 @@ pub async fn connect_single(url: &str) -> anyhow::Result<ConnectionManager> {
     tokio::time::timeout(Duration::from_secs(20), ConnectionManager::new_with_config(client, config))
         .await
         .context("timed out connecting to Redis")?
-        .context("connecting to Redis")
+        .map_err(|error| anyhow::anyhow!("connecting to Redis: {error}"))
 }
 
 /// Connects to a cluster; with `pushes`, over RESP3 with its push messages (sharded pub/sub,
 /// and a `Disconnection` push whenever a node's connection dropped) sent there.
+/// With `tls`, as [`client`] for every node (the nodes' certificates must name the addresses the
+/// cluster announces, usually their IPs).
 pub async fn connect_cluster(
     nodes: &[String],
+    tls: Option<&TlsCertificates>,
     pushes: Option<tokio::sync::mpsc::UnboundedSender<redis::PushInfo>>,
 ) -> anyhow::Result<ClusterConnection> {
     let mut builder = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
         .connection_timeout(Duration::from_secs(3))
         .response_timeout(Duration::from_secs(3));
+    if let Some(certificates) = tls {
+        builder = builder.certs(certificates.clone());
+    }
     if let Some(pushes) = pushes {
         builder = builder.use_protocol(redis::ProtocolVersion::RESP3).push_sender(pushes);
     }
@@ -99,5 +119,5 @@ pub async fn connect_cluster(
     tokio::time::timeout(Duration::from_secs(20), client.get_async_connection())
         .await
         .context("timed out connecting to the Redis cluster")?
-        .context("connecting to the Redis cluster")
+        .map_err(|error| anyhow::anyhow!("connecting to the Redis cluster: {error}"))
 }

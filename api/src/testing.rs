@@ -211,11 +211,15 @@ impl TestApp {
     pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         init_test_tracing();
         let mut config = Config::for_tests(database_url);
+        let default_public_url = config.public_url.clone();
         adjust(&mut config);
         config.validate().expect("test config valid");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        config.public_url = format!("http://{addr}");
+        // The node's own address, unless the test chose one (an https address behind a proxy).
+        if config.public_url == default_public_url {
+            config.public_url = format!("http://{addr}");
+        }
         let state = crate::build_state(config).await.expect("state");
         let (tx, rx) = oneshot::channel::<()>();
         let server_state = state.clone();

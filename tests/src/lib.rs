@@ -382,20 +382,77 @@ pub struct OwnRedis {
     /// Its port.
     pub port: u16,
     child: Option<Child>,
+    tls: Option<TlsFiles>,
+}
+
+/// PEM files of a test's own TLS servers ([`OwnRedis::start_tls`], [`OwnRedisCluster::start_tls`],
+/// [`OwnPostgres::start_tls`]): the CA, which signed the server's certificate and which the
+/// server also trusts for client certificates, the server's certificate and key, and a client
+/// certificate and key signed by the same CA.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The CA's certificate.
+    pub ca: PathBuf,
+    /// The server's certificate.
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+    /// A client certificate.
+    pub client_cert: PathBuf,
+    /// Its private key.
+    pub client_key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The arguments of a `redis-server` serving TLS only on `port` (and requiring client
+    /// certificates, Redis's default).
+    fn redis_server_args(&self, port: u16) -> Vec<String> {
+        let mut args: Vec<String> = ["--port", "0", "--tls-port"].map(String::from).to_vec();
+        args.push(port.to_string());
+        for (flag, path) in
+            [("--tls-cert-file", &self.cert), ("--tls-key-file", &self.key), ("--tls-ca-cert-file", &self.ca)]
+        {
+            args.push(flag.into());
+            args.push(path.display().to_string());
+        }
+        args
+    }
+
+    /// The arguments `redis-cli` needs to reach such a server.
+    fn redis_cli_args(&self) -> Vec<String> {
+        let mut args = vec!["--tls".to_owned()];
+        for (flag, path) in [("--cacert", &self.ca), ("--cert", &self.client_cert), ("--key", &self.client_key)] {
+            args.push(flag.into());
+            args.push(path.display().to_string());
+        }
+        args
+    }
 }
 
 impl OwnRedis {
     /// Starts one and waits until it answers.
     pub fn start() -> Self {
         let port = free_port();
-        let mut redis = Self { port, child: None };
+        let mut redis = Self { port, child: None, tls: None };
         redis.restart();
         redis
     }
 
-    /// Its URL.
+    /// Starts one that speaks TLS only (no plain port), with `tls`'s certificate, requiring
+    /// client certificates signed by its CA.
+    pub fn start_tls(tls: &TlsFiles) -> Self {
+        let port = free_port();
+        let mut redis = Self { port, child: None, tls: Some(tls.clone()) };
+        redis.restart();
+        redis
+    }
+
+    /// Its URL (`rediss://localhost:…` with TLS).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.tls {
+            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(_) => format!("rediss://localhost:{}", self.port),
+        }
     }
 
     /// Kills it (SIGKILL: nothing is flushed; it keeps no data anyway).
@@ -409,8 +466,13 @@ impl OwnRedis {
     /// (Re)starts it on the same port and waits until it accepts connections.
     pub fn restart(&mut self) {
         self.kill();
+        let port_args = match &self.tls {
+            None => vec!["--port".to_owned(), self.port.to_string()],
+            Some(tls) => tls.redis_server_args(self.port),
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(port_args)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -438,6 +500,7 @@ pub struct OwnRedisCluster {
     pub ports: Vec<u16>,
     children: Vec<Option<Child>>,
     dir: PathBuf,
+    tls: Option<TlsFiles>,
 }
 
 /// A free port whose cluster bus port (+10000) is free too.
@@ -454,15 +517,27 @@ fn free_cluster_port() -> u16 {
 impl OwnRedisCluster {
     /// Starts three nodes, joins them into one cluster and waits until it serves every slot.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Like [`OwnRedisCluster::start`], every node speaking TLS only (clients and the cluster
+    /// bus), with `tls`'s certificate (which must name 127.0.0.1: the nodes announce their
+    /// addresses), requiring client certificates signed by its CA.
+    pub fn start_tls(tls: &TlsFiles) -> Self {
+        Self::start_with(Some(tls.clone()))
+    }
+
+    fn start_with(tls: Option<TlsFiles>) -> Self {
         let dir = std::env::temp_dir().join(format!("kefu-redis-cluster-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("cluster dir");
         let ports: Vec<u16> = (0..3).map(|_| free_cluster_port()).collect();
-        let mut cluster = Self { children: ports.iter().map(|_| None).collect(), ports, dir };
+        let mut cluster = Self { children: ports.iter().map(|_| None).collect(), ports, dir, tls };
         for node in 0..3 {
             cluster.restart(node);
         }
         let addresses: Vec<String> = cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let created = Command::new("redis-cli")
+        let created = cluster
+            .cli()
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -477,7 +552,17 @@ impl OwnRedisCluster {
 
     /// The seed nodes, as `redis.cluster_nodes` takes them.
     pub fn nodes(&self) -> String {
-        self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        self.ports.iter().map(|p| format!("{scheme}://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// `redis-cli`, with the TLS arguments when the cluster speaks TLS.
+    fn cli(&self) -> Command {
+        let mut command = Command::new("redis-cli");
+        if let Some(tls) = &self.tls {
+            command.args(tls.redis_cli_args());
+        }
+        command
     }
 
     /// Kills one node (SIGKILL).
@@ -493,8 +578,17 @@ impl OwnRedisCluster {
     pub fn restart(&mut self, node: usize) {
         self.kill(node);
         let port = self.ports[node];
+        let port_args = match &self.tls {
+            None => vec!["--port".to_owned(), port.to_string()],
+            Some(tls) => {
+                let mut args = tls.redis_server_args(port);
+                args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from));
+                args
+            }
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(port_args)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
             .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
             .args(["--dir", &self.dir.to_string_lossy()])
@@ -515,7 +609,7 @@ impl OwnRedisCluster {
         let started = Instant::now();
         loop {
             let ok = self.ports.iter().all(|port| {
-                Command::new("redis-cli")
+                self.cli()
                     .args(["-p", &port.to_string(), "cluster", "info"])
                     .output()
                     .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
@@ -551,6 +645,38 @@ pub struct OwnPostgres {
 impl OwnPostgres {
     /// Creates and starts a cluster with trust authentication on a free port.
     pub fn start() -> Self {
+        let pg = Self::create();
+        pg.start_server();
+        pg
+    }
+
+    /// Like [`OwnPostgres::start`] with TLS on (`ssl = on` in postgresql.conf, so a test may turn
+    /// it off with `alter system` and a reload), `tls`'s server certificate and key, and prepared
+    /// transactions allowed (it can hold tenant databases). With `tls_only`, pg_hba.conf accepts
+    /// TCP connections over TLS only (`hostssl`), so a connection that works proves TLS.
+    pub fn start_tls(tls: &TlsFiles, tls_only: bool) -> Self {
+        let pg = Self::create();
+        let host = if tls_only { "hostssl" } else { "host" };
+        let hba = format!("local all all trust\n{host} all all 127.0.0.1/32 trust\n{host} all all ::1/128 trust\n");
+        let settings =
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nmax_prepared_transactions = 64\n";
+        // Written here, then copied by the postgres user into its data directory.
+        std::fs::write(pg.dir.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
+        std::fs::write(pg.dir.join("tls.conf"), settings).expect("write tls.conf");
+        let script = format!(
+            "set -e; cd '{data}'; cp '{cert}' server.crt; cp '{key}' server.key; chmod 600 server.key; \
+             cp ../pg_hba.conf pg_hba.conf; cat ../tls.conf >> postgresql.conf",
+            data = pg.data(),
+            cert = tls.cert.display(),
+            key = tls.key.display(),
+        );
+        let output = pg.as_postgres(std::path::Path::new("/bin/sh")).args(["-c", &script]).output().expect("sh");
+        assert!(output.status.success(), "configuring TLS failed: {}", String::from_utf8_lossy(&output.stderr));
+        pg.start_server();
+        pg
+    }
+
+    fn create() -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("Postgres is installed (infra/local/services.sh)")
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -568,7 +694,6 @@ impl OwnPostgres {
             .output()
             .expect("initdb");
         assert!(output.status.success(), "initdb failed: {}", String::from_utf8_lossy(&output.stderr));
-        pg.start_server();
         pg
     }
 
@@ -596,7 +721,11 @@ impl OwnPostgres {
             .stdout(Stdio::null())
             .status()
             .expect("pg_ctl start");
-        assert!(status.success(), "pg_ctl start failed");
+        assert!(
+            status.success(),
+            "pg_ctl start failed: {}",
+            std::fs::read_to_string(&log).unwrap_or_default().lines().rev().take(10).collect::<Vec<_>>().join("\n")
+        );
     }
 
     /// Stops it (fast shutdown: connections are cut).

@@ -78,6 +78,8 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// Uses after which a connection is replaced, on average (0: never).
     pub recycle_after_uses: u32,
+    /// What a tenant database's URL must ask for (`Config::database_policy`).
+    pub transport: crate::transport::Policy,
 }
 
 impl Default for PoolSettings {
@@ -86,6 +88,7 @@ impl Default for PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             recycle_after_uses: super::RECYCLE_AFTER_USES,
+            transport: crate::transport::Policy::default(),
         }
     }
 }
@@ -131,6 +134,9 @@ impl Databases {
             .await?
             .flatten();
         let url = url.ok_or_else(|| unknown_database(id))?;
+        if let Some(warning) = self.check_url(id, &url).map_err(|problem| sqlx::Error::Configuration(problem.into()))? {
+            tracing::warn!(database = %id, "{warning}");
+        }
         let pool = super::connect_recycling(
             &url,
             self.settings.max_connections,
@@ -138,6 +144,26 @@ impl Databases {
             self.settings.recycle_after_uses,
         )?;
         Ok(self.lock().entry(id.clone()).or_insert(pool).clone())
+    }
+
+    /// Whether this node may connect to tenant database `id` at `url`: its TLS files must be
+    /// readable here, and in production an unverified connection off the machine is refused
+    /// unless `database.allow_insecure_transport` allows it (`Ok(Some(warning))` then). Checked
+    /// when the URL is registered and when a node opens its pool.
+    pub fn check_url(&self, id: &DatabaseId, url: &str) -> Result<Option<String>, String> {
+        let what = format!("tenant database `{id}`");
+        let endpoint = crate::transport::postgres(url).map_err(|problem| format!("{what}: its URL {problem}"))?;
+        let mut problems = crate::transport::postgres_files(&what, url);
+        problems.extend(self.settings.transport.refusal(
+            &what,
+            "database.allow_insecure_transport (KEFU_DATABASE__ALLOW_INSECURE_TRANSPORT)",
+            &endpoint,
+        ));
+        if problems.is_empty() {
+            Ok(self.settings.transport.warning(&what, &endpoint))
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     /// The pool of a tenant database, for maintenance that acts on the database as a whole
@@ -312,5 +338,30 @@ mod tests {
             tenants: 0,
         };
         assert_eq!(db.redacted_url(), "postgres://kefu:***@db2:5433/kefu");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_database_url_must_be_verified_off_the_machine_in_production() {
+        use crate::transport::Policy;
+        let control = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://x@127.0.0.1/db").expect("lazy");
+        let databases =
+            |transport| Databases::new(control.clone(), PoolSettings { transport, ..PoolSettings::default() });
+        let id: DatabaseId = "eu-2".parse().expect("id");
+        let plain = "postgres://kefu:pw@db2.internal:5432/kefu";
+        let verified = "postgres://kefu:pw@db2.internal:5432/kefu?sslmode=verify-full";
+        let refused = databases(Policy::RequireVerified).check_url(&id, plain).expect_err("refused");
+        assert!(refused.contains("tenant database `eu-2` reaches `db2.internal` with sslmode=prefer"), "{refused}");
+        assert!(!refused.contains("pw"), "{refused}");
+        assert_eq!(databases(Policy::RequireVerified).check_url(&id, verified), Ok(None));
+        assert_eq!(databases(Policy::RequireVerified).check_url(&id, "postgres://kefu@localhost/kefu"), Ok(None));
+        assert!(databases(Policy::Warn).check_url(&id, plain).is_ok_and(|warning| warning.is_some()));
+        assert_eq!(databases(Policy::Any).check_url(&id, plain), Ok(None));
+        let missing = databases(Policy::Any)
+            .check_url(&id, "postgres://k@db2/kefu?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
+            .expect_err("unreadable CA");
+        assert!(
+            missing.contains("tenant database `eu-2`: sslrootcert `/nonexistent/ca.pem` cannot be read"),
+            "{missing}"
+        );
     }
 }

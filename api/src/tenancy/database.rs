@@ -73,9 +73,10 @@ pub async fn versions(conn: &mut PgConnection) -> sqlx::Result<HashMap<TenantId,
     Ok(rows.into_iter().collect())
 }
 
-/// Registers a tenant database: connects to it, checks it can hold tenants
-/// ([`check_usable`]), prepares its `kefu` schema, and records it so the placement policy may
-/// choose it. Fails if the id is taken.
+/// Registers a tenant database: checks its URL's transport (`Databases::check_url`: TLS files,
+/// and production's verified TLS), connects to it, checks it can hold tenants ([`check_usable`]),
+/// prepares its `kefu` schema, and records the URL as given (its TLS parameters with it, used by
+/// every node) so the placement policy may choose it. Fails if the id is taken.
 pub async fn register(
     databases: &crate::db::Databases,
     id: &crate::db::DatabaseId,
@@ -87,8 +88,12 @@ pub async fn register(
     use sqlx::ConnectOptions as _;
     anyhow::ensure!(!id.is_main(), "`main` is the control database; it is registered by `kefu migrate`");
     anyhow::ensure!(capacity >= 0, "the capacity must not be negative");
+    if let Some(warning) = databases.check_url(id, url).map_err(anyhow::Error::msg)? {
+        tracing::warn!("{warning}");
+    }
     let options: sqlx::postgres::PgConnectOptions = url.parse().context("the URL does not parse")?;
-    let mut conn = options.connect().await.with_context(|| format!("connecting to tenant database `{id}`"))?;
+    let mut conn =
+        options.connect().await.map_err(|error| anyhow::anyhow!("connecting to tenant database `{id}`: {error}"))?;
     check_usable(&mut conn).await?;
     prepare(&mut conn).await.context("preparing its `kefu` schema")?;
     let _ = conn.close().await;

@@ -50,7 +50,9 @@ pub async fn migrate_all(
     use anyhow::Context as _;
     super::check_tenant_migrations().map_err(anyhow::Error::msg)?;
     let registered = {
-        let mut conn = databases.control().acquire().await.context("connecting to Postgres")?;
+        // The error's text carries its cause; as a context chain, a TLS failure would repeat it.
+        let mut conn =
+            databases.control().acquire().await.map_err(|error| anyhow::anyhow!("connecting to Postgres: {error}"))?;
         migrate_control(&mut conn).await.context("migrating the control plane")?;
         record_tenant_migration_set(&mut conn).await.context("checking the tenant migration set")?;
         db::databases::list(&mut conn).await.context("listing tenant databases")?

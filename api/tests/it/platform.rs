@@ -160,6 +160,41 @@ async fn security_headers_request_ids_and_problem_fallbacks() {
     assert_eq!(response.headers()["content-type"], "application/problem+json");
 }
 
+/// Behind a TLS-terminating load balancer the api sees plain HTTP: HSTS and the refresh cookie's
+/// `Secure` follow `public_url`, not the connection. An https `public_url` gets both; a plain-http
+/// one on a LAN address (a development setup) gets neither; plain http on loopback keeps
+/// `Secure` (browsers treat it as a secure context) without HSTS.
+#[tokio::test]
+async fn hsts_and_the_secure_cookie_follow_the_public_url() {
+    for (public_url, hsts, secure) in [
+        (Some("https://chat.kefu.example"), true, true),
+        (Some("http://192.168.1.20:8080"), false, false),
+        (None, false, true),
+    ] {
+        let app = TestApp::spawn_with(|c| {
+            if let Some(url) = public_url {
+                c.public_url = url.into();
+            }
+        })
+        .await;
+        let health = app.http.get(app.url("/healthz")).send().await.expect("send");
+        let header =
+            health.headers().get("strict-transport-security").map(|v| v.to_str().unwrap_or_default().to_owned());
+        assert_eq!(header.is_some(), hsts, "{public_url:?}: {header:?}");
+        if hsts {
+            assert_eq!(header.as_deref(), Some("max-age=31536000; includeSubDomains"));
+        }
+        let owner = app.signup().await;
+        let login = serde_json::json!({ "email": owner.email, "password": owner.password, "token_delivery": "cookie" });
+        let response = app.http.post(app.url("/api/v1/auth/login")).json(&login).send().await.expect("login");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers().contains_key("strict-transport-security"), hsts, "{public_url:?}: every answer");
+        let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(cookie.starts_with("kefu_rt=kefu_rt_") && cookie.contains("HttpOnly"), "{cookie}");
+        assert_eq!(cookie.contains("; Secure"), secure, "{public_url:?}: {cookie}");
+    }
+}
+
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
     let app = TestApp::spawn_with(|c| c.http.cors_origins = vec!["http://console.example".into()]).await;

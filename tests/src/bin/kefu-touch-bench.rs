@@ -50,6 +50,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             max_connections: args.connections,
             acquire_timeout: Duration::from_secs(30),
             recycle_after_uses: recycle,
+            ..PoolSettings::default()
         };
         let control = db::connect_recycling(&args.control, args.connections, settings.acquire_timeout, recycle)?;
         let databases = Databases::new(control, settings);
