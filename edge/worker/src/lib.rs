@@ -161,7 +161,8 @@ async fn resolve(edge: &Edge, key: SiteKeyId) -> Result<Arc<EdgeSite>, EdgeError
         },
     };
     // A key never seen is asked of every region at once; a known one of its own region.
-    let ask = |region| async move { fetch_site(edge, region, key, etag.as_deref()).await.map_err(|e| e.to_string()) };
+    let etag = etag.as_deref();
+    let ask = |region| async move { fetch_site(edge, region, key, etag).await.map_err(|e| e.to_string()) };
     match kefu_edge::site::ask_regions(&edge.config.regions, stale.as_deref(), ask).await {
         Ok(fetched) => {
             let served = edge.sites.store(key, fetched, now_ms());
