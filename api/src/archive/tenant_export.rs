@@ -58,7 +58,7 @@ pub async fn run(
     let attachments = db::tenant_dump::count(&mut tx, "attachments").await?;
     let total = i32::try_from(tables.len() as i64 + attachments).unwrap_or(i32::MAX);
     db::export_jobs::set_total(&mut *databases.control().acquire().await?, job.id, total).await?;
-    let version = crate::tenancy::latest_tenant_version();
+    let version = db::tenant_dump::schema_version(&mut tx).await?;
     let manifest = serde_json::json!({
         "format": FORMAT, "tenant_id": job.tenant_id.to_string(), "exported_at": chrono::Utc::now(),
         "schema_version": version, "tables": counts, "attachments": attachments,
