@@ -448,12 +448,19 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
             let found = find(tenant).await?;
             let store = kefu_api::attachments::AttachmentStore::open(&config.attachments)?;
             let options = kefu_api::tenancy::restore::RestoreOptions { dry_run };
+            struct Steps;
+            impl kefu_api::tenancy::restore::RestoreProgress for Steps {
+                fn step(&self, what: &str) {
+                    eprintln!("restore: {what}");
+                }
+            }
             let report = kefu_api::tenancy::restore::restore_tenant(
                 &databases,
                 Some(&store),
                 found.access.id,
                 &archive,
                 options,
+                &Steps,
             )
             .await
             .map_err(|error| anyhow::anyhow!("{error}; nothing was changed"))?;

@@ -53,6 +53,19 @@ impl From<sqlx::Error> for RestoreError {
     }
 }
 
+/// Reports the steps of a restore (a CLI's output).
+pub trait RestoreProgress: Sync {
+    /// A step began or finished.
+    fn step(&self, what: &str);
+}
+
+/// No reports.
+pub struct Quiet;
+
+impl RestoreProgress for Quiet {
+    fn step(&self, _what: &str) {}
+}
+
 /// How to restore.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RestoreOptions {
@@ -108,6 +121,7 @@ pub async fn restore_tenant(
     tenant: TenantId,
     path: &Path,
     options: RestoreOptions,
+    progress: &dyn RestoreProgress,
 ) -> Result<RestoreReport, RestoreError> {
     let started = Instant::now();
     let row = {
@@ -140,6 +154,11 @@ pub async fn restore_tenant(
             version.map_or_else(|| "none".to_owned(), |v| v.to_string())
         )));
     }
+    progress.step(&format!(
+        "reading the archive of {} (schema version {}) into a staging schema",
+        manifest.exported_at.to_rfc3339(),
+        manifest.schema_version
+    ));
     restore.stage(manifest.schema_version).await?;
     let staged: BTreeMap<String, StagedTable> =
         restore.tables().iter().map(|t| (t.table.name.clone(), t.clone())).collect();
@@ -178,6 +197,9 @@ pub async fn restore_tenant(
                     return Err(RestoreError::Invalid(format!("`{entry}` comes after the tables that reference it")));
                 }
                 complete(&manifest, &loaded, &order[current..at])?;
+                for done in &order[current..at] {
+                    progress.step(&format!("loaded `{done}`: {} rows", loaded.get(done).copied().unwrap_or(0)));
+                }
                 current = at;
                 let count = restore
                     .load(staged, &lines)
@@ -189,6 +211,9 @@ pub async fn restore_tenant(
         }
     }
     complete(&manifest, &loaded, &order)?;
+    for done in order.get(current..).unwrap_or_default() {
+        progress.step(&format!("loaded `{done}`: {} rows", loaded.get(done).copied().unwrap_or(0)));
+    }
     if attachments != manifest.attachments {
         return Err(RestoreError::Invalid(format!(
             "the manifest says {} attachment files, the archive holds {attachments}",
@@ -208,6 +233,7 @@ pub async fn restore_tenant(
         "migrated_forward": migrated_forward,
         "rows": archive_rows,
     });
+    progress.step("swapping: the workspace's reads and writes wait until the commit");
     let swapped = restore.swap(databases, details, !options.dry_run).await.map_err(|error| {
         match error.downcast::<TablesBusy>() {
             Ok(busy) => RestoreError::Busy(busy),
@@ -215,6 +241,7 @@ pub async fn restore_tenant(
         }
     })?;
 
+    progress.step(if options.dry_run { "rolled back (dry run)" } else { "committed" });
     let (mut files_put_back, mut files_missing) = (0, 0);
     if !options.dry_run
         && let Some(store) = store

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kefu_api::tenancy::restore::{RestoreError, RestoreOptions, RestoreReport, restore_tenant};
+use kefu_api::tenancy::restore::{Quiet, RestoreError, RestoreOptions, RestoreReport, restore_tenant};
 use kefu_api::testing::{Session, TestApp, WsClient, WsEnd};
 use kefu_protocol::{TenantId, VisitorId};
 use reqwest::StatusCode;
@@ -173,7 +173,7 @@ fn values(rows: &[String]) -> Vec<Value> {
 
 async fn restore(app: &TestApp, tenant: &str, path: &Path) -> Result<RestoreReport, RestoreError> {
     let tenant: TenantId = tenant.parse().expect("tenant id");
-    restore_tenant(app.databases(), Some(&app.state.attachments), tenant, path, RestoreOptions::default()).await
+    restore_tenant(app.databases(), Some(&app.state.attachments), tenant, path, RestoreOptions::default(), &Quiet).await
 }
 
 /// Whether a restore's staging schema of the tenant is visible.
@@ -465,7 +465,7 @@ async fn a_truncated_damaged_or_foreign_archive_and_a_failed_swap_change_nothing
 
     // A dry run checks everything and changes nothing; the real one then succeeds.
     let tenant: TenantId = owner.tenant_id.parse().expect("tenant");
-    let dry = restore_tenant(app.databases(), None, tenant, &archive, RestoreOptions { dry_run: true })
+    let dry = restore_tenant(app.databases(), None, tenant, &archive, RestoreOptions { dry_run: true }, &Quiet)
         .await
         .expect("a dry run");
     assert!(!dry.committed);
