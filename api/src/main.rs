@@ -157,6 +157,15 @@ enum TenantsAction {
         /// The plan's id.
         plan: String,
     },
+    /// Write a tenant's workspace archive (the owner's export, docs/export.md) to a local file,
+    /// from one snapshot: the per-workspace backup a restore takes (docs/backups.md).
+    Export {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+        /// The file to create (it must not exist).
+        #[arg(long = "to", value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Replace a tenant's data with its workspace archive's, in one transaction, leaving the other
     /// tenants alone (docs/backups.md, "Restoring one workspace").
     Restore {
@@ -441,6 +450,19 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
             println!(
                 "re-indexed tenant `{}`: {indexed} messages in {:.1} s",
                 found.access.slug,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        TenantsAction::Export { tenant, file } => {
+            let found = find(tenant).await?;
+            let store = kefu_api::attachments::AttachmentStore::open(&config.attachments)?;
+            let started = Instant::now();
+            let bytes =
+                kefu_api::archive::tenant_export::write_file(&databases, &store, &found.access.schema, &file).await?;
+            println!(
+                "wrote the archive of `{}` to {}: {bytes} bytes in {:.1} s",
+                found.access.slug,
+                file.display(),
                 started.elapsed().as_secs_f64()
             );
         }

@@ -1,7 +1,7 @@
 //! `kefu tenants restore` as an operator runs it (docs/backups.md, "Restoring one workspace"):
 //! SIGKILLed while it reads the archive and again while it swaps, the workspace keeps its data
 //! and no staging schema is left behind; run again, it finishes and the workspace equals its
-//! archive.
+//! archive; an archive written by `kefu tenants export` restores too.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -141,6 +141,17 @@ async fn a_restore_killed_half_way_changes_nothing_and_a_rerun_finishes() {
     // The figures docs/backups.md quotes.
     eprint!("{}{summary}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(counts(&pool, &schema).await, archived);
+
+    // The operator's own archive of the workspace restores too (checked with a dry run).
+    let own = std::env::temp_dir().join(format!("kefu-restore-own-{}.tar", uuid::Uuid::new_v4().simple()));
+    let output = kefu(&db.url).args(["tenants", "export", &tenant, "--to"]).arg(&own).output().expect("export");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output =
+        kefu(&db.url).args(["tenants", "restore", &tenant, "--dry-run", "--from"]).arg(&own).output().expect("dry run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("dry run"));
+    assert_eq!(counts(&pool, &schema).await, archived);
     pool.close().await;
     let _ = std::fs::remove_file(archive);
+    let _ = std::fs::remove_file(own);
 }
