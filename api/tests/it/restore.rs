@@ -142,11 +142,12 @@ fn archived_rows(path: &Path) -> BTreeMap<String, Vec<String>> {
 /// Each table of a tenant's schema with its rows, as sorted JSON texts (the archive's form).
 async fn live_rows(app: &TestApp, tenant: &str) -> BTreeMap<String, Vec<String>> {
     let schema = app.tenant_schema(tenant).await;
+    let pool = app.databases().maintenance_pool(schema.database()).await.expect("the tenant's database");
     let tables: Vec<String> = sqlx::query_scalar(
         "select table_name::text from information_schema.tables where table_schema = $1 and table_type = 'BASE TABLE'",
     )
     .bind(schema.name())
-    .fetch_all(app.db())
+    .fetch_all(&pool)
     .await
     .expect("tables");
     let mut out = BTreeMap::new();
@@ -155,7 +156,7 @@ async fn live_rows(app: &TestApp, tenant: &str) -> BTreeMap<String, Vec<String>>
             "select to_jsonb(t)::text from {}.\"{table}\" t order by 1",
             schema.name()
         )))
-        .fetch_all(app.db())
+        .fetch_all(&pool)
         .await
         .expect("rows");
         out.insert(table, rows.into_iter().collect::<Vec<_>>());
@@ -476,4 +477,39 @@ async fn a_truncated_damaged_or_foreign_archive_and_a_failed_swap_change_nothing
     for path in [archive, others_archive, cut, lost_part, extra_column, orphan, newer] {
         let _ = std::fs::remove_file(path);
     }
+}
+
+#[tokio::test]
+async fn a_workspace_outside_the_control_database_is_restored_with_its_control_rows_in_one_decision() {
+    let app = TestApp::spawn_placed().await;
+    app.place_new_tenants_in("pg2-b").await;
+    let owner = app.verified_owner().await;
+    let schema = app.tenant_schema(&owner.tenant_id).await;
+    assert_eq!(schema.database().as_str(), "pg2-b");
+    let (mut visitor, _) = app.visitor(&owner.tenant_id, new_visitor(), None).await;
+    say(&mut visitor, "p1", "在第二个集群上").await;
+    app.wait_indexed(&owner).await;
+    let archive = export(&app, &owner).await;
+    let archived = archived_rows(&archive);
+    say(&mut visitor, "p2", "after the archive").await;
+    app.invite_and_accept(&owner, "agent").await;
+
+    let report = restore(&app, &owner.tenant_id, &archive).await.expect("restored");
+    assert_eq!(report.swapped.profiles_activated, 1, "{report:?}");
+    assert_as_archived(&live_rows(&app, &owner.tenant_id).await, &archived);
+    // The control row changed in the same decision as the tenant's data (two-phase commit).
+    let restored_at: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select restored_at from control.tenants where id = $1")
+            .bind(owner.tenant_id.parse::<TenantId>().expect("tenant"))
+            .fetch_one(app.db())
+            .await
+            .expect("control row");
+    assert!(restored_at.is_some());
+    let pool = app.databases().maintenance_pool(schema.database()).await.expect("pool");
+    let prepared: i64 = sqlx::query_scalar("select count(*) from pg_prepared_xacts where gid like 'kefu:%'")
+        .fetch_one(&pool)
+        .await
+        .expect("prepared");
+    assert_eq!(prepared, 0, "nothing left in doubt");
+    let _ = std::fs::remove_file(archive);
 }
