@@ -31,6 +31,9 @@ if [[ -z $pg_bin ]]; then
     [[ -x $pg_bin/initdb ]] || die "Postgres server binaries not found under /usr/lib/postgresql"
 fi
 have runuser || have sudo || [[ $(id -un) == postgres ]] || die "need runuser or sudo to run Postgres as 'postgres'"
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -- "$@"; fi
+}
 as_pg() {
     if [[ $(id -un) == postgres ]]; then "$@"
     elif [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"
@@ -55,7 +58,7 @@ if ! as_pg test -x "$work" 2>/dev/null; then
 fi
 mkdir -p "$work"/{archive,backups,bin,attachments}
 cp infra/backup/*.sh "$work/bin/"
-chown -R postgres:postgres "$work" 2>/dev/null || as_pg true
+[[ $(id -un) == postgres ]] || as_root chown -R postgres:postgres "$work"
 
 free_port() {
     local port
@@ -78,7 +81,7 @@ cleanup() {
         log "logs: Postgres $work/postgres.log, kefu $work/kefu.log"
         tail -n 30 "$work/postgres.log" "$work/kefu.log" >&2 2>/dev/null || true
     fi
-    if [[ -z ${KEFU_KEEP_DRILL:-} && rc -eq 0 ]]; then rm -rf -- "$work"; fi
+    if [[ -z ${KEFU_KEEP_DRILL:-} && rc -eq 0 ]]; then as_root rm -rf -- "$work"; fi
     exit "$rc"
 }
 trap cleanup EXIT INT TERM
@@ -155,7 +158,7 @@ failed=$(psql_pg -d postgres -c "select failed_count from pg_stat_archiver")
 log "the disaster: the server is killed and its data directory deleted"
 stop_api
 as_pg "$pg_bin/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null
-rm -rf -- "$work/data"
+as_pg rm -rf -- "$work/data"
 
 t=$SECONDS
 as_pg "$work/bin/restore-pitr.sh" --backup "$backup" --archive "$work/archive" --pgdata "$work/restored" \
