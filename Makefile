@@ -5,13 +5,14 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test test-images images services openapi bench-migrate bench-catalog bench-placement bench-realtime bench-store bench-edge bench-search bench-analytics
+.PHONY: help dev test test-images test-restore images services openapi bench-migrate bench-catalog bench-placement bench-realtime bench-store bench-edge bench-search bench-analytics
 
 help:
 	@echo "make dev            run the api locally with a demo tenant (prints URLs and a login)"
 	@echo "make test           fmt, clippy, all tests against real Postgres and Redis"
 	@echo "make images         build the container images kefu-api and kefu-edge with podman (docs/self-hosting.md)"
 	@echo "make test-images    build the images, check they are reproducible, run them against Postgres and Redis"
+	@echo "make test-restore   the backup drill: base backup, WAL archive, disaster, point-in-time recovery (docs/backups.md)"
 	@echo "make openapi        regenerate docs/openapi.json from the code"
 	@echo "make bench-migrate  time migrating 10,000 empty tenant schemas (see docs/benchmarks.md)"
 	@echo "make bench-catalog  tenants per database: migration speed and backend memory as schemas accumulate"
@@ -33,6 +34,9 @@ images:
 
 test-images:
 	@bash infra/images/test.sh
+
+test-restore:
+	@bash infra/local/test-restore.sh
 
 services:
 	@infra/local/services.sh env

@@ -234,6 +234,23 @@ pub fn is_tenant_gone(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether a database error means the visitor a connection acts for no longer exists: their row
+/// was removed while they were connected (the workspace was restored from an archive taken before
+/// their first visit, or they were erased), so a conversation or page view of theirs cannot be
+/// stored. Reconnecting records them again (`ops::visitors::arrive`). (23503
+/// `foreign_key_violation` on the visitor references.)
+pub fn is_visitor_gone(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| c == "23503")
+                && db
+                    .constraint()
+                    .is_some_and(|c| c == "conversations_visitor_id_fkey" || c == "page_views_visitor_id_fkey")
+        }
+        _ => false,
+    }
+}
+
 /// Maps a named unique/foreign-key constraint violation to a client error.
 pub trait ResultExt<T> {
     /// If the error is a violation of `constraint`, return `map()` instead.

@@ -157,6 +157,27 @@ enum TenantsAction {
         /// The plan's id.
         plan: String,
     },
+    /// Write a tenant's workspace archive (the owner's export, docs/export.md) to a local file,
+    /// from one snapshot: the per-workspace backup a restore takes (docs/backups.md).
+    Export {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+        /// The file to create (it must not exist).
+        #[arg(long = "to", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace a tenant's data with its workspace archive's, in one transaction, leaving the other
+    /// tenants alone (docs/backups.md, "Restoring one workspace").
+    Restore {
+        /// The tenant's slug or id (`tnt_…`).
+        tenant: String,
+        /// The workspace archive (`kefu-workspace-….tar`, downloaded from an export job).
+        #[arg(long = "from", value_name = "ARCHIVE")]
+        archive: PathBuf,
+        /// Check that the archive restores, then roll back: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Rebuild a tenant's search index from its messages (docs/search.md).
     Reindex {
         /// The tenant's slug or id (`tnt_…`).
@@ -450,6 +471,41 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
                 started.elapsed().as_secs_f64()
             );
         }
+        TenantsAction::Export { tenant, file } => {
+            let found = find(tenant).await?;
+            let store = kefu_api::attachments::AttachmentStore::open(&config.attachments)?;
+            let started = Instant::now();
+            let bytes =
+                kefu_api::archive::tenant_export::write_file(&databases, &store, &found.access.schema, &file).await?;
+            println!(
+                "wrote the archive of `{}` to {}: {bytes} bytes in {:.1} s",
+                found.access.slug,
+                file.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        TenantsAction::Restore { tenant, archive, dry_run } => {
+            let found = find(tenant).await?;
+            let store = kefu_api::attachments::AttachmentStore::open(&config.attachments)?;
+            let options = kefu_api::tenancy::restore::RestoreOptions { dry_run };
+            struct Steps;
+            impl kefu_api::tenancy::restore::RestoreProgress for Steps {
+                fn step(&self, what: &str) {
+                    eprintln!("restore: {what}");
+                }
+            }
+            let report = kefu_api::tenancy::restore::restore_tenant(
+                &databases,
+                Some(&store),
+                found.access.id,
+                &archive,
+                options,
+                &Steps,
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}; nothing was changed"))?;
+            print_restore(&found.access.slug, &report);
+        }
         TenantsAction::Move { tenant, to, .. } => {
             let to = to.ok_or_else(|| anyhow::anyhow!("give --to <database>"))?;
             struct Steps;
@@ -474,6 +530,50 @@ async fn tenants_command(config: &Config, action: TenantsAction) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// What `kefu tenants restore` did, for the operator.
+fn print_restore(slug: &str, report: &kefu_api::tenancy::restore::RestoreReport) {
+    let swapped = &report.swapped;
+    let verb = if report.committed { "restored" } else { "dry run (rolled back, nothing changed): would restore" };
+    println!(
+        "{verb} workspace `{slug}` from its archive of {} (schema version {}{}): {} tables, {} rows; writes paused {} ms, {:.1} s in all",
+        report.exported_at.to_rfc3339(),
+        report.archive_version,
+        if report.migrated_forward > 0 {
+            format!(", migrated forward by {} migrations", report.migrated_forward)
+        } else {
+            String::new()
+        },
+        report.tables,
+        report.archive_rows,
+        swapped.paused.as_millis(),
+        report.elapsed.as_secs_f64()
+    );
+    println!(
+        "  kept: {} audit entries written since the archive, {} webhook outbox and delivery rows",
+        swapped.kept_audit_entries, swapped.kept_webhook_rows
+    );
+    println!(
+        "  {} conversations keep sequence numbers above the archive's; {} member profiles activated, {} deactivated; {} visitors erased since the archive erased again",
+        swapped.raised_conversations, swapped.profiles_activated, swapped.profiles_deactivated, swapped.erased_again
+    );
+    if report.committed {
+        println!(
+            "  files: {} put back into the object store, {} in neither the store nor the archive",
+            report.files_put_back, report.files_missing
+        );
+    }
+    let left = &report.not_restored;
+    if !left.members.is_empty() || left.site_keys > 0 || left.api_keys > 0 {
+        println!(
+            "  not restored (control plane): {} former members ({}), {} site keys, {} API keys; invite and create them again",
+            left.members.len(),
+            left.members.join(", "),
+            left.site_keys,
+            left.api_keys
+        );
+    }
 }
 
 async fn serve(config: Config, migrate_first: bool) -> anyhow::Result<()> {

@@ -459,6 +459,32 @@ impl TestApp {
     }
 }
 
+/// The tables of a tenant schema at tenant migration `version`, each with its columns (generated
+/// ones included), as an older Kefu had them: built in a scratch schema of the database of `pool`
+/// inside a transaction that is rolled back. For tests of archives written by older versions.
+pub async fn tables_at_version(pool: &PgPool, version: i64) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut tx = pool.begin().await.expect("begin");
+    let name = format!("x_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create schema {name}"))).execute(&mut *tx).await.expect("schema");
+    crate::tenancy::apply_tenant_migrations(&mut tx, &name, 0, version).await.expect("migrations up to the version");
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select c.relname::text, a.attname::text from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+           join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+          where n.nspname = $1 and c.relkind = 'r' order by c.relname, a.attnum",
+    )
+    .bind(&name)
+    .fetch_all(&mut *tx)
+    .await
+    .expect("columns");
+    tx.rollback().await.expect("rollback");
+    let mut tables = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for (table, column) in rows {
+        tables.entry(table).or_default().push(column);
+    }
+    tables
+}
+
 /// Initialises a test-friendly tracing subscriber once per process.
 pub fn init_test_tracing() {
     static ONCE: std::sync::Once = std::sync::Once::new();

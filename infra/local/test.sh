@@ -46,6 +46,9 @@ KEFU_TEST_NODE_BIN=$(
 )
 export KEFU_TEST_NODE_BIN
 
+step "backup drill: point-in-time recovery of a throwaway cluster (make test-restore, seconds)"
+bash infra/local/test-restore.sh
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked --workspace --no-fail-fast

@@ -4,12 +4,14 @@
 //! message; a filtered selection streamed page by page, never held in memory (`stream`); selections
 //! over the synchronous limit written by background jobs to the object store (`jobs`); content older
 //! than the workspace's retention period deleted in batches (`retention`); the whole workspace as
-//! one tar archive, written by the same jobs (`tenant_export`).
+//! one tar archive, written by the same jobs (`tenant_export`), and read back for a restore
+//! (`tenant_archive`).
 
 pub mod format;
 pub mod jobs;
 pub mod retention;
 pub mod stream;
+pub mod tenant_archive;
 pub mod tenant_export;
 
 pub use format::Format;

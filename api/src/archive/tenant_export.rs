@@ -5,7 +5,8 @@
 //! every table, as JSON, parents before children) and `attachments/<id>/<name>` (the files).
 //! Each part holds whole tar entries, so the parts concatenated are the archive. The snapshot is
 //! one transaction, so a job another node left half-done starts again from its first part, as a
-//! new run with parts of its own (`jobs::run_part_key`).
+//! new run with parts of its own (`jobs::run_part_key`). The same writer writes an operator's
+//! archive straight into a local file (`write_file`, `kefu tenants export`).
 
 use std::time::Duration;
 
@@ -49,18 +50,52 @@ pub async fn run(
         anyhow::bail!("the workspace is not active");
     };
     db::export_jobs::restart(&mut *databases.control().acquire().await?, job.id).await?;
-    let mut tx = TenantTx::begin_snapshot(databases, &schema).await?;
+    let sink = Sink::Job { databases, job, lease, keep };
+    let mut out = Writer { store, sink, buffer: Vec::new(), parts: 0, written: 0, bytes: 0 };
+    write(databases, &schema, &mut out, shutdown).await
+}
+
+/// Writes the archive of the workspace whose schema is `schema` into the file at `path` (an
+/// operator's `kefu tenants export`: a workspace in any state, no job, no object store parts).
+/// Returns its size in bytes.
+pub async fn write_file(
+    databases: &Databases,
+    store: &AttachmentStore,
+    schema: &db::TenantSchema,
+    path: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let file =
+        tokio::fs::File::create_new(path).await.map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+    let mut out = Writer { store, sink: Sink::File(file), buffer: Vec::new(), parts: 0, written: 0, bytes: 0 };
+    match write(databases, schema, &mut out, &CancellationToken::new()).await? {
+        Outcome::Done => Ok(u64::try_from(out.bytes).unwrap_or(0)),
+        Outcome::Stopped => anyhow::bail!("the export stopped"),
+    }
+}
+
+/// The archive of one snapshot of the schema, through `out`.
+async fn write(
+    databases: &Databases,
+    schema: &db::TenantSchema,
+    out: &mut Writer<'_>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Outcome> {
+    let tenant = schema.tenant_id();
+    let store = out.store;
+    let mut tx = TenantTx::begin_snapshot(databases, schema).await?;
     let tables = db::tenant_dump::tables(&mut tx).await?;
     let mut counts = serde_json::Map::new();
     for table in &tables {
         counts.insert(table.clone(), db::tenant_dump::count(&mut tx, table).await?.into());
     }
     let attachments = db::tenant_dump::count(&mut tx, "attachments").await?;
-    let total = i32::try_from(tables.len() as i64 + attachments).unwrap_or(i32::MAX);
-    db::export_jobs::set_total(&mut *databases.control().acquire().await?, job.id, total).await?;
-    let version = crate::tenancy::latest_tenant_version();
+    if let Sink::Job { job, .. } = &out.sink {
+        let total = i32::try_from(tables.len() as i64 + attachments).unwrap_or(i32::MAX);
+        db::export_jobs::set_total(&mut *databases.control().acquire().await?, job.id, total).await?;
+    }
+    let version = db::tenant_dump::schema_version(&mut tx).await?;
     let manifest = serde_json::json!({
-        "format": FORMAT, "tenant_id": job.tenant_id.to_string(), "exported_at": chrono::Utc::now(),
+        "format": FORMAT, "tenant_id": tenant.to_string(), "exported_at": chrono::Utc::now(),
         "schema_version": version, "tables": counts, "attachments": attachments,
         "layout": {
             "control/<name>.json": "the workspace's control-plane rows (tenant, members, invitations, API keys, site keys, report subscriptions), without password, token or key hashes",
@@ -68,7 +103,6 @@ pub async fn run(
             "attachments/<id>/<name>": "the file of each attachment row",
         },
     });
-    let mut out = Writer { store, databases, job, lease, keep, buffer: Vec::new(), parts: 0, written: 0, bytes: 0 };
     out.entry("manifest.json", &serde_json::to_vec_pretty(&manifest)?);
     for (name, rows) in db::tenant_dump::control_rows(&mut tx).await? {
         out.entry(&format!("control/{name}.json"), &serde_json::to_vec_pretty(&rows)?);
@@ -145,12 +179,17 @@ fn safe_name(name: &str) -> String {
     if clean.is_empty() || clean == "." || clean == ".." { "file".into() } else { clean }
 }
 
+/// Where the archive's parts go.
+enum Sink<'a> {
+    /// A background export job's parts in the object store.
+    Job { databases: &'a Databases, job: &'a db::export_jobs::Leased, lease: Duration, keep: Duration },
+    /// A local file, appended to.
+    File(tokio::fs::File),
+}
+
 struct Writer<'a> {
     store: &'a AttachmentStore,
-    databases: &'a Databases,
-    job: &'a db::export_jobs::Leased,
-    lease: Duration,
-    keep: Duration,
+    sink: Sink<'a>,
     buffer: Vec<u8>,
     parts: i32,
     written: i32,
@@ -190,9 +229,22 @@ impl Writer<'_> {
     /// worker's (cancelled, or taken over).
     async fn flush(&mut self, last: bool) -> anyhow::Result<bool> {
         let part = self.parts + 1;
-        let key = super::jobs::run_part_key(self.job.tenant_id, self.job.id, self.job.attempts, part);
         let data = std::mem::take(&mut self.buffer);
         let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let (databases, job, lease, keep) = match &mut self.sink {
+            Sink::File(file) => {
+                use tokio::io::AsyncWriteExt as _;
+                file.write_all(&data).await?;
+                if last {
+                    file.sync_all().await?;
+                }
+                self.parts = part;
+                self.bytes += size;
+                return Ok(true);
+            }
+            Sink::Job { databases, job, lease, keep } => (*databases, *job, *lease, *keep),
+        };
+        let key = super::jobs::run_part_key(job.tenant_id, job.id, job.attempts, part);
         self.store.put(&key, Bytes::from(data)).await?;
         let progress = db::export_jobs::Progress {
             parts: part,
@@ -201,11 +253,11 @@ impl Writer<'_> {
             cursor_id: None,
             done: last,
         };
-        let mut conn = self.databases.control().acquire().await?;
-        let run = Some(self.job.attempts);
-        if !db::export_jobs::record_part(&mut conn, self.job.id, &progress, self.lease, self.keep, run).await? {
+        let mut conn = databases.control().acquire().await?;
+        let run = Some(job.attempts);
+        if !db::export_jobs::record_part(&mut conn, job.id, &progress, lease, keep, run).await? {
             drop(conn);
-            super::jobs::refused(self.databases, self.store, self.job.tenant_id, self.job.id).await?;
+            super::jobs::refused(databases, self.store, job.tenant_id, job.id).await?;
             return Ok(false);
         }
         self.parts = part;

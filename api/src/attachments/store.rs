@@ -85,6 +85,15 @@ impl AttachmentStore {
         Ok(self.inner.get(&Path::from(key)).await?.into_stream())
     }
 
+    /// Whether a file is stored under `key`.
+    pub async fn exists(&self, key: &str) -> object_store::Result<bool> {
+        match self.inner.head(&Path::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Removes every file of a tenant (after the tenant's deletion): attachments and exports;
     /// returns how many.
     pub async fn delete_tenant(&self, tenant: TenantId) -> object_store::Result<u64> {

@@ -19,6 +19,9 @@ pub struct TenantCtx {
     pub slug: String,
     /// The tenant's schema: the only way to open a `TenantTx`.
     pub schema: TenantSchema,
+    /// When the tenant's data was last restored from an archive, as admitted: a long-lived
+    /// connection that sees a later value reconnects (`realtime::agent`).
+    pub restored_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl TenantCtx {
@@ -34,7 +37,12 @@ impl TenantCtx {
         if tenant.status != TenantStatus::Active {
             return Err(ApiError::client(ErrorCode::TenantInactive, "This account is suspended or being deleted."));
         }
-        let ctx = Self { id: tenant.id, slug: tenant.slug.clone(), schema: tenant.schema.clone() };
+        let ctx = Self {
+            id: tenant.id,
+            slug: tenant.slug.clone(),
+            schema: tenant.schema.clone(),
+            restored_at: tenant.restored_at,
+        };
         Ok((ctx, found))
     }
 

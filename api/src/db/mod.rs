@@ -94,6 +94,7 @@ pub mod quotas;
 pub mod refresh_tokens;
 pub mod reply_mail;
 pub mod reports;
+pub mod restore;
 pub mod retention;
 pub mod routing;
 pub mod rules;

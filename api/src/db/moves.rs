@@ -28,7 +28,7 @@ pub struct Table {
 }
 
 /// A quoted identifier.
-fn ident(name: &str) -> String {
+pub(super) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -37,7 +37,7 @@ impl Table {
         format!("{}.{}", schema.name(), ident(&self.name))
     }
 
-    fn column_list(&self) -> String {
+    pub(super) fn column_list(&self) -> String {
         self.columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
     }
 
@@ -49,12 +49,17 @@ impl Table {
 /// The tables of `schema`, parents before children (by foreign keys). Fails on a table without
 /// a primary key (a changed row could not be found again).
 pub async fn tables(conn: &mut PgConnection, schema: &TenantSchema) -> anyhow::Result<Vec<Table>> {
+    tables_in(conn, schema.name()).await
+}
+
+/// [`tables`] of the schema named `schema` (a tenant's, or a restore's staging schema).
+pub(super) async fn tables_in(conn: &mut PgConnection, schema: &str) -> anyhow::Result<Vec<Table>> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "select c.oid::int8, c.relname::text from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = $1 and c.relkind in ('r', 'p') order by c.relname",
     )
-    .bind(schema.name())
+    .bind(schema)
     .fetch_all(&mut *conn)
     .await?;
     let mut tables = BTreeMap::new();
@@ -77,7 +82,7 @@ pub async fn tables(conn: &mut PgConnection, schema: &TenantSchema) -> anyhow::R
         .bind(oid)
         .fetch_all(&mut *conn)
         .await?;
-        anyhow::ensure!(!key.is_empty(), "table {}.{name} has no primary key; it cannot be moved", schema.name());
+        anyhow::ensure!(!key.is_empty(), "table {schema}.{name} has no primary key; it cannot be moved");
         let identity = columns.iter().filter(|(_, id)| !id.is_empty()).map(|(c, _)| c.clone()).collect();
         let columns = columns.into_iter().map(|(c, _)| c).collect();
         names.insert(oid, name.clone());
@@ -88,7 +93,7 @@ pub async fn tables(conn: &mut PgConnection, schema: &TenantSchema) -> anyhow::R
          join pg_namespace n on n.oid = c.connamespace
          where n.nspname = $1 and c.contype = 'f' and c.conrelid <> c.confrelid",
     )
-    .bind(schema.name())
+    .bind(schema)
     .fetch_all(&mut *conn)
     .await?;
     let mut parents: HashMap<String, HashSet<String>> = HashMap::new();
@@ -107,7 +112,7 @@ pub async fn tables(conn: &mut PgConnection, schema: &TenantSchema) -> anyhow::R
             .filter(|name| parents.get(*name).is_none_or(|ps| ps.iter().all(|p| placed.contains(p))))
             .cloned()
             .collect();
-        anyhow::ensure!(!ready.is_empty(), "the foreign keys of {} form a cycle", schema.name());
+        anyhow::ensure!(!ready.is_empty(), "the foreign keys of {schema} form a cycle");
         for name in ready {
             placed.insert(name.clone());
             if let Some(table) = tables.get(&name) {

@@ -121,7 +121,7 @@ pub async fn clear_dirty_marks(tx: &mut TenantTx, marks: &[String]) -> sqlx::Res
 }
 
 /// Marks the tenant as having queued messages.
-async fn mark_dirty(tx: &mut TenantTx) -> sqlx::Result<()> {
+pub(in crate::db) async fn mark_dirty(tx: &mut TenantTx) -> sqlx::Result<()> {
     let tenant = tx.tenant_id();
     sqlx::query(
         "insert into kefu.search_dirty (tenant_id, txid) values ($1, pg_current_xact_id()) on conflict do nothing",

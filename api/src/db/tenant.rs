@@ -152,6 +152,22 @@ impl TenantTx {
         Ok((tx, Control::Separate { pool: databases.control().clone(), tx: Some(control) }))
     }
 
+    /// Pins a transaction already begun on the tenant's own database (`Databases::tenant_pool`)
+    /// to `schema`, with its control rows going where [`TenantTx::begin`] sends them: a restore
+    /// builds its staging schema in the transaction first (`super::restore`).
+    pub(in crate::db) async fn adopt(
+        databases: &Databases,
+        tx: Transaction<'static, Postgres>,
+        schema: &TenantSchema,
+    ) -> sqlx::Result<Self> {
+        let control = if schema.database().is_main() {
+            Control::Same
+        } else {
+            Control::Separate { pool: databases.control().clone(), tx: None }
+        };
+        Self::pin(tx, schema, control).await
+    }
+
     /// Pins an already-begun transaction on the tenant's database to `schema`.
     async fn pin(
         mut tx: Transaction<'static, Postgres>,

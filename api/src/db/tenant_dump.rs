@@ -11,6 +11,16 @@ pub async fn tables(tx: &mut TenantTx) -> anyhow::Result<Vec<String>> {
     Ok(tables.into_iter().map(|t| t.name).collect())
 }
 
+/// The tenant schema's migration version as its database records it (`kefu.tenant_schemas`): the
+/// shape of the rows the archive holds, which a restore rebuilds before loading them.
+pub async fn schema_version(tx: &mut TenantTx) -> sqlx::Result<i64> {
+    let tenant = tx.tenant_id();
+    sqlx::query_scalar("select version from kefu.tenant_schemas where tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(tx.conn())
+        .await
+}
+
 /// How many rows a table has (in the transaction's snapshot).
 pub async fn count(tx: &mut TenantTx, table: &str) -> sqlx::Result<i64> {
     let sql = format!("select count(*) from {}", quoted(table));

@@ -23,9 +23,10 @@ text_enum! {
 
 /// What admitting a request or a connection into a tenant needs from its control row: the id,
 /// the slug, the schema and its database (the stored name checked against the id while decoding,
-/// so a mismatch is a database error, never a usable schema), the status and the home region.
+/// so a mismatch is a database error, never a usable schema), the status, the home region and
+/// when its data was last restored.
 /// Read from the columns `tenant_id`, `tenant_slug`, `tenant_schema`, `tenant_database`,
-/// `tenant_status` and `tenant_region`, so queries that join `control.tenants` embed it with
+/// `tenant_status`, `tenant_region` and `tenant_restored_at`, so queries that join `control.tenants` embed it with
 /// `#[sqlx(flatten)]`. `auth::TenantCtx::admit` decides from it.
 #[derive(Debug, Clone)]
 pub struct TenantAccess {
@@ -39,6 +40,9 @@ pub struct TenantAccess {
     pub status: TenantStatus,
     /// The region its data lives in (`KEFU_REGION` of the nodes that serve it).
     pub home_region: String,
+    /// When its data was last replaced from an archive (`kefu tenants restore`): a connection
+    /// admitted before a later restore reconnects.
+    pub restored_at: Option<DateTime<Utc>>,
 }
 
 impl<'r> sqlx::FromRow<'r, PgRow> for TenantAccess {
@@ -56,6 +60,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for TenantAccess {
             schema,
             status: row.try_get("tenant_status")?,
             home_region: row.try_get("tenant_region")?,
+            restored_at: row.try_get("tenant_restored_at")?,
         })
     }
 }
@@ -68,7 +73,8 @@ impl AsRef<TenantAccess> for TenantAccess {
 
 /// The columns of [`TenantAccess`] from `control.tenants` aliased `t`.
 pub(super) const ACCESS_COLUMNS: &str = "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema,
-    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region";
+    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region,
+    t.restored_at as tenant_restored_at";
 
 /// A tenant as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -95,7 +101,8 @@ impl AsRef<TenantAccess> for TenantRow {
 }
 
 const COLUMNS: &str = "t.id as tenant_id, t.slug as tenant_slug, t.schema_name as tenant_schema,
-    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region, t.name, t.plan_id, t.trial_ends_at, t.created_at,
+    t.database_id as tenant_database, t.status as tenant_status, t.home_region as tenant_region,
+    t.restored_at as tenant_restored_at, t.name, t.plan_id, t.trial_ends_at, t.created_at,
     t.require_two_factor";
 
 /// A new tenant's control row.

@@ -28,7 +28,8 @@ pub struct OpError {
     /// Whether the same frame may succeed later.
     pub retryable: bool,
     /// Whether the connection must be closed so that the client reconnects (and resends): the
-    /// tenant moved to another database while the connection was open.
+    /// tenant moved to another database while the connection was open, or the visitor's row is
+    /// gone (a restore).
     pub reconnect: bool,
 }
 
@@ -36,6 +37,16 @@ impl OpError {
     /// A refusal that the same frame will meet again.
     pub fn refused(code: WsErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), retryable: false, reconnect: false }
+    }
+
+    /// Retry after reconnecting (the connection is closed with 1001).
+    fn reconnect() -> Self {
+        Self {
+            code: WsErrorCode::Unavailable,
+            message: "Reconnect and retry.".into(),
+            retryable: true,
+            reconnect: true,
+        }
     }
 
     /// No such conversation for this caller.
@@ -48,12 +59,10 @@ impl From<sqlx::Error> for OpError {
     fn from(error: sqlx::Error) -> Self {
         if crate::error::is_tenant_gone(&error) {
             tracing::info!(%error, "the tenant's schema is gone from this database (moved); the client reconnects");
-            Self {
-                code: WsErrorCode::Unavailable,
-                message: "Reconnect and retry.".into(),
-                retryable: true,
-                reconnect: true,
-            }
+            Self::reconnect()
+        } else if crate::error::is_visitor_gone(&error) {
+            tracing::info!(%error, "the visitor's row is gone (restored or erased); the client reconnects");
+            Self::reconnect()
         } else if crate::error::is_unavailable(&error) {
             tracing::warn!(%error, "database unavailable during a realtime operation");
             Self {

@@ -88,7 +88,8 @@ type SessionEnds = (Receiver<Arc<Delivered>>, Option<Receiver<Arc<Delivered>>>);
 /// on any node (`realtime::session_ends`), and re-reads the membership and the session every
 /// `auth.session_recheck_secs` (pub/sub is best effort): a member removed from the tenant (or a
 /// suspended tenant) loses the open socket too, not only new requests; a changed role changes
-/// what the socket may do (`directs`).
+/// what the socket may do (`directs`); a tenant moved to another database or restored from an
+/// archive since the socket was admitted closes it with 1001, so the console reconnects.
 fn start_membership_watch(
     state: &AppState,
     tenant: &TenantCtx,
@@ -97,7 +98,8 @@ fn start_membership_watch(
     directs: Arc<AtomicBool>,
     (mut member_ends, mut login_ends): SessionEnds,
 ) -> tokio::task::JoinHandle<()> {
-    let (db, database, tenant, user) = (state.db.clone(), tenant.schema.database().clone(), tenant.id, claims.sub);
+    let (db, database, restored_at) = (state.db.clone(), tenant.schema.database().clone(), tenant.restored_at);
+    let (tenant, user) = (tenant.id, claims.sub);
     let session = claims.sid;
     let region = state.config.region.clone();
     let every = std::time::Duration::from_secs(state.config.auth.session_recheck_secs);
@@ -136,8 +138,11 @@ fn start_membership_watch(
                 Err(error) => Err(error),
             };
             match found {
-                // The tenant moved to another database: reconnect, to be served from there.
-                Ok(Some(member)) if member.as_ref().schema.database() != &database => {
+                // The tenant moved to another database: reconnect, to be served from there. Or its
+                // data was replaced from an archive: reconnect, so the console reads it again.
+                Ok(Some(member))
+                    if member.as_ref().schema.database() != &database || member.as_ref().restored_at != restored_at =>
+                {
                     kill.close(close::GOING_AWAY);
                     return;
                 }

@@ -16,6 +16,7 @@ pub mod database;
 pub mod migrate;
 pub mod moves;
 pub mod provision;
+pub mod restore;
 pub mod routines;
 
 use std::collections::HashMap;
@@ -179,6 +180,31 @@ pub async fn migrate_tenant_schema(
         .bind(latest)
         .execute(&mut *conn)
         .await?;
+    Ok(applied)
+}
+
+/// Whether `version` is one of this binary's tenant migrations.
+pub fn is_tenant_version(version: i64) -> bool {
+    tenant_migrations().any(|m| m.version == version)
+}
+
+/// Applies the tenant migrations after version `after`, up to and including `up_to`, to the
+/// schema named `schema` (which must exist), inside the caller's transaction on `conn`, with the
+/// transaction's `search_path` set to exactly that schema (left so: the caller sets it back).
+/// Records no version: for a restore's staging schema, built at an archive's version and then
+/// brought forward (`db::restore`). Returns the number applied.
+pub(crate) async fn apply_tenant_migrations(
+    conn: &mut PgConnection,
+    schema: &str,
+    after: i64,
+    up_to: i64,
+) -> sqlx::Result<usize> {
+    sqlx::query("select set_config('search_path', $1, true)").bind(schema).execute(&mut *conn).await?;
+    let mut applied = 0;
+    for m in tenant_migrations().filter(|m| m.version > after && m.version <= up_to) {
+        sqlx::raw_sql(m.sql.clone()).execute(&mut *conn).await?;
+        applied += 1;
+    }
     Ok(applied)
 }
 

@@ -30,6 +30,7 @@ mod rate_limits;
 mod realtime;
 mod reply_mail;
 mod rest_parity;
+mod restore;
 mod retention;
 mod routing;
 mod rules;
