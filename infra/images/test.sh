@@ -15,13 +15,16 @@ step "services"
 eval "$(infra/local/services.sh env)"
 export DATABASE_URL REDIS_URL
 
+# One time for the build and the rebuild, even if a commit lands meanwhile.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
+
 step "build the images"
 mapfile -t images < <(bash infra/images/build.sh)
 api_image=${images[0]}
 edge_image=${images[1]}
 
 step "reproducible: the same inputs rebuilt without cache give the same image ids"
-epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
+epoch=$SOURCE_DATE_EPOCH
 stage=${CARGO_TARGET_DIR:-$PWD/target}/images
 for pair in "kefu-api:api:$api_image" "kefu-edge:edge:$edge_image"; do
     IFS=: read -r name dir image tag <<<"$pair"
