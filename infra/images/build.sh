@@ -51,7 +51,8 @@ find "$stage/api" "$stage/edge" -exec touch -h -d "@$epoch" {} +
 build() {
     local name=$1 context=$2
     echo "images: podman build $repo/$name:$tag" >&2
-    podman build --quiet --timestamp "$epoch" --build-arg BASE_IMAGE=localhost/kefu-base:bookworm \
+    # --no-cache: a cached layer would bring back the time of the build that made it.
+    podman build --quiet --no-cache --timestamp "$epoch" --build-arg BASE_IMAGE=localhost/kefu-base:bookworm \
         -f "infra/images/$name.Containerfile" -t "$repo/$name:$tag" "$context" >&2
     echo "$repo/$name:$tag"
 }
