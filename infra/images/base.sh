@@ -34,4 +34,4 @@ SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet --variant=extract --mode=root \
 
 cp infra/images/kefu-base.Containerfile "$work/Containerfile"
 echo "images: podman build localhost/kefu-base:bookworm" >&2
-podman build --quiet --timestamp "$epoch" -f "$work/Containerfile" -t localhost/kefu-base:bookworm "$work" >&2
+podman build --quiet --no-cache --timestamp "$epoch" -f "$work/Containerfile" -t localhost/kefu-base:bookworm "$work" >&2
