@@ -28,7 +28,9 @@ if ! podman image exists localhost/kefu-base:bookworm; then
 fi
 
 echo "images: cargo build --release (kefu, kefu-edge)" >&2
-cargo build --locked --release -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge >&2
+# Without SOURCE_DATE_EPOCH: C build scripts watch it, and a new value each commit would rebuild
+# every crate that compiles C.
+env -u SOURCE_DATE_EPOCH cargo build --locked --release -p kefu-api --bin kefu -p kefu-edge --bin kefu-edge >&2
 
 echo "images: console and widget (npm)" >&2
 (
