@@ -65,13 +65,17 @@ async fn serve_migrates_serves_accounts_and_shuts_down_gracefully() {
     assert_eq!(me.status(), 200);
 
     server.terminate();
-    let started = Instant::now();
+    exits_cleanly(&mut server, Instant::now(), Duration::from_secs(15)).await;
+}
+
+/// Waits until the server exited, at most `limit` after `signalled`, and checks it exited 0.
+async fn exits_cleanly(server: &mut Server, signalled: Instant, limit: Duration) {
     loop {
         if let Some(status) = server.child.try_wait().expect("wait") {
             assert!(status.success(), "graceful shutdown exits 0, got {status}");
-            break;
+            return;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "server did not stop after SIGTERM");
+        assert!(signalled.elapsed() < limit, "server did not stop within {limit:?} of SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -117,14 +121,7 @@ async fn shutdown_delay_reports_draining_while_serving_then_closes_sockets_with_
     let closed_after = signalled.elapsed();
     assert_eq!(end, WsEnd::Closed(1001));
     assert!(closed_after >= Duration::from_secs(2), "sockets closed only after the delay, not {closed_after:?}");
-    loop {
-        if let Some(status) = server.child.try_wait().expect("wait") {
-            assert!(status.success(), "graceful shutdown exits 0, got {status}");
-            break;
-        }
-        assert!(signalled.elapsed() < Duration::from_secs(20), "server did not stop after the delay");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    exits_cleanly(&mut server, signalled, Duration::from_secs(20)).await;
 }
 
 #[tokio::test]
