@@ -42,11 +42,13 @@ echo "images: console and widget (npm)" >&2
 stage=$target/images
 rm -rf "$stage/api" "$stage/edge"
 mkdir -p "$stage/api" "$stage/edge"
-# Symbols stripped: the images carry what runs (panics still name their file and line).
-strip --strip-debug -o "$stage/api/kefu" "$target/release/kefu"
-strip --strip-debug -o "$stage/edge/kefu-edge" "$target/release/kefu-edge"
+# Symbols stripped, source maps left out: the images carry what runs (a panic still names its
+# file and line; keep target/release for symbolizing a backtrace).
+strip --strip-all -o "$stage/api/kefu" "$target/release/kefu"
+strip --strip-all -o "$stage/edge/kefu-edge" "$target/release/kefu-edge"
 cp -r console/dist "$stage/api/console"
 cp -r edge/widget/dist "$stage/edge/widget"
+find "$stage/api/console" "$stage/edge/widget" -name '*.map' -delete
 # Same bytes, same times: the layers then depend only on content.
 find "$stage/api" "$stage/edge" -exec touch -h -d "@$epoch" {} +
 

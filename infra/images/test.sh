@@ -40,7 +40,7 @@ for pair in "kefu-api:api:$api_image" "kefu-edge:edge:$edge_image"; do
 done
 
 step "size budgets"
-# Budgets (docs/self-hosting.md): the base is ~23 MB of it; the rest is the binary and assets.
+# Budgets (docs/self-hosting.md): the base is 23 MB of each; the rest is the binary and assets.
 check_size() {
     local image=$1 budget_mb=$2 bytes
     bytes=$(podman image inspect --format '{{.Size}}' "$image")
@@ -50,8 +50,8 @@ check_size() {
         exit 1
     fi
 }
-check_size "$api_image" 120
-check_size "$edge_image" 60
+check_size "$api_image" 100
+check_size "$edge_image" 40
 
 step "smoke test: the images against Postgres and Redis"
 export KEFU_TEST_API_IMAGE=$api_image KEFU_TEST_EDGE_IMAGE=$edge_image
