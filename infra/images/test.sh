@@ -11,6 +11,8 @@ source infra/images/podman.sh
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+ensure_podman   # and CONTAINERS_CONF for the smoke test's own podman calls
+
 step "services"
 eval "$(infra/local/services.sh env)"
 export DATABASE_URL REDIS_URL
