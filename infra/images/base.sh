@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the base image `localhost/kefu-base:bookworm` offline from Debian 12 packages:
 # mmdebstrap extracts libc6, libgcc-s1, ca-certificates, tzdata, netbase and base-files (no
-# shell, no package manager, no maintainer scripts), adds the CA bundle, /etc/passwd and
-# /etc/group with `nonroot` (65532) and a writable /tmp, and podman imports it FROM scratch.
+# shell, no package manager, no maintainer scripts); the CA bundle, /etc/passwd and /etc/group
+# with `nonroot` (65532) are made here, and kefu-base.Containerfile puts it all together FROM
+# scratch.
 # With SOURCE_DATE_EPOCH and the same package versions (pin the mirror to a
 # snapshot.debian.org date for that: KEFU_DEBIAN_MIRROR) the result is byte-for-byte the same.
 set -euo pipefail
@@ -17,20 +18,27 @@ rm -rf "$work"
 mkdir -p "$work"
 
 echo "images: mmdebstrap (bookworm from $mirror)" >&2
-# shellcheck disable=SC2016 # the hooks are run by mmdebstrap with the root as $1
+# The extract variant runs no hooks (nor maintainer scripts): what the packages do not provide is
+# made below and added by kefu-base.Containerfile.
 SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet --variant=extract --mode=root \
     --include=libc6,libgcc-s1,ca-certificates,tzdata,netbase,base-files \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/lintian/*' \
-    --customize-hook='cat "$1"/usr/share/ca-certificates/mozilla/*.crt > "$1/etc/ssl/certs/ca-certificates.crt"' \
-    --customize-hook='printf "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n" > "$1/etc/passwd"' \
-    --customize-hook='printf "root:x:0:\nnonroot:x:65532:\n" > "$1/etc/group"' \
-    --customize-hook='printf "passwd: files\ngroup: files\nhosts: files dns\n" > "$1/etc/nsswitch.conf"' \
-    --customize-hook='mkdir -p "$1/home/nonroot" "$1/var/lib/kefu" "$1/etc/kefu" && chown 65532:65532 "$1/home/nonroot" "$1/var/lib/kefu" && chmod 1777 "$1/tmp"' \
-    --customize-hook='rm -rf "$1/etc/apt" "$1/var/lib/apt" "$1/var/cache/apt" "$1/etc/dpkg" "$1/var/lib/dpkg" "$1/dev"/*' \
     bookworm "$work/rootfs.tar" "$mirror" >&2
+
+# What update-ca-certificates and the passwd package would have made, as distroless has them.
+mkdir -p "$work/add/etc/ssl/certs" "$work/add/home/nonroot" "$work/add/var/lib/kefu" "$work/add/etc/kefu"
+tar -xOf "$work/rootfs.tar" --wildcards './usr/share/ca-certificates/mozilla/*.crt' > "$work/add/etc/ssl/certs/ca-certificates.crt"
+if ! grep -q "BEGIN CERTIFICATE" "$work/add/etc/ssl/certs/ca-certificates.crt"; then
+    echo "images: no CA certificates in the ca-certificates package?" >&2
+    exit 1
+fi
+printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$work/add/etc/passwd"
+printf 'root:x:0:\nnonroot:x:65532:\n' > "$work/add/etc/group"
+printf 'passwd: files\ngroup: files\nhosts: files dns\n' > "$work/add/etc/nsswitch.conf"
+find "$work/add" -exec touch -h -d "@$epoch" {} +
 
 cp infra/images/kefu-base.Containerfile "$work/Containerfile"
 echo "images: podman build localhost/kefu-base:bookworm" >&2
