@@ -158,14 +158,10 @@ async fn the_images_migrate_serve_chat_through_the_edge_and_stop_cleanly() {
     let output = podman(&migrate);
     assert!(output.status.success(), "kefu migrate in the image: {}", String::from_utf8_lossy(&output.stderr));
 
-    // Attachments need a writable directory on a read-only root.
-    let api = Container::run(
-        &format!("kefu-smoke-api-{suffix}"),
-        &api_image,
-        &env,
-        &["--tmpfs", "/var/lib/kefu:rw,mode=1777"],
-        &["serve"],
-    );
+    // Attachments need a writable directory on a read-only root: a named volume, which starts as
+    // the image's /var/lib/kefu (owned by nonroot), as docs/self-hosting.md runs it.
+    let volume = format!("kefu-smoke-attachments-{suffix}:/var/lib/kefu");
+    let api = Container::run(&format!("kefu-smoke-api-{suffix}"), &api_image, &env, &["--volume", &volume], &["serve"]);
     wait_until_up(&format!("{api_base}/readyz"), Duration::from_secs(60), "the api container").await;
     assert_eq!(api.process_user(), "65532:65532", "kefu runs as nonroot");
 
@@ -235,5 +231,7 @@ async fn the_images_migrate_serve_chat_through_the_edge_and_stop_cleanly() {
     // SIGTERM: both drain and exit 0 (the api after its 1 s shutdown delay).
     assert_eq!(edge.stop(Duration::from_secs(20)), 0, "kefu-edge exits 0 on SIGTERM");
     assert_eq!(api.stop(Duration::from_secs(30)), 0, "kefu exits 0 on SIGTERM");
+    drop((api, edge));
+    let _ = podman(&["volume", "rm", "--force", &format!("kefu-smoke-attachments-{suffix}")]);
     let _ = std::fs::remove_dir_all(&config_dir);
 }
