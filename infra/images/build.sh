@@ -2,7 +2,7 @@
 # `make images`: builds the container images `kefu-api` and `kefu-edge` with podman, offline.
 #
 #   1. podman, buildah, runc and mmdebstrap from Debian's packages (installed when missing);
-#   2. the base image `kefu-base:bookworm` (infra/images/base.sh), when missing;
+#   2. the base image `kefu-base:bookworm` (infra/images/base.sh);
 #   3. the release binaries `kefu` and `kefu-edge` (cargo, on this Debian 12 host: the same glibc
 #      as the base), the console and the widget (npm, with the edge toolchain's Node);
 #   4. a staged context per image under target/images/, and `podman build --timestamp`, so the
@@ -23,9 +23,9 @@ epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
 target=${CARGO_TARGET_DIR:-$root/target}
 
 ensure_podman
-if ! podman image exists localhost/kefu-base:bookworm; then
-    bash infra/images/base.sh >&2
-fi
+# Always rebuilt (seconds, and the same bytes when nothing changed): a base left from an older
+# script never slips into new images.
+bash infra/images/base.sh >&2
 
 echo "images: cargo build --release (kefu, kefu-edge)" >&2
 # Without SOURCE_DATE_EPOCH: C build scripts watch it, and a new value each commit would rebuild
