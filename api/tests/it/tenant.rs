@@ -241,7 +241,8 @@ async fn signup_homes_a_workspace_in_the_region_chosen_or_points_to_its_console(
         json!({ "name": "ap-east", "label": "亚太（香港）", "app_url": "https://ap.app.example" })
     );
 
-    let email = "owner@region-choice.example";
+    // The integration database outlives a run: a fixed address would exist from the last one.
+    let email = format!("{}@region-choice.example", kefu_api::testing::unique("owner-"));
     let body = |region: &str| json!({ "company_name": "Region Shop", "email": email, "password": "a region choice password", "region": region });
     let (status, problem) = app.post("/api/v1/auth/signup", None, body("ap-east")).await;
     assert_eq!((status.as_u16(), problem["code"].as_str()), (421, Some("wrong_region")), "{problem}");
