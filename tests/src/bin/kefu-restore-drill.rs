@@ -124,29 +124,21 @@ async fn write(api: &str, path: &PathBuf, label: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `GET url` with the member's token: the answer's JSON, or the refusal as an error.
+async fn get_json(http: &reqwest::Client, url: &str, access: &str) -> anyhow::Result<Value> {
+    Ok(http.get(url).bearer_auth(access).send().await?.error_for_status()?.json().await?)
+}
+
 async fn check(api: &str, path: &PathBuf, present: &[String], absent: &[String]) -> anyhow::Result<()> {
     let state = load(path)?;
     let access = login(api, &state).await?;
     let http = reqwest::Client::new();
     let conversation = state["conversation"].as_str().context("no conversation written yet")?;
-    let page: Value = http
-        .get(format!("{api}/api/v1/conversations/{conversation}/messages?limit=200"))
-        .bearer_auth(&access)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let page =
+        get_json(&http, &format!("{api}/api/v1/conversations/{conversation}/messages?limit=200"), &access).await?;
     let bodies: Vec<&str> =
         page["messages"].as_array().context("messages")?.iter().filter_map(|m| m["body"].as_str()).collect();
-    let canned: Value = http
-        .get(format!("{api}/api/v1/canned-responses"))
-        .bearer_auth(&access)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let canned = get_json(&http, &format!("{api}/api/v1/canned-responses"), &access).await?;
     let shortcuts: Vec<&str> =
         canned.as_array().context("canned responses")?.iter().filter_map(|c| c["shortcut"].as_str()).collect();
     let mut problems = Vec::new();
