@@ -67,6 +67,9 @@ pub fn check_signup_region(state: &AppState, wanted: Option<&str>) -> Result<()>
                 entry.label, entry.app_url, state.config.region
             ),
         )),
-        None => Err(ApiError::client(ErrorCode::ValidationFailed, format!("There is no region `{wanted}`."))),
+        // Not echoed: the name is the client's, of any length the body limit allows.
+        None => {
+            Err(ApiError::client(ErrorCode::ValidationFailed, "There is no such region; see /api/v1/auth/regions."))
+        }
     }
 }
